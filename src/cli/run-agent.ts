@@ -1,0 +1,62 @@
+import { connectionSettings } from "../config/connection-settings.ts";
+import type { AgentConfig } from "../config/schema.ts";
+import { JobsAgent } from "../jobs/agent.ts";
+import type { Logger } from "../log/logger.ts";
+import { connect } from "../mqtt/connection.ts";
+import { runContextFor } from "../runner/run-context.ts";
+import { runJob } from "../runner/run-job.ts";
+import { ExecutionRecord } from "../state/execution-record.ts";
+import { acquireInstanceLock } from "../state/instance-lock.ts";
+
+/** Time from SIGTERM to exit, at most; a reboot handler's SIGTERM must not wait on us. */
+const SHUTDOWN_BUDGET_MS = 1500;
+
+/** Runs the agent until SIGTERM/SIGINT. Returns the exit code. */
+export async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
+  const euid = process.geteuid?.() ?? 0;
+  const checked = connectionSettings(config, euid);
+  if (!checked.ok) {
+    log.fatal(checked.message);
+    return 1;
+  }
+  const settings = checked.settings;
+  if (!config.jobs.enabled) {
+    log.warn("The Jobs feature is disabled (jobs.enabled false / --enable-jobs false); nothing to do");
+    return 0;
+  }
+  const lock = acquireInstanceLock(config.stateDir, settings.thingName);
+  if (!lock.ok) {
+    log.fatal(lock.message);
+    return 1;
+  }
+
+  log.info({ endpoint: `${settings.endpoint.protocol}://${settings.endpoint.host}:${settings.endpoint.port}`, thingName: settings.thingName, handlerDirectory: config.jobs.handlerDirectory }, "Starting");
+  const connection = connect(settings);
+  const agent = new JobsAgent({
+    thingName: settings.thingName,
+    connection,
+    log,
+    record: new ExecutionRecord(config.stateDir),
+    stepTimeoutSeconds: config.jobs.stepTimeoutSeconds,
+    maxReruns: config.jobs.maxReruns,
+    updateRetryMs: config.jobs.updateRetrySeconds * 1000,
+    runJob: (document, signal, jobLog) =>
+      runJob(document, { ...runContextFor(config, jobLog, signal), graceMs: 2000 }),
+  });
+  agent.start();
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+  log.info({ signal }, "Stopping; a running job stays IN_PROGRESS");
+  const stopped = agent.stop();
+  await Promise.race([stopped, sleep(SHUTDOWN_BUDGET_MS - 500)]);
+  await Promise.race([connection.close(true), sleep(300)]);
+  lock.release();
+  return 0;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

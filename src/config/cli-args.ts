@@ -1,0 +1,99 @@
+/**
+ * Command-line flags of the AWS IoT Device Client that this agent honours [DC-CONFIG-flags], plus
+ * `--state-dir`. An unknown flag, a repeated flag or a flag without its value is an error.
+ */
+
+/** Flags that take a value, and the config key each one sets. */
+export const VALUE_FLAGS = {
+  "--config-file": undefined,
+  "--export-default-settings": undefined,
+  "--endpoint": "endpoint",
+  "--cert": "cert",
+  "--key": "key",
+  "--root-ca": "root-ca",
+  "--thing-name": "thing-name",
+  "--log-level": "logging.level",
+  "--log-type": "logging.type",
+  "--log-file": "logging.file",
+  "--enable-jobs": "jobs.enabled",
+  "--jobs-handler-dir": "jobs.handler-directory",
+  "--state-dir": "state-dir",
+  // Accepted for drop-in compatibility; the agent has no SDK log of its own.
+  "--sdk-log-level": undefined,
+  "--sdk-log-file": undefined,
+} as const;
+
+/** Flags without a value. */
+export const SWITCH_FLAGS = ["--help", "--version", "--enable-sdk-logging"] as const;
+
+export type ValueFlag = keyof typeof VALUE_FLAGS;
+export type SwitchFlag = (typeof SWITCH_FLAGS)[number];
+
+export interface ParsedArgs {
+  readonly command: "run" | "validate" | "exec";
+  readonly values: Partial<Record<ValueFlag, string>>;
+  readonly switches: ReadonlySet<SwitchFlag>;
+  readonly files: readonly string[];
+}
+
+export type ParseArgsResult = { ok: true; args: ParsedArgs } | { ok: false; message: string };
+
+export function parseArgs(argv: readonly string[]): ParseArgsResult {
+  let command: ParsedArgs["command"] = "run";
+  let rest = argv;
+  if (argv[0] === "validate" || argv[0] === "exec") {
+    command = argv[0];
+    rest = argv.slice(1);
+  }
+  const values: Partial<Record<ValueFlag, string>> = {};
+  const switches = new Set<SwitchFlag>();
+  const files: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i]!;
+    if (arg in VALUE_FLAGS) {
+      const flag = arg as ValueFlag;
+      if (flag in values) return { ok: false, message: `${flag} was given more than once` };
+      const value = rest[i + 1];
+      if (value === undefined || (value.startsWith("--") && (value in VALUE_FLAGS || (SWITCH_FLAGS as readonly string[]).includes(value))))
+        return { ok: false, message: `${flag} needs a value` };
+      values[flag] = value;
+      i++;
+    } else if ((SWITCH_FLAGS as readonly string[]).includes(arg)) {
+      const flag = arg as SwitchFlag;
+      if (switches.has(flag)) return { ok: false, message: `${flag} was given more than once` };
+      switches.add(flag);
+    } else if (arg.startsWith("-") && arg !== "-") {
+      return { ok: false, message: `unknown flag ${arg}; see --help` };
+    } else if (command === "run") {
+      return { ok: false, message: `unexpected argument ${JSON.stringify(arg)}; see --help` };
+    } else {
+      files.push(arg);
+    }
+  }
+  if (command !== "run" && files.length === 0 && !switches.has("--help")) return { ok: false, message: `${command} needs a job document file` };
+  if (command === "exec" && files.length > 1) return { ok: false, message: "exec takes one job document file" };
+  return { ok: true, args: { command, values, switches, files } };
+}
+
+export const HELP = `Usage:
+  iot-jobs-agent [flags]              run the agent (AWS IoT Jobs over MQTT)
+  iot-jobs-agent validate FILE...     check job documents; exit 1 with the reasons
+  iot-jobs-agent exec FILE [flags]    run a job document locally and print its status
+
+Flags (as the AWS IoT Device Client's; command line over config file):
+  --config-file FILE              config file (default ~/.aws-iot-device-client/aws-iot-device-client.conf)
+  --endpoint HOST|URL             AWS IoT endpoint (mutual TLS on 8883; HOST:443 uses ALPN),
+                                  or mqtt://host:port (plain TCP) / mqtts://host:port
+  --cert FILE                     device certificate (PEM)
+  --key FILE                      private key (PEM)
+  --root-ca FILE                  root CA (PEM); default: the system trust store
+  --thing-name NAME               thing name, also the MQTT client id
+  --log-level DEBUG|INFO|WARN|ERROR
+  --log-type stdout|file
+  --log-file FILE
+  --enable-jobs true|false
+  --jobs-handler-dir DIR          handler directory (default ~/.aws-iot-device-client/jobs/)
+  --state-dir DIR                 local state: running execution, lock (default ~/.aws-iot-device-client/state/)
+  --export-default-settings FILE  write the default configuration to FILE and exit
+  --help, --version
+`;

@@ -1,0 +1,116 @@
+/**
+ * Builds the agent's settings: config file (≤ 5000 bytes, JSON), then command-line flags over it,
+ * then defaults [DC-CONFIG-precedence]. Fatal problems come back as one message that names the
+ * file and the fix; nothing here exits the process.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import type { ParsedArgs } from "./cli-args.ts";
+import { validateConfigFile, type AgentConfig, type ConfigFile, type LogLevel } from "./schema.ts";
+
+export const MAX_CONFIG_BYTES = 5000;
+export const DEFAULT_CONFIG_FILE = "~/.aws-iot-device-client/aws-iot-device-client.conf";
+export const DEFAULT_HANDLER_DIR = "~/.aws-iot-device-client/jobs/";
+export const DEFAULT_STATE_DIR = "~/.aws-iot-device-client/state/";
+export const DEFAULT_LOG_FILE = "/var/log/aws-iot-device-client/aws-iot-device-client.log";
+export const DEFAULT_STEP_TIMEOUT_SECONDS = 3600;
+
+export type LoadResult = { ok: true; config: AgentConfig; warnings: string[] } | { ok: false; message: string };
+
+/** Expands `~` and `$VAR` / `${VAR}` as the Device Client's wordexp does for paths. */
+export function expandPath(path: string, env: Record<string, string | undefined> = process.env): string {
+  const home = env.HOME ?? homedir();
+  let out = path === "~" ? home : path.startsWith("~/") ? home + path.slice(1) : path;
+  out = out.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_, a: string, b: string) => env[a ?? b] ?? "");
+  return out;
+}
+
+export function defaultSettings(): ConfigFile {
+  return {
+    endpoint: "<replace-with-your-endpoint>",
+    cert: "~/.aws-iot-device-client/certs/device.pem.crt",
+    key: "~/.aws-iot-device-client/certs/private.pem.key",
+    "root-ca": "~/.aws-iot-device-client/certs/AmazonRootCA1.pem",
+    "thing-name": "<replace-with-your-thing-name>",
+    "state-dir": DEFAULT_STATE_DIR,
+    logging: { level: "INFO", type: "stdout", file: DEFAULT_LOG_FILE },
+    jobs: { enabled: true, "handler-directory": DEFAULT_HANDLER_DIR, "step-timeout-seconds": DEFAULT_STEP_TIMEOUT_SECONDS, "max-reruns": 3 },
+  };
+}
+
+export function loadConfig(args: ParsedArgs, env: Record<string, string | undefined> = process.env): LoadResult {
+  const warnings: string[] = [];
+  const flagged = args.values["--config-file"];
+  const path = expandPath(flagged ?? DEFAULT_CONFIG_FILE, env);
+  let file: ConfigFile = {};
+  let source: string | undefined;
+  if (flagged !== undefined && !existsSync(path)) return { ok: false, message: `Config file ${path} given with --config-file does not exist` };
+  if (existsSync(path)) {
+    const read = readConfigFile(path);
+    if (!read.ok) return read;
+    file = read.config;
+    source = path;
+    warnings.push(...read.warnings);
+  }
+
+  const v = args.values;
+  const enableJobs = v["--enable-jobs"];
+  const levelFlag = v["--log-level"]?.toUpperCase();
+  if (levelFlag !== undefined && !["DEBUG", "INFO", "WARN", "ERROR"].includes(levelFlag))
+    return { ok: false, message: `--log-level ${v["--log-level"]}: expected DEBUG, INFO, WARN or ERROR` };
+  const typeFlag = v["--log-type"]?.toLowerCase();
+  if (typeFlag !== undefined && typeFlag !== "stdout" && typeFlag !== "file") return { ok: false, message: `--log-type ${v["--log-type"]}: expected stdout or file` };
+
+  const pathOf = (value: string | undefined) => (value === undefined || value === "" ? undefined : expandPath(value, env));
+  const config: AgentConfig = {
+    endpoint: v["--endpoint"] ?? file.endpoint,
+    cert: pathOf(v["--cert"] ?? file.cert),
+    key: pathOf(v["--key"] ?? file.key),
+    rootCa: pathOf(v["--root-ca"] ?? file["root-ca"]),
+    thingName: v["--thing-name"] ?? file["thing-name"],
+    stateDir: expandPath(v["--state-dir"] ?? file["state-dir"] ?? DEFAULT_STATE_DIR, env),
+    logging: {
+      level: (levelFlag ?? file.logging?.level ?? "INFO") as LogLevel,
+      type: (typeFlag ?? file.logging?.type ?? "stdout") as "stdout" | "file",
+      file: expandPath(v["--log-file"] ?? file.logging?.file ?? DEFAULT_LOG_FILE, env),
+    },
+    jobs: {
+      // [DC-CONFIG-enable-jobs] anything but "true" on the command line disables jobs.
+      enabled: enableJobs !== undefined ? enableJobs === "true" : (file.jobs?.enabled ?? true),
+      handlerDirectory: expandPath(nonEmpty(v["--jobs-handler-dir"]) ?? nonEmpty(file.jobs?.["handler-directory"]) ?? DEFAULT_HANDLER_DIR, env),
+      stepTimeoutSeconds: file.jobs?.["step-timeout-seconds"] ?? DEFAULT_STEP_TIMEOUT_SECONDS,
+      maxReruns: file.jobs?.["max-reruns"] ?? 3,
+      updateRetrySeconds: file.jobs?.["update-retry-seconds"] ?? 10,
+    },
+    source,
+  };
+  return { ok: true, config, warnings };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}
+
+function readConfigFile(path: string): { ok: true; config: ConfigFile; warnings: string[] } | { ok: false; message: string } {
+  const warnings: string[] = [];
+  let size: number;
+  let mode: number;
+  try {
+    const st = statSync(path);
+    size = st.size;
+    mode = st.mode & 0o777;
+  } catch (error) {
+    return { ok: false, message: `Cannot read config file ${path}: ${(error as Error).message}` };
+  }
+  if (size > MAX_CONFIG_BYTES) return { ok: false, message: `Config file ${path} is ${size} bytes; the limit is ${MAX_CONFIG_BYTES} bytes` };
+  if ((mode & 0o022) !== 0) warnings.push(`Config file ${path} is writable by group or others (${mode.toString(8)}); run: chmod 640 ${path}`);
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    return { ok: false, message: `Config file ${path} is not valid JSON: ${(error as Error).message}` };
+  }
+  const checked = validateConfigFile(value);
+  if (!checked.ok) return { ok: false, message: `Config file ${path}: ${checked.message}` };
+  return { ok: true, config: checked.config, warnings };
+}

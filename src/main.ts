@@ -1,0 +1,53 @@
+#!/usr/bin/env bun
+/**
+ * iot-jobs-agent: the command line. The only module that exits the process.
+ */
+import { writeFileSync } from "node:fs";
+import { HELP, parseArgs } from "./config/cli-args.ts";
+import { defaultSettings, expandPath, loadConfig } from "./config/load.ts";
+import { execCommand } from "./cli/exec-command.ts";
+import { runAgent } from "./cli/run-agent.ts";
+import { validateCommand } from "./cli/validate-command.ts";
+import { createLogger } from "./log/logger.ts";
+import { versionLine } from "./version.ts";
+
+async function main(argv: readonly string[]): Promise<number> {
+  const out = (line: string) => void process.stdout.write(`${line}\n`);
+  const err = (line: string) => void process.stderr.write(`${line}\n`);
+  const parsed = parseArgs(argv);
+  if (!parsed.ok) {
+    err(`iot-jobs-agent: ${parsed.message}`);
+    return 2;
+  }
+  const args = parsed.args;
+  if (args.switches.has("--help")) return out(HELP), 0;
+  if (args.switches.has("--version")) return out(versionLine()), 0;
+  const exportTo = args.values["--export-default-settings"];
+  if (exportTo !== undefined) {
+    const file = expandPath(exportTo);
+    writeFileSync(file, `${JSON.stringify(defaultSettings(), null, 2)}\n`, { mode: 0o640 });
+    out(`Default settings written to ${file}`);
+    return 0;
+  }
+  if (args.command === "validate") return validateCommand(args.files, out);
+
+  const loaded = loadConfig(args);
+  if (!loaded.ok) {
+    err(`iot-jobs-agent: FATAL: ${loaded.message}`);
+    return 1;
+  }
+  const config = loaded.config;
+  // exec prints its result on stdout, so its log goes to stderr.
+  const log = createLogger({ ...config.logging, fd: args.command === "exec" ? 2 : 1 });
+  for (const w of loaded.warnings) log.warn(w);
+  if (args.command === "exec") return execCommand(args.files[0]!, config, log, out);
+  return runAgent(config, log);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`iot-jobs-agent: FATAL: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,117 @@
+/**
+ * Finds the executable for a runHandler step and checks that it may run [DC-JOBS-handler-dir].
+ *
+ * A handler from a directory (`"path": "default"`, an explicit directory, or no path when the
+ * handler directory holds that name) must have a plain file name, resolve inside the directory
+ * (no symlink out), have a single link, be owned by the agent's user or root, and neither the
+ * directory nor the file may grant any permission to group or others (700, or stricter).
+ * Without a path and not in the handler directory, the name is looked up on PATH, as execvp does.
+ */
+import { closeSync, constants, lstatSync, openSync, readSync, realpathSync, statSync, type Stats } from "node:fs";
+import { delimiter, join, sep } from "node:path";
+
+export type ResolvedHandler =
+  | { readonly ok: true; readonly file: string; /** no `#!` and not ELF: run through /bin/sh, as execvp does */ readonly viaShell: boolean }
+  | { readonly ok: false; readonly reason: string };
+
+export interface HandlerLookup {
+  readonly handlerDirectory: string;
+  readonly euid: number;
+  readonly pathEnv: string;
+}
+
+export function resolveHandler(handler: string, path: string | undefined, lookup: HandlerLookup): ResolvedHandler {
+  if (!isPlainName(handler)) return { ok: false, reason: `Handler name ${JSON.stringify(handler)} must be a plain file name (no "/", not "." or "..")` };
+
+  if (path === undefined) {
+    const inDirectory = join(lookup.handlerDirectory, handler);
+    if (exists(inDirectory)) return checkedHandler(lookup.handlerDirectory, handler, lookup.euid);
+    const onPath = searchPath(handler, lookup.pathEnv);
+    if (!onPath) return { ok: false, reason: `Handler ${JSON.stringify(handler)} not found in ${lookup.handlerDirectory} or on PATH` };
+    return { ok: true, file: onPath, viaShell: needsShell(onPath) };
+  }
+  const directory = path === "default" ? lookup.handlerDirectory : path;
+  return checkedHandler(directory, handler, lookup.euid);
+}
+
+function checkedHandler(directory: string, handler: string, euid: number): ResolvedHandler {
+  let realDir: string;
+  let dirStat: Stats;
+  try {
+    realDir = realpathSync(directory);
+    dirStat = statSync(realDir);
+  } catch {
+    return { ok: false, reason: `Handler directory ${directory} does not exist` };
+  }
+  if (!dirStat.isDirectory()) return { ok: false, reason: `Handler directory ${directory} is not a directory` };
+  const dirProblem = permissionProblem(dirStat, euid);
+  if (dirProblem) return { ok: false, reason: `Handler directory ${directory} ${dirProblem}; run: chmod 700 ${directory}` };
+
+  const candidate = join(realDir, handler);
+  let realFile: string;
+  try {
+    realFile = realpathSync(candidate);
+  } catch {
+    return { ok: false, reason: `Handler ${handler} not found in ${directory}` };
+  }
+  if (!realFile.startsWith(realDir + sep)) return { ok: false, reason: `Handler ${handler} resolves outside ${directory}` };
+
+  const fileStat = statSync(realFile);
+  if (!fileStat.isFile()) return { ok: false, reason: `Handler ${handler} is not a regular file` };
+  if (fileStat.nlink > 1) return { ok: false, reason: `Handler ${handler} has ${fileStat.nlink} hard links; a handler must have exactly one` };
+  const fileProblem = permissionProblem(fileStat, euid);
+  if (fileProblem) return { ok: false, reason: `Handler ${handler} ${fileProblem}; run: chmod 700 ${candidate}` };
+  if ((fileStat.mode & 0o100) === 0) return { ok: false, reason: `Handler ${handler} is not executable by its owner; run: chmod 700 ${candidate}` };
+  return { ok: true, file: realFile, viaShell: needsShell(realFile) };
+}
+
+function permissionProblem(stat: Stats, euid: number): string | undefined {
+  if (stat.uid !== euid && stat.uid !== 0) return `is owned by uid ${stat.uid}, not by the agent's user (${euid}) or root`;
+  const mode = stat.mode & 0o777;
+  if ((mode & 0o077) !== 0) return `has permissions ${mode.toString(8).padStart(3, "0")}, must be 700 (nothing for group or others)`;
+  return undefined;
+}
+
+function isPlainName(name: string): boolean {
+  return name !== "" && name !== "." && name !== ".." && !name.includes("/") && !name.includes("\0");
+}
+
+function exists(file: string): boolean {
+  try {
+    lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** PATH search like execvp: the first regular executable file. */
+export function searchPath(name: string, pathEnv: string): string | undefined {
+  for (const dir of pathEnv.split(delimiter)) {
+    const file = join(dir || ".", name);
+    try {
+      const st = statSync(file);
+      if (st.isFile() && (st.mode & 0o111) !== 0) return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** execvp retries a file the kernel refuses (ENOEXEC) through /bin/sh; posix_spawn does not. */
+function needsShell(file: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, constants.O_RDONLY);
+    const head = new Uint8Array(4);
+    const n = readSync(fd, head, 0, 4, 0);
+    if (n >= 2 && head[0] === 0x23 && head[1] === 0x21) return false; // "#!"
+    if (n === 4 && head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46) return false; // ELF
+    return true;
+  } catch {
+    return false; // unreadable (e.g. execute-only): let the kernel decide
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}

@@ -1,0 +1,25 @@
+import type { AgentConfig } from "../config/schema.ts";
+import type { Logger } from "../log/logger.ts";
+import { lookupUserWithId } from "./run-as-user.ts";
+import type { RunContext } from "./run-job.ts";
+
+/** The process environment passed to steps: the agent's own. */
+function childEnvironment(): Record<string, string | undefined> {
+  return { ...process.env };
+}
+
+/** Wires the runner to this machine: real users, PATH, the configured handler directory. */
+export function runContextFor(config: AgentConfig, log: Logger, signal?: AbortSignal): RunContext {
+  const env = childEnvironment();
+  return {
+    handlerDirectory: config.jobs.handlerDirectory,
+    stepTimeoutSeconds: config.jobs.stepTimeoutSeconds,
+    euid: process.geteuid?.() ?? 0,
+    pathEnv: env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    lookupUser: lookupUserWithId,
+    env,
+    signal,
+    onStepStart: (step, index, isFinal) => log.info({ step: step.name, index, final: isFinal || undefined }, "Step started"),
+    onStepEnd: (step, result) => log.info({ step: step.name, succeeded: result.succeeded, reason: result.reason }, "Step ended"),
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * Runs a job document's steps in order [DC-JOBS-steps]: stop at the first failing step unless it
+ * has ignoreStepFailure, run finalStep only when every step succeeded, and build the
+ * statusDetails the Jobs service gets (reason, stdout with includeStdOut, stderr when non-empty).
+ */
+import type { JobDocument, Step } from "../jobdoc/job-document.ts";
+import { redactSecrets } from "../util/redact.ts";
+import { resolveHandler } from "./handler-path.ts";
+import { LineCounter } from "./line-counter.ts";
+import { OutputTail } from "./output-tail.ts";
+import { planExecution, type RunAsContext } from "./run-as-user.ts";
+import { truncateHead } from "./sanitize.ts";
+import { spawnStep } from "./spawn-step.ts";
+import { exitReason, type StepExit } from "./step-exit.ts";
+
+/** The Jobs service's limit on a statusDetails value. */
+export const MAX_DETAIL_CHARS = 1024;
+
+export interface RunContext extends RunAsContext {
+  readonly handlerDirectory: string;
+  readonly env: Record<string, string | undefined>;
+  readonly cwd?: string;
+  readonly stepTimeoutSeconds: number;
+  readonly signal?: AbortSignal;
+  readonly graceMs?: number;
+  readonly onStepStart?: (step: Step, index: number, isFinal: boolean) => void;
+  readonly onStepEnd?: (step: Step, result: StepResult) => void;
+  readonly onSpawn?: (pid: number) => void;
+}
+
+export interface StepResult {
+  readonly name: string;
+  readonly exit: StepExit;
+  readonly succeeded: boolean;
+  readonly reason: string;
+  readonly stderrLines: number;
+}
+
+export interface JobOutcome {
+  readonly status: "SUCCEEDED" | "FAILED" | "CANCELED";
+  readonly statusDetails: Record<string, string>;
+  readonly steps: readonly StepResult[];
+}
+
+export async function runJob(doc: JobDocument, ctx: RunContext): Promise<JobOutcome> {
+  // One tail per stream for the whole job, as the reference keeps (output accumulates across steps).
+  const stdout = new OutputTail(MAX_DETAIL_CHARS);
+  const stderr = new OutputTail(MAX_DETAIL_CHARS);
+  const results: StepResult[] = [];
+  let failed: StepResult | undefined;
+
+  const plan: { step: Step; isFinal: boolean }[] = doc.steps.map((step) => ({ step, isFinal: false }));
+  if (doc.finalStep) plan.push({ step: doc.finalStep, isFinal: true });
+
+  for (const [index, { step, isFinal }] of plan.entries()) {
+    if (isFinal && failed) break; // finalStep only when every step succeeded
+    ctx.onStepStart?.(step, index, isFinal);
+    const result = await runStep(step, ctx, stdout, stderr);
+    results.push(result);
+    ctx.onStepEnd?.(step, result);
+    if (result.exit.kind === "canceled") return { status: "CANCELED", statusDetails: {}, steps: results };
+    if (!result.succeeded && !step.ignoreStepFailure) {
+      failed = result;
+      break;
+    }
+  }
+
+  const last = failed ?? results.at(-1);
+  const details: Record<string, string> = {};
+  const reason = last ? last.reason : "No steps ran";
+  details.reason = truncateHead(redactSecrets(reason), MAX_DETAIL_CHARS);
+  if (failed && plan.length > 1) details.failedStep = truncateHead(redactSecrets(failed.name), MAX_DETAIL_CHARS);
+  const out = redactSecrets(stdout.text());
+  const err = redactSecrets(stderr.text());
+  if (doc.includeStdOut && out !== "") details.stdout = out;
+  if (err !== "") details.stderr = err;
+  return { status: failed ? "FAILED" : "SUCCEEDED", statusDetails: details, steps: results };
+}
+
+async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: OutputTail): Promise<StepResult> {
+  const refused = (reason: string): StepResult => ({ name: step.name, exit: { kind: "refused", reason }, succeeded: false, reason, stderrLines: 0 });
+
+  let argv: readonly string[];
+  let uid: number | undefined;
+  let gid: number | undefined;
+  const action = step.action;
+  if (action.kind === "handler") {
+    const handler = resolveHandler(action.handler, action.path, { handlerDirectory: ctx.handlerDirectory, euid: ctx.euid, pathEnv: ctx.pathEnv });
+    if (!handler.ok) return refused(handler.reason);
+    // The handler drops privileges itself: the user is its $1 (new schema), as the public handlers expect.
+    if (step.runAsUser !== undefined) {
+      const user = planExecution([], step.runAsUser, ctx);
+      if (!user.ok) return refused(user.reason);
+    }
+    const userArg = step.passUserArgument ? [step.runAsUser ?? ""] : [];
+    const program = handler.viaShell ? ["/bin/sh", handler.file] : [handler.file];
+    argv = [...program, ...userArg, ...action.args];
+  } else {
+    const plan = planExecution(action.argv, step.runAsUser, ctx);
+    if (!plan.ok) return refused(plan.reason);
+    ({ argv, uid, gid } = plan);
+  }
+
+  // Count stderr lines for this step alone; the job-wide tail keeps the text.
+  const stepStderr = new LineCounter(stderr);
+  const exit = await spawnStep({
+    argv,
+    uid,
+    gid,
+    env: ctx.env,
+    cwd: ctx.cwd,
+    stdout,
+    stderr: stepStderr,
+    timeoutSeconds: ctx.stepTimeoutSeconds,
+    signal: ctx.signal,
+    graceMs: ctx.graceMs,
+    onSpawn: ctx.onSpawn,
+  });
+  const lines = stepStderr.lines;
+  let succeeded = exit.kind === "exited" && exit.code === 0;
+  let reason = exitReason(exit);
+  if (succeeded && step.allowStdErr !== undefined && lines > step.allowStdErr) {
+    succeeded = false;
+    reason = `Printed ${lines} line${lines === 1 ? "" : "s"} on stderr; allowStdErr is ${step.allowStdErr}`;
+  }
+  return { name: step.name, exit, succeeded, reason, stderrLines: lines };
+}

@@ -1,0 +1,58 @@
+/**
+ * Remembers, across crashes, which execution the agent was running and how often it has started
+ * it, so a job that kills the agent every time ends FAILED instead of looping [AGENT-crash-loop].
+ * A small JSON file written atomically (temp file + rename). Failing to write is reported, never
+ * fatal: jobs still run with a full disk or a read-only state directory.
+ */
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface RunningExecution {
+  readonly jobId: string;
+  readonly executionNumber: number | undefined;
+  /** How many times the agent has started this execution. */
+  readonly starts: number;
+}
+
+export class ExecutionRecord {
+  private readonly file: string;
+
+  constructor(private readonly directory: string) {
+    this.file = join(directory, "running-execution.json");
+  }
+
+  read(): RunningExecution | undefined {
+    try {
+      const value = JSON.parse(readFileSync(this.file, "utf8")) as Partial<RunningExecution>;
+      if (typeof value.jobId !== "string" || typeof value.starts !== "number") return undefined;
+      return { jobId: value.jobId, executionNumber: typeof value.executionNumber === "number" ? value.executionNumber : undefined, starts: value.starts };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Records one more start of this execution; returns the count, and an error if it could not be saved. */
+  recordStart(jobId: string, executionNumber: number | undefined): { starts: number; error?: Error } {
+    const previous = this.read();
+    const starts = previous && previous.jobId === jobId && previous.executionNumber === executionNumber ? previous.starts + 1 : 1;
+    try {
+      mkdirSync(this.directory, { recursive: true, mode: 0o700 });
+      const tmp = `${this.file}.tmp`;
+      writeFileSync(tmp, JSON.stringify({ jobId, executionNumber, starts }), { mode: 0o600 });
+      renameSync(tmp, this.file);
+      return { starts };
+    } catch (error) {
+      return { starts, error: error as Error };
+    }
+  }
+
+  /** The execution reached a terminal state (or is no longer ours). */
+  clear(): Error | undefined {
+    try {
+      rmSync(this.file, { force: true });
+      return undefined;
+    } catch (error) {
+      return error as Error;
+    }
+  }
+}
