@@ -1,0 +1,41 @@
+#!/bin/sh
+# restart-services.sh USER SERVICE...: restart services with systemctl, or the service command.
+# Restarting the agent itself (iot-jobs-agent or aws-iot-device-client) ends this job's run; the
+# job stays IN_PROGRESS and runs again under the new agent. A lock file holding the old agent's
+# pid tells the two runs apart.
+set -eu
+. "$(dirname "$0")/_common.sh"
+[ $# -ge 2 ] || die "usage: restart-services.sh USER SERVICE..."
+user=$1
+shift
+lock=${IOT_JOBS_RESTART_LOCK:-/var/tmp/iot-jobs-agent-restart.lock}
+
+restart() {
+  if command -v systemctl >/dev/null 2>&1; then
+    run_as "$user" systemctl restart -- "$1"
+  elif command -v service >/dev/null 2>&1; then
+    run_as "$user" service "$1" restart
+  else
+    die "Neither systemctl nor service is available to restart $1"
+  fi
+}
+
+for svc in "$@"; do
+  case $svc in
+    iot-jobs-agent | aws-iot-device-client)
+      if [ -f "$lock" ]; then
+        old=$(cat "$lock")
+        rm -f "$lock"
+        [ "$old" != "$PPID" ] || die "$svc did not restart (still pid $old)"
+        echo "restart: $svc (was pid $old, now $PPID)"
+        continue
+      fi
+      echo "$PPID" > "$lock"
+      restart "$svc"
+      ;;
+    *)
+      restart "$svc"
+      echo "restart: $svc"
+      ;;
+  esac
+done

@@ -1,0 +1,7 @@
+#!/bin/sh
+# shutdown.sh USER: power the device off in one minute.
+set -eu
+. "$(dirname "$0")/_common.sh"
+user=${1:-}
+run_as "$user" shutdown -h +1
+echo "System scheduled for shut down in one minute..."

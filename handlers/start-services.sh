@@ -1,0 +1,17 @@
+#!/bin/sh
+# start-services.sh USER SERVICE...: start services with systemctl, or the service command.
+set -eu
+. "$(dirname "$0")/_common.sh"
+[ $# -ge 2 ] || die "usage: start-services.sh USER SERVICE..."
+user=$1
+shift
+for svc in "$@"; do
+  if command -v systemctl >/dev/null 2>&1; then
+    run_as "$user" systemctl start -- "$svc"
+  elif command -v service >/dev/null 2>&1; then
+    run_as "$user" service "$svc" start
+  else
+    die "Neither systemctl nor service is available to start $svc"
+  fi
+  echo "start: $svc"
+done

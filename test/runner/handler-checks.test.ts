@@ -1,0 +1,111 @@
+import { describe, expect, test } from "bun:test";
+import { chmodSync, chownSync, linkSync, mkdirSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { resolveHandler } from "../../src/runner/handler-path.ts";
+import { runJob } from "../../src/runner/run-job.ts";
+import { handlerStep, parsed, testRunContext } from "../helpers/run-context.ts";
+import { tempDir, writeHandler } from "../helpers/temp.ts";
+
+const isRoot = process.geteuid!() === 0;
+const lookup = (dir: string) => ({ handlerDirectory: dir, euid: process.geteuid!(), pathEnv: process.env.PATH! });
+
+function dirWithHandler(): string {
+  const dir = tempDir();
+  writeHandler(dir, "ok.sh", "#!/bin/sh\necho ok\n");
+  return dir;
+}
+
+describe("handler directory and file checks [DC-JOBS-handler-dir]", () => {
+  test("a handler in a 700 directory with mode 700 runs", () => {
+    const dir = dirWithHandler();
+    expect(resolveHandler("ok.sh", "default", lookup(dir))).toEqual({ ok: true, file: join(dir, "ok.sh"), viaShell: false });
+  });
+
+  test("a directory open to group or others is refused", () => {
+    const dir = dirWithHandler();
+    chmodSync(dir, 0o755);
+    expect(resolveHandler("ok.sh", "default", lookup(dir))).toEqual({
+      ok: false,
+      reason: `Handler directory ${dir} has permissions 755, must be 700 (nothing for group or others); run: chmod 700 ${dir}`,
+    });
+  });
+
+  test("a handler file open to group or others is refused", () => {
+    const dir = dirWithHandler();
+    chmodSync(join(dir, "ok.sh"), 0o750);
+    expect(resolveHandler("ok.sh", "default", lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("has permissions 750") });
+    chmodSync(join(dir, "ok.sh"), 0o702);
+    expect(resolveHandler("ok.sh", "default", lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("has permissions 702") });
+  });
+
+  test("a handler that is not executable is refused", () => {
+    const dir = dirWithHandler();
+    chmodSync(join(dir, "ok.sh"), 0o600);
+    expect(resolveHandler("ok.sh", "default", lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("not executable") });
+  });
+
+  test.skipIf(!isRoot)("a handler owned by another user is refused", () => {
+    const dir = dirWithHandler();
+    chownSync(join(dir, "ok.sh"), 65534, 65534);
+    expect(resolveHandler("ok.sh", "default", lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("is owned by uid 65534") });
+  });
+
+  test.skipIf(!isRoot)("a directory owned by another user is refused", () => {
+    const dir = dirWithHandler();
+    chownSync(dir, 65534, 65534);
+    expect(resolveHandler("ok.sh", "default", lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("is owned by uid 65534") });
+  });
+
+  test("names cannot leave the directory", () => {
+    const dir = dirWithHandler();
+    for (const name of ["../ok.sh", "/bin/sh", "sub/ok.sh", "..", ".", ""]) {
+      expect(resolveHandler(name, "default", lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("must be a plain file name") });
+    }
+  });
+
+  test("a symlink pointing out of the directory is refused", () => {
+    const outside = tempDir();
+    writeHandler(outside, "evil.sh", "#!/bin/sh\necho evil\n");
+    const dir = dirWithHandler();
+    symlinkSync(join(outside, "evil.sh"), join(dir, "link.sh"));
+    expect(resolveHandler("link.sh", "default", lookup(dir))).toEqual({ ok: false, reason: `Handler link.sh resolves outside ${dir}` });
+  });
+
+  test("a symlink to another handler inside the directory is allowed", () => {
+    const dir = dirWithHandler();
+    symlinkSync(join(dir, "ok.sh"), join(dir, "alias.sh"));
+    expect(resolveHandler("alias.sh", "default", lookup(dir))).toMatchObject({ ok: true, file: join(dir, "ok.sh") });
+  });
+
+  test("a hard link (to a file possibly outside) is refused", () => {
+    const outside = tempDir();
+    const evil = writeHandler(outside, "evil.sh", "#!/bin/sh\necho evil\n");
+    const dir = dirWithHandler();
+    linkSync(evil, join(dir, "hard.sh"));
+    expect(resolveHandler("hard.sh", "default", lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("2 hard links") });
+  });
+
+  test("a missing directory, a file as directory, a directory as handler", () => {
+    const dir = dirWithHandler();
+    mkdirSync(join(dir, "sub"), { mode: 0o700 });
+    expect(resolveHandler("x", join(dir, "missing"), lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("does not exist") });
+    expect(resolveHandler("x", join(dir, "ok.sh"), lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("is not a directory") });
+    expect(resolveHandler("sub", "default", lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("is not a regular file") });
+  });
+
+  test("an explicit directory path is checked like the default one", () => {
+    const dir = dirWithHandler();
+    chmodSync(dir, 0o777);
+    expect(resolveHandler("ok.sh", dir, lookup(tempDir()))).toMatchObject({ ok: false, reason: expect.stringContaining("has permissions 777") });
+  });
+
+  test("a refusal fails the step with its reason and runs nothing", async () => {
+    const dir = tempDir();
+    const marker = join(dir, "ran");
+    writeHandler(dir, "open.sh", `#!/bin/sh\ntouch ${marker}\n`, 0o777);
+    const out = await runJob(parsed({ version: "1.0", steps: [handlerStep("open", "open.sh")] }), testRunContext(dir));
+    expect(out.status).toBe("FAILED");
+    expect(out.statusDetails.reason).toContain("has permissions 777");
+    expect(await Bun.file(marker).exists()).toBe(false);
+  });
+});

@@ -1,0 +1,80 @@
+import { describe, expect, test } from "bun:test";
+import { notificationKey, sameNotification } from "../../src/jobs/dedupe.ts";
+import { newClientToken } from "../../src/jobs/client-token.ts";
+import { backoffDelay, jitteredDelay } from "../../src/util/backoff.ts";
+import { REDACTED, redactSecrets } from "../../src/util/redact.ts";
+import { sanitizeText } from "../../src/runner/sanitize.ts";
+import { exitReason } from "../../src/runner/step-exit.ts";
+
+describe("backoff", () => {
+  test("10 s doubling to a 640 s cap, as the reference retries updates", () => {
+    expect([0, 1, 2, 3, 6, 7, 20].map((n) => backoffDelay(n, 10_000, 640_000))).toEqual([10_000, 20_000, 40_000, 80_000, 640_000, 640_000, 640_000]);
+  });
+  test("jitter stays between half and all of the delay", () => {
+    expect(jitteredDelay(2, 1000, 60_000, () => 0)).toBe(2000);
+    expect(jitteredDelay(2, 1000, 60_000, () => 1)).toBe(4000);
+    for (let i = 0; i < 100; i++) {
+      const d = jitteredDelay(3, 1000, 60_000);
+      expect(d).toBeGreaterThanOrEqual(4000);
+      expect(d).toBeLessThanOrEqual(8000);
+    }
+  });
+});
+
+describe("dedupe [DC-JOBS-dedupe]", () => {
+  const url = (sig: string) => `https://bucket.s3.us-east-1.amazonaws.com/firmware.bin?X-Amz-Signature=${sig}&X-Amz-Expires=3600`;
+  const doc = (sig: string) => ({ version: "1.0", steps: [{ action: { name: "d", type: "runHandler", input: { handler: "download-file.sh", args: [url(sig), "/tmp/f"] } } }] });
+  test("the same execution with a regenerated pre-signed URL is a duplicate", () => {
+    expect(sameNotification(notificationKey("j", 1, doc("aaa")), notificationKey("j", 1, doc("bbb")))).toBe(true);
+  });
+  test("a document given as a string or an object compares equal", () => {
+    expect(sameNotification(notificationKey("j", 1, JSON.stringify(doc("a"), null, 2)), notificationKey("j", 1, doc("b")))).toBe(true);
+  });
+  test("another execution number, job id or document is not", () => {
+    const a = notificationKey("j", 1, doc("a"));
+    expect(sameNotification(a, notificationKey("j", 2, doc("a")))).toBe(false);
+    expect(sameNotification(a, notificationKey("k", 1, doc("a")))).toBe(false);
+    expect(sameNotification(a, notificationKey("j", 1, { ...doc("a"), includeStdOut: true }))).toBe(false);
+    expect(sameNotification(undefined, a)).toBe(false);
+  });
+});
+
+describe("client tokens", () => {
+  test("10 characters of [0-9a-zA-Z], fresh each time", () => {
+    const tokens = new Set(Array.from({ length: 1000 }, () => newClientToken()));
+    expect(tokens.size).toBe(1000);
+    for (const t of tokens) expect(t).toMatch(/^[0-9a-zA-Z]{10}$/);
+  });
+});
+
+describe("redactSecrets", () => {
+  test("pre-signed URL signatures, credentials and tokens", () => {
+    const url = "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4&X-Amz-Credential=AKIAXXX%2F2026&X-Amz-Security-Token=FwoGZX&X-Amz-Signature=abcdef0123";
+    const out = redactSecrets(url);
+    expect(out).not.toContain("abcdef0123");
+    expect(out).not.toContain("AKIAXXX");
+    expect(out).not.toContain("FwoGZX");
+    expect(out).toContain("X-Amz-Algorithm=AWS4");
+    expect(out).toContain(`X-Amz-Signature=${REDACTED}`);
+  });
+  test("PEM private keys, even cut off", () => {
+    const pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nabc\n-----END RSA PRIVATE KEY-----";
+    expect(redactSecrets(`key: ${pem} done`)).toBe(`key: -----BEGIN RSA PRIVATE KEY-----${REDACTED} done`);
+    expect(redactSecrets("-----BEGIN PRIVATE KEY-----\nMIIE")).toBe(`-----BEGIN PRIVATE KEY-----${REDACTED}`);
+  });
+});
+
+describe("sanitizeText", () => {
+  test("keeps printable text, \\n and \\t; replaces other controls; drops \\r", () => {
+    expect(sanitizeText("a\tb\r\nc\u0007d\u200be€😀")).toBe("a\tb\nc\uFFFDd\uFFFDe€😀");
+  });
+  test("% is kept (the reference turned it into a space)", () => expect(sanitizeText("100%")).toBe("100%"));
+});
+
+describe("exitReason", () => {
+  test("worded as the specification's example", () => {
+    expect(exitReason({ kind: "exited", code: 1 })).toBe("Exited with status: 1");
+    expect(exitReason({ kind: "signaled", signal: "SIGKILL" })).toBe("Killed by signal: SIGKILL");
+    expect(exitReason({ kind: "timed-out", seconds: 5 })).toBe("Timed out after 5 s");
+  });
+});
