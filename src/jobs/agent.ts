@@ -64,9 +64,13 @@ export class JobsAgent {
         log.error({ err: error, topic }, "Failed to handle a message");
       }
     });
+    let firstConnect = true;
     connection.onConnect((sessionPresent) => {
       log.info({ sessionPresent }, "Connected");
-      if (!sessionPresent) void this.subscribeAndAskForNext();
+      // At start always (a stored session may hold an execution this process knows nothing of);
+      // later only when the session, and so its subscriptions and queued messages, was lost.
+      if (firstConnect || !sessionPresent) void this.subscribeAndAskForNext();
+      firstConnect = false;
     });
     connection.onStatus((event, detail) => (event === "offline" ? log.warn("Disconnected; reconnecting") : log.warn({ detail }, "Connection error")));
   }

@@ -93,17 +93,20 @@ export class JobsPeer {
     return this.updates.filter((u) => u.jobId === jobId);
   }
 
-  /** Resolves when `predicate` holds, checked after every change. */
+  /** Resolves when `predicate` holds, checked after every change and every 50 ms (for files and processes). */
   async waitFor(predicate: () => boolean, timeoutMs = 20_000, what = "condition"): Promise<void> {
     if (predicate()) return;
     await new Promise<void>((resolve, reject) => {
+      const poll = setInterval(() => check(), 50);
       const timer = setTimeout(() => {
+        clearInterval(poll);
         this.changeListeners = this.changeListeners.filter((l) => l !== check);
         reject(new Error(`timed out waiting for ${what}; updates: ${JSON.stringify(this.updates.map((u) => [u.jobId, u.request.status, u.reply, u.code]))}`));
       }, timeoutMs);
       const check = () => {
         if (!predicate()) return;
         clearTimeout(timer);
+        clearInterval(poll);
         this.changeListeners = this.changeListeners.filter((l) => l !== check);
         resolve();
       };
