@@ -28,3 +28,10 @@ die() {
   echo "$*" >&2
   exit 1
 }
+
+# min_args N: how many arguments a handler needs for N job args: one more when the
+# agent passes the user as $1 (IOT_JOBS_USER_ARG=1, the default and the new schema's way;
+# old-schema documents set 0: their args start at $1).
+min_args() {
+  if [ "${IOT_JOBS_USER_ARG:-1}" = 1 ]; then echo $(($1 + 1)); else echo "$1"; fi
+}

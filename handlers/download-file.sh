@@ -2,8 +2,10 @@
 # download-file.sh USER URL DESTINATION: fetch URL into DESTINATION (a file, or a directory).
 set -eu
 . "$(dirname "$0")/_common.sh"
-[ $# -ge 3 ] || die "usage: download-file.sh USER URL DESTINATION"
-user=$1 url=$2 dest=$3
+[ $# -ge "$(min_args 2)" ] || die "usage: download-file.sh USER URL DESTINATION"
+user=""
+if [ "${IOT_JOBS_USER_ARG:-1}" = 1 ]; then user=$1; shift; fi
+url=$1 dest=$2
 if command -v wget >/dev/null 2>&1; then
   if [ -d "$dest" ]; then run_as "$user" wget --quiet -P "$dest" -- "$url"; else run_as "$user" wget --quiet -O "$dest" -- "$url"; fi
 elif command -v curl >/dev/null 2>&1; then

@@ -5,7 +5,8 @@
 # system booted after that time, the reboot happened.
 set -eu
 . "$(dirname "$0")/_common.sh"
-user=${1:-}
+user=""
+if [ "${IOT_JOBS_USER_ARG:-1}" = 1 ]; then user=${1:-}; fi
 lock=${IOT_JOBS_REBOOT_LOCK:-/var/tmp/iot-jobs-agent-reboot.lock}
 
 now=$(date +%s)

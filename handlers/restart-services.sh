@@ -5,9 +5,9 @@
 # pid tells the two runs apart.
 set -eu
 . "$(dirname "$0")/_common.sh"
-[ $# -ge 2 ] || die "usage: restart-services.sh USER SERVICE..."
-user=$1
-shift
+[ $# -ge "$(min_args 1)" ] || die "usage: restart-services.sh USER SERVICE..."
+user=""
+if [ "${IOT_JOBS_USER_ARG:-1}" = 1 ]; then user=${1:-}; [ $# -eq 0 ] || shift; fi
 lock=${IOT_JOBS_RESTART_LOCK:-/var/tmp/iot-jobs-agent-restart.lock}
 
 restart() {

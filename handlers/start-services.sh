@@ -2,9 +2,9 @@
 # start-services.sh USER SERVICE...: start services with systemctl, or the service command.
 set -eu
 . "$(dirname "$0")/_common.sh"
-[ $# -ge 2 ] || die "usage: start-services.sh USER SERVICE..."
-user=$1
-shift
+[ $# -ge "$(min_args 1)" ] || die "usage: start-services.sh USER SERVICE..."
+user=""
+if [ "${IOT_JOBS_USER_ARG:-1}" = 1 ]; then user=${1:-}; [ $# -eq 0 ] || shift; fi
 for svc in "$@"; do
   if command -v systemctl >/dev/null 2>&1; then
     run_as "$user" systemctl start -- "$svc"

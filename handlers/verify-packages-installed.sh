@@ -2,8 +2,8 @@
 # verify-packages-installed.sh USER PACKAGE...: succeed only if every package is installed.
 set -u
 . "$(dirname "$0")/_common.sh"
-[ $# -ge 2 ] || die "usage: verify-packages-installed.sh USER PACKAGE..."
-shift
+[ $# -ge "$(min_args 1)" ] || die "usage: verify-packages-installed.sh USER PACKAGE..."
+if [ "${IOT_JOBS_USER_ARG:-1}" = 1 ]; then shift; fi
 missing=0
 for pkg in "$@"; do
   if command -v dpkg-query >/dev/null 2>&1; then

@@ -81,6 +81,7 @@ async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: 
   const refused = (reason: string): StepResult => ({ name: step.name, exit: { kind: "refused", reason }, succeeded: false, reason, stderrLines: 0 });
 
   let argv: readonly string[];
+  let env = ctx.env;
   let uid: number | undefined;
   let gid: number | undefined;
   const action = step.action;
@@ -93,6 +94,8 @@ async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: 
       if (!user.ok) return refused(user.reason);
     }
     const userArg = step.passUserArgument ? [step.runAsUser ?? ""] : [];
+    // Tells our handlers whether $1 is the user (new schema) or the first arg (old schema).
+    env = { ...ctx.env, IOT_JOBS_USER_ARG: step.passUserArgument ? "1" : "0" };
     const program = handler.viaShell ? ["/bin/sh", handler.file] : [handler.file];
     argv = [...program, ...userArg, ...action.args];
   } else {
@@ -107,7 +110,7 @@ async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: 
     argv,
     uid,
     gid,
-    env: ctx.env,
+    env,
     cwd: ctx.cwd,
     stdout,
     stderr: stepStderr,

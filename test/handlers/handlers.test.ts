@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { runJob, type JobOutcome } from "../../src/runner/run-job.ts";
+import { parsed, testRunContext } from "../helpers/run-context.ts";
+import { projectHandlerDir, REPO_ROOT, tempDir, writeHandler } from "../helpers/temp.ts";
+
+const handlerDir = projectHandlerDir();
+const isRoot = process.geteuid!() === 0;
+
+/**
+ * Stand-ins for commands that cannot run in a test (systemctl without systemd, reboot, shutdown):
+ * each records its argv in calls.log. They come first on PATH, so nothing here ever reboots.
+ */
+function fakeSystemTools(): { bin: string; calls: string } {
+  const bin = tempDir("fake-bin-");
+  const calls = join(bin, "calls.log");
+  for (const tool of ["systemctl", "service", "reboot", "shutdown"]) writeHandler(bin, tool, `#!/bin/sh\necho "${tool} $*" >> ${calls}\n`);
+  return { bin, calls };
+}
+
+async function run(handler: string, args: string[], opts: { user?: string; path?: string; env?: Record<string, string> } = {}): Promise<JobOutcome> {
+  const env = { ...process.env, ...(opts.path ? { PATH: `${opts.path}:${process.env.PATH}` } : {}), ...opts.env };
+  const doc = parsed({
+    version: "1.0",
+    includeStdOut: true,
+    steps: [{ action: { name: handler, type: "runHandler", input: { handler, args, path: "default" }, ...(opts.user ? { runAsUser: opts.user } : {}) } }],
+  });
+  return runJob(doc, testRunContext(handlerDir, { env }));
+}
+
+describe("shipped handlers", () => {
+  test("every handler is shellcheck-clean", () => {
+    const shellcheck = Bun.which("shellcheck");
+    if (!shellcheck) throw new Error("shellcheck is not installed (apt-get install -y shellcheck)");
+    const files = ["_common.sh", "download-file.sh", "install-packages.sh", "remove-packages.sh", "verify-packages-installed.sh", "verify-packages-removed.sh", "start-services.sh", "stop-services.sh", "restart-services.sh", "reboot.sh", "shutdown.sh", "health-check.sh"];
+    const r = Bun.spawnSync([shellcheck, "-x", ...files], { cwd: join(REPO_ROOT, "handlers") });
+    expect(r.stdout.toString()).toBe("");
+    expect(r.exitCode).toBe(0);
+  });
+
+  test("health-check.sh succeeds", async () => {
+    expect(await run("health-check.sh", [])).toMatchObject({ status: "SUCCEEDED", statusDetails: { stdout: "healthy\n" } });
+  });
+
+  describe("download-file.sh", () => {
+    let server: ReturnType<typeof Bun.serve>;
+    const body = "firmware-bytes-".repeat(1000);
+    beforeAll(() => {
+      server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => (new URL(req.url).pathname === "/fw.bin" ? new Response(body) : new Response("nope", { status: 404 })) });
+    });
+    afterAll(() => server.stop(true));
+
+    test("downloads a URL to a file", async () => {
+      const dest = join(tempDir(), "fw.bin");
+      const out = await run("download-file.sh", [`http://127.0.0.1:${server.port}/fw.bin`, dest]);
+      expect(out.status).toBe("SUCCEEDED");
+      expect(readFileSync(dest, "utf8")).toBe(body);
+    });
+    test("downloads into a directory", async () => {
+      const dir = tempDir();
+      expect((await run("download-file.sh", [`http://127.0.0.1:${server.port}/fw.bin`, dir])).status).toBe("SUCCEEDED");
+      expect(readFileSync(join(dir, "fw.bin"), "utf8")).toBe(body);
+    });
+    test("a missing file fails the job", async () => {
+      expect((await run("download-file.sh", [`http://127.0.0.1:${server.port}/missing`, join(tempDir(), "x")])).status).toBe("FAILED");
+    });
+    test("without arguments it says how to call it", async () => {
+      const out = await run("download-file.sh", []);
+      expect(out.status).toBe("FAILED");
+      expect(out.statusDetails.stderr).toBe("usage: download-file.sh USER URL DESTINATION\n");
+    });
+  });
+
+  describe("package handlers", () => {
+    test("verify-packages-installed.sh: installed packages pass, a missing one fails", async () => {
+      const ok = await run("verify-packages-installed.sh", ["bash", "coreutils"]);
+      expect(ok).toMatchObject({ status: "SUCCEEDED", statusDetails: { stdout: "bash is installed\ncoreutils is installed\n" } });
+      const missing = await run("verify-packages-installed.sh", ["bash", "no-such-package-xyz"]);
+      expect(missing).toMatchObject({ status: "FAILED", statusDetails: { stderr: "no-such-package-xyz is not installed\n" } });
+    });
+    test("verify-packages-removed.sh: fails while a package is installed", async () => {
+      expect((await run("verify-packages-removed.sh", ["no-such-package-xyz"])).status).toBe("SUCCEEDED");
+      expect((await run("verify-packages-removed.sh", ["bash"])).statusDetails).toMatchObject({ stderr: "bash is still installed\n" });
+    });
+    // Installs and removes a real (tiny) Debian package; CI enables it after apt-get update.
+    test.skipIf(!isRoot || !process.env.IOT_JOBS_TEST_APT)("install, verify, remove, verify a real package (hello)", async () => {
+      expect((await run("install-packages.sh", ["hello"], { user: "root" })).status).toBe("SUCCEEDED");
+      expect((await run("verify-packages-installed.sh", ["hello"])).status).toBe("SUCCEEDED");
+      expect((await run("remove-packages.sh", ["hello"], { user: "root" })).status).toBe("SUCCEEDED");
+      expect((await run("verify-packages-removed.sh", ["hello"])).status).toBe("SUCCEEDED");
+    }, 180_000);
+    test("installing a package that does not exist fails with the package manager's words", async () => {
+      const out = await run("install-packages.sh", ["no-such-package-xyz"]);
+      expect(out.status).toBe("FAILED");
+      expect(out.statusDetails.stderr).toContain("no-such-package-xyz");
+    });
+  });
+
+  describe("service handlers", () => {
+    for (const action of ["start", "stop", "restart"]) {
+      test(`${action}-services.sh calls systemctl ${action} for each service`, async () => {
+        const { bin, calls } = fakeSystemTools();
+        const out = await run(`${action}-services.sh`, ["nginx", "cron"], { path: bin });
+        expect(out.status).toBe("SUCCEEDED");
+        expect(readFileSync(calls, "utf8")).toBe(`systemctl ${action} -- nginx\nsystemctl ${action} -- cron\n`);
+      });
+    }
+    test("restart-services.sh on the agent itself succeeds on the run after the restart", async () => {
+      const { bin, calls } = fakeSystemTools();
+      const lock = join(tempDir(), "restart.lock");
+      const first = await run("restart-services.sh", ["iot-jobs-agent"], { path: bin, env: { IOT_JOBS_RESTART_LOCK: lock } });
+      expect(first.status).toBe("SUCCEEDED");
+      expect(readFileSync(calls, "utf8")).toBe("systemctl restart -- iot-jobs-agent\n");
+      expect(readFileSync(lock, "utf8").trim()).toBe(String(process.pid));
+      // The same process running it again means no restart happened.
+      expect((await run("restart-services.sh", ["iot-jobs-agent"], { path: bin, env: { IOT_JOBS_RESTART_LOCK: lock } })).statusDetails.stderr).toContain("did not restart");
+      // A lock left by another agent process: the restart happened.
+      writeFileSync(lock, "1\n");
+      expect((await run("restart-services.sh", ["iot-jobs-agent"], { path: bin, env: { IOT_JOBS_RESTART_LOCK: lock } })).status).toBe("SUCCEEDED");
+      expect(existsSync(lock)).toBe(false);
+    });
+  });
+
+  describe("reboot.sh and shutdown.sh", () => {
+    test("first run records the request and reboots; after a boot the next run succeeds", async () => {
+      const { bin, calls } = fakeSystemTools();
+      const lock = join(tempDir(), "reboot.lock");
+      const env = { IOT_JOBS_REBOOT_LOCK: lock };
+      const first = await run("reboot.sh", [], { path: bin, env });
+      expect(first.status).toBe("SUCCEEDED");
+      expect(readFileSync(calls, "utf8")).toBe("reboot \n");
+      // No boot happened since: the job re-run must fail.
+      const notRebooted = await run("reboot.sh", [], { path: bin, env });
+      expect(notRebooted.statusDetails.stderr).toContain("did not reboot");
+      // A request older than the boot time: the device rebooted.
+      writeFileSync(lock, "1\n");
+      expect((await run("reboot.sh", [], { path: bin, env })).statusDetails.stdout).toStartWith("Rebooted");
+    });
+    test("shutdown.sh schedules a shutdown in a minute", async () => {
+      const { bin, calls } = fakeSystemTools();
+      const out = await run("shutdown.sh", [], { path: bin });
+      expect(out.statusDetails.stdout).toBe("System scheduled for shut down in one minute...\n");
+      expect(readFileSync(calls, "utf8")).toBe("shutdown -h +1\n");
+    });
+  });
+
+  test.skipIf(!isRoot)("a handler asked to run as an unknown user refuses before running anything", async () => {
+    const { bin, calls } = fakeSystemTools();
+    const out = await run("restart-services.sh", ["x"], { path: bin, user: "no-such-user-xyz" });
+    expect(out.statusDetails.reason).toBe('runAsUser "no-such-user-xyz": no such user');
+    expect(existsSync(calls)).toBe(false);
+  });
+});
