@@ -7,8 +7,8 @@ export interface AgentProcessOptions {
   readonly thingName: string;
   readonly handlerDirectory: string;
   readonly stateDir?: string;
-  /** The compiled executable to run instead of the sources. */
-  readonly executable?: string;
+  /** The command that runs the agent (e.g. a compiled executable, or qemu and one); default: bun src/main.ts. */
+  readonly command?: readonly string[];
   readonly stepTimeoutSeconds?: number;
   readonly maxReruns?: number;
   readonly updateRetrySeconds?: number;
@@ -49,7 +49,7 @@ export class AgentProcess {
       }),
       { mode: 0o600 },
     );
-    const command = options.executable ? [options.executable] : [process.execPath, join(REPO_ROOT, "src/main.ts")];
+    const command = options.command ?? [process.execPath, join(REPO_ROOT, "src/main.ts")];
     const proc = Bun.spawn([...command, "--config-file", configFile, ...(options.extraArgs ?? [])], { stdout: "pipe", stderr: "pipe", cwd: tempDir("agent-cwd-") });
     return new AgentProcess(proc, stateDir);
   }
