@@ -1,3 +1,4 @@
+export {};
 /**
  * Runs the test suite with Bun's runner and ends with the line CI reads:
  * `N passed, N failed, N skipped`. Extra arguments go to `bun test` (paths, -t filters).

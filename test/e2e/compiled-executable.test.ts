@@ -3,7 +3,7 @@
  * a real Mosquitto and the Jobs peer: connect, take the job, run a handler, report SUCCEEDED.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AgentProcess } from "../helpers/agent-process.ts";
 import { compiledAgent, qemuArm64 } from "../helpers/executables.ts";
@@ -72,8 +72,8 @@ describe("compiled executables", () => {
 
   test("arm64-musl: built for aarch64 with the musl interpreter (it cannot run here)", () => {
     const file = compiledAgent("linux-arm64-musl");
-    const header = new Uint8Array(require("node:fs").readFileSync(file).subarray(0, 4096));
-    expect(header[18] | (header[19]! << 8)).toBe(183); // e_machine EM_AARCH64
+    const header = new Uint8Array(readFileSync(file).subarray(0, 4096));
+    expect(header[18]! | (header[19]! << 8)).toBe(183); // e_machine EM_AARCH64
     const text = new TextDecoder("latin1").decode(header);
     expect(text).toContain("/lib/ld-musl-aarch64.so.1");
   }, 120_000);
