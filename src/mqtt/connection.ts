@@ -60,6 +60,8 @@ export function connect(settings: ConnectionSettings, options: ConnectOptions = 
   let waiters: (() => void)[] = [];
 
   client.on("connect", (connack) => {
+    // Small request/response messages: do not let Nagle hold them back ~40 ms.
+    (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
     failures = 0;
     client.options.reconnectPeriod = jitteredDelay(0, minMs, maxMs);
     const ready = waiters;

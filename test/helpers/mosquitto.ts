@@ -51,7 +51,7 @@ export class Mosquitto {
     const dir = tempDir("mosquitto-");
     const port = await freePort();
     const configFile = join(dir, "mosquitto.conf");
-    writeFileSync(configFile, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\nmax_inflight_messages 0\n`);
+    writeFileSync(configFile, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\nmax_inflight_messages 0\nset_tcp_nodelay true\n`);
     const broker = new Mosquitto(port, configFile);
     await broker.launch();
     return broker;
