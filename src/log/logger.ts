@@ -38,7 +38,7 @@ export function createLogger(options: LoggerOptions): Logger {
       level: LEVELS[options.level],
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label.toUpperCase() }) },
+      formatters: { level: (label) => ({ level: label.toUpperCase() }), log: (object) => redactDeep(object, 0) as Record<string, unknown> },
       redact: { paths: ["key", "privateKey", "token", "password", "*.key", "*.privateKey", "*.token", "*.password"], censor: "[REDACTED]" },
       hooks: {
         logMethod(args, method) {
@@ -49,6 +49,15 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     destination,
   );
+}
+
+/** Every string in a log record's fields, however nested, goes through redactSecrets. */
+function redactDeep(value: unknown, depth: number): unknown {
+  if (typeof value === "string") return redactSecrets(value);
+  if (depth > 8 || value === null || typeof value !== "object") return value;
+  if (value instanceof Error) return value;
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v, depth + 1)]));
 }
 
 /** A logger that writes nothing (for library use and tests). */
