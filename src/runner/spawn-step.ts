@@ -27,6 +27,9 @@ export interface SpawnRequest {
   readonly onSpawn?: (pid: number) => void;
 }
 
+/** SIGTERM → SIGKILL when the agent is shutting down. */
+export const SHUTDOWN_GRACE_MS = 500;
+
 export async function spawnStep(req: SpawnRequest): Promise<StepExit> {
   let proc: ReturnType<typeof Bun.spawn>;
   try {
@@ -55,7 +58,9 @@ export async function spawnStep(req: SpawnRequest): Promise<StepExit> {
     if (ending) return;
     ending = why;
     signalGroup(proc.pid, "SIGTERM");
-    killTimer = setTimeout(() => signalGroup(proc.pid, "SIGKILL"), graceMs);
+    // The agent itself is stopping (it must exit within 2 s): a shorter grace.
+    const grace = req.signal?.reason === "shutdown" ? Math.min(graceMs, SHUTDOWN_GRACE_MS) : graceMs;
+    killTimer = setTimeout(() => signalGroup(proc.pid, "SIGKILL"), grace);
   };
 
   const deadline = req.timeoutSeconds && req.timeoutSeconds > 0 ? setTimeout(() => terminate("timed-out"), req.timeoutSeconds * 1000) : undefined;

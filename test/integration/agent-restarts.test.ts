@@ -35,7 +35,8 @@ function countingHandlers(): { dir: string; log: string } {
   const dir = tempDir("handlers-");
   const log = join(tempDir(), "runs");
   // $2: seconds to sleep. Each start is logged, so re-runs can be counted.
-  writeHandler(dir, "slow.sh", `#!/bin/sh\necho "start $$" >> ${log}\nsleep "$2"\necho finished\n`);
+  // Ignores SIGTERM, so stopping the agent has to escalate to SIGKILL.
+  writeHandler(dir, "slow.sh", `#!/bin/sh\ntrap '' TERM\necho "start $$" >> ${log}\nsleep "$2"\necho finished\n`);
   return { dir, log };
 }
 
