@@ -12,9 +12,11 @@ export function tempDir(prefix = "iot-jobs-test-"): string {
   return dir;
 }
 
-process.on("exit", () => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
+/** Removes every directory tempDir made (test/setup.ts calls it after the run). */
+export function removeTempDirs(): void {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+process.on("exit", removeTempDirs);
 
 /** Writes an executable handler (mode 700) into `dir`. */
 export function writeHandler(dir: string, name: string, body: string, mode = 0o700): string {
