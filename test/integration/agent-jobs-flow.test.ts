@@ -1,31 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { AgentProcess } from "../helpers/agent-process.ts";
-import { JobsPeer } from "../helpers/jobs-peer.ts";
-import { Mosquitto } from "../helpers/mosquitto.ts";
+import { jobsHarness } from "../helpers/jobs-harness.ts";
 import { tempDir, writeHandler } from "../helpers/temp.ts";
 
-let broker: Mosquitto;
-let peer: JobsPeer;
-const agents: AgentProcess[] = [];
-let thingCounter = 0;
-
-beforeAll(async () => {
-  broker = await Mosquitto.start();
-  peer = await JobsPeer.start(broker.url);
-});
-afterEach(async () => {
-  for (const a of agents.splice(0)) await a.kill("SIGKILL");
-});
-afterAll(async () => {
-  await peer.stop();
-  await broker.stop();
-});
-
-function newThing(): string {
-  return `test-thing-${process.pid}-${++thingCounter}`;
-}
+const harness = jobsHarness("test-thing");
+const { newThing, startAgent } = harness;
 
 function handlers(): string {
   const dir = tempDir("handlers-");
@@ -33,12 +13,6 @@ function handlers(): string {
   writeHandler(dir, "fail.sh", "#!/bin/sh\necho broken >&2\nexit 7\n");
   writeHandler(dir, "count.sh", '#!/bin/sh\necho run >> "$2"\nsleep "${3:-0}"\necho done\n');
   return dir;
-}
-
-function startAgent(thing: string, handlerDirectory: string, extra: Partial<Parameters<typeof AgentProcess.start>[0]> = {}): AgentProcess {
-  const agent = AgentProcess.start({ brokerUrl: broker.url, thingName: thing, handlerDirectory, ...extra });
-  agents.push(agent);
-  return agent;
 }
 
 const handlerDoc = (handler: string, args: string[] = [], extra: Record<string, unknown> = {}) => ({
@@ -51,24 +25,24 @@ const handlerDoc = (handler: string, args: string[] = [], extra: Record<string, 
 describe("agent ↔ Jobs service over a real Mosquitto [DC-JOBS-flow]", () => {
   test("a job queued before the agent starts: start-next, IN_PROGRESS, SUCCEEDED with output", async () => {
     const thing = newThing();
-    peer.queueJob(thing, "job-success", handlerDoc("hello.sh", ["world"]));
+    harness.peer.queueJob(thing, "job-success", handlerDoc("hello.sh", ["world"]));
     startAgent(thing, handlers());
-    const done = await peer.waitForStatus(thing, "job-success", "SUCCEEDED");
+    const done = await harness.peer.waitForStatus(thing, "job-success", "SUCCEEDED");
     expect(done.statusDetails).toEqual({ reason: "Exited with status: 0", stdout: "hello world\n", stderr: "note\n" });
-    const statuses = peer.updatesFor("job-success").map((u) => u.request.status);
+    const statuses = harness.peer.updatesFor("job-success").map((u) => u.request.status);
     expect(statuses).toEqual(["IN_PROGRESS", "SUCCEEDED"]);
-    const inProgress = peer.updatesFor("job-success")[0]!.request;
+    const inProgress = harness.peer.updatesFor("job-success")[0]!.request;
     expect(inProgress.stepTimeoutInMinutes).toBe(2);
     expect(inProgress.clientToken).toMatch(/^[0-9a-zA-Z]{10}$/);
-    expect(peer.startNexts.some((s) => s.thing === thing)).toBe(true);
+    expect(harness.peer.startNexts.some((s) => s.thing === thing)).toBe(true);
   });
 
   test("a job queued while the agent waits arrives through notify-next; failure is reported", async () => {
     const thing = newThing();
     const agent = startAgent(thing, handlers());
     await agent.waitForLog("No pending jobs");
-    peer.queueJob(thing, "job-fail", handlerDoc("fail.sh"));
-    const done = await peer.waitForStatus(thing, "job-fail", "FAILED");
+    harness.peer.queueJob(thing, "job-fail", handlerDoc("fail.sh"));
+    const done = await harness.peer.waitForStatus(thing, "job-fail", "FAILED");
     expect(done.statusDetails).toEqual({ reason: "Exited with status: 7", stderr: "broken\n" });
   });
 
@@ -76,13 +50,13 @@ describe("agent ↔ Jobs service over a real Mosquitto [DC-JOBS-flow]", () => {
     const thing = newThing();
     const agent = startAgent(thing, handlers());
     await agent.waitForLog("No pending jobs");
-    peer.queueJob(thing, "job-bad", { version: "1.0", steps: [{ action: { name: "x", type: "runHandler", input: {} } }] });
-    const done = await peer.waitForStatus(thing, "job-bad", "REJECTED");
+    harness.peer.queueJob(thing, "job-bad", { version: "1.0", steps: [{ action: { name: "x", type: "runHandler", input: {} } }] });
+    const done = await harness.peer.waitForStatus(thing, "job-bad", "REJECTED");
     expect(done.statusDetails).toEqual({ reason: "Invalid job document: steps[0].action.input.handler: required" });
-    expect(peer.updatesFor("job-bad").map((u) => u.request.status)).toEqual(["REJECTED"]);
+    expect(harness.peer.updatesFor("job-bad").map((u) => u.request.status)).toEqual(["REJECTED"]);
     // The agent is still alive and takes the next job.
-    peer.queueJob(thing, "job-after-bad", handlerDoc("hello.sh", ["again"]));
-    await peer.waitForStatus(thing, "job-after-bad", "SUCCEEDED");
+    harness.peer.queueJob(thing, "job-after-bad", handlerDoc("hello.sh", ["again"]));
+    await harness.peer.waitForStatus(thing, "job-after-bad", "SUCCEEDED");
   });
 
   test("jobs run one at a time, in order", async () => {
@@ -90,12 +64,12 @@ describe("agent ↔ Jobs service over a real Mosquitto [DC-JOBS-flow]", () => {
     const dir = handlers();
     const log = join(tempDir(), "runs");
     startAgent(thing, dir);
-    for (const id of ["seq-1", "seq-2", "seq-3"]) peer.queueJob(thing, id, handlerDoc("count.sh", [log, "0.3"]));
-    await peer.waitForStatus(thing, "seq-3", "SUCCEEDED");
-    expect(["seq-1", "seq-2", "seq-3"].map((id) => peer.execution(thing, id)!.status)).toEqual(["SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);
+    for (const id of ["seq-1", "seq-2", "seq-3"]) harness.peer.queueJob(thing, id, handlerDoc("count.sh", [log, "0.3"]));
+    await harness.peer.waitForStatus(thing, "seq-3", "SUCCEEDED");
+    expect(["seq-1", "seq-2", "seq-3"].map((id) => harness.peer.execution(thing, id)!.status)).toEqual(["SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);
     expect(readFileSync(log, "utf8")).toBe("run\nrun\nrun\n");
     // Each job's IN_PROGRESS came after the previous job's terminal update.
-    const order = peer.updates.filter((u) => u.thing === thing).map((u) => `${u.jobId}:${u.request.status}`);
+    const order = harness.peer.updates.filter((u) => u.thing === thing).map((u) => `${u.jobId}:${u.request.status}`);
     expect(order).toEqual(["seq-1:IN_PROGRESS", "seq-1:SUCCEEDED", "seq-2:IN_PROGRESS", "seq-2:SUCCEEDED", "seq-3:IN_PROGRESS", "seq-3:SUCCEEDED"]);
   });
 
@@ -104,14 +78,14 @@ describe("agent ↔ Jobs service over a real Mosquitto [DC-JOBS-flow]", () => {
     const log = join(tempDir(), "runs");
     const agent = startAgent(thing, handlers());
     await agent.waitForLog("No pending jobs");
-    peer.queueJob(thing, "job-dup", handlerDoc("count.sh", [log, "0.5"]));
-    peer.notifyNext(thing);
-    peer.notifyNext(thing);
-    await peer.waitForStatus(thing, "job-dup", "SUCCEEDED");
-    peer.notifyNext(thing); // after the end: nothing is next, nothing runs
+    harness.peer.queueJob(thing, "job-dup", handlerDoc("count.sh", [log, "0.5"]));
+    harness.peer.notifyNext(thing);
+    harness.peer.notifyNext(thing);
+    await harness.peer.waitForStatus(thing, "job-dup", "SUCCEEDED");
+    harness.peer.notifyNext(thing); // after the end: nothing is next, nothing runs
     await Bun.sleep(300);
     expect(readFileSync(log, "utf8")).toBe("run\n");
-    expect(peer.updatesFor("job-dup").map((u) => u.request.status)).toEqual(["IN_PROGRESS", "SUCCEEDED"]);
+    expect(harness.peer.updatesFor("job-dup").map((u) => u.request.status)).toEqual(["IN_PROGRESS", "SUCCEEDED"]);
   });
 
   test("a throttled update is retried with a fresh clientToken; a lost reply too", async () => {
@@ -119,29 +93,29 @@ describe("agent ↔ Jobs service over a real Mosquitto [DC-JOBS-flow]", () => {
     const agent = startAgent(thing, handlers());
     await agent.waitForLog("No pending jobs");
     // The terminal update gets a throttle, then a lost reply.
-    peer.injectUpdateFault("SUCCEEDED", "RequestThrottled");
-    peer.injectUpdateFault("SUCCEEDED", "drop");
-    peer.queueJob(thing, "job-retry", handlerDoc("hello.sh", ["retry"]));
-    await peer.waitFor(() => peer.updatesFor("job-retry").some((u) => u.reply === "accepted" && u.request.status === "SUCCEEDED") || peer.updatesFor("job-retry").length > 3, 20_000, "SUCCEEDED accepted");
-    const terminal = peer.updatesFor("job-retry").slice(1);
+    harness.peer.injectUpdateFault("SUCCEEDED", "RequestThrottled");
+    harness.peer.injectUpdateFault("SUCCEEDED", "drop");
+    harness.peer.queueJob(thing, "job-retry", handlerDoc("hello.sh", ["retry"]));
+    await harness.peer.waitFor(() => harness.peer.updatesFor("job-retry").some((u) => u.reply === "accepted" && u.request.status === "SUCCEEDED") || harness.peer.updatesFor("job-retry").length > 3, 20_000, "SUCCEEDED accepted");
+    const terminal = harness.peer.updatesFor("job-retry").slice(1);
     expect(terminal.map((u) => u.reply)).toEqual(["rejected", "dropped", "rejected"]);
     // The dropped attempt was applied; the third attempt finds the execution terminal: done, no more attempts.
     expect(terminal[2]!.code).toBe("InvalidStateTransition");
     const tokens = terminal.map((u) => u.request.clientToken);
     expect(new Set(tokens).size).toBe(3);
     await agent.waitForLog("Status update rejected");
-    expect(peer.execution(thing, "job-retry")!.status).toBe("SUCCEEDED");
+    expect(harness.peer.execution(thing, "job-retry")!.status).toBe("SUCCEEDED");
   });
 
   test("a non-retryable rejection ends the attempts", async () => {
     const thing = newThing();
     const agent = startAgent(thing, handlers());
     await agent.waitForLog("No pending jobs");
-    peer.injectUpdateFault("SUCCEEDED", "InvalidRequest");
-    peer.queueJob(thing, "job-nonretry", handlerDoc("hello.sh", ["x"]));
+    harness.peer.injectUpdateFault("SUCCEEDED", "InvalidRequest");
+    harness.peer.queueJob(thing, "job-nonretry", handlerDoc("hello.sh", ["x"]));
     await agent.waitForLog("Status update rejected");
     await Bun.sleep(1500);
-    expect(peer.updatesFor("job-nonretry").map((u) => u.reply)).toEqual(["accepted", "rejected"]);
+    expect(harness.peer.updatesFor("job-nonretry").map((u) => u.reply)).toEqual(["accepted", "rejected"]);
   });
 
   test("cancellation kills the step's process group; nothing more is reported; the next job runs", async () => {
@@ -151,13 +125,13 @@ describe("agent ↔ Jobs service over a real Mosquitto [DC-JOBS-flow]", () => {
     writeHandler(dir, "forever.sh", `#!/bin/sh\ntrap '' TERM\necho $$ > ${pidFile}\n(trap '' TERM; sleep 300) &\nwhile :; do sleep 1; done\n`);
     const agent = startAgent(thing, dir);
     await agent.waitForLog("No pending jobs");
-    peer.queueJob(thing, "job-long", handlerDoc("forever.sh"));
-    peer.queueJob(thing, "job-next", handlerDoc("hello.sh", ["next"]));
-    await peer.waitFor(() => existsSync(pidFile), 10_000, "the handler to start");
+    harness.peer.queueJob(thing, "job-long", handlerDoc("forever.sh"));
+    harness.peer.queueJob(thing, "job-next", handlerDoc("hello.sh", ["next"]));
+    await harness.peer.waitFor(() => existsSync(pidFile), 10_000, "the handler to start");
     const pid = Number(readFileSync(pidFile, "utf8"));
-    peer.cancel(thing, "job-long");
-    await peer.waitForStatus(thing, "job-next", "SUCCEEDED");
-    expect(peer.updatesFor("job-long").map((u) => u.request.status)).toEqual(["IN_PROGRESS"]);
+    harness.peer.cancel(thing, "job-long");
+    await harness.peer.waitForStatus(thing, "job-next", "SUCCEEDED");
+    expect(harness.peer.updatesFor("job-long").map((u) => u.request.status)).toEqual(["IN_PROGRESS"]);
     const alive = Bun.spawnSync(["ps", "-e", "-o", "pgid=,stat="]).stdout.toString().split("\n").filter((l) => l.trim().split(/\s+/)[0] === String(pid) && !l.includes("Z"));
     expect(alive).toEqual([]);
   });
@@ -168,10 +142,10 @@ describe("agent ↔ Jobs service over a real Mosquitto [DC-JOBS-flow]", () => {
     const log = join(tempDir(), "runs");
     const agent = startAgent(thing, dir);
     await agent.waitForLog("No pending jobs");
-    peer.injectUpdateFault("IN_PROGRESS", "TerminalStateReached");
-    peer.queueJob(thing, "job-gone", handlerDoc("count.sh", [log, "30"]));
+    harness.peer.injectUpdateFault("IN_PROGRESS", "TerminalStateReached");
+    harness.peer.queueJob(thing, "job-gone", handlerDoc("count.sh", [log, "30"]));
     await agent.waitForLog("The service refused IN_PROGRESS");
     await agent.waitForLog("Job ended without a report");
-    expect(peer.updatesFor("job-gone").map((u) => u.request.status)).toEqual(["IN_PROGRESS"]);
+    expect(harness.peer.updatesFor("job-gone").map((u) => u.request.status)).toEqual(["IN_PROGRESS"]);
   });
 });

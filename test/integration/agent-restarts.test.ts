@@ -1,35 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { AgentProcess } from "../helpers/agent-process.ts";
-import { JobsPeer } from "../helpers/jobs-peer.ts";
-import { Mosquitto } from "../helpers/mosquitto.ts";
+import { jobsHarness } from "../helpers/jobs-harness.ts";
 import { tempDir, writeHandler } from "../helpers/temp.ts";
 
-let broker: Mosquitto;
-let peer: JobsPeer;
-const agents: AgentProcess[] = [];
-let thingCounter = 0;
-
-beforeAll(async () => {
-  broker = await Mosquitto.start();
-  peer = await JobsPeer.start(broker.url);
-});
-afterEach(async () => {
-  for (const a of agents.splice(0)) await a.kill("SIGKILL");
-});
-afterAll(async () => {
-  await peer.stop();
-  await broker.stop();
-});
-
-const newThing = () => `restart-thing-${process.pid}-${++thingCounter}`;
-
-function startAgent(thing: string, handlerDirectory: string, extra: Partial<Parameters<typeof AgentProcess.start>[0]> = {}): AgentProcess {
-  const agent = AgentProcess.start({ brokerUrl: broker.url, thingName: thing, handlerDirectory, ...extra });
-  agents.push(agent);
-  return agent;
-}
+const harness = jobsHarness("restart-thing");
+const { newThing, startAgent } = harness;
 
 function countingHandlers(): { dir: string; log: string } {
   const dir = tempDir("handlers-");
@@ -53,11 +29,11 @@ describe("the agent survives restarts [AGENT-restart]", () => {
     const thing = newThing();
     const { dir, log } = countingHandlers();
     const first = startAgent(thing, dir);
-    peer.queueJob(thing, "job-crash", slowDoc(1));
-    await peer.waitFor(() => runs(log) === 1, 10_000, "the first run");
+    harness.peer.queueJob(thing, "job-crash", slowDoc(1));
+    await harness.peer.waitFor(() => runs(log) === 1, 10_000, "the first run");
     await first.kill("SIGKILL");
     startAgent(thing, dir, { stateDir: first.stateDir });
-    const done = await peer.waitForStatus(thing, "job-crash", "SUCCEEDED");
+    const done = await harness.peer.waitForStatus(thing, "job-crash", "SUCCEEDED");
     expect(runs(log)).toBe(2);
     expect(done.statusDetails.stdout).toBe("finished\n");
   });
@@ -68,13 +44,13 @@ describe("the agent survives restarts [AGENT-restart]", () => {
     const log = join(tempDir(), "runs");
     writeHandler(dir, "kill-agent.sh", `#!/bin/sh\necho run >> ${log}\nkill -9 $PPID\nsleep 5\n`);
     const stateDir = tempDir("state-");
-    peer.queueJob(thing, "job-killer", { version: "1.0", steps: [{ action: { name: "k", type: "runHandler", input: { handler: "kill-agent.sh", path: "default" } } }] });
+    harness.peer.queueJob(thing, "job-killer", { version: "1.0", steps: [{ action: { name: "k", type: "runHandler", input: { handler: "kill-agent.sh", path: "default" } } }] });
     // Restart the agent whenever it dies, as systemd would, until the job is terminal.
-    for (let i = 0; i < 6 && peer.execution(thing, "job-killer")!.status !== "FAILED"; i++) {
+    for (let i = 0; i < 6 && harness.peer.execution(thing, "job-killer")!.status !== "FAILED"; i++) {
       const agent = startAgent(thing, dir, { stateDir, maxReruns: 2 });
-      await Promise.race([agent.proc.exited, peer.waitForStatus(thing, "job-killer", "FAILED", 15_000)]);
+      await Promise.race([agent.proc.exited, harness.peer.waitForStatus(thing, "job-killer", "FAILED", 15_000)]);
     }
-    const done = await peer.waitForStatus(thing, "job-killer", "FAILED", 15_000);
+    const done = await harness.peer.waitForStatus(thing, "job-killer", "FAILED", 15_000);
     expect(runs(log)).toBe(3); // the first run and 2 re-runs
     expect(done.statusDetails.reason).toBe("The agent stopped 3 times while running this execution; not running it again");
   });
@@ -83,16 +59,16 @@ describe("the agent survives restarts [AGENT-restart]", () => {
     const thing = newThing();
     const { dir, log } = countingHandlers();
     const agent = startAgent(thing, dir);
-    peer.queueJob(thing, "job-term", slowDoc(30));
-    await peer.waitFor(() => runs(log) === 1, 10_000, "the run");
+    harness.peer.queueJob(thing, "job-term", slowDoc(30));
+    await harness.peer.waitFor(() => runs(log) === 1, 10_000, "the run");
     const childPid = Number(readFileSync(log, "utf8").trim().split(" ")[1]);
     const t0 = performance.now();
     const code = await agent.kill("SIGTERM");
     const elapsed = performance.now() - t0;
     expect(code).toBe(0);
     expect(elapsed).toBeLessThan(2000);
-    expect(peer.execution(thing, "job-term")!.status).toBe("IN_PROGRESS");
-    expect(peer.updatesFor("job-term").map((u) => u.request.status)).toEqual(["IN_PROGRESS"]);
+    expect(harness.peer.execution(thing, "job-term")!.status).toBe("IN_PROGRESS");
+    expect(harness.peer.updatesFor("job-term").map((u) => u.request.status)).toEqual(["IN_PROGRESS"]);
     let childAlive = true;
     for (let i = 0; i < 40 && childAlive; i++) {
       try {
@@ -105,19 +81,19 @@ describe("the agent survives restarts [AGENT-restart]", () => {
     expect(childAlive).toBe(false);
     // Back up: the job comes back through start-next and completes (as after a reboot).
     startAgent(thing, dir, { stateDir: agent.stateDir });
-    peer.execution(thing, "job-term")!.document = slowDoc(0);
-    await peer.waitForStatus(thing, "job-term", "SUCCEEDED");
+    harness.peer.execution(thing, "job-term")!.document = slowDoc(0);
+    await harness.peer.waitForStatus(thing, "job-term", "SUCCEEDED");
   });
 
   test("the broker restarts mid-step: the terminal update still arrives after reconnecting", async () => {
     const thing = newThing();
     const { dir, log } = countingHandlers();
     const agent = startAgent(thing, dir);
-    peer.queueJob(thing, "job-broker", slowDoc(2));
-    await peer.waitFor(() => runs(log) === 1, 10_000, "the run");
-    await broker.restart(300);
+    harness.peer.queueJob(thing, "job-broker", slowDoc(2));
+    await harness.peer.waitFor(() => runs(log) === 1, 10_000, "the run");
+    await harness.broker.restart(300);
     await agent.waitForLog("Disconnected");
-    const done = await peer.waitForStatus(thing, "job-broker", "SUCCEEDED", 30_000);
+    const done = await harness.peer.waitForStatus(thing, "job-broker", "SUCCEEDED", 30_000);
     expect(done.statusDetails.stdout).toBe("finished\n");
     expect(runs(log)).toBe(1);
   }, 60_000);
