@@ -10,16 +10,6 @@ user=""
 if [ "${IOT_JOBS_USER_ARG:-1}" = 1 ]; then user=${1:-}; [ $# -eq 0 ] || shift; fi
 lock=${IOT_JOBS_RESTART_LOCK:-/var/tmp/iot-jobs-agent-restart.lock}
 
-restart() {
-  if command -v systemctl >/dev/null 2>&1; then
-    run_as "$user" systemctl restart -- "$1"
-  elif command -v service >/dev/null 2>&1; then
-    run_as "$user" service "$1" restart
-  else
-    die "Neither systemctl nor service is available to restart $1"
-  fi
-}
-
 for svc in "$@"; do
   case $svc in
     iot-jobs-agent | aws-iot-device-client)
@@ -31,10 +21,10 @@ for svc in "$@"; do
         continue
       fi
       echo "$PPID" > "$lock"
-      restart "$svc"
+      service_action "$user" restart "$svc"
       ;;
     *)
-      restart "$svc"
+      service_action "$user" restart "$svc"
       echo "restart: $svc"
       ;;
   esac

@@ -6,12 +6,6 @@ set -eu
 user=""
 if [ "${IOT_JOBS_USER_ARG:-1}" = 1 ]; then user=${1:-}; [ $# -eq 0 ] || shift; fi
 for svc in "$@"; do
-  if command -v systemctl >/dev/null 2>&1; then
-    run_as "$user" systemctl start -- "$svc"
-  elif command -v service >/dev/null 2>&1; then
-    run_as "$user" service "$svc" start
-  else
-    die "Neither systemctl nor service is available to start $svc"
-  fi
+  service_action "$user" start "$svc"
   echo "start: $svc"
 done

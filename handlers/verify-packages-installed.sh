@@ -6,13 +6,6 @@ set -u
 if [ "${IOT_JOBS_USER_ARG:-1}" = 1 ]; then shift; fi
 missing=0
 for pkg in "$@"; do
-  if command -v dpkg-query >/dev/null 2>&1; then
-    status=$(dpkg-query -W -f='${Status}' -- "$pkg" 2>/dev/null || true)
-    case $status in *" installed") echo "$pkg is installed" ;; *) echo "$pkg is not installed" >&2; missing=1 ;; esac
-  elif command -v rpm >/dev/null 2>&1; then
-    if rpm -q -- "$pkg" >/dev/null 2>&1; then echo "$pkg is installed"; else echo "$pkg is not installed" >&2; missing=1; fi
-  else
-    die "Neither dpkg nor rpm is available to check packages"
-  fi
+  if package_installed "$pkg"; then echo "$pkg is installed"; else echo "$pkg is not installed" >&2; missing=1; fi
 done
 exit $missing

@@ -6,13 +6,6 @@ set -u
 if [ "${IOT_JOBS_USER_ARG:-1}" = 1 ]; then shift; fi
 present=0
 for pkg in "$@"; do
-  if command -v dpkg-query >/dev/null 2>&1; then
-    status=$(dpkg-query -W -f='${Status}' -- "$pkg" 2>/dev/null || true)
-    case $status in *" installed") echo "$pkg is still installed" >&2; present=1 ;; *) echo "$pkg is not installed" ;; esac
-  elif command -v rpm >/dev/null 2>&1; then
-    if rpm -q -- "$pkg" >/dev/null 2>&1; then echo "$pkg is still installed" >&2; present=1; else echo "$pkg is not installed"; fi
-  else
-    die "Neither dpkg nor rpm is available to check packages"
-  fi
+  if package_installed "$pkg"; then echo "$pkg is still installed" >&2; present=1; else echo "$pkg is not installed"; fi
 done
 exit $present

@@ -40,7 +40,6 @@ export const configFileSchema = v.looseObject(
           "step-timeout-seconds": v.optional(seconds),
           "max-reruns": v.optional(seconds),
           "update-retry-seconds": v.optional(v.pipe(v.number("expected a number"), v.minValue(0.01, "must be positive"))),
-          "inventory-file": v.optional(text),
         },
         "expected an object",
       ),

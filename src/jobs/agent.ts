@@ -46,8 +46,6 @@ export class JobsAgent {
   private lastNotification: NotificationKey | undefined;
   private stopping = false;
   private idleWaiters: (() => void)[] = [];
-  /** A start-next is wanted once the current job is reported. */
-  private checkNextWhenIdle = false;
 
   constructor(private readonly options: AgentOptions) {
     this.topics = agentTopics(options.thingName);
@@ -141,7 +139,7 @@ export class JobsAgent {
         running.log.warn({ next: execution?.jobId ?? null }, "The service no longer lists this job as next; canceling it");
         running.abort.abort("canceled");
       }
-      if (execution && execution.jobId !== running.jobId) this.checkNextWhenIdle = true;
+      // Any other execution is picked up by the start-next sent when this job ends.
       return;
     }
     if (this.stopping) return;
@@ -196,10 +194,7 @@ export class JobsAgent {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
-      if (!this.stopping) {
-        this.checkNextWhenIdle = false;
-        this.askForNext();
-      }
+      if (!this.stopping) this.askForNext();
     }
   }
 

@@ -3,14 +3,10 @@ import type { Logger } from "../log/logger.ts";
 import { lookupUserWithId } from "./run-as-user.ts";
 import type { RunContext } from "./run-job.ts";
 
-/** The process environment passed to steps: the agent's own. */
-function childEnvironment(): Record<string, string | undefined> {
-  return { ...process.env };
-}
-
 /** Wires the runner to this machine: real users, PATH, the configured handler directory. */
 export function runContextFor(config: AgentConfig, log: Logger, signal?: AbortSignal): RunContext {
-  const env = childEnvironment();
+  // Steps get the agent's own environment.
+  const env = { ...process.env };
   return {
     handlerDirectory: config.jobs.handlerDirectory,
     stepTimeoutSeconds: config.jobs.stepTimeoutSeconds,
