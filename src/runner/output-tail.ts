@@ -2,6 +2,8 @@ import { RingBuffer } from "./ring-buffer.ts";
 import { sanitizeText } from "./sanitize.ts";
 import type { ByteSink } from "./byte-sink.ts";
 
+const CR = 0x0d;
+const NOTHING = new Uint8Array(0);
 const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 
 /**
@@ -12,14 +14,27 @@ const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
  * chunk of `\r`s, say). UTF-8 is self-synchronising: starting the window on a byte that is not a
  * continuation byte gives exactly the characters the whole stream would give from that point.
  * An incomplete sequence at the end of a chunk is carried into the next one.
+ *
+ * Decoding is deferred while output streams: a chunk whose last `window` bytes hold no `\r` (the
+ * one character the sanitiser drops) is certain to yield at least `capacity` characters, so
+ * everything before it is irrelevant. Such a window is only copied aside and decoded when it is
+ * still the last one — at `text()`, `end()`, or before a chunk that does not qualify.
  */
 export class OutputTail implements ByteSink {
   private readonly ring: RingBuffer;
-  private carry: Uint8Array = new Uint8Array(0);
+  private carry: Uint8Array = NOTHING;
   private total = 0;
+  /** Raw bytes (starting on a character boundary) whose text has not reached the ring yet. */
+  private deferred: Uint8Array | undefined;
+  /** Storage for `deferred`, allocated once: no garbage per chunk while output streams. */
+  private deferredStore: Uint8Array | undefined;
+  /** Bytes that always decode to at least `capacity` UTF-16 units when none of them is `\r`. */
+  private readonly window: number;
 
   constructor(capacity = 1024) {
     this.ring = new RingBuffer(capacity);
+    // ≥ 1 unit per ≤ 4 bytes (invalid bytes become one U+FFFD each), +4 to re-synchronise.
+    this.window = capacity * 4 + 4;
   }
 
   /** Feeds the next chunk of the stream. */
@@ -34,26 +49,48 @@ export class OutputTail implements ByteSink {
       bytes.set(chunk, this.carry.length);
     }
     const completeEnd = endOfCompleteSequences(bytes);
-    this.carry = bytes.slice(completeEnd);
-    this.decodeTail(bytes.subarray(0, completeEnd));
+    this.carry = completeEnd === bytes.length ? NOTHING : bytes.slice(completeEnd);
+    const complete = bytes.subarray(0, completeEnd);
+    if (complete.length >= this.window + 3) {
+      let start = complete.length - this.window;
+      while ((complete[start]! & 0xc0) === 0x80) start++;
+      const tail = complete.subarray(start);
+      if (tail.indexOf(CR) === -1) {
+        // Copied: the caller may reuse its buffer.
+        this.deferredStore ??= new Uint8Array(this.window);
+        this.deferredStore.set(tail);
+        this.deferred = this.deferredStore.subarray(0, tail.length);
+        return;
+      }
+    }
+    this.flushDeferred();
+    this.decodeTail(complete);
   }
 
   /** Marks the end of the stream: a dangling incomplete sequence becomes U+FFFD. */
   end(): void {
+    this.flushDeferred();
     if (this.carry.length > 0) {
       this.ring.write(sanitizeText(decoder.decode(this.carry)));
-      this.carry = new Uint8Array(0);
+      this.carry = NOTHING;
     }
   }
 
   /** The sanitised last `capacity` characters seen so far. */
   text(): string {
+    this.flushDeferred();
     return this.ring.toString();
   }
 
   /** Bytes seen. */
   get bytes(): number {
     return this.total;
+  }
+
+  private flushDeferred(): void {
+    if (!this.deferred) return;
+    this.ring.write(sanitizeText(decoder.decode(this.deferred)));
+    this.deferred = undefined;
   }
 
   private decodeTail(bytes: Uint8Array): void {

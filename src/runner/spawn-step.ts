@@ -6,6 +6,8 @@
  */
 import type { ByteSink } from "./byte-sink.ts";
 import type { StepExit } from "./step-exit.ts";
+import { closeFd, openPipe, type OsPipe } from "./os-pipe.ts";
+import { readPipe } from "./pipe-reader.ts";
 
 export interface SpawnRequest {
   readonly argv: readonly string[];
@@ -31,12 +33,14 @@ export interface SpawnRequest {
 export const SHUTDOWN_GRACE_MS = 500;
 
 export async function spawnStep(req: SpawnRequest): Promise<StepExit> {
+  // Our own pipes when libc is reachable (reads into one reused buffer); Bun's streams otherwise.
+  const pipes = openPipes();
   let proc: ReturnType<typeof Bun.spawn>;
   try {
     proc = Bun.spawn([...req.argv], {
       stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
+      stdout: pipes ? pipes[0].writeFd : "pipe",
+      stderr: pipes ? pipes[1].writeFd : "pipe",
       env: req.env,
       cwd: req.cwd,
       uid: req.uid,
@@ -46,9 +50,12 @@ export async function spawnStep(req: SpawnRequest): Promise<StepExit> {
       detached: true,
     });
   } catch (error) {
+    for (const p of pipes ?? []) closeFd(p.readFd), closeFd(p.writeFd);
     const e = error as NodeJS.ErrnoException;
     return { kind: "refused", reason: `Could not start ${JSON.stringify(req.argv[0])}: ${e.code ?? e.message}` };
   }
+  // The child has its copies; ours must go, or the read ends never see end-of-stream.
+  for (const p of pipes ?? []) closeFd(p.writeFd);
   req.onSpawn?.(proc.pid);
 
   let ending: "timed-out" | "canceled" | undefined;
@@ -68,7 +75,9 @@ export async function spawnStep(req: SpawnRequest): Promise<StepExit> {
   if (req.signal?.aborted) onAbort();
   req.signal?.addEventListener("abort", onAbort, { once: true });
 
-  const readers = [pump(proc.stdout as ReadableStream<Uint8Array>, req.stdout), pump(proc.stderr as ReadableStream<Uint8Array>, req.stderr)];
+  const readers = pipes
+    ? [readPipe(pipes[0].readFd, req.stdout), readPipe(pipes[1].readFd, req.stderr)]
+    : [pump(proc.stdout as ReadableStream<Uint8Array>, req.stdout), pump(proc.stderr as ReadableStream<Uint8Array>, req.stderr)];
   const allRead = Promise.all(readers.map((r) => r.done));
 
   await proc.exited;
@@ -94,6 +103,19 @@ export async function spawnStep(req: SpawnRequest): Promise<StepExit> {
   return { kind: "exited", code: proc.exitCode ?? -1 };
 }
 
+function openPipes(): [OsPipe, OsPipe] | undefined {
+  const out = openPipe();
+  if (!out) return undefined;
+  const err = openPipe();
+  if (!err) {
+    closeFd(out.readFd);
+    closeFd(out.writeFd);
+    return undefined;
+  }
+  return [out, err];
+}
+
+/** Fallback reader over Bun's stream: one allocation per read. */
 function pump(stream: ReadableStream<Uint8Array>, tail: ByteSink): { done: Promise<void>; stop: () => void } {
   const reader = stream.getReader();
   const done = (async () => {

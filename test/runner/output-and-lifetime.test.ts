@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { closeFd, openPipe } from "../../src/runner/os-pipe.ts";
 import { join } from "node:path";
 import { runJob } from "../../src/runner/run-job.ts";
 import { sanitizeText, truncateTail } from "../../src/runner/sanitize.ts";
@@ -79,6 +81,37 @@ describe("output capture", () => {
     const out = await runJob(parsed({ version: "1.0", steps: [commandStep("bg", "sh,-c,sleep 30 & echo started")] }), testRunContext(tempDir()));
     expect(out.status).toBe("SUCCEEDED");
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  test("many such grandchildren: no descriptor leaks and the agent's own file I/O never stalls", async () => {
+    // A blocking read on a held pipe would occupy one of the runtime's few I/O threads for good.
+    const fdsBefore = readdirSync("/proc/self/fd").length;
+    const groups: number[] = [];
+    const runs = Array.from({ length: 12 }, () =>
+      runJob(parsed({ version: "1.0", steps: [commandStep("bg", "sh,-c,sleep 30 & sleep 30 >&2 & echo started")] }), testRunContext(tempDir(), { onSpawn: (pid) => groups.push(pid) })),
+    );
+    try {
+      for (const out of await Promise.all(runs)) expect(out.status).toBe("SUCCEEDED");
+      const t0 = Date.now();
+      await readFile("/proc/self/status", "utf8");
+      expect(Date.now() - t0).toBeLessThan(2000);
+      expect(readdirSync("/proc/self/fd").length).toBeLessThanOrEqual(fdsBefore);
+    } finally {
+      for (const g of groups) {
+        try {
+          process.kill(-g, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    }
+  });
+
+  test("the runner reads through its own non-blocking pipes on this platform", () => {
+    const pipe = openPipe();
+    expect(pipe).toBeDefined();
+    closeFd(pipe!.readFd);
+    closeFd(pipe!.writeFd);
   });
 });
 

@@ -72,6 +72,34 @@ describe("OutputTail", () => {
     }
   });
 
+  test("a reader that reuses one buffer gets the same tail, also when runs of \\r follow long output", () => {
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const shared = new Uint8Array(16384);
+    for (let trial = 0; trial < 100; trial++) {
+      const parts: Uint8Array[] = [];
+      for (let p = 0; p < 6; p++) {
+        const n = Math.floor(rnd() * 12000);
+        const kind = rnd();
+        // long printable runs (deferred), runs of \r (must not hide the earlier tail), UTF-8
+        parts.push(kind < 0.4 ? enc.encode("x".repeat(n)) : kind < 0.7 ? new Uint8Array(n).fill(0x0d) : enc.encode("é€😀".repeat(Math.ceil(n / 9))));
+      }
+      const bytes = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+      parts.reduce((at, p) => (bytes.set(p, at), at + p.length), 0);
+      const capacity = 1 + Math.floor(rnd() * 1100);
+      const tail = new OutputTail(capacity);
+      for (let at = 0; at < bytes.length; ) {
+        const n = Math.min(bytes.length - at, 1 + Math.floor(rnd() * shared.length));
+        shared.set(bytes.subarray(at, at + n));
+        tail.push(shared.subarray(0, n));
+        shared.fill(0x41); // the reader's next read overwrites the buffer
+        at += n;
+      }
+      tail.end();
+      expect(tail.text()).toBe(expected(bytes, capacity));
+    }
+  });
+
   test("memory stays flat: 64 MiB through a 1024-character tail", () => {
     const tail = new OutputTail(1024);
     const chunk = enc.encode("x".repeat(65536));
