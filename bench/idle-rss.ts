@@ -1,7 +1,8 @@
 /**
  * Idle RSS of the compiled agent, connected to Mosquitto and subscribed (bun bench/idle-rss.ts),
- * against baselines compiled and measured in the same run: bare Bun, Bun holding a node:net
- * socket, Bun with mqtt.js connected and subscribed, and the agent's own modules without mqtt.js.
+ * against baselines compiled and measured in the same run: bare Bun, Bun holding a node:net or a
+ * Bun.connect socket, Bun with mqtt.js (what the agent used before its own client), and the
+ * agent's libraries alone.
  */
 import { mkdtempSync, readFileSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,9 +17,10 @@ const port = broker.port;
 const baselines: Record<string, string> = {
   "bare bun": `setInterval(() => {}, 1e9);`,
   "bun + node:net socket": `import { connect } from "node:net"; const s = connect(${port}, "127.0.0.1"); s.on("data", () => {}); setInterval(() => {}, 1e9);`,
+  "bun + Bun.connect socket": `await Bun.connect({ hostname: "127.0.0.1", port: ${port}, socket: { data() {} } }); setInterval(() => {}, 1e9);`,
   "bun + mqtt.js (connected, subscribed)": `import mqtt from "mqtt"; const c = mqtt.connect("mqtt://127.0.0.1:${port}", { clientId: "rss-mqtt" }); c.on("connect", () => c.subscribe("a/b", { qos: 1 })); setInterval(() => {}, 1e9);`,
   "bun + mqtt.js import only": `import mqtt from "mqtt"; (globalThis as any).m = mqtt; setInterval(() => {}, 1e9);`,
-  "agent modules without mqtt.js (pino, valibot, typebox, net)": `import { connect } from "node:net"; import { createLogger } from "${root}/src/log/logger.ts"; import { parseJobDocument } from "${root}/src/jobdoc/parse.ts"; import { decodeMessage, ExecutionResponse } from "${root}/src/jobs/messages.ts"; createLogger({ level: "INFO", type: "stdout" }).info("x"); (globalThis as any).k = [parseJobDocument({}), decodeMessage(ExecutionResponse, "{}")]; const s = connect(${port}, "127.0.0.1"); s.on("data", () => {}); setInterval(() => {}, 1e9);`,
+  "agent's libraries alone (pino, valibot, TypeBox, node:fs) + Bun.connect": `import { createLogger } from "${root}/src/log/logger.ts"; import { parseJobDocument } from "${root}/src/jobdoc/parse.ts"; import { decodeMessage, ExecutionResponse } from "${root}/src/jobs/messages.ts"; createLogger({ level: "INFO", type: "stdout" }).info("x"); (globalThis as any).k = [parseJobDocument({}), decodeMessage(ExecutionResponse, "{}")]; await Bun.connect({ hostname: "127.0.0.1", port: ${port}, socket: { data() {} } }); setInterval(() => {}, 1e9);`,
 };
 
 function status(pid: number): { rss: number; anon: number; file: number } {

@@ -174,7 +174,10 @@ export class JobsAgent {
         return;
       }
 
-      this.sendInProgress(job);
+      // Sent from a microtask: it goes out right after the step's child is spawned (the path from
+      // here to Bun.spawn is synchronous), so the notify → child latency does not include it,
+      // and it still precedes any later update of this job.
+      queueMicrotask(() => this.sendInProgress(job));
       job.executing = true;
       log.info({ steps: parsed.document.steps.length }, "Running job");
       const outcome = await this.options.runJob(parsed.document, job.abort.signal, log);

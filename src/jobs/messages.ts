@@ -2,8 +2,8 @@
  * Wire messages of the Jobs device MQTT API, as TypeBox schemas [JOBS-API-payloads].
  * Shared by the agent and the local Jobs service; the only TypeBox import for Jobs messages.
  */
-import { Type, type Static } from "@sinclair/typebox";
-import { Value } from "@sinclair/typebox/value";
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 
 export const JobExecutionStatus = Type.Union(
   ["QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED"].map((s) => Type.Literal(s)),
@@ -91,12 +91,20 @@ export type StartNextRequest = Static<typeof StartNextRequest>;
  * Decodes a payload against a schema; undefined for bad JSON or a shape that does not match.
  * Never throws: payloads come from the network.
  */
-export function decodeMessage<T>(schema: Parameters<typeof Value.Check>[0], payload: Uint8Array | string): T | undefined {
+export function decodeMessage<T>(schema: TSchema, payload: Uint8Array | string): T | undefined {
   let value: unknown;
   try {
     value = JSON.parse(typeof payload === "string" ? payload : new TextDecoder().decode(payload));
   } catch {
     return undefined;
   }
-  return Value.Check(schema, value) ? (value as T) : undefined;
+  return checkerFor(schema).Check(value) ? (value as T) : undefined;
+}
+
+// Compiled once per schema: faster than Value.Check and ~1 MB less RSS than the Value module.
+const checkers = new WeakMap<TSchema, TypeCheck<TSchema>>();
+function checkerFor(schema: TSchema): TypeCheck<TSchema> {
+  let checker = checkers.get(schema);
+  if (!checker) checkers.set(schema, (checker = TypeCompiler.Compile(schema)));
+  return checker;
 }

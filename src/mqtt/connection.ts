@@ -1,9 +1,9 @@
 /**
  * The MQTT connection: QoS 1, client id = thing name, persistent session, reconnect with jittered
- * exponential backoff. The only import of 'mqtt'.
+ * exponential backoff, on our own MQTT client (./client.ts).
  */
 import { readFileSync } from "node:fs";
-import mqtt from "mqtt";
+import { MqttClient } from "./client.ts";
 import type { ConnectionSettings } from "../config/connection-settings.ts";
 import { jitteredDelay } from "../util/backoff.ts";
 
@@ -31,77 +31,65 @@ export function connect(settings: ConnectionSettings, options: ConnectOptions = 
   const { endpoint } = settings;
   const minMs = options.reconnectMinMs ?? 1000;
   const maxMs = options.reconnectMaxMs ?? 120_000;
-  let failures = 0;
-  const client = mqtt.connect({
-    protocol: endpoint.protocol,
-    host: endpoint.host,
-    port: endpoint.port,
-    clientId: settings.thingName,
-    clean: false,
-    resubscribe: false,
-    keepalive: options.keepaliveSeconds ?? 60,
-    reconnectPeriod: jitteredDelay(0, minMs, maxMs),
-    connectTimeout: 30_000,
-    protocolVersion: 4,
-    ...(endpoint.protocol === "mqtts"
-      ? {
-          servername: endpoint.host,
-          rejectUnauthorized: true,
-          ...(settings.cert ? { cert: readFileSync(settings.cert) } : {}),
-          ...(settings.key ? { key: readFileSync(settings.key) } : {}),
-          ...(settings.rootCa ? { ca: readFileSync(settings.rootCa) } : {}),
-          ...(endpoint.alpn ? { ALPNProtocols: [endpoint.alpn] } : {}),
-        }
-      : {}),
-  });
-
   const connectListeners: ((sessionPresent: boolean) => void)[] = [];
   const statusListeners: ((event: "offline" | "error", detail?: string) => void)[] = [];
+  const messageListeners: ((topic: string, payload: Uint8Array) => void)[] = [];
   let waiters: (() => void)[] = [];
 
-  client.on("connect", (connack) => {
-    // Small request/response messages: do not let Nagle hold them back ~40 ms.
-    (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
-    failures = 0;
-    client.options.reconnectPeriod = jitteredDelay(0, minMs, maxMs);
-    const ready = waiters;
-    waiters = [];
-    for (const w of ready) w();
-    for (const l of connectListeners) l(Boolean(connack.sessionPresent));
-  });
-  client.on("close", () => {
-    // Each failed attempt waits longer; jitter spreads a fleet's reconnects.
-    failures++;
-    client.options.reconnectPeriod = jitteredDelay(failures, minMs, maxMs);
-  });
-  client.on("offline", () => {
-    for (const l of statusListeners) l("offline");
-  });
-  client.on("error", (error) => {
-    for (const l of statusListeners) l("error", error.message);
-  });
+  const client = new MqttClient(
+    {
+      host: endpoint.host,
+      port: endpoint.port,
+      tls:
+        endpoint.protocol === "mqtts"
+          ? {
+              serverName: endpoint.host,
+              alpn: endpoint.alpn,
+              ...(settings.cert ? { cert: readFileSync(settings.cert) } : {}),
+              ...(settings.key ? { key: readFileSync(settings.key) } : {}),
+              ...(settings.rootCa ? { ca: readFileSync(settings.rootCa) } : {}),
+            }
+          : undefined,
+      clientId: settings.thingName,
+      cleanSession: false,
+      keepaliveSeconds: options.keepaliveSeconds ?? 60,
+      connectTimeoutMs: 30_000,
+      // Each failed attempt waits longer; jitter spreads a fleet's reconnects.
+      reconnectDelayMs: (failures) => jitteredDelay(failures - 1, minMs, maxMs),
+    },
+    {
+      connect: (sessionPresent) => {
+        const ready = waiters;
+        waiters = [];
+        for (const w of ready) w();
+        for (const l of connectListeners) l(sessionPresent);
+      },
+      message: (topic, payload) => {
+        for (const l of messageListeners) l(topic, payload);
+      },
+      offline: () => {
+        for (const l of statusListeners) l("offline");
+      },
+      error: (message) => {
+        for (const l of statusListeners) l("error", message);
+      },
+    },
+  );
 
   return {
-    publish: (topic, payload) =>
-      new Promise((resolve, reject) => {
-        client.publish(topic, payload, { qos: 1 }, (error) => (error ? reject(error) : resolve()));
-      }),
-    subscribe: (topics) =>
-      new Promise((resolve, reject) => {
-        client.subscribe([...topics], { qos: 1 }, (error, granted) => {
-          if (error) return reject(error);
-          const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
-          if (refused.length > 0) return reject(new Error(`subscription refused for ${refused.join(", ")} (check the IoT policy)`));
-          resolve();
-        });
-      }),
+    publish: (topic, payload) => client.publish(topic, payload, 1),
+    subscribe: async (topics) => {
+      const granted = await client.subscribe(topics, 1);
+      const refused = topics.filter((_, i) => granted[i] === 0x80);
+      if (refused.length > 0) throw new Error(`subscription refused for ${refused.join(", ")} (check the IoT policy)`);
+    },
     get connected() {
       return client.connected;
     },
     whenConnected: () => (client.connected ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
     onConnect: (l) => void connectListeners.push(l),
-    onMessage: (l) => void client.on("message", (topic, payload) => l(topic, payload)),
+    onMessage: (l) => void messageListeners.push(l),
     onStatus: (l) => void statusListeners.push(l),
-    close: (force = false) => new Promise<void>((resolve) => client.end(force, {}, () => resolve())),
+    close: async (force = false) => client.close(!force),
   };
 }

@@ -16,12 +16,21 @@ export interface RunningExecution {
 
 export class ExecutionRecord {
   private readonly file: string;
+  /** What the file holds, once read: only this process writes it, so it is read once. */
+  private known: { value: RunningExecution | undefined } | undefined;
+  private directoryMade = false;
 
   constructor(private readonly directory: string) {
     this.file = join(directory, "running-execution.json");
   }
 
   read(): RunningExecution | undefined {
+    if (this.known) return this.known.value;
+    this.known = { value: this.readFile() };
+    return this.known.value;
+  }
+
+  private readFile(): RunningExecution | undefined {
     try {
       const value = JSON.parse(readFileSync(this.file, "utf8")) as Partial<RunningExecution>;
       if (typeof value.jobId !== "string" || typeof value.starts !== "number") return undefined;
@@ -36,12 +45,15 @@ export class ExecutionRecord {
     const previous = this.read();
     const starts = previous && previous.jobId === jobId && previous.executionNumber === executionNumber ? previous.starts + 1 : 1;
     try {
-      mkdirSync(this.directory, { recursive: true, mode: 0o700 });
+      if (!this.directoryMade) mkdirSync(this.directory, { recursive: true, mode: 0o700 });
+      this.directoryMade = true;
       const tmp = `${this.file}.tmp`;
       writeFileSync(tmp, JSON.stringify({ jobId, executionNumber, starts }), { mode: 0o600 });
       renameSync(tmp, this.file);
+      this.known = { value: { jobId, executionNumber, starts } };
       return { starts };
     } catch (error) {
+      this.directoryMade = false; // perhaps removed under us: make it again next time
       return { starts, error: error as Error };
     }
   }
@@ -50,6 +62,7 @@ export class ExecutionRecord {
   clear(): Error | undefined {
     try {
       rmSync(this.file, { force: true });
+      this.known = { value: undefined };
       return undefined;
     } catch (error) {
       return error as Error;

@@ -45,13 +45,18 @@ export class Mosquitto {
     return `mqtt://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<Mosquitto> {
+  /** `listener`: extra lines for the listener (TLS files, say); `global`: extra global lines. */
+  static async start(options: { listener?: string[]; global?: string[] } = {}): Promise<Mosquitto> {
     const bin = mosquittoPath();
     if (!bin) throw new Error("mosquitto is not installed (apt-get install -y mosquitto)");
     const dir = tempDir("mosquitto-");
     const port = await freePort();
     const configFile = join(dir, "mosquitto.conf");
-    writeFileSync(configFile, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\nmax_inflight_messages 0\nset_tcp_nodelay true\n`);
+    const lines = [`listener ${port} 127.0.0.1`, ...(options.listener ?? []), ...(options.global ?? ["allow_anonymous true"]), // As root Mosquitto would switch to its own user, which cannot read our 0700 temp dirs.
+      ...(process.geteuid?.() === 0 ? ["user root"] : []),
+      "persistence false",
+      "log_dest none", "max_inflight_messages 0", "set_tcp_nodelay true"];
+    writeFileSync(configFile, lines.join("\n") + "\n");
     const broker = new Mosquitto(port, configFile);
     await broker.launch();
     return broker;
@@ -65,9 +70,19 @@ export class Mosquitto {
   /** Stops the broker (every session is lost, as no persistence is configured). */
   async stop(): Promise<void> {
     if (!this.proc) return;
+    this.proc.kill("SIGCONT");
     this.proc.kill("SIGKILL");
     await this.proc.exited;
     this.proc = undefined;
+  }
+
+  /** SIGSTOP: the broker keeps its sockets open but answers nothing (a hung link). */
+  pause(): void {
+    this.proc?.kill("SIGSTOP");
+  }
+
+  resume(): void {
+    this.proc?.kill("SIGCONT");
   }
 
   async restart(downMs = 0): Promise<void> {
