@@ -1,0 +1,70 @@
+/**
+ * The embedded broker (aedes on a loopback port) with the AWS IoT policy of the specification: a
+ * client may publish and subscribe only under `$aws/things/<its client id>/`. Service requests
+ * are answered straight to the requesting connection — whether or not it subscribed to the reply
+ * topic, and never to anyone else — as AWS IoT does for the Jobs API.
+ */
+import { Aedes, type Client } from "aedes";
+import { createServer, type Server } from "node:net";
+import { isServiceRequestTopic, type RequestHandler, type Transport } from "./transport.ts";
+
+export interface EmbeddedBrokerOptions {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly onRequest: RequestHandler;
+  /** Refusals (a client outside its own topics), for the log. */
+  readonly onRefused?: (clientId: string, what: string) => void;
+}
+
+const ownPrefix = (client: Client | null) => `$aws/things/${client?.id ?? ""}/`;
+
+export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<Transport> {
+  const broker = await Aedes.createBroker({ maxClientsIdLength: 128, drainTimeout: 30_000, heartbeatInterval: 3_600_000 });
+
+  broker.authorizePublish = (client, packet, callback) => {
+    if (!client) return callback(null); // the broker's own messages
+    if (!packet.topic.startsWith(ownPrefix(client))) {
+      options.onRefused?.(client.id, `publish to ${packet.topic}`);
+      // AWS IoT disconnects a client that publishes outside its policy.
+      return callback(new Error(`client ${client.id} may not publish to ${packet.topic}`));
+    }
+    if (isServiceRequestTopic(packet.topic)) {
+      const payload = typeof packet.payload === "string" ? new TextEncoder().encode(packet.payload) : new Uint8Array(packet.payload);
+      try {
+        options.onRequest(packet.topic, payload, (topic, body) => client.publish({ cmd: "publish", topic, payload: Buffer.from(body), qos: 1, retain: false, dup: false }, () => {}));
+      } catch (error) {
+        // A bug must not take the broker down; the requester simply gets no answer.
+        options.onRefused?.(client.id, `request on ${packet.topic} failed: ${(error as Error).message}`);
+      }
+    }
+    callback(null);
+  };
+
+  broker.authorizeSubscribe = (client, subscription, callback) => {
+    if (!subscription.topic.startsWith(ownPrefix(client))) {
+      options.onRefused?.(client.id, `subscribe to ${subscription.topic}`);
+      return callback(null, null); // SUBACK 0x80
+    }
+    callback(null, subscription);
+  };
+
+  const server: Server = createServer(broker.handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+
+  return {
+    url: `mqtt://${host}:${port}`,
+    publish(topic, payload) {
+      broker.publish({ cmd: "publish", topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false }, () => {});
+    },
+    async close() {
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * The control plane's Jobs operations: CreateJob (targets of things or groups, SNAPSHOT or
+ * CONTINUOUS, timeouts, package substitution and checks), CancelJob, DeleteJob, executions — and
+ * what happens when group membership changes or an execution succeeds with packages.
+ */
+import { AwsError, invalid, notFound } from "../aws-error.ts";
+import { type CatalogLookup, substitute } from "../catalog/substitution.ts";
+import type { PackageCatalog } from "../catalog/packages.ts";
+import { arn, type Execution, type Job } from "../model.ts";
+import type { Fleet } from "../registry/fleet.ts";
+import type { Store } from "../store.ts";
+import type { JobsEngine } from "./jobs-engine.ts";
+
+const JOB_ID = /^[a-zA-Z0-9_-]{1,64}$/;
+const TARGET = /^arn:aws:iot:[a-z0-9-]+:\d{12}:(thing|thinggroup)\/([a-zA-Z0-9:_-]{1,128})$/;
+export const MAX_DOCUMENT_CHARS = 32768;
+
+export interface CreateJobInput {
+  readonly jobId: string;
+  readonly targets: readonly string[];
+  readonly document?: string;
+  readonly description?: string;
+  readonly targetSelection?: string;
+  readonly timeoutConfig?: { inProgressTimeoutInMinutes?: number };
+  readonly destinationPackageVersions?: readonly string[];
+}
+
+export interface PackageShadowWriter {
+  /** Sets (version) or removes (undefined) `reported.<pkg>` in a thing's `$package` shadow. */
+  reportPackages(thingName: string, versions: ReadonlyMap<string, string | undefined>): void;
+}
+
+export class JobControl {
+  constructor(
+    private readonly store: Store,
+    private readonly engine: JobsEngine,
+    private readonly fleet: Fleet,
+    private readonly catalog: PackageCatalog,
+    private readonly now: () => number,
+  ) {}
+
+  private seconds(): number {
+    return Math.floor(this.now() / 1000);
+  }
+
+  createJob(input: CreateJobInput): Job {
+    if (!JOB_ID.test(input.jobId)) throw invalid(`jobId ${JSON.stringify(input.jobId)} must be 1-64 characters of [a-zA-Z0-9_-]`);
+    if (this.store.get("job", input.jobId)) throw new AwsError("ResourceAlreadyExistsException", `Job ${input.jobId} already exists`);
+    if (!Array.isArray(input.targets) || input.targets.length === 0) throw invalid("targets must name at least one thing or thing group ARN");
+    const parsedTargets = input.targets.map((t) => {
+      const m = TARGET.exec(t);
+      if (!m) throw invalid(`Target ${JSON.stringify(t)} is not a thing or thing group ARN`);
+      return { kind: m[1] as "thing" | "thinggroup", name: m[2]! };
+    });
+    for (const t of parsedTargets) (t.kind === "thing" ? this.fleet.thing(t.name) : this.fleet.group(t.name));
+    if (typeof input.document !== "string") throw invalid("document is required (documentSource is not supported by the local service)");
+    if (input.document.length > MAX_DOCUMENT_CHARS) throw invalid(`document has ${input.document.length} characters; at most ${MAX_DOCUMENT_CHARS} are allowed`);
+    try {
+      JSON.parse(input.document);
+    } catch {
+      throw invalid("document is not valid JSON");
+    }
+    const selection = input.targetSelection ?? "SNAPSHOT";
+    if (selection !== "SNAPSHOT" && selection !== "CONTINUOUS") throw invalid("targetSelection must be SNAPSHOT or CONTINUOUS");
+    const timeout = input.timeoutConfig?.inProgressTimeoutInMinutes;
+    if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1 || timeout > 10080)) throw invalid("timeoutConfig.inProgressTimeoutInMinutes must be between 1 and 10080");
+
+    const lookup: CatalogLookup = {
+      version: (p, v) => this.catalog.findVersion(p, v),
+      defaultVersion: (p) => this.store.get("package", p)?.defaultVersionName,
+      packageExists: (p) => this.store.get("package", p) !== undefined,
+    };
+    const substituted = substitute(input.document, input.destinationPackageVersions ?? [], lookup);
+    try {
+      JSON.parse(substituted.document);
+    } catch {
+      throw invalid("The job document is not valid JSON after substitution");
+    }
+
+    const now = this.seconds();
+    const job: Job = {
+      jobId: input.jobId,
+      jobArn: arn(`job/${input.jobId}`),
+      targets: [...input.targets],
+      targetSelection: selection,
+      document: substituted.document,
+      documentBeforeSubstitution: input.document,
+      destinationPackageVersions: substituted.resolvedArns,
+      destinationPackageVersionsBeforeSubstitution: [...(input.destinationPackageVersions ?? [])],
+      status: "IN_PROGRESS",
+      createdAt: now,
+      lastUpdatedAt: now,
+      sequence: this.store.next("job-sequence"),
+      ...(input.description !== undefined ? { description: input.description } : {}),
+      ...(timeout !== undefined ? { inProgressTimeoutInMinutes: timeout } : {}),
+    };
+    this.store.batch(() => {
+      this.store.put("job", job.jobId, job);
+      for (const thing of this.targetThings(job)) this.engine.queue(job, thing);
+      this.engine.completeIfDone(job); // a group with no members: a snapshot job is done at once
+    });
+    return job;
+  }
+
+  /** The things a job reaches now: named things and current members of named groups. */
+  private targetThings(job: Job): string[] {
+    const things = new Set<string>();
+    for (const t of job.targets) {
+      const m = TARGET.exec(t)!;
+      if (m[1] === "thing") things.add(m[2]!);
+      else if (this.store.get("group", m[2]!)) for (const member of this.fleet.members(m[2]!)) things.add(member);
+    }
+    return [...things].filter((t) => this.fleet.hasThing(t));
+  }
+
+  job(jobId: string): Job {
+    const j = this.store.get("job", jobId);
+    if (!j) throw notFound(`Job ${jobId} cannot be found.`);
+    return j;
+  }
+
+  jobs(status?: string, thingGroupName?: string): Job[] {
+    return [...this.store.all("job")]
+      .filter((j) => !status || j.status === status)
+      .filter((j) => !thingGroupName || j.targets.some((t) => t.endsWith(`:thinggroup/${thingGroupName}`)))
+      .sort((a, b) => a.sequence - b.sequence);
+  }
+
+  /** CancelJob: QUEUED executions are CANCELED; IN_PROGRESS ones only with force. */
+  cancelJob(jobId: string, force: boolean, comment?: string, reasonCode?: string): Job {
+    const job = this.job(jobId);
+    if (job.status === "COMPLETED") throw new AwsError("InvalidStateTransitionException", `Job ${jobId} is COMPLETED and cannot be canceled`);
+    if (job.status === "CANCELED" && !force) return job;
+    this.store.batch(() => {
+      job.status = "CANCELED";
+      if (force) job.forceCanceled = true;
+      if (comment !== undefined) job.comment = comment;
+      if (reasonCode !== undefined) job.reasonCode = reasonCode;
+      job.lastUpdatedAt = this.seconds();
+      this.store.put("job", jobId, job);
+      for (const e of this.executionsOfJob(jobId)) {
+        if (e.status === "QUEUED" || (force && e.status === "IN_PROGRESS")) this.engine.cancelExecution(e, force);
+      }
+    });
+    return job;
+  }
+
+  deleteJob(jobId: string, force: boolean): void {
+    const job = this.job(jobId);
+    if (!force && this.executionsOfJob(jobId).some((e) => e.status === "IN_PROGRESS")) {
+      throw new AwsError("InvalidStateTransitionException", `Job ${jobId} has IN_PROGRESS executions; delete it with force=true`);
+    }
+    this.store.batch(() => {
+      this.engine.deleteExecutions(job.jobId);
+      this.store.delete("job", jobId);
+    });
+  }
+
+  executionsOfJob(jobId: string, status?: string): Execution[] {
+    return [...this.store.all("execution")].filter((e) => e.jobId === jobId && (!status || e.status === status)).sort((a, b) => a.thingName.localeCompare(b.thingName) || a.executionNumber - b.executionNumber);
+  }
+
+  /** Group membership changed: continuous jobs reach joiners; leavers' queued executions are REMOVED. */
+  onMembershipChange(thingName: string, joined: readonly string[], left: readonly string[]): void {
+    const targetsGroup = (job: Job, group: string) => job.targets.some((t) => t.endsWith(`:thinggroup/${group}`));
+    for (const job of this.store.all("job")) {
+      if (job.status !== "IN_PROGRESS") continue;
+      if (job.targetSelection === "CONTINUOUS" && joined.some((g) => targetsGroup(job, g))) this.engine.queue(job, thingName);
+      if (left.some((g) => targetsGroup(job, g))) {
+        // Still targeted some other way (by name, or another group it is in)? Then it stays.
+        if (this.targetThings(job).includes(thingName)) continue;
+        const e = this.engine.execution(job.jobId, thingName);
+        if (e && e.status === "QUEUED") this.engine.removeQueued(e);
+      }
+    }
+  }
+
+  /** With versionUpdateByJobsConfig enabled, a SUCCEEDED execution updates `$package`. */
+  onSucceeded(execution: Execution, job: Job, writer: PackageShadowWriter): void {
+    if (!this.catalog.configuration().versionUpdateByJobsConfig.enabled) return;
+    if (job.destinationPackageVersions.length === 0) return;
+    const versions = new Map<string, string | undefined>();
+    for (const a of job.destinationPackageVersions) {
+      const m = /:package\/([^/]+)\/version\/(.+)$/.exec(a);
+      if (m) versions.set(m[1]!, m[2] === "$null" ? undefined : m[2]!);
+    }
+    writer.reportPackages(execution.thingName, versions);
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * iot-jobs-local: the cloud half on one machine (docs/LOCAL-SERVICE.md).
+ *   iot-jobs-local serve [--data-dir DIR] [--mqtt-port N] [--http-port N] [--host H]
+ *                        [--broker mqtt://host:port] [--minute-ms N] [--log-level LEVEL]
+ * Once ready it prints one JSON line on stdout: {"mqtt":"mqtt://127.0.0.1:N","http":"http://127.0.0.1:M"}.
+ * Logs go to stderr.
+ */
+import { parseArgs } from "node:util";
+import { createLogger } from "../log/logger.ts";
+import { startService } from "./service.ts";
+
+declare const AGENT_VERSION: string | undefined;
+const VERSION = typeof AGENT_VERSION === "string" ? AGENT_VERSION : "dev";
+
+const USAGE = `Usage: iot-jobs-local serve [options]
+
+  --data-dir DIR       where the SQLite store lives (default: in memory, lost on exit)
+  --mqtt-port N        embedded broker port (default 1883; 0 picks a free port)
+  --http-port N        control-plane HTTP port, plain HTTP (default 8080; 0 picks a free port)
+  --host H             address to bind (default 127.0.0.1)
+  --broker URL         attach to an existing broker (mqtt://host:port) instead of embedding one
+  --minute-ms N        length of a timeout minute in ms (default 60000; shorten it for tests)
+  --log-level LEVEL    DEBUG, INFO, WARN or ERROR (default INFO)
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        "data-dir": { type: "string" },
+        "mqtt-port": { type: "string" },
+        "http-port": { type: "string" },
+        host: { type: "string" },
+        broker: { type: "string" },
+        "minute-ms": { type: "string" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean" },
+      },
+    }));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) return void process.stdout.write(USAGE), 0;
+  if (values.version) return void process.stdout.write(`iot-jobs-local ${VERSION}\n`), 0;
+  if (positionals[0] !== "serve" || positionals.length > 1) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  const port = (name: string, fallback: number): number => {
+    const raw = values[name];
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name} must be a port number (0 picks a free one), not ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const level = String(values["log-level"] ?? "INFO").toUpperCase();
+  if (!["DEBUG", "INFO", "WARN", "ERROR"].includes(level)) {
+    process.stderr.write(`--log-level must be DEBUG, INFO, WARN or ERROR\n`);
+    return 2;
+  }
+  const log = createLogger({ level: level as "INFO", type: "stdout", fd: 2 });
+  process.on("uncaughtException", (error) => log.error({ err: error }, "Unexpected error; the service keeps running"));
+  process.on("unhandledRejection", (error) => log.error({ err: error }, "Unexpected rejection; the service keeps running"));
+
+  let service;
+  try {
+    const minuteMs = values["minute-ms"] === undefined ? undefined : Number(values["minute-ms"]);
+    if (minuteMs !== undefined && !(Number.isFinite(minuteMs) && minuteMs > 0)) throw new Error("--minute-ms must be a positive number");
+    service = await startService({
+      dataDir: values["data-dir"] as string | undefined,
+      host: (values.host as string | undefined) ?? "127.0.0.1",
+      mqttPort: port("mqtt-port", 1883),
+      httpPort: port("http-port", 8080),
+      broker: values.broker as string | undefined,
+      minuteMs,
+      log,
+    });
+  } catch (error) {
+    log.fatal({ err: error }, `Cannot start: ${(error as Error).message}`);
+    return 1;
+  }
+  process.stdout.write(`${JSON.stringify({ mqtt: service.mqttUrl, http: service.httpUrl })}\n`);
+  log.info({ mqtt: service.mqttUrl, http: service.httpUrl, dataDir: values["data-dir"] ?? "(memory)" }, "Ready");
+  await new Promise<void>((resolve) => {
+    process.once("SIGTERM", resolve);
+    process.once("SIGINT", resolve);
+  });
+  log.info("Stopping");
+  await service.stop();
+  return 0;
+}
+
+if (import.meta.main) process.exit(await main(process.argv.slice(2)));

@@ -1,0 +1,113 @@
+/**
+ * Assembles the local Jobs service: store, fleet, shadows, package catalog, jobs engine and
+ * control, the MQTT side (embedded aedes or an existing broker) and the HTTP control plane.
+ */
+import type { Logger } from "../log/logger.ts";
+import { attachToBroker } from "./broker/attached-broker.ts";
+import { startEmbeddedBroker } from "./broker/embedded-broker.ts";
+import { thingOfTopic, type Transport } from "./broker/transport.ts";
+import { PackageCatalog } from "./catalog/packages.ts";
+import { controlPlane } from "./http/control-plane.ts";
+import { JobsDeviceApi } from "./jobs/device-api.ts";
+import { JobControl } from "./jobs/job-control.ts";
+import { type Clock, JobsEngine } from "./jobs/jobs-engine.ts";
+import { Fleet } from "./registry/fleet.ts";
+import { handleShadowRequest } from "./shadows/shadow-topics.ts";
+import { PACKAGE_SHADOW, ShadowService } from "./shadows/shadows.ts";
+import { Store } from "./store.ts";
+
+export interface ServiceOptions {
+  /** undefined: in memory only. */
+  readonly dataDir: string | undefined;
+  readonly host: string;
+  readonly mqttPort: number;
+  readonly httpPort: number;
+  /** `mqtt://host:port` of an existing broker; undefined: the embedded one. */
+  readonly broker?: string;
+  /** Length of a timeout "minute" in ms (default 60,000; tests shorten it). */
+  readonly minuteMs?: number;
+  readonly log: Logger;
+  readonly clock?: Clock;
+}
+
+export interface RunningService {
+  readonly mqttUrl: string;
+  readonly httpUrl: string;
+  readonly store: Store;
+  stop(): Promise<void>;
+}
+
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const { log } = options;
+  const clock = options.clock ?? { now: () => Date.now() };
+  const store = new Store(options.dataDir);
+  let transport: Transport | undefined;
+  const publish = (topic: string, payload: object) => transport?.publish(topic, JSON.stringify(payload));
+
+  let fleet!: Fleet;
+  const shadows = new ShadowService(store, (t) => fleet.hasThing(t), clock.now, (thing) => fleet.reevaluate(thing));
+  fleet = new Fleet(store, (t) => shadows.statesOf(t));
+  const catalog = new PackageCatalog(store, clock.now);
+  let jobs!: JobControl;
+  const engine = new JobsEngine(store, {
+    minuteMs: options.minuteMs ?? 60_000,
+    clock,
+    notify: (thing, suffix, payload) => publish(`$aws/things/${thing}/jobs/${suffix}`, payload),
+    onSucceeded: (execution, job) =>
+      jobs.onSucceeded(execution, job, {
+        reportPackages: (thingName, versions) => {
+          const reported = Object.fromEntries([...versions].map(([p, v]) => [p, v === undefined ? null : { version: v }]));
+          const res = shadows.update(thingName, PACKAGE_SHADOW, { state: { reported } }, 0);
+          if (!res.ok) return log.warn({ thingName, code: res.error.code, message: res.error.message }, "Could not update $package after a SUCCEEDED execution");
+          const prefix = `$aws/things/${thingName}/shadow/name/${PACKAGE_SHADOW}/update`;
+          publish(`${prefix}/accepted`, res.value.accepted);
+          if (res.value.delta) publish(`${prefix}/delta`, res.value.delta);
+          publish(`${prefix}/documents`, res.value.documents);
+        },
+      }),
+  });
+  jobs = new JobControl(store, engine, fleet, catalog, clock.now);
+  fleet.onMembershipChange((thing, joined, left) => jobs.onMembershipChange(thing, joined, left));
+  const deviceApi = new JobsDeviceApi(engine, clock);
+
+  const onRequest = (topic: string, payload: Uint8Array, reply: (topic: string, payload: string) => void) => {
+    const thing = thingOfTopic(topic);
+    if (!thing) return;
+    if (topic.startsWith(`$aws/things/${thing}/jobs/`)) {
+      for (const r of deviceApi.handle(topic, payload)) reply(r.topic, JSON.stringify(r.payload));
+    } else {
+      // Shadow replies go to subscribers, not only to the requester.
+      for (const p of handleShadowRequest(shadows, topic, payload, clock.now)) publish(p.topic, p.payload);
+    }
+  };
+  transport = options.broker
+    ? await attachToBroker(options.broker, onRequest, (message) => log.warn({ message }, "Broker connection problem"))
+    : await startEmbeddedBroker({ host: options.host, port: options.mqttPort, onRequest, onRefused: (clientId, what) => log.warn({ clientId, what }, "Refused by the topic policy") });
+
+  const router = controlPlane({
+    fleet,
+    jobs,
+    engine,
+    catalog,
+    shadows,
+    publishShadow: (thing, shadowName, op, messages) => {
+      const prefix = `$aws/things/${thing}/shadow${shadowName ? `/name/${shadowName}` : ""}/${op}`;
+      for (const m of messages) publish(`${prefix}/${m.suffix}`, m.payload);
+    },
+  });
+  const server = Bun.serve({ hostname: options.host, port: options.httpPort, fetch: (request) => router.handle(request) });
+  engine.start();
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+
+  return {
+    mqttUrl: transport.url,
+    httpUrl: `http://${host}:${server.port}`,
+    store,
+    async stop() {
+      engine.stop();
+      await server.stop(true);
+      await transport?.close();
+      store.close();
+    },
+  };
+}
