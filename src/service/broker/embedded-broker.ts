@@ -17,6 +17,9 @@ export interface EmbeddedBrokerOptions {
   readonly onRefused?: (clientId: string, what: string) => void;
 }
 
+const REPLY_BROKER_ID = "iot-jobs-local-direct-replies";
+let replyCounter = 0;
+
 const ownPrefix = (client: Client | null) => `$aws/things/${client?.id ?? ""}/`;
 
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<Transport> {
@@ -32,7 +35,13 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     if (isServiceRequestTopic(packet.topic)) {
       const payload = typeof packet.payload === "string" ? new TextEncoder().encode(packet.payload) : new Uint8Array(packet.payload);
       try {
-        options.onRequest(packet.topic, payload, (topic, body) => client.publish({ cmd: "publish", topic, payload: Buffer.from(body), qos: 1, retain: false, dup: false }, () => {}));
+        options.onRequest(packet.topic, payload, (topic, body) => {
+          // Direct replies get their own broker id and counter: aedes drops, as duplicates, packets
+          // whose counter is below the last one it delivered to a client, and a reply created now
+          // would otherwise outrank a notification still on its way through the broker.
+          const reply = { cmd: "publish" as const, topic, payload: Buffer.from(body), qos: 1 as const, retain: false, dup: false, brokerId: REPLY_BROKER_ID, brokerCounter: ++replyCounter };
+          client.publish(reply, () => {});
+        });
       } catch (error) {
         // A bug must not take the broker down; the requester simply gets no answer.
         options.onRefused?.(client.id, `request on ${packet.topic} failed: ${(error as Error).message}`);
