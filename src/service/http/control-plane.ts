@@ -35,6 +35,11 @@ const strMap = (v: unknown, field: string): Record<string, string> | undefined =
   if (typeof v !== "object" || Array.isArray(v) || Object.values(v).some((x) => typeof x !== "string")) throw invalid(`${field} must be a map of strings`);
   return v as Record<string, string>;
 };
+const obj = (v: unknown, field: string): Record<string, unknown> | undefined => {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "object" || Array.isArray(v)) throw invalid(`${field} must be an object`);
+  return v as Record<string, unknown>;
+};
 const bool = (q: URLSearchParams, name: string) => q.get(name) === "true";
 const int = (v: unknown, field: string): number | undefined => {
   if (v === undefined || v === null) return undefined;
@@ -56,7 +61,7 @@ export function controlPlane(d: ControlPlaneDeps): Router {
 
   // ---- things and groups ----------------------------------------------------------------------
   r.add("POST", "/things/{thingName}", ({ params, body }) => {
-    const attributes = strMap((body.attributePayload as { attributes?: unknown } | undefined)?.attributes, "attributePayload.attributes") ?? {};
+    const attributes = strMap(obj(body.attributePayload, "attributePayload")?.attributes, "attributePayload.attributes") ?? {};
     const t = fleet.createThing(params.thingName!, attributes, str(body.thingTypeName, "thingTypeName"));
     return { thingName: t.thingName, thingArn: arn(`thing/${t.thingName}`), thingId: t.thingId };
   });
@@ -65,7 +70,7 @@ export function controlPlane(d: ControlPlaneDeps): Router {
     return { defaultClientId: t.thingName, thingName: t.thingName, thingId: t.thingId, thingArn: arn(`thing/${t.thingName}`), attributes: t.attributes, version: t.version, ...(t.thingTypeName ? { thingTypeName: t.thingTypeName } : {}) };
   });
   r.add("PATCH", "/things/{thingName}", ({ params, body }) => {
-    const payload = (body.attributePayload ?? {}) as { attributes?: unknown; merge?: unknown };
+    const payload = obj(body.attributePayload, "attributePayload") ?? {};
     fleet.updateThing(params.thingName!, strMap(payload.attributes, "attributePayload.attributes") ?? {}, payload.merge === true, int(body.expectedVersion, "expectedVersion"));
   });
   r.add("DELETE", "/things/{thingName}", ({ params }) => void fleet.deleteThing(params.thingName!));
@@ -85,7 +90,7 @@ export function controlPlane(d: ControlPlaneDeps): Router {
     return { thingGroupName: g.thingGroupName, thingGroupArn: arn(`thinggroup/${g.thingGroupName}`), thingGroupId: g.thingGroupId };
   };
   r.add("POST", "/thing-groups/{thingGroupName}", ({ params, body }) => {
-    const description = str((body.thingGroupProperties as { thingGroupDescription?: unknown } | undefined)?.thingGroupDescription, "thingGroupDescription");
+    const description = str(obj(body.thingGroupProperties, "thingGroupProperties")?.thingGroupDescription, "thingGroupDescription");
     fleet.createGroup(params.thingGroupName!, description);
     return groupOut(params.thingGroupName!);
   });
@@ -164,7 +169,7 @@ export function controlPlane(d: ControlPlaneDeps): Router {
     if (!Array.isArray(targets) || targets.some((t) => typeof t !== "string")) throw invalid("targets must be a list of ARNs");
     const destinations = body.destinationPackageVersions;
     if (destinations !== undefined && (!Array.isArray(destinations) || destinations.some((t) => typeof t !== "string"))) throw invalid("destinationPackageVersions must be a list of ARNs");
-    const timeout = body.timeoutConfig as { inProgressTimeoutInMinutes?: unknown } | undefined;
+    const timeout = obj(body.timeoutConfig, "timeoutConfig");
     const job = jobs.createJob({
       jobId: params.jobId!,
       targets: targets as string[],
@@ -317,7 +322,7 @@ export function controlPlane(d: ControlPlaneDeps): Router {
   });
   r.add("GET", "/package-configuration", () => catalog.configuration());
   r.add("PATCH", "/package-configuration", ({ body }) => {
-    const c = (body.versionUpdateByJobsConfig ?? {}) as { enabled?: unknown; roleArn?: unknown };
+    const c = obj(body.versionUpdateByJobsConfig, "versionUpdateByJobsConfig") ?? {};
     if (c.enabled !== undefined && typeof c.enabled !== "boolean") throw invalid("versionUpdateByJobsConfig.enabled must be a boolean");
     catalog.updateConfiguration({ enabled: c.enabled as boolean | undefined, roleArn: str(c.roleArn, "versionUpdateByJobsConfig.roleArn") });
   });
