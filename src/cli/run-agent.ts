@@ -1,6 +1,7 @@
 import { connectionSettings } from "../config/connection-settings.ts";
 import type { AgentConfig } from "../config/schema.ts";
 import { JobsAgent } from "../jobs/agent.ts";
+import { PackageReporter } from "../jobs/package-reporter.ts";
 import type { Logger } from "../log/logger.ts";
 import { connect } from "../mqtt/connection.ts";
 import { runContextFor } from "../runner/run-context.ts";
@@ -32,6 +33,20 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
 
   log.info({ endpoint: `${settings.endpoint.protocol}://${settings.endpoint.host}:${settings.endpoint.port}`, thingName: settings.thingName, handlerDirectory: config.jobs.handlerDirectory }, "Starting");
   const connection = connect(settings);
+  const inventory = config.jobs.packageInventoryFile ? new PackageReporter(connection, settings.thingName, config.jobs.packageInventoryFile, log) : undefined;
+  if (inventory) {
+    let first = true;
+    connection.onConnect((sessionPresent) => {
+      const atStart = first;
+      first = false;
+      if (atStart || !sessionPresent) {
+        inventory
+          .subscribe()
+          .then(() => (atStart ? inventory.report() : undefined))
+          .catch((error) => log.warn({ err: error }, "Cannot subscribe to the $package shadow topics"));
+      }
+    });
+  }
   const agent = new JobsAgent({
     thingName: settings.thingName,
     connection,
@@ -40,6 +55,7 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
     stepTimeoutSeconds: config.jobs.stepTimeoutSeconds,
     maxReruns: config.jobs.maxReruns,
     updateRetryMs: config.jobs.updateRetrySeconds * 1000,
+    afterSuccess: inventory ? () => void inventory.report() : undefined,
     runJob: (document, signal, jobLog) =>
       runJob(document, { ...runContextFor(config, jobLog, signal), graceMs: 2000 }),
   });

@@ -1,6 +1,6 @@
 /**
  * Command-line flags of the AWS IoT Device Client that this agent honours [DC-CONFIG-flags], plus
- * `--state-dir`. An unknown flag, a repeated flag or a flag without its value is an error.
+ * `--state-dir` and `--package-inventory-file`. An unknown flag, a repeated flag or a flag without its value is an error.
  */
 
 /** Flags that take a value, and the config key each one sets. */
@@ -18,6 +18,7 @@ export const VALUE_FLAGS = {
   "--enable-jobs": "jobs.enabled",
   "--jobs-handler-dir": "jobs.handler-directory",
   "--state-dir": "state-dir",
+  "--package-inventory-file": "jobs.package-inventory-file",
   // Accepted for drop-in compatibility; the agent has no SDK log of its own.
   "--sdk-log-level": undefined,
   "--sdk-log-file": undefined,
@@ -94,6 +95,7 @@ Flags (as the AWS IoT Device Client's; command line over config file):
   --enable-jobs true|false
   --jobs-handler-dir DIR          handler directory (default ~/.aws-iot-device-client/jobs/)
   --state-dir DIR                 local state: running execution, lock (default ~/.aws-iot-device-client/state/)
+  --package-inventory-file FILE   installed package versions (JSON) to report in the $package shadow
   --export-default-settings FILE  write the default configuration to FILE and exit
   --help, --version
 `;

@@ -81,6 +81,7 @@ export function loadConfig(args: ParsedArgs, env: Record<string, string | undefi
       stepTimeoutSeconds: file.jobs?.["step-timeout-seconds"] ?? DEFAULT_STEP_TIMEOUT_SECONDS,
       maxReruns: file.jobs?.["max-reruns"] ?? 3,
       updateRetrySeconds: file.jobs?.["update-retry-seconds"] ?? 10,
+      packageInventoryFile: pathOf(v["--package-inventory-file"] ?? file.jobs?.["package-inventory-file"]),
     },
     source,
   };

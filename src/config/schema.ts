@@ -40,6 +40,7 @@ export const configFileSchema = v.looseObject(
           "step-timeout-seconds": v.optional(seconds),
           "max-reruns": v.optional(seconds),
           "update-retry-seconds": v.optional(v.pipe(v.number("expected a number"), v.minValue(0.01, "must be positive"))),
+          "package-inventory-file": v.optional(text),
         },
         "expected an object",
       ),
@@ -70,6 +71,8 @@ export interface AgentConfig {
     readonly maxReruns: number;
     /** First wait for an update's reply; doubles up to 64× (the reference: 10 s to 640 s). */
     readonly updateRetrySeconds: number;
+    /** JSON file of installed package versions, reported to the `$package` shadow; undefined: off. */
+    readonly packageInventoryFile: string | undefined;
   };
   /** Where the config came from, for messages. */
   readonly source: string | undefined;

@@ -28,6 +28,8 @@ export interface AgentOptions {
   readonly stepTimeoutSeconds: number;
   readonly maxReruns: number;
   readonly updateRetryMs: number;
+  /** Called once a SUCCEEDED status was accepted (the package inventory is reported then). */
+  readonly afterSuccess?: () => void;
 }
 
 interface RunningJob {
@@ -217,6 +219,7 @@ export class JobsAgent {
     if (result.kind === "accepted") {
       job.log.info({ status }, "Status reported");
       this.options.record.clear();
+      if (status === "SUCCEEDED") this.options.afterSuccess?.();
     } else if (result.kind === "rejected") {
       // Not retryable: the execution is terminal or gone; nothing more to do for it.
       job.log.warn({ status, code: result.code, message: result.message }, "Status update rejected");

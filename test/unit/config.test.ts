@@ -48,8 +48,19 @@ describe("config file and precedence [DC-CONFIG-precedence]", () => {
   test("defaults when there is no file", () => {
     const r = loadConfig(args([]), { HOME: tempDir() });
     if (!r.ok) throw new Error(r.message);
-    expect(r.config.jobs).toEqual({ enabled: true, handlerDirectory: expect.stringMatching(/\.aws-iot-device-client\/jobs\/$/), stepTimeoutSeconds: 3600, maxReruns: 3, updateRetrySeconds: 10 });
+    expect(r.config.jobs).toEqual({ enabled: true, handlerDirectory: expect.stringMatching(/\.aws-iot-device-client\/jobs\/$/), stepTimeoutSeconds: 3600, maxReruns: 3, updateRetrySeconds: 10, packageInventoryFile: undefined });
     expect(r.config.logging.level).toBe("INFO");
+  });
+
+  test("the package inventory file: off by default, from the file or the flag (the flag wins), ~ expanded", () => {
+    const home = tempDir();
+    const file = configFile({ jobs: { "package-inventory-file": "~/inventory.json" } });
+    const fromFile = loadConfig(args(["--config-file", file]), { HOME: home });
+    if (!fromFile.ok) throw new Error(fromFile.message);
+    expect(fromFile.config.jobs.packageInventoryFile).toBe(`${home}/inventory.json`);
+    const fromFlag = loadConfig(args(["--config-file", file, "--package-inventory-file", "/etc/pkgs.json"]), { HOME: home });
+    if (!fromFlag.ok) throw new Error(fromFlag.message);
+    expect(fromFlag.config.jobs.packageInventoryFile).toBe("/etc/pkgs.json");
   });
 
   test("a Device Client config file works unchanged, unknown features' keys included", () => {
@@ -126,7 +137,7 @@ describe("connection settings [DC-CONFIG-required]", () => {
     thingName: "pi-1",
     stateDir: "/tmp/s",
     logging: { level: "INFO", type: "stdout", file: "/tmp/l" },
-    jobs: { enabled: true, handlerDirectory: "/h", stepTimeoutSeconds: 3600, maxReruns: 3, updateRetrySeconds: 10 },
+    jobs: { enabled: true, handlerDirectory: "/h", stepTimeoutSeconds: 3600, maxReruns: 3, updateRetrySeconds: 10, packageInventoryFile: undefined },
     source: undefined,
     ...over,
   });
