@@ -55,7 +55,8 @@ export class Device {
   }
 
   async publish(suffix: string, body: unknown): Promise<void> {
-    await this.client.publishAsync(`${this.prefix}/${suffix}`, typeof body === "string" ? body : JSON.stringify(body), { qos: 1 });
+    const payload = typeof body === "string" ? body : body instanceof Uint8Array ? Buffer.from(body) : JSON.stringify(body);
+    await this.client.publishAsync(`${this.prefix}/${suffix}`, payload, { qos: 1 });
   }
 
   /** Publishes a request and waits for its accepted or rejected reply. */
