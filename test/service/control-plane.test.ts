@@ -98,6 +98,20 @@ describe("jobs", () => {
     await expect(iot.send(new Iot.DescribeJobCommand({ jobId: "grp-job" }))).rejects.toBeInstanceOf(Iot.ResourceNotFoundException);
   });
 
+  test("CancelJob leaves IN_PROGRESS executions alone unless forced", async () => {
+    await iot.send(new Iot.CreateThingCommand({ thingName: "cf-1" }));
+    await iot.send(new Iot.CreateJobCommand({ jobId: "cf-job", targets: [thingArn("cf-1")], document: doc }));
+    const d = await device("cf-1");
+    await d.request("jobs/start-next", {});
+    await iot.send(new Iot.CancelJobCommand({ jobId: "cf-job" }));
+    expect((await iot.send(new Iot.DescribeJobExecutionCommand({ jobId: "cf-job", thingName: "cf-1" }))).execution?.status).toBe("IN_PROGRESS");
+    await iot.send(new Iot.CancelJobCommand({ jobId: "cf-job", force: true }));
+    const e = (await iot.send(new Iot.DescribeJobExecutionCommand({ jobId: "cf-job", thingName: "cf-1" }))).execution!;
+    expect([e.status, e.forceCanceled]).toEqual(["CANCELED", true]);
+    expect((await iot.send(new Iot.DescribeJobCommand({ jobId: "cf-job" }))).job).toMatchObject({ status: "CANCELED", forceCanceled: true });
+    await expect(iot.send(new Iot.DeleteJobCommand({ jobId: "nope" }))).rejects.toBeInstanceOf(Iot.ResourceNotFoundException);
+  });
+
   test("CreateJob refusals: bad id, unknown target, bad document, bad timeout", async () => {
     await iot.send(new Iot.CreateThingCommand({ thingName: "r-1" }));
     const bad = async (input: Partial<Iot.CreateJobCommandInput>, type: unknown) =>
