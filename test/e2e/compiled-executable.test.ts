@@ -3,13 +3,14 @@
  * a real Mosquitto and the Jobs peer: connect, take the job, run a handler, report SUCCEEDED.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AgentProcess } from "../helpers/agent-process.ts";
 import { compiledAgent, qemuArm64 } from "../helpers/executables.ts";
 import { JobsPeer } from "../helpers/jobs-peer.ts";
 import { Mosquitto } from "../helpers/mosquitto.ts";
-import { projectHandlerDir, tempDir } from "../helpers/temp.ts";
+import { projectHandlerDir, REPO_ROOT, tempDir } from "../helpers/temp.ts";
+import { sizeProblem, TARGETS } from "../../scripts/cross-compile/targets.ts";
 
 let broker: Mosquitto;
 let peer: JobsPeer;
@@ -70,11 +71,42 @@ describe("compiled executables", () => {
     await runOneJob([...qemu!, compiledAgent("linux-arm64")], "e2e-arm64");
   }, 180_000);
 
-  test("arm64-musl: built for aarch64 with the musl interpreter (it cannot run here)", () => {
-    const file = compiledAgent("linux-arm64-musl");
-    const header = new Uint8Array(readFileSync(file).subarray(0, 4096));
-    expect(header[18]! | (header[19]! << 8)).toBe(183); // e_machine EM_AARCH64
-    const text = new TextDecoder("latin1").decode(header);
-    expect(text).toContain("/lib/ld-musl-aarch64.so.1");
+  // Every target: the machine and the ELF interpreter the device image must provide. The musl
+  // executables cannot run here (they need Alpine's libstdc++ and libgcc_s), so this is their check.
+  for (const target of TARGETS) {
+    test(`${target.suffix}: built for ${target.arch} with interpreter ${target.interpreter}`, () => {
+      const header = new Uint8Array(readFileSync(compiledAgent(target.suffix)).subarray(0, 4096));
+      expect(header[18]! | (header[19]! << 8)).toBe(target.arch === "arm64" ? 183 : 62); // e_machine: EM_AARCH64 / EM_X86_64
+      expect(new TextDecoder("latin1").decode(header)).toContain(target.interpreter);
+    }, 120_000);
+  }
+
+  test("an offline build from a local Bun runtime (--compile-executable-path) runs and reports its target", () => {
+    // The Bun that runs this test is a linux-x64 runtime on the disk: exactly what an offline build has.
+    const runtime = realpathSync(process.execPath);
+    const dist = join(REPO_ROOT, "dist");
+    const before = Bun.file(join(dist, "iot-jobs-agent-linux-x64")).lastModified;
+    // A registry that does not answer: the build must not need it.
+    const env = { ...process.env, NPM_CONFIG_REGISTRY: "http://127.0.0.1:9", BUN_CONFIG_REGISTRY: "http://127.0.0.1:9" };
+    const r = Bun.spawnSync([process.execPath, join(REPO_ROOT, "scripts/cross-compile/build.ts"), "--compile-executable-path", runtime, "linux-x64"], { cwd: REPO_ROOT, env, stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode, r.stderr.toString()).toBe(0);
+    expect(Bun.file(join(dist, "iot-jobs-agent-linux-x64")).lastModified).toBeGreaterThanOrEqual(before);
+    const version = Bun.spawnSync([join(dist, "iot-jobs-agent-linux-x64"), "--version"]).stdout.toString();
+    expect(version).toContain("linux-x64 (glibc)");
+  }, 120_000);
+});
+
+describe("the build's size check", () => {
+  test("our code may add at most 2 MiB over the bare runtime of the target", () => {
+    expect(sizeProblem("iot-jobs-agent", "linux-arm64", 100_000_000 + 2 * 1048576, 100_000_000)).toBeUndefined();
+    expect(sizeProblem("iot-jobs-agent", "linux-arm64", 100_000_000 + 2 * 1048576 + 1, 100_000_000)).toContain("over the bare Bun runtime");
+  });
+
+  test("the build prints each executable's share over its bare runtime", () => {
+    const r = Bun.spawnSync([process.execPath, join(REPO_ROOT, "scripts/cross-compile/build.ts"), "linux-x64"], { cwd: REPO_ROOT, stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode, r.stderr.toString()).toBe(0);
+    const share = /our code: \+([\d.]+) MiB over the bare runtime/.exec(r.stdout.toString());
+    expect(share).not.toBeNull();
+    expect(Number(share![1])).toBeLessThan(2);
   }, 120_000);
 });
