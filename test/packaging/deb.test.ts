@@ -1,0 +1,69 @@
+/**
+ * The .deb: its file tree and modes always; and, where we may (root and IOT_JOBS_TEST_DPKG=1, as
+ * in CI), a real `dpkg -i` on this machine, --version and a job through `exec` with the installed
+ * handlers, then `dpkg -r` and `dpkg -P` leave nothing behind.
+ */
+import { describe, expect, test } from "bun:test";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT, tempDir } from "../helpers/temp.ts";
+
+const dpkgDeb = Bun.which("dpkg-deb");
+const version = (JSON.parse(await Bun.file(join(REPO_ROOT, "package.json")).text()) as { version: string }).version;
+const deb = join(REPO_ROOT, "dist", `iot-jobs-agent_${version}_amd64.deb`);
+const mayInstall = process.geteuid?.() === 0 && process.env.IOT_JOBS_TEST_DPKG === "1";
+if (!dpkgDeb) console.warn("SKIPPED: the .deb tests need dpkg-deb");
+else if (!mayInstall) console.warn("SKIPPED (part): installing the .deb needs root and IOT_JOBS_TEST_DPKG=1 (CI sets it)");
+
+const sh = (...argv: string[]) => {
+  const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe", env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
+  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+};
+
+describe.skipIf(!dpkgDeb)("Debian package", () => {
+  test("builds, with the executable, handlers, config, unit and init script at their modes", () => {
+    const built = sh(process.execPath, join(REPO_ROOT, "scripts/package/deb.ts"), "amd64");
+    expect(built.code, built.err).toBe(0);
+    const listing = sh("dpkg-deb", "-c", deb).out;
+    const mode = (path: string) => listing.split("\n").find((l) => l.endsWith(` ./${path}`) || l.endsWith(` ./${path}/`))?.split(/\s+/)[0];
+    expect(mode("usr/bin/iot-jobs-agent")).toBe("-rwxr-xr-x");
+    expect(mode("etc/iot-jobs-agent")).toBe("drwx------");
+    expect(mode("etc/iot-jobs-agent/iot-jobs-agent.conf")).toBe("-rw-------");
+    expect(mode("etc/iot-jobs-agent/jobs")).toBe("drwx------");
+    expect(mode("etc/iot-jobs-agent/jobs/download-file.sh")).toBe("-rwx------");
+    expect(mode("etc/iot-jobs-agent/jobs/_common.sh")).toBe("-rw-------");
+    expect(mode("lib/systemd/system/iot-jobs-agent.service")).toBe("-rw-r--r--");
+    expect(mode("etc/init.d/iot-jobs-agent")).toBe("-rwxr-xr-x");
+    expect(listing).toContain("root/root");
+    const info = sh("dpkg-deb", "-f", deb, "Package", "Architecture", "Version").out;
+    expect(info).toContain("Package: iot-jobs-agent");
+    expect(info).toContain("Architecture: amd64");
+    const conffiles = sh("dpkg-deb", "-I", deb, "conffiles").out;
+    expect(conffiles).toContain("/etc/iot-jobs-agent/iot-jobs-agent.conf");
+    expect(conffiles).toContain("/etc/iot-jobs-agent/jobs/install-packages.sh");
+  }, 180_000);
+
+  test.skipIf(!mayInstall)("dpkg -i, --version, a job through exec with the installed handlers, dpkg -r, dpkg -P", () => {
+    expect(existsSync(deb)).toBe(true);
+    const installed = sh("dpkg", "-i", deb);
+    try {
+      expect(installed.code, installed.err).toBe(0);
+      expect(installed.out).toContain("systemctl enable --now iot-jobs-agent");
+      expect(sh("/usr/bin/iot-jobs-agent", "--version").out).toMatch(/^iot-jobs-agent \S+ \(\w+\) linux-x64 \(glibc\)/);
+      const doc = join(tempDir(), "job.json");
+      writeFileSync(doc, JSON.stringify({ version: "1.0", includeStdOut: true, steps: [{ action: { name: "health", type: "runHandler", input: { handler: "health-check.sh" } } }] }));
+      const run = sh("/usr/bin/iot-jobs-agent", "exec", doc, "--jobs-handler-dir", "/etc/iot-jobs-agent/jobs", "--state-dir", tempDir());
+      expect(JSON.parse(run.out)).toMatchObject({ status: "SUCCEEDED", statusDetails: { stdout: expect.stringContaining("healthy") } });
+      expect(sh("stat", "-c", "%a", "/var/lib/iot-jobs-agent").out.trim()).toBe("700");
+    } finally {
+      const removed = sh("dpkg", "-r", "iot-jobs-agent");
+      expect(removed.code, removed.err).toBe(0);
+    }
+    expect(existsSync("/usr/bin/iot-jobs-agent")).toBe(false);
+    expect(existsSync("/etc/iot-jobs-agent/iot-jobs-agent.conf")).toBe(true); // conffiles stay until purge
+    expect(sh("dpkg", "-P", "iot-jobs-agent").code).toBe(0);
+    expect(existsSync("/etc/iot-jobs-agent")).toBe(false);
+    expect(existsSync("/var/lib/iot-jobs-agent")).toBe(false);
+    expect(sh("dpkg", "-s", "iot-jobs-agent").code).not.toBe(0);
+  }, 120_000);
+});
