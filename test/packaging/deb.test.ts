@@ -4,7 +4,7 @@
  * handlers, then `dpkg -r` and `dpkg -P` leave nothing behind.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, tempDir } from "../helpers/temp.ts";
 
@@ -41,6 +41,17 @@ describe.skipIf(!dpkgDeb)("Debian package", () => {
     const conffiles = sh("dpkg-deb", "-I", deb, "conffiles").out;
     expect(conffiles).toContain("/etc/iot-jobs-agent/iot-jobs-agent.conf");
     expect(conffiles).toContain("/etc/iot-jobs-agent/jobs/install-packages.sh");
+  }, 180_000);
+
+  test("the arm64 package carries the aarch64 executable", () => {
+    const built = sh(process.execPath, join(REPO_ROOT, "scripts/package/deb.ts"), "arm64");
+    expect(built.code, built.err).toBe(0);
+    const arm = join(REPO_ROOT, "dist", `iot-jobs-agent_${version}_arm64.deb`);
+    expect(sh("dpkg-deb", "-f", arm, "Architecture").out.trim()).toBe("arm64");
+    const root = tempDir("deb-arm64-");
+    expect(sh("dpkg-deb", "-x", arm, root).code).toBe(0);
+    const header = new Uint8Array(readFileSync(join(root, "usr/bin/iot-jobs-agent")).subarray(0, 64));
+    expect(header[18]! | (header[19]! << 8)).toBe(183); // EM_AARCH64
   }, 180_000);
 
   test.skipIf(!mayInstall)("dpkg -i, --version, a job through exec with the installed handlers, dpkg -r, dpkg -P", () => {
