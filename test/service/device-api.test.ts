@@ -166,6 +166,30 @@ describe("timers (a timeout minute lasts 300 ms here)", () => {
 });
 
 describe("the topic policy of the embedded broker", () => {
+  test("a client id that is not a registered thing is refused at CONNECT (not authorized)", async () => {
+    await expect(mqtt.connectAsync(service.mqttUrl, { clientId: "nobody-registered-me", reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/i);
+    const d = await thingWithDevice([]);
+    expect(d.client.connected).toBe(true);
+  });
+
+  test("the service listens on loopback only by default", async () => {
+    const { networkInterfaces } = await import("node:os");
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+    if (!external) return console.warn("SKIPPED (part): no non-loopback IPv4 address on this machine");
+    const port = (url: string) => Number(url.split(":").at(-1));
+    const { connect } = await import("node:net");
+    for (const p of [port(service.mqttUrl), port(service.httpUrl)]) {
+      const refused = await new Promise<boolean>((resolve) => {
+        const s = connect(p, external);
+        s.once("connect", () => (s.destroy(), resolve(false)));
+        s.once("error", () => resolve(true));
+      });
+      expect([p, refused]).toEqual([p, true]);
+    }
+  });
+
   test("thing A cannot subscribe to thing B's topics (SUBACK 0x80)", async () => {
     const a = await thingWithDevice([]);
     const b = await thingWithDevice([]);
@@ -194,8 +218,6 @@ describe("the topic policy of the embedded broker", () => {
         expect(["InvalidJson", "InvalidRequest"]).toContain(r.payload.code);
       }
     }
-    const raw = await mqtt.connectAsync(service.mqttUrl, { clientId: `raw-${n}`, reconnectPeriod: 0 });
-    await raw.endAsync(true);
     expect((await d.request("jobs/get", {})).topic).toEndWith("/accepted");
   });
 });

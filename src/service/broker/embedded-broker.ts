@@ -1,6 +1,7 @@
 /**
- * The embedded broker (aedes on a loopback port) with the AWS IoT policy of the specification: a
- * client may publish and subscribe only under `$aws/things/<its client id>/`. Service requests
+ * The embedded broker (aedes on a loopback port) with the AWS IoT policy of the specification: only
+ * registered things connect (client id = thing name), and a client may publish and subscribe only
+ * under `$aws/things/<its client id>/`. Service requests
  * are answered straight to the requesting connection — whether or not it subscribed to the reply
  * topic, and never to anyone else — as AWS IoT does for the Jobs API.
  */
@@ -13,6 +14,9 @@ export interface EmbeddedBrokerOptions {
   /** 0 picks a free port. */
   readonly port: number;
   readonly onRequest: RequestHandler;
+  /** Only registered things may connect (their client id is their thing name), as with AWS IoT
+   * policies bound to the thing; others get CONNACK "not authorized". */
+  readonly isRegisteredThing: (clientId: string) => boolean;
   /** Refusals (a client outside its own topics), for the log. */
   readonly onRefused?: (clientId: string, what: string) => void;
 }
@@ -24,6 +28,13 @@ const ownPrefix = (client: Client | null) => `$aws/things/${client?.id ?? ""}/`;
 
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<Transport> {
   const broker = await Aedes.createBroker({ maxClientsIdLength: 128, drainTimeout: 30_000, heartbeatInterval: 3_600_000 });
+
+  broker.authenticate = (client, _username, _password, callback) => {
+    if (options.isRegisteredThing(client.id)) return callback(null, true);
+    options.onRefused?.(client.id, "connect: no registered thing has this name (CreateThing first)");
+    const error = Object.assign(new Error(`client id ${client.id} is not a registered thing`), { returnCode: 5 });
+    callback(error as Error & { returnCode: number }, false);
+  };
 
   broker.authorizePublish = (client, packet, callback) => {
     if (!client) return callback(null); // the broker's own messages
