@@ -7,6 +7,7 @@ import { connect } from "../mqtt/connection.ts";
 import { runContextFor } from "../runner/run-context.ts";
 import { runJob } from "../runner/run-job.ts";
 import { ExecutionRecord } from "../state/execution-record.ts";
+import { describeStep, killOrphanedStep } from "../state/orphan-steps.ts";
 import { acquireInstanceLock } from "../state/instance-lock.ts";
 
 /** Time from SIGTERM to exit, at most; a reboot handler's SIGTERM must not wait on us. */
@@ -47,17 +48,32 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
       }
     });
   }
+  const record = new ExecutionRecord(config.stateDir);
+  // A step the previous agent left running must not run alongside its own re-run.
+  const orphan = record.read()?.step;
+  if (orphan) {
+    const killed = killOrphanedStep(orphan);
+    if (killed.length) log.warn({ pids: killed }, "Killed the step processes a previous agent left running");
+  }
   const agent = new JobsAgent({
     thingName: settings.thingName,
     connection,
     log,
-    record: new ExecutionRecord(config.stateDir),
+    record,
     stepTimeoutSeconds: config.jobs.stepTimeoutSeconds,
     maxReruns: config.jobs.maxReruns,
     updateRetryMs: config.jobs.updateRetrySeconds * 1000,
     afterSuccess: inventory ? () => void inventory.report() : undefined,
     runJob: (document, signal, jobLog) =>
-      runJob(document, { ...runContextFor(config, jobLog, signal), graceMs: 2000 }),
+      runJob(document, {
+        ...runContextFor(config, jobLog, signal),
+        graceMs: 2000,
+        onSpawn: (pid) => {
+          const step = describeStep(pid);
+          const error = step ? record.recordStep(step) : undefined;
+          if (error) jobLog.warn({ err: error }, "Cannot save local state; a step left by a crash would not be cleaned up");
+        },
+      }),
   });
   agent.start();
 

@@ -6,12 +6,15 @@
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { RecordedStep } from "./orphan-steps.ts";
 
 export interface RunningExecution {
   readonly jobId: string;
   readonly executionNumber: number | undefined;
   /** How many times the agent has started this execution. */
   readonly starts: number;
+  /** The step process (group leader) running when this was written. */
+  readonly step?: RecordedStep;
 }
 
 export class ExecutionRecord {
@@ -34,7 +37,8 @@ export class ExecutionRecord {
     try {
       const value = JSON.parse(readFileSync(this.file, "utf8")) as Partial<RunningExecution>;
       if (typeof value.jobId !== "string" || typeof value.starts !== "number") return undefined;
-      return { jobId: value.jobId, executionNumber: typeof value.executionNumber === "number" ? value.executionNumber : undefined, starts: value.starts };
+      const step = value.step && typeof value.step.pid === "number" && typeof value.step.startTime === "number" ? value.step : undefined;
+      return { jobId: value.jobId, executionNumber: typeof value.executionNumber === "number" ? value.executionNumber : undefined, starts: value.starts, ...(step ? { step } : {}) };
     } catch {
       return undefined;
     }
@@ -44,17 +48,29 @@ export class ExecutionRecord {
   recordStart(jobId: string, executionNumber: number | undefined): { starts: number; error?: Error } {
     const previous = this.read();
     const starts = previous && previous.jobId === jobId && previous.executionNumber === executionNumber ? previous.starts + 1 : 1;
+    const error = this.write({ jobId, executionNumber, starts });
+    return error ? { starts, error } : { starts };
+  }
+
+  /** Notes the step now running, so a restarted agent can kill it if this agent dies. */
+  recordStep(step: RecordedStep): Error | undefined {
+    const current = this.read();
+    if (!current) return undefined;
+    return this.write({ ...current, step });
+  }
+
+  private write(value: RunningExecution): Error | undefined {
     try {
       if (!this.directoryMade) mkdirSync(this.directory, { recursive: true, mode: 0o700 });
       this.directoryMade = true;
       const tmp = `${this.file}.tmp`;
-      writeFileSync(tmp, JSON.stringify({ jobId, executionNumber, starts }), { mode: 0o600 });
+      writeFileSync(tmp, JSON.stringify(value), { mode: 0o600 });
       renameSync(tmp, this.file);
-      this.known = { value: { jobId, executionNumber, starts } };
-      return { starts };
+      this.known = { value };
+      return undefined;
     } catch (error) {
-      this.directoryMade = false; // perhaps removed under us: make it again next time
-      return { starts, error: error as Error };
+      this.directoryMade = false;
+      return error as Error;
     }
   }
 

@@ -38,6 +38,38 @@ describe("the agent survives restarts [AGENT-restart]", () => {
     expect(done.statusDetails.stdout).toBe("finished\n");
   });
 
+  test("regression (found by the fault suite): the step a SIGKILLed agent left running is killed before the re-run, never runs alongside it", async () => {
+    const thing = newThing();
+    const dir = tempDir("handlers-");
+    const log = join(tempDir(), "runs");
+    const lock = join(tempDir(), "lock");
+    // Holds an exclusive lock for its whole run: a second copy running at the same time fails.
+    writeHandler(dir, "exclusive.sh", `#!/bin/sh
+exec 9>${lock}
+flock -n 9 || { echo "ran concurrently" >&2; exit 42; }
+echo "start $$" >> ${log}
+sleep "$2"
+echo done
+`);
+    const first = startAgent(thing, dir);
+    harness.peer.queueJob(thing, "job-orphan", { version: "1.0", includeStdOut: true, steps: [{ action: { name: "x", type: "runHandler", input: { handler: "exclusive.sh", args: ["2"], path: "default" } } }] });
+    await harness.peer.waitFor(() => runs(log) === 1, 10_000, "the first run");
+    const orphan = Number(readFileSync(log, "utf8").split(" ")[1]);
+    await first.kill("SIGKILL");
+    const second = startAgent(thing, dir, { stateDir: first.stateDir });
+    const done = await harness.peer.waitForStatus(thing, "job-orphan", "SUCCEEDED");
+    expect(done.statusDetails.stdout).toBe("done\n");
+    expect(runs(log)).toBe(2);
+    let orphanAlive = true;
+    try {
+      process.kill(orphan, 0);
+    } catch {
+      orphanAlive = false;
+    }
+    expect(orphanAlive).toBe(false);
+    expect(second.lines.some((l) => l.includes("Killed the step processes a previous agent left running"))).toBe(true);
+  });
+
   test("a job that kills the agent every time is FAILED after the configured re-runs", async () => {
     const thing = newThing();
     const dir = tempDir("handlers-");
