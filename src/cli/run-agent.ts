@@ -31,6 +31,7 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
     log.fatal(lock.message);
     return 1;
   }
+  if (lock.degraded) log.warn({ reason: lock.degraded }, "State directory unusable: running jobs without the instance lock and without crash-loop detection");
 
   log.info({ endpoint: `${settings.endpoint.protocol}://${settings.endpoint.host}:${settings.endpoint.port}`, thingName: settings.thingName, handlerDirectory: config.jobs.handlerDirectory }, "Starting");
   const connection = connect(settings);

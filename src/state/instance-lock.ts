@@ -5,14 +5,21 @@
 import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeSync, constants } from "node:fs";
 import { join } from "node:path";
 
-export type LockResult = { ok: true; release: () => void } | { ok: false; message: string };
+/**
+ * `degraded`: the directory cannot be written (read-only, full, not a directory). The agent runs
+ * anyway — jobs matter more than the lock — without the lock and without crash-loop records, and
+ * says so. Only a live agent holding the lock stops it.
+ */
+export type LockResult = { ok: true; release: () => void; degraded?: string } | { ok: false; message: string };
+
+const unlocked = (degraded: string): LockResult => ({ ok: true, release: () => {}, degraded });
 
 export function acquireInstanceLock(directory: string, thingName: string): LockResult {
   const file = join(directory, "agent.lock");
   try {
     mkdirSync(directory, { recursive: true, mode: 0o700 });
   } catch (error) {
-    return { ok: false, message: `Cannot create state directory ${directory}: ${(error as Error).message}` };
+    return unlocked(`Cannot create state directory ${directory}: ${(error as Error).message}`);
   }
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -30,7 +37,10 @@ export function acquireInstanceLock(directory: string, thingName: string): LockR
         },
       };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") return { ok: false, message: `Cannot create lock file ${file}: ${(error as Error).message}` };
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
+        rmSync(file, { force: true }); // a lock file created but not written (disk full) would block the next start
+        return unlocked(`Cannot create lock file ${file}: ${(error as Error).message}`);
+      }
       const holder = lockHolder(file);
       if (holder !== undefined && holder !== process.pid && isAlive(holder))
         return { ok: false, message: `Another agent (pid ${holder}) is running with state directory ${directory}; stop it first, or give this one another --state-dir` };

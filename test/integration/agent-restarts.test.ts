@@ -70,6 +70,19 @@ echo done
     expect(second.lines.some((l) => l.includes("Killed the step processes a previous agent left running"))).toBe(true);
   });
 
+  test("regression (found by the fault suite): an unusable state directory does not stop the agent; it runs jobs and says so", async () => {
+    const thing = newThing();
+    const { dir } = countingHandlers();
+    const notADirectory = join(tempDir(), "a-file");
+    require("node:fs").writeFileSync(notADirectory, "");
+    const agent = startAgent(thing, dir, { stateDir: join(notADirectory, "state") });
+    harness.peer.queueJob(thing, "job-no-state", slowDoc(0));
+    const done = await harness.peer.waitForStatus(thing, "job-no-state", "SUCCEEDED");
+    expect(done.statusDetails.stdout).toBe("finished\n");
+    expect(agent.lines.some((l) => l.includes("State directory unusable"))).toBe(true);
+    expect(agent.lines.some((l) => l.includes("Cannot save local state"))).toBe(true);
+  });
+
   test("a job that kills the agent every time is FAILED after the configured re-runs", async () => {
     const thing = newThing();
     const dir = tempDir("handlers-");
