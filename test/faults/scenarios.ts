@@ -1,0 +1,337 @@
+/**
+ * Fault-injection scenarios: real processes (the compiled agent, Mosquitto, the local service),
+ * faults at random moments. Each trial throws with a reason when the promise does not hold.
+ * Run by scripts/faults.ts (npm run test:faults, full counts) and test/faults/faults.test.ts
+ * (a short run in CI).
+ */
+import { CancelJobExecutionCommand, CreateJobCommand, CreateThingCommand, CreatePackageCommand, CreatePackageVersionCommand, DescribeJobExecutionCommand, type IoTClient } from "@aws-sdk/client-iot";
+import { UpdateThingShadowCommand } from "@aws-sdk/client-iot-data-plane";
+import { Database } from "bun:sqlite";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { RunningService } from "../../src/service/service.ts";
+import { AgentProcess } from "../helpers/agent-process.ts";
+import { compiledAgent, spawnService } from "../helpers/executables.ts";
+import { dataClient, iotClient, startLocalService, thingArn } from "../helpers/local-service.ts";
+import { Mosquitto } from "../helpers/mosquitto.ts";
+import { REPO_ROOT, tempDir, writeHandler } from "../helpers/temp.ts";
+import { TcpProxy } from "./tcp-proxy.ts";
+
+export interface Scenario {
+  readonly name: string;
+  readonly promise: string;
+  /** Shared set-up for all trials of this scenario. */
+  setUp(): Promise<Env>;
+  trial(env: Env, i: number): Promise<void>;
+}
+
+export interface Env {
+  readonly service?: RunningService;
+  readonly iot?: IoTClient;
+  readonly broker?: Mosquitto;
+  readonly proxy?: TcpProxy;
+  readonly handlers: string;
+  readonly agents: AgentProcess[];
+  tearDown(): Promise<void>;
+}
+
+const random = (min: number, max: number) => min + Math.random() * (max - min);
+const TERMINAL = ["SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED"];
+
+/** Handlers the scenarios use. `work.sh LOCK SECONDS LOG`: exclusive (a concurrent copy exits 42). */
+function faultHandlers(): string {
+  const dir = tempDir("fault-handlers-");
+  writeHandler(dir, "work.sh", `#!/bin/sh\nexec 9>"$2"\nflock -n 9 || { echo "ran concurrently" >&2; exit 42; }\necho "start $$" >> "$4"\nsleep "$3"\necho done\n`);
+  writeHandler(dir, "kill-agent.sh", `#!/bin/sh\necho run >> "$2"\nkill -9 $PPID\nsleep 5\n`);
+  writeHandler(
+    dir,
+    "stubborn.sh",
+    `#!/bin/sh\ntrap '' TERM\necho $$ > "$2"\n(trap '' TERM; sleep 300) &\n(trap '' TERM; sleep 300 >&2) &\nwhile :; do sleep 1; done\n`,
+  );
+  return dir;
+}
+
+async function serviceEnv(options: { withProxy?: boolean; broker?: Mosquitto } = {}): Promise<Env> {
+  const service = await startLocalService(options.broker ? { broker: options.broker.url } : {});
+  const proxy = options.withProxy ? await TcpProxy.start(service.mqttUrl) : undefined;
+  const agents: AgentProcess[] = [];
+  return {
+    service,
+    iot: iotClient(service.httpUrl),
+    proxy,
+    broker: options.broker,
+    handlers: faultHandlers(),
+    agents,
+    async tearDown() {
+      for (const a of agents) await a.kill().catch(() => {});
+      proxy?.stop();
+      await service.stop();
+      await options.broker?.stop();
+    },
+  };
+}
+
+let things = 0;
+async function newThing(env: Env): Promise<string> {
+  const name = `fault-${process.pid}-${++things}`;
+  await env.iot!.send(new CreateThingCommand({ thingName: name }));
+  return name;
+}
+
+function startAgent(env: Env, thing: string, brokerUrl: string, stateDir = tempDir("fault-state-"), extra: { maxReruns?: number; updateRetrySeconds?: number } = {}): AgentProcess {
+  const a = AgentProcess.start({ brokerUrl, thingName: thing, handlerDirectory: env.handlers, stateDir, command: [compiledAgent("linux-x64")], updateRetrySeconds: extra.updateRetrySeconds ?? 0.5, maxReruns: extra.maxReruns });
+  env.agents.push(a);
+  return a;
+}
+
+const workJob = (lock: string, seconds: number, log: string) =>
+  JSON.stringify({ version: "1.0", includeStdOut: true, steps: [{ action: { name: "work", type: "runHandler", input: { handler: "work.sh", args: [lock, String(seconds), log], path: "default" } } }] });
+
+async function terminal(env: Env, jobId: string, thing: string, timeoutMs = 30_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const e = (await env.iot!.send(new DescribeJobExecutionCommand({ jobId, thingName: thing }))).execution!;
+    if (TERMINAL.includes(e.status!)) return e;
+    if (Date.now() > until) throw new Error(`${jobId} still ${e.status} after ${timeoutMs} ms`);
+    await Bun.sleep(25);
+  }
+}
+
+const starts = (log: string) => (existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").filter(Boolean).length : 0);
+
+function expectSucceededOnce(e: { status?: string; statusDetails?: { detailsMap?: Record<string, string> } }, log: string, allowReruns: boolean): void {
+  if (e.status !== "SUCCEEDED") throw new Error(`ended ${e.status}: ${JSON.stringify(e.statusDetails?.detailsMap)}`);
+  const n = starts(log);
+  if (allowReruns ? n < 1 : n !== 1) throw new Error(`the step started ${n} times`);
+}
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: "agent SIGKILL at a random moment, restarted",
+    promise: "the job ends SUCCEEDED (re-run from step 1), never runs concurrently with itself, never stuck IN_PROGRESS",
+    setUp: () => serviceEnv(),
+    async trial(env, i) {
+      const thing = await newThing(env);
+      const dir = tempDir();
+      const stateDir = tempDir("fault-state-");
+      const first = startAgent(env, thing, env.service!.mqttUrl, stateDir);
+      const jobId = `kill-${i}`;
+      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), 0.4, join(dir, "log")) }));
+      await Bun.sleep(random(0, 700));
+      await first.kill("SIGKILL");
+      startAgent(env, thing, env.service!.mqttUrl, stateDir);
+      expectSucceededOnce(await terminal(env, jobId, thing), join(dir, "log"), true);
+    },
+  },
+  {
+    name: "a job that kills the agent every time",
+    promise: "FAILED after the configured re-runs (2 here), with the reason",
+    setUp: () => serviceEnv(),
+    async trial(env, i) {
+      const thing = await newThing(env);
+      const log = join(tempDir(), "runs");
+      const stateDir = tempDir("fault-state-");
+      const jobId = `loop-${i}`;
+      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: JSON.stringify({ version: "1.0", steps: [{ action: { name: "k", type: "runHandler", input: { handler: "kill-agent.sh", args: [log], path: "default" } } }] }) }));
+      for (let n = 0; n < 6; n++) {
+        const agent = startAgent(env, thing, env.service!.mqttUrl, stateDir, { maxReruns: 2 });
+        const done = terminal(env, jobId, thing, 15_000).then(() => "done" as const);
+        if ((await Promise.race([agent.proc.exited.then(() => "died" as const), done])) === "done") break;
+      }
+      const e = await terminal(env, jobId, thing);
+      if (e.status !== "FAILED" || !e.statusDetails?.detailsMap?.reason?.includes("stopped 3 times")) throw new Error(`ended ${e.status}: ${JSON.stringify(e.statusDetails?.detailsMap)}`);
+      if (starts(log) !== 3) throw new Error(`ran ${starts(log)} times, not 3`);
+    },
+  },
+  {
+    name: "Mosquitto restarted mid-step",
+    promise: "the terminal update is delivered after the reconnect; the step ran once",
+    async setUp() {
+      return serviceEnv({ broker: await Mosquitto.start() });
+    },
+    async trial(env, i) {
+      const thing = await newThing(env);
+      const dir = tempDir();
+      startAgent(env, thing, env.broker!.url);
+      await Bun.sleep(300); // connected and subscribed
+      const jobId = `broker-${i}`;
+      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), 0.8, join(dir, "log")) }));
+      for (let n = 0; n < 100 && starts(join(dir, "log")) === 0; n++) await Bun.sleep(20);
+      await Bun.sleep(random(0, 400));
+      await env.broker!.restart(random(0, 300));
+      expectSucceededOnce(await terminal(env, jobId, thing, 60_000), join(dir, "log"), false);
+    },
+  },
+  {
+    name: "connection cut by a TCP proxy at a random moment",
+    promise: "no duplicate execution (the step ran once); the terminal update is delivered",
+    setUp: () => serviceEnv({ withProxy: true }),
+    async trial(env, i) {
+      const thing = await newThing(env);
+      const dir = tempDir();
+      startAgent(env, thing, env.proxy!.url);
+      const jobId = `cut-${i}`;
+      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), 0.3, join(dir, "log")) }));
+      // Anywhere from before start-next to after the step: the update and its reply included.
+      await Bun.sleep(random(0, 800));
+      env.proxy!.cut();
+      expectSucceededOnce(await terminal(env, jobId, thing, 60_000), join(dir, "log"), false);
+    },
+  },
+  {
+    name: "update replies lost (dropped by the proxy)",
+    promise: "retried with a fresh clientToken; exactly one terminal state recorded; the step ran once",
+    setUp: () => serviceEnv({ withProxy: true }),
+    async trial(env, i) {
+      const thing = await newThing(env);
+      const dir = tempDir();
+      env.proxy!.dropped = 0;
+      let toDrop = 1 + Math.floor(random(0, 3));
+      env.proxy!.dropFromServer((topic) => topic.startsWith(`$aws/things/${thing}/`) && topic.endsWith("/update/accepted") && toDrop-- > 0);
+      startAgent(env, thing, env.proxy!.url, undefined, { updateRetrySeconds: 0.2 });
+      const jobId = `lost-${i}`;
+      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), 0.1, join(dir, "log")) }));
+      const e = await terminal(env, jobId, thing, 60_000);
+      expectSucceededOnce(e, join(dir, "log"), false);
+      // QUEUED 1 → IN_PROGRESS (start-next and/or the agent's update) → SUCCEEDED: one terminal
+      // transition however many retries, since the service refuses updates after a terminal state.
+      if (e.versionNumber! > 4) throw new Error(`versionNumber ${e.versionNumber}: more transitions than one run allows`);
+      const succeeded = env.proxy!.fromClients.filter((m) => m.topic === `$aws/things/${thing}/jobs/${jobId}/update` && m.payload.includes('"SUCCEEDED"'));
+      const tokens = new Set(succeeded.map((m) => (JSON.parse(m.payload) as { clientToken?: string }).clientToken));
+      if (tokens.size !== succeeded.length) throw new Error("a retry reused a clientToken");
+      if (env.proxy!.dropped === 0) throw new Error("no reply was dropped (the trial proved nothing)");
+      env.proxy!.dropFromServer(undefined);
+    },
+  },
+  {
+    name: "force-cancel at a random moment; the step ignores SIGTERM and its children hold the pipes",
+    promise: "the whole process group is gone within the grace period (2 s) + 1 s; the agent runs the next job",
+    setUp: () => serviceEnv(),
+    async trial(env, i) {
+      const thing = await newThing(env);
+      const pidFile = join(tempDir(), "pid");
+      const dir = tempDir();
+      startAgent(env, thing, env.service!.mqttUrl);
+      const stubborn = `stubborn-${i}`;
+      await env.iot!.send(new CreateJobCommand({ jobId: stubborn, targets: [thingArn(thing)], document: JSON.stringify({ version: "1.0", steps: [{ action: { name: "s", type: "runHandler", input: { handler: "stubborn.sh", args: [pidFile], path: "default" } } }] }) }));
+      await env.iot!.send(new CreateJobCommand({ jobId: `next-${i}`, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), 0, join(dir, "log")) }));
+      for (let n = 0; n < 200 && !existsSync(pidFile); n++) await Bun.sleep(20);
+      const pgid = Number(readFileSync(pidFile, "utf8"));
+      await Bun.sleep(random(0, 800));
+      const canceledAt = Date.now();
+      await env.iot!.send(new CancelJobExecutionCommand({ jobId: stubborn, thingName: thing, force: true }));
+      while (groupMembers(pgid).length > 0) {
+        if (Date.now() - canceledAt > 3000) throw new Error(`process group ${pgid} still alive 3 s after the cancel: ${groupMembers(pgid).join(" ")}`);
+        await Bun.sleep(25);
+      }
+      expectSucceededOnce(await terminal(env, `next-${i}`, thing), join(dir, "log"), false);
+    },
+  },
+  {
+    name: "local service SIGKILLed under load, restarted",
+    promise: "every acknowledged thing, shadow, package version and job is there after the restart; SQLite integrity_check ok",
+    async setUp() {
+      const dataDir = tempDir("fault-data-");
+      return { handlers: "", agents: [], dataDir, async tearDown() {} } as Env & { dataDir: string };
+    },
+    async trial(env, i) {
+      const dataDir = (env as Env & { dataDir: string }).dataDir;
+      const command = [process.execPath, join(REPO_ROOT, "src/service/main.ts")];
+      let svc = await spawnService(command, ["--data-dir", dataDir, "--log-level", "ERROR"]);
+      const acked: { kind: string; name: string }[] = [];
+      let stop = false;
+      const load = (async () => {
+        const iot = iotClient(svc.http);
+        const data = dataClient(svc.http);
+        await iot.send(new CreatePackageCommand({ packageName: `pkg-${i}` })).catch(() => {});
+        for (let n = 0; !stop; n++) {
+          const name = `load-${i}-${n}`;
+          try {
+            await iot.send(new CreateThingCommand({ thingName: name }));
+            acked.push({ kind: "thing", name });
+            await data.send(new UpdateThingShadowCommand({ thingName: name, shadowName: "s", payload: new TextEncoder().encode(JSON.stringify({ state: { reported: { n } } })) }));
+            acked.push({ kind: "shadow", name });
+            await iot.send(new CreatePackageVersionCommand({ packageName: `pkg-${i}`, versionName: `v${n}` }));
+            acked.push({ kind: "version", name: `v${n}` });
+            await iot.send(new CreateJobCommand({ jobId: `job-${name}`, targets: [thingArn(name)], document: "{}" }));
+            acked.push({ kind: "job", name });
+          } catch {
+            return; // the service is gone
+          }
+        }
+      })();
+      await Bun.sleep(random(50, 400));
+      svc.proc.kill("SIGKILL");
+      await svc.proc.exited;
+      stop = true;
+      await load;
+      svc = await spawnService(command, ["--data-dir", dataDir, "--log-level", "ERROR"]);
+      try {
+        const base = svc.http;
+        const get = async (path: string) => (await fetch(`${base}${path}`)).status;
+        for (const a of acked) {
+          const path =
+            a.kind === "thing" ? `/things/${a.name}` : a.kind === "shadow" ? `/things/${a.name}/shadow?name=s` : a.kind === "version" ? `/packages/pkg-${i}/versions/${a.name}` : `/things/${a.name}/jobs/job-${a.name}`;
+          if ((await get(path)) !== 200) throw new Error(`acknowledged ${a.kind} ${a.name} lost after the restart (${acked.length} acknowledged)`);
+        }
+        const db = new Database(join(dataDir, "iot-jobs-local.sqlite"), { readonly: true });
+        const check = db.query("PRAGMA integrity_check").get() as { integrity_check: string };
+        db.close();
+        if (check.integrity_check !== "ok") throw new Error(`integrity_check: ${check.integrity_check}`);
+        if (acked.length === 0) throw new Error("nothing was acknowledged before the kill (the trial proved nothing)");
+      } finally {
+        await svc.stop();
+      }
+    },
+  },
+  {
+    name: "state directory unusable (not a directory)",
+    promise: "the agent keeps running jobs and says so in its logs",
+    setUp: () => serviceEnv(),
+    async trial(env, i) {
+      const thing = await newThing(env);
+      const file = join(tempDir(), "a-file");
+      writeFileSync(file, "");
+      const dir = tempDir();
+      const agent = startAgent(env, thing, env.service!.mqttUrl, join(file, "state"));
+      const jobId = `nostate-${i}`;
+      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), 0, join(dir, "log")) }));
+      expectSucceededOnce(await terminal(env, jobId, thing), join(dir, "log"), false);
+      if (!agent.lines.some((l) => l.includes("State directory unusable"))) throw new Error("no log line says the state directory is unusable");
+      await agent.kill();
+    },
+  },
+];
+
+function groupMembers(pgid: number): number[] {
+  const out = Bun.spawnSync(["ps", "-e", "-o", "pid=,pgid=,stat="]).stdout.toString();
+  return out
+    .trim()
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter(([, g, stat]) => Number(g) === pgid && !stat!.startsWith("Z"))
+    .map(([p]) => Number(p));
+}
+
+/** Runs `trials` trials of a scenario; returns passes and the first failures' reasons. */
+export async function runScenario(s: Scenario, trials: number): Promise<{ passed: number; failures: string[] }> {
+  const env = await s.setUp();
+  const failures: string[] = [];
+  let passed = 0;
+  try {
+    for (let i = 0; i < trials; i++) {
+      try {
+        await s.trial(env, i);
+        passed++;
+      } catch (error) {
+        failures.push(`trial ${i}: ${(error as Error).message}`);
+      } finally {
+        // Agents of finished trials go; each trial starts its own.
+        for (const a of env.agents.splice(0)) await a.kill().catch(() => {});
+      }
+    }
+  } finally {
+    await env.tearDown();
+  }
+  return { passed, failures };
+}
