@@ -2,18 +2,18 @@
  * The Jobs agent: takes executions through the Jobs MQTT API, runs one at a time, reports
  * IN_PROGRESS and the terminal status, and stops a job the service canceled [DC-JOBS-flow].
  */
-import { formatIssues, type JobDocument } from "../jobdoc/job-document.ts";
+import type { JobDocument } from "../jobdoc/job-document.ts";
 import { parseJobDocument } from "../jobdoc/parse.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Connection } from "../mqtt/connection.ts";
 import type { JobOutcome } from "../runner/run-job.ts";
 import { truncateHead, sanitizeText } from "../runner/sanitize.ts";
 import type { ExecutionRecord } from "../state/execution-record.ts";
-import { redactSecrets } from "../util/redact.ts";
 import { notificationKey, sameNotification, type NotificationKey } from "./dedupe.ts";
 import { decodeMessage, ExecutionResponse, RejectedResponse, UpdateAcceptedResponse, type JobExecution } from "./messages.ts";
 import { agentSubscriptions, agentTopics, parseJobsTopic } from "./topics.ts";
 import { UpdatePublisher } from "./update-publisher.ts";
+import { rejectionReason } from "./rejection-reason.ts";
 
 /** Runs a parsed document; aborting the signal cancels it (the outcome is then CANCELED). */
 export type JobRunner = (document: JobDocument, signal: AbortSignal, log: Logger) => Promise<JobOutcome>;
@@ -170,7 +170,7 @@ export class JobsAgent {
 
       const parsed = parseJobDocument(execution.jobDocument ?? null);
       if (!parsed.ok) {
-        const reason = truncateHead(sanitizeText(redactSecrets(`Invalid job document: ${formatIssues(parsed.issues)}`)), 1024);
+        const reason = rejectionReason(parsed.issues);
         log.error({ reason }, "Rejecting the job");
         await this.report(job, "REJECTED", { reason });
         return;
