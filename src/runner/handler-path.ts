@@ -6,13 +6,32 @@
  * (no symlink out), have a single link, be owned by the agent's user or root, and neither the
  * directory nor the file may grant any permission to group or others (700, or stricter).
  * Without a path and not in the handler directory, the name is looked up on PATH, as execvp does.
+ *
+ * Check and exec use the same directory: once the path checks pass, the handler directory is
+ * opened and the opened directory is checked again (same inode, owner, 700), and the step executes
+ * /proc/<agent>/fd/<dir>/<name>. Renaming a parent directory (the only way someone without the
+ * directory owner's rights could swap the handler) then changes nothing about what runs, and
+ * `$(dirname "$0")` still finds the handler's siblings (_common.sh). Handlers always start as the
+ * agent's own user (runAsUser is their $1), who may open that path. Released when the step ends.
  */
-import { closeSync, constants, lstatSync, openSync, readSync, realpathSync, statSync, type Stats } from "node:fs";
-import { delimiter, join, sep } from "node:path";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync, type Stats } from "node:fs";
+import { basename, delimiter, join, sep } from "node:path";
 
 export type ResolvedHandler =
-  | { readonly ok: true; readonly file: string; /** no `#!` and not ELF: run through /bin/sh, as execvp does */ readonly viaShell: boolean }
+  | {
+      readonly ok: true;
+      readonly file: string;
+      /** What to execute: the checked, opened file (or `file` for a PATH lookup). */
+      readonly execPath: string;
+      /** no `#!` and not ELF: run through /bin/sh, as execvp does */
+      readonly viaShell: boolean;
+      /** Closes the descriptor behind execPath; call when the step has ended. */
+      release(): void;
+    }
   | { readonly ok: false; readonly reason: string };
+
+/** O_PATH (Linux, same value on x86-64 and arm64): a handle for lookups and fstat, nothing else. */
+const O_PATH = 0o10000000;
 
 export interface HandlerLookup {
   readonly handlerDirectory: string;
@@ -28,7 +47,7 @@ export function resolveHandler(handler: string, path: string | undefined, lookup
     if (exists(inDirectory)) return checkedHandler(lookup.handlerDirectory, handler, lookup.euid);
     const onPath = searchPath(handler, lookup.pathEnv);
     if (!onPath) return { ok: false, reason: `Handler ${JSON.stringify(handler)} not found in ${lookup.handlerDirectory} or on PATH` };
-    return { ok: true, file: onPath, viaShell: needsShell(onPath) };
+    return { ok: true, file: onPath, execPath: onPath, viaShell: needsShell(onPath), release: () => {} };
   }
   const directory = path === "default" ? lookup.handlerDirectory : path;
   return checkedHandler(directory, handler, lookup.euid);
@@ -62,7 +81,43 @@ function checkedHandler(directory: string, handler: string, euid: number): Resol
   const fileProblem = permissionProblem(fileStat, euid);
   if (fileProblem) return { ok: false, reason: `Handler ${handler} ${fileProblem}; run: chmod 700 ${candidate}` };
   if ((fileStat.mode & 0o100) === 0) return { ok: false, reason: `Handler ${handler} is not executable by its owner; run: chmod 700 ${candidate}` };
-  return { ok: true, file: realFile, viaShell: needsShell(realFile) };
+
+  // Pin the directory that passed, and check what the pinned directory holds.
+  let dirFd: number;
+  try {
+    dirFd = openSync(realDir, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (error) {
+    return { ok: false, reason: `Handler directory ${directory} changed while it was checked (${(error as NodeJS.ErrnoException).code ?? "open failed"}); not running ${handler}` };
+  }
+  const pinnedDir = `/proc/${process.pid}/fd/${dirFd}`;
+  const execPath = `${pinnedDir}/${basename(realFile)}`;
+  let problem: string | undefined;
+  try {
+    const openedDir = fstatSync(dirFd);
+    const pinnedFile = lstatSync(execPath);
+    problem =
+      openedDir.dev !== dirStat.dev || openedDir.ino !== dirStat.ino
+        ? `directory ${directory} was replaced while it was checked`
+        : (permissionProblem(openedDir, euid) ?? (pinnedFile.dev !== fileStat.dev || pinnedFile.ino !== fileStat.ino ? "was replaced while it was checked" : undefined));
+  } catch {
+    problem = "disappeared while it was checked";
+  }
+  if (problem) {
+    closeSync(dirFd);
+    return { ok: false, reason: `Handler ${handler}: ${problem}; not running it` };
+  }
+  let released = false;
+  return {
+    ok: true,
+    file: realFile,
+    execPath,
+    viaShell: needsShell(execPath),
+    release: () => {
+      if (released) return;
+      released = true;
+      closeSync(dirFd);
+    },
+  };
 }
 
 function permissionProblem(stat: Stats, euid: number): string | undefined {

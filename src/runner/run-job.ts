@@ -84,6 +84,7 @@ async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: 
   let env = ctx.env;
   let uid: number | undefined;
   let gid: number | undefined;
+  let releaseHandler = () => {};
   const action = step.action;
   if (action.kind === "handler") {
     const handler = resolveHandler(action.handler, action.path, { handlerDirectory: ctx.handlerDirectory, euid: ctx.euid, pathEnv: ctx.pathEnv });
@@ -91,13 +92,17 @@ async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: 
     // The handler drops privileges itself: the user is its $1 (new schema), as the public handlers expect.
     if (step.runAsUser !== undefined) {
       const user = planExecution([], step.runAsUser, ctx);
-      if (!user.ok) return refused(user.reason);
+      if (!user.ok) {
+        handler.release();
+        return refused(user.reason);
+      }
     }
     const userArg = step.passUserArgument ? [step.runAsUser ?? ""] : [];
     // Tells our handlers whether $1 is the user (new schema) or the first arg (old schema).
     env = { ...ctx.env, IOT_JOBS_USER_ARG: step.passUserArgument ? "1" : "0" };
-    const program = handler.viaShell ? ["/bin/sh", handler.file] : [handler.file];
+    const program = handler.viaShell ? ["/bin/sh", handler.execPath] : [handler.execPath];
     argv = [...program, ...userArg, ...action.args];
+    releaseHandler = handler.release;
   } else {
     const plan = planExecution(action.argv, step.runAsUser, ctx);
     if (!plan.ok) return refused(plan.reason);
@@ -106,19 +111,24 @@ async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: 
 
   // Count stderr lines for this step alone; the job-wide tail keeps the text.
   const stepStderr = new LineCounter(stderr);
-  const exit = await spawnStep({
-    argv,
-    uid,
-    gid,
-    env,
-    cwd: ctx.cwd,
-    stdout,
-    stderr: stepStderr,
-    timeoutSeconds: ctx.stepTimeoutSeconds,
-    signal: ctx.signal,
-    graceMs: ctx.graceMs,
-    onSpawn: ctx.onSpawn,
-  });
+  let exit: StepExit;
+  try {
+    exit = await spawnStep({
+      argv,
+      uid,
+      gid,
+      env,
+      cwd: ctx.cwd,
+      stdout,
+      stderr: stepStderr,
+      timeoutSeconds: ctx.stepTimeoutSeconds,
+      signal: ctx.signal,
+      graceMs: ctx.graceMs,
+      onSpawn: ctx.onSpawn,
+    });
+  } finally {
+    releaseHandler(); // the handler's pinned descriptor
+  }
   const lines = stepStderr.lines;
   let succeeded = exit.kind === "exited" && exit.code === 0;
   let reason = exitReason(exit);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, linkSync, mkdirSync, symlinkSync } from "node:fs";
+import { chmodSync, chownSync, linkSync, mkdirSync, readdirSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolveHandler } from "../../src/runner/handler-path.ts";
 import { runJob } from "../../src/runner/run-job.ts";
@@ -18,8 +18,42 @@ function dirWithHandler(): string {
 describe("handler directory and file checks [DC-JOBS-handler-dir]", () => {
   test("a handler in a 700 directory with mode 700 runs", () => {
     const dir = dirWithHandler();
-    expect(resolveHandler("ok.sh", "default", lookup(dir))).toEqual({ ok: true, file: join(dir, "ok.sh"), viaShell: false });
+    const r = resolveHandler("ok.sh", "default", lookup(dir));
+    expect(r).toMatchObject({ ok: true, file: join(dir, "ok.sh"), viaShell: false, execPath: expect.stringMatching(new RegExp(`^/proc/${process.pid}/fd/\\d+/ok\\.sh$`)) });
+    if (r.ok) r.release();
   });
+
+  test("check and exec use the same directory: a directory swapped in after the check is not what runs; siblings still found; no descriptor leaks", async () => {
+    // The parent is writable by someone else: the one way to swap a 700 handler directory.
+    const parent = tempDir("handler-parent-");
+    const dir = join(parent, "jobs");
+    mkdirSync(dir, { mode: 0o700 });
+    writeFileSync(join(dir, "lib.sh"), "greeting=checked\n", { mode: 0o600 });
+    writeFileSync(join(dir, "swap.sh"), '#!/bin/sh\n. "$(dirname "$0")/lib.sh"\necho "$greeting"\n', { mode: 0o700 });
+    const r = resolveHandler("swap.sh", "default", lookup(dir));
+    if (!r.ok) throw new Error(r.reason);
+    // Between the check and the exec, the directory is renamed away and another takes its place.
+    renameSync(dir, join(parent, "jobs-checked"));
+    mkdirSync(dir, { mode: 0o700 });
+    writeFileSync(join(dir, "lib.sh"), "greeting=replaced\n", { mode: 0o600 });
+    writeFileSync(join(dir, "swap.sh"), "#!/bin/sh\necho replaced\n", { mode: 0o700 });
+    const run = Bun.spawnSync([r.execPath], { stdout: "pipe", stderr: "pipe" });
+    expect(run.stdout.toString()).toBe("checked\n");
+    // Which descriptors point at the checked (now renamed) directory: one while pinned, none after.
+    const pointingAtChecked = () =>
+      readdirSync("/proc/self/fd").filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === join(parent, "jobs-checked");
+        } catch {
+          return false;
+        }
+      });
+    expect(pointingAtChecked()).toHaveLength(1);
+    r.release();
+    r.release(); // twice is harmless
+    expect(pointingAtChecked()).toHaveLength(0);
+  });
+
 
   test("a directory open to group or others is refused", () => {
     const dir = dirWithHandler();
@@ -74,7 +108,9 @@ describe("handler directory and file checks [DC-JOBS-handler-dir]", () => {
   test("a symlink to another handler inside the directory is allowed", () => {
     const dir = dirWithHandler();
     symlinkSync(join(dir, "ok.sh"), join(dir, "alias.sh"));
-    expect(resolveHandler("alias.sh", "default", lookup(dir))).toMatchObject({ ok: true, file: join(dir, "ok.sh") });
+    const alias = resolveHandler("alias.sh", "default", lookup(dir));
+    expect(alias).toMatchObject({ ok: true, file: join(dir, "ok.sh") });
+    if (alias.ok) alias.release();
   });
 
   test("a hard link (to a file possibly outside) is refused", () => {
