@@ -5,14 +5,34 @@
  */
 const SECRET_QUERY = /([?&](?:X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential|Signature|AWSAccessKeyId|x-amz-security-token|sig|token|access_token)=)[^&\s"'#]*/gi;
 const PEM_BLOCK = /-----BEGIN ([A-Z ]*(?:PRIVATE KEY|CERTIFICATE))-----[\s\S]*?(?:-----END \1-----|$)/g;
-/** A block's tail without its BEGIN line: base64 lines (the first possibly cut) before an END line. */
-const PEM_TAIL = /[A-Za-z0-9+/=]*(?:\r?\n[A-Za-z0-9+/=]+)*\r?\n?-----END ([A-Z ]*(?:PRIVATE KEY|CERTIFICATE))-----/g;
+const PEM_END = /-----END ([A-Z ]*(?:PRIVATE KEY|CERTIFICATE))-----/g;
+const BASE64_OR_NEWLINE = /[A-Za-z0-9+/=\r\n]/;
 
 export const REDACTED = "[REDACTED]";
 
 export function redactSecrets(text: string): string {
-  return text
-    .replace(SECRET_QUERY, `$1${REDACTED}`)
-    .replace(PEM_BLOCK, `-----BEGIN $1-----${REDACTED}`)
-    .replace(PEM_TAIL, (match, label: string) => (match.startsWith(REDACTED) ? match : `${REDACTED}-----END ${label}-----`));
+  return redactPemTails(text.replace(SECRET_QUERY, `$1${REDACTED}`).replace(PEM_BLOCK, `-----BEGIN $1-----${REDACTED}`));
+}
+
+/**
+ * A block's tail without its BEGIN line (the base64 lines before an END line) becomes [REDACTED].
+ * Walks back from each END marker, so it stays linear however long the text (a regex doing the
+ * same backtracks quadratically over a long base64-like run: found by the fuzz tests).
+ */
+function redactPemTails(text: string): string {
+  if (!text.includes("-----END ")) return text;
+  let out = "";
+  let at = 0;
+  for (const m of text.matchAll(PEM_END)) {
+    const end = m.index!;
+    let start = end;
+    while (start > at && BASE64_OR_NEWLINE.test(text[start - 1]!)) start--;
+    if (text.slice(start - REDACTED.length, start) === REDACTED || start === end) {
+      out += text.slice(at, end + m[0].length); // already redacted, or nothing before the marker
+    } else {
+      out += `${text.slice(at, start)}${REDACTED}${m[0]}`;
+    }
+    at = end + m[0].length;
+  }
+  return out + text.slice(at);
 }

@@ -6,8 +6,11 @@
  * FAILED or REJECTED with a reason within the limits, and the agent survives all of them.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { symlinkSync } from "node:fs";
+import { join } from "node:path";
 import { CreateJobCommand, CreateThingCommand, DescribeJobExecutionCommand } from "@aws-sdk/client-iot";
 import fc from "fast-check";
+import { jobDocument } from "../helpers/arbitraries.ts";
 import { parseJobDocument } from "../../src/jobdoc/parse.ts";
 import { rejectionReason } from "../../src/jobs/rejection-reason.ts";
 import type { RunningService } from "../../src/service/service.ts";
@@ -19,60 +22,6 @@ import { tempDir, writeHandler } from "../helpers/temp.ts";
 const RUNS = Number(process.env.IOT_JOBS_FUZZ_DOCUMENTS ?? 10_000);
 const AGENT_SAMPLE = Number(process.env.IOT_JOBS_FUZZ_AGENT_SAMPLE ?? 1000);
 const CONTROL = /[^\P{C}\n\t]/u;
-
-// Commands the agent may really run: harmless ones, and names that exist nowhere.
-const safeCommand = fc.oneof(fc.constant("true"), fc.constant("false"), fc.constant("echo,ok"), fc.string({ maxLength: 12 }).map((s) => `zz-no-such-${s.replace(/[^a-z]/g, "x")}`));
-const MEGABYTE = "x".repeat(1 << 20);
-const anyString = fc.oneof(
-  { arbitrary: fc.string(), weight: 4 },
-  { arbitrary: fc.string({ unit: "binary" }), weight: 2 },
-  { arbitrary: fc.string({ unit: "grapheme" }), weight: 2 },
-  { arbitrary: fc.constant("\u0000\u001b[31m\r\n"), weight: 1 },
-  { arbitrary: fc.constant(MEGABYTE), weight: 1 },
-);
-const hostileValue: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
-  value: fc.oneof({ depthSize: "small" }, fc.constant(null), fc.boolean(), fc.double(), anyString, fc.array(tie("value"), { maxLength: 5 }), fc.dictionary(fc.string(), tie("value"), { maxKeys: 5 })),
-})).value;
-const deepNesting = fc.integer({ min: 50, max: 5000 }).map((depth) => {
-  let v: unknown = "bottom";
-  for (let i = 0; i < depth; i++) v = { steps: [v] };
-  return v;
-});
-const hugeArray = fc.integer({ min: 1000, max: 20_000 }).map((n) => ({ version: "1.0", steps: Array.from({ length: n }, () => ({ action: { name: "s", type: "runCommand", input: { command: "true" } } })) }));
-
-const step = fc.record(
-  {
-    action: fc.record(
-      {
-        name: fc.oneof(fc.string({ minLength: 1, maxLength: 20 }), anyString),
-        type: fc.oneof(fc.constant("runCommand"), fc.constant("runHandler"), anyString),
-        input: fc.oneof(
-          fc.record({ command: safeCommand }),
-          fc.record({ handler: fc.oneof(fc.constant("health-check.sh"), fc.constant("../../etc/passwd"), fc.constant("/bin/sh"), fc.string()), args: fc.array(anyString, { maxLength: 3 }) }, { requiredKeys: ["handler"] }),
-          hostileValue,
-        ),
-        runAsUser: fc.oneof(fc.constant("nobody-here-$(id)"), fc.constant(";rm -rf /"), fc.string({ maxLength: 10 })),
-        ignoreStepFailure: fc.oneof(fc.boolean(), fc.constant("true"), hostileValue),
-        allowStdErr: fc.oneof(fc.integer({ min: -2, max: 5 }), hostileValue),
-      },
-      { requiredKeys: ["name", "type", "input"] },
-    ),
-  },
-  { requiredKeys: [] },
-);
-
-const validish = fc.record(
-  { version: fc.oneof(fc.constant("1.0"), fc.constant("2.0"), fc.constant(1), anyString), includeStdOut: fc.oneof(fc.boolean(), hostileValue), steps: fc.array(step, { maxLength: 4 }), finalStep: step },
-  { requiredKeys: ["version", "steps"] },
-);
-const oldSchema = fc.record({ operation: fc.oneof(fc.constant("health-check.sh"), fc.string()), args: fc.array(anyString, { maxLength: 3 }), allowStdErr: fc.oneof(fc.integer(), hostileValue), path: fc.oneof(fc.constant("default"), fc.string()) }, { requiredKeys: ["operation"] });
-export const jobDocument: fc.Arbitrary<unknown> = fc.oneof(
-  { arbitrary: validish, weight: 10 },
-  { arbitrary: oldSchema, weight: 4 },
-  { arbitrary: hostileValue, weight: 4 },
-  { arbitrary: deepNesting, weight: 1 },
-  { arbitrary: hugeArray, weight: 1 },
-);
 
 describe("job documents, generated", () => {
   test(`${RUNS} documents: the parser never throws; refusals carry a bounded, sanitised reason`, () => {
@@ -115,7 +64,10 @@ describe("generated documents through the real agent", () => {
     await iotClient(service.httpUrl).send(new CreateThingCommand({ thingName: "fuzz-thing" }));
     const handlers = tempDir("fuzz-handlers-");
     writeHandler(handlers, "health-check.sh", "#!/bin/sh\necho healthy\n");
-    agent = AgentProcess.start({ brokerUrl: service.mqttUrl, thingName: "fuzz-thing", handlerDirectory: handlers, command: [compiledAgent("linux-x64")], stepTimeoutSeconds: 10, extraArgs: ["--log-level", "WARN"] });
+    // Generated documents really run: give the agent a PATH with nothing but harmless programs.
+    const bin = tempDir("fuzz-bin-");
+    for (const program of ["true", "false", "echo", "sh"]) symlinkSync(Bun.which(program)!, join(bin, program));
+    agent = AgentProcess.start({ brokerUrl: service.mqttUrl, thingName: "fuzz-thing", handlerDirectory: handlers, command: [compiledAgent("linux-x64")], stepTimeoutSeconds: 10, extraArgs: ["--log-level", "WARN"], env: { ...process.env, PATH: bin } });
   });
   afterAll(async () => {
     await agent.kill();

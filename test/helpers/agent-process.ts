@@ -13,6 +13,8 @@ export interface AgentProcessOptions {
   readonly maxReruns?: number;
   readonly updateRetrySeconds?: number;
   readonly extraArgs?: readonly string[];
+  /** The agent's environment (default: this process's). */
+  readonly env?: Record<string, string | undefined>;
 }
 
 /** The agent as a real process, from source (bun src/main.ts) or a compiled executable. */
@@ -50,7 +52,7 @@ export class AgentProcess {
       { mode: 0o600 },
     );
     const command = options.command ?? [process.execPath, join(REPO_ROOT, "src/main.ts")];
-    const proc = Bun.spawn([...command, "--config-file", configFile, ...(options.extraArgs ?? [])], { stdout: "pipe", stderr: "pipe", cwd: tempDir("agent-cwd-") });
+    const proc = Bun.spawn([...command, "--config-file", configFile, ...(options.extraArgs ?? [])], { stdout: "pipe", stderr: "pipe", cwd: tempDir("agent-cwd-"), env: options.env ?? process.env });
     return new AgentProcess(proc, stateDir);
   }
 
