@@ -16,6 +16,7 @@ import { dataClient, iotClient, startLocalService, thingArn } from "../helpers/l
 import { Mosquitto } from "../helpers/mosquitto.ts";
 import { REPO_ROOT, tempDir, writeHandler } from "../helpers/temp.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
+import { groupMembers } from "../helpers/processes.ts";
 
 export interface Scenario {
   readonly name: string;
@@ -303,15 +304,6 @@ export const SCENARIOS: Scenario[] = [
   },
 ];
 
-function groupMembers(pgid: number): number[] {
-  const out = Bun.spawnSync(["ps", "-e", "-o", "pid=,pgid=,stat="]).stdout.toString();
-  return out
-    .trim()
-    .split("\n")
-    .map((l) => l.trim().split(/\s+/))
-    .filter(([, g, stat]) => Number(g) === pgid && !stat!.startsWith("Z"))
-    .map(([p]) => Number(p));
-}
 
 /** Runs `trials` trials of a scenario; returns passes and the first failures' reasons. */
 export async function runScenario(s: Scenario, trials: number): Promise<{ passed: number; failures: string[] }> {

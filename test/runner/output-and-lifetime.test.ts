@@ -7,6 +7,7 @@ import { runJob } from "../../src/runner/run-job.ts";
 import { sanitizeText, truncateTail } from "../../src/runner/sanitize.ts";
 import { commandStep, handlerStep, parsed, testRunContext } from "../helpers/run-context.ts";
 import { tempDir, writeHandler } from "../helpers/temp.ts";
+import { groupMembers } from "../helpers/processes.ts";
 
 function alive(pid: number): boolean {
   try {
@@ -17,16 +18,6 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The pids of every live (not zombie) process whose process group is `pgid`. */
-function groupMembers(pgid: number): number[] {
-  const out = Bun.spawnSync(["ps", "-e", "-o", "pid=,pgid=,stat="]).stdout.toString();
-  return out
-    .trim()
-    .split("\n")
-    .map((l) => l.trim().split(/\s+/))
-    .filter(([, g, stat]) => Number(g) === pgid && !stat!.startsWith("Z"))
-    .map(([p]) => Number(p));
-}
 
 /** Group members once the kernel has delivered the kill (a SIGKILLed process dies asynchronously). */
 async function survivors(pgid: number): Promise<number[]> {
