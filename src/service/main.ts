@@ -7,10 +7,9 @@
  */
 import { parseArgs } from "node:util";
 import { createLogger } from "../log/logger.ts";
+import { revision, target, version } from "../version.ts";
 import { startService } from "./service.ts";
 
-declare const AGENT_VERSION: string | undefined;
-const VERSION = typeof AGENT_VERSION === "string" ? AGENT_VERSION : "dev";
 
 const USAGE = `Usage: iot-jobs-local serve [options]
 
@@ -47,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (values.help) return void process.stdout.write(USAGE), 0;
-  if (values.version) return void process.stdout.write(`iot-jobs-local ${VERSION}\n`), 0;
+  if (values.version) return void process.stdout.write(`iot-jobs-local ${version} (${revision}) ${target}\n`), 0;
   if (positionals[0] !== "serve" || positionals.length > 1) {
     process.stderr.write(USAGE);
     return 2;
