@@ -15,8 +15,9 @@ const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
  * continuation byte gives exactly the characters the whole stream would give from that point.
  * An incomplete sequence at the end of a chunk is carried into the next one.
  *
- * Decoding is deferred while output streams: a chunk whose last `window` bytes hold no `\r` (the
- * one character the sanitiser drops) is certain to yield at least `capacity` characters, so
+ * Decoding is deferred while output streams: every byte but `\r` (the one character the
+ * sanitiser drops) yields at least a quarter of a UTF-16 unit, so a chunk whose last `window`
+ * bytes hold at least 4×`capacity` other bytes is certain to yield `capacity` characters, and
  * everything before it is irrelevant. Such a window is only copied aside and decoded when it is
  * still the last one — at `text()`, `end()`, or before a chunk that does not qualify.
  */
@@ -28,13 +29,16 @@ export class OutputTail implements ByteSink {
   private deferred: Uint8Array | undefined;
   /** Storage for `deferred`, allocated once: no garbage per chunk while output streams. */
   private deferredStore: Uint8Array | undefined;
-  /** Bytes that always decode to at least `capacity` UTF-16 units when none of them is `\r`. */
+  /** Bytes looked at per chunk: room for 4×`capacity` non-`\r` bytes and a few `\r`s. */
   private readonly window: number;
+  private readonly needed: number;
 
   constructor(capacity = 1024) {
     this.ring = new RingBuffer(capacity);
-    // ≥ 1 unit per ≤ 4 bytes (invalid bytes become one U+FFFD each), +4 to re-synchronise.
-    this.window = capacity * 4 + 4;
+    // ≥ 1 unit per ≤ 4 non-\r bytes (invalid bytes become one U+FFFD each); a fifth more room
+    // keeps deferral on for output with scattered \r bytes (progress bars, random bytes).
+    this.needed = capacity * 4 + 4;
+    this.window = capacity * 5 + 8;
   }
 
   /** Feeds the next chunk of the stream. */
@@ -55,7 +59,7 @@ export class OutputTail implements ByteSink {
       let start = complete.length - this.window;
       while ((complete[start]! & 0xc0) === 0x80) start++;
       const tail = complete.subarray(start);
-      if (tail.indexOf(CR) === -1) {
+      if (tail.length - countByte(tail, CR) >= this.needed) {
         // Copied: the caller may reuse its buffer.
         this.deferredStore ??= new Uint8Array(this.window);
         this.deferredStore.set(tail);
@@ -124,5 +128,11 @@ function endOfCompleteSequences(bytes: Uint8Array): number {
     const need = b >= 0xf0 && b <= 0xf4 ? 4 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xc2 && b <= 0xdf ? 2 : 1;
     return back < need ? n - back : n;
   }
+  return n;
+}
+
+function countByte(bytes: Uint8Array, value: number): number {
+  let n = 0;
+  for (let at = bytes.indexOf(value); at !== -1; at = bytes.indexOf(value, at + 1)) n++;
   return n;
 }
