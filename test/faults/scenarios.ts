@@ -7,7 +7,7 @@
 import { CancelJobExecutionCommand, CreateJobCommand, CreateThingCommand, CreatePackageCommand, CreatePackageVersionCommand, DescribeJobExecutionCommand, type IoTClient } from "@aws-sdk/client-iot";
 import { UpdateThingShadowCommand } from "@aws-sdk/client-iot-data-plane";
 import { Database } from "bun:sqlite";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunningService } from "../../src/service/service.ts";
 import { AgentProcess } from "../helpers/agent-process.ts";
@@ -302,8 +302,25 @@ export const SCENARIOS: Scenario[] = [
       await agent.kill();
     },
   },
+  {
+    name: "state directory full (its writes fail with ENOSPC)",
+    promise: "the agent keeps running jobs and says so in its logs",
+    setUp: () => serviceEnv(),
+    async trial(env, i) {
+      const thing = await newThing(env);
+      const stateDir = tempDir("fault-full-");
+      // Every write of the crash-loop record lands on /dev/full, as on a full filesystem.
+      symlinkSync("/dev/full", join(stateDir, "running-execution.json.tmp"));
+      const dir = tempDir();
+      const agent = startAgent(env, thing, env.service!.mqttUrl, stateDir);
+      const jobId = `full-${i}`;
+      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), 0, join(dir, "log")) }));
+      expectSucceededOnce(await terminal(env, jobId, thing), join(dir, "log"), false);
+      if (!agent.lines.some((l) => l.includes("Cannot save local state") && l.includes("ENOSPC"))) throw new Error("no log line says the state could not be saved (ENOSPC)");
+      await agent.kill();
+    },
+  },
 ];
-
 
 /** Runs `trials` trials of a scenario; returns passes and the first failures' reasons. */
 export async function runScenario(s: Scenario, trials: number): Promise<{ passed: number; failures: string[] }> {
