@@ -47,10 +47,23 @@ export class OutputTail implements ByteSink {
     this.total += chunk.length;
 
     let bytes = chunk;
+    let head = ""; // text of the carried sequence completed by this chunk, when decoded apart
     if (this.carry.length > 0) {
-      bytes = new Uint8Array(this.carry.length + chunk.length);
-      bytes.set(this.carry, 0);
-      bytes.set(chunk, this.carry.length);
+      if (chunk.length >= 2 * this.window) {
+        // A long chunk: join only the continuation bytes that can finish the carried sequence
+        // (UTF-8 resynchronises after them), not the whole chunk.
+        let j = 0;
+        while (j < 3 && j < chunk.length && (chunk[j]! & 0xc0) === 0x80) j++;
+        const joined = new Uint8Array(this.carry.length + j);
+        joined.set(this.carry);
+        joined.set(chunk.subarray(0, j), this.carry.length);
+        head = sanitizeText(decoder.decode(joined));
+        bytes = chunk.subarray(j);
+      } else {
+        bytes = new Uint8Array(this.carry.length + chunk.length);
+        bytes.set(this.carry, 0);
+        bytes.set(chunk, this.carry.length);
+      }
     }
     const completeEnd = endOfCompleteSequences(bytes);
     this.carry = completeEnd === bytes.length ? NOTHING : bytes.slice(completeEnd);
@@ -60,7 +73,7 @@ export class OutputTail implements ByteSink {
       while ((complete[start]! & 0xc0) === 0x80) start++;
       const tail = complete.subarray(start);
       if (tail.length - countByte(tail, CR) >= this.needed) {
-        // Copied: the caller may reuse its buffer.
+        // Everything before (the head included) is irrelevant. Copied: the caller may reuse its buffer.
         this.deferredStore ??= new Uint8Array(this.window);
         this.deferredStore.set(tail);
         this.deferred = this.deferredStore.subarray(0, tail.length);
@@ -68,6 +81,7 @@ export class OutputTail implements ByteSink {
       }
     }
     this.flushDeferred();
+    if (head) this.ring.write(head);
     this.decodeTail(complete);
   }
 

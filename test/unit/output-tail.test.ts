@@ -100,6 +100,16 @@ describe("OutputTail", () => {
     }
   });
 
+  test("a character split before a long chunk of \\r bytes is kept (the joined-apart boundary path)", () => {
+    const first = new Uint8Array([0x61, 0x62, 0x63, 0xe2, 0x82]); // "abc" + the first two bytes of "€"
+    const second = new Uint8Array(20_002);
+    second[0] = 0xac; // the last byte of "€"
+    second.fill(0x0d, 1, 20_001); // a long run of \r, which the sanitiser drops
+    second[20_001] = 0x78; // "x"
+    expect(feed([first, second], 1024)).toBe("abc€x");
+    expect(feed([first, second], 1024)).toBe(expected(new Uint8Array([...first, ...second]), 1024));
+  });
+
   test("memory stays flat: 64 MiB through a 1024-character tail", () => {
     const tail = new OutputTail(1024);
     const chunk = enc.encode("x".repeat(65536));
