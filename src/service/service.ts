@@ -46,7 +46,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
   let fleet!: Fleet;
   const shadows = new ShadowService(store, (t) => fleet.hasThing(t), clock.now, (thing) => fleet.reevaluate(thing));
-  fleet = new Fleet(store, (t) => shadows.statesOf(t));
+  fleet = new Fleet(store, (t) => shadows.statesOf(t), clock.now);
   const catalog = new PackageCatalog(store, clock.now);
   let jobs!: JobControl;
   const engine = new JobsEngine(store, {

@@ -11,6 +11,9 @@ import { isServiceRequestTopic, type RequestHandler, type Transport } from "./tr
 export async function attachToBroker(url: string, onRequest: RequestHandler, onError: (message: string) => void): Promise<Transport> {
   const parsed = /^mqtt:\/\/([^/:]+|\[[^\]]+\]):(\d+)\/?$/.exec(url);
   if (!parsed) throw new Error(`--broker must look like mqtt://host:port, not ${JSON.stringify(url)}`);
+  const filters = ["$aws/things/+/jobs/#", "$aws/things/+/shadow/#"];
+  let subscribed!: () => void;
+  const ready = new Promise<void>((resolve) => (subscribed = resolve));
   const client = new MqttClient(
     {
       host: parsed[1]!.replace(/^\[|\]$/g, ""),
@@ -21,23 +24,22 @@ export async function attachToBroker(url: string, onRequest: RequestHandler, onE
       reconnectDelayMs: (n) => jitteredDelay(n - 1, 200, 10_000),
     },
     {
-      connect: () => void client.subscribe(["$aws/things/+/jobs/#", "$aws/things/+/shadow/#"], 1),
+      // A clean session: subscribe on every connect. The first one also means "ready".
+      connect: () => void client.subscribe(filters, 1).then(() => subscribed()),
       message: (topic, payload) => {
         if (isServiceRequestTopic(topic)) onRequest(topic, payload, (replyTopic, body) => void client.publish(replyTopic, body, 1));
       },
       error: onError,
     },
   );
-  const deadline = Date.now() + 10_000;
-  while (!client.connected) {
-    if (Date.now() > deadline) {
-      client.close(false);
-      throw new Error(`cannot connect to the broker at ${url}`);
-    }
-    await Bun.sleep(20);
-  }
   // Subscriptions must be in place before anyone is told the service is ready.
-  await client.subscribe(["$aws/things/+/jobs/#", "$aws/things/+/shadow/#"], 1);
+  let timer: Timer | undefined;
+  const timedOut = await Promise.race([ready.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), 10_000)))]);
+  clearTimeout(timer);
+  if (timedOut) {
+    client.close(false);
+    throw new Error(`cannot connect to the broker at ${url}`);
+  }
   return {
     url,
     publish: (topic, payload) => void client.publish(topic, payload, 1),

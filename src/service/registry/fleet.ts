@@ -26,6 +26,7 @@ export class Fleet {
     private readonly store: Store,
     /** A thing's shadows by name ("" = classic), from the shadow service's index. */
     private readonly shadowsOf: (thingName: string) => ReadonlyMap<string, { desired?: Record<string, unknown>; reported?: Record<string, unknown> }>,
+    private readonly now: () => number,
   ) {
     for (const g of store.all("group")) if (g.queryString) this.dynamic.set(g.thingGroupName, { query: parseQuery(g.queryString), members: new Set() });
     for (const t of store.all("thing")) for (const d of this.dynamic.values()) if (matches(d.query, this.indexed(t))) d.members.add(t.thingName);
@@ -96,7 +97,7 @@ export class Fleet {
       if (existing.queryString === queryString) return existing;
       throw new AwsError("ResourceAlreadyExistsException", `Thing group ${thingGroupName} already exists`);
     }
-    const group: ThingGroup = { thingGroupName, thingGroupId: randomUUID(), creationDate: Math.floor(Date.now() / 1000), version: 1, ...(description ? { description } : {}), ...(queryString !== undefined ? { queryString } : {}) };
+    const group: ThingGroup = { thingGroupName, thingGroupId: randomUUID(), creationDate: Math.floor(this.now() / 1000), version: 1, ...(description ? { description } : {}), ...(queryString !== undefined ? { queryString } : {}) };
     this.store.put("group", thingGroupName, group);
     if (query) {
       const members = new Set<string>();
