@@ -15,14 +15,11 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TARGETS } from "../cross-compile/targets.ts";
+import { debFileName } from "./deb-names.ts";
 
 const root = join(import.meta.dir, "..", "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string; license: string };
 const arches = process.argv.slice(2).length ? process.argv.slice(2) : ["amd64", "arm64"];
-
-export function debFileName(arch: string): string {
-  return `iot-jobs-agent_${pkg.version}_${arch}.deb`;
-}
 
 for (const arch of arches) {
   const target = TARGETS.find((t) => t.debianArch === arch && t.libc === "glibc");
@@ -83,7 +80,7 @@ for (const arch of arches) {
   put("DEBIAN/conffiles", 0o644, undefined, ["/etc/iot-jobs-agent/iot-jobs-agent.conf", ...handlers.map((h) => `/etc/iot-jobs-agent/jobs/${h}`), "/etc/init.d/iot-jobs-agent", ""].join("\n"));
   for (const script of ["postinst", "prerm", "postrm"]) put(`DEBIAN/${script}`, 0o755, join(root, "packaging/debian", script));
 
-  const out = join(root, "dist", debFileName(arch));
+  const out = join(root, "dist", debFileName(pkg.version, arch));
   const r = Bun.spawnSync(["dpkg-deb", "--root-owner-group", "-Zxz", "-z1", "--build", stage, out], { stdout: "pipe", stderr: "pipe" });
   rmSync(stage, { recursive: true, force: true });
   if (r.exitCode !== 0) throw new Error(`dpkg-deb failed: ${r.stderr.toString()}`);
