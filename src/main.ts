@@ -30,6 +30,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (args.command === "validate") return validateCommand(args.files, out);
+  // Loaded only for `doctor`: X.509 and DNS modules would otherwise cost the agent memory at idle.
+  if (args.command === "doctor") return (await import("./cli/doctor-command.ts")).doctorCommand(args, out);
 
   const loaded = loadConfig(args);
   if (!loaded.ok) {

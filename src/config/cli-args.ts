@@ -34,7 +34,7 @@ export type ValueFlag = keyof typeof VALUE_FLAGS;
 export type SwitchFlag = (typeof SWITCH_FLAGS)[number];
 
 export interface ParsedArgs {
-  readonly command: "run" | "validate" | "exec";
+  readonly command: "run" | "validate" | "exec" | "doctor";
   readonly values: Partial<Record<ValueFlag, string>>;
   readonly switches: ReadonlySet<SwitchFlag>;
   /** Flags of Device Client features this agent does not provide: value, or true for a switch. */
@@ -47,7 +47,7 @@ export type ParseArgsResult = { ok: true; args: ParsedArgs } | { ok: false; mess
 export function parseArgs(argv: readonly string[]): ParseArgsResult {
   let command: ParsedArgs["command"] = "run";
   let rest = argv;
-  if (argv[0] === "validate" || argv[0] === "exec") {
+  if (argv[0] === "validate" || argv[0] === "exec" || argv[0] === "doctor") {
     command = argv[0];
     rest = argv.slice(1);
   }
@@ -83,13 +83,13 @@ export function parseArgs(argv: readonly string[]): ParseArgsResult {
       switches.add(flag);
     } else if (arg.startsWith("-") && arg !== "-") {
       return { ok: false, message: `unknown flag ${arg}; see --help` };
-    } else if (command === "run") {
+    } else if (command === "run" || command === "doctor") {
       return { ok: false, message: `unexpected argument ${JSON.stringify(arg)}; see --help` };
     } else {
       files.push(arg);
     }
   }
-  if (command !== "run" && files.length === 0 && !switches.has("--help")) return { ok: false, message: `${command} needs a job document file` };
+  if ((command === "validate" || command === "exec") && files.length === 0 && !switches.has("--help")) return { ok: false, message: `${command} needs a job document file` };
   if (command === "exec" && files.length > 1) return { ok: false, message: "exec takes one job document file" };
   return { ok: true, args: { command, values, switches, foreign, files } };
 }
@@ -98,6 +98,8 @@ export const HELP = `Usage:
   iot-jobs-agent [flags]              run the agent (AWS IoT Jobs over MQTT)
   iot-jobs-agent validate FILE...     check job documents; exit 1 with the reasons
   iot-jobs-agent exec FILE [flags]    run a job document locally and print its status
+  iot-jobs-agent doctor [flags]       check config, credentials, handlers, clock, network, MQTT
+                                      and the Jobs subscriptions; one line per check with the fix
 
 Flags (as the AWS IoT Device Client's; command line over config file):
   --config-file FILE              config file (default ~/.aws-iot-device-client/aws-iot-device-client.conf)
