@@ -52,6 +52,8 @@ for (const arch of arches) {
   for (const h of handlers) put(`etc/iot-jobs-agent/jobs/${h}`, h.startsWith("_") ? 0o600 : 0o700, join(root, "handlers", h));
   put("lib/systemd/system/iot-jobs-agent.service", 0o644, join(root, "packaging/systemd/iot-jobs-agent.service"));
   put("etc/init.d/iot-jobs-agent", 0o755, join(root, "packaging/sysv/iot-jobs-agent"));
+  put("usr/sbin/iot-jobs-agent-switch", 0o755, join(root, "packaging/switch/iot-jobs-agent-switch"));
+  put("usr/share/doc/iot-jobs-agent/SWITCHING.md", 0o644, join(root, "docs/SWITCHING.md"));
   put("usr/share/doc/iot-jobs-agent/INSTALL.md", 0o644, join(root, "docs/INSTALL.md"));
   put("usr/share/doc/iot-jobs-agent/copyright", 0o644, undefined, `iot-jobs-agent\nLicense: ${pkg.license}\nThe executable embeds the Bun runtime (MIT; JavaScriptCore under LGPL-2.0-or-later and others).\n`);
 

@@ -83,13 +83,17 @@ export function handlerChecks(config: AgentConfig, euid: number): CheckLine[] {
       lines.push(fail("handler", `${name} is owned by uid ${fst.uid}, not by the agent's user (uid ${euid})`, `chown ${user} ${file}`));
       continue;
     }
+    if (name.startsWith("_")) {
+      // Shared code the handlers source (_common.sh): private, not executable.
+      if (fst.mode & 0o077) lines.push(fail("handler", `${name} is readable by group or others`, `chmod 600 ${file}`));
+      continue;
+    }
     const resolved = resolveHandler(name, "default", { handlerDirectory: dir, euid, pathEnv: process.env.PATH ?? "" });
     if (!resolved.ok) {
       lines.push(fail("handler", `${name}: ${resolved.reason}`, (fst.mode & 0o077) !== 0 ? `chmod 700 ${file}` : undefined));
       continue;
     }
     resolved.release();
-    if (name.startsWith("_")) continue; // shared code sourced by handlers (mode 600 is right)
     if ((fst.mode & 0o100) === 0) lines.push(warn("handler", `${name} is not executable`, `chmod 700 ${file}`));
   }
   if (!lines.some((l) => l.check === "handler")) lines.push(ok("handler", `${names.length} file(s) in ${dir}, all owned and private`));

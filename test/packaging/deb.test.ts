@@ -27,6 +27,7 @@ describe.skipIf(!dpkgDeb)("Debian package", () => {
     const listing = sh("dpkg-deb", "-c", deb).out;
     const mode = (path: string) => listing.split("\n").find((l) => l.endsWith(` ./${path}`) || l.endsWith(` ./${path}/`))?.split(/\s+/)[0];
     expect(mode("usr/bin/iot-jobs-agent")).toBe("-rwxr-xr-x");
+    expect(mode("usr/sbin/iot-jobs-agent-switch")).toBe("-rwxr-xr-x");
     expect(mode("etc/iot-jobs-agent")).toBe("drwx------");
     expect(mode("etc/iot-jobs-agent/iot-jobs-agent.conf")).toBe("-rw-------");
     expect(mode("etc/iot-jobs-agent/jobs")).toBe("drwx------");
