@@ -37,6 +37,8 @@ export interface ParsedArgs {
   readonly command: "run" | "validate" | "exec" | "doctor";
   readonly values: Partial<Record<ValueFlag, string>>;
   readonly switches: ReadonlySet<SwitchFlag>;
+  /** `exec --param KEY=VALUE` (repeatable): values for the document's service placeholders. */
+  readonly params: readonly (readonly [string, string])[];
   /** Flags of Device Client features this agent does not provide: value, or true for a switch. */
   readonly foreign: Readonly<Record<string, string | true>>;
   readonly files: readonly string[];
@@ -54,13 +56,20 @@ export function parseArgs(argv: readonly string[]): ParseArgsResult {
   const values: Partial<Record<ValueFlag, string>> = {};
   const switches = new Set<SwitchFlag>();
   const foreign: Record<string, string | true> = {};
+  const params: [string, string][] = [];
   const files: string[] = [];
   const isFlag = (word: string) =>
     word in VALUE_FLAGS || (SWITCH_FLAGS as readonly string[]).includes(word) || FOREIGN_FLAGS.has(word);
   for (let i = 0; i < rest.length; i++) {
     // `-h` is the short form people type; the Device Client documents only --help.
     const arg = rest[i] === "-h" ? "--help" : rest[i]!;
-    if (FOREIGN_FLAGS.has(arg)) {
+    if (arg === "--param" && command === "exec") {
+      const pair = rest[i + 1];
+      const eq = pair?.indexOf("=") ?? -1;
+      if (pair === undefined || eq < 1) return { ok: false, message: "--param needs KEY=VALUE" };
+      params.push([pair.slice(0, eq), pair.slice(eq + 1)]);
+      i++;
+    } else if (FOREIGN_FLAGS.has(arg)) {
       if (arg in foreign) return { ok: false, message: `${arg} was given more than once` };
       if (!FOREIGN_FLAGS.get(arg)) {
         foreign[arg] = true;
@@ -91,13 +100,15 @@ export function parseArgs(argv: readonly string[]): ParseArgsResult {
   }
   if ((command === "validate" || command === "exec") && files.length === 0 && !switches.has("--help")) return { ok: false, message: `${command} needs a job document file` };
   if (command === "exec" && files.length > 1) return { ok: false, message: "exec takes one job document file" };
-  return { ok: true, args: { command, values, switches, foreign, files } };
+  return { ok: true, args: { command, values, switches, params, foreign, files } };
 }
 
 export const HELP = `Usage:
   iot-jobs-agent [flags]              run the agent (AWS IoT Jobs over MQTT)
   iot-jobs-agent validate FILE...     check job documents; exit 1 with the reasons
-  iot-jobs-agent exec FILE [flags]    run a job document locally and print its status
+  iot-jobs-agent exec FILE [flags]    run a job document locally and print its status;
+                 [--param KEY=VALUE]  values for service placeholders: KEY is a template parameter
+                                      (\${aws:iot:parameter:KEY}) or a whole aws:iot:… placeholder
   iot-jobs-agent doctor [flags]       check config, credentials, handlers, clock, network, MQTT
                                       and the Jobs subscriptions; one line per check with the fix
 
