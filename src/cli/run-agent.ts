@@ -68,7 +68,6 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
     runJob: (document, signal, jobLog) =>
       runJob(document, {
         ...runContextFor(config, jobLog, signal),
-        graceMs: 2000,
         onSpawn: (pid) => {
           const step = describeStep(pid);
           const error = step ? record.recordStep(step) : undefined;

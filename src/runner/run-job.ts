@@ -4,6 +4,7 @@
  * statusDetails the Jobs service gets (reason, stdout with includeStdOut, stderr when non-empty).
  */
 import type { JobDocument, Step } from "../jobdoc/job-document.ts";
+import type { Clock } from "../util/clock.ts";
 import { redactSecrets } from "../util/redact.ts";
 import { resolveHandler } from "./handler-path.ts";
 import { LineCounter } from "./line-counter.ts";
@@ -23,6 +24,8 @@ export interface RunContext extends RunAsContext {
   readonly stepTimeoutSeconds: number;
   readonly signal?: AbortSignal;
   readonly graceMs?: number;
+  /** Time source for step deadlines and kill grace (default: the system clock). */
+  readonly clock?: Clock;
   readonly onStepStart?: (step: Step, index: number, isFinal: boolean) => void;
   readonly onStepEnd?: (step: Step, result: StepResult) => void;
   readonly onSpawn?: (pid: number) => void;
@@ -124,6 +127,7 @@ async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: 
       timeoutSeconds: ctx.stepTimeoutSeconds,
       signal: ctx.signal,
       graceMs: ctx.graceMs,
+      clock: ctx.clock,
       onSpawn: ctx.onSpawn,
     });
   } finally {

@@ -1,0 +1,134 @@
+/**
+ * Regression tests for the agent defects of issue 10 that touch the operating system: timers,
+ * locks, reboots, pipes, signals, users, umask. One test (at least) per defect, named after it.
+ * Real child processes throughout; time-dependent logic runs on a ManualClock.
+ */
+import { describe, expect, test } from "bun:test";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { runJob } from "../../src/runner/run-job.ts";
+import { spawnStep, STEP_KILL_GRACE_MS } from "../../src/runner/spawn-step.ts";
+import { ManualClock } from "../../src/util/clock.ts";
+import { groupMembers } from "../helpers/processes.ts";
+import { commandStep, handlerStep, parsed, testRunContext } from "../helpers/run-context.ts";
+import { tempDir, writeHandler } from "../helpers/temp.ts";
+
+const discard = { push: () => {}, end: () => {} };
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readOr(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+async function waitUntil(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+describe("redteam 01: step timeouts beyond the runtime's 32-bit timer", () => {
+  test("redteam 01: a step-timeout-seconds of 3,000,000 s does not time the step out after 1 ms", async () => {
+    // 2,147,484 s is the first value whose milliseconds overflow setTimeout's signed 32 bits.
+    for (const stepTimeoutSeconds of [2_147_484, 3_000_000]) {
+      const out = await runJob(parsed({ version: "1.0", steps: [commandStep("s", "sleep,0.3")] }), testRunContext(tempDir(), { stepTimeoutSeconds }));
+      expect(out.statusDetails.reason).toBe("Exited with status: 0");
+    }
+  });
+
+  test("redteam 01: a huge deadline fires when (and only when) the clock reaches it", async () => {
+    const clock = new ManualClock();
+    let pid = 0;
+    const running = spawnStep({ argv: ["sleep", "30"], env: process.env, stdout: discard, stderr: discard, timeoutSeconds: 3_000_000, clock, onSpawn: (p) => (pid = p) });
+    await waitUntil("the spawn", () => pid > 0);
+    clock.advance(2_999_999_000);
+    await Bun.sleep(50);
+    expect(alive(pid)).toBe(true);
+    clock.advance(1000); // the deadline: SIGTERM, which sleep obeys
+    expect(await running).toEqual({ kind: "timed-out", seconds: 3_000_000 });
+    expect(clock.pending()).toBe(0);
+  });
+
+  test("redteam 01: a step-timeout-seconds of 0 means no deadline", async () => {
+    const clock = new ManualClock();
+    let pid = 0;
+    const running = spawnStep({ argv: ["sh", "-c", "sleep 0.3"], env: process.env, stdout: discard, stderr: discard, timeoutSeconds: 0, clock, onSpawn: (p) => (pid = p) });
+    await waitUntil("the spawn", () => pid > 0);
+    expect(clock.pending()).toBe(0);
+    clock.advance(10 * 365 * 86_400_000);
+    expect(await running).toEqual({ kind: "exited", code: 0 });
+  });
+});
+
+describe("redteam 17g: one kill grace for the agent and exec", () => {
+  test("redteam 17g: exec's SIGTERM→SIGKILL grace is the agent's 2 s (one constant)", async () => {
+    expect(STEP_KILL_GRACE_MS).toBe(2000);
+    // The default grace (what `exec` and the agent both use now): SIGKILL exactly 2 s after SIGTERM.
+    const clock = new ManualClock();
+    let pid = 0;
+    const running = spawnStep({ argv: ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"], env: process.env, stdout: discard, stderr: discard, timeoutSeconds: 1, clock, onSpawn: (p) => (pid = p) });
+    await waitUntil("the spawn", () => pid > 0);
+    await Bun.sleep(100); // the trap is set
+    clock.advance(1000); // deadline: SIGTERM, ignored
+    clock.advance(STEP_KILL_GRACE_MS - 1);
+    await Bun.sleep(200);
+    expect(alive(pid)).toBe(true);
+    clock.advance(1); // SIGKILL
+    expect(await running).toEqual({ kind: "timed-out", seconds: 1 });
+    expect(groupMembers(pid)).toEqual([]);
+  });
+});
+
+describe("redteam 13: background processes of a step", () => {
+  test("redteam 13: a process a step leaves in the background with its stdout is not killed by SIGPIPE", async () => {
+    const dir = tempDir();
+    const log = join(dir, "alive.log");
+    // The careless way to start a daemon: it inherits the step's stdout and stderr.
+    writeHandler(dir, "daemon.sh", `#!/bin/sh\n( trap 'echo SIGPIPE >> ${log}' PIPE; i=0; while [ $i -lt 30 ]; do echo "tick $i" || echo "write failed" >> ${log}; echo "tick $i" >&2; echo "alive $i" >> ${log}; i=$((i+1)); sleep 0.1; done ) &\necho started\n`);
+    const clock = new ManualClock();
+    const run = runJob(parsed({ version: "1.0", includeStdOut: true, steps: [handlerStep("s", "daemon.sh")] }), testRunContext(dir, { clock }));
+    await waitUntil("the daemon's first tick", () => readOr(log).includes("alive 0"));
+    await Bun.sleep(100);
+    clock.advance(1000); // the drain time: the step ends while the daemon still writes
+    const out = await run;
+    expect(out.status).toBe("SUCCEEDED");
+    expect(out.statusDetails.stdout).toStartWith("started\n");
+    await waitUntil("the daemon's last tick", () => readOr(log).includes("alive 29"), 15_000);
+    const lines = readFileSync(log, "utf8");
+    expect(lines).not.toContain("SIGPIPE");
+    expect(lines).not.toContain("write failed");
+  });
+});
+
+describe("redteam 18: the steps' umask", () => {
+  test("redteam 18: steps start with umask 022 whatever the agent's (the unit's UMask=0077)", async () => {
+    const dir = tempDir();
+    const previous = process.umask(0o077);
+    try {
+      const out = await runJob(
+        parsed({ version: "1.0", includeStdOut: true, steps: [commandStep("deploy", `sh,-c,umask; mkdir ${dir}/app && echo x > ${dir}/app/app.conf`)] }),
+        testRunContext(dir),
+      );
+      expect(out.statusDetails.stdout).toBe("0022\n");
+      expect(statSync(join(dir, "app")).mode & 0o777).toBe(0o755);
+      expect(statSync(join(dir, "app/app.conf")).mode & 0o777).toBe(0o644);
+      // The agent keeps its own.
+      expect(process.umask()).toBe(0o077);
+    } finally {
+      process.umask(previous);
+    }
+  });
+});
