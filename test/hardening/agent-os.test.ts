@@ -4,14 +4,16 @@
  * Real child processes throughout; time-dependent logic runs on a ManualClock.
  */
 import { describe, expect, test } from "bun:test";
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runJob } from "../../src/runner/run-job.ts";
+import { acquireInstanceLock } from "../../src/state/instance-lock.ts";
+import { AgentProcess } from "../helpers/agent-process.ts";
 import { spawnStep, STEP_KILL_GRACE_MS } from "../../src/runner/spawn-step.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { groupMembers } from "../helpers/processes.ts";
 import { commandStep, handlerStep, parsed, testRunContext } from "../helpers/run-context.ts";
-import { tempDir, writeHandler } from "../helpers/temp.ts";
+import { REPO_ROOT, tempDir, writeHandler } from "../helpers/temp.ts";
 
 const discard = { push: () => {}, end: () => {} };
 
@@ -130,5 +132,87 @@ describe("redteam 18: the steps' umask", () => {
     } finally {
       process.umask(previous);
     }
+  });
+});
+
+/** A process that takes the instance lock of `stateDir`, prints the outcome, and holds it a while. */
+function lockContender(stateDir: string, holdMs: number): { proc: ReturnType<typeof Bun.spawn>; outcome: Promise<string> } {
+  const script = `import { acquireInstanceLock } from ${JSON.stringify(join(REPO_ROOT, "src/state/instance-lock.ts"))};
+const r = acquireInstanceLock(process.env.STATE_DIR, "t");
+console.log(r.ok ? (r.degraded ? "degraded " + r.degraded : "locked") : "refused " + r.message);
+await Bun.sleep(Number(process.env.HOLD_MS));`;
+  const env = { ...process.env, STATE_DIR: stateDir, HOLD_MS: String(holdMs) };
+  const proc = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "inherit", env });
+  return { proc, outcome: new Response(proc.stdout as ReadableStream).text().then((t) => t.trim()) };
+}
+
+describe("redteam 02 + 09: the instance lock identifies its holder (flock)", () => {
+  test("redteam 02: stale lock whose pid was reused does not stop the agent", async () => {
+    const stateDir = tempDir();
+    // What a power cut leaves: agent.lock naming a pid that now belongs to an unrelated process.
+    const unrelated = Bun.spawn(["sleep", "60"]);
+    try {
+      writeFileSync(join(stateDir, "agent.lock"), `pi-1\n${unrelated.pid}\n`, { mode: 0o600 });
+      const agent = AgentProcess.start({ brokerUrl: "mqtt://127.0.0.1:1", thingName: "pi-1", handlerDirectory: tempDir(), stateDir });
+      try {
+        await agent.waitForLog("Starting");
+        expect(readFileSync(join(stateDir, "agent.lock"), "utf8")).toBe(`pi-1\n${agent.pid}\n`);
+        expect(alive(unrelated.pid)).toBe(true);
+        // A live agent still keeps a second one out.
+        const second = lockContender(stateDir, 0);
+        expect(await second.outcome).toStartWith(`refused Another agent (pid ${agent.pid}) is running`);
+      } finally {
+        expect(await agent.kill("SIGTERM")).toBe(0);
+      }
+      expect(existsSync(join(stateDir, "agent.lock"))).toBe(false);
+    } finally {
+      unrelated.kill("SIGKILL");
+    }
+  });
+
+  test("redteam 02: the kernel frees the lock of a SIGKILLed holder, even when its step children live on", async () => {
+    const stateDir = tempDir();
+    const holder = Bun.spawn([process.execPath, "-e", `import { acquireInstanceLock } from ${JSON.stringify(join(REPO_ROOT, "src/state/instance-lock.ts"))};
+acquireInstanceLock(process.env.STATE_DIR, "t"); const c = Bun.spawn(["sleep", "60"], { detached: true }); console.log(c.pid); await Bun.sleep(60000);`], { stdout: "pipe", env: { ...process.env, STATE_DIR: stateDir } });
+    const reader = (holder.stdout as ReadableStream<Uint8Array>).getReader();
+    const child = Number(new TextDecoder().decode((await reader.read()).value).trim());
+    try {
+      expect(acquireInstanceLock(stateDir, "t")).toMatchObject({ ok: false });
+      holder.kill("SIGKILL");
+      await holder.exited;
+      expect(alive(child)).toBe(true); // a child of the holder does not keep the lock
+      const lock = acquireInstanceLock(stateDir, "t");
+      expect(lock).toMatchObject({ ok: true });
+      expect(lock.ok && lock.degraded).toBeFalsy();
+      if (lock.ok) lock.release();
+    } finally {
+      process.kill(child, "SIGKILL");
+    }
+  });
+
+  test("redteam 09: two agents started together over a stale lock: exactly one runs", async () => {
+    for (let trial = 0; trial < 4; trial++) {
+      const stateDir = tempDir();
+      writeFileSync(join(stateDir, "agent.lock"), "t\n999999\n", { mode: 0o600 });
+      const contenders = Array.from({ length: 4 }, () => lockContender(stateDir, 800));
+      const outcomes = await Promise.all(contenders.map((c) => c.outcome));
+      expect(outcomes.filter((o) => o === "locked")).toHaveLength(1);
+      expect(outcomes.filter((o) => o.startsWith("refused Another agent"))).toHaveLength(3);
+      await Promise.all(contenders.map((c) => c.proc.exited));
+    }
+  }, 30_000);
+
+  test("redteam 09: an agent releasing its lock while another starts: never two holders", () => {
+    const stateDir = tempDir();
+    for (let i = 0; i < 200; i++) {
+      const first = acquireInstanceLock(stateDir, "t");
+      expect(first).toMatchObject({ ok: true });
+      expect(acquireInstanceLock(stateDir, "t")).toMatchObject({ ok: false });
+      if (first.ok) first.release();
+    }
+    // Unwritable directory: the agent runs degraded, as before.
+    const notADir = join(tempDir(), "file");
+    writeFileSync(notADir, "");
+    expect(acquireInstanceLock(join(notADir, "state"), "t")).toMatchObject({ ok: true, degraded: expect.stringContaining("Cannot create state directory") });
   });
 });
