@@ -7,7 +7,7 @@ import { connect } from "../mqtt/connection.ts";
 import { runContextFor } from "../runner/run-context.ts";
 import { runJob } from "../runner/run-job.ts";
 import { ExecutionRecord } from "../state/execution-record.ts";
-import { describeStep, killOrphanedStep } from "../state/orphan-steps.ts";
+import { currentBootId, describeStep, killOrphanedStep } from "../state/orphan-steps.ts";
 import { acquireInstanceLock } from "../state/instance-lock.ts";
 
 /** Time from SIGTERM to exit, at most; a reboot handler's SIGTERM must not wait on us. */
@@ -55,6 +55,7 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
   if (orphan) {
     const killed = killOrphanedStep(orphan);
     if (killed.length) log.warn({ pids: killed }, "Killed the step processes a previous agent left running");
+    else if (orphan.bootId !== currentBootId()) log.info({ pid: orphan.pid }, "The previous agent's step ran in an earlier boot; nothing of it is left to stop");
   }
   const agent = new JobsAgent({
     thingName: settings.thingName,

@@ -7,7 +7,9 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runJob } from "../../src/runner/run-job.ts";
+import { ExecutionRecord } from "../../src/state/execution-record.ts";
 import { acquireInstanceLock } from "../../src/state/instance-lock.ts";
+import { currentBootId, describeStep, killOrphanedStep } from "../../src/state/orphan-steps.ts";
 import { AgentProcess } from "../helpers/agent-process.ts";
 import { spawnStep, STEP_KILL_GRACE_MS } from "../../src/runner/spawn-step.ts";
 import { ManualClock } from "../../src/util/clock.ts";
@@ -214,5 +216,61 @@ acquireInstanceLock(process.env.STATE_DIR, "t"); const c = Bun.spawn(["sleep", "
     const notADir = join(tempDir(), "file");
     writeFileSync(notADir, "");
     expect(acquireInstanceLock(join(notADir, "state"), "t")).toMatchObject({ ok: true, degraded: expect.stringContaining("Cannot create state directory") });
+  });
+});
+
+describe("redteam 05: orphan records carry the boot id", () => {
+  /** A session and group leader with two workers, as systemd starts a service. */
+  async function sessionWithWorkers(): Promise<{ leader: number; members: () => number[]; kill: () => void }> {
+    const proc = Bun.spawn(["sh", "-c", "sleep 60 & sleep 60 & wait"], { detached: true });
+    await waitUntil("the workers", () => groupMembers(proc.pid).length === 3);
+    return {
+      leader: proc.pid,
+      members: () => groupMembers(proc.pid),
+      kill: () => {
+        try {
+          process.kill(-proc.pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      },
+    };
+  }
+
+  test("redteam 05: after a reboot the agent does not kill unrelated processes that reuse the old step's pid", async () => {
+    const session = await sessionWithWorkers();
+    try {
+      // The record as the previous boot wrote it: same pid and start time (what a pid reuse after
+      // a reboot can give), another boot id.
+      const recorded = describeStep(session.leader, "11111111-1111-1111-1111-111111111111")!;
+      expect(recorded.bootId).toBe("11111111-1111-1111-1111-111111111111");
+      expect(killOrphanedStep(recorded, "22222222-2222-2222-2222-222222222222")).toEqual([]);
+      // A record written before boot ids were recorded proves nothing either.
+      expect(killOrphanedStep({ pid: recorded.pid, startTime: recorded.startTime }, "11111111-1111-1111-1111-111111111111")).toEqual([]);
+      // An unknown current boot: nothing is killed.
+      expect(killOrphanedStep(recorded, undefined)).toEqual([]);
+      await Bun.sleep(100);
+      const members = session.members();
+      expect(members).toHaveLength(3);
+      // The same boot: the orphan is killed, as before (a SIGKILLed agent's step).
+      expect(killOrphanedStep(recorded, "11111111-1111-1111-1111-111111111111").sort()).toEqual(members.sort());
+      await waitUntil("the group to die", () => session.members().length === 0);
+    } finally {
+      session.kill();
+    }
+  });
+
+  test("redteam 05: the execution record keeps the step's boot id across a restart; the real boot id is read", () => {
+    const bootId = currentBootId();
+    expect(bootId).toMatch(/^[0-9a-f-]{36}$/);
+    const fake = join(tempDir(), "boot_id");
+    writeFileSync(fake, "33333333-3333-3333-3333-333333333333\n");
+    expect(currentBootId(fake)).toBe("33333333-3333-3333-3333-333333333333");
+    expect(currentBootId(join(tempDir(), "missing"))).toBeUndefined();
+    const dir = tempDir();
+    const record = new ExecutionRecord(dir);
+    record.recordStart("job-1", 1);
+    expect(record.recordStep(describeStep(process.pid)!)).toBeUndefined();
+    expect(new ExecutionRecord(dir).read()!.step).toEqual({ pid: process.pid, startTime: expect.any(Number), bootId: bootId! });
   });
 });
