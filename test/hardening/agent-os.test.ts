@@ -4,8 +4,9 @@
  * Real child processes throughout; time-dependent logic runs on a ManualClock.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, truncateSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { escapeControls, prettyLine } from "../../src/log/logger.ts";
 import { runJob } from "../../src/runner/run-job.ts";
 import { ExecutionRecord } from "../../src/state/execution-record.ts";
 import { acquireInstanceLock } from "../../src/state/instance-lock.ts";
@@ -273,4 +274,86 @@ describe("redteam 05: orphan records carry the boot id", () => {
     expect(record.recordStep(describeStep(process.pid)!)).toBeUndefined();
     expect(new ExecutionRecord(dir).read()!.step).toEqual({ pid: process.pid, startTime: expect.any(Number), bootId: bootId! });
   });
+});
+
+describe("redteam 14: log rotation and stray signals", () => {
+  test("redteam 14: SIGHUP reopens the log file after rotation; SIGHUP, SIGUSR1, SIGUSR2 and SIGPIPE do not kill the agent", async () => {
+    const stateDir = tempDir();
+    const logFile = join(tempDir(), "agent.log");
+    const agent = AgentProcess.start({ brokerUrl: "mqtt://127.0.0.1:1", thingName: "pi-rot", handlerDirectory: tempDir(), stateDir, extraArgs: ["--log-type", "file", "--log-file", logFile] });
+    try {
+      await waitUntil("the first log line", () => readOr(logFile).includes("Starting"));
+      // logrotate's default (create) mode: move the file away, create a new one, signal.
+      renameSync(logFile, `${logFile}.1`);
+      writeFileSync(logFile, "", { mode: 0o600 });
+      agent.proc.kill("SIGHUP");
+      await waitUntil("a line in the new file", () => readOr(logFile).includes("Log file reopened"));
+      expect(readOr(`${logFile}.1`)).not.toContain("Log file reopened");
+      // copytruncate: the file is cut to 0 under the agent; appends land at the new end (no hole of NULs).
+      truncateSync(logFile, 0);
+      agent.proc.kill("SIGHUP");
+      await waitUntil("a line after the truncation", () => readOr(logFile).includes("Log file reopened"));
+      expect(readOr(logFile).startsWith("{")).toBe(true);
+      for (const signal of ["SIGUSR1", "SIGUSR2", "SIGPIPE", "SIGHUP"] as const) agent.proc.kill(signal);
+      await Bun.sleep(300);
+      expect(agent.proc.exitCode).toBeNull();
+      expect(existsSync(join(stateDir, "agent.lock"))).toBe(true);
+    } finally {
+      expect(await agent.kill("SIGTERM")).toBe(0);
+    }
+    expect(existsSync(join(stateDir, "agent.lock"))).toBe(false);
+  }, 30_000);
+});
+
+describe("redteam 17e: the readable log format escapes control characters", () => {
+  test("redteam 17e: a step name with terminal escapes is printed escaped on a TTY", () => {
+    const name = "x\u001b]0;pwned\u0007\u001b[2J\u001b[31mRED\u009b2J\u202eevil";
+    const line = prettyLine(`${JSON.stringify({ time: "2026-01-01T00:00:00.000Z", level: "INFO", msg: `Step ${name}`, step: name, [`k\u001b`]: 1 })}\n`);
+    expect(line).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(line).toContain("Step x\\x1b]0;pwned\\x07\\x1b[2J\\x1b[31mRED\\x9b2J\\u202eevil");
+    expect(line).toContain("step=x\\x1b]0;");
+    expect(line.endsWith("\n")).toBe(true);
+    expect(line.split("\n")).toHaveLength(2);
+    expect(escapeControls("plain ünïcode, tab\there")).toBe("plain ünïcode, tab\\x09here");
+  });
+});
+
+const logrotate = Bun.which("logrotate", { PATH: `${process.env.PATH}:/usr/sbin:/sbin` });
+const startStopDaemon = Bun.which("start-stop-daemon", { PATH: `${process.env.PATH}:/usr/sbin:/sbin` });
+if (!logrotate || !startStopDaemon) console.warn("SKIPPED: the logrotate test needs logrotate and start-stop-daemon (apt-get install -y logrotate)");
+
+describe.skipIf(!logrotate || !startStopDaemon)("item 4: the shipped logrotate snippet", () => {
+  test("redteam 14: logrotate with the shipped snippet rotates the SysV log; the agent writes on in the new file", async () => {
+    const root = tempDir("logrotate-root-");
+    const logFile = join(root, "iot-jobs-agent.log");
+    const config = join(root, "agent.conf");
+    writeFileSync(config, JSON.stringify({ endpoint: "mqtt://127.0.0.1:1", "thing-name": "pi-rot", jobs: { "handler-directory": tempDir() } }), { mode: 0o600 });
+    // The agent from source; `exec` keeps the supervisor's child the agent itself.
+    const daemon = writeHandler(root, "agent", `#!/bin/sh\nexec ${process.execPath} ${join(REPO_ROOT, "src/main.ts")} "$@"\n`);
+    const defaults = join(root, "defaults");
+    writeFileSync(defaults, [`DAEMON=${daemon}`, `CONFIG=${config}`, `STATE_DIR=${join(root, "state")}`, `LOG_FILE=${logFile}`, `PIDFILE=${join(root, "pid")}`, "RESPAWN_DELAY=1", "STOP_TIMEOUT=10"].join("\n") + "\n");
+    const initScript = join(REPO_ROOT, "packaging/sysv/iot-jobs-agent");
+    const env = { ...process.env, IOT_JOBS_AGENT_DEFAULTS: defaults, PATH: `${process.env.PATH}:/usr/sbin:/sbin` };
+    const init = (action: string) => Bun.spawnSync(["/bin/sh", initScript, action], { env, stdout: "pipe", stderr: "pipe" });
+    // The shipped snippet, pointed at this root's log and init script.
+    const snippet = readFileSync(join(REPO_ROOT, "packaging/logrotate/iot-jobs-agent"), "utf8")
+      .replace(/^\/var\/log\/iot-jobs-agent\.log \{$/m, `${logFile} {`)
+      .replace("create 0600 root root", "create 0600")
+      .replaceAll("/etc/init.d/iot-jobs-agent", initScript);
+    const rotateConf = join(root, "logrotate.conf");
+    writeFileSync(rotateConf, snippet, { mode: 0o644 });
+    expect(init("start").exitCode).toBe(0);
+    try {
+      await waitUntil("the agent's first lines", () => readOr(logFile).includes("Starting"), 20_000);
+      const rotate = Bun.spawnSync([logrotate!, "-f", "-s", join(root, "logrotate.state"), rotateConf], { env, stdout: "pipe", stderr: "pipe" });
+      expect(rotate.stderr.toString()).toBe("");
+      expect(rotate.exitCode).toBe(0);
+      expect(readOr(`${logFile}.1`)).toContain("Starting");
+      await waitUntil("the reopened file", () => readOr(logFile).includes("Log file reopened"));
+      expect(readOr(`${logFile}.1`)).not.toContain("Log file reopened");
+    } finally {
+      expect(init("stop").exitCode).toBe(0);
+    }
+    expect(readOr(logFile)).toContain("Stopping; a running job stays IN_PROGRESS");
+  }, 60_000);
 });
