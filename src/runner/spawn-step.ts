@@ -18,8 +18,6 @@ import { readPipe } from "./pipe-reader.ts";
 
 export interface SpawnRequest {
   readonly argv: readonly string[];
-  readonly uid?: number;
-  readonly gid?: number;
   readonly env: Record<string, string | undefined>;
   readonly cwd?: string;
   readonly stdout: ByteSink;
@@ -60,8 +58,6 @@ export async function spawnStep(req: SpawnRequest): Promise<StepExit> {
       stderr: pipes ? pipes[1].writeFd : "pipe",
       env: req.env,
       cwd: req.cwd,
-      uid: req.uid,
-      gid: req.gid,
       // Own session and process group: the whole tree can be signalled, and the agent's
       // terminal signals (Ctrl-C) do not reach it directly.
       detached: true,

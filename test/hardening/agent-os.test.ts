@@ -4,7 +4,7 @@
  * Real child processes throughout; time-dependent logic runs on a ManualClock.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, renameSync, truncateSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, renameSync, truncateSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { escapeControls, prettyLine } from "../../src/log/logger.ts";
 import { runJob } from "../../src/runner/run-job.ts";
@@ -12,7 +12,9 @@ import { ExecutionRecord } from "../../src/state/execution-record.ts";
 import { acquireInstanceLock } from "../../src/state/instance-lock.ts";
 import { currentBootId, describeStep, killOrphanedStep } from "../../src/state/orphan-steps.ts";
 import { AgentProcess } from "../helpers/agent-process.ts";
+import { compiledAgent } from "../helpers/executables.ts";
 import { spawnStep, STEP_KILL_GRACE_MS } from "../../src/runner/spawn-step.ts";
+import { lookupUser, USER_LOOKUP_TIMEOUT_MS, UserLookupError } from "../../src/runner/user-lookup.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { groupMembers } from "../helpers/processes.ts";
 import { commandStep, handlerStep, parsed, testRunContext } from "../helpers/run-context.ts";
@@ -356,4 +358,133 @@ describe.skipIf(!logrotate || !startStopDaemon)("item 4: the shipped logrotate s
     }
     expect(readOr(logFile)).toContain("Stopping; a running job stays IN_PROGRESS");
   }, 60_000);
+});
+
+const isRoot = process.geteuid!() === 0;
+const useradd = Bun.which("useradd", { PATH: `${process.env.PATH}:/usr/sbin:/sbin` });
+const userdel = Bun.which("userdel", { PATH: `${process.env.PATH}:/usr/sbin:/sbin` });
+
+/** A PATH without sudo (a minimal Yocto/Buildroot image): links to the few tools a step needs. */
+function pathWithoutSudo(): string {
+  const dir = tempDir();
+  chmodSync(dir, 0o755); // the step's user looks its programs up there too
+  for (const tool of ["sh", "id", "grep", "ls", "getent", "cat"]) {
+    const real = Bun.which(tool);
+    if (real) Bun.spawnSync(["ln", "-s", real, join(dir, tool)]);
+  }
+  return dir;
+}
+
+describe("redteam 16: runAsUser without sudo", () => {
+  test.skipIf(!isRoot || !useradd || !userdel)(
+    "redteam 16: runAsUser without sudo keeps the user's supplementary groups and sets HOME, USER, LOGNAME, SHELL",
+    async () => {
+      const name = `iotjt${process.pid % 100000}`;
+      const home = join(tempDir(), "home");
+      const made = Bun.spawnSync([useradd!, "-M", "-d", home, "-s", "/bin/sh", "-G", "video,adm", name], { stderr: "pipe" });
+      if (made.exitCode !== 0) throw new Error(`useradd: ${made.stderr.toString()}`);
+      try {
+        const noSudo = pathWithoutSudo();
+        const script = 'id -G; echo "HOME=$HOME USER=$USER LOGNAME=$LOGNAME SHELL=$SHELL"; grep -E "^Sig(Blk|Ign)" /proc/self/status; ls /proc/self/fd';
+        const out = await runJob(
+          parsed({ version: "1.0", includeStdOut: true, steps: [commandStep("as-user", `sh,-c,${script.replaceAll(",", "\\,")}`, { runAsUser: name })] }),
+          testRunContext(tempDir(), { pathEnv: noSudo, env: { ...process.env, PATH: noSudo, HOME: "/root", USER: "root", LOGNAME: "root" } }),
+        );
+        expect(out.statusDetails).toMatchObject({ reason: "Exited with status: 0" });
+        const [groups, envLine, sigBlk, sigIgn, ...fds] = out.statusDetails.stdout!.trim().split("\n");
+        const uid = Number(Bun.spawnSync(["id", "-u", name]).stdout.toString());
+        const gid = Number(Bun.spawnSync(["id", "-g", name]).stdout.toString());
+        expect(groups!.split(" ").map(Number).sort((a, b) => a - b)).toEqual([4, 44, gid].sort((a, b) => a - b));
+        expect(envLine).toBe(`HOME=${home} USER=${name} LOGNAME=${name} SHELL=/bin/sh`);
+        // Still a clean start: no blocked or ignored signals, only fds 0-2 (+ the one ls opens).
+        expect(sigBlk).toBe("SigBlk:\t0000000000000000");
+        expect(sigIgn).toBe("SigIgn:\t0000000000000000");
+        expect(fds.map(Number).filter((fd) => fd > 3)).toEqual([]);
+        // And really that uid.
+        const who = await runJob(parsed({ version: "1.0", includeStdOut: true, steps: [commandStep("who", "id,-u", { runAsUser: name })] }), testRunContext(tempDir(), { pathEnv: noSudo, env: { ...process.env, PATH: noSudo } }));
+        expect(who.statusDetails.stdout).toBe(`${uid}\n`);
+      } finally {
+        Bun.spawnSync([userdel!, name]);
+      }
+    },
+  );
+});
+
+describe("redteam 16: the compiled executable", () => {
+  test.skipIf(!isRoot)("redteam 16: the compiled agent runs a runAsUser step without sudo through its own __run-as mode", async () => {
+    const agent = compiledAgent("linux-x64");
+    const noSudo = pathWithoutSudo();
+    const doc = join(tempDir(), "job.json");
+    writeFileSync(doc, JSON.stringify({ version: "1.0", includeStdOut: true, steps: [commandStep("s", "sh,-c,id -u; echo $HOME $USER", { runAsUser: "nobody" })] }));
+    const run = Bun.spawnSync([agent, "exec", doc], { env: { PATH: noSudo, HOME: "/root" }, cwd: tempDir(), stdout: "pipe", stderr: "pipe" });
+    expect(JSON.parse(run.stdout.toString())).toEqual({ status: "SUCCEEDED", statusDetails: { reason: "Exited with status: 0", stdout: "65534\n/nonexistent nobody\n" } });
+  }, 120_000);
+});
+
+describe("redteam 17d: numeric runAsUser", () => {
+  test("redteam 17d: a numeric runAsUser is refused the same way with and without sudo", async () => {
+    const withSudo = tempDir();
+    writeHandler(withSudo, "sudo", "#!/bin/sh\nexit 0\n");
+    for (const pathEnv of [withSudo, pathWithoutSudo()]) {
+      const out = await runJob(parsed({ version: "1.0", steps: [commandStep("s", "id", { runAsUser: "65534" })] }), testRunContext(tempDir(), { pathEnv }));
+      expect(out.status).toBe("FAILED");
+      expect(out.statusDetails.reason).toBe('runAsUser "65534" is a number; give the user\'s name (sudo takes names)');
+    }
+    // The same for a handler's runAsUser.
+    const dir = tempDir();
+    writeHandler(dir, "h.sh", "#!/bin/sh\necho ran\n");
+    const out = await runJob(parsed({ version: "1.0", includeStdOut: true, steps: [handlerStep("h", "h.sh", [], { runAsUser: "0" })] }), testRunContext(dir));
+    expect(out.statusDetails).toEqual({ reason: 'runAsUser "0" is a number; give the user\'s name (sudo takes names)' });
+  });
+});
+
+describe("redteam 19: the user lookup does not block the event loop", () => {
+  /** A user database that does not answer: getent and id that sleep, as with an unreachable LDAP server. */
+  function slowNss(seconds: number): { pathEnv: string; started: string } {
+    const dir = tempDir();
+    const started = join(dir, "started");
+    for (const tool of ["getent", "id"]) writeHandler(dir, tool, `#!/bin/sh\necho $$ >> ${started}\nsleep ${seconds}\nexec ${Bun.which(tool)} "$@"\n`);
+    return { pathEnv: `${dir}:${process.env.PATH}`, started };
+  }
+
+  test("redteam 19: the user lookup blocks nothing while NSS is slow, and gives up after its timeout", async () => {
+    const nss = slowNss(30);
+    const clock = new ManualClock();
+    const t0 = Date.now();
+    const lookup = lookupUser("nobody", { pathEnv: nss.pathEnv, clock });
+    // The event loop turns while the lookup waits: a 20 ms timer fires in time.
+    const ticked = await new Promise<number>((resolve) => setTimeout(() => resolve(Date.now() - t0), 20));
+    expect(ticked).toBeLessThan(1000);
+    await waitUntil("the slow getent", () => readOr(nss.started) !== "");
+    clock.advance(USER_LOOKUP_TIMEOUT_MS);
+    const error = await lookup.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UserLookupError);
+    expect((error as Error).message).toBe('Looking up user "nobody" took longer than 15 s (a slow user database: NSS, LDAP?)');
+    // The stand-in and its sleep are gone (its own process group was killed).
+    const pid = Number(readOr(nss.started).trim());
+    await waitUntil("the lookup's process group to die", () => groupMembers(pid).length === 0);
+  });
+
+  test("redteam 19: a step waiting for a slow user lookup is canceled at once (SIGTERM is not held up)", async () => {
+    const nss = slowNss(30);
+    const abort = new AbortController();
+    const running = runJob(parsed({ version: "1.0", steps: [commandStep("s", "id", { runAsUser: "nobody" })] }), testRunContext(tempDir(), { pathEnv: nss.pathEnv, signal: abort.signal }));
+    await waitUntil("the slow getent", () => readOr(nss.started) !== "");
+    const t0 = Date.now();
+    abort.abort("shutdown");
+    const out = await running;
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect(out.status).toBe("CANCELED");
+    const pid = Number(readOr(nss.started).trim());
+    await waitUntil("the lookup's process group to die", () => groupMembers(pid).length === 0);
+  });
+
+  test("redteam 19: a real lookup answers uid, gid, groups, home and shell", async () => {
+    expect(await lookupUser("root", { pathEnv: process.env.PATH! })).toMatchObject({ name: "root", uid: 0, gid: 0, home: "/root", groups: expect.arrayContaining([0]) });
+    expect(await lookupUser("no-such-user-here", { pathEnv: process.env.PATH! })).toBeUndefined();
+    // Without getent (musl images): /etc/passwd.
+    const noGetent = tempDir();
+    for (const tool of ["id"]) Bun.spawnSync(["ln", "-s", Bun.which(tool)!, join(noGetent, tool)]);
+    expect(await lookupUser("root", { pathEnv: noGetent })).toMatchObject({ name: "root", uid: 0, gid: 0, home: "/root" });
+  });
 });
