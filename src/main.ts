@@ -28,7 +28,14 @@ async function main(argv: readonly string[]): Promise<number> {
   const exportTo = args.values["--export-default-settings"];
   if (exportTo !== undefined) {
     const file = expandPath(exportTo);
-    writeFileSync(file, `${JSON.stringify(defaultSettings(), null, 2)}\n`, { mode: 0o640 });
+    try {
+      writeFileSync(file, `${JSON.stringify(defaultSettings(), null, 2)}\n`, { mode: 0o640 });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === "ENOENT" ? "its directory does not exist" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "it is a directory" : (code ?? (error as Error).message);
+      err(`iot-jobs-agent: cannot write default settings to ${file}: ${why}`);
+      return 1;
+    }
     out(`Default settings written to ${file}`);
     return 0;
   }

@@ -6,6 +6,11 @@
 import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, readFileSync, renameSync, truncateSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { validateCommand } from "../../src/cli/validate-command.ts";
+import { connectionSettings } from "../../src/config/connection-settings.ts";
+import { defaultSettings } from "../../src/config/load.ts";
+import type { AgentConfig } from "../../src/config/schema.ts";
+import { parseJobDocument } from "../../src/jobdoc/parse.ts";
 import { escapeControls, prettyLine } from "../../src/log/logger.ts";
 import { runJob } from "../../src/runner/run-job.ts";
 import { ExecutionRecord } from "../../src/state/execution-record.ts";
@@ -486,5 +491,54 @@ describe("redteam 19: the user lookup does not block the event loop", () => {
     const noGetent = tempDir();
     for (const tool of ["id"]) Bun.spawnSync(["ln", "-s", Bun.which(tool)!, join(noGetent, tool)]);
     expect(await lookupUser("root", { pathEnv: noGetent })).toMatchObject({ name: "root", uid: 0, gid: 0, home: "/root" });
+  });
+});
+
+describe("redteam 17a-c, f: minor defects", () => {
+  test("redteam 17a: validate refuses a runCommand whose first word is empty", () => {
+    const doc = { version: "1.0", steps: [commandStep("s", " ,echo,hi")] };
+    const parsedDoc = parseJobDocument(doc);
+    expect(parsedDoc.ok).toBe(false);
+    if (!parsedDoc.ok) expect(parsedDoc.issues.map((i) => `${i.path}: ${i.message}`)).toEqual(["steps[0].action.input.command: the first word (the program) must not be empty"]);
+    const file = join(tempDir(), "empty-first-word.json");
+    writeFileSync(file, JSON.stringify(doc));
+    const lines: string[] = [];
+    expect(validateCommand([file], (l) => lines.push(l))).toBe(1);
+    expect(lines[0]).toContain("the first word (the program) must not be empty");
+    // Still fine: an empty word later, escaped commas, leading blanks around the program.
+    for (const command of ["echo, ,hi", "echo,a\\,b", "  echo  ,hi"]) expect(parseJobDocument({ version: "1.0", steps: [commandStep("s", command)] }).ok).toBe(true);
+  });
+
+  test("redteam 17b: --export-default-settings into a missing directory: a clear error, no stack trace", () => {
+    const target = join(tempDir(), "missing", "dir", "settings.json");
+    const run = Bun.spawnSync([process.execPath, join(REPO_ROOT, "src/main.ts"), "--export-default-settings", target], { stdout: "pipe", stderr: "pipe" });
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr.toString()).toBe(`iot-jobs-agent: cannot write default settings to ${target}: its directory does not exist\n`);
+    // And where it can write, it does.
+    const ok = join(tempDir(), "settings.json");
+    expect(Bun.spawnSync([process.execPath, join(REPO_ROOT, "src/main.ts"), "--export-default-settings", ok]).exitCode).toBe(0);
+    expect(JSON.parse(readFileSync(ok, "utf8"))).toEqual(defaultSettings());
+  });
+
+  test("redteam 17c: a missing --cert file gets a hint that fits (not chmod)", () => {
+    const dir = tempDir();
+    const key = join(dir, "key.pem");
+    writeFileSync(key, "k", { mode: 0o600 });
+    const config = { endpoint: "abc-ats.iot.eu-west-1.amazonaws.com", thingName: "t", cert: join(dir, "missing.pem"), key, rootCa: undefined } as Partial<AgentConfig> as AgentConfig;
+    const result = connectionSettings(config, process.geteuid!());
+    expect(result).toEqual({ ok: false, message: `Certificate ${join(dir, "missing.pem")} does not exist; check the path (--cert, --key, --root-ca or the config file), or copy the file there` });
+    // A directory in place of the file.
+    expect(connectionSettings({ ...config, cert: dir }, process.geteuid!())).toMatchObject({ ok: false, message: `Certificate ${dir} is not a file; give the path of the file itself` });
+  });
+
+  test("redteam 17f: a handler's $0 is its real path when no one else can swap the directory (recordable after the step)", async () => {
+    const dir = tempDir();
+    const record = join(tempDir(), "recorded");
+    writeHandler(dir, "reexec.sh", `#!/bin/sh\necho "$0"\necho "$0" > ${record}\n`);
+    const out = await runJob(parsed({ version: "1.0", includeStdOut: true, steps: [handlerStep("s", "reexec.sh")] }), testRunContext(dir));
+    expect(out.statusDetails.stdout).toBe(`${join(dir, "reexec.sh")}\n`);
+    // What the handler recorded still names it after the step (cron, a unit, a post-reboot resume).
+    const recorded = readFileSync(record, "utf8").trim();
+    expect(Bun.spawnSync([recorded]).stdout.toString()).toBe(`${recorded}\n`);
   });
 });
