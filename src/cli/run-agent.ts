@@ -4,7 +4,7 @@ import { JobsAgent } from "../jobs/agent.ts";
 import { PackageReporter } from "../jobs/package-reporter.ts";
 import { type Logger, reopenLogFile } from "../log/logger.ts";
 import { connect } from "../mqtt/connection.ts";
-import { runContextFor } from "../runner/run-context.ts";
+import { executionOf, runContextFor } from "../runner/run-context.ts";
 import { runJob } from "../runner/run-job.ts";
 import { ExecutionRecord } from "../state/execution-record.ts";
 import { currentBootId, describeStep, killOrphanedStep } from "../state/orphan-steps.ts";
@@ -69,7 +69,7 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
     afterSuccess: inventory ? () => void inventory.report() : undefined,
     runJob: (document, signal, jobLog) =>
       runJob(document, {
-        ...runContextFor(config, jobLog, signal),
+        ...runContextFor(config, jobLog, signal, executionOf(jobLog)),
         onSpawn: (pid) => {
           const step = describeStep(pid);
           const error = step ? record.recordStep(step) : undefined;

@@ -11,7 +11,8 @@ import { connectionSettings } from "../../src/config/connection-settings.ts";
 import { defaultSettings } from "../../src/config/load.ts";
 import type { AgentConfig } from "../../src/config/schema.ts";
 import { parseJobDocument } from "../../src/jobdoc/parse.ts";
-import { escapeControls, prettyLine } from "../../src/log/logger.ts";
+import { escapeControls, prettyLine, silentLogger } from "../../src/log/logger.ts";
+import { executionOf, runContextFor } from "../../src/runner/run-context.ts";
 import { runJob } from "../../src/runner/run-job.ts";
 import { ExecutionRecord } from "../../src/state/execution-record.ts";
 import { acquireInstanceLock } from "../../src/state/instance-lock.ts";
@@ -540,5 +541,18 @@ describe("redteam 17a-c, f: minor defects", () => {
     // What the handler recorded still names it after the step (cron, a unit, a post-reboot resume).
     const recorded = readFileSync(record, "utf8").trim();
     expect(Bun.spawnSync([recorded]).stdout.toString()).toBe(`${recorded}\n`);
+  });
+});
+
+describe("redteam 07: steps know their job execution", () => {
+  test("redteam 07: the agent gives steps IOT_JOBS_JOB_ID and IOT_JOBS_EXECUTION_NUMBER (reboot.sh ties its lock to them); exec does not", async () => {
+    const config = { jobs: { handlerDirectory: tempDir(), stepTimeoutSeconds: 0 } } as AgentConfig;
+    const jobLog = silentLogger().child({ jobId: "job-7", executionNumber: 3 });
+    expect(executionOf(jobLog)).toEqual({ jobId: "job-7", executionNumber: 3 });
+    const doc = parsed({ version: "1.0", includeStdOut: true, steps: [commandStep("env", "sh,-c,echo ${IOT_JOBS_JOB_ID-unset} ${IOT_JOBS_EXECUTION_NUMBER-unset}")] });
+    const agentRun = await runJob(doc, runContextFor(config, jobLog, undefined, executionOf(jobLog)));
+    expect(agentRun.statusDetails.stdout).toBe("job-7 3\n");
+    const execRun = await runJob(doc, runContextFor(config, silentLogger()));
+    expect(execRun.statusDetails.stdout).toBe("unset unset\n");
   });
 });
