@@ -26,7 +26,8 @@ if [ -f "$lock" ]; then
   requested="" requested_boot="" requested_by=""
   read -r requested requested_boot requested_by < "$lock" || true
   rm -f "$lock"
-  if [ -n "$requested_by" ] && [ "$requested_by" != "#" ] && [ "$execution" != "#" ] && [ "$requested_by" != "$execution" ]; then
+  if [ -n "$requested_by" ] && [ "$requested_by" != "#" ] && [ "$execution" != "#" ] &&
+    [ "$requested_by" != "$execution" ]; then
     echo "Ignoring the reboot lock of another job execution ($requested_by)" >&2
   elif [ -n "$requested_boot" ] && [ "$requested_boot" != unknown ] && [ "$boot_id" != unknown ]; then
     if [ "$requested_boot" != "$boot_id" ]; then

@@ -32,7 +32,12 @@ async function main(argv: readonly string[]): Promise<number> {
       writeFileSync(file, `${JSON.stringify(defaultSettings(), null, 2)}\n`, { mode: 0o640 });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      const why = code === "ENOENT" ? "its directory does not exist" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "it is a directory" : (code ?? (error as Error).message);
+      const reasons: Record<string, string> = {
+        ENOENT: "its directory does not exist",
+        EACCES: "permission denied",
+        EISDIR: "it is a directory",
+      };
+      const why = (code && reasons[code]) ?? code ?? (error as Error).message;
       err(`iot-jobs-agent: cannot write default settings to ${file}: ${why}`);
       return 1;
     }

@@ -56,7 +56,8 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
   if (orphan) {
     const killed = killOrphanedStep(orphan);
     if (killed.length) log.warn({ pids: killed }, "Killed the step processes a previous agent left running");
-    else if (orphan.bootId !== currentBootId()) log.info({ pid: orphan.pid }, "The previous agent's step ran in an earlier boot; nothing of it is left to stop");
+    else if (orphan.bootId !== currentBootId())
+      log.info({ pid: orphan.pid }, "The previous agent's step ran in an earlier boot; nothing of it is left to stop");
   }
   const agent = new JobsAgent({
     thingName: settings.thingName,
@@ -101,7 +102,9 @@ function handleHarmlessSignals(log: Logger): void {
     if (reopenLogFile(log)) log.info("Log file reopened (SIGHUP)");
     else log.debug("SIGHUP: logging to stdout, nothing to reopen");
   });
-  for (const signal of ["SIGUSR1", "SIGUSR2"] as const) process.on(signal, () => log.debug({ signal }, "Signal ignored"));
+  for (const signal of ["SIGUSR1", "SIGUSR2"] as const) {
+    process.on(signal, () => log.debug({ signal }, "Signal ignored"));
+  }
   process.on("SIGPIPE", () => {});
 }
 

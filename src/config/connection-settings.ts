@@ -63,7 +63,9 @@ export function connectionSettings(config: AgentConfig, euid: number): SettingsR
   ] as const) {
     if (!file || endpoint.protocol === "mqtt") continue;
     const problem = credentialProblem(file, forbidden, euid);
-    if (problem) return { ok: false, message: `${what} ${file} ${problem.text}; ${credentialHint(problem.kind, file, mode)}` };
+    if (problem) {
+      return { ok: false, message: `${what} ${file} ${problem.text}; ${credentialHint(problem.kind, file, mode)}` };
+    }
   }
   return {
     ok: true,
@@ -83,9 +85,13 @@ function credentialProblem(file: string, forbidden: number, euid: number): Crede
     return { kind: "unreadable", text: `cannot be read (${code ?? "error"})` };
   }
   if (!st.isFile()) return { kind: "not-a-file", text: "is not a file" };
-  if (st.uid !== euid && st.uid !== 0 && euid !== 0) return { kind: "owner", text: `is owned by uid ${st.uid}, not by the agent's user or root` };
+  if (st.uid !== euid && st.uid !== 0 && euid !== 0) {
+    return { kind: "owner", text: `is owned by uid ${st.uid}, not by the agent's user or root` };
+  }
   const mode = st.mode & 0o777;
-  if ((mode & forbidden) !== 0) return { kind: "mode", text: `has permissions ${mode.toString(8).padStart(3, "0")}, which are too open` };
+  if ((mode & forbidden) !== 0) {
+    return { kind: "mode", text: `has permissions ${mode.toString(8).padStart(3, "0")}, which are too open` };
+  }
   return undefined;
 }
 

@@ -92,7 +92,8 @@ export function prettyLine(line: string): string {
     const extra = Object.entries(rest)
       .map(([k, v]) => `${escapeControls(k)}=${escapeControls(typeof v === "string" ? v : JSON.stringify(v))}`)
       .join(" ");
-    return `${String(time).slice(11, 23)} ${String(level).padEnd(5)} ${escapeControls(String(msg ?? ""))}${extra ? `  ${extra}` : ""}\n`;
+    const head = `${String(time).slice(11, 23)} ${String(level).padEnd(5)} ${escapeControls(String(msg ?? ""))}`;
+    return `${head}${extra ? `  ${extra}` : ""}\n`;
   } catch {
     return escapeControls(line.replace(/\n$/, "")) + "\n";
   }

@@ -39,7 +39,16 @@ export function runAsArgv(who: Identity, argv: readonly string[]): string[] {
   return [...selfCommand(), RUN_AS_COMMAND, String(who.uid), String(who.gid), who.groups.join(","), "--", ...argv];
 }
 
-const ERRNO_NAMES: Record<number, string> = { 1: "EPERM", 2: "ENOENT", 8: "ENOEXEC", 13: "EACCES", 20: "ENOTDIR", 22: "EINVAL", 36: "ENAMETOOLONG", 40: "ELOOP" };
+const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM",
+  2: "ENOENT",
+  8: "ENOEXEC",
+  13: "EACCES",
+  20: "ENOTDIR",
+  22: "EINVAL",
+  36: "ENAMETOOLONG",
+  40: "ELOOP",
+};
 const ENOEXEC = 8;
 const SIG_SETMASK = 2;
 
@@ -49,8 +58,12 @@ export function runAsMain(args: readonly string[], stderr: (line: string) => voi
   const [uidText, gidText, groupsText, separator, ...argv] = args;
   const uid = Number(uidText);
   const gid = Number(gidText);
-  const groups = (groupsText ?? "").split(",").filter((g) => g !== "").map(Number);
-  if (separator !== "--" || argv.length === 0 || !isId(uid) || !isId(gid) || !groups.every(isId)) return fail(RUN_AS_FAILED, `${RUN_AS_COMMAND}: bad arguments`);
+  const groups = (groupsText ?? "")
+    .split(",")
+    .filter((g) => g !== "")
+    .map(Number);
+  if (separator !== "--" || argv.length === 0 || !isId(uid) || !isId(gid) || !groups.every(isId))
+    return fail(RUN_AS_FAILED, `${RUN_AS_COMMAND}: bad arguments`);
 
   let libc: ReturnType<typeof loadLibc>;
   try {
@@ -66,7 +79,8 @@ export function runAsMain(args: readonly string[], stderr: (line: string) => voi
   if (c.setgroups(groups.length, list) !== 0) return fail(RUN_AS_FAILED, `setgroups failed (errno ${errno()})`);
   if (c.setgid(gid) !== 0) return fail(RUN_AS_FAILED, `setgid(${gid}) failed (errno ${errno()})`);
   if (c.setuid(uid) !== 0) return fail(RUN_AS_FAILED, `setuid(${uid}) failed (errno ${errno()})`);
-  if (c.getuid() !== uid || c.geteuid() !== uid || c.getgid() !== gid || c.getegid() !== gid) return fail(RUN_AS_FAILED, "the new identity did not take");
+  if (c.getuid() !== uid || c.geteuid() !== uid || c.getgid() !== gid || c.getegid() !== gid)
+    return fail(RUN_AS_FAILED, "the new identity did not take");
   if (uid !== 0 && c.setuid(0) === 0) return fail(RUN_AS_FAILED, "root could be regained after setuid");
 
   // What the runtime set up for itself must not reach the step: default dispositions, no mask.

@@ -27,9 +27,18 @@ const USER_NAME = /^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,31}\$?$/;
 const NUMERIC = /^[0-9]+$/;
 
 /** Checks the user exists; the reason when it does not (or cannot be told in time). */
-export async function checkUser(runAsUser: string, ctx: RunAsContext, signal?: AbortSignal): Promise<{ ok: true; user: UserInfo } | { ok: false; reason: string }> {
-  if (NUMERIC.test(runAsUser)) return { ok: false, reason: `runAsUser ${JSON.stringify(runAsUser)} is a number; give the user's name (sudo takes names)` };
-  if (!USER_NAME.test(runAsUser)) return { ok: false, reason: `runAsUser ${JSON.stringify(runAsUser)} is not a valid user name` };
+export async function checkUser(
+  runAsUser: string,
+  ctx: RunAsContext,
+  signal?: AbortSignal,
+): Promise<{ ok: true; user: UserInfo } | { ok: false; reason: string }> {
+  if (NUMERIC.test(runAsUser))
+    return {
+      ok: false,
+      reason: `runAsUser ${JSON.stringify(runAsUser)} is a number; give the user's name (sudo takes names)`,
+    };
+  if (!USER_NAME.test(runAsUser))
+    return { ok: false, reason: `runAsUser ${JSON.stringify(runAsUser)} is not a valid user name` };
   let user: UserInfo | undefined;
   try {
     user = await ctx.lookupUser(runAsUser, signal);
@@ -40,7 +49,12 @@ export async function checkUser(runAsUser: string, ctx: RunAsContext, signal?: A
   return user ? { ok: true, user } : { ok: false, reason: `runAsUser ${JSON.stringify(runAsUser)}: no such user` };
 }
 
-export async function planExecution(argv: readonly string[], runAsUser: string | undefined, ctx: RunAsContext, signal?: AbortSignal): Promise<ExecutionPlan> {
+export async function planExecution(
+  argv: readonly string[],
+  runAsUser: string | undefined,
+  ctx: RunAsContext,
+  signal?: AbortSignal,
+): Promise<ExecutionPlan> {
   if (runAsUser === undefined) return { ok: true, argv };
   const checked = await checkUser(runAsUser, ctx, signal);
   if (!checked.ok) return checked;
@@ -48,6 +62,11 @@ export async function planExecution(argv: readonly string[], runAsUser: string |
   if (user.uid === ctx.euid) return { ok: true, argv };
   const sudo = searchPath("sudo", ctx.pathEnv);
   if (sudo) return { ok: true, argv: [sudo, "-u", runAsUser, "-n", "--", ...argv] };
-  if (ctx.euid === 0) return { ok: true, argv: runAsArgv(user, argv), env: { HOME: user.home, USER: user.name, LOGNAME: user.name, SHELL: user.shell } };
+  if (ctx.euid === 0)
+    return {
+      ok: true,
+      argv: runAsArgv(user, argv),
+      env: { HOME: user.home, USER: user.name, LOGNAME: user.name, SHELL: user.shell },
+    };
   return { ok: false, reason: `Cannot run as ${runAsUser}: sudo is not installed and the agent is not root` };
 }

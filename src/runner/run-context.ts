@@ -15,7 +15,8 @@ export interface ExecutionIdentity {
  */
 export function executionOf(jobLog: Logger): ExecutionIdentity | undefined {
   const { jobId, executionNumber } = jobLog.bindings() as { jobId?: unknown; executionNumber?: unknown };
-  return typeof jobId === "string" ? { jobId, executionNumber: typeof executionNumber === "number" ? executionNumber : undefined } : undefined;
+  if (typeof jobId !== "string") return undefined;
+  return { jobId, executionNumber: typeof executionNumber === "number" ? executionNumber : undefined };
 }
 
 /**
@@ -23,7 +24,12 @@ export function executionOf(jobLog: Logger): ExecutionIdentity | undefined {
  * the agent's own environment, plus IOT_JOBS_JOB_ID and IOT_JOBS_EXECUTION_NUMBER when the agent
  * runs a job (handlers tie their lock files to the execution: reboot.sh).
  */
-export function runContextFor(config: AgentConfig, log: Logger, signal?: AbortSignal, execution?: ExecutionIdentity): RunContext {
+export function runContextFor(
+  config: AgentConfig,
+  log: Logger,
+  signal?: AbortSignal,
+  execution?: ExecutionIdentity,
+): RunContext {
   const env: Record<string, string | undefined> = { ...process.env };
   delete env.IOT_JOBS_JOB_ID;
   delete env.IOT_JOBS_EXECUTION_NUMBER;

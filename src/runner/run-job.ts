@@ -83,7 +83,9 @@ export async function runJob(doc: JobDocument, ctx: RunContext): Promise<JobOutc
 async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: OutputTail): Promise<StepResult> {
   const refused = (reason: string): StepResult => ({ name: step.name, exit: { kind: "refused", reason }, succeeded: false, reason, stderrLines: 0 });
   // Canceled while the user was looked up: nothing started.
-  const canceled = (): StepResult => ({ name: step.name, exit: { kind: "canceled" }, succeeded: false, reason: "Canceled", stderrLines: 0 });
+  const canceled = (): StepResult => {
+    return { name: step.name, exit: { kind: "canceled" }, succeeded: false, reason: "Canceled", stderrLines: 0 };
+  };
 
   let argv: readonly string[];
   let env = ctx.env;
@@ -96,7 +98,8 @@ async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: 
       if (!user.ok) return refused(user.reason);
     }
     if (ctx.signal?.aborted) return canceled();
-    const handler = resolveHandler(action.handler, action.path, { handlerDirectory: ctx.handlerDirectory, euid: ctx.euid, pathEnv: ctx.pathEnv });
+    const lookup = { handlerDirectory: ctx.handlerDirectory, euid: ctx.euid, pathEnv: ctx.pathEnv };
+    const handler = resolveHandler(action.handler, action.path, lookup);
     if (!handler.ok) return refused(handler.reason);
     const userArg = step.passUserArgument ? [step.runAsUser ?? ""] : [];
     // Tells our handlers whether $1 is the user (new schema) or the first arg (old schema).

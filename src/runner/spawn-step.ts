@@ -109,7 +109,9 @@ export async function spawnStep(req: SpawnRequest): Promise<StepExit> {
   // A grandchild may hold the pipes open after the child exits (a daemon started with `&`): read
   // what is there, then leave the pipes to a reader that discards until end of stream.
   let drainTimer: TimerHandle | undefined;
-  const drainExpired = new Promise<false>((resolve) => (drainTimer = clock.setTimeout(() => resolve(false), req.drainMs ?? 1000)));
+  const drainExpired = new Promise<false>((resolve) => {
+    drainTimer = clock.setTimeout(() => resolve(false), req.drainMs ?? 1000);
+  });
   const drained = await Promise.race([allRead.then(() => true), drainExpired]);
   drainTimer?.cancel();
   if (!drained) for (const r of readers) r.detach();

@@ -49,11 +49,15 @@ export async function lookupUser(name: string, options: LookupOptions): Promise<
     if (!entry) return undefined;
     const id = searchPath("id", options.pathEnv);
     const groupsOut = id ? await run([id, "-G", "--", name], deadline.signal) : undefined;
-    const groups = groupsOut?.code === 0 ? groupsOut.stdout.trim().split(/\s+/).map(Number).filter(Number.isInteger) : [];
+    const groups =
+      groupsOut?.code === 0 ? groupsOut.stdout.trim().split(/\s+/).map(Number).filter(Number.isInteger) : [];
     return { ...entry, groups: groups.includes(entry.gid) ? groups : [entry.gid, ...groups] };
   } catch (error) {
     if (deadline.signal.aborted) {
-      const why = deadline.signal.reason === "timeout" ? `took longer than ${timeoutMs / 1000} s (a slow user database: NSS, LDAP?)` : "was canceled";
+      const why =
+        deadline.signal.reason === "timeout"
+          ? `took longer than ${timeoutMs / 1000} s (a slow user database: NSS, LDAP?)`
+          : "was canceled";
       throw new UserLookupError(`Looking up user ${JSON.stringify(name)} ${why}`);
     }
     throw new UserLookupError(`Looking up user ${JSON.stringify(name)} failed: ${(error as Error).message}`);
@@ -69,7 +73,10 @@ async function passwdEntry(name: string, pathEnv: string, signal: AbortSignal): 
   const getent = searchPath("getent", pathEnv);
   if (!getent) {
     const text = await readFile("/etc/passwd", { encoding: "utf8", signal });
-    return text.split("\n").map(parsePasswdLine).find((e) => e?.name === name);
+    return text
+      .split("\n")
+      .map(parsePasswdLine)
+      .find((e) => e?.name === name);
   }
   const out = await run([getent, "passwd", "--", name], signal);
   if (out.code === 2) return undefined; // "key not found"
@@ -91,7 +98,13 @@ export function parsePasswdLine(line: string): PasswdEntry | undefined {
 async function run(argv: string[], signal: AbortSignal): Promise<{ code: number; stdout: string }> {
   signal.throwIfAborted();
   // Its own process group, so a timeout takes down whatever the tool started too.
-  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "ignore", detached: true, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C" } });
+  const proc = Bun.spawn(argv, {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "ignore",
+    detached: true,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C" },
+  });
   let onAbort = () => {};
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => {
@@ -106,7 +119,10 @@ async function run(argv: string[], signal: AbortSignal): Promise<{ code: number;
   });
   aborted.catch(() => {});
   try {
-    const answer = Promise.all([new Response(proc.stdout).text(), proc.exited]).then(([stdout, code]) => ({ code, stdout }));
+    const answer = Promise.all([new Response(proc.stdout).text(), proc.exited]).then(([stdout, code]) => ({
+      code,
+      stdout,
+    }));
     return await Promise.race([answer, aborted]);
   } finally {
     signal.removeEventListener("abort", onAbort);

@@ -38,9 +38,10 @@ export class ExecutionRecord {
       const value = JSON.parse(readFileSync(this.file, "utf8")) as Partial<RunningExecution>;
       if (typeof value.jobId !== "string" || typeof value.starts !== "number") return undefined;
       const recorded = value.step;
+      const bootId = typeof recorded?.bootId === "string" ? { bootId: recorded.bootId } : {};
       const step =
         recorded && typeof recorded.pid === "number" && typeof recorded.startTime === "number"
-          ? { pid: recorded.pid, startTime: recorded.startTime, ...(typeof recorded.bootId === "string" ? { bootId: recorded.bootId } : {}) }
+          ? { pid: recorded.pid, startTime: recorded.startTime, ...bootId }
           : undefined;
       return { jobId: value.jobId, executionNumber: typeof value.executionNumber === "number" ? value.executionNumber : undefined, starts: value.starts, ...(step ? { step } : {}) };
     } catch {

@@ -12,7 +12,18 @@
  * A releasing agent unlinks the file while still holding the lock; whoever locked the unlinked
  * inode in that moment sees it is no longer the file at the path and tries again.
  */
-import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { tryLockExclusive } from "./flock.ts";
 
@@ -43,7 +54,12 @@ export function acquireInstanceLock(directory: string, thingName: string): LockR
     if (lock.kind === "busy") {
       const holder = lockHolder(file);
       closeSync(fd);
-      return { ok: false, message: `Another agent${holder ? ` (pid ${holder})` : ""} is running with state directory ${directory}; stop it first, or give this one another --state-dir` };
+      return {
+        ok: false,
+        message:
+          `Another agent${holder ? ` (pid ${holder})` : ""} is running with state directory ${directory}; ` +
+          "stop it first, or give this one another --state-dir",
+      };
     }
     if (lock.kind === "unavailable") {
       closeSync(fd);
