@@ -92,9 +92,10 @@ describe("redteam 17g: one kill grace for the agent and exec", () => {
     // The default grace (what `exec` and the agent both use now): SIGKILL exactly 2 s after SIGTERM.
     const clock = new ManualClock();
     let pid = 0;
-    const running = spawnStep({ argv: ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"], env: process.env, stdout: discard, stderr: discard, timeoutSeconds: 1, clock, onSpawn: (p) => (pid = p) });
-    await waitUntil("the spawn", () => pid > 0);
-    await Bun.sleep(100); // the trap is set
+    const ready = join(tempDir(), "ready");
+    const script = `trap '' TERM; touch ${ready}; while :; do sleep 0.1; done`;
+    const running = spawnStep({ argv: ["sh", "-c", script], env: process.env, stdout: discard, stderr: discard, timeoutSeconds: 1, clock, onSpawn: (p) => (pid = p) });
+    await waitUntil("the trap", () => existsSync(ready));
     clock.advance(1000); // deadline: SIGTERM, ignored
     clock.advance(STEP_KILL_GRACE_MS - 1);
     await Bun.sleep(200);
