@@ -1,6 +1,6 @@
 import * as v from "valibot";
-import type { JobDocument, JobDocumentIssue, ParseResult, Step } from "./job-document.ts";
-import { newSchemaDocument, oldSchemaDocument, type ActionInput } from "./schema.ts";
+import type { CodeSign, JobDocument, JobDocumentIssue, ParseResult, Step } from "./job-document.ts";
+import { newSchemaDocument, oldSchemaDocument, type ActionInput, type NewSchemaInput } from "./schema.ts";
 import { splitCommand } from "./split-command.ts";
 
 /** Largest document the Jobs service stores (32 KB); anything larger is refused before parsing. */
@@ -35,6 +35,7 @@ export function parseJobDocument(input: unknown): ParseResult {
         steps: doc.steps.map((s) => toStep(s.action)),
         finalStep: doc.finalStep ? toStep(doc.finalStep.action) : undefined,
         conditions: (doc.conditions ?? []).map((c) => ({ key: c.key, value: c.value, type: c.type ?? "stringEqual" })),
+        ...(doc.codesign ? { codesign: toCodeSign(doc.codesign) } : {}),
       },
     };
   }
@@ -54,6 +55,12 @@ export function parseJobDocument(input: unknown): ParseResult {
     return { ok: true, document: { schema: "old", includeStdOut: doc.includeStdOut ?? false, steps: [step], finalStep: undefined, conditions: [] } };
   }
   return fail("version", 'required (or "operation" for the old schema)');
+}
+
+function toCodeSign(input: NonNullable<NewSchemaInput["codesign"]>): CodeSign {
+  const where = input.payloadLocation;
+  const location = where.url !== undefined ? { url: where.url } : where.file !== undefined ? { file: where.file } : where.s3 !== undefined ? { s3: where.s3 } : undefined;
+  return { signature: input.signature, algorithm: input.signatureAlgorithm, rawPayloadSize: input.rawPayloadSize, location };
 }
 
 function toStep(action: ActionInput): Step {

@@ -3,6 +3,7 @@
  * has ignoreStepFailure, run finalStep only when every step succeeded, and build the
  * statusDetails the Jobs service gets (reason, stdout with includeStdOut, stderr when non-empty).
  */
+import type { SigningConfig } from "../config/schema.ts";
 import type { JobDocument, Step } from "../jobdoc/job-document.ts";
 import type { Clock } from "../util/clock.ts";
 import { redactSecrets } from "../util/redact.ts";
@@ -29,6 +30,8 @@ export interface RunContext extends RunAsContext {
   readonly onStepStart?: (step: Step, index: number, isFinal: boolean) => void;
   readonly onStepEnd?: (step: Step, result: StepResult) => void;
   readonly onSpawn?: (pid: number) => void;
+  /** Code signing: artifacts the job names are verified before its first step (src/signing). */
+  readonly signing?: SigningConfig;
 }
 
 export interface StepResult {
@@ -46,6 +49,13 @@ export interface JobOutcome {
 }
 
 export async function runJob(doc: JobDocument, ctx: RunContext): Promise<JobOutcome> {
+  if (ctx.signing?.trustedCertificates) {
+    // Loaded only on devices that trust signing keys: node:crypto costs the idle agent memory.
+    const { checkJobSignatures } = await import("../signing/job-signature.ts");
+    const refused = await checkJobSignatures(doc, { ...ctx, signing: ctx.signing, timeoutSeconds: ctx.stepTimeoutSeconds });
+    if (refused === "canceled") return { status: "CANCELED", statusDetails: {}, steps: [] };
+    if (refused) return { status: "FAILED", statusDetails: { reason: truncateHead(redactSecrets(refused), MAX_DETAIL_CHARS) }, steps: [] };
+  }
   // One tail per stream for the whole job, as the reference keeps (output accumulates across steps).
   const stdout = new OutputTail(MAX_DETAIL_CHARS);
   const stderr = new OutputTail(MAX_DETAIL_CHARS);
