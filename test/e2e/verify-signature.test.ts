@@ -12,6 +12,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, truncateSync, writeF
 import { join } from "node:path";
 import type { SigningConfig } from "../../src/config/schema.ts";
 import { runJob } from "../../src/runner/run-job.ts";
+import { compiledAgent } from "../helpers/executables.ts";
 import { parsed, testRunContext } from "../helpers/run-context.ts";
 import { projectHandlerDir, REPO_ROOT, tempDir } from "../helpers/temp.ts";
 
@@ -268,4 +269,26 @@ describe("jobs with signed artifacts", () => {
     expect(bad.exitCode).toBe(1);
     expect(bad.stderr.toString()).toContain("jobs.signing.required is true but jobs.signing.trusted-certificates names no file");
   });
+
+  test("the compiled agent: exec runs download-file.sh, which checks with the agent's own executable and trust anchors", async () => {
+    const agent = compiledAgent("linux-x64");
+    const config = f("compiled.conf");
+    writeFileSync(config, JSON.stringify({ "thing-name": "t", jobs: { "handler-directory": projectHandlerDir(), signing: { "trusted-certificates": f("trusted"), required: true } } }));
+    const dest = join(tempDir(), "fw.bin");
+    const doc = f("compiled-job.json");
+    const step = (file: string) => ({ action: { name: "fetch", type: "runHandler", input: { handler: "download-file.sh", args: [`http://127.0.0.1:${server.port}/${file}`, dest, ecSig], path: "default" } } });
+    // No iot-jobs-agent on PATH and no IOT_JOBS_AGENT: the agent tells the handler where it is.
+    const env = { PATH: "/usr/bin:/bin", HOME: tempDir() };
+    writeFileSync(doc, JSON.stringify({ version: "1.0", includeStdOut: true, steps: [step("fw.bin")] }));
+    // Spawned without blocking: this process serves the downloads.
+    const exec = async () => JSON.parse(await new Response(Bun.spawn([agent, "exec", doc, "--config-file", config], { env, stderr: "ignore" }).stdout).text());
+    const good = await exec();
+    expect(good.status, JSON.stringify(good.statusDetails)).toBe("SUCCEEDED");
+    expect(good.statusDetails.stdout).toContain("(signature verified)");
+    expect(readFileSync(dest).equals(readFileSync(f("fw.bin")))).toBe(true);
+    writeFileSync(doc, JSON.stringify({ version: "1.0", steps: [step("tampered.bin")] }));
+    const bad = await exec();
+    expect(bad.status).toBe("FAILED");
+    expect(bad.statusDetails.reason).toContain('Signature check failed, no step ran: steps[0] "fetch": signature does not verify');
+  }, 240_000);
 });
