@@ -38,7 +38,10 @@ try {
   console.log(`verify-signature on ${mib} MiB, ${rounds} rounds (median), ${new Date().toISOString().slice(0, 10)}`);
   console.log("| signature | openssl dgst -verify | iot-jobs-agent verify-signature | × openssl | agent peak RSS |");
   console.log("|---|---:|---:|---:|---:|");
-  for (const [name, key, pub, cert] of [["P-256", "ec.key", "ec.pub", "ec.crt"], ["RSA-2048", "rsa.key", "rsa.pub", "rsa.pub"]] as const) {
+  for (const [name, key, pub, cert] of [
+    ["P-256", "ec.key", "ec.pub", "ec.crt"],
+    ["RSA-2048", "rsa.key", "rsa.pub", "rsa.pub"],
+  ] as const) {
     ssl("dgst", "-sha256", "-sign", key, "-out", `${key}.sig`, "artifact");
     const flag = cert.endsWith(".crt") ? "--cert" : "--public-key";
     const opensslRun = ["openssl", "dgst", "-sha256", "-verify", f(pub), "-signature", f(`${key}.sig`), f("artifact")];
@@ -56,7 +59,9 @@ try {
     const om = median(o);
     const am = median(a);
     const mbps = (ms: number) => `${(mib / (ms / 1000)).toFixed(0)} MiB/s`;
-    console.log(`| ${name} | ${(om / 1000).toFixed(2)} s (${mbps(om)}) | ${(am / 1000).toFixed(2)} s (${mbps(am)}) | ${(am / om).toFixed(2)} | ${(rss / 1048576).toFixed(1)} MB |`);
+    console.log(
+      `| ${name} | ${(om / 1000).toFixed(2)} s (${mbps(om)}) | ${(am / 1000).toFixed(2)} s (${mbps(am)}) | ${(am / om).toFixed(2)} | ${(rss / 1048576).toFixed(1)} MB |`,
+    );
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,15 @@
 import { readFileSync } from "node:fs";
 import type { ParsedArgs } from "../config/cli-args.ts";
 import { loadConfig } from "../config/load.ts";
-import { decodeBase64, keysFromPem, loadTrustedKeys, parseAlgorithm, type SignatureAlgorithm, type TrustedKey, verifyFile } from "../signing/verify.ts";
+import {
+  decodeBase64,
+  keysFromPem,
+  loadTrustedKeys,
+  parseAlgorithm,
+  type SignatureAlgorithm,
+  type TrustedKey,
+  verifyFile,
+} from "../signing/verify.ts";
 
 export const VERIFY_SIGNATURE_USAGE = `Usage: iot-jobs-agent verify-signature [--cert FILE|DIR | --public-key FILE]
          --signature BASE64|@FILE [--algorithm ECDSA-SHA256|RSA-SHA256] [--config-file FILE] ARTIFACT
@@ -25,7 +33,9 @@ interface Options {
   readonly artifact: string;
 }
 
-export function parseVerifyArgs(argv: readonly string[]): { ok: true; options: Options } | { ok: false; message: string } {
+export function parseVerifyArgs(
+  argv: readonly string[],
+): { ok: true; options: Options } | { ok: false; message: string } {
   const flags: Partial<Record<Flag, string>> = {};
   const files: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -45,7 +55,8 @@ export function parseVerifyArgs(argv: readonly string[]): { ok: true; options: O
   }
   if (files.length !== 1) return { ok: false, message: files.length ? "give one ARTIFACT" : "ARTIFACT is missing" };
   if (flags["--signature"] === undefined) return { ok: false, message: "--signature is required" };
-  if (flags["--cert"] !== undefined && flags["--public-key"] !== undefined) return { ok: false, message: "give --cert or --public-key, not both" };
+  if (flags["--cert"] !== undefined && flags["--public-key"] !== undefined)
+    return { ok: false, message: "give --cert or --public-key, not both" };
   return { ok: true, options: { flags, artifact: files[0]! } };
 }
 
@@ -59,35 +70,59 @@ function readSignature(value: string): { ok: true; bytes: Uint8Array } | { ok: f
   try {
     raw = readFileSync(value.slice(1));
   } catch (error) {
-    return { ok: false, reason: `cannot read the signature file ${value.slice(1)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` };
+    return {
+      ok: false,
+      reason: `cannot read the signature file ${value.slice(1)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    };
   }
   // openssl writes binary signatures; AWS and people pass base64 text.
   const asText = decodeBase64(raw.toString("latin1"));
   return { ok: true, bytes: asText ?? new Uint8Array(raw) };
 }
 
-async function trustedKeys(flags: Options["flags"]): Promise<{ ok: true; value: TrustedKey[] } | { ok: false; reason: string }> {
+async function trustedKeys(
+  flags: Options["flags"],
+): Promise<{ ok: true; value: TrustedKey[] } | { ok: false; reason: string }> {
   const publicKey = flags["--public-key"];
   if (publicKey !== undefined) {
     try {
       return keysFromPem(readFileSync(publicKey, "utf8"), publicKey);
     } catch (error) {
-      return { ok: false, reason: `cannot read ${publicKey}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` };
+      return {
+        ok: false,
+        reason: `cannot read ${publicKey}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      };
     }
   }
   let anchors = flags["--cert"] ?? process.env.IOT_JOBS_TRUSTED_CERTIFICATES;
   if (anchors === undefined || anchors === "") {
-    const args: ParsedArgs = { command: "run", values: flags["--config-file"] ? { "--config-file": flags["--config-file"] } : {}, switches: new Set(), params: [], foreign: {}, files: [] };
+    const args: ParsedArgs = {
+      command: "run",
+      values: flags["--config-file"] ? { "--config-file": flags["--config-file"] } : {},
+      switches: new Set(),
+      params: [],
+      foreign: {},
+      files: [],
+    };
     const loaded = loadConfig(args);
     if (!loaded.ok) return { ok: false, reason: loaded.message };
     anchors = loaded.config.jobs.signing.trustedCertificates;
-    if (anchors === undefined) return { ok: false, reason: "no trusted certificate: give --cert or --public-key, or set jobs.signing.trusted-certificates in the config" };
+    if (anchors === undefined)
+      return {
+        ok: false,
+        reason:
+          "no trusted certificate: give --cert or --public-key, or set jobs.signing.trusted-certificates in the config",
+      };
   }
   return loadTrustedKeys(anchors);
 }
 
-export async function verifySignatureCommand(argv: readonly string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
-  if (argv.includes("--help") || argv.includes("-h")) return out(VERIFY_SIGNATURE_USAGE), 0;
+export async function verifySignatureCommand(
+  argv: readonly string[],
+  out: (line: string) => void,
+  err: (line: string) => void,
+): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) return (out(VERIFY_SIGNATURE_USAGE), 0);
   const parsed = parseVerifyArgs(argv);
   if (!parsed.ok) {
     err(`iot-jobs-agent verify-signature: ${parsed.message}\n${VERIFY_SIGNATURE_USAGE}`);
@@ -98,7 +133,9 @@ export async function verifySignatureCommand(argv: readonly string[], out: (line
   if (flags["--algorithm"] !== undefined) {
     algorithm = parseAlgorithm(flags["--algorithm"]);
     if (!algorithm) {
-      err(`iot-jobs-agent verify-signature: unknown --algorithm ${JSON.stringify(flags["--algorithm"])}; expected ECDSA-SHA256 or RSA-SHA256`);
+      err(
+        `iot-jobs-agent verify-signature: unknown --algorithm ${JSON.stringify(flags["--algorithm"])}; expected ECDSA-SHA256 or RSA-SHA256`,
+      );
       return 2;
     }
   }
@@ -109,6 +146,8 @@ export async function verifySignatureCommand(argv: readonly string[], out: (line
   if (!keys.ok) return notVerified(keys.reason);
   const result = await verifyFile(artifact, { signature: signature.bytes, keys: keys.value, algorithm });
   if (!result.ok) return notVerified(`${artifact}: ${result.reason}`);
-  out(`Verified: ${artifact} (${result.value.bytes} bytes), ${result.value.algorithm} signature by the key in ${result.value.source}`);
+  out(
+    `Verified: ${artifact} (${result.value.bytes} bytes), ${result.value.algorithm} signature by the key in ${result.value.source}`,
+  );
   return 0;
 }

@@ -24,7 +24,9 @@ export interface ArtifactCheck {
   readonly size: number | undefined;
 }
 
-export type SignaturePlan = { readonly ok: true; readonly checks: readonly ArtifactCheck[] } | { readonly ok: false; readonly reason: string };
+export type SignaturePlan =
+  | { readonly ok: true; readonly checks: readonly ArtifactCheck[] }
+  | { readonly ok: false; readonly reason: string };
 
 export function planSignatureChecks(doc: JobDocument, signing: SigningConfig): SignaturePlan {
   if (!signing.trustedCertificates) return { ok: true, checks: [] };
@@ -34,9 +36,18 @@ export function planSignatureChecks(doc: JobDocument, signing: SigningConfig): S
     const where = cs.location;
     if (!where || !("url" in where || "file" in where)) {
       const s3 = where && "s3" in where ? " has only s3, which the device cannot read" : " is missing";
-      return { ok: false, reason: `codesign: payloadLocation${s3}; give payloadLocation.url (a pre-signed URL) or payloadLocation.file` };
+      return {
+        ok: false,
+        reason: `codesign: payloadLocation${s3}; give payloadLocation.url (a pre-signed URL) or payloadLocation.file`,
+      };
     }
-    checks.push({ what: "codesign", location: where, signature: cs.signature, algorithm: cs.algorithm, size: cs.rawPayloadSize });
+    checks.push({
+      what: "codesign",
+      location: where,
+      signature: cs.signature,
+      algorithm: cs.algorithm,
+      size: cs.rawPayloadSize,
+    });
   }
   const steps = doc.finalStep ? [...doc.steps, doc.finalStep] : doc.steps;
   for (const [index, step] of steps.entries()) {
@@ -45,10 +56,18 @@ export function planSignatureChecks(doc: JobDocument, signing: SigningConfig): S
     const what = `${index === doc.steps.length ? "finalStep" : `steps[${index}]`} ${JSON.stringify(step.name)}`;
     const [url, , signature] = action.args;
     if (!signature) {
-      if (signing.required) return { ok: false, reason: `${what}: ${DOWNLOAD_HANDLER} has no signature argument and jobs.signing.required is true` };
+      if (signing.required)
+        return {
+          ok: false,
+          reason: `${what}: ${DOWNLOAD_HANDLER} has no signature argument and jobs.signing.required is true`,
+        };
       continue;
     }
-    if (!url || !/^https?:\/\//i.test(url)) return { ok: false, reason: `${what}: ${DOWNLOAD_HANDLER} needs an http:// or https:// URL to check its signature` };
+    if (!url || !/^https?:\/\//i.test(url))
+      return {
+        ok: false,
+        reason: `${what}: ${DOWNLOAD_HANDLER} needs an http:// or https:// URL to check its signature`,
+      };
     checks.push({ what, location: { url }, signature, algorithm: undefined, size: undefined });
   }
   return { ok: true, checks };

@@ -9,7 +9,17 @@ import type { SigningConfig } from "../config/schema.ts";
 import type { JobDocument } from "../jobdoc/job-document.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { planSignatureChecks, type ArtifactCheck } from "./job-signature-plan.ts";
-import { type Checked, decodeBase64, fileChunks, loadTrustedKeys, parseAlgorithm, type TrustedKey, type Verified, verifyChunks } from "./verify.ts";
+import {
+  type Checked,
+  decodeBase64,
+  fileChunks,
+  loadTrustedKeys,
+  parseAlgorithm,
+  type SignatureAlgorithm,
+  type TrustedKey,
+  type Verified,
+  verifyChunks,
+} from "./verify.ts";
 
 export interface JobSignatureContext {
   readonly signing: SigningConfig;
@@ -20,7 +30,10 @@ export interface JobSignatureContext {
 }
 
 /** undefined: every signature verified (or none to check); "canceled"; else the reason to FAIL. */
-export async function checkJobSignatures(doc: JobDocument, ctx: JobSignatureContext): Promise<string | "canceled" | undefined> {
+export async function checkJobSignatures(
+  doc: JobDocument,
+  ctx: JobSignatureContext,
+): Promise<string | "canceled" | undefined> {
   const plan = planSignatureChecks(doc, ctx.signing);
   if (!plan.ok) return `Signature check failed, no step ran: ${plan.reason}`;
   if (plan.checks.length === 0) return undefined;
@@ -31,12 +44,16 @@ export async function checkJobSignatures(doc: JobDocument, ctx: JobSignatureCont
   const onCancel = () => abort.abort();
   ctx.signal?.addEventListener("abort", onCancel, { once: true });
   if (ctx.signal?.aborted) abort.abort();
-  const timer = ctx.timeoutSeconds > 0 ? (ctx.clock ?? systemClock).setTimeout(() => abort.abort(), ctx.timeoutSeconds * 1000) : undefined;
+  const timer =
+    ctx.timeoutSeconds > 0
+      ? (ctx.clock ?? systemClock).setTimeout(() => abort.abort(), ctx.timeoutSeconds * 1000)
+      : undefined;
   try {
     for (const check of plan.checks) {
       const result = await checkArtifact(check, keys.value, abort.signal);
       if (ctx.signal?.aborted) return "canceled";
-      if (abort.signal.aborted) return `Signature check failed, no step ran: ${check.what}: reading the artifact took longer than ${ctx.timeoutSeconds} s`;
+      if (abort.signal.aborted)
+        return `Signature check failed, no step ran: ${check.what}: reading the artifact took longer than ${ctx.timeoutSeconds} s`;
       if (!result.ok) return `Signature check failed, no step ran: ${check.what}: ${result.reason}`;
     }
     return undefined;
@@ -46,13 +63,21 @@ export async function checkJobSignatures(doc: JobDocument, ctx: JobSignatureCont
   }
 }
 
-async function checkArtifact(check: ArtifactCheck, keys: readonly TrustedKey[], signal: AbortSignal): Promise<Checked<Verified>> {
+async function checkArtifact(
+  check: ArtifactCheck,
+  keys: readonly TrustedKey[],
+  signal: AbortSignal,
+): Promise<Checked<Verified>> {
   const signature = decodeBase64(check.signature);
   if (!signature) return { ok: false, reason: "the signature is not base64" };
-  let algorithm;
+  let algorithm: SignatureAlgorithm | undefined;
   if (check.algorithm !== undefined) {
     algorithm = parseAlgorithm(check.algorithm);
-    if (!algorithm) return { ok: false, reason: `unknown signatureAlgorithm ${JSON.stringify(check.algorithm)}; expected ECDSA-SHA256 or RSA-SHA256` };
+    if (!algorithm)
+      return {
+        ok: false,
+        reason: `unknown signatureAlgorithm ${JSON.stringify(check.algorithm)}; expected ECDSA-SHA256 or RSA-SHA256`,
+      };
   }
   let result: Checked<Verified>;
   try {

@@ -45,7 +45,8 @@ const PEM = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
 /** Base64 (standard, padding optional, whitespace ignored) to bytes; undefined when it is not base64. */
 export function decodeBase64(text: string): Uint8Array | undefined {
   const clean = text.replace(/\s+/g, "");
-  if (clean === "" || !/^[A-Za-z0-9+/]+={0,2}$/.test(clean) || clean.replace(/=+$/, "").length % 4 === 1) return undefined;
+  if (clean === "" || !/^[A-Za-z0-9+/]+={0,2}$/.test(clean) || clean.replace(/=+$/, "").length % 4 === 1)
+    return undefined;
   return new Uint8Array(Buffer.from(clean, "base64"));
 }
 
@@ -69,7 +70,8 @@ export function keysFromPem(text: string, source: string): Checked<TrustedKey[]>
       return { ok: false, reason: `${source}: unreadable ${kind.toLowerCase()} (${(error as Error).message})` };
     }
     const algorithm = algorithmOf(key);
-    if (!algorithm) return { ok: false, reason: `${source}: a ${key.asymmetricKeyType} key; expected an EC or RSA key` };
+    if (!algorithm)
+      return { ok: false, reason: `${source}: a ${key.asymmetricKeyType} key; expected an EC or RSA key` };
     keys.push({ source, key, algorithm });
   }
   if (keys.length === 0) return { ok: false, reason: `${source}: no PEM certificate or public key in it` };
@@ -158,8 +160,15 @@ export async function* fileChunks(path: string, bufferBytes = 1 << 20): AsyncGen
  * Hashes CHUNKS once per candidate key (usually one) and checks the signature. The reason of a
  * failure names the algorithm and key files, never the signature or key material.
  */
-export async function verifyChunks(chunks: AsyncIterable<Uint8Array>, request: VerifyRequest): Promise<Checked<Verified>> {
-  const candidates: { key: TrustedKey; encoding: "der" | "ieee-p1363" | undefined; verifier: ReturnType<typeof createVerify> }[] = [];
+export async function verifyChunks(
+  chunks: AsyncIterable<Uint8Array>,
+  request: VerifyRequest,
+): Promise<Checked<Verified>> {
+  const candidates: {
+    key: TrustedKey;
+    encoding: "der" | "ieee-p1363" | undefined;
+    verifier: ReturnType<typeof createVerify>;
+  }[] = [];
   const badEncoding: string[] = [];
   for (const key of request.keys) {
     if (request.algorithm && key.algorithm !== request.algorithm) continue;
@@ -178,8 +187,11 @@ export async function verifyChunks(chunks: AsyncIterable<Uint8Array>, request: V
     candidates.push({ key, encoding, verifier: createVerify("sha256") });
   }
   if (candidates.length === 0) {
-    if (badEncoding.length === 0) return { ok: false, reason: `no trusted key is for ${request.algorithm ?? "ECDSA-SHA256 or RSA-SHA256"}` };
-    const kinds = [...new Set(request.keys.filter((k) => badEncoding.includes(k.source)).map((k) => k.algorithm))].join(" or ");
+    if (badEncoding.length === 0)
+      return { ok: false, reason: `no trusted key is for ${request.algorithm ?? "ECDSA-SHA256 or RSA-SHA256"}` };
+    const kinds = [...new Set(request.keys.filter((k) => badEncoding.includes(k.source)).map((k) => k.algorithm))].join(
+      " or ",
+    );
     return {
       ok: false,
       reason: `the signature (${request.signature.length} bytes) cannot be a ${kinds} signature of the trusted key (${badEncoding.join(", ")}): truncated, or made with another kind of key`,
@@ -201,12 +213,19 @@ export async function verifyChunks(chunks: AsyncIterable<Uint8Array>, request: V
     if (good) return { ok: true, value: { algorithm: c.key.algorithm, source: c.key.source, bytes } };
   }
   const names = [...new Set(candidates.map((c) => c.key.source))].join(", ");
-  return { ok: false, reason: `signature does not verify with the trusted key${candidates.length > 1 ? "s" : ""} (${names}): the artifact was changed, or signed by another key` };
+  return {
+    ok: false,
+    reason: `signature does not verify with the trusted key${candidates.length > 1 ? "s" : ""} (${names}): the artifact was changed, or signed by another key`,
+  };
 }
 
 function errorText(error: unknown): string {
   const e = error as NodeJS.ErrnoException;
-  const known: Record<string, string> = { ENOENT: "no such file", EACCES: "permission denied", EISDIR: "is a directory" };
+  const known: Record<string, string> = {
+    ENOENT: "no such file",
+    EACCES: "permission denied",
+    EISDIR: "is a directory",
+  };
   return (e.code && known[e.code]) ?? e.message;
 }
 

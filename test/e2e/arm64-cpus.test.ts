@@ -11,7 +11,10 @@ import { Mosquitto } from "../helpers/mosquitto.ts";
 import { runOneJob } from "../helpers/one-job.ts";
 
 const qemu = qemuArm64();
-if (!qemu) console.warn("SKIPPED: the Pi CPU tests need qemu-user-static and libc6-arm64-cross (apt-get install -y qemu-user-static libc6-arm64-cross)");
+if (!qemu)
+  console.warn(
+    "SKIPPED: the Pi CPU tests need qemu-user-static and libc6-arm64-cross (apt-get install -y qemu-user-static libc6-arm64-cross)",
+  );
 
 let broker: Mosquitto;
 let peer: JobsPeer;
@@ -35,7 +38,9 @@ describe.skipIf(!qemu)("arm64 (glibc) on Raspberry Pi CPUs under qemu-user", () 
 
   test("qemu refuses a CPU it does not know (so -cpu is really applied)", () => {
     const [program, ...rest] = qemu!;
-    const r = Bun.spawnSync([program!, "-cpu", "no-such-cpu", ...rest, compiledAgent("linux-arm64"), "--version"], { stderr: "pipe" });
+    const r = Bun.spawnSync([program!, "-cpu", "no-such-cpu", ...rest, compiledAgent("linux-arm64"), "--version"], {
+      stderr: "pipe",
+    });
     expect(r.exitCode).not.toBe(0);
     expect(r.stderr.toString()).toMatch(/cpu|CPU/);
   }, 240_000);

@@ -34,7 +34,11 @@ afterAll(async () => {
 /** Really musl: the agent's own mappings (a step reads its parent's) hold musl's libc, not glibc's. */
 function expectMuslLoaded(command: readonly string[], env: Record<string, string | undefined>): void {
   const doc = join(tempDir("musl-job-"), "maps.json");
-  const step = { name: "maps", type: "runCommand", input: { command: "sh,-c,grep -o '[^ ]*libc[.a-z0-9-]*' /proc/$PPID/maps | sort -u" } };
+  const step = {
+    name: "maps",
+    type: "runCommand",
+    input: { command: "sh,-c,grep -o '[^ ]*libc[.a-z0-9-]*' /proc/$PPID/maps | sort -u" },
+  };
   writeFileSync(doc, JSON.stringify({ version: "1.0", includeStdOut: true, steps: [{ action: step }] }));
   const r = Bun.spawnSync([...command, "exec", doc], { env, stdout: "pipe", stderr: "pipe" });
   const libs = (JSON.parse(r.stdout.toString()) as { statusDetails: { stdout: string } }).statusDetails.stdout;
@@ -52,21 +56,36 @@ describe("musl executables", () => {
     }
   }, 240_000);
 
-  test.skipIf(!!x64Missing)("x64-musl: --version, then one job end to end against Mosquitto", async () => {
-    const env = { ...process.env, LD_LIBRARY_PATH: muslLibraryDir("x64") };
-    const exe = compiledAgent("linux-x64-musl");
-    const version = Bun.spawnSync([exe, "--version"], { env });
-    expect(version.stdout.toString()).toContain("linux-x64-musl (musl)");
-    expectMuslLoaded([exe], env);
-    await runOneJob(broker.url, peer, [exe], "musl-x64", env);
-  }, 240_000);
+  test.skipIf(!!x64Missing)(
+    "x64-musl: --version, then one job end to end against Mosquitto",
+    async () => {
+      const env = { ...process.env, LD_LIBRARY_PATH: muslLibraryDir("x64") };
+      const exe = compiledAgent("linux-x64-musl");
+      const version = Bun.spawnSync([exe, "--version"], { env });
+      expect(version.stdout.toString()).toContain("linux-x64-musl (musl)");
+      expectMuslLoaded([exe], env);
+      await runOneJob(broker.url, peer, [exe], "musl-x64", env);
+    },
+    240_000,
+  );
 
-  test.skipIf(!!arm64Missing)("arm64-musl under qemu (cortex-a53): one job end to end against Mosquitto", async () => {
-    // -E sets the variable for the arm64 agent only; its (x86) steps ignore arm64 libraries anyway.
-    const command = [qemu!, "-cpu", "cortex-a53", "-E", `LD_LIBRARY_PATH=${muslLibraryDir("arm64")}`, compiledAgent("linux-arm64-musl")];
-    const version = Bun.spawnSync([...command, "--version"]);
-    expect(version.stdout.toString()).toContain("linux-arm64-musl (musl)");
-    expectMuslLoaded(command, process.env);
-    await runOneJob(broker.url, peer, command, "musl-arm64");
-  }, 240_000);
+  test.skipIf(!!arm64Missing)(
+    "arm64-musl under qemu (cortex-a53): one job end to end against Mosquitto",
+    async () => {
+      // -E sets the variable for the arm64 agent only; its (x86) steps ignore arm64 libraries anyway.
+      const command = [
+        qemu!,
+        "-cpu",
+        "cortex-a53",
+        "-E",
+        `LD_LIBRARY_PATH=${muslLibraryDir("arm64")}`,
+        compiledAgent("linux-arm64-musl"),
+      ];
+      const version = Bun.spawnSync([...command, "--version"]);
+      expect(version.stdout.toString()).toContain("linux-arm64-musl (musl)");
+      expectMuslLoaded(command, process.env);
+      await runOneJob(broker.url, peer, command, "musl-arm64");
+    },
+    240_000,
+  );
 });

@@ -22,7 +22,11 @@ const f = (name: string) => join(dir, name);
 const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
 
 function cli(args: string[], env: Record<string, string | undefined> = process.env) {
-  const r = Bun.spawnSync([process.execPath, MAIN, "verify-signature", ...args], { env, stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync([process.execPath, MAIN, "verify-signature", ...args], {
+    env,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString(), maxRss: r.resourceUsage.maxRSS };
 }
 
@@ -52,10 +56,14 @@ beforeAll(() => {
   mkdirSync(f("trusted"));
   copyFileSync(f("other.crt"), f("trusted/a-other.crt"));
   copyFileSync(f("ec.crt"), f("trusted/b-signer.crt"));
-  server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => {
-    const name = new URL(req.url).pathname.slice(1);
-    return existsSync(f(name)) ? new Response(Bun.file(f(name))) : new Response("no", { status: 404 });
-  } });
+  server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: (req) => {
+      const name = new URL(req.url).pathname.slice(1);
+      return existsSync(f(name)) ? new Response(Bun.file(f(name))) : new Response("no", { status: 404 });
+    },
+  });
 });
 afterAll(() => server?.stop(true));
 
@@ -68,7 +76,10 @@ describe("verify-signature", () => {
   });
 
   test("P-256: a raw r||s (IEEE P1363) signature verifies too", () => {
-    const raw = sign("sha256", readFileSync(f("fw.bin")), { key: createPrivateKey(readFileSync(f("ec.key"))), dsaEncoding: "ieee-p1363" });
+    const raw = sign("sha256", readFileSync(f("fw.bin")), {
+      key: createPrivateKey(readFileSync(f("ec.key"))),
+      dsaEncoding: "ieee-p1363",
+    });
     expect(raw.length).toBe(64);
     expect(cli(["--cert", f("ec.crt"), "--signature", raw.toString("base64"), f("fw.bin")]).code).toBe(0);
   });
@@ -81,7 +92,10 @@ describe("verify-signature", () => {
 
   test("a tampered file: exit 1 with the reason, never the signature", () => {
     const tampered = f("tampered.bin");
-    for (const [flag, key, sig] of [["--cert", f("ec.crt"), ecSig], ["--public-key", f("rsa.pub"), rsaSig]] as const) {
+    for (const [flag, key, sig] of [
+      ["--cert", f("ec.crt"), ecSig],
+      ["--public-key", f("rsa.pub"), rsaSig],
+    ] as const) {
       const r = cli([flag, key, "--signature", sig, tampered]);
       expect(r.code).toBe(1);
       expect(r.err).toContain("NOT VERIFIED");
@@ -127,7 +141,10 @@ describe("verify-signature", () => {
     expect(cli(["--config-file", config, "--signature", ecSig, f("fw.bin")]).code).toBe(0);
     const env = { ...process.env, IOT_JOBS_TRUSTED_CERTIFICATES: f("other.crt") };
     expect(cli(["--signature", ecSig, f("fw.bin")], env).code).toBe(1);
-    const none = cli(["--config-file", f("empty.conf"), "--signature", ecSig, f("fw.bin")], { ...process.env, IOT_JOBS_TRUSTED_CERTIFICATES: "" });
+    const none = cli(["--config-file", f("empty.conf"), "--signature", ecSig, f("fw.bin")], {
+      ...process.env,
+      IOT_JOBS_TRUSTED_CERTIFICATES: "",
+    });
     expect(none.code).toBe(1);
   });
 
@@ -156,7 +173,9 @@ describe("verify-signature", () => {
     expect(s.code).toBe(0);
     expect(l.code, l.err).toBe(0);
     expect(l.out).toContain(`(${big * 1048576} bytes)`);
-    console.log(`verify-signature peak RSS: 1 MiB ${(s.maxRss / 1048576).toFixed(1)} MiB, ${big} MiB ${(l.maxRss / 1048576).toFixed(1)} MiB`);
+    console.log(
+      `verify-signature peak RSS: 1 MiB ${(s.maxRss / 1048576).toFixed(1)} MiB, ${big} MiB ${(l.maxRss / 1048576).toFixed(1)} MiB`,
+    );
     expect(l.maxRss - s.maxRss).toBeLessThan(24 * 1048576);
     truncateSync(large, big * 1048576 - 1);
     expect(cli(["--cert", f("ec.crt"), "--signature", largeSig, large]).code).toBe(1);
@@ -164,14 +183,29 @@ describe("verify-signature", () => {
 });
 
 describe("jobs with signed artifacts", () => {
-  const signing = (over: Partial<SigningConfig> = {}): SigningConfig => ({ trustedCertificates: f("trusted"), required: false, ...over });
+  const signing = (over: Partial<SigningConfig> = {}): SigningConfig => ({
+    trustedCertificates: f("trusted"),
+    required: false,
+    ...over,
+  });
   const marker = () => join(tempDir("ran-"), "step-ran");
-  const touch = (file: string) => ({ action: { name: "deploy", type: "runCommand", input: { command: `touch,${file}` } } });
+  const touch = (file: string) => ({
+    action: { name: "deploy", type: "runCommand", input: { command: `touch,${file}` } },
+  });
 
   test("a codesign block that verifies (file on the device, or a URL): the steps run", async () => {
     for (const payloadLocation of [{ file: f("fw.bin") }, { url: `http://127.0.0.1:${server.port}/fw.bin` }]) {
       const ran = marker();
-      const doc = parsed({ version: "1.0", codesign: { signature: ecSig, signatureAlgorithm: "AWSIoTDeviceManagement-SHA256-ECDSA", rawPayloadSize: 300_000, payloadLocation }, steps: [touch(ran)] });
+      const doc = parsed({
+        version: "1.0",
+        codesign: {
+          signature: ecSig,
+          signatureAlgorithm: "AWSIoTDeviceManagement-SHA256-ECDSA",
+          rawPayloadSize: 300_000,
+          payloadLocation,
+        },
+        steps: [touch(ran)],
+      });
       const outcome = await runJob(doc, testRunContext(projectHandlerDir(), { signing: signing({ required: true }) }));
       expect(outcome.status, JSON.stringify(outcome.statusDetails)).toBe("SUCCEEDED");
       expect(existsSync(ran)).toBe(true);
@@ -181,10 +215,22 @@ describe("jobs with signed artifacts", () => {
   test("a codesign block that does not verify: FAILED with the reason before any step runs", async () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ signature: rsaSig, payloadLocation: { file: f("fw.bin") } }, "made with another kind of key"],
-      [{ signature: Buffer.from(ecSig, "base64").subarray(0, 20).toString("base64"), payloadLocation: { file: f("fw.bin") } }, "truncated"],
+      [
+        {
+          signature: Buffer.from(ecSig, "base64").subarray(0, 20).toString("base64"),
+          payloadLocation: { file: f("fw.bin") },
+        },
+        "truncated",
+      ],
       [{ signature: ecSig, payloadLocation: { file: f("tampered.bin") } }, "signature does not verify"],
       [{ signature: ecSig, rawPayloadSize: 5, payloadLocation: { file: f("fw.bin") } }, "rawPayloadSize says 5"],
-      [{ signature: ecSig, payloadLocation: { url: `http://127.0.0.1:${server.port}/missing.bin?X-Amz-Signature=abc123` } }, "HTTP 404"],
+      [
+        {
+          signature: ecSig,
+          payloadLocation: { url: `http://127.0.0.1:${server.port}/missing.bin?X-Amz-Signature=abc123` },
+        },
+        "HTTP 404",
+      ],
       [{ signature: ecSig, payloadLocation: { s3: { bucketName: "b", key: "k" } } }, "has only s3"],
     ];
     for (const [codesign, reason] of cases) {
@@ -201,19 +247,40 @@ describe("jobs with signed artifacts", () => {
 
   test("jobs.signing.required: a download-file.sh step without a signature FAILs the job before its first step", async () => {
     const ran = marker();
-    const download = { action: { name: "fetch", type: "runHandler", input: { handler: "download-file.sh", args: [`http://127.0.0.1:${server.port}/fw.bin`, f("out.bin")], path: "default" } } };
+    const download = {
+      action: {
+        name: "fetch",
+        type: "runHandler",
+        input: {
+          handler: "download-file.sh",
+          args: [`http://127.0.0.1:${server.port}/fw.bin`, f("out.bin")],
+          path: "default",
+        },
+      },
+    };
     const doc = parsed({ version: "1.0", steps: [touch(ran), download] });
     const required = await runJob(doc, testRunContext(projectHandlerDir(), { signing: signing({ required: true }) }));
     expect(required.status).toBe("FAILED");
-    expect(required.statusDetails.reason).toBe('Signature check failed, no step ran: steps[1] "fetch": download-file.sh has no signature argument and jobs.signing.required is true');
+    expect(required.statusDetails.reason).toBe(
+      'Signature check failed, no step ran: steps[1] "fetch": download-file.sh has no signature argument and jobs.signing.required is true',
+    );
     expect(existsSync(ran)).toBe(false);
   });
 
   test("a download-file.sh signature (a package's signature attribute) that does not verify FAILs the job before its first step", async () => {
     const ran = marker();
     const url = `http://127.0.0.1:${server.port}/tampered.bin`;
-    const download = { action: { name: "fetch", type: "runHandler", input: { handler: "download-file.sh", args: [url, f("out.bin"), ecSig], path: "default" } } };
-    const outcome = await runJob(parsed({ version: "1.0", steps: [touch(ran), download] }), testRunContext(projectHandlerDir(), { signing: signing() }));
+    const download = {
+      action: {
+        name: "fetch",
+        type: "runHandler",
+        input: { handler: "download-file.sh", args: [url, f("out.bin"), ecSig], path: "default" },
+      },
+    };
+    const outcome = await runJob(
+      parsed({ version: "1.0", steps: [touch(ran), download] }),
+      testRunContext(projectHandlerDir(), { signing: signing() }),
+    );
     expect(outcome.status).toBe("FAILED");
     expect(outcome.statusDetails.reason).toContain('steps[1] "fetch": signature does not verify');
     expect(existsSync(ran)).toBe(false);
@@ -225,7 +292,23 @@ describe("jobs with signed artifacts", () => {
     const env = () => ({ ...process.env, IOT_JOBS_AGENT: agentWrapper, IOT_JOBS_TRUSTED_CERTIFICATES: f("trusted") });
     const run = (file: string, dest: string, sig: string) =>
       runJob(
-        parsed({ version: "1.0", includeStdOut: true, steps: [{ action: { name: "fetch", type: "runHandler", input: { handler: "download-file.sh", args: [`http://127.0.0.1:${server.port}/${file}?token=t0ken`, dest, sig], path: "default" } } }] }),
+        parsed({
+          version: "1.0",
+          includeStdOut: true,
+          steps: [
+            {
+              action: {
+                name: "fetch",
+                type: "runHandler",
+                input: {
+                  handler: "download-file.sh",
+                  args: [`http://127.0.0.1:${server.port}/${file}?token=t0ken`, dest, sig],
+                  path: "default",
+                },
+              },
+            },
+          ],
+        }),
         // No pre-check: the handler alone decides here.
         testRunContext(projectHandlerDir(), { env: env() }),
       );
@@ -255,33 +338,81 @@ describe("jobs with signed artifacts", () => {
 
   test("exec with jobs.signing in the config file: the agent's own wiring", () => {
     const config = f("exec.conf");
-    writeFileSync(config, JSON.stringify({ "thing-name": "t", jobs: { "handler-directory": projectHandlerDir(), signing: { "trusted-certificates": f("ec.crt"), required: true } } }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        "thing-name": "t",
+        jobs: {
+          "handler-directory": projectHandlerDir(),
+          signing: { "trusted-certificates": f("ec.crt"), required: true },
+        },
+      }),
+    );
     const ran = marker();
     const doc = f("job.json");
-    writeFileSync(doc, JSON.stringify({ version: "1.0", codesign: { signature: ecSig, payloadLocation: { file: f("tampered.bin") } }, steps: [touch(ran)] }));
-    const r = Bun.spawnSync([process.execPath, MAIN, "exec", doc, "--config-file", config], { stdout: "pipe", stderr: "pipe" });
+    writeFileSync(
+      doc,
+      JSON.stringify({
+        version: "1.0",
+        codesign: { signature: ecSig, payloadLocation: { file: f("tampered.bin") } },
+        steps: [touch(ran)],
+      }),
+    );
+    const r = Bun.spawnSync([process.execPath, MAIN, "exec", doc, "--config-file", config], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     const result = JSON.parse(r.stdout.toString()) as { status: string; statusDetails: { reason: string } };
     expect(result.status).toBe("FAILED");
     expect(result.statusDetails.reason).toContain("codesign: signature does not verify");
     expect(existsSync(ran)).toBe(false);
     writeFileSync(config, JSON.stringify({ jobs: { signing: { required: true } } }));
-    const bad = Bun.spawnSync([process.execPath, MAIN, "exec", doc, "--config-file", config], { stdout: "pipe", stderr: "pipe" });
+    const bad = Bun.spawnSync([process.execPath, MAIN, "exec", doc, "--config-file", config], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     expect(bad.exitCode).toBe(1);
-    expect(bad.stderr.toString()).toContain("jobs.signing.required is true but jobs.signing.trusted-certificates names no file");
+    expect(bad.stderr.toString()).toContain(
+      "jobs.signing.required is true but jobs.signing.trusted-certificates names no file",
+    );
   });
 
   test("the compiled agent: exec runs download-file.sh, which checks with the agent's own executable and trust anchors", async () => {
     const agent = compiledAgent("linux-x64");
     const config = f("compiled.conf");
-    writeFileSync(config, JSON.stringify({ "thing-name": "t", jobs: { "handler-directory": projectHandlerDir(), signing: { "trusted-certificates": f("trusted"), required: true } } }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        "thing-name": "t",
+        jobs: {
+          "handler-directory": projectHandlerDir(),
+          signing: { "trusted-certificates": f("trusted"), required: true },
+        },
+      }),
+    );
     const dest = join(tempDir(), "fw.bin");
     const doc = f("compiled-job.json");
-    const step = (file: string) => ({ action: { name: "fetch", type: "runHandler", input: { handler: "download-file.sh", args: [`http://127.0.0.1:${server.port}/${file}`, dest, ecSig], path: "default" } } });
+    const step = (file: string) => ({
+      action: {
+        name: "fetch",
+        type: "runHandler",
+        input: {
+          handler: "download-file.sh",
+          args: [`http://127.0.0.1:${server.port}/${file}`, dest, ecSig],
+          path: "default",
+        },
+      },
+    });
     // No iot-jobs-agent on PATH and no IOT_JOBS_AGENT: the agent tells the handler where it is.
     const env = { PATH: "/usr/bin:/bin", HOME: tempDir() };
     writeFileSync(doc, JSON.stringify({ version: "1.0", includeStdOut: true, steps: [step("fw.bin")] }));
     // Spawned without blocking: this process serves the downloads.
-    const exec = async () => JSON.parse(await new Response(Bun.spawn([agent, "exec", doc, "--config-file", config], { env, stderr: "ignore" }).stdout).text());
+    const exec = async () =>
+      JSON.parse(
+        await new Response(
+          Bun.spawn([agent, "exec", doc, "--config-file", config], { env, stderr: "ignore" }).stdout,
+        ).text(),
+      );
     const good = await exec();
     expect(good.status, JSON.stringify(good.statusDetails)).toBe("SUCCEEDED");
     expect(good.statusDetails.stdout).toContain("(signature verified)");
@@ -289,6 +420,8 @@ describe("jobs with signed artifacts", () => {
     writeFileSync(doc, JSON.stringify({ version: "1.0", steps: [step("tampered.bin")] }));
     const bad = await exec();
     expect(bad.status).toBe("FAILED");
-    expect(bad.statusDetails.reason).toContain('Signature check failed, no step ran: steps[0] "fetch": signature does not verify');
+    expect(bad.statusDetails.reason).toContain(
+      'Signature check failed, no step ran: steps[0] "fetch": signature does not verify',
+    );
   }, 240_000);
 });

@@ -99,7 +99,17 @@ export function muslLibraryDir(arch: "x64" | "arm64"): string {
   const run = (cmd: string, ...args: string[]) => execFileSync(cmd, args, { cwd: dir, stdio: "pipe" });
   writeFileSync(join(dir, "glibc-shim.c"), SHIM_SOURCE);
   // -nostdlib: no libc of either kind linked in; musl resolves the shim's references at load time.
-  run(a.compiler, "-O2", "-shared", "-fPIC", "-nostdlib", "-Wl,-soname,libglibc-shim.so", "-o", "libglibc-shim.so", "glibc-shim.c");
+  run(
+    a.compiler,
+    "-O2",
+    "-shared",
+    "-fPIC",
+    "-nostdlib",
+    "-Wl,-soname,libglibc-shim.so",
+    "-o",
+    "libglibc-shim.so",
+    "glibc-shim.c",
+  );
   copyFileSync(a.libstdcxx, join(dir, "libstdc++.so.6"));
   copyFileSync(a.libgcc, join(dir, "libgcc_s.so.1"));
   if (a.glibcLoader) run("patchelf", "--remove-needed", a.glibcLoader, "libstdc++.so.6");

@@ -14,7 +14,13 @@ export async function runOneJob(
   thing: string,
   env?: Record<string, string | undefined>,
 ): Promise<void> {
-  const agent = AgentProcess.start({ brokerUrl, thingName: thing, handlerDirectory: projectHandlerDir(), command, env });
+  const agent = AgentProcess.start({
+    brokerUrl,
+    thingName: thing,
+    handlerDirectory: projectHandlerDir(),
+    command,
+    env,
+  });
   try {
     peer.queueJob(thing, `e2e-${thing}`, {
       version: "1.0",
