@@ -91,7 +91,8 @@ export function loadConfig(args: ParsedArgs, env: Record<string, string | undefi
     source,
   };
   if (config.jobs.signing.required && !config.jobs.signing.trustedCertificates) {
-    return { ok: false, message: `${source ?? "config"}: jobs.signing.required is true but jobs.signing.trusted-certificates names no file or directory` };
+    const message = "jobs.signing.required is true but jobs.signing.trusted-certificates names no file or directory";
+    return { ok: false, message: `${source ?? "config"}: ${message}` };
   }
   const foreign = checkForeignFeatures(args.foreign, file, config.key);
   if (!foreign.ok) return foreign;

@@ -59,8 +59,12 @@ export function parseJobDocument(input: unknown): ParseResult {
 
 function toCodeSign(input: NonNullable<NewSchemaInput["codesign"]>): CodeSign {
   const where = input.payloadLocation;
-  const location = where.url !== undefined ? { url: where.url } : where.file !== undefined ? { file: where.file } : where.s3 !== undefined ? { s3: where.s3 } : undefined;
-  return { signature: input.signature, algorithm: input.signatureAlgorithm, rawPayloadSize: input.rawPayloadSize, location };
+  let location: CodeSign["location"];
+  if (where.url !== undefined) location = { url: where.url };
+  else if (where.file !== undefined) location = { file: where.file };
+  else if (where.s3 !== undefined) location = { s3: where.s3 };
+  const { signature, signatureAlgorithm: algorithm, rawPayloadSize } = input;
+  return { signature, algorithm, rawPayloadSize, location };
 }
 
 function toStep(action: ActionInput): Step {

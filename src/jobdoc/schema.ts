@@ -92,7 +92,9 @@ const codesign = v.looseObject(
     rawPayloadSize: v.optional(allowStdErr),
     payloadLocation: v.looseObject(
       {
-        url: v.optional(v.pipe(v.string("expected a string"), v.regex(/^https?:\/\//i, "expected an http:// or https:// URL"))),
+        url: v.optional(
+          v.pipe(v.string("expected a string"), v.regex(/^https?:\/\//i, "expected an http:// or https:// URL")),
+        ),
         file: v.optional(v.pipe(v.string("expected a string"), v.startsWith("/", "expected an absolute path"))),
         s3: v.optional(v.unknown()),
       },

@@ -40,7 +40,8 @@ export function runContextFor(
   // For handlers that check signatures (download-file.sh): the device's trust anchors, and the
   // executable that checks (when compiled; from source, IOT_JOBS_AGENT is kept as given).
   delete env.IOT_JOBS_TRUSTED_CERTIFICATES;
-  if (config.jobs.signing.trustedCertificates) env.IOT_JOBS_TRUSTED_CERTIFICATES = config.jobs.signing.trustedCertificates;
+  const anchors = config.jobs.signing.trustedCertificates;
+  if (anchors) env.IOT_JOBS_TRUSTED_CERTIFICATES = anchors;
   if (Bun.main.startsWith("/$bunfs/")) env.IOT_JOBS_AGENT = process.execPath;
   const pathEnv = env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   return {

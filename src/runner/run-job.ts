@@ -52,9 +52,12 @@ export async function runJob(doc: JobDocument, ctx: RunContext): Promise<JobOutc
   if (ctx.signing?.trustedCertificates) {
     // Loaded only on devices that trust signing keys: node:crypto costs the idle agent memory.
     const { checkJobSignatures } = await import("../signing/job-signature.ts");
-    const refused = await checkJobSignatures(doc, { ...ctx, signing: ctx.signing, timeoutSeconds: ctx.stepTimeoutSeconds });
+    const signing = { ...ctx, signing: ctx.signing, timeoutSeconds: ctx.stepTimeoutSeconds };
+    const refused = await checkJobSignatures(doc, signing);
     if (refused === "canceled") return { status: "CANCELED", statusDetails: {}, steps: [] };
-    if (refused) return { status: "FAILED", statusDetails: { reason: truncateHead(redactSecrets(refused), MAX_DETAIL_CHARS) }, steps: [] };
+    if (refused) {
+      return { status: "FAILED", statusDetails: { reason: truncateHead(redactSecrets(refused), MAX_DETAIL_CHARS) }, steps: [] };
+    }
   }
   // One tail per stream for the whole job, as the reference keeps (output accumulates across steps).
   const stdout = new OutputTail(MAX_DETAIL_CHARS);
