@@ -12,7 +12,10 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, truncateSync, writeF
 import { join } from "node:path";
 import type { SigningConfig } from "../../src/config/schema.ts";
 import { runJob } from "../../src/runner/run-job.ts";
+import { AgentProcess } from "../helpers/agent-process.ts";
 import { compiledAgent } from "../helpers/executables.ts";
+import { JobsPeer } from "../helpers/jobs-peer.ts";
+import { Mosquitto } from "../helpers/mosquitto.ts";
 import { parsed, testRunContext } from "../helpers/run-context.ts";
 import { projectHandlerDir, REPO_ROOT, tempDir } from "../helpers/temp.ts";
 
@@ -424,4 +427,40 @@ describe("jobs with signed artifacts", () => {
       'Signature check failed, no step ran: steps[0] "fetch": signature does not verify',
     );
   }, 240_000);
+
+  test("the agent over MQTT: a codesign that verifies runs; one that does not is FAILED with the reason, no step run", async () => {
+    const broker = await Mosquitto.start();
+    const peer = await JobsPeer.start(broker.url);
+    const signingConfig = { "trusted-certificates": f("trusted"), required: true };
+    const agent = AgentProcess.start({
+      brokerUrl: broker.url,
+      thingName: "signed-thing",
+      handlerDirectory: projectHandlerDir(),
+      signing: signingConfig,
+    });
+    try {
+      const good = marker();
+      const bad = marker();
+      const job = (file: string, ran: string) => ({
+        version: "1.0",
+        codesign: { signature: ecSig, payloadLocation: { file: f(file) } },
+        steps: [touch(ran)],
+      });
+      peer.queueJob("signed-thing", "signed-ok", job("fw.bin", good));
+      peer.queueJob("signed-thing", "signed-bad", job("tampered.bin", bad));
+      expect((await peer.waitForStatus("signed-thing", "signed-ok", "SUCCEEDED", 30_000)).statusDetails.reason).toBe(
+        "Exited with status: 0",
+      );
+      const failed = await peer.waitForStatus("signed-thing", "signed-bad", "FAILED", 30_000);
+      expect(failed.statusDetails.reason).toStartWith(
+        "Signature check failed, no step ran: codesign: signature does not verify",
+      );
+      expect(existsSync(good)).toBe(true);
+      expect(existsSync(bad)).toBe(false);
+    } finally {
+      await agent.kill("SIGKILL");
+      await peer.stop();
+      await broker.stop();
+    }
+  }, 120_000);
 });
