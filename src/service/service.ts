@@ -7,7 +7,8 @@ import { attachToBroker } from "./broker/attached-broker.ts";
 import { startEmbeddedBroker } from "./broker/embedded-broker.ts";
 import { thingOfTopic, type Transport } from "./broker/transport.ts";
 import { PackageCatalog } from "./catalog/packages.ts";
-import { controlPlane } from "./http/control-plane.ts";
+import { operations } from "./http/routes/index.ts";
+import { Router } from "./http/router.ts";
 import { JobsDeviceApi } from "./jobs/device-api.ts";
 import { JobControl } from "./jobs/job-control.ts";
 import { type Clock, JobsEngine } from "./jobs/jobs-engine.ts";
@@ -22,6 +23,8 @@ export interface ServiceOptions {
   readonly host: string;
   readonly mqttPort: number;
   readonly httpPort: number;
+  /** Host names the HTTP API answers to besides IP addresses and localhost (DNS-rebinding guard). */
+  readonly httpHostNames?: readonly string[];
   /** `mqtt://host:port` of an existing broker; undefined: the embedded one. */
   readonly broker?: string;
   /** Length of a timeout "minute" in ms (default 60,000; tests shorten it). */
@@ -84,7 +87,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     ? await attachToBroker(options.broker, onRequest, (message) => log.warn({ message }, "Broker connection problem"))
     : await startEmbeddedBroker({ host: options.host, port: options.mqttPort, onRequest, isRegisteredThing: (id) => fleet.hasThing(id), onRefused: (clientId, what) => log.warn({ clientId, what }, "Refused by the topic policy") });
 
-  const router = controlPlane({
+  const router = new Router(operations({
     fleet,
     jobs,
     engine,
@@ -94,7 +97,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       const prefix = `$aws/things/${thing}/shadow${shadowName ? `/name/${shadowName}` : ""}/${op}`;
       for (const m of messages) publish(`${prefix}/${m.suffix}`, m.payload);
     },
-  });
+    now: clock.now,
+  }), { hostNames: options.httpHostNames });
   const server = Bun.serve({ hostname: options.host, port: options.httpPort, fetch: (request) => router.handle(request) });
   engine.start();
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
