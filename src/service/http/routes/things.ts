@@ -12,7 +12,7 @@ export function thingRoutes(fleet: Fleet): Operations {
   return {
     CreateThing: {
       honours: ["thingName", "thingTypeName", "attributePayload"],
-      refuses: { billingGroupName: "billing groups are not implemented", "attributePayload.merge": "merge applies to UpdateThing only" },
+      refuses: { billingGroupName: "billing groups are not implemented" },
       handle: (input) => {
         if (input.thingTypeName !== undefined) throw noSuchType(input.thingTypeName);
         const t = fleet.createThing(input.thingName, attributesOf(input));
