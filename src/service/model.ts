@@ -14,10 +14,25 @@ export interface Thing {
   groups: string[];
 }
 
+export interface ThingType {
+  readonly thingTypeName: string;
+  readonly thingTypeId: string;
+  readonly description?: string;
+  /** Up to 3 attribute names (AWS uses them to index; here they are kept and shown). */
+  readonly searchableAttributes: string[];
+  deprecated: boolean;
+  deprecationDate?: number;
+  readonly creationDate: number;
+}
+
 export interface ThingGroup {
   readonly thingGroupName: string;
   readonly thingGroupId: string;
   description?: string;
+  /** Static groups only: the parent in a hierarchy (AWS allows 7 levels). */
+  readonly parentGroupName?: string;
+  /** The group's own attributes (thingGroupProperties.attributePayload). */
+  attributes?: Record<string, string>;
   /** Dynamic groups: members are the things matching this fleet query. */
   queryString?: string;
   creationDate: number;

@@ -13,6 +13,7 @@ import { JobsDeviceApi } from "./jobs/device-api.ts";
 import { JobControl } from "./jobs/job-control.ts";
 import { type Clock, JobsEngine } from "./jobs/jobs-engine.ts";
 import { Fleet } from "./registry/fleet.ts";
+import { ThingTypes } from "./registry/thing-types.ts";
 import { handleShadowRequest } from "./shadows/shadow-topics.ts";
 import { PACKAGE_SHADOW, ShadowService } from "./shadows/shadows.ts";
 import { Store } from "./store.ts";
@@ -89,6 +90,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
   const router = new Router(operations({
     fleet,
+    thingTypes: new ThingTypes(store, clock.now),
     jobs,
     engine,
     catalog,

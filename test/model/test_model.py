@@ -201,7 +201,29 @@ def scenario(h: Harness) -> dict:
     h.error("iot", "DeleteThing", "VersionConflictException", thingName="m-t2", expectedVersion=7)
     h.ok("iot", "DescribeThing", thingName="m-t2")
     h.ok("iot", "DeleteThing", thingName="m-t2", expectedVersion=1)
-    h.error("iot", "CreateThingType", "NotImplementedException", thingTypeName="m-type")
+    h.error("iot", "UpdateJob", "NotImplementedException", jobId=job)
+
+    h.ok("iot", "CreateThingType", thingTypeName="m-type", thingTypeProperties={"thingTypeDescription": "sensors", "searchableAttributes": ["site"]})
+    tt = h.ok("iot", "DescribeThingType", thingTypeName="m-type")
+    h.expect(tt.get("thingTypeProperties", {}).get("searchableAttributes") == ["site"], "CreateThingType thingTypeProperties not honoured")
+    h.ok("iot", "CreateThing", thingName="m-typed", thingTypeName="m-type")
+    h.expect(h.ok("iot", "DescribeThing", thingName="m-typed").get("thingTypeName") == "m-type", "CreateThing thingTypeName not honoured")
+    typed = [t["thingName"] for t in h.ok("iot", "ListThings", thingTypeName="m-type").get("things", [])]
+    h.expect(typed == ["m-typed"], f"ListThings thingTypeName not honoured: {typed}")
+    names = [t["thingTypeName"] for t in h.ok("iot", "ListThingTypes", thingTypeName="m-type", maxResults=5).get("thingTypes", [])]
+    h.expect(names == ["m-type"], f"ListThingTypes thingTypeName: {names}")
+    h.ok("iot", "DeprecateThingType", thingTypeName="m-type")
+    h.error("iot", "UpdateThing", "InvalidRequestException", thingName=thing, thingTypeName="m-type")
+    h.error("iot", "DeleteThingType", "InvalidRequestException", thingTypeName="m-type")
+    h.ok("iot", "UpdateThing", thingName="m-typed", removeThingType=True)
+    h.expect("thingTypeName" not in h.ok("iot", "DescribeThing", thingName="m-typed"), "UpdateThing removeThingType not honoured")
+    h.ok("iot", "DeprecateThingType", thingTypeName="m-type", undoDeprecate=True)
+    h.ok("iot", "UpdateThing", thingName="m-typed", thingTypeName="m-type")
+    h.expect(h.ok("iot", "DescribeThingType", thingTypeName="m-type")["thingTypeMetadata"]["deprecated"] is False, "undoDeprecate not honoured")
+    h.ok("iot", "DeleteThing", thingName="m-typed")
+    h.ok("iot", "DeprecateThingType", thingTypeName="m-type")
+    h.ok("iot", "DeleteThingType", thingTypeName="m-type")
+    h.error("iot", "DescribeThingType", "ResourceNotFoundException", thingTypeName="m-type")
 
     # Base parameters for the invalid-input sweep: each is valid as given (or its own refusal is checked separately).
     return {
@@ -210,6 +232,11 @@ def scenario(h: Harness) -> dict:
         ("iot", "UpdateThing"): {"thingName": thing, "attributePayload": {"attributes": {"a": "b"}}},
         ("iot", "DeleteThing"): {"thingName": "m-none"},
         ("iot", "ListThings"): {},
+        ("iot", "CreateThingType"): {"thingTypeName": "m-sweep"},
+        ("iot", "DescribeThingType"): {"thingTypeName": "m-none"},
+        ("iot", "ListThingTypes"): {},
+        ("iot", "DeprecateThingType"): {"thingTypeName": "m-none"},
+        ("iot", "DeleteThingType"): {"thingTypeName": "m-none"},
         ("iot", "CreateThingGroup"): {"thingGroupName": "m-sweep", "thingGroupProperties": {"thingGroupDescription": "d"}},
         ("iot", "CreateDynamicThingGroup"): {"thingGroupName": "m-sweep-d", "queryString": "thingName:x"},
         ("iot", "DescribeThingGroup"): {"thingGroupName": group},

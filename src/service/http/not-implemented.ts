@@ -13,7 +13,7 @@ const planned = (reason: string): NotImplemented => ({ status: "planned", reason
 const refused = (reason: string): NotImplemented => ({ status: "refused", reason });
 
 const ROLLOUT = planned("job templates and roll-out controls come with the roll-out work");
-const THING_TYPES = planned("thing types");
+const THING_TYPES = planned("changing a thing type's MQTT 5 configuration (the local broker speaks MQTT 3.1.1)");
 const PRINCIPALS = refused("certificates and principals: the local broker identifies things by client id");
 const BILLING = refused("billing groups have no meaning locally");
 const REGISTRATION = refused("bulk registration tasks read from S3");
@@ -25,16 +25,12 @@ export const NOT_IMPLEMENTED: Readonly<Record<string, NotImplemented>> = {
   "iot:AssociateTargetsWithJob": planned("adding targets to a running job"),
   "iot:AttachThingPrincipal": PRINCIPALS,
   "iot:CreateJobTemplate": ROLLOUT,
-  "iot:CreateThingType": THING_TYPES,
   "iot:DeleteJobExecution": planned("deleting single executions"),
   "iot:DeleteJobTemplate": ROLLOUT,
-  "iot:DeleteThingType": THING_TYPES,
-  "iot:DeprecateThingType": THING_TYPES,
   "iot:DescribeIndex": planned("the fleet index is always AWS_Things, ready"),
   "iot:DescribeJobTemplate": ROLLOUT,
   "iot:DescribeManagedJobTemplate": refused("AWS managed job templates are AWS's documents"),
   "iot:DescribeThingRegistrationTask": REGISTRATION,
-  "iot:DescribeThingType": THING_TYPES,
   "iot:DetachThingPrincipal": PRINCIPALS,
   "iot:DisassociateSbomFromPackageVersion": SBOM,
   "iot:GetIndexingConfiguration": planned("the fleet index indexes registry and shadows, always on"),
@@ -47,7 +43,6 @@ export const NOT_IMPLEMENTED: Readonly<Record<string, NotImplemented>> = {
   "iot:ListThingPrincipalsV2": PRINCIPALS,
   "iot:ListThingRegistrationTaskReports": REGISTRATION,
   "iot:ListThingRegistrationTasks": REGISTRATION,
-  "iot:ListThingTypes": THING_TYPES,
   "iot:ListThingsInBillingGroup": BILLING,
   "iot:RegisterThing": refused("provisioning templates and certificates"),
   "iot:RemoveThingFromBillingGroup": BILLING,

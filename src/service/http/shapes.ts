@@ -4,11 +4,28 @@
  * Times are epoch seconds, which is what AWS REST-JSON timestamps are on the wire.
  */
 import type { JobsEngine } from "../jobs/jobs-engine.ts";
-import { arn, type Execution, type Job, type Thing, type ThingGroup } from "../model.ts";
+import { arn, type Execution, type Job, type Thing, type ThingGroup, type ThingType } from "../model.ts";
 import { invalidInput } from "./api-model.ts";
 
 export const thingArn = (name: string) => arn(`thing/${name}`);
 export const groupArn = (name: string) => arn(`thinggroup/${name}`);
+export const thingTypeArn = (name: string) => arn(`thingtype/${name}`);
+
+/** The parts of a thing type that DescribeThingType and ListThingTypes share. */
+export function thingTypeShape(t: ThingType) {
+  return {
+    thingTypeArn: thingTypeArn(t.thingTypeName),
+    thingTypeProperties: {
+      ...(t.description !== undefined ? { thingTypeDescription: t.description } : {}),
+      ...(t.searchableAttributes.length ? { searchableAttributes: t.searchableAttributes } : {}),
+    },
+    thingTypeMetadata: {
+      deprecated: t.deprecated,
+      ...(t.deprecationDate !== undefined ? { deprecationDate: t.deprecationDate } : {}),
+      creationDate: t.creationDate,
+    },
+  };
+}
 
 /**
  * One page of a sorted list. The token is the index of the next page's first item, as a decimal

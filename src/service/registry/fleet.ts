@@ -62,7 +62,8 @@ export class Fleet {
     return this.store.get("thing", thingName) !== undefined;
   }
 
-  updateThing(thingName: string, attributes: Record<string, string>, merge: boolean, expectedVersion?: number): void {
+  /** `thingType`: undefined leaves the type; `{ name: undefined }` removes it; `{ name }` sets it. */
+  updateThing(thingName: string, attributes: Record<string, string>, merge: boolean, expectedVersion?: number, thingType?: { name?: string }): void {
     const t = this.thing(thingName);
     if (expectedVersion !== undefined && expectedVersion !== t.version) throw new AwsError("VersionConflictException", `The version for thing ${thingName} does not match the expected version.`);
     const next = merge ? { ...t.attributes } : {};
@@ -72,6 +73,8 @@ export class Fleet {
     }
     checkAttributes(next);
     t.attributes = next;
+    if (thingType?.name !== undefined) t.thingTypeName = thingType.name;
+    else if (thingType) delete t.thingTypeName;
     t.version++;
     this.store.put("thing", thingName, t);
     this.reevaluate(thingName);

@@ -1,21 +1,24 @@
 /** Things (iot): CreateThing, DescribeThing, UpdateThing, DeleteThing, ListThings. */
 import { ServiceError } from "../../errors.ts";
 import type { Fleet } from "../../registry/fleet.ts";
+import type { ThingTypes } from "../../registry/thing-types.ts";
 import type { Input, Operations } from "../router.ts";
 import { page, thingArn, thingAttribute, thingDescription, withToken } from "../shapes.ts";
 
-const NO_THING_TYPES = "thing types are not implemented by iot-jobs-local, so no thing type exists";
 const attributesOf = (input: Input): Record<string, string> => input.attributePayload?.attributes ?? {};
 
-export function thingRoutes(fleet: Fleet): Operations {
-  const noSuchType = (name: string) => new ServiceError("ResourceNotFound", `Thing type ${name} does not exist (${NO_THING_TYPES})`);
+export function thingRoutes(fleet: Fleet, types: ThingTypes): Operations {
   return {
     CreateThing: {
       honours: ["thingName", "thingTypeName", "attributePayload"],
       refuses: { billingGroupName: "billing groups are not implemented" },
       handle: (input) => {
-        if (input.thingTypeName !== undefined) throw noSuchType(input.thingTypeName);
-        const t = fleet.createThing(input.thingName, attributesOf(input));
+        if (input.thingTypeName !== undefined) types.assignable(input.thingTypeName);
+        const existing = fleet.hasThing(input.thingName) ? fleet.thing(input.thingName) : undefined;
+        if (existing && existing.thingTypeName !== input.thingTypeName) {
+          throw new ServiceError("ResourceAlreadyExists", `Thing ${input.thingName} already exists with a different thing type`);
+        }
+        const t = fleet.createThing(input.thingName, attributesOf(input), input.thingTypeName);
         return { thingName: t.thingName, thingArn: thingArn(t.thingName), thingId: t.thingId };
       },
     },
@@ -26,13 +29,12 @@ export function thingRoutes(fleet: Fleet): Operations {
     UpdateThing: {
       honours: ["thingName", "attributePayload", "expectedVersion", "thingTypeName", "removeThingType"],
       handle: (input) => {
-        if (input.thingTypeName !== undefined) throw noSuchType(input.thingTypeName);
-        const t = fleet.thing(input.thingName);
-        // Without thing types no thing can have one to remove (removeThingType is a no-op).
-        if (input.removeThingType === true && t.thingTypeName !== undefined) {
-          throw new ServiceError("InvalidRequest", `removeThingType: thing ${t.thingName} has type ${t.thingTypeName} from an earlier version; ${NO_THING_TYPES}`);
+        if (input.thingTypeName !== undefined && input.removeThingType === true) {
+          throw new ServiceError("InvalidRequest", "Give thingTypeName or removeThingType, not both");
         }
-        fleet.updateThing(input.thingName, attributesOf(input), input.attributePayload?.merge === true, input.expectedVersion);
+        if (input.thingTypeName !== undefined) types.assignable(input.thingTypeName);
+        const thingType = input.thingTypeName !== undefined ? { name: input.thingTypeName as string } : input.removeThingType === true ? {} : undefined;
+        fleet.updateThing(input.thingName, attributesOf(input), input.attributePayload?.merge === true, input.expectedVersion, thingType);
       },
     },
     DeleteThing: {
