@@ -201,6 +201,36 @@ def scenario(h: Harness) -> dict:
     h.error("iot", "DeleteThing", "VersionConflictException", thingName="m-t2", expectedVersion=7)
     h.ok("iot", "DescribeThing", thingName="m-t2")
     h.ok("iot", "DeleteThing", thingName="m-t2", expectedVersion=1)
+    # Thing group hierarchy and attributes.
+    h.ok("iot", "CreateThingGroup", thingGroupName="m-root")
+    h.ok("iot", "CreateThingGroup", thingGroupName="m-child", parentGroupName="m-root",
+         thingGroupProperties={"attributePayload": {"attributes": {"floor": "2"}, "merge": False}})
+    c = h.ok("iot", "DescribeThingGroup", thingGroupName="m-child")
+    h.expect(c.get("thingGroupMetadata", {}).get("parentGroupName") == "m-root"
+             and [x["groupName"] for x in c["thingGroupMetadata"].get("rootToParentThingGroups", [])] == ["m-root"],
+             f"CreateThingGroup parentGroupName not honoured: {c.get('thingGroupMetadata')}")
+    h.expect(c.get("thingGroupProperties", {}).get("attributePayload", {}).get("attributes") == {"floor": "2"}, "CreateThingGroup attributePayload not honoured")
+    kids = [x["groupName"] for x in h.ok("iot", "ListThingGroups", parentGroup="m-root", recursive=True).get("thingGroups", [])]
+    h.expect(kids == ["m-child"], f"ListThingGroups parentGroup not honoured: {kids}")
+    h.ok("iot", "AddThingToThingGroup", thingGroupName="m-child", thingName=thing)
+    direct = h.ok("iot", "ListThingsInThingGroup", thingGroupName="m-root").get("things")
+    deep = h.ok("iot", "ListThingsInThingGroup", thingGroupName="m-root", recursive=True).get("things")
+    h.expect(direct == [] and deep == [thing], f"ListThingsInThingGroup recursive not honoured: {direct} {deep}")
+    h.ok("iot", "CreateJob", jobId="m-j3", targets=[f"{ACCOUNT}:thinggroup/m-root"], document=DOC)
+    reached = [e["thingArn"] for e in h.ok("iot", "ListJobExecutionsForJob", jobId="m-j3").get("executionSummaries", [])]
+    h.expect(reached == [f"{ACCOUNT}:thing/{thing}"], f"a job for a parent group did not reach a child group's thing: {reached}")
+    h.ok("iot", "DeleteJob", jobId="m-j3", force=True)
+    v = h.ok("iot", "UpdateThingGroup", thingGroupName="m-child", expectedVersion=1,
+             thingGroupProperties={"thingGroupDescription": "second floor", "attributePayload": {"attributes": {"wing": "b"}, "merge": True}})
+    h.expect(v.get("version") == 2, f"UpdateThingGroup version: {v.get('version')}")
+    c = h.ok("iot", "DescribeThingGroup", thingGroupName="m-child")
+    h.expect(c.get("thingGroupProperties") == {"thingGroupDescription": "second floor", "attributePayload": {"attributes": {"floor": "2", "wing": "b"}}},
+             f"UpdateThingGroup not honoured: {c.get('thingGroupProperties')}")
+    h.error("iot", "UpdateThingGroup", "VersionConflictException", thingGroupName="m-child", expectedVersion=1, thingGroupProperties={})
+    h.error("iot", "DeleteThingGroup", "InvalidRequestException", thingGroupName="m-root")
+    h.ok("iot", "DeleteThingGroup", thingGroupName="m-child")
+    h.ok("iot", "DeleteThingGroup", thingGroupName="m-root")
+
     h.error("iot", "UpdateJob", "NotImplementedException", jobId=job)
 
     h.ok("iot", "CreateThingType", thingTypeName="m-type", thingTypeProperties={"thingTypeDescription": "sensors", "searchableAttributes": ["site"]})
@@ -241,6 +271,7 @@ def scenario(h: Harness) -> dict:
         ("iot", "CreateDynamicThingGroup"): {"thingGroupName": "m-sweep-d", "queryString": "thingName:x"},
         ("iot", "DescribeThingGroup"): {"thingGroupName": group},
         ("iot", "DeleteThingGroup"): {"thingGroupName": "m-none"},
+        ("iot", "UpdateThingGroup"): {"thingGroupName": "m-none", "thingGroupProperties": {}},
         ("iot", "DeleteDynamicThingGroup"): {"thingGroupName": "m-none"},
         ("iot", "AddThingToThingGroup"): {"thingGroupName": "m-none", "thingName": thing},
         ("iot", "RemoveThingFromThingGroup"): {"thingGroupName": "m-none", "thingName": thing},

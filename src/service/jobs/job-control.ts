@@ -108,7 +108,7 @@ export class JobControl {
     for (const t of job.targets) {
       const m = TARGET.exec(t)!;
       if (m[1] === "thing") things.add(m[2]!);
-      else if (this.store.get("group", m[2]!)) for (const member of this.fleet.members(m[2]!)) things.add(member);
+      else if (this.store.get("group", m[2]!)) for (const member of this.fleet.reach(m[2]!)) things.add(member);
     }
     return [...things].filter((t) => this.fleet.hasThing(t));
   }

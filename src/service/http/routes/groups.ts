@@ -8,9 +8,7 @@ import type { ShadowService } from "../../shadows/shadows.ts";
 import type { Input, Operations } from "../router.ts";
 import { groupArn, groupNameAndArn, page, withToken } from "../shapes.ts";
 
-const NO_HIERARCHY = "thing group hierarchies are not implemented yet (planned)";
 const NO_TAGS = "tags are not stored by iot-jobs-local (it has no tagging API)";
-const NO_GROUP_ATTRIBUTES = "thing group attributes are not implemented yet (planned)";
 const QUERY_VERSION = "2017-09-30";
 const INDEX = "AWS_Things";
 
@@ -39,19 +37,21 @@ export function groupRoutes(fleet: Fleet, shadows: ShadowService): Operations {
 
   return {
     CreateThingGroup: {
-      honours: ["thingGroupName", "thingGroupProperties"],
-      refuses: { parentGroupName: NO_HIERARCHY, tags: NO_TAGS, "thingGroupProperties.attributePayload": NO_GROUP_ATTRIBUTES },
+      honours: ["thingGroupName", "parentGroupName", "thingGroupProperties"],
+      refuses: { tags: NO_TAGS },
       handle: (input) => {
-        fleet.createGroup(input.thingGroupName, input.thingGroupProperties?.thingGroupDescription);
+        const props = input.thingGroupProperties ?? {};
+        fleet.createGroup(input.thingGroupName, props.thingGroupDescription, undefined, { parent: input.parentGroupName, attributes: props.attributePayload?.attributes });
         return described(input.thingGroupName);
       },
     },
     CreateDynamicThingGroup: {
       honours: ["thingGroupName", "thingGroupProperties", "indexName", "queryString", "queryVersion"],
-      refuses: { tags: NO_TAGS, "thingGroupProperties.attributePayload": NO_GROUP_ATTRIBUTES },
+      refuses: { tags: NO_TAGS },
       handle: (input) => {
         checkIndex(input);
-        fleet.createGroup(input.thingGroupName, input.thingGroupProperties?.thingGroupDescription, input.queryString);
+        const props = input.thingGroupProperties ?? {};
+        fleet.createGroup(input.thingGroupName, props.thingGroupDescription, input.queryString, { attributes: props.attributePayload?.attributes });
         return { ...described(input.thingGroupName), indexName: INDEX, queryString: input.queryString, queryVersion: QUERY_VERSION };
       },
     },
@@ -59,13 +59,34 @@ export function groupRoutes(fleet: Fleet, shadows: ShadowService): Operations {
       honours: ["thingGroupName"],
       handle: (input) => {
         const g = fleet.group(input.thingGroupName);
+        const rootToParent = fleet.ancestors(g.thingGroupName).reverse();
         return {
           ...described(g.thingGroupName),
           version: g.version,
-          thingGroupProperties: g.description ? { thingGroupDescription: g.description } : {},
-          thingGroupMetadata: { rootToParentThingGroups: [], creationDate: g.creationDate },
+          thingGroupProperties: {
+            ...(g.description ? { thingGroupDescription: g.description } : {}),
+            ...(g.attributes ? { attributePayload: { attributes: g.attributes } } : {}),
+          },
+          thingGroupMetadata: {
+            ...(g.parentGroupName !== undefined ? { parentGroupName: g.parentGroupName } : {}),
+            rootToParentThingGroups: rootToParent.map((name) => ({ groupName: name, groupArn: groupArn(name) })),
+            creationDate: g.creationDate,
+          },
           ...(g.queryString ? { indexName: INDEX, queryString: g.queryString, queryVersion: QUERY_VERSION, status: "ACTIVE" } : {}),
         };
+      },
+    },
+    UpdateThingGroup: {
+      honours: ["thingGroupName", "thingGroupProperties", "expectedVersion"],
+      handle: (input) => {
+        const props = input.thingGroupProperties;
+        const g = fleet.updateGroup(input.thingGroupName, {
+          description: props.thingGroupDescription,
+          attributes: props.attributePayload?.attributes,
+          merge: props.attributePayload?.merge === true,
+          expectedVersion: input.expectedVersion,
+        });
+        return { version: g.version };
       },
     },
     DeleteThingGroup: { honours: ["thingGroupName", "expectedVersion"], handle: (input) => deleteGroup(input, false) },
@@ -86,20 +107,21 @@ export function groupRoutes(fleet: Fleet, shadows: ShadowService): Operations {
       },
     },
     ListThingsInThingGroup: {
-      honours: ["thingGroupName", "nextToken", "maxResults"],
-      refuses: { recursive: NO_HIERARCHY },
+      honours: ["thingGroupName", "recursive", "nextToken", "maxResults"],
       handle: (input) => {
-        const p = page(fleet.members(input.thingGroupName), input.maxResults, input.nextToken, 25);
+        const things = input.recursive === true ? fleet.reach(input.thingGroupName) : fleet.members(input.thingGroupName);
+        const p = page(things, input.maxResults, input.nextToken, 25);
         return { things: p.items, ...withToken(p.nextToken) };
       },
     },
     ListThingGroups: {
-      honours: ["nextToken", "maxResults", "namePrefixFilter"],
-      refuses: { parentGroup: NO_HIERARCHY, recursive: NO_HIERARCHY },
+      honours: ["nextToken", "maxResults", "parentGroup", "namePrefixFilter", "recursive"],
       handle: (input) => {
         const prefix: string = input.namePrefixFilter ?? "";
-        const list = fleet
-          .groups()
+        // Without parentGroup every group is listed; with it, its children (all descendants if recursive).
+        if (input.parentGroup !== undefined) fleet.group(input.parentGroup);
+        const groups = input.parentGroup === undefined ? fleet.groups() : fleet.children(input.parentGroup, input.recursive === true);
+        const list = groups
           .filter((g) => g.thingGroupName.startsWith(prefix))
           .sort((a, b) => a.thingGroupName.localeCompare(b.thingGroupName));
         const p = page(list, input.maxResults, input.nextToken, 100);
