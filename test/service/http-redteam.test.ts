@@ -114,7 +114,7 @@ describe("redteam-service 12: browser CSRF and DNS rebinding", () => {
     const updated = aws("iot-data", "update-thing-shadow", "--thing-name", "cli-thing", "--payload", `fileb://${payload}`, out);
     expect(updated.stderr.toString()).toBe("");
     expect(JSON.parse(readFileSync(out, "utf8")).state.reported).toEqual({ v: 1 });
-  });
+  }, 30_000);
 });
 
 describe("redteam-service 14: chunked bodies", () => {

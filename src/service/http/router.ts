@@ -71,11 +71,6 @@ export class Router {
     this.routes = new Map(ORDER.map((s) => [s, MODEL.operations.filter((o) => o.service === s).map(compile).sort((a, b) => b.literals - a.literals)]));
   }
 
-  /** The operations this router implements, by API. */
-  implementedNames(service: ServiceName): string[] {
-    return Object.keys(this.implemented[service]).sort();
-  }
-
   async handle(request: Request): Promise<Response> {
     let spec: OperationSpec | undefined;
     try {
