@@ -52,6 +52,8 @@ class Harness:
             self.checkers[service] = Checker(client.meta.service_model)
         self.called: set = set()
         self.last_status = 0
+        # Input members shown honoured (in a successful call) or refused by name, per operation.
+        self.shown: dict = {}
 
     def _hook(self, service):
         def hook(operation_model, response_dict, **_):
@@ -77,7 +79,17 @@ class Harness:
         r = self.call(service, op, **params)
         if not r["ok"]:
             self.findings.append(f"{service} {op}: failed with {r['code']}: {r['message']}")
+        else:
+            self.shown.setdefault((service, op), set()).update(params)
         return r
+
+    def refused_by_name(self, service, op, member, value, **params) -> None:
+        """A valid value of a member this service does not support: refused, with the member named."""
+        r = self.call(service, op, **params, **{member: value})
+        if r["ok"] or member not in r["message"]:
+            self.findings.append(f"{service} {op}: {member} was not refused by name ({'accepted' if r['ok'] else r['message']})")
+        else:
+            self.shown.setdefault((service, op), set()).add(member)
 
     def error(self, service, op, code, **params) -> dict:
         r = self.call(service, op, **params)
@@ -93,10 +105,32 @@ class Harness:
         elif self.last_status >= 500:
             self.findings.append(f"{service} {op}: {what} answered HTTP {self.last_status}")
 
+    def paged(self, service, op, key, size="maxResults", **params) -> list:
+        """Lists one item per page through nextToken; the pages together must equal the one-call list."""
+        whole = self.ok(service, op, **params).get(key, [])
+        pages, token = [], None
+        for _ in range(len(whole) + 1):
+            r = self.ok(service, op, **params, **{size: 1}, **({"nextToken": token} if token else {}))
+            pages += r.get(key, [])
+            token = r.get("nextToken")
+            if not token:
+                break
+        self.expect(pages == whole, f"{service} {op}: paging by 1 gave {pages}, one call gave {whole}")
+        self.expect(len(whole) >= 2, f"{service} {op}: the paging check needs at least 2 items, got {whole}")
+        return whole
+
     def expect(self, condition: bool, message: str) -> None:
         self.checks += 1
         if not condition:
             self.findings.append(message)
+
+
+_tokens = iter(range(1, 10**6))
+
+
+def token() -> str:
+    """A fresh clientToken (the model wants 36-64 characters)."""
+    return f"m-token-0000-0000-0000-0000-{next(_tokens):012d}"
 
 
 def scenario(h: Harness) -> dict:
@@ -121,24 +155,29 @@ def scenario(h: Harness) -> dict:
     h.ok("iot", "CreateThingGroup", thingGroupName=group, thingGroupProperties={"thingGroupDescription": "a group"})
     g = h.ok("iot", "DescribeThingGroup", thingGroupName=group)
     h.expect(g.get("thingGroupProperties", {}).get("thingGroupDescription") == "a group", "thingGroupDescription not honoured")
-    h.ok("iot", "CreateDynamicThingGroup", thingGroupName=dyn, queryString="attributes.site:lab", indexName="AWS_Things", queryVersion="2017-09-30")
-    h.ok("iot", "AddThingToThingGroup", thingGroupName=group, thingName=thing)
+    h.ok("iot", "CreateDynamicThingGroup", thingGroupName=dyn, queryString="attributes.site:lab", indexName="AWS_Things", queryVersion="2017-09-30",
+         thingGroupProperties={"thingGroupDescription": "lab things"})
+    h.expect(h.ok("iot", "DescribeThingGroup", thingGroupName=dyn).get("thingGroupProperties") == {"thingGroupDescription": "lab things"},
+             "CreateDynamicThingGroup thingGroupProperties not honoured")
+    h.ok("iot", "AddThingToThingGroup", thingGroupName=group, thingName=thing, overrideDynamicGroups=False)
     h.ok("iot", "AddThingToThingGroup", thingGroupArn=f"{ACCOUNT}:thinggroup/{group}", thingArn=f"{ACCOUNT}:thing/m-t2")
-    members = h.ok("iot", "ListThingsInThingGroup", thingGroupName=group).get("things")
+    members = h.paged("iot", "ListThingsInThingGroup", "things", thingGroupName=group)
     h.expect(members == [thing, "m-t2"], f"AddThingToThingGroup (by name and by ARN) not honoured: {members}")
-    h.ok("iot", "RemoveThingFromThingGroup", thingGroupArn=f"{ACCOUNT}:thinggroup/{group}", thingArn=f"{ACCOUNT}:thing/m-t2")
     groups = [x["groupName"] for x in h.ok("iot", "ListThingGroups", namePrefixFilter="m-d").get("thingGroups", [])]
     h.expect(groups == [dyn], f"ListThingGroups namePrefixFilter not honoured: {groups}")
-    mine = [x["groupName"] for x in h.ok("iot", "ListThingGroupsForThing", thingName=thing).get("thingGroups", [])]
+    h.paged("iot", "ListThingGroups", "thingGroups")
+    mine = [x["groupName"] for x in h.paged("iot", "ListThingGroupsForThing", "thingGroups", thingName=thing)]
     h.expect(mine == [dyn, group], f"ListThingGroupsForThing: {mine}")
     found = h.ok("iot", "SearchIndex", queryString="attributes.rack:7", indexName="AWS_Things")
     h.expect([t["thingName"] for t in found.get("things", [])] == [thing], "SearchIndex queryString not honoured")
+    found = h.paged("iot", "SearchIndex", "things", queryString="thingName:m-t*", queryVersion="2017-09-30")
+    h.expect([t["thingName"] for t in found] == [thing, "m-t2"], f"SearchIndex paging: {found}")
 
     h.ok("iot", "CreateJob", jobId=job, targets=[f"{ACCOUNT}:thing/{thing}"], document=DOC, description="first",
          targetSelection="SNAPSHOT", timeoutConfig={"inProgressTimeoutInMinutes": 30})
     dj = h.ok("iot", "DescribeJob", jobId=job, beforeSubstitution=True).get("job", {})
     h.expect(dj.get("description") == "first" and dj.get("timeoutConfig", {}).get("inProgressTimeoutInMinutes") == 30, "CreateJob description/timeoutConfig not honoured")
-    h.expect(json.loads(h.ok("iot", "GetJobDocument", jobId=job).get("document", "{}")) == json.loads(DOC), "GetJobDocument")
+    h.expect(json.loads(h.ok("iot", "GetJobDocument", jobId=job, beforeSubstitution=True).get("document", "{}")) == json.loads(DOC), "GetJobDocument")
     h.ok("iot", "CreateJob", jobId="m-j2", targets=[f"{ACCOUNT}:thinggroup/{group}"], document=DOC, targetSelection="CONTINUOUS")
     listed = [j["jobId"] for j in h.ok("iot", "ListJobs", targetSelection="CONTINUOUS").get("jobs", [])]
     h.expect(listed == ["m-j2"], f"ListJobs targetSelection not honoured: {listed}")
@@ -149,8 +188,12 @@ def scenario(h: Harness) -> dict:
     h.expect(listed == ["m-j2"], f"ListJobs thingGroupId not honoured: {listed}")
     mine = [e["jobId"] for e in h.ok("iot", "ListJobExecutionsForThing", thingName=thing, jobId="m-j2").get("executionSummaries", [])]
     h.expect(mine == ["m-j2"], f"ListJobExecutionsForThing jobId not honoured: {mine}")
-    h.ok("iot", "ListJobExecutionsForThing", thingName=thing, status="QUEUED", maxResults=1)
-    h.ok("iot", "ListJobExecutionsForJob", jobId=job, status="QUEUED", maxResults=10)
+    h.paged("iot", "ListJobs", "jobs")
+    h.paged("iot", "ListJobExecutionsForThing", "executionSummaries", thingName=thing, status="QUEUED")
+    h.paged("iot", "ListJobExecutionsForJob", "executionSummaries", jobId="m-j2", status="QUEUED")
+    h.ok("iot", "RemoveThingFromThingGroup", thingGroupName=group, thingName="m-t2")
+    left = h.ok("iot", "ListJobExecutionsForJob", jobId="m-j2").get("executionSummaries", [])
+    h.expect([e["jobExecutionSummary"]["status"] for e in left] == ["QUEUED", "REMOVED"], f"RemoveThingFromThingGroup not honoured: {left}")
     h.ok("iot", "DescribeJobExecution", jobId=job, thingName=thing, executionNumber=1)
 
     pending = h.ok("iot-jobs-data", "GetPendingJobExecutions", thingName=thing)
@@ -158,42 +201,71 @@ def scenario(h: Harness) -> dict:
     h.ok("iot-jobs-data", "DescribeJobExecution", thingName=thing, jobId=job, includeJobDocument=True, executionNumber=1)
     started = h.ok("iot-jobs-data", "StartNextPendingJobExecution", thingName=thing, statusDetails={"step": "1"}, stepTimeoutInMinutes=5)
     h.expect(started.get("execution", {}).get("statusDetails") == {"step": "1"}, "StartNextPendingJobExecution statusDetails not honoured")
+    mid = h.ok("iot-jobs-data", "UpdateJobExecution", thingName=thing, jobId=job, status="IN_PROGRESS", stepTimeoutInMinutes=10,
+               includeJobExecutionState=True)
+    h.expect(mid.get("executionState", {}).get("versionNumber") == 3, f"UpdateJobExecution stepTimeoutInMinutes: {mid}")
     up = h.ok("iot-jobs-data", "UpdateJobExecution", thingName=thing, jobId=job, status="SUCCEEDED", statusDetails={"r": "ok"},
-              expectedVersion=started.get("execution", {}).get("versionNumber", 2), includeJobExecutionState=True,
+              expectedVersion=3, includeJobExecutionState=True,
               includeJobDocument=True, executionNumber=1)
     h.expect(up.get("executionState", {}).get("status") == "SUCCEEDED", "UpdateJobExecution includeJobExecutionState")
     h.error("iot-jobs-data", "UpdateJobExecution", "InvalidStateTransitionException", thingName=thing, jobId=job, status="IN_PROGRESS")
 
-    h.ok("iot", "CancelJobExecution", jobId="m-j2", thingName=thing, statusDetails={"why": "test"}, expectedVersion=1)
-    h.ok("iot", "CancelJob", jobId="m-j2", comment="done", reasonCode="TEST_1")
+    h.ok("iot-jobs-data", "StartNextPendingJobExecution", thingName=thing)
+    h.error("iot", "CancelJobExecution", "InvalidStateTransitionException", jobId="m-j2", thingName=thing)
+    h.ok("iot", "CancelJobExecution", jobId="m-j2", thingName=thing, statusDetails={"why": "test"}, expectedVersion=2, force=True)
+    e = h.ok("iot", "DescribeJobExecution", jobId="m-j2", thingName=thing).get("execution", {})
+    h.expect(e.get("status") == "CANCELED" and e.get("forceCanceled") is True and e.get("statusDetails", {}).get("detailsMap") == {"why": "test"},
+             f"CancelJobExecution force/statusDetails not honoured: {e}")
+    h.ok("iot", "CancelJob", jobId="m-j2", comment="done", reasonCode="TEST_1", force=True)
     dj = h.ok("iot", "DescribeJob", jobId="m-j2").get("job", {})
-    h.expect(dj.get("comment") == "done" and dj.get("reasonCode") == "TEST_1", "CancelJob comment/reasonCode not honoured")
+    h.expect(dj.get("comment") == "done" and dj.get("reasonCode") == "TEST_1" and dj.get("forceCanceled") is True, "CancelJob comment/reasonCode/force not honoured")
     h.ok("iot", "DeleteJob", jobId="m-j2", force=True)
 
-    h.ok("iot", "CreatePackage", packageName="m-p", description="pkg", tags={"t": "1"}, clientToken="tok-00000000-0000-0000-0000-000000000001")
-    h.ok("iot", "CreatePackage", packageName="m-p", description="pkg", tags={"t": "1"}, clientToken="tok-00000000-0000-0000-0000-000000000001")  # a retry
-    h.ok("iot", "GetPackage", packageName="m-p")
-    h.ok("iot", "ListPackages", maxResults=5)
-    h.ok("iot", "CreatePackageVersion", packageName="m-p", versionName="1.0", description="v", attributes={"k": "v"}, recipe="r", tags={"t": "1"})
-    h.ok("iot", "UpdatePackageVersion", packageName="m-p", versionName="1.0", description="v1", attributes={"k": "w"}, recipe="r2")
+    first = token()
+    h.ok("iot", "CreatePackage", packageName="m-p", description="pkg", tags={"t": "1"}, clientToken=first)
+    h.ok("iot", "CreatePackage", packageName="m-p", description="pkg", tags={"t": "1"}, clientToken=first)  # a retry
+    h.error("iot", "CreatePackage", "ConflictException", packageName="m-p", description="other", clientToken=first)
+    h.ok("iot", "CreatePackage", packageName="m-p0")
+    h.expect(h.ok("iot", "GetPackage", packageName="m-p").get("description") == "pkg", "CreatePackage description not honoured")
+    h.paged("iot", "ListPackages", "packageSummaries")
+    artifact = {"s3Location": {"bucket": "b", "key": "k", "version": "1"}}
+    h.ok("iot", "CreatePackageVersion", packageName="m-p", versionName="1.0", description="v", attributes={"k": "v"}, recipe="r",
+         tags={"t": "1"}, artifact=artifact, clientToken=token())
+    h.ok("iot", "CreatePackageVersion", packageName="m-p", versionName="0.9")
+    h.ok("iot", "UpdatePackageVersion", packageName="m-p", versionName="1.0", description="v1", attributes={"k": "w"}, recipe="r2",
+         artifact={"s3Location": {"bucket": "b", "key": "k2", "version": "2"}}, clientToken=token())
     h.ok("iot", "UpdatePackageVersion", packageName="m-p", versionName="1.0", action="PUBLISH")
     v = h.ok("iot", "GetPackageVersion", packageName="m-p", versionName="1.0")
-    h.expect(v.get("status") == "PUBLISHED" and v.get("attributes") == {"k": "w"}, "UpdatePackageVersion not honoured")
-    h.ok("iot", "UpdatePackage", packageName="m-p", description="pkg2", defaultVersionName="1.0")
-    h.ok("iot", "ListPackageVersions", packageName="m-p", status="PUBLISHED", maxResults=5)
+    h.expect(v.get("status") == "PUBLISHED" and v.get("attributes") == {"k": "w"} and v.get("recipe") == "r2"
+             and v.get("artifact", {}).get("s3Location", {}).get("key") == "k2", f"UpdatePackageVersion not honoured: {v}")
+    h.ok("iot", "UpdatePackage", packageName="m-p", description="pkg2", defaultVersionName="1.0", clientToken=token())
+    h.expect(h.ok("iot", "GetPackage", packageName="m-p").get("defaultVersionName") == "1.0", "UpdatePackage defaultVersionName not honoured")
+    h.paged("iot", "ListPackageVersions", "packageVersionSummaries", packageName="m-p")
+    published = h.ok("iot", "ListPackageVersions", packageName="m-p", status="PUBLISHED").get("packageVersionSummaries", [])
+    h.expect([x["versionName"] for x in published] == ["1.0"], f"ListPackageVersions status not honoured: {published}")
+    h.ok("iot", "CreateJob", jobId="m-j4", targets=[f"{ACCOUNT}:thing/{thing}"], document=DOC,
+         destinationPackageVersions=[f"{ACCOUNT}:package/m-p/version/$default"])
+    dj = h.ok("iot", "DescribeJob", jobId="m-j4").get("job", {})
+    h.expect(dj.get("destinationPackageVersions") == [f"{ACCOUNT}:package/m-p/version/1.0"], f"CreateJob destinationPackageVersions: {dj.get('destinationPackageVersions')}")
+    h.ok("iot", "DeleteJob", jobId="m-j4", force=True)
     h.ok("iot", "GetPackageConfiguration")
-    h.ok("iot", "UpdatePackageConfiguration", versionUpdateByJobsConfig={"enabled": False})
+    h.ok("iot", "UpdatePackageConfiguration", versionUpdateByJobsConfig={"enabled": False}, clientToken=token())
     h.ok("iot", "UpdatePackage", packageName="m-p", unsetDefaultVersion=True)
-    h.ok("iot", "DeletePackageVersion", packageName="m-p", versionName="1.0")
-    h.ok("iot", "DeletePackage", packageName="m-p")
+    h.ok("iot", "DeletePackageVersion", packageName="m-p", versionName="1.0", clientToken=token())
+    h.ok("iot", "DeletePackageVersion", packageName="m-p", versionName="0.9")
+    h.ok("iot", "DeletePackage", packageName="m-p", clientToken=token())
+    h.error("iot", "GetPackage", "ResourceNotFoundException", packageName="m-p")
 
     h.ok("iot-data", "UpdateThingShadow", thingName=thing, shadowName="cfg", payload=json.dumps({"state": {"desired": {"a": 1}}}).encode())
     s = json.loads(h.ok("iot-data", "GetThingShadow", thingName=thing, shadowName="cfg")["payload"].read())
     h.expect(s.get("state", {}).get("desired") == {"a": 1}, "UpdateThingShadow payload not honoured")
-    names = h.ok("iot-data", "ListNamedShadowsForThing", thingName=thing, pageSize=5).get("results")
-    h.expect(names == ["cfg"], f"ListNamedShadowsForThing: {names}")
+    h.ok("iot-data", "UpdateThingShadow", thingName=thing, shadowName="net", payload=b'{"state":{"reported":{"up":true}}}')
+    names = h.paged("iot-data", "ListNamedShadowsForThing", "results", size="pageSize", thingName=thing)
+    h.expect(names == ["cfg", "net"], f"ListNamedShadowsForThing: {names}")
     h.ok("iot-data", "DeleteThingShadow", thingName=thing, shadowName="cfg")
 
+    h.ok("iot", "RemoveThingFromThingGroup", thingGroupArn=f"{ACCOUNT}:thinggroup/{group}", thingArn=f"{ACCOUNT}:thing/{thing}")
+    h.expect(h.ok("iot", "ListThingsInThingGroup", thingGroupName=group).get("things") == [], "RemoveThingFromThingGroup by ARN not honoured")
     h.error("iot", "DeleteThingGroup", "VersionConflictException", thingGroupName=group, expectedVersion=9)
     h.ok("iot", "DescribeThingGroup", thingGroupName=group)
     h.ok("iot", "DeleteThingGroup", thingGroupName=group, expectedVersion=1)
@@ -234,6 +306,8 @@ def scenario(h: Harness) -> dict:
     h.error("iot", "UpdateJob", "NotImplementedException", jobId=job)
 
     h.ok("iot", "CreateThingType", thingTypeName="m-type", thingTypeProperties={"thingTypeDescription": "sensors", "searchableAttributes": ["site"]})
+    h.ok("iot", "CreateThingType", thingTypeName="m-type0")
+    h.paged("iot", "ListThingTypes", "thingTypes")
     tt = h.ok("iot", "DescribeThingType", thingTypeName="m-type")
     h.expect(tt.get("thingTypeProperties", {}).get("searchableAttributes") == ["site"], "CreateThingType thingTypeProperties not honoured")
     h.ok("iot", "CreateThing", thingName="m-typed", thingTypeName="m-type")
@@ -341,9 +415,22 @@ def refusals(h: Harness) -> None:
         ("presignedUrlConfig", {"roleArn": f"{ACCOUNT}:role/abcdefghijklmnopqrst", "expiresInSec": 60}),
         ("namespaceId", "ns"),
         ("jobTemplateArn", f"{ACCOUNT}:jobtemplate/t"),
-        ("description", "two\nlines"),
+        ("documentSource", "https://s3.amazonaws.com/bucket/doc.json"),
+        ("documentParameters", {"k": "v"}),
+        ("tags", [{"Key": "k", "Value": "v"}]),
     ]:
-        h.refused("iot", "CreateJob", member, jobId="m-refused", targets=[t], document=DOC, **{member: value})
+        h.refused_by_name("iot", "CreateJob", member, value, jobId="m-refused", targets=[t], document=DOC)
+    h.refused("iot", "CreateJob", "a description with a newline", jobId="m-refused", targets=[t], document=DOC, description="two\nlines")
+    tags = [{"Key": "k", "Value": "v"}]
+    h.refused_by_name("iot", "CreateThing", "billingGroupName", "bg", thingName="m-refused")
+    h.refused_by_name("iot", "CreateThingGroup", "tags", tags, thingGroupName="m-refused")
+    h.refused_by_name("iot", "CreateDynamicThingGroup", "tags", tags, thingGroupName="m-refused", queryString="thingName:x")
+    h.refused_by_name("iot", "CreateThingType", "tags", tags, thingTypeName="m-refused")
+    r = h.call("iot", "CreateThingType", thingTypeName="m-refused",
+               thingTypeProperties={"mqtt5Configuration": {"propagatingAttributes": [{"connectionAttribute": "iot:ClientId"}]}})
+    h.expect(not r["ok"] and "mqtt5Configuration" in r.get("message", ""), f"CreateThingType mqtt5Configuration was not refused by name: {r}")
+    for op, params in [("ListJobs", {}), ("DeleteJob", {"jobId": "m-j1"}), ("ListJobExecutionsForThing", {"thingName": "m-t1"})]:
+        h.refused_by_name("iot", op, "namespaceId", "ns", **params)
     h.refused("iot", "CreateThingGroup", "parentGroupName of a group that does not exist", thingGroupName="m-child", parentGroupName="m-no-parent")
     h.refused("iot", "ListThings", "maxResults past its range", maxResults=251)
     h.refused("iot", "ListThings", "a nextToken never issued", nextToken="-1")
@@ -402,6 +489,10 @@ def main() -> int:
         service, name = op.split(":")
         h.expect(op in h.called, f"{op} is implemented but the scenario never called it")
         h.expect((service, name) in bases, f"{op} is implemented but has no invalid-input sweep")
+        shape = h.clients[service].meta.service_model.operation_model(name).input_shape
+        for member in (shape.members if shape else {}):
+            h.expect(member in h.shown.get((service, name), set()),
+                     f"{op}: input member {member} is never shown honoured (in a successful call) or refused by name")
     for f in h.findings:
         print(f"FINDING {f}")
     print(f"model test: {h.checks} responses and checks, {cases} invalid inputs, {len(h.called)} operations")
