@@ -30,6 +30,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (args.command === "validate") return validateCommand(args.files, out);
+  // Loaded only for `doctor`: X.509 and DNS modules would otherwise cost the agent memory at idle.
+  if (args.command === "doctor") return (await import("./cli/doctor-command.ts")).doctorCommand(args, out);
 
   const loaded = loadConfig(args);
   if (!loaded.ok) {
@@ -40,7 +42,7 @@ async function main(argv: readonly string[]): Promise<number> {
   // exec prints its result on stdout, so its log goes to stderr.
   const log = createLogger({ ...config.logging, fd: args.command === "exec" ? 2 : 1 });
   for (const w of loaded.warnings) log.warn(w);
-  if (args.command === "exec") return execCommand(args.files[0]!, config, log, out);
+  if (args.command === "exec") return execCommand(args.files[0]!, config, log, out, args.params);
   return runAgent(config, log);
 }
 

@@ -124,8 +124,8 @@ describe.skipIf(!analyze)("systemd unit", () => {
 });
 
 const shellcheck = Bun.which("shellcheck");
-test.skipIf(!shellcheck)("the shipped shell scripts (SysV script, Debian maintainer scripts, Yocto ptest) are shellcheck-clean as POSIX sh", () => {
-  const scripts = [script, ...["postinst", "prerm", "postrm"].map((f) => join(REPO_ROOT, "packaging/debian", f)), join(REPO_ROOT, "yocto/meta-iot-jobs-agent/recipes-iot/iot-jobs-agent/files/run-ptest")];
+test.skipIf(!shellcheck)("the shipped shell scripts (SysV script, switch script, Debian maintainer scripts, Yocto ptest) are shellcheck-clean as POSIX sh", () => {
+  const scripts = [script, join(REPO_ROOT, "packaging/switch/iot-jobs-agent-switch"), ...["postinst", "prerm", "postrm"].map((f) => join(REPO_ROOT, "packaging/debian", f)), join(REPO_ROOT, "yocto/meta-iot-jobs-agent/recipes-iot/iot-jobs-agent/files/run-ptest")];
   const r = Bun.spawnSync([shellcheck!, "-s", "sh", ...scripts], { stdout: "pipe", stderr: "pipe" });
   expect(r.stdout.toString() + r.stderr.toString()).toBe("");
   expect(r.exitCode).toBe(0);
