@@ -12,6 +12,8 @@ validates against that module at run time, so users never need botocore.
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 
 from botocore.loaders import Loader
@@ -20,7 +22,9 @@ SERVICES = ["iot", "iot-data", "iot-jobs-data"]
 # The iot operations in the table and in the validation module: jobs, things, groups, packages,
 # the fleet index. Everything in iot-data and iot-jobs-data is in scope.
 IOT_SCOPE = re.compile(r"Job|Thing|Package|Index|Search")
-OUT = os.path.join(os.path.dirname(__file__), "..", "..", "src", "service", "http", "api-model.generated.ts")
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+OUT_REL = "src/service/http/api-model.generated.ts"
+OUT = os.path.join(ROOT, OUT_REL)
 
 # Java's POSIX classes are ASCII-only; JavaScript has no \p{Graph} and friends.
 JAVA_CLASSES = {
@@ -128,8 +132,22 @@ def build() -> str:
     )
 
 
+def formatted(text: str) -> str:
+    """The module as the repository's formatter (biome) writes it, so `biome ci` and --check agree."""
+    biome = os.path.join(ROOT, "node_modules", ".bin", "biome")
+    if not os.path.exists(biome):
+        biome = shutil.which("biome") or ""
+    if not biome:
+        print("note: biome not found; the module is written unformatted", file=sys.stderr)
+        return text
+    r = subprocess.run([biome, "format", f"--stdin-file-path={OUT_REL}"], input=text, capture_output=True, text=True, cwd=ROOT)
+    if r.returncode != 0:
+        raise SystemExit(f"biome format failed: {r.stderr}")
+    return r.stdout
+
+
 def main() -> int:
-    text = build()
+    text = formatted(build())
     if "--check" in sys.argv:
         with open(OUT, encoding="utf-8") as f:
             if f.read() != text:

@@ -15,14 +15,20 @@ if (!hasBotocore) console.warn("api-model sync: skipped the generator check — 
 
 describe("the generated model module", () => {
   test.skipIf(!hasBotocore)("is in sync with botocore's models", () => {
-    const r = Bun.spawnSync(["python3", join(ROOT, "scripts/api-model/generate.py"), "--check"], { stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync(["python3", join(ROOT, "scripts/api-model/generate.py"), "--check"], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     expect(r.stderr.toString()).toBe("");
     expect(r.exitCode).toBe(0);
   });
 
   test("every implemented operation is in the model and honours or refuses each of its input members", () => {
     const problems: string[] = [];
-    for (const [api, ops] of Object.entries(operations({} as never)) as [ServiceName, Record<string, { honours: readonly string[]; refuses?: Record<string, string> }>][]) {
+    for (const [api, ops] of Object.entries(operations({} as never)) as [
+      ServiceName,
+      Record<string, { honours: readonly string[]; refuses?: Record<string, string> }>,
+    ][]) {
       for (const [name, op] of Object.entries(ops)) {
         const spec = operationSpec(api, name);
         if (!spec) {
@@ -30,11 +36,14 @@ describe("the generated model module", () => {
           continue;
         }
         const declared = Object.keys(inputMembers(spec)).sort();
-        const handled = [...new Set([...op.honours, ...Object.keys(op.refuses ?? {}).map((m) => m.split(".")[0]!)])].sort();
+        const handled = [
+          ...new Set([...op.honours, ...Object.keys(op.refuses ?? {}).map((m) => m.split(".")[0]!)]),
+        ].sort();
         const dropped = declared.filter((m) => !handled.includes(m));
         const unknown = handled.filter((m) => !declared.includes(m));
         if (dropped.length) problems.push(`${api}:${name} neither honours nor refuses ${dropped.join(", ")}`);
-        if (unknown.length) problems.push(`${api}:${name} names members the model does not have: ${unknown.join(", ")}`);
+        if (unknown.length)
+          problems.push(`${api}:${name} names members the model does not have: ${unknown.join(", ")}`);
       }
     }
     expect(problems).toEqual([]);

@@ -23,14 +23,23 @@ afterEach(async () => {
 
 async function run(args: string[]): Promise<{ code: number; out: string }> {
   service = await startLocalService();
-  const proc = Bun.spawn(["python3", SCRIPT, "--endpoint", service.httpUrl, ...args], { stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const proc = Bun.spawn(["python3", SCRIPT, "--endpoint", service.httpUrl, ...args], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   return { code, out: out + err };
 }
 
 describe.skipIf(!hasBotocore)("the AWS models (botocore)", () => {
   test("every implemented operation: responses, errors and input checks agree with the model (zero findings)", async () => {
-    const implemented = Object.entries(operations({} as never)).flatMap(([api, ops]) => Object.keys(ops).map((op) => `${api as ServiceName}:${op}`));
+    const implemented = Object.entries(operations({} as never)).flatMap(([api, ops]) =>
+      Object.keys(ops).map((op) => `${api as ServiceName}:${op}`),
+    );
     const { code, out } = await run(["--implemented", implemented.join(",")]);
     if (code !== 0) console.error(out);
     expect(out).toContain(" 0 failed");

@@ -11,7 +11,10 @@ import { tempDir } from "../helpers/temp.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const A = "arn:aws:iot:us-east-1:123456789012";
-const DOC = JSON.stringify({ version: "1.0", steps: [{ action: { name: "x", type: "runCommand", input: { command: "id" } } }] });
+const DOC = JSON.stringify({
+  version: "1.0",
+  steps: [{ action: { name: "x", type: "runCommand", input: { command: "id" } } }],
+});
 
 let svc: Awaited<ReturnType<typeof spawnService>>;
 let port: number;
@@ -26,7 +29,11 @@ afterAll(async () => {
 });
 
 async function call(method: string, path: string, body?: string, headers: Record<string, string> = {}) {
-  const res = await fetch(`${svc.http}${path}`, { method, body, headers: { "content-type": "application/json", ...headers } });
+  const res = await fetch(`${svc.http}${path}`, {
+    method,
+    body,
+    headers: { "content-type": "application/json", ...headers },
+  });
   return { status: res.status, type: res.headers.get("x-amzn-errortype"), body: (await res.json()) as any };
 }
 
@@ -39,14 +46,23 @@ function curl(args: string[]): { status: number; body: string } {
 }
 
 /** Sends raw bytes and resolves with the first response bytes (the status line onwards). */
-function raw(request: string | ((write: (b: string | Uint8Array) => boolean) => void), timeoutMs = 5000): Promise<string> {
+function raw(
+  request: string | ((write: (b: string | Uint8Array) => boolean) => void),
+  timeoutMs = 5000,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, "127.0.0.1");
     let got = "";
-    const timer = setTimeout(() => (socket.destroy(), reject(new Error(`no answer; got ${JSON.stringify(got)}`))), timeoutMs);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer; got ${JSON.stringify(got)}`));
+    }, timeoutMs);
     socket.on("data", (d) => {
       got += d.toString("latin1");
-      if (got.includes("\r\n\r\n")) (clearTimeout(timer), socket.destroy(), resolve(got));
+      if (!got.includes("\r\n\r\n")) return;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(got);
     });
     socket.on("error", () => {});
     socket.on("connect", () => (typeof request === "string" ? socket.write(request) : request((b) => socket.write(b))));
@@ -57,7 +73,17 @@ const shadowDesired = async () => (await call("GET", "/things/pi-42/shadow")).bo
 
 describe("redteam-service 12: browser CSRF and DNS rebinding", () => {
   test("redteam-service 12: a text/plain cross-origin POST is refused", async () => {
-    const r = curl(["-X", "POST", `${svc.http}/things/pi-42/shadow`, "-H", "Content-Type: text/plain;charset=UTF-8", "-H", "Origin: http://evil.example", "--data", '{"state":{"desired":{"firmwareUrl":"http://evil.example/fw.bin"}}}']);
+    const r = curl([
+      "-X",
+      "POST",
+      `${svc.http}/things/pi-42/shadow`,
+      "-H",
+      "Content-Type: text/plain;charset=UTF-8",
+      "-H",
+      "Origin: http://evil.example",
+      "--data",
+      '{"state":{"desired":{"firmwareUrl":"http://evil.example/fw.bin"}}}',
+    ]);
     expect(r.status).toBe(401);
     expect(await shadowDesired()).toBeUndefined();
     // Without an Origin (a form, a no-cors fetch from an old browser) text/plain is refused too.
@@ -82,7 +108,17 @@ describe("redteam-service 12: browser CSRF and DNS rebinding", () => {
   });
 
   test("redteam-service 12: a DNS-rebinding Host is refused for reads and writes (CreateJob of a runCommand document)", async () => {
-    const job = curl(["-X", "PUT", `${svc.http}/jobs/rebound`, "-H", "Host: rebind.evil.example:8080", "-H", "Content-Type: application/json", "--data", JSON.stringify({ targets: [`${A}:thing/pi-42`], document: DOC })]);
+    const job = curl([
+      "-X",
+      "PUT",
+      `${svc.http}/jobs/rebound`,
+      "-H",
+      "Host: rebind.evil.example:8080",
+      "-H",
+      "Content-Type: application/json",
+      "--data",
+      JSON.stringify({ targets: [`${A}:thing/pi-42`], document: DOC }),
+    ]);
     expect(job.status).toBe(400);
     expect(job.body).toContain("rebind.evil.example");
     expect((await call("GET", "/jobs/rebound")).status).toBe(404);
@@ -91,7 +127,10 @@ describe("redteam-service 12: browser CSRF and DNS rebinding", () => {
   });
 
   test("redteam-service 12: a host name given with --http-host-name is served", async () => {
-    const named = await spawnService([process.execPath, join(ROOT, "src/service/main.ts")], ["--log-level", "ERROR", "--http-host-name", "gateway.lan"]);
+    const named = await spawnService(
+      [process.execPath, join(ROOT, "src/service/main.ts")],
+      ["--log-level", "ERROR", "--http-host-name", "gateway.lan"],
+    );
     try {
       expect(curl(["-H", "Host: gateway.lan:8080", `${named.http}/things`]).status).toBe(200);
       expect(curl(["-H", "Host: other.lan:8080", `${named.http}/things`]).status).toBe(400);
@@ -101,27 +140,60 @@ describe("redteam-service 12: browser CSRF and DNS rebinding", () => {
   });
 
   const hasCli = Bun.spawnSync(["aws", "--version"], { stdout: "pipe", stderr: "pipe" }).exitCode === 0;
-  test.skipIf(!hasCli)("redteam-service 12: the AWS CLI keeps working (iot JSON and the iot-data blob payload)", () => {
-    const dir = tempDir("cli");
-    const env = { ...process.env, AWS_ACCESS_KEY_ID: "local", AWS_SECRET_ACCESS_KEY: "local", AWS_DEFAULT_REGION: "us-east-1", AWS_CONFIG_FILE: "/dev/null", AWS_SHARED_CREDENTIALS_FILE: "/dev/null" };
-    const aws = (...args: string[]) => Bun.spawnSync(["aws", "--endpoint-url", svc.http, "--output", "json", ...args], { env, stdout: "pipe", stderr: "pipe" });
-    const created = aws("iot", "create-thing", "--thing-name", "cli-thing", "--attribute-payload", '{"attributes":{"site":"lab"}}');
-    expect(created.stderr.toString()).toBe("");
-    expect(JSON.parse(created.stdout.toString()).thingName).toBe("cli-thing");
-    const out = join(dir, "shadow.json");
-    const payload = join(dir, "payload.json");
-    writeFileSync(payload, '{"state":{"reported":{"v":1}}}');
-    const updated = aws("iot-data", "update-thing-shadow", "--thing-name", "cli-thing", "--payload", `fileb://${payload}`, out);
-    expect(updated.stderr.toString()).toBe("");
-    expect(JSON.parse(readFileSync(out, "utf8")).state.reported).toEqual({ v: 1 });
-  }, 30_000);
+  test.skipIf(!hasCli)(
+    "redteam-service 12: the AWS CLI keeps working (iot JSON and the iot-data blob payload)",
+    () => {
+      const dir = tempDir("cli");
+      const env = {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: "local",
+        AWS_SECRET_ACCESS_KEY: "local",
+        AWS_DEFAULT_REGION: "us-east-1",
+        AWS_CONFIG_FILE: "/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+      };
+      const aws = (...args: string[]) =>
+        Bun.spawnSync(["aws", "--endpoint-url", svc.http, "--output", "json", ...args], {
+          env,
+          stdout: "pipe",
+          stderr: "pipe",
+        });
+      const created = aws(
+        "iot",
+        "create-thing",
+        "--thing-name",
+        "cli-thing",
+        "--attribute-payload",
+        '{"attributes":{"site":"lab"}}',
+      );
+      expect(created.stderr.toString()).toBe("");
+      expect(JSON.parse(created.stdout.toString()).thingName).toBe("cli-thing");
+      const out = join(dir, "shadow.json");
+      const payload = join(dir, "payload.json");
+      writeFileSync(payload, '{"state":{"reported":{"v":1}}}');
+      const updated = aws(
+        "iot-data",
+        "update-thing-shadow",
+        "--thing-name",
+        "cli-thing",
+        "--payload",
+        `fileb://${payload}`,
+        out,
+      );
+      expect(updated.stderr.toString()).toBe("");
+      expect(JSON.parse(readFileSync(out, "utf8")).state.reported).toEqual({ v: 1 });
+    },
+    30_000,
+  );
 });
 
 describe("redteam-service 14: chunked bodies", () => {
   test("redteam-service 14: a chunked body past the limit is refused while it streams, before it ends", async () => {
     const chunk = "x".repeat(64 * 1024);
     const answer = await raw((write) => {
-      write("PUT /jobs/big HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+      write(
+        "PUT /jobs/big HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+      );
       // 1 MB sent, the final chunk never: the answer must come without the body ending.
       for (let i = 0; i < 16; i++) write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
     });
@@ -130,7 +202,9 @@ describe("redteam-service 14: chunked bodies", () => {
   });
 
   test("redteam-service 14: a declared Content-Length past the limit is refused without reading the body", async () => {
-    const answer = await raw("PUT /jobs/big HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{");
+    const answer = await raw(
+      "PUT /jobs/big HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{",
+    );
     expect(answer.split("\r\n")[0]).toMatch(/^HTTP\/1\.1 413 /);
   });
 });
@@ -159,34 +233,50 @@ describe("redteam-service 19: validation gaps", () => {
 
   test("redteam-service 19: CreateJob descriptions with NUL, ESC, a lone surrogate or 200,000 characters are refused", async () => {
     for (const description of ["a\u0000b", "a\u001bb", "a\ud800b", "d".repeat(200_000)]) {
-      expect(await refused(`description ${JSON.stringify(description.slice(0, 4))}`, "PUT", "/jobs/v-1", { targets: [`${A}:thing/pi-42`], document: DOC, description })).toContain("'description'");
+      expect(
+        await refused(`description ${JSON.stringify(description.slice(0, 4))}`, "PUT", "/jobs/v-1", {
+          targets: [`${A}:thing/pi-42`],
+          document: DOC,
+          description,
+        }),
+      ).toContain("'description'");
     }
     expect((await call("GET", "/jobs/v-1")).status).toBe(404);
   });
 
   test("redteam-service 19: CancelJob comment and reasonCode are checked", async () => {
-    expect(await refused("comment", "PUT", "/jobs/j-1/cancel", { comment: "c".repeat(200_000) })).toContain("'comment'");
-    expect(await refused("reasonCode", "PUT", "/jobs/j-1/cancel", { reasonCode: "lower\u0000" })).toContain("'reasonCode'");
+    expect(await refused("comment", "PUT", "/jobs/j-1/cancel", { comment: "c".repeat(200_000) })).toContain(
+      "'comment'",
+    );
+    expect(await refused("reasonCode", "PUT", "/jobs/j-1/cancel", { reasonCode: "lower\u0000" })).toContain(
+      "'reasonCode'",
+    );
     expect((await call("GET", "/jobs/j-1")).body.job.status).toBe("IN_PROGRESS");
   });
 
   test("redteam-service 19: CancelJobExecution statusDetails are checked like the device API's", async () => {
     const many = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, "v"]));
     for (const statusDetails of [many, { "a\u0000": "v" }, { k: "a\u001bb" }, { k: "v".repeat(2000) }]) {
-      await refused(`statusDetails ${Object.keys(statusDetails).length}`, "PUT", "/things/pi-42/jobs/j-1/cancel", { statusDetails });
+      await refused(`statusDetails ${Object.keys(statusDetails).length}`, "PUT", "/things/pi-42/jobs/j-1/cancel", {
+        statusDetails,
+      });
     }
     expect((await call("GET", "/things/pi-42/jobs/j-1")).body.execution.status).toBe("QUEUED");
   });
 
   test("redteam-service 19: a thingTypeName outside the pattern is refused; one of a type that does not exist is ResourceNotFound", async () => {
-    expect(await refused("thingTypeName", "POST", "/things/typed", { thingTypeName: "../\u0000" })).toContain("'thingTypeName'");
+    expect(await refused("thingTypeName", "POST", "/things/typed", { thingTypeName: "../\u0000" })).toContain(
+      "'thingTypeName'",
+    );
     const missing = await call("POST", "/things/typed", JSON.stringify({ thingTypeName: "sensor" }));
     expect([missing.status, missing.type]).toEqual([404, "ResourceNotFoundException"]);
     expect((await call("GET", "/things/typed")).status).toBe(404);
   });
 
   test("redteam-service 19: a group description of 100,000 characters with NUL is refused", async () => {
-    await refused("thingGroupDescription", "POST", "/thing-groups/g-long", { thingGroupProperties: { thingGroupDescription: `${"d".repeat(100_000)}\u0000` } });
+    await refused("thingGroupDescription", "POST", "/thing-groups/g-long", {
+      thingGroupProperties: { thingGroupDescription: `${"d".repeat(100_000)}\u0000` },
+    });
     expect((await call("GET", "/thing-groups/g-long")).status).toBe(404);
   });
 

@@ -9,13 +9,17 @@ import { Device, iotClient, startLocalService, thingArn } from "../helpers/local
 
 let service: RunningService;
 let iot: Iot.IoTClient;
-const doc = JSON.stringify({ version: "1.0", steps: [{ action: { name: "s", type: "runCommand", input: { command: "true" } } }] });
+const doc = JSON.stringify({
+  version: "1.0",
+  steps: [{ action: { name: "s", type: "runCommand", input: { command: "true" } } }],
+});
 
 beforeAll(async () => {
   service = await startLocalService();
   iot = iotClient(service.httpUrl);
   await iot.send(new Iot.CreateThingCommand({ thingName: "jd-1" }));
-  for (const jobId of ["jd-a", "jd-b"]) await iot.send(new Iot.CreateJobCommand({ jobId, targets: [thingArn("jd-1")], document: doc }));
+  for (const jobId of ["jd-a", "jd-b"])
+    await iot.send(new Iot.CreateJobCommand({ jobId, targets: [thingArn("jd-1")], document: doc }));
 });
 afterAll(async () => {
   await service.stop();
@@ -47,7 +51,12 @@ describe("iot-jobs-data over HTTP", () => {
 
   test("start-next over HTTP, then the MQTT API sees the same execution; update rejections match MQTT's", async () => {
     const started = await signed("iot-jobs-data", "PUT", "/things/jd-1/jobs/$next", { statusDetails: { step: "1" } });
-    expect(started.body.execution).toMatchObject({ jobId: "jd-a", status: "IN_PROGRESS", statusDetails: { step: "1" }, versionNumber: 2 });
+    expect(started.body.execution).toMatchObject({
+      jobId: "jd-a",
+      status: "IN_PROGRESS",
+      statusDetails: { step: "1" },
+      versionNumber: 2,
+    });
     expect(JSON.parse(started.body.execution.jobDocument)).toEqual(JSON.parse(doc));
 
     const d = await Device.connect(service.mqttUrl, "jd-1", ["$aws/things/{thing}/jobs/#"]);
@@ -56,15 +65,25 @@ describe("iot-jobs-data over HTTP", () => {
       expect(mqtt.payload.execution).toMatchObject({ status: "IN_PROGRESS", versionNumber: 2 });
 
       const tooMany = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, "v"]));
-      const overHttp = await signed("iot-jobs-data", "POST", "/things/jd-1/jobs/jd-a", { status: "SUCCEEDED", statusDetails: tooMany });
+      const overHttp = await signed("iot-jobs-data", "POST", "/things/jd-1/jobs/jd-a", {
+        status: "SUCCEEDED",
+        statusDetails: tooMany,
+      });
       const overMqtt = await d.request("jobs/jd-a/update", { status: "SUCCEEDED", statusDetails: tooMany });
       expect([overHttp.status, overHttp.type]).toEqual([400, "InvalidRequestException"]);
       expect(overMqtt.payload.code).toBe("InvalidRequest");
       expect(overHttp.body.message).toBe(overMqtt.payload.message);
 
-      const stale = await signed("iot-jobs-data", "POST", "/things/jd-1/jobs/jd-a", { status: "SUCCEEDED", expectedVersion: 1 });
+      const stale = await signed("iot-jobs-data", "POST", "/things/jd-1/jobs/jd-a", {
+        status: "SUCCEEDED",
+        expectedVersion: 1,
+      });
       expect([stale.status, stale.type]).toEqual([409, "InvalidStateTransitionException"]);
-      const done = await signed("iot-jobs-data", "POST", "/things/jd-1/jobs/jd-a", { status: "SUCCEEDED", expectedVersion: 2, includeJobExecutionState: true });
+      const done = await signed("iot-jobs-data", "POST", "/things/jd-1/jobs/jd-a", {
+        status: "SUCCEEDED",
+        expectedVersion: 2,
+        includeJobExecutionState: true,
+      });
       expect(done.body.executionState).toMatchObject({ status: "SUCCEEDED", versionNumber: 3 });
       const again = await d.request("jobs/jd-a/update", { status: "IN_PROGRESS" });
       expect(again.payload.code).toBe("InvalidStateTransition");
@@ -83,12 +102,36 @@ describe("iot-jobs-data over HTTP", () => {
   });
 
   const hasCli = Bun.spawnSync(["aws", "--version"], { stdout: "pipe", stderr: "pipe" }).exitCode === 0;
-  test.skipIf(!hasCli)("the AWS CLI's iot-jobs-data commands reach the device API", async () => {
-    const env = { ...process.env, AWS_ACCESS_KEY_ID: "local", AWS_SECRET_ACCESS_KEY: "local", AWS_DEFAULT_REGION: "us-east-1", AWS_CONFIG_FILE: "/dev/null", AWS_SHARED_CREDENTIALS_FILE: "/dev/null" };
-    // Spawned asynchronously: the service runs in this process and must keep answering.
-    const r = Bun.spawn(["aws", "--endpoint-url", service.httpUrl, "--output", "json", "iot-jobs-data", "get-pending-job-executions", "--thing-name", "jd-1"], { env, stdout: "pipe", stderr: "pipe" });
-    const [out, err] = await Promise.all([new Response(r.stdout).text(), new Response(r.stderr).text(), r.exited]);
-    expect(err).toBe("");
-    expect(JSON.parse(out).queuedJobs.map((j: { jobId: string }) => j.jobId)).toEqual(["jd-b"]);
-  }, 30_000);
+  test.skipIf(!hasCli)(
+    "the AWS CLI's iot-jobs-data commands reach the device API",
+    async () => {
+      const env = {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: "local",
+        AWS_SECRET_ACCESS_KEY: "local",
+        AWS_DEFAULT_REGION: "us-east-1",
+        AWS_CONFIG_FILE: "/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+      };
+      // Spawned asynchronously: the service runs in this process and must keep answering.
+      const r = Bun.spawn(
+        [
+          "aws",
+          "--endpoint-url",
+          service.httpUrl,
+          "--output",
+          "json",
+          "iot-jobs-data",
+          "get-pending-job-executions",
+          "--thing-name",
+          "jd-1",
+        ],
+        { env, stdout: "pipe", stderr: "pipe" },
+      );
+      const [out, err] = await Promise.all([new Response(r.stdout).text(), new Response(r.stderr).text(), r.exited]);
+      expect(err).toBe("");
+      expect(JSON.parse(out).queuedJobs.map((j: { jobId: string }) => j.jobId)).toEqual(["jd-b"]);
+    },
+    30_000,
+  );
 });

@@ -3,7456 +3,6939 @@
 import type { ApiModel } from "./api-model.ts";
 
 export const API_MODEL: ApiModel = {
- "operations": [
-  {
-   "service": "iot",
-   "name": "AcceptCertificateTransfer",
-   "method": "PATCH",
-   "uri": "/accept-certificate-transfer/{certificateId}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "TransferAlreadyCompletedException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "AddThingToBillingGroup",
-   "method": "PUT",
-   "uri": "/billing-groups/addThingToBillingGroup",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ],
-   "input": "AddThingToBillingGroupRequest"
-  },
-  {
-   "service": "iot",
-   "name": "AddThingToThingGroup",
-   "method": "PUT",
-   "uri": "/thing-groups/addThingToThingGroup",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ],
-   "input": "AddThingToThingGroupRequest"
-  },
-  {
-   "service": "iot",
-   "name": "AssociateSbomWithPackageVersion",
-   "method": "PUT",
-   "uri": "/packages/{packageName}/versions/{versionName}/sbom",
-   "scoped": true,
-   "errors": [
-    "ThrottlingException",
-    "ConflictException",
-    "InternalServerException",
-    "ValidationException",
-    "ServiceQuotaExceededException",
-    "ResourceNotFoundException"
-   ],
-   "input": "AssociateSbomWithPackageVersionRequest"
-  },
-  {
-   "service": "iot",
-   "name": "AssociateTargetsWithJob",
-   "method": "POST",
-   "uri": "/jobs/{jobId}/targets",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "LimitExceededException",
-    "ThrottlingException",
-    "ServiceUnavailableException"
-   ],
-   "input": "AssociateTargetsWithJobRequest"
-  },
-  {
-   "service": "iot",
-   "name": "AttachPolicy",
-   "method": "PUT",
-   "uri": "/target-policies/{policyName}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "LimitExceededException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "AttachPrincipalPolicy",
-   "method": "PUT",
-   "uri": "/principal-policies/{policyName}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "LimitExceededException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "AttachSecurityProfile",
-   "method": "PUT",
-   "uri": "/security-profiles/{securityProfileName}/targets",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "LimitExceededException",
-    "VersionConflictException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "AttachThingPrincipal",
-   "method": "PUT",
-   "uri": "/things/{thingName}/principals",
-   "scoped": true,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ],
-   "input": "AttachThingPrincipalRequest"
-  },
-  {
-   "service": "iot",
-   "name": "CancelAuditMitigationActionsTask",
-   "method": "PUT",
-   "uri": "/audit/mitigationactions/tasks/{taskId}/cancel",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CancelAuditTask",
-   "method": "PUT",
-   "uri": "/audit/tasks/{taskId}/cancel",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CancelCertificateTransfer",
-   "method": "PATCH",
-   "uri": "/cancel-certificate-transfer/{certificateId}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "TransferAlreadyCompletedException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CancelDetectMitigationActionsTask",
-   "method": "PUT",
-   "uri": "/detect/mitigationactions/tasks/{taskId}/cancel",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CancelJob",
-   "method": "PUT",
-   "uri": "/jobs/{jobId}/cancel",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "ServiceUnavailableException",
-    "LimitExceededException"
-   ],
-   "input": "CancelJobRequest"
-  },
-  {
-   "service": "iot",
-   "name": "CancelJobExecution",
-   "method": "PUT",
-   "uri": "/things/{thingName}/jobs/{jobId}/cancel",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "InvalidStateTransitionException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "ServiceUnavailableException",
-    "VersionConflictException"
-   ],
-   "input": "CancelJobExecutionRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ClearDefaultAuthorizer",
-   "method": "DELETE",
-   "uri": "/default-authorizer",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ConfirmTopicRuleDestination",
-   "method": "GET",
-   "uri": "/confirmdestination/{confirmationToken+}",
-   "scoped": false,
-   "errors": [
-    "InternalException",
-    "InvalidRequestException",
-    "ServiceUnavailableException",
-    "UnauthorizedException",
-    "ConflictingResourceUpdateException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateAuditSuppression",
-   "method": "POST",
-   "uri": "/audit/suppressions/create",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceAlreadyExistsException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "LimitExceededException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateAuthorizer",
-   "method": "POST",
-   "uri": "/authorizer/{authorizerName}",
-   "scoped": false,
-   "errors": [
-    "ResourceAlreadyExistsException",
-    "InvalidRequestException",
-    "LimitExceededException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateBillingGroup",
-   "method": "POST",
-   "uri": "/billing-groups/{billingGroupName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceAlreadyExistsException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateCertificateFromCsr",
-   "method": "POST",
-   "uri": "/certificates",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateCertificateProvider",
-   "method": "POST",
-   "uri": "/certificate-providers/{certificateProviderName}",
-   "scoped": false,
-   "errors": [
-    "LimitExceededException",
-    "ResourceAlreadyExistsException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateCommand",
-   "method": "PUT",
-   "uri": "/commands/{commandId}",
-   "scoped": false,
-   "errors": [
-    "ValidationException",
-    "ConflictException",
-    "ServiceQuotaExceededException",
-    "ThrottlingException",
-    "InternalServerException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateCustomMetric",
-   "method": "POST",
-   "uri": "/custom-metric/{metricName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "LimitExceededException",
-    "ResourceAlreadyExistsException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateDimension",
-   "method": "POST",
-   "uri": "/dimensions/{name}",
-   "scoped": false,
-   "errors": [
-    "InternalFailureException",
-    "InvalidRequestException",
-    "LimitExceededException",
-    "ResourceAlreadyExistsException",
-    "ThrottlingException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateDomainConfiguration",
-   "method": "POST",
-   "uri": "/domainConfigurations/{domainConfigurationName}",
-   "scoped": false,
-   "errors": [
-    "LimitExceededException",
-    "CertificateValidationException",
-    "ResourceAlreadyExistsException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "InvalidRequestException",
-    "UnauthorizedException",
-    "ThrottlingException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateDynamicThingGroup",
-   "method": "POST",
-   "uri": "/dynamic-thing-groups/{thingGroupName}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceAlreadyExistsException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "InvalidQueryException",
-    "LimitExceededException"
-   ],
-   "input": "CreateDynamicThingGroupRequest"
-  },
-  {
-   "service": "iot",
-   "name": "CreateFleetMetric",
-   "method": "PUT",
-   "uri": "/fleet-metric/{metricName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "LimitExceededException",
-    "ResourceAlreadyExistsException",
-    "ResourceNotFoundException",
-    "InvalidQueryException",
-    "InvalidAggregationException",
-    "IndexNotReadyException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateJob",
-   "method": "PUT",
-   "uri": "/jobs/{jobId}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ResourceAlreadyExistsException",
-    "LimitExceededException",
-    "ThrottlingException",
-    "ServiceUnavailableException"
-   ],
-   "input": "CreateJobRequest"
-  },
-  {
-   "service": "iot",
-   "name": "CreateJobTemplate",
-   "method": "PUT",
-   "uri": "/job-templates/{jobTemplateId}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ConflictException",
-    "LimitExceededException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ],
-   "input": "CreateJobTemplateRequest"
-  },
-  {
-   "service": "iot",
-   "name": "CreateKeysAndCertificate",
-   "method": "POST",
-   "uri": "/keys-and-certificate",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateMitigationAction",
-   "method": "POST",
-   "uri": "/mitigationactions/actions/{actionName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceAlreadyExistsException",
-    "LimitExceededException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateOTAUpdate",
-   "method": "POST",
-   "uri": "/otaUpdates/{otaUpdateId}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "LimitExceededException",
-    "ResourceNotFoundException",
-    "ResourceAlreadyExistsException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "InternalFailureException",
-    "ServiceUnavailableException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreatePackage",
-   "method": "PUT",
-   "uri": "/packages/{packageName}",
-   "scoped": true,
-   "errors": [
-    "ThrottlingException",
-    "ConflictException",
-    "InternalServerException",
-    "ValidationException",
-    "ServiceQuotaExceededException"
-   ],
-   "input": "CreatePackageRequest"
-  },
-  {
-   "service": "iot",
-   "name": "CreatePackageVersion",
-   "method": "PUT",
-   "uri": "/packages/{packageName}/versions/{versionName}",
-   "scoped": true,
-   "errors": [
-    "ThrottlingException",
-    "ConflictException",
-    "InternalServerException",
-    "ValidationException",
-    "ServiceQuotaExceededException"
-   ],
-   "input": "CreatePackageVersionRequest"
-  },
-  {
-   "service": "iot",
-   "name": "CreatePolicy",
-   "method": "POST",
-   "uri": "/policies/{policyName}",
-   "scoped": false,
-   "errors": [
-    "ResourceAlreadyExistsException",
-    "MalformedPolicyException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreatePolicyVersion",
-   "method": "POST",
-   "uri": "/policies/{policyName}/version",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "MalformedPolicyException",
-    "VersionsLimitExceededException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateProvisioningClaim",
-   "method": "POST",
-   "uri": "/provisioning-templates/{templateName}/provisioning-claim",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateProvisioningTemplate",
-   "method": "POST",
-   "uri": "/provisioning-templates",
-   "scoped": false,
-   "errors": [
-    "InternalFailureException",
-    "InvalidRequestException",
-    "LimitExceededException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ResourceAlreadyExistsException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateProvisioningTemplateVersion",
-   "method": "POST",
-   "uri": "/provisioning-templates/{templateName}/versions",
-   "scoped": false,
-   "errors": [
-    "VersionsLimitExceededException",
-    "InternalFailureException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "ResourceNotFoundException",
-    "UnauthorizedException",
-    "ConflictingResourceUpdateException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateRoleAlias",
-   "method": "POST",
-   "uri": "/role-aliases/{roleAlias}",
-   "scoped": false,
-   "errors": [
-    "ResourceAlreadyExistsException",
-    "InvalidRequestException",
-    "LimitExceededException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateScheduledAudit",
-   "method": "POST",
-   "uri": "/audit/scheduledaudits/{scheduledAuditName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceAlreadyExistsException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "LimitExceededException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateSecurityProfile",
-   "method": "POST",
-   "uri": "/security-profiles/{securityProfileName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceAlreadyExistsException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateStream",
-   "method": "POST",
-   "uri": "/streams/{streamId}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "LimitExceededException",
-    "ResourceNotFoundException",
-    "ResourceAlreadyExistsException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateThing",
-   "method": "POST",
-   "uri": "/things/{thingName}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceAlreadyExistsException",
-    "ResourceNotFoundException"
-   ],
-   "input": "CreateThingRequest"
-  },
-  {
-   "service": "iot",
-   "name": "CreateThingGroup",
-   "method": "POST",
-   "uri": "/thing-groups/{thingGroupName}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceAlreadyExistsException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ],
-   "input": "CreateThingGroupRequest"
-  },
-  {
-   "service": "iot",
-   "name": "CreateThingType",
-   "method": "POST",
-   "uri": "/thing-types/{thingTypeName}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceAlreadyExistsException"
-   ],
-   "input": "CreateThingTypeRequest"
-  },
-  {
-   "service": "iot",
-   "name": "CreateTopicRule",
-   "method": "POST",
-   "uri": "/rules/{ruleName}",
-   "scoped": false,
-   "errors": [
-    "SqlParseException",
-    "InternalException",
-    "InvalidRequestException",
-    "ResourceAlreadyExistsException",
-    "ServiceUnavailableException",
-    "ConflictingResourceUpdateException",
-    "UnauthorizedException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "CreateTopicRuleDestination",
-   "method": "POST",
-   "uri": "/destinations",
-   "scoped": false,
-   "errors": [
-    "InternalException",
-    "InvalidRequestException",
-    "ResourceAlreadyExistsException",
-    "ServiceUnavailableException",
-    "ConflictingResourceUpdateException",
-    "UnauthorizedException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteAccountAuditConfiguration",
-   "method": "DELETE",
-   "uri": "/audit/configuration",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteAuditSuppression",
-   "method": "POST",
-   "uri": "/audit/suppressions/delete",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteAuthorizer",
-   "method": "DELETE",
-   "uri": "/authorizer/{authorizerName}",
-   "scoped": false,
-   "errors": [
-    "DeleteConflictException",
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteBillingGroup",
-   "method": "DELETE",
-   "uri": "/billing-groups/{billingGroupName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "VersionConflictException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteCACertificate",
-   "method": "DELETE",
-   "uri": "/cacertificate/{caCertificateId}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "CertificateStateException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteCertificate",
-   "method": "DELETE",
-   "uri": "/certificates/{certificateId}",
-   "scoped": false,
-   "errors": [
-    "CertificateStateException",
-    "DeleteConflictException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteCertificateProvider",
-   "method": "DELETE",
-   "uri": "/certificate-providers/{certificateProviderName}",
-   "scoped": false,
-   "errors": [
-    "DeleteConflictException",
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteCommand",
-   "method": "DELETE",
-   "uri": "/commands/{commandId}",
-   "scoped": false,
-   "errors": [
-    "ValidationException",
-    "ConflictException",
-    "ThrottlingException",
-    "InternalServerException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteCommandExecution",
-   "method": "DELETE",
-   "uri": "/command-executions/{executionId}",
-   "scoped": false,
-   "errors": [
-    "ConflictException",
-    "ValidationException",
-    "ThrottlingException",
-    "InternalServerException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteCustomMetric",
-   "method": "DELETE",
-   "uri": "/custom-metric/{metricName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteDimension",
-   "method": "DELETE",
-   "uri": "/dimensions/{name}",
-   "scoped": false,
-   "errors": [
-    "InternalFailureException",
-    "InvalidRequestException",
-    "ThrottlingException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteDomainConfiguration",
-   "method": "DELETE",
-   "uri": "/domainConfigurations/{domainConfigurationName}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "InvalidRequestException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteDynamicThingGroup",
-   "method": "DELETE",
-   "uri": "/dynamic-thing-groups/{thingGroupName}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "VersionConflictException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ],
-   "input": "DeleteDynamicThingGroupRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DeleteFleetMetric",
-   "method": "DELETE",
-   "uri": "/fleet-metric/{metricName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "VersionConflictException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteJob",
-   "method": "DELETE",
-   "uri": "/jobs/{jobId}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "InvalidStateTransitionException",
-    "ResourceNotFoundException",
-    "LimitExceededException",
-    "ThrottlingException",
-    "ServiceUnavailableException"
-   ],
-   "input": "DeleteJobRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DeleteJobExecution",
-   "method": "DELETE",
-   "uri": "/things/{thingName}/jobs/{jobId}/executionNumber/{executionNumber}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "InvalidStateTransitionException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "ServiceUnavailableException"
-   ],
-   "input": "DeleteJobExecutionRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DeleteJobTemplate",
-   "method": "DELETE",
-   "uri": "/job-templates/{jobTemplateId}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ],
-   "input": "DeleteJobTemplateRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DeleteMitigationAction",
-   "method": "DELETE",
-   "uri": "/mitigationactions/actions/{actionName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteOTAUpdate",
-   "method": "DELETE",
-   "uri": "/otaUpdates/{otaUpdateId}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "InternalFailureException",
-    "ServiceUnavailableException",
-    "VersionConflictException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeletePackage",
-   "method": "DELETE",
-   "uri": "/packages/{packageName}",
-   "scoped": true,
-   "errors": [
-    "ThrottlingException",
-    "InternalServerException",
-    "ValidationException"
-   ],
-   "input": "DeletePackageRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DeletePackageVersion",
-   "method": "DELETE",
-   "uri": "/packages/{packageName}/versions/{versionName}",
-   "scoped": true,
-   "errors": [
-    "ThrottlingException",
-    "InternalServerException",
-    "ValidationException"
-   ],
-   "input": "DeletePackageVersionRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DeletePolicy",
-   "method": "DELETE",
-   "uri": "/policies/{policyName}",
-   "scoped": false,
-   "errors": [
-    "DeleteConflictException",
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeletePolicyVersion",
-   "method": "DELETE",
-   "uri": "/policies/{policyName}/version/{policyVersionId}",
-   "scoped": false,
-   "errors": [
-    "DeleteConflictException",
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteProvisioningTemplate",
-   "method": "DELETE",
-   "uri": "/provisioning-templates/{templateName}",
-   "scoped": false,
-   "errors": [
-    "InternalFailureException",
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "DeleteConflictException",
-    "ThrottlingException",
-    "ConflictingResourceUpdateException",
-    "UnauthorizedException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteProvisioningTemplateVersion",
-   "method": "DELETE",
-   "uri": "/provisioning-templates/{templateName}/versions/{versionId}",
-   "scoped": false,
-   "errors": [
-    "InternalFailureException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "ResourceNotFoundException",
-    "UnauthorizedException",
-    "ConflictingResourceUpdateException",
-    "DeleteConflictException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteRegistrationCode",
-   "method": "DELETE",
-   "uri": "/registrationcode",
-   "scoped": false,
-   "errors": [
-    "ThrottlingException",
-    "ResourceNotFoundException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteRoleAlias",
-   "method": "DELETE",
-   "uri": "/role-aliases/{roleAlias}",
-   "scoped": false,
-   "errors": [
-    "DeleteConflictException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteScheduledAudit",
-   "method": "DELETE",
-   "uri": "/audit/scheduledaudits/{scheduledAuditName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteSecurityProfile",
-   "method": "DELETE",
-   "uri": "/security-profiles/{securityProfileName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "VersionConflictException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteStream",
-   "method": "DELETE",
-   "uri": "/streams/{streamId}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "DeleteConflictException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteThing",
-   "method": "DELETE",
-   "uri": "/things/{thingName}",
-   "scoped": true,
-   "errors": [
-    "ResourceNotFoundException",
-    "VersionConflictException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ],
-   "input": "DeleteThingRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DeleteThingGroup",
-   "method": "DELETE",
-   "uri": "/thing-groups/{thingGroupName}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "VersionConflictException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ],
-   "input": "DeleteThingGroupRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DeleteThingType",
-   "method": "DELETE",
-   "uri": "/thing-types/{thingTypeName}",
-   "scoped": true,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ],
-   "input": "DeleteThingTypeRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DeleteTopicRule",
-   "method": "DELETE",
-   "uri": "/rules/{ruleName}",
-   "scoped": false,
-   "errors": [
-    "InternalException",
-    "InvalidRequestException",
-    "ServiceUnavailableException",
-    "UnauthorizedException",
-    "ConflictingResourceUpdateException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteTopicRuleDestination",
-   "method": "DELETE",
-   "uri": "/destinations/{arn+}",
-   "scoped": false,
-   "errors": [
-    "InternalException",
-    "InvalidRequestException",
-    "ServiceUnavailableException",
-    "UnauthorizedException",
-    "ConflictingResourceUpdateException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeleteV2LoggingLevel",
-   "method": "DELETE",
-   "uri": "/v2LoggingLevel",
-   "scoped": false,
-   "errors": [
-    "InternalException",
-    "InvalidRequestException",
-    "ServiceUnavailableException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DeprecateThingType",
-   "method": "POST",
-   "uri": "/thing-types/{thingTypeName}/deprecate",
-   "scoped": true,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ],
-   "input": "DeprecateThingTypeRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DescribeAccountAuditConfiguration",
-   "method": "GET",
-   "uri": "/audit/configuration",
-   "scoped": false,
-   "errors": [
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeAuditFinding",
-   "method": "GET",
-   "uri": "/audit/findings/{findingId}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeAuditMitigationActionsTask",
-   "method": "GET",
-   "uri": "/audit/mitigationactions/tasks/{taskId}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeAuditSuppression",
-   "method": "POST",
-   "uri": "/audit/suppressions/describe",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeAuditTask",
-   "method": "GET",
-   "uri": "/audit/tasks/{taskId}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeAuthorizer",
-   "method": "GET",
-   "uri": "/authorizer/{authorizerName}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeBillingGroup",
-   "method": "GET",
-   "uri": "/billing-groups/{billingGroupName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeCACertificate",
-   "method": "GET",
-   "uri": "/cacertificate/{caCertificateId}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeCertificate",
-   "method": "GET",
-   "uri": "/certificates/{certificateId}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeCertificateProvider",
-   "method": "GET",
-   "uri": "/certificate-providers/{certificateProviderName}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeCustomMetric",
-   "method": "GET",
-   "uri": "/custom-metric/{metricName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeDefaultAuthorizer",
-   "method": "GET",
-   "uri": "/default-authorizer",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeDetectMitigationActionsTask",
-   "method": "GET",
-   "uri": "/detect/mitigationactions/tasks/{taskId}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeDimension",
-   "method": "GET",
-   "uri": "/dimensions/{name}",
-   "scoped": false,
-   "errors": [
-    "InternalFailureException",
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeDomainConfiguration",
-   "method": "GET",
-   "uri": "/domainConfigurations/{domainConfigurationName}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InvalidRequestException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeEncryptionConfiguration",
-   "method": "GET",
-   "uri": "/encryption-configuration",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeEndpoint",
-   "method": "GET",
-   "uri": "/endpoint",
-   "scoped": false,
-   "errors": [
-    "InternalFailureException",
-    "InvalidRequestException",
-    "UnauthorizedException",
-    "ThrottlingException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeEventConfigurations",
-   "method": "GET",
-   "uri": "/event-configurations",
-   "scoped": false,
-   "errors": [
-    "InternalFailureException",
-    "ThrottlingException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeFleetMetric",
-   "method": "GET",
-   "uri": "/fleet-metric/{metricName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeIndex",
-   "method": "GET",
-   "uri": "/indices/{indexName}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ],
-   "input": "DescribeIndexRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DescribeJob",
-   "method": "GET",
-   "uri": "/jobs/{jobId}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "ServiceUnavailableException"
-   ],
-   "input": "DescribeJobRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DescribeJobExecution",
-   "method": "GET",
-   "uri": "/things/{thingName}/jobs/{jobId}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "ServiceUnavailableException"
-   ],
-   "input": "DescribeJobExecutionRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DescribeJobTemplate",
-   "method": "GET",
-   "uri": "/job-templates/{jobTemplateId}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ],
-   "input": "DescribeJobTemplateRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DescribeManagedJobTemplate",
-   "method": "GET",
-   "uri": "/managed-job-templates/{templateName}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalServerException"
-   ],
-   "input": "DescribeManagedJobTemplateRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DescribeMitigationAction",
-   "method": "GET",
-   "uri": "/mitigationactions/actions/{actionName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeProvisioningTemplate",
-   "method": "GET",
-   "uri": "/provisioning-templates/{templateName}",
-   "scoped": false,
-   "errors": [
-    "InternalFailureException",
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "UnauthorizedException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeProvisioningTemplateVersion",
-   "method": "GET",
-   "uri": "/provisioning-templates/{templateName}/versions/{versionId}",
-   "scoped": false,
-   "errors": [
-    "InternalFailureException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "ResourceNotFoundException",
-    "UnauthorizedException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeRoleAlias",
-   "method": "GET",
-   "uri": "/role-aliases/{roleAlias}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeScheduledAudit",
-   "method": "GET",
-   "uri": "/audit/scheduledaudits/{scheduledAuditName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeSecurityProfile",
-   "method": "GET",
-   "uri": "/security-profiles/{securityProfileName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeStream",
-   "method": "GET",
-   "uri": "/streams/{streamId}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DescribeThing",
-   "method": "GET",
-   "uri": "/things/{thingName}",
-   "scoped": true,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ],
-   "input": "DescribeThingRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DescribeThingGroup",
-   "method": "GET",
-   "uri": "/thing-groups/{thingGroupName}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ],
-   "input": "DescribeThingGroupRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DescribeThingRegistrationTask",
-   "method": "GET",
-   "uri": "/thing-registration-tasks/{taskId}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ],
-   "input": "DescribeThingRegistrationTaskRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DescribeThingType",
-   "method": "GET",
-   "uri": "/thing-types/{thingTypeName}",
-   "scoped": true,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ],
-   "input": "DescribeThingTypeRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DetachPolicy",
-   "method": "POST",
-   "uri": "/target-policies/{policyName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "LimitExceededException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DetachPrincipalPolicy",
-   "method": "DELETE",
-   "uri": "/principal-policies/{policyName}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DetachSecurityProfile",
-   "method": "DELETE",
-   "uri": "/security-profiles/{securityProfileName}/targets",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DetachThingPrincipal",
-   "method": "DELETE",
-   "uri": "/things/{thingName}/principals",
-   "scoped": true,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ],
-   "input": "DetachThingPrincipalRequest"
-  },
-  {
-   "service": "iot",
-   "name": "DisableTopicRule",
-   "method": "POST",
-   "uri": "/rules/{ruleName}/disable",
-   "scoped": false,
-   "errors": [
-    "InternalException",
-    "InvalidRequestException",
-    "ServiceUnavailableException",
-    "UnauthorizedException",
-    "ConflictingResourceUpdateException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "DisassociateSbomFromPackageVersion",
-   "method": "DELETE",
-   "uri": "/packages/{packageName}/versions/{versionName}/sbom",
-   "scoped": true,
-   "errors": [
-    "ThrottlingException",
-    "ConflictException",
-    "InternalServerException",
-    "ValidationException",
-    "ResourceNotFoundException"
-   ],
-   "input": "DisassociateSbomFromPackageVersionRequest"
-  },
-  {
-   "service": "iot",
-   "name": "EnableTopicRule",
-   "method": "POST",
-   "uri": "/rules/{ruleName}/enable",
-   "scoped": false,
-   "errors": [
-    "InternalException",
-    "InvalidRequestException",
-    "ServiceUnavailableException",
-    "UnauthorizedException",
-    "ConflictingResourceUpdateException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "GetBehaviorModelTrainingSummaries",
-   "method": "GET",
-   "uri": "/behavior-model-training/summaries",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "GetBucketsAggregation",
-   "method": "POST",
-   "uri": "/indices/buckets",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException",
-    "InvalidQueryException",
-    "InvalidAggregationException",
-    "IndexNotReadyException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "GetCardinality",
-   "method": "POST",
-   "uri": "/indices/cardinality",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException",
-    "InvalidQueryException",
-    "InvalidAggregationException",
-    "IndexNotReadyException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "GetCommand",
-   "method": "GET",
-   "uri": "/commands/{commandId}",
-   "scoped": false,
-   "errors": [
-    "ValidationException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalServerException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "GetCommandExecution",
-   "method": "GET",
-   "uri": "/command-executions/{executionId}",
-   "scoped": false,
-   "errors": [
-    "ValidationException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalServerException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "GetEffectivePolicies",
-   "method": "POST",
-   "uri": "/effective-policies",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "LimitExceededException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "GetIndexingConfiguration",
-   "method": "GET",
-   "uri": "/indexing/config",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ],
-   "input": "GetIndexingConfigurationRequest"
-  },
-  {
-   "service": "iot",
-   "name": "GetJobDocument",
-   "method": "GET",
-   "uri": "/jobs/{jobId}/job-document",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "ServiceUnavailableException"
-   ],
-   "input": "GetJobDocumentRequest"
-  },
-  {
-   "service": "iot",
-   "name": "GetLoggingOptions",
-   "method": "GET",
-   "uri": "/loggingOptions",
-   "scoped": false,
-   "errors": [
-    "InternalException",
-    "InvalidRequestException",
-    "ServiceUnavailableException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "GetOTAUpdate",
-   "method": "GET",
-   "uri": "/otaUpdates/{otaUpdateId}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "InternalFailureException",
-    "ServiceUnavailableException",
-    "ResourceNotFoundException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "GetPackage",
-   "method": "GET",
-   "uri": "/packages/{packageName}",
-   "scoped": true,
-   "errors": [
-    "ThrottlingException",
-    "InternalServerException",
-    "ValidationException",
-    "ResourceNotFoundException"
-   ],
-   "input": "GetPackageRequest"
-  },
-  {
-   "service": "iot",
-   "name": "GetPackageConfiguration",
-   "method": "GET",
-   "uri": "/package-configuration",
-   "scoped": true,
-   "errors": [
-    "ThrottlingException",
-    "InternalServerException"
-   ],
-   "input": "GetPackageConfigurationRequest"
-  },
-  {
-   "service": "iot",
-   "name": "GetPackageVersion",
-   "method": "GET",
-   "uri": "/packages/{packageName}/versions/{versionName}",
-   "scoped": true,
-   "errors": [
-    "ThrottlingException",
-    "InternalServerException",
-    "ValidationException",
-    "ResourceNotFoundException"
-   ],
-   "input": "GetPackageVersionRequest"
-  },
-  {
-   "service": "iot",
-   "name": "GetPercentiles",
-   "method": "POST",
-   "uri": "/indices/percentiles",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException",
-    "InvalidQueryException",
-    "InvalidAggregationException",
-    "IndexNotReadyException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "GetPolicy",
-   "method": "GET",
-   "uri": "/policies/{policyName}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "GetPolicyVersion",
-   "method": "GET",
-   "uri": "/policies/{policyName}/version/{policyVersionId}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "GetRegistrationCode",
-   "method": "GET",
-   "uri": "/registrationcode",
-   "scoped": false,
-   "errors": [
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "InvalidRequestException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "GetStatistics",
-   "method": "POST",
-   "uri": "/indices/statistics",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException",
-    "InvalidQueryException",
-    "InvalidAggregationException",
-    "IndexNotReadyException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "GetThingConnectivityData",
-   "method": "POST",
-   "uri": "/things/{thingName}/connectivity-data",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException",
-    "IndexNotReadyException"
-   ],
-   "input": "GetThingConnectivityDataRequest"
-  },
-  {
-   "service": "iot",
-   "name": "GetTopicRule",
-   "method": "GET",
-   "uri": "/rules/{ruleName}",
-   "scoped": false,
-   "errors": [
-    "InternalException",
-    "InvalidRequestException",
-    "ServiceUnavailableException",
-    "UnauthorizedException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "GetTopicRuleDestination",
-   "method": "GET",
-   "uri": "/destinations/{arn+}",
-   "scoped": false,
-   "errors": [
-    "InternalException",
-    "InvalidRequestException",
-    "ServiceUnavailableException",
-    "UnauthorizedException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "GetV2LoggingOptions",
-   "method": "GET",
-   "uri": "/v2LoggingOptions",
-   "scoped": false,
-   "errors": [
-    "InternalException",
-    "NotConfiguredException",
-    "ServiceUnavailableException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListActiveViolations",
-   "method": "GET",
-   "uri": "/active-violations",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListAttachedPolicies",
-   "method": "POST",
-   "uri": "/attached-policies/{target}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "LimitExceededException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListAuditFindings",
-   "method": "POST",
-   "uri": "/audit/findings",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListAuditMitigationActionsExecutions",
-   "method": "GET",
-   "uri": "/audit/mitigationactions/executions",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListAuditMitigationActionsTasks",
-   "method": "GET",
-   "uri": "/audit/mitigationactions/tasks",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListAuditSuppressions",
-   "method": "POST",
-   "uri": "/audit/suppressions/list",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListAuditTasks",
-   "method": "GET",
-   "uri": "/audit/tasks",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListAuthorizers",
-   "method": "GET",
-   "uri": "/authorizers/",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListBillingGroups",
-   "method": "GET",
-   "uri": "/billing-groups",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "InternalFailureException",
-    "ResourceNotFoundException",
-    "ThrottlingException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListCACertificates",
-   "method": "GET",
-   "uri": "/cacertificates",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListCertificateProviders",
-   "method": "GET",
-   "uri": "/certificate-providers/",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListCertificates",
-   "method": "GET",
-   "uri": "/certificates",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListCertificatesByCA",
-   "method": "GET",
-   "uri": "/certificates-by-ca/{caCertificateId}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListCommandExecutions",
-   "method": "POST",
-   "uri": "/command-executions",
-   "scoped": false,
-   "errors": [
-    "ValidationException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalServerException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListCommands",
-   "method": "GET",
-   "uri": "/commands",
-   "scoped": false,
-   "errors": [
-    "ValidationException",
-    "ThrottlingException",
-    "InternalServerException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListCustomMetrics",
-   "method": "GET",
-   "uri": "/custom-metrics",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListDetectMitigationActionsExecutions",
-   "method": "GET",
-   "uri": "/detect/mitigationactions/executions",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListDetectMitigationActionsTasks",
-   "method": "GET",
-   "uri": "/detect/mitigationactions/tasks",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListDimensions",
-   "method": "GET",
-   "uri": "/dimensions",
-   "scoped": false,
-   "errors": [
-    "InternalFailureException",
-    "InvalidRequestException",
-    "ThrottlingException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListDomainConfigurations",
-   "method": "GET",
-   "uri": "/domainConfigurations",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListFleetMetrics",
-   "method": "GET",
-   "uri": "/fleet-metrics",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListIndices",
-   "method": "GET",
-   "uri": "/indices",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListJobExecutionsForJob",
-   "method": "GET",
-   "uri": "/jobs/{jobId}/things",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "ServiceUnavailableException"
-   ],
-   "input": "ListJobExecutionsForJobRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ListJobExecutionsForThing",
-   "method": "GET",
-   "uri": "/things/{thingName}/jobs",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "ServiceUnavailableException"
-   ],
-   "input": "ListJobExecutionsForThingRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ListJobTemplates",
-   "method": "GET",
-   "uri": "/job-templates",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ],
-   "input": "ListJobTemplatesRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ListJobs",
-   "method": "GET",
-   "uri": "/jobs",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "ServiceUnavailableException"
-   ],
-   "input": "ListJobsRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ListManagedJobTemplates",
-   "method": "GET",
-   "uri": "/managed-job-templates",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalServerException"
-   ],
-   "input": "ListManagedJobTemplatesRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ListMetricValues",
-   "method": "GET",
-   "uri": "/metric-values",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListMitigationActions",
-   "method": "GET",
-   "uri": "/mitigationactions/actions",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListOTAUpdates",
-   "method": "GET",
-   "uri": "/otaUpdates",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "InternalFailureException",
-    "ServiceUnavailableException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListOutgoingCertificates",
-   "method": "GET",
-   "uri": "/certificates-out-going",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListPackageVersions",
-   "method": "GET",
-   "uri": "/packages/{packageName}/versions",
-   "scoped": true,
-   "errors": [
-    "ThrottlingException",
-    "InternalServerException",
-    "ValidationException"
-   ],
-   "input": "ListPackageVersionsRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ListPackages",
-   "method": "GET",
-   "uri": "/packages",
-   "scoped": true,
-   "errors": [
-    "ThrottlingException",
-    "InternalServerException",
-    "ValidationException"
-   ],
-   "input": "ListPackagesRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ListPolicies",
-   "method": "GET",
-   "uri": "/policies",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListPolicyPrincipals",
-   "method": "GET",
-   "uri": "/policy-principals",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListPolicyVersions",
-   "method": "GET",
-   "uri": "/policies/{policyName}/version",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListPrincipalPolicies",
-   "method": "GET",
-   "uri": "/principal-policies",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListPrincipalThings",
-   "method": "GET",
-   "uri": "/principals/things",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ],
-   "input": "ListPrincipalThingsRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ListPrincipalThingsV2",
-   "method": "GET",
-   "uri": "/principals/things-v2",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ],
-   "input": "ListPrincipalThingsV2Request"
-  },
-  {
-   "service": "iot",
-   "name": "ListProvisioningTemplateVersions",
-   "method": "GET",
-   "uri": "/provisioning-templates/{templateName}/versions",
-   "scoped": false,
-   "errors": [
-    "InternalFailureException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "ResourceNotFoundException",
-    "UnauthorizedException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListProvisioningTemplates",
-   "method": "GET",
-   "uri": "/provisioning-templates",
-   "scoped": false,
-   "errors": [
-    "InternalFailureException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListRelatedResourcesForAuditFinding",
-   "method": "GET",
-   "uri": "/audit/relatedResources",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListRoleAliases",
-   "method": "GET",
-   "uri": "/role-aliases",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListSbomValidationResults",
-   "method": "GET",
-   "uri": "/packages/{packageName}/versions/{versionName}/sbom-validation-results",
-   "scoped": false,
-   "errors": [
-    "ThrottlingException",
-    "InternalServerException",
-    "ValidationException",
-    "ResourceNotFoundException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListScheduledAudits",
-   "method": "GET",
-   "uri": "/audit/scheduledaudits",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListSecurityProfiles",
-   "method": "GET",
-   "uri": "/security-profiles",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListSecurityProfilesForTarget",
-   "method": "GET",
-   "uri": "/security-profiles-for-target",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListStreams",
-   "method": "GET",
-   "uri": "/streams",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListTagsForResource",
-   "method": "GET",
-   "uri": "/tags",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "InternalFailureException",
-    "ResourceNotFoundException",
-    "ThrottlingException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListTargetsForPolicy",
-   "method": "POST",
-   "uri": "/policy-targets/{policyName}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "LimitExceededException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListTargetsForSecurityProfile",
-   "method": "GET",
-   "uri": "/security-profiles/{securityProfileName}/targets",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListThingGroups",
-   "method": "GET",
-   "uri": "/thing-groups",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "InternalFailureException",
-    "ResourceNotFoundException",
-    "ThrottlingException"
-   ],
-   "input": "ListThingGroupsRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ListThingGroupsForThing",
-   "method": "GET",
-   "uri": "/things/{thingName}/thing-groups",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "InternalFailureException",
-    "ResourceNotFoundException",
-    "ThrottlingException"
-   ],
-   "input": "ListThingGroupsForThingRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ListThingPrincipals",
-   "method": "GET",
-   "uri": "/things/{thingName}/principals",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ],
-   "input": "ListThingPrincipalsRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ListThingPrincipalsV2",
-   "method": "GET",
-   "uri": "/things/{thingName}/principals-v2",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ],
-   "input": "ListThingPrincipalsV2Request"
-  },
-  {
-   "service": "iot",
-   "name": "ListThingRegistrationTaskReports",
-   "method": "GET",
-   "uri": "/thing-registration-tasks/{taskId}/reports",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "InternalFailureException"
-   ],
-   "input": "ListThingRegistrationTaskReportsRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ListThingRegistrationTasks",
-   "method": "GET",
-   "uri": "/thing-registration-tasks",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "InternalFailureException"
-   ],
-   "input": "ListThingRegistrationTasksRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ListThingTypes",
-   "method": "GET",
-   "uri": "/thing-types",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ],
-   "input": "ListThingTypesRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ListThings",
-   "method": "GET",
-   "uri": "/things",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ],
-   "input": "ListThingsRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ListThingsInBillingGroup",
-   "method": "GET",
-   "uri": "/billing-groups/{billingGroupName}/things",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "InternalFailureException",
-    "ResourceNotFoundException",
-    "ThrottlingException"
-   ],
-   "input": "ListThingsInBillingGroupRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ListThingsInThingGroup",
-   "method": "GET",
-   "uri": "/thing-groups/{thingGroupName}/things",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "InternalFailureException",
-    "ResourceNotFoundException",
-    "ThrottlingException"
-   ],
-   "input": "ListThingsInThingGroupRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ListTopicRuleDestinations",
-   "method": "GET",
-   "uri": "/destinations",
-   "scoped": false,
-   "errors": [
-    "InternalException",
-    "InvalidRequestException",
-    "ServiceUnavailableException",
-    "UnauthorizedException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListTopicRules",
-   "method": "GET",
-   "uri": "/rules",
-   "scoped": false,
-   "errors": [
-    "InternalException",
-    "InvalidRequestException",
-    "ServiceUnavailableException",
-    "UnauthorizedException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListV2LoggingLevels",
-   "method": "GET",
-   "uri": "/v2LoggingLevel",
-   "scoped": false,
-   "errors": [
-    "InternalException",
-    "NotConfiguredException",
-    "InvalidRequestException",
-    "ServiceUnavailableException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ListViolationEvents",
-   "method": "GET",
-   "uri": "/violation-events",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "PutVerificationStateOnViolation",
-   "method": "POST",
-   "uri": "/violations/verification-state/{violationId}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "RegisterCACertificate",
-   "method": "POST",
-   "uri": "/cacertificate",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "ResourceAlreadyExistsException",
-    "RegistrationCodeValidationException",
-    "InvalidRequestException",
-    "CertificateValidationException",
-    "ThrottlingException",
-    "LimitExceededException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "RegisterCertificate",
-   "method": "POST",
-   "uri": "/certificate/register",
-   "scoped": false,
-   "errors": [
-    "ResourceAlreadyExistsException",
-    "InvalidRequestException",
-    "CertificateValidationException",
-    "CertificateStateException",
-    "CertificateConflictException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "RegisterCertificateWithoutCA",
-   "method": "POST",
-   "uri": "/certificate/register-no-ca",
-   "scoped": false,
-   "errors": [
-    "ResourceAlreadyExistsException",
-    "InvalidRequestException",
-    "CertificateStateException",
-    "CertificateValidationException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "RegisterThing",
-   "method": "POST",
-   "uri": "/things",
-   "scoped": true,
-   "errors": [
-    "InternalFailureException",
-    "ServiceUnavailableException",
-    "InvalidRequestException",
-    "UnauthorizedException",
-    "ThrottlingException",
-    "ConflictingResourceUpdateException",
-    "ResourceRegistrationFailureException"
-   ],
-   "input": "RegisterThingRequest"
-  },
-  {
-   "service": "iot",
-   "name": "RejectCertificateTransfer",
-   "method": "PATCH",
-   "uri": "/reject-certificate-transfer/{certificateId}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "TransferAlreadyCompletedException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "RemoveThingFromBillingGroup",
-   "method": "PUT",
-   "uri": "/billing-groups/removeThingFromBillingGroup",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ],
-   "input": "RemoveThingFromBillingGroupRequest"
-  },
-  {
-   "service": "iot",
-   "name": "RemoveThingFromThingGroup",
-   "method": "PUT",
-   "uri": "/thing-groups/removeThingFromThingGroup",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ],
-   "input": "RemoveThingFromThingGroupRequest"
-  },
-  {
-   "service": "iot",
-   "name": "ReplaceTopicRule",
-   "method": "PATCH",
-   "uri": "/rules/{ruleName}",
-   "scoped": false,
-   "errors": [
-    "SqlParseException",
-    "InternalException",
-    "InvalidRequestException",
-    "ServiceUnavailableException",
-    "UnauthorizedException",
-    "ConflictingResourceUpdateException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "SearchIndex",
-   "method": "POST",
-   "uri": "/indices/search",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException",
-    "InvalidQueryException",
-    "IndexNotReadyException"
-   ],
-   "input": "SearchIndexRequest"
-  },
-  {
-   "service": "iot",
-   "name": "SetDefaultAuthorizer",
-   "method": "POST",
-   "uri": "/default-authorizer",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceAlreadyExistsException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "SetDefaultPolicyVersion",
-   "method": "PATCH",
-   "uri": "/policies/{policyName}/version/{policyVersionId}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "SetLoggingOptions",
-   "method": "POST",
-   "uri": "/loggingOptions",
-   "scoped": false,
-   "errors": [
-    "InternalException",
-    "InvalidRequestException",
-    "ServiceUnavailableException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "SetV2LoggingLevel",
-   "method": "POST",
-   "uri": "/v2LoggingLevel",
-   "scoped": false,
-   "errors": [
-    "InternalException",
-    "NotConfiguredException",
-    "InvalidRequestException",
-    "ServiceUnavailableException",
-    "LimitExceededException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "SetV2LoggingOptions",
-   "method": "POST",
-   "uri": "/v2LoggingOptions",
-   "scoped": false,
-   "errors": [
-    "InternalException",
-    "InvalidRequestException",
-    "ServiceUnavailableException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "StartAuditMitigationActionsTask",
-   "method": "POST",
-   "uri": "/audit/mitigationactions/tasks/{taskId}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "TaskAlreadyExistsException",
-    "LimitExceededException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "StartDetectMitigationActionsTask",
-   "method": "PUT",
-   "uri": "/detect/mitigationactions/tasks/{taskId}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "TaskAlreadyExistsException",
-    "LimitExceededException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "StartOnDemandAuditTask",
-   "method": "POST",
-   "uri": "/audit/tasks",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "LimitExceededException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "StartThingRegistrationTask",
-   "method": "POST",
-   "uri": "/thing-registration-tasks",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "InternalFailureException"
-   ],
-   "input": "StartThingRegistrationTaskRequest"
-  },
-  {
-   "service": "iot",
-   "name": "StopThingRegistrationTask",
-   "method": "PUT",
-   "uri": "/thing-registration-tasks/{taskId}/cancel",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ],
-   "input": "StopThingRegistrationTaskRequest"
-  },
-  {
-   "service": "iot",
-   "name": "TagResource",
-   "method": "POST",
-   "uri": "/tags",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "InternalFailureException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "LimitExceededException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "TestAuthorization",
-   "method": "POST",
-   "uri": "/test-authorization",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "LimitExceededException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "TestInvokeAuthorizer",
-   "method": "POST",
-   "uri": "/authorizer/{authorizerName}/test",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "InvalidResponseException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "TransferCertificate",
-   "method": "PATCH",
-   "uri": "/transfer-certificate/{certificateId}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "CertificateStateException",
-    "TransferConflictException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UntagResource",
-   "method": "POST",
-   "uri": "/untag",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "InternalFailureException",
-    "ResourceNotFoundException",
-    "ThrottlingException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateAccountAuditConfiguration",
-   "method": "PATCH",
-   "uri": "/audit/configuration",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateAuditSuppression",
-   "method": "PATCH",
-   "uri": "/audit/suppressions/update",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateAuthorizer",
-   "method": "PUT",
-   "uri": "/authorizer/{authorizerName}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "LimitExceededException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateBillingGroup",
-   "method": "PATCH",
-   "uri": "/billing-groups/{billingGroupName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "VersionConflictException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateCACertificate",
-   "method": "PUT",
-   "uri": "/cacertificate/{caCertificateId}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateCertificate",
-   "method": "PUT",
-   "uri": "/certificates/{certificateId}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "CertificateStateException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateCertificateProvider",
-   "method": "PUT",
-   "uri": "/certificate-providers/{certificateProviderName}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateCommand",
-   "method": "PATCH",
-   "uri": "/commands/{commandId}",
-   "scoped": false,
-   "errors": [
-    "ValidationException",
-    "ResourceNotFoundException",
-    "ConflictException",
-    "ThrottlingException",
-    "InternalServerException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateCustomMetric",
-   "method": "PATCH",
-   "uri": "/custom-metric/{metricName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateDimension",
-   "method": "PATCH",
-   "uri": "/dimensions/{name}",
-   "scoped": false,
-   "errors": [
-    "InternalFailureException",
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateDomainConfiguration",
-   "method": "PUT",
-   "uri": "/domainConfigurations/{domainConfigurationName}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "CertificateValidationException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateDynamicThingGroup",
-   "method": "PATCH",
-   "uri": "/dynamic-thing-groups/{thingGroupName}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "VersionConflictException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "ResourceNotFoundException",
-    "InvalidQueryException"
-   ],
-   "input": "UpdateDynamicThingGroupRequest"
-  },
-  {
-   "service": "iot",
-   "name": "UpdateEncryptionConfiguration",
-   "method": "PATCH",
-   "uri": "/encryption-configuration",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateEventConfigurations",
-   "method": "PATCH",
-   "uri": "/event-configurations",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "InternalFailureException",
-    "ThrottlingException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateFleetMetric",
-   "method": "PATCH",
-   "uri": "/fleet-metric/{metricName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException",
-    "InvalidQueryException",
-    "InvalidAggregationException",
-    "VersionConflictException",
-    "IndexNotReadyException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateIndexingConfiguration",
-   "method": "POST",
-   "uri": "/indexing/config",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ],
-   "input": "UpdateIndexingConfigurationRequest"
-  },
-  {
-   "service": "iot",
-   "name": "UpdateJob",
-   "method": "PATCH",
-   "uri": "/jobs/{jobId}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "ServiceUnavailableException"
-   ],
-   "input": "UpdateJobRequest"
-  },
-  {
-   "service": "iot",
-   "name": "UpdateMitigationAction",
-   "method": "PATCH",
-   "uri": "/mitigationactions/actions/{actionName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdatePackage",
-   "method": "PATCH",
-   "uri": "/packages/{packageName}",
-   "scoped": true,
-   "errors": [
-    "ThrottlingException",
-    "ConflictException",
-    "InternalServerException",
-    "ValidationException",
-    "ResourceNotFoundException"
-   ],
-   "input": "UpdatePackageRequest"
-  },
-  {
-   "service": "iot",
-   "name": "UpdatePackageConfiguration",
-   "method": "PATCH",
-   "uri": "/package-configuration",
-   "scoped": true,
-   "errors": [
-    "ThrottlingException",
-    "ConflictException",
-    "InternalServerException",
-    "ValidationException"
-   ],
-   "input": "UpdatePackageConfigurationRequest"
-  },
-  {
-   "service": "iot",
-   "name": "UpdatePackageVersion",
-   "method": "PATCH",
-   "uri": "/packages/{packageName}/versions/{versionName}",
-   "scoped": true,
-   "errors": [
-    "ThrottlingException",
-    "ConflictException",
-    "InternalServerException",
-    "ValidationException",
-    "ResourceNotFoundException"
-   ],
-   "input": "UpdatePackageVersionRequest"
-  },
-  {
-   "service": "iot",
-   "name": "UpdateProvisioningTemplate",
-   "method": "PATCH",
-   "uri": "/provisioning-templates/{templateName}",
-   "scoped": false,
-   "errors": [
-    "InternalFailureException",
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "UnauthorizedException",
-    "ConflictingResourceUpdateException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateRoleAlias",
-   "method": "PUT",
-   "uri": "/role-aliases/{roleAlias}",
-   "scoped": false,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateScheduledAudit",
-   "method": "PATCH",
-   "uri": "/audit/scheduledaudits/{scheduledAuditName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateSecurityProfile",
-   "method": "PATCH",
-   "uri": "/security-profiles/{securityProfileName}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "VersionConflictException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateStream",
-   "method": "PUT",
-   "uri": "/streams/{streamId}",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "LimitExceededException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "UpdateThing",
-   "method": "PATCH",
-   "uri": "/things/{thingName}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "VersionConflictException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ],
-   "input": "UpdateThingRequest"
-  },
-  {
-   "service": "iot",
-   "name": "UpdateThingGroup",
-   "method": "PATCH",
-   "uri": "/thing-groups/{thingGroupName}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "VersionConflictException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ],
-   "input": "UpdateThingGroupRequest"
-  },
-  {
-   "service": "iot",
-   "name": "UpdateThingGroupsForThing",
-   "method": "PUT",
-   "uri": "/thing-groups/updateThingGroupsForThing",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException",
-    "ResourceNotFoundException"
-   ],
-   "input": "UpdateThingGroupsForThingRequest"
-  },
-  {
-   "service": "iot",
-   "name": "UpdateThingType",
-   "method": "PATCH",
-   "uri": "/thing-types/{thingTypeName}",
-   "scoped": true,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException"
-   ],
-   "input": "UpdateThingTypeRequest"
-  },
-  {
-   "service": "iot",
-   "name": "UpdateTopicRuleDestination",
-   "method": "PATCH",
-   "uri": "/destinations",
-   "scoped": false,
-   "errors": [
-    "InternalException",
-    "InvalidRequestException",
-    "ServiceUnavailableException",
-    "UnauthorizedException",
-    "ConflictingResourceUpdateException"
-   ]
-  },
-  {
-   "service": "iot",
-   "name": "ValidateSecurityProfileBehaviors",
-   "method": "POST",
-   "uri": "/security-profile-behaviors/validate",
-   "scoped": false,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ]
-  },
-  {
-   "service": "iot-data",
-   "name": "DeleteConnection",
-   "method": "DELETE",
-   "uri": "/connections/{clientId}",
-   "scoped": true,
-   "errors": [
-    "ForbiddenException",
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "InternalFailureException"
-   ],
-   "input": "DeleteConnectionRequest"
-  },
-  {
-   "service": "iot-data",
-   "name": "DeleteThingShadow",
-   "method": "DELETE",
-   "uri": "/things/{thingName}/shadow",
-   "scoped": true,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "MethodNotAllowedException",
-    "UnsupportedDocumentEncodingException"
-   ],
-   "input": "DeleteThingShadowRequest"
-  },
-  {
-   "service": "iot-data",
-   "name": "GetRetainedMessage",
-   "method": "GET",
-   "uri": "/retainedMessage/{topic}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "MethodNotAllowedException"
-   ],
-   "input": "GetRetainedMessageRequest"
-  },
-  {
-   "service": "iot-data",
-   "name": "GetThingShadow",
-   "method": "GET",
-   "uri": "/things/{thingName}/shadow",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "MethodNotAllowedException",
-    "UnsupportedDocumentEncodingException"
-   ],
-   "input": "GetThingShadowRequest"
-  },
-  {
-   "service": "iot-data",
-   "name": "ListNamedShadowsForThing",
-   "method": "GET",
-   "uri": "/api/things/shadow/ListNamedShadowsForThing/{thingName}",
-   "scoped": true,
-   "errors": [
-    "ResourceNotFoundException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "MethodNotAllowedException"
-   ],
-   "input": "ListNamedShadowsForThingRequest"
-  },
-  {
-   "service": "iot-data",
-   "name": "ListRetainedMessages",
-   "method": "GET",
-   "uri": "/retainedMessage",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "MethodNotAllowedException"
-   ],
-   "input": "ListRetainedMessagesRequest"
-  },
-  {
-   "service": "iot-data",
-   "name": "Publish",
-   "method": "POST",
-   "uri": "/topics/{topic}",
-   "scoped": true,
-   "errors": [
-    "InternalFailureException",
-    "InvalidRequestException",
-    "UnauthorizedException",
-    "MethodNotAllowedException",
-    "ThrottlingException"
-   ],
-   "input": "PublishRequest"
-  },
-  {
-   "service": "iot-data",
-   "name": "UpdateThingShadow",
-   "method": "POST",
-   "uri": "/things/{thingName}/shadow",
-   "scoped": true,
-   "errors": [
-    "ConflictException",
-    "RequestEntityTooLargeException",
-    "InvalidRequestException",
-    "ThrottlingException",
-    "UnauthorizedException",
-    "ServiceUnavailableException",
-    "InternalFailureException",
-    "MethodNotAllowedException",
-    "UnsupportedDocumentEncodingException"
-   ],
-   "input": "UpdateThingShadowRequest"
-  },
-  {
-   "service": "iot-jobs-data",
-   "name": "DescribeJobExecution",
-   "method": "GET",
-   "uri": "/things/{thingName}/jobs/{jobId}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "ServiceUnavailableException",
-    "CertificateValidationException",
-    "TerminalStateException"
-   ],
-   "input": "DescribeJobExecutionRequest"
-  },
-  {
-   "service": "iot-jobs-data",
-   "name": "GetPendingJobExecutions",
-   "method": "GET",
-   "uri": "/things/{thingName}/jobs",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "ServiceUnavailableException",
-    "CertificateValidationException"
-   ],
-   "input": "GetPendingJobExecutionsRequest"
-  },
-  {
-   "service": "iot-jobs-data",
-   "name": "StartCommandExecution",
-   "method": "POST",
-   "uri": "/command-executions",
-   "scoped": true,
-   "errors": [
-    "ValidationException",
-    "ResourceNotFoundException",
-    "ConflictException",
-    "ThrottlingException",
-    "ServiceQuotaExceededException",
-    "InternalServerException"
-   ],
-   "input": "StartCommandExecutionRequest"
-  },
-  {
-   "service": "iot-jobs-data",
-   "name": "StartNextPendingJobExecution",
-   "method": "PUT",
-   "uri": "/things/{thingName}/jobs/$next",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "ServiceUnavailableException",
-    "CertificateValidationException"
-   ],
-   "input": "StartNextPendingJobExecutionRequest"
-  },
-  {
-   "service": "iot-jobs-data",
-   "name": "UpdateJobExecution",
-   "method": "POST",
-   "uri": "/things/{thingName}/jobs/{jobId}",
-   "scoped": true,
-   "errors": [
-    "InvalidRequestException",
-    "ResourceNotFoundException",
-    "ThrottlingException",
-    "ServiceUnavailableException",
-    "CertificateValidationException",
-    "InvalidStateTransitionException"
-   ],
-   "input": "UpdateJobExecutionRequest"
-  }
- ],
- "models": {
-  "iot": {
-   "signingName": "iot",
-   "version": "2015-05-28",
-   "errors": {
-    "CertificateConflictException": 409,
-    "CertificateStateException": 406,
-    "CertificateValidationException": 400,
-    "ConflictException": 409,
-    "ConflictingResourceUpdateException": 409,
-    "DeleteConflictException": 409,
-    "IndexNotReadyException": 400,
-    "InternalException": 500,
-    "InternalFailureException": 500,
-    "InternalServerException": 500,
-    "InvalidAggregationException": 400,
-    "InvalidQueryException": 400,
-    "InvalidRequestException": 400,
-    "InvalidResponseException": 400,
-    "InvalidStateTransitionException": 409,
-    "LimitExceededException": 410,
-    "MalformedPolicyException": 400,
-    "NotConfiguredException": 404,
-    "RegistrationCodeValidationException": 400,
-    "ResourceAlreadyExistsException": 409,
-    "ResourceNotFoundException": 404,
-    "ResourceRegistrationFailureException": 400,
-    "ServiceQuotaExceededException": 402,
-    "ServiceUnavailableException": 503,
-    "SqlParseException": 400,
-    "TaskAlreadyExistsException": 400,
-    "ThrottlingException": 400,
-    "TransferAlreadyCompletedException": 410,
-    "TransferConflictException": 409,
-    "UnauthorizedException": 401,
-    "ValidationException": 400,
-    "VersionConflictException": 409,
-    "VersionsLimitExceededException": 409
-   },
-   "shapes": {
-    "AbortAction": {
-     "type": "string",
-     "enum": [
-      "CANCEL"
-     ]
-    },
-    "AbortConfig": {
-     "type": "structure",
-     "members": {
-      "criteriaList": {
-       "shape": "AbortCriteriaList"
-      }
-     },
-     "required": [
-      "criteriaList"
-     ]
-    },
-    "AbortCriteria": {
-     "type": "structure",
-     "members": {
-      "failureType": {
-       "shape": "JobExecutionFailureType"
-      },
-      "action": {
-       "shape": "AbortAction"
-      },
-      "thresholdPercentage": {
-       "shape": "AbortThresholdPercentage"
-      },
-      "minNumberOfExecutedThings": {
-       "shape": "MinimumNumberOfExecutedThings"
-      }
-     },
-     "required": [
-      "failureType",
-      "action",
-      "thresholdPercentage",
-      "minNumberOfExecutedThings"
-     ]
-    },
-    "AbortCriteriaList": {
-     "type": "list",
-     "min": 1,
-     "member": "AbortCriteria"
-    },
-    "AbortThresholdPercentage": {
-     "type": "double",
-     "max": 100
-    },
-    "AddThingToBillingGroupRequest": {
-     "type": "structure",
-     "members": {
-      "billingGroupName": {
-       "shape": "BillingGroupName"
-      },
-      "billingGroupArn": {
-       "shape": "BillingGroupArn"
-      },
-      "thingName": {
-       "shape": "ThingName"
-      },
-      "thingArn": {
-       "shape": "ThingArn"
-      }
-     }
-    },
-    "AddThingToThingGroupRequest": {
-     "type": "structure",
-     "members": {
-      "thingGroupName": {
-       "shape": "ThingGroupName"
-      },
-      "thingGroupArn": {
-       "shape": "ThingGroupArn"
-      },
-      "thingName": {
-       "shape": "ThingName"
-      },
-      "thingArn": {
-       "shape": "ThingArn"
-      },
-      "overrideDynamicGroups": {
-       "shape": "OverrideDynamicGroups"
-      }
-     }
-    },
-    "AssociateSbomWithPackageVersionRequest": {
-     "type": "structure",
-     "members": {
-      "packageName": {
-       "shape": "PackageName",
-       "location": "uri",
-       "name": "packageName"
-      },
-      "versionName": {
-       "shape": "VersionName",
-       "location": "uri",
-       "name": "versionName"
-      },
-      "sbom": {
-       "shape": "Sbom"
-      },
-      "clientToken": {
-       "shape": "ClientToken",
-       "location": "querystring",
-       "name": "clientToken"
-      }
-     },
-     "required": [
-      "packageName",
-      "versionName",
-      "sbom"
-     ]
-    },
-    "AssociateTargetsWithJobRequest": {
-     "type": "structure",
-     "members": {
-      "targets": {
-       "shape": "JobTargets"
-      },
-      "jobId": {
-       "shape": "JobId",
-       "location": "uri",
-       "name": "jobId"
-      },
-      "comment": {
-       "shape": "Comment"
-      },
-      "namespaceId": {
-       "shape": "NamespaceId",
-       "location": "querystring",
-       "name": "namespaceId"
-      }
-     },
-     "required": [
-      "targets",
-      "jobId"
-     ]
-    },
-    "AttachThingPrincipalRequest": {
-     "type": "structure",
-     "members": {
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      },
-      "principal": {
-       "shape": "Principal",
-       "location": "header",
-       "name": "x-amzn-principal"
+  operations: [
+    {
+      service: "iot",
+      name: "AcceptCertificateTransfer",
+      method: "PATCH",
+      uri: "/accept-certificate-transfer/{certificateId}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "TransferAlreadyCompletedException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "AddThingToBillingGroup",
+      method: "PUT",
+      uri: "/billing-groups/addThingToBillingGroup",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+      input: "AddThingToBillingGroupRequest",
+    },
+    {
+      service: "iot",
+      name: "AddThingToThingGroup",
+      method: "PUT",
+      uri: "/thing-groups/addThingToThingGroup",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+      input: "AddThingToThingGroupRequest",
+    },
+    {
+      service: "iot",
+      name: "AssociateSbomWithPackageVersion",
+      method: "PUT",
+      uri: "/packages/{packageName}/versions/{versionName}/sbom",
+      scoped: true,
+      errors: [
+        "ThrottlingException",
+        "ConflictException",
+        "InternalServerException",
+        "ValidationException",
+        "ServiceQuotaExceededException",
+        "ResourceNotFoundException",
+      ],
+      input: "AssociateSbomWithPackageVersionRequest",
+    },
+    {
+      service: "iot",
+      name: "AssociateTargetsWithJob",
+      method: "POST",
+      uri: "/jobs/{jobId}/targets",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "LimitExceededException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+      ],
+      input: "AssociateTargetsWithJobRequest",
+    },
+    {
+      service: "iot",
+      name: "AttachPolicy",
+      method: "PUT",
+      uri: "/target-policies/{policyName}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "LimitExceededException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "AttachPrincipalPolicy",
+      method: "PUT",
+      uri: "/principal-policies/{policyName}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "LimitExceededException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "AttachSecurityProfile",
+      method: "PUT",
+      uri: "/security-profiles/{securityProfileName}/targets",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "LimitExceededException",
+        "VersionConflictException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "AttachThingPrincipal",
+      method: "PUT",
+      uri: "/things/{thingName}/principals",
+      scoped: true,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+      input: "AttachThingPrincipalRequest",
+    },
+    {
+      service: "iot",
+      name: "CancelAuditMitigationActionsTask",
+      method: "PUT",
+      uri: "/audit/mitigationactions/tasks/{taskId}/cancel",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CancelAuditTask",
+      method: "PUT",
+      uri: "/audit/tasks/{taskId}/cancel",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CancelCertificateTransfer",
+      method: "PATCH",
+      uri: "/cancel-certificate-transfer/{certificateId}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "TransferAlreadyCompletedException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CancelDetectMitigationActionsTask",
+      method: "PUT",
+      uri: "/detect/mitigationactions/tasks/{taskId}/cancel",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CancelJob",
+      method: "PUT",
+      uri: "/jobs/{jobId}/cancel",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "LimitExceededException",
+      ],
+      input: "CancelJobRequest",
+    },
+    {
+      service: "iot",
+      name: "CancelJobExecution",
+      method: "PUT",
+      uri: "/things/{thingName}/jobs/{jobId}/cancel",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "InvalidStateTransitionException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "VersionConflictException",
+      ],
+      input: "CancelJobExecutionRequest",
+    },
+    {
+      service: "iot",
+      name: "ClearDefaultAuthorizer",
+      method: "DELETE",
+      uri: "/default-authorizer",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ConfirmTopicRuleDestination",
+      method: "GET",
+      uri: "/confirmdestination/{confirmationToken+}",
+      scoped: false,
+      errors: [
+        "InternalException",
+        "InvalidRequestException",
+        "ServiceUnavailableException",
+        "UnauthorizedException",
+        "ConflictingResourceUpdateException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateAuditSuppression",
+      method: "POST",
+      uri: "/audit/suppressions/create",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceAlreadyExistsException",
+        "ThrottlingException",
+        "InternalFailureException",
+        "LimitExceededException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateAuthorizer",
+      method: "POST",
+      uri: "/authorizer/{authorizerName}",
+      scoped: false,
+      errors: [
+        "ResourceAlreadyExistsException",
+        "InvalidRequestException",
+        "LimitExceededException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateBillingGroup",
+      method: "POST",
+      uri: "/billing-groups/{billingGroupName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceAlreadyExistsException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateCertificateFromCsr",
+      method: "POST",
+      uri: "/certificates",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateCertificateProvider",
+      method: "POST",
+      uri: "/certificate-providers/{certificateProviderName}",
+      scoped: false,
+      errors: [
+        "LimitExceededException",
+        "ResourceAlreadyExistsException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateCommand",
+      method: "PUT",
+      uri: "/commands/{commandId}",
+      scoped: false,
+      errors: [
+        "ValidationException",
+        "ConflictException",
+        "ServiceQuotaExceededException",
+        "ThrottlingException",
+        "InternalServerException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateCustomMetric",
+      method: "POST",
+      uri: "/custom-metric/{metricName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "LimitExceededException",
+        "ResourceAlreadyExistsException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateDimension",
+      method: "POST",
+      uri: "/dimensions/{name}",
+      scoped: false,
+      errors: [
+        "InternalFailureException",
+        "InvalidRequestException",
+        "LimitExceededException",
+        "ResourceAlreadyExistsException",
+        "ThrottlingException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateDomainConfiguration",
+      method: "POST",
+      uri: "/domainConfigurations/{domainConfigurationName}",
+      scoped: false,
+      errors: [
+        "LimitExceededException",
+        "CertificateValidationException",
+        "ResourceAlreadyExistsException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "InvalidRequestException",
+        "UnauthorizedException",
+        "ThrottlingException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateDynamicThingGroup",
+      method: "POST",
+      uri: "/dynamic-thing-groups/{thingGroupName}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceAlreadyExistsException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+        "InvalidQueryException",
+        "LimitExceededException",
+      ],
+      input: "CreateDynamicThingGroupRequest",
+    },
+    {
+      service: "iot",
+      name: "CreateFleetMetric",
+      method: "PUT",
+      uri: "/fleet-metric/{metricName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "LimitExceededException",
+        "ResourceAlreadyExistsException",
+        "ResourceNotFoundException",
+        "InvalidQueryException",
+        "InvalidAggregationException",
+        "IndexNotReadyException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateJob",
+      method: "PUT",
+      uri: "/jobs/{jobId}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ResourceAlreadyExistsException",
+        "LimitExceededException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+      ],
+      input: "CreateJobRequest",
+    },
+    {
+      service: "iot",
+      name: "CreateJobTemplate",
+      method: "PUT",
+      uri: "/job-templates/{jobTemplateId}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ConflictException",
+        "LimitExceededException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+      input: "CreateJobTemplateRequest",
+    },
+    {
+      service: "iot",
+      name: "CreateKeysAndCertificate",
+      method: "POST",
+      uri: "/keys-and-certificate",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateMitigationAction",
+      method: "POST",
+      uri: "/mitigationactions/actions/{actionName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceAlreadyExistsException",
+        "LimitExceededException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateOTAUpdate",
+      method: "POST",
+      uri: "/otaUpdates/{otaUpdateId}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "LimitExceededException",
+        "ResourceNotFoundException",
+        "ResourceAlreadyExistsException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "InternalFailureException",
+        "ServiceUnavailableException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreatePackage",
+      method: "PUT",
+      uri: "/packages/{packageName}",
+      scoped: true,
+      errors: [
+        "ThrottlingException",
+        "ConflictException",
+        "InternalServerException",
+        "ValidationException",
+        "ServiceQuotaExceededException",
+      ],
+      input: "CreatePackageRequest",
+    },
+    {
+      service: "iot",
+      name: "CreatePackageVersion",
+      method: "PUT",
+      uri: "/packages/{packageName}/versions/{versionName}",
+      scoped: true,
+      errors: [
+        "ThrottlingException",
+        "ConflictException",
+        "InternalServerException",
+        "ValidationException",
+        "ServiceQuotaExceededException",
+      ],
+      input: "CreatePackageVersionRequest",
+    },
+    {
+      service: "iot",
+      name: "CreatePolicy",
+      method: "POST",
+      uri: "/policies/{policyName}",
+      scoped: false,
+      errors: [
+        "ResourceAlreadyExistsException",
+        "MalformedPolicyException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreatePolicyVersion",
+      method: "POST",
+      uri: "/policies/{policyName}/version",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "MalformedPolicyException",
+        "VersionsLimitExceededException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateProvisioningClaim",
+      method: "POST",
+      uri: "/provisioning-templates/{templateName}/provisioning-claim",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateProvisioningTemplate",
+      method: "POST",
+      uri: "/provisioning-templates",
+      scoped: false,
+      errors: [
+        "InternalFailureException",
+        "InvalidRequestException",
+        "LimitExceededException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ResourceAlreadyExistsException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateProvisioningTemplateVersion",
+      method: "POST",
+      uri: "/provisioning-templates/{templateName}/versions",
+      scoped: false,
+      errors: [
+        "VersionsLimitExceededException",
+        "InternalFailureException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "ResourceNotFoundException",
+        "UnauthorizedException",
+        "ConflictingResourceUpdateException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateRoleAlias",
+      method: "POST",
+      uri: "/role-aliases/{roleAlias}",
+      scoped: false,
+      errors: [
+        "ResourceAlreadyExistsException",
+        "InvalidRequestException",
+        "LimitExceededException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateScheduledAudit",
+      method: "POST",
+      uri: "/audit/scheduledaudits/{scheduledAuditName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceAlreadyExistsException",
+        "ThrottlingException",
+        "InternalFailureException",
+        "LimitExceededException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateSecurityProfile",
+      method: "POST",
+      uri: "/security-profiles/{securityProfileName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceAlreadyExistsException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateStream",
+      method: "POST",
+      uri: "/streams/{streamId}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "LimitExceededException",
+        "ResourceNotFoundException",
+        "ResourceAlreadyExistsException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateThing",
+      method: "POST",
+      uri: "/things/{thingName}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceAlreadyExistsException",
+        "ResourceNotFoundException",
+      ],
+      input: "CreateThingRequest",
+    },
+    {
+      service: "iot",
+      name: "CreateThingGroup",
+      method: "POST",
+      uri: "/thing-groups/{thingGroupName}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceAlreadyExistsException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+      input: "CreateThingGroupRequest",
+    },
+    {
+      service: "iot",
+      name: "CreateThingType",
+      method: "POST",
+      uri: "/thing-types/{thingTypeName}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceAlreadyExistsException",
+      ],
+      input: "CreateThingTypeRequest",
+    },
+    {
+      service: "iot",
+      name: "CreateTopicRule",
+      method: "POST",
+      uri: "/rules/{ruleName}",
+      scoped: false,
+      errors: [
+        "SqlParseException",
+        "InternalException",
+        "InvalidRequestException",
+        "ResourceAlreadyExistsException",
+        "ServiceUnavailableException",
+        "ConflictingResourceUpdateException",
+        "UnauthorizedException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "CreateTopicRuleDestination",
+      method: "POST",
+      uri: "/destinations",
+      scoped: false,
+      errors: [
+        "InternalException",
+        "InvalidRequestException",
+        "ResourceAlreadyExistsException",
+        "ServiceUnavailableException",
+        "ConflictingResourceUpdateException",
+        "UnauthorizedException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteAccountAuditConfiguration",
+      method: "DELETE",
+      uri: "/audit/configuration",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteAuditSuppression",
+      method: "POST",
+      uri: "/audit/suppressions/delete",
+      scoped: false,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException"],
+    },
+    {
+      service: "iot",
+      name: "DeleteAuthorizer",
+      method: "DELETE",
+      uri: "/authorizer/{authorizerName}",
+      scoped: false,
+      errors: [
+        "DeleteConflictException",
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteBillingGroup",
+      method: "DELETE",
+      uri: "/billing-groups/{billingGroupName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "VersionConflictException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteCACertificate",
+      method: "DELETE",
+      uri: "/cacertificate/{caCertificateId}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "CertificateStateException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteCertificate",
+      method: "DELETE",
+      uri: "/certificates/{certificateId}",
+      scoped: false,
+      errors: [
+        "CertificateStateException",
+        "DeleteConflictException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteCertificateProvider",
+      method: "DELETE",
+      uri: "/certificate-providers/{certificateProviderName}",
+      scoped: false,
+      errors: [
+        "DeleteConflictException",
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteCommand",
+      method: "DELETE",
+      uri: "/commands/{commandId}",
+      scoped: false,
+      errors: ["ValidationException", "ConflictException", "ThrottlingException", "InternalServerException"],
+    },
+    {
+      service: "iot",
+      name: "DeleteCommandExecution",
+      method: "DELETE",
+      uri: "/command-executions/{executionId}",
+      scoped: false,
+      errors: ["ConflictException", "ValidationException", "ThrottlingException", "InternalServerException"],
+    },
+    {
+      service: "iot",
+      name: "DeleteCustomMetric",
+      method: "DELETE",
+      uri: "/custom-metric/{metricName}",
+      scoped: false,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException"],
+    },
+    {
+      service: "iot",
+      name: "DeleteDimension",
+      method: "DELETE",
+      uri: "/dimensions/{name}",
+      scoped: false,
+      errors: ["InternalFailureException", "InvalidRequestException", "ThrottlingException"],
+    },
+    {
+      service: "iot",
+      name: "DeleteDomainConfiguration",
+      method: "DELETE",
+      uri: "/domainConfigurations/{domainConfigurationName}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "InvalidRequestException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteDynamicThingGroup",
+      method: "DELETE",
+      uri: "/dynamic-thing-groups/{thingGroupName}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "VersionConflictException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+      input: "DeleteDynamicThingGroupRequest",
+    },
+    {
+      service: "iot",
+      name: "DeleteFleetMetric",
+      method: "DELETE",
+      uri: "/fleet-metric/{metricName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "VersionConflictException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteJob",
+      method: "DELETE",
+      uri: "/jobs/{jobId}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "InvalidStateTransitionException",
+        "ResourceNotFoundException",
+        "LimitExceededException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+      ],
+      input: "DeleteJobRequest",
+    },
+    {
+      service: "iot",
+      name: "DeleteJobExecution",
+      method: "DELETE",
+      uri: "/things/{thingName}/jobs/{jobId}/executionNumber/{executionNumber}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "InvalidStateTransitionException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+      ],
+      input: "DeleteJobExecutionRequest",
+    },
+    {
+      service: "iot",
+      name: "DeleteJobTemplate",
+      method: "DELETE",
+      uri: "/job-templates/{jobTemplateId}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+      input: "DeleteJobTemplateRequest",
+    },
+    {
+      service: "iot",
+      name: "DeleteMitigationAction",
+      method: "DELETE",
+      uri: "/mitigationactions/actions/{actionName}",
+      scoped: false,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException"],
+    },
+    {
+      service: "iot",
+      name: "DeleteOTAUpdate",
+      method: "DELETE",
+      uri: "/otaUpdates/{otaUpdateId}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "InternalFailureException",
+        "ServiceUnavailableException",
+        "VersionConflictException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeletePackage",
+      method: "DELETE",
+      uri: "/packages/{packageName}",
+      scoped: true,
+      errors: ["ThrottlingException", "InternalServerException", "ValidationException"],
+      input: "DeletePackageRequest",
+    },
+    {
+      service: "iot",
+      name: "DeletePackageVersion",
+      method: "DELETE",
+      uri: "/packages/{packageName}/versions/{versionName}",
+      scoped: true,
+      errors: ["ThrottlingException", "InternalServerException", "ValidationException"],
+      input: "DeletePackageVersionRequest",
+    },
+    {
+      service: "iot",
+      name: "DeletePolicy",
+      method: "DELETE",
+      uri: "/policies/{policyName}",
+      scoped: false,
+      errors: [
+        "DeleteConflictException",
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeletePolicyVersion",
+      method: "DELETE",
+      uri: "/policies/{policyName}/version/{policyVersionId}",
+      scoped: false,
+      errors: [
+        "DeleteConflictException",
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteProvisioningTemplate",
+      method: "DELETE",
+      uri: "/provisioning-templates/{templateName}",
+      scoped: false,
+      errors: [
+        "InternalFailureException",
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "DeleteConflictException",
+        "ThrottlingException",
+        "ConflictingResourceUpdateException",
+        "UnauthorizedException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteProvisioningTemplateVersion",
+      method: "DELETE",
+      uri: "/provisioning-templates/{templateName}/versions/{versionId}",
+      scoped: false,
+      errors: [
+        "InternalFailureException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "ResourceNotFoundException",
+        "UnauthorizedException",
+        "ConflictingResourceUpdateException",
+        "DeleteConflictException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteRegistrationCode",
+      method: "DELETE",
+      uri: "/registrationcode",
+      scoped: false,
+      errors: [
+        "ThrottlingException",
+        "ResourceNotFoundException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteRoleAlias",
+      method: "DELETE",
+      uri: "/role-aliases/{roleAlias}",
+      scoped: false,
+      errors: [
+        "DeleteConflictException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteScheduledAudit",
+      method: "DELETE",
+      uri: "/audit/scheduledaudits/{scheduledAuditName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteSecurityProfile",
+      method: "DELETE",
+      uri: "/security-profiles/{securityProfileName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+        "VersionConflictException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteStream",
+      method: "DELETE",
+      uri: "/streams/{streamId}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "DeleteConflictException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteThing",
+      method: "DELETE",
+      uri: "/things/{thingName}",
+      scoped: true,
+      errors: [
+        "ResourceNotFoundException",
+        "VersionConflictException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+      input: "DeleteThingRequest",
+    },
+    {
+      service: "iot",
+      name: "DeleteThingGroup",
+      method: "DELETE",
+      uri: "/thing-groups/{thingGroupName}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "VersionConflictException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+      input: "DeleteThingGroupRequest",
+    },
+    {
+      service: "iot",
+      name: "DeleteThingType",
+      method: "DELETE",
+      uri: "/thing-types/{thingTypeName}",
+      scoped: true,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+      input: "DeleteThingTypeRequest",
+    },
+    {
+      service: "iot",
+      name: "DeleteTopicRule",
+      method: "DELETE",
+      uri: "/rules/{ruleName}",
+      scoped: false,
+      errors: [
+        "InternalException",
+        "InvalidRequestException",
+        "ServiceUnavailableException",
+        "UnauthorizedException",
+        "ConflictingResourceUpdateException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteTopicRuleDestination",
+      method: "DELETE",
+      uri: "/destinations/{arn+}",
+      scoped: false,
+      errors: [
+        "InternalException",
+        "InvalidRequestException",
+        "ServiceUnavailableException",
+        "UnauthorizedException",
+        "ConflictingResourceUpdateException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DeleteV2LoggingLevel",
+      method: "DELETE",
+      uri: "/v2LoggingLevel",
+      scoped: false,
+      errors: ["InternalException", "InvalidRequestException", "ServiceUnavailableException"],
+    },
+    {
+      service: "iot",
+      name: "DeprecateThingType",
+      method: "POST",
+      uri: "/thing-types/{thingTypeName}/deprecate",
+      scoped: true,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+      input: "DeprecateThingTypeRequest",
+    },
+    {
+      service: "iot",
+      name: "DescribeAccountAuditConfiguration",
+      method: "GET",
+      uri: "/audit/configuration",
+      scoped: false,
+      errors: ["ThrottlingException", "InternalFailureException"],
+    },
+    {
+      service: "iot",
+      name: "DescribeAuditFinding",
+      method: "GET",
+      uri: "/audit/findings/{findingId}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeAuditMitigationActionsTask",
+      method: "GET",
+      uri: "/audit/mitigationactions/tasks/{taskId}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeAuditSuppression",
+      method: "POST",
+      uri: "/audit/suppressions/describe",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeAuditTask",
+      method: "GET",
+      uri: "/audit/tasks/{taskId}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeAuthorizer",
+      method: "GET",
+      uri: "/authorizer/{authorizerName}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeBillingGroup",
+      method: "GET",
+      uri: "/billing-groups/{billingGroupName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeCACertificate",
+      method: "GET",
+      uri: "/cacertificate/{caCertificateId}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeCertificate",
+      method: "GET",
+      uri: "/certificates/{certificateId}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeCertificateProvider",
+      method: "GET",
+      uri: "/certificate-providers/{certificateProviderName}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeCustomMetric",
+      method: "GET",
+      uri: "/custom-metric/{metricName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeDefaultAuthorizer",
+      method: "GET",
+      uri: "/default-authorizer",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeDetectMitigationActionsTask",
+      method: "GET",
+      uri: "/detect/mitigationactions/tasks/{taskId}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeDimension",
+      method: "GET",
+      uri: "/dimensions/{name}",
+      scoped: false,
+      errors: [
+        "InternalFailureException",
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeDomainConfiguration",
+      method: "GET",
+      uri: "/domainConfigurations/{domainConfigurationName}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InvalidRequestException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeEncryptionConfiguration",
+      method: "GET",
+      uri: "/encryption-configuration",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeEndpoint",
+      method: "GET",
+      uri: "/endpoint",
+      scoped: false,
+      errors: ["InternalFailureException", "InvalidRequestException", "UnauthorizedException", "ThrottlingException"],
+    },
+    {
+      service: "iot",
+      name: "DescribeEventConfigurations",
+      method: "GET",
+      uri: "/event-configurations",
+      scoped: false,
+      errors: ["InternalFailureException", "ThrottlingException"],
+    },
+    {
+      service: "iot",
+      name: "DescribeFleetMetric",
+      method: "GET",
+      uri: "/fleet-metric/{metricName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeIndex",
+      method: "GET",
+      uri: "/indices/{indexName}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+      input: "DescribeIndexRequest",
+    },
+    {
+      service: "iot",
+      name: "DescribeJob",
+      method: "GET",
+      uri: "/jobs/{jobId}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+      ],
+      input: "DescribeJobRequest",
+    },
+    {
+      service: "iot",
+      name: "DescribeJobExecution",
+      method: "GET",
+      uri: "/things/{thingName}/jobs/{jobId}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+      ],
+      input: "DescribeJobExecutionRequest",
+    },
+    {
+      service: "iot",
+      name: "DescribeJobTemplate",
+      method: "GET",
+      uri: "/job-templates/{jobTemplateId}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+      input: "DescribeJobTemplateRequest",
+    },
+    {
+      service: "iot",
+      name: "DescribeManagedJobTemplate",
+      method: "GET",
+      uri: "/managed-job-templates/{templateName}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalServerException",
+      ],
+      input: "DescribeManagedJobTemplateRequest",
+    },
+    {
+      service: "iot",
+      name: "DescribeMitigationAction",
+      method: "GET",
+      uri: "/mitigationactions/actions/{actionName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeProvisioningTemplate",
+      method: "GET",
+      uri: "/provisioning-templates/{templateName}",
+      scoped: false,
+      errors: [
+        "InternalFailureException",
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "UnauthorizedException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeProvisioningTemplateVersion",
+      method: "GET",
+      uri: "/provisioning-templates/{templateName}/versions/{versionId}",
+      scoped: false,
+      errors: [
+        "InternalFailureException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "ResourceNotFoundException",
+        "UnauthorizedException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeRoleAlias",
+      method: "GET",
+      uri: "/role-aliases/{roleAlias}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeScheduledAudit",
+      method: "GET",
+      uri: "/audit/scheduledaudits/{scheduledAuditName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeSecurityProfile",
+      method: "GET",
+      uri: "/security-profiles/{securityProfileName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeStream",
+      method: "GET",
+      uri: "/streams/{streamId}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DescribeThing",
+      method: "GET",
+      uri: "/things/{thingName}",
+      scoped: true,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+      input: "DescribeThingRequest",
+    },
+    {
+      service: "iot",
+      name: "DescribeThingGroup",
+      method: "GET",
+      uri: "/thing-groups/{thingGroupName}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+      input: "DescribeThingGroupRequest",
+    },
+    {
+      service: "iot",
+      name: "DescribeThingRegistrationTask",
+      method: "GET",
+      uri: "/thing-registration-tasks/{taskId}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+      input: "DescribeThingRegistrationTaskRequest",
+    },
+    {
+      service: "iot",
+      name: "DescribeThingType",
+      method: "GET",
+      uri: "/thing-types/{thingTypeName}",
+      scoped: true,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+      input: "DescribeThingTypeRequest",
+    },
+    {
+      service: "iot",
+      name: "DetachPolicy",
+      method: "POST",
+      uri: "/target-policies/{policyName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "LimitExceededException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DetachPrincipalPolicy",
+      method: "DELETE",
+      uri: "/principal-policies/{policyName}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DetachSecurityProfile",
+      method: "DELETE",
+      uri: "/security-profiles/{securityProfileName}/targets",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DetachThingPrincipal",
+      method: "DELETE",
+      uri: "/things/{thingName}/principals",
+      scoped: true,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+      input: "DetachThingPrincipalRequest",
+    },
+    {
+      service: "iot",
+      name: "DisableTopicRule",
+      method: "POST",
+      uri: "/rules/{ruleName}/disable",
+      scoped: false,
+      errors: [
+        "InternalException",
+        "InvalidRequestException",
+        "ServiceUnavailableException",
+        "UnauthorizedException",
+        "ConflictingResourceUpdateException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "DisassociateSbomFromPackageVersion",
+      method: "DELETE",
+      uri: "/packages/{packageName}/versions/{versionName}/sbom",
+      scoped: true,
+      errors: [
+        "ThrottlingException",
+        "ConflictException",
+        "InternalServerException",
+        "ValidationException",
+        "ResourceNotFoundException",
+      ],
+      input: "DisassociateSbomFromPackageVersionRequest",
+    },
+    {
+      service: "iot",
+      name: "EnableTopicRule",
+      method: "POST",
+      uri: "/rules/{ruleName}/enable",
+      scoped: false,
+      errors: [
+        "InternalException",
+        "InvalidRequestException",
+        "ServiceUnavailableException",
+        "UnauthorizedException",
+        "ConflictingResourceUpdateException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "GetBehaviorModelTrainingSummaries",
+      method: "GET",
+      uri: "/behavior-model-training/summaries",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "GetBucketsAggregation",
+      method: "POST",
+      uri: "/indices/buckets",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+        "InvalidQueryException",
+        "InvalidAggregationException",
+        "IndexNotReadyException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "GetCardinality",
+      method: "POST",
+      uri: "/indices/cardinality",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+        "InvalidQueryException",
+        "InvalidAggregationException",
+        "IndexNotReadyException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "GetCommand",
+      method: "GET",
+      uri: "/commands/{commandId}",
+      scoped: false,
+      errors: ["ValidationException", "ResourceNotFoundException", "ThrottlingException", "InternalServerException"],
+    },
+    {
+      service: "iot",
+      name: "GetCommandExecution",
+      method: "GET",
+      uri: "/command-executions/{executionId}",
+      scoped: false,
+      errors: ["ValidationException", "ResourceNotFoundException", "ThrottlingException", "InternalServerException"],
+    },
+    {
+      service: "iot",
+      name: "GetEffectivePolicies",
+      method: "POST",
+      uri: "/effective-policies",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "LimitExceededException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "GetIndexingConfiguration",
+      method: "GET",
+      uri: "/indexing/config",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+      input: "GetIndexingConfigurationRequest",
+    },
+    {
+      service: "iot",
+      name: "GetJobDocument",
+      method: "GET",
+      uri: "/jobs/{jobId}/job-document",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+      ],
+      input: "GetJobDocumentRequest",
+    },
+    {
+      service: "iot",
+      name: "GetLoggingOptions",
+      method: "GET",
+      uri: "/loggingOptions",
+      scoped: false,
+      errors: ["InternalException", "InvalidRequestException", "ServiceUnavailableException"],
+    },
+    {
+      service: "iot",
+      name: "GetOTAUpdate",
+      method: "GET",
+      uri: "/otaUpdates/{otaUpdateId}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "InternalFailureException",
+        "ServiceUnavailableException",
+        "ResourceNotFoundException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "GetPackage",
+      method: "GET",
+      uri: "/packages/{packageName}",
+      scoped: true,
+      errors: ["ThrottlingException", "InternalServerException", "ValidationException", "ResourceNotFoundException"],
+      input: "GetPackageRequest",
+    },
+    {
+      service: "iot",
+      name: "GetPackageConfiguration",
+      method: "GET",
+      uri: "/package-configuration",
+      scoped: true,
+      errors: ["ThrottlingException", "InternalServerException"],
+      input: "GetPackageConfigurationRequest",
+    },
+    {
+      service: "iot",
+      name: "GetPackageVersion",
+      method: "GET",
+      uri: "/packages/{packageName}/versions/{versionName}",
+      scoped: true,
+      errors: ["ThrottlingException", "InternalServerException", "ValidationException", "ResourceNotFoundException"],
+      input: "GetPackageVersionRequest",
+    },
+    {
+      service: "iot",
+      name: "GetPercentiles",
+      method: "POST",
+      uri: "/indices/percentiles",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+        "InvalidQueryException",
+        "InvalidAggregationException",
+        "IndexNotReadyException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "GetPolicy",
+      method: "GET",
+      uri: "/policies/{policyName}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "GetPolicyVersion",
+      method: "GET",
+      uri: "/policies/{policyName}/version/{policyVersionId}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "GetRegistrationCode",
+      method: "GET",
+      uri: "/registrationcode",
+      scoped: false,
+      errors: [
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "InvalidRequestException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "GetStatistics",
+      method: "POST",
+      uri: "/indices/statistics",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+        "InvalidQueryException",
+        "InvalidAggregationException",
+        "IndexNotReadyException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "GetThingConnectivityData",
+      method: "POST",
+      uri: "/things/{thingName}/connectivity-data",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+        "IndexNotReadyException",
+      ],
+      input: "GetThingConnectivityDataRequest",
+    },
+    {
+      service: "iot",
+      name: "GetTopicRule",
+      method: "GET",
+      uri: "/rules/{ruleName}",
+      scoped: false,
+      errors: ["InternalException", "InvalidRequestException", "ServiceUnavailableException", "UnauthorizedException"],
+    },
+    {
+      service: "iot",
+      name: "GetTopicRuleDestination",
+      method: "GET",
+      uri: "/destinations/{arn+}",
+      scoped: false,
+      errors: ["InternalException", "InvalidRequestException", "ServiceUnavailableException", "UnauthorizedException"],
+    },
+    {
+      service: "iot",
+      name: "GetV2LoggingOptions",
+      method: "GET",
+      uri: "/v2LoggingOptions",
+      scoped: false,
+      errors: ["InternalException", "NotConfiguredException", "ServiceUnavailableException"],
+    },
+    {
+      service: "iot",
+      name: "ListActiveViolations",
+      method: "GET",
+      uri: "/active-violations",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListAttachedPolicies",
+      method: "POST",
+      uri: "/attached-policies/{target}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "LimitExceededException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListAuditFindings",
+      method: "POST",
+      uri: "/audit/findings",
+      scoped: false,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException"],
+    },
+    {
+      service: "iot",
+      name: "ListAuditMitigationActionsExecutions",
+      method: "GET",
+      uri: "/audit/mitigationactions/executions",
+      scoped: false,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException"],
+    },
+    {
+      service: "iot",
+      name: "ListAuditMitigationActionsTasks",
+      method: "GET",
+      uri: "/audit/mitigationactions/tasks",
+      scoped: false,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException"],
+    },
+    {
+      service: "iot",
+      name: "ListAuditSuppressions",
+      method: "POST",
+      uri: "/audit/suppressions/list",
+      scoped: false,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException"],
+    },
+    {
+      service: "iot",
+      name: "ListAuditTasks",
+      method: "GET",
+      uri: "/audit/tasks",
+      scoped: false,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException"],
+    },
+    {
+      service: "iot",
+      name: "ListAuthorizers",
+      method: "GET",
+      uri: "/authorizers/",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListBillingGroups",
+      method: "GET",
+      uri: "/billing-groups",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListCACertificates",
+      method: "GET",
+      uri: "/cacertificates",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListCertificateProviders",
+      method: "GET",
+      uri: "/certificate-providers/",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListCertificates",
+      method: "GET",
+      uri: "/certificates",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListCertificatesByCA",
+      method: "GET",
+      uri: "/certificates-by-ca/{caCertificateId}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListCommandExecutions",
+      method: "POST",
+      uri: "/command-executions",
+      scoped: false,
+      errors: ["ValidationException", "ResourceNotFoundException", "ThrottlingException", "InternalServerException"],
+    },
+    {
+      service: "iot",
+      name: "ListCommands",
+      method: "GET",
+      uri: "/commands",
+      scoped: false,
+      errors: ["ValidationException", "ThrottlingException", "InternalServerException"],
+    },
+    {
+      service: "iot",
+      name: "ListCustomMetrics",
+      method: "GET",
+      uri: "/custom-metrics",
+      scoped: false,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException"],
+    },
+    {
+      service: "iot",
+      name: "ListDetectMitigationActionsExecutions",
+      method: "GET",
+      uri: "/detect/mitigationactions/executions",
+      scoped: false,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException"],
+    },
+    {
+      service: "iot",
+      name: "ListDetectMitigationActionsTasks",
+      method: "GET",
+      uri: "/detect/mitigationactions/tasks",
+      scoped: false,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException"],
+    },
+    {
+      service: "iot",
+      name: "ListDimensions",
+      method: "GET",
+      uri: "/dimensions",
+      scoped: false,
+      errors: ["InternalFailureException", "InvalidRequestException", "ThrottlingException"],
+    },
+    {
+      service: "iot",
+      name: "ListDomainConfigurations",
+      method: "GET",
+      uri: "/domainConfigurations",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListFleetMetrics",
+      method: "GET",
+      uri: "/fleet-metrics",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListIndices",
+      method: "GET",
+      uri: "/indices",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListJobExecutionsForJob",
+      method: "GET",
+      uri: "/jobs/{jobId}/things",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+      ],
+      input: "ListJobExecutionsForJobRequest",
+    },
+    {
+      service: "iot",
+      name: "ListJobExecutionsForThing",
+      method: "GET",
+      uri: "/things/{thingName}/jobs",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+      ],
+      input: "ListJobExecutionsForThingRequest",
+    },
+    {
+      service: "iot",
+      name: "ListJobTemplates",
+      method: "GET",
+      uri: "/job-templates",
+      scoped: true,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException"],
+      input: "ListJobTemplatesRequest",
+    },
+    {
+      service: "iot",
+      name: "ListJobs",
+      method: "GET",
+      uri: "/jobs",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+      ],
+      input: "ListJobsRequest",
+    },
+    {
+      service: "iot",
+      name: "ListManagedJobTemplates",
+      method: "GET",
+      uri: "/managed-job-templates",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalServerException",
+      ],
+      input: "ListManagedJobTemplatesRequest",
+    },
+    {
+      service: "iot",
+      name: "ListMetricValues",
+      method: "GET",
+      uri: "/metric-values",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListMitigationActions",
+      method: "GET",
+      uri: "/mitigationactions/actions",
+      scoped: false,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException"],
+    },
+    {
+      service: "iot",
+      name: "ListOTAUpdates",
+      method: "GET",
+      uri: "/otaUpdates",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "InternalFailureException",
+        "ServiceUnavailableException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListOutgoingCertificates",
+      method: "GET",
+      uri: "/certificates-out-going",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListPackageVersions",
+      method: "GET",
+      uri: "/packages/{packageName}/versions",
+      scoped: true,
+      errors: ["ThrottlingException", "InternalServerException", "ValidationException"],
+      input: "ListPackageVersionsRequest",
+    },
+    {
+      service: "iot",
+      name: "ListPackages",
+      method: "GET",
+      uri: "/packages",
+      scoped: true,
+      errors: ["ThrottlingException", "InternalServerException", "ValidationException"],
+      input: "ListPackagesRequest",
+    },
+    {
+      service: "iot",
+      name: "ListPolicies",
+      method: "GET",
+      uri: "/policies",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListPolicyPrincipals",
+      method: "GET",
+      uri: "/policy-principals",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListPolicyVersions",
+      method: "GET",
+      uri: "/policies/{policyName}/version",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListPrincipalPolicies",
+      method: "GET",
+      uri: "/principal-policies",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListPrincipalThings",
+      method: "GET",
+      uri: "/principals/things",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+      input: "ListPrincipalThingsRequest",
+    },
+    {
+      service: "iot",
+      name: "ListPrincipalThingsV2",
+      method: "GET",
+      uri: "/principals/things-v2",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+      input: "ListPrincipalThingsV2Request",
+    },
+    {
+      service: "iot",
+      name: "ListProvisioningTemplateVersions",
+      method: "GET",
+      uri: "/provisioning-templates/{templateName}/versions",
+      scoped: false,
+      errors: [
+        "InternalFailureException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "ResourceNotFoundException",
+        "UnauthorizedException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListProvisioningTemplates",
+      method: "GET",
+      uri: "/provisioning-templates",
+      scoped: false,
+      errors: ["InternalFailureException", "InvalidRequestException", "ThrottlingException", "UnauthorizedException"],
+    },
+    {
+      service: "iot",
+      name: "ListRelatedResourcesForAuditFinding",
+      method: "GET",
+      uri: "/audit/relatedResources",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListRoleAliases",
+      method: "GET",
+      uri: "/role-aliases",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListSbomValidationResults",
+      method: "GET",
+      uri: "/packages/{packageName}/versions/{versionName}/sbom-validation-results",
+      scoped: false,
+      errors: ["ThrottlingException", "InternalServerException", "ValidationException", "ResourceNotFoundException"],
+    },
+    {
+      service: "iot",
+      name: "ListScheduledAudits",
+      method: "GET",
+      uri: "/audit/scheduledaudits",
+      scoped: false,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException"],
+    },
+    {
+      service: "iot",
+      name: "ListSecurityProfiles",
+      method: "GET",
+      uri: "/security-profiles",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListSecurityProfilesForTarget",
+      method: "GET",
+      uri: "/security-profiles-for-target",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListStreams",
+      method: "GET",
+      uri: "/streams",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListTagsForResource",
+      method: "GET",
+      uri: "/tags",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListTargetsForPolicy",
+      method: "POST",
+      uri: "/policy-targets/{policyName}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "LimitExceededException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListTargetsForSecurityProfile",
+      method: "GET",
+      uri: "/security-profiles/{securityProfileName}/targets",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ListThingGroups",
+      method: "GET",
+      uri: "/thing-groups",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+      ],
+      input: "ListThingGroupsRequest",
+    },
+    {
+      service: "iot",
+      name: "ListThingGroupsForThing",
+      method: "GET",
+      uri: "/things/{thingName}/thing-groups",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+      ],
+      input: "ListThingGroupsForThingRequest",
+    },
+    {
+      service: "iot",
+      name: "ListThingPrincipals",
+      method: "GET",
+      uri: "/things/{thingName}/principals",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+      input: "ListThingPrincipalsRequest",
+    },
+    {
+      service: "iot",
+      name: "ListThingPrincipalsV2",
+      method: "GET",
+      uri: "/things/{thingName}/principals-v2",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+      input: "ListThingPrincipalsV2Request",
+    },
+    {
+      service: "iot",
+      name: "ListThingRegistrationTaskReports",
+      method: "GET",
+      uri: "/thing-registration-tasks/{taskId}/reports",
+      scoped: true,
+      errors: ["InvalidRequestException", "ThrottlingException", "UnauthorizedException", "InternalFailureException"],
+      input: "ListThingRegistrationTaskReportsRequest",
+    },
+    {
+      service: "iot",
+      name: "ListThingRegistrationTasks",
+      method: "GET",
+      uri: "/thing-registration-tasks",
+      scoped: true,
+      errors: ["InvalidRequestException", "ThrottlingException", "UnauthorizedException", "InternalFailureException"],
+      input: "ListThingRegistrationTasksRequest",
+    },
+    {
+      service: "iot",
+      name: "ListThingTypes",
+      method: "GET",
+      uri: "/thing-types",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+      input: "ListThingTypesRequest",
+    },
+    {
+      service: "iot",
+      name: "ListThings",
+      method: "GET",
+      uri: "/things",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+      input: "ListThingsRequest",
+    },
+    {
+      service: "iot",
+      name: "ListThingsInBillingGroup",
+      method: "GET",
+      uri: "/billing-groups/{billingGroupName}/things",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+      ],
+      input: "ListThingsInBillingGroupRequest",
+    },
+    {
+      service: "iot",
+      name: "ListThingsInThingGroup",
+      method: "GET",
+      uri: "/thing-groups/{thingGroupName}/things",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+      ],
+      input: "ListThingsInThingGroupRequest",
+    },
+    {
+      service: "iot",
+      name: "ListTopicRuleDestinations",
+      method: "GET",
+      uri: "/destinations",
+      scoped: false,
+      errors: ["InternalException", "InvalidRequestException", "ServiceUnavailableException", "UnauthorizedException"],
+    },
+    {
+      service: "iot",
+      name: "ListTopicRules",
+      method: "GET",
+      uri: "/rules",
+      scoped: false,
+      errors: ["InternalException", "InvalidRequestException", "ServiceUnavailableException", "UnauthorizedException"],
+    },
+    {
+      service: "iot",
+      name: "ListV2LoggingLevels",
+      method: "GET",
+      uri: "/v2LoggingLevel",
+      scoped: false,
+      errors: ["InternalException", "NotConfiguredException", "InvalidRequestException", "ServiceUnavailableException"],
+    },
+    {
+      service: "iot",
+      name: "ListViolationEvents",
+      method: "GET",
+      uri: "/violation-events",
+      scoped: false,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException"],
+    },
+    {
+      service: "iot",
+      name: "PutVerificationStateOnViolation",
+      method: "POST",
+      uri: "/violations/verification-state/{violationId}",
+      scoped: false,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException"],
+    },
+    {
+      service: "iot",
+      name: "RegisterCACertificate",
+      method: "POST",
+      uri: "/cacertificate",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "ResourceAlreadyExistsException",
+        "RegistrationCodeValidationException",
+        "InvalidRequestException",
+        "CertificateValidationException",
+        "ThrottlingException",
+        "LimitExceededException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "RegisterCertificate",
+      method: "POST",
+      uri: "/certificate/register",
+      scoped: false,
+      errors: [
+        "ResourceAlreadyExistsException",
+        "InvalidRequestException",
+        "CertificateValidationException",
+        "CertificateStateException",
+        "CertificateConflictException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "RegisterCertificateWithoutCA",
+      method: "POST",
+      uri: "/certificate/register-no-ca",
+      scoped: false,
+      errors: [
+        "ResourceAlreadyExistsException",
+        "InvalidRequestException",
+        "CertificateStateException",
+        "CertificateValidationException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "RegisterThing",
+      method: "POST",
+      uri: "/things",
+      scoped: true,
+      errors: [
+        "InternalFailureException",
+        "ServiceUnavailableException",
+        "InvalidRequestException",
+        "UnauthorizedException",
+        "ThrottlingException",
+        "ConflictingResourceUpdateException",
+        "ResourceRegistrationFailureException",
+      ],
+      input: "RegisterThingRequest",
+    },
+    {
+      service: "iot",
+      name: "RejectCertificateTransfer",
+      method: "PATCH",
+      uri: "/reject-certificate-transfer/{certificateId}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "TransferAlreadyCompletedException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "RemoveThingFromBillingGroup",
+      method: "PUT",
+      uri: "/billing-groups/removeThingFromBillingGroup",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+      input: "RemoveThingFromBillingGroupRequest",
+    },
+    {
+      service: "iot",
+      name: "RemoveThingFromThingGroup",
+      method: "PUT",
+      uri: "/thing-groups/removeThingFromThingGroup",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+      input: "RemoveThingFromThingGroupRequest",
+    },
+    {
+      service: "iot",
+      name: "ReplaceTopicRule",
+      method: "PATCH",
+      uri: "/rules/{ruleName}",
+      scoped: false,
+      errors: [
+        "SqlParseException",
+        "InternalException",
+        "InvalidRequestException",
+        "ServiceUnavailableException",
+        "UnauthorizedException",
+        "ConflictingResourceUpdateException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "SearchIndex",
+      method: "POST",
+      uri: "/indices/search",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+        "InvalidQueryException",
+        "IndexNotReadyException",
+      ],
+      input: "SearchIndexRequest",
+    },
+    {
+      service: "iot",
+      name: "SetDefaultAuthorizer",
+      method: "POST",
+      uri: "/default-authorizer",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceAlreadyExistsException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "SetDefaultPolicyVersion",
+      method: "PATCH",
+      uri: "/policies/{policyName}/version/{policyVersionId}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "SetLoggingOptions",
+      method: "POST",
+      uri: "/loggingOptions",
+      scoped: false,
+      errors: ["InternalException", "InvalidRequestException", "ServiceUnavailableException"],
+    },
+    {
+      service: "iot",
+      name: "SetV2LoggingLevel",
+      method: "POST",
+      uri: "/v2LoggingLevel",
+      scoped: false,
+      errors: [
+        "InternalException",
+        "NotConfiguredException",
+        "InvalidRequestException",
+        "ServiceUnavailableException",
+        "LimitExceededException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "SetV2LoggingOptions",
+      method: "POST",
+      uri: "/v2LoggingOptions",
+      scoped: false,
+      errors: ["InternalException", "InvalidRequestException", "ServiceUnavailableException"],
+    },
+    {
+      service: "iot",
+      name: "StartAuditMitigationActionsTask",
+      method: "POST",
+      uri: "/audit/mitigationactions/tasks/{taskId}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "TaskAlreadyExistsException",
+        "LimitExceededException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "StartDetectMitigationActionsTask",
+      method: "PUT",
+      uri: "/detect/mitigationactions/tasks/{taskId}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "TaskAlreadyExistsException",
+        "LimitExceededException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "StartOnDemandAuditTask",
+      method: "POST",
+      uri: "/audit/tasks",
+      scoped: false,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException", "LimitExceededException"],
+    },
+    {
+      service: "iot",
+      name: "StartThingRegistrationTask",
+      method: "POST",
+      uri: "/thing-registration-tasks",
+      scoped: true,
+      errors: ["InvalidRequestException", "ThrottlingException", "UnauthorizedException", "InternalFailureException"],
+      input: "StartThingRegistrationTaskRequest",
+    },
+    {
+      service: "iot",
+      name: "StopThingRegistrationTask",
+      method: "PUT",
+      uri: "/thing-registration-tasks/{taskId}/cancel",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+      input: "StopThingRegistrationTaskRequest",
+    },
+    {
+      service: "iot",
+      name: "TagResource",
+      method: "POST",
+      uri: "/tags",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "LimitExceededException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "TestAuthorization",
+      method: "POST",
+      uri: "/test-authorization",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "LimitExceededException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "TestInvokeAuthorizer",
+      method: "POST",
+      uri: "/authorizer/{authorizerName}/test",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "InvalidResponseException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "TransferCertificate",
+      method: "PATCH",
+      uri: "/transfer-certificate/{certificateId}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "CertificateStateException",
+        "TransferConflictException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UntagResource",
+      method: "POST",
+      uri: "/untag",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdateAccountAuditConfiguration",
+      method: "PATCH",
+      uri: "/audit/configuration",
+      scoped: false,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException"],
+    },
+    {
+      service: "iot",
+      name: "UpdateAuditSuppression",
+      method: "PATCH",
+      uri: "/audit/suppressions/update",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdateAuthorizer",
+      method: "PUT",
+      uri: "/authorizer/{authorizerName}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "LimitExceededException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdateBillingGroup",
+      method: "PATCH",
+      uri: "/billing-groups/{billingGroupName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "VersionConflictException",
+        "ThrottlingException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdateCACertificate",
+      method: "PUT",
+      uri: "/cacertificate/{caCertificateId}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdateCertificate",
+      method: "PUT",
+      uri: "/certificates/{certificateId}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "CertificateStateException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdateCertificateProvider",
+      method: "PUT",
+      uri: "/certificate-providers/{certificateProviderName}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdateCommand",
+      method: "PATCH",
+      uri: "/commands/{commandId}",
+      scoped: false,
+      errors: [
+        "ValidationException",
+        "ResourceNotFoundException",
+        "ConflictException",
+        "ThrottlingException",
+        "InternalServerException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdateCustomMetric",
+      method: "PATCH",
+      uri: "/custom-metric/{metricName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdateDimension",
+      method: "PATCH",
+      uri: "/dimensions/{name}",
+      scoped: false,
+      errors: [
+        "InternalFailureException",
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdateDomainConfiguration",
+      method: "PUT",
+      uri: "/domainConfigurations/{domainConfigurationName}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "CertificateValidationException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdateDynamicThingGroup",
+      method: "PATCH",
+      uri: "/dynamic-thing-groups/{thingGroupName}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "VersionConflictException",
+        "ThrottlingException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+        "InvalidQueryException",
+      ],
+      input: "UpdateDynamicThingGroupRequest",
+    },
+    {
+      service: "iot",
+      name: "UpdateEncryptionConfiguration",
+      method: "PATCH",
+      uri: "/encryption-configuration",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdateEventConfigurations",
+      method: "PATCH",
+      uri: "/event-configurations",
+      scoped: false,
+      errors: ["InvalidRequestException", "InternalFailureException", "ThrottlingException"],
+    },
+    {
+      service: "iot",
+      name: "UpdateFleetMetric",
+      method: "PATCH",
+      uri: "/fleet-metric/{metricName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+        "InvalidQueryException",
+        "InvalidAggregationException",
+        "VersionConflictException",
+        "IndexNotReadyException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdateIndexingConfiguration",
+      method: "POST",
+      uri: "/indexing/config",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+      input: "UpdateIndexingConfigurationRequest",
+    },
+    {
+      service: "iot",
+      name: "UpdateJob",
+      method: "PATCH",
+      uri: "/jobs/{jobId}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+      ],
+      input: "UpdateJobRequest",
+    },
+    {
+      service: "iot",
+      name: "UpdateMitigationAction",
+      method: "PATCH",
+      uri: "/mitigationactions/actions/{actionName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdatePackage",
+      method: "PATCH",
+      uri: "/packages/{packageName}",
+      scoped: true,
+      errors: [
+        "ThrottlingException",
+        "ConflictException",
+        "InternalServerException",
+        "ValidationException",
+        "ResourceNotFoundException",
+      ],
+      input: "UpdatePackageRequest",
+    },
+    {
+      service: "iot",
+      name: "UpdatePackageConfiguration",
+      method: "PATCH",
+      uri: "/package-configuration",
+      scoped: true,
+      errors: ["ThrottlingException", "ConflictException", "InternalServerException", "ValidationException"],
+      input: "UpdatePackageConfigurationRequest",
+    },
+    {
+      service: "iot",
+      name: "UpdatePackageVersion",
+      method: "PATCH",
+      uri: "/packages/{packageName}/versions/{versionName}",
+      scoped: true,
+      errors: [
+        "ThrottlingException",
+        "ConflictException",
+        "InternalServerException",
+        "ValidationException",
+        "ResourceNotFoundException",
+      ],
+      input: "UpdatePackageVersionRequest",
+    },
+    {
+      service: "iot",
+      name: "UpdateProvisioningTemplate",
+      method: "PATCH",
+      uri: "/provisioning-templates/{templateName}",
+      scoped: false,
+      errors: [
+        "InternalFailureException",
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "UnauthorizedException",
+        "ConflictingResourceUpdateException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdateRoleAlias",
+      method: "PUT",
+      uri: "/role-aliases/{roleAlias}",
+      scoped: false,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdateScheduledAudit",
+      method: "PATCH",
+      uri: "/audit/scheduledaudits/{scheduledAuditName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdateSecurityProfile",
+      method: "PATCH",
+      uri: "/security-profiles/{securityProfileName}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "VersionConflictException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdateStream",
+      method: "PUT",
+      uri: "/streams/{streamId}",
+      scoped: false,
+      errors: [
+        "InvalidRequestException",
+        "LimitExceededException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "UpdateThing",
+      method: "PATCH",
+      uri: "/things/{thingName}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "VersionConflictException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+      input: "UpdateThingRequest",
+    },
+    {
+      service: "iot",
+      name: "UpdateThingGroup",
+      method: "PATCH",
+      uri: "/thing-groups/{thingGroupName}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "VersionConflictException",
+        "ThrottlingException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+      input: "UpdateThingGroupRequest",
+    },
+    {
+      service: "iot",
+      name: "UpdateThingGroupsForThing",
+      method: "PUT",
+      uri: "/thing-groups/updateThingGroupsForThing",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+        "ResourceNotFoundException",
+      ],
+      input: "UpdateThingGroupsForThingRequest",
+    },
+    {
+      service: "iot",
+      name: "UpdateThingType",
+      method: "PATCH",
+      uri: "/thing-types/{thingTypeName}",
+      scoped: true,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+      ],
+      input: "UpdateThingTypeRequest",
+    },
+    {
+      service: "iot",
+      name: "UpdateTopicRuleDestination",
+      method: "PATCH",
+      uri: "/destinations",
+      scoped: false,
+      errors: [
+        "InternalException",
+        "InvalidRequestException",
+        "ServiceUnavailableException",
+        "UnauthorizedException",
+        "ConflictingResourceUpdateException",
+      ],
+    },
+    {
+      service: "iot",
+      name: "ValidateSecurityProfileBehaviors",
+      method: "POST",
+      uri: "/security-profile-behaviors/validate",
+      scoped: false,
+      errors: ["InvalidRequestException", "ThrottlingException", "InternalFailureException"],
+    },
+    {
+      service: "iot-data",
+      name: "DeleteConnection",
+      method: "DELETE",
+      uri: "/connections/{clientId}",
+      scoped: true,
+      errors: [
+        "ForbiddenException",
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "InternalFailureException",
+      ],
+      input: "DeleteConnectionRequest",
+    },
+    {
+      service: "iot-data",
+      name: "DeleteThingShadow",
+      method: "DELETE",
+      uri: "/things/{thingName}/shadow",
+      scoped: true,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "MethodNotAllowedException",
+        "UnsupportedDocumentEncodingException",
+      ],
+      input: "DeleteThingShadowRequest",
+    },
+    {
+      service: "iot-data",
+      name: "GetRetainedMessage",
+      method: "GET",
+      uri: "/retainedMessage/{topic}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "MethodNotAllowedException",
+      ],
+      input: "GetRetainedMessageRequest",
+    },
+    {
+      service: "iot-data",
+      name: "GetThingShadow",
+      method: "GET",
+      uri: "/things/{thingName}/shadow",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "MethodNotAllowedException",
+        "UnsupportedDocumentEncodingException",
+      ],
+      input: "GetThingShadowRequest",
+    },
+    {
+      service: "iot-data",
+      name: "ListNamedShadowsForThing",
+      method: "GET",
+      uri: "/api/things/shadow/ListNamedShadowsForThing/{thingName}",
+      scoped: true,
+      errors: [
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "MethodNotAllowedException",
+      ],
+      input: "ListNamedShadowsForThingRequest",
+    },
+    {
+      service: "iot-data",
+      name: "ListRetainedMessages",
+      method: "GET",
+      uri: "/retainedMessage",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "MethodNotAllowedException",
+      ],
+      input: "ListRetainedMessagesRequest",
+    },
+    {
+      service: "iot-data",
+      name: "Publish",
+      method: "POST",
+      uri: "/topics/{topic}",
+      scoped: true,
+      errors: [
+        "InternalFailureException",
+        "InvalidRequestException",
+        "UnauthorizedException",
+        "MethodNotAllowedException",
+        "ThrottlingException",
+      ],
+      input: "PublishRequest",
+    },
+    {
+      service: "iot-data",
+      name: "UpdateThingShadow",
+      method: "POST",
+      uri: "/things/{thingName}/shadow",
+      scoped: true,
+      errors: [
+        "ConflictException",
+        "RequestEntityTooLargeException",
+        "InvalidRequestException",
+        "ThrottlingException",
+        "UnauthorizedException",
+        "ServiceUnavailableException",
+        "InternalFailureException",
+        "MethodNotAllowedException",
+        "UnsupportedDocumentEncodingException",
+      ],
+      input: "UpdateThingShadowRequest",
+    },
+    {
+      service: "iot-jobs-data",
+      name: "DescribeJobExecution",
+      method: "GET",
+      uri: "/things/{thingName}/jobs/{jobId}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "CertificateValidationException",
+        "TerminalStateException",
+      ],
+      input: "DescribeJobExecutionRequest",
+    },
+    {
+      service: "iot-jobs-data",
+      name: "GetPendingJobExecutions",
+      method: "GET",
+      uri: "/things/{thingName}/jobs",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "CertificateValidationException",
+      ],
+      input: "GetPendingJobExecutionsRequest",
+    },
+    {
+      service: "iot-jobs-data",
+      name: "StartCommandExecution",
+      method: "POST",
+      uri: "/command-executions",
+      scoped: true,
+      errors: [
+        "ValidationException",
+        "ResourceNotFoundException",
+        "ConflictException",
+        "ThrottlingException",
+        "ServiceQuotaExceededException",
+        "InternalServerException",
+      ],
+      input: "StartCommandExecutionRequest",
+    },
+    {
+      service: "iot-jobs-data",
+      name: "StartNextPendingJobExecution",
+      method: "PUT",
+      uri: "/things/{thingName}/jobs/$next",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "CertificateValidationException",
+      ],
+      input: "StartNextPendingJobExecutionRequest",
+    },
+    {
+      service: "iot-jobs-data",
+      name: "UpdateJobExecution",
+      method: "POST",
+      uri: "/things/{thingName}/jobs/{jobId}",
+      scoped: true,
+      errors: [
+        "InvalidRequestException",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "CertificateValidationException",
+        "InvalidStateTransitionException",
+      ],
+      input: "UpdateJobExecutionRequest",
+    },
+  ],
+  models: {
+    iot: {
+      signingName: "iot",
+      version: "2015-05-28",
+      errors: {
+        CertificateConflictException: 409,
+        CertificateStateException: 406,
+        CertificateValidationException: 400,
+        ConflictException: 409,
+        ConflictingResourceUpdateException: 409,
+        DeleteConflictException: 409,
+        IndexNotReadyException: 400,
+        InternalException: 500,
+        InternalFailureException: 500,
+        InternalServerException: 500,
+        InvalidAggregationException: 400,
+        InvalidQueryException: 400,
+        InvalidRequestException: 400,
+        InvalidResponseException: 400,
+        InvalidStateTransitionException: 409,
+        LimitExceededException: 410,
+        MalformedPolicyException: 400,
+        NotConfiguredException: 404,
+        RegistrationCodeValidationException: 400,
+        ResourceAlreadyExistsException: 409,
+        ResourceNotFoundException: 404,
+        ResourceRegistrationFailureException: 400,
+        ServiceQuotaExceededException: 402,
+        ServiceUnavailableException: 503,
+        SqlParseException: 400,
+        TaskAlreadyExistsException: 400,
+        ThrottlingException: 400,
+        TransferAlreadyCompletedException: 410,
+        TransferConflictException: 409,
+        UnauthorizedException: 401,
+        ValidationException: 400,
+        VersionConflictException: 409,
+        VersionsLimitExceededException: 409,
+      },
+      shapes: {
+        AbortAction: {
+          type: "string",
+          enum: ["CANCEL"],
+        },
+        AbortConfig: {
+          type: "structure",
+          members: {
+            criteriaList: {
+              shape: "AbortCriteriaList",
+            },
+          },
+          required: ["criteriaList"],
+        },
+        AbortCriteria: {
+          type: "structure",
+          members: {
+            failureType: {
+              shape: "JobExecutionFailureType",
+            },
+            action: {
+              shape: "AbortAction",
+            },
+            thresholdPercentage: {
+              shape: "AbortThresholdPercentage",
+            },
+            minNumberOfExecutedThings: {
+              shape: "MinimumNumberOfExecutedThings",
+            },
+          },
+          required: ["failureType", "action", "thresholdPercentage", "minNumberOfExecutedThings"],
+        },
+        AbortCriteriaList: {
+          type: "list",
+          min: 1,
+          member: "AbortCriteria",
+        },
+        AbortThresholdPercentage: {
+          type: "double",
+          max: 100,
+        },
+        AddThingToBillingGroupRequest: {
+          type: "structure",
+          members: {
+            billingGroupName: {
+              shape: "BillingGroupName",
+            },
+            billingGroupArn: {
+              shape: "BillingGroupArn",
+            },
+            thingName: {
+              shape: "ThingName",
+            },
+            thingArn: {
+              shape: "ThingArn",
+            },
+          },
+        },
+        AddThingToThingGroupRequest: {
+          type: "structure",
+          members: {
+            thingGroupName: {
+              shape: "ThingGroupName",
+            },
+            thingGroupArn: {
+              shape: "ThingGroupArn",
+            },
+            thingName: {
+              shape: "ThingName",
+            },
+            thingArn: {
+              shape: "ThingArn",
+            },
+            overrideDynamicGroups: {
+              shape: "OverrideDynamicGroups",
+            },
+          },
+        },
+        AssociateSbomWithPackageVersionRequest: {
+          type: "structure",
+          members: {
+            packageName: {
+              shape: "PackageName",
+              location: "uri",
+              name: "packageName",
+            },
+            versionName: {
+              shape: "VersionName",
+              location: "uri",
+              name: "versionName",
+            },
+            sbom: {
+              shape: "Sbom",
+            },
+            clientToken: {
+              shape: "ClientToken",
+              location: "querystring",
+              name: "clientToken",
+            },
+          },
+          required: ["packageName", "versionName", "sbom"],
+        },
+        AssociateTargetsWithJobRequest: {
+          type: "structure",
+          members: {
+            targets: {
+              shape: "JobTargets",
+            },
+            jobId: {
+              shape: "JobId",
+              location: "uri",
+              name: "jobId",
+            },
+            comment: {
+              shape: "Comment",
+            },
+            namespaceId: {
+              shape: "NamespaceId",
+              location: "querystring",
+              name: "namespaceId",
+            },
+          },
+          required: ["targets", "jobId"],
+        },
+        AttachThingPrincipalRequest: {
+          type: "structure",
+          members: {
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+            principal: {
+              shape: "Principal",
+              location: "header",
+              name: "x-amzn-principal",
+            },
+            thingPrincipalType: {
+              shape: "ThingPrincipalType",
+              location: "querystring",
+              name: "thingPrincipalType",
+            },
+          },
+          required: ["thingName", "principal"],
+        },
+        AttributeName: {
+          type: "string",
+          max: 128,
+          pattern: "^(?:[a-zA-Z0-9_.,@/:#-]+)$",
+        },
+        AttributePayload: {
+          type: "structure",
+          members: {
+            attributes: {
+              shape: "Attributes",
+            },
+            merge: {
+              shape: "Flag",
+            },
+          },
+        },
+        AttributeValue: {
+          type: "string",
+          max: 800,
+          pattern: "^(?:[a-zA-Z0-9_.,@/:#=\\[\\]-]*)$",
+        },
+        Attributes: {
+          type: "map",
+          key: "AttributeName",
+          value: "AttributeValue",
+        },
+        BeforeSubstitutionFlag: {
+          type: "boolean",
+        },
+        BillingGroupArn: {
+          type: "string",
+        },
+        BillingGroupName: {
+          type: "string",
+          min: 1,
+          max: 128,
+          pattern: "^(?:[a-zA-Z0-9:_-]+)$",
+        },
+        CancelJobExecutionRequest: {
+          type: "structure",
+          members: {
+            jobId: {
+              shape: "JobId",
+              location: "uri",
+              name: "jobId",
+            },
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+            force: {
+              shape: "ForceFlag",
+              location: "querystring",
+              name: "force",
+            },
+            expectedVersion: {
+              shape: "ExpectedVersion",
+            },
+            statusDetails: {
+              shape: "DetailsMap",
+            },
+          },
+          required: ["jobId", "thingName"],
+        },
+        CancelJobRequest: {
+          type: "structure",
+          members: {
+            jobId: {
+              shape: "JobId",
+              location: "uri",
+              name: "jobId",
+            },
+            reasonCode: {
+              shape: "ReasonCode",
+            },
+            comment: {
+              shape: "Comment",
+            },
+            force: {
+              shape: "ForceFlag",
+              location: "querystring",
+              name: "force",
+            },
+          },
+          required: ["jobId"],
+        },
+        ClientToken: {
+          type: "string",
+          min: 36,
+          max: 64,
+          pattern: "^(?:\\S{36,64})$",
+        },
+        Comment: {
+          type: "string",
+          max: 2028,
+          pattern: "^(?:[^\\p{C}]+)$",
+        },
+        ConnectionAttributeName: {
+          type: "string",
+          max: 128,
+          pattern: "^(?:[a-zA-Z0-9:.]+)$",
+        },
+        ConnectivityApiThingName: {
+          type: "string",
+          min: 1,
+          max: 128,
+          pattern: "^(?:[a-zA-Z0-9:_-]+)$",
+        },
+        CreateDynamicThingGroupRequest: {
+          type: "structure",
+          members: {
+            thingGroupName: {
+              shape: "ThingGroupName",
+              location: "uri",
+              name: "thingGroupName",
+            },
+            thingGroupProperties: {
+              shape: "ThingGroupProperties",
+            },
+            indexName: {
+              shape: "IndexName",
+            },
+            queryString: {
+              shape: "QueryString",
+            },
+            queryVersion: {
+              shape: "QueryVersion",
+            },
+            tags: {
+              shape: "TagList",
+            },
+          },
+          required: ["thingGroupName", "queryString"],
+        },
+        CreateJobRequest: {
+          type: "structure",
+          members: {
+            jobId: {
+              shape: "JobId",
+              location: "uri",
+              name: "jobId",
+            },
+            targets: {
+              shape: "JobTargets",
+            },
+            documentSource: {
+              shape: "JobDocumentSource",
+            },
+            document: {
+              shape: "JobDocument",
+            },
+            description: {
+              shape: "JobDescription",
+            },
+            presignedUrlConfig: {
+              shape: "PresignedUrlConfig",
+            },
+            targetSelection: {
+              shape: "TargetSelection",
+            },
+            jobExecutionsRolloutConfig: {
+              shape: "JobExecutionsRolloutConfig",
+            },
+            abortConfig: {
+              shape: "AbortConfig",
+            },
+            timeoutConfig: {
+              shape: "TimeoutConfig",
+            },
+            tags: {
+              shape: "TagList",
+            },
+            namespaceId: {
+              shape: "NamespaceId",
+            },
+            jobTemplateArn: {
+              shape: "JobTemplateArn",
+            },
+            jobExecutionsRetryConfig: {
+              shape: "JobExecutionsRetryConfig",
+            },
+            documentParameters: {
+              shape: "ParameterMap",
+            },
+            schedulingConfig: {
+              shape: "SchedulingConfig",
+            },
+            destinationPackageVersions: {
+              shape: "DestinationPackageVersions",
+            },
+          },
+          required: ["jobId", "targets"],
+        },
+        CreateJobTemplateRequest: {
+          type: "structure",
+          members: {
+            jobTemplateId: {
+              shape: "JobTemplateId",
+              location: "uri",
+              name: "jobTemplateId",
+            },
+            jobArn: {
+              shape: "JobArn",
+            },
+            documentSource: {
+              shape: "JobDocumentSource",
+            },
+            document: {
+              shape: "JobDocument",
+            },
+            description: {
+              shape: "JobDescription",
+            },
+            presignedUrlConfig: {
+              shape: "PresignedUrlConfig",
+            },
+            jobExecutionsRolloutConfig: {
+              shape: "JobExecutionsRolloutConfig",
+            },
+            abortConfig: {
+              shape: "AbortConfig",
+            },
+            timeoutConfig: {
+              shape: "TimeoutConfig",
+            },
+            tags: {
+              shape: "TagList",
+            },
+            jobExecutionsRetryConfig: {
+              shape: "JobExecutionsRetryConfig",
+            },
+            maintenanceWindows: {
+              shape: "MaintenanceWindows",
+            },
+            destinationPackageVersions: {
+              shape: "DestinationPackageVersions",
+            },
+          },
+          required: ["jobTemplateId", "description"],
+        },
+        CreatePackageRequest: {
+          type: "structure",
+          members: {
+            packageName: {
+              shape: "PackageName",
+              location: "uri",
+              name: "packageName",
+            },
+            description: {
+              shape: "ResourceDescription",
+            },
+            tags: {
+              shape: "TagMap",
+            },
+            clientToken: {
+              shape: "ClientToken",
+              location: "querystring",
+              name: "clientToken",
+            },
+          },
+          required: ["packageName"],
+        },
+        CreatePackageVersionRequest: {
+          type: "structure",
+          members: {
+            packageName: {
+              shape: "PackageName",
+              location: "uri",
+              name: "packageName",
+            },
+            versionName: {
+              shape: "VersionName",
+              location: "uri",
+              name: "versionName",
+            },
+            description: {
+              shape: "ResourceDescription",
+            },
+            attributes: {
+              shape: "ResourceAttributes",
+            },
+            artifact: {
+              shape: "PackageVersionArtifact",
+            },
+            recipe: {
+              shape: "PackageVersionRecipe",
+            },
+            tags: {
+              shape: "TagMap",
+            },
+            clientToken: {
+              shape: "ClientToken",
+              location: "querystring",
+              name: "clientToken",
+            },
+          },
+          required: ["packageName", "versionName"],
+        },
+        CreateThingGroupRequest: {
+          type: "structure",
+          members: {
+            thingGroupName: {
+              shape: "ThingGroupName",
+              location: "uri",
+              name: "thingGroupName",
+            },
+            parentGroupName: {
+              shape: "ThingGroupName",
+            },
+            thingGroupProperties: {
+              shape: "ThingGroupProperties",
+            },
+            tags: {
+              shape: "TagList",
+            },
+          },
+          required: ["thingGroupName"],
+        },
+        CreateThingRequest: {
+          type: "structure",
+          members: {
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+            thingTypeName: {
+              shape: "ThingTypeName",
+            },
+            attributePayload: {
+              shape: "AttributePayload",
+            },
+            billingGroupName: {
+              shape: "BillingGroupName",
+            },
+          },
+          required: ["thingName"],
+        },
+        CreateThingTypeRequest: {
+          type: "structure",
+          members: {
+            thingTypeName: {
+              shape: "ThingTypeName",
+              location: "uri",
+              name: "thingTypeName",
+            },
+            thingTypeProperties: {
+              shape: "ThingTypeProperties",
+            },
+            tags: {
+              shape: "TagList",
+            },
+          },
+          required: ["thingTypeName"],
+        },
+        CronExpression: {
+          type: "string",
+          min: 1,
+          max: 256,
+        },
+        DeleteDynamicThingGroupRequest: {
+          type: "structure",
+          members: {
+            thingGroupName: {
+              shape: "ThingGroupName",
+              location: "uri",
+              name: "thingGroupName",
+            },
+            expectedVersion: {
+              shape: "OptionalVersion",
+              location: "querystring",
+              name: "expectedVersion",
+            },
+          },
+          required: ["thingGroupName"],
+        },
+        DeleteJobExecutionRequest: {
+          type: "structure",
+          members: {
+            jobId: {
+              shape: "JobId",
+              location: "uri",
+              name: "jobId",
+            },
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+            executionNumber: {
+              shape: "ExecutionNumber",
+              location: "uri",
+              name: "executionNumber",
+            },
+            force: {
+              shape: "ForceFlag",
+              location: "querystring",
+              name: "force",
+            },
+            namespaceId: {
+              shape: "NamespaceId",
+              location: "querystring",
+              name: "namespaceId",
+            },
+          },
+          required: ["jobId", "thingName", "executionNumber"],
+        },
+        DeleteJobRequest: {
+          type: "structure",
+          members: {
+            jobId: {
+              shape: "JobId",
+              location: "uri",
+              name: "jobId",
+            },
+            force: {
+              shape: "ForceFlag",
+              location: "querystring",
+              name: "force",
+            },
+            namespaceId: {
+              shape: "NamespaceId",
+              location: "querystring",
+              name: "namespaceId",
+            },
+          },
+          required: ["jobId"],
+        },
+        DeleteJobTemplateRequest: {
+          type: "structure",
+          members: {
+            jobTemplateId: {
+              shape: "JobTemplateId",
+              location: "uri",
+              name: "jobTemplateId",
+            },
+          },
+          required: ["jobTemplateId"],
+        },
+        DeletePackageRequest: {
+          type: "structure",
+          members: {
+            packageName: {
+              shape: "PackageName",
+              location: "uri",
+              name: "packageName",
+            },
+            clientToken: {
+              shape: "ClientToken",
+              location: "querystring",
+              name: "clientToken",
+            },
+          },
+          required: ["packageName"],
+        },
+        DeletePackageVersionRequest: {
+          type: "structure",
+          members: {
+            packageName: {
+              shape: "PackageName",
+              location: "uri",
+              name: "packageName",
+            },
+            versionName: {
+              shape: "VersionName",
+              location: "uri",
+              name: "versionName",
+            },
+            clientToken: {
+              shape: "ClientToken",
+              location: "querystring",
+              name: "clientToken",
+            },
+          },
+          required: ["packageName", "versionName"],
+        },
+        DeleteThingGroupRequest: {
+          type: "structure",
+          members: {
+            thingGroupName: {
+              shape: "ThingGroupName",
+              location: "uri",
+              name: "thingGroupName",
+            },
+            expectedVersion: {
+              shape: "OptionalVersion",
+              location: "querystring",
+              name: "expectedVersion",
+            },
+          },
+          required: ["thingGroupName"],
+        },
+        DeleteThingRequest: {
+          type: "structure",
+          members: {
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+            expectedVersion: {
+              shape: "OptionalVersion",
+              location: "querystring",
+              name: "expectedVersion",
+            },
+          },
+          required: ["thingName"],
+        },
+        DeleteThingTypeRequest: {
+          type: "structure",
+          members: {
+            thingTypeName: {
+              shape: "ThingTypeName",
+              location: "uri",
+              name: "thingTypeName",
+            },
+          },
+          required: ["thingTypeName"],
+        },
+        DeprecateThingTypeRequest: {
+          type: "structure",
+          members: {
+            thingTypeName: {
+              shape: "ThingTypeName",
+              location: "uri",
+              name: "thingTypeName",
+            },
+            undoDeprecate: {
+              shape: "UndoDeprecate",
+            },
+          },
+          required: ["thingTypeName"],
+        },
+        DescribeIndexRequest: {
+          type: "structure",
+          members: {
+            indexName: {
+              shape: "IndexName",
+              location: "uri",
+              name: "indexName",
+            },
+          },
+          required: ["indexName"],
+        },
+        DescribeJobExecutionRequest: {
+          type: "structure",
+          members: {
+            jobId: {
+              shape: "JobId",
+              location: "uri",
+              name: "jobId",
+            },
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+            executionNumber: {
+              shape: "ExecutionNumber",
+              location: "querystring",
+              name: "executionNumber",
+            },
+          },
+          required: ["jobId", "thingName"],
+        },
+        DescribeJobRequest: {
+          type: "structure",
+          members: {
+            jobId: {
+              shape: "JobId",
+              location: "uri",
+              name: "jobId",
+            },
+            beforeSubstitution: {
+              shape: "BeforeSubstitutionFlag",
+              location: "querystring",
+              name: "beforeSubstitution",
+            },
+          },
+          required: ["jobId"],
+        },
+        DescribeJobTemplateRequest: {
+          type: "structure",
+          members: {
+            jobTemplateId: {
+              shape: "JobTemplateId",
+              location: "uri",
+              name: "jobTemplateId",
+            },
+          },
+          required: ["jobTemplateId"],
+        },
+        DescribeManagedJobTemplateRequest: {
+          type: "structure",
+          members: {
+            templateName: {
+              shape: "ManagedJobTemplateName",
+              location: "uri",
+              name: "templateName",
+            },
+            templateVersion: {
+              shape: "ManagedTemplateVersion",
+              location: "querystring",
+              name: "templateVersion",
+            },
+          },
+          required: ["templateName"],
+        },
+        DescribeThingGroupRequest: {
+          type: "structure",
+          members: {
+            thingGroupName: {
+              shape: "ThingGroupName",
+              location: "uri",
+              name: "thingGroupName",
+            },
+          },
+          required: ["thingGroupName"],
+        },
+        DescribeThingRegistrationTaskRequest: {
+          type: "structure",
+          members: {
+            taskId: {
+              shape: "TaskId",
+              location: "uri",
+              name: "taskId",
+            },
+          },
+          required: ["taskId"],
+        },
+        DescribeThingRequest: {
+          type: "structure",
+          members: {
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+          },
+          required: ["thingName"],
+        },
+        DescribeThingTypeRequest: {
+          type: "structure",
+          members: {
+            thingTypeName: {
+              shape: "ThingTypeName",
+              location: "uri",
+              name: "thingTypeName",
+            },
+          },
+          required: ["thingTypeName"],
+        },
+        DestinationPackageVersions: {
+          type: "list",
+          member: "PackageVersionArn",
+        },
+        DetachThingPrincipalRequest: {
+          type: "structure",
+          members: {
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+            principal: {
+              shape: "Principal",
+              location: "header",
+              name: "x-amzn-principal",
+            },
+          },
+          required: ["thingName", "principal"],
+        },
+        DetailsKey: {
+          type: "string",
+          min: 1,
+          max: 128,
+          pattern: "^(?:[a-zA-Z0-9:_-]+)$",
+        },
+        DetailsMap: {
+          type: "map",
+          key: "DetailsKey",
+          value: "DetailsValue",
+        },
+        DetailsValue: {
+          type: "string",
+          min: 1,
+          pattern: "^(?:[^\\p{C}]+)$",
+        },
+        DeviceDefenderIndexingMode: {
+          type: "string",
+          enum: ["OFF", "VIOLATIONS"],
+        },
+        DisassociateSbomFromPackageVersionRequest: {
+          type: "structure",
+          members: {
+            packageName: {
+              shape: "PackageName",
+              location: "uri",
+              name: "packageName",
+            },
+            versionName: {
+              shape: "VersionName",
+              location: "uri",
+              name: "versionName",
+            },
+            clientToken: {
+              shape: "ClientToken",
+              location: "querystring",
+              name: "clientToken",
+            },
+          },
+          required: ["packageName", "versionName"],
+        },
+        DurationInMinutes: {
+          type: "integer",
+          min: 1,
+          max: 1430,
+        },
+        EnabledBoolean: {
+          type: "boolean",
+        },
+        ExecutionNumber: {
+          type: "long",
+        },
+        ExpectedVersion: {
+          type: "long",
+        },
+        ExpiresInSec: {
+          type: "long",
+          min: 60,
+          max: 3600,
+        },
+        ExponentialRolloutRate: {
+          type: "structure",
+          members: {
+            baseRatePerMinute: {
+              shape: "RolloutRatePerMinute",
+            },
+            incrementFactor: {
+              shape: "IncrementFactor",
+            },
+            rateIncreaseCriteria: {
+              shape: "RateIncreaseCriteria",
+            },
+          },
+          required: ["baseRatePerMinute", "incrementFactor", "rateIncreaseCriteria"],
+        },
+        Field: {
+          type: "structure",
+          members: {
+            name: {
+              shape: "FieldName",
+            },
+            type: {
+              shape: "FieldType",
+            },
+          },
+        },
+        FieldName: {
+          type: "string",
+        },
+        FieldType: {
+          type: "string",
+          enum: ["Number", "String", "Boolean"],
+        },
+        Fields: {
+          type: "list",
+          member: "Field",
+        },
+        Flag: {
+          type: "boolean",
+        },
+        ForceFlag: {
+          type: "boolean",
+        },
+        GeoLocationTarget: {
+          type: "structure",
+          members: {
+            name: {
+              shape: "TargetFieldName",
+            },
+            order: {
+              shape: "TargetFieldOrder",
+            },
+          },
+        },
+        GeoLocationsFilter: {
+          type: "list",
+          member: "GeoLocationTarget",
+        },
+        GetIndexingConfigurationRequest: {
+          type: "structure",
+          members: {},
+        },
+        GetJobDocumentRequest: {
+          type: "structure",
+          members: {
+            jobId: {
+              shape: "JobId",
+              location: "uri",
+              name: "jobId",
+            },
+            beforeSubstitution: {
+              shape: "BeforeSubstitutionFlag",
+              location: "querystring",
+              name: "beforeSubstitution",
+            },
+          },
+          required: ["jobId"],
+        },
+        GetPackageConfigurationRequest: {
+          type: "structure",
+          members: {},
+        },
+        GetPackageRequest: {
+          type: "structure",
+          members: {
+            packageName: {
+              shape: "PackageName",
+              location: "uri",
+              name: "packageName",
+            },
+          },
+          required: ["packageName"],
+        },
+        GetPackageVersionRequest: {
+          type: "structure",
+          members: {
+            packageName: {
+              shape: "PackageName",
+              location: "uri",
+              name: "packageName",
+            },
+            versionName: {
+              shape: "VersionName",
+              location: "uri",
+              name: "versionName",
+            },
+          },
+          required: ["packageName", "versionName"],
+        },
+        GetThingConnectivityDataRequest: {
+          type: "structure",
+          members: {
+            thingName: {
+              shape: "ConnectivityApiThingName",
+              location: "uri",
+              name: "thingName",
+            },
+          },
+          required: ["thingName"],
+        },
+        InProgressTimeoutInMinutes: {
+          type: "long",
+        },
+        IncrementFactor: {
+          type: "double",
+          min: 1.1,
+          max: 5,
+        },
+        IndexName: {
+          type: "string",
+          min: 1,
+          max: 128,
+          pattern: "^(?:[a-zA-Z0-9:_-]+)$",
+        },
+        IndexingFilter: {
+          type: "structure",
+          members: {
+            namedShadowNames: {
+              shape: "NamedShadowNamesFilter",
+            },
+            geoLocations: {
+              shape: "GeoLocationsFilter",
+            },
+          },
+        },
+        JobArn: {
+          type: "string",
+        },
+        JobDescription: {
+          type: "string",
+          max: 2028,
+          pattern: "^(?:[^\\p{C}]+)$",
+        },
+        JobDocument: {
+          type: "string",
+          max: 32768,
+        },
+        JobDocumentSource: {
+          type: "string",
+          min: 1,
+          max: 1350,
+        },
+        JobEndBehavior: {
+          type: "string",
+          enum: ["STOP_ROLLOUT", "CANCEL", "FORCE_CANCEL"],
+        },
+        JobExecutionFailureType: {
+          type: "string",
+          enum: ["FAILED", "REJECTED", "TIMED_OUT", "ALL"],
+        },
+        JobExecutionStatus: {
+          type: "string",
+          enum: ["QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED"],
+        },
+        JobExecutionsRetryConfig: {
+          type: "structure",
+          members: {
+            criteriaList: {
+              shape: "RetryCriteriaList",
+            },
+          },
+          required: ["criteriaList"],
+        },
+        JobExecutionsRolloutConfig: {
+          type: "structure",
+          members: {
+            maximumPerMinute: {
+              shape: "MaxJobExecutionsPerMin",
+            },
+            exponentialRate: {
+              shape: "ExponentialRolloutRate",
+            },
+          },
+        },
+        JobId: {
+          type: "string",
+          min: 1,
+          max: 64,
+          pattern: "^(?:[a-zA-Z0-9_-]+)$",
+        },
+        JobStatus: {
+          type: "string",
+          enum: ["IN_PROGRESS", "CANCELED", "COMPLETED", "DELETION_IN_PROGRESS", "SCHEDULED"],
+        },
+        JobTargets: {
+          type: "list",
+          min: 1,
+          member: "TargetArn",
+        },
+        JobTemplateArn: {
+          type: "string",
+          min: 1,
+          max: 1600,
+          pattern: "^(?:^arn:[!-~]+$)$",
+        },
+        JobTemplateId: {
+          type: "string",
+          min: 1,
+          max: 64,
+          pattern: "^(?:[a-zA-Z0-9_-]+)$",
+        },
+        LaserMaxResults: {
+          type: "integer",
+          min: 1,
+          max: 250,
+        },
+        ListJobExecutionsForJobRequest: {
+          type: "structure",
+          members: {
+            jobId: {
+              shape: "JobId",
+              location: "uri",
+              name: "jobId",
+            },
+            status: {
+              shape: "JobExecutionStatus",
+              location: "querystring",
+              name: "status",
+            },
+            maxResults: {
+              shape: "LaserMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+          },
+          required: ["jobId"],
+        },
+        ListJobExecutionsForThingRequest: {
+          type: "structure",
+          members: {
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+            status: {
+              shape: "JobExecutionStatus",
+              location: "querystring",
+              name: "status",
+            },
+            namespaceId: {
+              shape: "NamespaceId",
+              location: "querystring",
+              name: "namespaceId",
+            },
+            maxResults: {
+              shape: "LaserMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+            jobId: {
+              shape: "JobId",
+              location: "querystring",
+              name: "jobId",
+            },
+          },
+          required: ["thingName"],
+        },
+        ListJobTemplatesRequest: {
+          type: "structure",
+          members: {
+            maxResults: {
+              shape: "LaserMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+          },
+        },
+        ListJobsRequest: {
+          type: "structure",
+          members: {
+            status: {
+              shape: "JobStatus",
+              location: "querystring",
+              name: "status",
+            },
+            targetSelection: {
+              shape: "TargetSelection",
+              location: "querystring",
+              name: "targetSelection",
+            },
+            maxResults: {
+              shape: "LaserMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+            thingGroupName: {
+              shape: "ThingGroupName",
+              location: "querystring",
+              name: "thingGroupName",
+            },
+            thingGroupId: {
+              shape: "ThingGroupId",
+              location: "querystring",
+              name: "thingGroupId",
+            },
+            namespaceId: {
+              shape: "NamespaceId",
+              location: "querystring",
+              name: "namespaceId",
+            },
+          },
+        },
+        ListManagedJobTemplatesRequest: {
+          type: "structure",
+          members: {
+            templateName: {
+              shape: "ManagedJobTemplateName",
+              location: "querystring",
+              name: "templateName",
+            },
+            maxResults: {
+              shape: "LaserMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+          },
+        },
+        ListPackageVersionsRequest: {
+          type: "structure",
+          members: {
+            packageName: {
+              shape: "PackageName",
+              location: "uri",
+              name: "packageName",
+            },
+            status: {
+              shape: "PackageVersionStatus",
+              location: "querystring",
+              name: "status",
+            },
+            maxResults: {
+              shape: "PackageCatalogMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+          },
+          required: ["packageName"],
+        },
+        ListPackagesRequest: {
+          type: "structure",
+          members: {
+            maxResults: {
+              shape: "PackageCatalogMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+          },
+        },
+        ListPrincipalThingsRequest: {
+          type: "structure",
+          members: {
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+            maxResults: {
+              shape: "RegistryMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+            principal: {
+              shape: "Principal",
+              location: "header",
+              name: "x-amzn-principal",
+            },
+          },
+          required: ["principal"],
+        },
+        ListPrincipalThingsV2Request: {
+          type: "structure",
+          members: {
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+            maxResults: {
+              shape: "RegistryMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+            principal: {
+              shape: "Principal",
+              location: "header",
+              name: "x-amzn-principal",
+            },
+            thingPrincipalType: {
+              shape: "ThingPrincipalType",
+              location: "querystring",
+              name: "thingPrincipalType",
+            },
+          },
+          required: ["principal"],
+        },
+        ListThingGroupsForThingRequest: {
+          type: "structure",
+          members: {
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+            maxResults: {
+              shape: "RegistryMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+          },
+          required: ["thingName"],
+        },
+        ListThingGroupsRequest: {
+          type: "structure",
+          members: {
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+            maxResults: {
+              shape: "RegistryMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+            parentGroup: {
+              shape: "ThingGroupName",
+              location: "querystring",
+              name: "parentGroup",
+            },
+            namePrefixFilter: {
+              shape: "ThingGroupName",
+              location: "querystring",
+              name: "namePrefixFilter",
+            },
+            recursive: {
+              shape: "RecursiveWithoutDefault",
+              location: "querystring",
+              name: "recursive",
+            },
+          },
+        },
+        ListThingPrincipalsRequest: {
+          type: "structure",
+          members: {
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+            maxResults: {
+              shape: "RegistryMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+          },
+          required: ["thingName"],
+        },
+        ListThingPrincipalsV2Request: {
+          type: "structure",
+          members: {
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+            maxResults: {
+              shape: "RegistryMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+            thingPrincipalType: {
+              shape: "ThingPrincipalType",
+              location: "querystring",
+              name: "thingPrincipalType",
+            },
+          },
+          required: ["thingName"],
+        },
+        ListThingRegistrationTaskReportsRequest: {
+          type: "structure",
+          members: {
+            taskId: {
+              shape: "TaskId",
+              location: "uri",
+              name: "taskId",
+            },
+            reportType: {
+              shape: "ReportType",
+              location: "querystring",
+              name: "reportType",
+            },
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+            maxResults: {
+              shape: "RegistryMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+          },
+          required: ["taskId", "reportType"],
+        },
+        ListThingRegistrationTasksRequest: {
+          type: "structure",
+          members: {
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+            maxResults: {
+              shape: "RegistryMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+            status: {
+              shape: "Status",
+              location: "querystring",
+              name: "status",
+            },
+          },
+        },
+        ListThingTypesRequest: {
+          type: "structure",
+          members: {
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+            maxResults: {
+              shape: "RegistryMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+            thingTypeName: {
+              shape: "ThingTypeName",
+              location: "querystring",
+              name: "thingTypeName",
+            },
+          },
+        },
+        ListThingsInBillingGroupRequest: {
+          type: "structure",
+          members: {
+            billingGroupName: {
+              shape: "BillingGroupName",
+              location: "uri",
+              name: "billingGroupName",
+            },
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+            maxResults: {
+              shape: "RegistryMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+          },
+          required: ["billingGroupName"],
+        },
+        ListThingsInThingGroupRequest: {
+          type: "structure",
+          members: {
+            thingGroupName: {
+              shape: "ThingGroupName",
+              location: "uri",
+              name: "thingGroupName",
+            },
+            recursive: {
+              shape: "Recursive",
+              location: "querystring",
+              name: "recursive",
+            },
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+            maxResults: {
+              shape: "RegistryMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+          },
+          required: ["thingGroupName"],
+        },
+        ListThingsRequest: {
+          type: "structure",
+          members: {
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+            maxResults: {
+              shape: "RegistryMaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+            attributeName: {
+              shape: "AttributeName",
+              location: "querystring",
+              name: "attributeName",
+            },
+            attributeValue: {
+              shape: "AttributeValue",
+              location: "querystring",
+              name: "attributeValue",
+            },
+            thingTypeName: {
+              shape: "ThingTypeName",
+              location: "querystring",
+              name: "thingTypeName",
+            },
+            usePrefixAttributeValue: {
+              shape: "usePrefixAttributeValue",
+              location: "querystring",
+              name: "usePrefixAttributeValue",
+            },
+          },
+        },
+        MaintenanceWindow: {
+          type: "structure",
+          members: {
+            startTime: {
+              shape: "CronExpression",
+            },
+            durationInMinutes: {
+              shape: "DurationInMinutes",
+            },
+          },
+          required: ["startTime", "durationInMinutes"],
+        },
+        MaintenanceWindows: {
+          type: "list",
+          member: "MaintenanceWindow",
+        },
+        ManagedJobTemplateName: {
+          type: "string",
+          min: 1,
+          max: 64,
+        },
+        ManagedTemplateVersion: {
+          type: "string",
+          pattern: "^(?:^[1-9]+.[0-9]+)$",
+        },
+        MaxJobExecutionsPerMin: {
+          type: "integer",
+          min: 1,
+        },
+        MinimumNumberOfExecutedThings: {
+          type: "integer",
+          min: 1,
+        },
+        Mqtt5Configuration: {
+          type: "structure",
+          members: {
+            propagatingAttributes: {
+              shape: "PropagatingAttributeList",
+            },
+          },
+        },
+        NamedShadowIndexingMode: {
+          type: "string",
+          enum: ["OFF", "ON"],
+        },
+        NamedShadowNamesFilter: {
+          type: "list",
+          member: "ShadowName",
+        },
+        NamespaceId: {
+          type: "string",
+          pattern: "^(?:[a-zA-Z0-9_-]+)$",
+        },
+        NextToken: {
+          type: "string",
+        },
+        NumberOfRetries: {
+          type: "integer",
+          min: 0,
+          max: 10,
+        },
+        NumberOfThings: {
+          type: "integer",
+          min: 1,
+        },
+        OptionalVersion: {
+          type: "long",
+        },
+        OverrideDynamicGroups: {
+          type: "boolean",
+        },
+        PackageCatalogMaxResults: {
+          type: "integer",
+          min: 1,
+          max: 100,
+        },
+        PackageName: {
+          type: "string",
+          min: 1,
+          max: 128,
+          pattern: "^(?:[a-zA-Z0-9\\-_.]+)$",
+        },
+        PackageVersionAction: {
+          type: "string",
+          enum: ["PUBLISH", "DEPRECATE"],
+        },
+        PackageVersionArn: {
+          type: "string",
+          min: 1,
+          max: 1600,
+          pattern: "^(?:^arn:[!-~]+$)$",
+        },
+        PackageVersionArtifact: {
+          type: "structure",
+          members: {
+            s3Location: {
+              shape: "S3Location",
+            },
+          },
+        },
+        PackageVersionRecipe: {
+          type: "string",
+          max: 3072,
+        },
+        PackageVersionStatus: {
+          type: "string",
+          enum: ["DRAFT", "PUBLISHED", "DEPRECATED"],
+        },
+        Parameter: {
+          type: "string",
+          min: 0,
+          max: 2048,
+          pattern: "^(?:[\\s\\S]*)$",
+        },
+        ParameterKey: {
+          type: "string",
+          min: 1,
+          max: 128,
+          pattern: "^(?:[a-zA-Z0-9_-]+)$",
+        },
+        ParameterMap: {
+          type: "map",
+          key: "ParameterKey",
+          value: "ParameterValue",
+        },
+        ParameterValue: {
+          type: "string",
+          min: 1,
+          max: 30720,
+          pattern: "^(?:[^\\p{C}]+)$",
+        },
+        Parameters: {
+          type: "map",
+          key: "Parameter",
+          value: "Value",
+        },
+        PresignedUrlConfig: {
+          type: "structure",
+          members: {
+            roleArn: {
+              shape: "RoleArn",
+            },
+            expiresInSec: {
+              shape: "ExpiresInSec",
+            },
+          },
+        },
+        Principal: {
+          type: "string",
+        },
+        PropagatingAttribute: {
+          type: "structure",
+          members: {
+            userPropertyKey: {
+              shape: "UserPropertyKeyName",
+            },
+            thingAttribute: {
+              shape: "AttributeName",
+            },
+            connectionAttribute: {
+              shape: "ConnectionAttributeName",
+            },
+          },
+        },
+        PropagatingAttributeList: {
+          type: "list",
+          member: "PropagatingAttribute",
+        },
+        QueryString: {
+          type: "string",
+          min: 1,
+        },
+        QueryVersion: {
+          type: "string",
+        },
+        RateIncreaseCriteria: {
+          type: "structure",
+          members: {
+            numberOfNotifiedThings: {
+              shape: "NumberOfThings",
+            },
+            numberOfSucceededThings: {
+              shape: "NumberOfThings",
+            },
+          },
+        },
+        ReasonCode: {
+          type: "string",
+          max: 128,
+          pattern: "^(?:[A-Z0-9_]+)$",
+        },
+        Recursive: {
+          type: "boolean",
+        },
+        RecursiveWithoutDefault: {
+          type: "boolean",
+        },
+        RegisterThingRequest: {
+          type: "structure",
+          members: {
+            templateBody: {
+              shape: "TemplateBody",
+            },
+            parameters: {
+              shape: "Parameters",
+            },
+          },
+          required: ["templateBody"],
+        },
+        RegistryMaxResults: {
+          type: "integer",
+          min: 1,
+          max: 250,
+        },
+        RegistryS3BucketName: {
+          type: "string",
+          min: 3,
+          max: 256,
+          pattern: "^(?:[a-zA-Z0-9._-]+)$",
+        },
+        RegistryS3KeyName: {
+          type: "string",
+          min: 1,
+          max: 1024,
+          pattern: "^(?:[a-zA-Z0-9!_.*'()-\\/]+)$",
+        },
+        RemoveThingFromBillingGroupRequest: {
+          type: "structure",
+          members: {
+            billingGroupName: {
+              shape: "BillingGroupName",
+            },
+            billingGroupArn: {
+              shape: "BillingGroupArn",
+            },
+            thingName: {
+              shape: "ThingName",
+            },
+            thingArn: {
+              shape: "ThingArn",
+            },
+          },
+        },
+        RemoveThingFromThingGroupRequest: {
+          type: "structure",
+          members: {
+            thingGroupName: {
+              shape: "ThingGroupName",
+            },
+            thingGroupArn: {
+              shape: "ThingGroupArn",
+            },
+            thingName: {
+              shape: "ThingName",
+            },
+            thingArn: {
+              shape: "ThingArn",
+            },
+          },
+        },
+        RemoveThingType: {
+          type: "boolean",
+        },
+        ReportType: {
+          type: "string",
+          enum: ["ERRORS", "RESULTS"],
+        },
+        ResourceAttributeKey: {
+          type: "string",
+          min: 1,
+          pattern: "^(?:[a-zA-Z0-9:_-]+)$",
+        },
+        ResourceAttributeValue: {
+          type: "string",
+          min: 1,
+          pattern: "^(?:[^\\p{C}]+)$",
+        },
+        ResourceAttributes: {
+          type: "map",
+          key: "ResourceAttributeKey",
+          value: "ResourceAttributeValue",
+        },
+        ResourceDescription: {
+          type: "string",
+          min: 0,
+          max: 1024,
+          pattern: "^(?:[^\\p{C}]+)$",
+        },
+        RetryCriteria: {
+          type: "structure",
+          members: {
+            failureType: {
+              shape: "RetryableFailureType",
+            },
+            numberOfRetries: {
+              shape: "NumberOfRetries",
+            },
+          },
+          required: ["failureType", "numberOfRetries"],
+        },
+        RetryCriteriaList: {
+          type: "list",
+          min: 1,
+          max: 2,
+          member: "RetryCriteria",
+        },
+        RetryableFailureType: {
+          type: "string",
+          enum: ["FAILED", "TIMED_OUT", "ALL"],
+        },
+        RoleArn: {
+          type: "string",
+          min: 20,
+          max: 2048,
+        },
+        RolloutRatePerMinute: {
+          type: "integer",
+          min: 1,
+          max: 1000,
+        },
+        S3Bucket: {
+          type: "string",
+          min: 1,
+        },
+        S3Key: {
+          type: "string",
+          min: 1,
+        },
+        S3Location: {
+          type: "structure",
+          members: {
+            bucket: {
+              shape: "S3Bucket",
+            },
+            key: {
+              shape: "S3Key",
+            },
+            version: {
+              shape: "S3Version",
+            },
+          },
+        },
+        S3Version: {
+          type: "string",
+        },
+        Sbom: {
+          type: "structure",
+          members: {
+            s3Location: {
+              shape: "S3Location",
+            },
+          },
+        },
+        SchedulingConfig: {
+          type: "structure",
+          members: {
+            startTime: {
+              shape: "StringDateTime",
+            },
+            endTime: {
+              shape: "StringDateTime",
+            },
+            endBehavior: {
+              shape: "JobEndBehavior",
+            },
+            maintenanceWindows: {
+              shape: "MaintenanceWindows",
+            },
+          },
+        },
+        SearchIndexRequest: {
+          type: "structure",
+          members: {
+            indexName: {
+              shape: "IndexName",
+            },
+            queryString: {
+              shape: "QueryString",
+            },
+            nextToken: {
+              shape: "NextToken",
+            },
+            maxResults: {
+              shape: "SearchQueryMaxResults",
+            },
+            queryVersion: {
+              shape: "QueryVersion",
+            },
+          },
+          required: ["queryString"],
+        },
+        SearchQueryMaxResults: {
+          type: "integer",
+          min: 1,
+        },
+        SearchableAttributes: {
+          type: "list",
+          member: "AttributeName",
+        },
+        ShadowName: {
+          type: "string",
+          min: 1,
+          max: 64,
+          pattern: "^(?:[$a-zA-Z0-9:_-]+)$",
+        },
+        StartThingRegistrationTaskRequest: {
+          type: "structure",
+          members: {
+            templateBody: {
+              shape: "TemplateBody",
+            },
+            inputFileBucket: {
+              shape: "RegistryS3BucketName",
+            },
+            inputFileKey: {
+              shape: "RegistryS3KeyName",
+            },
+            roleArn: {
+              shape: "RoleArn",
+            },
+          },
+          required: ["templateBody", "inputFileBucket", "inputFileKey", "roleArn"],
+        },
+        Status: {
+          type: "string",
+          enum: ["InProgress", "Completed", "Failed", "Cancelled", "Cancelling"],
+        },
+        StopThingRegistrationTaskRequest: {
+          type: "structure",
+          members: {
+            taskId: {
+              shape: "TaskId",
+              location: "uri",
+              name: "taskId",
+            },
+          },
+          required: ["taskId"],
+        },
+        StringDateTime: {
+          type: "string",
+          min: 1,
+          max: 64,
+        },
+        Tag: {
+          type: "structure",
+          members: {
+            Key: {
+              shape: "TagKey",
+            },
+            Value: {
+              shape: "TagValue",
+            },
+          },
+          required: ["Key"],
+        },
+        TagKey: {
+          type: "string",
+          min: 1,
+          max: 128,
+          pattern: "^(?:^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$)$",
+        },
+        TagList: {
+          type: "list",
+          member: "Tag",
+        },
+        TagMap: {
+          type: "map",
+          min: 1,
+          max: 50,
+          key: "TagKey",
+          value: "TagValue",
+        },
+        TagValue: {
+          type: "string",
+          min: 0,
+          max: 256,
+        },
+        TargetArn: {
+          type: "string",
+          max: 2048,
+        },
+        TargetFieldName: {
+          type: "string",
+        },
+        TargetFieldOrder: {
+          type: "string",
+          enum: ["LatLon", "LonLat"],
+        },
+        TargetSelection: {
+          type: "string",
+          enum: ["CONTINUOUS", "SNAPSHOT"],
+        },
+        TaskId: {
+          type: "string",
+          max: 40,
+        },
+        TemplateBody: {
+          type: "string",
+          min: 0,
+          max: 10240,
+          pattern: "^(?:[\\s\\S]*)$",
+        },
+        ThingArn: {
+          type: "string",
+        },
+        ThingConnectivityIndexingMode: {
+          type: "string",
+          enum: ["OFF", "STATUS"],
+        },
+        ThingGroupArn: {
+          type: "string",
+        },
+        ThingGroupDescription: {
+          type: "string",
+          max: 2028,
+          pattern: "^(?:[\\x21-\\x7E\\x20]*)$",
+        },
+        ThingGroupId: {
+          type: "string",
+          min: 1,
+          max: 128,
+          pattern: "^(?:[a-zA-Z0-9\\-]+)$",
+        },
+        ThingGroupIndexingConfiguration: {
+          type: "structure",
+          members: {
+            thingGroupIndexingMode: {
+              shape: "ThingGroupIndexingMode",
+            },
+            managedFields: {
+              shape: "Fields",
+            },
+            customFields: {
+              shape: "Fields",
+            },
+          },
+          required: ["thingGroupIndexingMode"],
+        },
+        ThingGroupIndexingMode: {
+          type: "string",
+          enum: ["OFF", "ON"],
+        },
+        ThingGroupList: {
+          type: "list",
+          member: "ThingGroupName",
+        },
+        ThingGroupName: {
+          type: "string",
+          min: 1,
+          max: 128,
+          pattern: "^(?:[a-zA-Z0-9:_-]+)$",
+        },
+        ThingGroupProperties: {
+          type: "structure",
+          members: {
+            thingGroupDescription: {
+              shape: "ThingGroupDescription",
+            },
+            attributePayload: {
+              shape: "AttributePayload",
+            },
+          },
+        },
+        ThingIndexingConfiguration: {
+          type: "structure",
+          members: {
+            thingIndexingMode: {
+              shape: "ThingIndexingMode",
+            },
+            thingConnectivityIndexingMode: {
+              shape: "ThingConnectivityIndexingMode",
+            },
+            deviceDefenderIndexingMode: {
+              shape: "DeviceDefenderIndexingMode",
+            },
+            namedShadowIndexingMode: {
+              shape: "NamedShadowIndexingMode",
+            },
+            managedFields: {
+              shape: "Fields",
+            },
+            customFields: {
+              shape: "Fields",
+            },
+            filter: {
+              shape: "IndexingFilter",
+            },
+          },
+          required: ["thingIndexingMode"],
+        },
+        ThingIndexingMode: {
+          type: "string",
+          enum: ["OFF", "REGISTRY", "REGISTRY_AND_SHADOW"],
+        },
+        ThingName: {
+          type: "string",
+          min: 1,
+          max: 128,
+          pattern: "^(?:[a-zA-Z0-9:_-]+)$",
+        },
+        ThingPrincipalType: {
+          type: "string",
+          enum: ["EXCLUSIVE_THING", "NON_EXCLUSIVE_THING"],
+        },
+        ThingTypeDescription: {
+          type: "string",
+          max: 2028,
+          pattern: "^(?:[\\x21-\\x7E\\x20]*)$",
+        },
+        ThingTypeName: {
+          type: "string",
+          min: 1,
+          max: 128,
+          pattern: "^(?:[a-zA-Z0-9:_-]+)$",
+        },
+        ThingTypeProperties: {
+          type: "structure",
+          members: {
+            thingTypeDescription: {
+              shape: "ThingTypeDescription",
+            },
+            searchableAttributes: {
+              shape: "SearchableAttributes",
+            },
+            mqtt5Configuration: {
+              shape: "Mqtt5Configuration",
+            },
+          },
+        },
+        TimeoutConfig: {
+          type: "structure",
+          members: {
+            inProgressTimeoutInMinutes: {
+              shape: "InProgressTimeoutInMinutes",
+            },
+          },
+        },
+        UndoDeprecate: {
+          type: "boolean",
+        },
+        UnsetDefaultVersion: {
+          type: "boolean",
+        },
+        UpdateDynamicThingGroupRequest: {
+          type: "structure",
+          members: {
+            thingGroupName: {
+              shape: "ThingGroupName",
+              location: "uri",
+              name: "thingGroupName",
+            },
+            thingGroupProperties: {
+              shape: "ThingGroupProperties",
+            },
+            expectedVersion: {
+              shape: "OptionalVersion",
+            },
+            indexName: {
+              shape: "IndexName",
+            },
+            queryString: {
+              shape: "QueryString",
+            },
+            queryVersion: {
+              shape: "QueryVersion",
+            },
+          },
+          required: ["thingGroupName", "thingGroupProperties"],
+        },
+        UpdateIndexingConfigurationRequest: {
+          type: "structure",
+          members: {
+            thingIndexingConfiguration: {
+              shape: "ThingIndexingConfiguration",
+            },
+            thingGroupIndexingConfiguration: {
+              shape: "ThingGroupIndexingConfiguration",
+            },
+          },
+        },
+        UpdateJobRequest: {
+          type: "structure",
+          members: {
+            jobId: {
+              shape: "JobId",
+              location: "uri",
+              name: "jobId",
+            },
+            description: {
+              shape: "JobDescription",
+            },
+            presignedUrlConfig: {
+              shape: "PresignedUrlConfig",
+            },
+            jobExecutionsRolloutConfig: {
+              shape: "JobExecutionsRolloutConfig",
+            },
+            abortConfig: {
+              shape: "AbortConfig",
+            },
+            timeoutConfig: {
+              shape: "TimeoutConfig",
+            },
+            namespaceId: {
+              shape: "NamespaceId",
+              location: "querystring",
+              name: "namespaceId",
+            },
+            jobExecutionsRetryConfig: {
+              shape: "JobExecutionsRetryConfig",
+            },
+          },
+          required: ["jobId"],
+        },
+        UpdatePackageConfigurationRequest: {
+          type: "structure",
+          members: {
+            versionUpdateByJobsConfig: {
+              shape: "VersionUpdateByJobsConfig",
+            },
+            clientToken: {
+              shape: "ClientToken",
+              location: "querystring",
+              name: "clientToken",
+            },
+          },
+        },
+        UpdatePackageRequest: {
+          type: "structure",
+          members: {
+            packageName: {
+              shape: "PackageName",
+              location: "uri",
+              name: "packageName",
+            },
+            description: {
+              shape: "ResourceDescription",
+            },
+            defaultVersionName: {
+              shape: "VersionName",
+            },
+            unsetDefaultVersion: {
+              shape: "UnsetDefaultVersion",
+            },
+            clientToken: {
+              shape: "ClientToken",
+              location: "querystring",
+              name: "clientToken",
+            },
+          },
+          required: ["packageName"],
+        },
+        UpdatePackageVersionRequest: {
+          type: "structure",
+          members: {
+            packageName: {
+              shape: "PackageName",
+              location: "uri",
+              name: "packageName",
+            },
+            versionName: {
+              shape: "VersionName",
+              location: "uri",
+              name: "versionName",
+            },
+            description: {
+              shape: "ResourceDescription",
+            },
+            attributes: {
+              shape: "ResourceAttributes",
+            },
+            artifact: {
+              shape: "PackageVersionArtifact",
+            },
+            action: {
+              shape: "PackageVersionAction",
+            },
+            recipe: {
+              shape: "PackageVersionRecipe",
+            },
+            clientToken: {
+              shape: "ClientToken",
+              location: "querystring",
+              name: "clientToken",
+            },
+          },
+          required: ["packageName", "versionName"],
+        },
+        UpdateThingGroupRequest: {
+          type: "structure",
+          members: {
+            thingGroupName: {
+              shape: "ThingGroupName",
+              location: "uri",
+              name: "thingGroupName",
+            },
+            thingGroupProperties: {
+              shape: "ThingGroupProperties",
+            },
+            expectedVersion: {
+              shape: "OptionalVersion",
+            },
+          },
+          required: ["thingGroupName", "thingGroupProperties"],
+        },
+        UpdateThingGroupsForThingRequest: {
+          type: "structure",
+          members: {
+            thingName: {
+              shape: "ThingName",
+            },
+            thingGroupsToAdd: {
+              shape: "ThingGroupList",
+            },
+            thingGroupsToRemove: {
+              shape: "ThingGroupList",
+            },
+            overrideDynamicGroups: {
+              shape: "OverrideDynamicGroups",
+            },
+          },
+        },
+        UpdateThingRequest: {
+          type: "structure",
+          members: {
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+            thingTypeName: {
+              shape: "ThingTypeName",
+            },
+            attributePayload: {
+              shape: "AttributePayload",
+            },
+            expectedVersion: {
+              shape: "OptionalVersion",
+            },
+            removeThingType: {
+              shape: "RemoveThingType",
+            },
+          },
+          required: ["thingName"],
+        },
+        UpdateThingTypeRequest: {
+          type: "structure",
+          members: {
+            thingTypeName: {
+              shape: "ThingTypeName",
+              location: "uri",
+              name: "thingTypeName",
+            },
+            thingTypeProperties: {
+              shape: "ThingTypeProperties",
+            },
+          },
+          required: ["thingTypeName"],
+        },
+        UserPropertyKeyName: {
+          type: "string",
+          max: 128,
+          pattern: "^(?:[a-zA-Z0-9:$.]+)$",
+        },
+        Value: {
+          type: "string",
+          min: 0,
+          max: 4096,
+          pattern: "^(?:[\\s\\S]*)$",
+        },
+        VersionName: {
+          type: "string",
+          min: 1,
+          max: 64,
+          pattern: "^(?:[a-zA-Z0-9\\-_.]+)$",
+        },
+        VersionUpdateByJobsConfig: {
+          type: "structure",
+          members: {
+            enabled: {
+              shape: "EnabledBoolean",
+            },
+            roleArn: {
+              shape: "RoleArn",
+            },
+          },
+        },
+        usePrefixAttributeValue: {
+          type: "boolean",
+        },
+      },
+    },
+    "iot-data": {
+      signingName: "iotdata",
+      version: "2015-05-28",
+      errors: {
+        ConflictException: 409,
+        ForbiddenException: 403,
+        InternalFailureException: 500,
+        InvalidRequestException: 400,
+        MethodNotAllowedException: 405,
+        RequestEntityTooLargeException: 413,
+        ResourceNotFoundException: 404,
+        ServiceUnavailableException: 503,
+        ThrottlingException: 429,
+        UnauthorizedException: 401,
+        UnsupportedDocumentEncodingException: 415,
+      },
+      shapes: {
+        CleanSession: {
+          type: "boolean",
+        },
+        ClientId: {
+          type: "string",
+          min: 1,
+          max: 128,
+          pattern: "^(?:^[^$].*)$",
+        },
+        ContentType: {
+          type: "string",
+        },
+        CorrelationData: {
+          type: "string",
+        },
+        DeleteConnectionRequest: {
+          type: "structure",
+          members: {
+            clientId: {
+              shape: "ClientId",
+              location: "uri",
+              name: "clientId",
+            },
+            cleanSession: {
+              shape: "CleanSession",
+              location: "querystring",
+              name: "cleanSession",
+            },
+            preventWillMessage: {
+              shape: "PreventWillMessage",
+              location: "querystring",
+              name: "preventWillMessage",
+            },
+          },
+          required: ["clientId"],
+        },
+        DeleteThingShadowRequest: {
+          type: "structure",
+          members: {
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+            shadowName: {
+              shape: "ShadowName",
+              location: "querystring",
+              name: "name",
+            },
+          },
+          required: ["thingName"],
+        },
+        GetRetainedMessageRequest: {
+          type: "structure",
+          members: {
+            topic: {
+              shape: "Topic",
+              location: "uri",
+              name: "topic",
+            },
+          },
+          required: ["topic"],
+        },
+        GetThingShadowRequest: {
+          type: "structure",
+          members: {
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+            shadowName: {
+              shape: "ShadowName",
+              location: "querystring",
+              name: "name",
+            },
+          },
+          required: ["thingName"],
+        },
+        JsonDocument: {
+          type: "blob",
+        },
+        ListNamedShadowsForThingRequest: {
+          type: "structure",
+          members: {
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+            pageSize: {
+              shape: "PageSize",
+              location: "querystring",
+              name: "pageSize",
+            },
+          },
+          required: ["thingName"],
+        },
+        ListRetainedMessagesRequest: {
+          type: "structure",
+          members: {
+            nextToken: {
+              shape: "NextToken",
+              location: "querystring",
+              name: "nextToken",
+            },
+            maxResults: {
+              shape: "MaxResults",
+              location: "querystring",
+              name: "maxResults",
+            },
+          },
+        },
+        MaxResults: {
+          type: "integer",
+          min: 1,
+          max: 200,
+        },
+        MessageExpiry: {
+          type: "long",
+        },
+        NextToken: {
+          type: "string",
+        },
+        PageSize: {
+          type: "integer",
+          min: 1,
+          max: 100,
+        },
+        Payload: {
+          type: "blob",
+        },
+        PayloadFormatIndicator: {
+          type: "string",
+          enum: ["UNSPECIFIED_BYTES", "UTF8_DATA"],
+        },
+        PreventWillMessage: {
+          type: "boolean",
+        },
+        PublishRequest: {
+          type: "structure",
+          members: {
+            topic: {
+              shape: "Topic",
+              location: "uri",
+              name: "topic",
+            },
+            qos: {
+              shape: "Qos",
+              location: "querystring",
+              name: "qos",
+            },
+            retain: {
+              shape: "Retain",
+              location: "querystring",
+              name: "retain",
+            },
+            payload: {
+              shape: "Payload",
+            },
+            userProperties: {
+              shape: "UserProperties",
+              location: "header",
+              name: "x-amz-mqtt5-user-properties",
+            },
+            payloadFormatIndicator: {
+              shape: "PayloadFormatIndicator",
+              location: "header",
+              name: "x-amz-mqtt5-payload-format-indicator",
+            },
+            contentType: {
+              shape: "ContentType",
+              location: "querystring",
+              name: "contentType",
+            },
+            responseTopic: {
+              shape: "ResponseTopic",
+              location: "querystring",
+              name: "responseTopic",
+            },
+            correlationData: {
+              shape: "CorrelationData",
+              location: "header",
+              name: "x-amz-mqtt5-correlation-data",
+            },
+            messageExpiry: {
+              shape: "MessageExpiry",
+              location: "querystring",
+              name: "messageExpiry",
+            },
+          },
+          required: ["topic"],
+          payload: "payload",
+        },
+        Qos: {
+          type: "integer",
+          min: 0,
+          max: 1,
+        },
+        ResponseTopic: {
+          type: "string",
+        },
+        Retain: {
+          type: "boolean",
+        },
+        ShadowName: {
+          type: "string",
+          min: 1,
+          max: 64,
+          pattern: "^(?:[$a-zA-Z0-9:_-]+)$",
+        },
+        ThingName: {
+          type: "string",
+          min: 1,
+          max: 128,
+          pattern: "^(?:[a-zA-Z0-9:_-]+)$",
+        },
+        Topic: {
+          type: "string",
+        },
+        UpdateThingShadowRequest: {
+          type: "structure",
+          members: {
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+            shadowName: {
+              shape: "ShadowName",
+              location: "querystring",
+              name: "name",
+            },
+            payload: {
+              shape: "JsonDocument",
+            },
+          },
+          required: ["thingName", "payload"],
+          payload: "payload",
+        },
+        UserProperties: {
+          type: "string",
+        },
+      },
+    },
+    "iot-jobs-data": {
+      signingName: "iot-jobs-data",
+      version: "2017-09-29",
+      errors: {
+        CertificateValidationException: 400,
+        ConflictException: 409,
+        InternalServerException: 500,
+        InvalidRequestException: 400,
+        InvalidStateTransitionException: 409,
+        ResourceNotFoundException: 404,
+        ServiceQuotaExceededException: 402,
+        ServiceUnavailableException: 503,
+        TerminalStateException: 410,
+        ThrottlingException: 429,
+        ValidationException: 400,
+      },
+      shapes: {
+        BinaryParameterValue: {
+          type: "blob",
+          min: 1,
+        },
+        BooleanParameterValue: {
+          type: "boolean",
+        },
+        ClientRequestTokenV2: {
+          type: "string",
+          min: 1,
+          max: 64,
+          pattern: "^(?:^[\\x21-\\x7E]+$)$",
+        },
+        CommandArn: {
+          type: "string",
+        },
+        CommandExecutionParameterMap: {
+          type: "map",
+          min: 1,
+          key: "CommandParameterName",
+          value: "CommandParameterValue",
+        },
+        CommandExecutionTimeoutInSeconds: {
+          type: "long",
+          min: 1,
+        },
+        CommandParameterName: {
+          type: "string",
+          min: 1,
+          max: 192,
+          pattern: "^(?:^[.$a-zA-Z0-9_-]+$)$",
+        },
+        CommandParameterValue: {
+          type: "structure",
+          members: {
+            S: {
+              shape: "StringParameterValue",
+            },
+            B: {
+              shape: "BooleanParameterValue",
+            },
+            I: {
+              shape: "IntegerParameterValue",
+            },
+            L: {
+              shape: "LongParameterValue",
+            },
+            D: {
+              shape: "DoubleParameterValue",
+            },
+            BIN: {
+              shape: "BinaryParameterValue",
+            },
+            UL: {
+              shape: "UnsignedLongParameterValue",
+            },
+          },
+        },
+        DescribeJobExecutionJobId: {
+          type: "string",
+          pattern: "^(?:[a-zA-Z0-9_-]+|^\\$next)$",
+        },
+        DescribeJobExecutionRequest: {
+          type: "structure",
+          members: {
+            jobId: {
+              shape: "DescribeJobExecutionJobId",
+              location: "uri",
+              name: "jobId",
+            },
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+            includeJobDocument: {
+              shape: "IncludeJobDocument",
+              location: "querystring",
+              name: "includeJobDocument",
+            },
+            executionNumber: {
+              shape: "ExecutionNumber",
+              location: "querystring",
+              name: "executionNumber",
+            },
+          },
+          required: ["jobId", "thingName"],
+        },
+        DetailsKey: {
+          type: "string",
+          min: 1,
+          max: 128,
+          pattern: "^(?:[a-zA-Z0-9:_-]+)$",
+        },
+        DetailsMap: {
+          type: "map",
+          key: "DetailsKey",
+          value: "DetailsValue",
+        },
+        DetailsValue: {
+          type: "string",
+          min: 1,
+          pattern: "^(?:[^\\p{C}]+)$",
+        },
+        DoubleParameterValue: {
+          type: "double",
+        },
+        ExecutionNumber: {
+          type: "long",
+        },
+        ExpectedVersion: {
+          type: "long",
+        },
+        GetPendingJobExecutionsRequest: {
+          type: "structure",
+          members: {
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+          },
+          required: ["thingName"],
+        },
+        IncludeExecutionState: {
+          type: "boolean",
+        },
+        IncludeJobDocument: {
+          type: "boolean",
+        },
+        IntegerParameterValue: {
+          type: "integer",
+        },
+        JobExecutionStatus: {
+          type: "string",
+          enum: ["QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED"],
+        },
+        JobId: {
+          type: "string",
+          min: 1,
+          max: 64,
+          pattern: "^(?:[a-zA-Z0-9_-]+)$",
+        },
+        LongParameterValue: {
+          type: "long",
+        },
+        StartCommandExecutionRequest: {
+          type: "structure",
+          members: {
+            targetArn: {
+              shape: "TargetArn",
+            },
+            commandArn: {
+              shape: "CommandArn",
+            },
+            parameters: {
+              shape: "CommandExecutionParameterMap",
+            },
+            executionTimeoutSeconds: {
+              shape: "CommandExecutionTimeoutInSeconds",
+            },
+            clientToken: {
+              shape: "ClientRequestTokenV2",
+            },
+          },
+          required: ["targetArn", "commandArn"],
+        },
+        StartNextPendingJobExecutionRequest: {
+          type: "structure",
+          members: {
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+            statusDetails: {
+              shape: "DetailsMap",
+            },
+            stepTimeoutInMinutes: {
+              shape: "StepTimeoutInMinutes",
+            },
+          },
+          required: ["thingName"],
+        },
+        StepTimeoutInMinutes: {
+          type: "long",
+        },
+        StringParameterValue: {
+          type: "string",
+          min: 1,
+        },
+        TargetArn: {
+          type: "string",
+          max: 2048,
+        },
+        ThingName: {
+          type: "string",
+          min: 1,
+          max: 128,
+          pattern: "^(?:[a-zA-Z0-9:_-]+)$",
+        },
+        UnsignedLongParameterValue: {
+          type: "string",
+          min: 1,
+          max: 20,
+          pattern: "^(?:^[0-9]*$)$",
+        },
+        UpdateJobExecutionRequest: {
+          type: "structure",
+          members: {
+            jobId: {
+              shape: "JobId",
+              location: "uri",
+              name: "jobId",
+            },
+            thingName: {
+              shape: "ThingName",
+              location: "uri",
+              name: "thingName",
+            },
+            status: {
+              shape: "JobExecutionStatus",
+            },
+            statusDetails: {
+              shape: "DetailsMap",
+            },
+            stepTimeoutInMinutes: {
+              shape: "StepTimeoutInMinutes",
+            },
+            expectedVersion: {
+              shape: "ExpectedVersion",
+            },
+            includeJobExecutionState: {
+              shape: "IncludeExecutionState",
+            },
+            includeJobDocument: {
+              shape: "IncludeJobDocument",
+            },
+            executionNumber: {
+              shape: "ExecutionNumber",
+            },
+          },
+          required: ["jobId", "thingName", "status"],
+        },
       },
-      "thingPrincipalType": {
-       "shape": "ThingPrincipalType",
-       "location": "querystring",
-       "name": "thingPrincipalType"
-      }
-     },
-     "required": [
-      "thingName",
-      "principal"
-     ]
-    },
-    "AttributeName": {
-     "type": "string",
-     "max": 128,
-     "pattern": "^(?:[a-zA-Z0-9_.,@/:#-]+)$"
-    },
-    "AttributePayload": {
-     "type": "structure",
-     "members": {
-      "attributes": {
-       "shape": "Attributes"
-      },
-      "merge": {
-       "shape": "Flag"
-      }
-     }
-    },
-    "AttributeValue": {
-     "type": "string",
-     "max": 800,
-     "pattern": "^(?:[a-zA-Z0-9_.,@/:#=\\[\\]-]*)$"
-    },
-    "Attributes": {
-     "type": "map",
-     "key": "AttributeName",
-     "value": "AttributeValue"
-    },
-    "BeforeSubstitutionFlag": {
-     "type": "boolean"
-    },
-    "BillingGroupArn": {
-     "type": "string"
-    },
-    "BillingGroupName": {
-     "type": "string",
-     "min": 1,
-     "max": 128,
-     "pattern": "^(?:[a-zA-Z0-9:_-]+)$"
-    },
-    "CancelJobExecutionRequest": {
-     "type": "structure",
-     "members": {
-      "jobId": {
-       "shape": "JobId",
-       "location": "uri",
-       "name": "jobId"
-      },
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      },
-      "force": {
-       "shape": "ForceFlag",
-       "location": "querystring",
-       "name": "force"
-      },
-      "expectedVersion": {
-       "shape": "ExpectedVersion"
-      },
-      "statusDetails": {
-       "shape": "DetailsMap"
-      }
-     },
-     "required": [
-      "jobId",
-      "thingName"
-     ]
-    },
-    "CancelJobRequest": {
-     "type": "structure",
-     "members": {
-      "jobId": {
-       "shape": "JobId",
-       "location": "uri",
-       "name": "jobId"
-      },
-      "reasonCode": {
-       "shape": "ReasonCode"
-      },
-      "comment": {
-       "shape": "Comment"
-      },
-      "force": {
-       "shape": "ForceFlag",
-       "location": "querystring",
-       "name": "force"
-      }
-     },
-     "required": [
-      "jobId"
-     ]
-    },
-    "ClientToken": {
-     "type": "string",
-     "min": 36,
-     "max": 64,
-     "pattern": "^(?:\\S{36,64})$"
-    },
-    "Comment": {
-     "type": "string",
-     "max": 2028,
-     "pattern": "^(?:[^\\p{C}]+)$"
-    },
-    "ConnectionAttributeName": {
-     "type": "string",
-     "max": 128,
-     "pattern": "^(?:[a-zA-Z0-9:.]+)$"
-    },
-    "ConnectivityApiThingName": {
-     "type": "string",
-     "min": 1,
-     "max": 128,
-     "pattern": "^(?:[a-zA-Z0-9:_-]+)$"
-    },
-    "CreateDynamicThingGroupRequest": {
-     "type": "structure",
-     "members": {
-      "thingGroupName": {
-       "shape": "ThingGroupName",
-       "location": "uri",
-       "name": "thingGroupName"
-      },
-      "thingGroupProperties": {
-       "shape": "ThingGroupProperties"
-      },
-      "indexName": {
-       "shape": "IndexName"
-      },
-      "queryString": {
-       "shape": "QueryString"
-      },
-      "queryVersion": {
-       "shape": "QueryVersion"
-      },
-      "tags": {
-       "shape": "TagList"
-      }
-     },
-     "required": [
-      "thingGroupName",
-      "queryString"
-     ]
-    },
-    "CreateJobRequest": {
-     "type": "structure",
-     "members": {
-      "jobId": {
-       "shape": "JobId",
-       "location": "uri",
-       "name": "jobId"
-      },
-      "targets": {
-       "shape": "JobTargets"
-      },
-      "documentSource": {
-       "shape": "JobDocumentSource"
-      },
-      "document": {
-       "shape": "JobDocument"
-      },
-      "description": {
-       "shape": "JobDescription"
-      },
-      "presignedUrlConfig": {
-       "shape": "PresignedUrlConfig"
-      },
-      "targetSelection": {
-       "shape": "TargetSelection"
-      },
-      "jobExecutionsRolloutConfig": {
-       "shape": "JobExecutionsRolloutConfig"
-      },
-      "abortConfig": {
-       "shape": "AbortConfig"
-      },
-      "timeoutConfig": {
-       "shape": "TimeoutConfig"
-      },
-      "tags": {
-       "shape": "TagList"
-      },
-      "namespaceId": {
-       "shape": "NamespaceId"
-      },
-      "jobTemplateArn": {
-       "shape": "JobTemplateArn"
-      },
-      "jobExecutionsRetryConfig": {
-       "shape": "JobExecutionsRetryConfig"
-      },
-      "documentParameters": {
-       "shape": "ParameterMap"
-      },
-      "schedulingConfig": {
-       "shape": "SchedulingConfig"
-      },
-      "destinationPackageVersions": {
-       "shape": "DestinationPackageVersions"
-      }
-     },
-     "required": [
-      "jobId",
-      "targets"
-     ]
-    },
-    "CreateJobTemplateRequest": {
-     "type": "structure",
-     "members": {
-      "jobTemplateId": {
-       "shape": "JobTemplateId",
-       "location": "uri",
-       "name": "jobTemplateId"
-      },
-      "jobArn": {
-       "shape": "JobArn"
-      },
-      "documentSource": {
-       "shape": "JobDocumentSource"
-      },
-      "document": {
-       "shape": "JobDocument"
-      },
-      "description": {
-       "shape": "JobDescription"
-      },
-      "presignedUrlConfig": {
-       "shape": "PresignedUrlConfig"
-      },
-      "jobExecutionsRolloutConfig": {
-       "shape": "JobExecutionsRolloutConfig"
-      },
-      "abortConfig": {
-       "shape": "AbortConfig"
-      },
-      "timeoutConfig": {
-       "shape": "TimeoutConfig"
-      },
-      "tags": {
-       "shape": "TagList"
-      },
-      "jobExecutionsRetryConfig": {
-       "shape": "JobExecutionsRetryConfig"
-      },
-      "maintenanceWindows": {
-       "shape": "MaintenanceWindows"
-      },
-      "destinationPackageVersions": {
-       "shape": "DestinationPackageVersions"
-      }
-     },
-     "required": [
-      "jobTemplateId",
-      "description"
-     ]
-    },
-    "CreatePackageRequest": {
-     "type": "structure",
-     "members": {
-      "packageName": {
-       "shape": "PackageName",
-       "location": "uri",
-       "name": "packageName"
-      },
-      "description": {
-       "shape": "ResourceDescription"
-      },
-      "tags": {
-       "shape": "TagMap"
-      },
-      "clientToken": {
-       "shape": "ClientToken",
-       "location": "querystring",
-       "name": "clientToken"
-      }
-     },
-     "required": [
-      "packageName"
-     ]
-    },
-    "CreatePackageVersionRequest": {
-     "type": "structure",
-     "members": {
-      "packageName": {
-       "shape": "PackageName",
-       "location": "uri",
-       "name": "packageName"
-      },
-      "versionName": {
-       "shape": "VersionName",
-       "location": "uri",
-       "name": "versionName"
-      },
-      "description": {
-       "shape": "ResourceDescription"
-      },
-      "attributes": {
-       "shape": "ResourceAttributes"
-      },
-      "artifact": {
-       "shape": "PackageVersionArtifact"
-      },
-      "recipe": {
-       "shape": "PackageVersionRecipe"
-      },
-      "tags": {
-       "shape": "TagMap"
-      },
-      "clientToken": {
-       "shape": "ClientToken",
-       "location": "querystring",
-       "name": "clientToken"
-      }
-     },
-     "required": [
-      "packageName",
-      "versionName"
-     ]
-    },
-    "CreateThingGroupRequest": {
-     "type": "structure",
-     "members": {
-      "thingGroupName": {
-       "shape": "ThingGroupName",
-       "location": "uri",
-       "name": "thingGroupName"
-      },
-      "parentGroupName": {
-       "shape": "ThingGroupName"
-      },
-      "thingGroupProperties": {
-       "shape": "ThingGroupProperties"
-      },
-      "tags": {
-       "shape": "TagList"
-      }
-     },
-     "required": [
-      "thingGroupName"
-     ]
-    },
-    "CreateThingRequest": {
-     "type": "structure",
-     "members": {
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      },
-      "thingTypeName": {
-       "shape": "ThingTypeName"
-      },
-      "attributePayload": {
-       "shape": "AttributePayload"
-      },
-      "billingGroupName": {
-       "shape": "BillingGroupName"
-      }
-     },
-     "required": [
-      "thingName"
-     ]
-    },
-    "CreateThingTypeRequest": {
-     "type": "structure",
-     "members": {
-      "thingTypeName": {
-       "shape": "ThingTypeName",
-       "location": "uri",
-       "name": "thingTypeName"
-      },
-      "thingTypeProperties": {
-       "shape": "ThingTypeProperties"
-      },
-      "tags": {
-       "shape": "TagList"
-      }
-     },
-     "required": [
-      "thingTypeName"
-     ]
-    },
-    "CronExpression": {
-     "type": "string",
-     "min": 1,
-     "max": 256
-    },
-    "DeleteDynamicThingGroupRequest": {
-     "type": "structure",
-     "members": {
-      "thingGroupName": {
-       "shape": "ThingGroupName",
-       "location": "uri",
-       "name": "thingGroupName"
-      },
-      "expectedVersion": {
-       "shape": "OptionalVersion",
-       "location": "querystring",
-       "name": "expectedVersion"
-      }
-     },
-     "required": [
-      "thingGroupName"
-     ]
-    },
-    "DeleteJobExecutionRequest": {
-     "type": "structure",
-     "members": {
-      "jobId": {
-       "shape": "JobId",
-       "location": "uri",
-       "name": "jobId"
-      },
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      },
-      "executionNumber": {
-       "shape": "ExecutionNumber",
-       "location": "uri",
-       "name": "executionNumber"
-      },
-      "force": {
-       "shape": "ForceFlag",
-       "location": "querystring",
-       "name": "force"
-      },
-      "namespaceId": {
-       "shape": "NamespaceId",
-       "location": "querystring",
-       "name": "namespaceId"
-      }
-     },
-     "required": [
-      "jobId",
-      "thingName",
-      "executionNumber"
-     ]
-    },
-    "DeleteJobRequest": {
-     "type": "structure",
-     "members": {
-      "jobId": {
-       "shape": "JobId",
-       "location": "uri",
-       "name": "jobId"
-      },
-      "force": {
-       "shape": "ForceFlag",
-       "location": "querystring",
-       "name": "force"
-      },
-      "namespaceId": {
-       "shape": "NamespaceId",
-       "location": "querystring",
-       "name": "namespaceId"
-      }
-     },
-     "required": [
-      "jobId"
-     ]
-    },
-    "DeleteJobTemplateRequest": {
-     "type": "structure",
-     "members": {
-      "jobTemplateId": {
-       "shape": "JobTemplateId",
-       "location": "uri",
-       "name": "jobTemplateId"
-      }
-     },
-     "required": [
-      "jobTemplateId"
-     ]
-    },
-    "DeletePackageRequest": {
-     "type": "structure",
-     "members": {
-      "packageName": {
-       "shape": "PackageName",
-       "location": "uri",
-       "name": "packageName"
-      },
-      "clientToken": {
-       "shape": "ClientToken",
-       "location": "querystring",
-       "name": "clientToken"
-      }
-     },
-     "required": [
-      "packageName"
-     ]
-    },
-    "DeletePackageVersionRequest": {
-     "type": "structure",
-     "members": {
-      "packageName": {
-       "shape": "PackageName",
-       "location": "uri",
-       "name": "packageName"
-      },
-      "versionName": {
-       "shape": "VersionName",
-       "location": "uri",
-       "name": "versionName"
-      },
-      "clientToken": {
-       "shape": "ClientToken",
-       "location": "querystring",
-       "name": "clientToken"
-      }
-     },
-     "required": [
-      "packageName",
-      "versionName"
-     ]
-    },
-    "DeleteThingGroupRequest": {
-     "type": "structure",
-     "members": {
-      "thingGroupName": {
-       "shape": "ThingGroupName",
-       "location": "uri",
-       "name": "thingGroupName"
-      },
-      "expectedVersion": {
-       "shape": "OptionalVersion",
-       "location": "querystring",
-       "name": "expectedVersion"
-      }
-     },
-     "required": [
-      "thingGroupName"
-     ]
-    },
-    "DeleteThingRequest": {
-     "type": "structure",
-     "members": {
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      },
-      "expectedVersion": {
-       "shape": "OptionalVersion",
-       "location": "querystring",
-       "name": "expectedVersion"
-      }
-     },
-     "required": [
-      "thingName"
-     ]
-    },
-    "DeleteThingTypeRequest": {
-     "type": "structure",
-     "members": {
-      "thingTypeName": {
-       "shape": "ThingTypeName",
-       "location": "uri",
-       "name": "thingTypeName"
-      }
-     },
-     "required": [
-      "thingTypeName"
-     ]
-    },
-    "DeprecateThingTypeRequest": {
-     "type": "structure",
-     "members": {
-      "thingTypeName": {
-       "shape": "ThingTypeName",
-       "location": "uri",
-       "name": "thingTypeName"
-      },
-      "undoDeprecate": {
-       "shape": "UndoDeprecate"
-      }
-     },
-     "required": [
-      "thingTypeName"
-     ]
-    },
-    "DescribeIndexRequest": {
-     "type": "structure",
-     "members": {
-      "indexName": {
-       "shape": "IndexName",
-       "location": "uri",
-       "name": "indexName"
-      }
-     },
-     "required": [
-      "indexName"
-     ]
-    },
-    "DescribeJobExecutionRequest": {
-     "type": "structure",
-     "members": {
-      "jobId": {
-       "shape": "JobId",
-       "location": "uri",
-       "name": "jobId"
-      },
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      },
-      "executionNumber": {
-       "shape": "ExecutionNumber",
-       "location": "querystring",
-       "name": "executionNumber"
-      }
-     },
-     "required": [
-      "jobId",
-      "thingName"
-     ]
-    },
-    "DescribeJobRequest": {
-     "type": "structure",
-     "members": {
-      "jobId": {
-       "shape": "JobId",
-       "location": "uri",
-       "name": "jobId"
-      },
-      "beforeSubstitution": {
-       "shape": "BeforeSubstitutionFlag",
-       "location": "querystring",
-       "name": "beforeSubstitution"
-      }
-     },
-     "required": [
-      "jobId"
-     ]
-    },
-    "DescribeJobTemplateRequest": {
-     "type": "structure",
-     "members": {
-      "jobTemplateId": {
-       "shape": "JobTemplateId",
-       "location": "uri",
-       "name": "jobTemplateId"
-      }
-     },
-     "required": [
-      "jobTemplateId"
-     ]
-    },
-    "DescribeManagedJobTemplateRequest": {
-     "type": "structure",
-     "members": {
-      "templateName": {
-       "shape": "ManagedJobTemplateName",
-       "location": "uri",
-       "name": "templateName"
-      },
-      "templateVersion": {
-       "shape": "ManagedTemplateVersion",
-       "location": "querystring",
-       "name": "templateVersion"
-      }
-     },
-     "required": [
-      "templateName"
-     ]
-    },
-    "DescribeThingGroupRequest": {
-     "type": "structure",
-     "members": {
-      "thingGroupName": {
-       "shape": "ThingGroupName",
-       "location": "uri",
-       "name": "thingGroupName"
-      }
-     },
-     "required": [
-      "thingGroupName"
-     ]
-    },
-    "DescribeThingRegistrationTaskRequest": {
-     "type": "structure",
-     "members": {
-      "taskId": {
-       "shape": "TaskId",
-       "location": "uri",
-       "name": "taskId"
-      }
-     },
-     "required": [
-      "taskId"
-     ]
-    },
-    "DescribeThingRequest": {
-     "type": "structure",
-     "members": {
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      }
-     },
-     "required": [
-      "thingName"
-     ]
-    },
-    "DescribeThingTypeRequest": {
-     "type": "structure",
-     "members": {
-      "thingTypeName": {
-       "shape": "ThingTypeName",
-       "location": "uri",
-       "name": "thingTypeName"
-      }
-     },
-     "required": [
-      "thingTypeName"
-     ]
-    },
-    "DestinationPackageVersions": {
-     "type": "list",
-     "member": "PackageVersionArn"
-    },
-    "DetachThingPrincipalRequest": {
-     "type": "structure",
-     "members": {
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      },
-      "principal": {
-       "shape": "Principal",
-       "location": "header",
-       "name": "x-amzn-principal"
-      }
-     },
-     "required": [
-      "thingName",
-      "principal"
-     ]
-    },
-    "DetailsKey": {
-     "type": "string",
-     "min": 1,
-     "max": 128,
-     "pattern": "^(?:[a-zA-Z0-9:_-]+)$"
-    },
-    "DetailsMap": {
-     "type": "map",
-     "key": "DetailsKey",
-     "value": "DetailsValue"
-    },
-    "DetailsValue": {
-     "type": "string",
-     "min": 1,
-     "pattern": "^(?:[^\\p{C}]+)$"
-    },
-    "DeviceDefenderIndexingMode": {
-     "type": "string",
-     "enum": [
-      "OFF",
-      "VIOLATIONS"
-     ]
-    },
-    "DisassociateSbomFromPackageVersionRequest": {
-     "type": "structure",
-     "members": {
-      "packageName": {
-       "shape": "PackageName",
-       "location": "uri",
-       "name": "packageName"
-      },
-      "versionName": {
-       "shape": "VersionName",
-       "location": "uri",
-       "name": "versionName"
-      },
-      "clientToken": {
-       "shape": "ClientToken",
-       "location": "querystring",
-       "name": "clientToken"
-      }
-     },
-     "required": [
-      "packageName",
-      "versionName"
-     ]
-    },
-    "DurationInMinutes": {
-     "type": "integer",
-     "min": 1,
-     "max": 1430
-    },
-    "EnabledBoolean": {
-     "type": "boolean"
-    },
-    "ExecutionNumber": {
-     "type": "long"
-    },
-    "ExpectedVersion": {
-     "type": "long"
-    },
-    "ExpiresInSec": {
-     "type": "long",
-     "min": 60,
-     "max": 3600
-    },
-    "ExponentialRolloutRate": {
-     "type": "structure",
-     "members": {
-      "baseRatePerMinute": {
-       "shape": "RolloutRatePerMinute"
-      },
-      "incrementFactor": {
-       "shape": "IncrementFactor"
-      },
-      "rateIncreaseCriteria": {
-       "shape": "RateIncreaseCriteria"
-      }
-     },
-     "required": [
-      "baseRatePerMinute",
-      "incrementFactor",
-      "rateIncreaseCriteria"
-     ]
-    },
-    "Field": {
-     "type": "structure",
-     "members": {
-      "name": {
-       "shape": "FieldName"
-      },
-      "type": {
-       "shape": "FieldType"
-      }
-     }
-    },
-    "FieldName": {
-     "type": "string"
-    },
-    "FieldType": {
-     "type": "string",
-     "enum": [
-      "Number",
-      "String",
-      "Boolean"
-     ]
-    },
-    "Fields": {
-     "type": "list",
-     "member": "Field"
-    },
-    "Flag": {
-     "type": "boolean"
-    },
-    "ForceFlag": {
-     "type": "boolean"
-    },
-    "GeoLocationTarget": {
-     "type": "structure",
-     "members": {
-      "name": {
-       "shape": "TargetFieldName"
-      },
-      "order": {
-       "shape": "TargetFieldOrder"
-      }
-     }
-    },
-    "GeoLocationsFilter": {
-     "type": "list",
-     "member": "GeoLocationTarget"
-    },
-    "GetIndexingConfigurationRequest": {
-     "type": "structure",
-     "members": {}
-    },
-    "GetJobDocumentRequest": {
-     "type": "structure",
-     "members": {
-      "jobId": {
-       "shape": "JobId",
-       "location": "uri",
-       "name": "jobId"
-      },
-      "beforeSubstitution": {
-       "shape": "BeforeSubstitutionFlag",
-       "location": "querystring",
-       "name": "beforeSubstitution"
-      }
-     },
-     "required": [
-      "jobId"
-     ]
-    },
-    "GetPackageConfigurationRequest": {
-     "type": "structure",
-     "members": {}
-    },
-    "GetPackageRequest": {
-     "type": "structure",
-     "members": {
-      "packageName": {
-       "shape": "PackageName",
-       "location": "uri",
-       "name": "packageName"
-      }
-     },
-     "required": [
-      "packageName"
-     ]
-    },
-    "GetPackageVersionRequest": {
-     "type": "structure",
-     "members": {
-      "packageName": {
-       "shape": "PackageName",
-       "location": "uri",
-       "name": "packageName"
-      },
-      "versionName": {
-       "shape": "VersionName",
-       "location": "uri",
-       "name": "versionName"
-      }
-     },
-     "required": [
-      "packageName",
-      "versionName"
-     ]
-    },
-    "GetThingConnectivityDataRequest": {
-     "type": "structure",
-     "members": {
-      "thingName": {
-       "shape": "ConnectivityApiThingName",
-       "location": "uri",
-       "name": "thingName"
-      }
-     },
-     "required": [
-      "thingName"
-     ]
-    },
-    "InProgressTimeoutInMinutes": {
-     "type": "long"
-    },
-    "IncrementFactor": {
-     "type": "double",
-     "min": 1.1,
-     "max": 5
-    },
-    "IndexName": {
-     "type": "string",
-     "min": 1,
-     "max": 128,
-     "pattern": "^(?:[a-zA-Z0-9:_-]+)$"
-    },
-    "IndexingFilter": {
-     "type": "structure",
-     "members": {
-      "namedShadowNames": {
-       "shape": "NamedShadowNamesFilter"
-      },
-      "geoLocations": {
-       "shape": "GeoLocationsFilter"
-      }
-     }
-    },
-    "JobArn": {
-     "type": "string"
-    },
-    "JobDescription": {
-     "type": "string",
-     "max": 2028,
-     "pattern": "^(?:[^\\p{C}]+)$"
-    },
-    "JobDocument": {
-     "type": "string",
-     "max": 32768
-    },
-    "JobDocumentSource": {
-     "type": "string",
-     "min": 1,
-     "max": 1350
-    },
-    "JobEndBehavior": {
-     "type": "string",
-     "enum": [
-      "STOP_ROLLOUT",
-      "CANCEL",
-      "FORCE_CANCEL"
-     ]
-    },
-    "JobExecutionFailureType": {
-     "type": "string",
-     "enum": [
-      "FAILED",
-      "REJECTED",
-      "TIMED_OUT",
-      "ALL"
-     ]
-    },
-    "JobExecutionStatus": {
-     "type": "string",
-     "enum": [
-      "QUEUED",
-      "IN_PROGRESS",
-      "SUCCEEDED",
-      "FAILED",
-      "TIMED_OUT",
-      "REJECTED",
-      "REMOVED",
-      "CANCELED"
-     ]
-    },
-    "JobExecutionsRetryConfig": {
-     "type": "structure",
-     "members": {
-      "criteriaList": {
-       "shape": "RetryCriteriaList"
-      }
-     },
-     "required": [
-      "criteriaList"
-     ]
-    },
-    "JobExecutionsRolloutConfig": {
-     "type": "structure",
-     "members": {
-      "maximumPerMinute": {
-       "shape": "MaxJobExecutionsPerMin"
-      },
-      "exponentialRate": {
-       "shape": "ExponentialRolloutRate"
-      }
-     }
-    },
-    "JobId": {
-     "type": "string",
-     "min": 1,
-     "max": 64,
-     "pattern": "^(?:[a-zA-Z0-9_-]+)$"
-    },
-    "JobStatus": {
-     "type": "string",
-     "enum": [
-      "IN_PROGRESS",
-      "CANCELED",
-      "COMPLETED",
-      "DELETION_IN_PROGRESS",
-      "SCHEDULED"
-     ]
-    },
-    "JobTargets": {
-     "type": "list",
-     "min": 1,
-     "member": "TargetArn"
-    },
-    "JobTemplateArn": {
-     "type": "string",
-     "min": 1,
-     "max": 1600,
-     "pattern": "^(?:^arn:[!-~]+$)$"
-    },
-    "JobTemplateId": {
-     "type": "string",
-     "min": 1,
-     "max": 64,
-     "pattern": "^(?:[a-zA-Z0-9_-]+)$"
-    },
-    "LaserMaxResults": {
-     "type": "integer",
-     "min": 1,
-     "max": 250
-    },
-    "ListJobExecutionsForJobRequest": {
-     "type": "structure",
-     "members": {
-      "jobId": {
-       "shape": "JobId",
-       "location": "uri",
-       "name": "jobId"
-      },
-      "status": {
-       "shape": "JobExecutionStatus",
-       "location": "querystring",
-       "name": "status"
-      },
-      "maxResults": {
-       "shape": "LaserMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      },
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      }
-     },
-     "required": [
-      "jobId"
-     ]
-    },
-    "ListJobExecutionsForThingRequest": {
-     "type": "structure",
-     "members": {
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      },
-      "status": {
-       "shape": "JobExecutionStatus",
-       "location": "querystring",
-       "name": "status"
-      },
-      "namespaceId": {
-       "shape": "NamespaceId",
-       "location": "querystring",
-       "name": "namespaceId"
-      },
-      "maxResults": {
-       "shape": "LaserMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      },
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      },
-      "jobId": {
-       "shape": "JobId",
-       "location": "querystring",
-       "name": "jobId"
-      }
-     },
-     "required": [
-      "thingName"
-     ]
-    },
-    "ListJobTemplatesRequest": {
-     "type": "structure",
-     "members": {
-      "maxResults": {
-       "shape": "LaserMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      },
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      }
-     }
-    },
-    "ListJobsRequest": {
-     "type": "structure",
-     "members": {
-      "status": {
-       "shape": "JobStatus",
-       "location": "querystring",
-       "name": "status"
-      },
-      "targetSelection": {
-       "shape": "TargetSelection",
-       "location": "querystring",
-       "name": "targetSelection"
-      },
-      "maxResults": {
-       "shape": "LaserMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      },
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      },
-      "thingGroupName": {
-       "shape": "ThingGroupName",
-       "location": "querystring",
-       "name": "thingGroupName"
-      },
-      "thingGroupId": {
-       "shape": "ThingGroupId",
-       "location": "querystring",
-       "name": "thingGroupId"
-      },
-      "namespaceId": {
-       "shape": "NamespaceId",
-       "location": "querystring",
-       "name": "namespaceId"
-      }
-     }
-    },
-    "ListManagedJobTemplatesRequest": {
-     "type": "structure",
-     "members": {
-      "templateName": {
-       "shape": "ManagedJobTemplateName",
-       "location": "querystring",
-       "name": "templateName"
-      },
-      "maxResults": {
-       "shape": "LaserMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      },
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      }
-     }
-    },
-    "ListPackageVersionsRequest": {
-     "type": "structure",
-     "members": {
-      "packageName": {
-       "shape": "PackageName",
-       "location": "uri",
-       "name": "packageName"
-      },
-      "status": {
-       "shape": "PackageVersionStatus",
-       "location": "querystring",
-       "name": "status"
-      },
-      "maxResults": {
-       "shape": "PackageCatalogMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      },
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      }
-     },
-     "required": [
-      "packageName"
-     ]
-    },
-    "ListPackagesRequest": {
-     "type": "structure",
-     "members": {
-      "maxResults": {
-       "shape": "PackageCatalogMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      },
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      }
-     }
-    },
-    "ListPrincipalThingsRequest": {
-     "type": "structure",
-     "members": {
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      },
-      "maxResults": {
-       "shape": "RegistryMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      },
-      "principal": {
-       "shape": "Principal",
-       "location": "header",
-       "name": "x-amzn-principal"
-      }
-     },
-     "required": [
-      "principal"
-     ]
-    },
-    "ListPrincipalThingsV2Request": {
-     "type": "structure",
-     "members": {
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      },
-      "maxResults": {
-       "shape": "RegistryMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      },
-      "principal": {
-       "shape": "Principal",
-       "location": "header",
-       "name": "x-amzn-principal"
-      },
-      "thingPrincipalType": {
-       "shape": "ThingPrincipalType",
-       "location": "querystring",
-       "name": "thingPrincipalType"
-      }
-     },
-     "required": [
-      "principal"
-     ]
-    },
-    "ListThingGroupsForThingRequest": {
-     "type": "structure",
-     "members": {
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      },
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      },
-      "maxResults": {
-       "shape": "RegistryMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      }
-     },
-     "required": [
-      "thingName"
-     ]
-    },
-    "ListThingGroupsRequest": {
-     "type": "structure",
-     "members": {
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      },
-      "maxResults": {
-       "shape": "RegistryMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      },
-      "parentGroup": {
-       "shape": "ThingGroupName",
-       "location": "querystring",
-       "name": "parentGroup"
-      },
-      "namePrefixFilter": {
-       "shape": "ThingGroupName",
-       "location": "querystring",
-       "name": "namePrefixFilter"
-      },
-      "recursive": {
-       "shape": "RecursiveWithoutDefault",
-       "location": "querystring",
-       "name": "recursive"
-      }
-     }
-    },
-    "ListThingPrincipalsRequest": {
-     "type": "structure",
-     "members": {
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      },
-      "maxResults": {
-       "shape": "RegistryMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      },
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      }
-     },
-     "required": [
-      "thingName"
-     ]
-    },
-    "ListThingPrincipalsV2Request": {
-     "type": "structure",
-     "members": {
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      },
-      "maxResults": {
-       "shape": "RegistryMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      },
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      },
-      "thingPrincipalType": {
-       "shape": "ThingPrincipalType",
-       "location": "querystring",
-       "name": "thingPrincipalType"
-      }
-     },
-     "required": [
-      "thingName"
-     ]
-    },
-    "ListThingRegistrationTaskReportsRequest": {
-     "type": "structure",
-     "members": {
-      "taskId": {
-       "shape": "TaskId",
-       "location": "uri",
-       "name": "taskId"
-      },
-      "reportType": {
-       "shape": "ReportType",
-       "location": "querystring",
-       "name": "reportType"
-      },
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      },
-      "maxResults": {
-       "shape": "RegistryMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      }
-     },
-     "required": [
-      "taskId",
-      "reportType"
-     ]
-    },
-    "ListThingRegistrationTasksRequest": {
-     "type": "structure",
-     "members": {
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      },
-      "maxResults": {
-       "shape": "RegistryMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      },
-      "status": {
-       "shape": "Status",
-       "location": "querystring",
-       "name": "status"
-      }
-     }
-    },
-    "ListThingTypesRequest": {
-     "type": "structure",
-     "members": {
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      },
-      "maxResults": {
-       "shape": "RegistryMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      },
-      "thingTypeName": {
-       "shape": "ThingTypeName",
-       "location": "querystring",
-       "name": "thingTypeName"
-      }
-     }
-    },
-    "ListThingsInBillingGroupRequest": {
-     "type": "structure",
-     "members": {
-      "billingGroupName": {
-       "shape": "BillingGroupName",
-       "location": "uri",
-       "name": "billingGroupName"
-      },
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      },
-      "maxResults": {
-       "shape": "RegistryMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      }
-     },
-     "required": [
-      "billingGroupName"
-     ]
-    },
-    "ListThingsInThingGroupRequest": {
-     "type": "structure",
-     "members": {
-      "thingGroupName": {
-       "shape": "ThingGroupName",
-       "location": "uri",
-       "name": "thingGroupName"
-      },
-      "recursive": {
-       "shape": "Recursive",
-       "location": "querystring",
-       "name": "recursive"
-      },
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      },
-      "maxResults": {
-       "shape": "RegistryMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      }
-     },
-     "required": [
-      "thingGroupName"
-     ]
-    },
-    "ListThingsRequest": {
-     "type": "structure",
-     "members": {
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      },
-      "maxResults": {
-       "shape": "RegistryMaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      },
-      "attributeName": {
-       "shape": "AttributeName",
-       "location": "querystring",
-       "name": "attributeName"
-      },
-      "attributeValue": {
-       "shape": "AttributeValue",
-       "location": "querystring",
-       "name": "attributeValue"
-      },
-      "thingTypeName": {
-       "shape": "ThingTypeName",
-       "location": "querystring",
-       "name": "thingTypeName"
-      },
-      "usePrefixAttributeValue": {
-       "shape": "usePrefixAttributeValue",
-       "location": "querystring",
-       "name": "usePrefixAttributeValue"
-      }
-     }
-    },
-    "MaintenanceWindow": {
-     "type": "structure",
-     "members": {
-      "startTime": {
-       "shape": "CronExpression"
-      },
-      "durationInMinutes": {
-       "shape": "DurationInMinutes"
-      }
-     },
-     "required": [
-      "startTime",
-      "durationInMinutes"
-     ]
-    },
-    "MaintenanceWindows": {
-     "type": "list",
-     "member": "MaintenanceWindow"
-    },
-    "ManagedJobTemplateName": {
-     "type": "string",
-     "min": 1,
-     "max": 64
-    },
-    "ManagedTemplateVersion": {
-     "type": "string",
-     "pattern": "^(?:^[1-9]+.[0-9]+)$"
-    },
-    "MaxJobExecutionsPerMin": {
-     "type": "integer",
-     "min": 1
-    },
-    "MinimumNumberOfExecutedThings": {
-     "type": "integer",
-     "min": 1
-    },
-    "Mqtt5Configuration": {
-     "type": "structure",
-     "members": {
-      "propagatingAttributes": {
-       "shape": "PropagatingAttributeList"
-      }
-     }
-    },
-    "NamedShadowIndexingMode": {
-     "type": "string",
-     "enum": [
-      "OFF",
-      "ON"
-     ]
-    },
-    "NamedShadowNamesFilter": {
-     "type": "list",
-     "member": "ShadowName"
-    },
-    "NamespaceId": {
-     "type": "string",
-     "pattern": "^(?:[a-zA-Z0-9_-]+)$"
-    },
-    "NextToken": {
-     "type": "string"
-    },
-    "NumberOfRetries": {
-     "type": "integer",
-     "min": 0,
-     "max": 10
-    },
-    "NumberOfThings": {
-     "type": "integer",
-     "min": 1
-    },
-    "OptionalVersion": {
-     "type": "long"
-    },
-    "OverrideDynamicGroups": {
-     "type": "boolean"
-    },
-    "PackageCatalogMaxResults": {
-     "type": "integer",
-     "min": 1,
-     "max": 100
-    },
-    "PackageName": {
-     "type": "string",
-     "min": 1,
-     "max": 128,
-     "pattern": "^(?:[a-zA-Z0-9\\-_.]+)$"
-    },
-    "PackageVersionAction": {
-     "type": "string",
-     "enum": [
-      "PUBLISH",
-      "DEPRECATE"
-     ]
-    },
-    "PackageVersionArn": {
-     "type": "string",
-     "min": 1,
-     "max": 1600,
-     "pattern": "^(?:^arn:[!-~]+$)$"
-    },
-    "PackageVersionArtifact": {
-     "type": "structure",
-     "members": {
-      "s3Location": {
-       "shape": "S3Location"
-      }
-     }
-    },
-    "PackageVersionRecipe": {
-     "type": "string",
-     "max": 3072
-    },
-    "PackageVersionStatus": {
-     "type": "string",
-     "enum": [
-      "DRAFT",
-      "PUBLISHED",
-      "DEPRECATED"
-     ]
-    },
-    "Parameter": {
-     "type": "string",
-     "min": 0,
-     "max": 2048,
-     "pattern": "^(?:[\\s\\S]*)$"
-    },
-    "ParameterKey": {
-     "type": "string",
-     "min": 1,
-     "max": 128,
-     "pattern": "^(?:[a-zA-Z0-9_-]+)$"
-    },
-    "ParameterMap": {
-     "type": "map",
-     "key": "ParameterKey",
-     "value": "ParameterValue"
-    },
-    "ParameterValue": {
-     "type": "string",
-     "min": 1,
-     "max": 30720,
-     "pattern": "^(?:[^\\p{C}]+)$"
-    },
-    "Parameters": {
-     "type": "map",
-     "key": "Parameter",
-     "value": "Value"
-    },
-    "PresignedUrlConfig": {
-     "type": "structure",
-     "members": {
-      "roleArn": {
-       "shape": "RoleArn"
-      },
-      "expiresInSec": {
-       "shape": "ExpiresInSec"
-      }
-     }
-    },
-    "Principal": {
-     "type": "string"
-    },
-    "PropagatingAttribute": {
-     "type": "structure",
-     "members": {
-      "userPropertyKey": {
-       "shape": "UserPropertyKeyName"
-      },
-      "thingAttribute": {
-       "shape": "AttributeName"
-      },
-      "connectionAttribute": {
-       "shape": "ConnectionAttributeName"
-      }
-     }
-    },
-    "PropagatingAttributeList": {
-     "type": "list",
-     "member": "PropagatingAttribute"
-    },
-    "QueryString": {
-     "type": "string",
-     "min": 1
-    },
-    "QueryVersion": {
-     "type": "string"
-    },
-    "RateIncreaseCriteria": {
-     "type": "structure",
-     "members": {
-      "numberOfNotifiedThings": {
-       "shape": "NumberOfThings"
-      },
-      "numberOfSucceededThings": {
-       "shape": "NumberOfThings"
-      }
-     }
-    },
-    "ReasonCode": {
-     "type": "string",
-     "max": 128,
-     "pattern": "^(?:[A-Z0-9_]+)$"
-    },
-    "Recursive": {
-     "type": "boolean"
-    },
-    "RecursiveWithoutDefault": {
-     "type": "boolean"
-    },
-    "RegisterThingRequest": {
-     "type": "structure",
-     "members": {
-      "templateBody": {
-       "shape": "TemplateBody"
-      },
-      "parameters": {
-       "shape": "Parameters"
-      }
-     },
-     "required": [
-      "templateBody"
-     ]
-    },
-    "RegistryMaxResults": {
-     "type": "integer",
-     "min": 1,
-     "max": 250
-    },
-    "RegistryS3BucketName": {
-     "type": "string",
-     "min": 3,
-     "max": 256,
-     "pattern": "^(?:[a-zA-Z0-9._-]+)$"
-    },
-    "RegistryS3KeyName": {
-     "type": "string",
-     "min": 1,
-     "max": 1024,
-     "pattern": "^(?:[a-zA-Z0-9!_.*'()-\\/]+)$"
-    },
-    "RemoveThingFromBillingGroupRequest": {
-     "type": "structure",
-     "members": {
-      "billingGroupName": {
-       "shape": "BillingGroupName"
-      },
-      "billingGroupArn": {
-       "shape": "BillingGroupArn"
-      },
-      "thingName": {
-       "shape": "ThingName"
-      },
-      "thingArn": {
-       "shape": "ThingArn"
-      }
-     }
-    },
-    "RemoveThingFromThingGroupRequest": {
-     "type": "structure",
-     "members": {
-      "thingGroupName": {
-       "shape": "ThingGroupName"
-      },
-      "thingGroupArn": {
-       "shape": "ThingGroupArn"
-      },
-      "thingName": {
-       "shape": "ThingName"
-      },
-      "thingArn": {
-       "shape": "ThingArn"
-      }
-     }
-    },
-    "RemoveThingType": {
-     "type": "boolean"
-    },
-    "ReportType": {
-     "type": "string",
-     "enum": [
-      "ERRORS",
-      "RESULTS"
-     ]
-    },
-    "ResourceAttributeKey": {
-     "type": "string",
-     "min": 1,
-     "pattern": "^(?:[a-zA-Z0-9:_-]+)$"
-    },
-    "ResourceAttributeValue": {
-     "type": "string",
-     "min": 1,
-     "pattern": "^(?:[^\\p{C}]+)$"
-    },
-    "ResourceAttributes": {
-     "type": "map",
-     "key": "ResourceAttributeKey",
-     "value": "ResourceAttributeValue"
-    },
-    "ResourceDescription": {
-     "type": "string",
-     "min": 0,
-     "max": 1024,
-     "pattern": "^(?:[^\\p{C}]+)$"
-    },
-    "RetryCriteria": {
-     "type": "structure",
-     "members": {
-      "failureType": {
-       "shape": "RetryableFailureType"
-      },
-      "numberOfRetries": {
-       "shape": "NumberOfRetries"
-      }
-     },
-     "required": [
-      "failureType",
-      "numberOfRetries"
-     ]
-    },
-    "RetryCriteriaList": {
-     "type": "list",
-     "min": 1,
-     "max": 2,
-     "member": "RetryCriteria"
-    },
-    "RetryableFailureType": {
-     "type": "string",
-     "enum": [
-      "FAILED",
-      "TIMED_OUT",
-      "ALL"
-     ]
-    },
-    "RoleArn": {
-     "type": "string",
-     "min": 20,
-     "max": 2048
-    },
-    "RolloutRatePerMinute": {
-     "type": "integer",
-     "min": 1,
-     "max": 1000
-    },
-    "S3Bucket": {
-     "type": "string",
-     "min": 1
-    },
-    "S3Key": {
-     "type": "string",
-     "min": 1
-    },
-    "S3Location": {
-     "type": "structure",
-     "members": {
-      "bucket": {
-       "shape": "S3Bucket"
-      },
-      "key": {
-       "shape": "S3Key"
-      },
-      "version": {
-       "shape": "S3Version"
-      }
-     }
-    },
-    "S3Version": {
-     "type": "string"
-    },
-    "Sbom": {
-     "type": "structure",
-     "members": {
-      "s3Location": {
-       "shape": "S3Location"
-      }
-     }
-    },
-    "SchedulingConfig": {
-     "type": "structure",
-     "members": {
-      "startTime": {
-       "shape": "StringDateTime"
-      },
-      "endTime": {
-       "shape": "StringDateTime"
-      },
-      "endBehavior": {
-       "shape": "JobEndBehavior"
-      },
-      "maintenanceWindows": {
-       "shape": "MaintenanceWindows"
-      }
-     }
-    },
-    "SearchIndexRequest": {
-     "type": "structure",
-     "members": {
-      "indexName": {
-       "shape": "IndexName"
-      },
-      "queryString": {
-       "shape": "QueryString"
-      },
-      "nextToken": {
-       "shape": "NextToken"
-      },
-      "maxResults": {
-       "shape": "SearchQueryMaxResults"
-      },
-      "queryVersion": {
-       "shape": "QueryVersion"
-      }
-     },
-     "required": [
-      "queryString"
-     ]
-    },
-    "SearchQueryMaxResults": {
-     "type": "integer",
-     "min": 1
-    },
-    "SearchableAttributes": {
-     "type": "list",
-     "member": "AttributeName"
-    },
-    "ShadowName": {
-     "type": "string",
-     "min": 1,
-     "max": 64,
-     "pattern": "^(?:[$a-zA-Z0-9:_-]+)$"
-    },
-    "StartThingRegistrationTaskRequest": {
-     "type": "structure",
-     "members": {
-      "templateBody": {
-       "shape": "TemplateBody"
-      },
-      "inputFileBucket": {
-       "shape": "RegistryS3BucketName"
-      },
-      "inputFileKey": {
-       "shape": "RegistryS3KeyName"
-      },
-      "roleArn": {
-       "shape": "RoleArn"
-      }
-     },
-     "required": [
-      "templateBody",
-      "inputFileBucket",
-      "inputFileKey",
-      "roleArn"
-     ]
-    },
-    "Status": {
-     "type": "string",
-     "enum": [
-      "InProgress",
-      "Completed",
-      "Failed",
-      "Cancelled",
-      "Cancelling"
-     ]
-    },
-    "StopThingRegistrationTaskRequest": {
-     "type": "structure",
-     "members": {
-      "taskId": {
-       "shape": "TaskId",
-       "location": "uri",
-       "name": "taskId"
-      }
-     },
-     "required": [
-      "taskId"
-     ]
-    },
-    "StringDateTime": {
-     "type": "string",
-     "min": 1,
-     "max": 64
-    },
-    "Tag": {
-     "type": "structure",
-     "members": {
-      "Key": {
-       "shape": "TagKey"
-      },
-      "Value": {
-       "shape": "TagValue"
-      }
-     },
-     "required": [
-      "Key"
-     ]
-    },
-    "TagKey": {
-     "type": "string",
-     "min": 1,
-     "max": 128,
-     "pattern": "^(?:^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$)$"
-    },
-    "TagList": {
-     "type": "list",
-     "member": "Tag"
-    },
-    "TagMap": {
-     "type": "map",
-     "min": 1,
-     "max": 50,
-     "key": "TagKey",
-     "value": "TagValue"
-    },
-    "TagValue": {
-     "type": "string",
-     "min": 0,
-     "max": 256
-    },
-    "TargetArn": {
-     "type": "string",
-     "max": 2048
-    },
-    "TargetFieldName": {
-     "type": "string"
-    },
-    "TargetFieldOrder": {
-     "type": "string",
-     "enum": [
-      "LatLon",
-      "LonLat"
-     ]
-    },
-    "TargetSelection": {
-     "type": "string",
-     "enum": [
-      "CONTINUOUS",
-      "SNAPSHOT"
-     ]
-    },
-    "TaskId": {
-     "type": "string",
-     "max": 40
-    },
-    "TemplateBody": {
-     "type": "string",
-     "min": 0,
-     "max": 10240,
-     "pattern": "^(?:[\\s\\S]*)$"
-    },
-    "ThingArn": {
-     "type": "string"
-    },
-    "ThingConnectivityIndexingMode": {
-     "type": "string",
-     "enum": [
-      "OFF",
-      "STATUS"
-     ]
-    },
-    "ThingGroupArn": {
-     "type": "string"
-    },
-    "ThingGroupDescription": {
-     "type": "string",
-     "max": 2028,
-     "pattern": "^(?:[\\x21-\\x7E\\x20]*)$"
-    },
-    "ThingGroupId": {
-     "type": "string",
-     "min": 1,
-     "max": 128,
-     "pattern": "^(?:[a-zA-Z0-9\\-]+)$"
-    },
-    "ThingGroupIndexingConfiguration": {
-     "type": "structure",
-     "members": {
-      "thingGroupIndexingMode": {
-       "shape": "ThingGroupIndexingMode"
-      },
-      "managedFields": {
-       "shape": "Fields"
-      },
-      "customFields": {
-       "shape": "Fields"
-      }
-     },
-     "required": [
-      "thingGroupIndexingMode"
-     ]
-    },
-    "ThingGroupIndexingMode": {
-     "type": "string",
-     "enum": [
-      "OFF",
-      "ON"
-     ]
-    },
-    "ThingGroupList": {
-     "type": "list",
-     "member": "ThingGroupName"
-    },
-    "ThingGroupName": {
-     "type": "string",
-     "min": 1,
-     "max": 128,
-     "pattern": "^(?:[a-zA-Z0-9:_-]+)$"
-    },
-    "ThingGroupProperties": {
-     "type": "structure",
-     "members": {
-      "thingGroupDescription": {
-       "shape": "ThingGroupDescription"
-      },
-      "attributePayload": {
-       "shape": "AttributePayload"
-      }
-     }
-    },
-    "ThingIndexingConfiguration": {
-     "type": "structure",
-     "members": {
-      "thingIndexingMode": {
-       "shape": "ThingIndexingMode"
-      },
-      "thingConnectivityIndexingMode": {
-       "shape": "ThingConnectivityIndexingMode"
-      },
-      "deviceDefenderIndexingMode": {
-       "shape": "DeviceDefenderIndexingMode"
-      },
-      "namedShadowIndexingMode": {
-       "shape": "NamedShadowIndexingMode"
-      },
-      "managedFields": {
-       "shape": "Fields"
-      },
-      "customFields": {
-       "shape": "Fields"
-      },
-      "filter": {
-       "shape": "IndexingFilter"
-      }
-     },
-     "required": [
-      "thingIndexingMode"
-     ]
-    },
-    "ThingIndexingMode": {
-     "type": "string",
-     "enum": [
-      "OFF",
-      "REGISTRY",
-      "REGISTRY_AND_SHADOW"
-     ]
-    },
-    "ThingName": {
-     "type": "string",
-     "min": 1,
-     "max": 128,
-     "pattern": "^(?:[a-zA-Z0-9:_-]+)$"
-    },
-    "ThingPrincipalType": {
-     "type": "string",
-     "enum": [
-      "EXCLUSIVE_THING",
-      "NON_EXCLUSIVE_THING"
-     ]
-    },
-    "ThingTypeDescription": {
-     "type": "string",
-     "max": 2028,
-     "pattern": "^(?:[\\x21-\\x7E\\x20]*)$"
-    },
-    "ThingTypeName": {
-     "type": "string",
-     "min": 1,
-     "max": 128,
-     "pattern": "^(?:[a-zA-Z0-9:_-]+)$"
-    },
-    "ThingTypeProperties": {
-     "type": "structure",
-     "members": {
-      "thingTypeDescription": {
-       "shape": "ThingTypeDescription"
-      },
-      "searchableAttributes": {
-       "shape": "SearchableAttributes"
-      },
-      "mqtt5Configuration": {
-       "shape": "Mqtt5Configuration"
-      }
-     }
-    },
-    "TimeoutConfig": {
-     "type": "structure",
-     "members": {
-      "inProgressTimeoutInMinutes": {
-       "shape": "InProgressTimeoutInMinutes"
-      }
-     }
-    },
-    "UndoDeprecate": {
-     "type": "boolean"
-    },
-    "UnsetDefaultVersion": {
-     "type": "boolean"
-    },
-    "UpdateDynamicThingGroupRequest": {
-     "type": "structure",
-     "members": {
-      "thingGroupName": {
-       "shape": "ThingGroupName",
-       "location": "uri",
-       "name": "thingGroupName"
-      },
-      "thingGroupProperties": {
-       "shape": "ThingGroupProperties"
-      },
-      "expectedVersion": {
-       "shape": "OptionalVersion"
-      },
-      "indexName": {
-       "shape": "IndexName"
-      },
-      "queryString": {
-       "shape": "QueryString"
-      },
-      "queryVersion": {
-       "shape": "QueryVersion"
-      }
-     },
-     "required": [
-      "thingGroupName",
-      "thingGroupProperties"
-     ]
-    },
-    "UpdateIndexingConfigurationRequest": {
-     "type": "structure",
-     "members": {
-      "thingIndexingConfiguration": {
-       "shape": "ThingIndexingConfiguration"
-      },
-      "thingGroupIndexingConfiguration": {
-       "shape": "ThingGroupIndexingConfiguration"
-      }
-     }
-    },
-    "UpdateJobRequest": {
-     "type": "structure",
-     "members": {
-      "jobId": {
-       "shape": "JobId",
-       "location": "uri",
-       "name": "jobId"
-      },
-      "description": {
-       "shape": "JobDescription"
-      },
-      "presignedUrlConfig": {
-       "shape": "PresignedUrlConfig"
-      },
-      "jobExecutionsRolloutConfig": {
-       "shape": "JobExecutionsRolloutConfig"
-      },
-      "abortConfig": {
-       "shape": "AbortConfig"
-      },
-      "timeoutConfig": {
-       "shape": "TimeoutConfig"
-      },
-      "namespaceId": {
-       "shape": "NamespaceId",
-       "location": "querystring",
-       "name": "namespaceId"
-      },
-      "jobExecutionsRetryConfig": {
-       "shape": "JobExecutionsRetryConfig"
-      }
-     },
-     "required": [
-      "jobId"
-     ]
-    },
-    "UpdatePackageConfigurationRequest": {
-     "type": "structure",
-     "members": {
-      "versionUpdateByJobsConfig": {
-       "shape": "VersionUpdateByJobsConfig"
-      },
-      "clientToken": {
-       "shape": "ClientToken",
-       "location": "querystring",
-       "name": "clientToken"
-      }
-     }
-    },
-    "UpdatePackageRequest": {
-     "type": "structure",
-     "members": {
-      "packageName": {
-       "shape": "PackageName",
-       "location": "uri",
-       "name": "packageName"
-      },
-      "description": {
-       "shape": "ResourceDescription"
-      },
-      "defaultVersionName": {
-       "shape": "VersionName"
-      },
-      "unsetDefaultVersion": {
-       "shape": "UnsetDefaultVersion"
-      },
-      "clientToken": {
-       "shape": "ClientToken",
-       "location": "querystring",
-       "name": "clientToken"
-      }
-     },
-     "required": [
-      "packageName"
-     ]
-    },
-    "UpdatePackageVersionRequest": {
-     "type": "structure",
-     "members": {
-      "packageName": {
-       "shape": "PackageName",
-       "location": "uri",
-       "name": "packageName"
-      },
-      "versionName": {
-       "shape": "VersionName",
-       "location": "uri",
-       "name": "versionName"
-      },
-      "description": {
-       "shape": "ResourceDescription"
-      },
-      "attributes": {
-       "shape": "ResourceAttributes"
-      },
-      "artifact": {
-       "shape": "PackageVersionArtifact"
-      },
-      "action": {
-       "shape": "PackageVersionAction"
-      },
-      "recipe": {
-       "shape": "PackageVersionRecipe"
-      },
-      "clientToken": {
-       "shape": "ClientToken",
-       "location": "querystring",
-       "name": "clientToken"
-      }
-     },
-     "required": [
-      "packageName",
-      "versionName"
-     ]
-    },
-    "UpdateThingGroupRequest": {
-     "type": "structure",
-     "members": {
-      "thingGroupName": {
-       "shape": "ThingGroupName",
-       "location": "uri",
-       "name": "thingGroupName"
-      },
-      "thingGroupProperties": {
-       "shape": "ThingGroupProperties"
-      },
-      "expectedVersion": {
-       "shape": "OptionalVersion"
-      }
-     },
-     "required": [
-      "thingGroupName",
-      "thingGroupProperties"
-     ]
-    },
-    "UpdateThingGroupsForThingRequest": {
-     "type": "structure",
-     "members": {
-      "thingName": {
-       "shape": "ThingName"
-      },
-      "thingGroupsToAdd": {
-       "shape": "ThingGroupList"
-      },
-      "thingGroupsToRemove": {
-       "shape": "ThingGroupList"
-      },
-      "overrideDynamicGroups": {
-       "shape": "OverrideDynamicGroups"
-      }
-     }
-    },
-    "UpdateThingRequest": {
-     "type": "structure",
-     "members": {
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      },
-      "thingTypeName": {
-       "shape": "ThingTypeName"
-      },
-      "attributePayload": {
-       "shape": "AttributePayload"
-      },
-      "expectedVersion": {
-       "shape": "OptionalVersion"
-      },
-      "removeThingType": {
-       "shape": "RemoveThingType"
-      }
-     },
-     "required": [
-      "thingName"
-     ]
-    },
-    "UpdateThingTypeRequest": {
-     "type": "structure",
-     "members": {
-      "thingTypeName": {
-       "shape": "ThingTypeName",
-       "location": "uri",
-       "name": "thingTypeName"
-      },
-      "thingTypeProperties": {
-       "shape": "ThingTypeProperties"
-      }
-     },
-     "required": [
-      "thingTypeName"
-     ]
-    },
-    "UserPropertyKeyName": {
-     "type": "string",
-     "max": 128,
-     "pattern": "^(?:[a-zA-Z0-9:$.]+)$"
-    },
-    "Value": {
-     "type": "string",
-     "min": 0,
-     "max": 4096,
-     "pattern": "^(?:[\\s\\S]*)$"
-    },
-    "VersionName": {
-     "type": "string",
-     "min": 1,
-     "max": 64,
-     "pattern": "^(?:[a-zA-Z0-9\\-_.]+)$"
-    },
-    "VersionUpdateByJobsConfig": {
-     "type": "structure",
-     "members": {
-      "enabled": {
-       "shape": "EnabledBoolean"
-      },
-      "roleArn": {
-       "shape": "RoleArn"
-      }
-     }
-    },
-    "usePrefixAttributeValue": {
-     "type": "boolean"
-    }
-   }
-  },
-  "iot-data": {
-   "signingName": "iotdata",
-   "version": "2015-05-28",
-   "errors": {
-    "ConflictException": 409,
-    "ForbiddenException": 403,
-    "InternalFailureException": 500,
-    "InvalidRequestException": 400,
-    "MethodNotAllowedException": 405,
-    "RequestEntityTooLargeException": 413,
-    "ResourceNotFoundException": 404,
-    "ServiceUnavailableException": 503,
-    "ThrottlingException": 429,
-    "UnauthorizedException": 401,
-    "UnsupportedDocumentEncodingException": 415
-   },
-   "shapes": {
-    "CleanSession": {
-     "type": "boolean"
-    },
-    "ClientId": {
-     "type": "string",
-     "min": 1,
-     "max": 128,
-     "pattern": "^(?:^[^$].*)$"
-    },
-    "ContentType": {
-     "type": "string"
-    },
-    "CorrelationData": {
-     "type": "string"
-    },
-    "DeleteConnectionRequest": {
-     "type": "structure",
-     "members": {
-      "clientId": {
-       "shape": "ClientId",
-       "location": "uri",
-       "name": "clientId"
-      },
-      "cleanSession": {
-       "shape": "CleanSession",
-       "location": "querystring",
-       "name": "cleanSession"
-      },
-      "preventWillMessage": {
-       "shape": "PreventWillMessage",
-       "location": "querystring",
-       "name": "preventWillMessage"
-      }
-     },
-     "required": [
-      "clientId"
-     ]
-    },
-    "DeleteThingShadowRequest": {
-     "type": "structure",
-     "members": {
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      },
-      "shadowName": {
-       "shape": "ShadowName",
-       "location": "querystring",
-       "name": "name"
-      }
-     },
-     "required": [
-      "thingName"
-     ]
-    },
-    "GetRetainedMessageRequest": {
-     "type": "structure",
-     "members": {
-      "topic": {
-       "shape": "Topic",
-       "location": "uri",
-       "name": "topic"
-      }
-     },
-     "required": [
-      "topic"
-     ]
-    },
-    "GetThingShadowRequest": {
-     "type": "structure",
-     "members": {
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      },
-      "shadowName": {
-       "shape": "ShadowName",
-       "location": "querystring",
-       "name": "name"
-      }
-     },
-     "required": [
-      "thingName"
-     ]
-    },
-    "JsonDocument": {
-     "type": "blob"
-    },
-    "ListNamedShadowsForThingRequest": {
-     "type": "structure",
-     "members": {
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      },
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      },
-      "pageSize": {
-       "shape": "PageSize",
-       "location": "querystring",
-       "name": "pageSize"
-      }
-     },
-     "required": [
-      "thingName"
-     ]
-    },
-    "ListRetainedMessagesRequest": {
-     "type": "structure",
-     "members": {
-      "nextToken": {
-       "shape": "NextToken",
-       "location": "querystring",
-       "name": "nextToken"
-      },
-      "maxResults": {
-       "shape": "MaxResults",
-       "location": "querystring",
-       "name": "maxResults"
-      }
-     }
-    },
-    "MaxResults": {
-     "type": "integer",
-     "min": 1,
-     "max": 200
-    },
-    "MessageExpiry": {
-     "type": "long"
-    },
-    "NextToken": {
-     "type": "string"
-    },
-    "PageSize": {
-     "type": "integer",
-     "min": 1,
-     "max": 100
-    },
-    "Payload": {
-     "type": "blob"
-    },
-    "PayloadFormatIndicator": {
-     "type": "string",
-     "enum": [
-      "UNSPECIFIED_BYTES",
-      "UTF8_DATA"
-     ]
-    },
-    "PreventWillMessage": {
-     "type": "boolean"
-    },
-    "PublishRequest": {
-     "type": "structure",
-     "members": {
-      "topic": {
-       "shape": "Topic",
-       "location": "uri",
-       "name": "topic"
-      },
-      "qos": {
-       "shape": "Qos",
-       "location": "querystring",
-       "name": "qos"
-      },
-      "retain": {
-       "shape": "Retain",
-       "location": "querystring",
-       "name": "retain"
-      },
-      "payload": {
-       "shape": "Payload"
-      },
-      "userProperties": {
-       "shape": "UserProperties",
-       "location": "header",
-       "name": "x-amz-mqtt5-user-properties"
-      },
-      "payloadFormatIndicator": {
-       "shape": "PayloadFormatIndicator",
-       "location": "header",
-       "name": "x-amz-mqtt5-payload-format-indicator"
-      },
-      "contentType": {
-       "shape": "ContentType",
-       "location": "querystring",
-       "name": "contentType"
-      },
-      "responseTopic": {
-       "shape": "ResponseTopic",
-       "location": "querystring",
-       "name": "responseTopic"
-      },
-      "correlationData": {
-       "shape": "CorrelationData",
-       "location": "header",
-       "name": "x-amz-mqtt5-correlation-data"
-      },
-      "messageExpiry": {
-       "shape": "MessageExpiry",
-       "location": "querystring",
-       "name": "messageExpiry"
-      }
-     },
-     "required": [
-      "topic"
-     ],
-     "payload": "payload"
-    },
-    "Qos": {
-     "type": "integer",
-     "min": 0,
-     "max": 1
-    },
-    "ResponseTopic": {
-     "type": "string"
-    },
-    "Retain": {
-     "type": "boolean"
-    },
-    "ShadowName": {
-     "type": "string",
-     "min": 1,
-     "max": 64,
-     "pattern": "^(?:[$a-zA-Z0-9:_-]+)$"
-    },
-    "ThingName": {
-     "type": "string",
-     "min": 1,
-     "max": 128,
-     "pattern": "^(?:[a-zA-Z0-9:_-]+)$"
-    },
-    "Topic": {
-     "type": "string"
-    },
-    "UpdateThingShadowRequest": {
-     "type": "structure",
-     "members": {
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      },
-      "shadowName": {
-       "shape": "ShadowName",
-       "location": "querystring",
-       "name": "name"
-      },
-      "payload": {
-       "shape": "JsonDocument"
-      }
-     },
-     "required": [
-      "thingName",
-      "payload"
-     ],
-     "payload": "payload"
-    },
-    "UserProperties": {
-     "type": "string"
-    }
-   }
+    },
   },
-  "iot-jobs-data": {
-   "signingName": "iot-jobs-data",
-   "version": "2017-09-29",
-   "errors": {
-    "CertificateValidationException": 400,
-    "ConflictException": 409,
-    "InternalServerException": 500,
-    "InvalidRequestException": 400,
-    "InvalidStateTransitionException": 409,
-    "ResourceNotFoundException": 404,
-    "ServiceQuotaExceededException": 402,
-    "ServiceUnavailableException": 503,
-    "TerminalStateException": 410,
-    "ThrottlingException": 429,
-    "ValidationException": 400
-   },
-   "shapes": {
-    "BinaryParameterValue": {
-     "type": "blob",
-     "min": 1
-    },
-    "BooleanParameterValue": {
-     "type": "boolean"
-    },
-    "ClientRequestTokenV2": {
-     "type": "string",
-     "min": 1,
-     "max": 64,
-     "pattern": "^(?:^[\\x21-\\x7E]+$)$"
-    },
-    "CommandArn": {
-     "type": "string"
-    },
-    "CommandExecutionParameterMap": {
-     "type": "map",
-     "min": 1,
-     "key": "CommandParameterName",
-     "value": "CommandParameterValue"
-    },
-    "CommandExecutionTimeoutInSeconds": {
-     "type": "long",
-     "min": 1
-    },
-    "CommandParameterName": {
-     "type": "string",
-     "min": 1,
-     "max": 192,
-     "pattern": "^(?:^[.$a-zA-Z0-9_-]+$)$"
-    },
-    "CommandParameterValue": {
-     "type": "structure",
-     "members": {
-      "S": {
-       "shape": "StringParameterValue"
-      },
-      "B": {
-       "shape": "BooleanParameterValue"
-      },
-      "I": {
-       "shape": "IntegerParameterValue"
-      },
-      "L": {
-       "shape": "LongParameterValue"
-      },
-      "D": {
-       "shape": "DoubleParameterValue"
-      },
-      "BIN": {
-       "shape": "BinaryParameterValue"
-      },
-      "UL": {
-       "shape": "UnsignedLongParameterValue"
-      }
-     }
-    },
-    "DescribeJobExecutionJobId": {
-     "type": "string",
-     "pattern": "^(?:[a-zA-Z0-9_-]+|^\\$next)$"
-    },
-    "DescribeJobExecutionRequest": {
-     "type": "structure",
-     "members": {
-      "jobId": {
-       "shape": "DescribeJobExecutionJobId",
-       "location": "uri",
-       "name": "jobId"
-      },
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      },
-      "includeJobDocument": {
-       "shape": "IncludeJobDocument",
-       "location": "querystring",
-       "name": "includeJobDocument"
-      },
-      "executionNumber": {
-       "shape": "ExecutionNumber",
-       "location": "querystring",
-       "name": "executionNumber"
-      }
-     },
-     "required": [
-      "jobId",
-      "thingName"
-     ]
-    },
-    "DetailsKey": {
-     "type": "string",
-     "min": 1,
-     "max": 128,
-     "pattern": "^(?:[a-zA-Z0-9:_-]+)$"
-    },
-    "DetailsMap": {
-     "type": "map",
-     "key": "DetailsKey",
-     "value": "DetailsValue"
-    },
-    "DetailsValue": {
-     "type": "string",
-     "min": 1,
-     "pattern": "^(?:[^\\p{C}]+)$"
-    },
-    "DoubleParameterValue": {
-     "type": "double"
-    },
-    "ExecutionNumber": {
-     "type": "long"
-    },
-    "ExpectedVersion": {
-     "type": "long"
-    },
-    "GetPendingJobExecutionsRequest": {
-     "type": "structure",
-     "members": {
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      }
-     },
-     "required": [
-      "thingName"
-     ]
-    },
-    "IncludeExecutionState": {
-     "type": "boolean"
-    },
-    "IncludeJobDocument": {
-     "type": "boolean"
-    },
-    "IntegerParameterValue": {
-     "type": "integer"
-    },
-    "JobExecutionStatus": {
-     "type": "string",
-     "enum": [
-      "QUEUED",
-      "IN_PROGRESS",
-      "SUCCEEDED",
-      "FAILED",
-      "TIMED_OUT",
-      "REJECTED",
-      "REMOVED",
-      "CANCELED"
-     ]
-    },
-    "JobId": {
-     "type": "string",
-     "min": 1,
-     "max": 64,
-     "pattern": "^(?:[a-zA-Z0-9_-]+)$"
-    },
-    "LongParameterValue": {
-     "type": "long"
-    },
-    "StartCommandExecutionRequest": {
-     "type": "structure",
-     "members": {
-      "targetArn": {
-       "shape": "TargetArn"
-      },
-      "commandArn": {
-       "shape": "CommandArn"
-      },
-      "parameters": {
-       "shape": "CommandExecutionParameterMap"
-      },
-      "executionTimeoutSeconds": {
-       "shape": "CommandExecutionTimeoutInSeconds"
-      },
-      "clientToken": {
-       "shape": "ClientRequestTokenV2"
-      }
-     },
-     "required": [
-      "targetArn",
-      "commandArn"
-     ]
-    },
-    "StartNextPendingJobExecutionRequest": {
-     "type": "structure",
-     "members": {
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      },
-      "statusDetails": {
-       "shape": "DetailsMap"
-      },
-      "stepTimeoutInMinutes": {
-       "shape": "StepTimeoutInMinutes"
-      }
-     },
-     "required": [
-      "thingName"
-     ]
-    },
-    "StepTimeoutInMinutes": {
-     "type": "long"
-    },
-    "StringParameterValue": {
-     "type": "string",
-     "min": 1
-    },
-    "TargetArn": {
-     "type": "string",
-     "max": 2048
-    },
-    "ThingName": {
-     "type": "string",
-     "min": 1,
-     "max": 128,
-     "pattern": "^(?:[a-zA-Z0-9:_-]+)$"
-    },
-    "UnsignedLongParameterValue": {
-     "type": "string",
-     "min": 1,
-     "max": 20,
-     "pattern": "^(?:^[0-9]*$)$"
-    },
-    "UpdateJobExecutionRequest": {
-     "type": "structure",
-     "members": {
-      "jobId": {
-       "shape": "JobId",
-       "location": "uri",
-       "name": "jobId"
-      },
-      "thingName": {
-       "shape": "ThingName",
-       "location": "uri",
-       "name": "thingName"
-      },
-      "status": {
-       "shape": "JobExecutionStatus"
-      },
-      "statusDetails": {
-       "shape": "DetailsMap"
-      },
-      "stepTimeoutInMinutes": {
-       "shape": "StepTimeoutInMinutes"
-      },
-      "expectedVersion": {
-       "shape": "ExpectedVersion"
-      },
-      "includeJobExecutionState": {
-       "shape": "IncludeExecutionState"
-      },
-      "includeJobDocument": {
-       "shape": "IncludeJobDocument"
-      },
-      "executionNumber": {
-       "shape": "ExecutionNumber"
-      }
-     },
-     "required": [
-      "jobId",
-      "thingName",
-      "status"
-     ]
-    }
-   }
-  }
- }
 };

@@ -38,7 +38,10 @@ export interface OperationSpec {
 
 export interface ApiModel {
   readonly operations: readonly OperationSpec[];
-  readonly models: Record<ServiceName, { signingName: string; version: string; errors: Record<string, number>; shapes: Record<string, ShapeSpec> }>;
+  readonly models: Record<
+    ServiceName,
+    { signingName: string; version: string; errors: Record<string, number>; shapes: Record<string, ShapeSpec> }
+  >;
 }
 
 export const MODEL: ApiModel = API_MODEL;
@@ -57,18 +60,25 @@ export const invalidInput = (message: string) => new ServiceError("InvalidReques
 
 const patterns = new Map<string, RegExp>();
 const regex = (source: string): RegExp => {
-  let r = patterns.get(source);
-  if (!r) patterns.set(source, (r = new RegExp(source, "u")));
-  return r;
+  const known = patterns.get(source);
+  if (known) return known;
+  const compiled = new RegExp(source, "u");
+  patterns.set(source, compiled);
+  return compiled;
 };
 
 const show = (v: unknown): string => {
   const s = typeof v === "string" ? v : JSON.stringify(v);
   return s.length > 64 ? `${s.slice(0, 64)}…` : s;
 };
-const fail = (path: string, value: unknown, constraint: string): never => {
-  throw invalidInput(`1 validation error detected: Value '${show(value)}' at '${path}' failed to satisfy constraint: ${constraint}`);
-};
+
+/** AWS's words for a failed constraint. */
+const violation = (path: string, value: unknown, constraint: string) =>
+  invalidInput(
+    `1 validation error detected: Value '${show(value)}' at '${path}' failed to satisfy constraint: ${constraint}`,
+  );
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** Checks `value` against a model shape; throws InvalidRequest naming the member and the constraint. */
 export function validate(service: ServiceName, shapeName: string, value: unknown, path: string): void {
@@ -76,65 +86,76 @@ export function validate(service: ServiceName, shapeName: string, value: unknown
   if (!shape) throw new ServiceError("InternalFailure", `No model shape ${shapeName}`);
   const range = (n: number, what: string) => {
     if (shape.type === "structure") return;
-    if (shape.min !== undefined && n < shape.min) fail(path, value, `Member must have ${what} greater than or equal to ${shape.min}`);
-    if (shape.max !== undefined && n > shape.max) fail(path, value, `Member must have ${what} less than or equal to ${shape.max}`);
+    if (shape.min !== undefined && n < shape.min) {
+      throw violation(path, value, `Member must have ${what} greater than or equal to ${shape.min}`);
+    }
+    if (shape.max !== undefined && n > shape.max) {
+      throw violation(path, value, `Member must have ${what} less than or equal to ${shape.max}`);
+    }
   };
   switch (shape.type) {
-    case "string": {
-      if (typeof value !== "string") return fail(path, value, "Member must be a string");
+    case "string":
+      if (typeof value !== "string") throw violation(path, value, "Member must be a string");
       range(value.length, "length");
-      if (shape.enum && !shape.enum.includes(value)) fail(path, value, `Member must satisfy enum value set: [${shape.enum.join(", ")}]`);
-      if (shape.pattern && !regex(shape.pattern).test(value)) fail(path, value, `Member must satisfy regular expression pattern: ${shape.pattern}`);
-      return;
-    }
+      if (shape.enum && !shape.enum.includes(value)) {
+        throw violation(path, value, `Member must satisfy enum value set: [${shape.enum.join(", ")}]`);
+      }
+      if (shape.pattern && !regex(shape.pattern).test(value)) {
+        throw violation(path, value, `Member must satisfy regular expression pattern: ${shape.pattern}`);
+      }
+      break;
     case "integer":
     case "long":
-      if (typeof value !== "number" || !Number.isSafeInteger(value)) return fail(path, value, "Member must be an integer");
-      return range(value, "value");
+      if (typeof value !== "number" || !Number.isSafeInteger(value))
+        throw violation(path, value, "Member must be an integer");
+      range(value, "value");
+      break;
     case "double":
     case "float":
-      if (typeof value !== "number" || !Number.isFinite(value)) return fail(path, value, "Member must be a number");
-      return range(value, "value");
+      if (typeof value !== "number" || !Number.isFinite(value)) throw violation(path, value, "Member must be a number");
+      range(value, "value");
+      break;
     case "boolean":
-      if (typeof value !== "boolean") fail(path, value, "Member must be a boolean");
-      return;
+      if (typeof value !== "boolean") throw violation(path, value, "Member must be a boolean");
+      break;
     case "timestamp":
-      if (typeof value !== "number" && (typeof value !== "string" || Number.isNaN(Date.parse(value)))) fail(path, value, "Member must be a timestamp");
-      return;
+      if (typeof value !== "number" && (typeof value !== "string" || Number.isNaN(Date.parse(value)))) {
+        throw violation(path, value, "Member must be a timestamp");
+      }
+      break;
     case "blob":
-      if (!(value instanceof Uint8Array) && typeof value !== "string") fail(path, value, "Member must be a blob");
-      return;
-    case "list": {
-      if (!Array.isArray(value)) return fail(path, value, "Member must be a list");
+      if (!(value instanceof Uint8Array) && typeof value !== "string")
+        throw violation(path, value, "Member must be a blob");
+      break;
+    case "list":
+      if (!Array.isArray(value)) throw violation(path, value, "Member must be a list");
       range(value.length, "length");
-      value.forEach((item, i) => validate(service, shape.member, item, `${path}.${i + 1}.member`));
-      return;
-    }
+      for (const [i, item] of value.entries()) validate(service, shape.member, item, `${path}.${i + 1}.member`);
+      break;
     case "map": {
-      if (value === null || typeof value !== "object" || Array.isArray(value)) return fail(path, value, "Member must be a map");
+      if (!isRecord(value)) throw violation(path, value, "Member must be a map");
       const entries = Object.entries(value);
       range(entries.length, "length");
       for (const [k, v] of entries) {
         validate(service, shape.key, k, `${path}.key`);
         validate(service, shape.value, v, `${path}.${k}`);
       }
-      return;
+      break;
     }
-    case "structure": {
-      if (value === null || typeof value !== "object" || Array.isArray(value)) return fail(path, value, "Member must be a structure");
-      const record = value as Record<string, unknown>;
+    case "structure":
+      if (!isRecord(value)) throw violation(path, value, "Member must be a structure");
       for (const name of shape.required ?? []) {
-        if (record[name] === undefined || record[name] === null) fail(path ? `${path}.${name}` : name, null, "Member must not be null");
+        if (value[name] === undefined || value[name] === null)
+          throw violation(path ? `${path}.${name}` : name, null, "Member must not be null");
       }
-      for (const [name, v] of Object.entries(record)) {
+      for (const [name, v] of Object.entries(value)) {
         const member = shape.members[name];
         const where = path ? `${path}.${name}` : name;
-        if (!member) throw invalidInput(`${where} is not a member of ${shapeName}; the request is refused rather than ignored`);
-        if (v === null || v === undefined) continue;
-        validate(service, member.shape, v, where);
+        if (!member)
+          throw invalidInput(`${where} is not a member of ${shapeName}; the request is refused rather than ignored`);
+        if (v !== null && v !== undefined) validate(service, member.shape, v, where);
       }
-      return;
-    }
+      break;
   }
 }
 
@@ -145,14 +166,14 @@ export function fromText(service: ServiceName, shapeName: string, texts: string[
   switch (shape?.type) {
     case "integer":
     case "long":
-      if (!/^-?\d{1,16}$/.test(text)) fail(path, text, "Member must be an integer");
+      if (!/^-?\d{1,16}$/.test(text)) throw violation(path, text, "Member must be an integer");
       return Number(text);
     case "double":
     case "float":
-      if (text.trim() === "" || !Number.isFinite(Number(text))) fail(path, text, "Member must be a number");
+      if (text.trim() === "" || !Number.isFinite(Number(text))) throw violation(path, text, "Member must be a number");
       return Number(text);
     case "boolean":
-      if (text !== "true" && text !== "false") fail(path, text, "Member must be true or false");
+      if (text !== "true" && text !== "false") throw violation(path, text, "Member must be true or false");
       return text === "true";
     case "list":
       return texts;

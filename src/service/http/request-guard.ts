@@ -21,10 +21,15 @@ const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 export function checkHost(host: string | null, extraHostNames: readonly string[]): string {
   if (host === null || host === "") throw new ServiceError("InvalidRequest", "The request has no Host header");
   const m = HOST.exec(host);
-  if (!m) throw new ServiceError("InvalidRequest", `The Host header ${JSON.stringify(host.slice(0, 100))} is malformed`);
+  if (!m)
+    throw new ServiceError("InvalidRequest", `The Host header ${JSON.stringify(host.slice(0, 100))} is malformed`);
   const name = m[1]!.toLowerCase();
   const served =
-    IPV4.test(name) || name.startsWith("[") || name === "localhost" || name.endsWith(".localhost") || extraHostNames.some((n) => n.toLowerCase() === name);
+    IPV4.test(name) ||
+    name.startsWith("[") ||
+    name === "localhost" ||
+    name.endsWith(".localhost") ||
+    extraHostNames.some((n) => n.toLowerCase() === name);
   if (!served) {
     throw new ServiceError(
       "InvalidRequest",
@@ -41,17 +46,24 @@ export function checkWrite(method: string, headers: Headers, host: string): void
   if (!WRITE_METHODS.has(method)) return;
   const origin = headers.get("origin");
   if (origin !== null && origin !== `http://${host}` && origin !== `https://${host}`) {
-    throw new ServiceError("Unauthorized", `Writes from the web origin ${JSON.stringify(origin.slice(0, 200))} are refused; only the service's own origin may write`);
+    throw new ServiceError(
+      "Unauthorized",
+      `Writes from the web origin ${JSON.stringify(origin.slice(0, 200))} are refused; only the service's own origin may write`,
+    );
   }
-  const type = headers.get("content-type")?.split(";")[0]!.trim().toLowerCase();
-  if (type !== undefined && SIMPLE_CONTENT_TYPES.includes(type)) {
-    throw new ServiceError("InvalidRequest", `Content-Type ${type} is refused for writes (a browser sends it cross-origin without a preflight); send application/json`);
+  const type = (headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  if (SIMPLE_CONTENT_TYPES.includes(type)) {
+    throw new ServiceError(
+      "InvalidRequest",
+      `Content-Type ${type} is refused for writes (a browser sends it cross-origin without a preflight); send application/json`,
+    );
   }
 }
 
 /** The signing name in a SigV4 credential scope (`Credential=AKID/date/region/SERVICE/aws4_request`). */
 export function signingName(headers: Headers, query: URLSearchParams): string | undefined {
-  const credential = /Credential=([^,\s]+)/.exec(headers.get("authorization") ?? "")?.[1] ?? query.get("X-Amz-Credential") ?? undefined;
+  const credential =
+    /Credential=([^,\s]+)/.exec(headers.get("authorization") ?? "")?.[1] ?? query.get("X-Amz-Credential") ?? undefined;
   if (credential === undefined) return undefined;
   const parts = credential.split("/");
   return parts.length === 5 ? parts[3] : undefined;

@@ -9,11 +9,20 @@
  */
 import { httpError, ServiceError } from "../errors.ts";
 import { MAX_HTTP_BODY_BYTES } from "../limits.ts";
-import { fromText, inputMembers, invalidInput, MODEL, type OperationSpec, type ServiceName, validate } from "./api-model.ts";
+import {
+  fromText,
+  inputMembers,
+  invalidInput,
+  MODEL,
+  type OperationSpec,
+  type ServiceName,
+  validate,
+} from "./api-model.ts";
 import { NOT_IMPLEMENTED } from "./not-implemented.ts";
 import { checkHost, checkWrite, signingName } from "./request-guard.ts";
 
 /** An operation's input: members by their model names (a blob payload as its bytes). */
+// biome-ignore lint/suspicious/noExplicitAny: every member is checked against the model before a handler reads it
 export type Input = Record<string, any>;
 
 export interface Operation {
@@ -48,7 +57,10 @@ function compile(spec: OperationSpec): Route {
     .split("/")
     .map((segment) => {
       const m = /^\{(\w+)(\+?)\}$/.exec(segment);
-      if (!m) return (literals++, segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+      if (!m) {
+        literals++;
+        return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      }
       names.push(m[1]!);
       return m[2] ? "(.+)" : "([^/]+)";
     })
@@ -68,7 +80,15 @@ export class Router {
     private readonly implemented: Readonly<Record<ServiceName, Operations>>,
     private readonly options: RouterOptions = {},
   ) {
-    this.routes = new Map(ORDER.map((s) => [s, MODEL.operations.filter((o) => o.service === s).map(compile).sort((a, b) => b.literals - a.literals)]));
+    this.routes = new Map(
+      ORDER.map((s) => [
+        s,
+        MODEL.operations
+          .filter((o) => o.service === s)
+          .map(compile)
+          .sort((a, b) => b.literals - a.literals),
+      ]),
+    );
   }
 
   async handle(request: Request): Promise<Response> {
@@ -84,26 +104,32 @@ export class Router {
       checkWrite(request.method, request.headers, host);
       // Decoded once to refuse malformed escapes; matched encoded, so an escaped '/' stays in its segment.
       const rawPath = url.pathname.replace(/\/+$/, "").replace(/%24/gi, "$") || "/";
-      rawPath.split("/").forEach(decodeSegment);
+      for (const segment of rawPath.split("/")) decodeSegment(segment);
       const match = this.match(request.method, rawPath, signingName(request.headers, url.searchParams));
       spec = match.route.spec;
       const operation = this.implemented[spec.service][spec.name];
       if (!operation) throw notImplemented(spec);
       const params: Record<string, string> = {};
-      match.route.names.forEach((name, i) => (params[name] = decodeSegment(match.values[i]!)));
+      for (const [i, name] of match.route.names.entries()) params[name] = decodeSegment(match.values[i]!);
       const raw = await readBody(request);
       const input = readInput(spec, params, url.searchParams, request.headers, raw);
       if (spec.input) validate(spec.service, spec.input, input, "");
       for (const [member, reason] of Object.entries(operation.refuses ?? {})) {
-        const value = member.split(".").reduce<any>((v, key) => (v === null || typeof v !== "object" ? undefined : v[key]), input);
-        if (value !== undefined && value !== null) throw invalidInput(`${member} is not supported by iot-jobs-local: ${reason}`);
+        const value = member
+          .split(".")
+          .reduce<unknown>((v, key) => (v !== null && typeof v === "object" ? (v as Input)[key] : undefined), input);
+        if (value !== undefined && value !== null)
+          throw invalidInput(`${member} is not supported by iot-jobs-local: ${reason}`);
       }
       const result = await operation.handle(input);
       return result instanceof Response ? result : json(200, result ?? {});
     } catch (e) {
       if (e instanceof ServiceError) return errorResponse(httpError(e), spec);
       if (isLegacyAwsError(e)) return errorResponse({ type: e.type, message: e.message, status: e.status }, spec);
-      return errorResponse(httpError(new ServiceError("InternalFailure", `Internal failure: ${(e as Error).message}`)), spec);
+      return errorResponse(
+        httpError(new ServiceError("InternalFailure", `Internal failure: ${(e as Error).message}`)),
+        spec,
+      );
     }
   }
 
@@ -111,7 +137,11 @@ export class Router {
     let services: readonly ServiceName[] = ORDER;
     if (signedFor !== undefined) {
       const service = SIGNING[signedFor];
-      if (!service) throw new ServiceError("NotImplemented", `Requests signed for the ${signedFor} API are not served by iot-jobs-local (it serves iot, iotdata and iot-jobs-data)`);
+      if (!service)
+        throw new ServiceError(
+          "NotImplemented",
+          `Requests signed for the ${signedFor} API are not served by iot-jobs-local (it serves iot, iotdata and iot-jobs-data)`,
+        );
       services = [service];
     }
     let pathKnown = false;
@@ -123,14 +153,24 @@ export class Router {
         if (route.spec.method === method) return { route, values: m.slice(1) };
       }
     }
-    if (pathKnown) throw new ServiceError("MethodNotAllowed", `${method} is not an operation on ${rawPath} in the ${services.join(", ")} API`);
-    throw new ServiceError("NotImplemented", `No operation of the ${services.join(", ")} API is ${method} ${rawPath}; iot-jobs-local implements the operations listed in docs/LOCAL-SERVICE.md`);
+    if (pathKnown)
+      throw new ServiceError(
+        "MethodNotAllowed",
+        `${method} is not an operation on ${rawPath} in the ${services.join(", ")} API`,
+      );
+    throw new ServiceError(
+      "NotImplemented",
+      `No operation of the ${services.join(", ")} API is ${method} ${rawPath}; iot-jobs-local implements the operations listed in docs/LOCAL-SERVICE.md`,
+    );
   }
 }
 
 function notImplemented(spec: OperationSpec): ServiceError {
   const why = NOT_IMPLEMENTED[`${spec.service}:${spec.name}`];
-  return new ServiceError("NotImplemented", `${spec.name} (${spec.service}) is not implemented by iot-jobs-local${why ? `: ${why.reason}` : ""}`);
+  return new ServiceError(
+    "NotImplemented",
+    `${spec.name} (${spec.service}) is not implemented by iot-jobs-local${why ? `: ${why.reason}` : ""}`,
+  );
 }
 
 function decodeSegment(segment: string): string {
@@ -143,7 +183,8 @@ function decodeSegment(segment: string): string {
 
 /** Reads the body, counting while it streams: past the limit the request is refused at once. */
 async function readBody(request: Request): Promise<Uint8Array> {
-  const tooLarge = () => new ServiceError("RequestEntityTooLarge", `The request body exceeds ${MAX_HTTP_BODY_BYTES} bytes`);
+  const tooLarge = () =>
+    new ServiceError("RequestEntityTooLarge", `The request body exceeds ${MAX_HTTP_BODY_BYTES} bytes`);
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > MAX_HTTP_BODY_BYTES) throw tooLarge();
   if (!request.body) return new Uint8Array(0);
@@ -162,7 +203,10 @@ async function readBody(request: Request): Promise<Uint8Array> {
   }
   const bytes = new Uint8Array(size);
   let at = 0;
-  for (const c of chunks) (bytes.set(c, at), (at += c.length));
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.length;
+  }
   return bytes;
 }
 
@@ -181,7 +225,13 @@ function parseJson(bytes: Uint8Array): unknown {
 }
 
 /** The operation's input from the path, query string, headers and body, as the model places them. */
-function readInput(spec: OperationSpec, params: Record<string, string>, query: URLSearchParams, headers: Headers, raw: Uint8Array): Input {
+function readInput(
+  spec: OperationSpec,
+  params: Record<string, string>,
+  query: URLSearchParams,
+  headers: Headers,
+  raw: Uint8Array,
+): Input {
   const members = inputMembers(spec);
   const input: Input = {};
   const shapeOf = spec.input ? MODEL.models[spec.service].shapes[spec.input] : undefined;
@@ -204,11 +254,14 @@ function readInput(spec: OperationSpec, params: Record<string, string>, query: U
   }
   if (!payload && raw.length) {
     const body = parseJson(raw);
-    if (body === null || typeof body !== "object" || Array.isArray(body)) throw invalidInput("The request body must be a JSON object");
+    if (body === null || typeof body !== "object" || Array.isArray(body))
+      throw invalidInput("The request body must be a JSON object");
     for (const [name, value] of Object.entries(body)) {
       const member = members[name];
       if (!member || member.location) {
-        throw invalidInput(`${name} is not a body member of ${spec.name}'s input; the request is refused rather than ignored`);
+        throw invalidInput(
+          `${name} is not a body member of ${spec.name}'s input; the request is refused rather than ignored`,
+        );
       }
       input[name] = value;
     }
@@ -243,9 +296,15 @@ function isLegacyAwsError(e: unknown): e is { type: string; message: string; sta
 }
 
 /** An error in the AWS REST-JSON shape, with a code the operation declares and the model's status. */
-export function errorResponse(error: { type: string; message: string; status?: number }, spec: OperationSpec | undefined): Response {
+export function errorResponse(
+  error: { type: string; message: string; status?: number },
+  spec: OperationSpec | undefined,
+): Response {
   let type = error.type;
   if (spec && !spec.errors.includes(type)) type = EQUIVALENT[type]?.find((t) => spec.errors.includes(t)) ?? type;
-  const status = (spec ? MODEL.models[spec.service].errors[type] : undefined) ?? error.status ?? httpError(new ServiceError("InternalFailure", "")).status;
+  const status =
+    (spec ? MODEL.models[spec.service].errors[type] : undefined) ??
+    error.status ??
+    httpError(new ServiceError("InternalFailure", "")).status;
   return json(status, { message: error.message }, { "x-amzn-ErrorType": type });
 }

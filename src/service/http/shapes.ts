@@ -31,10 +31,16 @@ export function thingTypeShape(t: ThingType) {
  * One page of a sorted list. The token is the index of the next page's first item, as a decimal
  * string; one that this service cannot have issued is refused rather than read as "start over".
  */
-export function page<T>(items: readonly T[], maxResults: number | undefined, nextToken: string | undefined, defaultSize: number): { items: T[]; nextToken?: string } {
+export function page<T>(
+  items: readonly T[],
+  maxResults: number | undefined,
+  nextToken: string | undefined,
+  defaultSize: number,
+): { items: T[]; nextToken?: string } {
   let start = 0;
   if (nextToken !== undefined) {
-    if (!/^\d{1,9}$/.test(nextToken) || Number(nextToken) > items.length) throw invalidInput(`nextToken ${JSON.stringify(nextToken.slice(0, 64))} is not a token this service issued`);
+    if (!/^\d{1,9}$/.test(nextToken) || Number(nextToken) > items.length)
+      throw invalidInput(`nextToken ${JSON.stringify(nextToken.slice(0, 64))} is not a token this service issued`);
     start = Number(nextToken);
   }
   const size = maxResults ?? defaultSize;
@@ -57,7 +63,13 @@ export function thingDescription(t: Thing) {
 }
 
 export function thingAttribute(t: Thing) {
-  return { thingName: t.thingName, ...(t.thingTypeName ? { thingTypeName: t.thingTypeName } : {}), thingArn: thingArn(t.thingName), attributes: t.attributes, version: t.version };
+  return {
+    thingName: t.thingName,
+    ...(t.thingTypeName ? { thingTypeName: t.thingTypeName } : {}),
+    thingArn: thingArn(t.thingName),
+    attributes: t.attributes,
+    version: t.version,
+  };
 }
 
 export function groupNameAndArn(g: ThingGroup) {
@@ -91,9 +103,15 @@ export function jobShape(job: Job, executions: readonly Execution[], beforeSubst
       numberOfRemovedThings: counts.REMOVED ?? 0,
       numberOfTimedOutThings: counts.TIMED_OUT ?? 0,
     },
-    ...(job.inProgressTimeoutInMinutes ? { timeoutConfig: { inProgressTimeoutInMinutes: job.inProgressTimeoutInMinutes } } : {}),
+    ...(job.inProgressTimeoutInMinutes
+      ? { timeoutConfig: { inProgressTimeoutInMinutes: job.inProgressTimeoutInMinutes } }
+      : {}),
     ...(job.destinationPackageVersions.length
-      ? { destinationPackageVersions: beforeSubstitution ? job.destinationPackageVersionsBeforeSubstitution : job.destinationPackageVersions }
+      ? {
+          destinationPackageVersions: beforeSubstitution
+            ? job.destinationPackageVersionsBeforeSubstitution
+            : job.destinationPackageVersions,
+        }
       : {}),
     isConcurrent: false,
   };

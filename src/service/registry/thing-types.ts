@@ -16,9 +16,14 @@ export class ThingTypes {
   create(thingTypeName: string, description: string | undefined, searchableAttributes: readonly string[]): ThingType {
     const existing = this.store.get("thingType", thingTypeName);
     if (existing) {
-      const same = existing.description === description && JSON.stringify(existing.searchableAttributes) === JSON.stringify(searchableAttributes);
+      const same =
+        existing.description === description &&
+        JSON.stringify(existing.searchableAttributes) === JSON.stringify(searchableAttributes);
       if (same) return existing; // AWS: creating an identical thing type again succeeds
-      throw new ServiceError("ResourceAlreadyExists", `Thing type ${thingTypeName} already exists with different properties`);
+      throw new ServiceError(
+        "ResourceAlreadyExists",
+        `Thing type ${thingTypeName} already exists with different properties`,
+      );
     }
     const type: ThingType = {
       thingTypeName,
@@ -41,7 +46,8 @@ export class ThingTypes {
   /** The type a thing may be given now: existing and not deprecated. */
   assignable(thingTypeName: string): ThingType {
     const t = this.get(thingTypeName);
-    if (t.deprecated) throw new ServiceError("InvalidRequest", `Thing type ${thingTypeName} is deprecated; no thing can be given it`);
+    if (t.deprecated)
+      throw new ServiceError("InvalidRequest", `Thing type ${thingTypeName} is deprecated; no thing can be given it`);
     return t;
   }
 
@@ -60,8 +66,13 @@ export class ThingTypes {
   /** AWS also waits 5 minutes after deprecation; here a deprecated type no thing uses may go at once. */
   delete(thingTypeName: string, usedBy: readonly string[]): void {
     const t = this.get(thingTypeName);
-    if (!t.deprecated) throw new ServiceError("InvalidRequest", `Thing type ${thingTypeName} must be deprecated before it is deleted`);
-    if (usedBy.length) throw new ServiceError("InvalidRequest", `Thing type ${thingTypeName} is still the type of ${usedBy.length} thing(s), e.g. ${usedBy[0]}`);
+    if (!t.deprecated)
+      throw new ServiceError("InvalidRequest", `Thing type ${thingTypeName} must be deprecated before it is deleted`);
+    if (usedBy.length)
+      throw new ServiceError(
+        "InvalidRequest",
+        `Thing type ${thingTypeName} is still the type of ${usedBy.length} thing(s), e.g. ${usedBy[0]}`,
+      );
     this.store.delete("thingType", thingTypeName);
   }
 }

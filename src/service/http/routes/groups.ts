@@ -15,22 +15,36 @@ const INDEX = "AWS_Things";
 export function groupRoutes(fleet: Fleet, shadows: ShadowService): Operations {
   const described = (name: string) => {
     const g = fleet.group(name);
-    return { thingGroupName: g.thingGroupName, thingGroupArn: groupArn(g.thingGroupName), thingGroupId: g.thingGroupId };
+    return {
+      thingGroupName: g.thingGroupName,
+      thingGroupArn: groupArn(g.thingGroupName),
+      thingGroupId: g.thingGroupId,
+    };
   };
   const groupAndThing = (input: Input) => {
-    const group: string | undefined = input.thingGroupName ?? (input.thingGroupArn as string | undefined)?.split(":thinggroup/")[1];
+    const group: string | undefined =
+      input.thingGroupName ?? (input.thingGroupArn as string | undefined)?.split(":thinggroup/")[1];
     const thing: string | undefined = input.thingName ?? (input.thingArn as string | undefined)?.split(":thing/")[1];
-    if (!group || !thing) throw new ServiceError("InvalidRequest", "thingGroupName (or thingGroupArn) and thingName (or thingArn) are required");
+    if (!group || !thing)
+      throw new ServiceError(
+        "InvalidRequest",
+        "thingGroupName (or thingGroupArn) and thingName (or thingArn) are required",
+      );
     return { group, thing };
   };
   const checkIndex = (input: Input) => {
-    if (input.indexName !== undefined && input.indexName !== INDEX) throw new ServiceError("ResourceNotFound", `Index ${input.indexName} not found; the local service has ${INDEX}`);
-    if (input.queryVersion !== undefined && input.queryVersion !== QUERY_VERSION) throw new ServiceError("InvalidRequest", `queryVersion must be ${QUERY_VERSION}`);
+    if (input.indexName !== undefined && input.indexName !== INDEX)
+      throw new ServiceError("ResourceNotFound", `Index ${input.indexName} not found; the local service has ${INDEX}`);
+    if (input.queryVersion !== undefined && input.queryVersion !== QUERY_VERSION)
+      throw new ServiceError("InvalidRequest", `queryVersion must be ${QUERY_VERSION}`);
   };
   const deleteGroup = (input: Input, dynamic: boolean) => {
     const exists = fleet.groups().find((g) => g.thingGroupName === input.thingGroupName);
     if (exists && input.expectedVersion !== undefined && input.expectedVersion !== exists.version) {
-      throw new ServiceError("VersionConflict", `The version of thing group ${exists.thingGroupName} is ${exists.version}, not the expected ${input.expectedVersion}`);
+      throw new ServiceError(
+        "VersionConflict",
+        `The version of thing group ${exists.thingGroupName} is ${exists.version}, not the expected ${input.expectedVersion}`,
+      );
     }
     fleet.deleteGroup(input.thingGroupName, dynamic);
   };
@@ -41,7 +55,10 @@ export function groupRoutes(fleet: Fleet, shadows: ShadowService): Operations {
       refuses: { tags: NO_TAGS },
       handle: (input) => {
         const props = input.thingGroupProperties ?? {};
-        fleet.createGroup(input.thingGroupName, props.thingGroupDescription, undefined, { parent: input.parentGroupName, attributes: props.attributePayload?.attributes });
+        fleet.createGroup(input.thingGroupName, props.thingGroupDescription, undefined, {
+          parent: input.parentGroupName,
+          attributes: props.attributePayload?.attributes,
+        });
         return described(input.thingGroupName);
       },
     },
@@ -51,8 +68,15 @@ export function groupRoutes(fleet: Fleet, shadows: ShadowService): Operations {
       handle: (input) => {
         checkIndex(input);
         const props = input.thingGroupProperties ?? {};
-        fleet.createGroup(input.thingGroupName, props.thingGroupDescription, input.queryString, { attributes: props.attributePayload?.attributes });
-        return { ...described(input.thingGroupName), indexName: INDEX, queryString: input.queryString, queryVersion: QUERY_VERSION };
+        fleet.createGroup(input.thingGroupName, props.thingGroupDescription, input.queryString, {
+          attributes: props.attributePayload?.attributes,
+        });
+        return {
+          ...described(input.thingGroupName),
+          indexName: INDEX,
+          queryString: input.queryString,
+          queryVersion: QUERY_VERSION,
+        };
       },
     },
     DescribeThingGroup: {
@@ -72,7 +96,9 @@ export function groupRoutes(fleet: Fleet, shadows: ShadowService): Operations {
             rootToParentThingGroups: rootToParent.map((name) => ({ groupName: name, groupArn: groupArn(name) })),
             creationDate: g.creationDate,
           },
-          ...(g.queryString ? { indexName: INDEX, queryString: g.queryString, queryVersion: QUERY_VERSION, status: "ACTIVE" } : {}),
+          ...(g.queryString
+            ? { indexName: INDEX, queryString: g.queryString, queryVersion: QUERY_VERSION, status: "ACTIVE" }
+            : {}),
         };
       },
     },
@@ -90,7 +116,10 @@ export function groupRoutes(fleet: Fleet, shadows: ShadowService): Operations {
       },
     },
     DeleteThingGroup: { honours: ["thingGroupName", "expectedVersion"], handle: (input) => deleteGroup(input, false) },
-    DeleteDynamicThingGroup: { honours: ["thingGroupName", "expectedVersion"], handle: (input) => deleteGroup(input, true) },
+    DeleteDynamicThingGroup: {
+      honours: ["thingGroupName", "expectedVersion"],
+      handle: (input) => deleteGroup(input, true),
+    },
     AddThingToThingGroup: {
       honours: ["thingGroupName", "thingGroupArn", "thingName", "thingArn", "overrideDynamicGroups"],
       handle: (input) => {
@@ -109,7 +138,8 @@ export function groupRoutes(fleet: Fleet, shadows: ShadowService): Operations {
     ListThingsInThingGroup: {
       honours: ["thingGroupName", "recursive", "nextToken", "maxResults"],
       handle: (input) => {
-        const things = input.recursive === true ? fleet.reach(input.thingGroupName) : fleet.members(input.thingGroupName);
+        const things =
+          input.recursive === true ? fleet.reach(input.thingGroupName) : fleet.members(input.thingGroupName);
         const p = page(things, input.maxResults, input.nextToken, 25);
         return { things: p.items, ...withToken(p.nextToken) };
       },
@@ -120,7 +150,10 @@ export function groupRoutes(fleet: Fleet, shadows: ShadowService): Operations {
         const prefix: string = input.namePrefixFilter ?? "";
         // Without parentGroup every group is listed; with it, its children (all descendants if recursive).
         if (input.parentGroup !== undefined) fleet.group(input.parentGroup);
-        const groups = input.parentGroup === undefined ? fleet.groups() : fleet.children(input.parentGroup, input.recursive === true);
+        const groups =
+          input.parentGroup === undefined
+            ? fleet.groups()
+            : fleet.children(input.parentGroup, input.recursive === true);
         const list = groups
           .filter((g) => g.thingGroupName.startsWith(prefix))
           .sort((a, b) => a.thingGroupName.localeCompare(b.thingGroupName));
@@ -150,10 +183,23 @@ export function groupRoutes(fleet: Fleet, shadows: ShadowService): Operations {
           things: p.items.map((t) => {
             const named = shadows.names(t.thingName);
             const states = shadows.statesOf(t.thingName);
-            const shadow = states.has("") || named.length
-              ? { shadow: JSON.stringify({ ...(states.get("") ?? {}), ...(named.length ? { name: Object.fromEntries(named.map((n) => [n, states.get(n)])) } : {}) }) }
-              : {};
-            return { thingName: t.thingName, thingId: t.thingId, ...(t.thingTypeName ? { thingTypeName: t.thingTypeName } : {}), thingGroupNames: t.groups, attributes: t.attributes, ...shadow };
+            const shadow =
+              states.has("") || named.length
+                ? {
+                    shadow: JSON.stringify({
+                      ...(states.get("") ?? {}),
+                      ...(named.length ? { name: Object.fromEntries(named.map((n) => [n, states.get(n)])) } : {}),
+                    }),
+                  }
+                : {};
+            return {
+              thingName: t.thingName,
+              thingId: t.thingId,
+              ...(t.thingTypeName ? { thingTypeName: t.thingTypeName } : {}),
+              thingGroupNames: t.groups,
+              attributes: t.attributes,
+              ...shadow,
+            };
           }),
           thingGroups: [],
           ...withToken(p.nextToken),

@@ -42,14 +42,29 @@ export function jobsDataRoutes(engine: JobsEngine, fleet: Fleet): Operations {
           return next ? { execution: deviceExecution(engine, next, withDocument) } : {};
         }
         const e = engine.execution(input.jobId, name, input.executionNumber);
-        if (!e) throw new ServiceError("ResourceNotFound", `Job execution for job ${input.jobId} on thing ${name} not found`);
+        if (!e)
+          throw new ServiceError("ResourceNotFound", `Job execution for job ${input.jobId} on thing ${name} not found`);
         return { execution: deviceExecution(engine, e, withDocument) };
       },
     },
     UpdateJobExecution: {
-      honours: ["jobId", "thingName", "status", "statusDetails", "stepTimeoutInMinutes", "expectedVersion", "includeJobExecutionState", "includeJobDocument", "executionNumber"],
+      honours: [
+        "jobId",
+        "thingName",
+        "status",
+        "statusDetails",
+        "stepTimeoutInMinutes",
+        "expectedVersion",
+        "includeJobExecutionState",
+        "includeJobDocument",
+        "executionNumber",
+      ],
       handle: (input) => {
-        refuse(deviceStatusProblem(input.status) ?? statusDetailsProblem(input.statusDetails) ?? stepTimeoutProblem(input.stepTimeoutInMinutes, true));
+        refuse(
+          deviceStatusProblem(input.status) ??
+            statusDetailsProblem(input.statusDetails) ??
+            stepTimeoutProblem(input.stepTimeoutInMinutes, true),
+        );
         const result = engine.update(thing(input.thingName), input.jobId, {
           status: input.status as JobExecutionStatus,
           statusDetails: input.statusDetails,
@@ -60,7 +75,9 @@ export function jobsDataRoutes(engine: JobsEngine, fleet: Fleet): Operations {
         if (!result.ok) throw engineError(result.code, result.message);
         return {
           ...(input.includeJobExecutionState === true ? { executionState: engine.state(result.value) } : {}),
-          ...(input.includeJobDocument === true ? { jobDocument: JSON.stringify(engine.documentObject(input.jobId)) } : {}),
+          ...(input.includeJobDocument === true
+            ? { jobDocument: JSON.stringify(engine.documentObject(input.jobId)) }
+            : {}),
         };
       },
     },

@@ -29,12 +29,21 @@ export function engineError(code: RejectCode, message: string): ServiceError {
 export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): Operations {
   const executionOf = (jobId: string, thingName: string, executionNumber?: number) => {
     const e = engine.execution(jobId, thingName, executionNumber);
-    if (!e) throw new ServiceError("ResourceNotFound", `Job execution for job ${jobId} on thing ${thingName} not found`);
+    if (!e)
+      throw new ServiceError("ResourceNotFound", `Job execution for job ${jobId} on thing ${thingName} not found`);
     return e;
   };
   return {
     CreateJob: {
-      honours: ["jobId", "targets", "document", "description", "targetSelection", "timeoutConfig", "destinationPackageVersions"],
+      honours: [
+        "jobId",
+        "targets",
+        "document",
+        "description",
+        "targetSelection",
+        "timeoutConfig",
+        "destinationPackageVersions",
+      ],
       refuses: {
         documentSource: "job documents from S3 are not supported; give the document inline",
         presignedUrlConfig: "pre-signed S3 URLs are not supported (there is no S3 here)",
@@ -48,7 +57,11 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): O
         tags: "tags are not stored by iot-jobs-local (it has no tagging API)",
       },
       handle: (input) => {
-        if (input.document === undefined) throw new ServiceError("InvalidRequest", "document is required (documentSource is not supported by iot-jobs-local)");
+        if (input.document === undefined)
+          throw new ServiceError(
+            "InvalidRequest",
+            "document is required (documentSource is not supported by iot-jobs-local)",
+          );
         const job = jobs.createJob({
           jobId: input.jobId,
           targets: input.targets,
@@ -86,7 +99,9 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): O
           if (!byId || (group !== undefined && group !== byId.thingGroupName)) return { jobs: [] };
           group = byId.thingGroupName;
         }
-        const list = jobs.jobs(input.status, group).filter((j) => input.targetSelection === undefined || j.targetSelection === input.targetSelection);
+        const list = jobs
+          .jobs(input.status, group)
+          .filter((j) => input.targetSelection === undefined || j.targetSelection === input.targetSelection);
         const p = page(list, input.maxResults, input.nextToken, 100);
         return { jobs: p.items.map(jobSummary), ...withToken(p.nextToken) };
       },
@@ -110,20 +125,33 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): O
         // The device API's rule for statusDetails (at most 10 entries) holds here too.
         const problem = statusDetailsProblem(input.statusDetails);
         if (problem) throw new ServiceError("InvalidRequest", `statusDetails: ${problem}`);
-        const result = engine.cancelExecution(executionOf(input.jobId, input.thingName), input.force === true, input.statusDetails, input.expectedVersion);
+        const result = engine.cancelExecution(
+          executionOf(input.jobId, input.thingName),
+          input.force === true,
+          input.statusDetails,
+          input.expectedVersion,
+        );
         if (!result.ok) throw engineError(result.code, result.message);
       },
     },
     DescribeJobExecution: {
       honours: ["jobId", "thingName", "executionNumber"],
-      handle: (input) => ({ execution: controlPlaneExecution(executionOf(input.jobId, input.thingName, input.executionNumber)) }),
+      handle: (input) => ({
+        execution: controlPlaneExecution(executionOf(input.jobId, input.thingName, input.executionNumber)),
+      }),
     },
     ListJobExecutionsForJob: {
       honours: ["jobId", "status", "maxResults", "nextToken"],
       handle: (input) => {
         jobs.job(input.jobId);
         const p = page(jobs.executionsOfJob(input.jobId, input.status), input.maxResults, input.nextToken, 100);
-        return { executionSummaries: p.items.map((e) => ({ thingArn: thingArn(e.thingName), jobExecutionSummary: executionSummary(e) })), ...withToken(p.nextToken) };
+        return {
+          executionSummaries: p.items.map((e) => ({
+            thingArn: thingArn(e.thingName),
+            jobExecutionSummary: executionSummary(e),
+          })),
+          ...withToken(p.nextToken),
+        };
       },
     },
     ListJobExecutionsForThing: {
@@ -136,7 +164,10 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): O
           .filter((e) => input.jobId === undefined || e.jobId === input.jobId)
           .sort((a, b) => a.sequence - b.sequence || a.executionNumber - b.executionNumber);
         const p = page(list, input.maxResults, input.nextToken, 100);
-        return { executionSummaries: p.items.map((e) => ({ jobId: e.jobId, jobExecutionSummary: executionSummary(e) })), ...withToken(p.nextToken) };
+        return {
+          executionSummaries: p.items.map((e) => ({ jobId: e.jobId, jobExecutionSummary: executionSummary(e) })),
+          ...withToken(p.nextToken),
+        };
       },
     },
   };

@@ -22,7 +22,11 @@ class IdempotencyTokens {
     for (const [k, v] of this.seen) if (this.now() - v.at > 3_600_000) this.seen.delete(k);
     const earlier = this.seen.get(key);
     if (earlier) {
-      if (earlier.input !== signature) throw new ServiceError("Conflict", `clientToken ${input.clientToken} was used with a different ${operation} request`);
+      if (earlier.input !== signature)
+        throw new ServiceError(
+          "Conflict",
+          `clientToken ${input.clientToken} was used with a different ${operation} request`,
+        );
       return earlier.result;
     }
     const result = fn();
@@ -33,7 +37,10 @@ class IdempotencyTokens {
 
 export function packageRoutes(catalog: PackageCatalog, now: () => number): Operations {
   const tokens = new IdempotencyTokens(now);
-  const idempotent = (name: string, op: Operation): Operation => ({ ...op, handle: (input) => tokens.run(name, input, () => op.handle(input)) });
+  const idempotent = (name: string, op: Operation): Operation => ({
+    ...op,
+    handle: (input) => tokens.run(name, input, () => op.handle(input)),
+  });
   const versionOut = (packageName: string, versionName: string) => {
     const v = catalog.getVersion(packageName, versionName);
     return {
@@ -50,7 +57,11 @@ export function packageRoutes(catalog: PackageCatalog, now: () => number): Opera
       honours: ["packageName", "description", "tags", "clientToken"],
       handle: (input) => {
         const p = catalog.createPackage(input.packageName, input.description, input.tags);
-        return { packageName: p.packageName, packageArn: packageArn(p.packageName), ...(p.description !== undefined ? { description: p.description } : {}) };
+        return {
+          packageName: p.packageName,
+          packageArn: packageArn(p.packageName),
+          ...(p.description !== undefined ? { description: p.description } : {}),
+        };
       },
     },
     GetPackage: {
@@ -70,13 +81,18 @@ export function packageRoutes(catalog: PackageCatalog, now: () => number): Opera
     UpdatePackage: {
       honours: ["packageName", "description", "defaultVersionName", "unsetDefaultVersion", "clientToken"],
       handle: (input) =>
-        void catalog.updatePackage(input.packageName, { description: input.description, defaultVersionName: input.defaultVersionName, unsetDefaultVersion: input.unsetDefaultVersion === true }),
+        void catalog.updatePackage(input.packageName, {
+          description: input.description,
+          defaultVersionName: input.defaultVersionName,
+          unsetDefaultVersion: input.unsetDefaultVersion === true,
+        }),
     },
     DeletePackage: {
       honours: ["packageName", "clientToken"],
       handle: (input) => {
         // AWS: deleting a package that does not exist succeeds (ResourceNotFound is not declared).
-        if (catalog.packages().some((p) => p.packageName === input.packageName)) catalog.deletePackage(input.packageName);
+        if (catalog.packages().some((p) => p.packageName === input.packageName))
+          catalog.deletePackage(input.packageName);
       },
     },
     ListPackages: {
@@ -97,7 +113,13 @@ export function packageRoutes(catalog: PackageCatalog, now: () => number): Opera
     CreatePackageVersion: {
       honours: ["packageName", "versionName", "description", "attributes", "artifact", "recipe", "tags", "clientToken"],
       handle: (input) => {
-        catalog.createVersion(input.packageName, input.versionName, { description: input.description, attributes: input.attributes, recipe: input.recipe, artifact: input.artifact, tags: input.tags });
+        catalog.createVersion(input.packageName, input.versionName, {
+          description: input.description,
+          attributes: input.attributes,
+          recipe: input.recipe,
+          artifact: input.artifact,
+          tags: input.tags,
+        });
         return versionOut(input.packageName, input.versionName);
       },
     },
@@ -115,23 +137,51 @@ export function packageRoutes(catalog: PackageCatalog, now: () => number): Opera
       },
     },
     UpdatePackageVersion: {
-      honours: ["packageName", "versionName", "description", "attributes", "artifact", "action", "recipe", "clientToken"],
+      honours: [
+        "packageName",
+        "versionName",
+        "description",
+        "attributes",
+        "artifact",
+        "action",
+        "recipe",
+        "clientToken",
+      ],
       handle: (input) =>
-        void catalog.updateVersion(input.packageName, input.versionName, { description: input.description, attributes: input.attributes, action: input.action, recipe: input.recipe, artifact: input.artifact }),
+        void catalog.updateVersion(input.packageName, input.versionName, {
+          description: input.description,
+          attributes: input.attributes,
+          action: input.action,
+          recipe: input.recipe,
+          artifact: input.artifact,
+        }),
     },
     DeletePackageVersion: {
       honours: ["packageName", "versionName", "clientToken"],
       handle: (input) => {
-        if (catalog.findVersion(input.packageName, input.versionName)) catalog.deleteVersion(input.packageName, input.versionName);
+        if (catalog.findVersion(input.packageName, input.versionName))
+          catalog.deleteVersion(input.packageName, input.versionName);
       },
     },
     ListPackageVersions: {
       honours: ["packageName", "status", "maxResults", "nextToken"],
       handle: (input) => {
-        if (!catalog.packages().some((p) => p.packageName === input.packageName)) throw new ServiceError("InvalidRequest", `Package ${input.packageName} does not exist`);
-        const p = page(catalog.versions(input.packageName, input.status as PackageVersionStatus | undefined), input.maxResults, input.nextToken, 100);
+        if (!catalog.packages().some((p) => p.packageName === input.packageName))
+          throw new ServiceError("InvalidRequest", `Package ${input.packageName} does not exist`);
+        const p = page(
+          catalog.versions(input.packageName, input.status as PackageVersionStatus | undefined),
+          input.maxResults,
+          input.nextToken,
+          100,
+        );
         return {
-          packageVersionSummaries: p.items.map((v) => ({ packageName: v.packageName, versionName: v.versionName, status: v.status, creationDate: v.creationDate, lastModifiedDate: v.lastModifiedDate })),
+          packageVersionSummaries: p.items.map((v) => ({
+            packageName: v.packageName,
+            versionName: v.versionName,
+            status: v.status,
+            creationDate: v.creationDate,
+            lastModifiedDate: v.lastModifiedDate,
+          })),
           ...withToken(p.nextToken),
         };
       },
@@ -139,9 +189,14 @@ export function packageRoutes(catalog: PackageCatalog, now: () => number): Opera
     GetPackageConfiguration: { honours: [], handle: () => catalog.configuration() },
     UpdatePackageConfiguration: {
       honours: ["versionUpdateByJobsConfig", "clientToken"],
-      handle: (input) => void catalog.updateConfiguration({ enabled: input.versionUpdateByJobsConfig?.enabled, roleArn: input.versionUpdateByJobsConfig?.roleArn }),
+      handle: (input) =>
+        void catalog.updateConfiguration({
+          enabled: input.versionUpdateByJobsConfig?.enabled,
+          roleArn: input.versionUpdateByJobsConfig?.roleArn,
+        }),
     },
   };
-  for (const name of Object.keys(ops)) if (ops[name]!.honours.includes("clientToken")) ops[name] = idempotent(name, ops[name]!);
+  for (const name of Object.keys(ops))
+    if (ops[name]!.honours.includes("clientToken")) ops[name] = idempotent(name, ops[name]!);
   return ops;
 }

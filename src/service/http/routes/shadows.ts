@@ -9,15 +9,31 @@ import type { Operations } from "../router.ts";
 import { json } from "../router.ts";
 import { page, withToken } from "../shapes.ts";
 
-export type PublishShadow = (thingName: string, shadowName: string, op: "update" | "delete", messages: { suffix: string; payload: object }[]) => void;
+export type PublishShadow = (
+  thingName: string,
+  shadowName: string,
+  op: "update" | "delete",
+  messages: { suffix: string; payload: object }[],
+) => void;
 
 /** The shadow service's numeric codes (the MQTT API's) as control-plane errors. */
 function shadowError(error: ShadowError): ServiceError {
-  const codes: Record<number, ServiceErrorCode> = { 404: "ResourceNotFound", 409: "Conflict", 413: "RequestEntityTooLarge", 415: "UnsupportedDocumentEncoding", 500: "InternalFailure" };
+  const codes: Record<number, ServiceErrorCode> = {
+    404: "ResourceNotFound",
+    409: "Conflict",
+    413: "RequestEntityTooLarge",
+    415: "UnsupportedDocumentEncoding",
+    500: "InternalFailure",
+  };
   return new ServiceError(codes[error.code] ?? "InvalidRequest", error.message);
 }
 
-export function shadowRoutes(shadows: ShadowService, fleet: Fleet, publish: PublishShadow, now: () => number): Operations {
+export function shadowRoutes(
+  shadows: ShadowService,
+  fleet: Fleet,
+  publish: PublishShadow,
+  now: () => number,
+): Operations {
   return {
     GetThingShadow: {
       honours: ["thingName", "shadowName"],

@@ -15,7 +15,11 @@ export function thingTypeRoutes(types: ThingTypes, fleet: Fleet): Operations {
       handle: (input) => {
         const props = input.thingTypeProperties ?? {};
         const t = types.create(input.thingTypeName, props.thingTypeDescription, props.searchableAttributes ?? []);
-        return { thingTypeName: t.thingTypeName, thingTypeArn: thingTypeArn(t.thingTypeName), thingTypeId: t.thingTypeId };
+        return {
+          thingTypeName: t.thingTypeName,
+          thingTypeArn: thingTypeArn(t.thingTypeName),
+          thingTypeId: t.thingTypeId,
+        };
       },
     },
     DescribeThingType: {
@@ -28,9 +32,14 @@ export function thingTypeRoutes(types: ThingTypes, fleet: Fleet): Operations {
     ListThingTypes: {
       honours: ["nextToken", "maxResults", "thingTypeName"],
       handle: (input) => {
-        const list = types.all().filter((t) => input.thingTypeName === undefined || t.thingTypeName === input.thingTypeName);
+        const list = types
+          .all()
+          .filter((t) => input.thingTypeName === undefined || t.thingTypeName === input.thingTypeName);
         const p = page(list, input.maxResults, input.nextToken, 100);
-        return { thingTypes: p.items.map((t) => ({ thingTypeName: t.thingTypeName, ...thingTypeShape(t) })), ...withToken(p.nextToken) };
+        return {
+          thingTypes: p.items.map((t) => ({ thingTypeName: t.thingTypeName, ...thingTypeShape(t) })),
+          ...withToken(p.nextToken),
+        };
       },
     },
     DeprecateThingType: {
@@ -40,7 +49,10 @@ export function thingTypeRoutes(types: ThingTypes, fleet: Fleet): Operations {
     DeleteThingType: {
       honours: ["thingTypeName"],
       handle: (input) => {
-        const users = fleet.things().filter((t) => t.thingTypeName === input.thingTypeName).map((t) => t.thingName);
+        const users = fleet
+          .things()
+          .filter((t) => t.thingTypeName === input.thingTypeName)
+          .map((t) => t.thingName);
         types.delete(input.thingTypeName, users);
       },
     },

@@ -16,7 +16,10 @@ export function thingRoutes(fleet: Fleet, types: ThingTypes): Operations {
         if (input.thingTypeName !== undefined) types.assignable(input.thingTypeName);
         const existing = fleet.hasThing(input.thingName) ? fleet.thing(input.thingName) : undefined;
         if (existing && existing.thingTypeName !== input.thingTypeName) {
-          throw new ServiceError("ResourceAlreadyExists", `Thing ${input.thingName} already exists with a different thing type`);
+          throw new ServiceError(
+            "ResourceAlreadyExists",
+            `Thing ${input.thingName} already exists with a different thing type`,
+          );
         }
         const t = fleet.createThing(input.thingName, attributesOf(input), input.thingTypeName);
         return { thingName: t.thingName, thingArn: thingArn(t.thingName), thingId: t.thingId };
@@ -33,8 +36,19 @@ export function thingRoutes(fleet: Fleet, types: ThingTypes): Operations {
           throw new ServiceError("InvalidRequest", "Give thingTypeName or removeThingType, not both");
         }
         if (input.thingTypeName !== undefined) types.assignable(input.thingTypeName);
-        const thingType = input.thingTypeName !== undefined ? { name: input.thingTypeName as string } : input.removeThingType === true ? {} : undefined;
-        fleet.updateThing(input.thingName, attributesOf(input), input.attributePayload?.merge === true, input.expectedVersion, thingType);
+        const thingType =
+          input.thingTypeName !== undefined
+            ? { name: input.thingTypeName as string }
+            : input.removeThingType === true
+              ? {}
+              : undefined;
+        fleet.updateThing(
+          input.thingName,
+          attributesOf(input),
+          input.attributePayload?.merge === true,
+          input.expectedVersion,
+          thingType,
+        );
       },
     },
     DeleteThing: {
@@ -43,13 +57,23 @@ export function thingRoutes(fleet: Fleet, types: ThingTypes): Operations {
         if (!fleet.hasThing(input.thingName)) return; // AWS: deleting a thing that does not exist succeeds
         const t = fleet.thing(input.thingName);
         if (input.expectedVersion !== undefined && input.expectedVersion !== t.version) {
-          throw new ServiceError("VersionConflict", `The version of thing ${t.thingName} is ${t.version}, not the expected ${input.expectedVersion}`);
+          throw new ServiceError(
+            "VersionConflict",
+            `The version of thing ${t.thingName} is ${t.version}, not the expected ${input.expectedVersion}`,
+          );
         }
         fleet.deleteThing(input.thingName);
       },
     },
     ListThings: {
-      honours: ["nextToken", "maxResults", "attributeName", "attributeValue", "thingTypeName", "usePrefixAttributeValue"],
+      honours: [
+        "nextToken",
+        "maxResults",
+        "attributeName",
+        "attributeValue",
+        "thingTypeName",
+        "usePrefixAttributeValue",
+      ],
       handle: (input) => {
         const name: string | undefined = input.attributeName;
         const value: string | undefined = input.attributeValue;
@@ -57,7 +81,8 @@ export function thingRoutes(fleet: Fleet, types: ThingTypes): Operations {
           throw new ServiceError("InvalidRequest", "usePrefixAttributeValue needs attributeName and attributeValue");
         }
         const matchesValue = (v: string | undefined) =>
-          v !== undefined && (value === undefined || (input.usePrefixAttributeValue === true ? v.startsWith(value) : v === value));
+          v !== undefined &&
+          (value === undefined || (input.usePrefixAttributeValue === true ? v.startsWith(value) : v === value));
         const list = fleet
           .things()
           .filter((t) => name === undefined || matchesValue(t.attributes[name]))
