@@ -107,6 +107,30 @@ describe("redteam-service 12: browser CSRF and DNS rebinding", () => {
     expect(own.status).toBe(200);
   });
 
+  test("redteam-service 12: a CORS preflight gets no permission (no Access-Control-* headers)", () => {
+    const r = Bun.spawnSync(
+      [
+        "curl",
+        "-s",
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "-X",
+        "OPTIONS",
+        `${svc.http}/jobs/j-1`,
+        "-H",
+        "Origin: http://evil.example",
+        "-H",
+        "Access-Control-Request-Method: PUT",
+      ],
+      { stdout: "pipe" },
+    );
+    const head = r.stdout.toString();
+    expect(head).toMatch(/^HTTP\/1\.1 405 /);
+    expect(head.toLowerCase()).not.toContain("access-control-");
+  });
+
   test("redteam-service 12: a DNS-rebinding Host is refused for reads and writes (CreateJob of a runCommand document)", async () => {
     const job = curl([
       "-X",
