@@ -168,6 +168,9 @@ def scenario(h: Harness) -> dict:
     h.paged("iot", "ListThingGroups", "thingGroups")
     mine = [x["groupName"] for x in h.paged("iot", "ListThingGroupsForThing", "thingGroups", thingName=thing)]
     h.expect(mine == [dyn, group], f"ListThingGroupsForThing: {mine}")
+    h.expect(h.ok("iot", "DescribeIndex", indexName="AWS_Things").get("indexStatus") == "ACTIVE", "DescribeIndex")
+    h.error("iot", "DescribeIndex", "ResourceNotFoundException", indexName="AWS_ThingGroups")
+    h.ok("iot", "GetIndexingConfiguration")
     found = h.ok("iot", "SearchIndex", queryString="attributes.rack:7", indexName="AWS_Things")
     h.expect([t["thingName"] for t in found.get("things", [])] == [thing], "SearchIndex queryString not honoured")
     found = h.paged("iot", "SearchIndex", "things", queryString="thingName:m-t*", queryVersion="2017-09-30")
@@ -353,6 +356,8 @@ def scenario(h: Harness) -> dict:
         ("iot", "ListThingGroups"): {},
         ("iot", "ListThingGroupsForThing"): {"thingName": thing},
         ("iot", "SearchIndex"): {"queryString": "thingName:x"},
+        ("iot", "DescribeIndex"): {"indexName": "AWS_Things"},
+        ("iot", "GetIndexingConfiguration"): {},
         ("iot", "CreateJob"): {"jobId": "m-sweep", "targets": [f"{ACCOUNT}:thing/{thing}"], "document": DOC},
         ("iot", "DescribeJob"): {"jobId": job},
         ("iot", "GetJobDocument"): {"jobId": job},

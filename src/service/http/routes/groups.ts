@@ -173,6 +173,25 @@ export function groupRoutes(fleet: Fleet, shadows: ShadowService): Operations {
         return { thingGroups: p.items.map(groupNameAndArn), ...withToken(p.nextToken) };
       },
     },
+    DescribeIndex: {
+      honours: ["indexName"],
+      handle: (input) => {
+        checkIndex(input);
+        return { indexName: INDEX, indexStatus: "ACTIVE", schema: "REGISTRY_AND_SHADOW" };
+      },
+    },
+    /** What the local index holds: the registry and every shadow (classic and named); no connectivity, no groups. */
+    GetIndexingConfiguration: {
+      honours: [],
+      handle: () => ({
+        thingIndexingConfiguration: {
+          thingIndexingMode: "REGISTRY_AND_SHADOW",
+          thingConnectivityIndexingMode: "OFF",
+          namedShadowIndexingMode: "ON",
+        },
+        thingGroupIndexingConfiguration: { thingGroupIndexingMode: "OFF" },
+      }),
+    },
     SearchIndex: {
       honours: ["indexName", "queryString", "nextToken", "maxResults", "queryVersion"],
       handle: (input) => {
