@@ -238,6 +238,18 @@ describe("shadows over HTTP", () => {
 });
 
 describe("robustness", () => {
+  test("an operation the service does not implement is NotImplementedException naming it; model checks name the member", async () => {
+    await expect(iot.send(new Iot.UpdateJobCommand({ jobId: "x" }))).rejects.toMatchObject({
+      name: "NotImplementedException",
+      $metadata: { httpStatusCode: 501 },
+      message: expect.stringContaining("UpdateJob (iot) is not implemented by iot-jobs-local"),
+    });
+    await expect(iot.send(new Iot.ListThingsCommand({ maxResults: 0 }))).rejects.toMatchObject({
+      name: "InvalidRequestException",
+      message: expect.stringContaining("at 'maxResults' failed to satisfy constraint"),
+    });
+  });
+
   test("malformed JSON, wrong types and oversized bodies get AWS-shaped 4xx answers; the service keeps serving", async () => {
     const send = (method: string, path: string, body?: string) => fetch(`${service.httpUrl}${path}`, { method, body, headers: { "content-type": "application/json" } });
     await iot.send(new Iot.CreateThingCommand({ thingName: "m-thing" }));
