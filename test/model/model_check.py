@@ -205,17 +205,17 @@ class Checker:
                 out.append((f"below {md['min']}", md["min"] - 1))
             if "max" in md:
                 out.append((f"above {md['max']}", md["max"] + 1))
-        elif t == "map" and depth < 2:
+        elif t == "map" and depth < 4:
             for what, bad in self.violations(shape.key, depth + 1):
                 if isinstance(bad, str) and bad:
                     out.append((f"a key {what}", {bad: "v"}))
             for what, bad in self.violations(shape.value, depth + 1):
                 out.append((f"a value {what}", {"k": bad}))
-        elif t == "structure" and depth < 2:
+        elif t == "structure" and depth < 4:
             for name, member in shape.members.items():
                 for what, bad in self.violations(member, depth + 1):
                     out.append((f"{name} {what}", {name: bad}))
-        elif t == "list" and depth < 2:
+        elif t == "list" and depth < 4:
             if "max" in md and md["max"] <= 100:
                 sample = self.sample(shape.member)
                 if sample is not None:

@@ -462,8 +462,20 @@ def self_test(endpoint: str) -> int:
             r["body"] = b'{"things":[]}'
             r["headers"].pop("x-amzn-ErrorType", None)
 
+    def wrong_type(service, op, r):
+        if op == "DescribeThing" and r["status_code"] == 200:
+            r["body"] = json.dumps({**json.loads(r["body"]), "version": "1"}).encode()
+
+    def wrong_status(service, op, r):
+        if op == "DescribeThing" and r["status_code"] == 404:
+            r["status_code"] = 400
+
     failures = 0
-    for name, mutate, run in [
+    cases = [
+        ("a member of the wrong type", wrong_type, lambda h: h.ok("iot", "DescribeThing", thingName="m-st")),
+        ("a declared error with the wrong HTTP status", wrong_status, lambda h: h.call("iot", "DescribeThing", thingName="m-none")),
+    ]
+    for name, mutate, run in cases + [
         ("an undeclared output member", undeclared_member, lambda h: h.ok("iot", "DescribeThing", thingName="m-st")),
         ("an error code the operation does not declare", undeclared_error, lambda h: h.call("iot", "DescribeThing", thingName="m-none")),
         ("an input check that lets maxResults=0 through", accepted_invalid, lambda h: h.refused("iot", "ListThings", "maxResults=0", maxResults=0)),
@@ -474,7 +486,7 @@ def self_test(endpoint: str) -> int:
         caught = bool(h.findings)
         print(f"self-test: {name}: {'caught' if caught else 'NOT CAUGHT'} {h.findings[:1]}")
         failures += 0 if caught else 1
-    print(f"{3 - failures} passed, {failures} failed")
+    print(f"{len(cases) + 3 - failures} passed, {failures} failed")
     return 1 if failures else 0
 
 
