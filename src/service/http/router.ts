@@ -137,11 +137,13 @@ export class Router {
     let services: readonly ServiceName[] = ORDER;
     if (signedFor !== undefined) {
       const service = SIGNING[signedFor];
-      if (!service)
+      if (!service) {
+        const served = "it serves iot, iotdata and iot-jobs-data";
         throw new ServiceError(
           "NotImplemented",
-          `Requests signed for the ${signedFor} API are not served by iot-jobs-local (it serves iot, iotdata and iot-jobs-data)`,
+          `Requests signed for the ${signedFor} API are not served here (${served})`,
         );
+      }
       services = [service];
     }
     let pathKnown = false;
@@ -153,14 +155,12 @@ export class Router {
         if (route.spec.method === method) return { route, values: m.slice(1) };
       }
     }
+    const apis = services.join(", ");
     if (pathKnown)
-      throw new ServiceError(
-        "MethodNotAllowed",
-        `${method} is not an operation on ${rawPath} in the ${services.join(", ")} API`,
-      );
+      throw new ServiceError("MethodNotAllowed", `${method} is not an operation on ${rawPath} in the ${apis} API`);
     throw new ServiceError(
       "NotImplemented",
-      `No operation of the ${services.join(", ")} API is ${method} ${rawPath}; iot-jobs-local implements the operations listed in docs/LOCAL-SERVICE.md`,
+      `No operation of the ${apis} API is ${method} ${rawPath}; docs/LOCAL-SERVICE.md lists what iot-jobs-local implements`,
     );
   }
 }
