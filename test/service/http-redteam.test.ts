@@ -304,6 +304,10 @@ describe("redteam-service 19: validation gaps", () => {
     expect((await call("GET", "/thing-groups/g-long")).status).toBe(404);
   });
 
+  test("redteam-service 19: DeleteThing of a thing that does not exist succeeds, as on AWS", async () => {
+    expect((await call("DELETE", "/things/never-created")).status).toBe(200);
+  });
+
   test("redteam-service 19: maxResults=0 and nextToken=-1 are refused", async () => {
     expect(await refused("maxResults=0", "GET", "/things?maxResults=0")).toContain("'maxResults'");
     expect(await refused("nextToken=-1", "GET", "/things?nextToken=-1&maxResults=1")).toContain("nextToken");
