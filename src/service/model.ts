@@ -19,9 +19,9 @@ export interface ThingType {
   readonly thingTypeId: string;
   readonly description?: string;
   /** Up to 3 attribute names (AWS uses them to index; here they are kept and shown). */
-  readonly searchableAttributes: string[];
-  deprecated: boolean;
-  deprecationDate?: number;
+  readonly searchableAttributes: readonly string[];
+  readonly deprecated: boolean;
+  readonly deprecationDate?: number;
   readonly creationDate: number;
 }
 
@@ -32,7 +32,7 @@ export interface ThingGroup {
   /** Static groups only: the parent in a hierarchy (AWS allows 7 levels). */
   readonly parentGroupName?: string;
   /** The group's own attributes (thingGroupProperties.attributePayload). */
-  attributes?: Record<string, string>;
+  readonly attributes?: Readonly<Record<string, string>>;
   /** Dynamic groups: members are the things matching this fleet query. */
   queryString?: string;
   creationDate: number;

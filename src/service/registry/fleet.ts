@@ -134,21 +134,24 @@ export class Fleet {
     if (update.expectedVersion !== undefined && update.expectedVersion !== g.version) {
       throw new AwsError("VersionConflictException", `The version of thing group ${thingGroupName} is ${g.version}, not the expected ${update.expectedVersion}`);
     }
-    let attributes = g.attributes ?? {};
+    let attributes: Record<string, string> = { ...g.attributes };
     if (update.attributes) {
-      attributes = update.merge ? { ...attributes } : {};
+      attributes = update.merge ? attributes : {};
       for (const [k, v] of Object.entries(update.attributes)) {
         if (v === "") delete attributes[k];
         else attributes[k] = v;
       }
       checkAttributes(attributes);
     }
-    if (update.description !== undefined) g.description = update.description;
-    if (Object.keys(attributes).length) g.attributes = attributes;
-    else delete g.attributes;
-    g.version++;
-    this.store.put("group", thingGroupName, g);
-    return g;
+    const { attributes: _, ...rest } = g;
+    const next: ThingGroup = {
+      ...rest,
+      ...(update.description !== undefined ? { description: update.description } : {}),
+      ...(Object.keys(attributes).length ? { attributes } : {}),
+      version: g.version + 1,
+    };
+    this.store.put("group", thingGroupName, next);
+    return next;
   }
 
   /** The group's ancestors, parent first. */

@@ -56,11 +56,9 @@ export class ThingTypes {
   }
 
   deprecate(thingTypeName: string, undo: boolean): void {
-    const t = this.get(thingTypeName);
-    t.deprecated = !undo;
-    if (undo) delete t.deprecationDate;
-    else t.deprecationDate = Math.floor(this.now() / 1000);
-    this.store.put("thingType", thingTypeName, t);
+    const { deprecationDate: _, ...t } = this.get(thingTypeName);
+    const next: ThingType = undo ? { ...t, deprecated: false } : { ...t, deprecated: true, deprecationDate: Math.floor(this.now() / 1000) };
+    this.store.put("thingType", thingTypeName, next);
   }
 
   /** AWS also waits 5 minutes after deprecation; here a deprecated type no thing uses may go at once. */
