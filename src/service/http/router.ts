@@ -280,6 +280,7 @@ export function json(status: number, value: unknown, headers: Record<string, str
  */
 const EQUIVALENT: Record<string, readonly string[]> = {
   InvalidRequestException: ["ValidationException"],
+  ValidationException: ["InvalidRequestException"],
   ResourceNotFoundException: ["ValidationException", "InvalidRequestException"],
   InternalFailureException: ["InternalServerException"],
   ResourceAlreadyExistsException: ["ConflictException"],
