@@ -1,10 +1,15 @@
 /**
- * The service's size limits in one place. Each says what it bounds and why that number.
+ * The service's limits in one place. Each says where its number comes from: AWS's documented
+ * quota where there is one, otherwise our choice and why.
  */
 
-/**
- * HTTP request bodies larger than this are refused while they stream in, chunked or not: the
- * largest legitimate body is CreateJob's 32 KB document plus its other members (a shadow update is
- * at most 8 KB of state). The connection is answered 413 as soon as the count passes the limit.
- */
-export const MAX_HTTP_BODY_BYTES = 256 * 1024;
+/** The HTTP API. */
+export const HTTP_LIMITS = {
+  /**
+   * AWS documents no request-size quota for these APIs. Ours: the largest legitimate body is
+   * CreateJob's 32 KB document with its other members (a shadow update is at most 8 KB of state),
+   * so 256 KB leaves room and stops a client from making the service hold megabytes. Counted while
+   * the body streams, chunked or not: past it the request is answered 413 at once.
+   */
+  maxBodyBytes: 256 * 1024,
+} as const;

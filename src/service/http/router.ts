@@ -8,7 +8,7 @@
  * `ServiceError`s rendered by `httpError()` with the status the model declares.
  */
 import { httpError, ServiceError } from "../errors.ts";
-import { MAX_HTTP_BODY_BYTES } from "../limits.ts";
+import { HTTP_LIMITS } from "../limits.ts";
 import {
   fromText,
   inputMembers,
@@ -184,9 +184,9 @@ function decodeSegment(segment: string): string {
 /** Reads the body, counting while it streams: past the limit the request is refused at once. */
 async function readBody(request: Request): Promise<Uint8Array> {
   const tooLarge = () =>
-    new ServiceError("RequestEntityTooLarge", `The request body exceeds ${MAX_HTTP_BODY_BYTES} bytes`);
+    new ServiceError("RequestEntityTooLarge", `The request body exceeds ${HTTP_LIMITS.maxBodyBytes} bytes`);
   const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > MAX_HTTP_BODY_BYTES) throw tooLarge();
+  if (declared !== null && Number(declared) > HTTP_LIMITS.maxBodyBytes) throw tooLarge();
   if (!request.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -195,7 +195,7 @@ async function readBody(request: Request): Promise<Uint8Array> {
     const { done, value } = await reader.read();
     if (done) break;
     size += value.length;
-    if (size > MAX_HTTP_BODY_BYTES) {
+    if (size > HTTP_LIMITS.maxBodyBytes) {
       void reader.cancel().catch(() => {});
       throw tooLarge();
     }
