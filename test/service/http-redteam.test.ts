@@ -21,8 +21,8 @@ let port: number;
 beforeAll(async () => {
   svc = await spawnService([process.execPath, join(ROOT, "src/service/main.ts")], ["--log-level", "ERROR"]);
   port = Number(new URL(svc.http).port);
-  await call("POST", "/things/pi-42", "{}");
-  await call("PUT", "/jobs/j-1", JSON.stringify({ targets: [`${A}:thing/pi-42`], document: DOC }));
+  await call("POST", "/things/kiosk-7", "{}");
+  await call("PUT", "/jobs/j-1", JSON.stringify({ targets: [`${A}:thing/kiosk-7`], document: DOC }));
 });
 afterAll(async () => {
   await svc.stop();
@@ -69,39 +69,39 @@ function raw(
   });
 }
 
-const shadowDesired = async () => (await call("GET", "/things/pi-42/shadow")).body?.state?.desired;
+const shadowDesired = async () => (await call("GET", "/things/kiosk-7/shadow")).body?.state?.desired;
 
 describe("redteam-service 12: browser CSRF and DNS rebinding", () => {
   test("redteam-service 12: a text/plain cross-origin POST is refused", async () => {
     const r = curl([
       "-X",
       "POST",
-      `${svc.http}/things/pi-42/shadow`,
+      `${svc.http}/things/kiosk-7/shadow`,
       "-H",
       "Content-Type: text/plain;charset=UTF-8",
       "-H",
-      "Origin: http://evil.example",
+      "Origin: http://attacker.test",
       "--data",
-      '{"state":{"desired":{"firmwareUrl":"http://evil.example/fw.bin"}}}',
+      '{"state":{"desired":{"mode":"owned"}}}',
     ]);
     expect(r.status).toBe(401);
     expect(await shadowDesired()).toBeUndefined();
     // Without an Origin (a form, a no-cors fetch from an old browser) text/plain is refused too.
-    const plain = curl(["-X", "POST", `${svc.http}/things/planted`, "-H", "Content-Type: text/plain", "--data", "{}"]);
+    const plain = curl(["-X", "POST", `${svc.http}/things/foreign`, "-H", "Content-Type: text/plain", "--data", "{}"]);
     expect(plain.status).toBe(400);
     expect(plain.body).toContain("text/plain");
-    expect((await call("GET", "/things/planted")).status).toBe(404);
+    expect((await call("GET", "/things/foreign")).status).toBe(404);
   });
 
   test("redteam-service 12: a form-encoded write is refused (curl -d's default type)", async () => {
-    const r = curl(["-X", "POST", `${svc.http}/things/planted`, "--data", "{}"]);
+    const r = curl(["-X", "POST", `${svc.http}/things/foreign`, "--data", "{}"]);
     expect(r.status).toBe(400);
     expect(r.body).toContain("application/x-www-form-urlencoded");
-    expect((await call("GET", "/things/planted")).status).toBe(404);
+    expect((await call("GET", "/things/foreign")).status).toBe(404);
   });
 
   test("redteam-service 12: a JSON write from another web origin is refused; the service's own origin may write", async () => {
-    const evil = await call("POST", "/things/planted", "{}", { origin: "http://127.0.0.1:3000" });
+    const evil = await call("POST", "/things/foreign", "{}", { origin: "http://127.0.0.1:3000" });
     expect([evil.status, evil.type]).toEqual([401, "UnauthorizedException"]);
     const own = await call("POST", "/things/own-origin", "{}", { origin: `http://127.0.0.1:${port}` });
     expect(own.status).toBe(200);
@@ -120,7 +120,7 @@ describe("redteam-service 12: browser CSRF and DNS rebinding", () => {
         "OPTIONS",
         `${svc.http}/jobs/j-1`,
         "-H",
-        "Origin: http://evil.example",
+        "Origin: http://attacker.test",
         "-H",
         "Access-Control-Request-Method: PUT",
       ],
@@ -137,16 +137,16 @@ describe("redteam-service 12: browser CSRF and DNS rebinding", () => {
       "PUT",
       `${svc.http}/jobs/rebound`,
       "-H",
-      "Host: rebind.evil.example:8080",
+      "Host: rebind.attacker.test:8080",
       "-H",
       "Content-Type: application/json",
       "--data",
-      JSON.stringify({ targets: [`${A}:thing/pi-42`], document: DOC }),
+      JSON.stringify({ targets: [`${A}:thing/kiosk-7`], document: DOC }),
     ]);
     expect(job.status).toBe(400);
-    expect(job.body).toContain("rebind.evil.example");
+    expect(job.body).toContain("rebind.attacker.test");
     expect((await call("GET", "/jobs/rebound")).status).toBe(404);
-    expect(curl(["-H", "Host: rebind.evil.example:8080", `${svc.http}/things`]).status).toBe(400);
+    expect(curl(["-H", "Host: rebind.attacker.test:8080", `${svc.http}/things`]).status).toBe(400);
     expect(curl(["-H", `Host: localhost:${port}`, `${svc.http}/things`]).status).toBe(200);
   });
 
@@ -259,7 +259,7 @@ describe("redteam-service 19: validation gaps", () => {
     for (const description of ["a\u0000b", "a\u001bb", "a\ud800b", "d".repeat(200_000)]) {
       expect(
         await refused(`description ${JSON.stringify(description.slice(0, 4))}`, "PUT", "/jobs/v-1", {
-          targets: [`${A}:thing/pi-42`],
+          targets: [`${A}:thing/kiosk-7`],
           document: DOC,
           description,
         }),
@@ -281,11 +281,11 @@ describe("redteam-service 19: validation gaps", () => {
   test("redteam-service 19: CancelJobExecution statusDetails are checked like the device API's", async () => {
     const many = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, "v"]));
     for (const statusDetails of [many, { "a\u0000": "v" }, { k: "a\u001bb" }, { k: "v".repeat(2000) }]) {
-      await refused(`statusDetails ${Object.keys(statusDetails).length}`, "PUT", "/things/pi-42/jobs/j-1/cancel", {
+      await refused(`statusDetails ${Object.keys(statusDetails).length}`, "PUT", "/things/kiosk-7/jobs/j-1/cancel", {
         statusDetails,
       });
     }
-    expect((await call("GET", "/things/pi-42/jobs/j-1")).body.execution.status).toBe("QUEUED");
+    expect((await call("GET", "/things/kiosk-7/jobs/j-1")).body.execution.status).toBe("QUEUED");
   });
 
   test("redteam-service 19: a thingTypeName outside the pattern is refused; one of a type that does not exist is ResourceNotFound", async () => {

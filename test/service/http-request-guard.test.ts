@@ -26,7 +26,7 @@ describe("Host", () => {
     ]) {
       expect([host, code(() => checkHost(host, []))]).toEqual([host, undefined]);
     }
-    for (const host of ["rebind.evil.example:8080", "gateway.lan", "localhost.evil.example", "127.0.0.1.nip.io"]) {
+    for (const host of ["rebind.attacker.test:8080", "gateway.lan", "localhost.attacker.test", "127.0.0.1.nip.io"]) {
       expect([host, code(() => checkHost(host, []))]).toEqual([host, "InvalidRequest"]);
     }
     expect(code(() => checkHost("Gateway.LAN:8080", ["gateway.lan"]))).toBeUndefined();
@@ -42,7 +42,7 @@ describe("Host", () => {
 describe("writes a browser could send", () => {
   const headers = (h: Record<string, string>) => new Headers(h);
   test("another Origin is Unauthorized; the service's own is fine; reads are not checked", () => {
-    expect(code(() => checkWrite("POST", headers({ origin: "http://evil.example" }), "127.0.0.1:8080"))).toBe(
+    expect(code(() => checkWrite("POST", headers({ origin: "http://attacker.test" }), "127.0.0.1:8080"))).toBe(
       "Unauthorized",
     );
     expect(code(() => checkWrite("DELETE", headers({ origin: "http://127.0.0.1:3000" }), "127.0.0.1:8080"))).toBe(
@@ -51,7 +51,7 @@ describe("writes a browser could send", () => {
     expect(
       code(() => checkWrite("PUT", headers({ origin: "http://127.0.0.1:8080" }), "127.0.0.1:8080")),
     ).toBeUndefined();
-    expect(code(() => checkWrite("GET", headers({ origin: "http://evil.example" }), "127.0.0.1:8080"))).toBeUndefined();
+    expect(code(() => checkWrite("GET", headers({ origin: "http://attacker.test" }), "127.0.0.1:8080"))).toBeUndefined();
   });
 
   test("preflight-free content types are refused for writes; JSON, octet-stream and none pass", () => {
