@@ -141,7 +141,8 @@ def formatted(text: str) -> str:
     if not biome:
         print("note: biome not found; the module is written unformatted", file=sys.stderr)
         return text
-    r = subprocess.run([biome, "format", f"--stdin-file-path={OUT_REL}"], input=text, capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run([biome, "format", f"--stdin-file-path={OUT_REL}"], input=text, capture_output=True, text=True,
+                       cwd=ROOT)
     if r.returncode != 0:
         raise SystemExit(f"biome format failed: {r.stderr}")
     return r.stdout

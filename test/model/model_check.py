@@ -117,7 +117,8 @@ class Checker:
                 findings.append(f"{path}: expected a boolean, got {value!r}")
         elif t == "timestamp":
             # REST-JSON timestamps are epoch seconds on the wire.
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 946684800 or value > 4102444800:
+            is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not is_number or not 946684800 <= value <= 4102444800:
                 findings.append(f"{path}: expected epoch seconds, got {value!r}")
         elif t == "blob":
             if not isinstance(value, str):
@@ -197,7 +198,8 @@ class Checker:
             if "pattern" in md and not shape.enum:
                 compiled = self.pattern(md["pattern"])
                 for candidate in ("a\u0000b", "a\u001bb", "a\nb", "a b", "ab!", "A", "a"):
-                    if len(candidate) <= md.get("max", 10**9) and len(candidate) >= md.get("min", 0) and not full_match(compiled, candidate):
+                    fits = md.get("min", 0) <= len(candidate) <= md.get("max", 10**9)
+                    if fits and not full_match(compiled, candidate):
                         out.append((f"not matching {md['pattern']}", candidate))
                         break
         elif t in ("integer", "long"):
@@ -231,7 +233,8 @@ class Checker:
             if shape.enum:
                 return shape.enum[0]
             for candidate in ("a", "a1", "A_1", "arn:aws:iot:us-east-1:123456789012:thing/a"):
-                if len(candidate) >= md.get("min", 0) and ("pattern" not in md or full_match(self.pattern(md["pattern"]), candidate)):
+                matches = "pattern" not in md or full_match(self.pattern(md["pattern"]), candidate)
+                if len(candidate) >= md.get("min", 0) and matches:
                     return candidate
             return None
         if shape.type_name in ("integer", "long"):
