@@ -30,6 +30,20 @@ except ImportError:
 from model_check import Checker  # noqa: E402
 
 ACCOUNT = "arn:aws:iot:us-east-1:123456789012"
+# Valid values of the CreateJob/UpdateJob members this service refuses by name.
+UNSUPPORTED_JOB_MEMBERS = {
+    "jobExecutionsRolloutConfig": {"maximumPerMinute": 5},
+    "abortConfig": {"criteriaList": [{"failureType": "FAILED", "action": "CANCEL", "thresholdPercentage": 50,
+                                      "minNumberOfExecutedThings": 1}]},
+    "jobExecutionsRetryConfig": {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]},
+    "schedulingConfig": {"startTime": "2030-01-01T00:00"},
+    "presignedUrlConfig": {"roleArn": f"{ACCOUNT}:role/abcdefghijklmnopqrst", "expiresInSec": 60},
+    "namespaceId": "ns",
+    "jobTemplateArn": f"{ACCOUNT}:jobtemplate/t",
+    "documentSource": "https://s3.amazonaws.com/bucket/doc.json",
+    "documentParameters": {"k": "v"},
+    "tags": [{"Key": "k", "Value": "v"}],
+}
 DOC = json.dumps({"version": "1.0", "steps": [{"action": {"name": "s", "type": "runCommand",
                                                           "input": {"command": "true"}}}]})
 
@@ -347,7 +361,18 @@ def scenario(h: Harness) -> dict:
     h.ok("iot", "DeleteThingGroup", thingGroupName="m-child")
     h.ok("iot", "DeleteThingGroup", thingGroupName="m-root")
 
-    h.error("iot", "UpdateJob", "NotImplementedException", jobId=job)
+    h.error("iot", "UpdateDynamicThingGroup", "NotImplementedException", thingGroupName="m-none",
+            thingGroupProperties={})
+    h.ok("iot", "UpdateJob", jobId=job, description="renamed", timeoutConfig={"inProgressTimeoutInMinutes": 45})
+    dj = h.ok("iot", "DescribeJob", jobId=job).get("job", {})
+    h.expect(dj.get("description") == "renamed" and dj.get("timeoutConfig") == {"inProgressTimeoutInMinutes": 45},
+             f"UpdateJob not honoured: {dj.get('description')} {dj.get('timeoutConfig')}")
+    h.error("iot", "UpdateJob", "InvalidRequestException", jobId=job,
+            timeoutConfig={"inProgressTimeoutInMinutes": 10081})
+    for member in ["abortConfig", "jobExecutionsRolloutConfig", "jobExecutionsRetryConfig", "presignedUrlConfig",
+                   "namespaceId"]:
+        value = UNSUPPORTED_JOB_MEMBERS[member]
+        h.refused_by_name("iot", "UpdateJob", member, value, jobId=job)
 
     h.ok("iot", "CreateThingType", thingTypeName="m-type", thingTypeProperties={"thingTypeDescription": "sensors",
                                                                                 "searchableAttributes": ["site"]})
@@ -408,6 +433,7 @@ def scenario(h: Harness) -> dict:
         ("iot", "GetIndexingConfiguration"): {},
         ("iot", "CreateJob"): {"jobId": "m-sweep", "targets": [f"{ACCOUNT}:thing/{thing}"], "document": DOC},
         ("iot", "DescribeJob"): {"jobId": job},
+        ("iot", "UpdateJob"): {"jobId": job},
         ("iot", "GetJobDocument"): {"jobId": job},
         ("iot", "ListJobs"): {},
         ("iot", "CancelJob"): {"jobId": "m-none"},
@@ -460,19 +486,7 @@ def sweep(h: Harness, bases: dict) -> int:
 # The list of inputs that were dropped or wrongly accepted: each must now be refused.
 def refusals(h: Harness) -> None:
     t = f"{ACCOUNT}:thing/m-t1"
-    for member, value in [
-        ("jobExecutionsRolloutConfig", {"maximumPerMinute": 5}),
-        ("abortConfig", {"criteriaList": [{"failureType": "FAILED", "action": "CANCEL", "thresholdPercentage": 50,
-                                           "minNumberOfExecutedThings": 1}]}),
-        ("jobExecutionsRetryConfig", {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]}),
-        ("schedulingConfig", {"startTime": "2030-01-01T00:00"}),
-        ("presignedUrlConfig", {"roleArn": f"{ACCOUNT}:role/abcdefghijklmnopqrst", "expiresInSec": 60}),
-        ("namespaceId", "ns"),
-        ("jobTemplateArn", f"{ACCOUNT}:jobtemplate/t"),
-        ("documentSource", "https://s3.amazonaws.com/bucket/doc.json"),
-        ("documentParameters", {"k": "v"}),
-        ("tags", [{"Key": "k", "Value": "v"}]),
-    ]:
+    for member, value in UNSUPPORTED_JOB_MEMBERS.items():
         h.refused_by_name("iot", "CreateJob", member, value, jobId="m-refused", targets=[t], document=DOC)
     h.refused("iot", "CreateJob", "a description with a newline", jobId="m-refused", targets=[t], document=DOC,
               description="two\nlines")

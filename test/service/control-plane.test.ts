@@ -239,10 +239,10 @@ describe("shadows over HTTP", () => {
 
 describe("robustness", () => {
   test("an operation the service does not implement is NotImplementedException naming it; model checks name the member", async () => {
-    await expect(iot.send(new Iot.UpdateJobCommand({ jobId: "x" }))).rejects.toMatchObject({
+    await expect(iot.send(new Iot.UpdateIndexingConfigurationCommand({}))).rejects.toMatchObject({
       name: "NotImplementedException",
       $metadata: { httpStatusCode: 501 },
-      message: expect.stringContaining("UpdateJob (iot) is not implemented by iot-jobs-local"),
+      message: expect.stringContaining("UpdateIndexingConfiguration (iot) is not implemented by iot-jobs-local"),
     });
     await expect(iot.send(new Iot.ListThingsCommand({ maxResults: 0 }))).rejects.toMatchObject({
       name: "InvalidRequestException",

@@ -135,3 +135,50 @@ describe("iot-jobs-data over HTTP", () => {
     30_000,
   );
 });
+
+describe("UpdateJob", () => {
+  test("a new in-progress timeout applies to executions that start afterwards", async () => {
+    // A 300 ms "minute", as the device API's timer tests use.
+    const fast = await startLocalService({ minuteMs: 300 });
+    try {
+      const api = iotClient(fast.httpUrl);
+      await api.send(new Iot.CreateThingCommand({ thingName: "slow-1" }));
+      await api.send(
+        new Iot.CreateJobCommand({
+          jobId: "long",
+          targets: [thingArn("slow-1")],
+          document: doc,
+          timeoutConfig: { inProgressTimeoutInMinutes: 600 },
+        }),
+      );
+      await api.send(
+        new Iot.UpdateJobCommand({
+          jobId: "long",
+          description: "now short",
+          timeoutConfig: { inProgressTimeoutInMinutes: 1 },
+        }),
+      );
+      const job = (await api.send(new Iot.DescribeJobCommand({ jobId: "long" }))).job!;
+      expect([job.description, job.timeoutConfig?.inProgressTimeoutInMinutes]).toEqual(["now short", 1]);
+      const start = await fetch(`${fast.httpUrl}/things/slow-1/jobs/$next`, {
+        method: "PUT",
+        body: "{}",
+        headers: {
+          "content-type": "application/json",
+          authorization: "AWS4-HMAC-SHA256 Credential=l/20261130/us-east-1/iot-jobs-data/aws4_request",
+        },
+      });
+      expect(((await start.json()) as { execution: { status: string } }).execution.status).toBe("IN_PROGRESS");
+      const until = Date.now() + 5000;
+      let status: string | undefined;
+      while (Date.now() < until && status !== "TIMED_OUT") {
+        await Bun.sleep(50);
+        status = (await api.send(new Iot.DescribeJobExecutionCommand({ jobId: "long", thingName: "slow-1" }))).execution
+          ?.status;
+      }
+      expect(status).toBe("TIMED_OUT");
+    } finally {
+      await fast.stop();
+    }
+  });
+});

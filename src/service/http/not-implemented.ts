@@ -48,7 +48,6 @@ export const NOT_IMPLEMENTED: Readonly<Record<string, NotImplemented>> = {
   "iot:StopThingRegistrationTask": REGISTRATION,
   "iot:UpdateDynamicThingGroup": planned("changing a dynamic group's query"),
   "iot:UpdateIndexingConfiguration": refused("the fleet index configuration is fixed locally"),
-  "iot:UpdateJob": planned("changing a job's description and configs, with the roll-out work"),
   "iot:UpdateThingGroupsForThing": planned("moving a thing between several groups in one call"),
   "iot:UpdateThingType": THING_TYPES,
   "iot-data:DeleteConnection": refused("disconnecting clients over HTTP"),

@@ -63,7 +63,7 @@ export class JobControl {
     const selection = input.targetSelection ?? "SNAPSHOT";
     if (selection !== "SNAPSHOT" && selection !== "CONTINUOUS") throw invalid("targetSelection must be SNAPSHOT or CONTINUOUS");
     const timeout = input.timeoutConfig?.inProgressTimeoutInMinutes;
-    if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1 || timeout > 10080)) throw invalid("timeoutConfig.inProgressTimeoutInMinutes must be between 1 and 10080");
+    checkInProgressTimeout(timeout);
 
     const lookup: CatalogLookup = {
       version: (p, v) => this.catalog.findVersion(p, v),
@@ -126,6 +126,23 @@ export class JobControl {
       .sort((a, b) => a.sequence - b.sequence);
   }
 
+  /**
+   * UpdateJob: the description and the in-progress timeout. A new timeout applies to executions
+   * that go IN_PROGRESS afterwards (the timer starts then), as on AWS.
+   */
+  updateJob(jobId: string, update: { description?: string; inProgressTimeoutInMinutes?: number }): Job {
+    const job = this.job(jobId);
+    checkInProgressTimeout(update.inProgressTimeoutInMinutes);
+    const next: Job = {
+      ...job,
+      ...(update.description !== undefined ? { description: update.description } : {}),
+      ...(update.inProgressTimeoutInMinutes !== undefined ? { inProgressTimeoutInMinutes: update.inProgressTimeoutInMinutes } : {}),
+      lastUpdatedAt: this.seconds(),
+    };
+    this.store.put("job", jobId, next);
+    return next;
+  }
+
   /** CancelJob: QUEUED executions are CANCELED; IN_PROGRESS ones only with force. */
   cancelJob(jobId: string, force: boolean, comment?: string, reasonCode?: string): Job {
     const job = this.job(jobId);
@@ -185,5 +202,12 @@ export class JobControl {
       if (m) versions.set(m[1]!, m[2] === "$null" ? undefined : m[2]!);
     }
     writer.reportPackages(execution.thingName, versions);
+  }
+}
+
+/** timeoutConfig.inProgressTimeoutInMinutes: AWS allows 1 to 10080 (7 days). */
+function checkInProgressTimeout(minutes: number | undefined): void {
+  if (minutes !== undefined && (!Number.isInteger(minutes) || minutes < 1 || minutes > 10080)) {
+    throw invalid("timeoutConfig.inProgressTimeoutInMinutes must be between 1 and 10080");
   }
 }

@@ -74,6 +74,20 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): O
         return { jobArn: job.jobArn, jobId: job.jobId, ...(job.description ? { description: job.description } : {}) };
       },
     },
+    UpdateJob: {
+      honours: ["jobId", "description", "timeoutConfig"],
+      refuses: {
+        presignedUrlConfig: "pre-signed S3 URLs are not supported (there is no S3 here)",
+        jobExecutionsRolloutConfig: ROLLOUT,
+        abortConfig: ROLLOUT,
+        jobExecutionsRetryConfig: ROLLOUT,
+        namespaceId: NAMESPACES,
+      },
+      handle: (input) => {
+        const inProgressTimeoutInMinutes = input.timeoutConfig?.inProgressTimeoutInMinutes;
+        jobs.updateJob(input.jobId, { description: input.description, inProgressTimeoutInMinutes });
+      },
+    },
     DescribeJob: {
       honours: ["jobId", "beforeSubstitution"],
       handle: (input) => {
