@@ -227,6 +227,19 @@ def scenario(h: Harness) -> dict:
              f"RemoveThingFromThingGroup not honoured: {left}")
     h.ok("iot", "DescribeJobExecution", jobId=job, thingName=thing, executionNumber=1)
 
+    h.ok("iot", "CreateThingGroup", thingGroupName="m-g2")
+    h.ok("iot", "CreateThing", thingName="m-t3")
+    h.ok("iot", "AddThingToThingGroup", thingGroupName="m-g2", thingName="m-t3")
+    h.ok("iot", "AssociateTargetsWithJob", jobId="m-j2", targets=[f"{ACCOUNT}:thinggroup/m-g2"], comment="wider")
+    dj = h.ok("iot", "DescribeJob", jobId="m-j2").get("job", {})
+    h.expect(dj.get("targets") == [f"{ACCOUNT}:thinggroup/{group}",
+                                   f"{ACCOUNT}:thinggroup/m-g2"] and dj.get("comment") == "wider",
+             f"AssociateTargetsWithJob not honoured: {dj.get('targets')} {dj.get('comment')}")
+    queued = h.ok("iot", "ListJobExecutionsForThing", thingName="m-t3", jobId="m-j2").get("executionSummaries", [])
+    h.expect(len(queued) == 1, f"AssociateTargetsWithJob did not reach the new group's thing: {queued}")
+    h.error("iot", "AssociateTargetsWithJob", "InvalidRequestException", jobId=job,
+            targets=[f"{ACCOUNT}:thinggroup/m-g2"])
+    h.ok("iot", "DeleteThing", thingName="m-t3")
     pending = h.ok("iot-jobs-data", "GetPendingJobExecutions", thingName=thing)
     h.expect(len(pending.get("queuedJobs", [])) == 2, f"GetPendingJobExecutions: {pending.get('queuedJobs')}")
     h.ok("iot-jobs-data", "DescribeJobExecution", thingName=thing, jobId=job, includeJobDocument=True,
@@ -433,6 +446,7 @@ def scenario(h: Harness) -> dict:
         ("iot", "GetIndexingConfiguration"): {},
         ("iot", "CreateJob"): {"jobId": "m-sweep", "targets": [f"{ACCOUNT}:thing/{thing}"], "document": DOC},
         ("iot", "DescribeJob"): {"jobId": job},
+        ("iot", "AssociateTargetsWithJob"): {"jobId": "m-none", "targets": [f"{ACCOUNT}:thinggroup/{group}"]},
         ("iot", "UpdateJob"): {"jobId": job},
         ("iot", "GetJobDocument"): {"jobId": job},
         ("iot", "ListJobs"): {},
@@ -501,8 +515,13 @@ def refusals(h: Harness) -> None:
                    "propagatingAttributes": [{"connectionAttribute": "iot:ClientId"}]}})
     h.expect(not r["ok"] and "mqtt5Configuration" in r.get("message", ""),
              f"CreateThingType mqtt5Configuration was not refused by name: {r}")
-    for op, params in [("ListJobs", {}), ("DeleteJob", {"jobId": "m-j1"}), ("ListJobExecutionsForThing",
-                                                                            {"thingName": "m-t1"})]:
+    namespace_ops = [
+        ("ListJobs", {}),
+        ("DeleteJob", {"jobId": "m-j1"}),
+        ("ListJobExecutionsForThing", {"thingName": "m-t1"}),
+        ("AssociateTargetsWithJob", {"jobId": "m-j1", "targets": [f"{ACCOUNT}:thinggroup/m-none"]}),
+    ]
+    for op, params in namespace_ops:
         h.refused_by_name("iot", op, "namespaceId", "ns", **params)
     h.refused("iot", "CreateThingGroup", "parentGroupName of a group that does not exist", thingGroupName="m-child",
               parentGroupName="m-no-parent")

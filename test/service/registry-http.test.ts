@@ -75,3 +75,39 @@ test("a continuous job for a parent group follows things in and out of a child g
   const kids = await iot.send(new Iot.ListThingGroupsCommand({ parentGroup: "site", recursive: true }));
   expect(kids.thingGroups?.map((g) => g.groupName)).toEqual(["floor-1", "room-9"]);
 });
+
+test("AssociateTargetsWithJob reaches only things the continuous job did not reach before", async () => {
+  const svc = await startLocalService();
+  try {
+    const iot = iotClient(svc.httpUrl);
+    for (const t of ["at-1", "at-2"]) await iot.send(new Iot.CreateThingCommand({ thingName: t }));
+    for (const g of ["first", "second"]) await iot.send(new Iot.CreateThingGroupCommand({ thingGroupName: g }));
+    await iot.send(new Iot.AddThingToThingGroupCommand({ thingGroupName: "first", thingName: "at-1" }));
+    for (const t of ["at-1", "at-2"])
+      await iot.send(new Iot.AddThingToThingGroupCommand({ thingGroupName: "second", thingName: t }));
+    await iot.send(
+      new Iot.CreateJobCommand({
+        jobId: "grow",
+        targets: [groupArn("first")],
+        document: doc,
+        targetSelection: "CONTINUOUS",
+      }),
+    );
+    await iot.send(new Iot.CancelJobExecutionCommand({ jobId: "grow", thingName: "at-1" }));
+    await iot.send(
+      new Iot.AssociateTargetsWithJobCommand({ jobId: "grow", targets: [groupArn("second")], comment: "more" }),
+    );
+    // at-1 was reached already (its execution is CANCELED and stays the only one); at-2 is new.
+    expect(await statuses(iot, "grow")).toEqual({ "at-1": "CANCELED", "at-2": "QUEUED" });
+    await expect(
+      iot.send(
+        new Iot.AssociateTargetsWithJobCommand({
+          jobId: "grow",
+          targets: ["arn:aws:iot:us-east-1:123456789012:thing/at-1"],
+        }),
+      ),
+    ).rejects.toBeInstanceOf(Iot.InvalidRequestException);
+  } finally {
+    await svc.stop();
+  }
+});

@@ -22,7 +22,6 @@ const SBOM = refused("SBOMs are stored in S3");
 export const NOT_IMPLEMENTED: Readonly<Record<string, NotImplemented>> = {
   "iot:AddThingToBillingGroup": BILLING,
   "iot:AssociateSbomWithPackageVersion": SBOM,
-  "iot:AssociateTargetsWithJob": planned("adding targets to a running job"),
   "iot:AttachThingPrincipal": PRINCIPALS,
   "iot:CreateJobTemplate": ROLLOUT,
   "iot:DeleteJobExecution": planned("deleting single executions"),

@@ -14,6 +14,8 @@ import type { JobsEngine } from "./jobs-engine.ts";
 const JOB_ID = /^[a-zA-Z0-9_-]{1,64}$/;
 const TARGET = /^arn:aws:iot:[a-z0-9-]+:\d{12}:(thing|thinggroup)\/([a-zA-Z0-9:_-]{1,128})$/;
 export const MAX_DOCUMENT_CHARS = 32768;
+/** AWS: AssociateTargetsWithJob keeps a job at 100 targets at most. */
+const MAX_TARGETS = 100;
 
 export interface CreateJobInput {
   readonly jobId: string;
@@ -140,6 +142,30 @@ export class JobControl {
       lastUpdatedAt: this.seconds(),
     };
     this.store.put("job", jobId, next);
+    return next;
+  }
+
+  /**
+   * AssociateTargetsWithJob: more thing groups for an IN_PROGRESS continuous job (at most 100
+   * targets in all). Things the job did not reach before get an execution now.
+   */
+  associateTargets(jobId: string, targets: readonly string[], comment?: string): Job {
+    const job = this.job(jobId);
+    if (job.targetSelection !== "CONTINUOUS") throw invalid(`Job ${jobId} is a SNAPSHOT job; only continuous jobs take new targets`);
+    if (job.status !== "IN_PROGRESS") throw invalid(`Job ${jobId} is ${job.status}; only an IN_PROGRESS job takes new targets`);
+    for (const t of targets) {
+      const m = TARGET.exec(t);
+      if (!m || m[1] !== "thinggroup") throw invalid(`Target ${JSON.stringify(t)} is not a thing group ARN`);
+      this.fleet.group(m[2]!);
+    }
+    const all = [...new Set([...job.targets, ...targets])];
+    if (all.length > MAX_TARGETS) throw new AwsError("LimitExceededException", `A job has at most ${MAX_TARGETS} targets; this would make ${all.length}`);
+    const before = new Set(this.targetThings(job));
+    const next: Job = { ...job, targets: all, ...(comment !== undefined ? { comment } : {}), lastUpdatedAt: this.seconds() };
+    this.store.batch(() => {
+      this.store.put("job", jobId, next);
+      for (const thing of this.targetThings(next)) if (!before.has(thing)) this.engine.queue(next, thing);
+    });
     return next;
   }
 

@@ -88,6 +88,14 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): O
         jobs.updateJob(input.jobId, { description: input.description, inProgressTimeoutInMinutes });
       },
     },
+    AssociateTargetsWithJob: {
+      honours: ["jobId", "targets", "comment"],
+      refuses: { namespaceId: NAMESPACES },
+      handle: (input) => {
+        const job = jobs.associateTargets(input.jobId, input.targets, input.comment);
+        return { jobArn: job.jobArn, jobId: job.jobId, ...(job.description ? { description: job.description } : {}) };
+      },
+    },
     DescribeJob: {
       honours: ["jobId", "beforeSubstitution"],
       handle: (input) => {
