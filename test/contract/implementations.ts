@@ -8,14 +8,18 @@ import { iotClient, startLocalService, thingArn } from "../helpers/local-service
 import { Mosquitto } from "../helpers/mosquitto.ts";
 import type { JobsImplementation } from "./jobs-contract.ts";
 
+/** A timeout "minute" in the contract suite. */
+const MINUTE_MS = 300;
+
 /** iot-jobs-local: its embedded broker, or attached to a Mosquitto started here. */
 export async function localService(broker: "embedded" | "mosquitto"): Promise<JobsImplementation> {
   const mosquitto = broker === "mosquitto" ? await Mosquitto.start() : undefined;
-  const service = await startLocalService(mosquitto ? { broker: mosquitto.url } : {});
+  const service = await startLocalService({ minuteMs: MINUTE_MS, ...(mosquitto ? { broker: mosquitto.url } : {}) });
   const iot = iotClient(service.httpUrl);
   return {
     mqttUrl: service.mqttUrl,
     directReplies: !mosquitto,
+    minuteMs: MINUTE_MS,
     createThing: async (thingName) => void (await iot.send(new CreateThingCommand({ thingName }))),
     createJob: async (jobId, things, document) =>
       void (await iot.send(new CreateJobCommand({ jobId, targets: things.map(thingArn), document: JSON.stringify(document) }))),
@@ -30,10 +34,11 @@ export async function localService(broker: "embedded" | "mosquitto"): Promise<Jo
 /** The test peer on a Mosquitto started here (things need no registration there). */
 export async function jobsPeer(): Promise<JobsImplementation> {
   const mosquitto = await Mosquitto.start();
-  const peer = await JobsPeer.start(mosquitto.url);
+  const peer = await JobsPeer.start(mosquitto.url, { minuteMs: MINUTE_MS });
   return {
     mqttUrl: mosquitto.url,
     directReplies: false,
+    minuteMs: MINUTE_MS,
     createThing: async () => {},
     createJob: async (jobId, things, document) => void things.forEach((thing) => peer.queueJob(thing, jobId, document)),
     forceCancel: async (jobId, thing) => peer.cancel(thing, jobId),

@@ -16,6 +16,8 @@ export interface JobsImplementation {
   readonly mqttUrl: string;
   /** Replies reach the requester without a subscription (AWS IoT does this; a plain broker cannot). */
   readonly directReplies: boolean;
+  /** How long a minute of stepTimeoutInMinutes lasts here (a few hundred ms). */
+  readonly minuteMs: number;
   /** Registers a thing (CreateThing) so it may connect and be targeted. */
   createThing(thingName: string): Promise<void>;
   /** CreateJob (snapshot) targeting these things; one execution each, queued in call order. */
@@ -365,6 +367,26 @@ export function runJobsContract(options: JobsContractOptions): void {
       }
       expect((await rejected(d, "jobs/start-next", { stepTimeoutInMinutes: -1 })).code).toBe("InvalidRequest");
       expect((await accepted(d, `jobs/${j}/get`)).execution).toMatchObject({ status: "IN_PROGRESS", versionNumber: 4 });
+    });
+
+    it("the step timer turns an IN_PROGRESS execution TIMED_OUT; an update restarts it, -1 cancels it", async () => {
+      const d = await device(true);
+      const j = await job(d, "timer");
+      await accepted(d, "jobs/start-next", { stepTimeoutInMinutes: 1 });
+      await Bun.sleep(impl.minuteMs / 2);
+      await accepted(d, `jobs/${j}/update`, { status: "IN_PROGRESS", stepTimeoutInMinutes: -1 });
+      await Bun.sleep(impl.minuteMs * 2);
+      expect((await accepted(d, `jobs/${j}/get`)).execution.status).toBe("IN_PROGRESS");
+      await accepted(d, `jobs/${j}/update`, { status: "IN_PROGRESS", stepTimeoutInMinutes: 2 });
+      await Bun.sleep(impl.minuteMs);
+      await accepted(d, `jobs/${j}/update`, { status: "IN_PROGRESS", stepTimeoutInMinutes: 2 }); // restarts the 2 minutes
+      await Bun.sleep(impl.minuteMs * 1.5);
+      expect((await accepted(d, `jobs/${j}/get`)).execution.status).toBe("IN_PROGRESS");
+      const mark = d.messages.length;
+      const nn = await d.waitFor((m) => m.topic.endsWith("/notify-next"), mark, impl.minuteMs * 10);
+      expect(nn.payload.execution).toBeUndefined();
+      expect((await accepted(d, `jobs/${j}/get`)).execution).toMatchObject({ status: "TIMED_OUT", versionNumber: 6 });
+      expect((await rejected(d, `jobs/${j}/update`, { status: "SUCCEEDED" })).code).toBe("InvalidStateTransition");
     });
 
     // ---- versions and terminal states -------------------------------------------------------

@@ -7,7 +7,7 @@
  * to the reply topics (a plain broker has no implicit reply delivery; devices subscribe to them).
  */
 import mqtt from "mqtt";
-import { MAX_PENDING_LIST } from "../../src/protocol/limits.ts";
+import { CANCEL_STEP_TIMER, MAX_PENDING_LIST } from "../../src/protocol/limits.ts";
 import {
   acceptedPayload,
   decodeJobsRequest,
@@ -29,8 +29,8 @@ export interface PeerExecution {
   queuedAt: number;
   startedAt?: number;
   lastUpdatedAt: number;
-  /** Step timer as asked (the peer runs no timers). */
-  stepTimeoutInMinutes?: number;
+  /** The running step timer (stepTimeoutInMinutes): expiry turns the execution TIMED_OUT. */
+  stepTimer?: ReturnType<typeof setTimeout>;
 }
 
 export interface RecordedUpdate {
@@ -55,11 +55,15 @@ export class JobsPeer {
   private readonly faults: { status: string; fault: string }[] = [];
   private changeListeners: (() => void)[] = [];
 
-  private constructor(private readonly client: mqtt.MqttClient) {}
+  private constructor(
+    private readonly client: mqtt.MqttClient,
+    private readonly minuteMs: number,
+  ) {}
 
-  static async start(brokerUrl: string): Promise<JobsPeer> {
+  /** `minuteMs`: how long a minute of stepTimeoutInMinutes lasts (tests shorten it). */
+  static async start(brokerUrl: string, options: { minuteMs?: number } = {}): Promise<JobsPeer> {
     const client = mqtt.connect(brokerUrl, { clientId: `jobs-peer-${Math.random().toString(36).slice(2)}`, reconnectPeriod: 200 });
-    const peer = new JobsPeer(client);
+    const peer = new JobsPeer(client, options.minuteMs ?? 60_000);
     const filters = SERVICE_REQUEST_FILTERS.filter((f) => f.includes("/jobs/"));
     client.on("message", (topic, payload) => peer.onMessage(topic, payload));
     client.on("connect", () => client.subscribe(filters, { qos: 1 }));
@@ -69,6 +73,7 @@ export class JobsPeer {
   }
 
   async stop(): Promise<void> {
+    for (const e of this.executions) clearTimeout(e.stepTimer);
     await new Promise<void>((resolve) => this.client.end(true, {}, () => resolve()));
   }
 
@@ -177,6 +182,20 @@ export class JobsPeer {
     if (details !== undefined) e.statusDetails = details;
     e.lastUpdatedAt = now();
     e.versionNumber++;
+    if (isTerminal(status)) this.setStepTimer(e, CANCEL_STEP_TIMER);
+  }
+
+  /** Starts, restarts or (with -1) cancels the step timer; undefined leaves it as it is. */
+  private setStepTimer(e: PeerExecution, minutes: number | undefined): void {
+    if (minutes === undefined) return;
+    clearTimeout(e.stepTimer);
+    delete e.stepTimer;
+    if (minutes === CANCEL_STEP_TIMER) return;
+    e.stepTimer = setTimeout(() => {
+      if (e.status !== "IN_PROGRESS") return;
+      this.changeThing(e.thing, () => this.transition(e, "TIMED_OUT"));
+      this.changed();
+    }, minutes * this.minuteMs);
   }
 
   private state(e: PeerExecution) {
@@ -240,7 +259,7 @@ export class JobsPeer {
         const next = this.changeThing(thing, () => {
           const head = this.pending(thing)[0];
           if (head?.status === "QUEUED") this.transition(head, "IN_PROGRESS", request.body.statusDetails ?? head.statusDetails);
-          if (head && request.body.stepTimeoutInMinutes !== undefined) head.stepTimeoutInMinutes = request.body.stepTimeoutInMinutes;
+          if (head) this.setStepTimer(head, request.body.stepTimeoutInMinutes);
           return head;
         });
         return { fields: next ? { execution: this.wire(next, true) } : {} };
@@ -278,8 +297,8 @@ export class JobsPeer {
       return refuse({ code: "InvalidStateTransition", message, executionState: this.state(e) });
     }
     this.changeThing(thing, () => {
-      if (body.status === "IN_PROGRESS" && body.stepTimeoutInMinutes !== undefined) e.stepTimeoutInMinutes = body.stepTimeoutInMinutes;
       this.transition(e, body.status, body.statusDetails);
+      if (body.status === "IN_PROGRESS") this.setStepTimer(e, body.stepTimeoutInMinutes);
     });
     if (fault === "drop") {
       this.record(thing, jobId, body, "dropped");

@@ -50,21 +50,7 @@ describe("control-plane cancels seen by the device", () => {
   });
 });
 
-describe("timers (a timeout minute lasts 300 ms here)", () => {
-  test("the step timer turns an IN_PROGRESS execution TIMED_OUT; an update resets it, -1 cancels it", async () => {
-    const d = await thingWithDevice();
-    await createJob("st-1", [d.thing]);
-    await d.request("jobs/start-next", { stepTimeoutInMinutes: 1 });
-    await Bun.sleep(150);
-    await d.request("jobs/st-1/update", { status: "IN_PROGRESS", stepTimeoutInMinutes: -1 });
-    await Bun.sleep(700);
-    expect((await d.request("jobs/st-1/get", {})).payload.execution.status).toBe("IN_PROGRESS");
-    await d.request("jobs/st-1/update", { status: "IN_PROGRESS", stepTimeoutInMinutes: 1 });
-    const mark = d.messages.length;
-    await d.waitFor((m) => m.topic.endsWith("/notify-next"), mark, 3000);
-    expect((await d.request("jobs/st-1/get", {})).payload.execution.status).toBe("TIMED_OUT");
-  });
-
+describe("timers (a timeout minute lasts 300 ms here; the step timer is in the contract suite)", () => {
   test("the job's in-progress timeout applies from IN_PROGRESS", async () => {
     const d = await thingWithDevice([]);
     await createJob("ip-1", [d.thing], { timeoutConfig: { inProgressTimeoutInMinutes: 1 } });
