@@ -20,14 +20,23 @@ import { DEVICE_SETTABLE_STATUSES, JOB_EXECUTION_STATUSES, type JobExecutionStat
 import { type JobsRequestKind, parseJobsTopic } from "./topics.ts";
 
 const literals = <T extends string>(values: readonly T[], description: string) =>
-  Type.Union(values.map((v) => Type.Literal(v)), { description });
+  Type.Union(
+    values.map((v) => Type.Literal(v)),
+    { description },
+  );
 
-export const JobExecutionStatus = literals(JOB_EXECUTION_STATUSES, `must be one of ${JOB_EXECUTION_STATUSES.join(", ")}`);
+export const JobExecutionStatus = literals(
+  JOB_EXECUTION_STATUSES,
+  `must be one of ${JOB_EXECUTION_STATUSES.join(", ")}`,
+);
 export type JobExecutionStatus = Status;
 
 // ---- request fields ---------------------------------------------------------------------------
 
-export const ClientToken = Type.String({ maxLength: MAX_CLIENT_TOKEN_CHARS, description: `must be a string of at most ${MAX_CLIENT_TOKEN_CHARS} characters` });
+export const ClientToken = Type.String({
+  maxLength: MAX_CLIENT_TOKEN_CHARS,
+  description: `must be a string of at most ${MAX_CLIENT_TOKEN_CHARS} characters`,
+});
 
 /** Strict: what a device may send (DetailsMap of botocore iot-jobs-data). */
 export const StatusDetailsRequest = Type.Record(
@@ -35,17 +44,25 @@ export const StatusDetailsRequest = Type.Record(
   Type.RegExp(DETAILS_VALUE_PATTERN, {
     minLength: 1,
     maxLength: MAX_STATUS_DETAIL_VALUE_CHARS,
-    description: `must be a string of 1-${MAX_STATUS_DETAIL_VALUE_CHARS} characters without control characters (\\n and \\t are allowed)`,
+    description:
+      `must be a string of 1-${MAX_STATUS_DETAIL_VALUE_CHARS} characters ` +
+      "without control characters (\\n and \\t are allowed)",
   }),
   {
     additionalProperties: false,
     maxProperties: MAX_STATUS_DETAILS_ENTRIES,
-    description: `must be an object of at most ${MAX_STATUS_DETAILS_ENTRIES} entries, keys of 1-128 characters of [a-zA-Z0-9:_-], string values`,
+    description:
+      `must be an object of at most ${MAX_STATUS_DETAILS_ENTRIES} entries, ` +
+      "keys of 1-128 characters of [a-zA-Z0-9:_-], string values",
   },
 );
 
 const timeoutRange = `between ${MIN_TIMEOUT_MINUTES} and ${MAX_TIMEOUT_MINUTES}`;
-const StepTimeout = Type.Integer({ minimum: MIN_TIMEOUT_MINUTES, maximum: MAX_TIMEOUT_MINUTES, description: `must be an integer ${timeoutRange}` });
+const StepTimeout = Type.Integer({
+  minimum: MIN_TIMEOUT_MINUTES,
+  maximum: MAX_TIMEOUT_MINUTES,
+  description: `must be an integer ${timeoutRange}`,
+});
 const StepTimeoutOrCancel = Type.Union([Type.Literal(CANCEL_STEP_TIMER), StepTimeout], {
   description: `must be an integer ${timeoutRange}, or ${CANCEL_STEP_TIMER} to cancel the step timer`,
 });
@@ -77,7 +94,10 @@ export type DescribeJobExecutionRequest = Static<typeof DescribeJobExecutionRequ
 
 /** `…/jobs/<jobId>/update`. */
 export const UpdateJobExecutionRequest = Type.Object({
-  status: literals(DEVICE_SETTABLE_STATUSES, `must be one of ${DEVICE_SETTABLE_STATUSES.join(", ")} (the others are set by the service)`),
+  status: literals(
+    DEVICE_SETTABLE_STATUSES,
+    `must be one of ${DEVICE_SETTABLE_STATUSES.join(", ")} (the others are set by the service)`,
+  ),
   statusDetails: opt(StatusDetailsRequest),
   expectedVersion: opt(Long),
   executionNumber: opt(Long),
@@ -162,19 +182,27 @@ export function decode<T extends TSchema>(schema: T, value: unknown): Decoded<T>
   const checker = checkerFor(schema);
   if (checker.Check(value)) return { ok: true, value: value as Static<T> };
   const first = checker.Errors(value).First();
-  const path = first ? first.path.split("/").slice(1).map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~")).join(".") : "";
+  const path = first
+    ? first.path
+        .split("/")
+        .slice(1)
+        .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"))
+        .join(".")
+    : "";
   return { ok: false, path, message: first ? issueText(path, first) : "The payload does not match the message schema" };
 }
 
 function issueText(path: string, error: ValueError): string {
-  if (path === "") return error.type === ValueErrorType.Object ? "The payload must be a JSON object" : `The payload ${error.message}`;
+  if (path === "")
+    return error.type === ValueErrorType.Object ? "The payload must be a JSON object" : `The payload ${error.message}`;
   if (error.type === ValueErrorType.ObjectRequiredProperty) return `${path} is required`;
   const description = (error.schema as { description?: unknown }).description;
   const rule = typeof description === "string" ? description : error.message;
   if (error.type === ValueErrorType.ObjectAdditionalProperties) {
     // A key outside the record's key pattern: the error names the key, the schema is the record's.
     const at = path.lastIndexOf(".");
-    return `${path.slice(0, at)} key ${JSON.stringify(path.slice(at + 1).slice(0, 140))} is not allowed: ${path.slice(0, at)} ${rule}`;
+    const [record, key] = [path.slice(0, at), path.slice(at + 1)];
+    return `${record} key ${JSON.stringify(key.slice(0, 140))} is not allowed: ${record} ${rule}`;
   }
   return `${path} ${rule}`;
 }
@@ -211,8 +239,18 @@ function checkerFor(schema: TSchema): TypeCheck<TSchema> {
 export type JobsRequest =
   | { readonly kind: "get"; readonly thing: string; readonly body: GetPendingJobExecutionsRequest }
   | { readonly kind: "start-next"; readonly thing: string; readonly body: StartNextRequest }
-  | { readonly kind: "describe"; readonly thing: string; readonly jobId: string; readonly body: DescribeJobExecutionRequest }
-  | { readonly kind: "update"; readonly thing: string; readonly jobId: string; readonly body: UpdateJobExecutionRequest };
+  | {
+      readonly kind: "describe";
+      readonly thing: string;
+      readonly jobId: string;
+      readonly body: DescribeJobExecutionRequest;
+    }
+  | {
+      readonly kind: "update";
+      readonly thing: string;
+      readonly jobId: string;
+      readonly body: UpdateJobExecutionRequest;
+    };
 
 export type JobsRequestResult =
   | { readonly ok: true; readonly request: JobsRequest }
@@ -250,7 +288,8 @@ export function decodeJobsRequest(topic: string, payload: Uint8Array | string): 
     return { ok: false, code: "InvalidJson", message: "The payload is not valid UTF-8 JSON" };
   }
   const decoded = decode(REQUEST_SCHEMAS[t.kind], body);
-  if (!decoded.ok) return { ok: false, code: "InvalidRequest", message: decoded.message, clientToken: clientTokenOf(body) };
+  if (!decoded.ok)
+    return { ok: false, code: "InvalidRequest", message: decoded.message, clientToken: clientTokenOf(body) };
   const thing = parsed.thing;
   switch (t.kind) {
     case "get":
@@ -258,9 +297,15 @@ export function decodeJobsRequest(topic: string, payload: Uint8Array | string): 
     case "start-next":
       return { ok: true, request: { kind: t.kind, thing, body: decoded.value as StartNextRequest } };
     case "describe":
-      return { ok: true, request: { kind: t.kind, thing, jobId: t.jobId, body: decoded.value as DescribeJobExecutionRequest } };
+      return {
+        ok: true,
+        request: { kind: t.kind, thing, jobId: t.jobId, body: decoded.value as DescribeJobExecutionRequest },
+      };
     case "update":
-      return { ok: true, request: { kind: t.kind, thing, jobId: t.jobId, body: decoded.value as UpdateJobExecutionRequest } };
+      return {
+        ok: true,
+        request: { kind: t.kind, thing, jobId: t.jobId, body: decoded.value as UpdateJobExecutionRequest },
+      };
   }
 }
 
@@ -274,7 +319,11 @@ export function clientTokenOf(body: unknown): string | undefined {
 // ---- replies ----------------------------------------------------------------------------------
 
 /** An accepted reply: the fields, then `timestamp` (epoch seconds) and the echoed `clientToken`. */
-export function acceptedPayload(fields: object, timestamp: number, clientToken: string | undefined): Record<string, unknown> {
+export function acceptedPayload(
+  fields: object,
+  timestamp: number,
+  clientToken: string | undefined,
+): Record<string, unknown> {
   return { ...fields, timestamp, ...(clientToken !== undefined ? { clientToken } : {}) };
 }
 
@@ -286,5 +335,11 @@ export function rejectedPayload(
   clientToken: string | undefined,
   executionState?: object,
 ): Record<string, unknown> {
-  return { code, message, ...(clientToken !== undefined ? { clientToken } : {}), timestamp, ...(executionState ? { executionState } : {}) };
+  return {
+    code,
+    message,
+    ...(clientToken !== undefined ? { clientToken } : {}),
+    timestamp,
+    ...(executionState ? { executionState } : {}),
+  };
 }

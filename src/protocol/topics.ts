@@ -40,7 +40,14 @@ export function isServiceRequestTopic(topic: string): boolean {
   if (parts[0] !== "$aws" || parts[1] !== "things" || parts.length < 4) return false;
   if (parts[3] !== "jobs" && parts[3] !== "shadow") return false;
   const last = parts[parts.length - 1];
-  return !(last === "accepted" || last === "rejected" || last === "delta" || last === "documents" || last === "notify" || last === "notify-next");
+  return !(
+    last === "accepted" ||
+    last === "rejected" ||
+    last === "delta" ||
+    last === "documents" ||
+    last === "notify" ||
+    last === "notify-next"
+  );
 }
 
 // ---- Jobs -------------------------------------------------------------------------------------
@@ -158,7 +165,9 @@ export function shadowTopic(thing: string, shadowName: string, op: ShadowOperati
  * A shadow request topic → thing, shadow name ("" = classic) and operation. The shadow name is not
  * checked here: the service answers a bad one with a rejection, as AWS does.
  */
-export function parseShadowTopic(topic: string): { thing: string; shadowName: string; op: ShadowOperation } | undefined {
+export function parseShadowTopic(
+  topic: string,
+): { thing: string; shadowName: string; op: ShadowOperation } | undefined {
   const parts = topic.split("/");
   if (parts[0] !== "$aws" || parts[1] !== "things" || parts[3] !== "shadow") return undefined;
   const thing = parts[2]!;

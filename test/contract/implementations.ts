@@ -22,8 +22,11 @@ export async function localService(broker: "embedded" | "mosquitto"): Promise<Jo
     minuteMs: MINUTE_MS,
     createThing: async (thingName) => void (await iot.send(new CreateThingCommand({ thingName }))),
     createJob: async (jobId, things, document) =>
-      void (await iot.send(new CreateJobCommand({ jobId, targets: things.map(thingArn), document: JSON.stringify(document) }))),
-    forceCancel: async (jobId, thingName) => void (await iot.send(new CancelJobExecutionCommand({ jobId, thingName, force: true }))),
+      void (await iot.send(
+        new CreateJobCommand({ jobId, targets: things.map(thingArn), document: JSON.stringify(document) }),
+      )),
+    forceCancel: async (jobId, thingName) =>
+      void (await iot.send(new CancelJobExecutionCommand({ jobId, thingName, force: true }))),
     async stop() {
       await service.stop();
       await mosquitto?.stop();

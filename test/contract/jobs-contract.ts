@@ -86,7 +86,8 @@ export class ContractDevice {
     for (;;) {
       const found = this.messages.slice(from).find(match);
       if (found) return found;
-      if (Date.now() > until) throw new Error(`${this.thing}: no matching message; got ${JSON.stringify(this.topics(from))}`);
+      if (Date.now() > until)
+        throw new Error(`${this.thing}: no matching message; got ${JSON.stringify(this.topics(from))}`);
       await Bun.sleep(10);
     }
   }
@@ -106,7 +107,10 @@ export class ContractDevice {
   }
 }
 
-const doc = (name: string) => ({ version: "1.0", steps: [{ action: { name, type: "runCommand", input: { command: "true" } } }] });
+const doc = (name: string) => ({
+  version: "1.0",
+  steps: [{ action: { name, type: "runCommand", input: { command: "true" } } }],
+});
 /** Long enough for a message that is not coming to have arrived (same broker, loopback). */
 const QUIET_MS = 150;
 
@@ -170,11 +174,14 @@ export function runJobsContract(options: JobsContractOptions): void {
       expect((await accepted(d, "jobs/$next/get")).execution).toBeUndefined();
     });
 
-    it("start-next takes the head: QUEUED → IN_PROGRESS with the request's statusDetails; again: unchanged", async () => {
+    it("start-next takes the head: QUEUED → IN_PROGRESS with the request's details; again: unchanged", async () => {
       const d = await device();
       const a = await job(d, "sn");
       const b = await job(d, "sn");
-      const first = await accepted(d, "jobs/start-next", { statusDetails: { phase: "download" }, stepTimeoutInMinutes: 5 });
+      const first = await accepted(d, "jobs/start-next", {
+        statusDetails: { phase: "download" },
+        stepTimeoutInMinutes: 5,
+      });
       expect(first.execution).toMatchObject({
         jobId: a,
         thingName: d.thing,
@@ -184,10 +191,16 @@ export function runJobsContract(options: JobsContractOptions): void {
         executionNumber: 1,
         jobDocument: doc(a),
       });
-      for (const field of ["queuedAt", "startedAt", "lastUpdatedAt"]) expect(first.execution[field]).toBeLessThan(10_000_000_000);
+      for (const field of ["queuedAt", "startedAt", "lastUpdatedAt"])
+        expect(first.execution[field]).toBeLessThan(10_000_000_000);
       // Already IN_PROGRESS: returned again, details and version untouched.
       const again = await accepted(d, "jobs/start-next", { statusDetails: { phase: "other" } });
-      expect(again.execution).toMatchObject({ jobId: a, status: "IN_PROGRESS", statusDetails: { phase: "download" }, versionNumber: 2 });
+      expect(again.execution).toMatchObject({
+        jobId: a,
+        status: "IN_PROGRESS",
+        statusDetails: { phase: "download" },
+        versionNumber: 2,
+      });
       await accepted(d, `jobs/${a}/update`, { status: "SUCCEEDED" });
       const next = await accepted(d, "jobs/start-next");
       expect(next.execution).toMatchObject({ jobId: b, status: "IN_PROGRESS", statusDetails: {}, versionNumber: 2 });
@@ -201,7 +214,13 @@ export function runJobsContract(options: JobsContractOptions): void {
       expect(r.clientToken).toBe("abc");
       expect(r.inProgressJobs.map((j: any) => j.jobId)).toEqual([j3]);
       expect(r.queuedJobs.map((j: any) => j.jobId)).toEqual([j1, j2]);
-      expect(Object.keys(r.queuedJobs[0]).sort()).toEqual(["executionNumber", "jobId", "lastUpdatedAt", "queuedAt", "versionNumber"]);
+      expect(Object.keys(r.queuedJobs[0]).sort()).toEqual([
+        "executionNumber",
+        "jobId",
+        "lastUpdatedAt",
+        "queuedAt",
+        "versionNumber",
+      ]);
       expect(r.inProgressJobs[0]).toMatchObject({ versionNumber: 2, executionNumber: 1 });
       expect(r.inProgressJobs[0].startedAt).toBeLessThan(10_000_000_000);
     });
@@ -223,25 +242,40 @@ export function runJobsContract(options: JobsContractOptions): void {
       expect(next.clientToken).toBe("n-1");
       expect(next.execution).toMatchObject({ jobId: j2, status: "IN_PROGRESS", jobDocument: doc(j2) });
       const byId = await accepted(d, `jobs/${j1}/get`);
-      expect(byId.execution).toMatchObject({ jobId: j1, thingName: d.thing, status: "QUEUED", versionNumber: 1, executionNumber: 1, jobDocument: doc(j1) });
+      expect(byId.execution).toMatchObject({
+        jobId: j1,
+        thingName: d.thing,
+        status: "QUEUED",
+        versionNumber: 1,
+        executionNumber: 1,
+        jobDocument: doc(j1),
+      });
       expect(byId.execution.startedAt).toBeUndefined();
       const noDoc = await accepted(d, `jobs/${j1}/get`, { includeJobDocument: false });
       expect(noDoc.execution.jobDocument).toBeUndefined();
-      expect((await accepted(d, "jobs/$next/get", { includeJobDocument: false })).execution.jobDocument).toBeUndefined();
+      expect(
+        (await accepted(d, "jobs/$next/get", { includeJobDocument: false })).execution.jobDocument,
+      ).toBeUndefined();
       expect((await accepted(d, `jobs/${j1}/get`, { executionNumber: 1 })).execution.jobId).toBe(j1);
       expect((await rejected(d, `jobs/${j1}/get`, { executionNumber: 2 })).code).toBe("ResourceNotFound");
     });
 
     // ---- notifications ----------------------------------------------------------------------
 
-    it("the worked sequence: job1 → notify + notify-next, job2 → notify only, job1 IN_PROGRESS → nothing, job1 done → both", async () => {
+    it("the worked sequence: job1 → notify + notify-next, job2 → notify, job1 started → nothing, job1 done → both", async () => {
       const d = await device(true);
       const j1 = await job(d, "seq");
       await d.waitFor((m) => m.topic.endsWith("/notify-next"));
       await Bun.sleep(QUIET_MS);
       expect(d.pushes()).toEqual(["jobs/notify", "jobs/notify-next"]);
       const next = d.messages.find((m) => m.topic.endsWith("notify-next"))!.payload;
-      expect(next.execution).toMatchObject({ jobId: j1, status: "QUEUED", executionNumber: 1, versionNumber: 1, jobDocument: doc(j1) });
+      expect(next.execution).toMatchObject({
+        jobId: j1,
+        status: "QUEUED",
+        executionNumber: 1,
+        versionNumber: 1,
+        jobDocument: doc(j1),
+      });
       expect(next.execution.startedAt).toBeUndefined();
       expect(next.timestamp).toBeLessThan(10_000_000_000);
       const list = d.messages.find((m) => m.topic.endsWith("/notify"))!.payload;
@@ -255,13 +289,23 @@ export function runJobsContract(options: JobsContractOptions): void {
       expect(d.messages.at(-1)!.payload.jobs.QUEUED.map((j: any) => j.jobId)).toEqual([j1, j2]);
 
       const mark2 = d.messages.length;
-      const started = await accepted(d, "jobs/start-next", { clientToken: "tok-1", statusDetails: { phase: "download" } });
-      expect(started).toMatchObject({ clientToken: "tok-1", execution: { jobId: j1, status: "IN_PROGRESS", versionNumber: 2 } });
+      const started = await accepted(d, "jobs/start-next", {
+        clientToken: "tok-1",
+        statusDetails: { phase: "download" },
+      });
+      expect(started).toMatchObject({
+        clientToken: "tok-1",
+        execution: { jobId: j1, status: "IN_PROGRESS", versionNumber: 2 },
+      });
       await Bun.sleep(QUIET_MS);
       expect(d.pushes(mark2)).toEqual([]); // neither the set nor the head changed
 
       const mark3 = d.messages.length;
-      const done = await accepted(d, `jobs/${j1}/update`, { status: "SUCCEEDED", clientToken: "tok-2", includeJobExecutionState: true });
+      const done = await accepted(d, `jobs/${j1}/update`, {
+        status: "SUCCEEDED",
+        clientToken: "tok-2",
+        includeJobExecutionState: true,
+      });
       expect(done).toMatchObject({ clientToken: "tok-2", executionState: { status: "SUCCEEDED", versionNumber: 3 } });
       const nn = await d.waitFor((m) => m.topic.endsWith("/notify-next"), mark3);
       expect(nn.payload.execution).toMatchObject({ jobId: j2, status: "QUEUED" });
@@ -305,7 +349,11 @@ export function runJobsContract(options: JobsContractOptions): void {
       const nn = await d.waitFor((m) => m.topic.endsWith("/notify-next"), mark);
       expect(nn.payload.execution).toMatchObject({ jobId: j2, status: "QUEUED" });
       const r = await rejected(d, `jobs/${j1}/update`, { status: "SUCCEEDED", clientToken: "after-cancel" });
-      expect(r).toMatchObject({ code: "InvalidStateTransition", clientToken: "after-cancel", executionState: { status: "CANCELED" } });
+      expect(r).toMatchObject({
+        code: "InvalidStateTransition",
+        clientToken: "after-cancel",
+        executionState: { status: "CANCELED" },
+      });
       expect((await accepted(d, `jobs/${j1}/get`)).execution.status).toBe("CANCELED");
     });
 
@@ -318,10 +366,18 @@ export function runJobsContract(options: JobsContractOptions): void {
       expect(plain.clientToken).toBe("u-1");
       expect(plain.executionState).toBeUndefined();
       expect(plain.jobDocument).toBeUndefined();
-      const again = await accepted(d, `jobs/${j}/update`, { status: "IN_PROGRESS", includeJobExecutionState: true, includeJobDocument: true });
+      const again = await accepted(d, `jobs/${j}/update`, {
+        status: "IN_PROGRESS",
+        includeJobExecutionState: true,
+        includeJobDocument: true,
+      });
       expect(again.executionState).toEqual({ status: "IN_PROGRESS", statusDetails: {}, versionNumber: 3 });
       expect(again.jobDocument).toEqual(doc(j));
-      const done = await accepted(d, `jobs/${j}/update`, { status: "SUCCEEDED", includeJobExecutionState: true, includeJobDocument: false });
+      const done = await accepted(d, `jobs/${j}/update`, {
+        status: "SUCCEEDED",
+        includeJobExecutionState: true,
+        includeJobDocument: false,
+      });
       expect(done.executionState).toMatchObject({ status: "SUCCEEDED", versionNumber: 4 });
       expect(done.jobDocument).toBeUndefined();
       const e = (await accepted(d, `jobs/${j}/get`)).execution;
@@ -333,10 +389,13 @@ export function runJobsContract(options: JobsContractOptions): void {
       const d = await device();
       const j = await job(d, "sd");
       const state = async (body: object) =>
-        (await accepted(d, `jobs/${j}/update`, { ...body, includeJobExecutionState: true })).executionState.statusDetails;
+        (await accepted(d, `jobs/${j}/update`, { ...body, includeJobExecutionState: true })).executionState
+          .statusDetails;
       expect(await state({ status: "IN_PROGRESS", statusDetails: { a: "1", b: "2" } })).toEqual({ a: "1", b: "2" });
       expect(await state({ status: "IN_PROGRESS" })).toEqual({ a: "1", b: "2" });
-      expect(await state({ status: "IN_PROGRESS", statusDetails: { c: "line 1\nline 2\tend" } })).toEqual({ c: "line 1\nline 2\tend" });
+      expect(await state({ status: "IN_PROGRESS", statusDetails: { c: "line 1\nline 2\tend" } })).toEqual({
+        c: "line 1\nline 2\tend",
+      });
       const max = "x".repeat(MAX_STATUS_DETAIL_VALUE_CHARS);
       const ten = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k:${i}_-`, max]));
       expect(await state({ status: "FAILED", statusDetails: ten })).toEqual(ten);
@@ -349,20 +408,26 @@ export function runJobsContract(options: JobsContractOptions): void {
       await accepted(d, `jobs/${b}/update`, { status: "FAILED" });
       await accepted(d, "jobs/start-next");
       await accepted(d, `jobs/${c}/update`, { status: "REJECTED" });
-      for (const [id, status] of [[a, "REJECTED"], [b, "FAILED"], [c, "REJECTED"]] as const) {
+      for (const [id, status] of [
+        [a, "REJECTED"],
+        [b, "FAILED"],
+        [c, "REJECTED"],
+      ] as const) {
         expect((await accepted(d, `jobs/${id}/get`)).execution.status).toBe(status);
       }
       expect(await accepted(d, "jobs/get")).toMatchObject({ inProgressJobs: [], queuedJobs: [] });
     });
 
-    it(`stepTimeoutInMinutes: 1..${MAX_TIMEOUT_MINUTES} on start-next and update, -1 (cancel) on update only`, async () => {
+    it(`stepTimeoutInMinutes: 1..${MAX_TIMEOUT_MINUTES} on start-next and update, -1 (cancel) on update`, async () => {
       const d = await device();
       const j = await job(d, "st");
       await accepted(d, "jobs/start-next", { stepTimeoutInMinutes: MAX_TIMEOUT_MINUTES });
       await accepted(d, `jobs/${j}/update`, { status: "IN_PROGRESS", stepTimeoutInMinutes: 1 });
       await accepted(d, `jobs/${j}/update`, { status: "IN_PROGRESS", stepTimeoutInMinutes: -1 });
       for (const bad of [0, -2, MAX_TIMEOUT_MINUTES + 1, 1.5, "5"]) {
-        expect((await rejected(d, `jobs/${j}/update`, { status: "IN_PROGRESS", stepTimeoutInMinutes: bad })).code).toBe("InvalidRequest");
+        expect((await rejected(d, `jobs/${j}/update`, { status: "IN_PROGRESS", stepTimeoutInMinutes: bad })).code).toBe(
+          "InvalidRequest",
+        );
         expect((await rejected(d, "jobs/start-next", { stepTimeoutInMinutes: bad })).code).toBe("InvalidRequest");
       }
       expect((await rejected(d, "jobs/start-next", { stepTimeoutInMinutes: -1 })).code).toBe("InvalidRequest");
@@ -379,7 +444,8 @@ export function runJobsContract(options: JobsContractOptions): void {
       expect((await accepted(d, `jobs/${j}/get`)).execution.status).toBe("IN_PROGRESS");
       await accepted(d, `jobs/${j}/update`, { status: "IN_PROGRESS", stepTimeoutInMinutes: 2 });
       await Bun.sleep(impl.minuteMs);
-      await accepted(d, `jobs/${j}/update`, { status: "IN_PROGRESS", stepTimeoutInMinutes: 2 }); // restarts the 2 minutes
+      // Restarts the 2 minutes.
+      await accepted(d, `jobs/${j}/update`, { status: "IN_PROGRESS", stepTimeoutInMinutes: 2 });
       await Bun.sleep(impl.minuteMs * 1.5);
       expect((await accepted(d, `jobs/${j}/get`)).execution.status).toBe("IN_PROGRESS");
       const mark = d.messages.length;
@@ -394,13 +460,26 @@ export function runJobsContract(options: JobsContractOptions): void {
     it("expectedVersion: the current one is accepted, another is VersionMismatch with executionState", async () => {
       const d = await device();
       const j = await job(d, "ver");
-      const mismatch = await rejected(d, `jobs/${j}/update`, { status: "IN_PROGRESS", expectedVersion: 7, clientToken: "v-1" });
-      expect(mismatch).toMatchObject({ code: "VersionMismatch", clientToken: "v-1", executionState: { status: "QUEUED", statusDetails: {}, versionNumber: 1 } });
+      const mismatch = await rejected(d, `jobs/${j}/update`, {
+        status: "IN_PROGRESS",
+        expectedVersion: 7,
+        clientToken: "v-1",
+      });
+      expect(mismatch).toMatchObject({
+        code: "VersionMismatch",
+        clientToken: "v-1",
+        executionState: { status: "QUEUED", statusDetails: {}, versionNumber: 1 },
+      });
       await accepted(d, `jobs/${j}/update`, { status: "IN_PROGRESS", expectedVersion: 1 });
-      expect((await rejected(d, `jobs/${j}/update`, { status: "SUCCEEDED", expectedVersion: 1 })).executionState.versionNumber).toBe(2);
+      expect(
+        (await rejected(d, `jobs/${j}/update`, { status: "SUCCEEDED", expectedVersion: 1 })).executionState
+          .versionNumber,
+      ).toBe(2);
       await accepted(d, `jobs/${j}/update`, { status: "SUCCEEDED", expectedVersion: 2 });
       // The version is checked before the terminal rule.
-      expect((await rejected(d, `jobs/${j}/update`, { status: "FAILED", expectedVersion: 1 })).code).toBe("VersionMismatch");
+      expect((await rejected(d, `jobs/${j}/update`, { status: "FAILED", expectedVersion: 1 })).code).toBe(
+        "VersionMismatch",
+      );
     });
 
     it("terminal states are final: every later update is InvalidStateTransition with executionState", async () => {
@@ -410,7 +489,11 @@ export function runJobsContract(options: JobsContractOptions): void {
         await accepted(d, `jobs/${j}/update`, { status: terminal, statusDetails: { k: "v" } });
         for (const status of ["IN_PROGRESS", "SUCCEEDED", "FAILED", "REJECTED"]) {
           const r = await rejected(d, `jobs/${j}/update`, { status, clientToken: "t" });
-          expect(r).toMatchObject({ code: "InvalidStateTransition", clientToken: "t", executionState: { status: terminal, statusDetails: { k: "v" }, versionNumber: 2 } });
+          expect(r).toMatchObject({
+            code: "InvalidStateTransition",
+            clientToken: "t",
+            executionState: { status: terminal, statusDetails: { k: "v" }, versionNumber: 2 },
+          });
         }
         expect((await accepted(d, `jobs/${j}/get`)).execution).toMatchObject({ status: terminal, versionNumber: 2 });
       }
@@ -422,28 +505,55 @@ export function runJobsContract(options: JobsContractOptions): void {
       const d = await device();
       const j = await job(d, "rej");
       expect((await rejected(d, `jobs/${j}/update`, "{not json")).code).toBe("InvalidJson");
-      expect(await rejected(d, `jobs/${j}/update`, { status: "DONE", clientToken: "t1" })).toMatchObject({ code: "InvalidRequest", clientToken: "t1" });
+      expect(await rejected(d, `jobs/${j}/update`, { status: "DONE", clientToken: "t1" })).toMatchObject({
+        code: "InvalidRequest",
+        clientToken: "t1",
+      });
       expect((await rejected(d, `jobs/${j}/update`, {})).code).toBe("InvalidRequest"); // status is required
       for (const status of ["QUEUED", "TIMED_OUT", "REMOVED", "CANCELED"]) {
-        expect((await rejected(d, `jobs/${j}/update`, { status })).code).toBe("InvalidRequest"); // set by the service only
+        // Set by the service only.
+        expect((await rejected(d, `jobs/${j}/update`, { status })).code).toBe("InvalidRequest");
       }
-      const details = (statusDetails: unknown) => rejected(d, `jobs/${j}/update`, { status: "IN_PROGRESS", statusDetails });
+      const details = (statusDetails: unknown) =>
+        rejected(d, `jobs/${j}/update`, { status: "IN_PROGRESS", statusDetails });
       expect((await details({ n: 5 })).code).toBe("InvalidRequest");
-      expect((await details({ k: "x".repeat(MAX_STATUS_DETAIL_VALUE_CHARS + 1) })).message).toContain(String(MAX_STATUS_DETAIL_VALUE_CHARS));
-      expect((await details(Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, "v"])))).code).toBe("InvalidRequest");
+      expect((await details({ k: "x".repeat(MAX_STATUS_DETAIL_VALUE_CHARS + 1) })).message).toContain(
+        String(MAX_STATUS_DETAIL_VALUE_CHARS),
+      );
+      expect((await details(Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, "v"])))).code).toBe(
+        "InvalidRequest",
+      );
       expect((await details({ "bad key": "v" })).code).toBe("InvalidRequest");
       expect((await details({ k: "" })).code).toBe("InvalidRequest");
       expect((await details({ k: "bell\u0007" })).code).toBe("InvalidRequest");
       expect((await details(["v"])).code).toBe("InvalidRequest");
-      for (const [field, value] of [["expectedVersion", "1"], ["executionNumber", 1.5], ["includeJobExecutionState", "yes"], ["includeJobDocument", 1]] as const) {
-        expect((await rejected(d, `jobs/${j}/update`, { status: "IN_PROGRESS", [field]: value })).message).toContain(field);
+      for (const [field, value] of [
+        ["expectedVersion", "1"],
+        ["executionNumber", 1.5],
+        ["includeJobExecutionState", "yes"],
+        ["includeJobDocument", 1],
+      ] as const) {
+        expect((await rejected(d, `jobs/${j}/update`, { status: "IN_PROGRESS", [field]: value })).message).toContain(
+          field,
+        );
       }
       expect((await rejected(d, `jobs/${j}/get`, { includeJobDocument: "no" })).code).toBe("InvalidRequest");
-      expect((await rejected(d, `jobs/${j}/update`, { status: "IN_PROGRESS", stepTimeoutInMinutes: 0 })).code).toBe("InvalidRequest");
+      expect((await rejected(d, `jobs/${j}/update`, { status: "IN_PROGRESS", stepTimeoutInMinutes: 0 })).code).toBe(
+        "InvalidRequest",
+      );
       expect((await rejected(d, `jobs/${j}/update`, [])).code).toBe("InvalidRequest");
-      expect((await rejected(d, "jobs/nope/update", { status: "IN_PROGRESS", clientToken: "t2" }))).toMatchObject({ code: "ResourceNotFound", clientToken: "t2" });
+      expect(await rejected(d, "jobs/nope/update", { status: "IN_PROGRESS", clientToken: "t2" })).toMatchObject({
+        code: "ResourceNotFound",
+        clientToken: "t2",
+      });
       expect((await rejected(d, "jobs/nope/get", {})).code).toBe("ResourceNotFound");
-      for (const suffix of [`jobs/${j}/cancel`, "jobs/start-next/now", "jobs/$next/update", "jobs/a/b/c", "jobs/bad id/update"]) {
+      for (const suffix of [
+        `jobs/${j}/cancel`,
+        "jobs/start-next/now",
+        "jobs/$next/update",
+        "jobs/a/b/c",
+        "jobs/bad id/update",
+      ]) {
         expect((await rejected(d, suffix, { clientToken: "t3" })).code).toBe("InvalidTopic");
       }
       // executionState only where the reference puts it.
@@ -451,13 +561,15 @@ export function runJobsContract(options: JobsContractOptions): void {
       expect((await accepted(d, `jobs/${j}/get`)).execution).toMatchObject({ status: "QUEUED", versionNumber: 1 });
     });
 
-    it("clientToken: echoed on every accepted and rejected reply; over 64 characters it is InvalidRequest, not echoed", async () => {
+    it("clientToken: echoed on every reply; over 64 characters it is InvalidRequest and not echoed", async () => {
       const d = await device();
       const j = await job(d, "tok");
       for (const suffix of ["jobs/get", "jobs/$next/get", `jobs/${j}/get`, "jobs/start-next"]) {
         expect((await accepted(d, suffix, { clientToken: `${suffix}!` })).clientToken).toBe(`${suffix}!`);
       }
-      expect((await accepted(d, `jobs/${j}/update`, { status: "IN_PROGRESS", clientToken: "x".repeat(64) })).clientToken).toBe("x".repeat(64));
+      expect(
+        (await accepted(d, `jobs/${j}/update`, { status: "IN_PROGRESS", clientToken: "x".repeat(64) })).clientToken,
+      ).toBe("x".repeat(64));
       const tooLong = await rejected(d, `jobs/${j}/update`, { status: "IN_PROGRESS", clientToken: "x".repeat(65) });
       expect(tooLong.code).toBe("InvalidRequest");
       expect(tooLong.clientToken).toBeUndefined();
@@ -465,7 +577,7 @@ export function runJobsContract(options: JobsContractOptions): void {
       expect((await accepted(d, "jobs/get")).clientToken).toBeUndefined();
     });
 
-    it("malformed input on every request topic gets a clear rejection and the implementation keeps serving", async () => {
+    it("malformed input on every request topic gets a clear rejection, and serving goes on", async () => {
       const d = await device();
       for (const suffix of ["jobs/get", "jobs/start-next", "jobs/x/get", "jobs/x/update"]) {
         for (const bad of ["{", "[]", "\u0000\u00ff", "x".repeat(200_000), "null", "17"]) {
@@ -474,7 +586,8 @@ export function runJobsContract(options: JobsContractOptions): void {
           expect(["InvalidJson", "InvalidRequest"]).toContain(r.payload.code);
         }
       }
-      expect((await d.request("jobs/get", "")).topic).toEndWith("/get/accepted"); // an empty payload is an empty request
+      // An empty payload is an empty request.
+      expect((await d.request("jobs/get", "")).topic).toEndWith("/get/accepted");
       expect((await d.request("jobs/get", {})).topic).toEndWith("/get/accepted");
     });
   });

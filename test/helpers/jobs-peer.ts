@@ -16,7 +16,13 @@ import {
   rejectedPayload,
 } from "../../src/protocol/messages.ts";
 import { isPending, isTerminal, type JobExecutionStatus } from "../../src/protocol/statuses.ts";
-import { isServiceRequestTopic, jobsPushTopic, parseJobsTopic, replyTopic, SERVICE_REQUEST_FILTERS } from "../../src/protocol/topics.ts";
+import {
+  isServiceRequestTopic,
+  jobsPushTopic,
+  parseJobsTopic,
+  replyTopic,
+  SERVICE_REQUEST_FILTERS,
+} from "../../src/protocol/topics.ts";
 
 export interface PeerExecution {
   jobId: string;
@@ -51,7 +57,7 @@ export class JobsPeer {
   readonly executions: PeerExecution[] = [];
   readonly updates: RecordedUpdate[] = [];
   readonly startNexts: { thing: string; request: Record<string, unknown> }[] = [];
-  /** Faults for coming update requests of a status, taken in order: a rejection code, or "drop" (applied, reply lost). */
+  /** Faults for coming updates of a status, in order: a rejection code, or "drop" (applied, reply lost). */
   private readonly faults: { status: string; fault: string }[] = [];
   private changeListeners: (() => void)[] = [];
 
@@ -62,7 +68,10 @@ export class JobsPeer {
 
   /** `minuteMs`: how long a minute of stepTimeoutInMinutes lasts (tests shorten it). */
   static async start(brokerUrl: string, options: { minuteMs?: number } = {}): Promise<JobsPeer> {
-    const client = mqtt.connect(brokerUrl, { clientId: `jobs-peer-${Math.random().toString(36).slice(2)}`, reconnectPeriod: 200 });
+    const client = mqtt.connect(brokerUrl, {
+      clientId: `jobs-peer-${Math.random().toString(36).slice(2)}`,
+      reconnectPeriod: 200,
+    });
     const peer = new JobsPeer(client, options.minuteMs ?? 60_000);
     const filters = SERVICE_REQUEST_FILTERS.filter((f) => f.includes("/jobs/"));
     client.on("message", (topic, payload) => peer.onMessage(topic, payload));
@@ -105,7 +114,7 @@ export class JobsPeer {
     this.changed();
   }
 
-  /** The next update request with this status gets `fault`: a rejection code, or "drop" to apply it and lose the reply. */
+  /** The next update with this status gets `fault`: a rejection code, or "drop" (applied, reply lost). */
   injectUpdateFault(status: string, fault: string): void {
     this.faults.push({ status, fault });
   }
@@ -113,7 +122,10 @@ export class JobsPeer {
   /** Publishes notify-next for the current next execution (also used to send duplicates). */
   notifyNext(thing: string): void {
     const next = this.pending(thing)[0];
-    this.publish(jobsPushTopic(thing, "notify-next"), { timestamp: now(), ...(next ? { execution: this.wire(next, true) } : {}) });
+    this.publish(jobsPushTopic(thing, "notify-next"), {
+      timestamp: now(),
+      ...(next ? { execution: this.wire(next, true) } : {}),
+    });
   }
 
   /** The latest execution of a job on a thing (or the one with `executionNumber`). */
@@ -134,7 +146,12 @@ export class JobsPeer {
       const timer = setTimeout(() => {
         clearInterval(poll);
         this.changeListeners = this.changeListeners.filter((l) => l !== check);
-        reject(new Error(`timed out waiting for ${what}; updates: ${JSON.stringify(this.updates.map((u) => [u.jobId, u.request.status, u.reply, u.code]))}`));
+        reject(
+          new Error(
+            `timed out waiting for ${what}; updates: ` +
+              JSON.stringify(this.updates.map((u) => [u.jobId, u.request.status, u.reply, u.code])),
+          ),
+        );
       }, timeoutMs);
       const check = () => {
         if (!predicate()) return;
@@ -204,7 +221,14 @@ export class JobsPeer {
 
   private summary(e: PeerExecution) {
     const { jobId, queuedAt, startedAt, lastUpdatedAt, versionNumber, executionNumber } = e;
-    return { jobId, queuedAt, ...(startedAt !== undefined ? { startedAt } : {}), lastUpdatedAt, versionNumber, executionNumber };
+    return {
+      jobId,
+      queuedAt,
+      ...(startedAt !== undefined ? { startedAt } : {}),
+      lastUpdatedAt,
+      versionNumber,
+      executionNumber,
+    };
   }
 
   private wire(e: PeerExecution, withDocument: boolean) {
@@ -226,23 +250,32 @@ export class JobsPeer {
 
   private onMessage(topic: string, payload: Buffer): void {
     if (!isServiceRequestTopic(topic)) return; // our own replies and pushes
-    const reply = (kind: "accepted" | "rejected", body: Record<string, unknown>) => this.publish(replyTopic(topic, kind), body);
+    const reply = (kind: "accepted" | "rejected", body: Record<string, unknown>) =>
+      this.publish(replyTopic(topic, kind), body);
     const decoded = decodeJobsRequest(topic, payload);
     if (!decoded.ok) {
       const parsed = parseJobsTopic(topic);
-      if (parsed?.topic.kind === "update") this.record(parsed.thing, parsed.topic.jobId, rawBody(payload), "rejected", decoded.code);
+      if (parsed?.topic.kind === "update")
+        this.record(parsed.thing, parsed.topic.jobId, rawBody(payload), "rejected", decoded.code);
       reply("rejected", rejectedPayload(decoded.code, decoded.message, now(), decoded.clientToken));
     } else {
       const result = this.handle(decoded.request);
       const clientToken = decoded.request.body.clientToken;
       if (result === "dropped") return this.changed();
-      if ("code" in result) reply("rejected", rejectedPayload(result.code, result.message, now(), clientToken, result.executionState));
+      if ("code" in result)
+        reply("rejected", rejectedPayload(result.code, result.message, now(), clientToken, result.executionState));
       else reply("accepted", acceptedPayload(result.fields, now(), clientToken));
     }
     this.changed();
   }
 
-  private record(thing: string, jobId: string, request: Record<string, any>, reply: RecordedUpdate["reply"], code?: string): void {
+  private record(
+    thing: string,
+    jobId: string,
+    request: Record<string, any>,
+    reply: RecordedUpdate["reply"],
+    code?: string,
+  ): void {
     this.updates.push({ thing, jobId, request, reply, ...(code ? { code } : {}) });
   }
 
@@ -251,14 +284,16 @@ export class JobsPeer {
     switch (request.kind) {
       case "get": {
         const list = this.pending(thing).slice(0, MAX_PENDING_LIST);
-        const summaries = (status: JobExecutionStatus) => list.filter((e) => e.status === status).map((e) => this.summary(e));
+        const summaries = (status: JobExecutionStatus) =>
+          list.filter((e) => e.status === status).map((e) => this.summary(e));
         return { fields: { inProgressJobs: summaries("IN_PROGRESS"), queuedJobs: summaries("QUEUED") } };
       }
       case "start-next": {
         this.startNexts.push({ thing, request: request.body });
         const next = this.changeThing(thing, () => {
           const head = this.pending(thing)[0];
-          if (head?.status === "QUEUED") this.transition(head, "IN_PROGRESS", request.body.statusDetails ?? head.statusDetails);
+          if (head?.status === "QUEUED")
+            this.transition(head, "IN_PROGRESS", request.body.statusDetails ?? head.statusDetails);
           if (head) this.setStepTimer(head, request.body.stepTimeoutInMinutes);
           return head;
         });
@@ -266,9 +301,15 @@ export class JobsPeer {
       }
       case "describe": {
         const withDocument = request.body.includeJobDocument ?? true;
-        const e = request.jobId === "$next" ? this.pending(thing)[0] : this.execution(thing, request.jobId, request.body.executionNumber);
+        const e =
+          request.jobId === "$next"
+            ? this.pending(thing)[0]
+            : this.execution(thing, request.jobId, request.body.executionNumber);
         if (!e && request.jobId !== "$next") {
-          return { code: "ResourceNotFound", message: `Job execution for job ${request.jobId} on thing ${thing} not found` };
+          return {
+            code: "ResourceNotFound",
+            message: `Job execution for job ${request.jobId} on thing ${thing} not found`,
+          };
         }
         return { fields: e ? { execution: this.wire(e, withDocument) } : {} };
       }
@@ -287,7 +328,11 @@ export class JobsPeer {
     }
     const refuse = (refusal: Refusal) => (this.record(thing, jobId, body, "rejected", refusal.code), refusal);
     const e = this.execution(thing, jobId, body.executionNumber);
-    if (!e) return refuse({ code: "ResourceNotFound", message: `Job execution for job ${jobId} on thing ${thing} not found` });
+    if (!e)
+      return refuse({
+        code: "ResourceNotFound",
+        message: `Job execution for job ${jobId} on thing ${thing} not found`,
+      });
     if (body.expectedVersion !== undefined && body.expectedVersion !== e.versionNumber) {
       const message = `Expected version ${body.expectedVersion} does not match the current version ${e.versionNumber}`;
       return refuse({ code: "VersionMismatch", message, executionState: this.state(e) });

@@ -10,7 +10,12 @@ import {
   StartNextRequest,
   UpdateJobExecutionRequest,
 } from "../../src/protocol/messages.ts";
-import { DEVICE_SETTABLE_STATUSES, isPending, isTerminal, JOB_EXECUTION_STATUSES } from "../../src/protocol/statuses.ts";
+import {
+  DEVICE_SETTABLE_STATUSES,
+  isPending,
+  isTerminal,
+  JOB_EXECUTION_STATUSES,
+} from "../../src/protocol/statuses.ts";
 import {
   apiOfTopic,
   isServiceRequestTopic,
@@ -32,7 +37,8 @@ describe("src/protocol is the one place for the wire contract", () => {
   test("it is a leaf: its files import only each other and TypeBox", () => {
     for (const file of sources("src/protocol")) {
       const imports = [...readFileSync(join(root, file), "utf8").matchAll(/from "([^"]+)"/g)].map((m) => m[1]!);
-      for (const spec of imports) expect([file, spec]).toEqual([file, expect.stringMatching(/^(\.\/[a-z-]+\.ts|@sinclair\/typebox(\/\w+)?)$/)]);
+      for (const spec of imports)
+        expect([file, spec]).toEqual([file, expect.stringMatching(/^(\.\/[a-z-]+\.ts|@sinclair\/typebox(\/\w+)?)$/)]);
     }
   });
 
@@ -50,7 +56,8 @@ describe("src/protocol is the one place for the wire contract", () => {
     const found: string[] = [];
     for (const file of files) {
       const text = readFileSync(join(root, file), "utf8");
-      for (const [what, pattern] of Object.entries(duplicates)) if (pattern.test(text)) found.push(`${relative(root, join(root, file))}: ${what}`);
+      for (const [what, pattern] of Object.entries(duplicates))
+        if (pattern.test(text)) found.push(`${relative(root, join(root, file))}: ${what}`);
     }
     expect(found).toEqual([]);
   });
@@ -72,16 +79,27 @@ describe("decode", () => {
 
   test("a failure names the first wrong field", () => {
     expect(decode(StartNextRequest, { statusDetails: { k: 1 } })).toMatchObject({ ok: false, path: "statusDetails.k" });
-    expect(decode(StartNextRequest, { stepTimeoutInMinutes: 10081 })).toMatchObject({ ok: false, message: expect.stringContaining("10080") });
+    expect(decode(StartNextRequest, { stepTimeoutInMinutes: 10081 })).toMatchObject({
+      ok: false,
+      message: expect.stringContaining("10080"),
+    });
     expect(decode(UpdateJobExecutionRequest, {})).toEqual({ ok: false, path: "status", message: "status is required" });
-    expect(decode(UpdateJobExecutionRequest, [])).toEqual({ ok: false, path: "", message: "The payload must be a JSON object" });
+    expect(decode(UpdateJobExecutionRequest, [])).toEqual({
+      ok: false,
+      path: "",
+      message: "The payload must be a JSON object",
+    });
   });
 
   test("decodeJobsRequest never throws, whatever the topic and payload", () => {
     fc.assert(
       fc.property(
         fc.constantFrom("get", "start-next", "$next/get", "j/get", "j/update", "notify", "x/y/z", ""),
-        fc.oneof(fc.jsonValue().map((v) => JSON.stringify(v)), fc.string(), fc.uint8Array({ maxLength: 64 })),
+        fc.oneof(
+          fc.jsonValue().map((v) => JSON.stringify(v)),
+          fc.string(),
+          fc.uint8Array({ maxLength: 64 }),
+        ),
         (suffix, payload) => {
           const r = decodeJobsRequest(`$aws/things/t/jobs/${suffix}`, payload);
           if (!r.ok) expect(["InvalidTopic", "InvalidJson", "InvalidRequest"]).toContain(r.code);
@@ -105,7 +123,14 @@ describe("statuses", () => {
     expect(JOB_EXECUTION_STATUSES.length).toBe(8);
     expect(DEVICE_SETTABLE_STATUSES.every((s) => JOB_EXECUTION_STATUSES.includes(s))).toBe(true);
     expect(JOB_EXECUTION_STATUSES.filter(isPending)).toEqual(["QUEUED", "IN_PROGRESS"]);
-    expect(JOB_EXECUTION_STATUSES.filter(isTerminal)).toEqual(["SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED"]);
+    expect(JOB_EXECUTION_STATUSES.filter(isTerminal)).toEqual([
+      "SUCCEEDED",
+      "FAILED",
+      "TIMED_OUT",
+      "REJECTED",
+      "REMOVED",
+      "CANCELED",
+    ]);
   });
 });
 
@@ -126,8 +151,14 @@ describe("topics", () => {
 
   test("shadow builders and the parser agree; the parser refuses what is not a request", () => {
     expect(shadowTopic("pi-1", "", "get")).toBe("$aws/things/pi-1/shadow/get");
-    expect(shadowTopic("pi-1", "$package", "update", "documents")).toBe("$aws/things/pi-1/shadow/name/$package/update/documents");
-    for (const [name, op] of [["", "get"], ["$package", "update"], ["cfg", "delete"]] as const) {
+    expect(shadowTopic("pi-1", "$package", "update", "documents")).toBe(
+      "$aws/things/pi-1/shadow/name/$package/update/documents",
+    );
+    for (const [name, op] of [
+      ["", "get"],
+      ["$package", "update"],
+      ["cfg", "delete"],
+    ] as const) {
       expect(parseShadowTopic(shadowTopic("t:1", name, op))).toEqual({ thing: "t:1", shadowName: name, op });
     }
     for (const topic of [
@@ -144,11 +175,22 @@ describe("topics", () => {
   test("what is a service request, and whose", () => {
     expect(isServiceRequestTopic("$aws/things/t/jobs/j/update")).toBe(true);
     expect(isServiceRequestTopic("$aws/things/t/shadow/name/s/update")).toBe(true);
-    for (const reply of ["jobs/j/update/accepted", "jobs/notify", "jobs/notify-next", "shadow/update/delta", "shadow/update/documents", "other/x"]) {
+    for (const reply of [
+      "jobs/j/update/accepted",
+      "jobs/notify",
+      "jobs/notify-next",
+      "shadow/update/delta",
+      "shadow/update/documents",
+      "other/x",
+    ]) {
       expect([reply, isServiceRequestTopic(`$aws/things/t/${reply}`)]).toEqual([reply, false]);
     }
     expect(thingOfTopic("$aws/things/t-9/jobs/get")).toBe("t-9");
     expect(thingOfTopic("aws/things/t/jobs/get")).toBeUndefined();
-    expect([apiOfTopic("$aws/things/t/jobs"), apiOfTopic("$aws/things/t/shadow/get"), apiOfTopic("$aws/things/t/other/x")]).toEqual(["jobs", "shadow", undefined]);
+    expect([
+      apiOfTopic("$aws/things/t/jobs"),
+      apiOfTopic("$aws/things/t/shadow/get"),
+      apiOfTopic("$aws/things/t/other/x"),
+    ]).toEqual(["jobs", "shadow", undefined]);
   });
 });

@@ -5,7 +5,12 @@
  * lives there; this file only maps typed requests onto the engine. Pure over the engine: no
  * broker here, so it is the same behind aedes or Mosquitto.
  */
-import { acceptedPayload, decodeJobsRequest, type RejectedErrorCode, rejectedPayload } from "../../protocol/messages.ts";
+import {
+  acceptedPayload,
+  decodeJobsRequest,
+  type RejectedErrorCode,
+  rejectedPayload,
+} from "../../protocol/messages.ts";
 import { replyTopic } from "../../protocol/topics.ts";
 import { deviceErrorCode, ServiceError } from "../errors.ts";
 import type { Clock, JobsEngine, Outcome } from "./jobs-engine.ts";
@@ -40,14 +45,19 @@ export class JobsDeviceApi {
   /** Handles one request published by `thing` (already authorised to use its own topics). */
   handle(topic: string, payload: Uint8Array | string): Reply[] {
     const reject = (r: Rejection, clientToken: string | undefined): Reply[] => [
-      { topic: replyTopic(topic, "rejected"), payload: rejectedPayload(r.code, r.message, this.seconds(), clientToken, r.executionState) },
+      {
+        topic: replyTopic(topic, "rejected"),
+        payload: rejectedPayload(r.code, r.message, this.seconds(), clientToken, r.executionState),
+      },
     ];
     const decoded = decodeJobsRequest(topic, payload);
     if (!decoded.ok) return reject(decoded, decoded.clientToken);
     const request = decoded.request;
     const { thing, body } = request;
     const clientToken = body.clientToken;
-    const accept = (fields: object): Reply[] => [{ topic: replyTopic(topic, "accepted"), payload: acceptedPayload(fields, this.seconds(), clientToken) }];
+    const accept = (fields: object): Reply[] => [
+      { topic: replyTopic(topic, "accepted"), payload: acceptedPayload(fields, this.seconds(), clientToken) },
+    ];
 
     try {
       switch (request.kind) {
@@ -68,7 +78,11 @@ export class JobsDeviceApi {
             return accept(next ? { execution: this.engine.executionJson(next, withDocument) } : {});
           }
           const e = this.engine.execution(jobId, thing, request.body.executionNumber);
-          if (!e) return reject({ code: "ResourceNotFound", message: `Job execution for job ${jobId} on thing ${thing} not found` }, clientToken);
+          if (!e)
+            return reject(
+              { code: "ResourceNotFound", message: `Job execution for job ${jobId} on thing ${thing} not found` },
+              clientToken,
+            );
           return accept({ execution: this.engine.executionJson(e, withDocument) });
         }
 
@@ -84,7 +98,8 @@ export class JobsDeviceApi {
       }
     } catch (error) {
       // Domain code that fails with the service's error type: the one mapping to device codes.
-      if (error instanceof ServiceError) return reject({ code: deviceErrorCode(error), message: error.message }, clientToken);
+      if (error instanceof ServiceError)
+        return reject({ code: deviceErrorCode(error), message: error.message }, clientToken);
       throw error;
     }
   }
