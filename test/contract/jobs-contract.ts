@@ -262,7 +262,8 @@ export function runJobsContract(options: JobsContractOptions): void {
 
     // ---- notifications ----------------------------------------------------------------------
 
-    it("the worked sequence: job1 → notify + notify-next, job2 → notify, job1 started → nothing, job1 done → both", async () => {
+    // job1 queued → notify + notify-next; job2 queued → notify; job1 started → nothing; job1 done → both.
+    it("the reference's worked sequence of notify and notify-next", async () => {
       const d = await device(true);
       const j1 = await job(d, "seq");
       await d.waitFor((m) => m.topic.endsWith("/notify-next"));
