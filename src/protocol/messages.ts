@@ -230,7 +230,10 @@ export function decodeMessage<R = never, T extends TSchema = TSchema>(
 const checkers = new WeakMap<TSchema, TypeCheck<TSchema>>();
 function checkerFor(schema: TSchema): TypeCheck<TSchema> {
   let checker = checkers.get(schema);
-  if (!checker) checkers.set(schema, (checker = TypeCompiler.Compile(schema)));
+  if (!checker) {
+    checker = TypeCompiler.Compile(schema);
+    checkers.set(schema, checker);
+  }
   return checker;
 }
 

@@ -43,7 +43,9 @@ export async function jobsPeer(): Promise<JobsImplementation> {
     directReplies: false,
     minuteMs: MINUTE_MS,
     createThing: async () => {},
-    createJob: async (jobId, things, document) => void things.forEach((thing) => peer.queueJob(thing, jobId, document)),
+    createJob: async (jobId, things, document) => {
+      for (const thing of things) peer.queueJob(thing, jobId, document);
+    },
     forceCancel: async (jobId, thing) => peer.cancel(thing, jobId),
     async stop() {
       await peer.stop();

@@ -186,7 +186,10 @@ export class JobsPeer {
     const set = (list: PeerExecution[]) => list.map(key).sort().join(",");
     if (set(before) !== set(after)) {
       const jobs: Record<string, unknown[]> = {};
-      for (const e of after.slice(0, MAX_PENDING_LIST)) (jobs[e.status] ??= []).push(this.summary(e));
+      for (const e of after.slice(0, MAX_PENDING_LIST)) {
+        jobs[e.status] ??= [];
+        jobs[e.status]!.push(this.summary(e));
+      }
       this.publish(jobsPushTopic(thing, "notify"), { timestamp: now(), jobs });
     }
     if (key(before[0]) !== key(after[0])) this.notifyNext(thing);
@@ -261,10 +264,11 @@ export class JobsPeer {
     } else {
       const result = this.handle(decoded.request);
       const clientToken = decoded.request.body.clientToken;
-      if (result === "dropped") return this.changed();
-      if ("code" in result)
+      if (result === "dropped") {
+        // applied, reply lost
+      } else if ("code" in result) {
         reply("rejected", rejectedPayload(result.code, result.message, now(), clientToken, result.executionState));
-      else reply("accepted", acceptedPayload(result.fields, now(), clientToken));
+      } else reply("accepted", acceptedPayload(result.fields, now(), clientToken));
     }
     this.changed();
   }
@@ -326,7 +330,10 @@ export class JobsPeer {
       this.record(thing, jobId, body, "rejected", fault);
       return { code: fault as RejectedErrorCode, message: "injected by the test" };
     }
-    const refuse = (refusal: Refusal) => (this.record(thing, jobId, body, "rejected", refusal.code), refusal);
+    const refuse = (refusal: Refusal) => {
+      this.record(thing, jobId, body, "rejected", refusal.code);
+      return refusal;
+    };
     const e = this.execution(thing, jobId, body.executionNumber);
     if (!e)
       return refuse({
