@@ -11,7 +11,7 @@ import { truncateHead, sanitizeText } from "../runner/sanitize.ts";
 import type { ExecutionRecord } from "../state/execution-record.ts";
 import { notificationKey, sameNotification, type NotificationKey } from "./dedupe.ts";
 import { decodeMessage, ExecutionResponse, RejectedResponse, UpdateAcceptedResponse, type JobExecution } from "../protocol/messages.ts";
-import { MAX_TIMEOUT_MINUTES } from "../protocol/limits.ts";
+import { MAX_STATUS_DETAIL_VALUE_CHARS, MAX_TIMEOUT_MINUTES } from "../protocol/limits.ts";
 import { agentSubscriptions, agentTopics, parseJobsTopic } from "../protocol/topics.ts";
 import { UpdatePublisher } from "./update-publisher.ts";
 import { rejectionReason } from "./rejection-reason.ts";
@@ -194,7 +194,7 @@ export class JobsAgent {
       await this.report(job, outcome.status, outcome.statusDetails);
     } catch (error) {
       log.error({ err: error }, "Job failed unexpectedly");
-      await this.report(job, "FAILED", { reason: truncateHead(sanitizeText(`Agent error: ${(error as Error).message}`), 1024) }).catch(() => {});
+      await this.report(job, "FAILED", { reason: truncateHead(sanitizeText(`Agent error: ${(error as Error).message}`), MAX_STATUS_DETAIL_VALUE_CHARS) }).catch(() => {});
     } finally {
       this.running = undefined;
       const waiters = this.idleWaiters;

@@ -50,6 +50,7 @@ describe("src/protocol is the one place for the wire contract", () => {
       "the package / version name patterns": /^const (PACKAGE|VERSION)_NAME = \//m,
       "the 10080-minute limit": /\b10080\b/,
       "the 32768-character document limit": /\b32768\b/,
+      "the 1024-character statusDetails value limit": /,\s*1024\)|= 1024;/,
       "a status list": /"TIMED_OUT",\s*"REJECTED"/,
     };
     const files = [...sources("src").filter((f) => !f.startsWith("src/protocol/")), "test/helpers/jobs-peer.ts"];
