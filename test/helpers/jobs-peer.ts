@@ -7,6 +7,7 @@
  * to the reply topics (a plain broker has no implicit reply delivery; devices subscribe to them).
  */
 import mqtt from "mqtt";
+import { NEXT_JOB_ID } from "../../src/protocol/ids.ts";
 import { CANCEL_STEP_TIMER, MAX_PENDING_LIST } from "../../src/protocol/limits.ts";
 import {
   acceptedPayload,
@@ -306,10 +307,10 @@ export class JobsPeer {
       case "describe": {
         const withDocument = request.body.includeJobDocument ?? true;
         const e =
-          request.jobId === "$next"
+          request.jobId === NEXT_JOB_ID
             ? this.pending(thing)[0]
             : this.execution(thing, request.jobId, request.body.executionNumber);
-        if (!e && request.jobId !== "$next") {
+        if (!e && request.jobId !== NEXT_JOB_ID) {
           return {
             code: "ResourceNotFound",
             message: `Job execution for job ${request.jobId} on thing ${thing} not found`,

@@ -11,6 +11,7 @@ import {
   type RejectedErrorCode,
   rejectedPayload,
 } from "../../protocol/messages.ts";
+import { NEXT_JOB_ID } from "../../protocol/ids.ts";
 import { replyTopic } from "../../protocol/topics.ts";
 import { deviceErrorCode, ServiceError } from "../errors.ts";
 import type { Clock, JobsEngine, Outcome } from "./jobs-engine.ts";
@@ -73,7 +74,7 @@ export class JobsDeviceApi {
         case "describe": {
           const { jobId } = request;
           const withDocument = request.body.includeJobDocument ?? true;
-          if (jobId === "$next") {
+          if (jobId === NEXT_JOB_ID) {
             const next = this.engine.pending(thing)[0];
             return accept(next ? { execution: this.engine.executionJson(next, withDocument) } : {});
           }
