@@ -4,6 +4,7 @@
  * statusDetails the Jobs service gets (reason, stdout with includeStdOut, stderr when non-empty).
  */
 import type { JobDocument, Step } from "../jobdoc/job-document.ts";
+import { MAX_STATUS_DETAIL_VALUE_CHARS } from "../protocol/limits.ts";
 import type { Clock } from "../util/clock.ts";
 import { redactSecrets } from "../util/redact.ts";
 import { resolveHandler } from "./handler-path.ts";
@@ -15,7 +16,7 @@ import { spawnStep } from "./spawn-step.ts";
 import { exitReason, type StepExit } from "./step-exit.ts";
 
 /** The Jobs service's limit on a statusDetails value. */
-export const MAX_DETAIL_CHARS = 1024;
+export const MAX_DETAIL_CHARS = MAX_STATUS_DETAIL_VALUE_CHARS;
 
 export interface RunContext extends RunAsContext {
   readonly handlerDirectory: string;
