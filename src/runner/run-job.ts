@@ -8,7 +8,9 @@ import { MAX_STATUS_DETAIL_VALUE_CHARS } from "../protocol/limits.ts";
 import type { Clock } from "../util/clock.ts";
 import { redactSecrets } from "../util/redact.ts";
 import { resolveHandler } from "./handler-path.ts";
+import type { ByteSink } from "./byte-sink.ts";
 import { LineCounter } from "./line-counter.ts";
+import { OutputLog } from "./output-log.ts";
 import { OutputTail } from "./output-tail.ts";
 import { checkUser, planExecution, type RunAsContext } from "./run-as-user.ts";
 import { truncateHead } from "./sanitize.ts";
@@ -30,6 +32,8 @@ export interface RunContext extends RunAsContext {
   readonly onStepStart?: (step: Step, index: number, isFinal: boolean) => void;
   readonly onStepEnd?: (step: Step, result: StepResult) => void;
   readonly onSpawn?: (pid: number) => void;
+  /** Each line a step prints, for the agent's log (stdout only when it would be logged). */
+  readonly outputLines?: { readonly stdout?: (line: string) => void; readonly stderr?: (line: string) => void };
 }
 
 export interface StepResult {
@@ -116,15 +120,18 @@ async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: 
     if (plan.env) env = { ...ctx.env, ...plan.env };
   }
 
-  // Count stderr lines for this step alone; the job-wide tail keeps the text.
-  const stepStderr = new LineCounter(stderr);
+  // Count stderr lines for this step alone; the job-wide tail keeps the text; lines go to the log too.
+  const logged = (sink: ByteSink, line: ((text: string) => void) | undefined) =>
+    line ? new OutputLog(sink, { line, clock: ctx.clock }) : sink;
+  const stepStdout = logged(stdout, ctx.outputLines?.stdout);
+  const stepStderr = new LineCounter(logged(stderr, ctx.outputLines?.stderr));
   let exit: StepExit;
   try {
     exit = await spawnStep({
       argv,
       env,
       cwd: ctx.cwd,
-      stdout,
+      stdout: stepStdout,
       stderr: stepStderr,
       timeoutSeconds: ctx.stepTimeoutSeconds,
       signal: ctx.signal,
