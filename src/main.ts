@@ -9,11 +9,14 @@ import { execCommand } from "./cli/exec-command.ts";
 import { runAgent } from "./cli/run-agent.ts";
 import { validateCommand } from "./cli/validate-command.ts";
 import { createLogger } from "./log/logger.ts";
+import { RUN_AS_COMMAND, runAsMain } from "./runner/drop-privileges.ts";
 import { versionLine } from "./version.ts";
 
 async function main(argv: readonly string[]): Promise<number> {
   const out = (line: string) => void process.stdout.write(`${line}\n`);
   const err = (line: string) => void process.stderr.write(`${line}\n`);
+  // A step as another user without sudo (drop-privileges.ts): replaces this process, or fails.
+  if (argv[0] === RUN_AS_COMMAND) return runAsMain(argv.slice(1), err);
   const parsed = parseArgs(argv);
   if (!parsed.ok) {
     err(`iot-jobs-agent: ${parsed.message}`);
@@ -25,7 +28,19 @@ async function main(argv: readonly string[]): Promise<number> {
   const exportTo = args.values["--export-default-settings"];
   if (exportTo !== undefined) {
     const file = expandPath(exportTo);
-    writeFileSync(file, `${JSON.stringify(defaultSettings(), null, 2)}\n`, { mode: 0o640 });
+    try {
+      writeFileSync(file, `${JSON.stringify(defaultSettings(), null, 2)}\n`, { mode: 0o640 });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const reasons: Record<string, string> = {
+        ENOENT: "its directory does not exist",
+        EACCES: "permission denied",
+        EISDIR: "it is a directory",
+      };
+      const why = (code && reasons[code]) ?? code ?? (error as Error).message;
+      err(`iot-jobs-agent: cannot write default settings to ${file}: ${why}`);
+      return 1;
+    }
     out(`Default settings written to ${file}`);
     return 0;
   }

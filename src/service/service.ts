@@ -5,7 +5,7 @@
 import type { Logger } from "../log/logger.ts";
 import { attachToBroker } from "./broker/attached-broker.ts";
 import { startEmbeddedBroker } from "./broker/embedded-broker.ts";
-import { thingOfTopic, type Transport } from "./broker/transport.ts";
+import type { Transport } from "./broker/transport.ts";
 import { PackageCatalog } from "./catalog/packages.ts";
 import { operations } from "./http/routes/index.ts";
 import { Router } from "./http/router.ts";
@@ -17,6 +17,7 @@ import { ThingTypes } from "./registry/thing-types.ts";
 import { handleShadowRequest } from "./shadows/shadow-topics.ts";
 import { PACKAGE_SHADOW, ShadowService } from "./shadows/shadows.ts";
 import { Store } from "./store.ts";
+import { apiOfTopic, jobsPushTopic, type ShadowPush, shadowTopic } from "../protocol/topics.ts";
 
 export interface ServiceOptions {
   /** undefined: in memory only. */
@@ -56,17 +57,16 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const engine = new JobsEngine(store, {
     minuteMs: options.minuteMs ?? 60_000,
     clock,
-    notify: (thing, suffix, payload) => publish(`$aws/things/${thing}/jobs/${suffix}`, payload),
+    notify: (thing, push, payload) => publish(jobsPushTopic(thing, push), payload),
     onSucceeded: (execution, job) =>
       jobs.onSucceeded(execution, job, {
         reportPackages: (thingName, versions) => {
           const reported = Object.fromEntries([...versions].map(([p, v]) => [p, v === undefined ? null : { version: v }]));
           const res = shadows.update(thingName, PACKAGE_SHADOW, { state: { reported } }, 0);
           if (!res.ok) return log.warn({ thingName, code: res.error.code, message: res.error.message }, "Could not update $package after a SUCCEEDED execution");
-          const prefix = `$aws/things/${thingName}/shadow/name/${PACKAGE_SHADOW}/update`;
-          publish(`${prefix}/accepted`, res.value.accepted);
-          if (res.value.delta) publish(`${prefix}/delta`, res.value.delta);
-          publish(`${prefix}/documents`, res.value.documents);
+          publish(shadowTopic(thingName, PACKAGE_SHADOW, "update", "accepted"), res.value.accepted);
+          if (res.value.delta) publish(shadowTopic(thingName, PACKAGE_SHADOW, "update", "delta"), res.value.delta);
+          publish(shadowTopic(thingName, PACKAGE_SHADOW, "update", "documents"), res.value.documents);
         },
       }),
   });
@@ -75,11 +75,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const deviceApi = new JobsDeviceApi(engine, clock);
 
   const onRequest = (topic: string, payload: Uint8Array, reply: (topic: string, payload: string) => void) => {
-    const thing = thingOfTopic(topic);
-    if (!thing) return;
-    if (topic.startsWith(`$aws/things/${thing}/jobs/`)) {
+    const api = apiOfTopic(topic);
+    // Anything under `…/jobs/` goes to the Jobs API, which answers what it cannot parse with InvalidTopic.
+    if (api === "jobs") {
       for (const r of deviceApi.handle(topic, payload)) reply(r.topic, JSON.stringify(r.payload));
-    } else {
+    } else if (api === "shadow") {
       // Shadow replies go to subscribers, not only to the requester.
       for (const p of handleShadowRequest(shadows, topic, payload, clock.now)) publish(p.topic, p.payload);
     }
@@ -96,8 +96,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     catalog,
     shadows,
     publishShadow: (thing, shadowName, op, messages) => {
-      const prefix = `$aws/things/${thing}/shadow${shadowName ? `/name/${shadowName}` : ""}/${op}`;
-      for (const m of messages) publish(`${prefix}/${m.suffix}`, m.payload);
+      for (const m of messages) publish(shadowTopic(thing, shadowName, op, m.suffix as ShadowPush), m.payload);
     },
     now: clock.now,
   }), { hostNames: options.httpHostNames });

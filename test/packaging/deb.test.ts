@@ -35,6 +35,7 @@ describe.skipIf(!dpkgDeb)("Debian package", () => {
     expect(mode("etc/iot-jobs-agent/jobs/_common.sh")).toBe("-rw-------");
     expect(mode("lib/systemd/system/iot-jobs-agent.service")).toBe("-rw-r--r--");
     expect(mode("etc/init.d/iot-jobs-agent")).toBe("-rwxr-xr-x");
+    expect(mode("etc/logrotate.d/iot-jobs-agent")).toBe("-rw-r--r--");
     expect(listing).toContain("root/root");
     const info = sh("dpkg-deb", "-f", deb, "Package", "Architecture", "Version").out;
     expect(info).toContain("Package: iot-jobs-agent");
@@ -42,6 +43,7 @@ describe.skipIf(!dpkgDeb)("Debian package", () => {
     const conffiles = sh("dpkg-deb", "-I", deb, "conffiles").out;
     expect(conffiles).toContain("/etc/iot-jobs-agent/iot-jobs-agent.conf");
     expect(conffiles).toContain("/etc/iot-jobs-agent/jobs/install-packages.sh");
+    expect(conffiles).toContain("/etc/logrotate.d/iot-jobs-agent");
   }, 180_000);
 
   test("the arm64 package carries the aarch64 executable", () => {

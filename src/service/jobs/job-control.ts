@@ -10,10 +10,10 @@ import { arn, type Execution, type Job } from "../model.ts";
 import type { Fleet } from "../registry/fleet.ts";
 import type { Store } from "../store.ts";
 import type { JobsEngine } from "./jobs-engine.ts";
+import { JOB_ID_PATTERN as JOB_ID, JOB_ID_RULE, THING_NAME_PATTERN } from "../../protocol/ids.ts";
+import { MAX_DOCUMENT_CHARS, MAX_TIMEOUT_MINUTES, MIN_TIMEOUT_MINUTES } from "../../protocol/limits.ts";
 
-const JOB_ID = /^[a-zA-Z0-9_-]{1,64}$/;
-const TARGET = /^arn:aws:iot:[a-z0-9-]+:\d{12}:(thing|thinggroup)\/([a-zA-Z0-9:_-]{1,128})$/;
-export const MAX_DOCUMENT_CHARS = 32768;
+const TARGET = /^arn:aws:iot:[a-z0-9-]+:\d{12}:(thing|thinggroup)\/(.+)$/;
 /** AWS: AssociateTargetsWithJob keeps a job at 100 targets at most. */
 const MAX_TARGETS = 100;
 
@@ -46,12 +46,12 @@ export class JobControl {
   }
 
   createJob(input: CreateJobInput): Job {
-    if (!JOB_ID.test(input.jobId)) throw invalid(`jobId ${JSON.stringify(input.jobId)} must be 1-64 characters of [a-zA-Z0-9_-]`);
+    if (!JOB_ID.test(input.jobId)) throw invalid(`jobId ${JSON.stringify(input.jobId)} must be ${JOB_ID_RULE}`);
     if (this.store.get("job", input.jobId)) throw new AwsError("ResourceAlreadyExistsException", `Job ${input.jobId} already exists`);
     if (!Array.isArray(input.targets) || input.targets.length === 0) throw invalid("targets must name at least one thing or thing group ARN");
     const parsedTargets = input.targets.map((t) => {
       const m = TARGET.exec(t);
-      if (!m) throw invalid(`Target ${JSON.stringify(t)} is not a thing or thing group ARN`);
+      if (!m || !THING_NAME_PATTERN.test(m[2]!)) throw invalid(`Target ${JSON.stringify(t)} is not a thing or thing group ARN`);
       return { kind: m[1] as "thing" | "thinggroup", name: m[2]! };
     });
     for (const t of parsedTargets) (t.kind === "thing" ? this.fleet.thing(t.name) : this.fleet.group(t.name));
@@ -231,9 +231,9 @@ export class JobControl {
   }
 }
 
-/** timeoutConfig.inProgressTimeoutInMinutes: AWS allows 1 to 10080 (7 days). */
+/** timeoutConfig.inProgressTimeoutInMinutes, for CreateJob and UpdateJob alike. */
 function checkInProgressTimeout(minutes: number | undefined): void {
-  if (minutes !== undefined && (!Number.isInteger(minutes) || minutes < 1 || minutes > 10080)) {
-    throw invalid("timeoutConfig.inProgressTimeoutInMinutes must be between 1 and 10080");
+  if (minutes !== undefined && (!Number.isInteger(minutes) || minutes < MIN_TIMEOUT_MINUTES || minutes > MAX_TIMEOUT_MINUTES)) {
+    throw invalid(`timeoutConfig.inProgressTimeoutInMinutes must be between ${MIN_TIMEOUT_MINUTES} and ${MAX_TIMEOUT_MINUTES}`);
   }
 }

@@ -9,9 +9,8 @@ import { AwsError, invalid, notFound } from "../aws-error.ts";
 import { type IndexedThing, matches, parseQuery, type Query } from "../fleet/query.ts";
 import { arn, type Thing, type ThingGroup } from "../model.ts";
 import type { Store } from "../store.ts";
+import { THING_NAME_PATTERN as THING_NAME, THING_NAME_PATTERN as GROUP_NAME } from "../../protocol/ids.ts";
 
-const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
-const GROUP_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
 const ATTRIBUTE_KEY = /^[a-zA-Z0-9_.,@/:#=[\]-]{1,128}$/;
 /** AWS: a thing group hierarchy is at most 7 levels deep. */
 const MAX_GROUP_DEPTH = 7;

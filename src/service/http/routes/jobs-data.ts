@@ -1,20 +1,25 @@
 /**
  * The Jobs device API over HTTP (iot-jobs-data): the four operations a device calls, on the same
- * engine and with the same request checks as the MQTT API (src/service/jobs/device-api.ts), so a
+ * engine as the MQTT API and checked by the same request schemas (src/protocol/messages.ts), so a
  * request refused on one is refused on the other with the same words.
  */
 import { ServiceError } from "../../errors.ts";
 import type { JobsEngine } from "../../jobs/jobs-engine.ts";
-import type { JobExecutionStatus } from "../../../jobs/messages.ts";
-import { deviceStatusProblem, statusDetailsProblem, stepTimeoutProblem } from "../../jobs/request-checks.ts";
+import { decode, StartNextRequest, UpdateJobExecutionRequest } from "../../../protocol/messages.ts";
 import type { Fleet } from "../../registry/fleet.ts";
 import type { Operations } from "../router.ts";
 import { deviceExecution } from "../shapes.ts";
 import { engineError } from "./jobs.ts";
 
-const refuse = (problem: string | undefined) => {
-  if (problem) throw new ServiceError("InvalidRequest", problem);
-};
+/** The device API's rules for a request body: the schema the MQTT API decodes with. */
+function checked<T>(result: { ok: true; value: T } | { ok: false; message: string }): T {
+  if (!result.ok) throw new ServiceError("InvalidRequest", result.message);
+  return result.value;
+}
+
+/** The body an MQTT request would carry: the members given. */
+const bodyOf = (input: Record<string, unknown>, members: readonly string[]) =>
+  Object.fromEntries(members.filter((m) => input[m] !== undefined).map((m) => [m, input[m]]));
 
 export function jobsDataRoutes(engine: JobsEngine, fleet: Fleet): Operations {
   const thing = (name: string) => fleet.thing(name).thingName;
@@ -26,8 +31,8 @@ export function jobsDataRoutes(engine: JobsEngine, fleet: Fleet): Operations {
     StartNextPendingJobExecution: {
       honours: ["thingName", "statusDetails", "stepTimeoutInMinutes"],
       handle: (input) => {
-        refuse(statusDetailsProblem(input.statusDetails) ?? stepTimeoutProblem(input.stepTimeoutInMinutes, false));
-        const e = engine.startNext(thing(input.thingName), input.statusDetails, input.stepTimeoutInMinutes);
+        const body = checked(decode(StartNextRequest, bodyOf(input, ["statusDetails", "stepTimeoutInMinutes"])));
+        const e = engine.startNext(thing(input.thingName), body.statusDetails, body.stepTimeoutInMinutes);
         return e ? { execution: deviceExecution(engine, e, true) } : {};
       },
     },
@@ -60,18 +65,9 @@ export function jobsDataRoutes(engine: JobsEngine, fleet: Fleet): Operations {
         "executionNumber",
       ],
       handle: (input) => {
-        refuse(
-          deviceStatusProblem(input.status) ??
-            statusDetailsProblem(input.statusDetails) ??
-            stepTimeoutProblem(input.stepTimeoutInMinutes, true),
-        );
-        const result = engine.update(thing(input.thingName), input.jobId, {
-          status: input.status as JobExecutionStatus,
-          statusDetails: input.statusDetails,
-          expectedVersion: input.expectedVersion,
-          executionNumber: input.executionNumber,
-          stepTimeoutInMinutes: input.stepTimeoutInMinutes,
-        });
+        const members = ["status", "statusDetails", "expectedVersion", "executionNumber", "stepTimeoutInMinutes"];
+        const body = checked(decode(UpdateJobExecutionRequest, bodyOf(input, members)));
+        const result = engine.update(thing(input.thingName), input.jobId, body);
         if (!result.ok) throw engineError(result.code, result.message);
         return {
           ...(input.includeJobExecutionState === true ? { executionState: engine.state(result.value) } : {}),

@@ -6,13 +6,16 @@
 import { ServiceError } from "../../errors.ts";
 import type { JobControl } from "../../jobs/job-control.ts";
 import type { JobsEngine, RejectCode } from "../../jobs/jobs-engine.ts";
-import { statusDetailsProblem } from "../../jobs/request-checks.ts";
+import { Type } from "@sinclair/typebox";
+import { decode, StatusDetailsRequest } from "../../../protocol/messages.ts";
 import type { Fleet } from "../../registry/fleet.ts";
 import type { Operations } from "../router.ts";
 import { controlPlaneExecution, executionSummary, jobShape, jobSummary, page, thingArn, withToken } from "../shapes.ts";
 
 const ROLLOUT = "roll-out controls are not implemented yet (planned with the roll-out work)";
 const NAMESPACES = "customer-managed job namespaces are not implemented";
+/** CancelJobExecution's statusDetails follow the device API's rules (at most 10 entries, …). */
+const CancelExecutionDetails = Type.Object({ statusDetails: Type.Optional(StatusDetailsRequest) });
 
 /** The engine's device-side reject codes as control-plane errors. */
 export function engineError(code: RejectCode, message: string): ServiceError {
@@ -145,8 +148,8 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): O
       handle: (input) => {
         fleet.thing(input.thingName);
         // The device API's rule for statusDetails (at most 10 entries) holds here too.
-        const problem = statusDetailsProblem(input.statusDetails);
-        if (problem) throw new ServiceError("InvalidRequest", `statusDetails: ${problem}`);
+        const details = decode(CancelExecutionDetails, { statusDetails: input.statusDetails });
+        if (!details.ok) throw new ServiceError("InvalidRequest", details.message);
         const result = engine.cancelExecution(
           executionOf(input.jobId, input.thingName),
           input.force === true,
