@@ -51,7 +51,9 @@ describe("writes a browser could send", () => {
     expect(
       code(() => checkWrite("PUT", headers({ origin: "http://127.0.0.1:8080" }), "127.0.0.1:8080")),
     ).toBeUndefined();
-    expect(code(() => checkWrite("GET", headers({ origin: "http://attacker.test" }), "127.0.0.1:8080"))).toBeUndefined();
+    expect(
+      code(() => checkWrite("GET", headers({ origin: "http://attacker.test" }), "127.0.0.1:8080")),
+    ).toBeUndefined();
   });
 
   test("preflight-free content types are refused for writes; JSON, octet-stream and none pass", () => {

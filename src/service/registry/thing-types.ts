@@ -57,7 +57,9 @@ export class ThingTypes {
 
   deprecate(thingTypeName: string, undo: boolean): void {
     const { deprecationDate: _, ...t } = this.get(thingTypeName);
-    const next: ThingType = undo ? { ...t, deprecated: false } : { ...t, deprecated: true, deprecationDate: Math.floor(this.now() / 1000) };
+    const next: ThingType = undo
+      ? { ...t, deprecated: false }
+      : { ...t, deprecated: true, deprecationDate: Math.floor(this.now() / 1000) };
     this.store.put("thingType", thingTypeName, next);
   }
 
