@@ -155,7 +155,7 @@ export class JobControl {
     if (job.status !== "IN_PROGRESS") throw invalid(`Job ${jobId} is ${job.status}; only an IN_PROGRESS job takes new targets`);
     for (const t of targets) {
       const m = TARGET.exec(t);
-      if (!m || m[1] !== "thinggroup") throw invalid(`Target ${JSON.stringify(t)} is not a thing group ARN`);
+      if (m?.[1] !== "thinggroup") throw invalid(`Target ${JSON.stringify(t)} is not a thing group ARN`);
       this.fleet.group(m[2]!);
     }
     const all = [...new Set([...job.targets, ...targets])];
