@@ -7,6 +7,7 @@ import { attachToBroker } from "./broker/attached-broker.ts";
 import { startEmbeddedBroker } from "./broker/embedded-broker.ts";
 import { thingOfTopic, type Transport } from "./broker/transport.ts";
 import { PackageCatalog } from "./catalog/packages.ts";
+import { compileQuery } from "./fleet/query.ts";
 import { controlPlane } from "./http/control-plane.ts";
 import { JobsDeviceApi } from "./jobs/device-api.ts";
 import { JobControl } from "./jobs/job-control.ts";
@@ -47,6 +48,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   let fleet!: Fleet;
   const shadows = new ShadowService(store, (t) => fleet.hasThing(t), clock.now, (thing) => fleet.reevaluate(thing));
   fleet = new Fleet(store, (t) => shadows.statesOf(t), clock.now);
+  // A query an older version stored without today's limits matches nothing (fleet/query.ts); say so.
+  for (const g of store.all("group")) {
+    const compiled = g.queryString === undefined ? undefined : compileQuery(g.queryString);
+    if (compiled && !compiled.ok) {
+      const reason = compiled.error.message;
+      log.warn({ thingGroupName: g.thingGroupName, reason }, "Dynamic group query no longer valid; it matches no thing (delete and recreate it)");
+    }
+  }
   const catalog = new PackageCatalog(store, clock.now);
   let jobs!: JobControl;
   const engine = new JobsEngine(store, {
