@@ -91,7 +91,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   };
   transport = options.broker
     ? await attachToBroker(options.broker, onRequest, (message) => log.warn({ message }, "Broker connection problem"))
-    : await startEmbeddedBroker({ host: options.host, port: options.mqttPort, onRequest, isRegisteredThing: (id) => fleet.hasThing(id), onRefused: (clientId, what) => log.warn({ clientId, what }, "Refused by the topic policy") });
+    : await startEmbeddedBroker({
+        host: options.host,
+        port: options.mqttPort,
+        onRequest,
+        isRegisteredThing: (id) => fleet.hasThing(id),
+        logRefusal: (fields, message) => log.warn(fields, message),
+      });
 
   const router = controlPlane({
     fleet,

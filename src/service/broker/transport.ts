@@ -14,14 +14,22 @@ export interface Transport {
   close(): Promise<void>;
 }
 
+/** The service's own output under a thing's Jobs and shadow topics: replies and pushes. AWS IoT
+ * makes these subscribe-only; a client publishing to one is refused (embedded broker). */
+const SERVICE_OUTPUT = new Set(["accepted", "rejected", "delta", "documents", "notify", "notify-next"]);
+
+const jobsOrShadow = (parts: string[]) => parts[0] === "$aws" && parts[1] === "things" && parts.length >= 4 && (parts[3] === "jobs" || parts[3] === "shadow");
+
 /** `$aws/things/<thing>/jobs/...` and `$aws/things/<thing>/shadow/...` request topics. */
 export function isServiceRequestTopic(topic: string): boolean {
   const parts = topic.split("/");
-  if (parts[0] !== "$aws" || parts[1] !== "things" || parts.length < 4) return false;
-  if (parts[3] !== "jobs" && parts[3] !== "shadow") return false;
-  const last = parts[parts.length - 1];
-  // Replies and pushes are the service's own output, never requests.
-  return !(last === "accepted" || last === "rejected" || last === "delta" || last === "documents" || last === "notify" || last === "notify-next");
+  return jobsOrShadow(parts) && !SERVICE_OUTPUT.has(parts[parts.length - 1]!);
+}
+
+/** `…/jobs/notify`, `…/notify-next`, `…/accepted`, `…/rejected`, shadow `…/delta`, `…/documents`. */
+export function isSubscribeOnlyTopic(topic: string): boolean {
+  const parts = topic.split("/");
+  return jobsOrShadow(parts) && SERVICE_OUTPUT.has(parts[parts.length - 1]!);
 }
 
 /** The thing a `$aws/things/<thing>/...` topic belongs to. */
