@@ -64,11 +64,14 @@ export const MQTT_LIMITS = {
 } as const;
 
 /** The largest remaining length a packet of this MQTT type may declare; checked on the raw bytes
- * before anything of the packet is buffered. */
+ * before anything of the packet is buffered. (A PUBLISH's payload is also checked exactly, once
+ * its topic length is known: packet-guard.ts.) */
 export function maxRemainingLength(packetType: number): number {
   // SUBSCRIBE (8) / UNSUBSCRIBE (10): packet id + per filter (length, topic, QoS byte).
   if (packetType === 8 || packetType === 10) return 2 + MQTT_LIMITS.maxFiltersPerSubscribe * (2 + MQTT_LIMITS.maxTopicBytes + 1);
-  // PUBLISH, and CONNECT (whose will message is a publish): topic, packet id, payload, and room
-  // for CONNECT's protocol name, flags, keepalive, client id, username and password.
-  return 2 + MQTT_LIMITS.maxTopicBytes + 2 + MQTT_LIMITS.maxPayloadBytes + 1024;
+  // PUBLISH: topic length and topic, packet id, payload.
+  const publish = 2 + MQTT_LIMITS.maxTopicBytes + 2 + MQTT_LIMITS.maxPayloadBytes;
+  // CONNECT carries a will message (a publish) plus protocol name, flags, keepalive, client id,
+  // username and password: 1 KB more. The other packets are a few bytes; the same bound does.
+  return packetType === 3 ? publish : publish + 1024;
 }

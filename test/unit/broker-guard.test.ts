@@ -46,7 +46,13 @@ describe("PacketGuard (raw MQTT framing before the parser)", () => {
     const max = maxRemainingLength(3);
     expect(unlimited().scan(Uint8Array.from([0x30, ...varint(max + 1)])).status).toBe("refused");
     expect(unlimited().scan(Uint8Array.from([0x30, ...varint(max)])).status).toBe("ok");
-    expect(max).toBeGreaterThanOrEqual(MQTT_LIMITS.maxPayloadBytes + 2 + MQTT_LIMITS.maxTopicBytes);
+    // The payload itself: 128 KB passes, one byte more does not (QoS 0 and QoS 1).
+    const topic = "$aws/things/a/shadow/update";
+    expect(unlimited().scan(publish(topic, MQTT_LIMITS.maxPayloadBytes)).status).toBe("ok");
+    expect(unlimited().scan(publish(topic, MQTT_LIMITS.maxPayloadBytes + 1)).status).toBe("refused");
+    const qos1 = (n: number) => packet(0x32, [...str(topic), 0, 7, ...new Array(n).fill(0x7b)]);
+    expect(unlimited().scan(qos1(MQTT_LIMITS.maxPayloadBytes)).status).toBe("ok");
+    expect(unlimited().scan(qos1(MQTT_LIMITS.maxPayloadBytes + 1)).status).toBe("refused");
     // A remaining length of 5 bytes is malformed.
     expect(unlimited().scan(Uint8Array.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x7f])).status).toBe("refused");
   });

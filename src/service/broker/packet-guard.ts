@@ -4,7 +4,8 @@
  * length), the topic of a PUBLISH, and the filters of a (small) SUBSCRIBE/UNSUBSCRIBE.
  *
  * - A declared remaining length above the type's maximum (limits.ts) is refused at the header,
- *   before a byte of the body is kept: a 250 MB CONNECT costs 5 bytes.
+ *   before a byte of the body is kept: a 250 MB CONNECT costs 5 bytes. A PUBLISH's payload is
+ *   held to AWS's 128 KB exactly as soon as its topic length is known.
  * - Topic names and filters must be well-formed UTF-8 without U+0000 ([MQTT-1.5.3-1], -2) and at
  *   most maxTopicBytes; the parser after us would silently decode bad bytes into U+FFFD.
  * - Requests (PUBLISH, SUBSCRIBE, UNSUBSCRIBE) each need a token; without one the scan stops at
@@ -50,6 +51,7 @@ type State = "header" | "length" | "topic" | "capture" | "skip";
 export class PacketGuard {
   private state: State = "header";
   private type = 0;
+  private flags = 0;
   private remaining = 0;
   private multiplier = 1;
   private lengthBytes = 0;
@@ -68,6 +70,7 @@ export class PacketGuard {
           const type = chunk[i]! >> 4;
           if (isRequest(type) && !this.takeToken()) return { status: "throttled", end: i };
           this.type = type;
+          this.flags = chunk[i]! & 0x0f;
           this.remaining = 0;
           this.multiplier = 1;
           this.lengthBytes = 0;
@@ -95,7 +98,9 @@ export class PacketGuard {
           if (this.state === "topic" && this.captured.length === 2) {
             const topicLength = (this.captured[0]! << 8) | this.captured[1]!;
             if (topicLength > MQTT_LIMITS.maxTopicBytes) return refused("bad-topic", `topic of ${topicLength} bytes (at most ${MQTT_LIMITS.maxTopicBytes})`);
-            if (topicLength + 2 > this.captureTarget + this.remaining) return refused("malformed", "topic longer than the packet");
+            if (topicLength > this.remaining) return refused("malformed", "topic longer than the packet");
+            const payload = this.remaining - topicLength - ((this.flags >> 1) & 3 ? 2 : 0);
+            if (payload > MQTT_LIMITS.maxPayloadBytes) return refused("too-large", `payload of ${payload} bytes (at most ${MQTT_LIMITS.maxPayloadBytes})`);
             this.captureTarget = 2 + topicLength;
           }
           if (this.captured.length < this.captureTarget) break;
