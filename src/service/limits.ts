@@ -56,9 +56,18 @@ export const MQTT_LIMITS = {
   /** Ours (AWS closes idle pre-CONNECT connections but publishes no figure): the CONNECT must
    * arrive within this many ms of the TCP connection. */
   connectTimeoutMs: 10_000,
-  /** Ours: connections that have not completed CONNECT. When full, the oldest is closed to make
-   * room, so idle connections cannot lock real devices out, and descriptors stay bounded. */
+  /** Ours: connections that have not completed CONNECT. Above this many, each new connection
+   * closes the oldest pending one if that one has had `pendingGraceMs` to send its CONNECT (a
+   * device sends it at once); so idle connections cannot lock devices out, and a reconnect storm
+   * of a whole fleet (all younger than the grace) is not cut down. */
   maxPendingConnections: 256,
+  pendingGraceMs: 2_000,
+  /** …and never more than this many at once (descriptors), whatever their age. */
+  maxPendingConnectionsHard: 8192,
+  /** Ours: what pending connections' CONNECTs may declare in total (a device's is ~100 bytes);
+   * beyond it a CONNECT is refused at its header, so 8,192 half-sent 132 KB CONNECTs cannot
+   * hold a gigabyte. */
+  pendingConnectBudgetBytes: 8 * 1024 * 1024,
   /** Refusals are logged as one summary line per interval (the first one at once). */
   refusalLogIntervalMs: 10_000,
 } as const;

@@ -280,19 +280,47 @@ describe("issue 11: the broker's limits (service process, real sockets)", () => 
     await d.endAsync(true);
   }, 30_000);
 
-  test("redteam-service 17: 2,000 connections that never send CONNECT use no more than the pending cap; others still connect", async () => {
+  test("redteam-service 17: idle connections that never send CONNECT are shed for new ones; descriptors stay bounded; others still connect", async () => {
     const svc = await startServiceProcess();
     await api(svc, "POST", "/things/bystander", {});
     const baseFds = svc.fds();
-    const idle: RawClient[] = [];
-    for (let i = 0; i < 2000; i++) idle.push(await RawClient.open(svc.mqttPort));
-    await Bun.sleep(300);
-    // The oldest are closed as new ones arrive: the service holds at most the cap.
-    expect(svc.fds()).toBeLessThanOrEqual(baseFds + MQTT_LIMITS.maxPendingConnections + 10);
-    expect(idle.filter((c) => c.closed).length).toBeGreaterThanOrEqual(2000 - MQTT_LIMITS.maxPendingConnections);
+    const openMany = async (n: number) => {
+      const out: RawClient[] = [];
+      for (let i = 0; i < n; i++) out.push(await RawClient.open(svc.mqttPort));
+      return out;
+    };
+    const first = await openMany(2000);
+    await Bun.sleep(MQTT_LIMITS.pendingGraceMs + 200);
+    // Everyone has had the grace to send CONNECT: each new connection closes the oldest idle one.
+    const second = await openMany(2000);
+    await until(() => first.every((c) => c.closed), 5000, "the first 2,000 idle connections to be closed");
+    expect(second.filter((c) => c.closed).length).toBe(0); // younger than the grace: kept
+    expect(svc.fds()).toBeLessThanOrEqual(baseFds + 2000 + 20);
+    expect(svc.fds()).toBeLessThanOrEqual(baseFds + MQTT_LIMITS.maxPendingConnectionsHard);
+    // Meanwhile (before the fix, with every descriptor taken) HTTP and MQTT timed out.
     expect(await describeMs(svc, "bystander")).toBeLessThan(1000);
     expect(await mqttGetMs(svc, "bystander")).toBeLessThan(1000);
-    for (const c of idle) c.socket.destroy();
+    for (const c of second) c.socket.destroy();
+  }, 60_000);
+
+  test("a reconnect storm (1,000 things at once, 4 × the pending soft cap) all connect", async () => {
+    const svc = await startServiceProcess();
+    const n = 1000;
+    let next = 0;
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (next < n) await api(svc, "POST", `/things/storm-${next++}`, {});
+    }));
+    const codes = await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        const c = await RawClient.open(svc.mqttPort);
+        c.socket.write(connectPacket(`storm-${i}`));
+        await until(() => c.received.length >= 4 || c.closed, 20_000, "CONNACK");
+        const code = c.received.length >= 4 ? c.received[3] : -1;
+        c.socket.destroy();
+        return code;
+      }),
+    );
+    expect(codes.filter((code) => code !== 0)).toEqual([]);
   }, 60_000);
 
   test("redteam-service 20: publishing on a subscribe-only topic or with retain disconnects; nothing is retained for later sessions", async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { Admission } from "../../src/service/broker/admission.ts";
 import { PacketGuard, type ScanResult, topicProblem } from "../../src/service/broker/packet-guard.ts";
 import { RefusalLog } from "../../src/service/broker/refusal-log.ts";
 import { decidePublish, maySubscribe } from "../../src/service/broker/thing-policy.ts";
@@ -136,5 +137,54 @@ describe("thing policy", () => {
     expect(decidePublish("pi-r", "$aws/things/pi-b/jobs/get", false)).toMatchObject({ allowed: false, kind: "publish outside own topics" });
     expect(maySubscribe("pi-r", "$aws/things/pi-r/jobs/notify-next")).toBe(true);
     expect(maySubscribe("pi-r", "$aws/things/+/jobs/#")).toBe(false);
+  });
+});
+
+describe("Admission (connections without CONNECT)", () => {
+  class FakeConnection {
+    refusedWith: string | undefined;
+    refuse(kind: string): void {
+      this.refusedWith ??= kind;
+    }
+  }
+
+  test("redteam-service 17: above the soft cap the oldest goes once it has had its grace; the hard cap holds; the deadline closes", () => {
+    const clock = new ManualClock();
+    const admission = new Admission<FakeConnection>(clock);
+    const storm = Array.from({ length: MQTT_LIMITS.maxPendingConnections + 10 }, () => new FakeConnection());
+    for (const c of storm) expect(admission.admit(c)).toBe(true);
+    // A reconnect storm (all younger than the grace) is not cut down.
+    expect(storm.filter((c) => c.refusedWith).length).toBe(0);
+    clock.advance(MQTT_LIMITS.pendingGraceMs);
+    const late = new FakeConnection();
+    expect(admission.admit(late)).toBe(true);
+    expect(storm[0]!.refusedWith).toBe("too many pending connections");
+    expect(storm[1]!.refusedWith).toBeUndefined();
+    expect(admission.size).toBe(storm.length);
+    // The deadline: everyone still pending at connectTimeoutMs is closed.
+    admission.settle(storm[1]!); // connected
+    clock.advance(MQTT_LIMITS.connectTimeoutMs);
+    expect(storm[1]!.refusedWith).toBeUndefined();
+    expect(storm[2]!.refusedWith).toBe("connect timeout");
+    expect(late.refusedWith).toBe("connect timeout");
+    expect(admission.size).toBe(0);
+    expect(clock.pending()).toBe(0);
+  });
+
+  test("never more than maxPendingConnectionsHard at once, and CONNECTs share a byte budget", () => {
+    const clock = new ManualClock();
+    const admission = new Admission<FakeConnection>(clock);
+    for (let i = 0; i < MQTT_LIMITS.maxPendingConnectionsHard; i++) expect(admission.admit(new FakeConnection())).toBe(true);
+    const over = new FakeConnection();
+    expect(admission.admit(over)).toBe(false);
+    expect(over.refusedWith).toBe("too many pending connections");
+    const [a, b] = admission.connections();
+    expect(admission.reserveConnect(a!, MQTT_LIMITS.pendingConnectBudgetBytes - 10)).toBe(true);
+    expect(admission.reserveConnect(b!, 11)).toBe(false);
+    admission.settle(a!);
+    expect(admission.reserveConnect(b!, 11)).toBe(true);
+    // Through the guard: a CONNECT header over the budget is refused before its body.
+    const guard = new PacketGuard(() => true, () => false);
+    expect(guard.scan(Uint8Array.from([0x10, ...varint(100)])).status).toBe("refused");
   });
 });

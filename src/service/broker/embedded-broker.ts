@@ -7,15 +7,16 @@
  *
  * Every resource a client can make the broker hold is bounded (limits.ts, MQTT_LIMITS): packet
  * size and topics on the raw bytes and the request rate (guarded-connection.ts), unsent output,
- * connections that have not completed CONNECT (the oldest goes when there are too many) and the
- * time to send CONNECT, subscriptions per connection, persistent-session queues
+ * connections that have not completed CONNECT, their deadline and what their CONNECTs may
+ * declare (admission.ts), subscriptions per connection, persistent-session queues
  * (bounded-persistence.ts), and retained messages (none on `$aws/…`). Refusals are logged as
  * one summary per interval (refusal-log.ts).
  */
 import { Aedes, type Client } from "aedes";
 import { createServer, type Server, type Socket } from "node:net";
-import { type Clock, systemClock, type TimerHandle } from "../../util/clock.ts";
+import { type Clock, systemClock } from "../../util/clock.ts";
 import { MQTT_LIMITS } from "../limits.ts";
+import { Admission } from "./admission.ts";
 import { BoundedPersistence } from "./bounded-persistence.ts";
 import { GuardedConnection } from "./guarded-connection.ts";
 import { RefusalLog, type RefusalSink } from "./refusal-log.ts";
@@ -116,29 +117,19 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     callback(null, subscription);
   };
 
-  // Connections that have not completed CONNECT, oldest first, with their deadlines.
-  const pending = new Map<GuardedConnection, TimerHandle>();
-  const settle = (conn: GuardedConnection) => {
-    pending.get(conn)?.cancel();
-    pending.delete(conn);
-  };
+  const admission = new Admission<GuardedConnection>(clock);
   broker.on("client", (client) => {
     const conn = connectionOf(client);
-    if (conn) settle(conn);
+    if (conn) admission.settle(conn);
   });
 
   const accept = (socket: Socket) => {
-    if (pending.size >= MQTT_LIMITS.maxPendingConnections) {
-      const [oldest] = pending.keys();
-      oldest!.refuse("too many pending connections", `${pending.size} connections without CONNECT; the oldest is closed`);
-      settle(oldest!);
-    }
     const conn: GuardedConnection = new GuardedConnection(socket, clock, {
       refused: (kind, detail) => refusals.record({ kind, clientId: conn.clientId, detail }),
+      admitConnect: (bytes) => admission.reserveConnect(conn, bytes),
     });
-    const deadline = clock.setTimeout(() => conn.refuse("connect timeout", `no CONNECT within ${MQTT_LIMITS.connectTimeoutMs} ms`), MQTT_LIMITS.connectTimeoutMs);
-    pending.set(conn, deadline);
-    conn.once("close", () => settle(conn));
+    if (!admission.admit(conn)) return;
+    conn.once("close", () => admission.settle(conn));
     broker.handle(conn as never);
   };
 
@@ -156,7 +147,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       broker.publish({ cmd: "publish", topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false }, () => {});
     },
     async close() {
-      for (const conn of [...pending.keys()]) (conn.destroy(), settle(conn));
+      for (const conn of admission.connections()) (admission.settle(conn), conn.destroy());
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       refusals.close();

@@ -23,9 +23,16 @@ import { TokenBucket } from "./token-bucket.ts";
 export interface GuardedConnectionEvents {
   /** The connection is being closed for this reason (before the socket is destroyed). */
   refused(kind: RefusalKind, detail: string): void;
+  /** Its CONNECT declares this many bytes: may they be read? (admission.ts) */
+  admitConnect(bytes: number): boolean;
 }
 
-const KIND: Record<GuardRefusal["kind"], RefusalKind> = { "too-large": "packet too large", "bad-topic": "bad topic", malformed: "malformed packet" };
+const KIND: Record<GuardRefusal["kind"], RefusalKind> = {
+  "too-large": "packet too large",
+  "bad-topic": "bad topic",
+  malformed: "malformed packet",
+  "connect-budget": "pending CONNECT budget full",
+};
 
 export class GuardedConnection extends Duplex {
   private readonly guard: PacketGuard;
@@ -44,7 +51,10 @@ export class GuardedConnection extends Duplex {
   ) {
     super({ allowHalfOpen: false });
     this.bucket = new TokenBucket(clock, MQTT_LIMITS.requestsPerSecond, MQTT_LIMITS.requestBurst);
-    this.guard = new PacketGuard(() => this.bucket.take());
+    this.guard = new PacketGuard(
+      () => this.bucket.take(),
+      (bytes) => events.admitConnect(bytes),
+    );
     socket.on("data", (chunk: Buffer) => this.receive(chunk));
     socket.on("end", () => this.push(null));
     socket.on("error", (error) => this.destroy(error));

@@ -16,7 +16,7 @@
  */
 import { maxRemainingLength, MQTT_LIMITS } from "../limits.ts";
 
-export type GuardRefusal = { kind: "too-large" | "bad-topic" | "malformed"; detail: string };
+export type GuardRefusal = { kind: "too-large" | "bad-topic" | "malformed" | "connect-budget"; detail: string };
 
 export type ScanResult =
   /** Everything up to `end` may go to the parser. */
@@ -26,6 +26,7 @@ export type ScanResult =
   /** The connection must be closed; nothing more of it may be parsed. */
   | { readonly status: "refused"; readonly refusal: GuardRefusal };
 
+const CONNECT = 1;
 const PUBLISH = 3;
 const SUBSCRIBE = 8;
 const UNSUBSCRIBE = 10;
@@ -59,7 +60,11 @@ export class PacketGuard {
   private captured: number[] = [];
   private captureTarget = 0;
 
-  constructor(private readonly takeToken: () => boolean) {}
+  constructor(
+    private readonly takeToken: () => boolean,
+    /** A CONNECT's declared length, before its body is read; false refuses it. */
+    private readonly admitConnect: (bytes: number) => boolean = () => true,
+  ) {}
 
   /** Scans `chunk` from `from`; see ScanResult. After "throttled", call again from `end`. */
   scan(chunk: Uint8Array, from = 0): ScanResult {
@@ -86,6 +91,7 @@ export class PacketGuard {
           if (b & 0x80) break;
           const max = maxRemainingLength(this.type);
           if (this.remaining > max) return refused("too-large", `packet type ${this.type} declares ${this.remaining} bytes (at most ${max})`);
+          if (this.type === CONNECT && !this.admitConnect(this.remaining)) return refused("connect-budget", `CONNECT of ${this.remaining} bytes`);
           this.startBody();
           break;
         }

@@ -10,6 +10,7 @@ export type RefusalKind =
   | "unregistered client id"
   | "connect timeout"
   | "too many pending connections"
+  | "pending CONNECT budget full"
   | "packet too large"
   | "bad topic"
   | "malformed packet"
