@@ -77,7 +77,8 @@ export const MQTT_LIMITS = {
  * its topic length is known: packet-guard.ts.) */
 export function maxRemainingLength(packetType: number): number {
   // SUBSCRIBE (8) / UNSUBSCRIBE (10): packet id + per filter (length, topic, QoS byte).
-  if (packetType === 8 || packetType === 10) return 2 + MQTT_LIMITS.maxFiltersPerSubscribe * (2 + MQTT_LIMITS.maxTopicBytes + 1);
+  if (packetType === 8 || packetType === 10)
+    return 2 + MQTT_LIMITS.maxFiltersPerSubscribe * (2 + MQTT_LIMITS.maxTopicBytes + 1);
   // PUBLISH: topic length and topic, packet id, payload.
   const publish = 2 + MQTT_LIMITS.maxTopicBytes + 2 + MQTT_LIMITS.maxPayloadBytes;
   // CONNECT carries a will message (a publish) plus protocol name, flags, keepalive, client id,

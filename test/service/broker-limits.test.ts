@@ -30,10 +30,22 @@ afterEach(async () => {
 
 async function startServiceProcess(args: string[] = []): Promise<ServiceProcess> {
   const logFile = join(tempDir(), "service.log");
-  const proc = Bun.spawn([process.execPath, join(REPO_ROOT, "src/service/main.ts"), "serve", "--mqtt-port", "0", "--http-port", "0", ...args], {
-    stdout: "pipe",
-    stderr: Bun.file(logFile),
-  });
+  const proc = Bun.spawn(
+    [
+      process.execPath,
+      join(REPO_ROOT, "src/service/main.ts"),
+      "serve",
+      "--mqtt-port",
+      "0",
+      "--http-port",
+      "0",
+      ...args,
+    ],
+    {
+      stdout: "pipe",
+      stderr: Bun.file(logFile),
+    },
+  );
   const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
   let text = "";
   while (!text.includes("\n")) {
@@ -60,7 +72,11 @@ async function startServiceProcess(args: string[] = []): Promise<ServiceProcess>
 }
 
 const api = async (svc: ServiceProcess, method: string, path: string, body?: unknown) => {
-  const r = await fetch(svc.http + path, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(svc.http + path, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: r.status, type: r.headers.get("x-amzn-errortype"), json: (await r.json().catch(() => ({}))) as any };
 };
 const thingArn = (name: string) => `arn:aws:iot:us-east-1:123456789012:thing/${name}`;
@@ -89,8 +105,10 @@ const str = (s: string | Buffer) => {
   return Buffer.concat([Buffer.from([b.length >> 8, b.length & 255]), b]);
 };
 const packet = (first: number, body: Buffer) => Buffer.concat([Buffer.from([first]), varint(body.length), body]);
-const connectPacket = (id: string, clean = true) => packet(0x10, Buffer.concat([str("MQTT"), Buffer.from([4, clean ? 2 : 0, 0, 0]), str(id)]));
-const publishPacket = (topic: string | Buffer, payload: string | Buffer) => packet(0x30, Buffer.concat([str(topic), Buffer.from(payload)]));
+const connectPacket = (id: string, clean = true) =>
+  packet(0x10, Buffer.concat([str("MQTT"), Buffer.from([4, clean ? 2 : 0, 0, 0]), str(id)]));
+const publishPacket = (topic: string | Buffer, payload: string | Buffer) =>
+  packet(0x30, Buffer.concat([str(topic), Buffer.from(payload)]));
 
 /** A raw TCP connection that records what it gets and when the server closes it. */
 class RawClient {
@@ -126,7 +144,8 @@ class RawClient {
     const chunk = Buffer.alloc(1 << 20, 0x41);
     let sent = 0;
     while (sent < total && this.closedAt === undefined && !this.socket.destroyed) {
-      if (!this.socket.write(chunk)) await Promise.race([new Promise((r) => this.socket.once("drain", r)), Bun.sleep(100)]);
+      if (!this.socket.write(chunk))
+        await Promise.race([new Promise((r) => this.socket.once("drain", r)), Bun.sleep(100)]);
       sent += chunk.length;
     }
     return sent;
@@ -307,9 +326,11 @@ describe("issue 11: the broker's limits (service process, real sockets)", () => 
     const svc = await startServiceProcess();
     const n = 1000;
     let next = 0;
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (next < n) await api(svc, "POST", `/things/storm-${next++}`, {});
-    }));
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < n) await api(svc, "POST", `/things/storm-${next++}`, {});
+      }),
+    );
     const codes = await Promise.all(
       Array.from({ length: n }, async (_, i) => {
         const c = await RawClient.open(svc.mqttPort);
@@ -327,7 +348,12 @@ describe("issue 11: the broker's limits (service process, real sockets)", () => 
     const svc = await startServiceProcess();
     await api(svc, "POST", "/things/pi-r", {});
     const forged = JSON.stringify({ execution: { jobId: "forged", jobDocument: { version: "1.0", steps: [] } } });
-    for (const [suffix, retain] of [["jobs/notify-next", true], ["jobs/start-next/accepted", false], ["shadow/update/delta", false], ["jobs/get", true]] as const) {
+    for (const [suffix, retain] of [
+      ["jobs/notify-next", true],
+      ["jobs/start-next/accepted", false],
+      ["shadow/update/delta", false],
+      ["jobs/get", true],
+    ] as const) {
       const c = await mqttConnect(svc, "pi-r");
       let closed = false;
       c.on("close", () => (closed = true));
@@ -338,7 +364,10 @@ describe("issue 11: the broker's limits (service process, real sockets)", () => 
     const later = await mqttConnect(svc, "pi-r");
     const got: string[] = [];
     later.on("message", (t) => got.push(t));
-    await later.subscribeAsync(["$aws/things/pi-r/jobs/notify-next", "$aws/things/pi-r/jobs/start-next/accepted", "$aws/things/pi-r/jobs/get"], { qos: 1 });
+    await later.subscribeAsync(
+      ["$aws/things/pi-r/jobs/notify-next", "$aws/things/pi-r/jobs/start-next/accepted", "$aws/things/pi-r/jobs/get"],
+      { qos: 1 },
+    );
     await Bun.sleep(300);
     expect(got).toEqual([]);
     await later.endAsync(true);
@@ -349,7 +378,10 @@ describe("issue 11: the broker's limits (service process, real sockets)", () => 
     const svc = await startServiceProcess();
     await api(svc, "POST", "/things/pi-r", {});
     const own = Buffer.from("$aws/things/pi-r/jobs/");
-    for (const topic of [Buffer.concat([own, Buffer.from([0xc3, 0x28]), Buffer.from("/get")]), Buffer.from("$aws/things/pi-r/jobs/get\u0000x")]) {
+    for (const topic of [
+      Buffer.concat([own, Buffer.from([0xc3, 0x28]), Buffer.from("/get")]),
+      Buffer.from("$aws/things/pi-r/jobs/get\u0000x"),
+    ]) {
       const c = await RawClient.thing(svc.mqttPort, "pi-r");
       c.socket.write(packet(0x82, Buffer.concat([Buffer.from([0, 1]), str("$aws/things/pi-r/#"), Buffer.from([1])])));
       await until(() => c.received.length >= 5, 5000, "SUBACK");
@@ -360,7 +392,12 @@ describe("issue 11: the broker's limits (service process, real sockets)", () => 
     }
     // A SUBSCRIBE with such a filter is closed too.
     const c = await RawClient.thing(svc.mqttPort, "pi-r");
-    c.socket.write(packet(0x82, Buffer.concat([Buffer.from([0, 1]), str(Buffer.concat([own, Buffer.from([0xff])])), Buffer.from([1])])));
+    c.socket.write(
+      packet(
+        0x82,
+        Buffer.concat([Buffer.from([0, 1]), str(Buffer.concat([own, Buffer.from([0xff])])), Buffer.from([1])]),
+      ),
+    );
     await until(() => c.closed, 5000, "the broker to close the connection");
   }, 30_000);
 
@@ -389,7 +426,8 @@ describe("issue 11: the broker's limits (service process, real sockets)", () => 
     await s.endAsync(true);
     const before = svc.rssMb();
     const pad = "p".repeat(3000);
-    for (let i = 0; i < 1000; i++) expect((await api(svc, "POST", "/things/sleeper/shadow", { state: { reported: { i, pad } } })).status).toBe(200);
+    for (let i = 0; i < 1000; i++)
+      expect((await api(svc, "POST", "/things/sleeper/shadow", { state: { reported: { i, pad } } })).status).toBe(200);
     const grown = svc.rssMb() - before;
     const back = await mqttConnect(svc, "sleeper", false);
     let delivered = 0;
@@ -401,7 +439,9 @@ describe("issue 11: the broker's limits (service process, real sockets)", () => 
     // The drops were logged as a summary, not 900 lines.
     await svc.stop();
     running.splice(running.indexOf(svc), 1);
-    const lines = readFileSync(svc.logFile, "utf8").split("\n").filter((l) => l.includes("persistent session queue full"));
+    const lines = readFileSync(svc.logFile, "utf8")
+      .split("\n")
+      .filter((l) => l.includes("persistent session queue full"));
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.length).toBeLessThanOrEqual(3);
   }, 60_000);
@@ -420,7 +460,12 @@ describe("issue 11: the broker's limits (service process, real sockets)", () => 
         // filter now and then (which closes the connection).
         for (let id = 1; Date.now() < end && !c.closed; id++) {
           const filter = id % 500 === 0 ? `x/${"y".repeat(60_000)}` : `x/${"y".repeat(250)}`;
-          if (!c.socket.write(packet(0x82, Buffer.concat([Buffer.from([id >> 8, id & 255]), str(filter), Buffer.from([1])])))) await Bun.sleep(5);
+          if (
+            !c.socket.write(
+              packet(0x82, Buffer.concat([Buffer.from([id >> 8, id & 255]), str(filter), Buffer.from([1])])),
+            )
+          )
+            await Bun.sleep(5);
           subscribes++;
           if (id % 100 === 0) await Bun.sleep(1);
         }
@@ -454,7 +499,8 @@ describe("issue 11: fleet queries (service process)", () => {
   test("redteam-service 01: wildcard queries answer in linear time; a bystander is not held up", async () => {
     const svc = await startServiceProcess();
     const v = "a".repeat(800);
-    for (let i = 0; i < 10; i++) await api(svc, "POST", `/things/redos-${i}`, { attributePayload: { attributes: { v } } });
+    for (let i = 0; i < 10; i++)
+      await api(svc, "POST", `/things/redos-${i}`, { attributePayload: { attributes: { v } } });
     await api(svc, "POST", "/things/bystander", {});
     const t0 = performance.now();
     const found = await api(svc, "POST", "/indices/search", { queryString: `attributes.v:${"*a".repeat(6)}*b` });
@@ -462,14 +508,24 @@ describe("issue 11: fleet queries (service process)", () => {
     expect(found.json.things).toEqual([]);
     expect(performance.now() - t0).toBeLessThan(1000); // before: 23.7 s for 100 characters
     // Device-triggered: a normal 3-wildcard dynamic group; the device sets a long reported value.
-    expect((await api(svc, "POST", "/dynamic-thing-groups/eu-prod-beta", { queryString: "shadow.reported.tag:*prod*eu*beta*" })).status).toBe(200);
+    expect(
+      (
+        await api(svc, "POST", "/dynamic-thing-groups/eu-prod-beta", {
+          queryString: "shadow.reported.tag:*prod*eu*beta*",
+        })
+      ).status,
+    ).toBe(200);
     await api(svc, "POST", "/things/dev-x", {});
     const d = await mqttConnect(svc, "dev-x");
     const replies: string[] = [];
     d.on("message", (t) => replies.push(t));
     await d.subscribeAsync("$aws/things/dev-x/shadow/update/accepted", { qos: 1 });
     const t1 = performance.now();
-    await d.publishAsync("$aws/things/dev-x/shadow/update", JSON.stringify({ state: { reported: { tag: "prodeu".repeat(1300) } } }), { qos: 1 });
+    await d.publishAsync(
+      "$aws/things/dev-x/shadow/update",
+      JSON.stringify({ state: { reported: { tag: "prodeu".repeat(1300) } } }),
+      { qos: 1 },
+    );
     const bystander = await describeMs(svc, "bystander");
     await until(() => replies.length === 1, 5000, "the shadow update's accepted reply");
     expect(performance.now() - t1).toBeLessThan(1000); // before: 3.2 s per update
@@ -492,7 +548,13 @@ describe("issue 11: fleet queries (service process)", () => {
     running.splice(running.indexOf(svc), 1);
     // What an older version accepted and stored: a dynamic group 25,000 NOTs deep.
     const store = new Store(dataDir);
-    store.put("group", "deep-old", { thingGroupName: "deep-old", thingGroupId: "old", creationDate: 1, version: 1, queryString: `${"NOT ".repeat(25_000)}attributes.k:v` });
+    store.put("group", "deep-old", {
+      thingGroupName: "deep-old",
+      thingGroupId: "old",
+      creationDate: 1,
+      version: 1,
+      queryString: `${"NOT ".repeat(25_000)}attributes.k:v`,
+    });
     store.close();
 
     svc = await startServiceProcess(["--data-dir", dataDir]);
@@ -504,7 +566,9 @@ describe("issue 11: fleet queries (service process)", () => {
     const replies: string[] = [];
     d.on("message", (t) => replies.push(t));
     await d.subscribeAsync("$aws/things/d1/shadow/update/+", { qos: 1 });
-    await d.publishAsync("$aws/things/d1/shadow/update", JSON.stringify({ state: { reported: { fromDevice: 1 } } }), { qos: 1 });
+    await d.publishAsync("$aws/things/d1/shadow/update", JSON.stringify({ state: { reported: { fromDevice: 1 } } }), {
+      qos: 1,
+    });
     await until(() => replies.some((t) => t.endsWith("/accepted")), 5000, "the device's shadow update to be answered");
     await d.endAsync(true);
     expect((await api(svc, "GET", "/thing-groups/deep-old/things")).json.things ?? []).toEqual([]);

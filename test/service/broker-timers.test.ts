@@ -66,7 +66,8 @@ test("at most maxSubscriptionsPerConnection (AWS: 50) subscriptions per connecti
       (e: { packet?: { granted?: number[] } }) => e.packet?.granted?.[0],
     );
   const granted: (number | undefined)[] = [];
-  for (let i = 0; i <= MQTT_LIMITS.maxSubscriptionsPerConnection; i++) granted.push(await grant(`$aws/things/pi-2/t/${i}`));
+  for (let i = 0; i <= MQTT_LIMITS.maxSubscriptionsPerConnection; i++)
+    granted.push(await grant(`$aws/things/pi-2/t/${i}`));
   expect(granted.slice(0, MQTT_LIMITS.maxSubscriptionsPerConnection).every((q) => q === 1)).toBe(true);
   expect(granted.at(-1)).toBe(128);
   // Re-subscribing to a filter it already has is not a new subscription.

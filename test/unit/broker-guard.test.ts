@@ -22,14 +22,21 @@ const str = (bytes: Uint8Array | string): number[] => {
   return [b.length >> 8, b.length & 255, ...b];
 };
 const packet = (first: number, body: number[]) => Uint8Array.from([first, ...varint(body.length), ...body]);
-const publish = (topic: Uint8Array | string, payloadBytes = 2) => packet(0x30, [...str(topic), ...new Array(payloadBytes).fill(0x7b)]);
-const subscribe = (...filters: (Uint8Array | string)[]) => packet(0x82, [0, 1, ...filters.flatMap((f) => [...str(f), 1])]);
+const publish = (topic: Uint8Array | string, payloadBytes = 2) =>
+  packet(0x30, [...str(topic), ...new Array(payloadBytes).fill(0x7b)]);
+const subscribe = (...filters: (Uint8Array | string)[]) =>
+  packet(0x82, [0, 1, ...filters.flatMap((f) => [...str(f), 1])]);
 const concat = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((p) => [...p]));
 const unlimited = () => new PacketGuard(() => true);
 
 describe("PacketGuard (raw MQTT framing before the parser)", () => {
   test("well-formed packets pass, however the stream is cut", () => {
-    const stream = concat(packet(0x10, [...str("MQTT"), 4, 2, 0, 60, ...str("pi-1")]), publish("$aws/things/pi-1/jobs/get"), subscribe("$aws/things/pi-1/jobs/notify-next", "$aws/things/pi-1/#"), packet(0xc0, []));
+    const stream = concat(
+      packet(0x10, [...str("MQTT"), 4, 2, 0, 60, ...str("pi-1")]),
+      publish("$aws/things/pi-1/jobs/get"),
+      subscribe("$aws/things/pi-1/jobs/notify-next", "$aws/things/pi-1/#"),
+      packet(0xc0, []),
+    );
     for (let cut = 1; cut < stream.length; cut++) {
       const guard = unlimited();
       expect(guard.scan(stream.subarray(0, cut))).toEqual({ status: "ok", end: cut });
@@ -60,7 +67,11 @@ describe("PacketGuard (raw MQTT framing before the parser)", () => {
 
   test("redteam-service 21: topics with ill-formed UTF-8, U+0000 or over 256 bytes are refused (publish and subscribe)", () => {
     const own = "$aws/things/pi-r/jobs/";
-    const badUtf8 = concat(new TextEncoder().encode(own), Uint8Array.from([0xc3, 0x28]), new TextEncoder().encode("/get"));
+    const badUtf8 = concat(
+      new TextEncoder().encode(own),
+      Uint8Array.from([0xc3, 0x28]),
+      new TextEncoder().encode("/get"),
+    );
     const cesu = concat(new TextEncoder().encode(own), Uint8Array.from([0xed, 0xa0, 0x80]));
     for (const topic of [badUtf8, cesu, `${own}get\u0000x`, `${own}${"x".repeat(300)}`]) {
       expect(unlimited().scan(publish(topic)).status).toBe("refused");
@@ -78,7 +89,10 @@ describe("PacketGuard (raw MQTT framing before the parser)", () => {
     const first = guard.scan(stream);
     expect(first).toEqual({ status: "throttled", end: 2 * one.length + 2 });
     tokens = 1;
-    expect(guard.scan(stream, first.status === "throttled" ? first.end : 0)).toEqual({ status: "ok", end: stream.length });
+    expect(guard.scan(stream, first.status === "throttled" ? first.end : 0)).toEqual({
+      status: "ok",
+      end: stream.length,
+    });
   });
 });
 
@@ -106,7 +120,8 @@ describe("RefusalLog", () => {
     const lines: { fields: Record<string, unknown>; message: string }[] = [];
     const log = new RefusalLog(clock, 10_000, (fields, message) => lines.push({ fields, message }));
     const filter = `x/${"y".repeat(60_000)}`;
-    for (let i = 0; i < 30_000; i++) log.record({ kind: "subscribe outside own topics", clientId: "flooder", detail: filter });
+    for (let i = 0; i < 30_000; i++)
+      log.record({ kind: "subscribe outside own topics", clientId: "flooder", detail: filter });
     for (let i = 0; i < 15_000; i++) log.record({ kind: "unregistered client id", clientId: `intruder-${i}` });
     expect(lines.length).toBe(1);
     clock.advance(10_000);
@@ -127,14 +142,38 @@ describe("RefusalLog", () => {
 
 describe("thing policy", () => {
   test("redteam-service 20: a thing's subscribe-only topics and retained publishes are refused; requests pass", () => {
-    for (const suffix of ["jobs/notify", "jobs/notify-next", "jobs/start-next/accepted", "jobs/j1/update/rejected", "shadow/update/delta", "shadow/update/documents", "shadow/name/s/get/accepted"]) {
-      expect(decidePublish("pi-r", `$aws/things/pi-r/${suffix}`, false)).toMatchObject({ allowed: false, kind: "publish to a subscribe-only topic" });
+    for (const suffix of [
+      "jobs/notify",
+      "jobs/notify-next",
+      "jobs/start-next/accepted",
+      "jobs/j1/update/rejected",
+      "shadow/update/delta",
+      "shadow/update/documents",
+      "shadow/name/s/get/accepted",
+    ]) {
+      expect(decidePublish("pi-r", `$aws/things/pi-r/${suffix}`, false)).toMatchObject({
+        allowed: false,
+        kind: "publish to a subscribe-only topic",
+      });
     }
-    for (const suffix of ["jobs/get", "jobs/start-next", "jobs/notify/get", "jobs/j1/update", "shadow/update", "shadow/name/s/get"]) {
+    for (const suffix of [
+      "jobs/get",
+      "jobs/start-next",
+      "jobs/notify/get",
+      "jobs/j1/update",
+      "shadow/update",
+      "shadow/name/s/get",
+    ]) {
       expect(decidePublish("pi-r", `$aws/things/pi-r/${suffix}`, false)).toEqual({ allowed: true, request: true });
     }
-    expect(decidePublish("pi-r", "$aws/things/pi-r/jobs/get", true)).toMatchObject({ allowed: false, kind: "retained publish" });
-    expect(decidePublish("pi-r", "$aws/things/pi-b/jobs/get", false)).toMatchObject({ allowed: false, kind: "publish outside own topics" });
+    expect(decidePublish("pi-r", "$aws/things/pi-r/jobs/get", true)).toMatchObject({
+      allowed: false,
+      kind: "retained publish",
+    });
+    expect(decidePublish("pi-r", "$aws/things/pi-b/jobs/get", false)).toMatchObject({
+      allowed: false,
+      kind: "publish outside own topics",
+    });
     expect(maySubscribe("pi-r", "$aws/things/pi-r/jobs/notify-next")).toBe(true);
     expect(maySubscribe("pi-r", "$aws/things/+/jobs/#")).toBe(false);
   });
@@ -174,7 +213,8 @@ describe("Admission (connections without CONNECT)", () => {
   test("never more than maxPendingConnectionsHard at once, and CONNECTs share a byte budget", () => {
     const clock = new ManualClock();
     const admission = new Admission<FakeConnection>(clock);
-    for (let i = 0; i < MQTT_LIMITS.maxPendingConnectionsHard; i++) expect(admission.admit(new FakeConnection())).toBe(true);
+    for (let i = 0; i < MQTT_LIMITS.maxPendingConnectionsHard; i++)
+      expect(admission.admit(new FakeConnection())).toBe(true);
     const over = new FakeConnection();
     expect(admission.admit(over)).toBe(false);
     expect(over.refusedWith).toBe("too many pending connections");
@@ -184,7 +224,10 @@ describe("Admission (connections without CONNECT)", () => {
     admission.settle(a!);
     expect(admission.reserveConnect(b!, 11)).toBe(true);
     // Through the guard: a CONNECT header over the budget is refused before its body.
-    const guard = new PacketGuard(() => true, () => false);
+    const guard = new PacketGuard(
+      () => true,
+      () => false,
+    );
     expect(guard.scan(Uint8Array.from([0x10, ...varint(100)])).status).toBe("refused");
   });
 });

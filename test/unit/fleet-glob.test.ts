@@ -23,7 +23,8 @@ describe("glob matcher (fleet-query values)", () => {
   test("agrees with a DP oracle on every pattern and text over {a, b, *} up to small sizes", () => {
     const words = (alphabet: string, max: number): string[] => {
       const out = [""];
-      for (let n = 1; n <= max; n++) for (const w of out.filter((x) => x.length === n - 1)) for (const c of alphabet) out.push(w + c);
+      for (let n = 1; n <= max; n++)
+        for (const w of out.filter((x) => x.length === n - 1)) for (const c of alphabet) out.push(w + c);
       return out;
     };
     const patterns = words("ab*", 5);

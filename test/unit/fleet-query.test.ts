@@ -1,9 +1,21 @@
 import { describe, expect, test } from "bun:test";
 import { ServiceError } from "../../src/service/errors.ts";
-import { compileQuery, type IndexedThing, MATCHES_NOTHING, matches, parseQuery, storedQuery } from "../../src/service/fleet/query.ts";
+import {
+  compileQuery,
+  type IndexedThing,
+  MATCHES_NOTHING,
+  matches,
+  parseQuery,
+  storedQuery,
+} from "../../src/service/fleet/query.ts";
 import { QUERY_LIMITS } from "../../src/service/limits.ts";
 
-const thing = (name: string, attributes: Record<string, string>, pkgs: Record<string, { version: string; attributes?: Record<string, string> }> = {}, groups: string[] = []): IndexedThing => ({
+const thing = (
+  name: string,
+  attributes: Record<string, string>,
+  pkgs: Record<string, { version: string; attributes?: Record<string, string> }> = {},
+  groups: string[] = [],
+): IndexedThing => ({
   thingName: name,
   thingGroupNames: groups,
   attributes,
@@ -13,7 +25,12 @@ const thing = (name: string, attributes: Record<string, string>, pkgs: Record<st
   ]),
 });
 const fleet = [
-  thing("pi-1", { site: "lab", rack: "12" }, { "telemetry-agent": { version: "1.0.0", attributes: { packageID: "1600" } } }, ["canary"]),
+  thing(
+    "pi-1",
+    { site: "lab", rack: "12" },
+    { "telemetry-agent": { version: "1.0.0", attributes: { packageID: "1600" } } },
+    ["canary"],
+  ),
   thing("pi-2", { site: "lab", rack: "3" }, { "telemetry-agent": { version: "1.2.5" } }),
   thing("gw-1", { site: "plant" }, {}),
 ];
@@ -51,7 +68,18 @@ describe("fleet queries", () => {
   });
 
   test("malformed queries are InvalidQueryException with a reason", () => {
-    for (const q of ["", "(thingName:a", "thingName:a)", "thingName", "AND thingName:a", "thingName:", 'thingName:"open', "attributes.x>abc", "a..b:c", "x\\"]) {
+    for (const q of [
+      "",
+      "(thingName:a",
+      "thingName:a)",
+      "thingName",
+      "AND thingName:a",
+      "thingName:",
+      'thingName:"open',
+      "attributes.x>abc",
+      "a..b:c",
+      "x\\",
+    ]) {
       let error: unknown;
       try {
         parseQuery(q);
@@ -86,8 +114,13 @@ describe("query limits (QUERY_LIMITS, AWS's fleet-indexing figures)", () => {
   test("nesting deeper than maxNesting and over-long strings are InvalidQuery, never an exception", () => {
     expect(compileQuery(`${"NOT ".repeat(QUERY_LIMITS.maxNesting)}thingName:a`).ok).toBe(true);
     expect(queryError(`${"NOT ".repeat(QUERY_LIMITS.maxNesting + 1)}thingName:a`)?.message).toContain("nests");
-    expect(compileQuery(`${"(".repeat(QUERY_LIMITS.maxNesting)}thingName:a${")".repeat(QUERY_LIMITS.maxNesting)}`).ok).toBe(true);
-    expect(queryError(`${"(".repeat(QUERY_LIMITS.maxNesting + 1)}thingName:a${")".repeat(QUERY_LIMITS.maxNesting + 1)}`)?.code).toBe("InvalidQuery");
+    expect(
+      compileQuery(`${"(".repeat(QUERY_LIMITS.maxNesting)}thingName:a${")".repeat(QUERY_LIMITS.maxNesting)}`).ok,
+    ).toBe(true);
+    expect(
+      queryError(`${"(".repeat(QUERY_LIMITS.maxNesting + 1)}thingName:a${")".repeat(QUERY_LIMITS.maxNesting + 1)}`)
+        ?.code,
+    ).toBe("InvalidQuery");
     expect(queryError(`attributes.k:${"v".repeat(QUERY_LIMITS.maxLength)}`)?.message).toContain("longer than");
   });
 
@@ -106,7 +139,12 @@ describe("query limits (QUERY_LIMITS, AWS's fleet-indexing figures)", () => {
 
   test("redteam-service 01: six wildcards against a long value answer in linear time", () => {
     const v = "a".repeat(800); // the longest attribute value AWS allows
-    const t: IndexedThing = { thingName: "x", thingGroupNames: [], attributes: { v }, shadows: new Map([["", { reported: { tag: "prodeu".repeat(1300) } }]]) };
+    const t: IndexedThing = {
+      thingName: "x",
+      thingGroupNames: [],
+      attributes: { v },
+      shadows: new Map([["", { reported: { tag: "prodeu".repeat(1300) } }]]),
+    };
     const started = performance.now();
     expect(matches(parseQuery(`attributes.v:${"*a".repeat(6)}*b`), t)).toBe(false);
     expect(matches(parseQuery(`attributes.v:${"*a".repeat(6)}*`), t)).toBe(true);

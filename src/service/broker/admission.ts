@@ -35,7 +35,10 @@ export class Admission<C extends PendingConnection> {
       const [oldest, entry] = this.pending.entries().next().value as [C, Entry];
       if (this.clock.now() - entry.since >= MQTT_LIMITS.pendingGraceMs) {
         this.settle(oldest);
-        oldest.refuse("too many pending connections", `over ${MQTT_LIMITS.maxPendingConnections} without CONNECT; the oldest is closed`);
+        oldest.refuse(
+          "too many pending connections",
+          `over ${MQTT_LIMITS.maxPendingConnections} without CONNECT; the oldest is closed`,
+        );
       } else if (this.pending.size >= MQTT_LIMITS.maxPendingConnectionsHard) {
         conn.refuse("too many pending connections", `${this.pending.size} without CONNECT; the new one is closed`);
         return false;

@@ -8,7 +8,11 @@ import { MqttClient } from "../../mqtt/client.ts";
 import { jitteredDelay } from "../../util/backoff.ts";
 import { isServiceRequestTopic, type RequestHandler, type Transport } from "./transport.ts";
 
-export async function attachToBroker(url: string, onRequest: RequestHandler, onError: (message: string) => void): Promise<Transport> {
+export async function attachToBroker(
+  url: string,
+  onRequest: RequestHandler,
+  onError: (message: string) => void,
+): Promise<Transport> {
   const parsed = /^mqtt:\/\/([^/:]+|\[[^\]]+\]):(\d+)\/?$/.exec(url);
   if (!parsed) throw new Error(`--broker must look like mqtt://host:port, not ${JSON.stringify(url)}`);
   const filters = ["$aws/things/+/jobs/#", "$aws/things/+/shadow/#"];
@@ -27,14 +31,18 @@ export async function attachToBroker(url: string, onRequest: RequestHandler, onE
       // A clean session: subscribe on every connect. The first one also means "ready".
       connect: () => void client.subscribe(filters, 1).then(() => subscribed()),
       message: (topic, payload) => {
-        if (isServiceRequestTopic(topic)) onRequest(topic, payload, (replyTopic, body) => void client.publish(replyTopic, body, 1));
+        if (isServiceRequestTopic(topic))
+          onRequest(topic, payload, (replyTopic, body) => void client.publish(replyTopic, body, 1));
       },
       error: onError,
     },
   );
   // Subscriptions must be in place before anyone is told the service is ready.
   let timer: Timer | undefined;
-  const timedOut = await Promise.race([ready.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), 10_000)))]);
+  const timedOut = await Promise.race([
+    ready.then(() => false),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), 10_000))),
+  ]);
   clearTimeout(timer);
   if (timedOut) {
     client.close(false);

@@ -38,7 +38,8 @@ export interface EmbeddedBrokerOptions {
 }
 
 /** aedes' per-client subscription table (documented in its Client.md, missing from its types). */
-const subscriptionsOf = (client: Client) => (client as Client & { subscriptions: Record<string, unknown> }).subscriptions;
+const subscriptionsOf = (client: Client) =>
+  (client as Client & { subscriptions: Record<string, unknown> }).subscriptions;
 
 const REPLY_BROKER_ID = "iot-jobs-local-direct-replies";
 let replyCounter = 0;
@@ -46,7 +47,9 @@ let replyCounter = 0;
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<Transport> {
   const clock = options.clock ?? systemClock;
   const refusals = new RefusalLog(clock, MQTT_LIMITS.refusalLogIntervalMs, options.logRefusal ?? (() => {}));
-  const persistence = new BoundedPersistence((clientId, topic) => refusals.record({ kind: "persistent session queue full", clientId, detail: topic }));
+  const persistence = new BoundedPersistence((clientId, topic) =>
+    refusals.record({ kind: "persistent session queue full", clientId, detail: topic }),
+  );
   const broker = await Aedes.createBroker({
     persistence: persistence as never,
     maxClientsIdLength: MQTT_LIMITS.maxClientIdLength,
@@ -87,18 +90,32 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       return callback(new Error(`client ${client.id} may not publish to ${packet.topic}`));
     }
     if (decision.request) {
-      const payload = typeof packet.payload === "string" ? new TextEncoder().encode(packet.payload) : new Uint8Array(packet.payload);
+      const payload =
+        typeof packet.payload === "string" ? new TextEncoder().encode(packet.payload) : new Uint8Array(packet.payload);
       try {
         options.onRequest(packet.topic, payload, (topic, body) => {
           // Direct replies get their own broker id and counter: aedes drops, as duplicates, packets
           // whose counter is below the last one it delivered to a client, and a reply created now
           // would otherwise outrank a notification still on its way through the broker.
-          const reply = { cmd: "publish" as const, topic, payload: Buffer.from(body), qos: 1 as const, retain: false, dup: false, brokerId: REPLY_BROKER_ID, brokerCounter: ++replyCounter };
+          const reply = {
+            cmd: "publish" as const,
+            topic,
+            payload: Buffer.from(body),
+            qos: 1 as const,
+            retain: false,
+            dup: false,
+            brokerId: REPLY_BROKER_ID,
+            brokerCounter: ++replyCounter,
+          };
           client.publish(reply, () => {});
         });
       } catch (error) {
         // A bug must not take the broker down; the requester simply gets no answer.
-        refusals.record({ kind: "request failed", clientId: client.id, detail: `${packet.topic}: ${(error as Error).message}` });
+        refusals.record({
+          kind: "request failed",
+          clientId: client.id,
+          detail: `${packet.topic}: ${(error as Error).message}`,
+        });
       }
     }
     callback(null);
@@ -144,10 +161,13 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   return {
     url: `mqtt://${host}:${port}`,
     publish(topic, payload) {
-      broker.publish({ cmd: "publish", topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false }, () => {});
+      broker.publish(
+        { cmd: "publish", topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false },
+        () => {},
+      );
     },
     async close() {
-      for (const conn of admission.connections()) (admission.settle(conn), conn.destroy());
+      for (const conn of admission.connections()) admission.settle(conn), conn.destroy();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       refusals.close();

@@ -71,7 +71,10 @@ export class GuardedConnection extends Duplex {
   private receive(chunk: Uint8Array): void {
     if (this.destroyed) return;
     const result = this.guard.scan(chunk);
-    if (result.status === "refused") return this.refuse(KIND[result.refusal.kind], result.refusal.detail);
+    if (result.status === "refused") {
+      this.refuse(KIND[result.refusal.kind], result.refusal.detail);
+      return;
+    }
     if (result.end > 0) this.wantsData = this.push(chunk.subarray(0, result.end));
     if (result.status === "throttled") {
       this.held = chunk.subarray(result.end);
@@ -95,12 +98,12 @@ export class GuardedConnection extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.socket.destroyed) return callback();
-    if (this.socket.writableLength + chunk.length > MQTT_LIMITS.maxUnsentBytesPerConnection) {
-      this.refuse("not reading (unsent output over the limit)", `${this.socket.writableLength} bytes unsent`);
-      return callback();
-    }
-    this.socket.write(chunk);
+    const unsent = this.socket.writableLength;
+    if (this.socket.destroyed) {
+      // Nothing to do: the connection is going.
+    } else if (unsent + chunk.length > MQTT_LIMITS.maxUnsentBytesPerConnection) {
+      this.refuse("not reading (unsent output over the limit)", `${unsent} bytes unsent`);
+    } else this.socket.write(chunk);
     callback();
   }
 

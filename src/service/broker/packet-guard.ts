@@ -36,7 +36,8 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Why a topic name or filter is not acceptable, or undefined. */
 export function topicProblem(bytes: Uint8Array): string | undefined {
-  if (bytes.length > MQTT_LIMITS.maxTopicBytes) return `topic of ${bytes.length} bytes (at most ${MQTT_LIMITS.maxTopicBytes})`;
+  if (bytes.length > MQTT_LIMITS.maxTopicBytes)
+    return `topic of ${bytes.length} bytes (at most ${MQTT_LIMITS.maxTopicBytes})`;
   let text: string;
   try {
     text = utf8.decode(bytes);
@@ -90,8 +91,10 @@ export class PacketGuard {
           if (++this.lengthBytes > 4) return refused("malformed", "remaining length longer than 4 bytes");
           if (b & 0x80) break;
           const max = maxRemainingLength(this.type);
-          if (this.remaining > max) return refused("too-large", `packet type ${this.type} declares ${this.remaining} bytes (at most ${max})`);
-          if (this.type === CONNECT && !this.admitConnect(this.remaining)) return refused("connect-budget", `CONNECT of ${this.remaining} bytes`);
+          if (this.remaining > max)
+            return refused("too-large", `packet type ${this.type} declares ${this.remaining} bytes (at most ${max})`);
+          if (this.type === CONNECT && !this.admitConnect(this.remaining))
+            return refused("connect-budget", `CONNECT of ${this.remaining} bytes`);
           this.startBody();
           break;
         }
@@ -103,14 +106,19 @@ export class PacketGuard {
           this.remaining -= take;
           if (this.state === "topic" && this.captured.length === 2) {
             const topicLength = (this.captured[0]! << 8) | this.captured[1]!;
-            if (topicLength > MQTT_LIMITS.maxTopicBytes) return refused("bad-topic", `topic of ${topicLength} bytes (at most ${MQTT_LIMITS.maxTopicBytes})`);
+            if (topicLength > MQTT_LIMITS.maxTopicBytes)
+              return refused("bad-topic", `topic of ${topicLength} bytes (at most ${MQTT_LIMITS.maxTopicBytes})`);
             if (topicLength > this.remaining) return refused("malformed", "topic longer than the packet");
             const payload = this.remaining - topicLength - ((this.flags >> 1) & 3 ? 2 : 0);
-            if (payload > MQTT_LIMITS.maxPayloadBytes) return refused("too-large", `payload of ${payload} bytes (at most ${MQTT_LIMITS.maxPayloadBytes})`);
+            if (payload > MQTT_LIMITS.maxPayloadBytes)
+              return refused("too-large", `payload of ${payload} bytes (at most ${MQTT_LIMITS.maxPayloadBytes})`);
             this.captureTarget = 2 + topicLength;
           }
           if (this.captured.length < this.captureTarget) break;
-          const problem = this.state === "topic" ? topicProblem(Uint8Array.from(this.captured.slice(2))) : filtersProblem(this.type, this.captured);
+          const problem =
+            this.state === "topic"
+              ? topicProblem(Uint8Array.from(this.captured.slice(2)))
+              : filtersProblem(this.type, this.captured);
           if (problem) return refused(problem.startsWith("malformed") ? "malformed" : "bad-topic", problem);
           this.captured = [];
           this.state = this.remaining > 0 ? "skip" : "header";

@@ -32,7 +32,8 @@ export interface Refusal {
 /** What one log line gets: a single refusal, or the interval's summary. */
 export type RefusalSink = (fields: Record<string, unknown>, message: string) => void;
 
-const cut = (text: string | undefined, max: number) => (text === undefined || text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`);
+const cut = (text: string | undefined, max: number) =>
+  text === undefined || text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
 
 export class RefusalLog {
   private window: TimerHandle | undefined;
@@ -71,7 +72,12 @@ export class RefusalLog {
   /** Logs the summary if anything was counted; true if it did. */
   private flush(): boolean {
     if (this.counts.size === 0) return false;
-    const refusals = Object.fromEntries([...this.counts].map(([kind, { count, first }]) => [kind, { count, first: { clientId: first.clientId, detail: first.detail } }]));
+    const refusals = Object.fromEntries(
+      [...this.counts].map(([kind, { count, first }]) => [
+        kind,
+        { count, first: { clientId: first.clientId, detail: first.detail } },
+      ]),
+    );
     this.counts = new Map();
     this.sink({ intervalSeconds: this.intervalMs / 1000, refusals }, "Refused by the broker (summary of the interval)");
     return true;

@@ -8,12 +8,15 @@ import { MQTT_LIMITS } from "../limits.ts";
 import type { RefusalKind } from "./refusal-log.ts";
 import { isServiceRequestTopic, isSubscribeOnlyTopic } from "./transport.ts";
 
-export type PublishDecision = { readonly allowed: true; readonly request: boolean } | { readonly allowed: false; readonly kind: RefusalKind; readonly detail: string };
+export type PublishDecision =
+  | { readonly allowed: true; readonly request: boolean }
+  | { readonly allowed: false; readonly kind: RefusalKind; readonly detail: string };
 
 const ownPrefix = (clientId: string) => `$aws/things/${clientId}/`;
 
 export function decidePublish(clientId: string, topic: string, retain: boolean): PublishDecision {
-  if (!topic.startsWith(ownPrefix(clientId))) return { allowed: false, kind: "publish outside own topics", detail: topic };
+  if (!topic.startsWith(ownPrefix(clientId)))
+    return { allowed: false, kind: "publish outside own topics", detail: topic };
   if (isSubscribeOnlyTopic(topic)) return { allowed: false, kind: "publish to a subscribe-only topic", detail: topic };
   if (retain && !MQTT_LIMITS.retainAllowed) return { allowed: false, kind: "retained publish", detail: topic };
   return { allowed: true, request: isServiceRequestTopic(topic) };

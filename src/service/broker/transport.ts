@@ -4,7 +4,11 @@
  */
 
 /** A request published under `$aws/things/<thing>/...`; `reply` answers the requester. */
-export type RequestHandler = (topic: string, payload: Uint8Array, reply: (topic: string, payload: string) => void) => void;
+export type RequestHandler = (
+  topic: string,
+  payload: Uint8Array,
+  reply: (topic: string, payload: string) => void,
+) => void;
 
 export interface Transport {
   /** `mqtt://host:port` clients connect to. */
@@ -18,7 +22,8 @@ export interface Transport {
  * makes these subscribe-only; a client publishing to one is refused (embedded broker). */
 const SERVICE_OUTPUT = new Set(["accepted", "rejected", "delta", "documents", "notify", "notify-next"]);
 
-const jobsOrShadow = (parts: string[]) => parts[0] === "$aws" && parts[1] === "things" && parts.length >= 4 && (parts[3] === "jobs" || parts[3] === "shadow");
+const jobsOrShadow = (parts: string[]) =>
+  parts[0] === "$aws" && parts[1] === "things" && parts.length >= 4 && (parts[3] === "jobs" || parts[3] === "shadow");
 
 /** `$aws/things/<thing>/jobs/...` and `$aws/things/<thing>/shadow/...` request topics. */
 export function isServiceRequestTopic(topic: string): boolean {

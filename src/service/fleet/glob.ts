@@ -59,7 +59,14 @@ function failureTable(pattern: string): Int32Array {
 }
 
 /** First index ≥ from where `pattern` lies wholly before `end`, or -1. */
-function kmpIndexOf(text: string, pattern: string, table: Int32Array, from: number, end: number, counter?: StepCounter): number {
+function kmpIndexOf(
+  text: string,
+  pattern: string,
+  table: Int32Array,
+  from: number,
+  end: number,
+  counter?: StepCounter,
+): number {
   if (pattern.length === 0) return from;
   let k = 0;
   for (let i = from; i < end; i++) {

@@ -100,7 +100,7 @@ function splitField(field: string): string[] {
   for (let i = 0; i < field.length; i++) {
     const ch = field[i]!;
     if (ch === "\\" && i + 1 < field.length) current += field[++i]!;
-    else if (ch === ".") (parts.push(current), (current = ""));
+    else if (ch === ".") parts.push(current), (current = "");
     else current += ch;
   }
   parts.push(current);
@@ -115,7 +115,7 @@ function valueSegments(value: string): string[] {
   for (let i = 0; i < value.length; i++) {
     const ch = value[i]!;
     if (ch === "\\" && i + 1 < value.length) current += value[++i]!;
-    else if (ch === "*") (segments.push(current), (current = ""));
+    else if (ch === "*") segments.push(current), (current = "");
     else if (ch !== '"') current += ch;
   }
   segments.push(current);
@@ -139,8 +139,10 @@ function parseTerm(text: string): Query {
       }
       const op = (text[i + 1] === "=" ? `${ch}=` : ch) as "<" | "<=" | ">" | ">=";
       const number = Number(text.slice(i + op.length));
-      if (text.slice(i + op.length) === "" || !Number.isFinite(number)) throw bad(`Comparison ${JSON.stringify(text)} needs a number`);
-      if (!field.includes("attributes")) throw bad(`Range comparison is only supported on attribute fields, not ${field.join(".")}`);
+      if (text.slice(i + op.length) === "" || !Number.isFinite(number))
+        throw bad(`Comparison ${JSON.stringify(text)} needs a number`);
+      if (!field.includes("attributes"))
+        throw bad(`Range comparison is only supported on attribute fields, not ${field.join(".")}`);
       return { kind: "compare", field, op, value: number };
     }
   }
@@ -148,7 +150,11 @@ function parseTerm(text: string): Query {
 }
 
 /** `*abc`: a wildcard before literal text (a lone `*`, "anything", is not one). */
-const hasLeadingWildcard = (q: Query) => q.kind === "match" && q.glob.segments.length > 1 && q.glob.segments[0] === "" && q.glob.segments.some((s) => s !== "");
+const hasLeadingWildcard = (q: Query) =>
+  q.kind === "match" &&
+  q.glob.segments.length > 1 &&
+  q.glob.segments[0] === "" &&
+  q.glob.segments.some((s) => s !== "");
 
 /** Parses and checks a query against QUERY_LIMITS; never throws. */
 export function compileQuery(input: string): CompileResult {
@@ -178,7 +184,8 @@ export function storedQuery(input: string): Query {
 
 function parse(input: string): Query {
   if (input.trim() === "") throw bad("The query string is empty");
-  if (input.length > QUERY_LIMITS.maxLength) throw bad(`The query string is longer than ${QUERY_LIMITS.maxLength} characters`);
+  if (input.length > QUERY_LIMITS.maxLength)
+    throw bad(`The query string is longer than ${QUERY_LIMITS.maxLength} characters`);
   const tokens = tokenize(input);
   let at = 0;
   let terms = 0;
@@ -206,7 +213,8 @@ function parse(input: string): Query {
     return parts.length === 1 ? parts[0]! : { kind: "and", parts };
   };
   const deeper = (depth: number): number => {
-    if (depth + 1 > QUERY_LIMITS.maxNesting) throw bad(`The query nests NOT and parentheses more than ${QUERY_LIMITS.maxNesting} deep`);
+    if (depth + 1 > QUERY_LIMITS.maxNesting)
+      throw bad(`The query nests NOT and parentheses more than ${QUERY_LIMITS.maxNesting} deep`);
     return depth + 1;
   };
   const parseUnary = (depth: number): Query => {
@@ -223,8 +231,12 @@ function parse(input: string): Query {
     if (++terms > QUERY_LIMITS.maxTerms) throw bad(`The query has more than ${QUERY_LIMITS.maxTerms} terms`);
     const term = parseTerm(t.text);
     if (hasLeadingWildcard(term)) {
-      if (++leadingWildcards > QUERY_LIMITS.maxLeadingWildcardTerms) throw bad("A leading wildcard may be used in only one term per query");
-      if (input.length > QUERY_LIMITS.maxLengthWithLeadingWildcard) throw bad(`A query with a leading wildcard may be at most ${QUERY_LIMITS.maxLengthWithLeadingWildcard} characters`);
+      if (++leadingWildcards > QUERY_LIMITS.maxLeadingWildcardTerms)
+        throw bad("A leading wildcard may be used in only one term per query");
+      if (input.length > QUERY_LIMITS.maxLengthWithLeadingWildcard)
+        throw bad(
+          `A query with a leading wildcard may be at most ${QUERY_LIMITS.maxLengthWithLeadingWildcard} characters`,
+        );
     }
     return term;
   };
@@ -282,12 +294,22 @@ export function matches(query: Query, thing: IndexedThing): boolean {
     case "nothing":
       return false;
     case "match":
-      return valuesAt(thing, query.field).some((v) => (typeof v === "string" || typeof v === "number" || typeof v === "boolean") && globMatches(query.glob, String(v)));
+      return valuesAt(thing, query.field).some(
+        (v) =>
+          (typeof v === "string" || typeof v === "number" || typeof v === "boolean") &&
+          globMatches(query.glob, String(v)),
+      );
     case "compare":
       return valuesAt(thing, query.field).some((v) => {
         const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
         if (!Number.isFinite(n)) return false;
-        return query.op === "<" ? n < query.value : query.op === "<=" ? n <= query.value : query.op === ">" ? n > query.value : n >= query.value;
+        return query.op === "<"
+          ? n < query.value
+          : query.op === "<="
+            ? n <= query.value
+            : query.op === ">"
+              ? n > query.value
+              : n >= query.value;
       });
   }
 }
