@@ -90,7 +90,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     }
   };
   transport = options.broker
-    ? await attachToBroker(options.broker, onRequest, (message) => log.warn({ message }, "Broker connection problem"))
+    ? await attachToBroker(options.broker, onRequest, (message) => log.warn({ message }, "Broker connection problem"), {
+        logRefusal: (fields, message) => log.warn(fields, message),
+      })
     : await startEmbeddedBroker({
         host: options.host,
         port: options.mqttPort,

@@ -21,6 +21,7 @@ export type RefusalKind =
   | "too many subscriptions"
   | "not reading (unsent output over the limit)"
   | "persistent session queue full"
+  | "over the request rate (dropped)"
   | "request failed";
 
 export interface Refusal {
