@@ -281,21 +281,24 @@ describe("issue 11: the broker's limits (service process, real sockets)", () => 
     expect(await mqttGetMs(svc, "bystander")).toBeLessThan(1000);
   }, 60_000);
 
-  test("redteam-service 02: requests above 100 per second wait (backpressure) instead of being refused", async () => {
+  test("redteam-service 02: requests above 100 per second wait (backpressure) instead of being refused, in order", async () => {
     const svc = await startServiceProcess();
     await api(svc, "POST", "/things/busy", {});
     const d = await mqttConnect(svc, "busy");
-    let answers = 0;
-    d.on("message", () => answers++);
+    const tokens: string[] = [];
+    d.on("message", (_t, payload) => tokens.push(JSON.parse(payload.toString()).clientToken));
     await d.subscribeAsync("$aws/things/busy/jobs/get/accepted", { qos: 1 });
     const n = 3 * MQTT_LIMITS.requestsPerSecond;
     const t0 = performance.now();
-    for (let i = 0; i < n; i++) d.publish("$aws/things/busy/jobs/get", "{}", { qos: 0 });
-    await until(() => answers === n, 15_000, `${n} answers`);
+    for (let i = 0; i < n; i++)
+      d.publish("$aws/things/busy/jobs/get", JSON.stringify({ clientToken: `t${i}` }), { qos: 0 });
+    await until(() => tokens.length === n, 15_000, `${n} answers`);
     const seconds = (performance.now() - t0) / 1000;
-    // 100 at once (the burst), then 100 per second: 300 requests need about 2 s, all answered.
+    // 100 at once (the burst), then 100 per second: 300 requests need about 2 s, all answered,
+    // in the order they were sent.
     expect(seconds).toBeGreaterThan(1.5);
     expect(seconds).toBeLessThan(6);
+    expect(tokens).toEqual(Array.from({ length: n }, (_, i) => `t${i}`));
     await d.endAsync(true);
   }, 30_000);
 

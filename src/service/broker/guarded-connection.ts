@@ -55,7 +55,13 @@ export class GuardedConnection extends Duplex {
       () => this.bucket.take(),
       (bytes) => events.admitConnect(bytes),
     );
-    socket.on("data", (chunk: Buffer) => this.receive(chunk));
+    socket.on("data", (chunk: Buffer) => {
+      // Bytes already on their way when the socket was paused go behind the held ones, in order.
+      if (this.held) {
+        this.held = Buffer.concat([this.held, chunk]);
+        socket.pause();
+      } else this.receive(chunk);
+    });
     socket.on("end", () => this.push(null));
     socket.on("error", (error) => this.destroy(error));
     socket.on("close", () => this.destroy());
