@@ -449,6 +449,30 @@ describe("issue 11: the broker's limits (service process, real sockets)", () => 
     expect(lines.length).toBeLessThanOrEqual(3);
   }, 60_000);
 
+  test("redteam-service 15: an online persistent session that never acknowledges is disconnected at maxQueuedPerSession", async () => {
+    const svc = await startServiceProcess();
+    await api(svc, "POST", "/things/no-ack", {});
+    const c = await RawClient.thing(svc.mqttPort, "no-ack", false);
+    c.socket.write(
+      packet(
+        0x82,
+        Buffer.concat([Buffer.from([0, 1]), str("$aws/things/no-ack/shadow/update/documents"), Buffer.from([1])]),
+      ),
+    );
+    await until(() => c.received.length >= 5, 5000, "SUBACK");
+    // It reads everything (so its output never piles up) but sends no PUBACK.
+    let updates = 0;
+    while (!c.closed && updates < 3 * MQTT_LIMITS.maxQueuedPerSession) {
+      expect((await api(svc, "POST", "/things/no-ack/shadow", { state: { reported: { n: updates } } })).status).toBe(
+        200,
+      );
+      updates++;
+    }
+    await until(() => c.closed, 5000, "the broker to close the session that never acknowledges");
+    expect(updates).toBeGreaterThanOrEqual(MQTT_LIMITS.maxQueuedPerSession);
+    expect(updates).toBeLessThanOrEqual(MQTT_LIMITS.maxQueuedPerSession + 5);
+  }, 30_000);
+
   test("redteam-service 16: floods of refused SUBSCRIBEs and unauthenticated CONNECTs write a few summary lines", async () => {
     const svc = await startServiceProcess(["--log-level", "INFO"]);
     await api(svc, "POST", "/things/flooder", {});
