@@ -64,7 +64,10 @@ async function startServiceProcess(args: string[] = []): Promise<ServiceProcess>
     fds: () => readdirSync(`/proc/${proc.pid}/fd`).length,
     stop: async () => {
       proc.kill("SIGTERM");
+      // A service stuck on its event loop (the defects these tests are about) gets SIGKILL.
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 5000);
       await proc.exited;
+      clearTimeout(timer);
     },
   };
   running.push(svc);
