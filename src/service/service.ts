@@ -7,6 +7,7 @@ import { attachToBroker } from "./broker/attached-broker.ts";
 import { startEmbeddedBroker } from "./broker/embedded-broker.ts";
 import type { Transport } from "./broker/transport.ts";
 import { PackageCatalog } from "./catalog/packages.ts";
+import { compileQuery } from "./fleet/query.ts";
 import { operations } from "./http/routes/index.ts";
 import { Router } from "./http/router.ts";
 import { JobsDeviceApi } from "./jobs/device-api.ts";
@@ -52,6 +53,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   let fleet!: Fleet;
   const shadows = new ShadowService(store, (t) => fleet.hasThing(t), clock.now, (thing) => fleet.reevaluate(thing));
   fleet = new Fleet(store, (t) => shadows.statesOf(t), clock.now);
+  // A query an older version stored without today's limits matches nothing (fleet/query.ts); say so.
+  for (const g of store.all("group")) {
+    const compiled = g.queryString === undefined ? undefined : compileQuery(g.queryString);
+    if (compiled && !compiled.ok) {
+      const reason = compiled.error.message;
+      log.warn({ thingGroupName: g.thingGroupName, reason }, "Dynamic group query no longer valid; it matches no thing (delete and recreate it)");
+    }
+  }
   const catalog = new PackageCatalog(store, clock.now);
   let jobs!: JobControl;
   const engine = new JobsEngine(store, {
@@ -85,8 +94,16 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     }
   };
   transport = options.broker
-    ? await attachToBroker(options.broker, onRequest, (message) => log.warn({ message }, "Broker connection problem"))
-    : await startEmbeddedBroker({ host: options.host, port: options.mqttPort, onRequest, isRegisteredThing: (id) => fleet.hasThing(id), onRefused: (clientId, what) => log.warn({ clientId, what }, "Refused by the topic policy") });
+    ? await attachToBroker(options.broker, onRequest, (message) => log.warn({ message }, "Broker connection problem"), {
+        logRefusal: (fields, message) => log.warn(fields, message),
+      })
+    : await startEmbeddedBroker({
+        host: options.host,
+        port: options.mqttPort,
+        onRequest,
+        isRegisteredThing: (id) => fleet.hasThing(id),
+        logRefusal: (fields, message) => log.warn(fields, message),
+      });
 
   const router = new Router(operations({
     fleet,

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { AwsError, invalid, notFound } from "../aws-error.ts";
-import { type IndexedThing, matches, parseQuery, type Query } from "../fleet/query.ts";
+import { type IndexedThing, matches, parseQuery, type Query, storedQuery } from "../fleet/query.ts";
 import { arn, type Thing, type ThingGroup } from "../model.ts";
 import type { Store } from "../store.ts";
 import { THING_NAME_PATTERN as THING_NAME, THING_NAME_PATTERN as GROUP_NAME } from "../../protocol/ids.ts";
@@ -29,7 +29,7 @@ export class Fleet {
     private readonly shadowsOf: (thingName: string) => ReadonlyMap<string, { desired?: Record<string, unknown>; reported?: Record<string, unknown> }>,
     private readonly now: () => number,
   ) {
-    for (const g of store.all("group")) if (g.queryString) this.dynamic.set(g.thingGroupName, { query: parseQuery(g.queryString), members: new Set() });
+    for (const g of store.all("group")) if (g.queryString) this.dynamic.set(g.thingGroupName, { query: storedQuery(g.queryString), members: new Set() });
     for (const t of store.all("thing")) for (const d of this.dynamic.values()) if (matches(d.query, this.indexed(t))) d.members.add(t.thingName);
   }
 
