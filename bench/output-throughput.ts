@@ -40,6 +40,8 @@ async function agent(): Promise<{ ms: number; growthKb: number }> {
     pathEnv: process.env.PATH!,
     lookupUser: (name, signal) => lookupUser(name, { pathEnv: process.env.PATH ?? "/usr/bin:/bin", signal }),
     env: { ...process.env },
+    // As the agent runs steps: stderr lines always go to its log (rate-limited).
+    outputLines: { stderr: () => {} },
   });
   const ms = performance.now() - t0;
   clearInterval(sampler);

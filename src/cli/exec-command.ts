@@ -7,6 +7,7 @@ import type { Logger } from "../log/logger.ts";
 import { runContextFor } from "../runner/run-context.ts";
 import { runJob } from "../runner/run-job.ts";
 import { sanitizeText, truncateHead } from "../runner/sanitize.ts";
+import { MAX_STATUS_DETAIL_VALUE_CHARS } from "../protocol/limits.ts";
 
 /**
  * `exec FILE`: runs a job document through the agent's own runner, without a cloud, and prints
@@ -31,12 +32,12 @@ export async function execCommand(
   if (unresolved.length) {
     const keys = unresolved.map((p) => (p.startsWith("aws:iot:parameter:") ? p.slice("aws:iot:parameter:".length) : p));
     const reason = `Unresolved service placeholders: ${unresolved.map((p) => `\${${p}}`).join(", ")}; give --param ${keys.map((k) => `${k}=…`).join(" --param ")}`;
-    out(JSON.stringify({ status: "REJECTED", statusDetails: { reason: truncateHead(sanitizeText(reason), 1024) } }, null, 2));
+    out(JSON.stringify({ status: "REJECTED", statusDetails: { reason: truncateHead(sanitizeText(reason), MAX_STATUS_DETAIL_VALUE_CHARS) } }, null, 2));
     return 2;
   }
   const parsed = parseJobDocument(text);
   if (!parsed.ok) {
-    out(JSON.stringify({ status: "REJECTED", statusDetails: { reason: truncateHead(sanitizeText(`Invalid job document: ${formatIssues(parsed.issues)}`), 1024) } }, null, 2));
+    out(JSON.stringify({ status: "REJECTED", statusDetails: { reason: truncateHead(sanitizeText(`Invalid job document: ${formatIssues(parsed.issues)}`), MAX_STATUS_DETAIL_VALUE_CHARS) } }, null, 2));
     return 2;
   }
   const abort = new AbortController();

@@ -5,7 +5,7 @@
  * certificate and CA not writable by them, all owned by the agent's user or root.
  */
 import { statSync } from "node:fs";
-import { THING_NAME_PATTERN } from "../jobs/topics.ts";
+import { THING_NAME_PATTERN, THING_NAME_RULE } from "../protocol/ids.ts";
 import type { AgentConfig } from "./schema.ts";
 
 export interface Endpoint {
@@ -47,7 +47,7 @@ export function connectionSettings(config: AgentConfig, euid: number): SettingsR
   const where = config.source ? ` (config file ${config.source}, or the flag)` : " (set it with the flag or in the config file)";
   if (!config.endpoint) return { ok: false, message: `Endpoint is missing: give --endpoint${where}` };
   if (!config.thingName) return { ok: false, message: `Thing name is missing: give --thing-name${where}` };
-  if (!THING_NAME_PATTERN.test(config.thingName)) return { ok: false, message: `Thing name ${JSON.stringify(config.thingName)} is not valid: 1-128 characters of [a-zA-Z0-9:_-]` };
+  if (!THING_NAME_PATTERN.test(config.thingName)) return { ok: false, message: `Thing name ${JSON.stringify(config.thingName)} is not valid: ${THING_NAME_RULE}` };
   const endpoint = parseEndpoint(config.endpoint);
   if (!endpoint) return { ok: false, message: `Endpoint ${JSON.stringify(config.endpoint)} is not a host name, host:port, mqtt://host:port or mqtts://host:port` };
   if (endpoint.mutualTlsRequired) {

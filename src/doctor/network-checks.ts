@@ -11,7 +11,7 @@
 import { lookup } from "node:dns/promises";
 import { readFileSync } from "node:fs";
 import type { ConnectionSettings } from "../config/connection-settings.ts";
-import { agentSubscriptions, jobsPrefix } from "../jobs/topics.ts";
+import { agentSubscriptions, jobsTopics, replyTopic } from "../protocol/topics.ts";
 import { alpnWireFormat, MqttClient } from "../mqtt/client.ts";
 import { type CheckLine, fail, ok, skip } from "./report.ts";
 
@@ -153,13 +153,13 @@ async function mqttChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
     }
     lines.push(ok("subscriptions", `all ${topics.length} Jobs subscriptions granted`));
 
-    const prefix = jobsPrefix(thing);
-    await withTimeout(client.subscribe([`${prefix}/get/accepted`, `${prefix}/get/rejected`]), "no SUBACK");
+    const get = jobsTopics(thing).get;
+    await withTimeout(client.subscribe([replyTopic(get, "accepted"), replyTopic(get, "rejected")]), "no SUBACK");
     const answer = new Promise<string>((resolve) => {
-      replies.set(`${prefix}/get/accepted`, () => resolve("accepted"));
-      replies.set(`${prefix}/get/rejected`, (p) => resolve(`rejected: ${new TextDecoder().decode(p).slice(0, 200)}`));
+      replies.set(replyTopic(get, "accepted"), () => resolve("accepted"));
+      replies.set(replyTopic(get, "rejected"), (p) => resolve(`rejected: ${new TextDecoder().decode(p).slice(0, 200)}`));
     });
-    await client.publish(`${prefix}/get`, JSON.stringify({ clientToken: "iot-jobs-doctor" }));
+    await client.publish(get, JSON.stringify({ clientToken: "iot-jobs-doctor" }));
     const reply = await withTimeout(answer, "no reply to GetPendingJobExecutions");
     if (reply === "accepted") lines.push(ok("jobs-request", "GetPendingJobExecutions answered"));
     else lines.push(fail("jobs-request", `GetPendingJobExecutions ${reply}`));

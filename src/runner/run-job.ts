@@ -5,10 +5,13 @@
  */
 import type { SigningConfig } from "../config/schema.ts";
 import type { JobDocument, Step } from "../jobdoc/job-document.ts";
+import { MAX_STATUS_DETAIL_VALUE_CHARS } from "../protocol/limits.ts";
 import type { Clock } from "../util/clock.ts";
 import { redactSecrets } from "../util/redact.ts";
 import { resolveHandler } from "./handler-path.ts";
+import type { ByteSink } from "./byte-sink.ts";
 import { LineCounter } from "./line-counter.ts";
+import { OutputLog } from "./output-log.ts";
 import { OutputTail } from "./output-tail.ts";
 import { checkUser, planExecution, type RunAsContext } from "./run-as-user.ts";
 import { truncateHead } from "./sanitize.ts";
@@ -16,7 +19,7 @@ import { spawnStep } from "./spawn-step.ts";
 import { exitReason, type StepExit } from "./step-exit.ts";
 
 /** The Jobs service's limit on a statusDetails value. */
-export const MAX_DETAIL_CHARS = 1024;
+export const MAX_DETAIL_CHARS = MAX_STATUS_DETAIL_VALUE_CHARS;
 
 export interface RunContext extends RunAsContext {
   readonly handlerDirectory: string;
@@ -32,6 +35,8 @@ export interface RunContext extends RunAsContext {
   readonly onSpawn?: (pid: number) => void;
   /** Code signing: artifacts the job names are verified before its first step (src/signing). */
   readonly signing?: SigningConfig;
+  /** Each line a step prints, for the agent's log (stdout only when it would be logged). */
+  readonly outputLines?: { readonly stdout?: (line: string) => void; readonly stderr?: (line: string) => void };
 }
 
 export interface StepResult {
@@ -128,15 +133,18 @@ async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: 
     if (plan.env) env = { ...ctx.env, ...plan.env };
   }
 
-  // Count stderr lines for this step alone; the job-wide tail keeps the text.
-  const stepStderr = new LineCounter(stderr);
+  // Count stderr lines for this step alone; the job-wide tail keeps the text; lines go to the log too.
+  const logged = (sink: ByteSink, line: ((text: string) => void) | undefined) =>
+    line ? new OutputLog(sink, { line, clock: ctx.clock }) : sink;
+  const stepStdout = logged(stdout, ctx.outputLines?.stdout);
+  const stepStderr = new LineCounter(logged(stderr, ctx.outputLines?.stderr));
   let exit: StepExit;
   try {
     exit = await spawnStep({
       argv,
       env,
       cwd: ctx.cwd,
-      stdout,
+      stdout: stepStdout,
       stderr: stepStderr,
       timeoutSeconds: ctx.stepTimeoutSeconds,
       signal: ctx.signal,
