@@ -8,7 +8,8 @@
  *
  * Loaded only when a signature is checked: node:crypto costs the idle agent memory.
  */
-import { createPublicKey, createVerify, type KeyObject, X509Certificate } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { nodeCrypto } from "../util/lazy-node.ts";
 import { open, readdir, readFile, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 
@@ -63,8 +64,8 @@ export function keysFromPem(text: string, source: string): Checked<TrustedKey[]>
     const kind = block[1]!;
     let key: KeyObject;
     try {
-      if (kind === "CERTIFICATE") key = new X509Certificate(block[0]).publicKey;
-      else if (kind === "PUBLIC KEY" || kind === "RSA PUBLIC KEY") key = createPublicKey(block[0]);
+      if (kind === "CERTIFICATE") key = new (nodeCrypto().X509Certificate)(block[0]).publicKey;
+      else if (kind === "PUBLIC KEY" || kind === "RSA PUBLIC KEY") key = nodeCrypto().createPublicKey(block[0]);
       else continue;
     } catch (error) {
       return { ok: false, reason: `${source}: unreadable ${kind.toLowerCase()} (${(error as Error).message})` };
@@ -167,7 +168,7 @@ export async function verifyChunks(
   const candidates: {
     key: TrustedKey;
     encoding: "der" | "ieee-p1363" | undefined;
-    verifier: ReturnType<typeof createVerify>;
+    verifier: ReturnType<ReturnType<typeof nodeCrypto>["createVerify"]>;
   }[] = [];
   const badEncoding: string[] = [];
   for (const key of request.keys) {
@@ -184,7 +185,7 @@ export async function verifyChunks(
       badEncoding.push(key.source);
       continue;
     }
-    candidates.push({ key, encoding, verifier: createVerify("sha256") });
+    candidates.push({ key, encoding, verifier: nodeCrypto().createVerify("sha256") });
   }
   if (candidates.length === 0) {
     if (badEncoding.length === 0)
