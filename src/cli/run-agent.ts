@@ -65,10 +65,11 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
     maxReruns: config.jobs.maxReruns,
     updateRetryMs: config.jobs.updateRetrySeconds * 1000,
     afterSuccess: inventory ? () => void inventory.report() : undefined,
-    runJob: (document, signal, jobLog) =>
+    runJob: (document, signal, jobLog, hooks) =>
       runJob(document, {
         ...runContextFor(config, jobLog, signal),
         graceMs: 2000,
+        onStepStart: (_step, index) => hooks.onStepStart?.(index),
         onSpawn: (pid) => {
           const step = describeStep(pid);
           const error = step ? record.recordStep(step) : undefined;

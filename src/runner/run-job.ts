@@ -4,17 +4,15 @@
  * statusDetails the Jobs service gets (reason, stdout with includeStdOut, stderr when non-empty).
  */
 import type { JobDocument, Step } from "../jobdoc/job-document.ts";
-import { redactSecrets } from "../util/redact.ts";
 import { resolveHandler } from "./handler-path.ts";
 import { LineCounter } from "./line-counter.ts";
 import { OutputTail } from "./output-tail.ts";
 import { planExecution, type RunAsContext } from "./run-as-user.ts";
-import { truncateHead } from "./sanitize.ts";
+import { MAX_DETAIL_CHARS, REDACTION_CONTEXT_CHARS, reportableDetails } from "./sanitize.ts";
 import { spawnStep } from "./spawn-step.ts";
 import { exitReason, type StepExit } from "./step-exit.ts";
 
-/** The Jobs service's limit on a statusDetails value. */
-export const MAX_DETAIL_CHARS = 1024;
+export { MAX_DETAIL_CHARS };
 
 export interface RunContext extends RunAsContext {
   readonly handlerDirectory: string;
@@ -43,9 +41,10 @@ export interface JobOutcome {
 }
 
 export async function runJob(doc: JobDocument, ctx: RunContext): Promise<JobOutcome> {
-  // One tail per stream for the whole job, as the reference keeps (output accumulates across steps).
-  const stdout = new OutputTail(MAX_DETAIL_CHARS);
-  const stderr = new OutputTail(MAX_DETAIL_CHARS);
+  // One tail per stream for the whole job, as the reference keeps (output accumulates across steps);
+  // kept wider than what is reported, so a secret's name just before the cut is still seen.
+  const stdout = new OutputTail(MAX_DETAIL_CHARS + REDACTION_CONTEXT_CHARS);
+  const stderr = new OutputTail(MAX_DETAIL_CHARS + REDACTION_CONTEXT_CHARS);
   const results: StepResult[] = [];
   let failed: StepResult | undefined;
 
@@ -67,14 +66,12 @@ export async function runJob(doc: JobDocument, ctx: RunContext): Promise<JobOutc
 
   const last = failed ?? results.at(-1);
   const details: Record<string, string> = {};
-  const reason = last ? last.reason : "No steps ran";
-  details.reason = truncateHead(redactSecrets(reason), MAX_DETAIL_CHARS);
-  if (failed && plan.length > 1) details.failedStep = truncateHead(redactSecrets(failed.name), MAX_DETAIL_CHARS);
-  const out = redactSecrets(stdout.text());
-  const err = redactSecrets(stderr.text());
-  if (doc.includeStdOut && out !== "") details.stdout = out;
-  if (err !== "") details.stderr = err;
-  return { status: failed ? "FAILED" : "SUCCEEDED", statusDetails: details, steps: results };
+  details.reason = last ? last.reason : "No steps ran";
+  if (failed && plan.length > 1) details.failedStep = failed.name;
+  if (doc.includeStdOut) details.stdout = stdout.text();
+  details.stderr = stderr.text();
+  // Redaction, sanitising and the limits: one gate for every value (empty ones are left out).
+  return { status: failed ? "FAILED" : "SUCCEEDED", statusDetails: reportableDetails(details), steps: results };
 }
 
 async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: OutputTail): Promise<StepResult> {

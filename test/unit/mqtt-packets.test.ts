@@ -93,6 +93,25 @@ describe("decoding what mqtt-packet generates", () => {
     expect(() => new PacketReader().push(new Uint8Array([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]))).toThrow(/remaining length/);
     expect(() => new PacketReader().push(new Uint8Array([0x36, 0x02, 0x00, 0x00]))).toThrow(/QoS 3/);
     expect(() => new PacketReader().push(new Uint8Array([0x30, 0x03, 0x00, 0x09, 0x61]))).toThrow(/topic/);
-    expect(() => new PacketReader(1024).push(generate({ cmd: "publish", topic: "a", payload: Buffer.alloc(2000), qos: 0, retain: false, dup: false }))).toThrow(/limit/);
+    const suback = generate({ cmd: "suback", messageId: 7, granted: Array.from({ length: 2000 }, () => 1) });
+    expect(() => new PacketReader(1024).push(suback)).toThrow(/limit/); // only PUBLISH is read past
+  });
+
+  test("redteam 12: a PUBLISH over the limit, cut anywhere, is read past unbuffered and returned with its topic, id and first bytes", () => {
+    const payload = Buffer.from(`{"execution":{"jobId":"big-1"}}` + "x".repeat(300_000));
+    const big = generate({ cmd: "publish", topic: "$aws/things/t/jobs/notify-next", payload, qos: 1, messageId: 4242, retain: false, dup: false });
+    const after = generate({ cmd: "publish", topic: "small", payload: Buffer.from("ok"), qos: 1, messageId: 9, retain: false, dup: false });
+    const stream = new Uint8Array([...big, ...after]);
+    for (const cut of [1, 2, 3, 5, 40, 4000, 4130, 65_536, stream.length - after.length - 1, stream.length - 1]) {
+      const reader = new PacketReader(128 * 1024);
+      const packets = [...reader.push(stream.subarray(0, cut)), ...reader.push(stream.subarray(cut))];
+      expect(packets.length).toBe(2);
+      const first = packets[0]!;
+      if (first.type !== PacketType.OversizedPublish) throw new Error(`cut ${cut}: got type ${first.type}`);
+      expect([first.topic, first.qos, first.packetId, first.bytes]).toEqual(["$aws/things/t/jobs/notify-next", 1, 4242, big.length - 4]);
+      expect(new TextDecoder().decode(first.head)).toStartWith(`{"execution":{"jobId":"big-1"}}xxx`);
+      expect(first.head.length).toBe(4096);
+      expect(packets[1]).toMatchObject({ type: PacketType.Publish, topic: "small", packetId: 9 });
+    }
   });
 });
