@@ -355,9 +355,14 @@ export class MqttClient {
    */
   private allocatePacketId(): number {
     if (this.pending.size >= this.maxInFlight) {
-      const oldest = [...this.pending].find(([, p]) => p.kind === "publish");
-      if (oldest) this.giveUp(oldest[0]);
-      else throw new Error(`${this.pending.size} subscriptions are awaiting acknowledgement; not sending more`);
+      let oldest: number | undefined;
+      for (const [id, p] of this.pending) {
+        if (p.kind !== "publish") continue;
+        oldest = id; // the Map keeps insertion order: the first PUBLISH is the oldest
+        break;
+      }
+      if (oldest === undefined) throw new Error(`${this.pending.size} subscriptions are awaiting acknowledgement; not sending more`);
+      this.giveUp(oldest);
     }
     for (let tries = 0; tries <= this.pending.size; tries++) {
       this.lastPacketId = this.lastPacketId === MAX_PACKET_ID ? 1 : this.lastPacketId + 1;
