@@ -29,16 +29,20 @@ const OUTPUT_KEYS: ReadonlySet<string> = new Set(["stdout", "stderr"]);
  */
 export function reportableDetails(details: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {};
-  const window = MAX_DETAIL_CHARS + REDACTION_CONTEXT_CHARS;
   for (const [key, value] of Object.entries(details)) {
-    const tail = OUTPUT_KEYS.has(key);
-    // Cut to the window first (bounded work on huge values), redact, then cut to the limit.
-    const near = tail ? value.slice(-window) : value.slice(0, window);
-    const clean = sanitizeText(redactSecrets(near));
-    const cut = tail ? truncateTail(clean, MAX_DETAIL_CHARS) : truncateHead(clean, MAX_DETAIL_CHARS);
-    if (cut !== "") out[key] = cut;
+    const reportable = reportableValue(value, OUTPUT_KEYS.has(key) ? "tail" : "head");
+    if (reportable !== "") out[key] = reportable;
   }
   return out;
+}
+
+/** One statusDetails value through the gate: `keep` says which end survives the limit. */
+export function reportableValue(value: string, keep: "head" | "tail" = "head"): string {
+  // Cut to a window first (bounded work on huge values), redact, then cut to the limit.
+  const window = MAX_DETAIL_CHARS + REDACTION_CONTEXT_CHARS;
+  const near = keep === "tail" ? value.slice(-window) : value.slice(0, window);
+  const clean = sanitizeText(redactSecrets(near));
+  return keep === "tail" ? truncateTail(clean, MAX_DETAIL_CHARS) : truncateHead(clean, MAX_DETAIL_CHARS);
 }
 
 /** Replacement for any character a statusDetails value may not hold. */
