@@ -15,11 +15,12 @@ import type { Logger } from "../log/logger.ts";
 import type { Connection } from "../mqtt/connection.ts";
 import type { JobOutcome } from "../runner/run-job.ts";
 import type { ExecutionRecord } from "../state/execution-record.ts";
+import { MAX_TIMEOUT_MINUTES } from "../protocol/limits.ts";
+import { decodeMessage, ExecutionResponse, RejectedResponse, UpdateAcceptedResponse, type JobExecution } from "../protocol/messages.ts";
+import { agentSubscriptions, agentTopics, parseJobsTopic } from "../protocol/topics.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { notificationKey, RecentExecution } from "./dedupe.ts";
-import { decodeMessage, ExecutionResponse, RejectedResponse, UpdateAcceptedResponse, type JobExecution } from "./messages.ts";
 import { jobIdOfTruncatedExecution } from "./oversized-message.ts";
-import { agentSubscriptions, agentTopics, parseJobsTopic } from "./topics.ts";
 import { type UpdateRequest, UpdatePublisher } from "./update-publisher.ts";
 import { rejectionReason } from "./rejection-reason.ts";
 
@@ -139,7 +140,7 @@ export class JobsAgent {
 
   /** The service's step timer: our own timeout rounded up, plus a minute so our report wins. */
   private serviceStepTimeoutMinutes(): number {
-    return Math.min(10080, Math.ceil(this.options.stepTimeoutSeconds / 60) + 1);
+    return Math.min(MAX_TIMEOUT_MINUTES, Math.ceil(this.options.stepTimeoutSeconds / 60) + 1);
   }
 
   /** IN_PROGRESS at a step's start: restarts the service's step timer for this step. */

@@ -4,7 +4,7 @@
  * document (which could say anything) must never name the execution that gets REJECTED. AWS and
  * the local service both put jobId first in an execution.
  */
-import { JOB_ID_PATTERN } from "./topics.ts";
+import { JOB_ID_PATTERN } from "../protocol/ids.ts";
 
 const JOB_ID_FIELD = /"jobId"\s*:\s*"([^"\\]{1,64})"/;
 

@@ -13,7 +13,7 @@ import { reportableDetails } from "../runner/sanitize.ts";
 import { backoffDelay } from "../util/backoff.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { newClientToken } from "./client-token.ts";
-import type { RejectedResponse, UpdateJobExecutionRequest } from "./messages.ts";
+import type { RejectedResponse, UpdateJobExecutionRequest } from "../protocol/messages.ts";
 
 export type UpdateResult =
   | { readonly kind: "accepted" }

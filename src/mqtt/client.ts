@@ -377,7 +377,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 }
 
 /** ALPN protocol list as TLS sends it: each name prefixed by its length. */
-function alpnWireFormat(protocol: string): Uint8Array {
+export function alpnWireFormat(protocol: string): Uint8Array {
   const name = encoder.encode(protocol);
   const out = new Uint8Array(1 + name.length);
   out[0] = name.length;

@@ -5,12 +5,13 @@
  * except `\r`, which is dropped so CRLF output and progress bars read naturally.
  * `reportableDetails` is the single gate every statusDetails value passes before it is reported.
  */
+import { MAX_STATUS_DETAIL_VALUE_CHARS } from "../protocol/limits.ts";
 import { redactSecrets } from "../util/redact.ts";
 
 const DISALLOWED = /[^\P{C}\n\t]/gu;
 
 /** The Jobs service's limit on a statusDetails value (UTF-16 units). */
-export const MAX_DETAIL_CHARS = 1024;
+export const MAX_DETAIL_CHARS = MAX_STATUS_DETAIL_VALUE_CHARS;
 
 /**
  * How much output before the reported tail is kept for redaction: a secret's name ("Signature=")

@@ -2,7 +2,7 @@
  * The local Jobs service's records. Plain data: what the store persists and the APIs read.
  * Times are epoch seconds, as the Jobs API sends them.
  */
-import type { JobExecutionStatus } from "../jobs/messages.ts";
+import type { JobExecutionStatus } from "../protocol/statuses.ts";
 
 export interface Thing {
   readonly thingName: string;
@@ -14,10 +14,25 @@ export interface Thing {
   groups: string[];
 }
 
+export interface ThingType {
+  readonly thingTypeName: string;
+  readonly thingTypeId: string;
+  readonly description?: string;
+  /** Up to 3 attribute names (AWS uses them to index; here they are kept and shown). */
+  readonly searchableAttributes: readonly string[];
+  readonly deprecated: boolean;
+  readonly deprecationDate?: number;
+  readonly creationDate: number;
+}
+
 export interface ThingGroup {
   readonly thingGroupName: string;
   readonly thingGroupId: string;
   description?: string;
+  /** Static groups only: the parent in a hierarchy (AWS allows 7 levels). */
+  readonly parentGroupName?: string;
+  /** The group's own attributes (thingGroupProperties.attributePayload). */
+  readonly attributes?: Readonly<Record<string, string>>;
   /** Dynamic groups: members are the things matching this fleet query. */
   queryString?: string;
   creationDate: number;
@@ -113,5 +128,4 @@ export const ACCOUNT = "123456789012";
 export const REGION = "us-east-1";
 export const arn = (resource: string) => `arn:aws:iot:${REGION}:${ACCOUNT}:${resource}`;
 
-export const isTerminal = (s: JobExecutionStatus): boolean => s !== "QUEUED" && s !== "IN_PROGRESS";
-export const isPending = (s: JobExecutionStatus): boolean => s === "QUEUED" || s === "IN_PROGRESS";
+export { isPending, isTerminal } from "../protocol/statuses.ts";

@@ -5,16 +5,20 @@
 import type { Logger } from "../log/logger.ts";
 import { attachToBroker } from "./broker/attached-broker.ts";
 import { startEmbeddedBroker } from "./broker/embedded-broker.ts";
-import { thingOfTopic, type Transport } from "./broker/transport.ts";
+import type { Transport } from "./broker/transport.ts";
 import { PackageCatalog } from "./catalog/packages.ts";
-import { controlPlane } from "./http/control-plane.ts";
+import { compileQuery } from "./fleet/query.ts";
+import { operations } from "./http/routes/index.ts";
+import { Router } from "./http/router.ts";
 import { JobsDeviceApi } from "./jobs/device-api.ts";
 import { JobControl } from "./jobs/job-control.ts";
 import { type Clock, JobsEngine } from "./jobs/jobs-engine.ts";
 import { Fleet } from "./registry/fleet.ts";
+import { ThingTypes } from "./registry/thing-types.ts";
 import { handleShadowRequest } from "./shadows/shadow-topics.ts";
 import { PACKAGE_SHADOW, ShadowService } from "./shadows/shadows.ts";
 import { Store } from "./store.ts";
+import { apiOfTopic, jobsPushTopic, type ShadowPush, shadowTopic } from "../protocol/topics.ts";
 
 export interface ServiceOptions {
   /** undefined: in memory only. */
@@ -22,6 +26,8 @@ export interface ServiceOptions {
   readonly host: string;
   readonly mqttPort: number;
   readonly httpPort: number;
+  /** Host names the HTTP API answers to besides IP addresses and localhost (DNS-rebinding guard). */
+  readonly httpHostNames?: readonly string[];
   /** `mqtt://host:port` of an existing broker; undefined: the embedded one. */
   readonly broker?: string;
   /** Length of a timeout "minute" in ms (default 60,000; tests shorten it). */
@@ -47,22 +53,29 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   let fleet!: Fleet;
   const shadows = new ShadowService(store, (t) => fleet.hasThing(t), clock.now, (thing) => fleet.reevaluate(thing));
   fleet = new Fleet(store, (t) => shadows.statesOf(t), clock.now);
+  // A query an older version stored without today's limits matches nothing (fleet/query.ts); say so.
+  for (const g of store.all("group")) {
+    const compiled = g.queryString === undefined ? undefined : compileQuery(g.queryString);
+    if (compiled && !compiled.ok) {
+      const reason = compiled.error.message;
+      log.warn({ thingGroupName: g.thingGroupName, reason }, "Dynamic group query no longer valid; it matches no thing (delete and recreate it)");
+    }
+  }
   const catalog = new PackageCatalog(store, clock.now);
   let jobs!: JobControl;
   const engine = new JobsEngine(store, {
     minuteMs: options.minuteMs ?? 60_000,
     clock,
-    notify: (thing, suffix, payload) => publish(`$aws/things/${thing}/jobs/${suffix}`, payload),
+    notify: (thing, push, payload) => publish(jobsPushTopic(thing, push), payload),
     onSucceeded: (execution, job) =>
       jobs.onSucceeded(execution, job, {
         reportPackages: (thingName, versions) => {
           const reported = Object.fromEntries([...versions].map(([p, v]) => [p, v === undefined ? null : { version: v }]));
           const res = shadows.update(thingName, PACKAGE_SHADOW, { state: { reported } }, 0);
           if (!res.ok) return log.warn({ thingName, code: res.error.code, message: res.error.message }, "Could not update $package after a SUCCEEDED execution");
-          const prefix = `$aws/things/${thingName}/shadow/name/${PACKAGE_SHADOW}/update`;
-          publish(`${prefix}/accepted`, res.value.accepted);
-          if (res.value.delta) publish(`${prefix}/delta`, res.value.delta);
-          publish(`${prefix}/documents`, res.value.documents);
+          publish(shadowTopic(thingName, PACKAGE_SHADOW, "update", "accepted"), res.value.accepted);
+          if (res.value.delta) publish(shadowTopic(thingName, PACKAGE_SHADOW, "update", "delta"), res.value.delta);
+          publish(shadowTopic(thingName, PACKAGE_SHADOW, "update", "documents"), res.value.documents);
         },
       }),
   });
@@ -71,30 +84,39 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const deviceApi = new JobsDeviceApi(engine, clock);
 
   const onRequest = (topic: string, payload: Uint8Array, reply: (topic: string, payload: string) => void) => {
-    const thing = thingOfTopic(topic);
-    if (!thing) return;
-    if (topic.startsWith(`$aws/things/${thing}/jobs/`)) {
+    const api = apiOfTopic(topic);
+    // Anything under `…/jobs/` goes to the Jobs API, which answers what it cannot parse with InvalidTopic.
+    if (api === "jobs") {
       for (const r of deviceApi.handle(topic, payload)) reply(r.topic, JSON.stringify(r.payload));
-    } else {
+    } else if (api === "shadow") {
       // Shadow replies go to subscribers, not only to the requester.
       for (const p of handleShadowRequest(shadows, topic, payload, clock.now)) publish(p.topic, p.payload);
     }
   };
   transport = options.broker
-    ? await attachToBroker(options.broker, onRequest, (message) => log.warn({ message }, "Broker connection problem"))
-    : await startEmbeddedBroker({ host: options.host, port: options.mqttPort, onRequest, isRegisteredThing: (id) => fleet.hasThing(id), onRefused: (clientId, what) => log.warn({ clientId, what }, "Refused by the topic policy") });
+    ? await attachToBroker(options.broker, onRequest, (message) => log.warn({ message }, "Broker connection problem"), {
+        logRefusal: (fields, message) => log.warn(fields, message),
+      })
+    : await startEmbeddedBroker({
+        host: options.host,
+        port: options.mqttPort,
+        onRequest,
+        isRegisteredThing: (id) => fleet.hasThing(id),
+        logRefusal: (fields, message) => log.warn(fields, message),
+      });
 
-  const router = controlPlane({
+  const router = new Router(operations({
     fleet,
+    thingTypes: new ThingTypes(store, clock.now),
     jobs,
     engine,
     catalog,
     shadows,
     publishShadow: (thing, shadowName, op, messages) => {
-      const prefix = `$aws/things/${thing}/shadow${shadowName ? `/name/${shadowName}` : ""}/${op}`;
-      for (const m of messages) publish(`${prefix}/${m.suffix}`, m.payload);
+      for (const m of messages) publish(shadowTopic(thing, shadowName, op, m.suffix as ShadowPush), m.payload);
     },
-  });
+    now: clock.now,
+  }), { hostNames: options.httpHostNames });
   const server = Bun.serve({ hostname: options.host, port: options.httpPort, fetch: (request) => router.handle(request) });
   engine.start();
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;

@@ -6,10 +6,11 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Execution, Job, PackageConfiguration, PackageVersion, Shadow, SoftwarePackage, Thing, ThingGroup } from "./model.ts";
+import type { Execution, Job, PackageConfiguration, PackageVersion, Shadow, SoftwarePackage, Thing, ThingGroup, ThingType } from "./model.ts";
 
 interface Kinds {
   thing: Thing;
+  thingType: ThingType;
   group: ThingGroup;
   job: Job;
   execution: Execution;
@@ -28,6 +29,7 @@ export class Store {
   private readonly db: Database;
   private readonly maps: { [K in Kind]: Map<string, Kinds[K]> } = {
     thing: new Map(),
+    thingType: new Map(),
     group: new Map(),
     job: new Map(),
     execution: new Map(),

@@ -10,10 +10,12 @@ import { arn, type Execution, type Job } from "../model.ts";
 import type { Fleet } from "../registry/fleet.ts";
 import type { Store } from "../store.ts";
 import type { JobsEngine } from "./jobs-engine.ts";
+import { JOB_ID_PATTERN as JOB_ID, JOB_ID_RULE, THING_NAME_PATTERN } from "../../protocol/ids.ts";
+import { MAX_DOCUMENT_CHARS, MAX_TIMEOUT_MINUTES, MIN_TIMEOUT_MINUTES } from "../../protocol/limits.ts";
 
-const JOB_ID = /^[a-zA-Z0-9_-]{1,64}$/;
-const TARGET = /^arn:aws:iot:[a-z0-9-]+:\d{12}:(thing|thinggroup)\/([a-zA-Z0-9:_-]{1,128})$/;
-export const MAX_DOCUMENT_CHARS = 32768;
+const TARGET = /^arn:aws:iot:[a-z0-9-]+:\d{12}:(thing|thinggroup)\/(.+)$/;
+/** AWS: AssociateTargetsWithJob keeps a job at 100 targets at most. */
+const MAX_TARGETS = 100;
 
 export interface CreateJobInput {
   readonly jobId: string;
@@ -44,12 +46,12 @@ export class JobControl {
   }
 
   createJob(input: CreateJobInput): Job {
-    if (!JOB_ID.test(input.jobId)) throw invalid(`jobId ${JSON.stringify(input.jobId)} must be 1-64 characters of [a-zA-Z0-9_-]`);
+    if (!JOB_ID.test(input.jobId)) throw invalid(`jobId ${JSON.stringify(input.jobId)} must be ${JOB_ID_RULE}`);
     if (this.store.get("job", input.jobId)) throw new AwsError("ResourceAlreadyExistsException", `Job ${input.jobId} already exists`);
     if (!Array.isArray(input.targets) || input.targets.length === 0) throw invalid("targets must name at least one thing or thing group ARN");
     const parsedTargets = input.targets.map((t) => {
       const m = TARGET.exec(t);
-      if (!m) throw invalid(`Target ${JSON.stringify(t)} is not a thing or thing group ARN`);
+      if (!m || !THING_NAME_PATTERN.test(m[2]!)) throw invalid(`Target ${JSON.stringify(t)} is not a thing or thing group ARN`);
       return { kind: m[1] as "thing" | "thinggroup", name: m[2]! };
     });
     for (const t of parsedTargets) (t.kind === "thing" ? this.fleet.thing(t.name) : this.fleet.group(t.name));
@@ -63,7 +65,7 @@ export class JobControl {
     const selection = input.targetSelection ?? "SNAPSHOT";
     if (selection !== "SNAPSHOT" && selection !== "CONTINUOUS") throw invalid("targetSelection must be SNAPSHOT or CONTINUOUS");
     const timeout = input.timeoutConfig?.inProgressTimeoutInMinutes;
-    if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1 || timeout > 10080)) throw invalid("timeoutConfig.inProgressTimeoutInMinutes must be between 1 and 10080");
+    checkInProgressTimeout(timeout);
 
     const lookup: CatalogLookup = {
       version: (p, v) => this.catalog.findVersion(p, v),
@@ -108,7 +110,7 @@ export class JobControl {
     for (const t of job.targets) {
       const m = TARGET.exec(t)!;
       if (m[1] === "thing") things.add(m[2]!);
-      else if (this.store.get("group", m[2]!)) for (const member of this.fleet.members(m[2]!)) things.add(member);
+      else if (this.store.get("group", m[2]!)) for (const member of this.fleet.reach(m[2]!)) things.add(member);
     }
     return [...things].filter((t) => this.fleet.hasThing(t));
   }
@@ -124,6 +126,47 @@ export class JobControl {
       .filter((j) => !status || j.status === status)
       .filter((j) => !thingGroupName || j.targets.some((t) => t.endsWith(`:thinggroup/${thingGroupName}`)))
       .sort((a, b) => a.sequence - b.sequence);
+  }
+
+  /**
+   * UpdateJob: the description and the in-progress timeout. A new timeout applies to executions
+   * that go IN_PROGRESS afterwards (the timer starts then), as on AWS.
+   */
+  updateJob(jobId: string, update: { description?: string; inProgressTimeoutInMinutes?: number }): Job {
+    const job = this.job(jobId);
+    checkInProgressTimeout(update.inProgressTimeoutInMinutes);
+    const next: Job = {
+      ...job,
+      ...(update.description !== undefined ? { description: update.description } : {}),
+      ...(update.inProgressTimeoutInMinutes !== undefined ? { inProgressTimeoutInMinutes: update.inProgressTimeoutInMinutes } : {}),
+      lastUpdatedAt: this.seconds(),
+    };
+    this.store.put("job", jobId, next);
+    return next;
+  }
+
+  /**
+   * AssociateTargetsWithJob: more thing groups for an IN_PROGRESS continuous job (at most 100
+   * targets in all). Things the job did not reach before get an execution now.
+   */
+  associateTargets(jobId: string, targets: readonly string[], comment?: string): Job {
+    const job = this.job(jobId);
+    if (job.targetSelection !== "CONTINUOUS") throw invalid(`Job ${jobId} is a SNAPSHOT job; only continuous jobs take new targets`);
+    if (job.status !== "IN_PROGRESS") throw invalid(`Job ${jobId} is ${job.status}; only an IN_PROGRESS job takes new targets`);
+    for (const t of targets) {
+      const m = TARGET.exec(t);
+      if (m?.[1] !== "thinggroup") throw invalid(`Target ${JSON.stringify(t)} is not a thing group ARN`);
+      this.fleet.group(m[2]!);
+    }
+    const all = [...new Set([...job.targets, ...targets])];
+    if (all.length > MAX_TARGETS) throw new AwsError("LimitExceededException", `A job has at most ${MAX_TARGETS} targets; this would make ${all.length}`);
+    const before = new Set(this.targetThings(job));
+    const next: Job = { ...job, targets: all, ...(comment !== undefined ? { comment } : {}), lastUpdatedAt: this.seconds() };
+    this.store.batch(() => {
+      this.store.put("job", jobId, next);
+      for (const thing of this.targetThings(next)) if (!before.has(thing)) this.engine.queue(next, thing);
+    });
+    return next;
   }
 
   /** CancelJob: QUEUED executions are CANCELED; IN_PROGRESS ones only with force. */
@@ -185,5 +228,12 @@ export class JobControl {
       if (m) versions.set(m[1]!, m[2] === "$null" ? undefined : m[2]!);
     }
     writer.reportPackages(execution.thingName, versions);
+  }
+}
+
+/** timeoutConfig.inProgressTimeoutInMinutes, for CreateJob and UpdateJob alike. */
+function checkInProgressTimeout(minutes: number | undefined): void {
+  if (minutes !== undefined && (!Number.isInteger(minutes) || minutes < MIN_TIMEOUT_MINUTES || minutes > MAX_TIMEOUT_MINUTES)) {
+    throw invalid(`timeoutConfig.inProgressTimeoutInMinutes must be between ${MIN_TIMEOUT_MINUTES} and ${MAX_TIMEOUT_MINUTES}`);
   }
 }

@@ -5,9 +5,10 @@
  * executions goes through `changeThing`, which compares the pending list and its head before and
  * after (the reference's worked sequence: a new head → notify-next; a changed set → notify).
  */
-import type { JobExecutionStatus } from "../../jobs/messages.ts";
+import type { JobExecutionStatus } from "../../protocol/statuses.ts";
 import { type Execution, isPending, isTerminal, type Job } from "../model.ts";
 import { executionKey, type Store } from "../store.ts";
+import { MAX_PENDING_LIST as LIST_LIMIT } from "../../protocol/limits.ts";
 
 export interface Clock {
   /** Epoch milliseconds. */
@@ -32,9 +33,6 @@ export interface ExecutionState {
   statusDetails: Record<string, string>;
   versionNumber: number;
 }
-
-/** At most this many executions in get / notify lists [DG-limits]. */
-const LIST_LIMIT = 10;
 
 export class JobsEngine {
   /** thing → keys of all its executions. */

@@ -6,13 +6,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { AwsError, invalid, notFound } from "../aws-error.ts";
-import { type IndexedThing, matches, parseQuery, type Query } from "../fleet/query.ts";
+import { type IndexedThing, matches, parseQuery, type Query, storedQuery } from "../fleet/query.ts";
 import { arn, type Thing, type ThingGroup } from "../model.ts";
 import type { Store } from "../store.ts";
+import { THING_NAME_PATTERN as THING_NAME, THING_NAME_PATTERN as GROUP_NAME } from "../../protocol/ids.ts";
 
-const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
-const GROUP_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
 const ATTRIBUTE_KEY = /^[a-zA-Z0-9_.,@/:#=[\]-]{1,128}$/;
+/** AWS: a thing group hierarchy is at most 7 levels deep. */
+const MAX_GROUP_DEPTH = 7;
 const ATTRIBUTE_VALUE = /^[a-zA-Z0-9_.,@/:#=[\]-]{0,800}$/;
 
 export type MembershipListener = (thingName: string, joined: readonly string[], left: readonly string[]) => void;
@@ -28,7 +29,7 @@ export class Fleet {
     private readonly shadowsOf: (thingName: string) => ReadonlyMap<string, { desired?: Record<string, unknown>; reported?: Record<string, unknown> }>,
     private readonly now: () => number,
   ) {
-    for (const g of store.all("group")) if (g.queryString) this.dynamic.set(g.thingGroupName, { query: parseQuery(g.queryString), members: new Set() });
+    for (const g of store.all("group")) if (g.queryString) this.dynamic.set(g.thingGroupName, { query: storedQuery(g.queryString), members: new Set() });
     for (const t of store.all("thing")) for (const d of this.dynamic.values()) if (matches(d.query, this.indexed(t))) d.members.add(t.thingName);
   }
 
@@ -62,7 +63,8 @@ export class Fleet {
     return this.store.get("thing", thingName) !== undefined;
   }
 
-  updateThing(thingName: string, attributes: Record<string, string>, merge: boolean, expectedVersion?: number): void {
+  /** `thingType`: undefined leaves the type; `{ name: undefined }` removes it; `{ name }` sets it. */
+  updateThing(thingName: string, attributes: Record<string, string>, merge: boolean, expectedVersion?: number, thingType?: { name?: string }): void {
     const t = this.thing(thingName);
     if (expectedVersion !== undefined && expectedVersion !== t.version) throw new AwsError("VersionConflictException", `The version for thing ${thingName} does not match the expected version.`);
     const next = merge ? { ...t.attributes } : {};
@@ -72,6 +74,8 @@ export class Fleet {
     }
     checkAttributes(next);
     t.attributes = next;
+    if (thingType?.name !== undefined) t.thingTypeName = thingType.name;
+    else if (thingType) delete t.thingTypeName;
     t.version++;
     this.store.put("thing", thingName, t);
     this.reevaluate(thingName);
@@ -89,15 +93,31 @@ export class Fleet {
 
   // ---- groups ---------------------------------------------------------------------------------
 
-  createGroup(thingGroupName: string, description?: string, queryString?: string): ThingGroup {
+  createGroup(thingGroupName: string, description?: string, queryString?: string, options: { parent?: string; attributes?: Record<string, string> } = {}): ThingGroup {
     if (!GROUP_NAME.test(thingGroupName)) throw invalid(`Thing group name ${JSON.stringify(thingGroupName)} must be 1-128 characters of [a-zA-Z0-9:_-]`);
     const query = queryString === undefined ? undefined : parseQuery(queryString);
+    if (options.attributes) checkAttributes(options.attributes);
+    if (options.parent !== undefined) {
+      const parent = this.store.get("group", options.parent);
+      if (!parent) throw invalid(`Parent thing group ${options.parent} does not exist`);
+      if (parent.queryString) throw invalid(`Dynamic thing group ${options.parent} cannot have child groups`);
+      if (this.ancestors(options.parent).length + 2 > MAX_GROUP_DEPTH) throw invalid(`A thing group hierarchy has at most ${MAX_GROUP_DEPTH} levels`);
+    }
     const existing = this.store.get("group", thingGroupName);
     if (existing) {
-      if (existing.queryString === queryString) return existing;
+      if (existing.queryString === queryString && existing.parentGroupName === options.parent) return existing;
       throw new AwsError("ResourceAlreadyExistsException", `Thing group ${thingGroupName} already exists`);
     }
-    const group: ThingGroup = { thingGroupName, thingGroupId: randomUUID(), creationDate: Math.floor(this.now() / 1000), version: 1, ...(description ? { description } : {}), ...(queryString !== undefined ? { queryString } : {}) };
+    const group: ThingGroup = {
+      thingGroupName,
+      thingGroupId: randomUUID(),
+      creationDate: Math.floor(this.now() / 1000),
+      version: 1,
+      ...(description ? { description } : {}),
+      ...(queryString !== undefined ? { queryString } : {}),
+      ...(options.parent !== undefined ? { parentGroupName: options.parent } : {}),
+      ...(options.attributes && Object.keys(options.attributes).length ? { attributes: { ...options.attributes } } : {}),
+    };
     this.store.put("group", thingGroupName, group);
     if (query) {
       const members = new Set<string>();
@@ -105,6 +125,52 @@ export class Fleet {
       this.dynamic.set(thingGroupName, { query, members });
     }
     return group;
+  }
+
+  /** UpdateThingGroup: description and attributes (merged or replaced; "" removes a key). */
+  updateGroup(thingGroupName: string, update: { description?: string; attributes?: Record<string, string>; merge: boolean; expectedVersion?: number }): ThingGroup {
+    const g = this.group(thingGroupName);
+    if (update.expectedVersion !== undefined && update.expectedVersion !== g.version) {
+      throw new AwsError("VersionConflictException", `The version of thing group ${thingGroupName} is ${g.version}, not the expected ${update.expectedVersion}`);
+    }
+    let attributes: Record<string, string> = { ...g.attributes };
+    if (update.attributes) {
+      attributes = update.merge ? attributes : {};
+      for (const [k, v] of Object.entries(update.attributes)) {
+        if (v === "") delete attributes[k];
+        else attributes[k] = v;
+      }
+      checkAttributes(attributes);
+    }
+    const { attributes: _, ...rest } = g;
+    const next: ThingGroup = {
+      ...rest,
+      ...(update.description !== undefined ? { description: update.description } : {}),
+      ...(Object.keys(attributes).length ? { attributes } : {}),
+      version: g.version + 1,
+    };
+    this.store.put("group", thingGroupName, next);
+    return next;
+  }
+
+  /** The group's ancestors, parent first. */
+  ancestors(thingGroupName: string): string[] {
+    const chain: string[] = [];
+    for (let g = this.store.get("group", thingGroupName); g?.parentGroupName !== undefined; g = this.store.get("group", g.parentGroupName)) {
+      chain.push(g.parentGroupName);
+    }
+    return chain;
+  }
+
+  /** Child groups, or with `recursive` every descendant. */
+  children(thingGroupName: string, recursive: boolean): ThingGroup[] {
+    const direct = this.groups().filter((g) => g.parentGroupName === thingGroupName);
+    return recursive ? direct.flatMap((g) => [g, ...this.children(g.thingGroupName, true)]) : direct;
+  }
+
+  /** Static groups a thing belongs to directly or through a child group (what group jobs reach). */
+  private reachedGroups(t: Thing): Set<string> {
+    return new Set(t.groups.flatMap((g) => [g, ...this.ancestors(g)]));
   }
 
   group(thingGroupName: string): ThingGroup {
@@ -116,6 +182,7 @@ export class Fleet {
   deleteGroup(thingGroupName: string, dynamicExpected: boolean): void {
     const g = this.store.get("group", thingGroupName);
     if (!g) return; // AWS: deleting a missing group succeeds
+    if (this.children(thingGroupName, false).length) throw invalid(`Thing group ${thingGroupName} has child groups; delete them first`);
     if (Boolean(g.queryString) !== dynamicExpected) throw invalid(`Thing group ${thingGroupName} is ${g.queryString ? "dynamic; use DeleteDynamicThingGroup" : "static; use DeleteThingGroup"}`);
     this.store.delete("group", thingGroupName);
     this.dynamic.delete(thingGroupName);
@@ -131,9 +198,10 @@ export class Fleet {
     if (g.queryString) throw invalid(`Cannot add things to dynamic thing group ${thingGroupName}`);
     const t = this.thing(thingName);
     if (t.groups.includes(thingGroupName)) return;
+    const before = this.reachedGroups(t);
     t.groups.push(thingGroupName);
     this.store.put("thing", thingName, t);
-    this.listener(thingName, [thingGroupName], []);
+    this.listener(thingName, [...this.reachedGroups(t)].filter((n) => !before.has(n)), []);
     this.reevaluate(thingName); // thingGroupNames is a queryable field
   }
 
@@ -142,10 +210,19 @@ export class Fleet {
     if (g.queryString) throw invalid(`Cannot remove things from dynamic thing group ${thingGroupName}`);
     const t = this.thing(thingName);
     if (!t.groups.includes(thingGroupName)) return;
+    const before = this.reachedGroups(t);
     t.groups = t.groups.filter((n) => n !== thingGroupName);
     this.store.put("thing", thingName, t);
-    this.listener(thingName, [], [thingGroupName]);
+    const after = this.reachedGroups(t);
+    this.listener(thingName, [], [...before].filter((n) => !after.has(n)));
     this.reevaluate(thingName);
+  }
+
+  /** A group's things and, for a parent, its descendants' things: what a job for the group reaches. */
+  reach(thingGroupName: string): string[] {
+    const names = new Set(this.members(thingGroupName));
+    for (const child of this.children(thingGroupName, true)) for (const m of this.members(child.thingGroupName)) names.add(m);
+    return [...names].sort();
   }
 
   members(thingGroupName: string): string[] {

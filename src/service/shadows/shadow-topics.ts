@@ -3,18 +3,12 @@
  * accepted / rejected / delta / documents out — published to subscribers, as AWS IoT does for
  * shadows (unlike the Jobs replies).
  */
+import { parseShadowTopic, replyTopic, shadowTopic } from "../../protocol/topics.ts";
 import type { ShadowService } from "./shadows.ts";
 
 export interface Publish {
   readonly topic: string;
   readonly payload: Record<string, unknown>;
-}
-
-const TOPIC = /^\$aws\/things\/([a-zA-Z0-9:_-]{1,128})\/shadow(?:\/name\/([^/]+))?\/(get|update|delete)$/;
-
-export function parseShadowTopic(topic: string): { thing: string; shadowName: string; op: "get" | "update" | "delete" } | undefined {
-  const m = TOPIC.exec(topic);
-  return m ? { thing: m[1]!, shadowName: m[2] ?? "", op: m[3] as "get" | "update" | "delete" } : undefined;
 }
 
 export function handleShadowRequest(shadows: ShadowService, topic: string, payload: Uint8Array, now: () => number): Publish[] {
@@ -23,7 +17,7 @@ export function handleShadowRequest(shadows: ShadowService, topic: string, paylo
   const timestamp = Math.floor(now() / 1000);
   let body: unknown = {};
   let clientToken: string | undefined;
-  const rejected = (code: number, message: string): Publish[] => [{ topic: `${topic}/rejected`, payload: { code, message, timestamp, ...(clientToken !== undefined ? { clientToken } : {}) } }];
+  const rejected = (code: number, message: string): Publish[] => [{ topic: replyTopic(topic, "rejected"), payload: { code, message, timestamp, ...(clientToken !== undefined ? { clientToken } : {}) } }];
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(payload);
@@ -41,16 +35,17 @@ export function handleShadowRequest(shadows: ShadowService, topic: string, paylo
 
   if (parsed.op === "get") {
     const r = shadows.get(parsed.thing, parsed.shadowName, clientToken);
-    return r.ok ? [{ topic: `${topic}/accepted`, payload: r.value }] : rejected(r.error.code, r.error.message);
+    return r.ok ? [{ topic: replyTopic(topic, "accepted"), payload: r.value }] : rejected(r.error.code, r.error.message);
   }
   if (parsed.op === "delete") {
     const r = shadows.delete(parsed.thing, parsed.shadowName, clientToken);
-    return r.ok ? [{ topic: `${topic}/accepted`, payload: r.value }] : rejected(r.error.code, r.error.message);
+    return r.ok ? [{ topic: replyTopic(topic, "accepted"), payload: r.value }] : rejected(r.error.code, r.error.message);
   }
   const r = shadows.update(parsed.thing, parsed.shadowName, body, payload.length);
   if (!r.ok) return rejected(r.error.code, r.error.message);
-  const out: Publish[] = [{ topic: `${topic}/accepted`, payload: r.value.accepted }];
-  if (r.value.delta) out.push({ topic: `${topic}/delta`, payload: r.value.delta });
-  out.push({ topic: `${topic}/documents`, payload: r.value.documents });
+  const { thing, shadowName } = parsed;
+  const out: Publish[] = [{ topic: replyTopic(topic, "accepted"), payload: r.value.accepted }];
+  if (r.value.delta) out.push({ topic: shadowTopic(thing, shadowName, "update", "delta"), payload: r.value.delta });
+  out.push({ topic: shadowTopic(thing, shadowName, "update", "documents"), payload: r.value.documents });
   return out;
 }

@@ -5,6 +5,8 @@
  */
 import type { Shadow } from "../model.ts";
 import { shadowKey, type Store } from "../store.ts";
+import { PACKAGE_SHADOW_NAME, SHADOW_NAME_PATTERN as SHADOW_NAME } from "../../protocol/ids.ts";
+import { MAX_SHADOW_CLIENT_TOKEN_BYTES } from "../../protocol/limits.ts";
 
 export interface ShadowError {
   readonly code: number;
@@ -14,8 +16,7 @@ export interface ShadowError {
 type Result<T> = { ok: true; value: T } | { ok: false; error: ShadowError };
 type State = Record<string, unknown>;
 
-const SHADOW_NAME = /^[$a-zA-Z0-9:_-]{1,64}$/;
-export const PACKAGE_SHADOW = "$package";
+export const PACKAGE_SHADOW = PACKAGE_SHADOW_NAME;
 const MAX_DEPTH = 6;
 /** The state part of a shadow document (metadata excluded). */
 export const MAX_STATE_BYTES = 8192;
@@ -96,7 +97,7 @@ export class ShadowService {
     if (body === null || typeof body !== "object" || Array.isArray(body)) return fail(400, "Invalid JSON");
     const request = body as Record<string, unknown>;
     const clientToken = request.clientToken;
-    if (clientToken !== undefined && (typeof clientToken !== "string" || new TextEncoder().encode(clientToken).length > 64)) return fail(400, "Invalid clientToken");
+    if (clientToken !== undefined && (typeof clientToken !== "string" || new TextEncoder().encode(clientToken).length > MAX_SHADOW_CLIENT_TOKEN_BYTES)) return fail(400, "Invalid clientToken");
     if (!("state" in request)) return fail(400, "Missing required node: state");
     const state = request.state;
     if (state === null || typeof state !== "object" || Array.isArray(state)) return fail(400, "State node must be an object");
