@@ -16,7 +16,13 @@ import type { Connection } from "../mqtt/connection.ts";
 import type { JobOutcome } from "../runner/run-job.ts";
 import type { ExecutionRecord } from "../state/execution-record.ts";
 import { MAX_TIMEOUT_MINUTES } from "../protocol/limits.ts";
-import { decodeMessage, ExecutionResponse, RejectedResponse, UpdateAcceptedResponse, type JobExecution } from "../protocol/messages.ts";
+import {
+  decodeMessage,
+  ExecutionResponse,
+  RejectedResponse,
+  UpdateAcceptedResponse,
+  type JobExecution,
+} from "../protocol/messages.ts";
 import { agentSubscriptions, agentTopics, parseJobsTopic } from "../protocol/topics.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { notificationKey, RecentExecution } from "./dedupe.ts";
@@ -31,7 +37,12 @@ export interface RunHooks {
 }
 
 /** Runs a parsed document; aborting the signal cancels it (the outcome is then CANCELED). */
-export type JobRunner = (document: JobDocument, signal: AbortSignal, log: Logger, hooks: RunHooks) => Promise<JobOutcome>;
+export type JobRunner = (
+  document: JobDocument,
+  signal: AbortSignal,
+  log: Logger,
+  hooks: RunHooks,
+) => Promise<JobOutcome>;
 
 export interface AgentOptions {
   readonly thingName: string;
@@ -75,7 +86,12 @@ export class JobsAgent {
 
   constructor(private readonly options: AgentOptions) {
     this.topics = agentTopics(options.thingName);
-    this.updates = new UpdatePublisher(options.connection, this.topics.update, options.updateRetryMs, options.clock ?? systemClock);
+    this.updates = new UpdatePublisher(
+      options.connection,
+      this.topics.update,
+      options.updateRetryMs,
+      options.clock ?? systemClock,
+    );
   }
 
   /** Subscribes and asks for the next execution now and whenever the session was lost. */
@@ -145,7 +161,10 @@ export class JobsAgent {
 
   /** IN_PROGRESS at a step's start: restarts the service's step timer for this step. */
   private stepStartRequest(): UpdateRequest {
-    const request: { status: "IN_PROGRESS"; statusDetails: Record<string, string>; stepTimeoutInMinutes?: number } = { status: "IN_PROGRESS", statusDetails: {} };
+    const request: { status: "IN_PROGRESS"; statusDetails: Record<string, string>; stepTimeoutInMinutes?: number } = {
+      status: "IN_PROGRESS",
+      statusDetails: {},
+    };
     if (this.options.stepTimeoutSeconds > 0) request.stepTimeoutInMinutes = this.serviceStepTimeoutMinutes();
     return request;
   }
@@ -196,7 +215,10 @@ export class JobsAgent {
     if (running) {
       // [AGENT-cancel] the running execution is no longer next: it was canceled or removed.
       if (fromNotify && running.executing && execution?.jobId !== running.jobId) {
-        running.log.warn({ next: execution?.jobId ?? null }, "The service no longer lists this job as next; canceling it");
+        running.log.warn(
+          { next: execution?.jobId ?? null },
+          "The service no longer lists this job as next; canceling it",
+        );
         running.abort.abort("canceled");
       }
       // Any other execution is picked up by the start-next sent when this job ends.
@@ -212,7 +234,11 @@ export class JobsAgent {
   }
 
   /** One execution at a time: `work` runs as the running job; then the agent asks for the next. */
-  private async handle(jobId: string, executionNumber: number | undefined, work: (job: RunningJob) => Promise<void>): Promise<void> {
+  private async handle(
+    jobId: string,
+    executionNumber: number | undefined,
+    work: (job: RunningJob) => Promise<void>,
+  ): Promise<void> {
     const log = this.options.log.child({ jobId, executionNumber });
     const job: RunningJob = { jobId, executionNumber, abort: new AbortController(), executing: false, log };
     this.running = job;
@@ -281,7 +307,10 @@ export class JobsAgent {
       return false;
     }
     if (GONE_CODES.has(result.code)) {
-      job.log.warn({ code: result.code, message: result.message }, "The service no longer has this execution pending; not running it");
+      job.log.warn(
+        { code: result.code, message: result.message },
+        "The service no longer has this execution pending; not running it",
+      );
       this.options.record.clear();
       return false;
     }
@@ -312,19 +341,33 @@ export class JobsAgent {
     if (!job?.executing) return;
     this.updates.fireAndForget(job.jobId, { status: "IN_PROGRESS" }, (rejection) => {
       if (GONE_CODES.has(rejection.code) && job.executing) {
-        job.log.warn({ code: rejection.code }, "After reconnecting: the service no longer has this job pending; canceling it");
+        job.log.warn(
+          { code: rejection.code },
+          "After reconnecting: the service no longer has this job pending; canceling it",
+        );
         job.abort.abort("canceled");
       }
     });
   }
 
-  private async report(job: RunningJob, status: "SUCCEEDED" | "FAILED" | "REJECTED", statusDetails: Record<string, string>): Promise<void> {
+  private async report(
+    job: RunningJob,
+    status: "SUCCEEDED" | "FAILED" | "REJECTED",
+    statusDetails: Record<string, string>,
+  ): Promise<void> {
     const shouldStop = () => this.stopping;
     let result = await this.updates.send(job.jobId, { status, statusDetails }, { shouldStop });
     if (result.kind === "rejected" && result.code === "InvalidRequest") {
       // The details were refused; the status must still get through, or the thing's queue waits.
-      job.log.warn({ status, code: result.code, message: result.message, statusDetails }, "Status details refused; reporting with a plain reason");
-      result = await this.updates.send(job.jobId, { status, statusDetails: { reason: FALLBACK_REASON } }, { shouldStop });
+      job.log.warn(
+        { status, code: result.code, message: result.message, statusDetails },
+        "Status details refused; reporting with a plain reason",
+      );
+      result = await this.updates.send(
+        job.jobId,
+        { status, statusDetails: { reason: FALLBACK_REASON } },
+        { shouldStop },
+      );
     }
     if (result.kind === "accepted") {
       job.log.info({ status }, "Status reported");

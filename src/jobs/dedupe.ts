@@ -31,7 +31,12 @@ export interface NotificationKey {
   readonly document: string;
 }
 
-export function notificationKey(jobId: string, executionNumber: number | undefined, document: unknown, queuedAt?: number): NotificationKey {
+export function notificationKey(
+  jobId: string,
+  executionNumber: number | undefined,
+  document: unknown,
+  queuedAt?: number,
+): NotificationKey {
   return { jobId, executionNumber, queuedAt, document: normaliseDocument(document) };
 }
 

@@ -124,7 +124,9 @@ export class UpdatePublisher {
   }
 
   private publish(jobId: string, request: UpdateRequest, clientToken: string): void {
-    const body = request.statusDetails ? { ...request, statusDetails: reportableDetails(request.statusDetails) } : request;
+    const body = request.statusDetails
+      ? { ...request, statusDetails: reportableDetails(request.statusDetails) }
+      : request;
     // One unacknowledged update per job topic: a newer attempt replaces an older one in the window.
     const topic = this.updateTopic(jobId);
     this.connection.publish(topic, JSON.stringify({ ...body, clientToken }), { replace: topic }).catch(() => {});

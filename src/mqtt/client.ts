@@ -72,7 +72,13 @@ export interface MqttClientEvents {
 
 type Pending =
   | { kind: "publish"; topic: string; payload: Uint8Array; replace?: string; resolve: (acknowledged: boolean) => void }
-  | { kind: "subscribe"; topics: readonly string[]; qos: 0 | 1; done: Promise<number[]>; resolve: (granted: number[]) => void };
+  | {
+      kind: "subscribe";
+      topics: readonly string[];
+      qos: 0 | 1;
+      done: Promise<number[]>;
+      resolve: (granted: number[]) => void;
+    };
 
 const DEFAULT_STABLE_AFTER_MS = 30_000;
 const DEFAULT_MAX_IN_FLIGHT = 1000;
@@ -93,7 +99,8 @@ export class MqttClient {
   private awaitingPong = false;
   /** An attempt (connecting or connected) is under way; a drop ends it exactly once. */
   private attempting = false;
-  private timers: { reconnect?: TimerHandle; connect?: TimerHandle; keepalive?: TimerHandle; stable?: TimerHandle } = {};
+  private timers: { reconnect?: TimerHandle; connect?: TimerHandle; keepalive?: TimerHandle; stable?: TimerHandle } =
+    {};
   private readonly clock: Clock;
   private readonly maxInFlight: number;
   private readonly lifeline: ReturnType<typeof setInterval>;
@@ -181,7 +188,10 @@ export class MqttClient {
     this.outbox = [];
     this.awaitingPong = false;
     this.attempting = true;
-    this.timers.connect = this.clock.setTimeout(() => this.drop("connection timed out"), this.options.connectTimeoutMs ?? 30_000);
+    this.timers.connect = this.clock.setTimeout(
+      () => this.drop("connection timed out"),
+      this.options.connectTimeoutMs ?? 30_000,
+    );
     Bun.connect({
       hostname: host,
       port,
@@ -204,7 +214,8 @@ export class MqttClient {
         error: (socket, error) => void (socket === this.socket && this.drop(error.message)),
         connectError: (_socket, error) => this.drop(error.message),
         handshake: (socket, success, verifyError) => {
-          if (!success || verifyError) this.drop(`TLS handshake failed: ${verifyError?.message ?? "unknown reason"}`, socket);
+          if (!success || verifyError)
+            this.drop(`TLS handshake failed: ${verifyError?.message ?? "unknown reason"}`, socket);
         },
       },
     }).catch((error: Error) => this.drop(error.message));
@@ -227,7 +238,8 @@ export class MqttClient {
     try {
       packets = this.reader.push(data);
     } catch (error) {
-      return this.drop(`protocol error: ${(error as Error).message}`);
+      this.drop(`protocol error: ${(error as Error).message}`);
+      return;
     }
     for (const packet of packets) this.onPacket(packet);
   }
@@ -237,7 +249,8 @@ export class MqttClient {
       case PacketType.Connack: {
         this.timers.connect?.cancel();
         if (packet.returnCode !== 0) {
-          return this.drop(`connection refused: ${CONNACK_REASONS[packet.returnCode] ?? `code ${packet.returnCode}`}`);
+          this.drop(`connection refused: ${CONNACK_REASONS[packet.returnCode] ?? `code ${packet.returnCode}`}`);
+          return;
         }
         this.ready = true;
         // A broker that accepts and drops at once must not reset the backoff: only a link that lasts.
@@ -247,7 +260,11 @@ export class MqttClient {
         this.startKeepalive();
         // What the broker never acknowledged goes again, in the original order.
         for (const [id, p] of this.pending) {
-          this.send(p.kind === "publish" ? encodePublish(p.topic, p.payload, 1, id, true) : encodeSubscribe(id, p.topics, p.qos));
+          this.send(
+            p.kind === "publish"
+              ? encodePublish(p.topic, p.payload, 1, id, true)
+              : encodeSubscribe(id, p.topics, p.qos),
+          );
         }
         this.events.connect?.(packet.sessionPresent);
         return;
@@ -361,7 +378,8 @@ export class MqttClient {
         oldest = id; // the Map keeps insertion order: the first PUBLISH is the oldest
         break;
       }
-      if (oldest === undefined) throw new Error(`${this.pending.size} subscriptions are awaiting acknowledgement; not sending more`);
+      if (oldest === undefined)
+        throw new Error(`${this.pending.size} subscriptions are awaiting acknowledgement; not sending more`);
       this.giveUp(oldest);
     }
     for (let tries = 0; tries <= this.pending.size; tries++) {

@@ -30,12 +30,27 @@ export const MAX_REMAINING_LENGTH = 0x0fffffff;
 
 export type IncomingPacket =
   | { type: PacketType.Connack; sessionPresent: boolean; returnCode: number }
-  | { type: PacketType.Publish; topic: string; payload: Uint8Array; qos: 0 | 1 | 2; packetId: number; dup: boolean; retain: boolean }
+  | {
+      type: PacketType.Publish;
+      topic: string;
+      payload: Uint8Array;
+      qos: 0 | 1 | 2;
+      packetId: number;
+      dup: boolean;
+      retain: boolean;
+    }
   | { type: PacketType.Puback; packetId: number }
   | { type: PacketType.Suback; packetId: number; granted: number[] }
   | { type: PacketType.Unsuback; packetId: number }
   | { type: PacketType.Pingresp }
-  | { type: PacketType.OversizedPublish; topic: string; qos: 0 | 1 | 2; packetId: number; bytes: number; head: Uint8Array };
+  | {
+      type: PacketType.OversizedPublish;
+      topic: string;
+      qos: 0 | 1 | 2;
+      packetId: number;
+      bytes: number;
+      head: Uint8Array;
+    };
 
 /** CONNACK return codes (§3.2.2.3), for error messages. */
 export const CONNACK_REASONS: Record<number, string> = {
@@ -60,12 +75,22 @@ export function encodeConnect(f: ConnectFields): Uint8Array {
   const clientId = encoder.encode(f.clientId);
   const username = f.username === undefined ? undefined : encoder.encode(f.username);
   const flags = (f.cleanSession ? 0x02 : 0) | (username ? 0x80 : 0);
-  const body = [str(encoder.encode("MQTT")), Uint8Array.of(4, flags, f.keepaliveSeconds >> 8, f.keepaliveSeconds & 0xff), str(clientId)];
+  const body = [
+    str(encoder.encode("MQTT")),
+    Uint8Array.of(4, flags, f.keepaliveSeconds >> 8, f.keepaliveSeconds & 0xff),
+    str(clientId),
+  ];
   if (username) body.push(str(username));
   return frame(PacketType.Connect << 4, body);
 }
 
-export function encodePublish(topic: string, payload: Uint8Array, qos: 0 | 1, packetId: number, dup = false): Uint8Array {
+export function encodePublish(
+  topic: string,
+  payload: Uint8Array,
+  qos: 0 | 1,
+  packetId: number,
+  dup = false,
+): Uint8Array {
   const parts = [str(encoder.encode(topic))];
   if (qos > 0) parts.push(u16(packetId));
   parts.push(payload);
@@ -275,7 +300,15 @@ function decodeBody(first: number, body: Uint8Array): IncomingPacket | undefined
         packetId = (body[at]! << 8) | body[at + 1]!;
         at += 2;
       }
-      return { type, topic, payload: body.slice(at), qos, packetId, dup: (first & 0x08) !== 0, retain: (first & 1) === 1 };
+      return {
+        type,
+        topic,
+        payload: body.slice(at),
+        qos,
+        packetId,
+        dup: (first & 0x08) !== 0,
+        retain: (first & 1) === 1,
+      };
     }
     case PacketType.Puback:
       return { type, packetId: id() };

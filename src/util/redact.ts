@@ -9,7 +9,8 @@
 
 /** What may precede a parameter name: start, a separator, or an escaped `&`/`?`. */
 const PARAM_START = String.raw`(?:(?<![^\s?&,;:"'({\[<>/|])|(?<=\\u0026|%26|%3F))`;
-const PARAM_NAMES = "X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential|Signature|Credential|AWSAccessKeyId|sig|token|access_token";
+const PARAM_NAMES =
+  "X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential|Signature|Credential|AWSAccessKeyId|sig|token|access_token";
 /** A value ends at a separator, at an escaped `&` (`%26`, `\u0026`), or at a quote. */
 const VALUE = String.raw`(?:[^&\s"'#\\<>,;%]|%(?!26|3F)|\\/)*`;
 /** `name=value` in any of the encodings above. */
@@ -27,7 +28,10 @@ const BASE64_OR_NEWLINE = /[A-Za-z0-9+/=\r\n]/;
 export const REDACTED = "[REDACTED]";
 
 export function redactSecrets(text: string): string {
-  const named = text.replace(SECRET_PARAM, `$1${REDACTED}`).replace(SECRET_HEADER, `$1${REDACTED}`).replace(SECRET_ASSIGNMENT, `$1${REDACTED}`);
+  const named = text
+    .replace(SECRET_PARAM, `$1${REDACTED}`)
+    .replace(SECRET_HEADER, `$1${REDACTED}`)
+    .replace(SECRET_ASSIGNMENT, `$1${REDACTED}`);
   return redactPemTails(named.replace(PEM_BLOCK, `-----BEGIN $1-----${REDACTED}`));
 }
 

@@ -199,7 +199,9 @@ export const SCENARIOS: Scenario[] = [
       // retries, since the service refuses updates after a terminal state.
       const updates = env.proxy!.fromClients.filter((m) => m.topic === `$aws/things/${thing}/jobs/${jobId}/update`);
       const inProgress = updates.filter((m) => m.payload.includes('"IN_PROGRESS"')).length;
-      if (e.versionNumber! > 3 + inProgress) throw new Error(`versionNumber ${e.versionNumber}: more transitions than one run allows`);
+      if (e.versionNumber! > 3 + inProgress) {
+        throw new Error(`versionNumber ${e.versionNumber}: more transitions than one run allows`);
+      }
       const succeeded = updates.filter((m) => m.payload.includes('"SUCCEEDED"'));
       const tokens = new Set(succeeded.map((m) => (JSON.parse(m.payload) as { clientToken?: string }).clientToken));
       if (tokens.size !== succeeded.length) throw new Error("a retry reused a clientToken");

@@ -10,7 +10,14 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Socket, TCPSocketListener } from "bun";
 import mqtt from "mqtt";
-import { CancelJobCommand, CreateJobCommand, CreateThingCommand, DeleteJobCommand, DescribeJobExecutionCommand, type IoTClient } from "@aws-sdk/client-iot";
+import {
+  CancelJobCommand,
+  CreateJobCommand,
+  CreateThingCommand,
+  DeleteJobCommand,
+  DescribeJobExecutionCommand,
+  type IoTClient,
+} from "@aws-sdk/client-iot";
 import { JobsAgent } from "../../src/jobs/agent.ts";
 import { UpdatePublisher } from "../../src/jobs/update-publisher.ts";
 import { createLogger } from "../../src/log/logger.ts";
@@ -40,9 +47,20 @@ async function until(what: string, condition: () => boolean, ms = 20_000): Promi
   }
 }
 
-function agentConnection(port: number, thingName: string, clock?: Clock, extra: Parameters<typeof connect>[1] = {}): Connection {
+function agentConnection(
+  port: number,
+  thingName: string,
+  clock?: Clock,
+  extra: Parameters<typeof connect>[1] = {},
+): Connection {
   const connection = connect(
-    { endpoint: { protocol: "mqtt", host: "127.0.0.1", port, alpn: undefined, mutualTlsRequired: false }, thingName, cert: undefined, key: undefined, rootCa: undefined },
+    {
+      endpoint: { protocol: "mqtt", host: "127.0.0.1", port, alpn: undefined, mutualTlsRequired: false },
+      thingName,
+      cert: undefined,
+      key: undefined,
+      rootCa: undefined,
+    },
     { clock, ...extra },
   );
   cleanups.push(() => connection.close(true));
@@ -71,7 +89,9 @@ async function waitTerminal(iot: IoTClient, jobId: string, thingName: string, ms
   }
 }
 
-async function localService(options: Parameters<typeof startLocalService>[0] = {}): Promise<{ service: RunningService; iot: IoTClient }> {
+async function localService(
+  options: Parameters<typeof startLocalService>[0] = {},
+): Promise<{ service: RunningService; iot: IoTClient }> {
   const service = await startLocalService(options);
   cleanups.push(() => service.stop());
   return { service, iot: iotClient(service.httpUrl) };
@@ -93,11 +113,20 @@ describe("redteam 01: update retry waits", () => {
     const connection = agentConnection(broker.port, thing);
     await connection.whenConnected();
     await connection.subscribe([`$aws/things/${thing}/jobs/+/update/accepted`]);
-    const publisher = new UpdatePublisher(connection, (jobId) => `$aws/things/${thing}/jobs/${jobId}/update`, retryMs, clock);
+    const publisher = new UpdatePublisher(
+      connection,
+      (jobId) => `$aws/things/${thing}/jobs/${jobId}/update`,
+      retryMs,
+      clock,
+    );
     connection.onMessage((topic, payload) => {
-      if (topic.endsWith("/update/accepted")) publisher.deliver(JSON.parse(new TextDecoder().decode(payload)).clientToken, { kind: "accepted" });
+      if (topic.endsWith("/update/accepted"))
+        publisher.deliver(JSON.parse(new TextDecoder().decode(payload)).clientToken, { kind: "accepted" });
     });
-    const accept = (token: string) => service.publishAsync(`$aws/things/${thing}/jobs/j1/update/accepted`, JSON.stringify({ clientToken: token }), { qos: 1 });
+    const accept = (token: string) =>
+      service.publishAsync(`$aws/things/${thing}/jobs/j1/update/accepted`, JSON.stringify({ clientToken: token }), {
+        qos: 1,
+      });
     return { seen, publisher, accept };
   }
 
@@ -142,7 +171,13 @@ describe("redteam 03: step timer per step", () => {
     const { service, iot } = await localService({ minuteMs: 400 });
     await iot.send(new CreateThingCommand({ thingName: "st-1" }));
     startAgent({ brokerUrl: service.mqttUrl, thingName: "st-1", handlerDirectory: tempDir(), stepTimeoutSeconds: 60 });
-    await iot.send(new CreateJobCommand({ jobId: "multi1", targets: [thingArn("st-1")], document: JSON.stringify(runCommandDoc("sleep,0.5", "sleep,0.5", "sleep,0.5", "sleep,0.5")) }));
+    await iot.send(
+      new CreateJobCommand({
+        jobId: "multi1",
+        targets: [thingArn("st-1")],
+        document: JSON.stringify(runCommandDoc("sleep,0.5", "sleep,0.5", "sleep,0.5", "sleep,0.5")),
+      }),
+    );
     const e = await waitTerminal(iot, "multi1", "st-1");
     expect([e.status, e.statusDetails?.detailsMap]).toEqual(["SUCCEEDED", { reason: "Exited with status: 0" }]);
   }, 60_000);
@@ -152,12 +187,22 @@ describe("redteam 03: step timer per step", () => {
     cleanups.push(() => broker.stop());
     const peer = await JobsPeer.start(broker.url);
     cleanups.push(() => peer.stop());
-    const agent = startAgent({ brokerUrl: broker.url, thingName: "st-2", handlerDirectory: tempDir(), stepTimeoutSeconds: 150 });
+    const agent = startAgent({
+      brokerUrl: broker.url,
+      thingName: "st-2",
+      handlerDirectory: tempDir(),
+      stepTimeoutSeconds: 150,
+    });
     await agent.waitForLog("No pending jobs");
     peer.queueJob("st-2", "steps3", runCommandDoc("true", "true", "true"));
     await peer.waitForStatus("st-2", "steps3", "SUCCEEDED");
     const requests = peer.updatesFor("steps3").map((u) => [u.request.status, u.request.stepTimeoutInMinutes]);
-    expect(requests).toEqual([["IN_PROGRESS", 4], ["IN_PROGRESS", 4], ["IN_PROGRESS", 4], ["SUCCEEDED", undefined]]);
+    expect(requests).toEqual([
+      ["IN_PROGRESS", 4],
+      ["IN_PROGRESS", 4],
+      ["IN_PROGRESS", 4],
+      ["SUCCEEDED", undefined],
+    ]);
   }, 60_000);
 });
 
@@ -169,18 +214,36 @@ describe("redteam 04/08/15: cancel checks and re-used job ids on the local servi
     await iot.send(new CreateThingCommand({ thingName: "pi-off" }));
     const stateDir = tempDir();
     const marker = join(tempDir(), "ran-offjob");
-    const first = startAgent({ brokerUrl: service.mqttUrl, thingName: "pi-off", handlerDirectory: tempDir(), stateDir });
+    const first = startAgent({
+      brokerUrl: service.mqttUrl,
+      thingName: "pi-off",
+      handlerDirectory: tempDir(),
+      stateDir,
+    });
     await first.waitForLog("No pending jobs");
     await first.kill("SIGTERM"); // offline; the broker keeps the persistent session and queues for it
-    await iot.send(new CreateJobCommand({ jobId: "offjob", targets: [thingArn("pi-off")], document: JSON.stringify(runCommandDoc(`touch,${marker}`)) }));
+    await iot.send(
+      new CreateJobCommand({
+        jobId: "offjob",
+        targets: [thingArn("pi-off")],
+        document: JSON.stringify(runCommandDoc(`touch,${marker}`)),
+      }),
+    );
     await iot.send(new CancelJobCommand({ jobId: "offjob" }));
-    const second = startAgent({ brokerUrl: service.mqttUrl, thingName: "pi-off", handlerDirectory: tempDir(), stateDir });
+    const second = startAgent({
+      brokerUrl: service.mqttUrl,
+      thingName: "pi-off",
+      handlerDirectory: tempDir(),
+      stateDir,
+    });
     // The replayed notify-next names offjob; the service refuses its IN_PROGRESS; nothing runs.
     await second.waitForLog("not running it");
     await second.waitForLog("No pending jobs");
     await Bun.sleep(300);
     expect(existsSync(marker)).toBe(false);
-    expect((await iot.send(new DescribeJobExecutionCommand({ jobId: "offjob", thingName: "pi-off" }))).execution!.status).toBe("CANCELED");
+    expect(
+      (await iot.send(new DescribeJobExecutionCommand({ jobId: "offjob", thingName: "pi-off" }))).execution!.status,
+    ).toBe("CANCELED");
     expect(second.lines.some((l) => l.includes("Running job"))).toBe(false);
   }, 60_000);
 
@@ -204,7 +267,8 @@ describe("redteam 04/08/15: cancel checks and re-used job ids on the local servi
   test("redteam 15: a force-cancel sent while the session was lost stops the running job after the reconnect", async () => {
     const dataDir = tempDir();
     const mqttPort = await freePort();
-    const serve = (port: number) => startService({ dataDir, host: "127.0.0.1", mqttPort: port, httpPort: 0, log: quietLog });
+    const serve = (port: number) =>
+      startService({ dataDir, host: "127.0.0.1", mqttPort: port, httpPort: 0, log: quietLog });
     let service = await serve(mqttPort);
     cleanups.push(() => service.stop());
     let iot = iotClient(service.httpUrl);
@@ -212,14 +276,26 @@ describe("redteam 04/08/15: cancel checks and re-used job ids on the local servi
     const steps = join(tempDir(), "steps");
     const agent = startAgent({ brokerUrl: service.mqttUrl, thingName: "pi-lost", handlerDirectory: tempDir() });
     await agent.waitForLog("No pending jobs");
-    await iot.send(new CreateJobCommand({ jobId: "jobA", targets: [thingArn("pi-lost")], document: JSON.stringify(runCommandDoc(`sh,-c,echo A-start >> ${steps}; sleep 20; echo A-end >> ${steps}`)) }));
+    await iot.send(
+      new CreateJobCommand({
+        jobId: "jobA",
+        targets: [thingArn("pi-lost")],
+        document: JSON.stringify(runCommandDoc(`sh,-c,echo A-start >> ${steps}; sleep 20; echo A-end >> ${steps}`)),
+      }),
+    );
     await until("A to start", () => existsSync(steps));
     // The service goes away and comes back elsewhere (the agent cannot reach it): cancel A, queue B.
     await service.stop();
     service = await serve(await freePort());
     iot = iotClient(service.httpUrl);
     await iot.send(new CancelJobCommand({ jobId: "jobA", force: true }));
-    await iot.send(new CreateJobCommand({ jobId: "jobB", targets: [thingArn("pi-lost")], document: JSON.stringify(runCommandDoc(`sh,-c,echo B-run >> ${steps}`)) }));
+    await iot.send(
+      new CreateJobCommand({
+        jobId: "jobB",
+        targets: [thingArn("pi-lost")],
+        document: JSON.stringify(runCommandDoc(`sh,-c,echo B-run >> ${steps}`)),
+      }),
+    );
     await service.stop();
     // Back on the agent's port; the broker's sessions were in memory: the agent's session is lost.
     service = await serve(mqttPort);
@@ -227,7 +303,9 @@ describe("redteam 04/08/15: cancel checks and re-used job ids on the local servi
     await agent.waitForLog("no longer has this job pending; canceling it", 60_000);
     expect((await waitTerminal(iot, "jobB", "pi-lost")).status).toBe("SUCCEEDED");
     expect(readFileSync(steps, "utf8")).toBe("A-start\nB-run\n");
-    expect((await iot.send(new DescribeJobExecutionCommand({ jobId: "jobA", thingName: "pi-lost" }))).execution!.status).toBe("CANCELED");
+    expect(
+      (await iot.send(new DescribeJobExecutionCommand({ jobId: "jobA", thingName: "pi-lost" }))).execution!.status,
+    ).toBe("CANCELED");
   }, 90_000);
 });
 
@@ -238,11 +316,30 @@ describe("redteam 06: statusDetails the service refuses", () => {
     const { service, iot } = await localService();
     await iot.send(new CreateThingCommand({ thingName: "pi-ctl" }));
     startAgent({ brokerUrl: service.mqttUrl, thingName: "pi-ctl", handlerDirectory: tempDir() });
-    const failedStep = { version: "1.0", steps: [{ action: { name: "first", type: "runCommand", input: { command: "true" } } }, { action: { name: "bad\u0007name", type: "runCommand", input: { command: "false" } } }] };
-    const badPath = { version: "1.0", steps: [{ action: { name: "s", type: "runHandler", input: { handler: "x", path: "/opt/handlers\u001b[0m" } } }] };
-    await iot.send(new CreateJobCommand({ jobId: "ctl-step", targets: [thingArn("pi-ctl")], document: JSON.stringify(failedStep) }));
-    await iot.send(new CreateJobCommand({ jobId: "ctl-reason", targets: [thingArn("pi-ctl")], document: JSON.stringify(badPath) }));
-    await iot.send(new CreateJobCommand({ jobId: "after1", targets: [thingArn("pi-ctl")], document: JSON.stringify(runCommandDoc("true")) }));
+    const failedStep = {
+      version: "1.0",
+      steps: [
+        { action: { name: "first", type: "runCommand", input: { command: "true" } } },
+        { action: { name: "bad\u0007name", type: "runCommand", input: { command: "false" } } },
+      ],
+    };
+    const badPath = {
+      version: "1.0",
+      steps: [{ action: { name: "s", type: "runHandler", input: { handler: "x", path: "/opt/handlers\u001b[0m" } } }],
+    };
+    await iot.send(
+      new CreateJobCommand({ jobId: "ctl-step", targets: [thingArn("pi-ctl")], document: JSON.stringify(failedStep) }),
+    );
+    await iot.send(
+      new CreateJobCommand({ jobId: "ctl-reason", targets: [thingArn("pi-ctl")], document: JSON.stringify(badPath) }),
+    );
+    await iot.send(
+      new CreateJobCommand({
+        jobId: "after1",
+        targets: [thingArn("pi-ctl")],
+        document: JSON.stringify(runCommandDoc("true")),
+      }),
+    );
     const step = await waitTerminal(iot, "ctl-step", "pi-ctl");
     expect([step.status, step.statusDetails?.detailsMap?.failedStep]).toEqual(["FAILED", "bad\uFFFDname"]);
     const reason = await waitTerminal(iot, "ctl-reason", "pi-ctl");
@@ -262,7 +359,9 @@ describe("redteam 06: statusDetails the service refuses", () => {
     peer.queueJob("pi-inv", "refused-details", runCommandDoc("sh,-c,exit 3"));
     peer.queueJob("pi-inv", "next-one", runCommandDoc("true"));
     const e = await peer.waitForStatus("pi-inv", "refused-details", "FAILED");
-    expect(e.statusDetails).toEqual({ reason: "The service refused this job's status details; the agent's log has them" });
+    expect(e.statusDetails).toEqual({
+      reason: "The service refused this job's status details; the agent's log has them",
+    });
     expect(peer.updatesFor("refused-details").map((u) => [u.request.status, u.reply])).toEqual([
       ["IN_PROGRESS", "accepted"],
       ["FAILED", "rejected"],
@@ -342,7 +441,15 @@ describe("redteam 10: a broker that drops the link right after CONNACK", () => {
     const port = broker.start();
     const clock = new ManualClock();
     const failures: number[] = [];
-    const client = new MqttClient({ host: "127.0.0.1", port, clientId: "flap-1", cleanSession: false, keepaliveSeconds: 60, reconnectDelayMs: (n) => (failures.push(n), 1000), clock });
+    const client = new MqttClient({
+      host: "127.0.0.1",
+      port,
+      clientId: "flap-1",
+      cleanSession: false,
+      keepaliveSeconds: 60,
+      reconnectDelayMs: (n) => (failures.push(n), 1000),
+      clock,
+    });
     cleanups.push(() => client.close(false));
     for (let n = 1; n <= 8; n++) {
       await until(`drop ${n}`, () => failures.length === n);
@@ -395,7 +502,16 @@ describe("redteam 10: a broker that drops the link right after CONNACK", () => {
   test("redteam 10: packet ids cannot run out: 70,000 unacknowledged publishes keep a bounded window and return at once", async () => {
     const port = await freePort(); // nothing listens: nothing is ever acknowledged
     const clock = new ManualClock();
-    const client = new MqttClient({ host: "127.0.0.1", port, clientId: "ids-1", cleanSession: false, keepaliveSeconds: 60, reconnectDelayMs: () => 1000, maxInFlight: 1000, clock });
+    const client = new MqttClient({
+      host: "127.0.0.1",
+      port,
+      clientId: "ids-1",
+      cleanSession: false,
+      keepaliveSeconds: 60,
+      reconnectDelayMs: () => 1000,
+      maxInFlight: 1000,
+      clock,
+    });
     cleanups.push(() => client.close(false));
     const started = performance.now();
     const results: Promise<boolean>[] = [];
@@ -420,7 +536,20 @@ describe("redteam 10: a broker that drops the link right after CONNACK", () => {
 describe("redteam 11: redaction gaps", () => {
   test("redteam 11: signatures and credentials in every encoding reach neither statusDetails nor the log (agent exec)", async () => {
     const dir = tempDir();
-    const secrets = ["SIGPLAIN1111", "AKIAEXAMPLE2", "SIGGOJSON2222", "SIGURLENC3333", "AKIAEXAMPLE4", "SIGHEADER4444", "SIGCURL5555", "wJalrXUtnFEMIK7MDENGbPxRfiCYSECRET6666", "SIGHTML7777", "TOKENHDR8888", "STSSECRET9999", "STSTOKEN0000"];
+    const secrets = [
+      "SIGPLAIN1111",
+      "AKIAEXAMPLE2",
+      "SIGGOJSON2222",
+      "SIGURLENC3333",
+      "AKIAEXAMPLE4",
+      "SIGHEADER4444",
+      "SIGCURL5555",
+      "wJalrXUtnFEMIK7MDENGbPxRfiCYSECRET6666",
+      "SIGHTML7777",
+      "TOKENHDR8888",
+      "STSSECRET9999",
+      "STSTOKEN0000",
+    ];
     const leak = writeHandler(
       dir,
       "leak.sh",
@@ -435,12 +564,24 @@ describe("redteam 11: redaction gaps", () => {
         `echo '<a href="https://b.s3.amazonaws.com/f?X-Amz-Algorithm=A&amp;X-Amz-Signature=SIGHTML7777">'`,
         "echo '> x-amz-security-token: TOKENHDR8888'",
         `echo '{"Credentials": {"SecretAccessKey": "STSSECRET9999", "SessionToken": "STSTOKEN0000"}}' >&2`,
-        "echo \"signature ok; $1\"",
+        'echo "signature ok; $1"',
       ].join("\n") + "\n",
     );
     const doc = join(dir, "job.json");
-    await Bun.write(doc, JSON.stringify({ version: "1.0", includeStdOut: true, steps: [{ action: { name: "leak", type: "runCommand", input: { command: `${leak},X-Amz-Signature=SIGCURL5555` } } }] }));
-    const run = Bun.spawnSync([process.execPath, join(import.meta.dir, "../../src/main.ts"), "exec", doc, "--log-level", "DEBUG"], { stdout: "pipe", stderr: "pipe" });
+    await Bun.write(
+      doc,
+      JSON.stringify({
+        version: "1.0",
+        includeStdOut: true,
+        steps: [
+          { action: { name: "leak", type: "runCommand", input: { command: `${leak},X-Amz-Signature=SIGCURL5555` } } },
+        ],
+      }),
+    );
+    const run = Bun.spawnSync(
+      [process.execPath, join(import.meta.dir, "../../src/main.ts"), "exec", doc, "--log-level", "DEBUG"],
+      { stdout: "pipe", stderr: "pipe" },
+    );
     const all = run.stdout.toString() + run.stderr.toString();
     const report = JSON.parse(run.stdout.toString());
     expect(report.status).toBe("SUCCEEDED");
@@ -452,10 +593,24 @@ describe("redteam 11: redaction gaps", () => {
     const dir = tempDir();
     const sig = "0123456789abcdef".repeat(4);
     // "Signature=" starts 1024 - 12 characters before the end: the reported tail begins inside it.
-    const script = writeHandler(dir, "tail.sh", `#!/bin/sh\nprintf 'https://b.s3.amazonaws.com/f?X-Amz-Algorithm=A&X-Amz-Signature=${sig}\\n'\nhead -c ${1024 - sig.length - 12} /dev/zero | tr '\\0' '.'\n`);
+    const script = writeHandler(
+      dir,
+      "tail.sh",
+      `#!/bin/sh\nprintf 'https://b.s3.amazonaws.com/f?X-Amz-Algorithm=A&X-Amz-Signature=${sig}\\n'\nhead -c ${1024 - sig.length - 12} /dev/zero | tr '\\0' '.'\n`,
+    );
     const doc = join(dir, "job.json");
-    await Bun.write(doc, JSON.stringify({ version: "1.0", includeStdOut: true, steps: [{ action: { name: "s", type: "runCommand", input: { command: script } } }] }));
-    const run = Bun.spawnSync([process.execPath, join(import.meta.dir, "../../src/main.ts"), "exec", doc], { stdout: "pipe", stderr: "pipe" });
+    await Bun.write(
+      doc,
+      JSON.stringify({
+        version: "1.0",
+        includeStdOut: true,
+        steps: [{ action: { name: "s", type: "runCommand", input: { command: script } } }],
+      }),
+    );
+    const run = Bun.spawnSync([process.execPath, join(import.meta.dir, "../../src/main.ts"), "exec", doc], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     const stdout: string = JSON.parse(run.stdout.toString()).statusDetails.stdout;
     expect(stdout.length).toBeLessThanOrEqual(1024);
     expect(stdout).not.toContain("0123456789abcdef");

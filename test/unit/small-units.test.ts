@@ -108,7 +108,11 @@ describe("redteam 06: reportableDetails, the one statusDetails gate", () => {
       stderr: "",
       empty: "\r",
     });
-    expect(out).toEqual({ reason: "Handler directory /opt/h\uFFFD[0m does not exist", failedStep: "bad\uFFFDname", stdout: "x".repeat(1024 - 27) + "&X-Amz-Signature=[REDACTED]" });
+    expect(out).toEqual({
+      reason: "Handler directory /opt/h\uFFFD[0m does not exist",
+      failedStep: "bad\uFFFDname",
+      stdout: "x".repeat(1024 - 27) + "&X-Amz-Signature=[REDACTED]",
+    });
     expect(reportableDetails(out)).toEqual(out); // idempotent
     expect(reportableDetails({ reason: "r".repeat(5000) }).reason!.length).toBe(1024);
   });
@@ -117,8 +121,10 @@ describe("redteam 06: reportableDetails, the one statusDetails gate", () => {
 describe("redteam 12: the jobId of an oversized execution message", () => {
   const bytes = (s: string) => new TextEncoder().encode(s);
   test("read from the kept head, only when it comes before any jobDocument", () => {
-    expect(jobIdOfTruncatedExecution(bytes('{"timestamp":1,"execution":{"jobId":"huge-1","thingName":"t","jobDocument":{"x":"'))).toBe("huge-1");
-    expect(jobIdOfTruncatedExecution(bytes('{"execution":{"jobDocument":{"jobId":"victim"},"jobId":"huge-1"'))).toBeUndefined();
+    const head = '{"timestamp":1,"execution":{"jobId":"huge-1","thingName":"t","jobDocument":{"x":"';
+    expect(jobIdOfTruncatedExecution(bytes(head))).toBe("huge-1");
+    const documentFirst = '{"execution":{"jobDocument":{"jobId":"victim"},"jobId":"huge-1"';
+    expect(jobIdOfTruncatedExecution(bytes(documentFirst))).toBeUndefined();
     expect(jobIdOfTruncatedExecution(bytes('{"execution":{"jobId":"not/valid"}'))).toBeUndefined();
     expect(jobIdOfTruncatedExecution(bytes('{"execution":{"status":"QUEUED","jobDocument":"xxxx'))).toBeUndefined();
   });
