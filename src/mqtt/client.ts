@@ -51,7 +51,7 @@ export interface MqttClientOptions {
   readonly maxPacketBytes?: number;
   /** A connection up this long resets the failure count (default 30 s). */
   readonly stableAfterMs?: number;
-  /** Unacknowledged packets kept at most (default 1000, at most 65535). */
+  /** Unacknowledged packets kept at most (default 10,000, at most 65535; the agent uses 100). */
   readonly maxInFlight?: number;
   readonly clock?: Clock;
 }
@@ -81,7 +81,8 @@ type Pending =
     };
 
 const DEFAULT_STABLE_AFTER_MS = 30_000;
-const DEFAULT_MAX_IN_FLIGHT = 1000;
+/** Room for a service publishing to thousands of things in a burst; still far below the id space. */
+const DEFAULT_MAX_IN_FLIGHT = 10_000;
 const MAX_PACKET_ID = 0xffff;
 
 const encoder = new TextEncoder();
