@@ -8,9 +8,10 @@
  */
 
 /** What may precede a parameter name: start, a separator, or an escaped `&`/`?`. */
-const PARAM_START = String.raw`(?:(?<![^\s?&,;:"'({\[<>/|])|(?<=\\u0026|%26|%3F))`;
+const PARAM_START = String.raw`(?:(?<![^\s?&#,;:"'({\[<>/|])|(?<=\\u0026|%26|%3F))`;
 const PARAM_NAMES =
-  "X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential|Signature|Credential|AWSAccessKeyId|sig|token|access_token";
+  "X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential|Signature|Credential|AWSAccessKeyId|sig|token|access_token" +
+  "|refresh_token|id_token|client_secret|password|passwd|api_key|apikey";
 /** A value ends at a separator, at an escaped `&` (`%26`, `\u0026`), or at a quote. */
 const VALUE = String.raw`(?:[^&\s"'#\\<>,;%]|%(?!26|3F)|\\/)*`;
 /** `name=value` in any of the encodings above. */

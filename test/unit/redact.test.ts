@@ -73,6 +73,11 @@ describe("redactSecrets: every encoding [redteam 11]", () => {
       '{"SecretAccessKey": "wJalr11", "SessionToken": "IQo11"}',
       '{"SecretAccessKey": "[REDACTED]", "SessionToken": "[REDACTED]"}',
     ],
+    [
+      "OAuth fragment and other secrets",
+      "https://app/#access_token=AT12&x=1 password=pw12 client_secret=cs12",
+      "https://app/#access_token=[REDACTED]&x=1 password=[REDACTED] client_secret=[REDACTED]",
+    ],
   ];
   for (const [name, input, expected] of cases) {
     test(`redteam 11: ${name}`, () => expect(redactSecrets(input)).toBe(expected));
