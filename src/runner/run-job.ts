@@ -5,21 +5,18 @@
  */
 import type { SigningConfig } from "../config/schema.ts";
 import type { JobDocument, Step } from "../jobdoc/job-document.ts";
-import { MAX_STATUS_DETAIL_VALUE_CHARS } from "../protocol/limits.ts";
 import type { Clock } from "../util/clock.ts";
-import { redactSecrets } from "../util/redact.ts";
 import { resolveHandler } from "./handler-path.ts";
 import type { ByteSink } from "./byte-sink.ts";
 import { LineCounter } from "./line-counter.ts";
 import { OutputLog } from "./output-log.ts";
 import { OutputTail } from "./output-tail.ts";
 import { checkUser, planExecution, type RunAsContext } from "./run-as-user.ts";
-import { truncateHead } from "./sanitize.ts";
+import { MAX_DETAIL_CHARS, REDACTION_CONTEXT_CHARS, reportableDetails } from "./sanitize.ts";
 import { spawnStep } from "./spawn-step.ts";
 import { exitReason, type StepExit } from "./step-exit.ts";
 
-/** The Jobs service's limit on a statusDetails value. */
-export const MAX_DETAIL_CHARS = MAX_STATUS_DETAIL_VALUE_CHARS;
+export { MAX_DETAIL_CHARS };
 
 export interface RunContext extends RunAsContext {
   readonly handlerDirectory: string;
@@ -60,13 +57,12 @@ export async function runJob(doc: JobDocument, ctx: RunContext): Promise<JobOutc
     const signing = { ...ctx, signing: ctx.signing, timeoutSeconds: ctx.stepTimeoutSeconds };
     const refused = await checkJobSignatures(doc, signing);
     if (refused === "canceled") return { status: "CANCELED", statusDetails: {}, steps: [] };
-    if (refused) {
-      return { status: "FAILED", statusDetails: { reason: truncateHead(redactSecrets(refused), MAX_DETAIL_CHARS) }, steps: [] };
-    }
+    if (refused) return { status: "FAILED", statusDetails: reportableDetails({ reason: refused }), steps: [] };
   }
-  // One tail per stream for the whole job, as the reference keeps (output accumulates across steps).
-  const stdout = new OutputTail(MAX_DETAIL_CHARS);
-  const stderr = new OutputTail(MAX_DETAIL_CHARS);
+  // One tail per stream for the whole job, as the reference keeps (output accumulates across steps);
+  // kept wider than what is reported, so a secret's name just before the cut is still seen.
+  const stdout = new OutputTail(MAX_DETAIL_CHARS + REDACTION_CONTEXT_CHARS);
+  const stderr = new OutputTail(MAX_DETAIL_CHARS + REDACTION_CONTEXT_CHARS);
   const results: StepResult[] = [];
   let failed: StepResult | undefined;
 
@@ -88,14 +84,12 @@ export async function runJob(doc: JobDocument, ctx: RunContext): Promise<JobOutc
 
   const last = failed ?? results.at(-1);
   const details: Record<string, string> = {};
-  const reason = last ? last.reason : "No steps ran";
-  details.reason = truncateHead(redactSecrets(reason), MAX_DETAIL_CHARS);
-  if (failed && plan.length > 1) details.failedStep = truncateHead(redactSecrets(failed.name), MAX_DETAIL_CHARS);
-  const out = redactSecrets(stdout.text());
-  const err = redactSecrets(stderr.text());
-  if (doc.includeStdOut && out !== "") details.stdout = out;
-  if (err !== "") details.stderr = err;
-  return { status: failed ? "FAILED" : "SUCCEEDED", statusDetails: details, steps: results };
+  details.reason = last ? last.reason : "No steps ran";
+  if (failed && plan.length > 1) details.failedStep = failed.name;
+  if (doc.includeStdOut) details.stdout = stdout.text();
+  details.stderr = stderr.text();
+  // Redaction, sanitising and the limits: one gate for every value (empty ones are left out).
+  return { status: failed ? "FAILED" : "SUCCEEDED", statusDetails: reportableDetails(details), steps: results };
 }
 
 async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: OutputTail): Promise<StepResult> {
