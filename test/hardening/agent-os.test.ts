@@ -547,7 +547,7 @@ describe("redteam 17a-c, f: minor defects", () => {
 
 describe("redteam 07: steps know their job execution", () => {
   test("redteam 07: the agent gives steps IOT_JOBS_JOB_ID and IOT_JOBS_EXECUTION_NUMBER (reboot.sh ties its lock to them); exec does not", async () => {
-    const config = { jobs: { handlerDirectory: tempDir(), stepTimeoutSeconds: 0 } } as AgentConfig;
+    const config = { jobs: { handlerDirectory: tempDir(), stepTimeoutSeconds: 0, signing: { trustedCertificates: undefined, required: false } } } as unknown as AgentConfig;
     const jobLog = silentLogger().child({ jobId: "job-7", executionNumber: 3 });
     expect(executionOf(jobLog)).toEqual({ jobId: "job-7", executionNumber: 3 });
     const doc = parsed({ version: "1.0", includeStdOut: true, steps: [commandStep("env", "sh,-c,echo ${IOT_JOBS_JOB_ID-unset} ${IOT_JOBS_EXECUTION_NUMBER-unset}")] });
