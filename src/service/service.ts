@@ -1,19 +1,23 @@
 /**
- * Assembles the local Jobs service: store, fleet, shadows, package catalog, jobs engine and
- * control, the MQTT side (embedded aedes or an existing broker) and the HTTP control plane.
+ * Assembles the local Jobs service: the data-directory lock, store, fleet, shadows, package
+ * catalog, jobs engine and control, the start-up checks, the MQTT side (embedded aedes or an
+ * existing broker) and the HTTP control plane.
  */
 import type { Logger } from "../log/logger.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
 import { attachToBroker } from "./broker/attached-broker.ts";
 import { startEmbeddedBroker } from "./broker/embedded-broker.ts";
 import { thingOfTopic, type Transport } from "./broker/transport.ts";
 import { PackageCatalog } from "./catalog/packages.ts";
+import { type DataDirLock, lockDataDir } from "./data-dir-lock.ts";
 import { controlPlane } from "./http/control-plane.ts";
 import { JobsDeviceApi } from "./jobs/device-api.ts";
 import { JobControl } from "./jobs/job-control.ts";
-import { type Clock, JobsEngine } from "./jobs/jobs-engine.ts";
+import { JobsEngine } from "./jobs/jobs-engine.ts";
 import { Fleet } from "./registry/fleet.ts";
 import { handleShadowRequest } from "./shadows/shadow-topics.ts";
 import { PACKAGE_SHADOW, ShadowService } from "./shadows/shadows.ts";
+import { repairAtStartup, repairsFound } from "./startup-check.ts";
 import { Store } from "./store.ts";
 
 export interface ServiceOptions {
@@ -27,6 +31,7 @@ export interface ServiceOptions {
   /** Length of a timeout "minute" in ms (default 60,000; tests shorten it). */
   readonly minuteMs?: number;
   readonly log: Logger;
+  /** Time and timers (default: the system clock; tests pass a ManualClock). */
   readonly clock?: Clock;
 }
 
@@ -39,35 +44,62 @@ export interface RunningService {
 
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { log } = options;
-  const clock = options.clock ?? { now: () => Date.now() };
-  const store = new Store(options.dataDir);
+  const clock = options.clock ?? systemClock;
+  const now = () => clock.now();
+  const lock: DataDirLock | undefined = options.dataDir ? lockDataDir(options.dataDir) : undefined;
+  if (lock?.degraded) log.warn({ dataDir: options.dataDir }, lock.degraded);
+  let store: Store;
+  try {
+    store = new Store(options.dataDir);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   let transport: Transport | undefined;
   const publish = (topic: string, payload: object) => transport?.publish(topic, JSON.stringify(payload));
 
   let fleet!: Fleet;
-  const shadows = new ShadowService(store, (t) => fleet.hasThing(t), clock.now, (thing) => fleet.reevaluate(thing));
-  fleet = new Fleet(store, (t) => shadows.statesOf(t), clock.now);
-  const catalog = new PackageCatalog(store, clock.now);
+  const shadows = new ShadowService(store, (t) => fleet.hasThing(t), now, (thing) => fleet.reevaluate(thing));
+  fleet = new Fleet(store, (t) => shadows.statesOf(t), now, (group, problem) =>
+    log.error({ thingGroupName: group, problem }, `Dynamic thing group ${group} is disabled: ${problem}`),
+  );
+  const catalog = new PackageCatalog(store, now);
   let jobs!: JobControl;
   const engine = new JobsEngine(store, {
     minuteMs: options.minuteMs ?? 60_000,
     clock,
     notify: (thing, suffix, payload) => publish(`$aws/things/${thing}/jobs/${suffix}`, payload),
+    onTimerError: (error) => log.warn({ err: error }, "A job execution timer could not be saved; retrying"),
     onSucceeded: (execution, job) =>
       jobs.onSucceeded(execution, job, {
         reportPackages: (thingName, versions) => {
           const reported = Object.fromEntries([...versions].map(([p, v]) => [p, v === undefined ? null : { version: v }]));
           const res = shadows.update(thingName, PACKAGE_SHADOW, { state: { reported } }, 0);
-          if (!res.ok) return log.warn({ thingName, code: res.error.code, message: res.error.message }, "Could not update $package after a SUCCEEDED execution");
+          if (!res.ok) {
+            const fields = { thingName, code: res.error.code, message: res.error.message };
+            return log.warn(fields, "Could not update $package after a SUCCEEDED execution");
+          }
           const prefix = `$aws/things/${thingName}/shadow/name/${PACKAGE_SHADOW}/update`;
-          publish(`${prefix}/accepted`, res.value.accepted);
-          if (res.value.delta) publish(`${prefix}/delta`, res.value.delta);
-          publish(`${prefix}/documents`, res.value.documents);
+          store.afterCommit(() => {
+            publish(`${prefix}/accepted`, res.value.accepted);
+            if (res.value.delta) publish(`${prefix}/delta`, res.value.delta);
+            publish(`${prefix}/documents`, res.value.documents);
+          });
         },
       }),
   });
-  jobs = new JobControl(store, engine, fleet, catalog, clock.now);
+  jobs = new JobControl(store, engine, fleet, catalog, now);
   fleet.onMembershipChange((thing, joined, left) => jobs.onMembershipChange(thing, joined, left));
+  fleet.onThingDeleted((thing) => jobs.onThingDeleted(thing));
+
+  try {
+    const repairs = repairAtStartup(store, fleet, engine);
+    if (repairsFound(repairs)) log.warn({ repairs }, "Repaired state left inconsistent by an earlier crash");
+  } catch (error) {
+    store.close();
+    lock?.release();
+    throw error;
+  }
   const deviceApi = new JobsDeviceApi(engine, clock);
 
   const onRequest = (topic: string, payload: Uint8Array, reply: (topic: string, payload: string) => void) => {
@@ -77,12 +109,24 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       for (const r of deviceApi.handle(topic, payload)) reply(r.topic, JSON.stringify(r.payload));
     } else {
       // Shadow replies go to subscribers, not only to the requester.
-      for (const p of handleShadowRequest(shadows, topic, payload, clock.now)) publish(p.topic, p.payload);
+      for (const p of handleShadowRequest(shadows, topic, payload, now)) publish(p.topic, p.payload);
     }
   };
-  transport = options.broker
-    ? await attachToBroker(options.broker, onRequest, (message) => log.warn({ message }, "Broker connection problem"))
-    : await startEmbeddedBroker({ host: options.host, port: options.mqttPort, onRequest, isRegisteredThing: (id) => fleet.hasThing(id), onRefused: (clientId, what) => log.warn({ clientId, what }, "Refused by the topic policy") });
+  try {
+    transport = options.broker
+      ? await attachToBroker(options.broker, onRequest, (message) => log.warn({ message }, "Broker connection problem"))
+      : await startEmbeddedBroker({
+          host: options.host,
+          port: options.mqttPort,
+          onRequest,
+          isRegisteredThing: (id) => fleet.hasThing(id),
+          onRefused: (clientId, what) => log.warn({ clientId, what }, "Refused by the topic policy"),
+        });
+  } catch (error) {
+    store.close();
+    lock?.release();
+    throw error;
+  }
 
   const router = controlPlane({
     fleet,
@@ -108,6 +152,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       await server.stop(true);
       await transport?.close();
       store.close();
+      lock?.release();
     },
   };
 }

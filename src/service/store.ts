@@ -1,7 +1,18 @@
 /**
- * The service's state: in memory for reads, written through to SQLite (bun:sqlite, WAL) on every
- * change, loaded back at start — so a restart loses nothing. One table of JSON records keyed by
- * kind and key keeps the schema trivial; the records are small and few (a fleet, its jobs).
+ * The service's state: in memory for reads, written through to SQLite (bun:sqlite, WAL), loaded
+ * back at start — so a restart loses nothing. One table of JSON records keyed by kind and key.
+ *
+ * Why transactions with an undo log: a command's derived changes (group membership, continuous
+ * jobs, job status) must commit with it or not at all, and memory must never hold what SQLite
+ * refused (a full disk). Every write goes through `put`/`delete` inside `transaction`: the row is
+ * written to SQLite first, then memory, and the previous value is logged. If any statement or the
+ * COMMIT fails, SQLite rolls back and memory is restored from the log before the error reaches the
+ * caller. JavaScript runs the transaction synchronously, so nothing can read the in-between state;
+ * side effects (MQTT notifications, timers) are queued with `afterCommit` and run only after COMMIT.
+ *
+ * Records handed out are frozen (shallowly) and typed readonly: a change is a new record `put`.
+ * Secondary indexes (`defineIndex`) are kept by the store, so they roll back with the records and
+ * a lookup costs what it returns, not what the history holds.
  */
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
@@ -16,13 +27,31 @@ interface Kinds {
   package: SoftwarePackage;
   version: PackageVersion;
   shadow: Shadow;
-  setting: PackageConfiguration | { value: number };
+  setting: PackageConfiguration | { readonly value: number };
 }
-type Kind = keyof Kinds;
+export type Kind = keyof Kinds;
+export type RecordOf<K extends Kind> = Kinds[K];
 
-export const executionKey = (jobId: string, thingName: string, executionNumber: number) => `${jobId}\u0000${thingName}\u0000${executionNumber}`;
+export const executionKey = (jobId: string, thingName: string, executionNumber: number) =>
+  `${jobId}\u0000${thingName}\u0000${executionNumber}`;
 export const versionKey = (packageName: string, versionName: string) => `${packageName}\u0000${versionName}`;
 export const shadowKey = (thingName: string, shadowName: string) => `${thingName}\u0000${shadowName}`;
+
+/** The database file inside a data directory. */
+export const DATABASE_FILE = "iot-jobs-local.sqlite";
+
+interface Index {
+  readonly kind: Kind;
+  readonly values: (record: never) => readonly string[];
+  readonly map: Map<string, Set<string>>;
+}
+
+interface Transaction {
+  readonly undo: (() => void)[];
+  readonly after: (() => void)[];
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
 
 export class Store {
   private readonly db: Database;
@@ -36,20 +65,28 @@ export class Store {
     shadow: new Map(),
     setting: new Map(),
   };
+  private readonly indexes = new Map<string, Index>();
+  private readonly indexesOf = new Map<Kind, Index[]>();
   private readonly upsert;
   private readonly remove;
+  private tx: Transaction | undefined;
 
   /** `dataDir` undefined: an in-memory database (tests, throw-away demos). */
   constructor(dataDir: string | undefined) {
     if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    this.db = new Database(dataDir ? join(dataDir, "iot-jobs-local.sqlite") : ":memory:", { create: true });
+    this.db = new Database(dataDir ? join(dataDir, DATABASE_FILE) : ":memory:", { create: true });
     this.db.run("PRAGMA journal_mode = WAL");
     this.db.run("PRAGMA synchronous = NORMAL");
-    this.db.run("CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (kind, key))");
-    this.upsert = this.db.prepare("INSERT INTO records (kind, key, json) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET json = excluded.json");
+    this.db.run(
+      "CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (kind, key))",
+    );
+    this.upsert = this.db.prepare(
+      "INSERT INTO records (kind, key, json) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET json = excluded.json",
+    );
     this.remove = this.db.prepare("DELETE FROM records WHERE kind = ? AND key = ?");
-    for (const row of this.db.query("SELECT kind, key, json FROM records").all() as { kind: Kind; key: string; json: string }[]) {
-      (this.maps[row.kind] as Map<string, unknown> | undefined)?.set(row.key, JSON.parse(row.json));
+    const rows = this.db.query("SELECT kind, key, json FROM records").all() as { kind: Kind; key: string; json: string }[];
+    for (const row of rows) {
+      (this.maps[row.kind] as Map<string, unknown> | undefined)?.set(row.key, Object.freeze(JSON.parse(row.json)));
     }
   }
 
@@ -65,20 +102,91 @@ export class Store {
     return this.maps[kind].size;
   }
 
-  /** Saves a record (new or changed in place). */
+  /**
+   * A secondary index: `values(record)` names the buckets a record belongs to (none, one or more).
+   * Defined once at start (built from the loaded records), kept up to date by put/delete.
+   */
+  defineIndex<K extends Kind>(kind: K, name: string, values: (record: Kinds[K]) => readonly string[]): void {
+    if (this.indexes.has(name)) throw new Error(`Index ${name} is defined twice`);
+    const index: Index = { kind, values: values as (record: never) => readonly string[], map: new Map() };
+    this.indexes.set(name, index);
+    this.indexesOf.set(kind, [...(this.indexesOf.get(kind) ?? []), index]);
+    for (const [key, record] of this.maps[kind]) this.indexAdd(index, key, record);
+  }
+
+  /** Keys of the records in bucket `value` of index `name` (live: copy before changing them). */
+  lookup(name: string, value: string): ReadonlySet<string> {
+    const index = this.indexes.get(name);
+    if (!index) throw new Error(`No index ${name}`);
+    return index.map.get(value) ?? EMPTY;
+  }
+
+  /** Records of bucket `value` of an index on `kind`. */
+  records<K extends Kind>(kind: K, name: string, value: string): Kinds[K][] {
+    const out: Kinds[K][] = [];
+    for (const key of this.lookup(name, value)) {
+      const record = this.maps[kind].get(key);
+      if (record) out.push(record);
+    }
+    return out;
+  }
+
+  /** Saves a record (new or replacing the previous one). Joins the open transaction, or is its own. */
   put<K extends Kind>(kind: K, key: string, value: Kinds[K]): void {
-    this.maps[kind].set(key, value);
-    this.upsert.run(kind, key, JSON.stringify(value));
+    this.transaction(() => {
+      this.upsert.run(kind, key, JSON.stringify(value));
+      this.apply(kind, key, Object.freeze(value) as Kinds[K]);
+    });
   }
 
   delete(kind: Kind, key: string): void {
-    this.maps[kind].delete(key);
-    this.remove.run(kind, key);
+    this.transaction(() => {
+      if (!this.maps[kind].has(key)) return;
+      this.remove.run(kind, key);
+      this.apply(kind, key, undefined);
+    });
   }
 
-  /** Runs `fn` in one SQLite transaction: a roll-out to 10,000 things is one commit. */
-  batch<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+  /**
+   * Runs `fn` as one SQLite transaction (nested calls join the outer one). If `fn` throws or
+   * SQLite refuses, the database rolls back, memory is restored, and the error is rethrown.
+   */
+  transaction<T>(fn: () => T): T {
+    if (this.tx) return fn();
+    const tx: Transaction = { undo: [], after: [] };
+    this.db.run("BEGIN IMMEDIATE");
+    this.tx = tx;
+    let result: T;
+    try {
+      result = fn();
+      this.db.run("COMMIT");
+    } catch (error) {
+      this.tx = undefined;
+      try {
+        if (this.db.inTransaction) this.db.run("ROLLBACK");
+      } finally {
+        for (let i = tx.undo.length - 1; i >= 0; i--) tx.undo[i]!();
+      }
+      throw error;
+    }
+    this.tx = undefined;
+    for (const f of tx.after) f();
+    return result;
+  }
+
+  /** Runs `fn` once the open transaction commits (never if it rolls back); at once outside one. */
+  afterCommit(fn: () => void): void {
+    if (this.tx) this.tx.after.push(fn);
+    else fn();
+  }
+
+  /** Memory kept outside the store (a derived set) registers how to restore it on rollback. */
+  onRollback(fn: () => void): void {
+    this.tx?.undo.push(fn);
+  }
+
+  get inTransaction(): boolean {
+    return this.tx !== undefined;
   }
 
   /** A counter that survives restarts (job sequence numbers). */
@@ -90,5 +198,38 @@ export class Store {
 
   close(): void {
     this.db.close();
+  }
+
+  private apply<K extends Kind>(kind: K, key: string, value: Kinds[K] | undefined): void {
+    const map = this.maps[kind];
+    const previous = map.get(key);
+    this.setRecord(kind, key, previous, value);
+    this.tx!.undo.push(() => this.setRecord(kind, key, value, previous));
+  }
+
+  private setRecord<K extends Kind>(kind: K, key: string, from: Kinds[K] | undefined, to: Kinds[K] | undefined): void {
+    for (const index of this.indexesOf.get(kind) ?? []) {
+      if (from !== undefined) this.indexRemove(index, key, from);
+      if (to !== undefined) this.indexAdd(index, key, to);
+    }
+    if (to === undefined) this.maps[kind].delete(key);
+    else this.maps[kind].set(key, to);
+  }
+
+  private indexAdd(index: Index, key: string, record: unknown): void {
+    for (const value of index.values(record as never)) {
+      let keys = index.map.get(value);
+      if (!keys) index.map.set(value, (keys = new Set()));
+      keys.add(key);
+    }
+  }
+
+  private indexRemove(index: Index, key: string, record: unknown): void {
+    for (const value of index.values(record as never)) {
+      const keys = index.map.get(value);
+      if (!keys) continue;
+      keys.delete(key);
+      if (keys.size === 0) index.map.delete(value);
+    }
   }
 }

@@ -3,7 +3,8 @@
  * editable only in DRAFT (3 KB in all), default versions, delete ordering, and the package
  * configuration that lets Jobs write `$package`.
  */
-import { AwsError, notFound } from "../aws-error.ts";
+import { dictOf } from "../dict.ts";
+import { ServiceError } from "../errors.ts";
 import { arn, type PackageConfiguration, type PackageVersion, type PackageVersionStatus, type SoftwarePackage } from "../model.ts";
 import { type Store, versionKey } from "../store.ts";
 
@@ -14,8 +15,9 @@ const NO_CONTROL = /^[^\p{C}]+$/u;
 export const MAX_ATTRIBUTES_BYTES = 3072;
 const CONFIG_KEY = "package-configuration";
 
-const validation = (message: string) => new AwsError("ValidationException", message);
-const conflict = (message: string) => new AwsError("ConflictException", message);
+const validation = (message: string) => new ServiceError("Validation", message);
+const conflict = (message: string) => new ServiceError("Conflict", message);
+const notFound = (message: string) => new ServiceError("ResourceNotFound", message);
 
 export const packageArn = (p: string) => arn(`package/${p}`);
 export const versionArn = (p: string, v: string) => arn(`package/${p}/version/${v}`);
@@ -35,7 +37,7 @@ export class PackageCatalog {
     checkDescription(description);
     if (this.store.get("package", packageName)) throw conflict(`Package ${packageName} already exists`);
     const now = this.seconds();
-    const pkg: SoftwarePackage = { packageName, creationDate: now, lastModifiedDate: now, tags, ...(description !== undefined ? { description } : {}) };
+    const pkg: SoftwarePackage = { packageName, creationDate: now, lastModifiedDate: now, tags: dictOf(tags), ...(description !== undefined ? { description } : {}) };
     this.store.put("package", packageName, pkg);
     return pkg;
   }
@@ -46,18 +48,20 @@ export class PackageCatalog {
     return p;
   }
 
+  /** Every field is checked before anything changes; the package is then replaced whole. */
   updatePackage(packageName: string, update: { description?: string; defaultVersionName?: string; unsetDefaultVersion?: boolean }): void {
     const p = this.getPackage(packageName);
     if (update.defaultVersionName !== undefined && update.unsetDefaultVersion) throw validation("Give defaultVersionName or unsetDefaultVersion, not both");
-    if (update.description !== undefined) (checkDescription(update.description), (p.description = update.description));
+    checkDescription(update.description);
     if (update.defaultVersionName !== undefined) {
       const v = this.getVersion(packageName, update.defaultVersionName);
       if (v.status === "DRAFT") throw conflict(`Version ${update.defaultVersionName} of package ${packageName} is DRAFT; publish it before naming it the default version`);
-      p.defaultVersionName = update.defaultVersionName;
     }
-    if (update.unsetDefaultVersion) delete p.defaultVersionName;
-    p.lastModifiedDate = this.seconds();
-    this.store.put("package", packageName, p);
+    const next: { -readonly [K in keyof SoftwarePackage]: SoftwarePackage[K] } = { ...p, lastModifiedDate: this.seconds() };
+    if (update.description !== undefined) next.description = update.description;
+    if (update.defaultVersionName !== undefined) next.defaultVersionName = update.defaultVersionName;
+    if (update.unsetDefaultVersion) delete next.defaultVersionName;
+    this.store.put("package", packageName, next);
   }
 
   deletePackage(packageName: string): void {
@@ -81,11 +85,11 @@ export class PackageCatalog {
     const v: PackageVersion = {
       packageName,
       versionName,
-      attributes: { ...(fields.attributes ?? {}) },
+      attributes: dictOf(fields.attributes),
       status: "DRAFT",
       creationDate: now,
       lastModifiedDate: now,
-      tags: fields.tags ?? {},
+      tags: dictOf(fields.tags),
       ...(fields.description !== undefined ? { description: fields.description } : {}),
       ...(fields.recipe !== undefined ? { recipe: fields.recipe } : {}),
       ...(fields.artifact !== undefined ? { artifact: fields.artifact } : {}),
@@ -109,23 +113,24 @@ export class PackageCatalog {
     if (update.attributes !== undefined || update.artifact !== undefined) {
       if (v.status !== "DRAFT") throw conflict(`Attributes and artifact of version ${versionName} can only be updated while it is DRAFT; it is ${v.status}. Create a new version instead`);
     }
-    if (update.description !== undefined) (checkDescription(update.description), (v.description = update.description));
+    // Validate every field first; the version is then replaced whole (a refusal changes nothing).
+    checkDescription(update.description);
+    if (update.recipe !== undefined && update.recipe.length > 3072) throw validation("recipe must be at most 3072 characters");
+    let attributes = v.attributes;
     if (update.attributes !== undefined) {
       // Given attributes are merged in; an empty value removes a key.
-      const next = { ...v.attributes };
-      for (const [k, value] of Object.entries(update.attributes)) if (value === "") delete next[k];
-      else next[k] = value;
-      checkAttributes(next);
-      v.attributes = next;
+      const merged = dictOf(v.attributes);
+      for (const [k, value] of Object.entries(update.attributes)) if (value === "") delete merged[k];
+      else merged[k] = value;
+      checkAttributes(merged);
+      attributes = merged;
     }
-    if (update.artifact !== undefined) v.artifact = update.artifact;
-    if (update.recipe !== undefined) {
-      if (update.recipe.length > 3072) throw validation("recipe must be at most 3072 characters");
-      v.recipe = update.recipe;
-    }
-    if (update.action !== undefined) v.status = nextStatus(v.status, update.action, versionName);
-    v.lastModifiedDate = this.seconds();
-    this.store.put("version", versionKey(packageName, versionName), v);
+    const status = update.action !== undefined ? nextStatus(v.status, update.action, versionName) : v.status;
+    const next: { -readonly [K in keyof PackageVersion]: PackageVersion[K] } = { ...v, attributes, status, lastModifiedDate: this.seconds() };
+    if (update.description !== undefined) next.description = update.description;
+    if (update.artifact !== undefined) next.artifact = update.artifact;
+    if (update.recipe !== undefined) next.recipe = update.recipe;
+    this.store.put("version", versionKey(packageName, versionName), next);
   }
 
   deleteVersion(packageName: string, versionName: string): void {
@@ -163,7 +168,7 @@ function checkDescription(description: string | undefined): void {
   if (description.length > 1024 || !NO_CONTROL.test(description)) throw validation("description must be at most 1024 characters without control characters");
 }
 
-function checkAttributes(attributes: Record<string, string>): void {
+function checkAttributes(attributes: Readonly<Record<string, string>>): void {
   for (const [k, v] of Object.entries(attributes)) {
     if (!ATTRIBUTE_KEY.test(k)) throw validation(`Attribute key ${JSON.stringify(k)} must match [a-zA-Z0-9:_-]+`);
     if (typeof v !== "string" || !NO_CONTROL.test(v)) throw validation(`Attribute ${k} must be a non-empty string without control characters`);

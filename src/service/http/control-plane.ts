@@ -73,7 +73,11 @@ export function controlPlane(d: ControlPlaneDeps): Router {
     const payload = obj(body.attributePayload, "attributePayload") ?? {};
     fleet.updateThing(params.thingName!, strMap(payload.attributes, "attributePayload.attributes") ?? {}, payload.merge === true, int(body.expectedVersion, "expectedVersion"));
   });
-  r.add("DELETE", "/things/{thingName}", ({ params }) => void fleet.deleteThing(params.thingName!));
+  r.add("DELETE", "/things/{thingName}", ({ params, query }) => {
+    const expected = query.get("expectedVersion");
+    if (expected !== null && !/^\d+$/.test(expected)) throw invalid("expectedVersion must be an integer");
+    fleet.deleteThing(params.thingName!, expected === null ? undefined : Number(expected));
+  });
   r.add("GET", "/things", ({ query }) => {
     const name = query.get("attributeName");
     const value = query.get("attributeValue");
@@ -204,7 +208,7 @@ export function controlPlane(d: ControlPlaneDeps): Router {
     const e = engine.execution(params.jobId!, params.thingName!);
     if (!e) throw notFound(`Job execution for job ${params.jobId} on thing ${params.thingName} not found`);
     const result = engine.cancelExecution(e, bool(query, "force"), strMap(body.statusDetails, "statusDetails"), int(body.expectedVersion, "expectedVersion"));
-    if (!result.ok) throw new AwsError(result.code === "VersionMismatch" ? "VersionConflictException" : "InvalidStateTransitionException", result.message);
+    if (!result.ok) throw result.error;
   });
   r.add("GET", "/things/{thingName}/jobs/{jobId}", ({ params, query }) => {
     const n = query.get("executionNumber");

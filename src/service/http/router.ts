@@ -3,6 +3,7 @@
  * JSON out, AWS-shaped errors. Any malformed request gets a 400, never a crash.
  */
 import { AwsError } from "../aws-error.ts";
+import { httpError, ServiceError } from "../errors.ts";
 
 export interface RequestContext {
   readonly params: Record<string, string>;
@@ -64,6 +65,10 @@ export class Router {
       return error(new AwsError("ResourceNotFoundException", `No API at ${request.method} ${path} in the local service`));
     } catch (e) {
       if (e instanceof AwsError) return error(e);
+      if (e instanceof ServiceError) {
+        const mapped = httpError(e);
+        return json(mapped.status, { message: mapped.message }, { "x-amzn-ErrorType": mapped.type });
+      }
       return error(new AwsError("InternalFailureException", `Internal failure: ${(e as Error).message}`));
     }
   }

@@ -5,6 +5,7 @@
  */
 import { parseJobsTopic } from "../../jobs/topics.ts";
 import type { JobExecutionStatus } from "../../jobs/messages.ts";
+import { deviceErrorCode } from "../errors.ts";
 import type { Clock, JobsEngine, RejectCode } from "./jobs-engine.ts";
 import { deviceStatusProblem, optionalTypeProblem, statusDetailsProblem, stepTimeoutProblem } from "./request-checks.ts";
 
@@ -96,7 +97,7 @@ export class JobsDeviceApi {
           executionNumber: body.executionNumber as number | undefined,
           stepTimeoutInMinutes: body.stepTimeoutInMinutes as number | undefined,
         });
-        if (!result.ok) return reject(result.code, result.message, clientToken, result.executionState ? { executionState: result.executionState } : {});
+        if (!result.ok) return reject(deviceErrorCode(result.error), result.error.message, clientToken, result.executionState ? { executionState: result.executionState } : {});
         const fields: Record<string, unknown> = {};
         if (body.includeJobExecutionState === true) fields.executionState = this.engine.state(result.value);
         if (body.includeJobDocument === true) fields.jobDocument = this.engine.documentObject(t.jobId);

@@ -3,6 +3,7 @@
  * documents, metadata, and the reserved `$package` shadow's key rules. One store behind both the
  * MQTT topics and the HTTP API. Errors carry the shadow service's codes and messages.
  */
+import { dictOf, emptyDict, own } from "../dict.ts";
 import type { Shadow } from "../model.ts";
 import { shadowKey, type Store } from "../store.ts";
 
@@ -13,6 +14,8 @@ export interface ShadowError {
 
 type Result<T> = { ok: true; value: T } | { ok: false; error: ShadowError };
 type State = Record<string, unknown>;
+/** Shadows by thing name. */
+const BY_THING = "shadow.thing";
 
 const SHADOW_NAME = /^[$a-zA-Z0-9:_-]{1,64}$/;
 export const PACKAGE_SHADOW = "$package";
@@ -32,33 +35,32 @@ export interface UpdateResult {
 }
 
 export class ShadowService {
-  /** thing → its shadows by name ("" = classic), mirroring the store. */
-  private readonly byThing = new Map<string, Map<string, Shadow>>();
-
   constructor(
     private readonly store: Store,
     private readonly thingExists: (thingName: string) => boolean,
     private readonly now: () => number,
     private readonly onChange: (thingName: string) => void,
   ) {
-    for (const s of store.all("shadow")) this.indexShadow(s);
+    store.defineIndex("shadow", BY_THING, (s) => [s.thingName]);
   }
 
-  private indexShadow(s: Shadow): void {
-    let m = this.byThing.get(s.thingName);
-    if (!m) this.byThing.set(s.thingName, (m = new Map()));
-    m.set(s.shadowName, s);
+  private find(thingName: string, shadowName: string): Shadow | undefined {
+    return this.store.get("shadow", shadowKey(thingName, shadowName));
   }
 
   /** States by shadow name, for the fleet index. */
-  statesOf(thingName: string): ReadonlyMap<string, { desired?: State; reported?: State }> {
-    const out = new Map<string, { desired?: State; reported?: State }>();
-    for (const [name, s] of this.byThing.get(thingName) ?? []) out.set(name, s.state);
+  statesOf(thingName: string): ReadonlyMap<string, { readonly desired?: State; readonly reported?: State }> {
+    const out = new Map<string, { readonly desired?: State; readonly reported?: State }>();
+    for (const s of this.store.records("shadow", BY_THING, thingName)) out.set(s.shadowName, s.state);
     return out;
   }
 
   names(thingName: string): string[] {
-    return [...(this.byThing.get(thingName)?.keys() ?? [])].filter((n) => n !== "").sort();
+    return this.store
+      .records("shadow", BY_THING, thingName)
+      .map((s) => s.shadowName)
+      .filter((n) => n !== "")
+      .sort();
   }
 
   private check(thingName: string, shadowName: string): ShadowError | undefined {
@@ -70,7 +72,7 @@ export class ShadowService {
   get(thingName: string, shadowName: string, clientToken?: string): Result<Record<string, unknown>> {
     const problem = this.check(thingName, shadowName);
     if (problem) return { ok: false, error: problem };
-    const s = this.byThing.get(thingName)?.get(shadowName);
+    const s = this.find(thingName, shadowName);
     if (!s) return fail(404, shadowName ? `No shadow exists with name: ${shadowName}` : `No shadow exists with name: '${thingName}'`);
     const state: Record<string, unknown> = { ...s.state };
     const delta = computeDelta(s.state.desired, s.state.reported);
@@ -81,11 +83,12 @@ export class ShadowService {
   delete(thingName: string, shadowName: string, clientToken?: string): Result<Record<string, unknown>> {
     const problem = this.check(thingName, shadowName);
     if (problem) return { ok: false, error: problem };
-    const s = this.byThing.get(thingName)?.get(shadowName);
+    const s = this.find(thingName, shadowName);
     if (!s) return fail(404, shadowName ? `No shadow exists with name: ${shadowName}` : `No shadow exists with name: '${thingName}'`);
-    this.byThing.get(thingName)!.delete(shadowName);
-    this.store.delete("shadow", shadowKey(thingName, shadowName));
-    this.onChange(thingName);
+    this.store.transaction(() => {
+      this.store.delete("shadow", shadowKey(thingName, shadowName));
+      this.onChange(thingName);
+    });
     return { ok: true, value: { version: s.version, timestamp: this.seconds(), ...(clientToken !== undefined ? { clientToken } : {}) } };
   }
 
@@ -121,40 +124,41 @@ export class ShadowService {
       }
     }
 
-    const existing = this.byThing.get(thingName)?.get(shadowName);
+    const existing = this.find(thingName, shadowName);
     if (existing && version !== undefined && version !== existing.version) return fail(409, "Version conflict");
     if (!existing && version !== undefined && version !== 0 && version !== 1) return fail(409, "Version conflict");
 
+    // The new document is built beside the stored one, which stays as it is if this is refused.
     const now = this.seconds();
-    const previous = existing ? structuredClone({ state: existing.state, metadata: existing.metadata, version: existing.version }) : undefined;
-    const shadow: Shadow = existing ?? { thingName, shadowName, state: {}, metadata: {}, version: 0, timestamp: now };
+    const previous = existing ? { state: existing.state, metadata: existing.metadata, version: existing.version } : undefined;
+    const nextState: { desired?: State; reported?: State } = { ...existing?.state };
+    const nextMetadata: { desired?: State; reported?: State } = { ...existing?.metadata };
     const acceptedMetadata: Record<string, unknown> = {};
     for (const section of ["desired", "reported"] as const) {
       const change = (state as State)[section];
       if (change === undefined) continue;
       if (change === null) {
-        delete shadow.state[section];
-        delete shadow.metadata[section];
+        delete nextState[section];
+        delete nextMetadata[section];
         acceptedMetadata[section] = null;
         continue;
       }
-      shadow.state[section] = merge(shadow.state[section] ?? {}, change as State) as State;
-      shadow.metadata[section] = mergeMetadata(shadow.metadata[section] ?? {}, change as State, now) as State;
+      nextState[section] = merge(nextState[section] ?? emptyDict(), change as State);
+      nextMetadata[section] = mergeMetadata(nextMetadata[section] ?? emptyDict(), change as State, now);
       acceptedMetadata[section] = stampLeaves(change as State, now);
-      if (Object.keys(shadow.state[section]!).length === 0) {
-        delete shadow.state[section];
-        delete shadow.metadata[section];
+      if (Object.keys(nextState[section]!).length === 0) {
+        delete nextState[section];
+        delete nextMetadata[section];
       }
     }
-    if (new TextEncoder().encode(JSON.stringify(shadow.state)).length > MAX_STATE_BYTES) {
-      if (previous && existing) Object.assign(existing, { state: previous.state, metadata: previous.metadata });
+    if (new TextEncoder().encode(JSON.stringify(nextState)).length > MAX_STATE_BYTES) {
       return fail(413, "The payload exceeds the maximum size allowed");
     }
-    shadow.version++;
-    shadow.timestamp = now;
-    this.store.put("shadow", shadowKey(thingName, shadowName), shadow);
-    this.indexShadow(shadow);
-    this.onChange(thingName);
+    const shadow: Shadow = { thingName, shadowName, state: nextState, metadata: nextMetadata, version: (existing?.version ?? 0) + 1, timestamp: now };
+    this.store.transaction(() => {
+      this.store.put("shadow", shadowKey(thingName, shadowName), shadow);
+      this.onChange(thingName);
+    });
 
     const tokenField = clientToken !== undefined ? { clientToken } : {};
     const accepted = { state, metadata: acceptedMetadata, version: shadow.version, timestamp: now, ...tokenField };
@@ -178,29 +182,34 @@ function isObject(v: unknown): v is State {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
+// User keys (`__proto__`, `constructor` included) are own keys of prototype-free objects (dict.ts),
+// so they are stored, indexed, persisted and read back alike.
+
 /** Deep merge; `null` deletes a key; arrays and scalars replace. */
 function merge(base: State, change: State): State {
-  const out: State = { ...base };
+  const out = dictOf(base);
   for (const [k, v] of Object.entries(change)) {
+    const current = own(out, k);
     if (v === null) delete out[k];
-    else if (isObject(v) && isObject(out[k])) out[k] = merge(out[k] as State, v);
-    else if (isObject(v)) out[k] = merge({}, v);
+    else if (isObject(v) && isObject(current)) out[k] = merge(current, v);
+    else if (isObject(v)) out[k] = merge(emptyDict(), v);
     else out[k] = v;
   }
   return out;
 }
 
 function stampLeaves(change: State, now: number): State {
-  const out: State = {};
+  const out = emptyDict<unknown>();
   for (const [k, v] of Object.entries(change)) out[k] = isObject(v) ? stampLeaves(v, now) : { timestamp: now };
   return out;
 }
 
 function mergeMetadata(base: State, change: State, now: number): State {
-  const out: State = { ...base };
+  const out = dictOf(base);
   for (const [k, v] of Object.entries(change)) {
+    const current = own(out, k);
     if (v === null) delete out[k];
-    else if (isObject(v)) out[k] = mergeMetadata(isObject(out[k]) && !("timestamp" in (out[k] as State)) ? (out[k] as State) : {}, v, now);
+    else if (isObject(v)) out[k] = mergeMetadata(isObject(current) && !Object.hasOwn(current, "timestamp") ? current : emptyDict(), v, now);
     else out[k] = { timestamp: now };
   }
   return out;
@@ -209,9 +218,9 @@ function mergeMetadata(base: State, change: State, now: number): State {
 /** Desired fields that reported lacks or holds differently; never reported-only fields. */
 function computeDelta(desired: State | undefined, reported: State | undefined): State | undefined {
   if (!desired) return undefined;
-  const out: State = {};
+  const out = emptyDict<unknown>();
   for (const [k, v] of Object.entries(desired)) {
-    const r = reported?.[k];
+    const r = own(reported, k);
     if (isObject(v) && isObject(r)) {
       const inner = computeDelta(v, r);
       if (inner) out[k] = inner;
