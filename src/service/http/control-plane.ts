@@ -336,7 +336,7 @@ export function controlPlane(d: ControlPlaneDeps): Router {
     new AwsError(code === 404 ? "ResourceNotFoundException" : code === 409 ? "ConflictException" : code === 413 ? "RequestEntityTooLargeException" : code === 415 ? "UnsupportedDocumentEncodingException" : code === 500 ? "InternalFailureException" : "InvalidRequestException", message);
   r.add("GET", "/things/{thingName}/shadow", ({ params, query }) => {
     const res = shadows.get(params.thingName!, query.get("name") ?? "");
-    if (!res.ok) throw shadowError(res.error.code, res.error.message);
+    if (!res.ok) throw res.error;
     return json(200, res.value);
   });
   r.add(
@@ -351,7 +351,7 @@ export function controlPlane(d: ControlPlaneDeps): Router {
       }
       const name = query.get("name") ?? "";
       const res = shadows.update(params.thingName!, name, body, raw.length);
-      if (!res.ok) throw shadowError(res.error.code, res.error.message);
+      if (!res.ok) throw res.error;
       d.publishShadow(params.thingName!, name, "update", [
         { suffix: "accepted", payload: res.value.accepted },
         ...(res.value.delta ? [{ suffix: "delta", payload: res.value.delta }] : []),
@@ -364,7 +364,7 @@ export function controlPlane(d: ControlPlaneDeps): Router {
   r.add("DELETE", "/things/{thingName}/shadow", ({ params, query }) => {
     const name = query.get("name") ?? "";
     const res = shadows.delete(params.thingName!, name);
-    if (!res.ok) throw shadowError(res.error.code, res.error.message);
+    if (!res.ok) throw res.error;
     d.publishShadow(params.thingName!, name, "delete", [{ suffix: "accepted", payload: res.value }]);
     return json(200, res.value);
   });

@@ -3,6 +3,7 @@
  * accepted / rejected / delta / documents out — published to subscribers, as AWS IoT does for
  * shadows (unlike the Jobs replies).
  */
+import { httpError, type ServiceError } from "../errors.ts";
 import type { ShadowService } from "./shadows.ts";
 
 export interface Publish {
@@ -24,6 +25,8 @@ export function handleShadowRequest(shadows: ShadowService, topic: string, paylo
   let body: unknown = {};
   let clientToken: string | undefined;
   const rejected = (code: number, message: string): Publish[] => [{ topic: `${topic}/rejected`, payload: { code, message, timestamp, ...(clientToken !== undefined ? { clientToken } : {}) } }];
+  // The shadow service's rejected codes are its HTTP statuses.
+  const refused = (error: ServiceError) => rejected(httpError(error).status, error.message);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(payload);
@@ -41,14 +44,14 @@ export function handleShadowRequest(shadows: ShadowService, topic: string, paylo
 
   if (parsed.op === "get") {
     const r = shadows.get(parsed.thing, parsed.shadowName, clientToken);
-    return r.ok ? [{ topic: `${topic}/accepted`, payload: r.value }] : rejected(r.error.code, r.error.message);
+    return r.ok ? [{ topic: `${topic}/accepted`, payload: r.value }] : refused(r.error);
   }
   if (parsed.op === "delete") {
     const r = shadows.delete(parsed.thing, parsed.shadowName, clientToken);
-    return r.ok ? [{ topic: `${topic}/accepted`, payload: r.value }] : rejected(r.error.code, r.error.message);
+    return r.ok ? [{ topic: `${topic}/accepted`, payload: r.value }] : refused(r.error);
   }
   const r = shadows.update(parsed.thing, parsed.shadowName, body, payload.length);
-  if (!r.ok) return rejected(r.error.code, r.error.message);
+  if (!r.ok) return refused(r.error);
   const out: Publish[] = [{ topic: `${topic}/accepted`, payload: r.value.accepted }];
   if (r.value.delta) out.push({ topic: `${topic}/delta`, payload: r.value.delta });
   out.push({ topic: `${topic}/documents`, payload: r.value.documents });

@@ -1,18 +1,14 @@
 /**
  * Device shadows, classic and named: update / get / delete with versions, `null` deletes, delta,
  * documents, metadata, and the reserved `$package` shadow's key rules. One store behind both the
- * MQTT topics and the HTTP API. Errors carry the shadow service's codes and messages.
+ * MQTT topics and the HTTP API. Errors are ServiceErrors with the shadow service's messages.
  */
 import { dictOf, emptyDict, own } from "../dict.ts";
+import { ServiceError } from "../errors.ts";
 import type { Shadow } from "../model.ts";
 import { shadowKey, type Store } from "../store.ts";
 
-export interface ShadowError {
-  readonly code: number;
-  readonly message: string;
-}
-
-type Result<T> = { ok: true; value: T } | { ok: false; error: ShadowError };
+type Result<T> = { ok: true; value: T } | { ok: false; error: ServiceError };
 type State = Record<string, unknown>;
 /** Shadows by thing name. */
 const BY_THING = "shadow.thing";
@@ -23,7 +19,12 @@ const MAX_DEPTH = 6;
 /** The state part of a shadow document (metadata excluded). */
 export const MAX_STATE_BYTES = 8192;
 
-const fail = (code: number, message: string): { ok: false; error: ShadowError } => ({ ok: false, error: { code, message } });
+/** The shadow service's numeric codes are `httpError(error).status` (shadow-topics.ts). */
+const CODES = { 400: "InvalidRequest", 404: "ResourceNotFound", 409: "Conflict", 413: "RequestEntityTooLarge" } as const;
+const fail = (code: keyof typeof CODES, message: string): { ok: false; error: ServiceError } => ({
+  ok: false,
+  error: new ServiceError(CODES[code], message),
+});
 
 export interface UpdateResult {
   /** `/update/accepted`. */
@@ -63,15 +64,15 @@ export class ShadowService {
       .sort();
   }
 
-  private check(thingName: string, shadowName: string): ShadowError | undefined {
-    if (shadowName !== "" && !SHADOW_NAME.test(shadowName)) return { code: 400, message: "Invalid shadow name" };
-    if (!this.thingExists(thingName)) return { code: 404, message: "Thing not found" };
+  private check(thingName: string, shadowName: string): { ok: false; error: ServiceError } | undefined {
+    if (shadowName !== "" && !SHADOW_NAME.test(shadowName)) return fail(400, "Invalid shadow name");
+    if (!this.thingExists(thingName)) return fail(404, "Thing not found");
     return undefined;
   }
 
   get(thingName: string, shadowName: string, clientToken?: string): Result<Record<string, unknown>> {
     const problem = this.check(thingName, shadowName);
-    if (problem) return { ok: false, error: problem };
+    if (problem) return problem;
     const s = this.find(thingName, shadowName);
     if (!s) return fail(404, shadowName ? `No shadow exists with name: ${shadowName}` : `No shadow exists with name: '${thingName}'`);
     const state: Record<string, unknown> = { ...s.state };
@@ -82,7 +83,7 @@ export class ShadowService {
 
   delete(thingName: string, shadowName: string, clientToken?: string): Result<Record<string, unknown>> {
     const problem = this.check(thingName, shadowName);
-    if (problem) return { ok: false, error: problem };
+    if (problem) return problem;
     const s = this.find(thingName, shadowName);
     if (!s) return fail(404, shadowName ? `No shadow exists with name: ${shadowName}` : `No shadow exists with name: '${thingName}'`);
     this.store.transaction(() => {
@@ -95,7 +96,7 @@ export class ShadowService {
   /** UpdateThingShadow: `body` is the parsed request document. */
   update(thingName: string, shadowName: string, body: unknown, payloadBytes: number): Result<UpdateResult> {
     const problem = this.check(thingName, shadowName);
-    if (problem) return { ok: false, error: problem };
+    if (problem) return problem;
     if (body === null || typeof body !== "object" || Array.isArray(body)) return fail(400, "Invalid JSON");
     const request = body as Record<string, unknown>;
     const clientToken = request.clientToken;
