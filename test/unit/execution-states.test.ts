@@ -30,7 +30,7 @@ const EXPECTED: Record<JobExecutionStatus, string> = {
 describe("execution state machine", () => {
   test("the events and statuses are the ones this table lists", () => {
     expect(EXECUTION_EVENTS.join(" ")).toBe(COLUMNS);
-    expect([...EXECUTION_STATUSES].sort()).toEqual(Object.keys(EXPECTED).sort());
+    expect([...EXECUTION_STATUSES].sort() as string[]).toEqual(Object.keys(EXPECTED).sort());
   });
 
   for (const from of Object.keys(EXPECTED) as JobExecutionStatus[]) {
