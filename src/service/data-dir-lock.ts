@@ -48,7 +48,9 @@ export function lockDataDir(dataDir: string): DataDirLock {
       // unreadable: name no pid
     }
     const who = /^\d+$/.test(holder) ? `another iot-jobs-local (pid ${holder})` : "another iot-jobs-local";
-    throw new Error(`Data directory ${dataDir} is in use by ${who}; stop it first, or give this one another --data-dir`);
+    throw new Error(
+      `Data directory ${dataDir} is in use by ${who}; stop it first, or give this one another --data-dir`,
+    );
   }
   try {
     ftruncateSync(fd, 0);

@@ -59,9 +59,18 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const publish = (topic: string, payload: object) => transport?.publish(topic, JSON.stringify(payload));
 
   let fleet!: Fleet;
-  const shadows = new ShadowService(store, (t) => fleet.hasThing(t), now, (thing) => fleet.reevaluate(thing));
-  fleet = new Fleet(store, (t) => shadows.statesOf(t), now, (group, problem) =>
-    log.error({ thingGroupName: group, problem }, `Dynamic thing group ${group} is disabled: ${problem}`),
+  const shadows = new ShadowService(
+    store,
+    (t) => fleet.hasThing(t),
+    now,
+    (thing) => fleet.reevaluate(thing),
+  );
+  fleet = new Fleet(
+    store,
+    (t) => shadows.statesOf(t),
+    now,
+    (group, problem) =>
+      log.error({ thingGroupName: group, problem }, `Dynamic thing group ${group} is disabled: ${problem}`),
   );
   const catalog = new PackageCatalog(store, now);
   let jobs!: JobControl;
@@ -73,7 +82,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     onSucceeded: (execution, job) =>
       jobs.onSucceeded(execution, job, {
         reportPackages: (thingName, versions) => {
-          const reported = Object.fromEntries([...versions].map(([p, v]) => [p, v === undefined ? null : { version: v }]));
+          const reported = Object.fromEntries(
+            [...versions].map(([p, v]) => [p, v === undefined ? null : { version: v }]),
+          );
           const res = shadows.update(thingName, PACKAGE_SHADOW, { state: { reported } }, 0);
           if (!res.ok) {
             const fields = { thingName, code: res.error.code, message: res.error.message };
@@ -139,7 +150,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       for (const m of messages) publish(`${prefix}/${m.suffix}`, m.payload);
     },
   });
-  const server = Bun.serve({ hostname: options.host, port: options.httpPort, fetch: (request) => router.handle(request) });
+  const server = Bun.serve({
+    hostname: options.host,
+    port: options.httpPort,
+    fetch: (request) => router.handle(request),
+  });
   engine.start();
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
 

@@ -17,7 +17,16 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Execution, Job, PackageConfiguration, PackageVersion, Shadow, SoftwarePackage, Thing, ThingGroup } from "./model.ts";
+import type {
+  Execution,
+  Job,
+  PackageConfiguration,
+  PackageVersion,
+  Shadow,
+  SoftwarePackage,
+  Thing,
+  ThingGroup,
+} from "./model.ts";
 
 interface Kinds {
   thing: Thing;
@@ -84,7 +93,11 @@ export class Store {
       "INSERT INTO records (kind, key, json) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET json = excluded.json",
     );
     this.remove = this.db.prepare("DELETE FROM records WHERE kind = ? AND key = ?");
-    const rows = this.db.query("SELECT kind, key, json FROM records").all() as { kind: Kind; key: string; json: string }[];
+    const rows = this.db.query("SELECT kind, key, json FROM records").all() as {
+      kind: Kind;
+      key: string;
+      json: string;
+    }[];
     for (const row of rows) {
       (this.maps[row.kind] as Map<string, unknown> | undefined)?.set(row.key, Object.freeze(JSON.parse(row.json)));
     }
@@ -170,7 +183,16 @@ export class Store {
       throw error;
     }
     this.tx = undefined;
-    for (const f of tx.after) f();
+    // Committed: every follow-up runs even if one throws; the first error is then reported.
+    let failure: unknown;
+    for (const f of tx.after) {
+      try {
+        f();
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    if (failure !== undefined) throw failure;
     return result;
   }
 

@@ -36,7 +36,11 @@ async function kill(svc: { proc: ReturnType<typeof Bun.spawn> }): Promise<void> 
 }
 
 const call = async (http: string, method: string, path: string, body?: unknown) => {
-  const res = await fetch(`${http}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { "content-type": "application/json" } });
+  const res = await fetch(`${http}${path}`, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { "content-type": "application/json" },
+  });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : {} };
 };
@@ -46,7 +50,9 @@ function seed(dir: string, rows: { kind: string; key: string; value: unknown }[]
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const db = new Database(join(dir, "iot-jobs-local.sqlite"), { create: true });
   db.run("PRAGMA journal_mode = WAL");
-  db.run("CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (kind, key))");
+  db.run(
+    "CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (kind, key))",
+  );
   const put = db.prepare("INSERT OR REPLACE INTO records (kind, key, json) VALUES (?, ?, ?)");
   db.transaction(() => {
     for (const r of rows) put.run(r.kind, r.key, JSON.stringify(r.value));
@@ -62,7 +68,13 @@ const thing = (name: string, groups: string[] = [], attributes: Record<string, s
 const group = (name: string, queryString?: string) => ({
   kind: "group",
   key: name,
-  value: { thingGroupName: name, thingGroupId: `gid-${name}`, creationDate: 1, version: 1, ...(queryString ? { queryString } : {}) },
+  value: {
+    thingGroupName: name,
+    thingGroupId: `gid-${name}`,
+    creationDate: 1,
+    version: 1,
+    ...(queryString ? { queryString } : {}),
+  },
 });
 const job = (jobId: string, targets: string[], targetSelection: "SNAPSHOT" | "CONTINUOUS", sequence: number) => ({
   kind: "job",
@@ -85,13 +97,25 @@ const job = (jobId: string, targets: string[], targetSelection: "SNAPSHOT" | "CO
 const execution = (jobId: string, thingName: string, status: string, sequence: number) => ({
   kind: "execution",
   key: executionKey(jobId, thingName, 1),
-  value: { jobId, thingName, executionNumber: 1, status, statusDetails: {}, queuedAt: 1, lastUpdatedAt: 1, versionNumber: 1, sequence },
+  value: {
+    jobId,
+    thingName,
+    executionNumber: 1,
+    status,
+    statusDetails: {},
+    queuedAt: 1,
+    lastUpdatedAt: 1,
+    versionNumber: 1,
+    sequence,
+  },
 });
 
 function rows(dir: string, kind: string): any[] {
   const db = new Database(join(dir, "iot-jobs-local.sqlite"), { readonly: true });
   try {
-    return (db.query("SELECT json FROM records WHERE kind = ?").all(kind) as { json: string }[]).map((r) => JSON.parse(r.json));
+    return (db.query("SELECT json FROM records WHERE kind = ?").all(kind) as { json: string }[]).map((r) =>
+      JSON.parse(r.json),
+    );
   } finally {
     db.close();
   }
@@ -101,7 +125,10 @@ describe("processes and data directories (issue 11)", () => {
   test("redteam-service 07: a second service on one data directory refuses to start, naming the holder", async () => {
     const dir = tempDir("svc-two-");
     const a = await start(dir);
-    const b = Bun.spawn([...SERVICE, "serve", "--mqtt-port", "0", "--http-port", "0", "--data-dir", dir], { stdout: "pipe", stderr: "pipe" });
+    const b = Bun.spawn([...SERVICE, "serve", "--mqtt-port", "0", "--http-port", "0", "--data-dir", dir], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     expect(await b.exited).toBe(1);
     expect(await new Response(b.stdout).text()).toBe(""); // never printed a ready line
     expect(await new Response(b.stderr).text()).toContain(`in use by another iot-jobs-local (pid ${a.proc.pid})`);
@@ -160,7 +187,10 @@ describe("processes and data directories (issue 11)", () => {
     expect((await call(svc.http, "GET", "/things/m-1/jobs/cont")).body.execution.status).toBe("QUEUED");
     const search = await call(svc.http, "POST", "/indices/search", { queryString: "thingGroupNames:deleted-group" });
     expect(search.body.things).toEqual([]);
-    expect((await call(svc.http, "GET", "/jobs/orph")).body.job).toMatchObject({ status: "COMPLETED", jobProcessDetails: { numberOfRemovedThings: 1 } });
+    expect((await call(svc.http, "GET", "/jobs/orph")).body.job).toMatchObject({
+      status: "COMPLETED",
+      jobProcessDetails: { numberOfRemovedThings: 1 },
+    });
     await svc.stop();
     const log = await new Response(svc.proc.stderr as ReadableStream).text();
     expect(log).toContain("Repaired state left inconsistent by an earlier crash");
@@ -176,17 +206,32 @@ describe("processes and data directories (issue 11)", () => {
       const dir = tempDir("svc-kill-");
       const svc = await start(dir);
       await call(svc.http, "POST", "/dynamic-thing-groups/dg", { queryString: "attributes.role:x" });
-      await call(svc.http, "PUT", "/jobs/cont", { targets: [`${ARN}:thinggroup/dg`], document: "{}", targetSelection: "CONTINUOUS" });
+      await call(svc.http, "PUT", "/jobs/cont", {
+        targets: [`${ARN}:thinggroup/dg`],
+        document: "{}",
+        targetSelection: "CONTINUOUS",
+      });
       await call(svc.http, "POST", "/things/dev", {});
       const d = await Device.connect(svc.mqtt, "dev", []);
       devices.push(d);
       let stop = false;
       const joiners = (async () => {
-        for (let n = 0; !stop; n++) if ((await call(svc.http, "POST", `/things/m-${n}`, { attributePayload: { attributes: { role: "x" } } }).catch(() => ({ status: 0 }))).status !== 200) return;
+        for (let n = 0; !stop; n++)
+          if (
+            (
+              await call(svc.http, "POST", `/things/m-${n}`, { attributePayload: { attributes: { role: "x" } } }).catch(
+                () => ({ status: 0 }),
+              )
+            ).status !== 200
+          )
+            return;
       })();
       const runner = (async () => {
         for (let n = 0; !stop; n++) {
-          const created = await call(svc.http, "PUT", `/jobs/j-${n}`, { targets: [`${ARN}:thing/dev`], document: "{}" }).catch(() => ({ status: 0 }));
+          const created = await call(svc.http, "PUT", `/jobs/j-${n}`, {
+            targets: [`${ARN}:thing/dev`],
+            document: "{}",
+          }).catch(() => ({ status: 0 }));
           if (created.status !== 200) return;
           // Not awaited: a QoS 1 publish to a killed broker would wait for ever.
           d.client.publish(`${d.prefix}/jobs/j-${n}/update`, JSON.stringify({ status: "SUCCEEDED" }), { qos: 0 });
@@ -201,10 +246,16 @@ describe("processes and data directories (issue 11)", () => {
       await again.stop();
       const jobs = rows(dir, "job");
       const executions = rows(dir, "execution");
-      const pending = (jobId: string) => executions.some((e) => e.jobId === jobId && (e.status === "QUEUED" || e.status === "IN_PROGRESS"));
-      const stuck = jobs.filter((j) => j.targetSelection === "SNAPSHOT" && j.status === "IN_PROGRESS" && !pending(j.jobId)).map((j) => j.jobId);
+      const pending = (jobId: string) =>
+        executions.some((e) => e.jobId === jobId && (e.status === "QUEUED" || e.status === "IN_PROGRESS"));
+      const stuck = jobs
+        .filter((j) => j.targetSelection === "SNAPSHOT" && j.status === "IN_PROGRESS" && !pending(j.jobId))
+        .map((j) => j.jobId);
       const missing = rows(dir, "thing")
-        .filter((t) => t.attributes.role === "x" && !executions.some((e) => e.jobId === "cont" && e.thingName === t.thingName))
+        .filter(
+          (t) =>
+            t.attributes.role === "x" && !executions.some((e) => e.jobId === "cont" && e.thingName === t.thingName),
+        )
         .map((t) => t.thingName);
       expect({ trial, stuck, missing }).toEqual({ trial, stuck: [], missing: [] });
       expect(jobs.length).toBeGreaterThan(1);
@@ -213,12 +264,20 @@ describe("processes and data directories (issue 11)", () => {
 
   test("redteam-service 08: a dynamic group whose stored query no longer compiles is disabled and reported at start; writes still work", async () => {
     const dir = tempDir("svc-badquery-");
-    seed(dir, [group("broken", "attributes.a:x AND ((("), group("fine", "attributes.a:x"), thing("q-1", [], { a: "x" })]);
+    seed(dir, [
+      group("broken", "attributes.a:x AND ((("),
+      group("fine", "attributes.a:x"),
+      thing("q-1", [], { a: "x" }),
+    ]);
     const startedAt = Date.now();
     const svc = await start(dir);
     expect(Date.now() - startedAt).toBeLessThan(10_000);
-    expect((await call(svc.http, "POST", "/things/q-2", { attributePayload: { attributes: { a: "x" } } })).status).toBe(200);
-    expect((await call(svc.http, "PATCH", "/things/q-1", { attributePayload: { attributes: { a: "y" } } })).status).toBe(200);
+    expect((await call(svc.http, "POST", "/things/q-2", { attributePayload: { attributes: { a: "x" } } })).status).toBe(
+      200,
+    );
+    expect(
+      (await call(svc.http, "PATCH", "/things/q-1", { attributePayload: { attributes: { a: "y" } } })).status,
+    ).toBe(200);
     expect((await call(svc.http, "POST", "/things/q-2/shadow", { state: { reported: { v: 1 } } })).status).toBe(200);
     expect((await call(svc.http, "GET", "/thing-groups/fine/things")).body.things).toEqual(["q-2"]);
     await svc.stop();
@@ -237,7 +296,10 @@ describe("processes and data directories (issue 11)", () => {
       await call(svc.http, "PATCH", "/packages/r-pkg/versions/1", { description: "v-new", recipe: "r".repeat(4000) }),
       await call(svc.http, "PATCH", "/packages/r-pkg", { description: "new", defaultVersionName: "1" }),
       await call(svc.http, "PATCH", "/things/r-1", { attributePayload: { attributes: { b: "2", "bad key!": "x" } } }),
-      await call(svc.http, "PATCH", "/things/r-1", { attributePayload: { attributes: { b: "2" } }, expectedVersion: 7 }),
+      await call(svc.http, "PATCH", "/things/r-1", {
+        attributePayload: { attributes: { b: "2" } },
+        expectedVersion: 7,
+      }),
       await call(svc.http, "DELETE", "/things/r-1?expectedVersion=9"),
       await call(svc.http, "DELETE", "/jobs/r-job"),
       await call(svc.http, "POST", "/things/r-1/shadow", { state: { reported: { big: "x".repeat(9000) } } }),
@@ -251,7 +313,13 @@ describe("processes and data directories (issue 11)", () => {
       shadow: (await call(http, "GET", "/things/r-1/shadow")).status,
     });
     const before = await snapshot(svc.http);
-    expect([before.thing.version, before.pkg.description, before.version.description, before.job.job.status, before.shadow]).toEqual([1, "old", "v-old", "IN_PROGRESS", 404]);
+    expect([
+      before.thing.version,
+      before.pkg.description,
+      before.version.description,
+      before.job.job.status,
+      before.shadow,
+    ]).toEqual([1, "old", "v-old", "IN_PROGRESS", 404]);
     await kill(svc);
     const again = await start(dir);
     expect(await snapshot(again.http)).toEqual(before);
@@ -291,7 +359,14 @@ describe("a full disk (issue 11)", () => {
         const answers: { name: string; status: number }[] = [];
         for (let n = 0; n < 400 && !answers.some((a) => a.status === 500); n++) {
           const name = `t-full-${n}`;
-          answers.push({ name, status: (await call(svc.http, "POST", `/things/${name}`, { attributePayload: { attributes: { pad: "p".repeat(700) } } })).status });
+          answers.push({
+            name,
+            status: (
+              await call(svc.http, "POST", `/things/${name}`, {
+                attributePayload: { attributes: { pad: "p".repeat(700) } },
+              })
+            ).status,
+          });
         }
         const refusedThing = answers.find((a) => a.status === 500);
         expect(refusedThing).toBeDefined();
@@ -310,7 +385,11 @@ describe("a full disk (issue 11)", () => {
         await svc.stop();
 
         svc = await start(dir);
-        for (const a of answers) expect({ name: a.name, status: (await call(svc.http, "GET", `/things/${a.name}`)).status }).toEqual({ name: a.name, status: a.status === 200 ? 200 : 404 });
+        for (const a of answers)
+          expect({ name: a.name, status: (await call(svc.http, "GET", `/things/${a.name}`)).status }).toEqual({
+            name: a.name,
+            status: a.status === 200 ? 200 : 404,
+          });
         expect((await call(svc.http, "GET", "/things/dev-1/jobs/job-pre")).body.execution.status).toBe("SUCCEEDED");
         expect((await call(svc.http, "GET", "/jobs/job-pre")).body.job.status).toBe("COMPLETED");
         await svc.stop();

@@ -24,7 +24,10 @@ afterAll(async () => {
   await service.stop();
 });
 
-const doc = JSON.stringify({ version: "1.0", steps: [{ action: { name: "s", type: "runCommand", input: { command: "true" } } }] });
+const doc = JSON.stringify({
+  version: "1.0",
+  steps: [{ action: { name: "s", type: "runCommand", input: { command: "true" } } }],
+});
 const bytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 const parse = (b: Uint8Array | undefined) => JSON.parse(new TextDecoder().decode(b));
 
@@ -38,27 +41,39 @@ describe("AWS semantics (issue 11)", () => {
   test("redteam-service 09: DeleteJob without force refuses an IN_PROGRESS job (InvalidStateTransition)", async () => {
     await iot.send(new Iot.CreateThingCommand({ thingName: "dj-1" }));
     await iot.send(new Iot.CreateJobCommand({ jobId: "dj-job", targets: [thingArn("dj-1")], document: doc }));
-    await expect(iot.send(new Iot.DeleteJobCommand({ jobId: "dj-job" }))).rejects.toMatchObject({ name: "InvalidStateTransitionException" });
+    await expect(iot.send(new Iot.DeleteJobCommand({ jobId: "dj-job" }))).rejects.toMatchObject({
+      name: "InvalidStateTransitionException",
+    });
     expect((await iot.send(new Iot.DescribeJobCommand({ jobId: "dj-job" }))).job?.status).toBe("IN_PROGRESS");
     await iot.send(new Iot.CancelJobCommand({ jobId: "dj-job" }));
     await iot.send(new Iot.DeleteJobCommand({ jobId: "dj-job" }));
-    await expect(iot.send(new Iot.DescribeJobCommand({ jobId: "dj-job" }))).rejects.toMatchObject({ name: "ResourceNotFoundException" });
+    await expect(iot.send(new Iot.DescribeJobCommand({ jobId: "dj-job" }))).rejects.toMatchObject({
+      name: "ResourceNotFoundException",
+    });
 
     await iot.send(new Iot.CreateJobCommand({ jobId: "dj-forced", targets: [thingArn("dj-1")], document: doc }));
     await iot.send(new Iot.DeleteJobCommand({ jobId: "dj-forced", force: true }));
-    await expect(iot.send(new Iot.DescribeJobCommand({ jobId: "dj-forced" }))).rejects.toMatchObject({ name: "ResourceNotFoundException" });
+    await expect(iot.send(new Iot.DescribeJobCommand({ jobId: "dj-forced" }))).rejects.toMatchObject({
+      name: "ResourceNotFoundException",
+    });
   });
 
   test("redteam-service 10: DeleteThing ends the thing's pending executions REMOVED so the job completes; a missing thing is 200", async () => {
     for (const t of ["dt-stay", "dt-gone"]) await iot.send(new Iot.CreateThingCommand({ thingName: t }));
-    await iot.send(new Iot.CreateJobCommand({ jobId: "dt-job", targets: [thingArn("dt-stay"), thingArn("dt-gone")], document: doc }));
+    await iot.send(
+      new Iot.CreateJobCommand({ jobId: "dt-job", targets: [thingArn("dt-stay"), thingArn("dt-gone")], document: doc }),
+    );
     await iot.send(new Iot.DeleteThingCommand({ thingName: "dt-gone" }));
     const d = await device(service.mqttUrl, "dt-stay");
     await d.request("jobs/start-next", {});
     expect((await d.request("jobs/dt-job/update", { status: "SUCCEEDED" })).topic).toEndWith("/accepted");
     const job = (await iot.send(new Iot.DescribeJobCommand({ jobId: "dt-job" }))).job!;
     expect(job.status).toBe("COMPLETED");
-    expect(job.jobProcessDetails).toMatchObject({ numberOfSucceededThings: 1, numberOfRemovedThings: 1, numberOfQueuedThings: 0 });
+    expect(job.jobProcessDetails).toMatchObject({
+      numberOfSucceededThings: 1,
+      numberOfRemovedThings: 1,
+      numberOfQueuedThings: 0,
+    });
 
     await iot.send(new Iot.DeleteThingCommand({ thingName: "never-existed" })); // AWS: 200
     // A new thing with the old name does not inherit a pending execution.
@@ -70,10 +85,14 @@ describe("AWS semantics (issue 11)", () => {
   test("redteam-service 11: DeleteThing with a stale expectedVersion is a VersionConflict and deletes nothing", async () => {
     await iot.send(new Iot.CreateThingCommand({ thingName: "ev-1" }));
     await iot.send(new Iot.UpdateThingCommand({ thingName: "ev-1", attributePayload: { attributes: { a: "1" } } }));
-    await expect(iot.send(new Iot.DeleteThingCommand({ thingName: "ev-1", expectedVersion: 1 }))).rejects.toMatchObject({ name: "VersionConflictException" });
+    await expect(iot.send(new Iot.DeleteThingCommand({ thingName: "ev-1", expectedVersion: 1 }))).rejects.toMatchObject(
+      { name: "VersionConflictException" },
+    );
     expect((await iot.send(new Iot.DescribeThingCommand({ thingName: "ev-1" }))).version).toBe(2);
     await iot.send(new Iot.DeleteThingCommand({ thingName: "ev-1", expectedVersion: 2 }));
-    await expect(iot.send(new Iot.DescribeThingCommand({ thingName: "ev-1" }))).rejects.toMatchObject({ name: "ResourceNotFoundException" });
+    await expect(iot.send(new Iot.DescribeThingCommand({ thingName: "ev-1" }))).rejects.toMatchObject({
+      name: "ResourceNotFoundException",
+    });
   });
 
   test("redteam-service 22: a shadow key __proto__ is an ordinary key: stored, returned, indexed and persisted alike", async () => {
@@ -82,11 +101,16 @@ describe("AWS semantics (issue 11)", () => {
     try {
       await iotClient(s.httpUrl).send(new Iot.CreateThingCommand({ thingName: "p1" }));
       // JSON text, so __proto__ is a key of the payload and not the literal's prototype.
-      const payload = new TextEncoder().encode(`{"state":{"reported":{"__proto__":{"polluted":"yes"},"constructor":"c","a":1}}}`);
+      const payload = new TextEncoder().encode(
+        `{"state":{"reported":{"__proto__":{"polluted":"yes"},"constructor":"c","a":1}}}`,
+      );
       await dataClient(s.httpUrl).send(new UpdateThingShadowCommand({ thingName: "p1", payload }));
       const look = async () => {
         const got = parse((await dataClient(s.httpUrl).send(new GetThingShadowCommand({ thingName: "p1" }))).payload);
-        const search = async (q: string) => (await iotClient(s.httpUrl).send(new Iot.SearchIndexCommand({ queryString: q }))).things?.map((t) => t.thingName);
+        const search = async (q: string) =>
+          (await iotClient(s.httpUrl).send(new Iot.SearchIndexCommand({ queryString: q }))).things?.map(
+            (t) => t.thingName,
+          );
         return {
           reported: JSON.stringify(got.state.reported),
           polluted: await search("shadow.reported.polluted:yes"),
@@ -109,22 +133,44 @@ describe("AWS semantics (issue 11)", () => {
 describe("validate, then apply (issue 12)", () => {
   test("a refused package update changes nothing: a new description with a 4,000-character recipe", async () => {
     await iot.send(new Iot.CreatePackageCommand({ packageName: "va-pkg", description: "old" }));
-    await iot.send(new Iot.CreatePackageVersionCommand({ packageName: "va-pkg", versionName: "1", description: "v-old" }));
+    await iot.send(
+      new Iot.CreatePackageVersionCommand({ packageName: "va-pkg", versionName: "1", description: "v-old" }),
+    );
     const patch = (body: unknown) =>
-      fetch(`${service.httpUrl}/packages/va-pkg/versions/1`, { method: "PATCH", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+      fetch(`${service.httpUrl}/packages/va-pkg/versions/1`, {
+        method: "PATCH",
+        body: JSON.stringify(body),
+        headers: { "content-type": "application/json" },
+      });
     const refused = await patch({ description: "v-new", recipe: "r".repeat(4000) });
     expect(refused.status).toBe(400);
-    expect((await iot.send(new Iot.GetPackageVersionCommand({ packageName: "va-pkg", versionName: "1" }))).description).toBe("v-old");
+    expect(
+      (await iot.send(new Iot.GetPackageVersionCommand({ packageName: "va-pkg", versionName: "1" }))).description,
+    ).toBe("v-old");
     // Default version that is DRAFT: refused, and the description given with it is not applied either.
-    await expect(iot.send(new Iot.UpdatePackageCommand({ packageName: "va-pkg", description: "new", defaultVersionName: "1" }))).rejects.toMatchObject({ name: "ConflictException" });
+    await expect(
+      iot.send(new Iot.UpdatePackageCommand({ packageName: "va-pkg", description: "new", defaultVersionName: "1" })),
+    ).rejects.toMatchObject({ name: "ConflictException" });
     expect((await iot.send(new Iot.GetPackageCommand({ packageName: "va-pkg" }))).description).toBe("old");
   });
 
   test("a refused shadow update (state above 8 KB after the merge) leaves the stored document as it was", async () => {
     await iot.send(new Iot.CreateThingCommand({ thingName: "va-sh" }));
     const data = dataClient(service.httpUrl);
-    await data.send(new UpdateThingShadowCommand({ thingName: "va-sh", payload: bytes({ state: { reported: { big: "x".repeat(5000) } } }) }));
-    await expect(data.send(new UpdateThingShadowCommand({ thingName: "va-sh", payload: bytes({ state: { desired: { big: "y".repeat(5000) } } }) }))).rejects.toThrow();
+    await data.send(
+      new UpdateThingShadowCommand({
+        thingName: "va-sh",
+        payload: bytes({ state: { reported: { big: "x".repeat(5000) } } }),
+      }),
+    );
+    await expect(
+      data.send(
+        new UpdateThingShadowCommand({
+          thingName: "va-sh",
+          payload: bytes({ state: { desired: { big: "y".repeat(5000) } } }),
+        }),
+      ),
+    ).rejects.toThrow();
     const got = parse((await data.send(new GetThingShadowCommand({ thingName: "va-sh" }))).payload);
     expect(got.version).toBe(1);
     expect(Object.keys(got.state)).toEqual(["reported"]);
@@ -146,7 +192,10 @@ describe("validate, then apply (issue 12)", () => {
       const e = await iot.send(new Iot.DescribeJobExecutionCommand({ jobId: "va-db-job", thingName: "va-db" }));
       expect([e.execution?.status, e.execution?.versionNumber]).toEqual(["IN_PROGRESS", 2]);
       expect((await iot.send(new Iot.DescribeJobCommand({ jobId: "va-db-job" }))).job?.status).toBe("IN_PROGRESS");
-      const refusedThing = await fetch(`${service.httpUrl}/things/va-db`, { method: "PATCH", body: JSON.stringify({ attributePayload: { attributes: { k: "v" } } }) });
+      const refusedThing = await fetch(`${service.httpUrl}/things/va-db`, {
+        method: "PATCH",
+        body: JSON.stringify({ attributePayload: { attributes: { k: "v" } } }),
+      });
       expect(refusedThing.status).toBe(500);
       expect((await iot.send(new Iot.DescribeThingCommand({ thingName: "va-db" }))).attributes).toEqual({});
     } finally {
@@ -155,7 +204,9 @@ describe("validate, then apply (issue 12)", () => {
     expect(d.topics(mark).filter((t) => t.endsWith("notify-next"))).toEqual([]);
     // Space is back: the device's retry is accepted, exactly once.
     expect((await d.request("jobs/va-db-job/update", { status: "SUCCEEDED" })).topic).toEndWith("/accepted");
-    expect((await d.request("jobs/va-db-job/update", { status: "SUCCEEDED" })).payload).toMatchObject({ code: "InvalidStateTransition" });
+    expect((await d.request("jobs/va-db-job/update", { status: "SUCCEEDED" })).payload).toMatchObject({
+      code: "InvalidStateTransition",
+    });
     expect((await iot.send(new Iot.DescribeJobCommand({ jobId: "va-db-job" }))).job?.status).toBe("COMPLETED");
   });
 });

@@ -15,7 +15,8 @@ import {
 } from "../../src/service/jobs/execution-states.ts";
 
 // Rows: from-status; columns in EXECUTION_EVENTS order; "-" = refused.
-const COLUMNS = "start report-in-progress report-succeeded report-failed report-rejected cancel force-cancel time-out remove thing-deleted";
+const COLUMNS =
+  "start report-in-progress report-succeeded report-failed report-rejected cancel force-cancel time-out remove thing-deleted";
 const EXPECTED: Record<JobExecutionStatus, string> = {
   QUEUED: "IN_PROGRESS IN_PROGRESS SUCCEEDED FAILED REJECTED CANCELED CANCELED - REMOVED REMOVED",
   IN_PROGRESS: "IN_PROGRESS IN_PROGRESS SUCCEEDED FAILED REJECTED - CANCELED TIMED_OUT - REMOVED",
@@ -57,7 +58,9 @@ describe("execution state machine", () => {
       const r = nextStatus(s, e);
       return r.ok ? "" : r.error.message;
     };
-    expect(msg("SUCCEEDED", "report-succeeded")).toBe("Cannot update the job execution from SUCCEEDED to SUCCEEDED: it is in a terminal state");
+    expect(msg("SUCCEEDED", "report-succeeded")).toBe(
+      "Cannot update the job execution from SUCCEEDED to SUCCEEDED: it is in a terminal state",
+    );
     expect(msg("IN_PROGRESS", "cancel")).toBe("The job execution is IN_PROGRESS; cancel it with force=true");
     expect(msg("CANCELED", "force-cancel")).toBe("The job execution is already CANCELED");
   });

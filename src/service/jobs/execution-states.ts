@@ -85,7 +85,9 @@ function refusal(status: JobExecutionStatus, event: ExecutionEvent): string {
       : `Cannot update the job execution from ${status} to ${target}`;
   }
   if (event === "cancel" || event === "force-cancel") {
-    return status === "IN_PROGRESS" ? "The job execution is IN_PROGRESS; cancel it with force=true" : `The job execution is already ${status}`;
+    return status === "IN_PROGRESS"
+      ? "The job execution is IN_PROGRESS; cancel it with force=true"
+      : `The job execution is already ${status}`;
   }
   return `The job execution is ${status}; ${event} does not apply`;
 }

@@ -61,16 +61,20 @@ export class JobControl {
   }
 
   createJob(input: CreateJobInput): Job {
-    if (!JOB_ID.test(input.jobId)) throw invalid(`jobId ${JSON.stringify(input.jobId)} must be 1-64 characters of [a-zA-Z0-9_-]`);
-    if (this.store.get("job", input.jobId)) throw new ServiceError("ResourceAlreadyExists", `Job ${input.jobId} already exists`);
-    if (!Array.isArray(input.targets) || input.targets.length === 0) throw invalid("targets must name at least one thing or thing group ARN");
+    if (!JOB_ID.test(input.jobId))
+      throw invalid(`jobId ${JSON.stringify(input.jobId)} must be 1-64 characters of [a-zA-Z0-9_-]`);
+    if (this.store.get("job", input.jobId))
+      throw new ServiceError("ResourceAlreadyExists", `Job ${input.jobId} already exists`);
+    if (!Array.isArray(input.targets) || input.targets.length === 0)
+      throw invalid("targets must name at least one thing or thing group ARN");
     const parsedTargets = input.targets.map((t) => {
       const m = TARGET.exec(t);
       if (!m) throw invalid(`Target ${JSON.stringify(t)} is not a thing or thing group ARN`);
       return { kind: m[1] as "thing" | "thinggroup", name: m[2]! };
     });
-    for (const t of parsedTargets) (t.kind === "thing" ? this.fleet.thing(t.name) : this.fleet.group(t.name));
-    if (typeof input.document !== "string") throw invalid("document is required (documentSource is not supported by the local service)");
+    for (const t of parsedTargets) t.kind === "thing" ? this.fleet.thing(t.name) : this.fleet.group(t.name);
+    if (typeof input.document !== "string")
+      throw invalid("document is required (documentSource is not supported by the local service)");
     if (input.document.length > MAX_DOCUMENT_CHARS) {
       throw invalid(`document has ${input.document.length} characters; at most ${MAX_DOCUMENT_CHARS} are allowed`);
     }
@@ -80,7 +84,8 @@ export class JobControl {
       throw invalid("document is not valid JSON");
     }
     const selection = input.targetSelection ?? "SNAPSHOT";
-    if (selection !== "SNAPSHOT" && selection !== "CONTINUOUS") throw invalid("targetSelection must be SNAPSHOT or CONTINUOUS");
+    if (selection !== "SNAPSHOT" && selection !== "CONTINUOUS")
+      throw invalid("targetSelection must be SNAPSHOT or CONTINUOUS");
     const timeout = input.timeoutConfig?.inProgressTimeoutInMinutes;
     if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1 || timeout > 10080)) {
       throw invalid("timeoutConfig.inProgressTimeoutInMinutes must be between 1 and 10080");
@@ -150,7 +155,8 @@ export class JobControl {
   /** CancelJob: QUEUED executions are CANCELED; IN_PROGRESS ones only with force. */
   cancelJob(jobId: string, force: boolean, comment?: string, reasonCode?: string): Job {
     const job = this.job(jobId);
-    if (job.status === "COMPLETED") throw new ServiceError("InvalidStateTransition", `Job ${jobId} is COMPLETED and cannot be canceled`);
+    if (job.status === "COMPLETED")
+      throw new ServiceError("InvalidStateTransition", `Job ${jobId} is COMPLETED and cannot be canceled`);
     if (job.status === "CANCELED" && !force) return job;
     return this.store.transaction(() => {
       this.store.put("job", jobId, {
@@ -175,10 +181,16 @@ export class JobControl {
   deleteJob(jobId: string, force: boolean): void {
     const job = this.job(jobId);
     if (!force && job.status === "IN_PROGRESS") {
-      throw new ServiceError("InvalidStateTransition", `Job ${jobId} is IN_PROGRESS; cancel it first, or delete it with force=true`);
+      throw new ServiceError(
+        "InvalidStateTransition",
+        `Job ${jobId} is IN_PROGRESS; cancel it first, or delete it with force=true`,
+      );
     }
     if (!force && this.engine.pendingExecutions(jobId).some((e) => e.status === "IN_PROGRESS")) {
-      throw new ServiceError("InvalidStateTransition", `Job ${jobId} has IN_PROGRESS executions; delete it with force=true`);
+      throw new ServiceError(
+        "InvalidStateTransition",
+        `Job ${jobId} has IN_PROGRESS executions; delete it with force=true`,
+      );
     }
     this.store.transaction(() => {
       this.engine.deleteExecutions(job.jobId);

@@ -53,7 +53,9 @@ const PENDING_BY_JOB = "execution.pending.job";
 
 const keyOf = (e: Execution) => executionKey(e.jobId, e.thingName, e.executionNumber);
 const pendingOrder = (a: Execution, b: Execution) =>
-  (a.status === b.status ? 0 : a.status === "IN_PROGRESS" ? -1 : 1) || a.queuedAt - b.queuedAt || a.sequence - b.sequence;
+  (a.status === b.status ? 0 : a.status === "IN_PROGRESS" ? -1 : 1) ||
+  a.queuedAt - b.queuedAt ||
+  a.sequence - b.sequence;
 
 export class JobsEngine {
   private readonly timers = new Map<string, TimerHandle>();
@@ -105,7 +107,8 @@ export class JobsEngine {
 
   /** The latest execution of a job on a thing (or the one with `executionNumber`). */
   execution(jobId: string, thingName: string, executionNumber?: number): Execution | undefined {
-    if (executionNumber !== undefined) return this.store.get("execution", executionKey(jobId, thingName, executionNumber));
+    if (executionNumber !== undefined)
+      return this.store.get("execution", executionKey(jobId, thingName, executionNumber));
     let latest: Execution | undefined;
     for (const e of this.store.records("execution", BY_JOB_THING, `${jobId}\u0000${thingName}`)) {
       if (!latest || e.executionNumber > latest.executionNumber) latest = e;
@@ -179,7 +182,11 @@ export class JobsEngine {
   private transition(
     e: Execution,
     event: ExecutionEvent,
-    changes: { statusDetails?: Readonly<Record<string, string>>; stepTimeoutInMinutes?: number; forceCanceled?: boolean },
+    changes: {
+      statusDetails?: Readonly<Record<string, string>>;
+      stepTimeoutInMinutes?: number;
+      forceCanceled?: boolean;
+    },
   ): Execution {
     const step = nextStatus(e.status, event);
     if (!step.ok) throw step.error;
@@ -187,7 +194,12 @@ export class JobsEngine {
     const nowMs = this.options.clock.now();
     const now = this.seconds();
     const status = step.status;
-    const next: { -readonly [K in keyof Execution]: Execution[K] } = { ...e, status, lastUpdatedAt: now, versionNumber: e.versionNumber + 1 };
+    const next: { -readonly [K in keyof Execution]: Execution[K] } = {
+      ...e,
+      status,
+      lastUpdatedAt: now,
+      versionNumber: e.versionNumber + 1,
+    };
     if (changes.statusDetails !== undefined) next.statusDetails = changes.statusDetails;
     if (changes.forceCanceled) next.forceCanceled = true;
     if (status === "IN_PROGRESS" && e.status === "QUEUED") {
@@ -215,7 +227,12 @@ export class JobsEngine {
     const status = jobStatusAfter(job, this.pendingCount(jobId));
     if (status === job.status) return;
     const now = this.seconds();
-    this.store.put("job", jobId, { ...job, status, lastUpdatedAt: now, ...(status === "COMPLETED" ? { completedAt: now } : {}) });
+    this.store.put("job", jobId, {
+      ...job,
+      status,
+      lastUpdatedAt: now,
+      ...(status === "COMPLETED" ? { completedAt: now } : {}),
+    });
   }
 
   /** After the change (and its notifications) is decided, SUCCEEDED may update `$package`, in the same transaction. */
@@ -236,11 +253,17 @@ export class JobsEngine {
       const next = this.pending(thingName)[0];
       if (!next) return undefined;
       if (next.status === "QUEUED") {
-        return this.transition(next, "start", { statusDetails: statusDetails ?? next.statusDetails, stepTimeoutInMinutes });
+        return this.transition(next, "start", {
+          statusDetails: statusDetails ?? next.statusDetails,
+          stepTimeoutInMinutes,
+        });
       }
       if (stepTimeoutInMinutes === undefined) return next;
       // Already IN_PROGRESS: only the step timer changes (the version stays).
-      return this.save({ ...next, stepDeadline: this.options.clock.now() + stepTimeoutInMinutes * this.options.minuteMs });
+      return this.save({
+        ...next,
+        stepDeadline: this.options.clock.now() + stepTimeoutInMinutes * this.options.minuteMs,
+      });
     });
   }
 
@@ -257,13 +280,18 @@ export class JobsEngine {
     },
   ): Outcome<Execution> {
     const e = this.execution(jobId, thingName, request.executionNumber);
-    if (!e) return { ok: false, error: new ServiceError("ResourceNotFound", `Job execution for job ${jobId} on thing ${thingName} not found`) };
+    if (!e)
+      return {
+        ok: false,
+        error: new ServiceError("ResourceNotFound", `Job execution for job ${jobId} on thing ${thingName} not found`),
+      };
     if (request.expectedVersion !== undefined && request.expectedVersion !== e.versionNumber) {
       const message = `Expected version ${request.expectedVersion} does not match the current version ${e.versionNumber}`;
       return { ok: false, error: new ServiceError("VersionConflict", message), executionState: this.state(e) };
     }
     const event = reportEvent(request.status);
-    if (!event) return { ok: false, error: new ServiceError("InvalidRequest", `A device cannot set status ${request.status}`) };
+    if (!event)
+      return { ok: false, error: new ServiceError("InvalidRequest", `A device cannot set status ${request.status}`) };
     const step = nextStatus(e.status, event);
     if (!step.ok) return { ok: false, error: step.error, executionState: this.state(e) };
     return this.attempt(() => {
@@ -286,7 +314,10 @@ export class JobsEngine {
       return { ok: true, value: this.store.transaction(change) };
     } catch (error) {
       if (error instanceof ServiceError) return { ok: false, error };
-      return { ok: false, error: new ServiceError("InternalFailure", `The change could not be saved: ${(error as Error).message}`) };
+      return {
+        ok: false,
+        error: new ServiceError("InternalFailure", `The change could not be saved: ${(error as Error).message}`),
+      };
     }
   }
 
@@ -306,7 +337,10 @@ export class JobsEngine {
     const event = force ? "force-cancel" : "cancel";
     const step = nextStatus(e.status, event);
     if (!step.ok) return { ok: false, error: step.error };
-    const changes = { statusDetails: statusDetails ?? e.statusDetails, forceCanceled: force && e.status === "IN_PROGRESS" };
+    const changes = {
+      statusDetails: statusDetails ?? e.statusDetails,
+      forceCanceled: force && e.status === "IN_PROGRESS",
+    };
     return this.attempt(() => this.changeThing(e.thingName, () => this.transition(e, event, changes)));
   }
 
@@ -346,25 +380,36 @@ export class JobsEngine {
     this.timers.delete(key);
     if (!this.started) return;
     const e = this.store.get("execution", key);
-    if (!e || e.status !== "IN_PROGRESS") return;
+    if (e?.status !== "IN_PROGRESS") return;
     const due = Math.min(e.stepDeadline ?? Infinity, e.inProgressDeadline ?? Infinity);
     if (due === Infinity) return;
-    this.timers.set(key, this.options.clock.setTimeout(() => this.expire(key), due - this.options.clock.now()));
+    this.timers.set(
+      key,
+      this.options.clock.setTimeout(() => this.expire(key), due - this.options.clock.now()),
+    );
   }
 
   /** A timer fired: the step or in-progress deadline has passed → TIMED_OUT. */
   private expire(key: string): void {
     this.timers.delete(key);
     const e = this.store.get("execution", key);
-    if (!e || e.status !== "IN_PROGRESS") return;
+    if (e?.status !== "IN_PROGRESS") return;
     const now = this.options.clock.now();
     const stepDue = e.stepDeadline !== undefined && e.stepDeadline <= now;
-    if (!stepDue && !(e.inProgressDeadline !== undefined && e.inProgressDeadline <= now)) return this.armTimer(key);
+    if (!stepDue && !(e.inProgressDeadline !== undefined && e.inProgressDeadline <= now)) {
+      this.armTimer(key);
+      return;
+    }
     const statusDetails = { ...e.statusDetails, timedOut: `${stepDue ? "step" : "in-progress"} timer expired` };
-    const result = this.attempt(() => this.changeThing(e.thingName, () => this.transition(e, "time-out", { statusDetails })));
+    const result = this.attempt(() =>
+      this.changeThing(e.thingName, () => this.transition(e, "time-out", { statusDetails })),
+    );
     if (!result.ok) {
       this.options.onTimerError?.(result.error);
-      this.timers.set(key, this.options.clock.setTimeout(() => this.expire(key), TIMER_RETRY_MS));
+      this.timers.set(
+        key,
+        this.options.clock.setTimeout(() => this.expire(key), TIMER_RETRY_MS),
+      );
     }
   }
 

@@ -43,7 +43,10 @@ export class Fleet {
     /** A thing's shadows by name ("" = classic), from the shadow service's index. */
     private readonly shadowsOf: (
       thingName: string,
-    ) => ReadonlyMap<string, { readonly desired?: Record<string, unknown>; readonly reported?: Record<string, unknown> }>,
+    ) => ReadonlyMap<
+      string,
+      { readonly desired?: Record<string, unknown>; readonly reported?: Record<string, unknown> }
+    >,
     private readonly now: () => number,
     private readonly onGroupProblem: GroupProblemListener = () => {},
   ) {
@@ -83,7 +86,8 @@ export class Fleet {
   // ---- things ---------------------------------------------------------------------------------
 
   createThing(thingName: string, attributes: Readonly<Record<string, string>> = {}, thingTypeName?: string): Thing {
-    if (!THING_NAME.test(thingName)) throw invalid(`Thing name ${JSON.stringify(thingName)} must be 1-128 characters of [a-zA-Z0-9:_-]`);
+    if (!THING_NAME.test(thingName))
+      throw invalid(`Thing name ${JSON.stringify(thingName)} must be 1-128 characters of [a-zA-Z0-9:_-]`);
     checkAttributes(attributes);
     const existing = this.store.get("thing", thingName);
     if (existing) {
@@ -115,7 +119,12 @@ export class Fleet {
     return this.store.get("thing", thingName) !== undefined;
   }
 
-  updateThing(thingName: string, attributes: Readonly<Record<string, string>>, merge: boolean, expectedVersion?: number): void {
+  updateThing(
+    thingName: string,
+    attributes: Readonly<Record<string, string>>,
+    merge: boolean,
+    expectedVersion?: number,
+  ): void {
     const t = this.thing(thingName);
     checkVersion(t, expectedVersion);
     const next = merge ? dictOf(t.attributes) : dictOf<string>(undefined);
@@ -192,7 +201,9 @@ export class Fleet {
     const g = this.store.get("group", thingGroupName);
     if (!g) return; // AWS: deleting a missing group succeeds
     if (Boolean(g.queryString) !== dynamicExpected) {
-      throw invalid(`Thing group ${thingGroupName} is ${g.queryString ? "dynamic; use DeleteDynamicThingGroup" : "static; use DeleteThingGroup"}`);
+      throw invalid(
+        `Thing group ${thingGroupName} is ${g.queryString ? "dynamic; use DeleteDynamicThingGroup" : "static; use DeleteThingGroup"}`,
+      );
     }
     this.store.transaction(() => {
       this.store.delete("group", thingGroupName);
@@ -284,8 +295,9 @@ export class Fleet {
       const now = t !== undefined && this.evaluate(name, d, t);
       if (d.problem) continue;
       const was = d.members.has(thingName);
-      if (now && !was) (this.setMember(d, thingName, true), joined.push(name));
-      if (!now && was) (this.setMember(d, thingName, false), left.push(name));
+      if (now === was) continue;
+      this.setMember(d, thingName, now);
+      (now ? joined : left).push(name);
     }
     if (joined.length || left.length) this.listener(thingName, joined, left);
   }
@@ -316,7 +328,10 @@ export class Fleet {
 
 function checkVersion(t: Thing, expectedVersion: number | undefined): void {
   if (expectedVersion !== undefined && expectedVersion !== t.version) {
-    throw new ServiceError("VersionConflict", `The version for thing ${t.thingName} does not match the expected version.`);
+    throw new ServiceError(
+      "VersionConflict",
+      `The version for thing ${t.thingName} does not match the expected version.`,
+    );
   }
 }
 

@@ -13,18 +13,30 @@ export interface Publish {
 
 const TOPIC = /^\$aws\/things\/([a-zA-Z0-9:_-]{1,128})\/shadow(?:\/name\/([^/]+))?\/(get|update|delete)$/;
 
-export function parseShadowTopic(topic: string): { thing: string; shadowName: string; op: "get" | "update" | "delete" } | undefined {
+export function parseShadowTopic(
+  topic: string,
+): { thing: string; shadowName: string; op: "get" | "update" | "delete" } | undefined {
   const m = TOPIC.exec(topic);
   return m ? { thing: m[1]!, shadowName: m[2] ?? "", op: m[3] as "get" | "update" | "delete" } : undefined;
 }
 
-export function handleShadowRequest(shadows: ShadowService, topic: string, payload: Uint8Array, now: () => number): Publish[] {
+export function handleShadowRequest(
+  shadows: ShadowService,
+  topic: string,
+  payload: Uint8Array,
+  now: () => number,
+): Publish[] {
   const parsed = parseShadowTopic(topic);
   if (!parsed) return [];
   const timestamp = Math.floor(now() / 1000);
   let body: unknown = {};
   let clientToken: string | undefined;
-  const rejected = (code: number, message: string): Publish[] => [{ topic: `${topic}/rejected`, payload: { code, message, timestamp, ...(clientToken !== undefined ? { clientToken } : {}) } }];
+  const rejected = (code: number, message: string): Publish[] => [
+    {
+      topic: `${topic}/rejected`,
+      payload: { code, message, timestamp, ...(clientToken !== undefined ? { clientToken } : {}) },
+    },
+  ];
   // The shadow service's rejected codes are its HTTP statuses.
   const refused = (error: ServiceError) => rejected(httpError(error).status, error.message);
   let text: string;
@@ -40,7 +52,8 @@ export function handleShadowRequest(shadows: ShadowService, topic: string, paylo
       return rejected(400, "Invalid JSON");
     }
   }
-  if (body && typeof body === "object" && typeof (body as { clientToken?: unknown }).clientToken === "string") clientToken = (body as { clientToken: string }).clientToken;
+  if (body && typeof body === "object" && typeof (body as { clientToken?: unknown }).clientToken === "string")
+    clientToken = (body as { clientToken: string }).clientToken;
 
   if (parsed.op === "get") {
     const r = shadows.get(parsed.thing, parsed.shadowName, clientToken);

@@ -20,7 +20,12 @@ const MAX_DEPTH = 6;
 export const MAX_STATE_BYTES = 8192;
 
 /** The shadow service's numeric codes are `httpError(error).status` (shadow-topics.ts). */
-const CODES = { 400: "InvalidRequest", 404: "ResourceNotFound", 409: "Conflict", 413: "RequestEntityTooLarge" } as const;
+const CODES = {
+  400: "InvalidRequest",
+  404: "ResourceNotFound",
+  409: "Conflict",
+  413: "RequestEntityTooLarge",
+} as const;
 const fail = (code: keyof typeof CODES, message: string): { ok: false; error: ServiceError } => ({
   ok: false,
   error: new ServiceError(CODES[code], message),
@@ -74,23 +79,43 @@ export class ShadowService {
     const problem = this.check(thingName, shadowName);
     if (problem) return problem;
     const s = this.find(thingName, shadowName);
-    if (!s) return fail(404, shadowName ? `No shadow exists with name: ${shadowName}` : `No shadow exists with name: '${thingName}'`);
+    if (!s)
+      return fail(
+        404,
+        shadowName ? `No shadow exists with name: ${shadowName}` : `No shadow exists with name: '${thingName}'`,
+      );
     const state: Record<string, unknown> = { ...s.state };
     const delta = computeDelta(s.state.desired, s.state.reported);
     if (delta) state.delta = delta;
-    return { ok: true, value: { state, metadata: s.metadata, version: s.version, timestamp: this.seconds(), ...(clientToken !== undefined ? { clientToken } : {}) } };
+    return {
+      ok: true,
+      value: {
+        state,
+        metadata: s.metadata,
+        version: s.version,
+        timestamp: this.seconds(),
+        ...(clientToken !== undefined ? { clientToken } : {}),
+      },
+    };
   }
 
   delete(thingName: string, shadowName: string, clientToken?: string): Result<Record<string, unknown>> {
     const problem = this.check(thingName, shadowName);
     if (problem) return problem;
     const s = this.find(thingName, shadowName);
-    if (!s) return fail(404, shadowName ? `No shadow exists with name: ${shadowName}` : `No shadow exists with name: '${thingName}'`);
+    if (!s)
+      return fail(
+        404,
+        shadowName ? `No shadow exists with name: ${shadowName}` : `No shadow exists with name: '${thingName}'`,
+      );
     this.store.transaction(() => {
       this.store.delete("shadow", shadowKey(thingName, shadowName));
       this.onChange(thingName);
     });
-    return { ok: true, value: { version: s.version, timestamp: this.seconds(), ...(clientToken !== undefined ? { clientToken } : {}) } };
+    return {
+      ok: true,
+      value: { version: s.version, timestamp: this.seconds(), ...(clientToken !== undefined ? { clientToken } : {}) },
+    };
   }
 
   /** UpdateThingShadow: `body` is the parsed request document. */
@@ -100,19 +125,31 @@ export class ShadowService {
     if (body === null || typeof body !== "object" || Array.isArray(body)) return fail(400, "Invalid JSON");
     const request = body as Record<string, unknown>;
     const clientToken = request.clientToken;
-    if (clientToken !== undefined && (typeof clientToken !== "string" || new TextEncoder().encode(clientToken).length > 64)) return fail(400, "Invalid clientToken");
+    if (
+      clientToken !== undefined &&
+      (typeof clientToken !== "string" || new TextEncoder().encode(clientToken).length > 64)
+    )
+      return fail(400, "Invalid clientToken");
     if (!("state" in request)) return fail(400, "Missing required node: state");
     const state = request.state;
-    if (state === null || typeof state !== "object" || Array.isArray(state)) return fail(400, "State node must be an object");
+    if (state === null || typeof state !== "object" || Array.isArray(state))
+      return fail(400, "State node must be an object");
     const { desired, reported } = state as { desired?: unknown; reported?: unknown };
-    for (const [name, node] of [["Desired", desired], ["Reported", reported]] as const) {
-      if (node !== undefined && node !== null && (typeof node !== "object" || Array.isArray(node))) return fail(400, `${name} node must be an object`);
+    for (const [name, node] of [
+      ["Desired", desired],
+      ["Reported", reported],
+    ] as const) {
+      if (node !== undefined && node !== null && (typeof node !== "object" || Array.isArray(node)))
+        return fail(400, `${name} node must be an object`);
     }
-    for (const key of Object.keys(state)) if (key !== "desired" && key !== "reported") return fail(400, "State contains an invalid node");
+    for (const key of Object.keys(state))
+      if (key !== "desired" && key !== "reported") return fail(400, "State contains an invalid node");
     // Levels inside desired / reported, as the shadow service counts them.
-    if (depth(desired) > MAX_DEPTH || depth(reported) > MAX_DEPTH) return fail(400, `JSON contains too many levels of nesting; maximum is ${MAX_DEPTH}`);
+    if (depth(desired) > MAX_DEPTH || depth(reported) > MAX_DEPTH)
+      return fail(400, `JSON contains too many levels of nesting; maximum is ${MAX_DEPTH}`);
     const version = request.version;
-    if (version !== undefined && (typeof version !== "number" || !Number.isInteger(version) || version < 0)) return fail(400, "Invalid version");
+    if (version !== undefined && (typeof version !== "number" || !Number.isInteger(version) || version < 0))
+      return fail(400, "Invalid version");
     if (payloadBytes > MAX_STATE_BYTES) return fail(413, "The payload exceeds the maximum size allowed");
     if (shadowName === PACKAGE_SHADOW) {
       for (const node of [desired, reported]) {
@@ -120,7 +157,8 @@ export class ShadowService {
         for (const pkg of Object.values(node as State)) {
           if (pkg === null) continue;
           if (typeof pkg !== "object" || Array.isArray(pkg)) return fail(400, "State contains an invalid node");
-          for (const k of Object.keys(pkg as State)) if (k !== "version" && k !== "attributes") return fail(400, "State contains an invalid node");
+          for (const k of Object.keys(pkg as State))
+            if (k !== "version" && k !== "attributes") return fail(400, "State contains an invalid node");
         }
       }
     }
@@ -131,7 +169,9 @@ export class ShadowService {
 
     // The new document is built beside the stored one, which stays as it is if this is refused.
     const now = this.seconds();
-    const previous = existing ? { state: existing.state, metadata: existing.metadata, version: existing.version } : undefined;
+    const previous = existing
+      ? { state: existing.state, metadata: existing.metadata, version: existing.version }
+      : undefined;
     const nextState: { desired?: State; reported?: State } = { ...existing?.state };
     const nextMetadata: { desired?: State; reported?: State } = { ...existing?.metadata };
     const acceptedMetadata: Record<string, unknown> = {};
@@ -155,7 +195,14 @@ export class ShadowService {
     if (new TextEncoder().encode(JSON.stringify(nextState)).length > MAX_STATE_BYTES) {
       return fail(413, "The payload exceeds the maximum size allowed");
     }
-    const shadow: Shadow = { thingName, shadowName, state: nextState, metadata: nextMetadata, version: (existing?.version ?? 0) + 1, timestamp: now };
+    const shadow: Shadow = {
+      thingName,
+      shadowName,
+      state: nextState,
+      metadata: nextMetadata,
+      version: (existing?.version ?? 0) + 1,
+      timestamp: now,
+    };
     this.store.transaction(() => {
       this.store.put("shadow", shadowKey(thingName, shadowName), shadow);
       this.onChange(thingName);
@@ -164,7 +211,16 @@ export class ShadowService {
     const tokenField = clientToken !== undefined ? { clientToken } : {};
     const accepted = { state, metadata: acceptedMetadata, version: shadow.version, timestamp: now, ...tokenField };
     const deltaState = computeDelta(shadow.state.desired, shadow.state.reported);
-    const delta = deltaState && (state as State).desired !== undefined ? { version: shadow.version, timestamp: now, state: deltaState, metadata: stampLeaves(deltaState, now), ...tokenField } : undefined;
+    const delta =
+      deltaState && (state as State).desired !== undefined
+        ? {
+            version: shadow.version,
+            timestamp: now,
+            state: deltaState,
+            metadata: stampLeaves(deltaState, now),
+            ...tokenField,
+          }
+        : undefined;
     const documents = {
       previous: previous ?? null,
       current: { state: shadow.state, metadata: shadow.metadata, version: shadow.version },
@@ -210,7 +266,8 @@ function mergeMetadata(base: State, change: State, now: number): State {
   for (const [k, v] of Object.entries(change)) {
     const current = own(out, k);
     if (v === null) delete out[k];
-    else if (isObject(v)) out[k] = mergeMetadata(isObject(current) && !Object.hasOwn(current, "timestamp") ? current : emptyDict(), v, now);
+    else if (isObject(v))
+      out[k] = mergeMetadata(isObject(current) && !Object.hasOwn(current, "timestamp") ? current : emptyDict(), v, now);
     else out[k] = { timestamp: now };
   }
   return out;
