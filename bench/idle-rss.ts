@@ -20,7 +20,7 @@ const baselines: Record<string, string> = {
   "bun + Bun.connect socket": `await Bun.connect({ hostname: "127.0.0.1", port: ${port}, socket: { data() {} } }); setInterval(() => {}, 1e9);`,
   "bun + mqtt.js (connected, subscribed)": `import mqtt from "mqtt"; const c = mqtt.connect("mqtt://127.0.0.1:${port}", { clientId: "rss-mqtt" }); c.on("connect", () => c.subscribe("a/b", { qos: 1 })); setInterval(() => {}, 1e9);`,
   "bun + mqtt.js import only": `import mqtt from "mqtt"; (globalThis as any).m = mqtt; setInterval(() => {}, 1e9);`,
-  "agent's libraries alone (pino, valibot, TypeBox, node:fs) + Bun.connect": `import { createLogger } from "${root}/src/log/logger.ts"; import { parseJobDocument } from "${root}/src/jobdoc/parse.ts"; import { decodeMessage, ExecutionResponse } from "${root}/src/jobs/messages.ts"; createLogger({ level: "INFO", type: "stdout" }).info("x"); (globalThis as any).k = [parseJobDocument({}), decodeMessage(ExecutionResponse, "{}")]; await Bun.connect({ hostname: "127.0.0.1", port: ${port}, socket: { data() {} } }); setInterval(() => {}, 1e9);`,
+  "agent's libraries alone (pino, valibot, TypeBox, node:fs) + Bun.connect": `import { createLogger } from "${root}/src/log/logger.ts"; import { parseJobDocument } from "${root}/src/jobdoc/parse.ts"; import { decodeMessage, ExecutionResponse } from "${root}/src/protocol/messages.ts"; createLogger({ level: "INFO", type: "stdout" }).info("x"); (globalThis as any).k = [parseJobDocument({}), decodeMessage(ExecutionResponse, "{}")]; await Bun.connect({ hostname: "127.0.0.1", port: ${port}, socket: { data() {} } }); setInterval(() => {}, 1e9);`,
 };
 
 function status(pid: number): { rss: number; anon: number; file: number } {

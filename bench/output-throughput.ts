@@ -4,7 +4,7 @@
  * `cat > /dev/null`, the pipes' own cost. Goals: wall time ≤ 1.15× baseline, RSS growth ≤ 8 MB.
  */
 import { runJob } from "../src/runner/run-job.ts";
-import { lookupUserWithId } from "../src/runner/run-as-user.ts";
+import { lookupUser } from "../src/runner/user-lookup.ts";
 import { parseJobDocument } from "../src/jobdoc/parse.ts";
 
 const mib = Number(process.argv[2] ?? 1024);
@@ -38,8 +38,10 @@ async function agent(): Promise<{ ms: number; growthKb: number }> {
     stepTimeoutSeconds: 0,
     euid: process.geteuid!(),
     pathEnv: process.env.PATH!,
-    lookupUser: lookupUserWithId,
+    lookupUser: (name, signal) => lookupUser(name, { pathEnv: process.env.PATH ?? "/usr/bin:/bin", signal }),
     env: { ...process.env },
+    // As the agent runs steps: stderr lines always go to its log (rate-limited).
+    outputLines: { stderr: () => {} },
   });
   const ms = performance.now() - t0;
   clearInterval(sampler);

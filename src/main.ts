@@ -9,11 +9,14 @@ import { execCommand } from "./cli/exec-command.ts";
 import { runAgent } from "./cli/run-agent.ts";
 import { validateCommand } from "./cli/validate-command.ts";
 import { createLogger } from "./log/logger.ts";
+import { RUN_AS_COMMAND, runAsMain } from "./runner/drop-privileges.ts";
 import { versionLine } from "./version.ts";
 
 async function main(argv: readonly string[]): Promise<number> {
   const out = (line: string) => void process.stdout.write(`${line}\n`);
   const err = (line: string) => void process.stderr.write(`${line}\n`);
+  // A step as another user without sudo (drop-privileges.ts): replaces this process, or fails.
+  if (argv[0] === RUN_AS_COMMAND) return runAsMain(argv.slice(1), err);
   const parsed = parseArgs(argv);
   if (!parsed.ok) {
     err(`iot-jobs-agent: ${parsed.message}`);
@@ -25,11 +28,25 @@ async function main(argv: readonly string[]): Promise<number> {
   const exportTo = args.values["--export-default-settings"];
   if (exportTo !== undefined) {
     const file = expandPath(exportTo);
-    writeFileSync(file, `${JSON.stringify(defaultSettings(), null, 2)}\n`, { mode: 0o640 });
+    try {
+      writeFileSync(file, `${JSON.stringify(defaultSettings(), null, 2)}\n`, { mode: 0o640 });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const reasons: Record<string, string> = {
+        ENOENT: "its directory does not exist",
+        EACCES: "permission denied",
+        EISDIR: "it is a directory",
+      };
+      const why = (code && reasons[code]) ?? code ?? (error as Error).message;
+      err(`iot-jobs-agent: cannot write default settings to ${file}: ${why}`);
+      return 1;
+    }
     out(`Default settings written to ${file}`);
     return 0;
   }
   if (args.command === "validate") return validateCommand(args.files, out);
+  // Loaded only for `doctor`: X.509 and DNS modules would otherwise cost the agent memory at idle.
+  if (args.command === "doctor") return (await import("./cli/doctor-command.ts")).doctorCommand(args, out);
 
   const loaded = loadConfig(args);
   if (!loaded.ok) {
@@ -40,7 +57,7 @@ async function main(argv: readonly string[]): Promise<number> {
   // exec prints its result on stdout, so its log goes to stderr.
   const log = createLogger({ ...config.logging, fd: args.command === "exec" ? 2 : 1 });
   for (const w of loaded.warnings) log.warn(w);
-  if (args.command === "exec") return execCommand(args.files[0]!, config, log, out);
+  if (args.command === "exec") return execCommand(args.files[0]!, config, log, out, args.params);
   return runAgent(config, log);
 }
 

@@ -6,6 +6,7 @@
  *   /usr/bin/iot-jobs-agent                       the executable (never stripped)
  *   /etc/iot-jobs-agent/iot-jobs-agent.conf       config template (0600, conffile)
  *   /etc/iot-jobs-agent/jobs/                     the shipped handlers (dir and files 0700, conffiles)
+ *   /etc/logrotate.d/iot-jobs-agent               rotation of the SysV log file (reload → SIGHUP)
  *   /lib/systemd/system/iot-jobs-agent.service    the unit (not enabled until the config is edited)
  *   /etc/init.d/iot-jobs-agent                    the SysV script, for systems without systemd
  *   /usr/share/doc/iot-jobs-agent/                INSTALL.md, copyright
@@ -15,14 +16,11 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TARGETS } from "../cross-compile/targets.ts";
+import { debFileName } from "./deb-names.ts";
 
 const root = join(import.meta.dir, "..", "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string; license: string };
 const arches = process.argv.slice(2).length ? process.argv.slice(2) : ["amd64", "arm64"];
-
-export function debFileName(arch: string): string {
-  return `iot-jobs-agent_${pkg.version}_${arch}.deb`;
-}
 
 for (const arch of arches) {
   const target = TARGETS.find((t) => t.debianArch === arch && t.libc === "glibc");
@@ -55,6 +53,9 @@ for (const arch of arches) {
   for (const h of handlers) put(`etc/iot-jobs-agent/jobs/${h}`, h.startsWith("_") ? 0o600 : 0o700, join(root, "handlers", h));
   put("lib/systemd/system/iot-jobs-agent.service", 0o644, join(root, "packaging/systemd/iot-jobs-agent.service"));
   put("etc/init.d/iot-jobs-agent", 0o755, join(root, "packaging/sysv/iot-jobs-agent"));
+  put("usr/sbin/iot-jobs-agent-switch", 0o755, join(root, "packaging/switch/iot-jobs-agent-switch"));
+  put("usr/share/doc/iot-jobs-agent/SWITCHING.md", 0o644, join(root, "docs/SWITCHING.md"));
+  put("etc/logrotate.d/iot-jobs-agent", 0o644, join(root, "packaging/logrotate/iot-jobs-agent"));
   put("usr/share/doc/iot-jobs-agent/INSTALL.md", 0o644, join(root, "docs/INSTALL.md"));
   put("usr/share/doc/iot-jobs-agent/copyright", 0o644, undefined, `iot-jobs-agent\nLicense: ${pkg.license}\nThe executable embeds the Bun runtime (MIT; JavaScriptCore under LGPL-2.0-or-later and others).\n`);
 
@@ -80,10 +81,10 @@ for (const arch of arches) {
       "",
     ].join("\n"),
   );
-  put("DEBIAN/conffiles", 0o644, undefined, ["/etc/iot-jobs-agent/iot-jobs-agent.conf", ...handlers.map((h) => `/etc/iot-jobs-agent/jobs/${h}`), "/etc/init.d/iot-jobs-agent", ""].join("\n"));
+  put("DEBIAN/conffiles", 0o644, undefined, ["/etc/iot-jobs-agent/iot-jobs-agent.conf", ...handlers.map((h) => `/etc/iot-jobs-agent/jobs/${h}`), "/etc/init.d/iot-jobs-agent", "/etc/logrotate.d/iot-jobs-agent", ""].join("\n"));
   for (const script of ["postinst", "prerm", "postrm"]) put(`DEBIAN/${script}`, 0o755, join(root, "packaging/debian", script));
 
-  const out = join(root, "dist", debFileName(arch));
+  const out = join(root, "dist", debFileName(pkg.version, arch));
   const r = Bun.spawnSync(["dpkg-deb", "--root-owner-group", "-Zxz", "-z1", "--build", stage, out], { stdout: "pipe", stderr: "pipe" });
   rmSync(stage, { recursive: true, force: true });
   if (r.exitCode !== 0) throw new Error(`dpkg-deb failed: ${r.stderr.toString()}`);

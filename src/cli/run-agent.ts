@@ -2,12 +2,12 @@ import { connectionSettings } from "../config/connection-settings.ts";
 import type { AgentConfig } from "../config/schema.ts";
 import { JobsAgent } from "../jobs/agent.ts";
 import { PackageReporter } from "../jobs/package-reporter.ts";
-import type { Logger } from "../log/logger.ts";
+import { type Logger, reopenLogFile } from "../log/logger.ts";
 import { connect } from "../mqtt/connection.ts";
-import { runContextFor } from "../runner/run-context.ts";
+import { executionOf, runContextFor } from "../runner/run-context.ts";
 import { runJob } from "../runner/run-job.ts";
 import { ExecutionRecord } from "../state/execution-record.ts";
-import { describeStep, killOrphanedStep } from "../state/orphan-steps.ts";
+import { currentBootId, describeStep, killOrphanedStep } from "../state/orphan-steps.ts";
 import { acquireInstanceLock } from "../state/instance-lock.ts";
 
 /** Time from SIGTERM to exit, at most; a reboot handler's SIGTERM must not wait on us. */
@@ -15,6 +15,7 @@ const SHUTDOWN_BUDGET_MS = 1500;
 
 /** Runs the agent until SIGTERM/SIGINT. Returns the exit code. */
 export async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
+  handleHarmlessSignals(log);
   const euid = process.geteuid?.() ?? 0;
   const checked = connectionSettings(config, euid);
   if (!checked.ok) {
@@ -55,6 +56,8 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
   if (orphan) {
     const killed = killOrphanedStep(orphan);
     if (killed.length) log.warn({ pids: killed }, "Killed the step processes a previous agent left running");
+    else if (orphan.bootId !== currentBootId())
+      log.info({ pid: orphan.pid }, "The previous agent's step ran in an earlier boot; nothing of it is left to stop");
   }
   const agent = new JobsAgent({
     thingName: settings.thingName,
@@ -67,8 +70,7 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
     afterSuccess: inventory ? () => void inventory.report() : undefined,
     runJob: (document, signal, jobLog) =>
       runJob(document, {
-        ...runContextFor(config, jobLog, signal),
-        graceMs: 2000,
+        ...runContextFor(config, jobLog, signal, executionOf(jobLog)),
         onSpawn: (pid) => {
           const step = describeStep(pid);
           const error = step ? record.recordStep(step) : undefined;
@@ -88,6 +90,22 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
   await Promise.race([connection.close(true), sleep(300)]);
   lock.release();
   return 0;
+}
+
+/**
+ * Signals whose default action would kill the agent without a graceful stop (and leave its step
+ * orphaned): SIGHUP reopens the log file (logrotate's postrotate; ignored when logging to
+ * stdout), SIGUSR1/SIGUSR2 are ignored, SIGPIPE too (a closed socket is an error, not a death).
+ */
+function handleHarmlessSignals(log: Logger): void {
+  process.on("SIGHUP", () => {
+    if (reopenLogFile(log)) log.info("Log file reopened (SIGHUP)");
+    else log.debug("SIGHUP: logging to stdout, nothing to reopen");
+  });
+  for (const signal of ["SIGUSR1", "SIGUSR2"] as const) {
+    process.on(signal, () => log.debug({ signal }, "Signal ignored"));
+  }
+  process.on("SIGPIPE", () => {});
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,7 +1,10 @@
 /**
  * Command-line flags of the AWS IoT Device Client that this agent honours [DC-CONFIG-flags], plus
- * `--state-dir` and `--package-inventory-file`. An unknown flag, a repeated flag or a flag without its value is an error.
+ * `--state-dir` and `--package-inventory-file`. The flags of the Device Client's other features are
+ * accepted too (device-client-features.ts warns about them at start). An unknown flag, a repeated
+ * flag or a flag without its value is an error.
  */
+import { FOREIGN_FLAGS } from "./device-client-features.ts";
 
 /** Flags that take a value, and the config key each one sets. */
 export const VALUE_FLAGS = {
@@ -31,9 +34,13 @@ export type ValueFlag = keyof typeof VALUE_FLAGS;
 export type SwitchFlag = (typeof SWITCH_FLAGS)[number];
 
 export interface ParsedArgs {
-  readonly command: "run" | "validate" | "exec";
+  readonly command: "run" | "validate" | "exec" | "doctor";
   readonly values: Partial<Record<ValueFlag, string>>;
   readonly switches: ReadonlySet<SwitchFlag>;
+  /** `exec --param KEY=VALUE` (repeatable): values for the document's service placeholders. */
+  readonly params: readonly (readonly [string, string])[];
+  /** Flags of Device Client features this agent does not provide: value, or true for a switch. */
+  readonly foreign: Readonly<Record<string, string | true>>;
   readonly files: readonly string[];
 }
 
@@ -42,21 +49,41 @@ export type ParseArgsResult = { ok: true; args: ParsedArgs } | { ok: false; mess
 export function parseArgs(argv: readonly string[]): ParseArgsResult {
   let command: ParsedArgs["command"] = "run";
   let rest = argv;
-  if (argv[0] === "validate" || argv[0] === "exec") {
+  if (argv[0] === "validate" || argv[0] === "exec" || argv[0] === "doctor") {
     command = argv[0];
     rest = argv.slice(1);
   }
   const values: Partial<Record<ValueFlag, string>> = {};
   const switches = new Set<SwitchFlag>();
+  const foreign: Record<string, string | true> = {};
+  const params: [string, string][] = [];
   const files: string[] = [];
+  const isFlag = (word: string) =>
+    word in VALUE_FLAGS || (SWITCH_FLAGS as readonly string[]).includes(word) || FOREIGN_FLAGS.has(word);
   for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i]!;
-    if (arg in VALUE_FLAGS) {
+    // `-h` is the short form people type; the Device Client documents only --help.
+    const arg = rest[i] === "-h" ? "--help" : rest[i]!;
+    if (arg === "--param" && command === "exec") {
+      const pair = rest[i + 1];
+      const eq = pair?.indexOf("=") ?? -1;
+      if (pair === undefined || eq < 1) return { ok: false, message: "--param needs KEY=VALUE" };
+      params.push([pair.slice(0, eq), pair.slice(eq + 1)]);
+      i++;
+    } else if (FOREIGN_FLAGS.has(arg)) {
+      if (arg in foreign) return { ok: false, message: `${arg} was given more than once` };
+      if (!FOREIGN_FLAGS.get(arg)) {
+        foreign[arg] = true;
+        continue;
+      }
+      const value = rest[i + 1];
+      if (value === undefined || isFlag(value)) return { ok: false, message: `${arg} needs a value` };
+      foreign[arg] = value;
+      i++;
+    } else if (arg in VALUE_FLAGS) {
       const flag = arg as ValueFlag;
       if (flag in values) return { ok: false, message: `${flag} was given more than once` };
       const value = rest[i + 1];
-      if (value === undefined || (value.startsWith("--") && (value in VALUE_FLAGS || (SWITCH_FLAGS as readonly string[]).includes(value))))
-        return { ok: false, message: `${flag} needs a value` };
+      if (value === undefined || isFlag(value)) return { ok: false, message: `${flag} needs a value` };
       values[flag] = value;
       i++;
     } else if ((SWITCH_FLAGS as readonly string[]).includes(arg)) {
@@ -65,21 +92,25 @@ export function parseArgs(argv: readonly string[]): ParseArgsResult {
       switches.add(flag);
     } else if (arg.startsWith("-") && arg !== "-") {
       return { ok: false, message: `unknown flag ${arg}; see --help` };
-    } else if (command === "run") {
+    } else if (command === "run" || command === "doctor") {
       return { ok: false, message: `unexpected argument ${JSON.stringify(arg)}; see --help` };
     } else {
       files.push(arg);
     }
   }
-  if (command !== "run" && files.length === 0 && !switches.has("--help")) return { ok: false, message: `${command} needs a job document file` };
+  if ((command === "validate" || command === "exec") && files.length === 0 && !switches.has("--help")) return { ok: false, message: `${command} needs a job document file` };
   if (command === "exec" && files.length > 1) return { ok: false, message: "exec takes one job document file" };
-  return { ok: true, args: { command, values, switches, files } };
+  return { ok: true, args: { command, values, switches, params, foreign, files } };
 }
 
 export const HELP = `Usage:
   iot-jobs-agent [flags]              run the agent (AWS IoT Jobs over MQTT)
   iot-jobs-agent validate FILE...     check job documents; exit 1 with the reasons
-  iot-jobs-agent exec FILE [flags]    run a job document locally and print its status
+  iot-jobs-agent exec FILE [flags]    run a job document locally and print its status;
+                 [--param KEY=VALUE]  values for service placeholders: KEY is a template parameter
+                                      (\${aws:iot:parameter:KEY}) or a whole aws:iot:… placeholder
+  iot-jobs-agent doctor [flags]       check config, credentials, handlers, clock, network, MQTT
+                                      and the Jobs subscriptions; one line per check with the fix
 
 Flags (as the AWS IoT Device Client's; command line over config file):
   --config-file FILE              config file (default ~/.aws-iot-device-client/aws-iot-device-client.conf)
@@ -97,5 +128,9 @@ Flags (as the AWS IoT Device Client's; command line over config file):
   --state-dir DIR                 local state: running execution, lock (default ~/.aws-iot-device-client/state/)
   --package-inventory-file FILE   installed package versions (JSON) to report in the $package shadow
   --export-default-settings FILE  write the default configuration to FILE and exit
-  --help, --version
+  --help, -h, --version
+
+The Device Client's other features' flags (tunneling, Device Defender, fleet provisioning, samples,
+config shadow, secure element, --http-proxy-config) are accepted; a feature they switch on is not
+provided and gets one warning at start (a secure element without --key stops the agent).
 `;

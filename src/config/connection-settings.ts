@@ -5,7 +5,7 @@
  * certificate and CA not writable by them, all owned by the agent's user or root.
  */
 import { statSync } from "node:fs";
-import { THING_NAME_PATTERN } from "../jobs/topics.ts";
+import { THING_NAME_PATTERN, THING_NAME_RULE } from "../protocol/ids.ts";
 import type { AgentConfig } from "./schema.ts";
 
 export interface Endpoint {
@@ -47,7 +47,7 @@ export function connectionSettings(config: AgentConfig, euid: number): SettingsR
   const where = config.source ? ` (config file ${config.source}, or the flag)` : " (set it with the flag or in the config file)";
   if (!config.endpoint) return { ok: false, message: `Endpoint is missing: give --endpoint${where}` };
   if (!config.thingName) return { ok: false, message: `Thing name is missing: give --thing-name${where}` };
-  if (!THING_NAME_PATTERN.test(config.thingName)) return { ok: false, message: `Thing name ${JSON.stringify(config.thingName)} is not valid: 1-128 characters of [a-zA-Z0-9:_-]` };
+  if (!THING_NAME_PATTERN.test(config.thingName)) return { ok: false, message: `Thing name ${JSON.stringify(config.thingName)} is not valid: ${THING_NAME_RULE}` };
   const endpoint = parseEndpoint(config.endpoint);
   if (!endpoint) return { ok: false, message: `Endpoint ${JSON.stringify(config.endpoint)} is not a host name, host:port, mqtt://host:port or mqtts://host:port` };
   if (endpoint.mutualTlsRequired) {
@@ -56,14 +56,16 @@ export function connectionSettings(config: AgentConfig, euid: number): SettingsR
   }
   if (Boolean(config.cert) !== Boolean(config.key) && endpoint.protocol === "mqtts")
     return { ok: false, message: "Give both --cert and --key for mutual TLS, or neither" };
-  for (const [what, file, forbidden, fix] of [
-    ["Private key", config.key, 0o077, "chmod 600"],
-    ["Certificate", config.cert, 0o022, "chmod 644"],
-    ["Root CA", config.rootCa, 0o022, "chmod 644"],
+  for (const [what, file, forbidden, mode] of [
+    ["Private key", config.key, 0o077, "600"],
+    ["Certificate", config.cert, 0o022, "644"],
+    ["Root CA", config.rootCa, 0o022, "644"],
   ] as const) {
     if (!file || endpoint.protocol === "mqtt") continue;
     const problem = credentialProblem(file, forbidden, euid);
-    if (problem) return { ok: false, message: `${what} ${file} ${problem}; run: ${fix} ${file}` };
+    if (problem) {
+      return { ok: false, message: `${what} ${file} ${problem.text}; ${credentialHint(problem.kind, file, mode)}` };
+    }
   }
   return {
     ok: true,
@@ -71,16 +73,40 @@ export function connectionSettings(config: AgentConfig, euid: number): SettingsR
   };
 }
 
-function credentialProblem(file: string, forbidden: number, euid: number): string | undefined {
+type CredentialProblem = { kind: "missing" | "unreadable" | "not-a-file" | "owner" | "mode"; text: string };
+
+function credentialProblem(file: string, forbidden: number, euid: number): CredentialProblem | undefined {
   let st;
   try {
     st = statSync(file);
-  } catch {
-    return "does not exist or cannot be read";
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return { kind: "missing", text: "does not exist" };
+    return { kind: "unreadable", text: `cannot be read (${code ?? "error"})` };
   }
-  if (!st.isFile()) return "is not a file";
-  if (st.uid !== euid && st.uid !== 0 && euid !== 0) return `is owned by uid ${st.uid}, not by the agent's user or root`;
+  if (!st.isFile()) return { kind: "not-a-file", text: "is not a file" };
+  if (st.uid !== euid && st.uid !== 0 && euid !== 0) {
+    return { kind: "owner", text: `is owned by uid ${st.uid}, not by the agent's user or root` };
+  }
   const mode = st.mode & 0o777;
-  if ((mode & forbidden) !== 0) return `has permissions ${mode.toString(8).padStart(3, "0")}, which are too open`;
+  if ((mode & forbidden) !== 0) {
+    return { kind: "mode", text: `has permissions ${mode.toString(8).padStart(3, "0")}, which are too open` };
+  }
   return undefined;
+}
+
+/** The fix that fits the problem: a chmod only fixes permissions. */
+function credentialHint(kind: CredentialProblem["kind"], file: string, mode: string): string {
+  switch (kind) {
+    case "missing":
+      return "check the path (--cert, --key, --root-ca or the config file), or copy the file there";
+    case "unreadable":
+      return `check the permissions of ${file} and of its directories`;
+    case "not-a-file":
+      return "give the path of the file itself";
+    case "owner":
+      return `run: chown root ${file} (or the agent's user)`;
+    case "mode":
+      return `run: chmod ${mode} ${file}`;
+  }
 }

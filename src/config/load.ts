@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import type { ParsedArgs } from "./cli-args.ts";
+import { checkForeignFeatures } from "./device-client-features.ts";
 import { validateConfigFile, type AgentConfig, type ConfigFile, type LogLevel } from "./schema.ts";
 
 export const MAX_CONFIG_BYTES = 5000;
@@ -85,6 +86,9 @@ export function loadConfig(args: ParsedArgs, env: Record<string, string | undefi
     },
     source,
   };
+  const foreign = checkForeignFeatures(args.foreign, file, config.key);
+  if (!foreign.ok) return foreign;
+  warnings.push(...foreign.warnings);
   return { ok: true, config, warnings };
 }
 

@@ -2,9 +2,7 @@ import * as v from "valibot";
 import type { JobDocument, JobDocumentIssue, ParseResult, Step } from "./job-document.ts";
 import { newSchemaDocument, oldSchemaDocument, type ActionInput } from "./schema.ts";
 import { splitCommand } from "./split-command.ts";
-
-/** Largest document the Jobs service stores (32 KB); anything larger is refused before parsing. */
-export const MAX_DOCUMENT_CHARS = 32768;
+import { MAX_DOCUMENT_CHARS } from "../protocol/limits.ts";
 
 /**
  * Validates a job document (a JSON string or an already parsed value) in either schema.

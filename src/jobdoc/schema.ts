@@ -28,6 +28,10 @@ const stringArray = v.array(v.string("expected a string"), "expected an array of
 const command = v.pipe(
   v.string("expected a string"),
   v.check((text) => splitCommand(text).some((t) => t !== ""), "must name a command"),
+  v.check(
+    (text) => splitCommand(text).every((t) => t === "") || splitCommand(text)[0] !== "",
+    "the first word (the program) must not be empty",
+  ),
   v.check((text) => !hasWhitespace(splitCommand(text)[0] ?? ""), "the first word must not contain whitespace; separate words with commas"),
 );
 

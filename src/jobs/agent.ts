@@ -10,8 +10,9 @@ import type { JobOutcome } from "../runner/run-job.ts";
 import { truncateHead, sanitizeText } from "../runner/sanitize.ts";
 import type { ExecutionRecord } from "../state/execution-record.ts";
 import { notificationKey, sameNotification, type NotificationKey } from "./dedupe.ts";
-import { decodeMessage, ExecutionResponse, RejectedResponse, UpdateAcceptedResponse, type JobExecution } from "./messages.ts";
-import { agentSubscriptions, agentTopics, parseJobsTopic } from "./topics.ts";
+import { decodeMessage, ExecutionResponse, RejectedResponse, UpdateAcceptedResponse, type JobExecution } from "../protocol/messages.ts";
+import { MAX_STATUS_DETAIL_VALUE_CHARS, MAX_TIMEOUT_MINUTES } from "../protocol/limits.ts";
+import { agentSubscriptions, agentTopics, parseJobsTopic } from "../protocol/topics.ts";
 import { UpdatePublisher } from "./update-publisher.ts";
 import { rejectionReason } from "./rejection-reason.ts";
 
@@ -108,7 +109,7 @@ export class JobsAgent {
 
   /** The service's step timer: our own timeout rounded up, plus a minute so our report wins. */
   private serviceStepTimeoutMinutes(): number {
-    return Math.min(10080, Math.ceil(this.options.stepTimeoutSeconds / 60) + 1);
+    return Math.min(MAX_TIMEOUT_MINUTES, Math.ceil(this.options.stepTimeoutSeconds / 60) + 1);
   }
 
   private onMessage(topic: string, payload: Uint8Array): void {
@@ -193,7 +194,7 @@ export class JobsAgent {
       await this.report(job, outcome.status, outcome.statusDetails);
     } catch (error) {
       log.error({ err: error }, "Job failed unexpectedly");
-      await this.report(job, "FAILED", { reason: truncateHead(sanitizeText(`Agent error: ${(error as Error).message}`), 1024) }).catch(() => {});
+      await this.report(job, "FAILED", { reason: truncateHead(sanitizeText(`Agent error: ${(error as Error).message}`), MAX_STATUS_DETAIL_VALUE_CHARS) }).catch(() => {});
     } finally {
       this.running = undefined;
       const waiters = this.idleWaiters;

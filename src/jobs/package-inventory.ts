@@ -6,8 +6,7 @@
  * Packages reported before but gone from the inventory are set to null (removed from the shadow).
  */
 
-const PACKAGE_NAME = /^[a-zA-Z0-9-_.]{1,128}$/;
-const VERSION_NAME = /^[a-zA-Z0-9-_.]{1,64}$/;
+import { PACKAGE_NAME_PATTERN, PACKAGE_NAME_RULE, VERSION_NAME_PATTERN, VERSION_NAME_RULE } from "../protocol/ids.ts";
 
 export interface InstalledPackage {
   readonly version: string;
@@ -26,12 +25,12 @@ export function parseInventory(text: string): { ok: true; inventory: Inventory }
   if (value === null || typeof value !== "object" || Array.isArray(value)) return { ok: false, reason: "expected a JSON object of package name → version" };
   const out = new Map<string, InstalledPackage>();
   for (const [name, entry] of Object.entries(value)) {
-    if (!PACKAGE_NAME.test(name)) return { ok: false, reason: `${JSON.stringify(name)}: package names are 1-128 characters of [a-zA-Z0-9-_.]` };
+    if (!PACKAGE_NAME_PATTERN.test(name)) return { ok: false, reason: `${JSON.stringify(name)}: package names are ${PACKAGE_NAME_RULE}` };
     const pkg = typeof entry === "string" ? { version: entry } : entry;
     if (pkg === null || typeof pkg !== "object" || Array.isArray(pkg)) return { ok: false, reason: `${name}: expected a version string or {"version", "attributes"}` };
     const { version, attributes, ...rest } = pkg as { version?: unknown; attributes?: unknown };
     if (Object.keys(rest).length > 0) return { ok: false, reason: `${name}: only "version" and "attributes" are allowed, not ${Object.keys(rest).map((k) => JSON.stringify(k)).join(", ")}` };
-    if (typeof version !== "string" || !VERSION_NAME.test(version)) return { ok: false, reason: `${name}.version: 1-64 characters of [a-zA-Z0-9-_.]` };
+    if (typeof version !== "string" || !VERSION_NAME_PATTERN.test(version)) return { ok: false, reason: `${name}.version: ${VERSION_NAME_RULE}` };
     if (attributes !== undefined && (attributes === null || typeof attributes !== "object" || Array.isArray(attributes) || Object.values(attributes).some((a) => typeof a !== "string"))) {
       return { ok: false, reason: `${name}.attributes: expected an object of strings` };
     }

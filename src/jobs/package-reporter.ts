@@ -6,6 +6,8 @@
 import { readFileSync } from "node:fs";
 import type { Logger } from "../log/logger.ts";
 import type { Connection } from "../mqtt/connection.ts";
+import { PACKAGE_SHADOW_NAME } from "../protocol/ids.ts";
+import { shadowPrefix, shadowTopic } from "../protocol/topics.ts";
 import { newClientToken } from "./client-token.ts";
 import { parseInventory, reportedState } from "./package-inventory.ts";
 
@@ -13,6 +15,7 @@ const REPLY_TIMEOUT_MS = 10_000;
 
 export class PackageReporter {
   private readonly prefix: string;
+  private readonly thingName: string;
   private readonly waiters = new Map<string, (reply: { accepted: boolean; body: Record<string, unknown> }) => void>();
   private chain: Promise<void> = Promise.resolve();
 
@@ -22,7 +25,8 @@ export class PackageReporter {
     private readonly file: string,
     private readonly log: Logger,
   ) {
-    this.prefix = `$aws/things/${thingName}/shadow/name/$package`;
+    this.thingName = thingName;
+    this.prefix = shadowPrefix(thingName, PACKAGE_SHADOW_NAME);
     connection.onMessage((topic, payload) => {
       if (!topic.startsWith(`${this.prefix}/`)) return;
       const accepted = topic.endsWith("/accepted");
@@ -77,7 +81,7 @@ export class PackageReporter {
       const timer = setTimeout(() => (this.waiters.delete(clientToken), resolve(undefined)), REPLY_TIMEOUT_MS);
       this.waiters.set(clientToken, (r) => (clearTimeout(timer), resolve(r)));
     });
-    await this.connection.publish(`${this.prefix}/${op}`, JSON.stringify({ ...body, clientToken }));
+    await this.connection.publish(shadowTopic(this.thingName, PACKAGE_SHADOW_NAME, op), JSON.stringify({ ...body, clientToken }));
     return reply;
   }
 }

@@ -7,7 +7,7 @@
 import type { Connection } from "../mqtt/connection.ts";
 import { backoffDelay } from "../util/backoff.ts";
 import { newClientToken } from "./client-token.ts";
-import type { RejectedResponse, UpdateJobExecutionRequest } from "./messages.ts";
+import type { RejectedResponse, UpdateJobExecutionRequest } from "../protocol/messages.ts";
 
 export type UpdateResult = { readonly kind: "accepted" } | { readonly kind: "rejected"; readonly code: string; readonly message: string } | { readonly kind: "abandoned" };
 

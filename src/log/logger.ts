@@ -2,6 +2,10 @@
  * Logging: JSON lines through pino, human-readable when stdout is a terminal. The only pino
  * import. Secrets never reach a log line: known secret fields are censored and every string
  * passes through redactSecrets (pre-signed URL signatures, tokens, PEM private keys).
+ * The readable format escapes control characters: job documents come from the cloud, and an
+ * ESC sequence in a step name must not retitle or clear the operator's terminal.
+ * A log file is opened in append mode (so `copytruncate` works) and reopened by `reopenLogFile`
+ * (the agent calls it on SIGHUP, logrotate's usual postrotate signal).
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -23,17 +27,21 @@ export interface LoggerOptions {
 
 const LEVELS: Record<LogLevel, pino.Level> = { DEBUG: "debug", INFO: "info", WARN: "warn", ERROR: "error" };
 
+/** The file destinations of loggers made by createLogger, for reopening after a rotation. */
+const logFiles = new WeakMap<Logger, { reopen(): void }>();
+
 export function createLogger(options: LoggerOptions): Logger {
   let destination: pino.DestinationStream;
+  let file: ReturnType<typeof pino.destination> | undefined;
   if (options.type === "file" && options.file) {
     mkdirSync(dirname(options.file), { recursive: true, mode: 0o745 });
-    destination = pino.destination({ dest: options.file, sync: true, mode: 0o600 });
+    destination = file = pino.destination({ dest: options.file, sync: true, mode: 0o600, append: true });
   } else {
     const fd = options.fd ?? 1;
     const stream = fd === 1 ? process.stdout : process.stderr;
     destination = (options.pretty ?? stream.isTTY) ? { write: (line: string) => void stream.write(prettyLine(line)) } : pino.destination({ dest: fd, sync: true });
   }
-  return pino(
+  const logger = pino(
     {
       level: LEVELS[options.level],
       base: undefined,
@@ -49,6 +57,19 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     destination,
   );
+  if (file) logFiles.set(logger, file);
+  return logger;
+}
+
+/**
+ * Reopens the logger's file by name (after logrotate moved it away); false when it logs to a
+ * stream, which has nothing to reopen. Children of a logger share its file.
+ */
+export function reopenLogFile(logger: Logger): boolean {
+  const file = logFiles.get(logger);
+  if (!file) return false;
+  file.reopen();
+  return true;
 }
 
 /** Every string in a log record's fields, however nested, goes through redactSecrets. */
@@ -65,14 +86,29 @@ export function silentLogger(): Logger {
   return pino({ level: "silent" });
 }
 
-function prettyLine(line: string): string {
+export function prettyLine(line: string): string {
   try {
     const { time, level, msg, ...rest } = JSON.parse(line) as Record<string, unknown>;
     const extra = Object.entries(rest)
-      .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+      .map(([k, v]) => `${escapeControls(k)}=${escapeControls(typeof v === "string" ? v : JSON.stringify(v))}`)
       .join(" ");
-    return `${String(time).slice(11, 23)} ${String(level).padEnd(5)} ${String(msg ?? "")}${extra ? `  ${extra}` : ""}\n`;
+    const head = `${String(time).slice(11, 23)} ${String(level).padEnd(5)} ${escapeControls(String(msg ?? ""))}`;
+    return `${head}${extra ? `  ${extra}` : ""}\n`;
   } catch {
-    return line;
+    return escapeControls(line.replace(/\n$/, "")) + "\n";
   }
+}
+
+/**
+ * C0 and C1 controls and DEL as visible `\xHH` escapes (tab and newline included: one record stays
+ * one line); line and paragraph separators and bidirectional overrides, which reorder what the
+ * operator reads, as `\uHHHH`.
+ */
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+export function escapeControls(text: string): string {
+  return text.replace(CONTROLS, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
 }

@@ -284,7 +284,7 @@ export class MqttClient {
 }
 
 /** ALPN protocol list as TLS sends it: each name prefixed by its length. */
-function alpnWireFormat(protocol: string): Uint8Array {
+export function alpnWireFormat(protocol: string): Uint8Array {
   const name = encoder.encode(protocol);
   const out = new Uint8Array(1 + name.length);
   out[0] = name.length;

@@ -8,14 +8,17 @@
  * Without a path and not in the handler directory, the name is looked up on PATH, as execvp does.
  *
  * Check and exec use the same directory: once the path checks pass, the handler directory is
- * opened and the opened directory is checked again (same inode, owner, 700), and the step executes
- * /proc/<agent>/fd/<dir>/<name>. Renaming a parent directory (the only way someone without the
- * directory owner's rights could swap the handler) then changes nothing about what runs, and
- * `$(dirname "$0")` still finds the handler's siblings (_common.sh). Handlers always start as the
- * agent's own user (runAsUser is their $1), who may open that path. Released when the step ends.
+ * opened and the opened directory is checked again (same inode, owner, 700). Renaming a parent
+ * directory is the only way someone without the directory owner's rights could swap the handler;
+ * when every ancestor is owned by root or the agent's user and writable by nobody else (or sticky,
+ * like /tmp, with our entry in it), nobody else can, and the step executes the real path, so "$0"
+ * is a path a handler can record or hand on. Otherwise it executes /proc/<agent>/fd/<dir>/<name>:
+ * what runs is what was checked, `$(dirname "$0")` still finds the siblings (_common.sh), but "$0"
+ * is only valid during the step. Handlers always start as the agent's own user (runAsUser is
+ * their $1), who may open that path. The descriptor is released when the step ends.
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync, type Stats } from "node:fs";
-import { basename, delimiter, join, sep } from "node:path";
+import { basename, delimiter, dirname, join, sep } from "node:path";
 
 export type ResolvedHandler =
   | {
@@ -110,7 +113,7 @@ function checkedHandler(directory: string, handler: string, euid: number): Resol
   return {
     ok: true,
     file: realFile,
-    execPath,
+    execPath: ancestorsTrusted(realDir, euid) ? realFile : execPath,
     viaShell: needsShell(execPath),
     release: () => {
       if (released) return;
@@ -118,6 +121,24 @@ function checkedHandler(directory: string, handler: string, euid: number): Resol
       closeSync(dirFd);
     },
   };
+}
+
+/**
+ * True when no one but root and the agent's user can rename any ancestor of `dir` (a real path):
+ * each is owned by one of them and writable by no one else, or sticky with our entry in it.
+ */
+function ancestorsTrusted(dir: string, euid: number): boolean {
+  const trusted = (uid: number) => uid === 0 || uid === euid;
+  try {
+    for (let child = dir, parent = dirname(dir); parent !== child; child = parent, parent = dirname(parent)) {
+      const p = statSync(parent);
+      if (!trusted(p.uid)) return false;
+      if ((p.mode & 0o022) !== 0 && !((p.mode & 0o1000) !== 0 && trusted(lstatSync(child).uid))) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function permissionProblem(stat: Stats, euid: number): string | undefined {

@@ -5,6 +5,10 @@
  * re-reads on the next turn of the event loop; once the pipe stays empty it backs off to at most
  * MAX_IDLE_DELAY_MS, so a step that prints nothing for an hour costs ~40 cheap syscalls a second.
  * The sink gets a view of the shared buffer: it must copy what it keeps (OutputTail does).
+ *
+ * A step's background process (`myapp &`) may keep the pipe after the step ends. Closing our end
+ * would kill it with SIGPIPE at its next write, so `detach` keeps reading to end of stream and
+ * throws the bytes away, polling more slowly and without keeping the agent's event loop alive.
  */
 import type { ByteSink } from "./byte-sink.ts";
 import { closeFd, readAvailable } from "./os-pipe.ts";
@@ -15,15 +19,22 @@ const READS_PER_TURN = 64;
 /** Empty polls answered on the next turn before backing off to timers. */
 const EAGER_POLLS = 2;
 const MAX_IDLE_DELAY_MS = 50;
+/** Once detached: nobody waits for these bytes; the pipe's 1 MiB absorbs a chatty daemon meanwhile. */
+const DETACHED_IDLE_DELAY_MS = 250;
 
 export interface PipeReading {
   /** Settles at end of stream or after `stop`; the fd is closed by then. */
   readonly done: Promise<void>;
   /** Stop reading now (the pipe may still be held open by a grandchild). */
   stop(): void;
+  /** No longer tied to the step: discard what comes, read until end of stream (`done` settles then). */
+  detach(): void;
 }
 
-export function readPipe(fd: number, sink: ByteSink): PipeReading {
+const discard: ByteSink = { push: () => {}, end: () => {} };
+
+export function readPipe(fd: number, target: ByteSink): PipeReading {
+  let sink = target;
   const buffer = new Uint8Array(BUFFER_BYTES);
   const full = buffer.subarray(0); // the view for a full read, made once
   let stopped = false;
@@ -31,6 +42,7 @@ export function readPipe(fd: number, sink: ByteSink): PipeReading {
   let finish!: () => void;
   const done = new Promise<void>((resolve) => (finish = resolve));
   let emptyPolls = 0;
+  let detached = false;
 
   const close = () => {
     if (stopped) return;
@@ -54,7 +66,9 @@ export function readPipe(fd: number, sink: ByteSink): PipeReading {
       emptyPolls++;
       setImmediate(turn);
     } else {
-      timer = setTimeout(turn, Math.min(MAX_IDLE_DELAY_MS, 2 ** (emptyPolls++ - EAGER_POLLS)));
+      const maxDelay = detached ? DETACHED_IDLE_DELAY_MS : MAX_IDLE_DELAY_MS;
+      timer = setTimeout(turn, Math.min(maxDelay, 2 ** (emptyPolls++ - EAGER_POLLS)));
+      if (detached) timer.unref();
     }
   };
   turn();
@@ -62,5 +76,10 @@ export function readPipe(fd: number, sink: ByteSink): PipeReading {
   return {
     done,
     stop: close,
+    detach: () => {
+      detached = true;
+      sink = discard;
+      timer?.unref();
+    },
   };
 }

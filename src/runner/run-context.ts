@@ -1,21 +1,57 @@
 import type { AgentConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
-import { lookupUserWithId } from "./run-as-user.ts";
+import { lookupUser } from "./user-lookup.ts";
 import type { RunContext } from "./run-job.ts";
 
-/** Wires the runner to this machine: real users, PATH, the configured handler directory. */
-export function runContextFor(config: AgentConfig, log: Logger, signal?: AbortSignal): RunContext {
-  // Steps get the agent's own environment.
-  const env = { ...process.env };
+/** Which job execution a step belongs to, when the agent runs it (not in `exec`). */
+export interface ExecutionIdentity {
+  readonly jobId: string;
+  readonly executionNumber: number | undefined;
+}
+
+/**
+ * The execution a job's logger was made for: the agent binds jobId and executionNumber to each
+ * job's child logger, the one place that carries them to the runner.
+ */
+export function executionOf(jobLog: Logger): ExecutionIdentity | undefined {
+  const { jobId, executionNumber } = jobLog.bindings() as { jobId?: unknown; executionNumber?: unknown };
+  if (typeof jobId !== "string") return undefined;
+  return { jobId, executionNumber: typeof executionNumber === "number" ? executionNumber : undefined };
+}
+
+/**
+ * Wires the runner to this machine: real users, PATH, the configured handler directory. Steps get
+ * the agent's own environment, plus IOT_JOBS_JOB_ID and IOT_JOBS_EXECUTION_NUMBER when the agent
+ * runs a job (handlers tie their lock files to the execution: reboot.sh).
+ */
+export function runContextFor(
+  config: AgentConfig,
+  log: Logger,
+  signal?: AbortSignal,
+  execution?: ExecutionIdentity,
+): RunContext {
+  const env: Record<string, string | undefined> = { ...process.env };
+  delete env.IOT_JOBS_JOB_ID;
+  delete env.IOT_JOBS_EXECUTION_NUMBER;
+  if (execution) {
+    env.IOT_JOBS_JOB_ID = execution.jobId;
+    if (execution.executionNumber !== undefined) env.IOT_JOBS_EXECUTION_NUMBER = String(execution.executionNumber);
+  }
+  const pathEnv = env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   return {
     handlerDirectory: config.jobs.handlerDirectory,
     stepTimeoutSeconds: config.jobs.stepTimeoutSeconds,
     euid: process.geteuid?.() ?? 0,
-    pathEnv: env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    lookupUser: lookupUserWithId,
+    pathEnv,
+    lookupUser: (name, userSignal) => lookupUser(name, { pathEnv, signal: userSignal }),
     env,
     signal,
     onStepStart: (step, index, isFinal) => log.info({ step: step.name, index, final: isFinal || undefined }, "Step started"),
     onStepEnd: (step, result) => log.info({ step: step.name, succeeded: result.succeeded, reason: result.reason }, "Step ended"),
+    // As the Device Client: a step's stdout at DEBUG (decoded only when DEBUG is on), stderr at WARN.
+    outputLines: {
+      stdout: log.isLevelEnabled("debug") ? (line) => log.debug({ stream: "stdout", line }, "Step output") : undefined,
+      stderr: (line) => log.warn({ stream: "stderr", line }, "Step output"),
+    },
   };
 }

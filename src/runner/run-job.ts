@@ -4,17 +4,21 @@
  * statusDetails the Jobs service gets (reason, stdout with includeStdOut, stderr when non-empty).
  */
 import type { JobDocument, Step } from "../jobdoc/job-document.ts";
+import { MAX_STATUS_DETAIL_VALUE_CHARS } from "../protocol/limits.ts";
+import type { Clock } from "../util/clock.ts";
 import { redactSecrets } from "../util/redact.ts";
 import { resolveHandler } from "./handler-path.ts";
+import type { ByteSink } from "./byte-sink.ts";
 import { LineCounter } from "./line-counter.ts";
+import { OutputLog } from "./output-log.ts";
 import { OutputTail } from "./output-tail.ts";
-import { planExecution, type RunAsContext } from "./run-as-user.ts";
+import { checkUser, planExecution, type RunAsContext } from "./run-as-user.ts";
 import { truncateHead } from "./sanitize.ts";
 import { spawnStep } from "./spawn-step.ts";
 import { exitReason, type StepExit } from "./step-exit.ts";
 
 /** The Jobs service's limit on a statusDetails value. */
-export const MAX_DETAIL_CHARS = 1024;
+export const MAX_DETAIL_CHARS = MAX_STATUS_DETAIL_VALUE_CHARS;
 
 export interface RunContext extends RunAsContext {
   readonly handlerDirectory: string;
@@ -23,9 +27,13 @@ export interface RunContext extends RunAsContext {
   readonly stepTimeoutSeconds: number;
   readonly signal?: AbortSignal;
   readonly graceMs?: number;
+  /** Time source for step deadlines and kill grace (default: the system clock). */
+  readonly clock?: Clock;
   readonly onStepStart?: (step: Step, index: number, isFinal: boolean) => void;
   readonly onStepEnd?: (step: Step, result: StepResult) => void;
   readonly onSpawn?: (pid: number) => void;
+  /** Each line a step prints, for the agent's log (stdout only when it would be logged). */
+  readonly outputLines?: { readonly stdout?: (line: string) => void; readonly stderr?: (line: string) => void };
 }
 
 export interface StepResult {
@@ -79,24 +87,25 @@ export async function runJob(doc: JobDocument, ctx: RunContext): Promise<JobOutc
 
 async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: OutputTail): Promise<StepResult> {
   const refused = (reason: string): StepResult => ({ name: step.name, exit: { kind: "refused", reason }, succeeded: false, reason, stderrLines: 0 });
+  // Canceled while the user was looked up: nothing started.
+  const canceled = (): StepResult => {
+    return { name: step.name, exit: { kind: "canceled" }, succeeded: false, reason: "Canceled", stderrLines: 0 };
+  };
 
   let argv: readonly string[];
   let env = ctx.env;
-  let uid: number | undefined;
-  let gid: number | undefined;
   let releaseHandler = () => {};
   const action = step.action;
   if (action.kind === "handler") {
-    const handler = resolveHandler(action.handler, action.path, { handlerDirectory: ctx.handlerDirectory, euid: ctx.euid, pathEnv: ctx.pathEnv });
-    if (!handler.ok) return refused(handler.reason);
     // The handler drops privileges itself: the user is its $1 (new schema), as the public handlers expect.
     if (step.runAsUser !== undefined) {
-      const user = planExecution([], step.runAsUser, ctx);
-      if (!user.ok) {
-        handler.release();
-        return refused(user.reason);
-      }
+      const user = await checkUser(step.runAsUser, ctx, ctx.signal);
+      if (!user.ok) return refused(user.reason);
     }
+    if (ctx.signal?.aborted) return canceled();
+    const lookup = { handlerDirectory: ctx.handlerDirectory, euid: ctx.euid, pathEnv: ctx.pathEnv };
+    const handler = resolveHandler(action.handler, action.path, lookup);
+    if (!handler.ok) return refused(handler.reason);
     const userArg = step.passUserArgument ? [step.runAsUser ?? ""] : [];
     // Tells our handlers whether $1 is the user (new schema) or the first arg (old schema).
     env = { ...ctx.env, IOT_JOBS_USER_ARG: step.passUserArgument ? "1" : "0" };
@@ -104,26 +113,30 @@ async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: 
     argv = [...program, ...userArg, ...action.args];
     releaseHandler = handler.release;
   } else {
-    const plan = planExecution(action.argv, step.runAsUser, ctx);
+    const plan = await planExecution(action.argv, step.runAsUser, ctx, ctx.signal);
+    if (ctx.signal?.aborted) return canceled();
     if (!plan.ok) return refused(plan.reason);
-    ({ argv, uid, gid } = plan);
+    argv = plan.argv;
+    if (plan.env) env = { ...ctx.env, ...plan.env };
   }
 
-  // Count stderr lines for this step alone; the job-wide tail keeps the text.
-  const stepStderr = new LineCounter(stderr);
+  // Count stderr lines for this step alone; the job-wide tail keeps the text; lines go to the log too.
+  const logged = (sink: ByteSink, line: ((text: string) => void) | undefined) =>
+    line ? new OutputLog(sink, { line, clock: ctx.clock }) : sink;
+  const stepStdout = logged(stdout, ctx.outputLines?.stdout);
+  const stepStderr = new LineCounter(logged(stderr, ctx.outputLines?.stderr));
   let exit: StepExit;
   try {
     exit = await spawnStep({
       argv,
-      uid,
-      gid,
       env,
       cwd: ctx.cwd,
-      stdout,
+      stdout: stepStdout,
       stderr: stepStderr,
       timeoutSeconds: ctx.stepTimeoutSeconds,
       signal: ctx.signal,
       graceMs: ctx.graceMs,
+      clock: ctx.clock,
       onSpawn: ctx.onSpawn,
     });
   } finally {

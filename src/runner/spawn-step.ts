@@ -3,16 +3,21 @@
  * concurrently into constant-memory tails, an optional deadline, and cancellation that takes the
  * whole process group down (SIGTERM, then SIGKILL after a grace period).
  * The only Bun.spawn in the agent.
+ *
+ * Every wait goes through a `Clock` (systemClock by default): a step timeout of weeks must wait
+ * weeks, not fire after 1 ms as the runtime's 32-bit `setTimeout` would. Steps start with umask
+ * STEP_UMASK whatever the agent's own (its unit runs with 0077): files a job deploys are meant
+ * for other users and services too. Output left in the pipes by a background process after the
+ * step ends is read and discarded until end of stream, so the process is never hit by SIGPIPE.
  */
 import type { ByteSink } from "./byte-sink.ts";
 import type { StepExit } from "./step-exit.ts";
+import { type Clock, systemClock, type TimerHandle } from "../util/clock.ts";
 import { closeFd, openPipe, type OsPipe } from "./os-pipe.ts";
 import { readPipe } from "./pipe-reader.ts";
 
 export interface SpawnRequest {
   readonly argv: readonly string[];
-  readonly uid?: number;
-  readonly gid?: number;
   readonly env: Record<string, string | undefined>;
   readonly cwd?: string;
   readonly stdout: ByteSink;
@@ -21,21 +26,31 @@ export interface SpawnRequest {
   readonly timeoutSeconds?: number;
   /** Aborting kills the process group; the exit is reported as canceled. */
   readonly signal?: AbortSignal;
-  /** Time between SIGTERM and SIGKILL. */
+  /** Time between SIGTERM and SIGKILL (default STEP_KILL_GRACE_MS). */
   readonly graceMs?: number;
   /** How long to keep reading after the child exits, for output still in the pipes. */
   readonly drainMs?: number;
   /** Called once the child exists, with its pid (for logs and tests). */
   readonly onSpawn?: (pid: number) => void;
+  /** Time source for the deadline, the kill grace and the drain (tests pass a ManualClock). */
+  readonly clock?: Clock;
 }
 
+/** SIGTERM → SIGKILL on a timeout or a cancellation: one value for the agent and `exec`. */
+export const STEP_KILL_GRACE_MS = 2000;
 /** SIGTERM → SIGKILL when the agent is shutting down. */
 export const SHUTDOWN_GRACE_MS = 500;
+/** The umask a step starts with: the usual 022 (files readable by all, writable by the owner). */
+export const STEP_UMASK = 0o022;
 
 export async function spawnStep(req: SpawnRequest): Promise<StepExit> {
   // Our own pipes when libc is reachable (reads into one reused buffer); Bun's streams otherwise.
   const pipes = openPipes();
+  const clock = req.clock ?? systemClock;
   let proc: ReturnType<typeof Bun.spawn>;
+  // The child inherits the umask at spawn; Bun.spawn is synchronous, so nothing else of the agent
+  // creates a file while it is changed.
+  const agentUmask = process.umask(STEP_UMASK);
   try {
     proc = Bun.spawn([...req.argv], {
       stdin: "ignore",
@@ -43,8 +58,6 @@ export async function spawnStep(req: SpawnRequest): Promise<StepExit> {
       stderr: pipes ? pipes[1].writeFd : "pipe",
       env: req.env,
       cwd: req.cwd,
-      uid: req.uid,
-      gid: req.gid,
       // Own session and process group: the whole tree can be signalled, and the agent's
       // terminal signals (Ctrl-C) do not reach it directly.
       detached: true,
@@ -53,24 +66,27 @@ export async function spawnStep(req: SpawnRequest): Promise<StepExit> {
     for (const p of pipes ?? []) closeFd(p.readFd), closeFd(p.writeFd);
     const e = error as NodeJS.ErrnoException;
     return { kind: "refused", reason: `Could not start ${JSON.stringify(req.argv[0])}: ${e.code ?? e.message}` };
+  } finally {
+    process.umask(agentUmask);
   }
   // The child has its copies; ours must go, or the read ends never see end-of-stream.
   for (const p of pipes ?? []) closeFd(p.writeFd);
   req.onSpawn?.(proc.pid);
 
   let ending: "timed-out" | "canceled" | undefined;
-  const graceMs = req.graceMs ?? 5000;
-  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const graceMs = req.graceMs ?? STEP_KILL_GRACE_MS;
+  let killTimer: TimerHandle | undefined;
   const terminate = (why: "timed-out" | "canceled") => {
     if (ending) return;
     ending = why;
     signalGroup(proc.pid, "SIGTERM");
     // The agent itself is stopping (it must exit within 2 s): a shorter grace.
     const grace = req.signal?.reason === "shutdown" ? Math.min(graceMs, SHUTDOWN_GRACE_MS) : graceMs;
-    killTimer = setTimeout(() => signalGroup(proc.pid, "SIGKILL"), grace);
+    killTimer = clock.setTimeout(() => signalGroup(proc.pid, "SIGKILL"), grace);
   };
 
-  const deadline = req.timeoutSeconds && req.timeoutSeconds > 0 ? setTimeout(() => terminate("timed-out"), req.timeoutSeconds * 1000) : undefined;
+  const timeoutMs = (req.timeoutSeconds ?? 0) * 1000;
+  const deadline = timeoutMs > 0 ? clock.setTimeout(() => terminate("timed-out"), timeoutMs) : undefined;
   const onAbort = () => terminate("canceled");
   if (req.signal?.aborted) onAbort();
   req.signal?.addEventListener("abort", onAbort, { once: true });
@@ -81,19 +97,24 @@ export async function spawnStep(req: SpawnRequest): Promise<StepExit> {
   const allRead = Promise.all(readers.map((r) => r.done));
 
   await proc.exited;
-  if (deadline) clearTimeout(deadline);
+  deadline?.cancel();
   req.signal?.removeEventListener("abort", onAbort);
 
   if (ending) {
     // Whatever is left of the group must not outlive a canceled or overdue step.
     signalGroup(proc.pid, "SIGKILL");
   }
-  if (killTimer) clearTimeout(killTimer);
+  killTimer?.cancel();
 
-  // A grandchild may hold the pipes open after the child exits; read what is there, then stop.
-  const drained = await Promise.race([allRead.then(() => true), sleep(req.drainMs ?? 1000).then(() => false)]);
-  if (!drained) for (const r of readers) r.stop();
-  await allRead;
+  // A grandchild may hold the pipes open after the child exits (a daemon started with `&`): read
+  // what is there, then leave the pipes to a reader that discards until end of stream.
+  let drainTimer: TimerHandle | undefined;
+  const drainExpired = new Promise<false>((resolve) => {
+    drainTimer = clock.setTimeout(() => resolve(false), req.drainMs ?? 1000);
+  });
+  const drained = await Promise.race([allRead.then(() => true), drainExpired]);
+  drainTimer?.cancel();
+  if (!drained) for (const r of readers) r.detach();
   req.stdout.end();
   req.stderr.end();
 
@@ -116,20 +137,21 @@ function openPipes(): [OsPipe, OsPipe] | undefined {
 }
 
 /** Fallback reader over Bun's stream: one allocation per read. */
-function pump(stream: ReadableStream<Uint8Array>, tail: ByteSink): { done: Promise<void>; stop: () => void } {
+function pump(stream: ReadableStream<Uint8Array>, tail: ByteSink): { done: Promise<void>; detach: () => void } {
   const reader = stream.getReader();
+  let detached = false;
   const done = (async () => {
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) return;
-        tail.push(value);
+        if (!detached) tail.push(value);
       }
     } catch {
-      // Canceled by stop(), or the pipe broke: what was read is kept.
+      // The pipe broke: what was read is kept.
     }
   })();
-  return { done, stop: () => void reader.cancel().catch(() => {}) };
+  return { done, detach: () => void (detached = true) };
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -138,8 +160,4 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // ESRCH: the group is already gone.
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

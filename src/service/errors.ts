@@ -4,6 +4,7 @@
  * `httpError` for the control plane (status + `x-amzn-ErrorType`, what the AWS SDKs read) and
  * `deviceErrorCode` for the Jobs device API's `…/rejected` payloads. Nothing else decides a status.
  */
+import type { RejectedErrorCode } from "../protocol/messages.ts";
 
 export type ServiceErrorCode =
   | "InvalidRequest"
@@ -66,16 +67,7 @@ export function httpError(error: ServiceError): { status: number; type: string; 
 }
 
 /** The Jobs device API's rejected codes (MQTT and iot-jobs-data), from the AWS Jobs reference. */
-export type DeviceErrorCode =
-  | "InvalidTopic"
-  | "InvalidJson"
-  | "InvalidRequest"
-  | "InvalidStateTransition"
-  | "ResourceNotFound"
-  | "VersionMismatch"
-  | "InternalError"
-  | "RequestThrottled"
-  | "TerminalStateReached";
+export type DeviceErrorCode = RejectedErrorCode;
 
 export function deviceErrorCode(error: ServiceError): DeviceErrorCode {
   switch (error.code) {

@@ -3,7 +3,7 @@
  * read; a change is a new record given to the store (store.ts). Times are epoch seconds, as the
  * Jobs API sends them.
  */
-import type { JobExecutionStatus } from "../jobs/messages.ts";
+import type { JobExecutionStatus } from "../protocol/statuses.ts";
 
 export interface Thing {
   readonly thingName: string;
@@ -114,5 +114,4 @@ export const ACCOUNT = "123456789012";
 export const REGION = "us-east-1";
 export const arn = (resource: string) => `arn:aws:iot:${REGION}:${ACCOUNT}:${resource}`;
 
-export const isTerminal = (s: JobExecutionStatus): boolean => s !== "QUEUED" && s !== "IN_PROGRESS";
-export const isPending = (s: JobExecutionStatus): boolean => s === "QUEUED" || s === "IN_PROGRESS";
+export { isPending, isTerminal } from "../protocol/statuses.ts";

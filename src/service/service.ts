@@ -7,7 +7,7 @@ import type { Logger } from "../log/logger.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { attachToBroker } from "./broker/attached-broker.ts";
 import { startEmbeddedBroker } from "./broker/embedded-broker.ts";
-import { thingOfTopic, type Transport } from "./broker/transport.ts";
+import type { Transport } from "./broker/transport.ts";
 import { PackageCatalog } from "./catalog/packages.ts";
 import { type DataDirLock, lockDataDir } from "./data-dir-lock.ts";
 import { controlPlane } from "./http/control-plane.ts";
@@ -19,6 +19,7 @@ import { handleShadowRequest } from "./shadows/shadow-topics.ts";
 import { PACKAGE_SHADOW, ShadowService } from "./shadows/shadows.ts";
 import { repairAtStartup, repairsFound } from "./startup-check.ts";
 import { Store } from "./store.ts";
+import { apiOfTopic, jobsPushTopic, type ShadowPush, shadowTopic } from "../protocol/topics.ts";
 
 export interface ServiceOptions {
   /** undefined: in memory only. */
@@ -77,7 +78,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const engine = new JobsEngine(store, {
     minuteMs: options.minuteMs ?? 60_000,
     clock,
-    notify: (thing, suffix, payload) => publish(`$aws/things/${thing}/jobs/${suffix}`, payload),
+    notify: (thing, push, payload) => publish(jobsPushTopic(thing, push), payload),
     onTimerError: (error) => log.warn({ err: error }, "A job execution timer could not be saved; retrying"),
     onSucceeded: (execution, job) =>
       jobs.onSucceeded(execution, job, {
@@ -90,11 +91,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
             const fields = { thingName, code: res.error.code, message: res.error.message };
             return log.warn(fields, "Could not update $package after a SUCCEEDED execution");
           }
-          const prefix = `$aws/things/${thingName}/shadow/name/${PACKAGE_SHADOW}/update`;
           store.afterCommit(() => {
-            publish(`${prefix}/accepted`, res.value.accepted);
-            if (res.value.delta) publish(`${prefix}/delta`, res.value.delta);
-            publish(`${prefix}/documents`, res.value.documents);
+            publish(shadowTopic(thingName, PACKAGE_SHADOW, "update", "accepted"), res.value.accepted);
+            if (res.value.delta) publish(shadowTopic(thingName, PACKAGE_SHADOW, "update", "delta"), res.value.delta);
+            publish(shadowTopic(thingName, PACKAGE_SHADOW, "update", "documents"), res.value.documents);
           });
         },
       }),
@@ -114,11 +114,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const deviceApi = new JobsDeviceApi(engine, clock);
 
   const onRequest = (topic: string, payload: Uint8Array, reply: (topic: string, payload: string) => void) => {
-    const thing = thingOfTopic(topic);
-    if (!thing) return;
-    if (topic.startsWith(`$aws/things/${thing}/jobs/`)) {
+    const api = apiOfTopic(topic);
+    // Anything under `…/jobs/` goes to the Jobs API, which answers what it cannot parse with InvalidTopic.
+    if (api === "jobs") {
       for (const r of deviceApi.handle(topic, payload)) reply(r.topic, JSON.stringify(r.payload));
-    } else {
+    } else if (api === "shadow") {
       // Shadow replies go to subscribers, not only to the requester.
       for (const p of handleShadowRequest(shadows, topic, payload, now)) publish(p.topic, p.payload);
     }
@@ -146,8 +146,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     catalog,
     shadows,
     publishShadow: (thing, shadowName, op, messages) => {
-      const prefix = `$aws/things/${thing}/shadow${shadowName ? `/name/${shadowName}` : ""}/${op}`;
-      for (const m of messages) publish(`${prefix}/${m.suffix}`, m.payload);
+      for (const m of messages) publish(shadowTopic(thing, shadowName, op, m.suffix as ShadowPush), m.payload);
     },
   });
   const server = Bun.serve({

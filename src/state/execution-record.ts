@@ -37,7 +37,12 @@ export class ExecutionRecord {
     try {
       const value = JSON.parse(readFileSync(this.file, "utf8")) as Partial<RunningExecution>;
       if (typeof value.jobId !== "string" || typeof value.starts !== "number") return undefined;
-      const step = value.step && typeof value.step.pid === "number" && typeof value.step.startTime === "number" ? value.step : undefined;
+      const recorded = value.step;
+      const bootId = typeof recorded?.bootId === "string" ? { bootId: recorded.bootId } : {};
+      const step =
+        recorded && typeof recorded.pid === "number" && typeof recorded.startTime === "number"
+          ? { pid: recorded.pid, startTime: recorded.startTime, ...bootId }
+          : undefined;
       return { jobId: value.jobId, executionNumber: typeof value.executionNumber === "number" ? value.executionNumber : undefined, starts: value.starts, ...(step ? { step } : {}) };
     } catch {
       return undefined;

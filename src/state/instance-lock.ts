@@ -1,14 +1,36 @@
 /**
- * One agent per state directory [DC-CONFIG-lock]. The lock file holds "<thing>\n<pid>"; a lock
- * whose process is gone (or is not an agent) is stale and taken over.
+ * One agent per state directory [DC-CONFIG-lock]: an exclusive flock(2) on `state-dir/agent.lock`,
+ * held through one descriptor for the agent's whole life. The file also holds "<thing>\n<pid>",
+ * for people and for the refusal message only: the pid is never trusted.
+ *
+ * Why flock and not "is the pid in the file alive": the state directory survives reboots, power
+ * cuts and OOM kills, and after a boot the old pid often belongs to another process, so a pid
+ * check refused to start for good; and "stale → delete → create" raced when two agents started
+ * together (both could win). The kernel releases a flock when its holder dies, however it dies,
+ * so there is no stale lock to take over and no window between check and take-over.
+ *
+ * A releasing agent unlinks the file while still holding the lock; whoever locked the unlinked
+ * inode in that moment sees it is no longer the file at the path and tries again.
  */
-import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeSync, constants } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
+import { tryLockExclusive } from "./flock.ts";
 
 /**
- * `degraded`: the directory cannot be written (read-only, full, not a directory). The agent runs
- * anyway — jobs matter more than the lock — without the lock and without crash-loop records, and
- * says so. Only a live agent holding the lock stops it.
+ * `degraded`: the directory cannot be written (read-only, full, not a directory) or cannot be
+ * locked. The agent runs anyway — jobs matter more than the lock — without the lock and without
+ * crash-loop records, and says so. Only a live agent holding the lock stops it.
  */
 export type LockResult = { ok: true; release: () => void; degraded?: string } | { ok: false; message: string };
 
@@ -21,49 +43,71 @@ export function acquireInstanceLock(directory: string, thingName: string): LockR
   } catch (error) {
     return unlocked(`Cannot create state directory ${directory}: ${(error as Error).message}`);
   }
-  for (let attempt = 0; attempt < 2; attempt++) {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    let fd: number;
     try {
-      const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      writeSync(fd, `${thingName}\n${process.pid}\n`);
+      fd = openSync(file, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+    } catch (error) {
+      return unlocked(`Cannot create lock file ${file}: ${(error as Error).message}`);
+    }
+    const lock = tryLockExclusive(fd);
+    if (lock.kind === "busy") {
+      const holder = lockHolder(file);
       closeSync(fd);
       return {
-        ok: true,
-        release: () => {
-          try {
-            if (readFileSync(file, "utf8").split("\n")[1] === String(process.pid)) rmSync(file, { force: true });
-          } catch {
-            // already gone
-          }
-        },
+        ok: false,
+        message:
+          `Another agent${holder ? ` (pid ${holder})` : ""} is running with state directory ${directory}; ` +
+          "stop it first, or give this one another --state-dir",
       };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
-        rmSync(file, { force: true }); // a lock file created but not written (disk full) would block the next start
-        return unlocked(`Cannot create lock file ${file}: ${(error as Error).message}`);
-      }
-      const holder = lockHolder(file);
-      if (holder !== undefined && holder !== process.pid && isAlive(holder))
-        return { ok: false, message: `Another agent (pid ${holder}) is running with state directory ${directory}; stop it first, or give this one another --state-dir` };
-      rmSync(file, { force: true });
     }
+    if (lock.kind === "unavailable") {
+      closeSync(fd);
+      return unlocked(`Cannot lock ${file}: ${lock.reason}`);
+    }
+    if (!isFileAtPath(fd, file)) {
+      closeSync(fd); // the previous holder unlinked it on release: lock the new one
+      continue;
+    }
+    try {
+      ftruncateSync(fd, 0);
+      writeSync(fd, `${thingName}\n${process.pid}\n`, 0);
+    } catch {
+      // A full disk: the lock holds all the same; only the note for people is missing.
+    }
+    let released = false;
+    return {
+      ok: true,
+      release: () => {
+        if (released) return;
+        released = true;
+        try {
+          unlinkSync(file);
+        } catch {
+          // already gone
+        }
+        closeSync(fd);
+      },
+    };
   }
-  return { ok: false, message: `Cannot take lock file ${file}` };
+  return { ok: false, message: `Cannot take lock file ${file}: it keeps being replaced` };
+}
+
+function isFileAtPath(fd: number, file: string): boolean {
+  try {
+    const opened = fstatSync(fd);
+    const named = statSync(file);
+    return opened.dev === named.dev && opened.ino === named.ino;
+  } catch {
+    return false;
+  }
 }
 
 function lockHolder(file: string): number | undefined {
   try {
     const pid = Number.parseInt(readFileSync(file, "utf8").split("\n")[1] ?? "", 10);
-    return Number.isFinite(pid) ? pid : undefined;
+    return Number.isFinite(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }

@@ -4,8 +4,11 @@
  * again, the restarted agent kills what is left of the group it recorded — otherwise the re-run of
  * the same execution would run concurrently with its orphan.
  *
- * PID reuse: the recorded leader is identified by pid *and* start time (/proc/PID/stat field 22);
- * other members are taken only if they are in that session and group and started no earlier.
+ * PID reuse: the recorded leader is identified by the boot it ran in (boot_id), its pid *and* its
+ * start time (/proc/PID/stat field 22); other members are taken only if they are in that session
+ * and group and started no earlier. Start times count clock ticks since boot, so they mean nothing
+ * across a reboot — and a reboot (or power cut) has already killed the old step: a record from
+ * another boot, or without a boot id, is never acted on.
  */
 import { readdirSync, readFileSync } from "node:fs";
 
@@ -13,6 +16,20 @@ export interface RecordedStep {
   readonly pid: number;
   /** Clock ticks after boot, from /proc/PID/stat. */
   readonly startTime: number;
+  /** The kernel's id of the boot the step ran in (/proc/sys/kernel/random/boot_id). */
+  readonly bootId?: string;
+}
+
+export const BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id";
+
+/** This boot's id, or undefined when the kernel does not say. `file` is a seam for tests. */
+export function currentBootId(file = BOOT_ID_FILE): string | undefined {
+  try {
+    const id = readFileSync(file, "utf8").trim();
+    return id === "" ? undefined : id;
+  } catch {
+    return undefined;
+  }
 }
 
 interface ProcStat {
@@ -35,13 +52,17 @@ export function procStat(pid: number): ProcStat | undefined {
   }
 }
 
-export function describeStep(pid: number): RecordedStep | undefined {
+export function describeStep(pid: number, bootId = currentBootId()): RecordedStep | undefined {
   const s = procStat(pid);
-  return s ? { pid, startTime: s.startTime } : undefined;
+  return s ? { pid, startTime: s.startTime, ...(bootId ? { bootId } : {}) } : undefined;
 }
 
-/** Kills the recorded step's process group if any of it survives; returns the pids it killed. */
-export function killOrphanedStep(step: RecordedStep): number[] {
+/**
+ * Kills the recorded step's process group if any of it survives in this boot; returns the pids it
+ * killed (none when the record is from another boot or carries no boot id).
+ */
+export function killOrphanedStep(step: RecordedStep, bootId = currentBootId()): number[] {
+  if (step.bootId === undefined || bootId === undefined || step.bootId !== bootId) return [];
   const members: number[] = [];
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry);

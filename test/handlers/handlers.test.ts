@@ -123,19 +123,57 @@ describe("shipped handlers", () => {
   });
 
   describe("reboot.sh and shutdown.sh", () => {
+    const bootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    /** A reboot that goes down: the shutdown's SIGTERM reaches the step's process group. */
+    function rebootThatGoesDown(): { bin: string; calls: string } {
+      const tools = fakeSystemTools();
+      writeHandler(tools.bin, "reboot", `#!/bin/sh\necho "reboot $*" >> ${tools.calls}\nkill -TERM 0\n`);
+      return tools;
+    }
+
     test("first run records the request and reboots; after a boot the next run succeeds", async () => {
-      const { bin, calls } = fakeSystemTools();
+      const { bin, calls } = rebootThatGoesDown();
       const lock = join(tempDir(), "reboot.lock");
-      const env = { IOT_JOBS_REBOOT_LOCK: lock };
+      const env = { IOT_JOBS_REBOOT_LOCK: lock, IOT_JOBS_JOB_ID: "job-1", IOT_JOBS_EXECUTION_NUMBER: "1" };
       const first = await run("reboot.sh", [], { path: bin, env });
-      expect(first.status).toBe("SUCCEEDED");
+      // Stopped by the shutdown (the agent itself reports nothing then: the job stays IN_PROGRESS).
+      expect(first.statusDetails.reason).toBe("Killed by signal: SIGTERM");
       expect(readFileSync(calls, "utf8")).toBe("reboot \n");
+      expect(readFileSync(lock, "utf8")).toMatch(new RegExp(`^\\d+ ${bootId} job-1#1\\n$`));
       // No boot happened since: the job re-run must fail.
       const notRebooted = await run("reboot.sh", [], { path: bin, env });
       expect(notRebooted.statusDetails.stderr).toContain("did not reboot");
-      // A request older than the boot time: the device rebooted.
+      expect(existsSync(lock)).toBe(false);
+      // The re-run after a boot (another boot id): the device rebooted.
+      writeFileSync(lock, `1700000000 00000000-0000-0000-0000-000000000000 job-1#1\n`);
+      expect((await run("reboot.sh", [], { path: bin, env })).statusDetails.stdout).toStartWith("Rebooted");
+      // A lock in the old format (a time only): compared with the boot time.
       writeFileSync(lock, "1\n");
       expect((await run("reboot.sh", [], { path: bin, env })).statusDetails.stdout).toStartWith("Rebooted");
+    });
+
+    test("redteam 07: a reboot that returns without going down fails the step and leaves no lock for a later job", async () => {
+      const { bin, calls } = fakeSystemTools(); // returns at once, like `systemctl reboot`
+      const lock = join(tempDir(), "reboot.lock");
+      const env = { IOT_JOBS_REBOOT_LOCK: lock, IOT_JOBS_REBOOT_WAIT: "1" };
+      const first = await run("reboot.sh", [], { path: bin, env });
+      expect(first.status).toBe("FAILED");
+      expect(first.statusDetails.stderr).toBe("reboot returned but the device did not go down within 1 s\n");
+      expect(existsSync(lock)).toBe(false);
+      // A later reboot job really asks for a reboot again (it used to report "Rebooted" at once).
+      await run("reboot.sh", [], { path: bin, env });
+      expect(readFileSync(calls, "utf8")).toBe("reboot \nreboot \n");
+    });
+
+    test("redteam 07: the lock of another job execution (canceled while it waited) does not make a new reboot job succeed", async () => {
+      const { bin, calls } = rebootThatGoesDown();
+      const lock = join(tempDir(), "reboot.lock");
+      writeFileSync(lock, "1700000000 00000000-0000-0000-0000-000000000000 job-old#3\n");
+      const out = await run("reboot.sh", [], { path: bin, env: { IOT_JOBS_REBOOT_LOCK: lock, IOT_JOBS_JOB_ID: "job-new", IOT_JOBS_EXECUTION_NUMBER: "1" } });
+      expect(out.statusDetails.stdout).toBe("Rebooting\n");
+      expect(out.statusDetails.stderr).toBe("Ignoring the reboot lock of another job execution (job-old#3)\n");
+      expect(readFileSync(calls, "utf8")).toBe("reboot \n");
+      expect(readFileSync(lock, "utf8")).toMatch(/ job-new#1\n$/);
     });
     test("shutdown.sh schedules a shutdown in a minute", async () => {
       const { bin, calls } = fakeSystemTools();

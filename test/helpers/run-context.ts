@@ -1,16 +1,17 @@
 import type { JobDocument } from "../../src/jobdoc/job-document.ts";
 import { parseJobDocument } from "../../src/jobdoc/parse.ts";
-import { lookupUserWithId } from "../../src/runner/run-as-user.ts";
+import { lookupUser } from "../../src/runner/user-lookup.ts";
 import type { RunContext } from "../../src/runner/run-job.ts";
 
 /** A RunContext on this machine, as the agent builds it, with overrides. */
 export function testRunContext(handlerDirectory: string, overrides: Partial<RunContext> = {}): RunContext {
+  const pathEnv = overrides.pathEnv ?? process.env.PATH ?? "/usr/bin:/bin";
   return {
     handlerDirectory,
     stepTimeoutSeconds: 0,
     euid: process.geteuid!(),
-    pathEnv: process.env.PATH ?? "/usr/bin:/bin",
-    lookupUser: lookupUserWithId,
+    pathEnv,
+    lookupUser: (name, signal) => lookupUser(name, { pathEnv, signal }),
     env: { ...process.env },
     graceMs: 500,
     ...overrides,

@@ -130,6 +130,21 @@ echo done
     await harness.peer.waitForStatus(thing, "job-term", "SUCCEEDED");
   });
 
+  test("redteam 19: SIGTERM during a slow user lookup (NSS/LDAP not answering) is handled at once", async () => {
+    const thing = newThing();
+    // getent and id that hang, first on the agent's PATH: the lookup for runAsUser waits on them.
+    const slow = tempDir("slow-nss-");
+    const started = join(slow, "started");
+    for (const tool of ["getent", "id"]) writeHandler(slow, tool, `#!/bin/sh\necho $$ >> ${started}\nsleep 20\nexec ${Bun.which(tool)} "$@"\n`);
+    const agent = startAgent(thing, tempDir("handlers-"), { env: { ...process.env, PATH: `${slow}:${process.env.PATH}` } });
+    harness.peer.queueJob(thing, "job-slow-nss", { version: "1.0", steps: [{ action: { name: "as-nobody", type: "runCommand", input: { command: "true" }, runAsUser: "nobody" } }] });
+    await harness.peer.waitFor(() => existsSync(started), 10_000, "the user lookup");
+    const t0 = performance.now();
+    expect(await agent.kill("SIGTERM")).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(harness.peer.execution(thing, "job-slow-nss")!.status).toBe("IN_PROGRESS");
+  });
+
   test("the broker restarts mid-step: the terminal update still arrives after reconnecting", async () => {
     const thing = newThing();
     const { dir, log } = countingHandlers();

@@ -78,6 +78,7 @@ describe("Buildroot BR2_EXTERNAL tree", () => {
       expect(mode(join(target, "etc/iot-jobs-agent/jobs/_common.sh"))).toBe("600");
       expect(mode(join(target, "etc/iot-jobs-agent/iot-jobs-agent.conf"))).toBe("600");
       expect(mode(join(target, "var/lib/iot-jobs-agent"))).toBe("700");
+      expect(mode(join(target, "etc/logrotate.d/iot-jobs-agent"))).toBe("644");
       expect(existsSync(join(target, "etc/init.d/S95iot-jobs-agent"))).toBe(c.init === "sysv");
       expect(existsSync(join(target, "usr/lib/systemd/system/iot-jobs-agent.service"))).toBe(c.init === "systemd");
       // The strip step's exclusion list keeps what the defconfig had and adds the agent.

@@ -27,6 +27,7 @@ describe.skipIf(!dpkgDeb)("Debian package", () => {
     const listing = sh("dpkg-deb", "-c", deb).out;
     const mode = (path: string) => listing.split("\n").find((l) => l.endsWith(` ./${path}`) || l.endsWith(` ./${path}/`))?.split(/\s+/)[0];
     expect(mode("usr/bin/iot-jobs-agent")).toBe("-rwxr-xr-x");
+    expect(mode("usr/sbin/iot-jobs-agent-switch")).toBe("-rwxr-xr-x");
     expect(mode("etc/iot-jobs-agent")).toBe("drwx------");
     expect(mode("etc/iot-jobs-agent/iot-jobs-agent.conf")).toBe("-rw-------");
     expect(mode("etc/iot-jobs-agent/jobs")).toBe("drwx------");
@@ -34,6 +35,7 @@ describe.skipIf(!dpkgDeb)("Debian package", () => {
     expect(mode("etc/iot-jobs-agent/jobs/_common.sh")).toBe("-rw-------");
     expect(mode("lib/systemd/system/iot-jobs-agent.service")).toBe("-rw-r--r--");
     expect(mode("etc/init.d/iot-jobs-agent")).toBe("-rwxr-xr-x");
+    expect(mode("etc/logrotate.d/iot-jobs-agent")).toBe("-rw-r--r--");
     expect(listing).toContain("root/root");
     const info = sh("dpkg-deb", "-f", deb, "Package", "Architecture", "Version").out;
     expect(info).toContain("Package: iot-jobs-agent");
@@ -41,6 +43,7 @@ describe.skipIf(!dpkgDeb)("Debian package", () => {
     const conffiles = sh("dpkg-deb", "-I", deb, "conffiles").out;
     expect(conffiles).toContain("/etc/iot-jobs-agent/iot-jobs-agent.conf");
     expect(conffiles).toContain("/etc/iot-jobs-agent/jobs/install-packages.sh");
+    expect(conffiles).toContain("/etc/logrotate.d/iot-jobs-agent");
   }, 180_000);
 
   test("the arm64 package carries the aarch64 executable", () => {
@@ -59,7 +62,9 @@ describe.skipIf(!dpkgDeb)("Debian package", () => {
     const installed = sh("dpkg", "-i", deb);
     try {
       expect(installed.code, installed.err).toBe(0);
-      expect(installed.out).toContain("systemctl enable --now iot-jobs-agent");
+      // The hint fits the machine: systemctl only where systemd runs.
+      expect(installed.out).toContain(existsSync("/run/systemd/system") ? "systemctl enable --now iot-jobs-agent" : "update-rc.d iot-jobs-agent defaults");
+      expect(installed.out).toContain("SWITCHING.md");
       expect(sh("/usr/bin/iot-jobs-agent", "--version").out).toMatch(/^iot-jobs-agent \S+ \(\w+\) linux-x64 \(glibc\)/);
       const doc = join(tempDir(), "job.json");
       writeFileSync(doc, JSON.stringify({ version: "1.0", includeStdOut: true, steps: [{ action: { name: "health", type: "runHandler", input: { handler: "health-check.sh" } } }] }));
@@ -72,7 +77,10 @@ describe.skipIf(!dpkgDeb)("Debian package", () => {
     }
     expect(existsSync("/usr/bin/iot-jobs-agent")).toBe(false);
     expect(existsSync("/etc/iot-jobs-agent/iot-jobs-agent.conf")).toBe(true); // conffiles stay until purge
+    writeFileSync("/var/log/iot-jobs-agent.log", "a log line\n"); // what the SysV script writes
+    writeFileSync("/var/log/iot-jobs-agent.log.1", "a rotated log line\n");
     expect(sh("dpkg", "-P", "iot-jobs-agent").code).toBe(0);
+    expect(existsSync("/var/log/iot-jobs-agent.log") || existsSync("/var/log/iot-jobs-agent.log.1")).toBe(false);
     expect(existsSync("/etc/iot-jobs-agent")).toBe(false);
     expect(existsSync("/var/lib/iot-jobs-agent")).toBe(false);
     expect(sh("dpkg", "-s", "iot-jobs-agent").code).not.toBe(0);

@@ -97,6 +97,31 @@ describe.skipIf(!ssd)("SysV init script with start-stop-daemon", () => {
   }, 90_000);
 });
 
+describe.skipIf(!ssd)("SysV init script and the config's log settings", () => {
+  test("a config with logging.type file keeps writing its own log file (no flag overrides it)", async () => {
+    const broker = await Mosquitto.start();
+    cleanups.push(() => broker.stop());
+    const root = tempDir("sysv-root-");
+    const configLog = join(root, "device-client.log");
+    const config = join(root, "agent.conf");
+    writeFileSync(
+      config,
+      JSON.stringify({ endpoint: broker.url, "thing-name": "sysv-log", logging: { type: "file", file: configLog }, jobs: { "handler-directory": tempDir() } }),
+      { mode: 0o600 },
+    );
+    const logFile = join(root, "script-default.log");
+    const defaults = join(root, "defaults");
+    writeFileSync(defaults, [`DAEMON=${compiledAgent("linux-x64")}`, `CONFIG=${config}`, `STATE_DIR=${join(root, "state")}`, `LOG_FILE=${logFile}`, `PIDFILE=${join(root, "pid")}`, "RESPAWN_DELAY=1", "STOP_TIMEOUT=10"].join("\n") + "\n");
+    const env = { ...process.env, IOT_JOBS_AGENT_DEFAULTS: defaults, PATH: `${process.env.PATH}:/usr/sbin:/sbin` };
+    const run = (action: string) => Bun.spawnSync(["/bin/sh", script, action], { env, stdout: "pipe", stderr: "pipe" }).exitCode;
+    cleanups.push(() => run("stop"));
+    expect(run("start")).toBe(0);
+    await until("the agent to connect", () => existsSync(configLog) && readFileSync(configLog, "utf8").includes('"msg":"Connected"'));
+    expect(run("stop")).toBe(0);
+    expect(existsSync(logFile)).toBe(false);
+  }, 60_000);
+});
+
 describe.skipIf(!analyze)("systemd unit", () => {
   const verify = (text: string) => {
     const dir = tempDir("unit-");
@@ -124,8 +149,8 @@ describe.skipIf(!analyze)("systemd unit", () => {
 });
 
 const shellcheck = Bun.which("shellcheck");
-test.skipIf(!shellcheck)("the shipped shell scripts (SysV script, Debian maintainer scripts, Yocto ptest) are shellcheck-clean as POSIX sh", () => {
-  const scripts = [script, ...["postinst", "prerm", "postrm"].map((f) => join(REPO_ROOT, "packaging/debian", f)), join(REPO_ROOT, "yocto/meta-iot-jobs-agent/recipes-iot/iot-jobs-agent/files/run-ptest")];
+test.skipIf(!shellcheck)("the shipped shell scripts (SysV script, switch script, Debian maintainer scripts, Yocto ptest) are shellcheck-clean as POSIX sh", () => {
+  const scripts = [script, join(REPO_ROOT, "packaging/switch/iot-jobs-agent-switch"), ...["postinst", "prerm", "postrm"].map((f) => join(REPO_ROOT, "packaging/debian", f)), join(REPO_ROOT, "yocto/meta-iot-jobs-agent/recipes-iot/iot-jobs-agent/files/run-ptest")];
   const r = Bun.spawnSync([shellcheck!, "-s", "sh", ...scripts], { stdout: "pipe", stderr: "pipe" });
   expect(r.stdout.toString() + r.stderr.toString()).toBe("");
   expect(r.exitCode).toBe(0);

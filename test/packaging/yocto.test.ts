@@ -112,6 +112,7 @@ describe("meta-iot-jobs-agent", () => {
       expect(mode(join(D, "etc/iot-jobs-agent/jobs/_common.sh"))).toBe("600");
       expect(mode(join(D, "etc/iot-jobs-agent/iot-jobs-agent.conf"))).toBe("600");
       expect(mode(join(D, "var/lib/iot-jobs-agent"))).toBe("700");
+      expect(mode(join(D, "etc/logrotate.d/iot-jobs-agent"))).toBe("644");
       expect(existsSync(join(D, "lib/systemd/system/iot-jobs-agent.service"))).toBe(machine.features.includes("systemd"));
       expect(existsSync(join(D, "etc/init.d/iot-jobs-agent"))).toBe(machine.features.includes("sysvinit"));
 

@@ -19,19 +19,22 @@ describe("handler directory and file checks [DC-JOBS-handler-dir]", () => {
   test("a handler in a 700 directory with mode 700 runs", () => {
     const dir = dirWithHandler();
     const r = resolveHandler("ok.sh", "default", lookup(dir));
-    expect(r).toMatchObject({ ok: true, file: join(dir, "ok.sh"), viaShell: false, execPath: expect.stringMatching(new RegExp(`^/proc/${process.pid}/fd/\\d+/ok\\.sh$`)) });
+    // Every ancestor is trusted (root-owned, /tmp sticky): the real path runs (redteam 17f).
+    expect(r).toMatchObject({ ok: true, file: join(dir, "ok.sh"), viaShell: false, execPath: join(dir, "ok.sh") });
     if (r.ok) r.release();
   });
 
   test("check and exec use the same directory: a directory swapped in after the check is not what runs; siblings still found; no descriptor leaks", async () => {
     // The parent is writable by someone else: the one way to swap a 700 handler directory.
     const parent = tempDir("handler-parent-");
+    chmodSync(parent, 0o777);
     const dir = join(parent, "jobs");
     mkdirSync(dir, { mode: 0o700 });
     writeFileSync(join(dir, "lib.sh"), "greeting=checked\n", { mode: 0o600 });
     writeFileSync(join(dir, "swap.sh"), '#!/bin/sh\n. "$(dirname "$0")/lib.sh"\necho "$greeting"\n', { mode: 0o700 });
     const r = resolveHandler("swap.sh", "default", lookup(dir));
     if (!r.ok) throw new Error(r.reason);
+    expect(r.execPath).toMatch(new RegExp(`^/proc/${process.pid}/fd/\\d+/swap\\.sh$`));
     // Between the check and the exec, the directory is renamed away and another takes its place.
     renameSync(dir, join(parent, "jobs-checked"));
     mkdirSync(dir, { mode: 0o700 });

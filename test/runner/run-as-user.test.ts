@@ -1,12 +1,17 @@
 import { describe, expect, test } from "bun:test";
+import { RUN_AS_COMMAND } from "../../src/runner/drop-privileges.ts";
 import { planExecution } from "../../src/runner/run-as-user.ts";
+import type { UserInfo } from "../../src/runner/user-lookup.ts";
 import { runJob } from "../../src/runner/run-job.ts";
 import { commandStep, parsed, testRunContext } from "../helpers/run-context.ts";
 import { tempDir, writeHandler } from "../helpers/temp.ts";
 
 const isRoot = process.geteuid!() === 0;
-const users: Record<string, { uid: number; gid: number }> = { root: { uid: 0, gid: 0 }, nobody: { uid: 65534, gid: 65534 } };
-const ctx = (euid: number, pathEnv: string) => ({ euid, pathEnv, lookupUser: (n: string) => users[n] });
+const users: Record<string, UserInfo> = {
+  root: { name: "root", uid: 0, gid: 0, groups: [0], home: "/root", shell: "/bin/sh" },
+  nobody: { name: "nobody", uid: 65534, gid: 65534, groups: [65534, 4], home: "/nonexistent", shell: "/usr/sbin/nologin" },
+};
+const ctx = (euid: number, pathEnv: string) => ({ euid, pathEnv, lookupUser: async (n: string) => users[n] });
 
 function fakeSudoPath(): string {
   const dir = tempDir();
@@ -15,20 +20,23 @@ function fakeSudoPath(): string {
 }
 
 describe("planExecution [DC-JOBS-runAsUser]", () => {
-  test("no user: run as the agent", () => expect(planExecution(["ls"], undefined, ctx(1000, "/none"))).toEqual({ ok: true, argv: ["ls"] }));
-  test("the agent's own user: run directly", () => expect(planExecution(["ls"], "root", ctx(0, "/none"))).toEqual({ ok: true, argv: ["ls"] }));
-  test("another user with sudo installed: sudo -u USER -n -- argv", () => {
+  test("no user: run as the agent", async () => expect(await planExecution(["ls"], undefined, ctx(1000, "/none"))).toEqual({ ok: true, argv: ["ls"] }));
+  test("the agent's own user: run directly", async () => expect(await planExecution(["ls"], "root", ctx(0, "/none"))).toEqual({ ok: true, argv: ["ls"] }));
+  test("another user with sudo installed: sudo -u USER -n -- argv", async () => {
     const dir = fakeSudoPath();
-    expect(planExecution(["ls", "-l"], "nobody", ctx(0, dir))).toEqual({ ok: true, argv: [`${dir}/sudo`, "-u", "nobody", "-n", "--", "ls", "-l"] });
+    expect(await planExecution(["ls", "-l"], "nobody", ctx(0, dir))).toEqual({ ok: true, argv: [`${dir}/sudo`, "-u", "nobody", "-n", "--", "ls", "-l"] });
   });
-  test("another user, no sudo, agent is root: the user's uid and gid", () =>
-    expect(planExecution(["ls"], "nobody", ctx(0, "/none"))).toEqual({ ok: true, argv: ["ls"], uid: 65534, gid: 65534 }));
-  test("another user, no sudo, agent is not root: refused, never run as the agent", () =>
-    expect(planExecution(["ls"], "nobody", ctx(1000, "/none"))).toEqual({ ok: false, reason: "Cannot run as nobody: sudo is not installed and the agent is not root" }));
-  test("unknown users and names with metacharacters or a leading dash are refused", () => {
-    expect(planExecution(["ls"], "ghost", ctx(0, "/none"))).toEqual({ ok: false, reason: 'runAsUser "ghost": no such user' });
+  test("another user, no sudo, agent is root: the user's groups, gid and uid, and the user's HOME, USER, LOGNAME, SHELL", async () => {
+    const plan = await planExecution(["ls"], "nobody", ctx(0, "/none"));
+    expect(plan).toMatchObject({ ok: true, env: { HOME: "/nonexistent", USER: "nobody", LOGNAME: "nobody", SHELL: "/usr/sbin/nologin" } });
+    if (plan.ok) expect(plan.argv.slice(plan.argv.indexOf(RUN_AS_COMMAND))).toEqual([RUN_AS_COMMAND, "65534", "65534", "65534,4", "--", "ls"]);
+  });
+  test("another user, no sudo, agent is not root: refused, never run as the agent", async () =>
+    expect(await planExecution(["ls"], "nobody", ctx(1000, "/none"))).toEqual({ ok: false, reason: "Cannot run as nobody: sudo is not installed and the agent is not root" }));
+  test("unknown users and names with metacharacters or a leading dash are refused", async () => {
+    expect(await planExecution(["ls"], "ghost", ctx(0, "/none"))).toEqual({ ok: false, reason: 'runAsUser "ghost": no such user' });
     for (const name of ["-u root", "root;id", "$(id)", "a b", "--", "x".repeat(40), "../root"])
-      expect(planExecution(["ls"], name, ctx(0, "/none"))).toMatchObject({ ok: false, reason: expect.stringContaining("is not a valid user name") });
+      expect(await planExecution(["ls"], name, ctx(0, "/none"))).toMatchObject({ ok: false, reason: expect.stringContaining("is not a valid user name") });
   });
 });
 

@@ -3,7 +3,7 @@
  * independently of src/service/jobs/execution-states.ts, so a changed transition fails a test.
  */
 import { describe, expect, test } from "bun:test";
-import type { JobExecutionStatus } from "../../src/jobs/messages.ts";
+import type { JobExecutionStatus } from "../../src/protocol/statuses.ts";
 import { ServiceError } from "../../src/service/errors.ts";
 import {
   EXECUTION_EVENTS,

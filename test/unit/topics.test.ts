@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { agentSubscriptions, agentTopics, parseJobsTopic } from "../../src/jobs/topics.ts";
+import { agentSubscriptions, agentTopics, parseJobsTopic } from "../../src/protocol/topics.ts";
 
 describe("Jobs topics [JOBS-API-topics]", () => {
   test("the agent subscribes to the reference's five topics, in its order", () => {

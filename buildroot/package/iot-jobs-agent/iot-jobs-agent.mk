@@ -28,6 +28,7 @@ define IOT_JOBS_AGENT_INSTALL_TARGET_CMDS
 	$(INSTALL) -m 0600 $(IOT_JOBS_AGENT_CHECKOUT)/packaging/config/iot-jobs-agent.conf $(TARGET_DIR)/etc/iot-jobs-agent/iot-jobs-agent.conf
 	$(INSTALL) -m 0700 $(IOT_JOBS_AGENT_CHECKOUT)/handlers/*.sh $(TARGET_DIR)/etc/iot-jobs-agent/jobs/
 	chmod 0600 $(TARGET_DIR)/etc/iot-jobs-agent/jobs/_common.sh
+	$(INSTALL) -D -m 0644 $(IOT_JOBS_AGENT_CHECKOUT)/packaging/logrotate/iot-jobs-agent $(TARGET_DIR)/etc/logrotate.d/iot-jobs-agent
 endef
 
 # Late in the boot: after the network and NTP (TLS needs a correct clock).

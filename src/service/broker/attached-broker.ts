@@ -6,12 +6,13 @@
  */
 import { MqttClient } from "../../mqtt/client.ts";
 import { jitteredDelay } from "../../util/backoff.ts";
-import { isServiceRequestTopic, type RequestHandler, type Transport } from "./transport.ts";
+import { isServiceRequestTopic, SERVICE_REQUEST_FILTERS } from "../../protocol/topics.ts";
+import type { RequestHandler, Transport } from "./transport.ts";
 
 export async function attachToBroker(url: string, onRequest: RequestHandler, onError: (message: string) => void): Promise<Transport> {
   const parsed = /^mqtt:\/\/([^/:]+|\[[^\]]+\]):(\d+)\/?$/.exec(url);
   if (!parsed) throw new Error(`--broker must look like mqtt://host:port, not ${JSON.stringify(url)}`);
-  const filters = ["$aws/things/+/jobs/#", "$aws/things/+/shadow/#"];
+  const filters = [...SERVICE_REQUEST_FILTERS];
   let subscribed!: () => void;
   const ready = new Promise<void>((resolve) => (subscribed = resolve));
   const client = new MqttClient(

@@ -7,7 +7,8 @@
  */
 import { Aedes, type Client } from "aedes";
 import { createServer, type Server } from "node:net";
-import { isServiceRequestTopic, type RequestHandler, type Transport } from "./transport.ts";
+import { isServiceRequestTopic, thingTopicPrefix } from "../../protocol/topics.ts";
+import type { RequestHandler, Transport } from "./transport.ts";
 
 export interface EmbeddedBrokerOptions {
   readonly host: string;
@@ -24,7 +25,7 @@ export interface EmbeddedBrokerOptions {
 const REPLY_BROKER_ID = "iot-jobs-local-direct-replies";
 let replyCounter = 0;
 
-const ownPrefix = (client: Client | null) => `$aws/things/${client?.id ?? ""}/`;
+const ownPrefix = (client: Client | null) => thingTopicPrefix(client?.id ?? "");
 
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<Transport> {
   const broker = await Aedes.createBroker({ maxClientsIdLength: 128, drainTimeout: 30_000, heartbeatInterval: 3_600_000 });

@@ -13,9 +13,8 @@ import {
   type SoftwarePackage,
 } from "../model.ts";
 import { type Store, versionKey } from "../store.ts";
+import { PACKAGE_NAME_PATTERN as PACKAGE_NAME, VERSION_NAME_PATTERN as VERSION_NAME } from "../../protocol/ids.ts";
 
-const PACKAGE_NAME = /^[a-zA-Z0-9-_.]{1,128}$/;
-const VERSION_NAME = /^[a-zA-Z0-9-_.]{1,64}$/;
 const ATTRIBUTE_KEY = /^[a-zA-Z0-9:_-]+$/;
 const NO_CONTROL = /^[^\p{C}]+$/u;
 export const MAX_ATTRIBUTES_BYTES = 3072;

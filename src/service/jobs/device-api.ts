@@ -1,23 +1,36 @@
 /**
  * The Jobs device MQTT API: a publish on `$aws/things/<thing>/jobs/...` in, the replies for the
  * requester out (accepted / rejected with clientToken echoed and an epoch-seconds timestamp).
- * Pure over the engine: no broker here, so it is the same behind aedes or Mosquitto.
+ * Requests are decoded by the protocol's schemas (src/protocol/messages.ts), so every field rule
+ * lives there; this file only maps typed requests onto the engine. Pure over the engine: no
+ * broker here, so it is the same behind aedes or Mosquitto.
  */
-import { parseJobsTopic } from "../../jobs/topics.ts";
-import type { JobExecutionStatus } from "../../jobs/messages.ts";
-import { deviceErrorCode } from "../errors.ts";
-import type { Clock, JobsEngine, RejectCode } from "./jobs-engine.ts";
-import { deviceStatusProblem, optionalTypeProblem, statusDetailsProblem, stepTimeoutProblem } from "./request-checks.ts";
+import {
+  acceptedPayload,
+  decodeJobsRequest,
+  type RejectedErrorCode,
+  rejectedPayload,
+} from "../../protocol/messages.ts";
+import { NEXT_JOB_ID } from "../../protocol/ids.ts";
+import { replyTopic } from "../../protocol/topics.ts";
+import { deviceErrorCode, ServiceError } from "../errors.ts";
+import type { Clock, JobsEngine, Outcome } from "./jobs-engine.ts";
 
 export interface Reply {
   readonly topic: string;
   readonly payload: Record<string, unknown>;
 }
 
-type Code = RejectCode | "InvalidTopic" | "InvalidJson";
+interface Rejection {
+  readonly code: RejectedErrorCode;
+  readonly message: string;
+  readonly executionState?: object;
+}
 
-/** Tokens longer than this are refused (the shadow service's limit; the Jobs API documents none). */
-export const MAX_CLIENT_TOKEN = 64;
+/** The engine's refusal → the device's rejection. */
+function engineRejection(failure: Extract<Outcome<unknown>, { ok: false }>): Rejection {
+  return { code: deviceErrorCode(failure.error), message: failure.error.message, executionState: failure.executionState };
+}
 
 export class JobsDeviceApi {
   constructor(
@@ -31,78 +44,63 @@ export class JobsDeviceApi {
 
   /** Handles one request published by `thing` (already authorised to use its own topics). */
   handle(topic: string, payload: Uint8Array | string): Reply[] {
-    const parsed = parseJobsTopic(topic);
-    const reject = (code: Code, message: string, clientToken?: string, extra: Record<string, unknown> = {}): Reply[] => [
-      { topic: `${topic}/rejected`, payload: { code, message, ...(clientToken !== undefined ? { clientToken } : {}), timestamp: this.seconds(), ...extra } },
+    const reject = (r: Rejection, clientToken: string | undefined): Reply[] => [
+      {
+        topic: replyTopic(topic, "rejected"),
+        payload: rejectedPayload(r.code, r.message, this.seconds(), clientToken, r.executionState),
+      },
     ];
-    if (!parsed || parsed.topic.kind === "notify" || parsed.topic.kind === "notify-next" || parsed.topic.reply) {
-      return reject("InvalidTopic", `Topic ${topic} is not a Jobs API request topic`);
-    }
-    let body: Record<string, unknown>;
+    const decoded = decodeJobsRequest(topic, payload);
+    if (!decoded.ok) return reject(decoded, decoded.clientToken);
+    const request = decoded.request;
+    const { thing, body } = request;
+    const clientToken = body.clientToken;
+    const accept = (fields: object): Reply[] => [
+      { topic: replyTopic(topic, "accepted"), payload: acceptedPayload(fields, this.seconds(), clientToken) },
+    ];
+
     try {
-      const text = typeof payload === "string" ? payload : new TextDecoder("utf-8", { fatal: true }).decode(payload);
-      const value: unknown = text.trim() === "" ? {} : JSON.parse(text);
-      if (value === null || typeof value !== "object" || Array.isArray(value)) return reject("InvalidRequest", "The payload must be a JSON object");
-      body = value as Record<string, unknown>;
-    } catch {
-      return reject("InvalidJson", "The payload is not valid UTF-8 JSON");
-    }
-    const token = body.clientToken;
-    if (token !== undefined && (typeof token !== "string" || token.length > MAX_CLIENT_TOKEN)) return reject("InvalidRequest", `clientToken must be a string of at most ${MAX_CLIENT_TOKEN} characters`);
-    const clientToken = token as string | undefined;
-    const accept = (fields: Record<string, unknown>): Reply[] => [
-      { topic: `${topic}/accepted`, payload: { ...fields, timestamp: this.seconds(), ...(clientToken !== undefined ? { clientToken } : {}) } },
-    ];
-    const thing = parsed.thing;
-    const t = parsed.topic;
+      switch (request.kind) {
+        case "get":
+          return accept(this.engine.pendingLists(thing));
 
-    switch (t.kind) {
-      case "get":
-        return accept(this.engine.pendingLists(thing));
-
-      case "start-next": {
-        const problem = statusDetailsProblem(body.statusDetails) ?? stepTimeoutProblem(body.stepTimeoutInMinutes, false);
-        if (problem) return reject("InvalidRequest", problem, clientToken);
-        const e = this.engine.startNext(thing, body.statusDetails as Record<string, string> | undefined, body.stepTimeoutInMinutes as number | undefined);
-        return accept(e ? { execution: this.engine.executionJson(e, true) } : {});
-      }
-
-      case "describe": {
-        const problem = optionalTypeProblem(body, "executionNumber", "number") ?? optionalTypeProblem(body, "includeJobDocument", "boolean");
-        if (problem) return reject("InvalidRequest", problem, clientToken);
-        const withDocument = body.includeJobDocument !== false;
-        if (t.jobId === "$next") {
-          const next = this.engine.pending(thing)[0];
-          return accept(next ? { execution: this.engine.executionJson(next, withDocument) } : {});
+        case "start-next": {
+          const { statusDetails, stepTimeoutInMinutes } = request.body;
+          const e = this.engine.startNext(thing, statusDetails, stepTimeoutInMinutes);
+          return accept(e ? { execution: this.engine.executionJson(e, true) } : {});
         }
-        const e = this.engine.execution(t.jobId, thing, body.executionNumber as number | undefined);
-        if (!e) return reject("ResourceNotFound", `Job execution for job ${t.jobId} on thing ${thing} not found`, clientToken);
-        return accept({ execution: this.engine.executionJson(e, withDocument) });
-      }
 
-      case "update": {
-        const problem =
-          deviceStatusProblem(body.status) ??
-          statusDetailsProblem(body.statusDetails) ??
-          stepTimeoutProblem(body.stepTimeoutInMinutes, true) ??
-          optionalTypeProblem(body, "expectedVersion", "number") ??
-          optionalTypeProblem(body, "executionNumber", "number") ??
-          optionalTypeProblem(body, "includeJobExecutionState", "boolean") ??
-          optionalTypeProblem(body, "includeJobDocument", "boolean");
-        if (problem) return reject("InvalidRequest", problem, clientToken);
-        const result = this.engine.update(thing, t.jobId, {
-          status: body.status as JobExecutionStatus,
-          statusDetails: body.statusDetails as Record<string, string> | undefined,
-          expectedVersion: body.expectedVersion as number | undefined,
-          executionNumber: body.executionNumber as number | undefined,
-          stepTimeoutInMinutes: body.stepTimeoutInMinutes as number | undefined,
-        });
-        if (!result.ok) return reject(deviceErrorCode(result.error), result.error.message, clientToken, result.executionState ? { executionState: result.executionState } : {});
-        const fields: Record<string, unknown> = {};
-        if (body.includeJobExecutionState === true) fields.executionState = this.engine.state(result.value);
-        if (body.includeJobDocument === true) fields.jobDocument = this.engine.documentObject(t.jobId);
-        return accept(fields);
+        case "describe": {
+          const { jobId } = request;
+          const withDocument = request.body.includeJobDocument ?? true;
+          if (jobId === NEXT_JOB_ID) {
+            const next = this.engine.pending(thing)[0];
+            return accept(next ? { execution: this.engine.executionJson(next, withDocument) } : {});
+          }
+          const e = this.engine.execution(jobId, thing, request.body.executionNumber);
+          if (!e)
+            return reject(
+              { code: "ResourceNotFound", message: `Job execution for job ${jobId} on thing ${thing} not found` },
+              clientToken,
+            );
+          return accept({ execution: this.engine.executionJson(e, withDocument) });
+        }
+
+        case "update": {
+          const { jobId, body: update } = request;
+          const result = this.engine.update(thing, jobId, update);
+          if (!result.ok) return reject(engineRejection(result), clientToken);
+          const fields: Record<string, unknown> = {};
+          if (update.includeJobExecutionState === true) fields.executionState = this.engine.state(result.value);
+          if (update.includeJobDocument === true) fields.jobDocument = this.engine.documentObject(jobId);
+          return accept(fields);
+        }
       }
+    } catch (error) {
+      // Domain code that fails with the service's error type: the one mapping to device codes.
+      if (error instanceof ServiceError)
+        return reject({ code: deviceErrorCode(error), message: error.message }, clientToken);
+      throw error;
     }
   }
 }

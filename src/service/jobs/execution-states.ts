@@ -8,7 +8,7 @@
  * of a job (`remove`, QUEUED only, as AWS does for continuous jobs) and DeleteThing
  * (`thing-deleted`: whatever is pending ends REMOVED, so the job can complete).
  */
-import type { JobExecutionStatus } from "../../jobs/messages.ts";
+import { isTerminal, JOB_EXECUTION_STATUSES, type JobExecutionStatus } from "../../protocol/statuses.ts";
 import { ServiceError } from "../errors.ts";
 import type { Job, JobStatus } from "../model.ts";
 
@@ -26,16 +26,7 @@ export const EXECUTION_EVENTS = [
 ] as const;
 export type ExecutionEvent = (typeof EXECUTION_EVENTS)[number];
 
-export const EXECUTION_STATUSES: readonly JobExecutionStatus[] = [
-  "QUEUED",
-  "IN_PROGRESS",
-  "SUCCEEDED",
-  "FAILED",
-  "TIMED_OUT",
-  "REJECTED",
-  "REMOVED",
-  "CANCELED",
-];
+export const EXECUTION_STATUSES: readonly JobExecutionStatus[] = JOB_EXECUTION_STATUSES;
 
 const REPORTS = {
   "report-in-progress": "IN_PROGRESS",
@@ -80,7 +71,7 @@ export function nextStatus(status: JobExecutionStatus, event: ExecutionEvent): T
 function refusal(status: JobExecutionStatus, event: ExecutionEvent): string {
   if (event.startsWith("report-")) {
     const target = REPORTS[event as keyof typeof REPORTS];
-    return isTerminalStatus(status)
+    return isTerminal(status)
       ? `Cannot update the job execution from ${status} to ${target}: it is in a terminal state`
       : `Cannot update the job execution from ${status} to ${target}`;
   }
@@ -91,8 +82,6 @@ function refusal(status: JobExecutionStatus, event: ExecutionEvent): string {
   }
   return `The job execution is ${status}; ${event} does not apply`;
 }
-
-export const isTerminalStatus = (s: JobExecutionStatus): boolean => s !== "QUEUED" && s !== "IN_PROGRESS";
 
 /**
  * A job's status after its executions changed: a SNAPSHOT job is COMPLETED once nothing is

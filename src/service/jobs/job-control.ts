@@ -11,10 +11,10 @@ import { arn, type Execution, type Job } from "../model.ts";
 import type { Fleet } from "../registry/fleet.ts";
 import type { Store } from "../store.ts";
 import type { JobsEngine } from "./jobs-engine.ts";
+import { JOB_ID_PATTERN as JOB_ID, JOB_ID_RULE, THING_NAME_PATTERN } from "../../protocol/ids.ts";
+import { MAX_DOCUMENT_CHARS, MAX_TIMEOUT_MINUTES, MIN_TIMEOUT_MINUTES } from "../../protocol/limits.ts";
 
-const JOB_ID = /^[a-zA-Z0-9_-]{1,64}$/;
-const TARGET = /^arn:aws:iot:[a-z0-9-]+:\d{12}:(thing|thinggroup)\/([a-zA-Z0-9:_-]{1,128})$/;
-export const MAX_DOCUMENT_CHARS = 32768;
+const TARGET = /^arn:aws:iot:[a-z0-9-]+:\d{12}:(thing|thinggroup)\/(.+)$/;
 /** IN_PROGRESS jobs by the groups they target (membership changes look only at these). */
 const ACTIVE_BY_GROUP = "job.active.group";
 
@@ -61,15 +61,14 @@ export class JobControl {
   }
 
   createJob(input: CreateJobInput): Job {
-    if (!JOB_ID.test(input.jobId))
-      throw invalid(`jobId ${JSON.stringify(input.jobId)} must be 1-64 characters of [a-zA-Z0-9_-]`);
+    if (!JOB_ID.test(input.jobId)) throw invalid(`jobId ${JSON.stringify(input.jobId)} must be ${JOB_ID_RULE}`);
     if (this.store.get("job", input.jobId))
       throw new ServiceError("ResourceAlreadyExists", `Job ${input.jobId} already exists`);
     if (!Array.isArray(input.targets) || input.targets.length === 0)
       throw invalid("targets must name at least one thing or thing group ARN");
     const parsedTargets = input.targets.map((t) => {
       const m = TARGET.exec(t);
-      if (!m) throw invalid(`Target ${JSON.stringify(t)} is not a thing or thing group ARN`);
+      if (!m || !THING_NAME_PATTERN.test(m[2]!)) throw invalid(`Target ${JSON.stringify(t)} is not a thing or thing group ARN`);
       return { kind: m[1] as "thing" | "thinggroup", name: m[2]! };
     });
     for (const t of parsedTargets) t.kind === "thing" ? this.fleet.thing(t.name) : this.fleet.group(t.name);
@@ -87,8 +86,8 @@ export class JobControl {
     if (selection !== "SNAPSHOT" && selection !== "CONTINUOUS")
       throw invalid("targetSelection must be SNAPSHOT or CONTINUOUS");
     const timeout = input.timeoutConfig?.inProgressTimeoutInMinutes;
-    if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1 || timeout > 10080)) {
-      throw invalid("timeoutConfig.inProgressTimeoutInMinutes must be between 1 and 10080");
+    if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < MIN_TIMEOUT_MINUTES || timeout > MAX_TIMEOUT_MINUTES)) {
+      throw invalid(`timeoutConfig.inProgressTimeoutInMinutes must be between ${MIN_TIMEOUT_MINUTES} and ${MAX_TIMEOUT_MINUTES}`);
     }
 
     const lookup: CatalogLookup = {

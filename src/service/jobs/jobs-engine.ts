@@ -9,7 +9,8 @@
  * Cost: the store indexes executions by thing, by job, and the pending ones by thing and by job,
  * so a device's request costs the same on its first job and on its ten-thousandth.
  */
-import type { JobExecutionStatus } from "../../jobs/messages.ts";
+import type { JobExecutionStatus } from "../../protocol/statuses.ts";
+import { MAX_PENDING_LIST as LIST_LIMIT } from "../../protocol/limits.ts";
 import type { Clock, TimerHandle } from "../../util/clock.ts";
 import { type DeviceErrorCode, ServiceError } from "../errors.ts";
 import { type Execution, isPending, type Job } from "../model.ts";
@@ -40,8 +41,6 @@ export interface ExecutionState {
   readonly versionNumber: number;
 }
 
-/** At most this many executions in get / notify lists [DG-limits]. */
-const LIST_LIMIT = 10;
 /** A timer whose change could not be saved tries again after this long. */
 const TIMER_RETRY_MS = 1000;
 

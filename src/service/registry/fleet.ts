@@ -12,9 +12,8 @@ import { ServiceError } from "../errors.ts";
 import { type IndexedThing, matches, parseQuery, type Query } from "../fleet/query.ts";
 import { arn, type Thing, type ThingGroup } from "../model.ts";
 import type { Store } from "../store.ts";
+import { THING_NAME_PATTERN as THING_NAME, THING_NAME_PATTERN as GROUP_NAME } from "../../protocol/ids.ts";
 
-const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
-const GROUP_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
 const ATTRIBUTE_KEY = /^[a-zA-Z0-9_.,@/:#=[\]-]{1,128}$/;
 const ATTRIBUTE_VALUE = /^[a-zA-Z0-9_.,@/:#=[\]-]{0,800}$/;
 /** Things by the static groups they list. */

@@ -3,21 +3,13 @@
  * accepted / rejected / delta / documents out — published to subscribers, as AWS IoT does for
  * shadows (unlike the Jobs replies).
  */
+import { parseShadowTopic, replyTopic, shadowTopic } from "../../protocol/topics.ts";
 import { httpError, type ServiceError } from "../errors.ts";
 import type { ShadowService } from "./shadows.ts";
 
 export interface Publish {
   readonly topic: string;
   readonly payload: Record<string, unknown>;
-}
-
-const TOPIC = /^\$aws\/things\/([a-zA-Z0-9:_-]{1,128})\/shadow(?:\/name\/([^/]+))?\/(get|update|delete)$/;
-
-export function parseShadowTopic(
-  topic: string,
-): { thing: string; shadowName: string; op: "get" | "update" | "delete" } | undefined {
-  const m = TOPIC.exec(topic);
-  return m ? { thing: m[1]!, shadowName: m[2] ?? "", op: m[3] as "get" | "update" | "delete" } : undefined;
 }
 
 export function handleShadowRequest(
@@ -33,7 +25,7 @@ export function handleShadowRequest(
   let clientToken: string | undefined;
   const rejected = (code: number, message: string): Publish[] => [
     {
-      topic: `${topic}/rejected`,
+      topic: replyTopic(topic, "rejected"),
       payload: { code, message, timestamp, ...(clientToken !== undefined ? { clientToken } : {}) },
     },
   ];
@@ -57,16 +49,17 @@ export function handleShadowRequest(
 
   if (parsed.op === "get") {
     const r = shadows.get(parsed.thing, parsed.shadowName, clientToken);
-    return r.ok ? [{ topic: `${topic}/accepted`, payload: r.value }] : refused(r.error);
+    return r.ok ? [{ topic: replyTopic(topic, "accepted"), payload: r.value }] : refused(r.error);
   }
   if (parsed.op === "delete") {
     const r = shadows.delete(parsed.thing, parsed.shadowName, clientToken);
-    return r.ok ? [{ topic: `${topic}/accepted`, payload: r.value }] : refused(r.error);
+    return r.ok ? [{ topic: replyTopic(topic, "accepted"), payload: r.value }] : refused(r.error);
   }
   const r = shadows.update(parsed.thing, parsed.shadowName, body, payload.length);
   if (!r.ok) return refused(r.error);
-  const out: Publish[] = [{ topic: `${topic}/accepted`, payload: r.value.accepted }];
-  if (r.value.delta) out.push({ topic: `${topic}/delta`, payload: r.value.delta });
-  out.push({ topic: `${topic}/documents`, payload: r.value.documents });
+  const { thing, shadowName } = parsed;
+  const out: Publish[] = [{ topic: replyTopic(topic, "accepted"), payload: r.value.accepted }];
+  if (r.value.delta) out.push({ topic: shadowTopic(thing, shadowName, "update", "delta"), payload: r.value.delta });
+  out.push({ topic: shadowTopic(thing, shadowName, "update", "documents"), payload: r.value.documents });
   return out;
 }

@@ -7,14 +7,15 @@ import { dictOf, emptyDict, own } from "../dict.ts";
 import { ServiceError } from "../errors.ts";
 import type { Shadow } from "../model.ts";
 import { shadowKey, type Store } from "../store.ts";
+import { PACKAGE_SHADOW_NAME, SHADOW_NAME_PATTERN as SHADOW_NAME } from "../../protocol/ids.ts";
+import { MAX_SHADOW_CLIENT_TOKEN_BYTES } from "../../protocol/limits.ts";
 
 type Result<T> = { ok: true; value: T } | { ok: false; error: ServiceError };
 type State = Record<string, unknown>;
 /** Shadows by thing name. */
 const BY_THING = "shadow.thing";
 
-const SHADOW_NAME = /^[$a-zA-Z0-9:_-]{1,64}$/;
-export const PACKAGE_SHADOW = "$package";
+export const PACKAGE_SHADOW = PACKAGE_SHADOW_NAME;
 const MAX_DEPTH = 6;
 /** The state part of a shadow document (metadata excluded). */
 export const MAX_STATE_BYTES = 8192;
@@ -125,11 +126,10 @@ export class ShadowService {
     if (body === null || typeof body !== "object" || Array.isArray(body)) return fail(400, "Invalid JSON");
     const request = body as Record<string, unknown>;
     const clientToken = request.clientToken;
-    if (
-      clientToken !== undefined &&
-      (typeof clientToken !== "string" || new TextEncoder().encode(clientToken).length > 64)
-    )
+    const tokenBytes = typeof clientToken === "string" ? new TextEncoder().encode(clientToken).length : 0;
+    if (clientToken !== undefined && (typeof clientToken !== "string" || tokenBytes > MAX_SHADOW_CLIENT_TOKEN_BYTES)) {
       return fail(400, "Invalid clientToken");
+    }
     if (!("state" in request)) return fail(400, "Missing required node: state");
     const state = request.state;
     if (state === null || typeof state !== "object" || Array.isArray(state))

@@ -20,6 +20,7 @@ SRC_URI = " \
     file://iot-jobs-agent.conf \
     file://iot-jobs-agent.service \
     file://iot-jobs-agent.init \
+    file://iot-jobs-agent.logrotate \
     file://run-ptest \
 "
 S = "${UNPACKDIR}"
@@ -51,6 +52,7 @@ do_install() {
     done
     chmod 0600 ${D}${sysconfdir}/iot-jobs-agent/jobs/_common.sh
     install -d -m 0700 ${D}${localstatedir}/lib/iot-jobs-agent
+    install -D -m 0644 ${UNPACKDIR}/iot-jobs-agent.logrotate ${D}${sysconfdir}/logrotate.d/iot-jobs-agent
     if ${@bb.utils.contains('DISTRO_FEATURES', 'systemd', 'true', 'false', d)}; then
         install -d ${D}${systemd_system_unitdir}
         install -m 0644 ${UNPACKDIR}/iot-jobs-agent.service ${D}${systemd_system_unitdir}/iot-jobs-agent.service
@@ -63,6 +65,6 @@ do_install() {
 
 # The ptest class installs files/run-ptest into ${PTEST_PATH}.
 CONFFILES:${PN} = "${sysconfdir}/iot-jobs-agent/iot-jobs-agent.conf"
-FILES:${PN} += "${sysconfdir}/iot-jobs-agent ${localstatedir}/lib/iot-jobs-agent ${systemd_system_unitdir}"
+FILES:${PN} += "${sysconfdir}/iot-jobs-agent ${sysconfdir}/logrotate.d ${localstatedir}/lib/iot-jobs-agent ${systemd_system_unitdir}"
 RDEPENDS:${PN} += "${@'libstdc++ libgcc' if d.getVar('TCLIBC') == 'musl' else ''}"
 RDEPENDS:${PN}-ptest += "${PN}"

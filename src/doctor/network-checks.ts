@@ -1,0 +1,182 @@
+/**
+ * `doctor`'s checks of the way to the broker, each stage on its own so the first broken one is
+ * named: DNS, TCP, the TLS handshake (server chain, client certificate, ALPN on 443), the MQTT
+ * CONNECT with the device's identity, each Jobs subscription the agent makes, and one harmless
+ * request (GetPendingJobExecutions) answered by the service.
+ *
+ * The MQTT check connects as the thing (client id = thing name, persistent session, the same
+ * subscriptions as the agent): a broker that enforces unique client ids disconnects a running
+ * agent once, and the agent reconnects on its own.
+ */
+import { lookup } from "node:dns/promises";
+import { readFileSync } from "node:fs";
+import type { ConnectionSettings } from "../config/connection-settings.ts";
+import { agentSubscriptions, jobsTopics, replyTopic } from "../protocol/topics.ts";
+import { alpnWireFormat, MqttClient } from "../mqtt/client.ts";
+import { type CheckLine, fail, ok, skip } from "./report.ts";
+
+const STAGE_TIMEOUT_MS = 5000;
+
+export async function networkChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
+  const { host, port, protocol } = settings.endpoint;
+  const lines: CheckLine[] = [];
+  const dns = await dnsCheck(host);
+  lines.push(dns);
+  if (dns.verdict === "fail") return [...lines, skip("tcp", "needs DNS"), skip("mqtt-connect", "needs DNS")];
+  const tcp = await tcpCheck(host, port);
+  lines.push(tcp);
+  if (tcp.verdict === "fail") return [...lines, skip("mqtt-connect", "needs a TCP connection")];
+  if (protocol === "mqtts") {
+    const tls = await tlsCheck(settings);
+    lines.push(tls);
+    if (tls.verdict === "fail") return [...lines, skip("mqtt-connect", "needs a TLS connection")];
+  } else {
+    lines.push(skip("tls", `plain mqtt:// to ${host}:${port} (no TLS)`));
+  }
+  lines.push(...(await mqttChecks(settings)));
+  return lines;
+}
+
+async function dnsCheck(host: string): Promise<CheckLine> {
+  try {
+    const found = await withTimeout(lookup(host, { all: true }), "DNS lookup timed out");
+    return ok("dns", `${host} → ${found.map((a) => a.address).join(", ")}`);
+  } catch (error) {
+    return fail("dns", `${host} does not resolve: ${(error as Error).message}`, "check the endpoint's spelling (aws iot describe-endpoint --endpoint-type iot:Data-ATS) and /etc/resolv.conf");
+  }
+}
+
+async function tcpCheck(host: string, port: number): Promise<CheckLine> {
+  try {
+    const socket = await withTimeout(
+      Bun.connect({ hostname: host, port, socket: { data() {}, error() {} } }),
+      `no answer from ${host}:${port} within ${STAGE_TIMEOUT_MS / 1000} s`,
+    );
+    socket.end();
+    return ok("tcp", `${host}:${port} accepts connections`);
+  } catch (error) {
+    return fail("tcp", `cannot connect to ${host}:${port}: ${(error as Error).message}`, `check that the broker runs and that a firewall lets port ${port} out`);
+  }
+}
+
+function tlsCheck(settings: ConnectionSettings): Promise<CheckLine> {
+  const { host, port, alpn } = settings.endpoint;
+  return new Promise((resolve) => {
+    const done = (line: CheckLine) => {
+      clearTimeout(timer);
+      resolve(line);
+    };
+    const timer = setTimeout(() => done(fail("tls", `no TLS handshake with ${host}:${port} within ${STAGE_TIMEOUT_MS / 1000} s`)), STAGE_TIMEOUT_MS);
+    Bun.connect({
+      hostname: host,
+      port,
+      tls: {
+        cert: settings.cert ? readFileSync(settings.cert) : undefined,
+        key: settings.key ? readFileSync(settings.key) : undefined,
+        ca: settings.rootCa ? readFileSync(settings.rootCa) : undefined,
+        serverName: host,
+        rejectUnauthorized: true,
+        ...(alpn ? { ALPNProtocols: alpnWireFormat(alpn) } : {}),
+      },
+      socket: {
+        data() {},
+        handshake(socket, success, verifyError) {
+          socket.end();
+          if (success && !verifyError) done(ok("tls", `handshake with ${host}:${port}${alpn ? ` (ALPN ${alpn})` : ""}, server certificate trusted`));
+          else
+            done(fail("tls", `TLS handshake with ${host}:${port} failed: ${verifyError?.message ?? "refused"}`, settings.rootCa ? `check that ${settings.rootCa} is the CA of this endpoint (AmazonRootCA1.pem for AWS IoT)` : "set root-ca to the broker's CA"));
+        },
+        error(_socket, error) {
+          done(fail("tls", `TLS with ${host}:${port} failed: ${error.message}`));
+        },
+        close() {
+          done(fail("tls", `${host}:${port} closed the connection during the TLS handshake`, "the broker may have refused the client certificate: is it registered and ACTIVE?"));
+        },
+      },
+    }).catch((error: Error) => done(fail("tls", `TLS with ${host}:${port} failed: ${error.message}`)));
+  });
+}
+
+async function mqttChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
+  const { host, port, alpn, protocol } = settings.endpoint;
+  const thing = settings.thingName;
+  const lines: CheckLine[] = [];
+  let connected!: () => void;
+  let refused!: (reason: string) => void;
+  const connectedOnce = new Promise<void>((resolve, reject) => {
+    connected = resolve;
+    refused = (reason) => reject(new Error(reason));
+  });
+  const replies = new Map<string, (payload: Uint8Array) => void>();
+  const client = new MqttClient(
+    {
+      host,
+      port,
+      tls:
+        protocol === "mqtts"
+          ? {
+              cert: settings.cert ? readFileSync(settings.cert) : undefined,
+              key: settings.key ? readFileSync(settings.key) : undefined,
+              ca: settings.rootCa ? readFileSync(settings.rootCa) : undefined,
+              serverName: host,
+              alpn,
+            }
+          : undefined,
+      clientId: thing,
+      cleanSession: false,
+      keepaliveSeconds: 30,
+      connectTimeoutMs: STAGE_TIMEOUT_MS,
+      reconnectDelayMs: () => 3_600_000,
+    },
+    {
+      connect: () => connected(),
+      error: (reason) => refused(reason),
+      offline: () => refused("the broker closed the connection"),
+      message: (topic, payload) => replies.get(topic)?.(payload),
+    },
+  );
+  try {
+    await withTimeout(connectedOnce, `no CONNACK within ${STAGE_TIMEOUT_MS / 1000} s`);
+    lines.push(ok("mqtt-connect", `connected as client id ${thing}`));
+  } catch (error) {
+    client.close(false);
+    return [fail("mqtt-connect", `${(error as Error).message}`, "the policy must allow iot:Connect on client/<thing name>, and the certificate must be ACTIVE and attached to the thing")];
+  }
+  try {
+    const topics = agentSubscriptions(thing);
+    const granted = await withTimeout(client.subscribe(topics), "no SUBACK");
+    const refusedTopics = topics.filter((_, i) => granted[i] === 0x80);
+    if (refusedTopics.length) {
+      lines.push(fail("subscriptions", `refused: ${refusedTopics.join(", ")}`, "the policy must allow iot:Subscribe on topicfilter/… and iot:Receive on topic/… for each of them"));
+      lines.push(skip("jobs-request", "needs the Jobs subscriptions"));
+      return lines;
+    }
+    lines.push(ok("subscriptions", `all ${topics.length} Jobs subscriptions granted`));
+
+    const get = jobsTopics(thing).get;
+    await withTimeout(client.subscribe([replyTopic(get, "accepted"), replyTopic(get, "rejected")]), "no SUBACK");
+    const answer = new Promise<string>((resolve) => {
+      replies.set(replyTopic(get, "accepted"), () => resolve("accepted"));
+      replies.set(replyTopic(get, "rejected"), (p) => resolve(`rejected: ${new TextDecoder().decode(p).slice(0, 200)}`));
+    });
+    await client.publish(get, JSON.stringify({ clientToken: "iot-jobs-doctor" }));
+    const reply = await withTimeout(answer, "no reply to GetPendingJobExecutions");
+    if (reply === "accepted") lines.push(ok("jobs-request", "GetPendingJobExecutions answered"));
+    else lines.push(fail("jobs-request", `GetPendingJobExecutions ${reply}`));
+  } catch (error) {
+    lines.push(fail("jobs-request", (error as Error).message, "the policy must allow iot:Publish on topic/$aws/things/<thing>/jobs/* (is this broker an AWS IoT Jobs endpoint?)"));
+  } finally {
+    client.close(true);
+  }
+  return lines;
+}
+
+function withTimeout<T>(promise: Promise<T>, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), STAGE_TIMEOUT_MS);
+    }),
+  ]);
+}

@@ -1,0 +1,130 @@
+/**
+ * Looks a runAsUser up — uid, gid, every group, home and shell — without blocking the agent.
+ *
+ * NSS sources (LDAP, sssd, systemd-homed) can take tens of seconds when their server is away, and
+ * a lookup in the agent's own thread (getpwnam, or a synchronous child) would freeze MQTT,
+ * cancellation and SIGTERM meanwhile. So the lookup runs as child processes the event loop
+ * waits for, under one deadline: `getent passwd` (glibc's, NSS included; on a musl system
+ * without getent there is no NSS, and /etc/passwd is read directly) and `id -G` for the groups
+ * (what initgroups would give). The tools are looked up on the agent's PATH.
+ */
+import { readFile } from "node:fs/promises";
+import { type Clock, systemClock } from "../util/clock.ts";
+import { searchPath } from "./handler-path.ts";
+
+export interface UserInfo {
+  readonly name: string;
+  readonly uid: number;
+  readonly gid: number;
+  /** Every group of the user, the primary one included (initgroups). */
+  readonly groups: readonly number[];
+  readonly home: string;
+  readonly shell: string;
+}
+
+/** How long one user lookup may take before the step fails (an NSS server that does not answer). */
+export const USER_LOOKUP_TIMEOUT_MS = 15_000;
+
+export interface LookupOptions {
+  readonly pathEnv: string;
+  readonly signal?: AbortSignal;
+  readonly clock?: Clock;
+  readonly timeoutMs?: number;
+}
+
+/** A lookup that could not finish (timeout, canceled, a tool failing oddly): the step fails with it. */
+export class UserLookupError extends Error {}
+
+/** undefined: no such user. Throws UserLookupError when the answer cannot be had in time. */
+export async function lookupUser(name: string, options: LookupOptions): Promise<UserInfo | undefined> {
+  const clock = options.clock ?? systemClock;
+  const timeoutMs = options.timeoutMs ?? USER_LOOKUP_TIMEOUT_MS;
+  const deadline = new AbortController();
+  const timer = clock.setTimeout(() => deadline.abort("timeout"), timeoutMs);
+  const onAbort = () => deadline.abort("canceled");
+  if (options.signal?.aborted) onAbort();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    const entry = await passwdEntry(name, options.pathEnv, deadline.signal);
+    if (!entry) return undefined;
+    const id = searchPath("id", options.pathEnv);
+    const groupsOut = id ? await run([id, "-G", "--", name], deadline.signal) : undefined;
+    const groups =
+      groupsOut?.code === 0 ? groupsOut.stdout.trim().split(/\s+/).map(Number).filter(Number.isInteger) : [];
+    return { ...entry, groups: groups.includes(entry.gid) ? groups : [entry.gid, ...groups] };
+  } catch (error) {
+    if (deadline.signal.aborted) {
+      const why =
+        deadline.signal.reason === "timeout"
+          ? `took longer than ${timeoutMs / 1000} s (a slow user database: NSS, LDAP?)`
+          : "was canceled";
+      throw new UserLookupError(`Looking up user ${JSON.stringify(name)} ${why}`);
+    }
+    throw new UserLookupError(`Looking up user ${JSON.stringify(name)} failed: ${(error as Error).message}`);
+  } finally {
+    timer.cancel();
+    options.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+type PasswdEntry = Omit<UserInfo, "groups">;
+
+async function passwdEntry(name: string, pathEnv: string, signal: AbortSignal): Promise<PasswdEntry | undefined> {
+  const getent = searchPath("getent", pathEnv);
+  if (!getent) {
+    const text = await readFile("/etc/passwd", { encoding: "utf8", signal });
+    return text
+      .split("\n")
+      .map(parsePasswdLine)
+      .find((e) => e?.name === name);
+  }
+  const out = await run([getent, "passwd", "--", name], signal);
+  if (out.code === 2) return undefined; // "key not found"
+  if (out.code !== 0) throw new Error(`getent exited with status ${out.code}`);
+  const entry = parsePasswdLine(out.stdout.split("\n")[0] ?? "");
+  return entry?.name === name ? entry : undefined;
+}
+
+/** name:password:uid:gid:gecos:home:shell */
+export function parsePasswdLine(line: string): PasswdEntry | undefined {
+  const f = line.split(":");
+  if (f.length < 7) return undefined;
+  const uid = Number(f[2]);
+  const gid = Number(f[3]);
+  if (!Number.isInteger(uid) || !Number.isInteger(gid) || f[2] === "" || f[3] === "") return undefined;
+  return { name: f[0]!, uid, gid, home: f[5] || "/", shell: f.slice(6).join(":") || "/bin/sh" };
+}
+
+async function run(argv: string[], signal: AbortSignal): Promise<{ code: number; stdout: string }> {
+  signal.throwIfAborted();
+  // Its own process group, so a timeout takes down whatever the tool started too.
+  const proc = Bun.spawn(argv, {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "ignore",
+    detached: true,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C" },
+  });
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      try {
+        process.kill(-proc.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+      reject(new Error("aborted"));
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  try {
+    const answer = Promise.all([new Response(proc.stdout).text(), proc.exited]).then(([stdout, code]) => ({
+      code,
+      stdout,
+    }));
+    return await Promise.race([answer, aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
