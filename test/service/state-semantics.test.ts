@@ -130,6 +130,28 @@ describe("AWS semantics (issue 11)", () => {
   });
 });
 
+describe("prototype keys elsewhere (issue 11, with 22)", () => {
+  test("thing attributes named __proto__ and constructor are ordinary attributes, before and after a restart", async () => {
+    const dir = tempDir("svc-proto-attr-");
+    let s = await startLocalService({ dataDir: dir });
+    const describe = async () => (await iotClient(s.httpUrl).send(new Iot.DescribeThingCommand({ thingName: "pa-1" }))).attributes;
+    try {
+      // JSON text, so __proto__ is a key of the body and not the literal's prototype.
+      const body = '{"attributePayload":{"attributes":{"__proto__":"p","constructor":"c","a":"1"}}}';
+      expect((await fetch(`${s.httpUrl}/things/pa-1`, { method: "POST", body })).status).toBe(200);
+      const merge = '{"attributePayload":{"attributes":{"__proto__":"q"},"merge":true}}';
+      expect((await fetch(`${s.httpUrl}/things/pa-1`, { method: "PATCH", body: merge })).status).toBe(200);
+      const before = await describe();
+      expect(JSON.stringify(before)).toBe('{"__proto__":"q","constructor":"c","a":"1"}');
+      await s.stop();
+      s = await startLocalService({ dataDir: dir });
+      expect(JSON.stringify(await describe())).toBe(JSON.stringify(before));
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
 describe("validate, then apply (issue 12)", () => {
   test("a refused package update changes nothing: a new description with a 4,000-character recipe", async () => {
     await iot.send(new Iot.CreatePackageCommand({ packageName: "va-pkg", description: "old" }));
