@@ -240,9 +240,9 @@ export class Store {
 
   private indexAdd(index: Index, key: string, record: unknown): void {
     for (const value of index.values(record as never)) {
-      let keys = index.map.get(value);
-      if (!keys) index.map.set(value, (keys = new Set()));
-      keys.add(key);
+      const keys = index.map.get(value);
+      if (keys) keys.add(key);
+      else index.map.set(value, new Set([key]));
     }
   }
 

@@ -134,7 +134,8 @@ describe("prototype keys elsewhere (issue 11, with 22)", () => {
   test("thing attributes named __proto__ and constructor are ordinary attributes, before and after a restart", async () => {
     const dir = tempDir("svc-proto-attr-");
     let s = await startLocalService({ dataDir: dir });
-    const describe = async () => (await iotClient(s.httpUrl).send(new Iot.DescribeThingCommand({ thingName: "pa-1" }))).attributes;
+    const describe = async () =>
+      (await iotClient(s.httpUrl).send(new Iot.DescribeThingCommand({ thingName: "pa-1" }))).attributes;
     try {
       // JSON text, so __proto__ is a key of the body and not the literal's prototype.
       const body = '{"attributePayload":{"attributes":{"__proto__":"p","constructor":"c","a":"1"}}}';

@@ -68,7 +68,8 @@ export class JobControl {
       throw invalid("targets must name at least one thing or thing group ARN");
     const parsedTargets = input.targets.map((t) => {
       const m = TARGET.exec(t);
-      if (!m || !THING_NAME_PATTERN.test(m[2]!)) throw invalid(`Target ${JSON.stringify(t)} is not a thing or thing group ARN`);
+      if (!m || !THING_NAME_PATTERN.test(m[2]!))
+        throw invalid(`Target ${JSON.stringify(t)} is not a thing or thing group ARN`);
       return { kind: m[1] as "thing" | "thinggroup", name: m[2]! };
     });
     for (const t of parsedTargets) t.kind === "thing" ? this.fleet.thing(t.name) : this.fleet.group(t.name);
@@ -86,8 +87,13 @@ export class JobControl {
     if (selection !== "SNAPSHOT" && selection !== "CONTINUOUS")
       throw invalid("targetSelection must be SNAPSHOT or CONTINUOUS");
     const timeout = input.timeoutConfig?.inProgressTimeoutInMinutes;
-    if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < MIN_TIMEOUT_MINUTES || timeout > MAX_TIMEOUT_MINUTES)) {
-      throw invalid(`timeoutConfig.inProgressTimeoutInMinutes must be between ${MIN_TIMEOUT_MINUTES} and ${MAX_TIMEOUT_MINUTES}`);
+    if (
+      timeout !== undefined &&
+      (!Number.isInteger(timeout) || timeout < MIN_TIMEOUT_MINUTES || timeout > MAX_TIMEOUT_MINUTES)
+    ) {
+      throw invalid(
+        `timeoutConfig.inProgressTimeoutInMinutes must be between ${MIN_TIMEOUT_MINUTES} and ${MAX_TIMEOUT_MINUTES}`,
+      );
     }
 
     const lookup: CatalogLookup = {

@@ -449,7 +449,10 @@ export class JobsEngine {
 
   listNotification(pending: Execution[]): object {
     const jobs: Record<string, unknown[]> = {};
-    for (const e of pending.slice(0, LIST_LIMIT)) (jobs[e.status] ??= []).push(this.summaryJson(e));
+    for (const e of pending.slice(0, LIST_LIMIT)) {
+      jobs[e.status] ??= [];
+      jobs[e.status]!.push(this.summaryJson(e));
+    }
     return { timestamp: this.seconds(), jobs };
   }
 
