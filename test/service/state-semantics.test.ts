@@ -212,6 +212,8 @@ describe("validate, then apply (issue 12)", () => {
     try {
       const r = await d.request("jobs/va-db-job/update", { status: "SUCCEEDED" });
       expect(r.payload).toMatchObject({ code: "InternalError" });
+      const started = await d.request("jobs/start-next", { stepTimeoutInMinutes: 5 }); // a write: refused
+      expect(started.payload).toMatchObject({ code: "InternalError" });
       const e = await iot.send(new Iot.DescribeJobExecutionCommand({ jobId: "va-db-job", thingName: "va-db" }));
       expect([e.execution?.status, e.execution?.versionNumber]).toEqual(["IN_PROGRESS", 2]);
       expect((await iot.send(new Iot.DescribeJobCommand({ jobId: "va-db-job" }))).job?.status).toBe("IN_PROGRESS");

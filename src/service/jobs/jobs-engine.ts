@@ -248,21 +248,31 @@ export class JobsEngine {
     statusDetails: Readonly<Record<string, string>> | undefined,
     stepTimeoutInMinutes: number | undefined,
   ): Execution | undefined {
-    return this.changeThing(thingName, () => {
-      const next = this.pending(thingName)[0];
-      if (!next) return undefined;
-      if (next.status === "QUEUED") {
-        return this.transition(next, "start", {
-          statusDetails: statusDetails ?? next.statusDetails,
-          stepTimeoutInMinutes,
-        });
-      }
-      if (stepTimeoutInMinutes === undefined) return next;
-      // Already IN_PROGRESS: only the step timer changes (the version stays).
-      return this.save({
-        ...next,
-        stepDeadline: this.options.clock.now() + stepTimeoutInMinutes * this.options.minuteMs,
+    const outcome = this.attempt(() =>
+      this.changeThing(thingName, () => this.startNextChange(thingName, statusDetails, stepTimeoutInMinutes)),
+    );
+    if (!outcome.ok) throw outcome.error; // a ServiceError: the device API answers InternalError
+    return outcome.value;
+  }
+
+  private startNextChange(
+    thingName: string,
+    statusDetails: Readonly<Record<string, string>> | undefined,
+    stepTimeoutInMinutes: number | undefined,
+  ): Execution | undefined {
+    const next = this.pending(thingName)[0];
+    if (!next) return undefined;
+    if (next.status === "QUEUED") {
+      return this.transition(next, "start", {
+        statusDetails: statusDetails ?? next.statusDetails,
+        stepTimeoutInMinutes,
       });
+    }
+    if (stepTimeoutInMinutes === undefined) return next;
+    // Already IN_PROGRESS: only the step timer changes (the version stays).
+    return this.save({
+      ...next,
+      stepDeadline: this.options.clock.now() + stepTimeoutInMinutes * this.options.minuteMs,
     });
   }
 
