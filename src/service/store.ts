@@ -2,17 +2,17 @@
  * The service's state: in memory for reads, written through to SQLite (bun:sqlite, WAL), loaded
  * back at start — so a restart loses nothing. One table of JSON records keyed by kind and key.
  *
- * Why transactions with an undo log: a command's derived changes (group membership, continuous
- * jobs, job status) must commit with it or not at all, and memory must never hold what SQLite
- * refused (a full disk). Every write goes through `put`/`delete` inside `transaction`: the row is
- * written to SQLite first, then memory, and the previous value is logged. If any statement or the
- * COMMIT fails, SQLite rolls back and memory is restored from the log before the error reaches the
- * caller. JavaScript runs the transaction synchronously, so nothing can read the in-between state;
- * side effects (MQTT notifications, timers) are queued with `afterCommit` and run only after COMMIT.
+ * One transaction per command: a command's derived changes (group membership, continuous jobs,
+ * job status) commit with it or not at all, and memory never holds what SQLite refused (a full
+ * disk). Inside `transaction`, every `put`/`delete` runs its SQL statement at once and is staged:
+ * reads in the transaction see the staged records (and indexes), the shared maps do not change.
+ * Only after COMMIT succeeds are the staged changes applied to memory and the follow-ups queued
+ * with `afterCommit` (MQTT notifications, timers) run. If a statement, the command itself or the
+ * COMMIT fails, SQLite rolls back and the staging is dropped: memory is as it was.
  *
  * Records handed out are frozen (shallowly) and typed readonly: a change is a new record `put`.
- * Secondary indexes (`defineIndex`) are kept by the store, so they roll back with the records and
- * a lookup costs what it returns, not what the history holds.
+ * Secondary indexes (`defineIndex`) are kept by the store, staged like the records, so a lookup
+ * costs what it returns, not what the history holds.
  */
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
@@ -50,14 +50,19 @@ export const shadowKey = (thingName: string, shadowName: string) => `${thingName
 export const DATABASE_FILE = "iot-jobs-local.sqlite";
 
 interface Index {
+  readonly name: string;
   readonly kind: Kind;
   readonly values: (record: never) => readonly string[];
   readonly map: Map<string, Set<string>>;
 }
 
 interface Transaction {
-  readonly undo: (() => void)[];
+  /** kind → key → the staged record (undefined: deleted). */
+  readonly records: Map<Kind, Map<string, unknown>>;
+  /** index name → bucket → key → in the bucket or not, over the committed index. */
+  readonly buckets: Map<string, Map<string, Map<string, boolean>>>;
   readonly after: (() => void)[];
+  readonly rollback: (() => void)[];
 }
 
 const EMPTY: ReadonlySet<string> = new Set();
@@ -104,15 +109,22 @@ export class Store {
   }
 
   get<K extends Kind>(kind: K, key: string): Kinds[K] | undefined {
+    const staged = this.tx?.records.get(kind);
+    if (staged?.has(key)) return staged.get(key) as Kinds[K] | undefined;
     return this.maps[kind].get(key);
   }
 
-  all<K extends Kind>(kind: K): IterableIterator<Kinds[K]> {
-    return this.maps[kind].values();
+  *all<K extends Kind>(kind: K): IterableIterator<Kinds[K]> {
+    const staged = this.tx?.records.get(kind);
+    if (!staged) return yield* this.maps[kind].values();
+    for (const [key, record] of this.maps[kind]) if (!staged.has(key)) yield record;
+    for (const record of staged.values()) if (record !== undefined) yield record as Kinds[K];
   }
 
   count(kind: Kind): number {
-    return this.maps[kind].size;
+    let n = 0;
+    for (const _ of this.all(kind)) n++;
+    return n;
   }
 
   /**
@@ -121,24 +133,46 @@ export class Store {
    */
   defineIndex<K extends Kind>(kind: K, name: string, values: (record: Kinds[K]) => readonly string[]): void {
     if (this.indexes.has(name)) throw new Error(`Index ${name} is defined twice`);
-    const index: Index = { kind, values: values as (record: never) => readonly string[], map: new Map() };
+    const index: Index = { name, kind, values: values as (record: never) => readonly string[], map: new Map() };
     this.indexes.set(name, index);
     this.indexesOf.set(kind, [...(this.indexesOf.get(kind) ?? []), index]);
     for (const [key, record] of this.maps[kind]) this.indexAdd(index, key, record);
   }
 
-  /** Keys of the records in bucket `value` of index `name` (live: copy before changing them). */
-  lookup(name: string, value: string): ReadonlySet<string> {
+  /**
+   * Keys of the records in bucket `value` of index `name` (as staged, inside a transaction).
+   * A view, not a copy: what a transaction staged is read beside the committed bucket, so a
+   * lookup costs what it returns even while thousands of records are staged.
+   */
+  *lookup(name: string, value: string): IterableIterator<string> {
+    const { committed, staged } = this.bucket(name, value);
+    if (!staged) return yield* committed;
+    for (const key of committed) if (staged.get(key) !== false) yield key;
+    for (const [key, member] of staged) if (member && !committed.has(key)) yield key;
+  }
+
+  /** How many records bucket `value` of index `name` holds (as staged), without listing them. */
+  sizeOf(name: string, value: string): number {
+    const { committed, staged } = this.bucket(name, value);
+    let size = committed.size;
+    for (const [key, member] of staged ?? []) {
+      if (member && !committed.has(key)) size++;
+      else if (!member && committed.has(key)) size--;
+    }
+    return size;
+  }
+
+  private bucket(name: string, value: string): { committed: ReadonlySet<string>; staged?: Map<string, boolean> } {
     const index = this.indexes.get(name);
     if (!index) throw new Error(`No index ${name}`);
-    return index.map.get(value) ?? EMPTY;
+    return { committed: index.map.get(value) ?? EMPTY, staged: this.tx?.buckets.get(name)?.get(value) };
   }
 
   /** Records of bucket `value` of an index on `kind`. */
   records<K extends Kind>(kind: K, name: string, value: string): Kinds[K][] {
     const out: Kinds[K][] = [];
     for (const key of this.lookup(name, value)) {
-      const record = this.maps[kind].get(key);
+      const record = this.get(kind, key);
       if (record) out.push(record);
     }
     return out;
@@ -148,25 +182,26 @@ export class Store {
   put<K extends Kind>(kind: K, key: string, value: Kinds[K]): void {
     this.transaction(() => {
       this.upsert.run(kind, key, JSON.stringify(value));
-      this.apply(kind, key, Object.freeze(value) as Kinds[K]);
+      this.stage(kind, key, Object.freeze(value) as Kinds[K]);
     });
   }
 
   delete(kind: Kind, key: string): void {
     this.transaction(() => {
-      if (!this.maps[kind].has(key)) return;
+      if (this.get(kind, key) === undefined) return;
       this.remove.run(kind, key);
-      this.apply(kind, key, undefined);
+      this.stage(kind, key, undefined);
     });
   }
 
   /**
-   * Runs `fn` as one SQLite transaction (nested calls join the outer one). If `fn` throws or
-   * SQLite refuses, the database rolls back, memory is restored, and the error is rethrown.
+   * Runs `fn` as one SQLite transaction (nested calls join the outer one). Memory changes only
+   * once COMMIT succeeds; if `fn` throws or SQLite refuses, nothing changes and the error is
+   * rethrown.
    */
   transaction<T>(fn: () => T): T {
     if (this.tx) return fn();
-    const tx: Transaction = { undo: [], after: [] };
+    const tx: Transaction = { records: new Map(), buckets: new Map(), after: [], rollback: [] };
     this.db.run("BEGIN IMMEDIATE");
     this.tx = tx;
     let result: T;
@@ -178,11 +213,14 @@ export class Store {
       try {
         if (this.db.inTransaction) this.db.run("ROLLBACK");
       } finally {
-        for (let i = tx.undo.length - 1; i >= 0; i--) tx.undo[i]!();
+        for (const f of tx.rollback) f();
       }
       throw error;
     }
     this.tx = undefined;
+    for (const [kind, staged] of tx.records) {
+      for (const [key, record] of staged) this.setRecord(kind, key, this.maps[kind].get(key), record as never);
+    }
     // Committed: every follow-up runs even if one throws; the first error is then reported.
     let failure: unknown;
     for (const f of tx.after) {
@@ -202,9 +240,9 @@ export class Store {
     else fn();
   }
 
-  /** Memory kept outside the store (a derived set) registers how to restore it on rollback. */
+  /** Memory kept outside the store (staged by its owner) learns that the transaction was dropped. */
   onRollback(fn: () => void): void {
-    this.tx?.undo.push(fn);
+    this.tx?.rollback.push(fn);
   }
 
   get inTransaction(): boolean {
@@ -222,11 +260,26 @@ export class Store {
     this.db.close();
   }
 
-  private apply<K extends Kind>(kind: K, key: string, value: Kinds[K] | undefined): void {
-    const map = this.maps[kind];
-    const previous = map.get(key);
-    this.setRecord(kind, key, previous, value);
-    this.tx!.undo.push(() => this.setRecord(kind, key, value, previous));
+  /** Records the change in the open transaction: the record and its index buckets. */
+  private stage<K extends Kind>(kind: K, key: string, value: Kinds[K] | undefined): void {
+    const tx = this.tx!;
+    const previous = this.get(kind, key);
+    let records = tx.records.get(kind);
+    if (records === undefined) {
+      records = new Map();
+      tx.records.set(kind, records);
+    }
+    records.set(key, value);
+    for (const index of this.indexesOf.get(kind) ?? []) {
+      let buckets = tx.buckets.get(index.name);
+      if (buckets === undefined) {
+        buckets = new Map();
+        tx.buckets.set(index.name, buckets);
+      }
+      if (previous !== undefined)
+        for (const bucket of index.values(previous as never)) mark(buckets, bucket, key, false);
+      if (value !== undefined) for (const bucket of index.values(value as never)) mark(buckets, bucket, key, true);
+    }
   }
 
   private setRecord<K extends Kind>(kind: K, key: string, from: Kinds[K] | undefined, to: Kinds[K] | undefined): void {
@@ -254,4 +307,14 @@ export class Store {
       if (keys.size === 0) index.map.delete(value);
     }
   }
+}
+
+/** Stages `key` in or out of `bucket`. */
+function mark(buckets: Map<string, Map<string, boolean>>, bucket: string, key: string, member: boolean): void {
+  let keys = buckets.get(bucket);
+  if (keys === undefined) {
+    keys = new Map();
+    buckets.set(bucket, keys);
+  }
+  keys.set(key, member);
 }

@@ -199,7 +199,7 @@ describe("validate, then apply (issue 12)", () => {
     expect(Object.keys(got.state)).toEqual(["reported"]);
   });
 
-  test("a command SQLite refuses leaves memory as it was (the store's undo), and its notifications are not sent", async () => {
+  test("a command SQLite refuses leaves memory as it was (nothing staged is applied), and its notifications are not sent", async () => {
     await iot.send(new Iot.CreateThingCommand({ thingName: "va-db" }));
     await iot.send(new Iot.CreateJobCommand({ jobId: "va-db-job", targets: [thingArn("va-db")], document: doc }));
     const d = await Device.connect(service.mqttUrl, "va-db", ["$aws/things/va-db/jobs/notify-next"]);

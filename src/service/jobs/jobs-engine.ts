@@ -96,7 +96,7 @@ export class JobsEngine {
   }
 
   pendingCount(jobId: string): number {
-    return this.store.lookup(PENDING_BY_JOB, jobId).size;
+    return this.store.sizeOf(PENDING_BY_JOB, jobId);
   }
 
   /** Things with a QUEUED or IN_PROGRESS execution (startup checks). */

@@ -27,6 +27,7 @@ export type GroupProblemListener = (thingGroupName: string, problem: string) => 
 
 interface DynamicGroup {
   readonly query: Query | undefined;
+  /** Committed members; a transaction's changes are staged in `Fleet.staged` until COMMIT. */
   readonly members: Set<string>;
   /** Why the group no longer follows its query (its members stay as they were). */
   problem?: string;
@@ -34,6 +35,8 @@ interface DynamicGroup {
 
 export class Fleet {
   private readonly dynamic = new Map<string, DynamicGroup>();
+  /** Membership changes of the open transaction (group → thing → member), applied after COMMIT. */
+  private staged: Map<DynamicGroup, Map<string, boolean>> | undefined;
   private listener: MembershipListener = () => {};
   private thingDeletedListener: (thingName: string) => void = () => {};
 
@@ -182,8 +185,7 @@ export class Fleet {
       if (query) {
         const d: DynamicGroup = { query, members: new Set() };
         for (const t of this.store.all("thing")) if (this.evaluate(thingGroupName, d, t)) d.members.add(t.thingName);
-        this.dynamic.set(thingGroupName, d);
-        this.store.onRollback(() => this.dynamic.delete(thingGroupName));
+        this.store.afterCommit(() => this.dynamic.set(thingGroupName, d));
       }
     });
     return group;
@@ -206,11 +208,7 @@ export class Fleet {
     }
     this.store.transaction(() => {
       this.store.delete("group", thingGroupName);
-      const d = this.dynamic.get(thingGroupName);
-      if (d) {
-        this.dynamic.delete(thingGroupName);
-        this.store.onRollback(() => this.dynamic.set(thingGroupName, d));
-      }
+      this.store.afterCommit(() => this.dynamic.delete(thingGroupName));
       this.dropGroupFromThings(thingGroupName);
     });
   }
@@ -258,7 +256,16 @@ export class Fleet {
 
   members(thingGroupName: string): string[] {
     const g = this.group(thingGroupName);
-    if (g.queryString) return [...(this.dynamic.get(thingGroupName)?.members ?? [])].sort();
+    if (g.queryString) {
+      const d = this.dynamic.get(thingGroupName);
+      if (!d) return [];
+      const members = new Set(d.members);
+      for (const [thing, member] of this.staged?.get(d) ?? []) {
+        if (member) members.add(thing);
+        else members.delete(thing);
+      }
+      return [...members].sort();
+    }
     return [...this.store.lookup(BY_GROUP, thingGroupName)].sort();
   }
 
@@ -293,7 +300,7 @@ export class Fleet {
       if (d.problem) continue;
       const now = t !== undefined && this.evaluate(name, d, t);
       if (d.problem) continue;
-      const was = d.members.has(thingName);
+      const was = this.isMember(d, thingName);
       if (now === was) continue;
       this.setMember(d, thingName, now);
       (now ? joined : left).push(name);
@@ -317,11 +324,33 @@ export class Fleet {
     }
   }
 
+  private isMember(d: DynamicGroup, thingName: string): boolean {
+    return this.staged?.get(d)?.get(thingName) ?? d.members.has(thingName);
+  }
+
+  /** Stages a membership change: applied once the store commits, dropped if it rolls back. */
   private setMember(d: DynamicGroup, thingName: string, member: boolean): void {
-    if (d.members.has(thingName) === member) return;
-    if (member) d.members.add(thingName);
-    else d.members.delete(thingName);
-    this.store.onRollback(() => (member ? d.members.delete(thingName) : d.members.add(thingName)));
+    if (this.isMember(d, thingName) === member) return;
+    if (!this.store.inTransaction) {
+      if (member) d.members.add(thingName);
+      else d.members.delete(thingName);
+      return;
+    }
+    if (!this.staged) {
+      const staged = new Map<DynamicGroup, Map<string, boolean>>();
+      this.staged = staged;
+      this.store.afterCommit(() => {
+        this.staged = undefined;
+        for (const [group, changes] of staged) {
+          for (const [thing, isMember] of changes) {
+            if (isMember) group.members.add(thing);
+            else group.members.delete(thing);
+          }
+        }
+      });
+      this.store.onRollback(() => (this.staged = undefined));
+    }
+    this.staged.set(d, (this.staged.get(d) ?? new Map()).set(thingName, member));
   }
 }
 
