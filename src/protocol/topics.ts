@@ -37,18 +37,23 @@ export const replyTopic = (requestTopic: string, reply: Reply): string => `${req
  */
 export function isServiceRequestTopic(topic: string): boolean {
   const parts = topic.split("/");
-  if (parts[0] !== "$aws" || parts[1] !== "things" || parts.length < 4) return false;
-  if (parts[3] !== "jobs" && parts[3] !== "shadow") return false;
-  const last = parts[parts.length - 1];
-  return !(
-    last === "accepted" ||
-    last === "rejected" ||
-    last === "delta" ||
-    last === "documents" ||
-    last === "notify" ||
-    last === "notify-next"
-  );
+  return isJobsOrShadow(parts) && !SERVICE_OUTPUT.has(parts[parts.length - 1]!);
 }
+
+/**
+ * The service's own output under a thing's Jobs and shadow topics (replies and pushes:
+ * `…/accepted`, `…/rejected`, `…/notify`, `…/notify-next`, shadow `…/delta`, `…/documents`).
+ * AWS IoT makes these subscribe-only.
+ */
+export function isSubscribeOnlyTopic(topic: string): boolean {
+  const parts = topic.split("/");
+  return isJobsOrShadow(parts) && SERVICE_OUTPUT.has(parts[parts.length - 1]!);
+}
+
+const SERVICE_OUTPUT: ReadonlySet<string> = new Set(["accepted", "rejected", "delta", "documents", "notify", "notify-next"]);
+
+const isJobsOrShadow = (parts: readonly string[]) =>
+  parts[0] === "$aws" && parts[1] === "things" && parts.length >= 4 && (parts[3] === "jobs" || parts[3] === "shadow");
 
 // ---- Jobs -------------------------------------------------------------------------------------
 

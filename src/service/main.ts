@@ -2,6 +2,7 @@
  * iot-jobs-local: the cloud half on one machine (docs/LOCAL-SERVICE.md).
  *   iot-jobs-local serve [--data-dir DIR] [--mqtt-port N] [--http-port N] [--host H]
  *                        [--broker mqtt://host:port] [--minute-ms N] [--log-level LEVEL]
+ *                        [--http-host-name NAME]...
  * Once ready it prints one JSON line on stdout: {"mqtt":"mqtt://127.0.0.1:N","http":"http://127.0.0.1:M"}.
  * Logs go to stderr.
  */
@@ -18,12 +19,15 @@ const USAGE = `Usage: iot-jobs-local serve [options]
   --http-port N        control-plane HTTP port, plain HTTP (default 8080; 0 picks a free port)
   --host H             address to bind (default 127.0.0.1)
   --broker URL         attach to an existing broker (mqtt://host:port) instead of embedding one
+  --http-host-name NAME
+                       a host name the HTTP API answers to besides IP addresses and localhost
+                       (repeatable; other Host headers are refused against DNS rebinding)
   --minute-ms N        length of a timeout minute in ms (default 60000; shorten it for tests)
   --log-level LEVEL    DEBUG, INFO, WARN or ERROR (default INFO)
 `;
 
 export async function main(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
@@ -36,6 +40,7 @@ export async function main(argv: string[]): Promise<number> {
         host: { type: "string" },
         broker: { type: "string" },
         "minute-ms": { type: "string" },
+        "http-host-name": { type: "string", multiple: true },
         "log-level": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
@@ -78,6 +83,7 @@ export async function main(argv: string[]): Promise<number> {
       httpPort: port("http-port", 8080),
       broker: values.broker as string | undefined,
       minuteMs,
+      httpHostNames: values["http-host-name"] as string[] | undefined,
       log,
     });
   } catch (error) {

@@ -15,10 +15,25 @@ export interface Thing {
   readonly groups: readonly string[];
 }
 
+export interface ThingType {
+  readonly thingTypeName: string;
+  readonly thingTypeId: string;
+  readonly description?: string;
+  /** Up to 3 attribute names (AWS uses them to index; here they are kept and shown). */
+  readonly searchableAttributes: readonly string[];
+  readonly deprecated: boolean;
+  readonly deprecationDate?: number;
+  readonly creationDate: number;
+}
+
 export interface ThingGroup {
   readonly thingGroupName: string;
   readonly thingGroupId: string;
   readonly description?: string;
+  /** Static groups only: the parent in a hierarchy (AWS allows 7 levels). */
+  readonly parentGroupName?: string;
+  /** The group's own attributes (thingGroupProperties.attributePayload). */
+  readonly attributes?: Readonly<Record<string, string>>;
   /** Dynamic groups: members are the things matching this fleet query. */
   readonly queryString?: string;
   readonly creationDate: number;

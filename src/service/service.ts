@@ -10,11 +10,13 @@ import { startEmbeddedBroker } from "./broker/embedded-broker.ts";
 import type { Transport } from "./broker/transport.ts";
 import { PackageCatalog } from "./catalog/packages.ts";
 import { type DataDirLock, lockDataDir } from "./data-dir-lock.ts";
-import { controlPlane } from "./http/control-plane.ts";
+import { operations } from "./http/routes/index.ts";
+import { Router } from "./http/router.ts";
 import { JobsDeviceApi } from "./jobs/device-api.ts";
 import { JobControl } from "./jobs/job-control.ts";
 import { JobsEngine } from "./jobs/jobs-engine.ts";
 import { Fleet } from "./registry/fleet.ts";
+import { ThingTypes } from "./registry/thing-types.ts";
 import { handleShadowRequest } from "./shadows/shadow-topics.ts";
 import { PACKAGE_SHADOW, ShadowService } from "./shadows/shadows.ts";
 import { repairAtStartup, repairsFound } from "./startup-check.ts";
@@ -27,6 +29,8 @@ export interface ServiceOptions {
   readonly host: string;
   readonly mqttPort: number;
   readonly httpPort: number;
+  /** Host names the HTTP API answers to besides IP addresses and localhost (DNS-rebinding guard). */
+  readonly httpHostNames?: readonly string[];
   /** `mqtt://host:port` of an existing broker; undefined: the embedded one. */
   readonly broker?: string;
   /** Length of a timeout "minute" in ms (default 60,000; tests shorten it). */
@@ -125,13 +129,20 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   };
   try {
     transport = options.broker
-      ? await attachToBroker(options.broker, onRequest, (message) => log.warn({ message }, "Broker connection problem"))
+      ? await attachToBroker(
+          options.broker,
+          onRequest,
+          (message) => log.warn({ message }, "Broker connection problem"),
+          {
+            logRefusal: (fields, message) => log.warn(fields, message),
+          },
+        )
       : await startEmbeddedBroker({
           host: options.host,
           port: options.mqttPort,
           onRequest,
           isRegisteredThing: (id) => fleet.hasThing(id),
-          onRefused: (clientId, what) => log.warn({ clientId, what }, "Refused by the topic policy"),
+          logRefusal: (fields, message) => log.warn(fields, message),
         });
   } catch (error) {
     store.close();
@@ -139,16 +150,21 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     throw error;
   }
 
-  const router = controlPlane({
-    fleet,
-    jobs,
-    engine,
-    catalog,
-    shadows,
-    publishShadow: (thing, shadowName, op, messages) => {
-      for (const m of messages) publish(shadowTopic(thing, shadowName, op, m.suffix as ShadowPush), m.payload);
-    },
-  });
+  const router = new Router(
+    operations({
+      fleet,
+      thingTypes: new ThingTypes(store, now),
+      jobs,
+      engine,
+      catalog,
+      shadows,
+      publishShadow: (thing, shadowName, op, messages) => {
+        for (const m of messages) publish(shadowTopic(thing, shadowName, op, m.suffix as ShadowPush), m.payload);
+      },
+      now,
+    }),
+    { hostNames: options.httpHostNames },
+  );
   const server = Bun.serve({
     hostname: options.host,
     port: options.httpPort,

@@ -47,7 +47,7 @@ export function repairAtStartup(store: Store, fleet: Fleet, engine: JobsEngine):
       const things: string[] = [];
       for (const group of targetGroups(job)) {
         if (!store.get("group", group)) continue;
-        for (const thing of fleet.members(group)) {
+        for (const thing of fleet.reach(group)) {
           if (engine.execution(job.jobId, thing) === undefined && engine.queue(job, thing)) things.push(thing);
         }
       }

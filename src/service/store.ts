@@ -26,10 +26,12 @@ import type {
   SoftwarePackage,
   Thing,
   ThingGroup,
+  ThingType,
 } from "./model.ts";
 
 interface Kinds {
   thing: Thing;
+  thingType: ThingType;
   group: ThingGroup;
   job: Job;
   execution: Execution;
@@ -71,6 +73,7 @@ export class Store {
   private readonly db: Database;
   private readonly maps: { [K in Kind]: Map<string, Kinds[K]> } = {
     thing: new Map(),
+    thingType: new Map(),
     group: new Map(),
     job: new Map(),
     execution: new Map(),

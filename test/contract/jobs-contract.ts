@@ -581,7 +581,9 @@ export function runJobsContract(options: JobsContractOptions): void {
     it("malformed input on every request topic gets a clear rejection, and serving goes on", async () => {
       const d = await device();
       for (const suffix of ["jobs/get", "jobs/start-next", "jobs/x/get", "jobs/x/update"]) {
-        for (const bad of ["{", "[]", "\u0000\u00ff", "x".repeat(200_000), "null", "17"]) {
+        // 120,000 bytes: over every document limit, under AWS's 128 KB MQTT payload limit (above it
+        // the broker closes the connection: test/service/broker-limits.test.ts).
+        for (const bad of ["{", "[]", "\u0000\u00ff", "x".repeat(120_000), "null", "17"]) {
           const r = await d.request(suffix, bad);
           expect(r.topic).toEndWith("/rejected");
           expect(["InvalidJson", "InvalidRequest"]).toContain(r.payload.code);

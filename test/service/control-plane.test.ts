@@ -237,6 +237,18 @@ describe("shadows over HTTP", () => {
 });
 
 describe("robustness", () => {
+  test("an operation the service does not implement is NotImplementedException naming it; model checks name the member", async () => {
+    await expect(iot.send(new Iot.UpdateIndexingConfigurationCommand({}))).rejects.toMatchObject({
+      name: "NotImplementedException",
+      $metadata: { httpStatusCode: 501 },
+      message: expect.stringContaining("UpdateIndexingConfiguration (iot) is not implemented by iot-jobs-local"),
+    });
+    await expect(iot.send(new Iot.ListThingsCommand({ maxResults: 0 }))).rejects.toMatchObject({
+      name: "InvalidRequestException",
+      message: expect.stringContaining("at 'maxResults' failed to satisfy constraint"),
+    });
+  });
+
   test("malformed JSON, wrong types and oversized bodies get AWS-shaped 4xx answers; the service keeps serving", async () => {
     const send = (method: string, path: string, body?: string) => fetch(`${service.httpUrl}${path}`, { method, body, headers: { "content-type": "application/json" } });
     await iot.send(new Iot.CreateThingCommand({ thingName: "m-thing" }));
@@ -267,7 +279,9 @@ describe("robustness", () => {
         expect(typeof ((await res.json()) as { message?: unknown }).message).toBe("string");
       }
     }
-    expect((await send("GET", "/no/such/api")).status).toBe(404);
+    // A path no model has is not implemented here (501 NotImplementedException, docs/LOCAL-SERVICE.md).
+    const unknown = await send("GET", "/no/such/api");
+    expect([unknown.status, unknown.headers.get("x-amzn-errortype")]).toEqual([501, "NotImplementedException"]);
     expect((await iot.send(new Iot.ListThingsCommand({}))).things).toBeDefined();
   });
 });

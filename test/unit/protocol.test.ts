@@ -53,7 +53,12 @@ describe("src/protocol is the one place for the wire contract", () => {
       "the 1024-character statusDetails value limit": /,\s*1024\)|= 1024;/,
       "a status list": /"TIMED_OUT",\s*"REJECTED"/,
     };
-    const files = [...sources("src").filter((f) => !f.startsWith("src/protocol/")), "test/helpers/jobs-peer.ts"];
+    // *.generated.ts is AWS's service model transcribed by scripts/api-model/generate.py: the HTTP API's
+    // input constraints as AWS states them, checked in sync with botocore, not a rule of ours.
+    const files = [
+      ...sources("src").filter((f) => !f.startsWith("src/protocol/") && !f.endsWith(".generated.ts")),
+      "test/helpers/jobs-peer.ts",
+    ];
     const found: string[] = [];
     for (const file of files) {
       const text = readFileSync(join(root, file), "utf8");

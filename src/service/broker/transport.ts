@@ -4,7 +4,11 @@
  */
 
 /** A request published under `$aws/things/<thing>/...`; `reply` answers the requester. */
-export type RequestHandler = (topic: string, payload: Uint8Array, reply: (topic: string, payload: string) => void) => void;
+export type RequestHandler = (
+  topic: string,
+  payload: Uint8Array,
+  reply: (topic: string, payload: string) => void,
+) => void;
 
 export interface Transport {
   /** `mqtt://host:port` clients connect to. */

@@ -19,6 +19,8 @@ const TARGET = /^arn:aws:iot:[a-z0-9-]+:\d{12}:(thing|thinggroup)\/(.+)$/;
 const ACTIVE_BY_GROUP = "job.active.group";
 
 const invalid = (message: string) => new ServiceError("InvalidRequest", message);
+/** AWS: AssociateTargetsWithJob keeps a job at 100 targets at most. */
+const MAX_TARGETS = 100;
 
 export interface CreateJobInput {
   readonly jobId: string;
@@ -87,14 +89,7 @@ export class JobControl {
     if (selection !== "SNAPSHOT" && selection !== "CONTINUOUS")
       throw invalid("targetSelection must be SNAPSHOT or CONTINUOUS");
     const timeout = input.timeoutConfig?.inProgressTimeoutInMinutes;
-    if (
-      timeout !== undefined &&
-      (!Number.isInteger(timeout) || timeout < MIN_TIMEOUT_MINUTES || timeout > MAX_TIMEOUT_MINUTES)
-    ) {
-      throw invalid(
-        `timeoutConfig.inProgressTimeoutInMinutes must be between ${MIN_TIMEOUT_MINUTES} and ${MAX_TIMEOUT_MINUTES}`,
-      );
-    }
+    checkInProgressTimeout(timeout);
 
     const lookup: CatalogLookup = {
       version: (p, v) => this.catalog.findVersion(p, v),
@@ -139,7 +134,7 @@ export class JobControl {
     for (const t of job.targets) {
       const m = TARGET.exec(t)!;
       if (m[1] === "thing") things.add(m[2]!);
-      else if (this.store.get("group", m[2]!)) for (const member of this.fleet.members(m[2]!)) things.add(member);
+      else if (this.store.get("group", m[2]!)) for (const member of this.fleet.reach(m[2]!)) things.add(member);
     }
     return [...things].filter((t) => this.fleet.hasThing(t));
   }
@@ -155,6 +150,49 @@ export class JobControl {
       .filter((j) => !status || j.status === status)
       .filter((j) => !thingGroupName || j.targets.some((t) => t.endsWith(`:thinggroup/${thingGroupName}`)))
       .sort((a, b) => a.sequence - b.sequence);
+  }
+
+  /**
+   * UpdateJob: the description and the in-progress timeout. A new timeout applies to executions
+   * that go IN_PROGRESS afterwards (the timer starts then), as on AWS.
+   */
+  updateJob(jobId: string, update: { description?: string; inProgressTimeoutInMinutes?: number }): Job {
+    const job = this.job(jobId);
+    checkInProgressTimeout(update.inProgressTimeoutInMinutes);
+    const next: Job = {
+      ...job,
+      ...(update.description !== undefined ? { description: update.description } : {}),
+      ...(update.inProgressTimeoutInMinutes !== undefined ? { inProgressTimeoutInMinutes: update.inProgressTimeoutInMinutes } : {}),
+      lastUpdatedAt: this.seconds(),
+    };
+    this.store.put("job", jobId, next);
+    return next;
+  }
+
+  /**
+   * AssociateTargetsWithJob: more thing groups for an IN_PROGRESS continuous job (at most 100
+   * targets in all). Things the job did not reach before get an execution now.
+   */
+  associateTargets(jobId: string, targets: readonly string[], comment?: string): Job {
+    const job = this.job(jobId);
+    if (job.targetSelection !== "CONTINUOUS") throw invalid(`Job ${jobId} is a SNAPSHOT job; only continuous jobs take new targets`);
+    if (job.status !== "IN_PROGRESS") throw invalid(`Job ${jobId} is ${job.status}; only an IN_PROGRESS job takes new targets`);
+    for (const t of targets) {
+      const m = TARGET.exec(t);
+      if (m?.[1] !== "thinggroup") throw invalid(`Target ${JSON.stringify(t)} is not a thing group ARN`);
+      this.fleet.group(m[2]!);
+    }
+    const all = [...new Set([...job.targets, ...targets])];
+    if (all.length > MAX_TARGETS) {
+      throw new ServiceError("LimitExceeded", `A job has at most ${MAX_TARGETS} targets; this would make ${all.length}`);
+    }
+    const before = new Set(this.targetThings(job));
+    const next: Job = { ...job, targets: all, ...(comment !== undefined ? { comment } : {}), lastUpdatedAt: this.seconds() };
+    this.store.transaction(() => {
+      this.store.put("job", jobId, next);
+      for (const thing of this.targetThings(next)) if (!before.has(thing)) this.engine.queue(next, thing);
+    });
+    return next;
   }
 
   /** CancelJob: QUEUED executions are CANCELED; IN_PROGRESS ones only with force. */
@@ -250,5 +288,12 @@ export class JobControl {
       if (m) versions.set(m[1]!, m[2] === "$null" ? undefined : m[2]!);
     }
     writer.reportPackages(execution.thingName, versions);
+  }
+}
+
+/** timeoutConfig.inProgressTimeoutInMinutes, for CreateJob and UpdateJob alike. */
+function checkInProgressTimeout(minutes: number | undefined): void {
+  if (minutes !== undefined && (!Number.isInteger(minutes) || minutes < MIN_TIMEOUT_MINUTES || minutes > MAX_TIMEOUT_MINUTES)) {
+    throw invalid(`timeoutConfig.inProgressTimeoutInMinutes must be between ${MIN_TIMEOUT_MINUTES} and ${MAX_TIMEOUT_MINUTES}`);
   }
 }

@@ -1,0 +1,57 @@
+/**
+ * Why each operation a Jobs or Package Catalog user might call is not implemented here: "planned"
+ * (will be), or "refused" (out of what a local Jobs service is for). The router quotes the reason
+ * in its NotImplementedException; docs/LOCAL-SERVICE.md's operations table is generated from it.
+ * Keys are `api:Operation`.
+ */
+export interface NotImplemented {
+  readonly status: "planned" | "refused";
+  readonly reason: string;
+}
+
+const planned = (reason: string): NotImplemented => ({ status: "planned", reason });
+const refused = (reason: string): NotImplemented => ({ status: "refused", reason });
+
+const ROLLOUT = planned("job templates and roll-out controls come with the roll-out work");
+const THING_TYPES = planned("changing a thing type's MQTT 5 configuration (the local broker speaks MQTT 3.1.1)");
+const PRINCIPALS = refused("certificates and principals: the local broker identifies things by client id");
+const BILLING = refused("billing groups have no meaning locally");
+const REGISTRATION = refused("bulk registration tasks read from S3");
+const SBOM = refused("SBOMs are stored in S3");
+
+export const NOT_IMPLEMENTED: Readonly<Record<string, NotImplemented>> = {
+  "iot:AddThingToBillingGroup": BILLING,
+  "iot:AssociateSbomWithPackageVersion": SBOM,
+  "iot:AttachThingPrincipal": PRINCIPALS,
+  "iot:CreateJobTemplate": ROLLOUT,
+  "iot:DeleteJobExecution": planned("deleting single executions"),
+  "iot:DeleteJobTemplate": ROLLOUT,
+  "iot:DescribeJobTemplate": ROLLOUT,
+  "iot:DescribeManagedJobTemplate": refused("AWS managed job templates are AWS's documents"),
+  "iot:DescribeThingRegistrationTask": REGISTRATION,
+  "iot:DetachThingPrincipal": PRINCIPALS,
+  "iot:DisassociateSbomFromPackageVersion": SBOM,
+  "iot:GetThingConnectivityData": planned("connectivity from the embedded broker"),
+  "iot:ListJobTemplates": ROLLOUT,
+  "iot:ListManagedJobTemplates": refused("AWS managed job templates are AWS's documents"),
+  "iot:ListPrincipalThings": PRINCIPALS,
+  "iot:ListPrincipalThingsV2": PRINCIPALS,
+  "iot:ListThingPrincipals": PRINCIPALS,
+  "iot:ListThingPrincipalsV2": PRINCIPALS,
+  "iot:ListThingRegistrationTaskReports": REGISTRATION,
+  "iot:ListThingRegistrationTasks": REGISTRATION,
+  "iot:ListThingsInBillingGroup": BILLING,
+  "iot:RegisterThing": refused("provisioning templates and certificates"),
+  "iot:RemoveThingFromBillingGroup": BILLING,
+  "iot:StartThingRegistrationTask": REGISTRATION,
+  "iot:StopThingRegistrationTask": REGISTRATION,
+  "iot:UpdateDynamicThingGroup": planned("changing a dynamic group's query"),
+  "iot:UpdateIndexingConfiguration": refused("the fleet index configuration is fixed locally"),
+  "iot:UpdateThingGroupsForThing": planned("moving a thing between several groups in one call"),
+  "iot:UpdateThingType": THING_TYPES,
+  "iot-data:DeleteConnection": refused("disconnecting clients over HTTP"),
+  "iot-data:GetRetainedMessage": planned("retained messages of the embedded broker"),
+  "iot-data:ListRetainedMessages": planned("retained messages of the embedded broker"),
+  "iot-data:Publish": planned("publishing over HTTP"),
+  "iot-jobs-data:StartCommandExecution": refused("AWS IoT commands are a different feature than Jobs"),
+};

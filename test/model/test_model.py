@@ -1,0 +1,611 @@
+#!/usr/bin/env python3
+"""
+The model test: drives every operation iot-jobs-local implements (iot, iot-data, iot-jobs-data)
+through botocore with only an endpoint override, and judges each raw response (caught by a
+`before-parse` hook, before botocore's lenient parser) by botocore's own models: output shapes,
+the declared HTTP status, declared error codes with their status. Every input member of every
+implemented operation gets model-violating values (too long, outside the pattern, enum or range),
+each of which must be refused; the members the issue found dropped get a valid value that must
+be observable in a later read.
+
+  python3 test/model/test_model.py --endpoint http://127.0.0.1:PORT --implemented iot:CreateThing,...
+  python3 test/model/test_model.py --endpoint ... --self-test   # a deliberately broken case must be caught
+
+Prints one line per finding and "N passed, M failed"; exits 1 on findings, 77 without botocore.
+"""
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+try:
+    import botocore.session
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+    from botocore import xform_name
+except ImportError:
+    print("SKIP: botocore is not installed (pip install botocore) — the model test needs its models")
+    sys.exit(77)
+from model_check import Checker  # noqa: E402
+
+ACCOUNT = "arn:aws:iot:us-east-1:123456789012"
+# Valid values of the CreateJob/UpdateJob members this service refuses by name.
+UNSUPPORTED_JOB_MEMBERS = {
+    "jobExecutionsRolloutConfig": {"maximumPerMinute": 5},
+    "abortConfig": {"criteriaList": [{"failureType": "FAILED", "action": "CANCEL", "thresholdPercentage": 50,
+                                      "minNumberOfExecutedThings": 1}]},
+    "jobExecutionsRetryConfig": {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]},
+    "schedulingConfig": {"startTime": "2030-01-01T00:00"},
+    "presignedUrlConfig": {"roleArn": f"{ACCOUNT}:role/abcdefghijklmnopqrst", "expiresInSec": 60},
+    "namespaceId": "ns",
+    "jobTemplateArn": f"{ACCOUNT}:jobtemplate/t",
+    "documentSource": "https://s3.amazonaws.com/bucket/doc.json",
+    "documentParameters": {"k": "v"},
+    "tags": [{"Key": "k", "Value": "v"}],
+}
+DOC = json.dumps({"version": "1.0", "steps": [{"action": {"name": "s", "type": "runCommand",
+                                                          "input": {"command": "true"}}}]})
+
+
+class Harness:
+    def __init__(self, endpoint: str, mutate=None):
+        session = botocore.session.get_session()
+        config = Config(parameter_validation=False, retries={"max_attempts": 1})
+        self.clients = {}
+        self.checkers = {}
+        self.findings: list = []
+        self.checks = 0
+        self.mutate = mutate
+        for service in ("iot", "iot-data", "iot-jobs-data"):
+            client = session.create_client(
+                service, endpoint_url=endpoint, region_name="us-east-1",
+                aws_access_key_id="local", aws_secret_access_key="local", config=config,
+            )
+            client.meta.events.register("before-parse", self._hook(service))
+            self.clients[service] = client
+            self.checkers[service] = Checker(client.meta.service_model)
+        self.called: set = set()
+        self.last_status = 0
+        # Input members shown honoured (in a successful call) or refused by name, per operation.
+        self.shown: dict = {}
+
+    def _hook(self, service):
+        def hook(operation_model, response_dict, **_):
+            if self.mutate:
+                self.mutate(service, operation_model.name, response_dict)
+            self.checks += 1
+            self.last_status = response_dict["status_code"]
+            for f in self.checkers[service].check_response(operation_model.name, response_dict):
+                self.findings.append(f"{service} {f}")
+        return hook
+
+    def call(self, service: str, op: str, **params) -> dict:
+        self.called.add(f"{service}:{op}")
+        try:
+            result = getattr(self.clients[service], xform_name(op))(**params)
+            return {"ok": True, **result}
+        except ClientError as e:
+            error = e.response.get("Error", {})
+            return {"ok": False, "code": error.get("Code", "?"), "message": error.get("Message", ""),
+                    "status": e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)}
+
+    def ok(self, service, op, **params) -> dict:
+        r = self.call(service, op, **params)
+        if not r["ok"]:
+            self.findings.append(f"{service} {op}: failed with {r['code']}: {r['message']}")
+        else:
+            self.shown.setdefault((service, op), set()).update(params)
+        return r
+
+    def refused_by_name(self, service, op, member, value, **params) -> None:
+        """A valid value of a member this service does not support: refused, with the member named."""
+        r = self.call(service, op, **params, **{member: value})
+        if r["ok"] or member not in r["message"]:
+            answer = "accepted" if r["ok"] else r["message"]
+            self.findings.append(f"{service} {op}: {member} was not refused by name ({answer})")
+        else:
+            self.shown.setdefault((service, op), set()).add(member)
+
+    def error(self, service, op, code, **params) -> dict:
+        r = self.call(service, op, **params)
+        if r["ok"] or r["code"] != code:
+            got = "success" if r["ok"] else f"{r['code']}: {r['message']}"
+            self.findings.append(f"{service} {op}: expected {code}, got {got}")
+        return r
+
+    def refused(self, service, op, what, **params) -> None:
+        self.call(service, op, **params)
+        # Judged on the raw status the hook saw, not on what botocore made of it.
+        if self.last_status < 300:
+            self.findings.append(f"{service} {op}: {what} was accepted")
+        elif self.last_status >= 500:
+            self.findings.append(f"{service} {op}: {what} answered HTTP {self.last_status}")
+
+    def paged(self, service, op, key, size="maxResults", **params) -> list:
+        """Lists one item per page through nextToken; the pages together must equal the one-call list."""
+        whole = self.ok(service, op, **params).get(key, [])
+        pages, token = [], None
+        for _ in range(len(whole) + 1):
+            r = self.ok(service, op, **params, **{size: 1}, **({"nextToken": token} if token else {}))
+            pages += r.get(key, [])
+            token = r.get("nextToken")
+            if not token:
+                break
+        self.expect(pages == whole, f"{service} {op}: paging by 1 gave {pages}, one call gave {whole}")
+        self.expect(len(whole) >= 2, f"{service} {op}: the paging check needs at least 2 items, got {whole}")
+        return whole
+
+    def expect(self, condition: bool, message: str) -> None:
+        self.checks += 1
+        if not condition:
+            self.findings.append(message)
+
+
+_tokens = iter(range(1, 10**6))
+
+
+def token() -> str:
+    """A fresh clientToken (the model wants 36-64 characters)."""
+    return f"m-token-0000-0000-0000-0000-{next(_tokens):012d}"
+
+
+def scenario(h: Harness) -> dict:
+    """Valid calls of every implemented operation; the honoured members are read back. Returns the
+    base parameters per operation for the invalid-input sweep."""
+    thing, group, dyn, job = "m-t1", "m-g1", "m-dg", "m-j1"
+    h.ok("iot", "CreateThing", thingName=thing, attributePayload={"attributes": {"site": "lab"}})
+    h.ok("iot", "CreateThing", thingName="m-t2")
+    d = h.ok("iot", "DescribeThing", thingName=thing)
+    h.expect(d.get("attributes") == {"site": "lab"}, "CreateThing attributePayload not honoured")
+    h.ok("iot", "UpdateThing", thingName=thing, expectedVersion=1, attributePayload={"attributes": {"rack": "7"},
+                                                                                     "merge": True})
+    h.error("iot", "UpdateThing", "VersionConflictException", thingName=thing, expectedVersion=1,
+            attributePayload={"attributes": {}})
+    h.error("iot", "CreateThing", "ResourceNotFoundException", thingName="m-typed", thingTypeName="no-such-type")
+    h.error("iot", "DescribeThing", "ResourceNotFoundException", thingName="m-typed")
+    lt = h.ok("iot", "ListThings", attributeName="site", attributeValue="la", usePrefixAttributeValue=True)
+    h.expect([t["thingName"] for t in lt.get("things", [])] == [thing],
+             "ListThings usePrefixAttributeValue not honoured")
+    lt = h.ok("iot", "ListThings", maxResults=1)
+    h.expect(len(lt.get("things", [])) == 1 and "nextToken" in lt, "ListThings maxResults not honoured")
+    lt2 = h.ok("iot", "ListThings", maxResults=1, nextToken=lt.get("nextToken", "1"))
+    h.expect([t["thingName"] for t in lt2.get("things", [])] == ["m-t2"], "ListThings nextToken not honoured")
+
+    h.ok("iot", "CreateThingGroup", thingGroupName=group, thingGroupProperties={"thingGroupDescription": "a group"})
+    g = h.ok("iot", "DescribeThingGroup", thingGroupName=group)
+    h.expect(g.get("thingGroupProperties", {}).get("thingGroupDescription") == "a group",
+             "thingGroupDescription not honoured")
+    h.ok("iot", "CreateDynamicThingGroup", thingGroupName=dyn, queryString="attributes.site:lab",
+         indexName="AWS_Things", queryVersion="2017-09-30",
+         thingGroupProperties={"thingGroupDescription": "lab things"})
+    h.expect(h.ok("iot", "DescribeThingGroup",
+                  thingGroupName=dyn).get("thingGroupProperties") == {"thingGroupDescription": "lab things"},
+             "CreateDynamicThingGroup thingGroupProperties not honoured")
+    h.ok("iot", "AddThingToThingGroup", thingGroupName=group, thingName=thing, overrideDynamicGroups=False)
+    h.ok("iot", "AddThingToThingGroup", thingGroupArn=f"{ACCOUNT}:thinggroup/{group}", thingArn=f"{ACCOUNT}:thing/m-t2")
+    members = h.paged("iot", "ListThingsInThingGroup", "things", thingGroupName=group)
+    h.expect(members == [thing, "m-t2"], f"AddThingToThingGroup (by name and by ARN) not honoured: {members}")
+    groups = [x["groupName"] for x in h.ok("iot", "ListThingGroups", namePrefixFilter="m-d").get("thingGroups", [])]
+    h.expect(groups == [dyn], f"ListThingGroups namePrefixFilter not honoured: {groups}")
+    h.paged("iot", "ListThingGroups", "thingGroups")
+    mine = [x["groupName"] for x in h.paged("iot", "ListThingGroupsForThing", "thingGroups", thingName=thing)]
+    h.expect(mine == [dyn, group], f"ListThingGroupsForThing: {mine}")
+    h.expect(h.ok("iot", "DescribeIndex", indexName="AWS_Things").get("indexStatus") == "ACTIVE", "DescribeIndex")
+    h.error("iot", "DescribeIndex", "ResourceNotFoundException", indexName="AWS_ThingGroups")
+    h.ok("iot", "GetIndexingConfiguration")
+    found = h.ok("iot", "SearchIndex", queryString="attributes.rack:7", indexName="AWS_Things")
+    h.expect([t["thingName"] for t in found.get("things", [])] == [thing], "SearchIndex queryString not honoured")
+    found = h.paged("iot", "SearchIndex", "things", queryString="thingName:m-t*", queryVersion="2017-09-30")
+    h.expect([t["thingName"] for t in found] == [thing, "m-t2"], f"SearchIndex paging: {found}")
+
+    h.ok("iot", "CreateJob", jobId=job, targets=[f"{ACCOUNT}:thing/{thing}"], document=DOC, description="first",
+         targetSelection="SNAPSHOT", timeoutConfig={"inProgressTimeoutInMinutes": 30})
+    dj = h.ok("iot", "DescribeJob", jobId=job, beforeSubstitution=True).get("job", {})
+    h.expect(dj.get("description") == "first" and dj.get("timeoutConfig", {}).get("inProgressTimeoutInMinutes") == 30,
+             "CreateJob description/timeoutConfig not honoured")
+    got = h.ok("iot", "GetJobDocument", jobId=job, beforeSubstitution=True).get("document", "{}")
+    h.expect(json.loads(got) == json.loads(DOC), "GetJobDocument")
+    h.ok("iot", "CreateJob", jobId="m-j2", targets=[f"{ACCOUNT}:thinggroup/{group}"], document=DOC,
+         targetSelection="CONTINUOUS")
+    listed = [j["jobId"] for j in h.ok("iot", "ListJobs", targetSelection="CONTINUOUS").get("jobs", [])]
+    h.expect(listed == ["m-j2"], f"ListJobs targetSelection not honoured: {listed}")
+    listed = [j["jobId"] for j in h.ok("iot", "ListJobs", thingGroupName=group, status="IN_PROGRESS").get("jobs", [])]
+    h.expect(listed == ["m-j2"], f"ListJobs thingGroupName not honoured: {listed}")
+    gid = g.get("thingGroupId", "")
+    listed = [j["jobId"] for j in h.ok("iot", "ListJobs", thingGroupId=gid).get("jobs", [])]
+    h.expect(listed == ["m-j2"], f"ListJobs thingGroupId not honoured: {listed}")
+    mine = [e["jobId"] for e in h.ok("iot", "ListJobExecutionsForThing", thingName=thing,
+                                     jobId="m-j2").get("executionSummaries", [])]
+    h.expect(mine == ["m-j2"], f"ListJobExecutionsForThing jobId not honoured: {mine}")
+    h.paged("iot", "ListJobs", "jobs")
+    h.paged("iot", "ListJobExecutionsForThing", "executionSummaries", thingName=thing, status="QUEUED")
+    h.paged("iot", "ListJobExecutionsForJob", "executionSummaries", jobId="m-j2", status="QUEUED")
+    h.ok("iot", "RemoveThingFromThingGroup", thingGroupName=group, thingName="m-t2")
+    left = h.ok("iot", "ListJobExecutionsForJob", jobId="m-j2").get("executionSummaries", [])
+    h.expect([e["jobExecutionSummary"]["status"] for e in left] == ["QUEUED", "REMOVED"],
+             f"RemoveThingFromThingGroup not honoured: {left}")
+    h.ok("iot", "DescribeJobExecution", jobId=job, thingName=thing, executionNumber=1)
+
+    h.ok("iot", "CreateThingGroup", thingGroupName="m-g2")
+    h.ok("iot", "CreateThing", thingName="m-t3")
+    h.ok("iot", "AddThingToThingGroup", thingGroupName="m-g2", thingName="m-t3")
+    h.ok("iot", "AssociateTargetsWithJob", jobId="m-j2", targets=[f"{ACCOUNT}:thinggroup/m-g2"], comment="wider")
+    dj = h.ok("iot", "DescribeJob", jobId="m-j2").get("job", {})
+    h.expect(dj.get("targets") == [f"{ACCOUNT}:thinggroup/{group}",
+                                   f"{ACCOUNT}:thinggroup/m-g2"] and dj.get("comment") == "wider",
+             f"AssociateTargetsWithJob not honoured: {dj.get('targets')} {dj.get('comment')}")
+    queued = h.ok("iot", "ListJobExecutionsForThing", thingName="m-t3", jobId="m-j2").get("executionSummaries", [])
+    h.expect(len(queued) == 1, f"AssociateTargetsWithJob did not reach the new group's thing: {queued}")
+    h.error("iot", "AssociateTargetsWithJob", "InvalidRequestException", jobId=job,
+            targets=[f"{ACCOUNT}:thinggroup/m-g2"])
+    h.ok("iot", "DeleteThing", thingName="m-t3")
+    pending = h.ok("iot-jobs-data", "GetPendingJobExecutions", thingName=thing)
+    h.expect(len(pending.get("queuedJobs", [])) == 2, f"GetPendingJobExecutions: {pending.get('queuedJobs')}")
+    h.ok("iot-jobs-data", "DescribeJobExecution", thingName=thing, jobId=job, includeJobDocument=True,
+         executionNumber=1)
+    started = h.ok("iot-jobs-data", "StartNextPendingJobExecution", thingName=thing, statusDetails={"step": "1"},
+                   stepTimeoutInMinutes=5)
+    h.expect(started.get("execution", {}).get("statusDetails") == {"step": "1"},
+             "StartNextPendingJobExecution statusDetails not honoured")
+    mid = h.ok("iot-jobs-data", "UpdateJobExecution", thingName=thing, jobId=job, status="IN_PROGRESS",
+               stepTimeoutInMinutes=10,
+               includeJobExecutionState=True)
+    h.expect(mid.get("executionState", {}).get("versionNumber") == 3, f"UpdateJobExecution stepTimeoutInMinutes: {mid}")
+    up = h.ok("iot-jobs-data", "UpdateJobExecution", thingName=thing, jobId=job, status="SUCCEEDED",
+              statusDetails={"r": "ok"},
+              expectedVersion=3, includeJobExecutionState=True,
+              includeJobDocument=True, executionNumber=1)
+    h.expect(up.get("executionState", {}).get("status") == "SUCCEEDED", "UpdateJobExecution includeJobExecutionState")
+    h.error("iot-jobs-data", "UpdateJobExecution", "InvalidStateTransitionException", thingName=thing, jobId=job,
+            status="IN_PROGRESS")
+
+    h.ok("iot-jobs-data", "StartNextPendingJobExecution", thingName=thing)
+    h.error("iot", "CancelJobExecution", "InvalidStateTransitionException", jobId="m-j2", thingName=thing)
+    h.ok("iot", "CancelJobExecution", jobId="m-j2", thingName=thing, statusDetails={"why": "test"}, expectedVersion=2,
+         force=True)
+    e = h.ok("iot", "DescribeJobExecution", jobId="m-j2", thingName=thing).get("execution", {})
+    details = e.get("statusDetails", {}).get("detailsMap")
+    h.expect(e.get("status") == "CANCELED" and e.get("forceCanceled") is True and details == {"why": "test"},
+             f"CancelJobExecution force/statusDetails not honoured: {e}")
+    h.ok("iot", "CancelJob", jobId="m-j2", comment="done", reasonCode="TEST_1", force=True)
+    dj = h.ok("iot", "DescribeJob", jobId="m-j2").get("job", {})
+    h.expect(dj.get("comment") == "done" and dj.get("reasonCode") == "TEST_1" and dj.get("forceCanceled") is True,
+             "CancelJob comment/reasonCode/force not honoured")
+    h.ok("iot", "DeleteJob", jobId="m-j2", force=True)
+
+    first = token()
+    h.ok("iot", "CreatePackage", packageName="m-p", description="pkg", tags={"t": "1"}, clientToken=first)
+    h.ok("iot", "CreatePackage", packageName="m-p", description="pkg", tags={"t": "1"}, clientToken=first)  # a retry
+    h.error("iot", "CreatePackage", "ConflictException", packageName="m-p", description="other", clientToken=first)
+    h.ok("iot", "CreatePackage", packageName="m-p0")
+    h.expect(h.ok("iot", "GetPackage", packageName="m-p").get("description") == "pkg",
+             "CreatePackage description not honoured")
+    h.paged("iot", "ListPackages", "packageSummaries")
+    artifact = {"s3Location": {"bucket": "b", "key": "k", "version": "1"}}
+    h.ok("iot", "CreatePackageVersion", packageName="m-p", versionName="1.0", description="v", attributes={"k": "v"},
+         recipe="r",
+         tags={"t": "1"}, artifact=artifact, clientToken=token())
+    h.ok("iot", "CreatePackageVersion", packageName="m-p", versionName="0.9")
+    h.ok("iot", "UpdatePackageVersion", packageName="m-p", versionName="1.0", description="v1", attributes={"k": "w"},
+         recipe="r2",
+         artifact={"s3Location": {"bucket": "b", "key": "k2", "version": "2"}}, clientToken=token())
+    h.ok("iot", "UpdatePackageVersion", packageName="m-p", versionName="1.0", action="PUBLISH")
+    v = h.ok("iot", "GetPackageVersion", packageName="m-p", versionName="1.0")
+    h.expect(v.get("status") == "PUBLISHED" and v.get("attributes") == {"k": "w"} and v.get("recipe") == "r2"
+             and v.get("artifact", {}).get("s3Location", {}).get("key") == "k2",
+             f"UpdatePackageVersion not honoured: {v}")
+    h.ok("iot", "UpdatePackage", packageName="m-p", description="pkg2", defaultVersionName="1.0", clientToken=token())
+    h.expect(h.ok("iot", "GetPackage", packageName="m-p").get("defaultVersionName") == "1.0",
+             "UpdatePackage defaultVersionName not honoured")
+    h.paged("iot", "ListPackageVersions", "packageVersionSummaries", packageName="m-p")
+    published = h.ok("iot", "ListPackageVersions", packageName="m-p",
+                     status="PUBLISHED").get("packageVersionSummaries", [])
+    h.expect([x["versionName"] for x in published] == ["1.0"], f"ListPackageVersions status not honoured: {published}")
+    h.ok("iot", "CreateJob", jobId="m-j4", targets=[f"{ACCOUNT}:thing/{thing}"], document=DOC,
+         destinationPackageVersions=[f"{ACCOUNT}:package/m-p/version/$default"])
+    dj = h.ok("iot", "DescribeJob", jobId="m-j4").get("job", {})
+    h.expect(dj.get("destinationPackageVersions") == [f"{ACCOUNT}:package/m-p/version/1.0"],
+             f"CreateJob destinationPackageVersions: {dj.get('destinationPackageVersions')}")
+    h.ok("iot", "DeleteJob", jobId="m-j4", force=True)
+    h.ok("iot", "GetPackageConfiguration")
+    h.ok("iot", "UpdatePackageConfiguration", versionUpdateByJobsConfig={"enabled": False}, clientToken=token())
+    h.ok("iot", "UpdatePackage", packageName="m-p", unsetDefaultVersion=True)
+    h.ok("iot", "DeletePackageVersion", packageName="m-p", versionName="1.0", clientToken=token())
+    h.ok("iot", "DeletePackageVersion", packageName="m-p", versionName="0.9")
+    h.ok("iot", "DeletePackage", packageName="m-p", clientToken=token())
+    h.error("iot", "GetPackage", "ResourceNotFoundException", packageName="m-p")
+
+    h.ok("iot-data", "UpdateThingShadow", thingName=thing, shadowName="cfg",
+         payload=json.dumps({"state": {"desired": {"a": 1}}}).encode())
+    s = json.loads(h.ok("iot-data", "GetThingShadow", thingName=thing, shadowName="cfg")["payload"].read())
+    h.expect(s.get("state", {}).get("desired") == {"a": 1}, "UpdateThingShadow payload not honoured")
+    h.ok("iot-data", "UpdateThingShadow", thingName=thing, shadowName="net",
+         payload=b'{"state":{"reported":{"up":true}}}')
+    names = h.paged("iot-data", "ListNamedShadowsForThing", "results", size="pageSize", thingName=thing)
+    h.expect(names == ["cfg", "net"], f"ListNamedShadowsForThing: {names}")
+    h.ok("iot-data", "DeleteThingShadow", thingName=thing, shadowName="cfg")
+
+    h.ok("iot", "RemoveThingFromThingGroup", thingGroupArn=f"{ACCOUNT}:thinggroup/{group}",
+         thingArn=f"{ACCOUNT}:thing/{thing}")
+    h.expect(h.ok("iot", "ListThingsInThingGroup", thingGroupName=group).get("things") == [],
+             "RemoveThingFromThingGroup by ARN not honoured")
+    h.error("iot", "DeleteThingGroup", "VersionConflictException", thingGroupName=group, expectedVersion=9)
+    h.ok("iot", "DescribeThingGroup", thingGroupName=group)
+    h.ok("iot", "DeleteThingGroup", thingGroupName=group, expectedVersion=1)
+    h.ok("iot", "DeleteDynamicThingGroup", thingGroupName=dyn, expectedVersion=1)
+    h.error("iot", "DeleteThing", "VersionConflictException", thingName="m-t2", expectedVersion=7)
+    h.ok("iot", "DescribeThing", thingName="m-t2")
+    h.ok("iot", "DeleteThing", thingName="m-t2", expectedVersion=1)
+    # Thing group hierarchy and attributes.
+    h.ok("iot", "CreateThingGroup", thingGroupName="m-root")
+    h.ok("iot", "CreateThingGroup", thingGroupName="m-child", parentGroupName="m-root",
+         thingGroupProperties={"attributePayload": {"attributes": {"floor": "2"}, "merge": False}})
+    c = h.ok("iot", "DescribeThingGroup", thingGroupName="m-child")
+    h.expect(c.get("thingGroupMetadata", {}).get("parentGroupName") == "m-root"
+             and [x["groupName"] for x in c["thingGroupMetadata"].get("rootToParentThingGroups", [])] == ["m-root"],
+             f"CreateThingGroup parentGroupName not honoured: {c.get('thingGroupMetadata')}")
+    h.expect(c.get("thingGroupProperties", {}).get("attributePayload", {}).get("attributes") == {"floor": "2"},
+             "CreateThingGroup attributePayload not honoured")
+    kids = [x["groupName"] for x in h.ok("iot", "ListThingGroups", parentGroup="m-root",
+                                         recursive=True).get("thingGroups", [])]
+    h.expect(kids == ["m-child"], f"ListThingGroups parentGroup not honoured: {kids}")
+    h.ok("iot", "AddThingToThingGroup", thingGroupName="m-child", thingName=thing)
+    direct = h.ok("iot", "ListThingsInThingGroup", thingGroupName="m-root").get("things")
+    deep = h.ok("iot", "ListThingsInThingGroup", thingGroupName="m-root", recursive=True).get("things")
+    h.expect(direct == [] and deep == [thing], f"ListThingsInThingGroup recursive not honoured: {direct} {deep}")
+    h.ok("iot", "CreateJob", jobId="m-j3", targets=[f"{ACCOUNT}:thinggroup/m-root"], document=DOC)
+    summaries = h.ok("iot", "ListJobExecutionsForJob", jobId="m-j3").get("executionSummaries", [])
+    reached = [e["thingArn"] for e in summaries]
+    h.expect(reached == [f"{ACCOUNT}:thing/{thing}"],
+             f"a job for a parent group did not reach a child group's thing: {reached}")
+    h.ok("iot", "DeleteJob", jobId="m-j3", force=True)
+    v = h.ok("iot", "UpdateThingGroup", thingGroupName="m-child", expectedVersion=1,
+             thingGroupProperties={"thingGroupDescription": "second floor",
+                                   "attributePayload": {"attributes": {"wing": "b"}, "merge": True}})
+    h.expect(v.get("version") == 2, f"UpdateThingGroup version: {v.get('version')}")
+    c = h.ok("iot", "DescribeThingGroup", thingGroupName="m-child")
+    h.expect(c.get("thingGroupProperties") == {"thingGroupDescription": "second floor",
+                                               "attributePayload": {"attributes": {"floor": "2", "wing": "b"}}},
+             f"UpdateThingGroup not honoured: {c.get('thingGroupProperties')}")
+    h.error("iot", "UpdateThingGroup", "VersionConflictException", thingGroupName="m-child", expectedVersion=1,
+            thingGroupProperties={})
+    h.error("iot", "DeleteThingGroup", "InvalidRequestException", thingGroupName="m-root")
+    h.ok("iot", "DeleteThingGroup", thingGroupName="m-child")
+    h.ok("iot", "DeleteThingGroup", thingGroupName="m-root")
+
+    h.error("iot", "UpdateDynamicThingGroup", "NotImplementedException", thingGroupName="m-none",
+            thingGroupProperties={})
+    h.ok("iot", "UpdateJob", jobId=job, description="renamed", timeoutConfig={"inProgressTimeoutInMinutes": 45})
+    dj = h.ok("iot", "DescribeJob", jobId=job).get("job", {})
+    h.expect(dj.get("description") == "renamed" and dj.get("timeoutConfig") == {"inProgressTimeoutInMinutes": 45},
+             f"UpdateJob not honoured: {dj.get('description')} {dj.get('timeoutConfig')}")
+    h.error("iot", "UpdateJob", "InvalidRequestException", jobId=job,
+            timeoutConfig={"inProgressTimeoutInMinutes": 10081})
+    for member in ["abortConfig", "jobExecutionsRolloutConfig", "jobExecutionsRetryConfig", "presignedUrlConfig",
+                   "namespaceId"]:
+        value = UNSUPPORTED_JOB_MEMBERS[member]
+        h.refused_by_name("iot", "UpdateJob", member, value, jobId=job)
+
+    h.ok("iot", "CreateThingType", thingTypeName="m-type", thingTypeProperties={"thingTypeDescription": "sensors",
+                                                                                "searchableAttributes": ["site"]})
+    h.ok("iot", "CreateThingType", thingTypeName="m-type0")
+    h.paged("iot", "ListThingTypes", "thingTypes")
+    tt = h.ok("iot", "DescribeThingType", thingTypeName="m-type")
+    h.expect(tt.get("thingTypeProperties", {}).get("searchableAttributes") == ["site"],
+             "CreateThingType thingTypeProperties not honoured")
+    h.ok("iot", "CreateThing", thingName="m-typed", thingTypeName="m-type")
+    h.expect(h.ok("iot", "DescribeThing", thingName="m-typed").get("thingTypeName") == "m-type",
+             "CreateThing thingTypeName not honoured")
+    typed = [t["thingName"] for t in h.ok("iot", "ListThings", thingTypeName="m-type").get("things", [])]
+    h.expect(typed == ["m-typed"], f"ListThings thingTypeName not honoured: {typed}")
+    names = [t["thingTypeName"] for t in h.ok("iot", "ListThingTypes", thingTypeName="m-type",
+                                              maxResults=5).get("thingTypes", [])]
+    h.expect(names == ["m-type"], f"ListThingTypes thingTypeName: {names}")
+    h.ok("iot", "DeprecateThingType", thingTypeName="m-type")
+    h.error("iot", "UpdateThing", "InvalidRequestException", thingName=thing, thingTypeName="m-type")
+    h.error("iot", "DeleteThingType", "InvalidRequestException", thingTypeName="m-type")
+    h.ok("iot", "UpdateThing", thingName="m-typed", removeThingType=True)
+    h.expect("thingTypeName" not in h.ok("iot", "DescribeThing", thingName="m-typed"),
+             "UpdateThing removeThingType not honoured")
+    h.ok("iot", "DeprecateThingType", thingTypeName="m-type", undoDeprecate=True)
+    h.ok("iot", "UpdateThing", thingName="m-typed", thingTypeName="m-type")
+    h.expect(h.ok("iot", "DescribeThingType", thingTypeName="m-type")["thingTypeMetadata"]["deprecated"] is False,
+             "undoDeprecate not honoured")
+    h.ok("iot", "DeleteThing", thingName="m-typed")
+    h.ok("iot", "DeprecateThingType", thingTypeName="m-type")
+    h.ok("iot", "DeleteThingType", thingTypeName="m-type")
+    h.error("iot", "DescribeThingType", "ResourceNotFoundException", thingTypeName="m-type")
+
+    # Base parameters for the invalid-input sweep: each is valid as given (or its own refusal is checked separately).
+    return {
+        ("iot", "CreateThing"): {"thingName": "m-sweep", "attributePayload": {"attributes": {"a": "b"}}},
+        ("iot", "DescribeThing"): {"thingName": thing},
+        ("iot", "UpdateThing"): {"thingName": thing, "attributePayload": {"attributes": {"a": "b"}}},
+        ("iot", "DeleteThing"): {"thingName": "m-none"},
+        ("iot", "ListThings"): {},
+        ("iot", "CreateThingType"): {"thingTypeName": "m-sweep"},
+        ("iot", "DescribeThingType"): {"thingTypeName": "m-none"},
+        ("iot", "ListThingTypes"): {},
+        ("iot", "DeprecateThingType"): {"thingTypeName": "m-none"},
+        ("iot", "DeleteThingType"): {"thingTypeName": "m-none"},
+        ("iot", "CreateThingGroup"): {"thingGroupName": "m-sweep",
+                                      "thingGroupProperties": {"thingGroupDescription": "d"}},
+        ("iot", "CreateDynamicThingGroup"): {"thingGroupName": "m-sweep-d", "queryString": "thingName:x"},
+        ("iot", "DescribeThingGroup"): {"thingGroupName": group},
+        ("iot", "DeleteThingGroup"): {"thingGroupName": "m-none"},
+        ("iot", "UpdateThingGroup"): {"thingGroupName": "m-none", "thingGroupProperties": {}},
+        ("iot", "DeleteDynamicThingGroup"): {"thingGroupName": "m-none"},
+        ("iot", "AddThingToThingGroup"): {"thingGroupName": "m-none", "thingName": thing},
+        ("iot", "RemoveThingFromThingGroup"): {"thingGroupName": "m-none", "thingName": thing},
+        ("iot", "ListThingsInThingGroup"): {"thingGroupName": "m-none"},
+        ("iot", "ListThingGroups"): {},
+        ("iot", "ListThingGroupsForThing"): {"thingName": thing},
+        ("iot", "SearchIndex"): {"queryString": "thingName:x"},
+        ("iot", "DescribeIndex"): {"indexName": "AWS_Things"},
+        ("iot", "GetIndexingConfiguration"): {},
+        ("iot", "CreateJob"): {"jobId": "m-sweep", "targets": [f"{ACCOUNT}:thing/{thing}"], "document": DOC},
+        ("iot", "DescribeJob"): {"jobId": job},
+        ("iot", "AssociateTargetsWithJob"): {"jobId": "m-none", "targets": [f"{ACCOUNT}:thinggroup/{group}"]},
+        ("iot", "UpdateJob"): {"jobId": job},
+        ("iot", "GetJobDocument"): {"jobId": job},
+        ("iot", "ListJobs"): {},
+        ("iot", "CancelJob"): {"jobId": "m-none"},
+        ("iot", "DeleteJob"): {"jobId": "m-none"},
+        ("iot", "CancelJobExecution"): {"jobId": "m-none", "thingName": thing},
+        ("iot", "DescribeJobExecution"): {"jobId": job, "thingName": thing},
+        ("iot", "ListJobExecutionsForJob"): {"jobId": job},
+        ("iot", "ListJobExecutionsForThing"): {"thingName": thing},
+        ("iot", "CreatePackage"): {"packageName": "m-sweep"},
+        ("iot", "GetPackage"): {"packageName": "m-none"},
+        ("iot", "UpdatePackage"): {"packageName": "m-none"},
+        ("iot", "DeletePackage"): {"packageName": "m-none"},
+        ("iot", "ListPackages"): {},
+        ("iot", "CreatePackageVersion"): {"packageName": "m-none", "versionName": "1"},
+        ("iot", "GetPackageVersion"): {"packageName": "m-none", "versionName": "1"},
+        ("iot", "UpdatePackageVersion"): {"packageName": "m-none", "versionName": "1"},
+        ("iot", "DeletePackageVersion"): {"packageName": "m-none", "versionName": "1"},
+        ("iot", "ListPackageVersions"): {"packageName": "m-none"},
+        ("iot", "GetPackageConfiguration"): {},
+        ("iot", "UpdatePackageConfiguration"): {},
+        ("iot-data", "GetThingShadow"): {"thingName": thing},
+        ("iot-data", "UpdateThingShadow"): {"thingName": thing, "payload": b'{"state":{}}'},
+        ("iot-data", "DeleteThingShadow"): {"thingName": thing, "shadowName": "m-none"},
+        ("iot-data", "ListNamedShadowsForThing"): {"thingName": thing},
+        ("iot-jobs-data", "GetPendingJobExecutions"): {"thingName": thing},
+        ("iot-jobs-data", "StartNextPendingJobExecution"): {"thingName": "m-none"},
+        ("iot-jobs-data", "DescribeJobExecution"): {"thingName": thing, "jobId": job},
+        ("iot-jobs-data", "UpdateJobExecution"): {"thingName": "m-none", "jobId": job, "status": "IN_PROGRESS"},
+    }
+
+
+def sweep(h: Harness, bases: dict) -> int:
+    """Every input member of every operation: each model-violating value must be refused."""
+    cases = 0
+    for (service, op), base in bases.items():
+        shape = h.clients[service].meta.service_model.operation_model(op).input_shape
+        if shape is None:
+            continue
+        for name, member in shape.members.items():
+            if member.serialization.get("location") == "header":
+                continue
+            for what, bad in h.checkers[service].violations(member):
+                if member.serialization.get("location") == "uri" and (not isinstance(bad, str) or bad == ""):
+                    continue
+                cases += 1
+                h.refused(service, op, f"{name} {what} ({bad!r:.40})", **{**base, name: bad})
+    return cases
+
+
+# The issue's list of inputs that were dropped or wrongly accepted: each must now be refused.
+def refusals(h: Harness) -> None:
+    t = f"{ACCOUNT}:thing/m-t1"
+    for member, value in UNSUPPORTED_JOB_MEMBERS.items():
+        h.refused_by_name("iot", "CreateJob", member, value, jobId="m-refused", targets=[t], document=DOC)
+    h.refused("iot", "CreateJob", "a description with a newline", jobId="m-refused", targets=[t], document=DOC,
+              description="two\nlines")
+    tags = [{"Key": "k", "Value": "v"}]
+    h.refused_by_name("iot", "CreateThing", "billingGroupName", "bg", thingName="m-refused")
+    h.refused_by_name("iot", "CreateThingGroup", "tags", tags, thingGroupName="m-refused")
+    h.refused_by_name("iot", "CreateDynamicThingGroup", "tags", tags, thingGroupName="m-refused",
+                      queryString="thingName:x")
+    h.refused_by_name("iot", "CreateThingType", "tags", tags, thingTypeName="m-refused")
+    r = h.call("iot", "CreateThingType", thingTypeName="m-refused",
+               thingTypeProperties={"mqtt5Configuration": {
+                   "propagatingAttributes": [{"connectionAttribute": "iot:ClientId"}]}})
+    h.expect(not r["ok"] and "mqtt5Configuration" in r.get("message", ""),
+             f"CreateThingType mqtt5Configuration was not refused by name: {r}")
+    namespace_ops = [
+        ("ListJobs", {}),
+        ("DeleteJob", {"jobId": "m-j1"}),
+        ("ListJobExecutionsForThing", {"thingName": "m-t1"}),
+        ("AssociateTargetsWithJob", {"jobId": "m-j1", "targets": [f"{ACCOUNT}:thinggroup/m-none"]}),
+    ]
+    for op, params in namespace_ops:
+        h.refused_by_name("iot", op, "namespaceId", "ns", **params)
+    h.refused("iot", "CreateThingGroup", "parentGroupName of a group that does not exist", thingGroupName="m-child",
+              parentGroupName="m-no-parent")
+    h.refused("iot", "ListThings", "maxResults past its range", maxResults=251)
+    h.refused("iot", "ListThings", "a nextToken never issued", nextToken="-1")
+    h.refused("iot", "ListJobs", "an unknown status", status="RUNNING")
+    h.refused("iot", "CancelJob", "a lower-case reasonCode", jobId="m-j1", reasonCode="lower")
+    h.refused("iot", "CancelJobExecution", "100 statusDetails entries", jobId="m-j1", thingName="m-t1",
+              statusDetails={f"k{i}": "v" for i in range(100)})
+
+
+def self_test(endpoint: str) -> int:
+    """One deliberately broken case per kind of check: each must produce a finding."""
+    def undeclared_member(service, op, r):
+        if op == "DescribeThing" and r["status_code"] == 200:
+            r["body"] = json.dumps({**json.loads(r["body"]), "surprise": 1}).encode()
+
+    def undeclared_error(service, op, r):
+        if op == "DescribeThing" and r["status_code"] == 404:
+            r["headers"]["x-amzn-ErrorType"] = "ConflictException"
+            r["status_code"] = 409
+
+    def accepted_invalid(service, op, r):
+        if op == "ListThings" and r["status_code"] == 400:
+            r["status_code"] = 200
+            r["body"] = b'{"things":[]}'
+            r["headers"].pop("x-amzn-ErrorType", None)
+
+    def wrong_type(service, op, r):
+        if op == "DescribeThing" and r["status_code"] == 200:
+            r["body"] = json.dumps({**json.loads(r["body"]), "version": "1"}).encode()
+
+    def wrong_status(service, op, r):
+        if op == "DescribeThing" and r["status_code"] == 404:
+            r["status_code"] = 400
+
+    describe_thing = lambda h: h.ok("iot", "DescribeThing", thingName="m-st")  # noqa: E731
+    describe_missing = lambda h: h.call("iot", "DescribeThing", thingName="m-none")  # noqa: E731
+    list_zero = lambda h: h.refused("iot", "ListThings", "maxResults=0", maxResults=0)  # noqa: E731
+    cases = [
+        ("a member of the wrong type", wrong_type, describe_thing),
+        ("a declared error with the wrong HTTP status", wrong_status, describe_missing),
+        ("an undeclared output member", undeclared_member, describe_thing),
+        ("an error code the operation does not declare", undeclared_error, describe_missing),
+        ("an input check that lets maxResults=0 through", accepted_invalid, list_zero),
+    ]
+    failures = 0
+    for name, mutate, run in cases:
+        h = Harness(endpoint, mutate)
+        h.call("iot", "CreateThing", thingName="m-st")
+        run(h)
+        caught = bool(h.findings)
+        print(f"self-test: {name}: {'caught' if caught else 'NOT CAUGHT'} {h.findings[:1]}")
+        failures += 0 if caught else 1
+    print(f"{len(cases) - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--implemented", default="", help="api:Operation,... the router implements")
+    parser.add_argument("--self-test", action="store_true")
+    args = parser.parse_args()
+    if args.self_test:
+        return self_test(args.endpoint)
+    h = Harness(args.endpoint)
+    bases = scenario(h)
+    refusals(h)
+    cases = sweep(h, bases)
+    for op in filter(None, args.implemented.split(",")):
+        service, name = op.split(":")
+        h.expect(op in h.called, f"{op} is implemented but the scenario never called it")
+        h.expect((service, name) in bases, f"{op} is implemented but has no invalid-input sweep")
+        shape = h.clients[service].meta.service_model.operation_model(name).input_shape
+        for member in (shape.members if shape else {}):
+            h.expect(member in h.shown.get((service, name), set()),
+                     f"{op}: input member {member} is never shown honoured (in a successful call) or refused by name")
+    for f in h.findings:
+        print(f"FINDING {f}")
+    print(f"model test: {h.checks} responses and checks, {cases} invalid inputs, {len(h.called)} operations")
+    print(f"{h.checks - len(h.findings)} passed, {len(h.findings)} failed")
+    return 1 if h.findings else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
