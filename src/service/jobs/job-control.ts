@@ -162,7 +162,9 @@ export class JobControl {
     const next: Job = {
       ...job,
       ...(update.description !== undefined ? { description: update.description } : {}),
-      ...(update.inProgressTimeoutInMinutes !== undefined ? { inProgressTimeoutInMinutes: update.inProgressTimeoutInMinutes } : {}),
+      ...(update.inProgressTimeoutInMinutes !== undefined
+        ? { inProgressTimeoutInMinutes: update.inProgressTimeoutInMinutes }
+        : {}),
       lastUpdatedAt: this.seconds(),
     };
     this.store.put("job", jobId, next);
@@ -175,8 +177,10 @@ export class JobControl {
    */
   associateTargets(jobId: string, targets: readonly string[], comment?: string): Job {
     const job = this.job(jobId);
-    if (job.targetSelection !== "CONTINUOUS") throw invalid(`Job ${jobId} is a SNAPSHOT job; only continuous jobs take new targets`);
-    if (job.status !== "IN_PROGRESS") throw invalid(`Job ${jobId} is ${job.status}; only an IN_PROGRESS job takes new targets`);
+    if (job.targetSelection !== "CONTINUOUS")
+      throw invalid(`Job ${jobId} is a SNAPSHOT job; only continuous jobs take new targets`);
+    if (job.status !== "IN_PROGRESS")
+      throw invalid(`Job ${jobId} is ${job.status}; only an IN_PROGRESS job takes new targets`);
     for (const t of targets) {
       const m = TARGET.exec(t);
       if (m?.[1] !== "thinggroup") throw invalid(`Target ${JSON.stringify(t)} is not a thing group ARN`);
@@ -184,10 +188,18 @@ export class JobControl {
     }
     const all = [...new Set([...job.targets, ...targets])];
     if (all.length > MAX_TARGETS) {
-      throw new ServiceError("LimitExceeded", `A job has at most ${MAX_TARGETS} targets; this would make ${all.length}`);
+      throw new ServiceError(
+        "LimitExceeded",
+        `A job has at most ${MAX_TARGETS} targets; this would make ${all.length}`,
+      );
     }
     const before = new Set(this.targetThings(job));
-    const next: Job = { ...job, targets: all, ...(comment !== undefined ? { comment } : {}), lastUpdatedAt: this.seconds() };
+    const next: Job = {
+      ...job,
+      targets: all,
+      ...(comment !== undefined ? { comment } : {}),
+      lastUpdatedAt: this.seconds(),
+    };
     this.store.transaction(() => {
       this.store.put("job", jobId, next);
       for (const thing of this.targetThings(next)) if (!before.has(thing)) this.engine.queue(next, thing);
@@ -293,7 +305,12 @@ export class JobControl {
 
 /** timeoutConfig.inProgressTimeoutInMinutes, for CreateJob and UpdateJob alike. */
 function checkInProgressTimeout(minutes: number | undefined): void {
-  if (minutes !== undefined && (!Number.isInteger(minutes) || minutes < MIN_TIMEOUT_MINUTES || minutes > MAX_TIMEOUT_MINUTES)) {
-    throw invalid(`timeoutConfig.inProgressTimeoutInMinutes must be between ${MIN_TIMEOUT_MINUTES} and ${MAX_TIMEOUT_MINUTES}`);
+  if (
+    minutes !== undefined &&
+    (!Number.isInteger(minutes) || minutes < MIN_TIMEOUT_MINUTES || minutes > MAX_TIMEOUT_MINUTES)
+  ) {
+    throw invalid(
+      `timeoutConfig.inProgressTimeoutInMinutes must be between ${MIN_TIMEOUT_MINUTES} and ${MAX_TIMEOUT_MINUTES}`,
+    );
   }
 }
