@@ -17,6 +17,10 @@ async function main(argv: readonly string[]): Promise<number> {
   const err = (line: string) => void process.stderr.write(`${line}\n`);
   // A step as another user without sudo (drop-privileges.ts): replaces this process, or fails.
   if (argv[0] === RUN_AS_COMMAND) return runAsMain(argv.slice(1), err);
+  // Its own flags (--cert means the signer's certificate here); node:crypto is loaded only for it.
+  if (argv[0] === "verify-signature") {
+    return (await import("./cli/verify-signature-command.ts")).verifySignatureCommand(argv.slice(1), out, err);
+  }
   const parsed = parseArgs(argv);
   if (!parsed.ok) {
     err(`iot-jobs-agent: ${parsed.message}`);

@@ -68,9 +68,10 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
     maxReruns: config.jobs.maxReruns,
     updateRetryMs: config.jobs.updateRetrySeconds * 1000,
     afterSuccess: inventory ? () => void inventory.report() : undefined,
-    runJob: (document, signal, jobLog) =>
+    runJob: (document, signal, jobLog, hooks) =>
       runJob(document, {
         ...runContextFor(config, jobLog, signal, executionOf(jobLog)),
+        onStepStart: (_step, index) => hooks.onStepStart?.(index),
         onSpawn: (pid) => {
           const step = describeStep(pid);
           const error = step ? record.recordStep(step) : undefined;

@@ -111,6 +111,8 @@ export const HELP = `Usage:
                                       (\${aws:iot:parameter:KEY}) or a whole aws:iot:… placeholder
   iot-jobs-agent doctor [flags]       check config, credentials, handlers, clock, network, MQTT
                                       and the Jobs subscriptions; one line per check with the fix
+  iot-jobs-agent verify-signature ...  check an artifact's SHA-256 ECDSA/RSA signature against the
+                                      trusted certificates (verify-signature --help)
 
 Flags (as the AWS IoT Device Client's; command line over config file):
   --config-file FILE              config file (default ~/.aws-iot-device-client/aws-iot-device-client.conf)

@@ -83,9 +83,17 @@ export function loadConfig(args: ParsedArgs, env: Record<string, string | undefi
       maxReruns: file.jobs?.["max-reruns"] ?? 3,
       updateRetrySeconds: file.jobs?.["update-retry-seconds"] ?? 10,
       packageInventoryFile: pathOf(v["--package-inventory-file"] ?? file.jobs?.["package-inventory-file"]),
+      signing: {
+        trustedCertificates: pathOf(file.jobs?.signing?.["trusted-certificates"]),
+        required: file.jobs?.signing?.required ?? false,
+      },
     },
     source,
   };
+  if (config.jobs.signing.required && !config.jobs.signing.trustedCertificates) {
+    const message = "jobs.signing.required is true but jobs.signing.trusted-certificates names no file or directory";
+    return { ok: false, message: `${source ?? "config"}: ${message}` };
+  }
   const foreign = checkForeignFeatures(args.foreign, file, config.key);
   if (!foreign.ok) return foreign;
   warnings.push(...foreign.warnings);

@@ -41,6 +41,15 @@ export const configFileSchema = v.looseObject(
           "max-reruns": v.optional(seconds),
           "update-retry-seconds": v.optional(v.pipe(v.number("expected a number"), v.minValue(0.01, "must be positive"))),
           "package-inventory-file": v.optional(text),
+          signing: v.optional(
+            v.looseObject(
+              {
+                "trusted-certificates": v.optional(text),
+                required: v.optional(v.boolean("expected true or false")),
+              },
+              "expected an object",
+            ),
+          ),
         },
         "expected an object",
       ),
@@ -52,6 +61,12 @@ export const configFileSchema = v.looseObject(
 export type ConfigFile = v.InferOutput<typeof configFileSchema>;
 
 export type LogLevel = "DEBUG" | "INFO" | "WARN" | "ERROR";
+
+export interface SigningConfig {
+  /** A PEM file, or a directory of them (certificates or public keys); undefined: none trusted. */
+  readonly trustedCertificates: string | undefined;
+  readonly required: boolean;
+}
 
 /** The agent's settings after file, flags and defaults are merged. */
 export interface AgentConfig {
@@ -73,6 +88,8 @@ export interface AgentConfig {
     readonly updateRetrySeconds: number;
     /** JSON file of installed package versions, reported to the `$package` shadow; undefined: off. */
     readonly packageInventoryFile: string | undefined;
+    /** Code signing (src/signing): the device's trust anchors; required: artifacts must verify. */
+    readonly signing: SigningConfig;
   };
   /** Where the config came from, for messages. */
   readonly source: string | undefined;

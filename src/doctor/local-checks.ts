@@ -3,11 +3,12 @@
  * to the root CA), handler directory and handlers (with the fix that actually fits: chown for an
  * owner, chmod for modes), the state directory and the clock itself.
  */
-import { X509Certificate, createPrivateKey } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
 import { accessSync, constants, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentConfig } from "../config/schema.ts";
 import { resolveHandler } from "../runner/handler-path.ts";
+import { nodeCrypto } from "../util/lazy-node.ts";
 import { type CheckLine, fail, ok, skip, warn } from "./report.ts";
 
 /** Certificates are refused by AWS IoT when the device clock is outside their validity. */
@@ -25,7 +26,7 @@ export function credentialChecks(config: AgentConfig, now: number): CheckLine[] 
   const lines: CheckLine[] = [];
   let cert: X509Certificate | undefined;
   try {
-    cert = new X509Certificate(readFileSync(config.cert!));
+    cert = new (nodeCrypto().X509Certificate)(readFileSync(config.cert!));
   } catch (error) {
     lines.push(fail("certificate", `${config.cert} cannot be read as a PEM certificate: ${(error as Error).message}`, "point cert at the device certificate (PEM) from CreateKeysAndCertificate"));
   }
@@ -38,7 +39,7 @@ export function credentialChecks(config: AgentConfig, now: number): CheckLine[] 
   }
   if (cert && config.key) {
     try {
-      const key = createPrivateKey(readFileSync(config.key));
+      const key = nodeCrypto().createPrivateKey(readFileSync(config.key));
       if (cert.checkPrivateKey(key)) lines.push(ok("key-pair", `${config.key} matches the certificate`));
       else lines.push(fail("key-pair", `${config.key} is not the private key of ${config.cert}`, "give the key that was created with this certificate"));
     } catch (error) {
@@ -47,7 +48,7 @@ export function credentialChecks(config: AgentConfig, now: number): CheckLine[] 
   }
   if (cert && config.rootCa) {
     try {
-      const ca = new X509Certificate(readFileSync(config.rootCa));
+      const ca = new (nodeCrypto().X509Certificate)(readFileSync(config.rootCa));
       // A device certificate from AWS IoT is signed by an intermediate the server presents, not by
       // AmazonRootCA1: then only the server's chain can be checked (the tls check does).
       if (cert.checkIssued(ca) && cert.verify(ca.publicKey)) lines.push(ok("root-ca", `${config.rootCa} signed the device certificate`));

@@ -8,11 +8,11 @@
  * subscriptions as the agent): a broker that enforces unique client ids disconnects a running
  * agent once, and the agent reconnects on its own.
  */
-import { lookup } from "node:dns/promises";
 import { readFileSync } from "node:fs";
 import type { ConnectionSettings } from "../config/connection-settings.ts";
 import { agentSubscriptions, jobsTopics, replyTopic } from "../protocol/topics.ts";
 import { alpnWireFormat, MqttClient } from "../mqtt/client.ts";
+import { nodeDns } from "../util/lazy-node.ts";
 import { type CheckLine, fail, ok, skip } from "./report.ts";
 
 const STAGE_TIMEOUT_MS = 5000;
@@ -39,7 +39,7 @@ export async function networkChecks(settings: ConnectionSettings): Promise<Check
 
 async function dnsCheck(host: string): Promise<CheckLine> {
   try {
-    const found = await withTimeout(lookup(host, { all: true }), "DNS lookup timed out");
+    const found = await withTimeout(nodeDns().promises.lookup(host, { all: true }), "DNS lookup timed out");
     return ok("dns", `${host} → ${found.map((a) => a.address).join(", ")}`);
   } catch (error) {
     return fail("dns", `${host} does not resolve: ${(error as Error).message}`, "check the endpoint's spelling (aws iot describe-endpoint --endpoint-type iot:Data-ATS) and /etc/resolv.conf");

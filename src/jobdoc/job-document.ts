@@ -27,6 +27,14 @@ export interface Step {
   readonly passUserArgument: boolean;
 }
 
+/** A job's `codesign` block: a signature over the artifact at `location` (src/signing). */
+export interface CodeSign {
+  readonly signature: string;
+  readonly algorithm: string | undefined;
+  readonly rawPayloadSize: number | undefined;
+  readonly location: { readonly url: string } | { readonly file: string } | { readonly s3: unknown } | undefined;
+}
+
 export interface JobDocument {
   readonly schema: "1.0" | "old";
   readonly includeStdOut: boolean;
@@ -34,6 +42,8 @@ export interface JobDocument {
   readonly finalStep: Step | undefined;
   /** Parsed but not evaluated, as in the reference client. */
   readonly conditions: readonly { key: string; value: readonly string[]; type: string }[];
+  /** Verified before any step when the device trusts signing keys (src/signing/job-signature.ts). */
+  readonly codesign?: CodeSign;
 }
 
 /** A reason a document was refused, with the JSON path it concerns. */

@@ -1,6 +1,6 @@
 import * as v from "valibot";
-import type { JobDocument, JobDocumentIssue, ParseResult, Step } from "./job-document.ts";
-import { newSchemaDocument, oldSchemaDocument, type ActionInput } from "./schema.ts";
+import type { CodeSign, JobDocument, JobDocumentIssue, ParseResult, Step } from "./job-document.ts";
+import { newSchemaDocument, oldSchemaDocument, type ActionInput, type NewSchemaInput } from "./schema.ts";
 import { splitCommand } from "./split-command.ts";
 import { MAX_DOCUMENT_CHARS } from "../protocol/limits.ts";
 
@@ -33,6 +33,7 @@ export function parseJobDocument(input: unknown): ParseResult {
         steps: doc.steps.map((s) => toStep(s.action)),
         finalStep: doc.finalStep ? toStep(doc.finalStep.action) : undefined,
         conditions: (doc.conditions ?? []).map((c) => ({ key: c.key, value: c.value, type: c.type ?? "stringEqual" })),
+        ...(doc.codesign ? { codesign: toCodeSign(doc.codesign) } : {}),
       },
     };
   }
@@ -52,6 +53,16 @@ export function parseJobDocument(input: unknown): ParseResult {
     return { ok: true, document: { schema: "old", includeStdOut: doc.includeStdOut ?? false, steps: [step], finalStep: undefined, conditions: [] } };
   }
   return fail("version", 'required (or "operation" for the old schema)');
+}
+
+function toCodeSign(input: NonNullable<NewSchemaInput["codesign"]>): CodeSign {
+  const where = input.payloadLocation;
+  let location: CodeSign["location"];
+  if (where.url !== undefined) location = { url: where.url };
+  else if (where.file !== undefined) location = { file: where.file };
+  else if (where.s3 !== undefined) location = { s3: where.s3 };
+  const { signature, signatureAlgorithm: algorithm, rawPayloadSize } = input;
+  return { signature, algorithm, rawPayloadSize, location };
 }
 
 function toStep(action: ActionInput): Step {

@@ -80,6 +80,30 @@ const condition = v.looseObject(
   "expected an object",
 );
 
+/**
+ * AWS's code-signing block (design: the job carries the signature, the device verifies it with a
+ * key it already trusts). `payloadLocation.url` (a pre-signed URL) or `.file` (a path on the
+ * device) is where the agent reads the artifact; AWS's `s3` form is kept for the error message.
+ */
+const codesign = v.looseObject(
+  {
+    signature: nonEmptyString,
+    signatureAlgorithm: v.optional(v.string("expected a string")),
+    rawPayloadSize: v.optional(allowStdErr),
+    payloadLocation: v.looseObject(
+      {
+        url: v.optional(
+          v.pipe(v.string("expected a string"), v.regex(/^https?:\/\//i, "expected an http:// or https:// URL")),
+        ),
+        file: v.optional(v.pipe(v.string("expected a string"), v.startsWith("/", "expected an absolute path"))),
+        s3: v.optional(v.unknown()),
+      },
+      "expected an object",
+    ),
+  },
+  "expected an object",
+);
+
 /** The new ("1.0") schema. */
 export const newSchemaDocument = v.looseObject(
   {
@@ -91,6 +115,7 @@ export const newSchemaDocument = v.looseObject(
     conditions: v.optional(v.array(condition, "expected an array")),
     steps: v.pipe(v.array(step, "expected an array of steps"), v.minLength(1, "at least one step is required")),
     finalStep: v.optional(step),
+    codesign: v.optional(codesign),
   },
   "expected a JSON object",
 );

@@ -1,23 +1,48 @@
 /**
  * The Jobs agent: takes executions through the Jobs MQTT API, runs one at a time, reports
  * IN_PROGRESS and the terminal status, and stops a job the service canceled [DC-JOBS-flow].
+ *
+ * Cancel checks run on every path where a job may start or keep running [AGENT-cancel]: before
+ * the first step the agent waits for the service to accept IN_PROGRESS (a notification replayed
+ * from a stored session may name an execution canceled meanwhile); each later step sends
+ * IN_PROGRESS again (it also restarts the service's step timer); after every reconnect a running
+ * job is confirmed the same way (a force-cancel sent while the session was lost reaches no one
+ * else). A refusal of any of these ends the job without a report.
  */
 import type { JobDocument } from "../jobdoc/job-document.ts";
 import { parseJobDocument } from "../jobdoc/parse.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Connection } from "../mqtt/connection.ts";
 import type { JobOutcome } from "../runner/run-job.ts";
-import { truncateHead, sanitizeText } from "../runner/sanitize.ts";
 import type { ExecutionRecord } from "../state/execution-record.ts";
-import { notificationKey, sameNotification, type NotificationKey } from "./dedupe.ts";
-import { decodeMessage, ExecutionResponse, RejectedResponse, UpdateAcceptedResponse, type JobExecution } from "../protocol/messages.ts";
-import { MAX_STATUS_DETAIL_VALUE_CHARS, MAX_TIMEOUT_MINUTES } from "../protocol/limits.ts";
+import { MAX_TIMEOUT_MINUTES } from "../protocol/limits.ts";
+import {
+  decodeMessage,
+  ExecutionResponse,
+  RejectedResponse,
+  UpdateAcceptedResponse,
+  type JobExecution,
+} from "../protocol/messages.ts";
 import { agentSubscriptions, agentTopics, parseJobsTopic } from "../protocol/topics.ts";
-import { UpdatePublisher } from "./update-publisher.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
+import { notificationKey, RecentExecution } from "./dedupe.ts";
+import { jobIdOfTruncatedExecution } from "./oversized-message.ts";
+import { type UpdateRequest, UpdatePublisher } from "./update-publisher.ts";
 import { rejectionReason } from "./rejection-reason.ts";
 
+/** Step events the runner reports to the agent. */
+export interface RunHooks {
+  /** A step (0-based, finalStep included) is about to start. */
+  readonly onStepStart?: (index: number) => void;
+}
+
 /** Runs a parsed document; aborting the signal cancels it (the outcome is then CANCELED). */
-export type JobRunner = (document: JobDocument, signal: AbortSignal, log: Logger) => Promise<JobOutcome>;
+export type JobRunner = (
+  document: JobDocument,
+  signal: AbortSignal,
+  log: Logger,
+  hooks: RunHooks,
+) => Promise<JobOutcome>;
 
 export interface AgentOptions {
   readonly thingName: string;
@@ -31,6 +56,7 @@ export interface AgentOptions {
   readonly updateRetryMs: number;
   /** Called once a SUCCEEDED status was accepted (the package inventory is reported then). */
   readonly afterSuccess?: () => void;
+  readonly clock?: Clock;
 }
 
 interface RunningJob {
@@ -39,20 +65,33 @@ interface RunningJob {
   readonly abort: AbortController;
   /** The step is running (false while the final status is being reported). */
   executing: boolean;
+  /** The current step's IN_PROGRESS attempts; the next step's update supersedes them. */
+  stepUpdate?: AbortController;
   readonly log: Logger;
 }
+
+/** Rejections meaning the execution is no longer pending: canceled, removed, deleted or ended. */
+const GONE_CODES: ReadonlySet<string> = new Set(["TerminalStateReached", "InvalidStateTransition", "ResourceNotFound"]);
+
+/** Sent when the service refused a terminal update's details (InvalidRequest): plain, short, safe. */
+const FALLBACK_REASON = "The service refused this job's status details; the agent's log has them";
 
 export class JobsAgent {
   private readonly topics;
   private readonly updates: UpdatePublisher;
   private running: RunningJob | undefined;
-  private lastNotification: NotificationKey | undefined;
+  private readonly recent = new RecentExecution();
   private stopping = false;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly options: AgentOptions) {
     this.topics = agentTopics(options.thingName);
-    this.updates = new UpdatePublisher(options.connection, this.topics.update, options.updateRetryMs);
+    this.updates = new UpdatePublisher(
+      options.connection,
+      this.topics.update,
+      options.updateRetryMs,
+      options.clock ?? systemClock,
+    );
   }
 
   /** Subscribes and asks for the next execution now and whenever the session was lost. */
@@ -62,18 +101,22 @@ export class JobsAgent {
       try {
         this.onMessage(topic, payload);
       } catch (error) {
-        log.error({ err: error, topic }, "Failed to handle a message");
+        log.error({ err: error }, "Failed to handle a message");
       }
     });
+    connection.onOversized((topic, bytes, head) => this.onOversized(topic, bytes, head));
     let firstConnect = true;
     connection.onConnect((sessionPresent) => {
       log.info({ sessionPresent }, "Connected");
       // At start always (a stored session may hold an execution this process knows nothing of);
       // later only when the session, and so its subscriptions and queued messages, was lost.
       if (firstConnect || !sessionPresent) void this.subscribeAndAskForNext();
+      else this.confirmRunning();
       firstConnect = false;
     });
-    connection.onStatus((event, detail) => (event === "offline" ? log.warn("Disconnected; reconnecting") : log.warn({ detail }, "Connection error")));
+    connection.onStatus((event, detail) =>
+      event === "offline" ? log.warn("Disconnected; reconnecting") : log.warn({ detail }, "Connection error"),
+    );
   }
 
   /** Stops taking jobs; a running job is ended without a report, so it stays IN_PROGRESS. */
@@ -97,19 +140,33 @@ export class JobsAgent {
       log.error({ err: error }, "Subscribing to the Jobs topics failed; check the IoT policy");
       return;
     }
-    this.askForNext();
+    // While a job runs, start-next would move the next execution to IN_PROGRESS (and start its
+    // timers) before this one ends: confirm the running one instead; start-next follows its end.
+    if (this.running) this.confirmRunning();
+    else this.askForNext();
   }
 
   private askForNext(): void {
     if (this.stopping) return;
     const request: Record<string, unknown> = {};
     if (this.options.stepTimeoutSeconds > 0) request.stepTimeoutInMinutes = this.serviceStepTimeoutMinutes();
-    this.options.connection.publish(this.topics.startNext, JSON.stringify(request)).catch(() => {});
+    const topic = this.topics.startNext;
+    this.options.connection.publish(topic, JSON.stringify(request), { replace: topic }).catch(() => {});
   }
 
   /** The service's step timer: our own timeout rounded up, plus a minute so our report wins. */
   private serviceStepTimeoutMinutes(): number {
     return Math.min(MAX_TIMEOUT_MINUTES, Math.ceil(this.options.stepTimeoutSeconds / 60) + 1);
+  }
+
+  /** IN_PROGRESS at a step's start: restarts the service's step timer for this step. */
+  private stepStartRequest(): UpdateRequest {
+    const request: { status: "IN_PROGRESS"; statusDetails: Record<string, string>; stepTimeoutInMinutes?: number } = {
+      status: "IN_PROGRESS",
+      statusDetails: {},
+    };
+    if (this.options.stepTimeoutSeconds > 0) request.stepTimeoutInMinutes = this.serviceStepTimeoutMinutes();
+    return request;
   }
 
   private onMessage(topic: string, payload: Uint8Array): void {
@@ -134,12 +191,34 @@ export class JobsAgent {
     }
   }
 
+  /**
+   * A message over the connection's size limit was acknowledged and dropped (docs/COMPATIBILITY.md).
+   * If it carried the next execution, that execution is REJECTED with the reason, so the queue
+   * moves on instead of the same message coming back for ever.
+   */
+  private onOversized(topic: string, bytes: number, head: Uint8Array): void {
+    const log = this.options.log;
+    const parsed = parseJobsTopic(topic);
+    const t = parsed?.thing === this.options.thingName ? parsed.topic : undefined;
+    const carriesExecution = t?.kind === "notify-next" || (t?.kind === "start-next" && t.reply === "accepted");
+    const jobId = carriesExecution ? jobIdOfTruncatedExecution(head) : undefined;
+    log.error({ topic, bytes, jobId }, "Dropped a message larger than the agent accepts");
+    if (!jobId || this.running || this.stopping) return;
+    const reason = `The job's message (${bytes} bytes) exceeds the agent's limit; AWS IoT allows at most 128 KB`;
+    void this.handle(jobId, undefined, async (job) => {
+      await this.report(job, "REJECTED", { reason });
+    });
+  }
+
   private onNextExecution(execution: JobExecution | undefined, fromNotify: boolean): void {
     const running = this.running;
     if (running) {
       // [AGENT-cancel] the running execution is no longer next: it was canceled or removed.
       if (fromNotify && running.executing && execution?.jobId !== running.jobId) {
-        running.log.warn({ next: execution?.jobId ?? null }, "The service no longer lists this job as next; canceling it");
+        running.log.warn(
+          { next: execution?.jobId ?? null },
+          "The service no longer lists this job as next; canceling it",
+        );
         running.abort.abort("canceled");
       }
       // Any other execution is picked up by the start-next sent when this job ends.
@@ -147,55 +226,29 @@ export class JobsAgent {
     }
     if (this.stopping) return;
     if (!execution) return void this.options.log.info("No pending jobs; waiting for the next one");
-    const key = notificationKey(execution.jobId, execution.executionNumber, execution.jobDocument);
-    if (sameNotification(this.lastNotification, key)) return void this.options.log.debug({ jobId: execution.jobId }, "Duplicate notification dropped");
-    this.lastNotification = key;
-    void this.runExecution(execution);
+    const key = notificationKey(execution.jobId, execution.executionNumber, execution.jobDocument, execution.queuedAt);
+    if (this.recent.isRepeat(key)) {
+      return void this.options.log.info({ jobId: execution.jobId }, "Duplicate notification dropped");
+    }
+    void this.handle(execution.jobId, execution.executionNumber, (job) => this.runExecution(job, execution));
   }
 
-  private async runExecution(execution: JobExecution): Promise<void> {
-    const { jobId, executionNumber } = execution;
+  /** One execution at a time: `work` runs as the running job; then the agent asks for the next. */
+  private async handle(
+    jobId: string,
+    executionNumber: number | undefined,
+    work: (job: RunningJob) => Promise<void>,
+  ): Promise<void> {
     const log = this.options.log.child({ jobId, executionNumber });
     const job: RunningJob = { jobId, executionNumber, abort: new AbortController(), executing: false, log };
     this.running = job;
     try {
-      const { starts, error } = this.options.record.recordStart(jobId, executionNumber);
-      if (error) log.warn({ err: error }, "Cannot save local state; crash-loop detection is off for this job");
-      if (starts > this.options.maxReruns + 1) {
-        const reason = `The agent stopped ${starts - 1} times while running this execution; not running it again`;
-        log.error(reason);
-        await this.report(job, "FAILED", { reason });
-        return;
-      }
-      if (starts > 1) log.warn({ starts }, "Running an execution again after the agent stopped during it");
-
-      const parsed = parseJobDocument(execution.jobDocument ?? null);
-      if (!parsed.ok) {
-        const reason = rejectionReason(parsed.issues);
-        log.error({ reason }, "Rejecting the job");
-        await this.report(job, "REJECTED", { reason });
-        return;
-      }
-
-      // Sent from a microtask: it goes out right after the step's child is spawned (the path from
-      // here to Bun.spawn is synchronous), so the notify → child latency does not include it,
-      // and it still precedes any later update of this job.
-      queueMicrotask(() => this.sendInProgress(job));
-      job.executing = true;
-      log.info({ steps: parsed.document.steps.length }, "Running job");
-      const outcome = await this.options.runJob(parsed.document, job.abort.signal, log);
-      job.executing = false;
-      if (outcome.status === "CANCELED") {
-        log.info({ why: String(job.abort.signal.reason) }, "Job ended without a report");
-        if (job.abort.signal.reason !== "shutdown") this.options.record.clear();
-        return;
-      }
-      log.info({ status: outcome.status, reason: outcome.statusDetails.reason }, "Job finished");
-      await this.report(job, outcome.status, outcome.statusDetails);
+      await work(job);
     } catch (error) {
       log.error({ err: error }, "Job failed unexpectedly");
-      await this.report(job, "FAILED", { reason: truncateHead(sanitizeText(`Agent error: ${(error as Error).message}`), MAX_STATUS_DETAIL_VALUE_CHARS) }).catch(() => {});
+      await this.report(job, "FAILED", { reason: `Agent error: ${(error as Error).message}` }).catch(() => {});
     } finally {
+      job.stepUpdate?.abort();
       this.running = undefined;
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
@@ -204,26 +257,127 @@ export class JobsAgent {
     }
   }
 
-  private sendInProgress(job: RunningJob): void {
-    const request: { status: "IN_PROGRESS"; statusDetails: Record<string, string>; stepTimeoutInMinutes?: number } = { status: "IN_PROGRESS", statusDetails: {} };
-    if (this.options.stepTimeoutSeconds > 0) request.stepTimeoutInMinutes = this.serviceStepTimeoutMinutes();
-    this.updates.fireAndForget(job.jobId, request, (rejection) => {
-      if (rejection.code === "TerminalStateReached" || rejection.code === "InvalidStateTransition" || rejection.code === "ResourceNotFound") {
-        job.log.warn({ code: rejection.code }, "The service refused IN_PROGRESS; canceling the job");
+  private async runExecution(job: RunningJob, execution: JobExecution): Promise<void> {
+    const { log } = job;
+    const { starts, error } = this.options.record.recordStart(job.jobId, job.executionNumber);
+    if (error) log.warn({ err: error }, "Cannot save local state; crash-loop detection is off for this job");
+    if (starts > this.options.maxReruns + 1) {
+      const reason = `The agent stopped ${starts - 1} times while running this execution; not running it again`;
+      log.error(reason);
+      return this.report(job, "FAILED", { reason });
+    }
+    if (starts > 1) log.warn({ starts }, "Running an execution again after the agent stopped during it");
+
+    const parsed = parseJobDocument(execution.jobDocument ?? null);
+    if (!parsed.ok) {
+      const reason = rejectionReason(parsed.issues);
+      log.error({ reason }, "Rejecting the job");
+      return this.report(job, "REJECTED", { reason });
+    }
+
+    // [AGENT-cancel] nothing runs before the service confirms the execution is still pending.
+    if (!(await this.confirmStart(job))) return;
+
+    job.executing = true;
+    log.info({ steps: parsed.document.steps.length }, "Running job");
+    const outcome = await this.options.runJob(parsed.document, job.abort.signal, log, {
+      onStepStart: (index) => {
+        if (index > 0) this.sendStepStart(job);
+      },
+    });
+    job.executing = false;
+    if (outcome.status === "CANCELED") {
+      log.info({ why: String(job.abort.signal.reason) }, "Job ended without a report");
+      if (job.abort.signal.reason !== "shutdown") this.options.record.clear();
+      return;
+    }
+    log.info({ status: outcome.status, reason: outcome.statusDetails.reason }, "Job finished");
+    await this.report(job, outcome.status, outcome.statusDetails);
+  }
+
+  /** IN_PROGRESS for the first step, awaited: true when the execution may run. */
+  private async confirmStart(job: RunningJob): Promise<boolean> {
+    const result = await this.updates.send(job.jobId, this.stepStartRequest(), {
+      shouldStop: () => this.stopping,
+      signal: job.abort.signal,
+    });
+    if (result.kind === "accepted") return true;
+    if (result.kind === "abandoned") {
+      job.log.info("Stopped before the first step; nothing ran");
+      return false;
+    }
+    if (GONE_CODES.has(result.code)) {
+      job.log.warn(
+        { code: result.code, message: result.message },
+        "The service no longer has this execution pending; not running it",
+      );
+      this.options.record.clear();
+      return false;
+    }
+    job.log.error({ code: result.code, message: result.message }, "The service refused IN_PROGRESS; failing the job");
+    await this.report(job, "FAILED", { reason: `The service refused IN_PROGRESS: ${result.code} ${result.message}` });
+    return false;
+  }
+
+  /** IN_PROGRESS at a later step's start, in the background; a refusal cancels the job. */
+  private sendStepStart(job: RunningJob): void {
+    if (this.options.stepTimeoutSeconds <= 0) return; // no step timer to restart
+    job.stepUpdate?.abort();
+    const controller = new AbortController();
+    job.stepUpdate = controller;
+    void this.updates
+      .send(job.jobId, this.stepStartRequest(), { shouldStop: () => this.stopping, signal: controller.signal })
+      .then((result) => {
+        if (result.kind === "rejected" && GONE_CODES.has(result.code) && job.executing) {
+          job.log.warn({ code: result.code }, "The service refused IN_PROGRESS; canceling the job");
+          job.abort.abort("canceled");
+        }
+      });
+  }
+
+  /** After a reconnect: is the running job still pending on the service? (no timer is reset) */
+  private confirmRunning(): void {
+    const job = this.running;
+    if (!job?.executing) return;
+    this.updates.fireAndForget(job.jobId, { status: "IN_PROGRESS" }, (rejection) => {
+      if (GONE_CODES.has(rejection.code) && job.executing) {
+        job.log.warn(
+          { code: rejection.code },
+          "After reconnecting: the service no longer has this job pending; canceling it",
+        );
         job.abort.abort("canceled");
       }
     });
   }
 
-  private async report(job: RunningJob, status: "SUCCEEDED" | "FAILED" | "REJECTED", statusDetails: Record<string, string>): Promise<void> {
-    const result = await this.updates.send(job.jobId, { status, statusDetails }, () => this.stopping);
+  private async report(
+    job: RunningJob,
+    status: "SUCCEEDED" | "FAILED" | "REJECTED",
+    statusDetails: Record<string, string>,
+  ): Promise<void> {
+    const shouldStop = () => this.stopping;
+    let result = await this.updates.send(job.jobId, { status, statusDetails }, { shouldStop });
+    if (result.kind === "rejected" && result.code === "InvalidRequest") {
+      // The details were refused; the status must still get through, or the thing's queue waits.
+      job.log.warn(
+        { status, code: result.code, message: result.message, statusDetails },
+        "Status details refused; reporting with a plain reason",
+      );
+      result = await this.updates.send(
+        job.jobId,
+        { status, statusDetails: { reason: FALLBACK_REASON } },
+        { shouldStop },
+      );
+    }
     if (result.kind === "accepted") {
       job.log.info({ status }, "Status reported");
       this.options.record.clear();
+      this.recent.forget(job.jobId);
       if (status === "SUCCEEDED") this.options.afterSuccess?.();
     } else if (result.kind === "rejected") {
-      // Not retryable: the execution is terminal or gone; nothing more to do for it.
-      job.log.warn({ status, code: result.code, message: result.message }, "Status update rejected");
+      // Not retryable: the execution is terminal or gone (or refuses even a plain reason).
+      const level = GONE_CODES.has(result.code) ? "warn" : "error";
+      job.log[level]({ status, code: result.code, message: result.message }, "Status update rejected");
       this.options.record.clear();
     } else {
       job.log.warn({ status }, "Status not reported before shutdown; the job stays IN_PROGRESS");

@@ -1,7 +1,13 @@
 /**
- * Recognises a repeated notification of the same execution [DC-JOBS-dedupe]: same jobId,
- * executionNumber and document, where S3 pre-signed URLs are compared without their query string
- * (a regenerated signature must not re-run a job).
+ * Recognises a repeated notification of the same execution [DC-JOBS-dedupe]. An execution is
+ * identified by jobId, executionNumber and queuedAt (a jobId reused after DeleteJob starts again
+ * at executionNumber 1, but is queued anew), and its document, where S3 pre-signed URLs are
+ * compared without their query string (a regenerated signature must not re-run a job).
+ *
+ * The key is only needed while an execution is being handled and until the service has its
+ * terminal status: the agent forgets it then (`forget`), so a later execution that looks the same
+ * — a jobId reused within the same second, with the same document — still runs. Stale replays of
+ * a finished execution are stopped by the IN_PROGRESS confirmation before the first step instead.
  */
 const PRESIGNED_S3 = /(https:\/\/[^.\s"]+\.s3[.-](?:[^.\s"]+\.)?amazonaws\.com\/[^?\s"]+)(\?[^"\s]+)?/g;
 
@@ -21,13 +27,42 @@ function safeCompact(text: string): string {
 export interface NotificationKey {
   readonly jobId: string;
   readonly executionNumber: number | undefined;
+  readonly queuedAt: number | undefined;
   readonly document: string;
 }
 
-export function notificationKey(jobId: string, executionNumber: number | undefined, document: unknown): NotificationKey {
-  return { jobId, executionNumber, document: normaliseDocument(document) };
+export function notificationKey(
+  jobId: string,
+  executionNumber: number | undefined,
+  document: unknown,
+  queuedAt?: number,
+): NotificationKey {
+  return { jobId, executionNumber, queuedAt, document: normaliseDocument(document) };
 }
 
 export function sameNotification(a: NotificationKey | undefined, b: NotificationKey): boolean {
-  return a !== undefined && a.jobId === b.jobId && a.executionNumber === b.executionNumber && a.document === b.document;
+  return (
+    a !== undefined &&
+    a.jobId === b.jobId &&
+    a.executionNumber === b.executionNumber &&
+    a.queuedAt === b.queuedAt &&
+    a.document === b.document
+  );
+}
+
+/** The last execution handled, until the service has its terminal status. */
+export class RecentExecution {
+  private key: NotificationKey | undefined;
+
+  /** True when `key` repeats the remembered execution; otherwise remembers `key`. */
+  isRepeat(key: NotificationKey): boolean {
+    if (sameNotification(this.key, key)) return true;
+    this.key = key;
+    return false;
+  }
+
+  /** The execution reached a terminal state the service accepted: a same-looking one is new. */
+  forget(jobId: string): void {
+    if (this.key?.jobId === jobId) this.key = undefined;
+  }
 }

@@ -4,10 +4,18 @@
  * with a caller-chosen delay. Unacknowledged PUBLISH and SUBSCRIBE packets are kept and sent again
  * (PUBLISH with DUP) after a reconnect, so a publish or subscribe never fails — it waits.
  *
+ * What a flapping link cannot make grow: the failure count (so the reconnect delay) is reset only
+ * after a connection has stayed up `stableAfterMs`; the unacknowledged window is bounded — an
+ * identical pending SUBSCRIBE is shared, a PUBLISH with a `replace` key supersedes the pending one
+ * with that key, and beyond `maxInFlight` the oldest PUBLISH is given up — so packet ids never run
+ * out. An incoming PUBLISH over `maxPacketBytes` is acknowledged and dropped (reported through
+ * `oversized`), never buffered, and never a reason to drop the link. Timers run on the injected Clock.
+ *
  * Why Bun.connect rather than node:net: node:net pulls in the Node stream machinery, +7.6 MB RSS
  * on an otherwise idle process (docs/BENCHMARKS.md).
  */
 import type { Socket } from "bun";
+import { type Clock, systemClock, type TimerHandle } from "../util/clock.ts";
 import {
   CONNACK_REASONS,
   DISCONNECT,
@@ -39,8 +47,18 @@ export interface MqttClientOptions {
   readonly connectTimeoutMs?: number;
   /** Delay before reconnect attempt number `failures` (1 = the first retry). */
   readonly reconnectDelayMs: (failures: number) => number;
-  /** Incoming packets larger than this drop the connection. */
+  /** Incoming PUBLISHes larger than this are acknowledged and dropped; other packets drop the link. */
   readonly maxPacketBytes?: number;
+  /** A connection up this long resets the failure count (default 30 s). */
+  readonly stableAfterMs?: number;
+  /** Unacknowledged packets kept at most (default 10,000, at most 65535; the agent uses 100). */
+  readonly maxInFlight?: number;
+  readonly clock?: Clock;
+}
+
+export interface PublishOptions {
+  /** A pending PUBLISH with the same key is superseded (it resolves false). */
+  readonly replace?: string;
 }
 
 export interface MqttClientEvents {
@@ -48,11 +66,24 @@ export interface MqttClientEvents {
   message?(topic: string, payload: Uint8Array): void;
   offline?(): void;
   error?(message: string): void;
+  /** An incoming PUBLISH over maxPacketBytes, already acknowledged: its size and first bytes. */
+  oversized?(topic: string, bytes: number, head: Uint8Array): void;
 }
 
 type Pending =
-  | { kind: "publish"; topic: string; payload: Uint8Array; resolve: () => void }
-  | { kind: "subscribe"; topics: readonly string[]; resolve: (granted: number[]) => void };
+  | { kind: "publish"; topic: string; payload: Uint8Array; replace?: string; resolve: (acknowledged: boolean) => void }
+  | {
+      kind: "subscribe";
+      topics: readonly string[];
+      qos: 0 | 1;
+      done: Promise<number[]>;
+      resolve: (granted: number[]) => void;
+    };
+
+const DEFAULT_STABLE_AFTER_MS = 30_000;
+/** Room for a service publishing to thousands of things in a burst; still far below the id space. */
+const DEFAULT_MAX_IN_FLIGHT = 10_000;
+const MAX_PACKET_ID = 0xffff;
 
 const encoder = new TextEncoder();
 
@@ -69,14 +100,28 @@ export class MqttClient {
   private awaitingPong = false;
   /** An attempt (connecting or connected) is under way; a drop ends it exactly once. */
   private attempting = false;
-  private timers: { reconnect?: Timer; connect?: Timer; keepalive?: Timer } = {};
+  private timers: { reconnect?: TimerHandle; connect?: TimerHandle; keepalive?: TimerHandle; stable?: TimerHandle } =
+    {};
+  private readonly clock: Clock;
+  private readonly maxInFlight: number;
+  private readonly lifeline: ReturnType<typeof setInterval>;
 
   constructor(
     private readonly options: MqttClientOptions,
     private readonly events: MqttClientEvents = {},
   ) {
+    this.clock = options.clock ?? systemClock;
+    this.maxInFlight = Math.max(1, Math.min(options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT, MAX_PACKET_ID));
     this.reader = new PacketReader(options.maxPacketBytes);
+    // The clock's timers do not keep the process alive (systemClock unrefs them), and between
+    // reconnect attempts there is no socket either: an open client holds the process up itself.
+    this.lifeline = setInterval(() => {}, 1 << 30);
     this.open();
+  }
+
+  /** Unacknowledged PUBLISH and SUBSCRIBE packets (bounded by maxInFlight). */
+  get inFlight(): number {
+    return this.pending.size;
   }
 
   /** True between CONNACK and the connection's end. */
@@ -84,33 +129,51 @@ export class MqttClient {
     return this.ready;
   }
 
-  /** QoS 1: resolves on PUBACK (after reconnects if need be). QoS 0: once written or queued. */
-  publish(topic: string, payload: string | Uint8Array, qos: 0 | 1 = 1): Promise<void> {
+  /**
+   * QoS 1: resolves true on PUBACK (after reconnects if need be), false when superseded (`replace`)
+   * or given up for room in the window. QoS 0: true once written or queued.
+   */
+  publish(topic: string, payload: string | Uint8Array, qos: 0 | 1 = 1, options: PublishOptions = {}): Promise<boolean> {
     const bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
     if (qos === 0) {
       if (this.ready) this.send(encodePublish(topic, bytes, 0, 0));
-      return Promise.resolve();
+      return Promise.resolve(true);
+    }
+    if (options.replace !== undefined) {
+      for (const [id, p] of this.pending) {
+        if (p.kind === "publish" && p.replace === options.replace) this.giveUp(id);
+      }
     }
     return new Promise((resolve) => {
-      const id = this.nextPacketId();
-      this.pending.set(id, { kind: "publish", topic, payload: bytes, resolve });
+      const id = this.allocatePacketId();
+      this.pending.set(id, { kind: "publish", topic, payload: bytes, replace: options.replace, resolve });
       if (this.ready) this.send(encodePublish(topic, bytes, 1, id));
     });
   }
 
-  /** Resolves with the granted QoS per topic (0x80 = refused). */
+  /** Resolves with the granted QoS per topic (0x80 = refused). An identical pending request is shared. */
   subscribe(topics: readonly string[], qos: 0 | 1 = 1): Promise<number[]> {
-    return new Promise((resolve) => {
-      const id = this.nextPacketId();
-      this.pending.set(id, { kind: "subscribe", topics, resolve });
-      if (this.ready) this.send(encodeSubscribe(id, topics, qos));
-    });
+    for (const p of this.pending.values()) {
+      if (p.kind === "subscribe" && p.qos === qos && sameList(p.topics, topics)) return p.done;
+    }
+    let resolve!: (granted: number[]) => void;
+    const done = new Promise<number[]>((r) => (resolve = r));
+    let id: number;
+    try {
+      id = this.allocatePacketId();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.pending.set(id, { kind: "subscribe", topics: [...topics], qos, done, resolve });
+    if (this.ready) this.send(encodeSubscribe(id, topics, qos));
+    return done;
   }
 
   /** Ends the connection for good; a graceful end sends DISCONNECT first. */
   close(graceful = true): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.lifeline);
     this.clearTimers();
     if (this.socket && this.ready && graceful) this.send(DISCONNECT);
     this.ready = false;
@@ -126,7 +189,10 @@ export class MqttClient {
     this.outbox = [];
     this.awaitingPong = false;
     this.attempting = true;
-    this.timers.connect = setTimeout(() => this.drop("connection timed out"), this.options.connectTimeoutMs ?? 30_000);
+    this.timers.connect = this.clock.setTimeout(
+      () => this.drop("connection timed out"),
+      this.options.connectTimeoutMs ?? 30_000,
+    );
     Bun.connect({
       hostname: host,
       port,
@@ -149,7 +215,8 @@ export class MqttClient {
         error: (socket, error) => void (socket === this.socket && this.drop(error.message)),
         connectError: (_socket, error) => this.drop(error.message),
         handshake: (socket, success, verifyError) => {
-          if (!success || verifyError) this.drop(`TLS handshake failed: ${verifyError?.message ?? "unknown reason"}`, socket);
+          if (!success || verifyError)
+            this.drop(`TLS handshake failed: ${verifyError?.message ?? "unknown reason"}`, socket);
         },
       },
     }).catch((error: Error) => this.drop(error.message));
@@ -172,7 +239,8 @@ export class MqttClient {
     try {
       packets = this.reader.push(data);
     } catch (error) {
-      return this.drop(`protocol error: ${(error as Error).message}`);
+      this.drop(`protocol error: ${(error as Error).message}`);
+      return;
     }
     for (const packet of packets) this.onPacket(packet);
   }
@@ -180,16 +248,24 @@ export class MqttClient {
   private onPacket(packet: IncomingPacket): void {
     switch (packet.type) {
       case PacketType.Connack: {
-        clearTimeout(this.timers.connect);
+        this.timers.connect?.cancel();
         if (packet.returnCode !== 0) {
-          return this.drop(`connection refused: ${CONNACK_REASONS[packet.returnCode] ?? `code ${packet.returnCode}`}`);
+          this.drop(`connection refused: ${CONNACK_REASONS[packet.returnCode] ?? `code ${packet.returnCode}`}`);
+          return;
         }
         this.ready = true;
-        this.failures = 0;
+        // A broker that accepts and drops at once must not reset the backoff: only a link that lasts.
+        this.timers.stable = this.clock.setTimeout(() => {
+          this.failures = 0;
+        }, this.options.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS);
         this.startKeepalive();
         // What the broker never acknowledged goes again, in the original order.
         for (const [id, p] of this.pending) {
-          this.send(p.kind === "publish" ? encodePublish(p.topic, p.payload, 1, id, true) : encodeSubscribe(id, p.topics, 1));
+          this.send(
+            p.kind === "publish"
+              ? encodePublish(p.topic, p.payload, 1, id, true)
+              : encodeSubscribe(id, p.topics, p.qos),
+          );
         }
         this.events.connect?.(packet.sessionPresent);
         return;
@@ -199,12 +275,17 @@ export class MqttClient {
         // QoS 2 is never subscribed to; a broker that sends it anyway gets no PUBREC and resends.
         if (packet.qos <= 1) this.events.message?.(packet.topic, packet.payload);
         return;
+      case PacketType.OversizedPublish:
+        // Acknowledged so the broker does not deliver it again on every reconnect; then dropped.
+        if (packet.qos === 1) this.send(encodePuback(packet.packetId));
+        this.events.oversized?.(packet.topic, packet.bytes, packet.head);
+        return;
       case PacketType.Puback:
       case PacketType.Suback: {
         const p = this.pending.get(packet.packetId);
         if (!p) return;
         this.pending.delete(packet.packetId);
-        if (p.kind === "publish") p.resolve();
+        if (p.kind === "publish") p.resolve(true);
         else p.resolve(packet.type === PacketType.Suback ? packet.granted : []);
         return;
       }
@@ -217,15 +298,17 @@ export class MqttClient {
   }
 
   private startKeepalive(): void {
-    clearInterval(this.timers.keepalive);
+    this.timers.keepalive?.cancel();
     const seconds = this.options.keepaliveSeconds;
     if (seconds <= 0) return;
     // A PINGREQ every keepalive period; no PINGRESP by the next one means the link is dead.
-    this.timers.keepalive = setInterval(() => {
+    const tick = () => {
       if (this.awaitingPong) return this.drop("no answer to PINGREQ within the keepalive period");
       this.awaitingPong = true;
       this.send(PINGREQ);
-    }, seconds * 1000);
+      this.timers.keepalive = this.clock.setTimeout(tick, seconds * 1000);
+    };
+    this.timers.keepalive = this.clock.setTimeout(tick, seconds * 1000);
   }
 
   private send(bytes: Uint8Array): void {
@@ -262,25 +345,54 @@ export class MqttClient {
     if (reason) this.events.error?.(reason);
     if (wasUp) this.events.offline?.();
     this.failures++;
-    this.timers.reconnect = setTimeout(() => {
+    this.timers.reconnect = this.clock.setTimeout(() => {
       this.timers.reconnect = undefined;
       this.open();
     }, this.options.reconnectDelayMs(this.failures));
   }
 
   private clearTimers(): void {
-    clearTimeout(this.timers.connect);
-    clearInterval(this.timers.keepalive);
-    clearTimeout(this.timers.reconnect);
+    this.timers.connect?.cancel();
+    this.timers.keepalive?.cancel();
+    this.timers.reconnect?.cancel();
+    this.timers.stable?.cancel();
     this.timers = {};
   }
 
-  private nextPacketId(): number {
-    for (;;) {
-      this.lastPacketId = this.lastPacketId === 0xffff ? 1 : this.lastPacketId + 1;
+  /** Forgets a pending PUBLISH: it will not be sent again; its promise resolves false. */
+  private giveUp(id: number): void {
+    const p = this.pending.get(id);
+    if (p?.kind !== "publish") return;
+    this.pending.delete(id);
+    p.resolve(false);
+  }
+
+  /**
+   * A packet id not in use. The window is kept below maxInFlight (≤ 65535) first — the oldest
+   * PUBLISH is given up — so a free id always exists and the search ends within the window's size.
+   */
+  private allocatePacketId(): number {
+    if (this.pending.size >= this.maxInFlight) {
+      let oldest: number | undefined;
+      for (const [id, p] of this.pending) {
+        if (p.kind !== "publish") continue;
+        oldest = id; // the Map keeps insertion order: the first PUBLISH is the oldest
+        break;
+      }
+      if (oldest === undefined)
+        throw new Error(`${this.pending.size} subscriptions are awaiting acknowledgement; not sending more`);
+      this.giveUp(oldest);
+    }
+    for (let tries = 0; tries <= this.pending.size; tries++) {
+      this.lastPacketId = this.lastPacketId === MAX_PACKET_ID ? 1 : this.lastPacketId + 1;
       if (!this.pending.has(this.lastPacketId)) return this.lastPacketId;
     }
+    throw new Error("no free MQTT packet id"); // unreachable: the window is smaller than the id space
   }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** ALPN protocol list as TLS sends it: each name prefixed by its length. */

@@ -37,10 +37,17 @@ export function runContextFor(
     env.IOT_JOBS_JOB_ID = execution.jobId;
     if (execution.executionNumber !== undefined) env.IOT_JOBS_EXECUTION_NUMBER = String(execution.executionNumber);
   }
+  // For handlers that check signatures (download-file.sh): the device's trust anchors, and the
+  // executable that checks (when compiled; from source, IOT_JOBS_AGENT is kept as given).
+  delete env.IOT_JOBS_TRUSTED_CERTIFICATES;
+  const anchors = config.jobs.signing.trustedCertificates;
+  if (anchors) env.IOT_JOBS_TRUSTED_CERTIFICATES = anchors;
+  if (Bun.main.startsWith("/$bunfs/")) env.IOT_JOBS_AGENT = process.execPath;
   const pathEnv = env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   return {
     handlerDirectory: config.jobs.handlerDirectory,
     stepTimeoutSeconds: config.jobs.stepTimeoutSeconds,
+    signing: config.jobs.signing,
     euid: process.geteuid?.() ?? 0,
     pathEnv,
     lookupUser: (name, userSignal) => lookupUser(name, { pathEnv, signal: userSignal }),

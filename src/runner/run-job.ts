@@ -3,22 +3,20 @@
  * has ignoreStepFailure, run finalStep only when every step succeeded, and build the
  * statusDetails the Jobs service gets (reason, stdout with includeStdOut, stderr when non-empty).
  */
+import type { SigningConfig } from "../config/schema.ts";
 import type { JobDocument, Step } from "../jobdoc/job-document.ts";
-import { MAX_STATUS_DETAIL_VALUE_CHARS } from "../protocol/limits.ts";
 import type { Clock } from "../util/clock.ts";
-import { redactSecrets } from "../util/redact.ts";
 import { resolveHandler } from "./handler-path.ts";
 import type { ByteSink } from "./byte-sink.ts";
 import { LineCounter } from "./line-counter.ts";
 import { OutputLog } from "./output-log.ts";
 import { OutputTail } from "./output-tail.ts";
 import { checkUser, planExecution, type RunAsContext } from "./run-as-user.ts";
-import { truncateHead } from "./sanitize.ts";
+import { MAX_DETAIL_CHARS, REDACTION_CONTEXT_CHARS, reportableDetails } from "./sanitize.ts";
 import { spawnStep } from "./spawn-step.ts";
 import { exitReason, type StepExit } from "./step-exit.ts";
 
-/** The Jobs service's limit on a statusDetails value. */
-export const MAX_DETAIL_CHARS = MAX_STATUS_DETAIL_VALUE_CHARS;
+export { MAX_DETAIL_CHARS };
 
 export interface RunContext extends RunAsContext {
   readonly handlerDirectory: string;
@@ -32,6 +30,8 @@ export interface RunContext extends RunAsContext {
   readonly onStepStart?: (step: Step, index: number, isFinal: boolean) => void;
   readonly onStepEnd?: (step: Step, result: StepResult) => void;
   readonly onSpawn?: (pid: number) => void;
+  /** Code signing: artifacts the job names are verified before its first step (src/signing). */
+  readonly signing?: SigningConfig;
   /** Each line a step prints, for the agent's log (stdout only when it would be logged). */
   readonly outputLines?: { readonly stdout?: (line: string) => void; readonly stderr?: (line: string) => void };
 }
@@ -51,9 +51,18 @@ export interface JobOutcome {
 }
 
 export async function runJob(doc: JobDocument, ctx: RunContext): Promise<JobOutcome> {
-  // One tail per stream for the whole job, as the reference keeps (output accumulates across steps).
-  const stdout = new OutputTail(MAX_DETAIL_CHARS);
-  const stderr = new OutputTail(MAX_DETAIL_CHARS);
+  if (ctx.signing?.trustedCertificates) {
+    // Loaded only on devices that trust signing keys: node:crypto costs the idle agent memory.
+    const { checkJobSignatures } = await import("../signing/job-signature.ts");
+    const signing = { ...ctx, signing: ctx.signing, timeoutSeconds: ctx.stepTimeoutSeconds };
+    const refused = await checkJobSignatures(doc, signing);
+    if (refused === "canceled") return { status: "CANCELED", statusDetails: {}, steps: [] };
+    if (refused) return { status: "FAILED", statusDetails: reportableDetails({ reason: refused }), steps: [] };
+  }
+  // One tail per stream for the whole job, as the reference keeps (output accumulates across steps);
+  // kept wider than what is reported, so a secret's name just before the cut is still seen.
+  const stdout = new OutputTail(MAX_DETAIL_CHARS + REDACTION_CONTEXT_CHARS);
+  const stderr = new OutputTail(MAX_DETAIL_CHARS + REDACTION_CONTEXT_CHARS);
   const results: StepResult[] = [];
   let failed: StepResult | undefined;
 
@@ -75,14 +84,12 @@ export async function runJob(doc: JobDocument, ctx: RunContext): Promise<JobOutc
 
   const last = failed ?? results.at(-1);
   const details: Record<string, string> = {};
-  const reason = last ? last.reason : "No steps ran";
-  details.reason = truncateHead(redactSecrets(reason), MAX_DETAIL_CHARS);
-  if (failed && plan.length > 1) details.failedStep = truncateHead(redactSecrets(failed.name), MAX_DETAIL_CHARS);
-  const out = redactSecrets(stdout.text());
-  const err = redactSecrets(stderr.text());
-  if (doc.includeStdOut && out !== "") details.stdout = out;
-  if (err !== "") details.stderr = err;
-  return { status: failed ? "FAILED" : "SUCCEEDED", statusDetails: details, steps: results };
+  details.reason = last ? last.reason : "No steps ran";
+  if (failed && plan.length > 1) details.failedStep = failed.name;
+  if (doc.includeStdOut) details.stdout = stdout.text();
+  details.stderr = stderr.text();
+  // Redaction, sanitising and the limits: one gate for every value (empty ones are left out).
+  return { status: failed ? "FAILED" : "SUCCEEDED", statusDetails: reportableDetails(details), steps: results };
 }
 
 async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: OutputTail): Promise<StepResult> {

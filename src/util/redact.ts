@@ -1,9 +1,27 @@
 /**
  * Removes secrets from text bound for logs or statusDetails: pre-signed URL signatures,
- * credentials and security tokens in query strings, and PEM private keys and certificates —
- * whole, or just their end, as the last 1024 characters of a step's output may hold.
+ * credentials and security tokens — in a plain query string, JSON-escaped (`\u0026`), HTML-escaped
+ * (`&amp;`), URL-encoded inside another URL (`%26`, `%3F`, `%3D`), SigV4 `Authorization` headers
+ * (`Credential=`, `Signature=`) and `X-Amz-*` headers, AWS credential variables (env dumps,
+ * credential files, `aws sts` JSON) — and PEM private keys and certificates, whole or just their end.
+ * Every pattern is anchored on a name and consumes its value once, so the work stays linear.
  */
-const SECRET_QUERY = /([?&](?:X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential|Signature|AWSAccessKeyId|x-amz-security-token|sig|token|access_token)=)[^&\s"'#]*/gi;
+
+/** What may precede a parameter name: start, a separator, or an escaped `&`/`?`. */
+const PARAM_START = String.raw`(?:(?<![^\s?&#,;:"'({\[<>/|])|(?<=\\u0026|%26|%3F))`;
+const PARAM_NAMES =
+  "X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential|Signature|Credential|AWSAccessKeyId|sig|token|access_token" +
+  "|refresh_token|id_token|client_secret|password|passwd|api_key|apikey";
+/** A value ends at a separator, at an escaped `&` (`%26`, `\u0026`), or at a quote. */
+const VALUE = String.raw`(?:[^&\s"'#\\<>,;%]|%(?!26|3F)|\\/)*`;
+/** `name=value` in any of the encodings above. */
+const SECRET_PARAM = new RegExp(String.raw`${PARAM_START}((?:${PARAM_NAMES})(?:=|%3D|%253D))${VALUE}`, "gi");
+/** `X-Amz-Security-Token: value` (curl -v, HTTP dumps) and bearer/basic credentials. */
+const SECRET_HEADER =
+  /((?<![\w-])(?:(?:x-amz-security-token|x-amz-signature|x-amz-credential)[ \t]*:|authorization[ \t]*:[ \t]*(?:bearer|basic|token)\b)[ \t]*)[^\s"',;]+/gi;
+/** AWS credential variables and JSON fields: `AWS_SECRET_ACCESS_KEY=…`, `"SessionToken": "…"`. */
+const SECRET_ASSIGNMENT =
+  /((?<![A-Za-z0-9_])(?:aws_secret_access_key|aws_session_token|aws_security_token|SecretAccessKey|SessionToken)["']?[ \t]*[=:][ \t]*["']?)[^\s"',;]+/gi;
 const PEM_BLOCK = /-----BEGIN ([A-Z ]*(?:PRIVATE KEY|CERTIFICATE))-----[\s\S]*?(?:-----END \1-----|$)/g;
 const PEM_END = /-----END ([A-Z ]*(?:PRIVATE KEY|CERTIFICATE))-----/g;
 const BASE64_OR_NEWLINE = /[A-Za-z0-9+/=\r\n]/;
@@ -11,7 +29,11 @@ const BASE64_OR_NEWLINE = /[A-Za-z0-9+/=\r\n]/;
 export const REDACTED = "[REDACTED]";
 
 export function redactSecrets(text: string): string {
-  return redactPemTails(text.replace(SECRET_QUERY, `$1${REDACTED}`).replace(PEM_BLOCK, `-----BEGIN $1-----${REDACTED}`));
+  const named = text
+    .replace(SECRET_PARAM, `$1${REDACTED}`)
+    .replace(SECRET_HEADER, `$1${REDACTED}`)
+    .replace(SECRET_ASSIGNMENT, `$1${REDACTED}`);
+  return redactPemTails(named.replace(PEM_BLOCK, `-----BEGIN $1-----${REDACTED}`));
 }
 
 /**

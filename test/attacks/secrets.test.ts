@@ -77,7 +77,9 @@ test("keys, certificates and pre-signed URL credentials reach neither logs nor s
   for (const secret of secrets) expect(everything.includes(secret) ? secret : "absent").toBe("absent");
   // The outputs were there and were redacted, not empty.
   // Regression (found by this test): a key longer than the tail lost its BEGIN line and leaked.
-  expect(details.join("\n")).toContain("[REDACTED]-----END PRIVATE KEY-----");
+  // Since issue 10 (redteam 11) redaction sees 4 KiB more than the reported tail, so the 4096-bit
+  // key is recognised whole by its BEGIN line; the END-only path is covered in test/unit/redact.test.ts.
+  expect(details.slice(0, 2).join("\n")).toContain("-----BEGIN PRIVATE KEY-----[REDACTED]"); // cat-rsa: reason, stdout
   expect(details.join("\n")).toContain("-----BEGIN CERTIFICATE-----[REDACTED]");
   expect(details.join("\n")).toContain("X-Amz-Signature=[REDACTED]");
 });

@@ -72,7 +72,7 @@ describe("compiled executables", () => {
   }, 180_000);
 
   // Every target: the machine and the ELF interpreter the device image must provide. The musl
-  // executables cannot run here (they need Alpine's libstdc++ and libgcc_s), so this is their check.
+  // executables run end to end in musl.test.ts.
   for (const target of TARGETS) {
     test(`${target.suffix}: built for ${target.arch} with interpreter ${target.interpreter}`, () => {
       const header = new Uint8Array(readFileSync(compiledAgent(target.suffix)).subarray(0, 4096));

@@ -68,7 +68,7 @@ describe("shipped handlers", () => {
     test("without arguments it says how to call it", async () => {
       const out = await run("download-file.sh", []);
       expect(out.status).toBe("FAILED");
-      expect(out.statusDetails.stderr).toBe("usage: download-file.sh USER URL DESTINATION\n");
+      expect(out.statusDetails.stderr).toBe("usage: download-file.sh USER URL DESTINATION [SIGNATURE]\n");
     });
   });
 

@@ -13,6 +13,8 @@ export interface AgentProcessOptions {
   readonly maxReruns?: number;
   readonly updateRetrySeconds?: number;
   readonly extraArgs?: readonly string[];
+  /** The config's jobs.signing section (code signing), if any. */
+  readonly signing?: Record<string, unknown>;
   /** The agent's environment (default: this process's). */
   readonly env?: Record<string, string | undefined>;
 }
@@ -47,6 +49,7 @@ export class AgentProcess {
           "step-timeout-seconds": options.stepTimeoutSeconds ?? 60,
           "max-reruns": options.maxReruns ?? 3,
           "update-retry-seconds": options.updateRetrySeconds ?? 0.5,
+          ...(options.signing ? { signing: options.signing } : {}),
         },
       }),
       { mode: 0o600 },

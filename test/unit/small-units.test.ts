@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { notificationKey, sameNotification } from "../../src/jobs/dedupe.ts";
+import { notificationKey, RecentExecution, sameNotification } from "../../src/jobs/dedupe.ts";
+import { jobIdOfTruncatedExecution } from "../../src/jobs/oversized-message.ts";
+import { reportableDetails } from "../../src/runner/sanitize.ts";
 import { newClientToken } from "../../src/jobs/client-token.ts";
 import { backoffDelay, jitteredDelay } from "../../src/util/backoff.ts";
 import { REDACTED, redactSecrets } from "../../src/util/redact.ts";
@@ -76,5 +78,54 @@ describe("exitReason", () => {
     expect(exitReason({ kind: "exited", code: 1 })).toBe("Exited with status: 1");
     expect(exitReason({ kind: "signaled", signal: "SIGKILL" })).toBe("Killed by signal: SIGKILL");
     expect(exitReason({ kind: "timed-out", seconds: 5 })).toBe("Timed out after 5 s");
+  });
+});
+
+describe("redteam 08: dedupe keys on the execution, forgotten once it is terminal", () => {
+  const doc = { version: "1.0", steps: [] };
+  test("a re-created jobId (executionNumber 1 again) queued at another time is a new execution", () => {
+    expect(sameNotification(notificationKey("j", 1, doc, 1000), notificationKey("j", 1, doc, 1005))).toBe(false);
+    expect(sameNotification(notificationKey("j", 1, doc, 1000), notificationKey("j", 1, doc, 1000))).toBe(true);
+  });
+  test("the remembered execution repeats until forgotten; forgetting another job changes nothing", () => {
+    const recent = new RecentExecution();
+    const key = notificationKey("j", 1, doc, 1000);
+    expect(recent.isRepeat(key)).toBe(false);
+    expect(recent.isRepeat(key)).toBe(true);
+    recent.forget("other");
+    expect(recent.isRepeat(key)).toBe(true);
+    recent.forget("j");
+    expect(recent.isRepeat(key)).toBe(false);
+  });
+});
+
+describe("redteam 06: reportableDetails, the one statusDetails gate", () => {
+  test("control characters in any value, secrets, limits, empty values", () => {
+    const out = reportableDetails({
+      reason: "Handler directory /opt/h\u001b[0m does not exist",
+      failedStep: "bad\u0007name",
+      stdout: "x".repeat(3000) + "&X-Amz-Signature=" + "s".repeat(30),
+      stderr: "",
+      empty: "\r",
+    });
+    expect(out).toEqual({
+      reason: "Handler directory /opt/h\uFFFD[0m does not exist",
+      failedStep: "bad\uFFFDname",
+      stdout: "x".repeat(1024 - 27) + "&X-Amz-Signature=[REDACTED]",
+    });
+    expect(reportableDetails(out)).toEqual(out); // idempotent
+    expect(reportableDetails({ reason: "r".repeat(5000) }).reason!.length).toBe(1024);
+  });
+});
+
+describe("redteam 12: the jobId of an oversized execution message", () => {
+  const bytes = (s: string) => new TextEncoder().encode(s);
+  test("read from the kept head, only when it comes before any jobDocument", () => {
+    const head = '{"timestamp":1,"execution":{"jobId":"huge-1","thingName":"t","jobDocument":{"x":"';
+    expect(jobIdOfTruncatedExecution(bytes(head))).toBe("huge-1");
+    const documentFirst = '{"execution":{"jobDocument":{"jobId":"victim"},"jobId":"huge-1"';
+    expect(jobIdOfTruncatedExecution(bytes(documentFirst))).toBeUndefined();
+    expect(jobIdOfTruncatedExecution(bytes('{"execution":{"jobId":"not/valid"}'))).toBeUndefined();
+    expect(jobIdOfTruncatedExecution(bytes('{"execution":{"status":"QUEUED","jobDocument":"xxxx'))).toBeUndefined();
   });
 });
