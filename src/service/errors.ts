@@ -8,6 +8,7 @@ import type { RejectedErrorCode } from "../protocol/messages.ts";
 
 export type ServiceErrorCode =
   | "InvalidRequest"
+  | "Validation"
   | "ResourceNotFound"
   | "ResourceAlreadyExists"
   | "Conflict"
@@ -41,6 +42,7 @@ export const fail = (code: ServiceErrorCode, message: string): never => {
 /** HTTP status and the `x-amzn-ErrorType` AWS uses for each code on the control plane. */
 const HTTP: Record<ServiceErrorCode, { status: number; type: string }> = {
   InvalidRequest: { status: 400, type: "InvalidRequestException" },
+  Validation: { status: 400, type: "ValidationException" },
   ResourceNotFound: { status: 404, type: "ResourceNotFoundException" },
   ResourceAlreadyExists: { status: 409, type: "ResourceAlreadyExistsException" },
   Conflict: { status: 409, type: "ConflictException" },

@@ -11,7 +11,6 @@ import { createLogger } from "../log/logger.ts";
 import { revision, target, version } from "../version.ts";
 import { startService } from "./service.ts";
 
-
 const USAGE = `Usage: iot-jobs-local serve [options]
 
   --data-dir DIR       where the SQLite store lives (default: in memory, lost on exit)
@@ -50,8 +49,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  if (values.help) return void process.stdout.write(USAGE), 0;
-  if (values.version) return void process.stdout.write(`iot-jobs-local ${version} (${revision}) ${target}\n`), 0;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`iot-jobs-local ${version} (${revision}) ${target}\n`);
+    return 0;
+  }
   if (positionals[0] !== "serve" || positionals.length > 1) {
     process.stderr.write(USAGE);
     return 2;
@@ -60,7 +65,8 @@ export async function main(argv: string[]): Promise<number> {
     const raw = values[name];
     if (raw === undefined) return fallback;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name} must be a port number (0 picks a free one), not ${JSON.stringify(raw)}`);
+    if (!Number.isInteger(n) || n < 0 || n > 65535)
+      throw new Error(`--${name} must be a port number (0 picks a free one), not ${JSON.stringify(raw)}`);
     return n;
   };
   const level = String(values["log-level"] ?? "INFO").toUpperCase();
@@ -70,12 +76,15 @@ export async function main(argv: string[]): Promise<number> {
   }
   const log = createLogger({ level: level as "INFO", type: "stdout", fd: 2 });
   process.on("uncaughtException", (error) => log.error({ err: error }, "Unexpected error; the service keeps running"));
-  process.on("unhandledRejection", (error) => log.error({ err: error }, "Unexpected rejection; the service keeps running"));
+  process.on("unhandledRejection", (error) =>
+    log.error({ err: error }, "Unexpected rejection; the service keeps running"),
+  );
 
-  let service;
+  let service: Awaited<ReturnType<typeof startService>>;
   try {
     const minuteMs = values["minute-ms"] === undefined ? undefined : Number(values["minute-ms"]);
-    if (minuteMs !== undefined && !(Number.isFinite(minuteMs) && minuteMs > 0)) throw new Error("--minute-ms must be a positive number");
+    if (minuteMs !== undefined && !(Number.isFinite(minuteMs) && minuteMs > 0))
+      throw new Error("--minute-ms must be a positive number");
     service = await startService({
       dataDir: values["data-dir"] as string | undefined,
       host: (values.host as string | undefined) ?? "127.0.0.1",

@@ -1,17 +1,18 @@
 /**
- * The local Jobs service's records. Plain data: what the store persists and the APIs read.
- * Times are epoch seconds, as the Jobs API sends them.
+ * The local Jobs service's records. Plain, readonly data: what the store persists and the APIs
+ * read; a change is a new record given to the store (store.ts). Times are epoch seconds, as the
+ * Jobs API sends them.
  */
 import type { JobExecutionStatus } from "../protocol/statuses.ts";
 
 export interface Thing {
   readonly thingName: string;
   readonly thingId: string;
-  attributes: Record<string, string>;
-  thingTypeName?: string;
-  version: number;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly thingTypeName?: string;
+  readonly version: number;
   /** Static groups this thing was added to. */
-  groups: string[];
+  readonly groups: readonly string[];
 }
 
 export interface ThingType {
@@ -28,15 +29,15 @@ export interface ThingType {
 export interface ThingGroup {
   readonly thingGroupName: string;
   readonly thingGroupId: string;
-  description?: string;
+  readonly description?: string;
   /** Static groups only: the parent in a hierarchy (AWS allows 7 levels). */
   readonly parentGroupName?: string;
   /** The group's own attributes (thingGroupProperties.attributePayload). */
   readonly attributes?: Readonly<Record<string, string>>;
   /** Dynamic groups: members are the things matching this fleet query. */
-  queryString?: string;
-  creationDate: number;
-  version: number;
+  readonly queryString?: string;
+  readonly creationDate: number;
+  readonly version: number;
 }
 
 export type JobStatus = "IN_PROGRESS" | "CANCELED" | "COMPLETED" | "DELETION_IN_PROGRESS";
@@ -44,7 +45,7 @@ export type JobStatus = "IN_PROGRESS" | "CANCELED" | "COMPLETED" | "DELETION_IN_
 export interface Job {
   readonly jobId: string;
   readonly jobArn: string;
-  readonly targets: string[];
+  readonly targets: readonly string[];
   readonly targetSelection: "SNAPSHOT" | "CONTINUOUS";
   /** The document as deployed (after substitution), a JSON string. */
   readonly document: string;
@@ -53,16 +54,16 @@ export interface Job {
   readonly description?: string;
   readonly inProgressTimeoutInMinutes?: number;
   /** With `$default` resolved, as DescribeJob shows them. */
-  readonly destinationPackageVersions: string[];
+  readonly destinationPackageVersions: readonly string[];
   /** As given to CreateJob (DescribeJob with beforeSubstitution). */
-  readonly destinationPackageVersionsBeforeSubstitution: string[];
-  status: JobStatus;
-  forceCanceled?: boolean;
-  comment?: string;
-  reasonCode?: string;
+  readonly destinationPackageVersionsBeforeSubstitution: readonly string[];
+  readonly status: JobStatus;
+  readonly forceCanceled?: boolean;
+  readonly comment?: string;
+  readonly reasonCode?: string;
   readonly createdAt: number;
-  lastUpdatedAt: number;
-  completedAt?: number;
+  readonly lastUpdatedAt: number;
+  readonly completedAt?: number;
   /** Order of creation, for FIFO among executions queued in the same second. */
   readonly sequence: number;
 }
@@ -71,17 +72,17 @@ export interface Execution {
   readonly jobId: string;
   readonly thingName: string;
   readonly executionNumber: number;
-  status: JobExecutionStatus;
-  statusDetails: Record<string, string>;
+  readonly status: JobExecutionStatus;
+  readonly statusDetails: Readonly<Record<string, string>>;
   readonly queuedAt: number;
-  startedAt?: number;
-  lastUpdatedAt: number;
-  versionNumber: number;
-  forceCanceled?: boolean;
+  readonly startedAt?: number;
+  readonly lastUpdatedAt: number;
+  readonly versionNumber: number;
+  readonly forceCanceled?: boolean;
   /** Epoch ms when the step timer fires (IN_PROGRESS with stepTimeoutInMinutes). */
-  stepDeadline?: number;
+  readonly stepDeadline?: number;
   /** Epoch ms when the job's in-progress timer fires. */
-  inProgressDeadline?: number;
+  readonly inProgressDeadline?: number;
   /** Queue order: the job's sequence. */
   readonly sequence: number;
 }
@@ -90,38 +91,38 @@ export type PackageVersionStatus = "DRAFT" | "PUBLISHED" | "DEPRECATED";
 
 export interface SoftwarePackage {
   readonly packageName: string;
-  description?: string;
-  defaultVersionName?: string;
+  readonly description?: string;
+  readonly defaultVersionName?: string;
   readonly creationDate: number;
-  lastModifiedDate: number;
-  tags: Record<string, string>;
+  readonly lastModifiedDate: number;
+  readonly tags: Readonly<Record<string, string>>;
 }
 
 export interface PackageVersion {
   readonly packageName: string;
   readonly versionName: string;
-  description?: string;
-  attributes: Record<string, string>;
-  status: PackageVersionStatus;
-  recipe?: string;
-  artifact?: unknown;
+  readonly description?: string;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly status: PackageVersionStatus;
+  readonly recipe?: string;
+  readonly artifact?: unknown;
   readonly creationDate: number;
-  lastModifiedDate: number;
-  tags: Record<string, string>;
+  readonly lastModifiedDate: number;
+  readonly tags: Readonly<Record<string, string>>;
 }
 
 export interface Shadow {
   readonly thingName: string;
   /** "" is the classic (unnamed) shadow. */
   readonly shadowName: string;
-  state: { desired?: Record<string, unknown>; reported?: Record<string, unknown> };
-  metadata: { desired?: Record<string, unknown>; reported?: Record<string, unknown> };
-  version: number;
-  timestamp: number;
+  readonly state: { readonly desired?: Record<string, unknown>; readonly reported?: Record<string, unknown> };
+  readonly metadata: { readonly desired?: Record<string, unknown>; readonly reported?: Record<string, unknown> };
+  readonly version: number;
+  readonly timestamp: number;
 }
 
 export interface PackageConfiguration {
-  versionUpdateByJobsConfig: { enabled: boolean; roleArn?: string };
+  readonly versionUpdateByJobsConfig: { readonly enabled: boolean; readonly roleArn?: string };
 }
 
 export const ACCOUNT = "123456789012";

@@ -3,9 +3,10 @@ import { IoTClient } from "@aws-sdk/client-iot";
 import { IoTDataPlaneClient } from "@aws-sdk/client-iot-data-plane";
 import { createLogger } from "../../src/log/logger.ts";
 import { type RunningService, startService } from "../../src/service/service.ts";
+import type { Clock } from "../../src/util/clock.ts";
 
 /** The local service in this process on free ports, with an in-memory store unless `dataDir`. */
-export async function startLocalService(options: { dataDir?: string; minuteMs?: number; broker?: string } = {}): Promise<RunningService> {
+export async function startLocalService(options: { dataDir?: string; minuteMs?: number; broker?: string; clock?: Clock } = {}): Promise<RunningService> {
   return startService({
     dataDir: options.dataDir,
     host: "127.0.0.1",
@@ -13,6 +14,7 @@ export async function startLocalService(options: { dataDir?: string; minuteMs?: 
     httpPort: 0,
     minuteMs: options.minuteMs,
     broker: options.broker,
+    clock: options.clock,
     log: createLogger({ level: "ERROR", type: "stdout", fd: 2 }),
   });
 }

@@ -1,13 +1,14 @@
 /**
  * The local service's Jobs device API beyond the contract every implementation shares
  * (test/contract/jobs-contract.ts: requests, replies, notifications, rejections): the control
- * plane's cancel rules as the device sees them, timers with a shortened minute, and the embedded
+ * plane's cancel rules as the device sees them, timers on a ManualClock, and the embedded
  * broker's topic policy. mqtt.js devices, jobs created through @aws-sdk/client-iot.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { CancelJobExecutionCommand, CreateJobCommand, CreateThingCommand, type IoTClient } from "@aws-sdk/client-iot";
 import mqtt from "mqtt";
 import type { RunningService } from "../../src/service/service.ts";
+import { ManualClock } from "../../src/util/clock.ts";
 import { Device, iotClient, startLocalService, thingArn } from "../helpers/local-service.ts";
 
 let service: RunningService;
@@ -50,15 +51,47 @@ describe("control-plane cancels seen by the device", () => {
   });
 });
 
-describe("timers (a timeout minute lasts 300 ms here; the step timer is in the contract suite)", () => {
+describe("timers (a ManualClock: time moves only when the test advances it; the step timer is in the contract suite)", () => {
+  const clock = new ManualClock(Date.UTC(2026, 5, 1));
+  let timed: RunningService;
+  let timedIot: IoTClient;
+  beforeAll(async () => {
+    timed = await startLocalService({ minuteMs: 60_000, clock });
+    timedIot = iotClient(timed.httpUrl);
+  });
+  afterAll(async () => {
+    await timed.stop();
+    expect(clock.pending()).toBe(0); // stopping cancels every timer
+  });
+  const timedDevice = async (thing: string, subscribe: string[] = []) => {
+    await timedIot.send(new CreateThingCommand({ thingName: thing }));
+    const d = await Device.connect(timed.mqttUrl, thing, subscribe);
+    devices.push(d);
+    return d;
+  };
+  const minutes = (m: number) => clock.advance(m * 60_000);
+
   test("the job's in-progress timeout applies from IN_PROGRESS", async () => {
-    const d = await thingWithDevice([]);
-    await createJob("ip-1", [d.thing], { timeoutConfig: { inProgressTimeoutInMinutes: 1 } });
-    await Bun.sleep(500);
+    const d = await timedDevice("tm-ip");
+    await timedIot.send(new CreateJobCommand({ jobId: "ip-1", targets: [thingArn(d.thing)], document: doc("ip-1"), timeoutConfig: { inProgressTimeoutInMinutes: 1 } }));
+    minutes(5);
     expect((await d.request("jobs/ip-1/get", {})).payload.execution.status).toBe("QUEUED");
     await d.request("jobs/start-next", {});
-    await Bun.sleep(900);
-    expect((await d.request("jobs/ip-1/get", {})).payload.execution.status).toBe("TIMED_OUT");
+    minutes(0.99);
+    expect((await d.request("jobs/ip-1/get", {})).payload.execution.status).toBe("IN_PROGRESS");
+    minutes(0.01);
+    const after = (await d.request("jobs/ip-1/get", {})).payload.execution;
+    expect([after.status, after.statusDetails.timedOut]).toEqual(["TIMED_OUT", "in-progress timer expired"]);
+  });
+
+  test("a step timeout of 10,080 minutes (the maximum) fires after exactly that long", async () => {
+    const d = await timedDevice("tm-long");
+    await timedIot.send(new CreateJobCommand({ jobId: "long-1", targets: [thingArn(d.thing)], document: doc("long-1") }));
+    await d.request("jobs/start-next", { stepTimeoutInMinutes: 10080 });
+    minutes(10079);
+    expect((await d.request("jobs/long-1/get", {})).payload.execution.status).toBe("IN_PROGRESS");
+    minutes(1);
+    expect((await d.request("jobs/long-1/get", {})).payload.execution.status).toBe("TIMED_OUT");
   });
 });
 

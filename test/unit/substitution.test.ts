@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { AwsError } from "../../src/service/aws-error.ts";
+import { ServiceError } from "../../src/service/errors.ts";
 import { type CatalogLookup, MESSAGES, substitute } from "../../src/service/catalog/substitution.ts";
 import type { PackageVersion, PackageVersionStatus } from "../../src/service/model.ts";
 
@@ -30,9 +30,9 @@ function error(fn: () => unknown): string {
   try {
     fn();
   } catch (e) {
-    expect(e).toBeInstanceOf(AwsError);
-    expect((e as AwsError).type).toBe("InvalidRequestException");
-    return (e as AwsError).message;
+    expect(e).toBeInstanceOf(ServiceError);
+    expect((e as ServiceError).code).toBe("InvalidRequest");
+    return (e as ServiceError).message;
   }
   throw new Error("expected an error");
 }

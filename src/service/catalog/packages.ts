@@ -3,8 +3,15 @@
  * editable only in DRAFT (3 KB in all), default versions, delete ordering, and the package
  * configuration that lets Jobs write `$package`.
  */
-import { AwsError, notFound } from "../aws-error.ts";
-import { arn, type PackageConfiguration, type PackageVersion, type PackageVersionStatus, type SoftwarePackage } from "../model.ts";
+import { dictOf } from "../dict.ts";
+import { ServiceError } from "../errors.ts";
+import {
+  arn,
+  type PackageConfiguration,
+  type PackageVersion,
+  type PackageVersionStatus,
+  type SoftwarePackage,
+} from "../model.ts";
 import { type Store, versionKey } from "../store.ts";
 import { PACKAGE_NAME_PATTERN as PACKAGE_NAME, VERSION_NAME_PATTERN as VERSION_NAME } from "../../protocol/ids.ts";
 
@@ -13,8 +20,9 @@ const NO_CONTROL = /^[^\p{C}]+$/u;
 export const MAX_ATTRIBUTES_BYTES = 3072;
 const CONFIG_KEY = "package-configuration";
 
-const validation = (message: string) => new AwsError("ValidationException", message);
-const conflict = (message: string) => new AwsError("ConflictException", message);
+const validation = (message: string) => new ServiceError("Validation", message);
+const conflict = (message: string) => new ServiceError("Conflict", message);
+const notFound = (message: string) => new ServiceError("ResourceNotFound", message);
 
 export const packageArn = (p: string) => arn(`package/${p}`);
 export const versionArn = (p: string, v: string) => arn(`package/${p}/version/${v}`);
@@ -30,11 +38,18 @@ export class PackageCatalog {
   }
 
   createPackage(packageName: string, description?: string, tags: Record<string, string> = {}): SoftwarePackage {
-    if (!PACKAGE_NAME.test(packageName)) throw validation(`Package name ${JSON.stringify(packageName)} must be 1-128 characters of [a-zA-Z0-9-_.]`);
+    if (!PACKAGE_NAME.test(packageName))
+      throw validation(`Package name ${JSON.stringify(packageName)} must be 1-128 characters of [a-zA-Z0-9-_.]`);
     checkDescription(description);
     if (this.store.get("package", packageName)) throw conflict(`Package ${packageName} already exists`);
     const now = this.seconds();
-    const pkg: SoftwarePackage = { packageName, creationDate: now, lastModifiedDate: now, tags, ...(description !== undefined ? { description } : {}) };
+    const pkg: SoftwarePackage = {
+      packageName,
+      creationDate: now,
+      lastModifiedDate: now,
+      tags: dictOf(tags),
+      ...(description !== undefined ? { description } : {}),
+    };
     this.store.put("package", packageName, pkg);
     return pkg;
   }
@@ -45,23 +60,36 @@ export class PackageCatalog {
     return p;
   }
 
-  updatePackage(packageName: string, update: { description?: string; defaultVersionName?: string; unsetDefaultVersion?: boolean }): void {
+  /** Every field is checked before anything changes; the package is then replaced whole. */
+  updatePackage(
+    packageName: string,
+    update: { description?: string; defaultVersionName?: string; unsetDefaultVersion?: boolean },
+  ): void {
     const p = this.getPackage(packageName);
-    if (update.defaultVersionName !== undefined && update.unsetDefaultVersion) throw validation("Give defaultVersionName or unsetDefaultVersion, not both");
-    if (update.description !== undefined) (checkDescription(update.description), (p.description = update.description));
+    if (update.defaultVersionName !== undefined && update.unsetDefaultVersion)
+      throw validation("Give defaultVersionName or unsetDefaultVersion, not both");
+    checkDescription(update.description);
     if (update.defaultVersionName !== undefined) {
       const v = this.getVersion(packageName, update.defaultVersionName);
-      if (v.status === "DRAFT") throw conflict(`Version ${update.defaultVersionName} of package ${packageName} is DRAFT; publish it before naming it the default version`);
-      p.defaultVersionName = update.defaultVersionName;
+      if (v.status === "DRAFT")
+        throw conflict(
+          `Version ${update.defaultVersionName} of package ${packageName} is DRAFT; publish it before naming it the default version`,
+        );
     }
-    if (update.unsetDefaultVersion) delete p.defaultVersionName;
-    p.lastModifiedDate = this.seconds();
-    this.store.put("package", packageName, p);
+    const next: { -readonly [K in keyof SoftwarePackage]: SoftwarePackage[K] } = {
+      ...p,
+      lastModifiedDate: this.seconds(),
+    };
+    if (update.description !== undefined) next.description = update.description;
+    if (update.defaultVersionName !== undefined) next.defaultVersionName = update.defaultVersionName;
+    if (update.unsetDefaultVersion) delete next.defaultVersionName;
+    this.store.put("package", packageName, next);
   }
 
   deletePackage(packageName: string): void {
     if (!this.store.get("package", packageName)) return; // deleting a missing package succeeds
-    if (this.versions(packageName).length > 0) throw conflict(`Package ${packageName} still has versions; delete them first`);
+    if (this.versions(packageName).length > 0)
+      throw conflict(`Package ${packageName} still has versions; delete them first`);
     this.store.delete("package", packageName);
   }
 
@@ -69,22 +97,35 @@ export class PackageCatalog {
     return [...this.store.all("package")].sort((a, b) => a.packageName.localeCompare(b.packageName));
   }
 
-  createVersion(packageName: string, versionName: string, fields: { description?: string; attributes?: Record<string, string>; recipe?: string; artifact?: unknown; tags?: Record<string, string> }): PackageVersion {
+  createVersion(
+    packageName: string,
+    versionName: string,
+    fields: {
+      description?: string;
+      attributes?: Record<string, string>;
+      recipe?: string;
+      artifact?: unknown;
+      tags?: Record<string, string>;
+    },
+  ): PackageVersion {
     this.getPackage(packageName);
-    if (!VERSION_NAME.test(versionName)) throw validation(`Version name ${JSON.stringify(versionName)} must be 1-64 characters of [a-zA-Z0-9-_.]`);
+    if (!VERSION_NAME.test(versionName))
+      throw validation(`Version name ${JSON.stringify(versionName)} must be 1-64 characters of [a-zA-Z0-9-_.]`);
     checkDescription(fields.description);
     checkAttributes(fields.attributes ?? {});
-    if (fields.recipe !== undefined && fields.recipe.length > 3072) throw validation("recipe must be at most 3072 characters");
-    if (this.store.get("version", versionKey(packageName, versionName))) throw conflict(`Version ${versionName} of package ${packageName} already exists`);
+    if (fields.recipe !== undefined && fields.recipe.length > 3072)
+      throw validation("recipe must be at most 3072 characters");
+    if (this.store.get("version", versionKey(packageName, versionName)))
+      throw conflict(`Version ${versionName} of package ${packageName} already exists`);
     const now = this.seconds();
     const v: PackageVersion = {
       packageName,
       versionName,
-      attributes: { ...(fields.attributes ?? {}) },
+      attributes: dictOf(fields.attributes),
       status: "DRAFT",
       creationDate: now,
       lastModifiedDate: now,
-      tags: fields.tags ?? {},
+      tags: dictOf(fields.tags),
       ...(fields.description !== undefined ? { description: fields.description } : {}),
       ...(fields.recipe !== undefined ? { recipe: fields.recipe } : {}),
       ...(fields.artifact !== undefined ? { artifact: fields.artifact } : {}),
@@ -103,49 +144,84 @@ export class PackageCatalog {
     return this.store.get("version", versionKey(packageName, versionName));
   }
 
-  updateVersion(packageName: string, versionName: string, update: { description?: string; attributes?: Record<string, string>; action?: string; recipe?: string; artifact?: unknown }): void {
+  updateVersion(
+    packageName: string,
+    versionName: string,
+    update: {
+      description?: string;
+      attributes?: Record<string, string>;
+      action?: string;
+      recipe?: string;
+      artifact?: unknown;
+    },
+  ): void {
     const v = this.getVersion(packageName, versionName);
     if (update.attributes !== undefined || update.artifact !== undefined) {
-      if (v.status !== "DRAFT") throw conflict(`Attributes and artifact of version ${versionName} can only be updated while it is DRAFT; it is ${v.status}. Create a new version instead`);
+      if (v.status !== "DRAFT")
+        throw conflict(
+          `Attributes and artifact of version ${versionName} can only be updated while it is DRAFT; it is ${v.status}. Create a new version instead`,
+        );
     }
-    if (update.description !== undefined) (checkDescription(update.description), (v.description = update.description));
+    // Validate every field first; the version is then replaced whole (a refusal changes nothing).
+    checkDescription(update.description);
+    if (update.recipe !== undefined && update.recipe.length > 3072)
+      throw validation("recipe must be at most 3072 characters");
+    let attributes = v.attributes;
     if (update.attributes !== undefined) {
       // Given attributes are merged in; an empty value removes a key.
-      const next = { ...v.attributes };
-      for (const [k, value] of Object.entries(update.attributes)) if (value === "") delete next[k];
-      else next[k] = value;
-      checkAttributes(next);
-      v.attributes = next;
+      const merged = dictOf(v.attributes);
+      for (const [k, value] of Object.entries(update.attributes))
+        if (value === "") delete merged[k];
+        else merged[k] = value;
+      checkAttributes(merged);
+      attributes = merged;
     }
-    if (update.artifact !== undefined) v.artifact = update.artifact;
-    if (update.recipe !== undefined) {
-      if (update.recipe.length > 3072) throw validation("recipe must be at most 3072 characters");
-      v.recipe = update.recipe;
-    }
-    if (update.action !== undefined) v.status = nextStatus(v.status, update.action, versionName);
-    v.lastModifiedDate = this.seconds();
-    this.store.put("version", versionKey(packageName, versionName), v);
+    const status = update.action !== undefined ? nextStatus(v.status, update.action, versionName) : v.status;
+    const next: { -readonly [K in keyof PackageVersion]: PackageVersion[K] } = {
+      ...v,
+      attributes,
+      status,
+      lastModifiedDate: this.seconds(),
+    };
+    if (update.description !== undefined) next.description = update.description;
+    if (update.artifact !== undefined) next.artifact = update.artifact;
+    if (update.recipe !== undefined) next.recipe = update.recipe;
+    this.store.put("version", versionKey(packageName, versionName), next);
   }
 
   deleteVersion(packageName: string, versionName: string): void {
     const v = this.findVersion(packageName, versionName);
     if (!v) return;
-    if (this.store.get("package", packageName)?.defaultVersionName === versionName) throw conflict(`Version ${versionName} is the default version of package ${packageName}; unset it first`);
+    if (this.store.get("package", packageName)?.defaultVersionName === versionName)
+      throw conflict(`Version ${versionName} is the default version of package ${packageName}; unset it first`);
     this.store.delete("version", versionKey(packageName, versionName));
   }
 
   versions(packageName: string, status?: PackageVersionStatus): PackageVersion[] {
-    return [...this.store.all("version")].filter((v) => v.packageName === packageName && (!status || v.status === status)).sort((a, b) => a.versionName.localeCompare(b.versionName));
+    return [...this.store.all("version")]
+      .filter((v) => v.packageName === packageName && (!status || v.status === status))
+      .sort((a, b) => a.versionName.localeCompare(b.versionName));
   }
 
   configuration(): PackageConfiguration {
-    return (this.store.get("setting", CONFIG_KEY) as PackageConfiguration | undefined) ?? { versionUpdateByJobsConfig: { enabled: false } };
+    return (
+      (this.store.get("setting", CONFIG_KEY) as PackageConfiguration | undefined) ?? {
+        versionUpdateByJobsConfig: { enabled: false },
+      }
+    );
   }
 
   updateConfiguration(config: { enabled?: boolean; roleArn?: string }): void {
     const current = this.configuration();
-    const next: PackageConfiguration = { versionUpdateByJobsConfig: { ...current.versionUpdateByJobsConfig, ...(config.enabled !== undefined ? { enabled: config.enabled } : {}), ...(config.roleArn !== undefined ? { roleArn: config.roleArn } : {}) } };
-    if (next.versionUpdateByJobsConfig.enabled && !next.versionUpdateByJobsConfig.roleArn) throw validation("versionUpdateByJobsConfig.roleArn is required to enable it");
+    const next: PackageConfiguration = {
+      versionUpdateByJobsConfig: {
+        ...current.versionUpdateByJobsConfig,
+        ...(config.enabled !== undefined ? { enabled: config.enabled } : {}),
+        ...(config.roleArn !== undefined ? { roleArn: config.roleArn } : {}),
+      },
+    };
+    if (next.versionUpdateByJobsConfig.enabled && !next.versionUpdateByJobsConfig.roleArn)
+      throw validation("versionUpdateByJobsConfig.roleArn is required to enable it");
     this.store.put("setting", CONFIG_KEY, next);
   }
 }
@@ -153,21 +229,32 @@ export class PackageCatalog {
 function nextStatus(from: PackageVersionStatus, action: string, versionName: string): PackageVersionStatus {
   if (action === "PUBLISH" && (from === "DRAFT" || from === "DEPRECATED" || from === "PUBLISHED")) return "PUBLISHED";
   if (action === "DEPRECATE" && (from === "PUBLISHED" || from === "DEPRECATED")) return "DEPRECATED";
-  if (action !== "PUBLISH" && action !== "DEPRECATE") throw validation(`action must be PUBLISH or DEPRECATE, not ${JSON.stringify(action)}`);
-  throw conflict(`Version ${versionName} is ${from}; it cannot be ${action === "DEPRECATE" ? "deprecated" : "published"} from that state`);
+  if (action !== "PUBLISH" && action !== "DEPRECATE")
+    throw validation(`action must be PUBLISH or DEPRECATE, not ${JSON.stringify(action)}`);
+  throw conflict(
+    `Version ${versionName} is ${from}; it cannot be ${action === "DEPRECATE" ? "deprecated" : "published"} from that state`,
+  );
 }
 
 function checkDescription(description: string | undefined): void {
   if (description === undefined || description === "") return;
-  if (description.length > 1024 || !NO_CONTROL.test(description)) throw validation("description must be at most 1024 characters without control characters");
+  if (description.length > 1024 || !NO_CONTROL.test(description))
+    throw validation("description must be at most 1024 characters without control characters");
 }
 
-function checkAttributes(attributes: Record<string, string>): void {
+function checkAttributes(attributes: Readonly<Record<string, string>>): void {
   for (const [k, v] of Object.entries(attributes)) {
     if (!ATTRIBUTE_KEY.test(k)) throw validation(`Attribute key ${JSON.stringify(k)} must match [a-zA-Z0-9:_-]+`);
-    if (typeof v !== "string" || !NO_CONTROL.test(v)) throw validation(`Attribute ${k} must be a non-empty string without control characters`);
+    if (typeof v !== "string" || !NO_CONTROL.test(v))
+      throw validation(`Attribute ${k} must be a non-empty string without control characters`);
   }
-  const bytes = new TextEncoder().encode(Object.entries(attributes).map(([k, v]) => k + v).join("")).length;
-  if (bytes > MAX_ATTRIBUTES_BYTES) throw validation(`Attributes total ${bytes} bytes; at most ${MAX_ATTRIBUTES_BYTES} are allowed per package version`);
+  const bytes = new TextEncoder().encode(
+    Object.entries(attributes)
+      .map(([k, v]) => k + v)
+      .join(""),
+  ).length;
+  if (bytes > MAX_ATTRIBUTES_BYTES)
+    throw validation(
+      `Attributes total ${bytes} bytes; at most ${MAX_ATTRIBUTES_BYTES} are allowed per package version`,
+    );
 }
-

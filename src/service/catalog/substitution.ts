@@ -7,7 +7,7 @@
  * with the error messages the Software Package Catalog documents, the document's references
  * checked against destinationPackageVersions, and DRAFT versions refused. Pure over a lookup.
  */
-import { invalid } from "../aws-error.ts";
+import { ServiceError } from "../errors.ts";
 import type { PackageVersion } from "../model.ts";
 
 export interface CatalogLookup {
@@ -31,38 +31,54 @@ export interface Substituted {
   readonly resolvedArns: string[];
 }
 
-const ARN = /^arn:aws:iot:[a-z0-9-]+:\d{12}:package\/([a-zA-Z0-9-_.]{1,128})\/version\/(\$default|\$null|[a-zA-Z0-9-_.]{1,64})$/;
+const invalid = (message: string) => new ServiceError("InvalidRequest", message);
+const ARN =
+  /^arn:aws:iot:[a-z0-9-]+:\d{12}:package\/([a-zA-Z0-9-_.]{1,128})\/version\/(\$default|\$null|[a-zA-Z0-9-_.]{1,64})$/;
 const MAX_DESTINATIONS = 25;
 const PREFIX = "${aws:";
-const PACKAGE_REF = /^aws:iot:package:([^:]*):version:([^:]*):(attributes(?::([a-zA-Z0-9:_-]+))?|artifact-location:s3-presigned-url)$/;
+const PACKAGE_REF =
+  /^aws:iot:package:([^:]*):version:([^:]*):(attributes(?::([a-zA-Z0-9:_-]+))?|artifact-location:s3-presigned-url)$/;
 
 export const MESSAGES = {
-  emptyPairAmbiguous: "Cannot resolve empty package name and version name given multiple elements in destination package versions.",
+  emptyPairAmbiguous:
+    "Cannot resolve empty package name and version name given multiple elements in destination package versions.",
   emptyPairMismatch: "Empty package name and version name have to be used in pair.",
   nullReferenced: "$null is not allowed to be referenced as a package version in job documents.",
-  allAttributesAlone: "The package version attribute placeholder for all attributes has to be a json value by itself and not appended with other strings or nested with other placeholders.",
+  allAttributesAlone:
+    "The package version attribute placeholder for all attributes has to be a json value by itself and not appended with other strings or nested with other placeholders.",
   notTerminated: "One or more parameters or placeholders are not terminated.",
   secondLayer: (inner: string) => `\${aws:${inner}[...]} should not be the second layer pattern.`,
-  noArtifact: (p: string, v: string) => `Package ${p} version ${v} does not have an associated artifact to generate an S3 presigned url.`,
-  presignedRole: (p: string, v: string) => `presignedUrlConfig role ARN is required to generate an S3 presigned url in job document for package ${p} version ${v} artifact.`,
+  noArtifact: (p: string, v: string) =>
+    `Package ${p} version ${v} does not have an associated artifact to generate an S3 presigned url.`,
+  presignedRole: (p: string, v: string) =>
+    `presignedUrlConfig role ARN is required to generate an S3 presigned url in job document for package ${p} version ${v} artifact.`,
 } as const;
 
 export function parseDestinations(arns: readonly string[], lookup: CatalogLookup): Destination[] {
-  if (arns.length > MAX_DESTINATIONS) throw invalid(`destinationPackageVersions holds ${arns.length} entries; at most ${MAX_DESTINATIONS} are allowed`);
+  if (arns.length > MAX_DESTINATIONS)
+    throw invalid(`destinationPackageVersions holds ${arns.length} entries; at most ${MAX_DESTINATIONS} are allowed`);
   const seen = new Set<string>();
   return arns.map((a) => {
     const m = ARN.exec(a);
-    if (!m) throw invalid(`${JSON.stringify(a)} is not a package version ARN (arn:aws:iot:<region>:<account>:package/<name>/version/<version>)`);
+    if (!m)
+      throw invalid(
+        `${JSON.stringify(a)} is not a package version ARN (arn:aws:iot:<region>:<account>:package/<name>/version/<version>)`,
+      );
     const [, packageName, versionName] = m as unknown as [string, string, string];
     if (seen.has(packageName)) throw invalid(`destinationPackageVersions names package ${packageName} more than once`);
     seen.add(packageName);
-    if (!lookup.packageExists(packageName)) throw invalid(`Package ${packageName} in destinationPackageVersions does not exist`);
+    if (!lookup.packageExists(packageName))
+      throw invalid(`Package ${packageName} in destinationPackageVersions does not exist`);
     if (versionName === "$null") return { packageName, versionName, resolvedVersion: undefined };
     const resolved = versionName === "$default" ? lookup.defaultVersion(packageName) : versionName;
     if (!resolved) throw invalid(`Package ${packageName} has no default version to resolve $default`);
     const version = lookup.version(packageName, resolved);
-    if (!version) throw invalid(`Package ${packageName} version ${resolved} in destinationPackageVersions does not exist`);
-    if (version.status === "DRAFT") throw invalid(`Package ${packageName} version ${resolved} is DRAFT; only PUBLISHED or DEPRECATED versions can be deployed`);
+    if (!version)
+      throw invalid(`Package ${packageName} version ${resolved} in destinationPackageVersions does not exist`);
+    if (version.status === "DRAFT")
+      throw invalid(
+        `Package ${packageName} version ${resolved} is DRAFT; only PUBLISHED or DEPRECATED versions can be deployed`,
+      );
     return { packageName, versionName, resolvedVersion: resolved };
   });
 }
@@ -85,7 +101,10 @@ export function substitute(document: string, destinationArns: readonly string[],
     if (close === -1) throw invalid(MESSAGES.notTerminated);
     if (nested !== -1 && nested < close) {
       const inner = document.slice(nested + PREFIX.length, close);
-      if (/^iot:package:[^:]*:version:[^:]*:artifact-location:s3-presigned-url$/.test(inner)) throw invalid("${aws:iot:package:[...]:artifact:s3-presigned-url} cannot be nested inside another placeholder.");
+      if (/^iot:package:[^:]*:version:[^:]*:artifact-location:s3-presigned-url$/.test(inner))
+        throw invalid(
+          "${aws:iot:package:[...]:artifact:s3-presigned-url} cannot be nested inside another placeholder.",
+        );
       throw invalid(MESSAGES.secondLayer(inner.split(":").slice(0, 2).join(":")));
     }
     const body = document.slice(start + 2, close);
@@ -111,7 +130,10 @@ export function substitute(document: string, destinationArns: readonly string[],
     const dest = destinations.find((d) => d.packageName === p && d.versionName === v);
     let versionName = v;
     if (v === "$default") {
-      if (!dest) throw invalid(`The job document uses ${p}:$default; add arn:…:package/${p}/version/$default to destinationPackageVersions`);
+      if (!dest)
+        throw invalid(
+          `The job document uses ${p}:$default; add arn:…:package/${p}/version/$default to destinationPackageVersions`,
+        );
       versionName = dest.resolvedVersion!;
     }
     if (!dest) missing.add(`${p}:${v}`);
@@ -141,7 +163,9 @@ export function substitute(document: string, destinationArns: readonly string[],
   }
   out += document.slice(at);
   if (missing.size > 0) {
-    throw invalid(`The job document references package versions not listed in destinationPackageVersions: ${[...missing].join(", ")}. Make both references match`);
+    throw invalid(
+      `The job document references package versions not listed in destinationPackageVersions: ${[...missing].join(", ")}. Make both references match`,
+    );
   }
   return { document: out, destinations, resolvedArns };
 }

@@ -27,10 +27,9 @@ interface Rejection {
   readonly executionState?: object;
 }
 
-/** The engine's refusal → the device's rejection (once the engine's Outcome carries a
- * ServiceError, the code becomes `deviceErrorCode(failure.error)`). */
+/** The engine's refusal → the device's rejection. */
 function engineRejection(failure: Extract<Outcome<unknown>, { ok: false }>): Rejection {
-  return { code: failure.code, message: failure.message, executionState: failure.executionState };
+  return { code: deviceErrorCode(failure.error), message: failure.error.message, executionState: failure.executionState };
 }
 
 export class JobsDeviceApi {

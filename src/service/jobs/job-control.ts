@@ -1,11 +1,12 @@
 /**
  * The control plane's Jobs operations: CreateJob (targets of things or groups, SNAPSHOT or
  * CONTINUOUS, timeouts, package substitution and checks), CancelJob, DeleteJob, executions — and
- * what happens when group membership changes or an execution succeeds with packages.
+ * what happens when group membership changes, a thing is deleted, or an execution succeeds with
+ * packages. Each command validates first, then applies in one store transaction.
  */
-import { AwsError, invalid, notFound } from "../aws-error.ts";
 import { type CatalogLookup, substitute } from "../catalog/substitution.ts";
 import type { PackageCatalog } from "../catalog/packages.ts";
+import { ServiceError } from "../errors.ts";
 import { arn, type Execution, type Job } from "../model.ts";
 import type { Fleet } from "../registry/fleet.ts";
 import type { Store } from "../store.ts";
@@ -14,6 +15,10 @@ import { JOB_ID_PATTERN as JOB_ID, JOB_ID_RULE, THING_NAME_PATTERN } from "../..
 import { MAX_DOCUMENT_CHARS, MAX_TIMEOUT_MINUTES, MIN_TIMEOUT_MINUTES } from "../../protocol/limits.ts";
 
 const TARGET = /^arn:aws:iot:[a-z0-9-]+:\d{12}:(thing|thinggroup)\/(.+)$/;
+/** IN_PROGRESS jobs by the groups they target (membership changes look only at these). */
+const ACTIVE_BY_GROUP = "job.active.group";
+
+const invalid = (message: string) => new ServiceError("InvalidRequest", message);
 /** AWS: AssociateTargetsWithJob keeps a job at 100 targets at most. */
 const MAX_TARGETS = 100;
 
@@ -32,6 +37,16 @@ export interface PackageShadowWriter {
   reportPackages(thingName: string, versions: ReadonlyMap<string, string | undefined>): void;
 }
 
+/** The group names a job targets. */
+export function targetGroups(job: Pick<Job, "targets">): string[] {
+  const out: string[] = [];
+  for (const t of job.targets) {
+    const m = TARGET.exec(t);
+    if (m?.[1] === "thinggroup") out.push(m[2]!);
+  }
+  return out;
+}
+
 export class JobControl {
   constructor(
     private readonly store: Store,
@@ -39,7 +54,9 @@ export class JobControl {
     private readonly fleet: Fleet,
     private readonly catalog: PackageCatalog,
     private readonly now: () => number,
-  ) {}
+  ) {
+    store.defineIndex("job", ACTIVE_BY_GROUP, (j) => (j.status === "IN_PROGRESS" ? targetGroups(j) : []));
+  }
 
   private seconds(): number {
     return Math.floor(this.now() / 1000);
@@ -47,23 +64,30 @@ export class JobControl {
 
   createJob(input: CreateJobInput): Job {
     if (!JOB_ID.test(input.jobId)) throw invalid(`jobId ${JSON.stringify(input.jobId)} must be ${JOB_ID_RULE}`);
-    if (this.store.get("job", input.jobId)) throw new AwsError("ResourceAlreadyExistsException", `Job ${input.jobId} already exists`);
-    if (!Array.isArray(input.targets) || input.targets.length === 0) throw invalid("targets must name at least one thing or thing group ARN");
+    if (this.store.get("job", input.jobId))
+      throw new ServiceError("ResourceAlreadyExists", `Job ${input.jobId} already exists`);
+    if (!Array.isArray(input.targets) || input.targets.length === 0)
+      throw invalid("targets must name at least one thing or thing group ARN");
     const parsedTargets = input.targets.map((t) => {
       const m = TARGET.exec(t);
-      if (!m || !THING_NAME_PATTERN.test(m[2]!)) throw invalid(`Target ${JSON.stringify(t)} is not a thing or thing group ARN`);
+      if (!m || !THING_NAME_PATTERN.test(m[2]!))
+        throw invalid(`Target ${JSON.stringify(t)} is not a thing or thing group ARN`);
       return { kind: m[1] as "thing" | "thinggroup", name: m[2]! };
     });
-    for (const t of parsedTargets) (t.kind === "thing" ? this.fleet.thing(t.name) : this.fleet.group(t.name));
-    if (typeof input.document !== "string") throw invalid("document is required (documentSource is not supported by the local service)");
-    if (input.document.length > MAX_DOCUMENT_CHARS) throw invalid(`document has ${input.document.length} characters; at most ${MAX_DOCUMENT_CHARS} are allowed`);
+    for (const t of parsedTargets) t.kind === "thing" ? this.fleet.thing(t.name) : this.fleet.group(t.name);
+    if (typeof input.document !== "string")
+      throw invalid("document is required (documentSource is not supported by the local service)");
+    if (input.document.length > MAX_DOCUMENT_CHARS) {
+      throw invalid(`document has ${input.document.length} characters; at most ${MAX_DOCUMENT_CHARS} are allowed`);
+    }
     try {
       JSON.parse(input.document);
     } catch {
       throw invalid("document is not valid JSON");
     }
     const selection = input.targetSelection ?? "SNAPSHOT";
-    if (selection !== "SNAPSHOT" && selection !== "CONTINUOUS") throw invalid("targetSelection must be SNAPSHOT or CONTINUOUS");
+    if (selection !== "SNAPSHOT" && selection !== "CONTINUOUS")
+      throw invalid("targetSelection must be SNAPSHOT or CONTINUOUS");
     const timeout = input.timeoutConfig?.inProgressTimeoutInMinutes;
     checkInProgressTimeout(timeout);
 
@@ -79,33 +103,33 @@ export class JobControl {
       throw invalid("The job document is not valid JSON after substitution");
     }
 
-    const now = this.seconds();
-    const job: Job = {
-      jobId: input.jobId,
-      jobArn: arn(`job/${input.jobId}`),
-      targets: [...input.targets],
-      targetSelection: selection,
-      document: substituted.document,
-      documentBeforeSubstitution: input.document,
-      destinationPackageVersions: substituted.resolvedArns,
-      destinationPackageVersionsBeforeSubstitution: [...(input.destinationPackageVersions ?? [])],
-      status: "IN_PROGRESS",
-      createdAt: now,
-      lastUpdatedAt: now,
-      sequence: this.store.next("job-sequence"),
-      ...(input.description !== undefined ? { description: input.description } : {}),
-      ...(timeout !== undefined ? { inProgressTimeoutInMinutes: timeout } : {}),
-    };
-    this.store.batch(() => {
+    return this.store.transaction(() => {
+      const now = this.seconds();
+      const job: Job = {
+        jobId: input.jobId,
+        jobArn: arn(`job/${input.jobId}`),
+        targets: [...input.targets],
+        targetSelection: selection,
+        document: substituted.document,
+        documentBeforeSubstitution: input.document as string,
+        destinationPackageVersions: substituted.resolvedArns,
+        destinationPackageVersionsBeforeSubstitution: [...(input.destinationPackageVersions ?? [])],
+        status: "IN_PROGRESS",
+        createdAt: now,
+        lastUpdatedAt: now,
+        sequence: this.store.next("job-sequence"),
+        ...(input.description !== undefined ? { description: input.description } : {}),
+        ...(timeout !== undefined ? { inProgressTimeoutInMinutes: timeout } : {}),
+      };
       this.store.put("job", job.jobId, job);
       for (const thing of this.targetThings(job)) this.engine.queue(job, thing);
-      this.engine.completeIfDone(job); // a group with no members: a snapshot job is done at once
+      this.engine.settleJob(job.jobId); // a group with no members: a snapshot job is done at once
+      return this.store.get("job", job.jobId)!;
     });
-    return job;
   }
 
   /** The things a job reaches now: named things and current members of named groups. */
-  private targetThings(job: Job): string[] {
+  targetThings(job: Job): string[] {
     const things = new Set<string>();
     for (const t of job.targets) {
       const m = TARGET.exec(t)!;
@@ -117,7 +141,7 @@ export class JobControl {
 
   job(jobId: string): Job {
     const j = this.store.get("job", jobId);
-    if (!j) throw notFound(`Job ${jobId} cannot be found.`);
+    if (!j) throw new ServiceError("ResourceNotFound", `Job ${jobId} cannot be found.`);
     return j;
   }
 
@@ -138,7 +162,9 @@ export class JobControl {
     const next: Job = {
       ...job,
       ...(update.description !== undefined ? { description: update.description } : {}),
-      ...(update.inProgressTimeoutInMinutes !== undefined ? { inProgressTimeoutInMinutes: update.inProgressTimeoutInMinutes } : {}),
+      ...(update.inProgressTimeoutInMinutes !== undefined
+        ? { inProgressTimeoutInMinutes: update.inProgressTimeoutInMinutes }
+        : {}),
       lastUpdatedAt: this.seconds(),
     };
     this.store.put("job", jobId, next);
@@ -151,18 +177,30 @@ export class JobControl {
    */
   associateTargets(jobId: string, targets: readonly string[], comment?: string): Job {
     const job = this.job(jobId);
-    if (job.targetSelection !== "CONTINUOUS") throw invalid(`Job ${jobId} is a SNAPSHOT job; only continuous jobs take new targets`);
-    if (job.status !== "IN_PROGRESS") throw invalid(`Job ${jobId} is ${job.status}; only an IN_PROGRESS job takes new targets`);
+    if (job.targetSelection !== "CONTINUOUS")
+      throw invalid(`Job ${jobId} is a SNAPSHOT job; only continuous jobs take new targets`);
+    if (job.status !== "IN_PROGRESS")
+      throw invalid(`Job ${jobId} is ${job.status}; only an IN_PROGRESS job takes new targets`);
     for (const t of targets) {
       const m = TARGET.exec(t);
       if (m?.[1] !== "thinggroup") throw invalid(`Target ${JSON.stringify(t)} is not a thing group ARN`);
       this.fleet.group(m[2]!);
     }
     const all = [...new Set([...job.targets, ...targets])];
-    if (all.length > MAX_TARGETS) throw new AwsError("LimitExceededException", `A job has at most ${MAX_TARGETS} targets; this would make ${all.length}`);
+    if (all.length > MAX_TARGETS) {
+      throw new ServiceError(
+        "LimitExceeded",
+        `A job has at most ${MAX_TARGETS} targets; this would make ${all.length}`,
+      );
+    }
     const before = new Set(this.targetThings(job));
-    const next: Job = { ...job, targets: all, ...(comment !== undefined ? { comment } : {}), lastUpdatedAt: this.seconds() };
-    this.store.batch(() => {
+    const next: Job = {
+      ...job,
+      targets: all,
+      ...(comment !== undefined ? { comment } : {}),
+      lastUpdatedAt: this.seconds(),
+    };
+    this.store.transaction(() => {
       this.store.put("job", jobId, next);
       for (const thing of this.targetThings(next)) if (!before.has(thing)) this.engine.queue(next, thing);
     });
@@ -172,50 +210,84 @@ export class JobControl {
   /** CancelJob: QUEUED executions are CANCELED; IN_PROGRESS ones only with force. */
   cancelJob(jobId: string, force: boolean, comment?: string, reasonCode?: string): Job {
     const job = this.job(jobId);
-    if (job.status === "COMPLETED") throw new AwsError("InvalidStateTransitionException", `Job ${jobId} is COMPLETED and cannot be canceled`);
+    if (job.status === "COMPLETED")
+      throw new ServiceError("InvalidStateTransition", `Job ${jobId} is COMPLETED and cannot be canceled`);
     if (job.status === "CANCELED" && !force) return job;
-    this.store.batch(() => {
-      job.status = "CANCELED";
-      if (force) job.forceCanceled = true;
-      if (comment !== undefined) job.comment = comment;
-      if (reasonCode !== undefined) job.reasonCode = reasonCode;
-      job.lastUpdatedAt = this.seconds();
-      this.store.put("job", jobId, job);
-      for (const e of this.executionsOfJob(jobId)) {
-        if (e.status === "QUEUED" || (force && e.status === "IN_PROGRESS")) this.engine.cancelExecution(e, force);
+    return this.store.transaction(() => {
+      this.store.put("job", jobId, {
+        ...job,
+        status: "CANCELED",
+        lastUpdatedAt: this.seconds(),
+        ...(force ? { forceCanceled: true } : {}),
+        ...(comment !== undefined ? { comment } : {}),
+        ...(reasonCode !== undefined ? { reasonCode } : {}),
+      });
+      for (const e of this.engine.pendingExecutions(jobId)) {
+        if (e.status === "QUEUED" || force) {
+          const outcome = this.engine.cancelExecution(e, force);
+          if (!outcome.ok) throw outcome.error;
+        }
       }
+      return this.store.get("job", jobId)!;
     });
-    return job;
   }
 
+  /** DeleteJob: without force only a job that is not IN_PROGRESS and has nothing IN_PROGRESS (AWS). */
   deleteJob(jobId: string, force: boolean): void {
     const job = this.job(jobId);
-    if (!force && this.executionsOfJob(jobId).some((e) => e.status === "IN_PROGRESS")) {
-      throw new AwsError("InvalidStateTransitionException", `Job ${jobId} has IN_PROGRESS executions; delete it with force=true`);
+    if (!force && job.status === "IN_PROGRESS") {
+      throw new ServiceError(
+        "InvalidStateTransition",
+        `Job ${jobId} is IN_PROGRESS; cancel it first, or delete it with force=true`,
+      );
     }
-    this.store.batch(() => {
+    if (!force && this.engine.pendingExecutions(jobId).some((e) => e.status === "IN_PROGRESS")) {
+      throw new ServiceError(
+        "InvalidStateTransition",
+        `Job ${jobId} has IN_PROGRESS executions; delete it with force=true`,
+      );
+    }
+    this.store.transaction(() => {
       this.engine.deleteExecutions(job.jobId);
       this.store.delete("job", jobId);
     });
   }
 
   executionsOfJob(jobId: string, status?: string): Execution[] {
-    return [...this.store.all("execution")].filter((e) => e.jobId === jobId && (!status || e.status === status)).sort((a, b) => a.thingName.localeCompare(b.thingName) || a.executionNumber - b.executionNumber);
+    return this.engine
+      .executionsOfJob(jobId)
+      .filter((e) => !status || e.status === status)
+      .sort((a, b) => a.thingName.localeCompare(b.thingName) || a.executionNumber - b.executionNumber);
+  }
+
+  /** IN_PROGRESS jobs that target a group. */
+  activeJobsOfGroup(group: string): Job[] {
+    return this.store.records("job", ACTIVE_BY_GROUP, group);
   }
 
   /** Group membership changed: continuous jobs reach joiners; leavers' queued executions are REMOVED. */
   onMembershipChange(thingName: string, joined: readonly string[], left: readonly string[]): void {
-    const targetsGroup = (job: Job, group: string) => job.targets.some((t) => t.endsWith(`:thinggroup/${group}`));
-    for (const job of this.store.all("job")) {
-      if (job.status !== "IN_PROGRESS") continue;
-      if (job.targetSelection === "CONTINUOUS" && joined.some((g) => targetsGroup(job, g))) this.engine.queue(job, thingName);
-      if (left.some((g) => targetsGroup(job, g))) {
+    const seen = new Set<string>();
+    for (const group of joined) {
+      for (const job of this.activeJobsOfGroup(group)) {
+        if (job.targetSelection !== "CONTINUOUS" || seen.has(job.jobId)) continue;
+        seen.add(job.jobId);
+        this.engine.queue(job, thingName);
+      }
+    }
+    for (const group of left) {
+      for (const job of this.activeJobsOfGroup(group)) {
         // Still targeted some other way (by name, or another group it is in)? Then it stays.
         if (this.targetThings(job).includes(thingName)) continue;
         const e = this.engine.execution(job.jobId, thingName);
         if (e && e.status === "QUEUED") this.engine.removeQueued(e);
       }
     }
+  }
+
+  /** DeleteThing: the thing's pending executions end REMOVED (their jobs may complete). */
+  onThingDeleted(thingName: string): void {
+    this.engine.thingDeleted(thingName);
   }
 
   /** With versionUpdateByJobsConfig enabled, a SUCCEEDED execution updates `$package`. */
@@ -233,7 +305,12 @@ export class JobControl {
 
 /** timeoutConfig.inProgressTimeoutInMinutes, for CreateJob and UpdateJob alike. */
 function checkInProgressTimeout(minutes: number | undefined): void {
-  if (minutes !== undefined && (!Number.isInteger(minutes) || minutes < MIN_TIMEOUT_MINUTES || minutes > MAX_TIMEOUT_MINUTES)) {
-    throw invalid(`timeoutConfig.inProgressTimeoutInMinutes must be between ${MIN_TIMEOUT_MINUTES} and ${MAX_TIMEOUT_MINUTES}`);
+  if (
+    minutes !== undefined &&
+    (!Number.isInteger(minutes) || minutes < MIN_TIMEOUT_MINUTES || minutes > MAX_TIMEOUT_MINUTES)
+  ) {
+    throw invalid(
+      `timeoutConfig.inProgressTimeoutInMinutes must be between ${MIN_TIMEOUT_MINUTES} and ${MAX_TIMEOUT_MINUTES}`,
+    );
   }
 }

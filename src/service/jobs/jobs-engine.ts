@@ -1,98 +1,115 @@
 /**
- * Job executions: the state machine, per-thing queues, notify / notify-next, step and in-progress
- * timers, and job completion. Device requests and control-plane calls both end up here, so the
- * rules live in one place. Notifications are derived, not scattered: every change to a thing's
- * executions goes through `changeThing`, which compares the pending list and its head before and
- * after (the reference's worked sequence: a new head → notify-next; a changed set → notify).
+ * Job executions: per-thing queues, notify / notify-next, step and in-progress timers, and job
+ * completion. Device requests and control-plane calls both end up here; which transitions exist
+ * is decided by execution-states.ts. Notifications are derived, not scattered: every change to a
+ * thing's executions goes through `changeThing`, which compares the pending list and its head
+ * before and after (the reference's worked sequence: a new head → notify-next; a changed set →
+ * notify), and sends them only once the store has committed.
+ *
+ * Cost: the store indexes executions by thing, by job, and the pending ones by thing and by job,
+ * so a device's request costs the same on its first job and on its ten-thousandth.
  */
 import type { JobExecutionStatus } from "../../protocol/statuses.ts";
-import { type Execution, isPending, isTerminal, type Job } from "../model.ts";
-import { executionKey, type Store } from "../store.ts";
 import { MAX_PENDING_LIST as LIST_LIMIT } from "../../protocol/limits.ts";
+import type { Clock, TimerHandle } from "../../util/clock.ts";
+import { type DeviceErrorCode, ServiceError } from "../errors.ts";
+import { type Execution, isPending, type Job } from "../model.ts";
+import { executionKey, type Store } from "../store.ts";
+import { type ExecutionEvent, jobStatusAfter, nextStatus, reportEvent } from "./execution-states.ts";
 
-export interface Clock {
-  /** Epoch milliseconds. */
-  now(): number;
-}
+export type { Clock } from "../../util/clock.ts";
 
 export interface EngineOptions {
   /** How long a "minute" of stepTimeoutInMinutes / inProgressTimeoutInMinutes lasts (tests shorten it). */
   readonly minuteMs: number;
   readonly clock: Clock;
-  /** A push message for a thing's subscribers (`notify`, `notify-next`). */
+  /** A push message for a thing's subscribers (`notify`, `notify-next`); called after commit. */
   readonly notify: (thingName: string, topicSuffix: "notify" | "notify-next", payload: object) => void;
-  /** An execution reached SUCCEEDED (package versions go to `$package`). */
+  /** An execution reached SUCCEEDED: runs inside the same transaction (package versions → `$package`). */
   readonly onSucceeded?: (execution: Execution, job: Job) => void;
+  /** A timer's change could not be saved (it is retried). */
+  readonly onTimerError?: (error: unknown) => void;
 }
 
-export type Outcome<T> = { ok: true; value: T } | { ok: false; code: RejectCode; message: string; executionState?: ExecutionState };
-export type RejectCode = "InvalidRequest" | "InvalidStateTransition" | "ResourceNotFound" | "VersionMismatch" | "TerminalStateReached";
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: ServiceError; executionState?: ExecutionState };
+/** The device API's rejected codes (kept for its imports). */
+export type RejectCode = DeviceErrorCode;
 
 export interface ExecutionState {
-  status: JobExecutionStatus;
-  statusDetails: Record<string, string>;
-  versionNumber: number;
+  readonly status: JobExecutionStatus;
+  readonly statusDetails: Readonly<Record<string, string>>;
+  readonly versionNumber: number;
 }
 
+/** A timer whose change could not be saved tries again after this long. */
+const TIMER_RETRY_MS = 1000;
+
+const BY_THING = "execution.thing";
+const BY_JOB = "execution.job";
+const BY_JOB_THING = "execution.job+thing";
+const PENDING_BY_THING = "execution.pending.thing";
+const PENDING_BY_JOB = "execution.pending.job";
+
+const keyOf = (e: Execution) => executionKey(e.jobId, e.thingName, e.executionNumber);
+const pendingOrder = (a: Execution, b: Execution) =>
+  (a.status === b.status ? 0 : a.status === "IN_PROGRESS" ? -1 : 1) ||
+  a.queuedAt - b.queuedAt ||
+  a.sequence - b.sequence;
+
 export class JobsEngine {
-  /** thing → keys of all its executions. */
-  private readonly byThing = new Map<string, Set<string>>();
-  /** job → how many of its executions are QUEUED or IN_PROGRESS (completion without a scan). */
-  private readonly pendingCount = new Map<string, number>();
-  private sweeper: ReturnType<typeof setInterval> | undefined;
+  private readonly timers = new Map<string, TimerHandle>();
+  private started = false;
 
   constructor(
     private readonly store: Store,
     private readonly options: EngineOptions,
   ) {
-    for (const e of store.all("execution")) {
-      this.index(e);
-      if (isPending(e.status)) this.adjustPending(e.jobId, 1);
-    }
+    store.defineIndex("execution", BY_THING, (e) => [e.thingName]);
+    store.defineIndex("execution", BY_JOB, (e) => [e.jobId]);
+    store.defineIndex("execution", BY_JOB_THING, (e) => [`${e.jobId}\u0000${e.thingName}`]);
+    store.defineIndex("execution", PENDING_BY_THING, (e) => (isPending(e.status) ? [e.thingName] : []));
+    store.defineIndex("execution", PENDING_BY_JOB, (e) => (isPending(e.status) ? [e.jobId] : []));
   }
 
-  private adjustPending(jobId: string, delta: number): void {
-    this.pendingCount.set(jobId, (this.pendingCount.get(jobId) ?? 0) + delta);
-  }
-
-  /** Starts the timer sweep (deadlines persist; a restart resumes them). */
+  /** Arms the timers of IN_PROGRESS executions (deadlines persist; a restart resumes them). */
   start(): void {
-    const period = Math.max(20, Math.min(1000, Math.floor(this.options.minuteMs / 10)));
-    this.sweeper = setInterval(() => this.expireTimers(), period);
+    this.started = true;
+    for (const e of this.store.all("execution")) if (e.status === "IN_PROGRESS") this.armTimer(keyOf(e));
   }
 
   stop(): void {
-    if (this.sweeper) clearInterval(this.sweeper);
+    this.started = false;
+    for (const t of this.timers.values()) t.cancel();
+    this.timers.clear();
   }
 
   private seconds(): number {
     return Math.floor(this.options.clock.now() / 1000);
   }
 
-  private index(e: Execution): void {
-    let keys = this.byThing.get(e.thingName);
-    if (!keys) this.byThing.set(e.thingName, (keys = new Set()));
-    keys.add(executionKey(e.jobId, e.thingName, e.executionNumber));
+  executionsOfThing(thingName: string): Execution[] {
+    return this.store.records("execution", BY_THING, thingName);
   }
 
-  executionsOfThing(thingName: string): Execution[] {
-    const out: Execution[] = [];
-    for (const key of this.byThing.get(thingName) ?? []) {
-      const e = this.store.get("execution", key);
-      if (e) out.push(e);
-    }
-    return out;
+  executionsOfJob(jobId: string): Execution[] {
+    return this.store.records("execution", BY_JOB, jobId);
+  }
+
+  pendingCount(jobId: string): number {
+    return this.store.sizeOf(PENDING_BY_JOB, jobId);
+  }
+
+  /** Things with a QUEUED or IN_PROGRESS execution (startup checks). */
+  pendingExecutions(jobId: string): Execution[] {
+    return this.store.records("execution", PENDING_BY_JOB, jobId);
   }
 
   /** The latest execution of a job on a thing (or the one with `executionNumber`). */
   execution(jobId: string, thingName: string, executionNumber?: number): Execution | undefined {
+    if (executionNumber !== undefined)
+      return this.store.get("execution", executionKey(jobId, thingName, executionNumber));
     let latest: Execution | undefined;
-    for (const e of this.executionsOfThing(thingName)) {
-      if (e.jobId !== jobId) continue;
-      if (executionNumber !== undefined) {
-        if (e.executionNumber === executionNumber) return e;
-        continue;
-      }
+    for (const e of this.store.records("execution", BY_JOB_THING, `${jobId}\u0000${thingName}`)) {
       if (!latest || e.executionNumber > latest.executionNumber) latest = e;
     }
     return latest;
@@ -100,29 +117,41 @@ export class JobsEngine {
 
   /** QUEUED and IN_PROGRESS executions, IN_PROGRESS first, then in queue order. */
   pending(thingName: string): Execution[] {
-    return this.executionsOfThing(thingName)
-      .filter((e) => isPending(e.status))
-      .sort((a, b) => (a.status === b.status ? 0 : a.status === "IN_PROGRESS" ? -1 : 1) || a.queuedAt - b.queuedAt || a.sequence - b.sequence);
+    return this.store.records("execution", PENDING_BY_THING, thingName).sort(pendingOrder);
   }
 
   // ---- changes --------------------------------------------------------------------------------
 
   /** Every change to a thing's executions goes through here, so notifications follow from it. */
   private changeThing<T>(thingName: string, change: () => T): T {
-    const before = this.pending(thingName);
-    const result = change();
-    const after = this.pending(thingName);
-    const ids = (list: Execution[]) => list.map((e) => `${e.jobId}#${e.executionNumber}`).sort().join(",");
-    if (ids(before) !== ids(after)) this.options.notify(thingName, "notify", this.listNotification(after));
-    const head = (list: Execution[]) => (list[0] ? `${list[0].jobId}#${list[0].executionNumber}` : "");
-    if (head(before) !== head(after)) {
-      this.options.notify(thingName, "notify-next", after[0] ? { timestamp: this.seconds(), execution: this.executionJson(after[0], true) } : { timestamp: this.seconds() });
-    }
-    return result;
+    return this.store.transaction(() => {
+      const before = this.pending(thingName);
+      const result = change();
+      const after = this.pending(thingName);
+      const ids = (list: Execution[]) =>
+        list
+          .map((e) => `${e.jobId}#${e.executionNumber}`)
+          .sort()
+          .join(",");
+      if (ids(before) !== ids(after)) {
+        const payload = this.listNotification(after);
+        this.store.afterCommit(() => this.options.notify(thingName, "notify", payload));
+      }
+      const head = (list: Execution[]) => (list[0] ? `${list[0].jobId}#${list[0].executionNumber}` : "");
+      if (head(before) !== head(after)) {
+        const timestamp = this.seconds();
+        const payload = after[0] ? { timestamp, execution: this.executionJson(after[0], true) } : { timestamp };
+        this.store.afterCommit(() => this.options.notify(thingName, "notify-next", payload));
+      }
+      return result;
+    });
   }
 
-  private save(e: Execution): void {
-    this.store.put("execution", executionKey(e.jobId, e.thingName, e.executionNumber), e);
+  private save(e: Execution): Execution {
+    const key = keyOf(e);
+    this.store.put("execution", key, e);
+    this.store.afterCommit(() => this.armTimer(key));
+    return e;
   }
 
   /** Queues a new execution of `job` on a thing (CreateJob, a thing joining a continuous job's group). */
@@ -131,7 +160,7 @@ export class JobsEngine {
     if (previous && (isPending(previous.status) || job.targetSelection === "SNAPSHOT")) return undefined;
     return this.changeThing(thingName, () => {
       const now = this.seconds();
-      const e: Execution = {
+      return this.save({
         jobId: job.jobId,
         thingName,
         executionNumber: (previous?.executionNumber ?? 0) + 1,
@@ -141,64 +170,109 @@ export class JobsEngine {
         lastUpdatedAt: now,
         versionNumber: 1,
         sequence: job.sequence,
-      };
-      this.save(e);
-      this.index(e);
-      this.adjustPending(job.jobId, 1);
-      return e;
+      });
     });
   }
 
-  private transition(e: Execution, job: Job | undefined, status: JobExecutionStatus, details?: Record<string, string>): void {
+  /**
+   * Applies `event` to `e` (the caller checked `nextStatus`): the new record, the step timer,
+   * the job's status — all in the caller's transaction.
+   */
+  private transition(
+    e: Execution,
+    event: ExecutionEvent,
+    changes: {
+      statusDetails?: Readonly<Record<string, string>>;
+      stepTimeoutInMinutes?: number;
+      forceCanceled?: boolean;
+    },
+  ): Execution {
+    const step = nextStatus(e.status, event);
+    if (!step.ok) throw step.error;
+    const job = this.store.get("job", e.jobId);
+    const nowMs = this.options.clock.now();
     const now = this.seconds();
-    if (isPending(e.status) && isTerminal(status)) this.adjustPending(e.jobId, -1);
+    const status = step.status;
+    const next: { -readonly [K in keyof Execution]: Execution[K] } = {
+      ...e,
+      status,
+      lastUpdatedAt: now,
+      versionNumber: e.versionNumber + 1,
+    };
+    if (changes.statusDetails !== undefined) next.statusDetails = changes.statusDetails;
+    if (changes.forceCanceled) next.forceCanceled = true;
     if (status === "IN_PROGRESS" && e.status === "QUEUED") {
-      e.startedAt = now;
+      next.startedAt = now;
       const minutes = job?.inProgressTimeoutInMinutes;
-      if (minutes) e.inProgressDeadline = this.options.clock.now() + minutes * this.options.minuteMs;
+      if (minutes) next.inProgressDeadline = nowMs + minutes * this.options.minuteMs;
     }
-    e.status = status;
-    if (details !== undefined) e.statusDetails = details;
-    e.lastUpdatedAt = now;
-    e.versionNumber++;
-    if (isTerminal(status)) {
-      delete e.stepDeadline;
-      delete e.inProgressDeadline;
+    if (status === "IN_PROGRESS" && changes.stepTimeoutInMinutes !== undefined) {
+      if (changes.stepTimeoutInMinutes === -1) delete next.stepDeadline;
+      else next.stepDeadline = nowMs + changes.stepTimeoutInMinutes * this.options.minuteMs;
     }
-    this.save(e);
-    // After this change (and its notifications) is complete: `$package` updates can move the
-    // thing between dynamic groups, which changes its executions again.
-    if (status === "SUCCEEDED" && job) queueMicrotask(() => this.options.onSucceeded?.(e, job));
-    if (isTerminal(status) && job) this.completeIfDone(job);
+    if (status !== "IN_PROGRESS") {
+      delete next.stepDeadline;
+      delete next.inProgressDeadline;
+    }
+    this.save(next);
+    if (job) this.settleJob(job.jobId);
+    return next;
   }
 
-  private setStepTimer(e: Execution, minutes: number | undefined): void {
-    if (minutes === undefined) return;
-    if (minutes === -1) delete e.stepDeadline;
-    else e.stepDeadline = this.options.clock.now() + minutes * this.options.minuteMs;
+  /** Decides the job's status from its pending count (execution-states.ts); saves a change. */
+  settleJob(jobId: string): void {
+    const job = this.store.get("job", jobId);
+    if (!job) return;
+    const status = jobStatusAfter(job, this.pendingCount(jobId));
+    if (status === job.status) return;
+    const now = this.seconds();
+    this.store.put("job", jobId, {
+      ...job,
+      status,
+      lastUpdatedAt: now,
+      ...(status === "COMPLETED" ? { completedAt: now } : {}),
+    });
   }
 
-  /** A snapshot job is COMPLETED once every execution is terminal. */
-  completeIfDone(job: Job): void {
-    if (job.status !== "IN_PROGRESS" || job.targetSelection !== "SNAPSHOT") return;
-    if ((this.pendingCount.get(job.jobId) ?? 0) > 0) return;
-    job.status = "COMPLETED";
-    job.completedAt = job.lastUpdatedAt = this.seconds();
-    this.store.put("job", job.jobId, job);
+  /** After the change (and its notifications) is decided, SUCCEEDED may update `$package`, in the same transaction. */
+  private succeeded(e: Execution): void {
+    if (e.status !== "SUCCEEDED") return;
+    const job = this.store.get("job", e.jobId);
+    if (job) this.options.onSucceeded?.(e, job);
   }
 
   // ---- device API -----------------------------------------------------------------------------
 
-  startNext(thingName: string, statusDetails: Record<string, string> | undefined, stepTimeoutInMinutes: number | undefined): Execution | undefined {
-    return this.changeThing(thingName, () => {
-      const next = this.pending(thingName)[0];
-      if (!next) return undefined;
-      if (next.status === "QUEUED") {
-        this.transition(next, this.store.get("job", next.jobId), "IN_PROGRESS", statusDetails ?? next.statusDetails);
-      }
-      this.setStepTimer(next, stepTimeoutInMinutes);
-      this.save(next);
-      return next;
+  startNext(
+    thingName: string,
+    statusDetails: Readonly<Record<string, string>> | undefined,
+    stepTimeoutInMinutes: number | undefined,
+  ): Execution | undefined {
+    const outcome = this.attempt(() =>
+      this.changeThing(thingName, () => this.startNextChange(thingName, statusDetails, stepTimeoutInMinutes)),
+    );
+    if (!outcome.ok) throw outcome.error; // a ServiceError: the device API answers InternalError
+    return outcome.value;
+  }
+
+  private startNextChange(
+    thingName: string,
+    statusDetails: Readonly<Record<string, string>> | undefined,
+    stepTimeoutInMinutes: number | undefined,
+  ): Execution | undefined {
+    const next = this.pending(thingName)[0];
+    if (!next) return undefined;
+    if (next.status === "QUEUED") {
+      return this.transition(next, "start", {
+        statusDetails: statusDetails ?? next.statusDetails,
+        stepTimeoutInMinutes,
+      });
+    }
+    if (stepTimeoutInMinutes === undefined) return next;
+    // Already IN_PROGRESS: only the step timer changes (the version stays).
+    return this.save({
+      ...next,
+      stepDeadline: this.options.clock.now() + stepTimeoutInMinutes * this.options.minuteMs,
     });
   }
 
@@ -206,77 +280,145 @@ export class JobsEngine {
   update(
     thingName: string,
     jobId: string,
-    request: { status: JobExecutionStatus; statusDetails?: Record<string, string>; expectedVersion?: number; executionNumber?: number; stepTimeoutInMinutes?: number },
+    request: {
+      status: JobExecutionStatus;
+      statusDetails?: Readonly<Record<string, string>>;
+      expectedVersion?: number;
+      executionNumber?: number;
+      stepTimeoutInMinutes?: number;
+    },
   ): Outcome<Execution> {
     const e = this.execution(jobId, thingName, request.executionNumber);
-    if (!e) return { ok: false, code: "ResourceNotFound", message: `Job execution for job ${jobId} on thing ${thingName} not found` };
+    if (!e)
+      return {
+        ok: false,
+        error: new ServiceError("ResourceNotFound", `Job execution for job ${jobId} on thing ${thingName} not found`),
+      };
     if (request.expectedVersion !== undefined && request.expectedVersion !== e.versionNumber) {
-      return { ok: false, code: "VersionMismatch", message: `Expected version ${request.expectedVersion} does not match the current version ${e.versionNumber}`, executionState: this.state(e) };
+      const message = `Expected version ${request.expectedVersion} does not match the current version ${e.versionNumber}`;
+      return { ok: false, error: new ServiceError("VersionConflict", message), executionState: this.state(e) };
     }
-    if (isTerminal(e.status)) {
-      return { ok: false, code: "InvalidStateTransition", message: `Cannot update the job execution from ${e.status} to ${request.status}: it is in a terminal state`, executionState: this.state(e) };
-    }
-    if (request.status === "IN_PROGRESS" && e.status !== "QUEUED" && e.status !== "IN_PROGRESS") {
-      return { ok: false, code: "InvalidStateTransition", message: `Cannot update the job execution from ${e.status} to IN_PROGRESS`, executionState: this.state(e) };
-    }
-    this.changeThing(thingName, () => {
-      this.setStepTimer(e, request.status === "IN_PROGRESS" ? request.stepTimeoutInMinutes : undefined);
-      this.transition(e, this.store.get("job", jobId), request.status, request.statusDetails);
+    const event = reportEvent(request.status);
+    if (!event)
+      return { ok: false, error: new ServiceError("InvalidRequest", `A device cannot set status ${request.status}`) };
+    const step = nextStatus(e.status, event);
+    if (!step.ok) return { ok: false, error: step.error, executionState: this.state(e) };
+    return this.attempt(() => {
+      const changes = { statusDetails: request.statusDetails, stepTimeoutInMinutes: request.stepTimeoutInMinutes };
+      const next = this.changeThing(thingName, () => this.transition(e, event, changes));
+      this.succeeded(next);
+      return next;
     });
-    return { ok: true, value: e };
   }
 
   state(e: Execution): ExecutionState {
     return { status: e.status, statusDetails: e.statusDetails, versionNumber: e.versionNumber };
   }
 
-  // ---- control plane --------------------------------------------------------------------------
-
-  /** CancelJobExecution: QUEUED always; IN_PROGRESS only with force. */
-  cancelExecution(e: Execution, force: boolean, statusDetails?: Record<string, string>, expectedVersion?: number): Outcome<Execution> {
-    if (expectedVersion !== undefined && expectedVersion !== e.versionNumber) return { ok: false, code: "VersionMismatch", message: `Expected version ${expectedVersion} does not match the current version ${e.versionNumber}` };
-    if (isTerminal(e.status)) return { ok: false, code: "InvalidStateTransition", message: `The job execution is already ${e.status}` };
-    if (e.status === "IN_PROGRESS" && !force) return { ok: false, code: "InvalidStateTransition", message: "The job execution is IN_PROGRESS; cancel it with force=true" };
-    this.changeThing(e.thingName, () => {
-      if (force && e.status === "IN_PROGRESS") e.forceCanceled = true;
-      this.transition(e, this.store.get("job", e.jobId), "CANCELED", statusDetails ?? e.statusDetails);
-    });
-    return { ok: true, value: e };
+  /** Runs a change as one transaction; a refusal by the store becomes an InternalFailure outcome. */
+  private attempt<T>(change: () => T): Outcome<T> {
+    // Inside a caller's transaction any failure must abort the whole command: let it through.
+    if (this.store.inTransaction) return { ok: true, value: change() };
+    try {
+      return { ok: true, value: this.store.transaction(change) };
+    } catch (error) {
+      if (error instanceof ServiceError) return { ok: false, error };
+      return {
+        ok: false,
+        error: new ServiceError("InternalFailure", `The change could not be saved: ${(error as Error).message}`),
+      };
+    }
   }
 
-  /** A thing left a dynamic group: its queued executions of the group's jobs are REMOVED. */
+  // ---- control plane --------------------------------------------------------------------------
+
+  /** CancelJobExecution: QUEUED always; IN_PROGRESS only with force. Joins the caller's transaction. */
+  cancelExecution(
+    e: Execution,
+    force: boolean,
+    statusDetails?: Readonly<Record<string, string>>,
+    expectedVersion?: number,
+  ): Outcome<Execution> {
+    if (expectedVersion !== undefined && expectedVersion !== e.versionNumber) {
+      const message = `Expected version ${expectedVersion} does not match the current version ${e.versionNumber}`;
+      return { ok: false, error: new ServiceError("VersionConflict", message) };
+    }
+    const event = force ? "force-cancel" : "cancel";
+    const step = nextStatus(e.status, event);
+    if (!step.ok) return { ok: false, error: step.error };
+    const changes = {
+      statusDetails: statusDetails ?? e.statusDetails,
+      forceCanceled: force && e.status === "IN_PROGRESS",
+    };
+    return this.attempt(() => this.changeThing(e.thingName, () => this.transition(e, event, changes)));
+  }
+
+  /** A thing left the group of a job: its QUEUED execution is REMOVED (others stay). */
   removeQueued(e: Execution): void {
-    if (e.status !== "QUEUED") return;
-    this.changeThing(e.thingName, () => this.transition(e, this.store.get("job", e.jobId), "REMOVED"));
+    if (!nextStatus(e.status, "remove").ok) return;
+    this.changeThing(e.thingName, () => this.transition(e, "remove", {}));
+  }
+
+  /** DeleteThing: the thing's pending executions end REMOVED, so their jobs can complete. */
+  thingDeleted(thingName: string): void {
+    this.changeThing(thingName, () => {
+      for (const e of this.pending(thingName)) this.transition(e, "thing-deleted", {});
+    });
   }
 
   /** DeleteJob: the executions vanish (pending ones first leave the queue, with notifications). */
   deleteExecutions(jobId: string): void {
     const byThing = new Map<string, Execution[]>();
-    for (const e of this.store.all("execution")) if (e.jobId === jobId) byThing.set(e.thingName, [...(byThing.get(e.thingName) ?? []), e]);
+    for (const e of this.executionsOfJob(jobId)) byThing.set(e.thingName, [...(byThing.get(e.thingName) ?? []), e]);
     for (const [thing, list] of byThing) {
       this.changeThing(thing, () => {
         for (const e of list) {
-          const key = executionKey(e.jobId, e.thingName, e.executionNumber);
+          const key = keyOf(e);
           this.store.delete("execution", key);
-          this.byThing.get(thing)?.delete(key);
-          if (isPending(e.status)) this.adjustPending(jobId, -1);
+          this.store.afterCommit(() => this.armTimer(key));
         }
       });
     }
   }
 
-  /** Step and in-progress timers that have passed → TIMED_OUT. */
-  expireTimers(): void {
+  // ---- timers ---------------------------------------------------------------------------------
+
+  /** (Re)arms the timer of one execution from its committed record; none once it is not IN_PROGRESS. */
+  private armTimer(key: string): void {
+    this.timers.get(key)?.cancel();
+    this.timers.delete(key);
+    if (!this.started) return;
+    const e = this.store.get("execution", key);
+    if (e?.status !== "IN_PROGRESS") return;
+    const due = Math.min(e.stepDeadline ?? Infinity, e.inProgressDeadline ?? Infinity);
+    if (due === Infinity) return;
+    this.timers.set(
+      key,
+      this.options.clock.setTimeout(() => this.expire(key), due - this.options.clock.now()),
+    );
+  }
+
+  /** A timer fired: the step or in-progress deadline has passed → TIMED_OUT. */
+  private expire(key: string): void {
+    this.timers.delete(key);
+    const e = this.store.get("execution", key);
+    if (e?.status !== "IN_PROGRESS") return;
     const now = this.options.clock.now();
-    const due: Execution[] = [];
-    for (const e of this.store.all("execution")) {
-      if (e.status !== "IN_PROGRESS") continue;
-      if ((e.stepDeadline !== undefined && e.stepDeadline <= now) || (e.inProgressDeadline !== undefined && e.inProgressDeadline <= now)) due.push(e);
+    const stepDue = e.stepDeadline !== undefined && e.stepDeadline <= now;
+    if (!stepDue && !(e.inProgressDeadline !== undefined && e.inProgressDeadline <= now)) {
+      this.armTimer(key);
+      return;
     }
-    for (const e of due) {
-      const which = e.stepDeadline !== undefined && e.stepDeadline <= now ? "step" : "in-progress";
-      this.changeThing(e.thingName, () => this.transition(e, this.store.get("job", e.jobId), "TIMED_OUT", { ...e.statusDetails, timedOut: `${which} timer expired` }));
+    const statusDetails = { ...e.statusDetails, timedOut: `${stepDue ? "step" : "in-progress"} timer expired` };
+    const result = this.attempt(() =>
+      this.changeThing(e.thingName, () => this.transition(e, "time-out", { statusDetails })),
+    );
+    if (!result.ok) {
+      this.options.onTimerError?.(result.error);
+      this.timers.set(
+        key,
+        this.options.clock.setTimeout(() => this.expire(key), TIMER_RETRY_MS),
+      );
     }
   }
 
@@ -317,7 +459,10 @@ export class JobsEngine {
 
   listNotification(pending: Execution[]): object {
     const jobs: Record<string, unknown[]> = {};
-    for (const e of pending.slice(0, LIST_LIMIT)) (jobs[e.status] ??= []).push(this.summaryJson(e));
+    for (const e of pending.slice(0, LIST_LIMIT)) {
+      jobs[e.status] ??= [];
+      jobs[e.status]!.push(this.summaryJson(e));
+    }
     return { timestamp: this.seconds(), jobs };
   }
 

@@ -4,6 +4,7 @@
  * shadows (unlike the Jobs replies).
  */
 import { parseShadowTopic, replyTopic, shadowTopic } from "../../protocol/topics.ts";
+import { httpError, type ServiceError } from "../errors.ts";
 import type { ShadowService } from "./shadows.ts";
 
 export interface Publish {
@@ -11,13 +12,25 @@ export interface Publish {
   readonly payload: Record<string, unknown>;
 }
 
-export function handleShadowRequest(shadows: ShadowService, topic: string, payload: Uint8Array, now: () => number): Publish[] {
+export function handleShadowRequest(
+  shadows: ShadowService,
+  topic: string,
+  payload: Uint8Array,
+  now: () => number,
+): Publish[] {
   const parsed = parseShadowTopic(topic);
   if (!parsed) return [];
   const timestamp = Math.floor(now() / 1000);
   let body: unknown = {};
   let clientToken: string | undefined;
-  const rejected = (code: number, message: string): Publish[] => [{ topic: replyTopic(topic, "rejected"), payload: { code, message, timestamp, ...(clientToken !== undefined ? { clientToken } : {}) } }];
+  const rejected = (code: number, message: string): Publish[] => [
+    {
+      topic: replyTopic(topic, "rejected"),
+      payload: { code, message, timestamp, ...(clientToken !== undefined ? { clientToken } : {}) },
+    },
+  ];
+  // The shadow service's rejected codes are its HTTP statuses.
+  const refused = (error: ServiceError) => rejected(httpError(error).status, error.message);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(payload);
@@ -31,18 +44,19 @@ export function handleShadowRequest(shadows: ShadowService, topic: string, paylo
       return rejected(400, "Invalid JSON");
     }
   }
-  if (body && typeof body === "object" && typeof (body as { clientToken?: unknown }).clientToken === "string") clientToken = (body as { clientToken: string }).clientToken;
+  if (body && typeof body === "object" && typeof (body as { clientToken?: unknown }).clientToken === "string")
+    clientToken = (body as { clientToken: string }).clientToken;
 
   if (parsed.op === "get") {
     const r = shadows.get(parsed.thing, parsed.shadowName, clientToken);
-    return r.ok ? [{ topic: replyTopic(topic, "accepted"), payload: r.value }] : rejected(r.error.code, r.error.message);
+    return r.ok ? [{ topic: replyTopic(topic, "accepted"), payload: r.value }] : refused(r.error);
   }
   if (parsed.op === "delete") {
     const r = shadows.delete(parsed.thing, parsed.shadowName, clientToken);
-    return r.ok ? [{ topic: replyTopic(topic, "accepted"), payload: r.value }] : rejected(r.error.code, r.error.message);
+    return r.ok ? [{ topic: replyTopic(topic, "accepted"), payload: r.value }] : refused(r.error);
   }
   const r = shadows.update(parsed.thing, parsed.shadowName, body, payload.length);
-  if (!r.ok) return rejected(r.error.code, r.error.message);
+  if (!r.ok) return refused(r.error);
   const { thing, shadowName } = parsed;
   const out: Publish[] = [{ topic: replyTopic(topic, "accepted"), payload: r.value.accepted }];
   if (r.value.delta) out.push({ topic: shadowTopic(thing, shadowName, "update", "delta"), payload: r.value.delta });

@@ -9,7 +9,6 @@ import { decode, StartNextRequest, UpdateJobExecutionRequest } from "../../../pr
 import type { Fleet } from "../../registry/fleet.ts";
 import type { Operations } from "../router.ts";
 import { deviceExecution } from "../shapes.ts";
-import { engineError } from "./jobs.ts";
 
 /** The device API's rules for a request body: the schema the MQTT API decodes with. */
 function checked<T>(result: { ok: true; value: T } | { ok: false; message: string }): T {
@@ -68,7 +67,7 @@ export function jobsDataRoutes(engine: JobsEngine, fleet: Fleet): Operations {
         const members = ["status", "statusDetails", "expectedVersion", "executionNumber", "stepTimeoutInMinutes"];
         const body = checked(decode(UpdateJobExecutionRequest, bodyOf(input, members)));
         const result = engine.update(thing(input.thingName), input.jobId, body);
-        if (!result.ok) throw engineError(result.code, result.message);
+        if (!result.ok) throw result.error; // the engine fails with the service's ServiceError
         return {
           ...(input.includeJobExecutionState === true ? { executionState: engine.state(result.value) } : {}),
           ...(input.includeJobDocument === true

@@ -5,7 +5,7 @@
  */
 import { ServiceError } from "../../errors.ts";
 import type { JobControl } from "../../jobs/job-control.ts";
-import type { JobsEngine, RejectCode } from "../../jobs/jobs-engine.ts";
+import type { JobsEngine } from "../../jobs/jobs-engine.ts";
 import { Type } from "@sinclair/typebox";
 import { decode, StatusDetailsRequest } from "../../../protocol/messages.ts";
 import type { Fleet } from "../../registry/fleet.ts";
@@ -16,18 +16,6 @@ const ROLLOUT = "roll-out controls are not implemented yet (planned with the rol
 const NAMESPACES = "customer-managed job namespaces are not implemented";
 /** CancelJobExecution's statusDetails follow the device API's rules (at most 10 entries, …). */
 const CancelExecutionDetails = Type.Object({ statusDetails: Type.Optional(StatusDetailsRequest) });
-
-/** The engine's device-side reject codes as control-plane errors. */
-export function engineError(code: RejectCode, message: string): ServiceError {
-  const map: Record<RejectCode, ConstructorParameters<typeof ServiceError>[0]> = {
-    InvalidRequest: "InvalidRequest",
-    InvalidStateTransition: "InvalidStateTransition",
-    ResourceNotFound: "ResourceNotFound",
-    VersionMismatch: "VersionConflict",
-    TerminalStateReached: "TerminalStateReached",
-  };
-  return new ServiceError(map[code], message);
-}
 
 export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): Operations {
   const executionOf = (jobId: string, thingName: string, executionNumber?: number) => {
@@ -156,7 +144,7 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): O
           input.statusDetails,
           input.expectedVersion,
         );
-        if (!result.ok) throw engineError(result.code, result.message);
+        if (!result.ok) throw result.error; // the engine fails with the service's ServiceError
       },
     },
     DescribeJobExecution: {

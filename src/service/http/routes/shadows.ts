@@ -2,8 +2,8 @@
  * Device shadows over HTTP (iot-data): Get/Update/DeleteThingShadow and ListNamedShadowsForThing.
  * The payload is a blob both ways; an HTTP change is also published on the MQTT shadow topics.
  */
-import { ServiceError, type ServiceErrorCode } from "../../errors.ts";
-import type { ShadowError, ShadowService } from "../../shadows/shadows.ts";
+import { ServiceError } from "../../errors.ts";
+import type { ShadowService } from "../../shadows/shadows.ts";
 import type { Fleet } from "../../registry/fleet.ts";
 import type { Operations } from "../router.ts";
 import { json } from "../router.ts";
@@ -16,18 +16,6 @@ export type PublishShadow = (
   messages: { suffix: string; payload: object }[],
 ) => void;
 
-/** The shadow service's numeric codes (the MQTT API's) as control-plane errors. */
-function shadowError(error: ShadowError): ServiceError {
-  const codes: Record<number, ServiceErrorCode> = {
-    404: "ResourceNotFound",
-    409: "Conflict",
-    413: "RequestEntityTooLarge",
-    415: "UnsupportedDocumentEncoding",
-    500: "InternalFailure",
-  };
-  return new ServiceError(codes[error.code] ?? "InvalidRequest", error.message);
-}
-
 export function shadowRoutes(
   shadows: ShadowService,
   fleet: Fleet,
@@ -39,7 +27,7 @@ export function shadowRoutes(
       honours: ["thingName", "shadowName"],
       handle: (input) => {
         const res = shadows.get(input.thingName, input.shadowName ?? "");
-        if (!res.ok) throw shadowError(res.error);
+        if (!res.ok) throw res.error; // the shadow service fails with the service's ServiceError
         return json(200, res.value);
       },
     },
@@ -55,7 +43,7 @@ export function shadowRoutes(
         }
         const name: string = input.shadowName ?? "";
         const res = shadows.update(input.thingName, name, body, raw.length);
-        if (!res.ok) throw shadowError(res.error);
+        if (!res.ok) throw res.error; // the shadow service fails with the service's ServiceError
         publish(input.thingName, name, "update", [
           { suffix: "accepted", payload: res.value.accepted },
           ...(res.value.delta ? [{ suffix: "delta", payload: res.value.delta }] : []),
@@ -69,7 +57,7 @@ export function shadowRoutes(
       handle: (input) => {
         const name: string = input.shadowName ?? "";
         const res = shadows.delete(input.thingName, name);
-        if (!res.ok) throw shadowError(res.error);
+        if (!res.ok) throw res.error; // the shadow service fails with the service's ServiceError
         publish(input.thingName, name, "delete", [{ suffix: "accepted", payload: res.value }]);
         return json(200, res.value);
       },
