@@ -9,6 +9,9 @@ import { attachToBroker } from "./broker/attached-broker.ts";
 import { startEmbeddedBroker } from "./broker/embedded-broker.ts";
 import type { Transport } from "./broker/transport.ts";
 import { PackageCatalog } from "./catalog/packages.ts";
+import { consoleApi } from "./console/console-api.ts";
+import { ConsoleHttp, isConsolePath } from "./console/console-http.ts";
+import { ConsoleEvents } from "./console/events.ts";
 import { type DataDirLock, lockDataDir } from "./data-dir-lock.ts";
 import { operations } from "./http/routes/index.ts";
 import { Router } from "./http/router.ts";
@@ -165,10 +168,21 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     }),
     { hostNames: options.httpHostNames },
   );
+  // The console (/console): its page, read-only views and live events; writes go through `router`.
+  const consoleEvents = new ConsoleEvents({ clock, connectedCount: transport.connectedCount?.bind(transport) });
+  store.onCommit(consoleEvents.changed);
+  const consoleHttp = new ConsoleHttp(
+    consoleApi({ fleet, jobs, engine, catalog, shadows, isConnected: transport.isConnected?.bind(transport), now }),
+    consoleEvents,
+    options.httpHostNames ?? [],
+  );
   const server = Bun.serve({
     hostname: options.host,
     port: options.httpPort,
-    fetch: (request) => router.handle(request),
+    fetch: (request) => {
+      const url = URL.parse(request.url);
+      return url && isConsolePath(url.pathname) ? consoleHttp.handle(request, url) : router.handle(request);
+    },
   });
   engine.start();
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
@@ -179,6 +193,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     store,
     async stop() {
       engine.stop();
+      consoleEvents.stop();
       await server.stop(true);
       await transport?.close();
       store.close();

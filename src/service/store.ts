@@ -87,6 +87,7 @@ export class Store {
   private readonly upsert;
   private readonly remove;
   private tx: Transaction | undefined;
+  private readonly commitListeners: ((kind: Kind, key: string) => void)[] = [];
 
   /** `dataDir` undefined: an in-memory database (tests, throw-away demos). */
   constructor(dataDir: string | undefined) {
@@ -224,6 +225,9 @@ export class Store {
     for (const [kind, staged] of tx.records) {
       for (const [key, record] of staged) this.setRecord(kind, key, this.maps[kind].get(key), record as never);
     }
+    for (const listener of this.commitListeners) {
+      for (const [kind, staged] of tx.records) for (const key of staged.keys()) listener(kind, key);
+    }
     // Committed: every follow-up runs even if one throws; the first error is then reported.
     let failure: unknown;
     for (const f of tx.after) {
@@ -246,6 +250,14 @@ export class Store {
   /** Memory kept outside the store (staged by its owner) learns that the transaction was dropped. */
   onRollback(fn: () => void): void {
     this.tx?.rollback.push(fn);
+  }
+
+  /**
+   * Calls `listener(kind, key)` for each record a committed transaction changed (the console's
+   * live updates). It must be cheap and must not throw: it runs inside every commit.
+   */
+  onCommit(listener: (kind: Kind, key: string) => void): void {
+    this.commitListeners.push(listener);
   }
 
   get inTransaction(): boolean {

@@ -166,6 +166,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
         () => {},
       );
     },
+    // aedes' table of connected clients by id (documented in its Aedes.md, missing from its types).
+    isConnected: (clientId) => Object.hasOwn((broker as unknown as { clients: object }).clients, clientId),
+    connectedCount: () => broker.connectedClients,
     async close() {
       for (const conn of admission.connections()) admission.settle(conn), conn.destroy();
       await new Promise<void>((resolve) => broker.close(() => resolve()));

@@ -15,5 +15,9 @@ export interface Transport {
   readonly url: string;
   /** Publishes to every subscriber of `topic` (notify, notify-next, shadow delta/documents). */
   publish(topic: string, payload: string): void;
+  /** Whether a client with this id is connected now; undefined: this broker cannot tell. */
+  isConnected?(clientId: string): boolean;
+  /** How many clients are connected (the console refreshes connection states when it changes). */
+  connectedCount?(): number;
   close(): Promise<void>;
 }

@@ -1,0 +1,245 @@
+/**
+ * The console in a real browser: Debian's chromium driven by playwright-core, against the compiled
+ * iot-jobs-local (so the embedded assets are what is tested) and the compiled agent. Creates a
+ * package version and jobs through the console's forms, watches one reach SUCCEEDED without a
+ * reload, cancels another, reads a failed execution's stderr, checks labels and keyboard use, and
+ * saves a screenshot of each page under docs/console/. Skips with a message without chromium.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  CreateThingCommand,
+  CreateThingGroupCommand,
+  AddThingToThingGroupCommand,
+  GetPackageVersionCommand,
+} from "@aws-sdk/client-iot";
+import type { Browser, Page } from "playwright-core";
+import { AgentProcess } from "../helpers/agent-process.ts";
+import { compiledAgent, compiledService, spawnService } from "../helpers/executables.ts";
+import { iotClient } from "../helpers/local-service.ts";
+import { projectHandlerDir, REPO_ROOT } from "../helpers/temp.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const SHOTS = join(REPO_ROOT, "docs", "console");
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium)
+  console.warn(`SKIPPED: the console browser tests need Debian's chromium at ${CHROMIUM} (apt-get install chromium)`);
+
+let svc: Awaited<ReturnType<typeof spawnService>>;
+let agent: AgentProcess;
+let browser: Browser;
+let page: Page;
+let managedAvailable = false;
+
+/** The little of the DOM the page functions below use (the tests are typed without lib.dom). */
+type Browserish = { document: { activeElement: { id: string; textContent: string | null } | null } };
+
+const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+
+describe.skipIf(!haveChromium)("console in chromium", () => {
+  beforeAll(async () => {
+    svc = await spawnService([compiledService()]);
+    const iot = iotClient(svc.http);
+    await iot.send(
+      new CreateThingCommand({ thingName: "console-pi", attributePayload: { attributes: { site: "lab" } } }),
+    );
+    await iot.send(new CreateThingCommand({ thingName: "console-offline" }));
+    await iot.send(new CreateThingGroupCommand({ thingGroupName: "lab" }));
+    await iot.send(new AddThingToThingGroupCommand({ thingGroupName: "lab", thingName: "console-pi" }));
+    agent = AgentProcess.start({
+      brokerUrl: svc.mqtt,
+      thingName: "console-pi",
+      handlerDirectory: projectHandlerDir(),
+      command: [compiledAgent("linux-x64")],
+    });
+    managedAvailable = (await fetch(`${svc.http}/managed-job-templates`)).status === 200;
+    const { chromium } = await import("playwright-core");
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on("dialog", (d) => void d.accept());
+    mkdirSync(SHOTS, { recursive: true });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    agent?.kill();
+    await svc?.stop();
+  });
+
+  test("the compiled executable serves the embedded assets, byte for byte", async () => {
+    const dir = join(REPO_ROOT, "src/service/console");
+    for (const [path, file] of [
+      ["/console", "index.html"],
+      ["/console/app.js", "console-app.js"],
+      ["/console/app.css", "app.css"],
+    ]) {
+      const res = await fetch(`${svc.http}${path}`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe(readFileSync(join(dir, file!), "utf8"));
+    }
+    const uplot = await fetch(`${svc.http}/console/uplot.js`);
+    expect(await uplot.text()).toBe(readFileSync(join(REPO_ROOT, "node_modules/uplot/dist/uPlot.iife.min.js"), "utf8"));
+  });
+
+  test("packages: create a package and a version, publish it, make it the default", async () => {
+    await page.goto(`${svc.http}/console#/packages`);
+    await page.getByLabel("Package name").fill("agent-app");
+    await page.getByLabel("Description (optional)").first().fill("The app the lab runs");
+    await page.getByRole("button", { name: "Create package" }).click();
+    await page.getByRole("heading", { name: "agent-app" }).waitFor();
+    await page.getByLabel("Version name").fill("1.2.0");
+    await page.getByLabel("Attributes (optional)").fill("channel=stable");
+    await page.getByRole("button", { name: "Create version" }).click();
+    await page.getByRole("button", { name: "Publish 1.2.0" }).click();
+    await page.getByRole("button", { name: "Deprecate 1.2.0" }).waitFor();
+    await page.getByRole("button", { name: "Make default" }).click();
+    await page.getByText("Default version: 1.2.0").waitFor();
+    await page.getByLabel(/Record the versions a SUCCEEDED job installs/).check();
+    await page.getByText("Package configuration saved.").waitFor();
+    const v = await iotClient(svc.http).send(
+      new GetPackageVersionCommand({ packageName: "agent-app", versionName: "1.2.0" }),
+    );
+    expect([v.status, v.attributes]).toEqual(["PUBLISHED", { channel: "stable" }]);
+    await shot("packages");
+  }, 30_000);
+
+  test("create a job from a document; it reaches SUCCEEDED on the compiled agent, live", async () => {
+    await page.goto(`${svc.http}/console#/create`);
+    await page.getByLabel("Job ID").fill("console-doc");
+    const doc = {
+      version: "1.0",
+      includeStdOut: true,
+      steps: [
+        {
+          action: {
+            name: "greet",
+            type: "runCommand",
+            input: { command: "printf,hello from the console (${aws:iot:package::version::attributes:channel})" },
+          },
+        },
+      ],
+    };
+    await page.getByLabel("Job document (JSON)").fill(JSON.stringify(doc, null, 2));
+    await page.getByLabel(/^Things/).selectOption({ label: "console-pi" });
+    await page
+      .getByLabel("Destination package versions")
+      .fill("arn:aws:iot:us-east-1:123456789012:package/agent-app/version/$default");
+    await shot("create-job");
+    await page.getByRole("button", { name: "Create job" }).click();
+    await page.waitForURL(/#\/jobs\/console-doc$/);
+    // No reload from here on: the page follows /console/events.
+    await page.locator("td .status.s-SUCCEEDED").waitFor({ timeout: 30_000 });
+    await page.getByText("hello from the console (stable)", { exact: true }).waitFor(); // statusDetails.stdout
+    const before = page.getByLabel("Document before substitution");
+    await expect(before.textContent()).resolves.toContain("${aws:iot:package::version::attributes:channel}");
+    await expect(page.getByLabel("Document as delivered").textContent()).resolves.toContain("(stable)");
+    await expect(page.getByLabel("Job configuration").textContent()).resolves.toContain(
+      "package/agent-app/version/1.2.0",
+    );
+    await page.waitForTimeout(600); // the next coalesced event redraws the chart
+    await shot("job");
+    await page.goto(`${svc.http}/console#/things`);
+    await page.getByText("agent-app 1.2.0").waitFor({ timeout: 10_000 }); // $package reported by SUCCEEDED
+    await page.getByText("● connected").waitFor();
+    await shot("things");
+  }, 60_000);
+
+  test("a failed execution's stderr is on the job page, filtered by status", async () => {
+    await page.goto(`${svc.http}/console#/create`);
+    await page.getByLabel("Job ID").fill("console-fail");
+    const doc = {
+      version: "1.0",
+      steps: [
+        { action: { name: "boom", type: "runCommand", input: { command: "sh,-c,echo disk is full >&2; exit 3" } } },
+      ],
+    };
+    await page.getByLabel("Job document (JSON)").fill(JSON.stringify(doc));
+    await page.getByLabel("Thing groups").selectOption({ index: 0 });
+    await page.getByRole("button", { name: "Create job" }).click();
+    await page.waitForURL(/#\/jobs\/console-fail$/);
+    await page.getByLabel("Status", { exact: true }).selectOption("FAILED");
+    await page.locator("td pre", { hasText: "disk is full" }).waitFor({ timeout: 30_000 }); // statusDetails.stderr
+    await expect(page.locator("table[aria-label=Executions] tbody tr").count()).resolves.toBe(1);
+    await shot("job-failed");
+  }, 45_000);
+
+  test("cancel a job, and the API's errors show as they are", async () => {
+    await page.goto(`${svc.http}/console#/create`);
+    await page.getByLabel("Job ID").fill("console-cancel");
+    await page.getByLabel(/^Things/).selectOption({ label: "console-offline" });
+    await page.getByRole("button", { name: "Create job" }).click();
+    await page.waitForURL(/#\/jobs\/console-cancel$/);
+    await page.getByRole("button", { name: "Cancel", exact: true }).click();
+    await page.getByText("Job canceled.").waitFor();
+    await page.locator("td .status.s-CANCELED").waitFor({ timeout: 10_000 });
+    // The same job id again: the API's ResourceAlreadyExistsException, word for word.
+    await page.goto(`${svc.http}/console#/create`);
+    await page.getByLabel("Job ID").fill("console-cancel");
+    await page.getByLabel(/^Things/).selectOption({ label: "console-offline" });
+    await page.getByRole("button", { name: "Create job" }).click();
+    await page.getByRole("alert").filter({ hasText: "ResourceAlreadyExistsException" }).waitFor();
+    await page.goto(`${svc.http}/console#/jobs`);
+    await page.getByRole("link", { name: "console-cancel" }).waitFor();
+    await shot("jobs");
+  }, 30_000);
+
+  test("a job from an AWS managed template (when this version implements them)", async () => {
+    await page.goto(`${svc.http}/console#/create`);
+    await page.getByLabel("Start from").selectOption("managed");
+    if (!managedAvailable) {
+      console.warn(
+        "SKIPPED (part): ListManagedJobTemplates answers 501 in this version; checked that the form says so",
+      );
+      await page.getByText("AWS managed templates are not available in this version").waitFor();
+      return;
+    }
+    await page.getByLabel("Job ID").fill("console-managed");
+    await page.getByLabel("AWS managed template").selectOption("AWS-Run-Command");
+    const command = page.getByLabel(/^command/);
+    await command.fill("");
+    await page.getByLabel(/^Things/).selectOption({ label: "console-pi" });
+    await page.getByRole("button", { name: "Create job" }).click();
+    await expect(command.getAttribute("aria-invalid")).resolves.toBe("true"); // required, checked before sending
+    await command.fill("printf,managed template ok");
+    await page.getByRole("button", { name: "Create job" }).click();
+    await page.waitForURL(/#\/jobs\/console-managed$/);
+    await page.locator("td .status.s-SUCCEEDED").waitFor({ timeout: 30_000 });
+    await page.locator("td pre", { hasText: "managed template ok" }).waitFor();
+  }, 45_000);
+
+  test("accessibility basics: every control has a label; the form works from the keyboard", async () => {
+    for (const view of ["#/create", "#/packages", "#/things", "#/jobs/console-doc"]) {
+      await page.goto(`${svc.http}/console${view}`);
+      await page.waitForLoadState("networkidle");
+      const unlabeled = await page.$$eval("input, select, textarea", (els) =>
+        els
+          .filter(
+            (e) => !(e as unknown as { labels?: { length: number } }).labels?.length && !e.getAttribute("aria-label"),
+          )
+          .map((e) => e.outerHTML),
+      );
+      expect([view, unlabeled]).toEqual([view, []]);
+    }
+    await page.goto(`${svc.http}/console#/create`);
+    await page.getByLabel("Job ID").waitFor();
+    await page.getByLabel("Job ID").focus();
+    await page.keyboard.type("kb-job");
+    // Tab to the submit button and press Enter without targets: the error is announced and focused.
+    let reached = false;
+    for (let i = 0; i < 20 && !reached; i++) {
+      await page.keyboard.press("Tab");
+      reached = await page.evaluate(
+        () => (globalThis as unknown as Browserish).document.activeElement?.textContent === "Create job",
+      );
+    }
+    expect(reached).toBe(true);
+    await page.keyboard.press("Enter");
+    await expect(page.evaluate(() => (globalThis as unknown as Browserish).document.activeElement?.id)).resolves.toBe(
+      "job-things",
+    );
+    await expect(page.locator("#job-things-err").textContent()).resolves.toContain(
+      "Choose at least one thing or group",
+    );
+  }, 30_000);
+});
