@@ -40,7 +40,35 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise
   }));
 }
 
-async function run(n: number): Promise<{ n: number; setupMs: number; baselineMs: number; rolloutMs: number; peakMb: number; idleMb: number }> {
+/** The service's CPU time (user + system) so far, in seconds (/proc/PID/stat, 100 ticks a second). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+export interface RolloutResult {
+  n: number;
+  setupMs: number;
+  baselineMs: number;
+  rolloutMs: number;
+  peakMb: number;
+  idleMb: number;
+  /** Service CPU seconds from CreateJob until every execution was terminal (+ settleMs). */
+  rolloutCpuS: number;
+  /** Peak RSS during the roll-out alone. */
+  rolloutPeakMb: number;
+}
+
+/**
+ * `beforeJob(http)` runs once everything is connected, just before CreateJob; the CPU time is read
+ * `settleMs` after the last execution ended, so work that follows a roll-out is counted too
+ * (bench/console-rollout.ts).
+ */
+export async function run(n: number, beforeJob?: (http: string) => Promise<void>, settleMs = 0): Promise<RolloutResult> {
   const svc = await startService();
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, rssMb(svc.proc.pid))), 50);
@@ -93,11 +121,19 @@ async function run(n: number): Promise<{ n: number; setupMs: number; baselineMs:
   await done;
   const baselineMs = performance.now() - t;
 
+  await beforeJob?.(svc.http);
   done = new Promise<void>((resolve) => (onAllDone = resolve));
+  const setupPeak = peak;
+  peak = 0;
+  const cpu0 = cpuSeconds(svc.proc.pid);
   t = performance.now();
   await iot.send(new CreateJobCommand({ jobId: "rollout", targets: ["arn:aws:iot:us-east-1:123456789012:thinggroup/bench"], document: JSON.stringify({ version: "1.0", steps: [{ action: { name: "noop", type: "runCommand", input: { command: "true" } } }] }) }));
   await done;
   const rolloutMs = performance.now() - t;
+  if (settleMs) await Bun.sleep(settleMs);
+  const rolloutCpuS = cpuSeconds(svc.proc.pid) - cpu0;
+  const rolloutPeakMb = peak;
+  peak = Math.max(peak, setupPeak);
   const job = (await iot.send(new DescribeJobCommand({ jobId: "rollout" }))).job!;
   if (job.status !== "COMPLETED" || job.jobProcessDetails?.numberOfSucceededThings !== n) throw new Error(`job ended ${job.status} with ${job.jobProcessDetails?.numberOfSucceededThings}/${n}`);
 
@@ -105,13 +141,15 @@ async function run(n: number): Promise<{ n: number; setupMs: number; baselineMs:
   for (const c of clients) c.close(false);
   svc.proc.kill("SIGKILL");
   await svc.proc.exited;
-  return { n, setupMs, baselineMs, rolloutMs, peakMb: peak, idleMb };
+  return { n, setupMs, baselineMs, rolloutMs, peakMb: peak, idleMb, rolloutCpuS, rolloutPeakMb };
 }
 
-console.log("fleet roll-out: one job, a dynamic group of N things, N simulated agents in one process");
-console.log("| things | setup (things + connections) | baseline: N shadow round trips | roll-out to all terminal | ratio | service RSS connected | service peak RSS |");
-console.log("|---:|---:|---:|---:|---:|---:|---:|");
-for (const n of sizes.length ? sizes : [1000, 5000, 10000]) {
-  const r = await run(n);
-  console.log(`| ${r.n} | ${(r.setupMs / 1000).toFixed(1)} s | ${(r.baselineMs / 1000).toFixed(2)} s | **${(r.rolloutMs / 1000).toFixed(2)} s** | ${(r.rolloutMs / r.baselineMs).toFixed(1)} | ${r.idleMb.toFixed(0)} MB | ${r.peakMb.toFixed(0)} MB |`);
+if (import.meta.main) {
+  console.log("fleet roll-out: one job, a dynamic group of N things, N simulated agents in one process");
+  console.log("| things | setup (things + connections) | baseline: N shadow round trips | roll-out to all terminal | ratio | service RSS connected | service peak RSS |");
+  console.log("|---:|---:|---:|---:|---:|---:|---:|");
+  for (const n of sizes.length ? sizes : [1000, 5000, 10000]) {
+    const r = await run(n);
+    console.log(`| ${r.n} | ${(r.setupMs / 1000).toFixed(1)} s | ${(r.baselineMs / 1000).toFixed(2)} s | **${(r.rolloutMs / 1000).toFixed(2)} s** | ${(r.rolloutMs / r.baselineMs).toFixed(1)} | ${r.idleMb.toFixed(0)} MB | ${r.peakMb.toFixed(0)} MB |`);
+  }
 }
