@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   CreateThingCommand,
+  CreateDynamicThingGroupCommand,
   CreateThingGroupCommand,
   AddThingToThingGroupCommand,
   GetPackageVersionCommand,
@@ -35,6 +36,12 @@ let managedAvailable = false;
 /** The little of the DOM the page functions below use (the tests are typed without lib.dom). */
 type Browserish = { document: { activeElement: { id: string; textContent: string | null } | null } };
 
+/** A fresh load of a console view (a hash-only change of the same URL would keep the old page). */
+const open = async (view: string) => {
+  await page.goto("about:blank");
+  await page.goto(`${svc.http}/console${view}`);
+};
+
 const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
 
 describe.skipIf(!haveChromium)("console in chromium", () => {
@@ -47,6 +54,9 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
     await iot.send(new CreateThingCommand({ thingName: "console-offline" }));
     await iot.send(new CreateThingGroupCommand({ thingGroupName: "lab" }));
     await iot.send(new AddThingToThingGroupCommand({ thingGroupName: "lab", thingName: "console-pi" }));
+    await iot.send(
+      new CreateDynamicThingGroupCommand({ thingGroupName: "lab-site", queryString: "attributes.site:lab" }),
+    );
     agent = AgentProcess.start({
       brokerUrl: svc.mqtt,
       thingName: "console-pi",
@@ -83,7 +93,7 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
   });
 
   test("packages: create a package and a version, publish it, make it the default", async () => {
-    await page.goto(`${svc.http}/console#/packages`);
+    await open("#/packages");
     await page.getByLabel("Package name").fill("agent-app");
     await page.getByLabel("Description (optional)").first().fill("The app the lab runs");
     await page.getByRole("button", { name: "Create package" }).click();
@@ -105,7 +115,7 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
   }, 30_000);
 
   test("create a job from a document; it reaches SUCCEEDED on the compiled agent, live", async () => {
-    await page.goto(`${svc.http}/console#/create`);
+    await open("#/create");
     await page.getByLabel("Job ID").fill("console-doc");
     const doc = {
       version: "1.0",
@@ -139,14 +149,16 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
     );
     await page.waitForTimeout(600); // the next coalesced event redraws the chart
     await shot("job");
-    await page.goto(`${svc.http}/console#/things`);
+    await open("#/things");
     await page.getByText("agent-app 1.2.0").waitFor({ timeout: 10_000 }); // $package reported by SUCCEEDED
     await page.getByText("● connected").waitFor();
+    await page.locator(".tag.dyn", { hasText: "lab-site" }).waitFor(); // the dynamic group it matches
+    await page.getByText("attributes.site:lab").waitFor();
     await shot("things");
   }, 60_000);
 
   test("a failed execution's stderr is on the job page, filtered by status", async () => {
-    await page.goto(`${svc.http}/console#/create`);
+    await open("#/create");
     await page.getByLabel("Job ID").fill("console-fail");
     const doc = {
       version: "1.0",
@@ -161,11 +173,12 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
     await page.getByLabel("Status", { exact: true }).selectOption("FAILED");
     await page.locator("td pre", { hasText: "disk is full" }).waitFor({ timeout: 30_000 }); // statusDetails.stderr
     await expect(page.locator("table[aria-label=Executions] tbody tr").count()).resolves.toBe(1);
+    await page.locator("table[aria-label=Executions]").scrollIntoViewIfNeeded();
     await shot("job-failed");
   }, 45_000);
 
   test("cancel a job, and the API's errors show as they are", async () => {
-    await page.goto(`${svc.http}/console#/create`);
+    await open("#/create");
     await page.getByLabel("Job ID").fill("console-cancel");
     await page.getByLabel(/^Things/).selectOption({ label: "console-offline" });
     await page.getByRole("button", { name: "Create job" }).click();
@@ -174,18 +187,18 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
     await page.getByText("Job canceled.").waitFor();
     await page.locator("td .status.s-CANCELED").waitFor({ timeout: 10_000 });
     // The same job id again: the API's ResourceAlreadyExistsException, word for word.
-    await page.goto(`${svc.http}/console#/create`);
+    await open("#/create");
     await page.getByLabel("Job ID").fill("console-cancel");
     await page.getByLabel(/^Things/).selectOption({ label: "console-offline" });
     await page.getByRole("button", { name: "Create job" }).click();
     await page.getByRole("alert").filter({ hasText: "ResourceAlreadyExistsException" }).waitFor();
-    await page.goto(`${svc.http}/console#/jobs`);
+    await open("#/jobs");
     await page.getByRole("link", { name: "console-cancel" }).waitFor();
     await shot("jobs");
   }, 30_000);
 
   test("a job from an AWS managed template (when this version implements them)", async () => {
-    await page.goto(`${svc.http}/console#/create`);
+    await open("#/create");
     await page.getByLabel("Start from").selectOption("managed");
     if (!managedAvailable) {
       console.warn(
@@ -202,15 +215,22 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
     await page.getByRole("button", { name: "Create job" }).click();
     await expect(command.getAttribute("aria-invalid")).resolves.toBe("true"); // required, checked before sending
     await command.fill("printf,managed template ok");
+    await command.scrollIntoViewIfNeeded();
+    await shot("create-managed");
     await page.getByRole("button", { name: "Create job" }).click();
     await page.waitForURL(/#\/jobs\/console-managed$/);
     await page.locator("td .status.s-SUCCEEDED").waitFor({ timeout: 30_000 });
-    await page.locator("td pre", { hasText: "managed template ok" }).waitFor();
+    // The managed document has no includeStdOut: what ran is in the delivered document.
+    await expect(page.getByLabel("Document as delivered").textContent()).resolves.toContain(
+      "printf,managed template ok",
+    );
+    await expect(page.getByLabel("Job configuration").textContent()).resolves.toContain("AWS-Run-Command");
+    await shot("job-managed");
   }, 45_000);
 
   test("accessibility basics: every control has a label; the form works from the keyboard", async () => {
     for (const view of ["#/create", "#/packages", "#/things", "#/jobs/console-doc"]) {
-      await page.goto(`${svc.http}/console${view}`);
+      await open(view);
       await page.waitForLoadState("networkidle");
       const unlabeled = await page.$$eval("input, select, textarea", (els) =>
         els
@@ -221,7 +241,7 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
       );
       expect([view, unlabeled]).toEqual([view, []]);
     }
-    await page.goto(`${svc.http}/console#/create`);
+    await open("#/create");
     await page.getByLabel("Job ID").waitFor();
     await page.getByLabel("Job ID").focus();
     await page.keyboard.type("kb-job");

@@ -80,6 +80,9 @@ function field(id, label, input, hint) {
   input.id = id;
   const err = h("div.err", { id: `${id}-err`, role: "alert" });
   input.setAttribute("aria-describedby", `${id}-err${hint ? ` ${id}-hint` : ""}`);
+  // An error stays until the value changes, then it is checked again on submit.
+  input.addEventListener("input", () => setError(input));
+  input.addEventListener("change", () => setError(input));
   return h(
     "div.field",
     {},
@@ -317,7 +320,16 @@ function jobPage(jobId) {
     const opts = {
       width: Math.max(320, chartBox.clientWidth || 800),
       height: 240,
-      series: [{}, ...present.map((s) => ({ label: s, stroke: css.getPropertyValue(`--${s}`).trim(), width: 2 }))],
+      // Counts hold until the end of each interval: steps, not lines between points.
+      series: [
+        {},
+        ...present.map((s) => ({
+          label: s,
+          stroke: css.getPropertyValue(`--${s}`).trim(),
+          width: 2,
+          paths: window.uPlot?.paths.stepped({ align: 1 }),
+        })),
+      ],
       axes: [{}, { label: "executions" }],
       legend: { show: true },
     };
