@@ -60,7 +60,7 @@ describe("timeline (executions by status per interval)", () => {
     expect(t.counts.IN_PROGRESS!.filter((n) => n === 1).length).toBe(116);
   });
 
-  test("10,000 executions cost executions + points, not their product", () => {
+  test("10,000 executions take under 50 ms (it runs on every refresh of a job page)", () => {
     const t0 = 1_800_000_000;
     const executions = Array.from({ length: 10_000 }, (_, i) => ({
       status: "SUCCEEDED" as const,
@@ -68,9 +68,14 @@ describe("timeline (executions by status per interval)", () => {
       startedAt: t0 + (i % 170),
       lastUpdatedAt: t0 + (i % 170) + 5,
     }));
-    const started = performance.now();
-    const t = timeline(executions, t0, t0 + 179);
-    const ms = performance.now() - started;
+    // The best of 5 runs, so that a loaded machine does not decide (a quiet one takes ~2 ms).
+    let ms = Number.POSITIVE_INFINITY;
+    let t = timeline(executions, t0, t0 + 179);
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      t = timeline(executions, t0, t0 + 179);
+      ms = Math.min(ms, performance.now() - started);
+    }
     expect(t.counts.SUCCEEDED!.at(-1)).toBe(10_000);
     expect(ms).toBeLessThan(50);
   });

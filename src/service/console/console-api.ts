@@ -36,9 +36,16 @@ const NO_VERSION = "(none)";
 type Query = URLSearchParams;
 
 export function consoleApi(d: ConsoleDeps): (path: string, query: Query) => unknown {
-  const countsOf = (jobId: string) => {
+  // A job that is no longer IN_PROGRESS and has nothing pending has only terminal executions, and
+  // terminal statuses are final: its counts are kept, so the jobs list costs the running jobs only.
+  const settledCounts = new Map<string, { readonly job: Job; readonly counts: Record<string, number> }>();
+  const countsOf = (job: Job) => {
+    const kept = settledCounts.get(job.jobId);
+    if (kept?.job === job) return kept.counts;
     const counts: Record<string, number> = {};
-    for (const e of d.engine.executionsOfJob(jobId)) counts[e.status] = (counts[e.status] ?? 0) + 1;
+    for (const e of d.engine.executionsOfJob(job.jobId)) counts[e.status] = (counts[e.status] ?? 0) + 1;
+    if (job.status !== "IN_PROGRESS" && d.engine.pendingCount(job.jobId) === 0)
+      settledCounts.set(job.jobId, { job, counts });
     return counts;
   };
   const packagesOf = (thingName: string): Record<string, string> => {
@@ -66,12 +73,12 @@ export function consoleApi(d: ConsoleDeps): (path: string, query: Query) => unkn
   const routes: [RegExp, (m: string[], q: Query) => unknown][] = [
     [
       /^\/jobs$/,
-      () => ({
-        jobs: d.jobs
-          .jobs()
-          .reverse()
-          .map((j) => ({ ...jobSummary(j), counts: countsOf(j.jobId) })),
-      }),
+      () => {
+        const jobs = d.jobs.jobs();
+        const listed = new Set(jobs.map((j) => j.jobId));
+        for (const id of settledCounts.keys()) if (!listed.has(id)) settledCounts.delete(id);
+        return { jobs: jobs.reverse().map((j) => ({ ...jobSummary(j), counts: countsOf(j) })) };
+      },
     ],
     [
       /^\/jobs\/([^/]+)$/,
