@@ -68,7 +68,7 @@ describe("timeline (executions by status per interval)", () => {
       startedAt: t0 + (i % 170),
       lastUpdatedAt: t0 + (i % 170) + 5,
     }));
-    // The best of 5 runs, so that a loaded machine does not decide (a quiet one takes ~2 ms).
+    // The best of 5 runs, so that a loaded machine does not decide (a quiet one takes a few ms).
     let ms = Number.POSITIVE_INFINITY;
     let t = timeline(executions, t0, t0 + 179);
     for (let i = 0; i < 5; i++) {
