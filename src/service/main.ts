@@ -15,7 +15,8 @@ const USAGE = `Usage: iot-jobs-local serve [options]
 
   --data-dir DIR       where the SQLite store lives (default: in memory, lost on exit)
   --mqtt-port N        embedded broker port (default 1883; 0 picks a free port)
-  --http-port N        control-plane HTTP port, plain HTTP (default 8080; 0 picks a free port)
+  --http-port N        control-plane HTTP port, plain HTTP (default 8080; 0 picks a free port);
+                       it also serves the web console at /console
   --host H             address to bind (default 127.0.0.1)
   --broker URL         attach to an existing broker (mqtt://host:port) instead of embedding one
   --http-host-name NAME
@@ -100,7 +101,8 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   process.stdout.write(`${JSON.stringify({ mqtt: service.mqttUrl, http: service.httpUrl })}\n`);
-  log.info({ mqtt: service.mqttUrl, http: service.httpUrl, dataDir: values["data-dir"] ?? "(memory)" }, "Ready");
+  const dataDir = values["data-dir"] ?? "(memory)";
+  log.info({ mqtt: service.mqttUrl, http: service.httpUrl, console: `${service.httpUrl}/console`, dataDir }, "Ready");
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);
