@@ -228,6 +228,35 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
     await shot("job-managed");
   }, 45_000);
 
+  test("a job from a custom job template (when this version implements them)", async () => {
+    const templates = await fetch(`${svc.http}/job-templates`);
+    if (templates.status !== 200) {
+      console.warn("SKIPPED (part): ListJobTemplates answers 501 in this version; checked that the form says so");
+      await open("#/create");
+      await page.getByLabel("Start from").selectOption("custom");
+      await page.getByText("Custom job templates are not available in this version").waitFor();
+      return;
+    }
+    const steps = [{ action: { name: "t", type: "runCommand", input: { command: "printf,from a custom template" } } }];
+    const created = await fetch(`${svc.http}/job-templates/console-template`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        description: "printf",
+        document: JSON.stringify({ version: "1.0", includeStdOut: true, steps }),
+      }),
+    });
+    expect(created.status).toBe(200);
+    await open("#/create");
+    await page.getByLabel("Job ID").fill("console-custom");
+    await page.getByLabel("Start from").selectOption("custom");
+    await page.getByLabel("Custom template").selectOption({ label: "console-template" });
+    await page.getByLabel(/^Things/).selectOption({ label: "console-pi" });
+    await page.getByRole("button", { name: "Create job" }).click();
+    await page.waitForURL(/#\/jobs\/console-custom$/);
+    await page.getByText("from a custom template", { exact: true }).waitFor({ timeout: 30_000 });
+  }, 45_000);
+
   test("accessibility basics: every control has a label; the form works from the keyboard", async () => {
     for (const view of ["#/create", "#/packages", "#/things", "#/jobs/console-doc"]) {
       await open(view);
