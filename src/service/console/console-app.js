@@ -128,9 +128,13 @@ async function refresh() {
 function connectEvents() {
   const live = document.getElementById("live");
   const source = new EventSource("/console/events");
+  let connectedBefore = false;
   source.addEventListener("hello", () => {
     live.textContent = "live";
     live.className = "live";
+    // Back after a disconnection (a restarted service): what changed meanwhile was not announced.
+    if (connectedBefore) refresh();
+    connectedBefore = true;
   });
   source.addEventListener("change", (e) => {
     const change = JSON.parse(e.data);
