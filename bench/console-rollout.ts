@@ -9,6 +9,7 @@
  * tell the service's cost from the browser's competing for the same cores. Measured for the
  * roll-out: wall time, the service's CPU seconds (user + system, until 1 s after the last
  * execution ended) and its peak RSS; for the console, the events received and the views fetched.
+ * CONSOLE_SCREENSHOT=FILE.png saves the job page as chromium shows it at the end.
  */
 import { chromium } from "playwright-core";
 import { run } from "./fleet-rollout.ts";
@@ -90,6 +91,9 @@ for (let round = 1; round <= rounds; round++) {
         await page.waitForSelector("#live:not(.off)");
       },
       SETTLE_MS,
+      async () => {
+        if (page && process.env.CONSOLE_SCREENSHOT) await page.screenshot({ path: process.env.CONSOLE_SCREENSHOT });
+      },
     );
     stopScript();
     await page?.close();

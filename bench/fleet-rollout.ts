@@ -65,10 +65,15 @@ export interface RolloutResult {
 
 /**
  * `beforeJob(http)` runs once everything is connected, just before CreateJob; the CPU time is read
- * `settleMs` after the last execution ended, so work that follows a roll-out is counted too
- * (bench/console-rollout.ts).
+ * `settleMs` after the last execution ended, so work that follows a roll-out is counted too;
+ * then `afterRollout()` runs, the service still up (bench/console-rollout.ts).
  */
-export async function run(n: number, beforeJob?: (http: string) => Promise<void>, settleMs = 0): Promise<RolloutResult> {
+export async function run(
+  n: number,
+  beforeJob?: (http: string) => Promise<void>,
+  settleMs = 0,
+  afterRollout?: () => Promise<void>,
+): Promise<RolloutResult> {
   const svc = await startService();
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, rssMb(svc.proc.pid))), 50);
@@ -132,6 +137,7 @@ export async function run(n: number, beforeJob?: (http: string) => Promise<void>
   const rolloutMs = performance.now() - t;
   if (settleMs) await Bun.sleep(settleMs);
   const rolloutCpuS = cpuSeconds(svc.proc.pid) - cpu0;
+  await afterRollout?.(); // while the service still runs
   const rolloutPeakMb = peak;
   peak = Math.max(peak, setupPeak);
   const job = (await iot.send(new DescribeJobCommand({ jobId: "rollout" }))).job!;
