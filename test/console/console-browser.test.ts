@@ -197,6 +197,37 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
     await shot("jobs");
   }, 30_000);
 
+  test("cancel with force stops a running step on the compiled agent", async () => {
+    await open("#/create");
+    await page.getByLabel("Job ID").fill("console-force");
+    const doc = {
+      version: "1.0",
+      steps: [{ action: { name: "wait", type: "runCommand", input: { command: "sleep,60" } } }],
+    };
+    await page.getByLabel("Job document (JSON)").fill(JSON.stringify(doc));
+    await page.getByLabel(/^Things/).selectOption({ label: "console-pi" });
+    await page.getByRole("button", { name: "Create job" }).click();
+    await page.waitForURL(/#\/jobs\/console-force$/);
+    await page.locator("td .status.s-IN_PROGRESS").waitFor({ timeout: 20_000 });
+    await page.getByRole("button", { name: "Cancel with force" }).click();
+    await page.getByText("Job canceled with force.").waitFor();
+    await page.locator("td .status.s-CANCELED").waitFor({ timeout: 10_000 });
+    await page.getByText("(forced)").waitFor();
+    // The agent gave up the step and takes the next job: a document job after it succeeds at once.
+    const next = { version: "1.0", steps: [{ action: { name: "x", type: "runCommand", input: { command: "true" } } }] };
+    const res = await fetch(`${svc.http}/jobs/console-after-force`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        targets: ["arn:aws:iot:us-east-1:123456789012:thing/console-pi"],
+        document: JSON.stringify(next),
+      }),
+    });
+    expect(res.status).toBe(200);
+    await open("#/jobs/console-after-force");
+    await page.locator("td .status.s-SUCCEEDED").waitFor({ timeout: 20_000 });
+  }, 60_000);
+
   test("a job from an AWS managed template (when this version implements them)", async () => {
     await open("#/create");
     await page.getByLabel("Start from").selectOption("managed");
@@ -270,6 +301,14 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
       );
       expect([view, unlabeled]).toEqual([view, []]);
     }
+    // A package from the keyboard alone: type, Tab, type, Enter submits.
+    await open("#/packages");
+    await page.getByLabel("Package name").focus();
+    await page.keyboard.type("kb-package");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type("typed, not clicked");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "kb-package" }).waitFor();
     await open("#/create");
     await page.getByLabel("Job ID").waitFor();
     await page.getByLabel("Job ID").focus();
