@@ -6,8 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { CreateJobCommand, CreateThingCommand } from "@aws-sdk/client-iot";
+import { jobForView } from "../../src/service/console/console-api.ts";
 import { ConsoleEvents, MAX_STREAMS } from "../../src/service/console/events.ts";
 import { MAX_POINTS, timeline } from "../../src/service/console/timeline.ts";
+import type { Job } from "../../src/service/model.ts";
 import type { RunningService } from "../../src/service/service.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { Device, iotClient, startLocalService, thingArn } from "../helpers/local-service.ts";
@@ -151,6 +153,16 @@ describe("ConsoleEvents (coalesced change summaries)", () => {
     expect(await stream.next()).toContain(`"kinds":["connection"]`);
     events.stop();
   });
+});
+
+test("the job view sends a roll-out's unreached things as a count, not 10,000 names", () => {
+  const job = {
+    jobId: "j",
+    sequence: 7,
+    rollout: { unreached: Array.from({ length: 10_000 }, (_, i) => `t-${i}`), notified: 5, minuteStart: 0 },
+  } as unknown as Job;
+  expect(jobForView(job)).toEqual({ jobId: "j", rollout: { notified: 5, minuteStart: 0, unreachedCount: 10_000 } });
+  expect(jobForView({ jobId: "k", sequence: 1 } as unknown as Job)).toEqual({ jobId: "k" });
 });
 
 describe("/console over HTTP", () => {

@@ -88,7 +88,8 @@ export function consoleApi(d: ConsoleDeps): (path: string, query: Query) => unkn
         const counts: Record<string, number> = {};
         for (const e of executions) counts[e.status] = (counts[e.status] ?? 0) + 1;
         const end = job.completedAt ?? Math.floor(d.now() / 1000);
-        return { job, counts, timeline: timeline(executions, job.createdAt, Math.max(end, job.createdAt)) };
+        const points = timeline(executions, job.createdAt, Math.max(end, job.createdAt));
+        return { job: jobForView(job), counts, timeline: points };
       },
     ],
     [
@@ -230,6 +231,18 @@ function window(q: Query): { offset: number; limit: number } {
   if (!Number.isInteger(limit) || limit < 1 || limit > PAGE_LIMIT)
     throw new ServiceError("InvalidRequest", `limit must be an integer from 1 to ${PAGE_LIMIT}`);
   return { offset, limit };
+}
+
+/**
+ * The job record as the job page shows it, without what grows with the fleet: a roll-out's list of
+ * things not reached yet (roll-out rates keep one; 10,000 names on every refresh) becomes its count.
+ */
+export function jobForView(job: Job): Record<string, unknown> {
+  const { sequence: _, ...shown } = job as Job & { rollout?: { unreached?: readonly string[] } };
+  const rollout = (shown as { rollout?: { unreached?: readonly string[] } }).rollout;
+  if (!rollout?.unreached) return shown;
+  const { unreached, ...rest } = rollout;
+  return { ...shown, rollout: { ...rest, unreachedCount: unreached.length } };
 }
 
 function jobSummary(j: Job) {

@@ -380,7 +380,6 @@ function jobPage(jobId) {
       cancelButton.disabled = finished;
       forceButton.disabled = job.status === "COMPLETED" || (job.status === "CANCELED" && job.forceCanceled);
       const { document: doc, documentBeforeSubstitution, ...rest } = job;
-      delete rest.sequence;
       setText(config, JSON.stringify(rest, null, 2));
       setText(after, pretty(doc));
       setText(before, pretty(documentBeforeSubstitution));
