@@ -100,7 +100,9 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
     await page.getByRole("heading", { name: "agent-app" }).waitFor();
     await page.getByLabel("Version name").fill("1.2.0");
     await page.getByLabel("Attributes (optional)").fill("channel=stable");
+    await page.getByLabel("Artifact (optional)").fill("s3://lab-artifacts/agent-app/1.2.0.tar.gz");
     await page.getByRole("button", { name: "Create version" }).click();
+    await page.getByText("s3://lab-artifacts/agent-app/1.2.0.tar.gz").waitFor();
     await page.getByRole("button", { name: "Publish 1.2.0" }).click();
     await page.getByRole("button", { name: "Deprecate 1.2.0" }).waitFor();
     await page.getByRole("button", { name: "Make default" }).click();
@@ -110,7 +112,11 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
     const v = await iotClient(svc.http).send(
       new GetPackageVersionCommand({ packageName: "agent-app", versionName: "1.2.0" }),
     );
-    expect([v.status, v.attributes]).toEqual(["PUBLISHED", { channel: "stable" }]);
+    expect([v.status, v.attributes, v.artifact?.s3Location]).toEqual([
+      "PUBLISHED",
+      { channel: "stable" },
+      { bucket: "lab-artifacts", key: "agent-app/1.2.0.tar.gz" },
+    ]);
     await shot("packages");
   }, 30_000);
 

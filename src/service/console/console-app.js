@@ -444,6 +444,14 @@ function jobPage(jobId) {
   };
 }
 
+/** A package version's artifact as people write it (s3://bucket/key), or its JSON if it is not S3. */
+function artifactText(artifact) {
+  const s3 = artifact?.s3Location;
+  if (!artifact) return "";
+  if (!s3) return JSON.stringify(artifact);
+  return `s3://${s3.bucket}/${s3.key}${s3.version ? ` (version ${s3.version})` : ""}`;
+}
+
 /** Replaces an element's text only when it changed (no layout work for the same text). */
 function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
@@ -871,6 +879,7 @@ function packagesPage() {
   const verName = h("input", { required: true, maxlength: 64 });
   const verDescription = h("input");
   const verAttributes = h("textarea", { rows: 3, placeholder: "key=value, one a line" });
+  const verArtifact = h("input", { placeholder: "s3://bucket/key" });
   const act = (fn, done) => async (e) => {
     e?.preventDefault?.();
     message.className = "alert";
@@ -917,6 +926,11 @@ function packagesPage() {
         }
         const body = { attributes };
         if (verDescription.value) body.description = verDescription.value;
+        if (verArtifact.value) {
+          const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(verArtifact.value.trim());
+          if (!m) throw new Error("The artifact must be an S3 location: s3://bucket/key");
+          body.artifact = { s3Location: { bucket: m[1], key: m[2] } };
+        }
         return api("PUT", `/packages/${enc(verPackage.value)}/versions/${enc(verName.value)}`, body);
       }, "Version created (DRAFT)."),
     },
@@ -925,6 +939,7 @@ function packagesPage() {
     field("ver-name", "Version name", verName),
     field("ver-description", "Description (optional)", verDescription),
     field("ver-attributes", "Attributes (optional)", verAttributes, "key=value, one a line"),
+    field("ver-artifact", "Artifact (optional)", verArtifact, "its S3 location, s3://bucket/key"),
     h("button.primary", { type: "submit" }, "Create version"),
   );
   // versionUpdateByJobsConfig: without it, SUCCEEDED jobs leave `$package` alone (as on AWS).
@@ -1008,7 +1023,7 @@ function packagesPage() {
                       {},
                       Object.entries(v.attributes).map(([k, x]) => h("div", {}, `${k}=${x}`)),
                     ),
-                    h("td.small", {}, v.artifact ? JSON.stringify(v.artifact) : ""),
+                    h("td.small", {}, artifactText(v.artifact)),
                     h(
                       "td",
                       {},
