@@ -42,7 +42,7 @@ const open = async (view: string) => {
   await page.goto(`${svc.http}/console${view}`);
 };
 
-const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+const shot = (name: string, fullPage = false) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
 
 describe.skipIf(!haveChromium)("console in chromium", () => {
   beforeAll(async () => {
@@ -117,7 +117,7 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
       { channel: "stable" },
       { bucket: "lab-artifacts", key: "agent-app/1.2.0.tar.gz" },
     ]);
-    await shot("packages");
+    await shot("packages", true);
   }, 30_000);
 
   test("create a job from a document; it reaches SUCCEEDED on the compiled agent, live", async () => {
