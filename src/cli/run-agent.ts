@@ -100,8 +100,13 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
  */
 function handleHarmlessSignals(log: Logger): void {
   process.on("SIGHUP", () => {
-    if (reopenLogFile(log)) log.info("Log file reopened (SIGHUP)");
-    else log.debug("SIGHUP: logging to stdout, nothing to reopen");
+    try {
+      if (reopenLogFile(log)) log.info("Log file reopened (SIGHUP)");
+      else log.debug("SIGHUP: logging to stdout, nothing to reopen");
+    } catch (error) {
+      // A signal must never stop the agent: keep writing where we were, and say why.
+      log.warn({ err: error }, "Cannot reopen the log file (SIGHUP); still writing to the previous one");
+    }
   });
   for (const signal of ["SIGUSR1", "SIGUSR2"] as const) {
     process.on(signal, () => log.debug({ signal }, "Signal ignored"));

@@ -33,6 +33,8 @@ const command = v.pipe(
     "the first word (the program) must not be empty",
   ),
   v.check((text) => !hasWhitespace(splitCommand(text)[0] ?? ""), "the first word must not contain whitespace; separate words with commas"),
+  // No program or argument can hold a NUL byte (execve's strings end there).
+  v.check((text) => !text.includes("\u0000"), "must not contain a NUL character"),
 );
 
 const actionCommon = {

@@ -57,7 +57,17 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     destination,
   );
-  if (file) logFiles.set(logger, file);
+  if (file) {
+    const path = options.file!;
+    logFiles.set(logger, {
+      // The directory may have gone with the rotation (or a clean-up): make it again first. A
+      // failure throws before the old descriptor is closed, so logging goes on into the old file.
+      reopen() {
+        mkdirSync(dirname(path), { recursive: true, mode: 0o745 });
+        file.reopen();
+      },
+    });
+  }
   return logger;
 }
 

@@ -49,8 +49,14 @@ export async function lookupUser(name: string, options: LookupOptions): Promise<
     if (!entry) return undefined;
     const id = searchPath("id", options.pathEnv);
     const groupsOut = id ? await run([id, "-G", "--", name], deadline.signal) : undefined;
+    // Without `id` (a minimal image), the supplementary groups come from /etc/group itself, as the
+    // passwd entry comes from /etc/passwd without getent: never silently fewer groups.
     const groups =
-      groupsOut?.code === 0 ? groupsOut.stdout.trim().split(/\s+/).map(Number).filter(Number.isInteger) : [];
+      groupsOut?.code === 0
+        ? groupsOut.stdout.trim().split(/\s+/).map(Number).filter(Number.isInteger)
+        : id
+          ? []
+          : groupsFromFile(await readFile("/etc/group", { encoding: "utf8", signal: deadline.signal }), name);
     return { ...entry, groups: groups.includes(entry.gid) ? groups : [entry.gid, ...groups] };
   } catch (error) {
     if (deadline.signal.aborted) {
@@ -83,6 +89,17 @@ async function passwdEntry(name: string, pathEnv: string, signal: AbortSignal): 
   if (out.code !== 0) throw new Error(`getent exited with status ${out.code}`);
   const entry = parsePasswdLine(out.stdout.split("\n")[0] ?? "");
   return entry?.name === name ? entry : undefined;
+}
+
+/** The gids of /etc/group lines (name:password:gid:member,member) that list `user` as a member. */
+export function groupsFromFile(text: string, user: string): number[] {
+  const gids: number[] = [];
+  for (const line of text.split("\n")) {
+    const f = line.split(":");
+    const gid = Number(f[2]);
+    if (f.length >= 4 && f[2] !== "" && Number.isInteger(gid) && f[3]!.split(",").includes(user)) gids.push(gid);
+  }
+  return gids;
 }
 
 /** name:password:uid:gid:gecos:home:shell */

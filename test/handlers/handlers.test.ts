@@ -147,9 +147,16 @@ describe("shipped handlers", () => {
       // The re-run after a boot (another boot id): the device rebooted.
       writeFileSync(lock, `1700000000 00000000-0000-0000-0000-000000000000 job-1#1\n`);
       expect((await run("reboot.sh", [], { path: bin, env })).statusDetails.stdout).toStartWith("Rebooted");
-      // A lock in the old format (a time only): compared with the boot time.
+      // redteam 07: a lock in 0.1.0's format (a time only) names no execution: it proves nothing
+      // about this job, so the reboot is asked for again.
       writeFileSync(lock, "1\n");
-      expect((await run("reboot.sh", [], { path: bin, env })).statusDetails.stdout).toStartWith("Rebooted");
+      const old = await run("reboot.sh", [], { path: bin, env });
+      expect(old.statusDetails.stderr).toContain("names no job execution");
+      expect(readFileSync(calls, "utf8")).toBe("reboot \nreboot \n");
+      // Outside the agent (exec: no execution to compare), the time still decides.
+      writeFileSync(lock, "1\n");
+      const bare = await run("reboot.sh", [], { path: bin, env: { IOT_JOBS_REBOOT_LOCK: lock } });
+      expect(bare.statusDetails.stdout).toStartWith("Rebooted");
     });
 
     test("redteam 07: a reboot that returns without going down fails the step and leaves no lock for a later job", async () => {
