@@ -1,4 +1,5 @@
 import { connectionSettings } from "../config/connection-settings.ts";
+import { describeProxy } from "../config/http-proxy-config.ts";
 import type { AgentConfig } from "../config/schema.ts";
 import { JobsAgent } from "../jobs/agent.ts";
 import { PackageReporter } from "../jobs/package-reporter.ts";
@@ -34,7 +35,7 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
   }
   if (lock.degraded) log.warn({ reason: lock.degraded }, "State directory unusable: running jobs without the instance lock and without crash-loop detection");
 
-  log.info({ endpoint: `${settings.endpoint.protocol}://${settings.endpoint.host}:${settings.endpoint.port}`, thingName: settings.thingName, handlerDirectory: config.jobs.handlerDirectory }, "Starting");
+  log.info({ endpoint: `${settings.endpoint.protocol}://${settings.endpoint.host}:${settings.endpoint.port}`, thingName: settings.thingName, handlerDirectory: config.jobs.handlerDirectory, ...(settings.proxy ? { httpProxy: describeProxy(settings.proxy) } : {}) }, "Starting");
   const connection = connect(settings);
   const inventory = config.jobs.packageInventoryFile ? new PackageReporter(connection, settings.thingName, config.jobs.packageInventoryFile, log) : undefined;
   if (inventory) {

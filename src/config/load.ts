@@ -7,6 +7,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import type { ParsedArgs } from "./cli-args.ts";
 import { checkForeignFeatures } from "./device-client-features.ts";
+import { loadHttpProxy, proxyFilePath } from "./http-proxy-config.ts";
 import { validateConfigFile, type AgentConfig, type ConfigFile, type LogLevel } from "./schema.ts";
 
 export const MAX_CONFIG_BYTES = 5000;
@@ -94,6 +95,10 @@ export function loadConfig(args: ParsedArgs, env: Record<string, string | undefi
     const message = "jobs.signing.required is true but jobs.signing.trusted-certificates names no file or directory";
     return { ok: false, message: `${source ?? "config"}: ${message}` };
   }
+  const proxyFile = proxyFilePath(pathOf(v["--http-proxy-config"]), path);
+  const proxy = loadHttpProxy(proxyFile.path, proxyFile.given, process.geteuid?.() ?? 0);
+  if (!proxy.ok) return proxy;
+  if (proxy.proxy) Object.assign(config, { httpProxy: proxy.proxy });
   const foreign = checkForeignFeatures(args.foreign, file, config.key);
   if (!foreign.ok) return foreign;
   warnings.push(...foreign.warnings);

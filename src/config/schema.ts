@@ -3,6 +3,7 @@
  * [DC-CONFIG-keys]. Keys of other Device Client features (tunneling, device-defender, …) are
  * accepted and ignored, so an existing file works unchanged.
  */
+import type { HttpProxy } from "./http-proxy-config.ts";
 import * as v from "valibot";
 
 const text = v.string("expected a string");
@@ -91,6 +92,8 @@ export interface AgentConfig {
     /** Code signing (src/signing): the device's trust anchors; required: artifacts must verify. */
     readonly signing: SigningConfig;
   };
+  /** MQTT through this HTTP proxy (http-proxy.conf); undefined: direct. */
+  readonly httpProxy?: HttpProxy;
   /** Where the config came from, for messages. */
   readonly source: string | undefined;
 }
