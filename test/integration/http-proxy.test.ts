@@ -11,6 +11,11 @@ import { MqttClient, type MqttClientOptions } from "../../src/mqtt/client.ts";
 import { makeTestPki } from "../helpers/certs.ts";
 import { freePort, Mosquitto } from "../helpers/mosquitto.ts";
 import { Tinyproxy, tinyproxyPath } from "../helpers/tinyproxy.ts";
+import { chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { AgentProcess } from "../helpers/agent-process.ts";
+import { JobsPeer } from "../helpers/jobs-peer.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 const PASSWORD = "s3cret-Pa55word";
 const cleanups: (() => unknown)[] = [];
@@ -142,5 +147,27 @@ describe.skipIf(!tinyproxyPath())("MQTT through an HTTP proxy (tinyproxy)", () =
     expect(await queued).toBe(true);
     await until("the queued message's echo", () => seen.messages.includes("sent while the proxy was down"));
     expect(seen.connects).toEqual([false, true]);
+  });
+
+  test("the agent process with --http-proxy-config (Basic auth): a job runs through the proxy; no password in its log", async () => {
+    const broker = await start(Mosquitto.start());
+    const proxy = await start(Tinyproxy.start({ basicAuth: { user: "pi", password: PASSWORD } }));
+    const peer = await JobsPeer.start(broker.url);
+    cleanups.push(() => peer.stop());
+    const dir = tempDir();
+    const conf = join(dir, "http-proxy.conf");
+    writeFileSync(conf, JSON.stringify({ "http-proxy-enabled": true, "http-proxy-host": "localhost", "http-proxy-port": String(proxy.port), "http-proxy-auth-method": "UserNameAndPassword", "http-proxy-username": "pi", "http-proxy-password": PASSWORD }));
+    chmodSync(conf, 0o600);
+    const handlers = tempDir();
+    const agent = AgentProcess.start({ brokerUrl: broker.url, thingName: "proxied-agent", handlerDirectory: handlers, extraArgs: ["--http-proxy-config", conf] });
+    cleanups.push(() => agent.kill("SIGKILL"));
+    const starting = await agent.waitForLog("Starting");
+    expect(starting).toContain(`localhost:${proxy.port} (Basic authentication as pi)`);
+    peer.queueJob("proxied-agent", "via-proxy", { version: "1.0", steps: [{ action: { name: "a", type: "runCommand", input: { command: "true" } } }] });
+    await peer.waitForStatus("proxied-agent", "via-proxy", "SUCCEEDED");
+    expect(proxy.log()).toContain(`CONNECT 127.0.0.1:${broker.port}`);
+    const log = agent.lines.join("\n");
+    expect(log).not.toContain(PASSWORD);
+    expect(log).not.toContain(Buffer.from(`pi:${PASSWORD}`).toString("base64"));
   });
 });
