@@ -2,7 +2,7 @@
  * Idle RSS of the compiled agent, connected to Mosquitto and subscribed (bun bench/idle-rss.ts),
  * against baselines compiled and measured in the same run: bare Bun, Bun holding a node:net or a
  * Bun.connect socket, Bun with mqtt.js (what the agent used before its own client), and the
- * agent's libraries alone.
+ * agent's libraries alone. `--quick`: bare Bun and the agent only (for trying one change).
  */
 import { mkdtempSync, readFileSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,8 +38,10 @@ async function measure(argv: string[], settleMs = 2500) {
   return s;
 }
 
+const quick = process.argv.includes("--quick");
 const rows: [string, { rss: number; anon: number; file: number }][] = [];
 for (const [name, code] of Object.entries(baselines)) {
+  if (quick && name !== "bare bun") continue;
   const src = join(root, "bench", `.rss-${Object.keys(baselines).indexOf(name)}.ts`);
   writeFileSync(src, code);
   const out = join(work, `b${rows.length}`);

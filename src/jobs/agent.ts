@@ -16,13 +16,8 @@ import type { Connection } from "../mqtt/connection.ts";
 import type { JobOutcome } from "../runner/run-job.ts";
 import type { ExecutionRecord } from "../state/execution-record.ts";
 import { MAX_TIMEOUT_MINUTES } from "../protocol/limits.ts";
-import {
-  decodeMessage,
-  ExecutionResponse,
-  RejectedResponse,
-  UpdateAcceptedResponse,
-  type JobExecution,
-} from "../protocol/messages.ts";
+import type { JobExecution } from "../protocol/messages.ts";
+import { decodeResponse, isExecutionResponse, isRejectedResponse, isUpdateAcceptedResponse } from "../protocol/responses.ts";
 import { agentSubscriptions, agentTopics, parseJobsTopic } from "../protocol/topics.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { notificationKey, RecentExecution } from "./dedupe.ts";
@@ -175,17 +170,17 @@ export class JobsAgent {
     const t = parsed.topic;
     const log = this.options.log;
     if (t.kind === "notify-next" || (t.kind === "start-next" && t.reply === "accepted")) {
-      const message = decodeMessage<ExecutionResponse>(ExecutionResponse, payload);
+      const message = decodeResponse(isExecutionResponse, payload);
       if (!message) return void log.warn({ topic }, "Ignoring a malformed message");
       this.onNextExecution(message.execution, t.kind === "notify-next");
     } else if (t.kind === "start-next" && t.reply === "rejected") {
-      const rejection = decodeMessage<RejectedResponse>(RejectedResponse, payload);
+      const rejection = decodeResponse(isRejectedResponse, payload);
       log.warn({ code: rejection?.code, message: rejection?.message }, "start-next was rejected");
     } else if (t.kind === "update" && t.reply === "accepted") {
-      const reply = decodeMessage<UpdateAcceptedResponse>(UpdateAcceptedResponse, payload);
+      const reply = decodeResponse(isUpdateAcceptedResponse, payload);
       if (reply) this.updates.deliver(reply.clientToken, { kind: "accepted" });
     } else if (t.kind === "update" && t.reply === "rejected") {
-      const rejection = decodeMessage<RejectedResponse>(RejectedResponse, payload);
+      const rejection = decodeResponse(isRejectedResponse, payload);
       if (rejection && !this.updates.deliver(rejection.clientToken, { kind: "rejected", rejection }))
         log.debug({ jobId: t.jobId, code: rejection.code }, "Rejection for an update no longer awaited");
     }
