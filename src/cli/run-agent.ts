@@ -3,6 +3,7 @@ import { describeProxy } from "../config/http-proxy-config.ts";
 import type { AgentConfig } from "../config/schema.ts";
 import { JobsAgent } from "../jobs/agent.ts";
 import { PackageReporter } from "../jobs/package-reporter.ts";
+import { progressFileIn } from "../jobs/progress-file.ts";
 import { type Logger, reopenLogFile } from "../log/logger.ts";
 import { connect } from "../mqtt/connection.ts";
 import { executionOf, runContextFor } from "../runner/run-context.ts";
@@ -68,11 +69,14 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
     stepTimeoutSeconds: config.jobs.stepTimeoutSeconds,
     maxReruns: config.jobs.maxReruns,
     updateRetryMs: config.jobs.updateRetrySeconds * 1000,
+    progressIntervalMs: config.jobs.progressIntervalSeconds * 1000,
+    progressFile: progressFileIn(config.stateDir),
     afterSuccess: inventory ? () => void inventory.report() : undefined,
     runJob: (document, signal, jobLog, hooks) =>
       runJob(document, {
         ...runContextFor(config, jobLog, signal, executionOf(jobLog)),
         onStepStart: (_step, index) => hooks.onStepStart?.(index),
+        progressFile: hooks.progressFile,
         onSpawn: (pid) => {
           const step = describeStep(pid);
           const error = step ? record.recordStep(step) : undefined;

@@ -8,6 +8,7 @@ import { homedir } from "node:os";
 import type { ParsedArgs } from "./cli-args.ts";
 import { checkForeignFeatures } from "./device-client-features.ts";
 import { loadHttpProxy, proxyFilePath } from "./http-proxy-config.ts";
+import { DEFAULT_PROGRESS_INTERVAL_SECONDS } from "../protocol/limits.ts";
 import { validateConfigFile, type AgentConfig, type ConfigFile, type LogLevel } from "./schema.ts";
 
 export const MAX_CONFIG_BYTES = 5000;
@@ -83,6 +84,7 @@ export function loadConfig(args: ParsedArgs, env: Record<string, string | undefi
       stepTimeoutSeconds: file.jobs?.["step-timeout-seconds"] ?? DEFAULT_STEP_TIMEOUT_SECONDS,
       maxReruns: file.jobs?.["max-reruns"] ?? 3,
       updateRetrySeconds: file.jobs?.["update-retry-seconds"] ?? 10,
+      progressIntervalSeconds: file.jobs?.["progress-interval-seconds"] ?? DEFAULT_PROGRESS_INTERVAL_SECONDS,
       packageInventoryFile: pathOf(v["--package-inventory-file"] ?? file.jobs?.["package-inventory-file"]),
       signing: {
         trustedCertificates: pathOf(file.jobs?.signing?.["trusted-certificates"]),
