@@ -71,6 +71,9 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
     updateRetryMs: config.jobs.updateRetrySeconds * 1000,
     progressIntervalMs: config.jobs.progressIntervalSeconds * 1000,
     progressFile: progressFileIn(config.stateDir),
+    // A job's buffers and parsed messages are garbage once it is over: collect them now, while the
+    // device is idle, rather than let the heap grow to the collector's own threshold first.
+    afterJob: () => Bun.gc(true),
     afterSuccess: inventory ? () => void inventory.report() : undefined,
     runJob: (document, signal, jobLog, hooks) =>
       runJob(document, {

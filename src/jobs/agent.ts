@@ -69,6 +69,8 @@ export interface AgentOptions {
   readonly progressIntervalMs?: number;
   /** The handler's progress file (documents with reportProgress); without it only `step` is reported. */
   readonly progressFile?: ProgressFile;
+  /** Called when a job is over (reported or not): the agent returns what it used (a GC hint). */
+  readonly afterJob?: () => void;
   /** Called once a SUCCEEDED status was accepted (the package inventory is reported then). */
   readonly afterSuccess?: () => void;
   readonly clock?: Clock;
@@ -271,6 +273,7 @@ export class JobsAgent {
       this.idleWaiters = [];
       for (const w of waiters) w();
       if (!this.stopping) this.askForNext();
+      this.options.afterJob?.();
     }
   }
 
