@@ -27,7 +27,12 @@ const broker = await Mosquitto.start({
 const proxy = await Tinyproxy.start({ basicAuth: { user: "bench", password: "bench-password" } });
 const relay = await startRelay();
 const viaRelay: HttpProxy = { host: "127.0.0.1", port: relay.port, auth: undefined, source: "bench" };
-const viaProxy: HttpProxy = { host: "127.0.0.1", port: proxy.port, auth: { username: "bench", password: "bench-password" }, source: "bench" };
+const viaProxy: HttpProxy = {
+  host: "127.0.0.1",
+  port: proxy.port,
+  auth: { username: "bench", password: "bench-password" },
+  source: "bench",
+};
 const tls: TlsSettings = {
   serverName: "127.0.0.1",
   ca: readFileSync(pki.caCert),

@@ -14,7 +14,9 @@ import { Mosquitto } from "../test/helpers/mosquitto.ts";
 const total = Number(process.argv[2] ?? 10_000);
 const batch = 100;
 const root = join(import.meta.dir, "..");
-const build = Bun.spawnSync([process.execPath, join(root, "scripts/cross-compile/build.ts"), "linux-x64"], { cwd: root });
+const build = Bun.spawnSync([process.execPath, join(root, "scripts/cross-compile/build.ts"), "linux-x64"], {
+  cwd: root,
+});
 if (build.exitCode !== 0) throw new Error(build.stderr.toString());
 const agentBin = join(root, "dist", "iot-jobs-agent-linux-x64");
 
@@ -66,7 +68,9 @@ try {
       await Bun.sleep(500);
       samples.push({ jobs: done, ...memory(), seconds: (performance.now() - started) / 1000 });
       const s = samples.at(-1)!;
-      console.error(`${s.jobs} jobs: RSS ${s.rss.toFixed(1)} MB, anon ${s.anon.toFixed(1)} MB (${s.seconds.toFixed(0)} s)`);
+      console.error(
+        `${s.jobs} jobs: RSS ${s.rss.toFixed(1)} MB, anon ${s.anon.toFixed(1)} MB (${s.seconds.toFixed(0)} s)`,
+      );
     }
   }
 } finally {
@@ -77,7 +81,9 @@ try {
 
 console.log("| jobs done | VmRSS MB | RssAnon MB | elapsed s |");
 console.log("|---:|---:|---:|---:|");
-for (const s of samples) console.log(`| ${s.jobs} | ${s.rss.toFixed(1)} | ${s.anon.toFixed(1)} | ${s.seconds.toFixed(0)} |`);
+for (const s of samples)
+  console.log(`| ${s.jobs} | ${s.rss.toFixed(1)} | ${s.anon.toFixed(1)} | ${s.seconds.toFixed(0)} |`);
 const at1k = samples.find((s) => s.jobs === 1000);
 const last = samples.at(-1)!;
-if (at1k && last.jobs > 1000) console.log(`RSS after ${last.jobs} − RSS after 1000: ${(last.rss - at1k.rss).toFixed(1)} MB (goal ≤ 2)`);
+if (at1k && last.jobs > 1000)
+  console.log(`RSS after ${last.jobs} − RSS after 1000: ${(last.rss - at1k.rss).toFixed(1)} MB (goal ≤ 2)`);

@@ -32,15 +32,19 @@ const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9
 
 /** The proxy file in use: the flag's, or the one beside the config file when it exists. */
 export function proxyFilePath(flagged: string | undefined, configFile: string): { path: string; given: boolean } {
-  return flagged !== undefined ? { path: flagged, given: true } : { path: join(dirname(configFile), HTTP_PROXY_FILE_NAME), given: false };
+  return flagged !== undefined
+    ? { path: flagged, given: true }
+    : { path: join(dirname(configFile), HTTP_PROXY_FILE_NAME), given: false };
 }
 
 /** Reads and checks the proxy file; `euid` for the owner check (the agent's user or root). */
 export function loadHttpProxy(path: string, given: boolean, euid: number): ProxyLoadResult {
   if (!existsSync(path)) {
-    return given ? { ok: false, message: `HTTP proxy config ${path} given with --http-proxy-config does not exist` } : { ok: true, proxy: undefined };
+    return given
+      ? { ok: false, message: `HTTP proxy config ${path} given with --http-proxy-config does not exist` }
+      : { ok: true, proxy: undefined };
   }
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(path);
   } catch (error) {
@@ -48,11 +52,21 @@ export function loadHttpProxy(path: string, given: boolean, euid: number): Proxy
   }
   if (!st.isFile()) return { ok: false, message: `HTTP proxy config ${path} is not a file` };
   if (st.uid !== euid && st.uid !== 0 && euid !== 0)
-    return { ok: false, message: `HTTP proxy config ${path} is owned by uid ${st.uid}, not by the agent's user or root; run: chown root ${path}` };
+    return {
+      ok: false,
+      message: `HTTP proxy config ${path} is owned by uid ${st.uid}, not by the agent's user or root; run: chown root ${path}`,
+    };
   const mode = st.mode & 0o777;
   if ((mode & 0o077) !== 0)
-    return { ok: false, message: `HTTP proxy config ${path} has permissions ${mode.toString(8).padStart(3, "0")}; it may hold a password: run: chmod 600 ${path}` };
-  if (st.size > MAX_PROXY_FILE_BYTES) return { ok: false, message: `HTTP proxy config ${path} is ${st.size} bytes; the limit is ${MAX_PROXY_FILE_BYTES}` };
+    return {
+      ok: false,
+      message: `HTTP proxy config ${path} has permissions ${mode.toString(8).padStart(3, "0")}; it may hold a password: run: chmod 600 ${path}`,
+    };
+  if (st.size > MAX_PROXY_FILE_BYTES)
+    return {
+      ok: false,
+      message: `HTTP proxy config ${path} is ${st.size} bytes; the limit is ${MAX_PROXY_FILE_BYTES}`,
+    };
   let value: unknown;
   try {
     value = JSON.parse(readFileSync(path, "utf8"));
@@ -60,22 +74,32 @@ export function loadHttpProxy(path: string, given: boolean, euid: number): Proxy
     return { ok: false, message: `HTTP proxy config ${path} is not valid JSON: ${(error as Error).message}` };
   }
   const parsed = parseHttpProxy(value, path);
-  return parsed.ok ? { ok: true, proxy: parsed.proxy } : { ok: false, message: `HTTP proxy config ${path}: ${parsed.message}` };
+  return parsed.ok
+    ? { ok: true, proxy: parsed.proxy }
+    : { ok: false, message: `HTTP proxy config ${path}: ${parsed.message}` };
 }
 
 /** The file's keys, checked; never echoes the password. */
 export function parseHttpProxy(value: unknown, source: string): ProxyLoadResult {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return { ok: false, message: "expected a JSON object" };
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return { ok: false, message: "expected a JSON object" };
   const o = value as Record<string, unknown>;
   const enabled = o["http-proxy-enabled"];
   if (enabled !== undefined && typeof enabled !== "boolean" && enabled !== "true" && enabled !== "false")
     return { ok: false, message: "http-proxy-enabled must be true or false" };
   if (enabled !== true && enabled !== "true") return { ok: true, proxy: undefined };
   const host = o["http-proxy-host"];
-  if (typeof host !== "string" || !HOST.test(host)) return { ok: false, message: "http-proxy-host must be a host name or an IP address" };
+  if (typeof host !== "string" || !HOST.test(host))
+    return { ok: false, message: "http-proxy-host must be a host name or an IP address" };
   const rawPort = o["http-proxy-port"];
-  const port = typeof rawPort === "number" ? rawPort : typeof rawPort === "string" && /^\d{1,5}$/.test(rawPort) ? Number(rawPort) : Number.NaN;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) return { ok: false, message: "http-proxy-port must be a port number from 1 to 65535" };
+  const port =
+    typeof rawPort === "number"
+      ? rawPort
+      : typeof rawPort === "string" && /^\d{1,5}$/.test(rawPort)
+        ? Number(rawPort)
+        : Number.NaN;
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    return { ok: false, message: "http-proxy-port must be a port number from 1 to 65535" };
   const method = o["http-proxy-auth-method"] ?? "None";
   if (method !== "None" && method !== "UserNameAndPassword")
     return { ok: false, message: "http-proxy-auth-method must be UserNameAndPassword or None" };
@@ -84,8 +108,12 @@ export function parseHttpProxy(value: unknown, source: string): ProxyLoadResult 
     const username = o["http-proxy-username"];
     const password = o["http-proxy-password"];
     if (typeof username !== "string" || username === "" || username.includes(":"))
-      return { ok: false, message: "http-proxy-username must be a non-empty string without ':' for UserNameAndPassword" };
-    if (typeof password !== "string") return { ok: false, message: "http-proxy-password must be a string for UserNameAndPassword" };
+      return {
+        ok: false,
+        message: "http-proxy-username must be a non-empty string without ':' for UserNameAndPassword",
+      };
+    if (typeof password !== "string")
+      return { ok: false, message: "http-proxy-password must be a string for UserNameAndPassword" };
     auth = { username, password };
   }
   return { ok: true, proxy: { host: host.replace(/^\[(.*)\]$/, "$1"), port, auth, source } };

@@ -27,7 +27,11 @@ export function parseProgressLines(text: string): Record<string, string> {
     const eq = line.indexOf("=");
     if (eq <= 0) continue;
     const key = line.slice(0, eq).trim();
-    const value = line.slice(eq + 1).replace(/\r$/, "").trim().slice(0, MAX_STATUS_DETAIL_VALUE_CHARS);
+    const value = line
+      .slice(eq + 1)
+      .replace(/\r$/, "")
+      .trim()
+      .slice(0, MAX_STATUS_DETAIL_VALUE_CHARS);
     if (key === STEP_KEY || !DETAILS_KEY_PATTERN.test(key)) continue;
     if (value === "") {
       entries.delete(key);

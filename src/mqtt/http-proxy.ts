@@ -30,13 +30,18 @@ export function connectRequest(proxy: HttpProxy, host: string, port: number): st
 
 /** The status of a complete response head, or why it is not one we can use. */
 export function tunnelVerdict(head: string): { ok: true } | { ok: false; reason: string } {
-  const statusLine = head.slice(0, head.indexOf("\r\n")).replace(/[^\x20-\x7e]/g, "?").slice(0, 200);
+  const statusLine = head
+    .slice(0, head.indexOf("\r\n"))
+    .replace(/[^\x20-\x7e]/g, "?")
+    .slice(0, 200);
   const status = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine);
-  if (!status) return { ok: false, reason: `the HTTP proxy did not answer CONNECT with HTTP (${JSON.stringify(statusLine)})` };
+  if (!status)
+    return { ok: false, reason: `the HTTP proxy did not answer CONNECT with HTTP (${JSON.stringify(statusLine)})` };
   const code = Number(status[1]);
   if (code >= 200 && code < 300) return { ok: true };
   // 407 is the standard answer; tinyproxy answers CONNECT with 401.
-  if (code === 407 || code === 401) return { ok: false, reason: `the HTTP proxy wants authentication or refused the credentials (${statusLine})` };
+  if (code === 407 || code === 401)
+    return { ok: false, reason: `the HTTP proxy wants authentication or refused the credentials (${statusLine})` };
   return { ok: false, reason: `the HTTP proxy refused the tunnel (${statusLine})` };
 }
 
@@ -52,7 +57,11 @@ export interface TunnelTarget {
  * Resolves when the proxy connection is under way (not when the tunnel stands); every failure
  * arrives through `handlers.connectError`.
  */
-export async function openThroughProxy(proxy: HttpProxy, target: TunnelTarget, handlers: SocketHandler<undefined>): Promise<void> {
+export async function openThroughProxy(
+  proxy: HttpProxy,
+  target: TunnelTarget,
+  handlers: SocketHandler<undefined>,
+): Promise<void> {
   let head = new Uint8Array(0);
   let settled = false;
   const fail = (socket: Socket<undefined> | undefined, reason: string) => {

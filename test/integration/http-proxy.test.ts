@@ -69,7 +69,12 @@ async function until(what: string, cond: () => boolean, ms = 8000): Promise<void
   }
 }
 
-const proxyAt = (port: number, auth?: HttpProxy["auth"]): HttpProxy => ({ host: "localhost", port, auth, source: "test" });
+const proxyAt = (port: number, auth?: HttpProxy["auth"]): HttpProxy => ({
+  host: "localhost",
+  port,
+  auth,
+  source: "test",
+});
 
 describe.skipIf(!tinyproxyPath())("MQTT through an HTTP proxy (tinyproxy)", () => {
   test("plain MQTT tunnelled with CONNECT: subscribe, publish, echo; the proxy saw the CONNECT", async () => {
@@ -86,10 +91,22 @@ describe.skipIf(!tinyproxyPath())("MQTT through an HTTP proxy (tinyproxy)", () =
   test("mutual TLS inside the tunnel (the proxy carries only ciphertext)", async () => {
     const pki = makeTestPki();
     const broker = await start(
-      Mosquitto.start({ listener: [`cafile ${pki.caCert}`, `certfile ${pki.serverCert}`, `keyfile ${pki.serverKey}`, "require_certificate true"] }),
+      Mosquitto.start({
+        listener: [
+          `cafile ${pki.caCert}`,
+          `certfile ${pki.serverCert}`,
+          `keyfile ${pki.serverKey}`,
+          "require_certificate true",
+        ],
+      }),
     );
     const proxy = await start(Tinyproxy.start());
-    const tls = { serverName: "127.0.0.1", ca: readFileSync(pki.caCert), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) };
+    const tls = {
+      serverName: "127.0.0.1",
+      ca: readFileSync(pki.caCert),
+      cert: readFileSync(pki.clientCert),
+      key: readFileSync(pki.clientKey),
+    };
     const { c, seen } = client(broker.port, proxyAt(proxy.port), { tls });
     expect(await c.subscribe(["t"])).toEqual([1]);
     await c.publish("t", "tls through the proxy");
@@ -156,14 +173,32 @@ describe.skipIf(!tinyproxyPath())("MQTT through an HTTP proxy (tinyproxy)", () =
     cleanups.push(() => peer.stop());
     const dir = tempDir();
     const conf = join(dir, "http-proxy.conf");
-    writeFileSync(conf, JSON.stringify({ "http-proxy-enabled": true, "http-proxy-host": "localhost", "http-proxy-port": String(proxy.port), "http-proxy-auth-method": "UserNameAndPassword", "http-proxy-username": "pi", "http-proxy-password": PASSWORD }));
+    writeFileSync(
+      conf,
+      JSON.stringify({
+        "http-proxy-enabled": true,
+        "http-proxy-host": "localhost",
+        "http-proxy-port": String(proxy.port),
+        "http-proxy-auth-method": "UserNameAndPassword",
+        "http-proxy-username": "pi",
+        "http-proxy-password": PASSWORD,
+      }),
+    );
     chmodSync(conf, 0o600);
     const handlers = tempDir();
-    const agent = AgentProcess.start({ brokerUrl: broker.url, thingName: "proxied-agent", handlerDirectory: handlers, extraArgs: ["--http-proxy-config", conf] });
+    const agent = AgentProcess.start({
+      brokerUrl: broker.url,
+      thingName: "proxied-agent",
+      handlerDirectory: handlers,
+      extraArgs: ["--http-proxy-config", conf],
+    });
     cleanups.push(() => agent.kill("SIGKILL"));
     const starting = await agent.waitForLog("Starting");
     expect(starting).toContain(`localhost:${proxy.port} (Basic authentication as pi)`);
-    peer.queueJob("proxied-agent", "via-proxy", { version: "1.0", steps: [{ action: { name: "a", type: "runCommand", input: { command: "true" } } }] });
+    peer.queueJob("proxied-agent", "via-proxy", {
+      version: "1.0",
+      steps: [{ action: { name: "a", type: "runCommand", input: { command: "true" } } }],
+    });
     await peer.waitForStatus("proxied-agent", "via-proxy", "SUCCEEDED");
     expect(proxy.log()).toContain(`CONNECT 127.0.0.1:${broker.port}`);
     const log = agent.lines.join("\n");

@@ -39,11 +39,17 @@ describe("progress of long jobs", () => {
     h.startAgent(thing, handlers, { progressIntervalSeconds: 1 });
     h.peer.queueJob(thing, "long", documentWith(true));
     const done = await h.peer.waitForStatus(thing, "long", "SUCCEEDED", 30_000);
-    const inProgress = h.peer.updatesFor("long").filter((u) => u.request.status === "IN_PROGRESS" && u.reply === "accepted");
+    const inProgress = h.peer
+      .updatesFor("long")
+      .filter((u) => u.request.status === "IN_PROGRESS" && u.reply === "accepted");
     const details = inProgress.map((u) => u.request.statusDetails as Record<string, string>);
     expect(details[0]).toEqual({ step: "1/3 Prepare" });
     expect(details).toContainEqual({ step: "2/3 Download-File" });
-    expect(details.some((d) => d.step === "2/3 Download-File" && d.phase === "download" && /^(10|50|90)$/.test(d.percent ?? ""))).toBe(true);
+    expect(
+      details.some(
+        (d) => d.step === "2/3 Download-File" && d.phase === "download" && /^(10|50|90)$/.test(d.percent ?? ""),
+      ),
+    ).toBe(true);
     expect(details.at(-1)).toEqual({ step: "3/3 Finish" });
     // Progress updates (no step timer change) come at least an interval after the update before them.
     for (let i = 1; i < inProgress.length; i++) {
@@ -60,7 +66,10 @@ describe("progress of long jobs", () => {
     writeHandler(handlers, "progress.sh", PROGRESS_HANDLER);
     const thing = h.newThing();
     h.startAgent(thing, handlers, { progressIntervalSeconds: 1 });
-    for (const [jobId, flag] of [["plain", undefined], ["off", false]] as const) {
+    for (const [jobId, flag] of [
+      ["plain", undefined],
+      ["off", false],
+    ] as const) {
       h.peer.queueJob(thing, jobId, documentWith(flag));
       const done = await h.peer.waitForStatus(thing, jobId, "SUCCEEDED", 30_000);
       const inProgress = h.peer.updatesFor(jobId).filter((u) => u.request.status === "IN_PROGRESS");

@@ -63,10 +63,28 @@ describe("timers after each job", () => {
       const thing = `timers-${reportProgress}`;
       const stateDir = tempDir();
       const connection = connect(
-        { endpoint: { protocol: "mqtt", host: "127.0.0.1", port: broker.port, alpn: undefined, mutualTlsRequired: false }, thingName: thing, cert: undefined, key: undefined, rootCa: undefined },
+        {
+          endpoint: {
+            protocol: "mqtt",
+            host: "127.0.0.1",
+            port: broker.port,
+            alpn: undefined,
+            mutualTlsRequired: false,
+          },
+          thingName: thing,
+          cert: undefined,
+          key: undefined,
+          rootCa: undefined,
+        },
         { clock },
       );
-      const config = { jobs: { handlerDirectory: tempDir(), stepTimeoutSeconds: 60, signing: { trustedCertificates: undefined, required: false } } } as unknown as AgentConfig;
+      const config = {
+        jobs: {
+          handlerDirectory: tempDir(),
+          stepTimeoutSeconds: 60,
+          signing: { trustedCertificates: undefined, required: false },
+        },
+      } as unknown as AgentConfig;
       const agent = new JobsAgent({
         thingName: thing,
         connection,
@@ -79,7 +97,12 @@ describe("timers after each job", () => {
         progressFile: progressFileIn(stateDir),
         clock,
         runJob: (document, signal, jobLog, hooks) =>
-          runJob(document, { ...runContextFor(config, jobLog, signal), clock, onStepStart: (_s, i) => hooks.onStepStart?.(i), progressFile: hooks.progressFile }),
+          runJob(document, {
+            ...runContextFor(config, jobLog, signal),
+            clock,
+            onStepStart: (_s, i) => hooks.onStepStart?.(i),
+            progressFile: hooks.progressFile,
+          }),
       });
       agent.start();
       const connectionTimers: number[] = [];
@@ -90,7 +113,13 @@ describe("timers after each job", () => {
             reportProgress,
             steps: [
               { action: { name: "one", type: "runCommand", input: { command: "true" } } },
-              { action: { name: "two", type: "runCommand", input: { command: "sh,-c,echo percent=5 >> \"${IOT_JOBS_PROGRESS_FILE:-/dev/null}\"" } } },
+              {
+                action: {
+                  name: "two",
+                  type: "runCommand",
+                  input: { command: 'sh,-c,echo percent=5 >> "${IOT_JOBS_PROGRESS_FILE:-/dev/null}"' },
+                },
+              },
             ],
           });
           await peer.waitForStatus(thing, `job-${i}`, "SUCCEEDED");

@@ -29,13 +29,25 @@ function proxyFile(content: unknown, mode = 0o600, dir = tempDir()): string {
 describe("http-proxy.conf", () => {
   test("the Device Client's keys: host name, port as a string, Basic credentials", () => {
     const r = loadHttpProxy(proxyFile(full), true, euid);
-    expect(r).toMatchObject({ ok: true, proxy: { host: "proxy.corp.example", port: 3128, auth: { username: "device-7", password: PASSWORD } } });
-    if (r.ok && r.proxy) expect(describeProxy(r.proxy)).toBe("proxy.corp.example:3128 (Basic authentication as device-7)");
+    expect(r).toMatchObject({
+      ok: true,
+      proxy: { host: "proxy.corp.example", port: 3128, auth: { username: "device-7", password: PASSWORD } },
+    });
+    if (r.ok && r.proxy)
+      expect(describeProxy(r.proxy)).toBe("proxy.corp.example:3128 (Basic authentication as device-7)");
   });
 
   test("addresses as well as names; auth method None; disabled means no proxy", () => {
     for (const host of ["10.0.0.5", "192.0.2.1", "::1", "[fd00::1]", "localhost"]) {
-      const r = parseHttpProxy({ "http-proxy-enabled": true, "http-proxy-host": host, "http-proxy-port": 8080, "http-proxy-auth-method": "None" }, "f");
+      const r = parseHttpProxy(
+        {
+          "http-proxy-enabled": true,
+          "http-proxy-host": host,
+          "http-proxy-port": 8080,
+          "http-proxy-auth-method": "None",
+        },
+        "f",
+      );
       expect(r).toMatchObject({ ok: true, proxy: { host: host.replace(/[[\]]/g, ""), port: 8080, auth: undefined } });
     }
     expect(parseHttpProxy({ ...full, "http-proxy-enabled": false }, "f")).toEqual({ ok: true, proxy: undefined });
@@ -71,9 +83,15 @@ describe("http-proxy.conf", () => {
       expect(open.message).toContain("chmod 600");
       expect(open.message).not.toContain(PASSWORD);
     }
-    expect(loadHttpProxy(join(tempDir(), "none.conf"), true, euid)).toMatchObject({ ok: false, message: expect.stringContaining("does not exist") });
+    expect(loadHttpProxy(join(tempDir(), "none.conf"), true, euid)).toMatchObject({
+      ok: false,
+      message: expect.stringContaining("does not exist"),
+    });
     expect(loadHttpProxy(join(tempDir(), "none.conf"), false, euid)).toEqual({ ok: true, proxy: undefined });
-    expect(loadHttpProxy(proxyFile("{ not json"), true, euid)).toMatchObject({ ok: false, message: expect.stringContaining("not valid JSON") });
+    expect(loadHttpProxy(proxyFile("{ not json"), true, euid)).toMatchObject({
+      ok: false,
+      message: expect.stringContaining("not valid JSON"),
+    });
   });
 
   test("loadConfig: --http-proxy-config FILE, or http-proxy.conf beside the config file (~/.aws-iot-device-client by default)", () => {
@@ -83,7 +101,11 @@ describe("http-proxy.conf", () => {
     proxyFile(full, 0o600, dcDir);
     const byDefault = parseArgs(["--thing-name", "t"]);
     if (!byDefault.ok) throw new Error(byDefault.message);
-    expect(loadConfig(byDefault.args, { HOME: home })).toMatchObject({ ok: true, config: { httpProxy: { port: 3128 } }, warnings: [] });
+    expect(loadConfig(byDefault.args, { HOME: home })).toMatchObject({
+      ok: true,
+      config: { httpProxy: { port: 3128 } },
+      warnings: [],
+    });
 
     const other = proxyFile({ ...full, "http-proxy-port": 8888 });
     const flagged = parseArgs(["--http-proxy-config", other]);
@@ -104,10 +126,21 @@ describe("http-proxy.conf", () => {
       `CONNECT a1b2.iot.eu-west-1.amazonaws.com:8883 HTTP/1.1\r\nHost: a1b2.iot.eu-west-1.amazonaws.com:8883\r\n` +
         `Proxy-Authorization: Basic ${Buffer.from(`device-7:${PASSWORD}`).toString("base64")}\r\n\r\n`,
     );
-    expect(connectRequest({ ...r.proxy, auth: undefined }, "::1", 1883)).toBe("CONNECT [::1]:1883 HTTP/1.1\r\nHost: [::1]:1883\r\n\r\n");
+    expect(connectRequest({ ...r.proxy, auth: undefined }, "::1", 1883)).toBe(
+      "CONNECT [::1]:1883 HTTP/1.1\r\nHost: [::1]:1883\r\n\r\n",
+    );
     expect(tunnelVerdict("HTTP/1.1 200 Connection established")).toEqual({ ok: true });
-    expect(tunnelVerdict("HTTP/1.0 407 Proxy Authentication Required")).toMatchObject({ ok: false, reason: expect.stringContaining("authentication") });
-    expect(tunnelVerdict("HTTP/1.1 403 Forbidden")).toMatchObject({ ok: false, reason: expect.stringContaining("refused the tunnel") });
-    expect(tunnelVerdict("SSH-2.0-OpenSSH\u001b[2J")).toMatchObject({ ok: false, reason: expect.stringContaining("did not answer CONNECT with HTTP") });
+    expect(tunnelVerdict("HTTP/1.0 407 Proxy Authentication Required")).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("authentication"),
+    });
+    expect(tunnelVerdict("HTTP/1.1 403 Forbidden")).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("refused the tunnel"),
+    });
+    expect(tunnelVerdict("SSH-2.0-OpenSSH\u001b[2J")).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("did not answer CONNECT with HTTP"),
+    });
   });
 });

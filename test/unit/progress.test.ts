@@ -6,7 +6,8 @@ import { ManualClock } from "../../src/util/clock.ts";
 
 describe("progress lines", () => {
   test("key=value, last value wins, first-seen order; bad keys, step, empty values and blank lines ignored", () => {
-    const text = "percent=10\nphase = download \nbad key=x\nstep=9/9 fake\n=novalue\nnoequals\npercent=40\r\n\nphase=\n";
+    const text =
+      "percent=10\nphase = download \nbad key=x\nstep=9/9 fake\n=novalue\nnoequals\npercent=40\r\n\nphase=\n";
     expect(parseProgressLines(text)).toEqual({ percent: "40" });
     expect(parseProgressLines("a=1\nb=2\na=3\n")).toEqual({ a: "3", b: "2" });
   });

@@ -5,7 +5,12 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { ExecutionResponse, RejectedResponse, UpdateAcceptedResponse } from "../../src/protocol/messages.ts";
-import { decodeResponse, isExecutionResponse, isRejectedResponse, isUpdateAcceptedResponse } from "../../src/protocol/responses.ts";
+import {
+  decodeResponse,
+  isExecutionResponse,
+  isRejectedResponse,
+  isUpdateAcceptedResponse,
+} from "../../src/protocol/responses.ts";
 import { CHECKERS_FILE, renderResponseCheckers } from "../../scripts/response-checkers.ts";
 import { REPO_ROOT } from "../helpers/temp.ts";
 
@@ -26,8 +31,23 @@ describe("response checkers compiled at build time", () => {
         message: fc.oneof(fc.string(), fc.constant(null)),
         clientToken: fc.oneof(fc.string(), fc.integer()),
         timestamp: fc.oneof(fc.integer(), fc.double(), fc.string()),
-        execution: fc.oneof(fc.record({ jobId: fc.oneof(fc.string(), fc.integer()), statusDetails: fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.integer())) }, { requiredKeys: [] }), fc.string()),
-        executionState: fc.oneof(fc.record({ status: fc.oneof(fc.string(), fc.integer()), versionNumber: fc.oneof(fc.integer(), fc.string()) }, { requiredKeys: [] }), fc.constant([])),
+        execution: fc.oneof(
+          fc.record(
+            {
+              jobId: fc.oneof(fc.string(), fc.integer()),
+              statusDetails: fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.integer())),
+            },
+            { requiredKeys: [] },
+          ),
+          fc.string(),
+        ),
+        executionState: fc.oneof(
+          fc.record(
+            { status: fc.oneof(fc.string(), fc.integer()), versionNumber: fc.oneof(fc.integer(), fc.string()) },
+            { requiredKeys: [] },
+          ),
+          fc.constant([]),
+        ),
       },
       { requiredKeys: [] },
     );
@@ -40,9 +60,14 @@ describe("response checkers compiled at build time", () => {
   });
 
   test("decodeResponse: JSON in, the typed value or undefined out, never a throw", () => {
-    expect(decodeResponse(isRejectedResponse, '{"code":"InvalidRequest","message":"m"}')).toEqual({ code: "InvalidRequest", message: "m" });
+    expect(decodeResponse(isRejectedResponse, '{"code":"InvalidRequest","message":"m"}')).toEqual({
+      code: "InvalidRequest",
+      message: "m",
+    });
     expect(decodeResponse(isRejectedResponse, '{"message":"no code"}')).toBeUndefined();
     expect(decodeResponse(isRejectedResponse, new TextEncoder().encode("{not json"))).toBeUndefined();
-    expect(decodeResponse(isExecutionResponse, '{"execution":{"jobId":"j","executionNumber":1}}')).toMatchObject({ execution: { jobId: "j" } });
+    expect(decodeResponse(isExecutionResponse, '{"execution":{"jobId":"j","executionNumber":1}}')).toMatchObject({
+      execution: { jobId: "j" },
+    });
   });
 });
