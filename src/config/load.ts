@@ -4,7 +4,6 @@
  * file and the fix; nothing here exits the process.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { homedir } from "node:os";
 import type { ParsedArgs } from "./cli-args.ts";
 import { checkForeignFeatures } from "./device-client-features.ts";
 import { loadHttpProxy, proxyFilePath } from "./http-proxy-config.ts";
@@ -22,7 +21,8 @@ export type LoadResult = { ok: true; config: AgentConfig; warnings: string[] } |
 
 /** Expands `~` and `$VAR` / `${VAR}` as the Device Client's wordexp does for paths. */
 export function expandPath(path: string, env: Record<string, string | undefined> = process.env): string {
-  const home = env.HOME ?? homedir();
+  // node:os only when HOME is unset: a static import costs the idle agent ~0.5 MB (docs/BENCHMARKS.md).
+  const home = env.HOME ?? (require("node:os") as typeof import("node:os")).homedir();
   let out = path === "~" ? home : path.startsWith("~/") ? home + path.slice(1) : path;
   out = out.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_, a: string, b: string) => env[a ?? b] ?? "");
   return out;
