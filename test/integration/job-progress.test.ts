@@ -51,10 +51,11 @@ describe("progress of long jobs", () => {
       ),
     ).toBe(true);
     expect(details.at(-1)).toEqual({ step: "3/3 Finish" });
-    // Progress updates (no step timer change) come at least an interval after the update before them.
+    // Progress updates (no step timer change) come an interval after the update before them (less the
+    // delivery jitter under load; the exact rate limit is test/unit/progress.test.ts, on a ManualClock).
     for (let i = 1; i < inProgress.length; i++) {
       if (inProgress[i]!.request.stepTimeoutInMinutes === undefined)
-        expect(inProgress[i]!.at - inProgress[i - 1]!.at).toBeGreaterThanOrEqual(900);
+        expect(inProgress[i]!.at - inProgress[i - 1]!.at).toBeGreaterThanOrEqual(500);
     }
     expect(inProgress.length).toBeLessThanOrEqual(3 + 5); // three step starts, a progress update per second at most
     expect(done.statusDetails.stdout).toMatch(/^file=\/.+\/step-progress\n$/);
