@@ -105,6 +105,8 @@ export class MqttClient {
   /** An attempt (connecting or connected) is under way; a drop ends it exactly once. */
   private attempting = false;
   private attemptNumber = 0;
+  /** Closes the current attempt's proxy tunnel if it is not standing yet. */
+  private abandonAttempt: (() => void) | undefined;
   private timers: { reconnect?: TimerHandle; connect?: TimerHandle; keepalive?: TimerHandle; stable?: TimerHandle } =
     {};
   private readonly clock: Clock;
@@ -224,7 +226,10 @@ export class MqttClient {
       },
     };
     // Through an HTTP proxy the same handlers get the tunnelled socket (./http-proxy.ts).
-    if (this.options.proxy) void openThroughProxy(this.options.proxy, { host, port, tls: tlsOptions }, handlers);
+    if (this.options.proxy) {
+      const tunnel = openThroughProxy(this.options.proxy, { host, port, tls: tlsOptions }, handlers);
+      this.abandonAttempt = () => tunnel.abandon();
+    }
     else
       Bun.connect({ hostname: host, port, tls: tlsOptions, socket: handlers }).catch((error: Error) =>
         this.drop(error.message),
@@ -361,6 +366,8 @@ export class MqttClient {
   }
 
   private clearTimers(): void {
+    this.abandonAttempt?.();
+    this.abandonAttempt = undefined;
     this.timers.connect?.cancel();
     this.timers.keepalive?.cancel();
     this.timers.reconnect?.cancel();

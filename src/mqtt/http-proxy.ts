@@ -53,17 +53,20 @@ export interface TunnelTarget {
 }
 
 /**
- * Opens the tunnel and hands the socket to `handlers` as if Bun.connect(target) had opened it.
- * Resolves when the proxy connection is under way (not when the tunnel stands); every failure
- * arrives through `handlers.connectError`.
+ * Opens the tunnel and hands the socket to `handlers` as if Bun.connect(target) had opened it;
+ * every failure arrives through `handlers.connectError`. `abandon()` (an attempt given up, say on
+ * the connect timeout) closes a tunnel not yet standing, so a proxy that never answers CONNECT
+ * cannot collect one idle socket per attempt.
  */
-export async function openThroughProxy(
+export function openThroughProxy(
   proxy: HttpProxy,
   target: TunnelTarget,
   handlers: SocketHandler<undefined>,
-): Promise<void> {
+): { abandon(): void } {
   let head = new Uint8Array(0);
   let settled = false;
+  let proxySocket: Socket<undefined> | undefined;
+  let abandoned = false;
   const fail = (socket: Socket<undefined> | undefined, reason: string) => {
     if (settled) return;
     settled = true;
@@ -71,48 +74,54 @@ export async function openThroughProxy(
     handlers.connectError?.(socket as Socket<undefined>, new Error(reason));
   };
   const where = `HTTP proxy ${proxy.host}:${proxy.port}`;
-  try {
-    await Bun.connect({
-      hostname: proxy.host,
-      port: proxy.port,
-      socket: {
-        open: (socket) => {
-          socket.setNoDelay?.(true);
-          socket.write(encoder.encode(connectRequest(proxy, target.host, target.port)));
-        },
-        data: (socket, data) => {
-          if (settled) return;
-          const joined = new Uint8Array(head.length + data.length);
-          joined.set(head);
-          joined.set(data, head.length);
-          head = joined;
-          const end = indexOfBlankLine(head);
-          if (end < 0) {
-            if (head.length > MAX_RESPONSE_HEAD_BYTES) fail(socket, `the ${where} sent no complete answer to CONNECT`);
-            return;
-          }
-          const verdict = tunnelVerdict(decoder.decode(head.subarray(0, end)));
-          if (!verdict.ok) return fail(socket, verdict.reason);
-          settled = true;
-          const rest = head.subarray(end + 4);
-          if (target.tls) {
-            // The TLS socket replaces the raw one; `open` and `handshake` come to `handlers` from it.
-            socket.upgradeTLS({ tls: target.tls, socket: handlers as SocketHandler<undefined> });
-          } else {
-            socket.reload({ socket: handlers });
-            handlers.open?.(socket);
-            if (rest.length > 0) handlers.data?.(socket, Buffer.from(rest));
-          }
-        },
-        close: (socket) => fail(socket, `the ${where} closed the connection before the tunnel stood`),
-        end: (socket) => fail(socket, `the ${where} closed the connection before the tunnel stood`),
-        error: (socket, error) => fail(socket, `${where}: ${error.message}`),
-        connectError: (_socket, error) => fail(undefined, `cannot connect to the ${where}: ${error.message}`),
+  Bun.connect({
+    hostname: proxy.host,
+    port: proxy.port,
+    socket: {
+      open: (socket) => {
+        proxySocket = socket;
+        if (abandoned) return void socket.terminate();
+        socket.setNoDelay?.(true);
+        socket.write(encoder.encode(connectRequest(proxy, target.host, target.port)));
       },
-    });
-  } catch (error) {
-    fail(undefined, `cannot connect to the ${where}: ${(error as Error).message}`);
-  }
+      data: (socket, data) => {
+        if (settled) return;
+        const joined = new Uint8Array(head.length + data.length);
+        joined.set(head);
+        joined.set(data, head.length);
+        head = joined;
+        const end = indexOfBlankLine(head);
+        if (end < 0) {
+          if (head.length > MAX_RESPONSE_HEAD_BYTES) fail(socket, `the ${where} sent no complete answer to CONNECT`);
+          return;
+        }
+        const verdict = tunnelVerdict(decoder.decode(head.subarray(0, end)));
+        if (!verdict.ok) return fail(socket, verdict.reason);
+        settled = true;
+        const rest = head.subarray(end + 4);
+        if (target.tls) {
+          // The TLS socket replaces the raw one; `open` and `handshake` come to `handlers` from it.
+          socket.upgradeTLS({ tls: target.tls, socket: handlers as SocketHandler<undefined> });
+        } else {
+          socket.reload({ socket: handlers });
+          handlers.open?.(socket);
+          if (rest.length > 0) handlers.data?.(socket, Buffer.from(rest));
+        }
+      },
+      close: (socket) => fail(socket, `the ${where} closed the connection before the tunnel stood`),
+      end: (socket) => fail(socket, `the ${where} closed the connection before the tunnel stood`),
+      error: (socket, error) => fail(socket, `${where}: ${error.message}`),
+      connectError: (_socket, error) => fail(undefined, `cannot connect to the ${where}: ${error.message}`),
+    },
+  }).catch((error: Error) => fail(undefined, `cannot connect to the ${where}: ${error.message}`));
+  return {
+    abandon: () => {
+      abandoned = true;
+      if (settled) return;
+      settled = true;
+      proxySocket?.terminate();
+    },
+  };
 }
 
 function indexOfBlankLine(bytes: Uint8Array): number {

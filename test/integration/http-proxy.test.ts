@@ -151,6 +151,27 @@ describe.skipIf(!tinyproxyPath())("MQTT through an HTTP proxy (tinyproxy)", () =
     expect(seen.errors[0]).toContain("cannot connect to the HTTP proxy localhost:");
   });
 
+  test("a proxy that accepts and never answers CONNECT: each attempt times out and its socket is closed", async () => {
+    const broker = await start(Mosquitto.start());
+    let open = 0;
+    let accepted = 0;
+    const silent = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open: () => void (open++, accepted++),
+        data() {},
+        close: () => void open--,
+      },
+    });
+    cleanups.push(() => silent.stop(true));
+    const { seen } = client(broker.port, proxyAt(silent.port), { connectTimeoutMs: 200 });
+    await until("three timed-out attempts", () => seen.errors.filter((e) => e === "connection timed out").length >= 3);
+    await until("the abandoned tunnels closed", () => open <= 1);
+    expect(accepted).toBeGreaterThanOrEqual(3);
+    expect(seen.connects).toEqual([]);
+  });
+
   test("the proxy restarting mid-session: offline, reconnected through it, the session and its queue kept", async () => {
     const broker = await start(Mosquitto.start());
     const proxy = await start(Tinyproxy.start());
