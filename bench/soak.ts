@@ -73,6 +73,9 @@ try {
       );
     }
   }
+  // The floor after the work: the same agent left idle for 10 s.
+  await Bun.sleep(10_000);
+  samples.push({ jobs: -1, ...memory(), seconds: (performance.now() - started) / 1000 });
 } finally {
   await agent.kill("SIGTERM");
   await peer.stop();
@@ -82,8 +85,10 @@ try {
 console.log("| jobs done | VmRSS MB | RssAnon MB | elapsed s |");
 console.log("|---:|---:|---:|---:|");
 for (const s of samples)
-  console.log(`| ${s.jobs} | ${s.rss.toFixed(1)} | ${s.anon.toFixed(1)} | ${s.seconds.toFixed(0)} |`);
+  console.log(
+    `| ${s.jobs < 0 ? "idle 10 s after the last" : s.jobs} | ${s.rss.toFixed(1)} | ${s.anon.toFixed(1)} | ${s.seconds.toFixed(0)} |`,
+  );
 const at1k = samples.find((s) => s.jobs === 1000);
-const last = samples.at(-1)!;
+const last = samples.filter((s) => s.jobs > 0).at(-1)!;
 if (at1k && last.jobs > 1000)
   console.log(`RSS after ${last.jobs} − RSS after 1000: ${(last.rss - at1k.rss).toFixed(1)} MB (goal ≤ 2)`);
