@@ -229,11 +229,11 @@ export class MqttClient {
     if (this.options.proxy) {
       const tunnel = openThroughProxy(this.options.proxy, { host, port, tls: tlsOptions }, handlers);
       this.abandonAttempt = () => tunnel.abandon();
-    }
-    else
+    } else {
       Bun.connect({ hostname: host, port, tls: tlsOptions, socket: handlers }).catch((error: Error) =>
         this.drop(error.message),
       );
+    }
   }
 
   private onOpen(socket: Socket<undefined>): void {
