@@ -2,7 +2,9 @@
  * `doctor`'s checks of the way to the broker, each stage on its own so the first broken one is
  * named: DNS, TCP, the TLS handshake (server chain, client certificate, ALPN on 443), the MQTT
  * CONNECT with the device's identity, each Jobs subscription the agent makes, and one harmless
- * request (GetPendingJobExecutions) answered by the service.
+ * request (GetPendingJobExecutions) answered by the service. Through an HTTP proxy (http-proxy.conf)
+ * the proxy resolves and reaches the broker: the stages are the proxy's TCP port, its answer to
+ * CONNECT (authentication, policy), then MQTT (TLS included) through the tunnel.
  *
  * The MQTT check connects as the thing (client id = thing name, persistent session, the same
  * subscriptions as the agent): a broker that enforces unique client ids disconnects a running
@@ -11,7 +13,9 @@
 import { readFileSync } from "node:fs";
 import type { ConnectionSettings } from "../config/connection-settings.ts";
 import { agentSubscriptions, jobsTopics, replyTopic } from "../protocol/topics.ts";
+import { describeProxy } from "../config/http-proxy-config.ts";
 import { alpnWireFormat, MqttClient } from "../mqtt/client.ts";
+import { openThroughProxy } from "../mqtt/http-proxy.ts";
 import { nodeDns } from "../util/lazy-node.ts";
 import { type CheckLine, fail, ok, skip } from "./report.ts";
 
@@ -20,6 +24,11 @@ const STAGE_TIMEOUT_MS = 5000;
 export async function networkChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
   const { host, port, protocol } = settings.endpoint;
   const lines: CheckLine[] = [];
+  if (settings.proxy) {
+    const tunnel = await proxyCheck(settings);
+    if (tunnel.verdict === "fail") return [tunnel, skip("mqtt-connect", "needs the proxy's tunnel")];
+    return [tunnel, ...(await mqttChecks(settings))];
+  }
   const dns = await dnsCheck(host);
   lines.push(dns);
   if (dns.verdict === "fail") return [...lines, skip("tcp", "needs DNS"), skip("mqtt-connect", "needs DNS")];
@@ -57,6 +66,28 @@ async function tcpCheck(host: string, port: number): Promise<CheckLine> {
   } catch (error) {
     return fail("tcp", `cannot connect to ${host}:${port}: ${(error as Error).message}`, `check that the broker runs and that a firewall lets port ${port} out`);
   }
+}
+
+/** A CONNECT tunnel to the broker through the configured proxy (closed at once). */
+function proxyCheck(settings: ConnectionSettings): Promise<CheckLine> {
+  const proxy = settings.proxy!;
+  const { host, port } = settings.endpoint;
+  return new Promise((resolve) => {
+    const done = (line: CheckLine) => {
+      clearTimeout(timer);
+      resolve(line);
+    };
+    const timer = setTimeout(() => done(fail("http-proxy", `no tunnel through ${describeProxy(proxy)} within ${STAGE_TIMEOUT_MS / 1000} s`)), STAGE_TIMEOUT_MS);
+    void openThroughProxy(proxy, { host, port, tls: undefined }, {
+      open: (socket) => {
+        socket.end();
+        done(ok("http-proxy", `${describeProxy(proxy)} tunnels to ${host}:${port} (${proxy.source})`));
+      },
+      data() {},
+      connectError: (_socket, error) =>
+        done(fail("http-proxy", error.message, `check ${proxy.source}: host, port, credentials, and that the proxy allows CONNECT to port ${port}`)),
+    });
+  });
 }
 
 function tlsCheck(settings: ConnectionSettings): Promise<CheckLine> {
@@ -127,6 +158,7 @@ async function mqttChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
       keepaliveSeconds: 30,
       connectTimeoutMs: STAGE_TIMEOUT_MS,
       reconnectDelayMs: () => 3_600_000,
+      ...(settings.proxy ? { proxy: settings.proxy } : {}),
     },
     {
       connect: () => connected(),

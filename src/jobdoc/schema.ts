@@ -114,6 +114,7 @@ export const newSchemaDocument = v.looseObject(
       v.check((value) => value === SUPPORTED_VERSION, (issue) => `unsupported version ${JSON.stringify(issue.input)}; this agent supports "${SUPPORTED_VERSION}"`),
     ),
     includeStdOut: v.optional(booleanLike),
+    reportProgress: v.optional(booleanLike),
     conditions: v.optional(v.array(condition, "expected an array")),
     steps: v.pipe(v.array(step, "expected an array of steps"), v.minLength(1, "at least one step is required")),
     finalStep: v.optional(step),

@@ -14,7 +14,8 @@
  * Why Bun.connect rather than node:net: node:net pulls in the Node stream machinery, +7.6 MB RSS
  * on an otherwise idle process (docs/BENCHMARKS.md).
  */
-import type { Socket } from "bun";
+import type { Socket, SocketHandler } from "bun";
+import type { HttpProxy } from "../config/http-proxy-config.ts";
 import { type Clock, systemClock, type TimerHandle } from "../util/clock.ts";
 import {
   CONNACK_REASONS,
@@ -28,6 +29,7 @@ import {
   PacketType,
   PINGREQ,
 } from "./packets.ts";
+import { openThroughProxy } from "./http-proxy.ts";
 
 export interface TlsSettings {
   readonly cert?: Uint8Array | string;
@@ -53,6 +55,8 @@ export interface MqttClientOptions {
   readonly stableAfterMs?: number;
   /** Unacknowledged packets kept at most (default 10,000, at most 65535; the agent uses 100). */
   readonly maxInFlight?: number;
+  /** Tunnel through this HTTP proxy (CONNECT); the connect timeout covers the tunnel too. */
+  readonly proxy?: HttpProxy;
   readonly clock?: Clock;
 }
 
@@ -100,6 +104,9 @@ export class MqttClient {
   private awaitingPong = false;
   /** An attempt (connecting or connected) is under way; a drop ends it exactly once. */
   private attempting = false;
+  private attemptNumber = 0;
+  /** Closes the current attempt's proxy tunnel if it is not standing yet. */
+  private abandonAttempt: (() => void) | undefined;
   private timers: { reconnect?: TimerHandle; connect?: TimerHandle; keepalive?: TimerHandle; stable?: TimerHandle } =
     {};
   private readonly clock: Clock;
@@ -193,33 +200,40 @@ export class MqttClient {
       () => this.drop("connection timed out"),
       this.options.connectTimeoutMs ?? 30_000,
     );
-    Bun.connect({
-      hostname: host,
-      port,
-      tls: tls
-        ? {
-            cert: tls.cert,
-            key: tls.key,
-            ca: tls.ca,
-            serverName: tls.serverName,
-            rejectUnauthorized: true,
-            ...(tls.alpn ? { ALPNProtocols: alpnWireFormat(tls.alpn) } : {}),
-          }
-        : undefined,
-      socket: {
-        open: (socket) => this.onOpen(socket),
-        data: (socket, data) => void (socket === this.socket && this.onData(data)),
-        drain: (socket) => void (socket === this.socket && this.flush()),
-        close: (socket) => void (socket === this.socket && this.drop()),
-        end: (socket) => void (socket === this.socket && this.drop()),
-        error: (socket, error) => void (socket === this.socket && this.drop(error.message)),
-        connectError: (_socket, error) => this.drop(error.message),
-        handshake: (socket, success, verifyError) => {
-          if (!success || verifyError)
-            this.drop(`TLS handshake failed: ${verifyError?.message ?? "unknown reason"}`, socket);
-        },
+    const attempt = ++this.attemptNumber;
+    const tlsOptions = tls
+      ? {
+          cert: tls.cert,
+          key: tls.key,
+          ca: tls.ca,
+          serverName: tls.serverName,
+          rejectUnauthorized: true,
+          ...(tls.alpn ? { ALPNProtocols: alpnWireFormat(tls.alpn) } : {}),
+        }
+      : undefined;
+    const handlers: SocketHandler<undefined> = {
+      // A late answer to an attempt already given up (timed out) must not end or join the current one.
+      open: (socket) => (attempt === this.attemptNumber ? this.onOpen(socket) : socket.terminate()),
+      data: (socket, data) => void (socket === this.socket && this.onData(data)),
+      drain: (socket) => void (socket === this.socket && this.flush()),
+      close: (socket) => void (socket === this.socket && this.drop()),
+      end: (socket) => void (socket === this.socket && this.drop()),
+      error: (socket, error) => void (socket === this.socket && this.drop(error.message)),
+      connectError: (_socket, error) => void (attempt === this.attemptNumber && this.drop(error.message)),
+      handshake: (socket, success, verifyError) => {
+        if (!success || verifyError)
+          this.drop(`TLS handshake failed: ${verifyError?.message ?? "unknown reason"}`, socket);
       },
-    }).catch((error: Error) => this.drop(error.message));
+    };
+    // Through an HTTP proxy the same handlers get the tunnelled socket (./http-proxy.ts).
+    if (this.options.proxy) {
+      const tunnel = openThroughProxy(this.options.proxy, { host, port, tls: tlsOptions }, handlers);
+      this.abandonAttempt = () => tunnel.abandon();
+    } else {
+      Bun.connect({ hostname: host, port, tls: tlsOptions, socket: handlers }).catch((error: Error) =>
+        this.drop(error.message),
+      );
+    }
   }
 
   private onOpen(socket: Socket<undefined>): void {
@@ -352,6 +366,8 @@ export class MqttClient {
   }
 
   private clearTimers(): void {
+    this.abandonAttempt?.();
+    this.abandonAttempt = undefined;
     this.timers.connect?.cancel();
     this.timers.keepalive?.cancel();
     this.timers.reconnect?.cancel();

@@ -33,6 +33,7 @@ export function runContextFor(
   const env: Record<string, string | undefined> = { ...process.env };
   delete env.IOT_JOBS_JOB_ID;
   delete env.IOT_JOBS_EXECUTION_NUMBER;
+  delete env.IOT_JOBS_PROGRESS_FILE; // set per step, only for documents with reportProgress
   if (execution) {
     env.IOT_JOBS_JOB_ID = execution.jobId;
     if (execution.executionNumber !== undefined) env.IOT_JOBS_EXECUTION_NUMBER = String(execution.executionNumber);

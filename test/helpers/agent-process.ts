@@ -12,6 +12,7 @@ export interface AgentProcessOptions {
   readonly stepTimeoutSeconds?: number;
   readonly maxReruns?: number;
   readonly updateRetrySeconds?: number;
+  readonly progressIntervalSeconds?: number;
   readonly extraArgs?: readonly string[];
   /** The config's jobs.signing section (code signing), if any. */
   readonly signing?: Record<string, unknown>;
@@ -49,6 +50,7 @@ export class AgentProcess {
           "step-timeout-seconds": options.stepTimeoutSeconds ?? 60,
           "max-reruns": options.maxReruns ?? 3,
           "update-retry-seconds": options.updateRetrySeconds ?? 0.5,
+          ...(options.progressIntervalSeconds ? { "progress-interval-seconds": options.progressIntervalSeconds } : {}),
           ...(options.signing ? { signing: options.signing } : {}),
         },
       }),
