@@ -93,6 +93,11 @@ export function jobShape(job: Job, executions: readonly Execution[], beforeSubst
     createdAt: job.createdAt,
     lastUpdatedAt: job.lastUpdatedAt,
     ...(job.completedAt ? { completedAt: job.completedAt } : {}),
+    ...(job.jobTemplateArn ? { jobTemplateArn: job.jobTemplateArn } : {}),
+    ...(job.documentParameters ? { documentParameters: job.documentParameters } : {}),
+    ...(job.rolloutConfig ? { jobExecutionsRolloutConfig: job.rolloutConfig } : {}),
+    ...(job.abortConfig ? { abortConfig: job.abortConfig } : {}),
+    ...(job.retryConfig ? { jobExecutionsRetryConfig: job.retryConfig } : {}),
     jobProcessDetails: {
       numberOfCanceledThings: counts.CANCELED ?? 0,
       numberOfSucceededThings: counts.SUCCEEDED ?? 0,
@@ -113,9 +118,12 @@ export function jobShape(job: Job, executions: readonly Execution[], beforeSubst
             : job.destinationPackageVersions,
         }
       : {}),
-    isConcurrent: false,
+    isConcurrent: isConcurrent(job),
   };
 }
+
+/** AWS: true while the job is still rolling out (things held back by its roll-out config). */
+const isConcurrent = (job: Job) => job.status === "IN_PROGRESS" && job.rollout !== undefined;
 
 export function jobSummary(j: Job) {
   return {
@@ -123,7 +131,7 @@ export function jobSummary(j: Job) {
     jobId: j.jobId,
     targetSelection: j.targetSelection,
     status: j.status,
-    isConcurrent: false,
+    isConcurrent: isConcurrent(j),
     createdAt: j.createdAt,
     lastUpdatedAt: j.lastUpdatedAt,
     ...(j.completedAt ? { completedAt: j.completedAt } : {}),
@@ -138,12 +146,12 @@ export function executionSummary(e: Execution) {
     ...(e.startedAt ? { startedAt: e.startedAt } : {}),
     lastUpdatedAt: e.lastUpdatedAt,
     executionNumber: e.executionNumber,
-    retryAttempt: 0,
+    retryAttempt: e.retryAttempt ?? 0,
   };
 }
 
 /** The control plane's JobExecution (iot DescribeJobExecution). */
-export function controlPlaneExecution(e: Execution) {
+export function controlPlaneExecution(e: Execution, approximateSecondsBeforeTimedOut?: number) {
   return {
     jobId: e.jobId,
     status: e.status,
@@ -155,6 +163,7 @@ export function controlPlaneExecution(e: Execution) {
     lastUpdatedAt: e.lastUpdatedAt,
     executionNumber: e.executionNumber,
     versionNumber: e.versionNumber,
+    ...(approximateSecondsBeforeTimedOut !== undefined ? { approximateSecondsBeforeTimedOut } : {}),
   };
 }
 

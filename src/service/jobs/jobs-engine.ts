@@ -13,7 +13,7 @@ import type { JobExecutionStatus } from "../../protocol/statuses.ts";
 import { MAX_PENDING_LIST as LIST_LIMIT } from "../../protocol/limits.ts";
 import type { Clock, TimerHandle } from "../../util/clock.ts";
 import { type DeviceErrorCode, ServiceError } from "../errors.ts";
-import { type Execution, isPending, type Job } from "../model.ts";
+import { type Execution, isPending, isTerminal, type Job } from "../model.ts";
 import { executionKey, type Store } from "../store.ts";
 import { type ExecutionEvent, jobStatusAfter, nextStatus, reportEvent } from "./execution-states.ts";
 
@@ -29,6 +29,11 @@ export interface EngineOptions {
   readonly onSucceeded?: (execution: Execution, job: Job) => void;
   /** A timer's change could not be saved (it is retried). */
   readonly onTimerError?: (error: unknown) => void;
+  /**
+   * An execution reached a terminal status (retries, abort, roll-out criteria decide what follows);
+   * runs inside the change's transaction, inside `changeThing` for its thing, before the job settles.
+   */
+  readonly onFinished?: (execution: Execution) => void;
 }
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: ServiceError; executionState?: ExecutionState };
@@ -175,6 +180,27 @@ export class JobsEngine {
   }
 
   /**
+   * A retry (jobExecutionsRetryConfig): the same job on the same thing, QUEUED again with the next
+   * executionNumber and `retryAttempt` + 1. Called from `onFinished`, i.e. inside the change that
+   * ended `previous`, so the thing's notifications cover both.
+   */
+  queueRetry(previous: Execution): Execution {
+    const now = this.seconds();
+    return this.save({
+      jobId: previous.jobId,
+      thingName: previous.thingName,
+      executionNumber: previous.executionNumber + 1,
+      status: "QUEUED",
+      statusDetails: {},
+      queuedAt: now,
+      lastUpdatedAt: now,
+      versionNumber: 1,
+      sequence: previous.sequence,
+      retryAttempt: (previous.retryAttempt ?? 0) + 1,
+    });
+  }
+
+  /**
    * Applies `event` to `e` (the caller checked `nextStatus`): the new record, the step timer,
    * the job's status — all in the caller's transaction.
    */
@@ -215,6 +241,7 @@ export class JobsEngine {
       delete next.inProgressDeadline;
     }
     this.save(next);
+    if (job && isPending(e.status) && isTerminal(status)) this.options.onFinished?.(next);
     if (job) this.settleJob(job.jobId);
     return next;
   }
@@ -223,7 +250,8 @@ export class JobsEngine {
   settleJob(jobId: string): void {
     const job = this.store.get("job", jobId);
     if (!job) return;
-    const status = jobStatusAfter(job, this.pendingCount(jobId));
+    // Things a roll-out has not reached yet count as pending: the job is not done before them.
+    const status = jobStatusAfter(job, this.pendingCount(jobId) + (job.rollout?.unreached.length ?? 0));
     if (status === job.status) return;
     const now = this.seconds();
     this.store.put("job", jobId, {
@@ -434,7 +462,20 @@ export class JobsEngine {
     out.lastUpdatedAt = e.lastUpdatedAt;
     out.versionNumber = e.versionNumber;
     out.executionNumber = e.executionNumber;
+    const left = this.secondsBeforeTimedOut(e);
+    if (left !== undefined) out.approximateSecondsBeforeTimedOut = left;
     return out;
+  }
+
+  /**
+   * approximateSecondsBeforeTimedOut of an IN_PROGRESS execution with a timer: the real seconds
+   * until the earlier of its step and in-progress deadlines (with a shortened minute, shortened).
+   */
+  secondsBeforeTimedOut(e: Execution): number | undefined {
+    if (e.status !== "IN_PROGRESS") return undefined;
+    const due = Math.min(e.stepDeadline ?? Infinity, e.inProgressDeadline ?? Infinity);
+    if (due === Infinity) return undefined;
+    return Math.max(0, Math.ceil((due - this.options.clock.now()) / 1000));
   }
 
   summaryJson(e: Execution): Record<string, unknown> {
