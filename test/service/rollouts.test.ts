@@ -493,6 +493,8 @@ describe("retries", () => {
       ["rt-2", 1, "REJECTED", 0],
     ]);
     expect((await describe_(iot, "retry")).status).toBe("COMPLETED");
+    const details = (await describe_(iot, "retry")).jobProcessDetails!;
+    expect([details.numberOfFailedThings, details.numberOfRejectedThings, details.numberOfQueuedThings]).toEqual([1, 1, 0]);
     const e2 = await iot.send(new Iot.DescribeJobExecutionCommand({ jobId: "retry", thingName: "rt-1", executionNumber: 2 }));
     expect(e2.execution!.status).toBe("FAILED");
   });

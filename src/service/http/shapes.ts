@@ -76,10 +76,18 @@ export function groupNameAndArn(g: ThingGroup) {
   return { groupName: g.thingGroupName, groupArn: groupArn(g.thingGroupName) };
 }
 
-/** DescribeJob's Job, with execution counts by status. */
+/**
+ * DescribeJob's Job. jobProcessDetails counts *things* by the status of their latest execution, so
+ * a thing whose FAILED execution is being retried counts as QUEUED, not twice.
+ */
 export function jobShape(job: Job, executions: readonly Execution[], beforeSubstitution: boolean) {
+  const latest = new Map<string, Execution>();
+  for (const e of executions) {
+    const known = latest.get(e.thingName);
+    if (!known || e.executionNumber > known.executionNumber) latest.set(e.thingName, e);
+  }
   const counts: Record<string, number> = {};
-  for (const e of executions) counts[e.status] = (counts[e.status] ?? 0) + 1;
+  for (const e of latest.values()) counts[e.status] = (counts[e.status] ?? 0) + 1;
   return {
     jobArn: job.jobArn,
     jobId: job.jobId,
