@@ -22,7 +22,7 @@ const managed = (name: string) => `arn:aws:iot:us-east-1::jobtemplate/AWS-${name
 let service: RunningService;
 let iot: Iot.IoTClient;
 let agent: AgentProcess | undefined;
-let files: Bun.Server | undefined;
+let files: ReturnType<typeof Bun.serve> | undefined;
 const bin = tempDir("managed-bin-");
 const calls = join(bin, "calls.log");
 const work = tempDir("managed-work-");
