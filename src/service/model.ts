@@ -4,6 +4,7 @@
  * Jobs API sends them.
  */
 import type { JobExecutionStatus } from "../protocol/statuses.ts";
+import type { SchedulingConfig } from "./jobs/schedule.ts";
 
 export interface Thing {
   readonly thingName: string;
@@ -40,7 +41,7 @@ export interface ThingGroup {
   readonly version: number;
 }
 
-export type JobStatus = "IN_PROGRESS" | "CANCELED" | "COMPLETED" | "DELETION_IN_PROGRESS";
+export type JobStatus = "IN_PROGRESS" | "CANCELED" | "COMPLETED" | "DELETION_IN_PROGRESS" | "SCHEDULED";
 
 /** jobExecutionsRolloutConfig, as CreateJob / UpdateJob take it (checked by the model). */
 export interface RolloutConfig {
@@ -122,8 +123,11 @@ export interface Job {
   readonly rolloutConfig?: RolloutConfig;
   readonly abortConfig?: AbortConfig;
   readonly retryConfig?: RetryConfig;
-  /** Set while a roll-out config holds things back (rollout.ts). */
+  /** Set while a roll-out config or a schedule holds things back (rollout.ts). */
   readonly rollout?: RolloutProgress;
+  readonly schedulingConfig?: SchedulingConfig;
+  /** The end of the schedule (endTime) was applied. */
+  readonly scheduleEnded?: boolean;
 }
 
 export interface Execution {

@@ -14,6 +14,7 @@ be observable in a later read.
 Prints one line per finding and "N passed, M failed"; exits 1 on findings, 77 without botocore.
 """
 import argparse
+import datetime
 import json
 import os
 import sys
@@ -32,7 +33,6 @@ from model_check import Checker  # noqa: E402
 ACCOUNT = "arn:aws:iot:us-east-1:123456789012"
 # Valid values of the CreateJob/UpdateJob members this service refuses by name.
 UNSUPPORTED_JOB_MEMBERS = {
-    "schedulingConfig": {"startTime": "2030-01-01T00:00"},
     "presignedUrlConfig": {"roleArn": f"{ACCOUNT}:role/abcdefghijklmnopqrst", "expiresInSec": 60},
     "namespaceId": "ns",
     "documentSource": "https://s3.amazonaws.com/bucket/doc.json",
@@ -204,6 +204,16 @@ def scenario(h: Harness) -> dict:
          targetSelection="SNAPSHOT", timeoutConfig={"inProgressTimeoutInMinutes": 30})
     h.ok("iot", "CreateJob", jobId="m-roll", targets=[f"{ACCOUNT}:thing/m-t2"], document=DOC,
          jobExecutionsRolloutConfig=ROLLOUT, abortConfig=ABORT, jobExecutionsRetryConfig=RETRY)
+    start = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    end = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M")
+    scheduling = {"startTime": start, "endTime": end, "endBehavior": "CANCEL",
+                  "maintenanceWindows": [{"startTime": "cron(0 * * * ? *)", "durationInMinutes": 30}]}
+    h.ok("iot", "CreateJob", jobId="m-sched", targets=[f"{ACCOUNT}:thing/m-t2"], document=DOC,
+         schedulingConfig=scheduling)
+    sj = h.ok("iot", "DescribeJob", jobId="m-sched").get("job", {})
+    h.expect(sj.get("status") == "SCHEDULED" and sj.get("schedulingConfig") == scheduling
+             and len(sj.get("scheduledJobRollouts", [])) > 0, f"CreateJob schedulingConfig not honoured: {sj}")
+    h.ok("iot", "DeleteJob", jobId="m-sched", force=True)
     dj = h.ok("iot", "DescribeJob", jobId="m-roll").get("job", {})
     h.expect(dj.get("jobExecutionsRolloutConfig") == ROLLOUT and dj.get("abortConfig") == ABORT
              and dj.get("jobExecutionsRetryConfig") == RETRY, f"CreateJob configs not honoured: {dj}")

@@ -535,3 +535,147 @@ describe("retries", () => {
     expect(again.payload.execution.executionNumber).toBe(2);
   });
 });
+
+describe("scheduling (ManualClock: 2026-01-01T00:00Z)", () => {
+  const HOUR = 60 * MINUTE;
+  const T0 = Date.UTC(2026, 0, 1);
+
+  test("SCHEDULED until startTime: nothing reached, then IN_PROGRESS and every thing reached", async () => {
+    const things = ["sc-0", "sc-1"];
+    const { iot, clock, service } = await setup(things, { clock: new ManualClock(T0) });
+    const device = await connect(service.mqttUrl, "sc-0");
+    await iot.send(
+      new Iot.CreateJobCommand({ jobId: "later", targets: things.map(thingArn), document: doc, schedulingConfig: { startTime: "2026-01-01T01:00" } }),
+    );
+    let job = await describe_(iot, "later");
+    expect(job.status).toBe("SCHEDULED");
+    expect(job.schedulingConfig).toEqual({ startTime: "2026-01-01T01:00" });
+    expect((await iot.send(new Iot.ListJobsCommand({ status: "SCHEDULED" }))).jobs!.map((j) => j.jobId)).toEqual(["later"]);
+    expect(await executions(iot, "later")).toEqual([]);
+    clock.advance(HOUR - MINUTE);
+    expect(await executions(iot, "later")).toEqual([]);
+    clock.advance(MINUTE);
+    job = await describe_(iot, "later");
+    expect(job.status).toBe("IN_PROGRESS");
+    expect((await executions(iot, "later")).map((e) => e.status)).toEqual(["QUEUED", "QUEUED"]);
+    await device.waitFor((m) => m.topic.endsWith("notify-next") && m.payload.execution?.jobId === "later");
+  });
+
+  test("maintenance windows: rolls out (at its rate) only while a window is open; SCHEDULED between; scheduledJobRollouts", async () => {
+    const things = Array.from({ length: 6 }, (_, i) => `mw-${i}`);
+    const { iot, clock } = await setup(things, { clock: new ManualClock(T0) });
+    await iot.send(
+      new Iot.CreateJobCommand({
+        jobId: "windows",
+        targets: things.map(thingArn),
+        document: doc,
+        jobExecutionsRolloutConfig: { maximumPerMinute: 2 },
+        schedulingConfig: {
+          startTime: "2026-01-01T01:00",
+          maintenanceWindows: [{ startTime: "cron(0 0/2 * * ? *)", durationInMinutes: 2 }],
+        },
+      }),
+    );
+    const job = await describe_(iot, "windows");
+    expect(job.scheduledJobRollouts!.map((r) => r.startTime)).toEqual([
+      "2026-01-01T02:00",
+      "2026-01-01T04:00",
+      "2026-01-01T06:00",
+      "2026-01-01T08:00",
+      "2026-01-01T10:00",
+    ]);
+    clock.advance(HOUR); // 01:00: started, but no window is open
+    expect((await describe_(iot, "windows")).status).toBe("SCHEDULED");
+    expect((await executions(iot, "windows")).length).toBe(0);
+    clock.advance(HOUR); // 02:00: the window opens
+    expect((await describe_(iot, "windows")).status).toBe("IN_PROGRESS");
+    expect((await executions(iot, "windows")).length).toBe(2);
+    clock.advance(MINUTE); // 02:01
+    expect((await executions(iot, "windows")).length).toBe(4);
+    clock.advance(MINUTE); // 02:02: closed
+    expect((await describe_(iot, "windows")).status).toBe("SCHEDULED");
+    clock.advance(HOUR);
+    expect((await executions(iot, "windows")).length).toBe(4);
+    clock.advance(HOUR - 2 * MINUTE); // 04:00
+    expect((await describe_(iot, "windows")).status).toBe("IN_PROGRESS");
+    expect((await executions(iot, "windows")).length).toBe(6);
+    expect((await describe_(iot, "windows")).scheduledJobRollouts).toBeUndefined();
+  });
+
+  test("endTime with CANCEL: QUEUED executions CANCELED; with STOP_ROLLOUT the job keeps what it reached", async () => {
+    const things = ["et-0", "et-1", "et-2"];
+    const { iot, clock, service } = await setup(things, { clock: new ManualClock(T0) });
+    const d0 = await connect(service.mqttUrl, "et-0");
+    for (const [jobId, endBehavior] of [["end-cancel", "CANCEL"], ["end-stop", "STOP_ROLLOUT"]] as const) {
+      await iot.send(
+        new Iot.CreateJobCommand({
+          jobId,
+          targets: things.map(thingArn),
+          document: doc,
+          jobExecutionsRolloutConfig: { maximumPerMinute: 1 },
+          schedulingConfig: { startTime: "2026-01-01T01:00", endTime: "2026-01-01T01:31", endBehavior },
+        }),
+      );
+    }
+    clock.advance(HOUR); // both start; each reaches et-0
+    await run(d0, "SUCCEEDED"); // end-cancel on et-0
+    clock.advance(MINUTE); // each reaches et-1
+    clock.advance(30 * MINUTE); // 01:31: the end (et-2 was reached at 01:02 too: rate 1/min)
+    const cancel = await describe_(iot, "end-cancel");
+    expect(cancel.status).toBe("CANCELED");
+    expect(cancel.comment).toContain("endTime");
+    const byThing = Object.fromEntries((await executions(iot, "end-cancel")).map((e) => [e.thing, e.status]));
+    expect(byThing).toEqual({ "et-0": "SUCCEEDED", "et-1": "CANCELED", "et-2": "CANCELED" });
+    expect((await describe_(iot, "end-stop")).status).toBe("IN_PROGRESS");
+    expect((await executions(iot, "end-stop")).length).toBe(3);
+  });
+
+  test("STOP_ROLLOUT at endTime: things not reached by then never are", async () => {
+    const things = ["es-0", "es-1", "es-2"];
+    const { iot, clock } = await setup(things, { clock: new ManualClock(T0) });
+    await iot.send(
+      new Iot.CreateJobCommand({
+        jobId: "stop",
+        targets: things.map(thingArn),
+        document: doc,
+        schedulingConfig: {
+          startTime: "2026-01-01T01:00",
+          endTime: "2026-01-01T05:00",
+          maintenanceWindows: [{ startTime: "cron(0 6 * * ? *)", durationInMinutes: 60 }],
+        },
+      }),
+    );
+    clock.advance(5 * HOUR);
+    const job = await describe_(iot, "stop");
+    expect(job.status).toBe("COMPLETED");
+    expect(await executions(iot, "stop")).toEqual([]);
+  });
+
+  test("refusals: a start less than 30 minutes ahead, an end too soon, an unsupported cron", async () => {
+    const { iot } = await setup(["sr-0"], { clock: new ManualClock(T0) });
+    const create = (schedulingConfig: Iot.SchedulingConfig) =>
+      caught(iot.send(new Iot.CreateJobCommand({ jobId: "bad", targets: [thingArn("sr-0")], document: doc, schedulingConfig })));
+    expect((await create({ startTime: "2026-01-01T00:20" })).message).toContain("at least 30 minutes from now");
+    expect((await create({ startTime: "2026-01-01T01:00", endTime: "2026-01-01T01:10" })).message).toContain("30 minutes after startTime");
+    expect((await create({ startTime: "2026-01-01 01:00" })).message).toContain("YYYY-MM-DDTHH:MM");
+    const cron = await create({ startTime: "2026-01-01T01:00", maintenanceWindows: [{ startTime: "cron(0 0 L * ? *)", durationInMinutes: 5 }] });
+    expect(cron.message).toContain("L, W and # are not supported");
+    expect((await iot.send(new Iot.ListJobsCommand({}))).jobs).toEqual([]);
+  });
+
+  test("a restart while SCHEDULED: the start that passed while the service was down applies at once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "schedule-restart-"));
+    dirs.push(dir);
+    const clock = new ManualClock(T0);
+    let { iot, service: s } = await setup(["sx-0"], { dataDir: dir, clock });
+    await iot.send(
+      new Iot.CreateJobCommand({ jobId: "sx", targets: [thingArn("sx-0")], document: doc, schedulingConfig: { startTime: "2026-01-01T01:00" } }),
+    );
+    await s.stop();
+    service = undefined;
+    clock.advance(2 * HOUR);
+    ({ iot, service: s } = await setup([], { dataDir: dir, clock }));
+    expect((await describe_(iot, "sx")).status).toBe("IN_PROGRESS");
+    expect((await executions(iot, "sx")).length).toBe(1);
+  });
+});

@@ -6,6 +6,7 @@
 import type { JobsEngine } from "../jobs/jobs-engine.ts";
 import { arn, type Execution, type Job, type Thing, type ThingGroup, type ThingType } from "../model.ts";
 import { invalidInput } from "./api-model.ts";
+import { compileSchedule, formatScheduleTime, nextWindowStarts } from "../jobs/schedule.ts";
 
 export const thingArn = (name: string) => arn(`thing/${name}`);
 export const groupArn = (name: string) => arn(`thinggroup/${name}`);
@@ -80,7 +81,7 @@ export function groupNameAndArn(g: ThingGroup) {
  * DescribeJob's Job. jobProcessDetails counts *things* by the status of their latest execution, so
  * a thing whose FAILED execution is being retried counts as QUEUED, not twice.
  */
-export function jobShape(job: Job, executions: readonly Execution[], beforeSubstitution: boolean) {
+export function jobShape(job: Job, executions: readonly Execution[], beforeSubstitution: boolean, nowMs: number) {
   const latest = new Map<string, Execution>();
   for (const e of executions) {
     const known = latest.get(e.thingName);
@@ -106,6 +107,7 @@ export function jobShape(job: Job, executions: readonly Execution[], beforeSubst
     ...(job.rolloutConfig ? { jobExecutionsRolloutConfig: job.rolloutConfig } : {}),
     ...(job.abortConfig ? { abortConfig: job.abortConfig } : {}),
     ...(job.retryConfig ? { jobExecutionsRetryConfig: job.retryConfig } : {}),
+    ...(job.schedulingConfig ? scheduleShape(job, nowMs) : {}),
     jobProcessDetails: {
       numberOfCanceledThings: counts.CANCELED ?? 0,
       numberOfSucceededThings: counts.SUCCEEDED ?? 0,
@@ -129,6 +131,23 @@ export function jobShape(job: Job, executions: readonly Execution[], beforeSubst
     isConcurrent: isConcurrent(job),
   };
 }
+
+/** schedulingConfig as given, and the next maintenance window starts while things are held back. */
+function scheduleShape(job: Job, nowMs: number) {
+  const config = job.schedulingConfig!;
+  const windows = config.maintenanceWindows?.length ?? 0;
+  const upcoming =
+    windows && job.rollout && !job.scheduleEnded
+      ? nextWindowStarts(compileSchedule(config, nowMs, false), nowMs, SCHEDULED_ROLLOUTS_SHOWN)
+      : [];
+  return {
+    schedulingConfig: config,
+    ...(upcoming.length ? { scheduledJobRollouts: upcoming.map((t) => ({ startTime: formatScheduleTime(t) })) } : {}),
+  };
+}
+
+/** How many upcoming window starts DescribeJob lists in scheduledJobRollouts (AWS does not say). */
+const SCHEDULED_ROLLOUTS_SHOWN = 5;
 
 /** AWS: true while the job is still rolling out (things held back by its roll-out config). */
 const isConcurrent = (job: Job) => job.status === "IN_PROGRESS" && job.rollout !== undefined;

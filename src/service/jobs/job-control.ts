@@ -20,6 +20,7 @@ import { abortReason, retryConfigProblem, shouldRetry } from "./failure-policy.t
 import type { JobTemplates } from "./job-templates.ts";
 import { applyDocumentParameters, findManagedTemplate, parseManagedArn } from "./managed-templates.ts";
 import { currentMinute, releasable } from "./rollout.ts";
+import { compileSchedule, phaseAt, type SchedulingConfig } from "./schedule.ts";
 import type { Fleet } from "../registry/fleet.ts";
 import type { Store } from "../store.ts";
 import type { JobsEngine } from "./jobs-engine.ts";
@@ -31,6 +32,10 @@ const TARGET = /^arn:aws:iot:[a-z0-9-]+:\d{12}:(thing|thinggroup)\/(.+)$/;
 const ACTIVE_BY_GROUP = "job.active.group";
 /** Statuses of an execution that ran (CANCELED and REMOVED ones never did): the abort criteria count these. */
 const EXECUTED: readonly Execution["status"][] = ["SUCCEEDED", "FAILED", "REJECTED", "TIMED_OUT"];
+/** Jobs whose schedule still decides something (start, windows, endTime): their timers are armed at start. */
+const UNDER_SCHEDULE = "job.under-schedule";
+const underSchedule = (j: Job) =>
+  j.schedulingConfig !== undefined && !j.scheduleEnded && (j.status === "SCHEDULED" || j.status === "IN_PROGRESS");
 /** Jobs whose roll-out still holds things back (their timers are armed at start). */
 const ROLLING_OUT = "job.rolling-out";
 
@@ -51,6 +56,7 @@ export interface CreateJobInput {
   readonly jobExecutionsRolloutConfig?: RolloutConfig;
   readonly abortConfig?: AbortConfig;
   readonly jobExecutionsRetryConfig?: RetryConfig;
+  readonly schedulingConfig?: SchedulingConfig;
 }
 
 export interface JobControlOptions {
@@ -81,6 +87,7 @@ export function targetGroups(job: Pick<Job, "targets">): string[] {
 
 export class JobControl {
   private readonly rolloutTimers = new Map<string, TimerHandle>();
+  private readonly scheduleTimers = new Map<string, TimerHandle>();
   private started = false;
   private templates: JobTemplates | undefined;
 
@@ -94,6 +101,7 @@ export class JobControl {
   ) {
     store.defineIndex("job", ACTIVE_BY_GROUP, (j) => (j.status === "IN_PROGRESS" ? targetGroups(j) : []));
     store.defineIndex("job", ROLLING_OUT, (j) => (j.rollout ? ["yes"] : []));
+    store.defineIndex("job", UNDER_SCHEDULE, (j) => (underSchedule(j) ? ["yes"] : []));
   }
 
   /** Custom templates (CreateJob with a custom template's ARN). */
@@ -105,12 +113,15 @@ export class JobControl {
   start(): void {
     this.started = true;
     for (const key of this.store.lookup(ROLLING_OUT, "yes")) this.armRollout(key);
+    // A schedule event missed while the service was down (a window, endTime) applies now.
+    for (const key of [...this.store.lookup(UNDER_SCHEDULE, "yes")]) this.scheduleTick(key);
   }
 
   stop(): void {
     this.started = false;
-    for (const t of this.rolloutTimers.values()) t.cancel();
+    for (const t of [...this.rolloutTimers.values(), ...this.scheduleTimers.values()]) t.cancel();
     this.rolloutTimers.clear();
+    this.scheduleTimers.clear();
   }
 
   private seconds(): number {
@@ -149,6 +160,7 @@ export class JobControl {
     const retryProblem = retryConfigProblem(input.jobExecutionsRetryConfig, timeout !== undefined);
     if (retryProblem) throw invalid(retryProblem);
     checkRollout(input.jobExecutionsRolloutConfig);
+    const schedule = input.schedulingConfig && compileSchedule(input.schedulingConfig, this.options.clock.now(), true);
 
     const lookup: CatalogLookup = {
       version: (p, v) => this.catalog.findVersion(p, v),
@@ -184,9 +196,15 @@ export class JobControl {
         ...(input.jobExecutionsRolloutConfig ? { rolloutConfig: input.jobExecutionsRolloutConfig } : {}),
         ...(input.abortConfig ? { abortConfig: input.abortConfig } : {}),
         ...(input.jobExecutionsRetryConfig ? { retryConfig: input.jobExecutionsRetryConfig } : {}),
+        ...(input.schedulingConfig ? { schedulingConfig: input.schedulingConfig } : {}),
       };
       const things = this.targetThings(job);
-      if (job.rolloutConfig) {
+      if (schedule) {
+        // Held back until the schedule opens (and then at the roll-out's rate, if any).
+        const rollout = { unreached: things, minuteStart: this.options.clock.now(), reachedThisMinute: 0, notified: 0 };
+        this.store.put("job", job.jobId, { ...job, status: "SCHEDULED", rollout });
+        this.applySchedule(job.jobId);
+      } else if (job.rolloutConfig) {
         // Everything is held back; the roll-out reaches the first minute's things at once.
         const rollout = { unreached: things, minuteStart: this.options.clock.now(), reachedThisMinute: 0, notified: 0 };
         this.store.put("job", job.jobId, { ...job, rollout });
@@ -247,7 +265,7 @@ export class JobControl {
    */
   private releaseRollout(jobId: string): void {
     const job = this.store.get("job", jobId);
-    if (!job?.rollout) return;
+    if (!job?.rollout || job.status === "SCHEDULED") return;
     if (job.status !== "IN_PROGRESS") {
       this.store.put("job", jobId, withoutRollout(job));
       return;
@@ -302,6 +320,67 @@ export class JobControl {
       this.rolloutTimers.set(
         jobId,
         this.options.clock.setTimeout(() => this.rolloutTick(jobId), ROLLOUT_RETRY_MS),
+      );
+    }
+  }
+
+  // ---- scheduling -------------------------------------------------------------------------------
+
+  /**
+   * Puts a scheduled job in the phase its schedule says for now: SCHEDULED while it waits (for
+   * its start or between maintenance windows), IN_PROGRESS and rolling out while open, the end
+   * behaviour at endTime; then arms the timer for the next change. The schedule governs only while
+   * things are held back: once every thing is reached, a closing window no longer pauses the job.
+   */
+  private applySchedule(jobId: string): void {
+    const job = this.store.get("job", jobId);
+    if (!job || !underSchedule(job)) return;
+    const nowMs = this.options.clock.now();
+    const phase = phaseAt(compileSchedule(job.schedulingConfig!, nowMs, false), nowMs);
+    const now = this.seconds();
+    if (phase.kind === "ended") {
+      const behavior = job.schedulingConfig!.endBehavior ?? "STOP_ROLLOUT";
+      this.store.put("job", jobId, {
+        ...withoutRollout(job),
+        status: job.status === "SCHEDULED" ? "IN_PROGRESS" : job.status,
+        scheduleEnded: true,
+        lastUpdatedAt: now,
+      });
+      if (behavior === "STOP_ROLLOUT") this.engine.settleJob(jobId);
+      else this.cancelJob(jobId, behavior === "FORCE_CANCEL", `schedulingConfig.endTime reached (${behavior})`);
+    } else if (phase.kind === "waiting" && job.rollout) {
+      if (job.status !== "SCHEDULED") this.store.put("job", jobId, { ...job, status: "SCHEDULED", lastUpdatedAt: now });
+    } else if (job.status === "SCHEDULED") {
+      // Open (or nothing left to hold back): roll out; a new roll-out minute starts now.
+      const rollout = job.rollout && { ...job.rollout, minuteStart: nowMs, reachedThisMinute: 0 };
+      this.store.put("job", jobId, { ...job, status: "IN_PROGRESS", lastUpdatedAt: now, ...(rollout ? { rollout } : {}) });
+      this.releaseRollout(jobId);
+      this.engine.settleJob(jobId);
+    }
+    const until = phase.kind === "ended" ? undefined : phase.until;
+    this.store.afterCommit(() => this.armSchedule(jobId, until));
+  }
+
+  private armSchedule(jobId: string, until: number | undefined): void {
+    this.scheduleTimers.get(jobId)?.cancel();
+    this.scheduleTimers.delete(jobId);
+    if (!this.started || until === undefined || until === Number.POSITIVE_INFINITY) return;
+    const delay = until - this.options.clock.now();
+    this.scheduleTimers.set(
+      jobId,
+      this.options.clock.setTimeout(() => this.scheduleTick(jobId), delay),
+    );
+  }
+
+  private scheduleTick(jobId: string): void {
+    this.scheduleTimers.delete(jobId);
+    try {
+      this.store.transaction(() => this.applySchedule(jobId));
+    } catch (error) {
+      this.options.onRolloutError?.(error);
+      this.scheduleTimers.set(
+        jobId,
+        this.options.clock.setTimeout(() => this.scheduleTick(jobId), ROLLOUT_RETRY_MS),
       );
     }
   }

@@ -36,7 +36,7 @@ export function operations(d: HttpDeps): Record<ServiceName, Operations> {
       ...thingRoutes(d.fleet, d.thingTypes),
       ...thingTypeRoutes(d.thingTypes, d.fleet),
       ...groupRoutes(d.fleet, d.shadows),
-      ...jobRoutes(d.jobs, d.engine, d.fleet),
+      ...jobRoutes(d.jobs, d.engine, d.fleet, d.now),
       ...jobTemplateRoutes(d.jobTemplates),
       ...packageRoutes(d.catalog, d.now),
     },

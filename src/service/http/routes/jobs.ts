@@ -1,7 +1,7 @@
 /**
  * Jobs on the control plane (iot): CreateJob, DescribeJob, GetJobDocument, ListJobs, CancelJob,
  * DeleteJob and the execution operations; job templates (managed and custom), roll-out, abort and
- * retry configs. Scheduling and namespaces are refused.
+ * retry configs, scheduling. Namespaces are refused.
  */
 import { ServiceError } from "../../errors.ts";
 import type { JobControl } from "../../jobs/job-control.ts";
@@ -12,12 +12,11 @@ import type { Fleet } from "../../registry/fleet.ts";
 import type { Operations } from "../router.ts";
 import { controlPlaneExecution, executionSummary, jobShape, jobSummary, page, thingArn, withToken } from "../shapes.ts";
 
-const SCHEDULING = "schedulingConfig (start/end times, maintenance windows) is not implemented yet";
 const NAMESPACES = "customer-managed job namespaces are not implemented";
 /** CancelJobExecution's statusDetails follow the device API's rules (at most 10 entries, …). */
 const CancelExecutionDetails = Type.Object({ statusDetails: Type.Optional(StatusDetailsRequest) });
 
-export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): Operations {
+export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet, now: () => number): Operations {
   const executionOf = (jobId: string, thingName: string, executionNumber?: number) => {
     const e = engine.execution(jobId, thingName, executionNumber);
     if (!e)
@@ -39,11 +38,11 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): O
         "jobExecutionsRolloutConfig",
         "abortConfig",
         "jobExecutionsRetryConfig",
+        "schedulingConfig",
       ],
       refuses: {
         documentSource: "job documents from S3 are not supported; give the document inline",
         presignedUrlConfig: "pre-signed S3 URLs are not supported (there is no S3 here)",
-        schedulingConfig: SCHEDULING,
         namespaceId: NAMESPACES,
         tags: "tags are not stored by iot-jobs-local (it has no tagging API)",
       },
@@ -66,6 +65,7 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): O
           jobExecutionsRolloutConfig: input.jobExecutionsRolloutConfig,
           abortConfig: input.abortConfig,
           jobExecutionsRetryConfig: input.jobExecutionsRetryConfig,
+          schedulingConfig: input.schedulingConfig,
         });
         return { jobArn: job.jobArn, jobId: job.jobId, ...(job.description ? { description: job.description } : {}) };
       },
@@ -106,7 +106,7 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): O
       honours: ["jobId", "beforeSubstitution"],
       handle: (input) => {
         const job = jobs.job(input.jobId);
-        return { job: jobShape(job, jobs.executionsOfJob(job.jobId), input.beforeSubstitution === true) };
+        return { job: jobShape(job, jobs.executionsOfJob(job.jobId), input.beforeSubstitution === true, now()) };
       },
     },
     GetJobDocument: {
