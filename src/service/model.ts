@@ -74,6 +74,8 @@ export interface RolloutProgress {
   readonly minuteStart: number;
   /** Things reached in the current minute. */
   readonly reachedThisMinute: number;
+  /** The rate of the current minute, fixed when it began (rollout.ts); Infinity is stored as absent. */
+  readonly minuteRate?: number;
   /** Things reached so far (numberOfNotifiedThings of the rate-increase criteria). */
   readonly notified: number;
 }

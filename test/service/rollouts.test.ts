@@ -310,7 +310,7 @@ describe("roll-out rates", () => {
     expect((await describe_(iot, "done")).status).toBe("COMPLETED");
   });
 
-  test("exponentialRate with a succeeded-things criterion: the rate steps up as soon as the criterion is met", async () => {
+  test("exponentialRate with a succeeded-things criterion: the rate steps up from the minute after the criterion is met", async () => {
     const things = Array.from({ length: 12 }, (_, i) => `ex-${String(i).padStart(2, "0")}`);
     const { iot, clock, service } = await setup(things);
     const ds = new Map<string, Device>();
@@ -326,12 +326,13 @@ describe("roll-out rates", () => {
       }),
     );
     expect((await executions(iot, "exp")).length).toBe(2);
-    // Both succeed: 2 succeeded → rate 4 this minute → 2 more at once.
+    // Both succeed: 2 succeeded → rate 4, from the next minute on (this one began at 2).
     for (const e of await executions(iot, "exp")) await run(ds.get(e.thing)!, "SUCCEEDED");
-    expect((await executions(iot, "exp")).length).toBe(4);
+    expect((await executions(iot, "exp")).length).toBe(2);
     clock.advance(MINUTE);
-    // A new minute at rate 4 (2 succeeded).
-    expect((await executions(iot, "exp")).length).toBe(8);
+    expect((await executions(iot, "exp")).length).toBe(6);
+    clock.advance(MINUTE); // nothing more succeeded: still 4 per minute
+    expect((await executions(iot, "exp")).length).toBe(10);
   });
 
   test("exponentialRate with a notified-things criterion: the rate rises at each multiple of the criterion", async () => {
@@ -349,16 +350,15 @@ describe("roll-out rates", () => {
     );
     const counts: number[] = [];
     let seen = 0;
-    for (let minute = 0; minute < 8; minute++) {
+    for (let minute = 0; minute < 9; minute++) {
       const n = (await executions(iot, "expn")).length;
       counts.push(n - seen);
       seen = n;
       clock.advance(MINUTE);
     }
-    // The schedule by hand: rate = floor(2 × 1.5^floor(notified / 5)), re-read after each thing.
-    // m0: 2 (2). m1: 2 (4). m2: 2 → at 5 rate 3 → 3 (7). m3: rate 3 → 3 (10, rate 4 at 10) → 4 (11).
-    // m4: rate 4 → 4 (15 → rate 6) → 6 (17). m5: rate 6 → at 20 rate 10 → at 25 rate 15 → all 13 left.
-    expect(counts).toEqual([2, 2, 3, 4, 6, 13, 0, 0]);
+    // The schedule by hand: each minute's rate = floor(2 × 1.5^floor(notified at its start / 5)).
+    // m0: 2 (2). m1: 2 (4). m2: 2 (6). m3: 3 (9). m4: 3 (12). m5: 4 (16). m6: 6 (22). m7: 10 → the 8 left.
+    expect(counts).toEqual([2, 2, 2, 3, 3, 4, 6, 8, 0]);
   });
 
   test("UpdateJob raises the rate within the current minute", async () => {

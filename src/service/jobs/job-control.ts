@@ -15,11 +15,12 @@ import {
   type Job,
   type RetryConfig,
   type RolloutConfig,
+  type RolloutProgress,
 } from "../model.ts";
 import { abortReason, retryConfigProblem, shouldRetry } from "./failure-policy.ts";
 import type { JobTemplates } from "./job-templates.ts";
 import { applyDocumentParameters, findManagedTemplate, parseManagedArn } from "./managed-templates.ts";
-import { currentMinute, releasable } from "./rollout.ts";
+import { minuteOver, ratePerMinute, releasable, startMinute } from "./rollout.ts";
 import { compileSchedule, phaseAt, type SchedulingConfig } from "./schedule.ts";
 import type { Fleet } from "../registry/fleet.ts";
 import type { Store } from "../store.ts";
@@ -202,12 +203,12 @@ export class JobControl {
       if (schedule) {
         // Held back until the schedule opens (and then at the roll-out's rate, if any).
         const rollout = { unreached: things, minuteStart: this.options.clock.now(), reachedThisMinute: 0, notified: 0 };
-        this.store.put("job", job.jobId, { ...job, status: "SCHEDULED", rollout });
+        this.store.put("job", job.jobId, { ...job, status: "SCHEDULED", rollout: this.withRate(job, rollout) });
         this.applySchedule(job.jobId);
       } else if (job.rolloutConfig) {
         // Everything is held back; the roll-out reaches the first minute's things at once.
         const rollout = { unreached: things, minuteStart: this.options.clock.now(), reachedThisMinute: 0, notified: 0 };
-        this.store.put("job", job.jobId, { ...job, rollout });
+        this.store.put("job", job.jobId, { ...job, rollout: this.withRate(job, rollout) });
         this.releaseRollout(job.jobId);
       } else {
         this.store.put("job", job.jobId, job);
@@ -270,10 +271,11 @@ export class JobControl {
       this.store.put("job", jobId, withoutRollout(job));
       return;
     }
-    const progress = currentMinute(job.rollout, this.options.clock.now(), this.options.minuteMs);
-    const criteria = job.rolloutConfig?.exponentialRate?.rateIncreaseCriteria;
-    const succeeded = criteria?.numberOfSucceededThings !== undefined ? this.succeededThings(jobId) : 0;
-    const n = releasable(job.rolloutConfig, progress, succeeded);
+    const nowMs = this.options.clock.now();
+    const progress = minuteOver(job.rollout, nowMs, this.options.minuteMs)
+      ? this.withRate(job, startMinute(job.rollout, nowMs, 0))
+      : job.rollout;
+    const n = releasable(progress);
     const reach = progress.unreached.slice(0, n);
     const unreached = progress.unreached.slice(n);
     const next: Job =
@@ -352,7 +354,7 @@ export class JobControl {
       if (job.status !== "SCHEDULED") this.store.put("job", jobId, { ...job, status: "SCHEDULED", lastUpdatedAt: now });
     } else if (job.status === "SCHEDULED") {
       // Open (or nothing left to hold back): roll out; a new roll-out minute starts now.
-      const rollout = job.rollout && { ...job.rollout, minuteStart: nowMs, reachedThisMinute: 0 };
+      const rollout = job.rollout && this.withRate(job, startMinute(job.rollout, nowMs, 0));
       this.store.put("job", jobId, { ...job, status: "IN_PROGRESS", lastUpdatedAt: now, ...(rollout ? { rollout } : {}) });
       this.releaseRollout(jobId);
       this.engine.settleJob(jobId);
@@ -385,6 +387,15 @@ export class JobControl {
     }
   }
 
+  /** The progress with the rate of its current minute set from the job's config and counts now. */
+  private withRate(job: Job, progress: RolloutProgress): RolloutProgress {
+    const criteria = job.rolloutConfig?.exponentialRate?.rateIncreaseCriteria;
+    const succeeded = criteria?.numberOfSucceededThings !== undefined ? this.succeededThings(job.jobId) : 0;
+    const rate = ratePerMinute(job.rolloutConfig, { notified: progress.notified, succeeded });
+    const { minuteRate: _, ...rest } = progress;
+    return Number.isFinite(rate) ? { ...rest, minuteRate: rate } : rest;
+  }
+
   private succeededThings(jobId: string): number {
     let n = 0;
     for (const e of this.engine.executionsOfJob(jobId)) if (e.status === "SUCCEEDED") n++;
@@ -409,7 +420,6 @@ export class JobControl {
       }
     }
     if (shouldRetry(job.retryConfig, e.status, this.chain(e))) this.engine.queueRetry(e);
-    if (e.status === "SUCCEEDED" && job.rollout) this.releaseRollout(job.jobId);
   }
 
   /** The statuses of a thing's current chain of attempts (since its last first attempt), `e` included. */
@@ -491,8 +501,9 @@ export class JobControl {
       lastUpdatedAt: this.seconds(),
     };
     return this.store.transaction(() => {
-      this.store.put("job", jobId, next);
-      // A higher rate applies within the current minute.
+      // A new roll-out config sets the rate of the current minute too.
+      const rollout = next.rollout && update.jobExecutionsRolloutConfig ? this.withRate(next, next.rollout) : next.rollout;
+      this.store.put("job", jobId, { ...next, ...(rollout ? { rollout } : {}) });
       if (next.rollout && update.jobExecutionsRolloutConfig) this.releaseRollout(jobId);
       return this.store.get("job", jobId)!;
     });
