@@ -92,6 +92,7 @@ export interface JobTemplate {
   readonly abortConfig?: AbortConfig;
   readonly jobExecutionsRetryConfig?: RetryConfig;
   readonly destinationPackageVersions?: readonly string[];
+  readonly maintenanceWindows?: readonly { readonly startTime: string; readonly durationInMinutes: number }[];
 }
 
 export interface Job {

@@ -423,29 +423,32 @@ def scenario(h: Harness) -> dict:
              f"CreateJob documentParameters not honoured: {got}")
     h.error("iot", "CreateJob", "InvalidRequestException", jobId="m-managed2", targets=[f"{ACCOUNT}:thing/{thing}"],
             jobTemplateArn=MANAGED, documentParameters={})
+    windows = [{"startTime": "cron(0 0 * * ? *)", "durationInMinutes": 30}]
     h.ok("iot", "CreateJobTemplate", jobTemplateId="m-tpl", description="tpl", document=DOC,
          jobExecutionsRolloutConfig=ROLLOUT, abortConfig=ABORT, timeoutConfig={"inProgressTimeoutInMinutes": 5},
-         jobExecutionsRetryConfig=RETRY, destinationPackageVersions=[])
+         jobExecutionsRetryConfig=RETRY, destinationPackageVersions=[], maintenanceWindows=windows)
     t = h.ok("iot", "DescribeJobTemplate", jobTemplateId="m-tpl")
     h.expect(t.get("document") == DOC and t.get("jobExecutionsRolloutConfig") == ROLLOUT
              and t.get("abortConfig") == ABORT and t.get("jobExecutionsRetryConfig") == RETRY
              and t.get("timeoutConfig") == {"inProgressTimeoutInMinutes": 5}
-             and t.get("destinationPackageVersions") == [], f"CreateJobTemplate not honoured: {t}")
+             and t.get("destinationPackageVersions") == [] and t.get("maintenanceWindows") == windows,
+             f"CreateJobTemplate not honoured: {t}")
     h.ok("iot", "CreateJobTemplate", jobTemplateId="m-tpl2", description="copy", jobArn=f"{ACCOUNT}:job/m-roll")
     t2 = h.ok("iot", "DescribeJobTemplate", jobTemplateId="m-tpl2")
     h.expect(t2.get("abortConfig") == ABORT, f"CreateJobTemplate jobArn not honoured: {t2}")
     h.error("iot", "CreateJobTemplate", "ConflictException", jobTemplateId="m-tpl", description="x", document=DOC)
     for member, value in [("documentSource", "https://s3.amazonaws.com/b/d.json"),
                           ("presignedUrlConfig", UNSUPPORTED_JOB_MEMBERS["presignedUrlConfig"]),
-                          ("maintenanceWindows", [{"startTime": "cron(0 0 * * ? *)", "durationInMinutes": 30}]),
                           ("tags", [{"Key": "k", "Value": "v"}])]:
         h.refused_by_name("iot", "CreateJobTemplate", member, value, jobTemplateId="m-tpl3", description="x",
                           document=DOC)
     h.paged("iot", "ListJobTemplates", "jobTemplates")
     h.ok("iot", "CreateJob", jobId="m-from-tpl", targets=[f"{ACCOUNT}:thing/{thing}"],
          jobTemplateArn=t.get("jobTemplateArn", ""))
-    h.expect(h.ok("iot", "DescribeJob", jobId="m-from-tpl").get("job", {}).get("jobExecutionsRolloutConfig") == ROLLOUT,
-             "CreateJob jobTemplateArn (custom) not honoured")
+    fj = h.ok("iot", "DescribeJob", jobId="m-from-tpl").get("job", {})
+    h.expect(fj.get("jobExecutionsRolloutConfig") == ROLLOUT
+             and fj.get("schedulingConfig", {}).get("maintenanceWindows") == windows,
+             f"CreateJob jobTemplateArn (custom) not honoured: {fj}")
     h.ok("iot", "DeleteJobTemplate", jobTemplateId="m-tpl2")
     h.error("iot", "DescribeJobTemplate", "ResourceNotFoundException", jobTemplateId="m-tpl2")
 

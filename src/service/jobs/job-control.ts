@@ -254,6 +254,11 @@ export class JobControl {
       jobExecutionsRolloutConfig: input.jobExecutionsRolloutConfig ?? template.jobExecutionsRolloutConfig,
       abortConfig: input.abortConfig ?? template.abortConfig,
       jobExecutionsRetryConfig: input.jobExecutionsRetryConfig ?? template.jobExecutionsRetryConfig,
+      // The template's maintenance windows, unless the job brings its own.
+      schedulingConfig:
+        template.maintenanceWindows && !input.schedulingConfig?.maintenanceWindows
+          ? { ...input.schedulingConfig, maintenanceWindows: template.maintenanceWindows }
+          : input.schedulingConfig,
     };
   }
 

@@ -9,6 +9,7 @@ import { ServiceError } from "../errors.ts";
 import { arn, type JobTemplate } from "../model.ts";
 import type { Store } from "../store.ts";
 import { retryConfigProblem } from "./failure-policy.ts";
+import { compileSchedule } from "./schedule.ts";
 
 const JOB_ARN = /^arn:aws:iot:[a-z0-9-]+:\d{12}:job\/([a-zA-Z0-9_-]+)$/;
 const invalid = (message: string) => new ServiceError("InvalidRequest", message);
@@ -23,6 +24,7 @@ export interface CreateJobTemplateInput {
   readonly abortConfig?: JobTemplate["abortConfig"];
   readonly jobExecutionsRetryConfig?: JobTemplate["jobExecutionsRetryConfig"];
   readonly destinationPackageVersions?: readonly string[];
+  readonly maintenanceWindows?: JobTemplate["maintenanceWindows"];
 }
 
 export const jobTemplateArn = (id: string) => arn(`jobtemplate/${id}`);
@@ -52,6 +54,7 @@ export class JobTemplates {
         ...(job.rolloutConfig ? { jobExecutionsRolloutConfig: job.rolloutConfig } : {}),
         ...(job.abortConfig ? { abortConfig: job.abortConfig } : {}),
         ...(job.retryConfig ? { jobExecutionsRetryConfig: job.retryConfig } : {}),
+        ...(job.schedulingConfig?.maintenanceWindows ? { maintenanceWindows: job.schedulingConfig.maintenanceWindows } : {}),
         ...(job.destinationPackageVersionsBeforeSubstitution.length
           ? { destinationPackageVersions: job.destinationPackageVersionsBeforeSubstitution }
           : {}),
@@ -79,7 +82,10 @@ export class JobTemplates {
       ...(input.abortConfig ? { abortConfig: input.abortConfig } : {}),
       ...(input.jobExecutionsRetryConfig ? { jobExecutionsRetryConfig: input.jobExecutionsRetryConfig } : {}),
       ...(input.destinationPackageVersions ? { destinationPackageVersions: [...input.destinationPackageVersions] } : {}),
+      ...(input.maintenanceWindows ? { maintenanceWindows: input.maintenanceWindows } : {}),
     };
+    // The windows' cron expressions are checked now, not at the first CreateJob.
+    if (template.maintenanceWindows) compileSchedule({ maintenanceWindows: template.maintenanceWindows }, 0, false);
     const problem = retryConfigProblem(
       template.jobExecutionsRetryConfig,
       template.timeoutConfig?.inProgressTimeoutInMinutes !== undefined,

@@ -56,11 +56,11 @@ export function jobTemplateRoutes(templates: JobTemplates): Operations {
         "timeoutConfig",
         "jobExecutionsRetryConfig",
         "destinationPackageVersions",
+        "maintenanceWindows",
       ],
       refuses: {
         documentSource: "job documents from S3 are not supported; give the document inline",
         presignedUrlConfig: PRESIGNED,
-        maintenanceWindows: "maintenance windows (schedulingConfig) are not implemented yet",
         tags: "tags are not stored by iot-jobs-local (it has no tagging API)",
       },
       handle: (input) => {
@@ -106,5 +106,6 @@ function templateShape(t: JobTemplate) {
     ...(t.timeoutConfig ? { timeoutConfig: t.timeoutConfig } : {}),
     ...(t.jobExecutionsRetryConfig ? { jobExecutionsRetryConfig: t.jobExecutionsRetryConfig } : {}),
     ...(t.destinationPackageVersions ? { destinationPackageVersions: t.destinationPackageVersions } : {}),
+    ...(t.maintenanceWindows ? { maintenanceWindows: t.maintenanceWindows } : {}),
   };
 }
