@@ -402,6 +402,31 @@ describe("roll-out rates", () => {
   });
 });
 
+test("a restart keeps a continuous job's held-back group members held back (start-up checks respect the roll-out)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "rollout-continuous-"));
+  dirs.push(dir);
+  const things = Array.from({ length: 5 }, (_, i) => `rk-${i}`);
+  const clock = new ManualClock(Date.UTC(2026, 0, 1));
+  let { iot, service: s } = await setup(things, { dataDir: dir, clock });
+  await iot.send(new Iot.CreateThingGroupCommand({ thingGroupName: "rk" }));
+  for (const thingName of things) await iot.send(new Iot.AddThingToThingGroupCommand({ thingGroupName: "rk", thingName }));
+  await iot.send(
+    new Iot.CreateJobCommand({
+      jobId: "rk",
+      targets: [groupArn("rk")],
+      targetSelection: "CONTINUOUS",
+      document: doc,
+      jobExecutionsRolloutConfig: { maximumPerMinute: 2 },
+    }),
+  );
+  await s.stop();
+  service = undefined;
+  ({ iot, service: s } = await setup([], { dataDir: dir, clock }));
+  expect((await executions(iot, "rk")).length).toBe(2);
+  clock.advance(MINUTE);
+  expect((await executions(iot, "rk")).length).toBe(4);
+});
+
 describe("abort", () => {
   test("at the threshold the job is CANCELED with its reason; QUEUED ones CANCELED, IN_PROGRESS ones left to finish", async () => {
     const things = ["ab-0", "ab-1", "ab-2", "ab-3", "ab-4"];
