@@ -277,9 +277,10 @@ export class JobControl {
       return;
     }
     const nowMs = this.options.clock.now();
-    const progress = minuteOver(job.rollout, nowMs, this.options.minuteMs)
+    let progress = minuteOver(job.rollout, nowMs, this.options.minuteMs)
       ? this.withRate(job, startMinute(job.rollout, nowMs, 0))
       : job.rollout;
+    progress = this.stillTargeted(job, progress);
     const n = releasable(progress);
     const reach = progress.unreached.slice(0, n);
     const unreached = progress.unreached.slice(n);
@@ -298,8 +299,8 @@ export class JobControl {
     if (n === 0 && next.rollout === job.rollout) return this.store.afterCommit(() => this.armRollout(jobId));
     this.store.put("job", jobId, next);
     for (const thing of reach) {
-      // Deleted meanwhile, or reached already (a continuous job's joiner): nothing to queue.
-      if (this.fleet.hasThing(thing) && !this.engine.execution(jobId, thing)) this.engine.queue(next, thing);
+      // Reached already (a continuous job's joiner): nothing to queue.
+      if (!this.engine.execution(jobId, thing)) this.engine.queue(next, thing);
     }
     this.engine.settleJob(jobId);
     this.store.afterCommit(() => this.armRollout(jobId));
@@ -390,6 +391,16 @@ export class JobControl {
         this.options.clock.setTimeout(() => this.scheduleTick(jobId), ROLLOUT_RETRY_MS),
       );
     }
+  }
+
+  /**
+   * Held-back things that can no longer be reached drop out before the rate is applied (they take
+   * no slot): deleted things, and for a continuous job, things that left its groups.
+   */
+  private stillTargeted(job: Job, progress: RolloutProgress): RolloutProgress {
+    const targeted = job.targetSelection === "CONTINUOUS" ? new Set(this.targetThings(job)) : undefined;
+    const unreached = progress.unreached.filter((t) => this.fleet.hasThing(t) && (!targeted || targeted.has(t)));
+    return unreached.length === progress.unreached.length ? progress : { ...progress, unreached };
   }
 
   /** The progress with the rate of its current minute set from the job's config and counts now. */
