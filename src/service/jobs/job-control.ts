@@ -441,9 +441,8 @@ export class JobControl {
   /** The statuses of a thing's current chain of attempts (since its last first attempt), `e` included. */
   private chain(e: Execution): Execution["status"][] {
     const all = this.engine
-      .executionsOfJob(e.jobId)
-      .filter((x) => x.thingName === e.thingName && x.executionNumber <= e.executionNumber)
-      .sort((a, b) => a.executionNumber - b.executionNumber);
+      .executionsOfJobOnThing(e.jobId, e.thingName)
+      .filter((x) => x.executionNumber <= e.executionNumber);
     let start = 0;
     for (const [i, x] of all.entries()) if ((x.retryAttempt ?? 0) === 0) start = i;
     return all.slice(start).map((x) => x.status);

@@ -120,6 +120,13 @@ export class JobsEngine {
     return latest;
   }
 
+  /** Every execution of a job on one thing (retries included), in executionNumber order. */
+  executionsOfJobOnThing(jobId: string, thingName: string): Execution[] {
+    return this.store
+      .records("execution", BY_JOB_THING, `${jobId}\u0000${thingName}`)
+      .sort((a, b) => a.executionNumber - b.executionNumber);
+  }
+
   /** QUEUED and IN_PROGRESS executions, IN_PROGRESS first, then in queue order. */
   pending(thingName: string): Execution[] {
     return this.store.records("execution", PENDING_BY_THING, thingName).sort(pendingOrder);
