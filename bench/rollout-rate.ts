@@ -19,8 +19,17 @@ import { ratePerMinute } from "../src/service/jobs/rollout.ts";
 const n = Number(process.argv[2] ?? 10_000);
 const minuteMs = Number(process.argv[3] ?? 2000);
 const root = join(import.meta.dir, "..");
-const rollout = { exponentialRate: { baseRatePerMinute: 1000, incrementFactor: 2, rateIncreaseCriteria: { numberOfNotifiedThings: 1000 } } };
-const doc = JSON.stringify({ version: "1.0", steps: [{ action: { name: "noop", type: "runCommand", input: { command: "true" } } }] });
+const rollout = {
+  exponentialRate: {
+    baseRatePerMinute: 1000,
+    incrementFactor: 2,
+    rateIncreaseCriteria: { numberOfNotifiedThings: 1000 },
+  },
+};
+const doc = JSON.stringify({
+  version: "1.0",
+  steps: [{ action: { name: "noop", type: "runCommand", input: { command: "true" } } }],
+});
 const TICK = 1000 / Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim() || 100);
 
 function cpuMs(pid: number): number {
@@ -30,22 +39,47 @@ function cpuMs(pid: number): number {
 
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
-const proc = Bun.spawn([process.execPath, join(root, "src/service/main.ts"), "serve", "--mqtt-port", "0", "--http-port", "0", "--log-level", "ERROR", "--minute-ms", String(minuteMs)], { stdout: "pipe", stderr: "inherit" });
+const proc = Bun.spawn(
+  [
+    process.execPath,
+    join(root, "src/service/main.ts"),
+    "serve",
+    "--mqtt-port",
+    "0",
+    "--http-port",
+    "0",
+    "--log-level",
+    "ERROR",
+    "--minute-ms",
+    String(minuteMs),
+  ],
+  { stdout: "pipe", stderr: "inherit" },
+);
 const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
 let text = "";
 while (!text.includes("\n")) text += new TextDecoder().decode((await reader.read()).value);
 reader.releaseLock();
 const { http } = JSON.parse(text.split("\n")[0]!) as { http: string };
-const iot = new IoTClient({ endpoint: http, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "x" }, maxAttempts: 1 });
+const iot = new IoTClient({
+  endpoint: http,
+  region: "us-east-1",
+  credentials: { accessKeyId: "x", secretAccessKey: "x" },
+  maxAttempts: 1,
+});
 
 const names = Array.from({ length: n }, (_, i) => `rr-${String(i).padStart(5, "0")}`);
 await pool(names, 64, async (thingName) => {
-  const r = await fetch(`${http}/things/${thingName}`, { method: "POST", body: JSON.stringify({ attributePayload: { attributes: { fleet: "bench" } } }) });
+  const r = await fetch(`${http}/things/${thingName}`, {
+    method: "POST",
+    body: JSON.stringify({ attributePayload: { attributes: { fleet: "bench" } } }),
+  });
   if (!r.ok) throw new Error(await r.text());
 });
 await iot.send(new CreateDynamicThingGroupCommand({ thingGroupName: "bench", queryString: "attributes.fleet:bench" }));
@@ -63,7 +97,7 @@ while (performance.now() < idleUntil) {
   await iot.send(new DescribeJobCommand({ jobId: "none" })).catch(() => {});
   await Bun.sleep(minuteMs / 4);
 }
-const idleCpuPerSecond = (cpuMs(proc.pid) - c0) / (4 * minuteMs / 1000);
+const idleCpuPerSecond = (cpuMs(proc.pid) - c0) / ((4 * minuteMs) / 1000);
 
 // Warm-up (not measured): the same job once, so both measured runs meet a warmed-up service.
 await iot.send(new CreateJobCommand({ jobId: "warm-up", targets: target, document: doc }));
@@ -72,7 +106,9 @@ while ((await reached("warm-up")) < n) await Bun.sleep(10);
 // With the roll-out config: sample in the middle of each minute.
 c0 = cpuMs(proc.pid);
 let t0 = performance.now();
-await iot.send(new CreateJobCommand({ jobId: "exp", targets: target, document: doc, jobExecutionsRolloutConfig: rollout }));
+await iot.send(
+  new CreateJobCommand({ jobId: "exp", targets: target, document: doc, jobExecutionsRolloutConfig: rollout }),
+);
 const observed: number[] = [];
 let total = 0;
 for (let minute = 0; total < n && minute < 60; minute++) {
@@ -107,10 +143,15 @@ await proc.exited;
 console.log(`${n} things, minute = ${minuteMs} ms, exponentialRate base 1000/min × 2 every 1000 notified`);
 console.log("| minute | configured | observed |");
 console.log("|---:|---:|---:|");
-for (let i = 0; i < Math.max(expected.length, observed.length); i++) console.log(`| ${i} | ${expected[i] ?? 0} | ${observed[i] ?? 0} |`);
+for (let i = 0; i < Math.max(expected.length, observed.length); i++)
+  console.log(`| ${i} | ${expected[i] ?? 0} | ${observed[i] ?? 0} |`);
 console.log("");
 console.log("| run | wall | service CPU | CPU minus idle sampling |");
 console.log("|---|---:|---:|---:|");
-console.log(`| with roll-out config | ${rolloutMs.toFixed(0)} ms | ${rolloutCpu.toFixed(0)} ms | ${(rolloutCpu - (idleCpuPerSecond * rolloutMs) / 1000).toFixed(0)} ms |`);
-console.log(`| without (all at once) | ${plainMs.toFixed(0)} ms | ${plainCpu.toFixed(0)} ms | ${(plainCpu - (idleCpuPerSecond * plainMs) / 1000).toFixed(0)} ms |`);
+console.log(
+  `| with roll-out config | ${rolloutMs.toFixed(0)} ms | ${rolloutCpu.toFixed(0)} ms | ${(rolloutCpu - (idleCpuPerSecond * rolloutMs) / 1000).toFixed(0)} ms |`,
+);
+console.log(
+  `| without (all at once) | ${plainMs.toFixed(0)} ms | ${plainCpu.toFixed(0)} ms | ${(plainCpu - (idleCpuPerSecond * plainMs) / 1000).toFixed(0)} ms |`,
+);
 console.log(`idle sampling: ${idleCpuPerSecond.toFixed(1)} ms CPU per second`);

@@ -49,7 +49,10 @@ export interface RolloutConfig {
   readonly exponentialRate?: {
     readonly baseRatePerMinute: number;
     readonly incrementFactor: number;
-    readonly rateIncreaseCriteria: { readonly numberOfNotifiedThings?: number; readonly numberOfSucceededThings?: number };
+    readonly rateIncreaseCriteria: {
+      readonly numberOfNotifiedThings?: number;
+      readonly numberOfSucceededThings?: number;
+    };
   };
 }
 
@@ -63,7 +66,10 @@ export interface AbortConfig {
 }
 
 export interface RetryConfig {
-  readonly criteriaList: readonly { readonly failureType: "FAILED" | "TIMED_OUT" | "ALL"; readonly numberOfRetries: number }[];
+  readonly criteriaList: readonly {
+    readonly failureType: "FAILED" | "TIMED_OUT" | "ALL";
+    readonly numberOfRetries: number;
+  }[];
 }
 
 /** Where a job's roll-out stands: things not reached yet, and the current (shortened) minute. */

@@ -36,8 +36,16 @@ describe.skipIf(!hasCli)("AWS CLI: a managed-template job end to end, a schedule
     );
     cleanups.push(() => svc.stop());
     const aws = async (...args: string[]) => {
-      const p = Bun.spawn(["aws", "--endpoint-url", svc.http, "--output", "json", "iot", ...args], { env, stdout: "pipe", stderr: "pipe" });
-      const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+      const p = Bun.spawn(["aws", "--endpoint-url", svc.http, "--output", "json", "iot", ...args], {
+        env,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [out, err, code] = await Promise.all([
+        new Response(p.stdout).text(),
+        new Response(p.stderr).text(),
+        p.exited,
+      ]);
       if (code !== 0) throw new Error(`aws iot ${args.join(" ")}: ${err}`);
       return out.trim() ? JSON.parse(out) : {};
     };
@@ -48,15 +56,23 @@ describe.skipIf(!hasCli)("AWS CLI: a managed-template job end to end, a schedule
     expect(described.documentParameters.map((p: { key: string }) => p.key)).toEqual(["command", "runAsUser"]);
 
     await aws("create-thing", "--thing-name", "cli-pi");
-    const agent = AgentProcess.start({ brokerUrl: svc.mqtt, thingName: "cli-pi", handlerDirectory: projectHandlerDir() });
+    const agent = AgentProcess.start({
+      brokerUrl: svc.mqtt,
+      thingName: "cli-pi",
+      handlerDirectory: projectHandlerDir(),
+    });
     cleanups.push(() => agent.kill());
     const out = join(tempDir("cli-out-"), "hello.txt");
     await aws(
       "create-job",
-      "--job-id", "cli-run",
-      "--targets", "arn:aws:iot:us-east-1:123456789012:thing/cli-pi",
-      "--job-template-arn", "arn:aws:iot:us-east-1::jobtemplate/AWS-Run-Command:1.0",
-      "--document-parameters", JSON.stringify({ command: `sh,-c,echo hello > ${out}` }),
+      "--job-id",
+      "cli-run",
+      "--targets",
+      "arn:aws:iot:us-east-1:123456789012:thing/cli-pi",
+      "--job-template-arn",
+      "arn:aws:iot:us-east-1::jobtemplate/AWS-Run-Command:1.0",
+      "--document-parameters",
+      JSON.stringify({ command: `sh,-c,echo hello > ${out}` }),
     );
     const until = Date.now() + 30_000;
     let status = "";
@@ -75,11 +91,16 @@ describe.skipIf(!hasCli)("AWS CLI: a managed-template job end to end, a schedule
     expect(startTime.startsWith("2030-01-01T")).toBe(true);
     await aws(
       "create-job",
-      "--job-id", "cli-later",
-      "--targets", "arn:aws:iot:us-east-1:123456789012:thing/cli-pi",
-      "--job-template-arn", "arn:aws:iot:us-east-1::jobtemplate/AWS-Run-Command:1.0",
-      "--document-parameters", JSON.stringify({ command: "true" }),
-      "--scheduling-config", JSON.stringify({ startTime, endBehavior: "STOP_ROLLOUT" }),
+      "--job-id",
+      "cli-later",
+      "--targets",
+      "arn:aws:iot:us-east-1:123456789012:thing/cli-pi",
+      "--job-template-arn",
+      "arn:aws:iot:us-east-1::jobtemplate/AWS-Run-Command:1.0",
+      "--document-parameters",
+      JSON.stringify({ command: "true" }),
+      "--scheduling-config",
+      JSON.stringify({ startTime, endBehavior: "STOP_ROLLOUT" }),
     );
     expect((await aws("describe-job", "--job-id", "cli-later")).job.status).toBe("SCHEDULED");
     const later = Date.now() + 60_000;

@@ -30,7 +30,12 @@ const stateDir = tempDir("managed-state-");
 const rebootLock = join(work, "reboot.lock");
 
 /** The agent's environment: the stand-ins first on PATH, the reboot lock in a temp directory. */
-const agentEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}`, IOT_JOBS_REBOOT_LOCK: rebootLock, IOT_JOBS_REBOOT_WAIT: "20" };
+const agentEnv = {
+  ...process.env,
+  PATH: `${bin}:${process.env.PATH}`,
+  IOT_JOBS_REBOOT_LOCK: rebootLock,
+  IOT_JOBS_REBOOT_WAIT: "20",
+};
 const startAgent = () =>
   AgentProcess.start({
     brokerUrl: service.mqttUrl,
@@ -68,16 +73,25 @@ afterAll(async () => {
 });
 
 async function runTemplate(jobId: string, template: string, documentParameters: Record<string, string>) {
-  await iot.send(new Iot.CreateJobCommand({ jobId, targets: [thingArn("mt-pi")], jobTemplateArn: managed(template), documentParameters }));
+  await iot.send(
+    new Iot.CreateJobCommand({
+      jobId,
+      targets: [thingArn("mt-pi")],
+      jobTemplateArn: managed(template),
+      documentParameters,
+    }),
+  );
   return terminal(jobId);
 }
 
 async function terminal(jobId: string, executionNumber?: number) {
   const until = Date.now() + 60_000;
   for (;;) {
-    const e = (await iot.send(new Iot.DescribeJobExecutionCommand({ jobId, thingName: "mt-pi", executionNumber }))).execution!;
+    const e = (await iot.send(new Iot.DescribeJobExecutionCommand({ jobId, thingName: "mt-pi", executionNumber })))
+      .execution!;
     if (!["QUEUED", "IN_PROGRESS"].includes(e.status!)) return e;
-    if (Date.now() > until) throw new Error(`${jobId} still ${e.status}; agent log:\n${agent?.lines.slice(-30).join("\n")}`);
+    if (Date.now() > until)
+      throw new Error(`${jobId} still ${e.status}; agent log:\n${agent?.lines.slice(-30).join("\n")}`);
     await Bun.sleep(50);
   }
 }
@@ -96,7 +110,10 @@ describe("AWS managed templates run by the compiled agent and our handlers", () 
 
   test("AWS-Download-File fetches from a loopback server into filePath", async () => {
     const target = join(work, "downloaded.txt");
-    const e = await runTemplate("t-dl", "Download-File", { downloadUrl: `http://127.0.0.1:${files!.port}/a.txt`, filePath: target });
+    const e = await runTemplate("t-dl", "Download-File", {
+      downloadUrl: `http://127.0.0.1:${files!.port}/a.txt`,
+      filePath: target,
+    });
     expect(e.status).toBe("SUCCEEDED");
     expect(readFileSync(target, "utf8")).toBe("artifact bytes\n");
   }, 90_000);
@@ -113,7 +130,11 @@ describe("AWS managed templates run by the compiled agent and our handlers", () 
   }, 600_000);
 
   test("AWS-Start-, Stop- and Restart-Application with two services in one parameter", async () => {
-    for (const [template, action] of [["Start-Application", "start"], ["Stop-Application", "stop"], ["Restart-Application", "restart"]]) {
+    for (const [template, action] of [
+      ["Start-Application", "start"],
+      ["Stop-Application", "stop"],
+      ["Restart-Application", "restart"],
+    ]) {
       const e = await runTemplate(`t-${action}`, template!, { services: "nginx cron" });
       expect(e.status).toBe("SUCCEEDED");
       expect(recorded()).toContain(`systemctl ${action} -- nginx\nsystemctl ${action} -- cron\n`);
@@ -136,14 +157,21 @@ describe("AWS managed templates run by the compiled agent and our handlers", () 
     const second = await terminal("t-retry", 2);
     expect(second.status).toBe("SUCCEEDED");
     const list = await iot.send(new Iot.ListJobExecutionsForThingCommand({ thingName: "mt-pi", jobId: "t-retry" }));
-    expect(list.executionSummaries!.map((s) => [s.jobExecutionSummary!.executionNumber, s.jobExecutionSummary!.retryAttempt])).toEqual([
+    expect(
+      list.executionSummaries!.map((s) => [
+        s.jobExecutionSummary!.executionNumber,
+        s.jobExecutionSummary!.retryAttempt,
+      ]),
+    ).toEqual([
       [1, 0],
       [2, 1],
     ]);
   }, 90_000);
 
   test("AWS-Reboot: the agent goes down with the device and reports SUCCEEDED after the boot", async () => {
-    await iot.send(new Iot.CreateJobCommand({ jobId: "t-reboot", targets: [thingArn("mt-pi")], jobTemplateArn: managed("Reboot") }));
+    await iot.send(
+      new Iot.CreateJobCommand({ jobId: "t-reboot", targets: [thingArn("mt-pi")], jobTemplateArn: managed("Reboot") }),
+    );
     expect(await agent!.proc.exited).not.toBe(0); // killed by the stand-in reboot
     expect(recorded()).toContain("reboot\n");
     agent = startAgent();

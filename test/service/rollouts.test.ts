@@ -159,7 +159,10 @@ describe("AWS managed job templates", () => {
     const { iot } = await setup(["mt-3"]);
     const create = (extra: Partial<Iot.CreateJobCommandInput>) =>
       caught(iot.send(new Iot.CreateJobCommand({ jobId: "bad", targets: [thingArn("mt-3")], ...extra })));
-    const required = await create({ jobTemplateArn: managedArn("AWS-Download-File"), documentParameters: { filePath: "/tmp/x" } });
+    const required = await create({
+      jobTemplateArn: managedArn("AWS-Download-File"),
+      documentParameters: { filePath: "/tmp/x" },
+    });
     expect(required.name).toBe("InvalidRequestException");
     expect(required.message).toContain("downloadUrl is required");
     const unknown = await create({ jobTemplateArn: managedArn("AWS-Reboot"), documentParameters: { force: "yes" } });
@@ -191,7 +194,14 @@ describe("custom job templates", () => {
     const { iot } = await setup(["ct-1"]);
     const rollout = { maximumPerMinute: 7 };
     const abortConfig = {
-      criteriaList: [{ failureType: "FAILED" as const, action: "CANCEL" as const, thresholdPercentage: 50, minNumberOfExecutedThings: 2 }],
+      criteriaList: [
+        {
+          failureType: "FAILED" as const,
+          action: "CANCEL" as const,
+          thresholdPercentage: 50,
+          minNumberOfExecutedThings: 2,
+        },
+      ],
     };
     await iot.send(
       new Iot.CreateJobTemplateCommand({
@@ -209,10 +219,19 @@ describe("custom job templates", () => {
     expect(t.abortConfig).toEqual(abortConfig);
     const arn = t.jobTemplateArn!;
     expect(arn).toBe("arn:aws:iot:us-east-1:123456789012:jobtemplate/tpl");
-    const dup = await caught(iot.send(new Iot.CreateJobTemplateCommand({ jobTemplateId: "tpl", description: "x", document: doc })));
+    const dup = await caught(
+      iot.send(new Iot.CreateJobTemplateCommand({ jobTemplateId: "tpl", description: "x", document: doc })),
+    );
     expect(dup.name).toBe("ConflictException");
 
-    await iot.send(new Iot.CreateJobCommand({ jobId: "from-tpl", targets: [thingArn("ct-1")], jobTemplateArn: arn, description: "mine" }));
+    await iot.send(
+      new Iot.CreateJobCommand({
+        jobId: "from-tpl",
+        targets: [thingArn("ct-1")],
+        jobTemplateArn: arn,
+        description: "mine",
+      }),
+    );
     const job = await describe_(iot, "from-tpl");
     expect(job.description).toBe("mine");
     expect(job.jobTemplateArn).toBe(arn);
@@ -257,7 +276,8 @@ describe("roll-out rates", () => {
     const { iot, clock, service } = await setup(things);
     const last = await connect(service.mqttUrl, "ro-9");
     await iot.send(new Iot.CreateThingGroupCommand({ thingGroupName: "ro" }));
-    for (const thingName of things) await iot.send(new Iot.AddThingToThingGroupCommand({ thingGroupName: "ro", thingName }));
+    for (const thingName of things)
+      await iot.send(new Iot.AddThingToThingGroupCommand({ thingGroupName: "ro", thingName }));
     await iot.send(
       new Iot.CreateJobCommand({
         jobId: "rate",
@@ -321,7 +341,11 @@ describe("roll-out rates", () => {
         targets: things.map(thingArn),
         document: doc,
         jobExecutionsRolloutConfig: {
-          exponentialRate: { baseRatePerMinute: 2, incrementFactor: 2, rateIncreaseCriteria: { numberOfSucceededThings: 2 } },
+          exponentialRate: {
+            baseRatePerMinute: 2,
+            incrementFactor: 2,
+            rateIncreaseCriteria: { numberOfSucceededThings: 2 },
+          },
         },
       }),
     );
@@ -344,7 +368,11 @@ describe("roll-out rates", () => {
         targets: things.map(thingArn),
         document: doc,
         jobExecutionsRolloutConfig: {
-          exponentialRate: { baseRatePerMinute: 2, incrementFactor: 1.5, rateIncreaseCriteria: { numberOfNotifiedThings: 5 } },
+          exponentialRate: {
+            baseRatePerMinute: 2,
+            incrementFactor: 1.5,
+            rateIncreaseCriteria: { numberOfNotifiedThings: 5 },
+          },
         },
       }),
     );
@@ -385,7 +413,12 @@ describe("roll-out rates", () => {
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
     let { iot, service: s } = await setup(things, { dataDir: dir, clock });
     await iot.send(
-      new Iot.CreateJobCommand({ jobId: "rs", targets: things.map(thingArn), document: doc, jobExecutionsRolloutConfig: { maximumPerMinute: 3 } }),
+      new Iot.CreateJobCommand({
+        jobId: "rs",
+        targets: things.map(thingArn),
+        document: doc,
+        jobExecutionsRolloutConfig: { maximumPerMinute: 3 },
+      }),
     );
     expect((await executions(iot, "rs")).length).toBe(3);
     await s.stop();
@@ -409,7 +442,8 @@ test("a restart keeps a continuous job's held-back group members held back (star
   const clock = new ManualClock(Date.UTC(2026, 0, 1));
   let { iot, service: s } = await setup(things, { dataDir: dir, clock });
   await iot.send(new Iot.CreateThingGroupCommand({ thingGroupName: "rk" }));
-  for (const thingName of things) await iot.send(new Iot.AddThingToThingGroupCommand({ thingGroupName: "rk", thingName }));
+  for (const thingName of things)
+    await iot.send(new Iot.AddThingToThingGroupCommand({ thingGroupName: "rk", thingName }));
   await iot.send(
     new Iot.CreateJobCommand({
       jobId: "rk",
@@ -440,7 +474,9 @@ describe("abort", () => {
         targets: things.map(thingArn),
         document: doc,
         abortConfig: {
-          criteriaList: [{ failureType: "FAILED", action: "CANCEL", thresholdPercentage: 50, minNumberOfExecutedThings: 2 }],
+          criteriaList: [
+            { failureType: "FAILED", action: "CANCEL", thresholdPercentage: 50, minNumberOfExecutedThings: 2 },
+          ],
         },
       }),
     );
@@ -453,7 +489,13 @@ describe("abort", () => {
     expect(job.status).toBe("CANCELED");
     expect(job.comment).toContain("1 of 2 executed things ended FAILED");
     const byThing = Object.fromEntries((await executions(iot, "abort")).map((e) => [e.thing, e.status]));
-    expect(byThing).toEqual({ "ab-0": "IN_PROGRESS", "ab-1": "FAILED", "ab-2": "SUCCEEDED", "ab-3": "CANCELED", "ab-4": "CANCELED" });
+    expect(byThing).toEqual({
+      "ab-0": "IN_PROGRESS",
+      "ab-1": "FAILED",
+      "ab-2": "SUCCEEDED",
+      "ab-3": "CANCELED",
+      "ab-4": "CANCELED",
+    });
     // The IN_PROGRESS one still finishes.
     const done = await ds[0]!.request("jobs/abort/update", { status: "SUCCEEDED" });
     expect(done.topic.endsWith("/accepted")).toBe(true);
@@ -471,7 +513,9 @@ describe("abort", () => {
         jobExecutionsRolloutConfig: { maximumPerMinute: 2 },
         jobExecutionsRetryConfig: { criteriaList: [{ failureType: "FAILED", numberOfRetries: 1 }] },
         abortConfig: {
-          criteriaList: [{ failureType: "ALL", action: "CANCEL", thresholdPercentage: 100, minNumberOfExecutedThings: 1 }],
+          criteriaList: [
+            { failureType: "ALL", action: "CANCEL", thresholdPercentage: 100, minNumberOfExecutedThings: 1 },
+          ],
         },
       }),
     );
@@ -505,7 +549,9 @@ describe("retries", () => {
     );
     const first = await run(d1, "FAILED");
     expect(first.executionNumber).toBe(1);
-    const notified = await d1.waitFor((m) => m.topic.endsWith("notify-next") && m.payload.execution?.executionNumber === 2);
+    const notified = await d1.waitFor(
+      (m) => m.topic.endsWith("notify-next") && m.payload.execution?.executionNumber === 2,
+    );
     expect(notified.payload.execution.jobId).toBe("retry");
     expect((await run(d1, "FAILED")).executionNumber).toBe(2);
     expect((await run(d1, "FAILED")).executionNumber).toBe(3);
@@ -521,8 +567,12 @@ describe("retries", () => {
     ]);
     expect((await describe_(iot, "retry")).status).toBe("COMPLETED");
     const details = (await describe_(iot, "retry")).jobProcessDetails!;
-    expect([details.numberOfFailedThings, details.numberOfRejectedThings, details.numberOfQueuedThings]).toEqual([1, 1, 0]);
-    const e2 = await iot.send(new Iot.DescribeJobExecutionCommand({ jobId: "retry", thingName: "rt-1", executionNumber: 2 }));
+    expect([details.numberOfFailedThings, details.numberOfRejectedThings, details.numberOfQueuedThings]).toEqual([
+      1, 1, 0,
+    ]);
+    const e2 = await iot.send(
+      new Iot.DescribeJobExecutionCommand({ jobId: "retry", thingName: "rt-1", executionNumber: 2 }),
+    );
     expect(e2.execution!.status).toBe("FAILED");
   });
 
@@ -572,12 +622,19 @@ describe("scheduling (ManualClock: 2026-01-01T00:00Z)", () => {
     const { iot, clock, service } = await setup(things, { clock: new ManualClock(T0) });
     const device = await connect(service.mqttUrl, "sc-0");
     await iot.send(
-      new Iot.CreateJobCommand({ jobId: "later", targets: things.map(thingArn), document: doc, schedulingConfig: { startTime: "2026-01-01T01:00" } }),
+      new Iot.CreateJobCommand({
+        jobId: "later",
+        targets: things.map(thingArn),
+        document: doc,
+        schedulingConfig: { startTime: "2026-01-01T01:00" },
+      }),
     );
     let job = await describe_(iot, "later");
     expect(job.status).toBe("SCHEDULED");
     expect(job.schedulingConfig).toEqual({ startTime: "2026-01-01T01:00" });
-    expect((await iot.send(new Iot.ListJobsCommand({ status: "SCHEDULED" }))).jobs!.map((j) => j.jobId)).toEqual(["later"]);
+    expect((await iot.send(new Iot.ListJobsCommand({ status: "SCHEDULED" }))).jobs!.map((j) => j.jobId)).toEqual([
+      "later",
+    ]);
     expect(await executions(iot, "later")).toEqual([]);
     clock.advance(HOUR - MINUTE);
     expect(await executions(iot, "later")).toEqual([]);
@@ -633,7 +690,10 @@ describe("scheduling (ManualClock: 2026-01-01T00:00Z)", () => {
     const things = ["et-0", "et-1", "et-2"];
     const { iot, clock, service } = await setup(things, { clock: new ManualClock(T0) });
     const d0 = await connect(service.mqttUrl, "et-0");
-    for (const [jobId, endBehavior] of [["end-cancel", "CANCEL"], ["end-stop", "STOP_ROLLOUT"]] as const) {
+    for (const [jobId, endBehavior] of [
+      ["end-cancel", "CANCEL"],
+      ["end-stop", "STOP_ROLLOUT"],
+    ] as const) {
       await iot.send(
         new Iot.CreateJobCommand({
           jobId,
@@ -681,11 +741,20 @@ describe("scheduling (ManualClock: 2026-01-01T00:00Z)", () => {
   test("refusals: a start less than 30 minutes ahead, an end too soon, an unsupported cron", async () => {
     const { iot } = await setup(["sr-0"], { clock: new ManualClock(T0) });
     const create = (schedulingConfig: Iot.SchedulingConfig) =>
-      caught(iot.send(new Iot.CreateJobCommand({ jobId: "bad", targets: [thingArn("sr-0")], document: doc, schedulingConfig })));
+      caught(
+        iot.send(
+          new Iot.CreateJobCommand({ jobId: "bad", targets: [thingArn("sr-0")], document: doc, schedulingConfig }),
+        ),
+      );
     expect((await create({ startTime: "2026-01-01T00:20" })).message).toContain("at least 30 minutes from now");
-    expect((await create({ startTime: "2026-01-01T01:00", endTime: "2026-01-01T01:10" })).message).toContain("30 minutes after startTime");
+    expect((await create({ startTime: "2026-01-01T01:00", endTime: "2026-01-01T01:10" })).message).toContain(
+      "30 minutes after startTime",
+    );
     expect((await create({ startTime: "2026-01-01 01:00" })).message).toContain("YYYY-MM-DDTHH:MM");
-    const cron = await create({ startTime: "2026-01-01T01:00", maintenanceWindows: [{ startTime: "cron(0 0 L * ? *)", durationInMinutes: 5 }] });
+    const cron = await create({
+      startTime: "2026-01-01T01:00",
+      maintenanceWindows: [{ startTime: "cron(0 0 L * ? *)", durationInMinutes: 5 }],
+    });
     expect(cron.message).toContain("L, W and # are not supported");
     expect((await iot.send(new Iot.ListJobsCommand({}))).jobs).toEqual([]);
   });
@@ -696,7 +765,12 @@ describe("scheduling (ManualClock: 2026-01-01T00:00Z)", () => {
     const clock = new ManualClock(T0);
     let { iot, service: s } = await setup(["sx-0"], { dataDir: dir, clock });
     await iot.send(
-      new Iot.CreateJobCommand({ jobId: "sx", targets: [thingArn("sx-0")], document: doc, schedulingConfig: { startTime: "2026-01-01T01:00" } }),
+      new Iot.CreateJobCommand({
+        jobId: "sx",
+        targets: [thingArn("sx-0")],
+        document: doc,
+        schedulingConfig: { startTime: "2026-01-01T01:00" },
+      }),
     );
     await s.stop();
     service = undefined;

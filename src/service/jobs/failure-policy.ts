@@ -27,17 +27,24 @@ export function shouldRetry(
   if (!config || (status !== "FAILED" && status !== "TIMED_OUT")) return false;
   return config.criteriaList.some((c) => {
     if (c.failureType !== "ALL" && c.failureType !== status) return false;
-    const counted = chain.filter((s) => (c.failureType === "ALL" ? s === "FAILED" || s === "TIMED_OUT" : s === c.failureType));
+    const counted = chain.filter((s) =>
+      c.failureType === "ALL" ? s === "FAILED" || s === "TIMED_OUT" : s === c.failureType,
+    );
     return counted.length <= c.numberOfRetries;
   });
 }
 
 /** The abort reason when a criterion is met, given each executed thing's final status; undefined otherwise. */
-export function abortReason(config: AbortConfig | undefined, executed: readonly JobExecutionStatus[]): string | undefined {
+export function abortReason(
+  config: AbortConfig | undefined,
+  executed: readonly JobExecutionStatus[],
+): string | undefined {
   if (!config) return undefined;
   for (const c of config.criteriaList) {
     if (executed.length < c.minNumberOfExecutedThings) continue;
-    const failed = executed.filter((s) => (c.failureType === "ALL" ? FAILURES.includes(s) : s === c.failureType)).length;
+    const failed = executed.filter((s) =>
+      c.failureType === "ALL" ? FAILURES.includes(s) : s === c.failureType,
+    ).length;
     const percentage = (failed * 100) / executed.length;
     if (failed > 0 && percentage >= c.thresholdPercentage) {
       const what = c.failureType === "ALL" ? "failed, were rejected or timed out" : `ended ${c.failureType}`;

@@ -296,7 +296,10 @@ export class JobControl {
               notified: progress.notified + n,
             },
           };
-    if (n === 0 && next.rollout === job.rollout) return this.store.afterCommit(() => this.armRollout(jobId));
+    if (n === 0 && next.rollout === job.rollout) {
+      this.store.afterCommit(() => this.armRollout(jobId));
+      return;
+    }
     this.store.put("job", jobId, next);
     for (const thing of reach) {
       // Reached already (a continuous job's joiner): nothing to queue.
@@ -361,7 +364,12 @@ export class JobControl {
     } else if (job.status === "SCHEDULED") {
       // Open (or nothing left to hold back): roll out; a new roll-out minute starts now.
       const rollout = job.rollout && this.withRate(job, startMinute(job.rollout, nowMs, 0));
-      this.store.put("job", jobId, { ...job, status: "IN_PROGRESS", lastUpdatedAt: now, ...(rollout ? { rollout } : {}) });
+      this.store.put("job", jobId, {
+        ...job,
+        status: "IN_PROGRESS",
+        lastUpdatedAt: now,
+        ...(rollout ? { rollout } : {}),
+      });
       this.releaseRollout(jobId);
       this.engine.settleJob(jobId);
     }
@@ -517,7 +525,8 @@ export class JobControl {
     };
     return this.store.transaction(() => {
       // A new roll-out config sets the rate of the current minute too.
-      const rollout = next.rollout && update.jobExecutionsRolloutConfig ? this.withRate(next, next.rollout) : next.rollout;
+      const rollout =
+        next.rollout && update.jobExecutionsRolloutConfig ? this.withRate(next, next.rollout) : next.rollout;
       this.store.put("job", jobId, { ...next, ...(rollout ? { rollout } : {}) });
       if (next.rollout && update.jobExecutionsRolloutConfig) this.releaseRollout(jobId);
       return this.store.get("job", jobId)!;

@@ -50,11 +50,15 @@ export class JobTemplates {
       // The job's document as it was given (before package substitution) and its configs.
       fields = {
         document: job.documentBeforeSubstitution,
-        ...(job.inProgressTimeoutInMinutes ? { timeoutConfig: { inProgressTimeoutInMinutes: job.inProgressTimeoutInMinutes } } : {}),
+        ...(job.inProgressTimeoutInMinutes
+          ? { timeoutConfig: { inProgressTimeoutInMinutes: job.inProgressTimeoutInMinutes } }
+          : {}),
         ...(job.rolloutConfig ? { jobExecutionsRolloutConfig: job.rolloutConfig } : {}),
         ...(job.abortConfig ? { abortConfig: job.abortConfig } : {}),
         ...(job.retryConfig ? { jobExecutionsRetryConfig: job.retryConfig } : {}),
-        ...(job.schedulingConfig?.maintenanceWindows ? { maintenanceWindows: job.schedulingConfig.maintenanceWindows } : {}),
+        ...(job.schedulingConfig?.maintenanceWindows
+          ? { maintenanceWindows: job.schedulingConfig.maintenanceWindows }
+          : {}),
         ...(job.destinationPackageVersionsBeforeSubstitution.length
           ? { destinationPackageVersions: job.destinationPackageVersionsBeforeSubstitution }
           : {}),
@@ -81,7 +85,9 @@ export class JobTemplates {
       ...(input.jobExecutionsRolloutConfig ? { jobExecutionsRolloutConfig: input.jobExecutionsRolloutConfig } : {}),
       ...(input.abortConfig ? { abortConfig: input.abortConfig } : {}),
       ...(input.jobExecutionsRetryConfig ? { jobExecutionsRetryConfig: input.jobExecutionsRetryConfig } : {}),
-      ...(input.destinationPackageVersions ? { destinationPackageVersions: [...input.destinationPackageVersions] } : {}),
+      ...(input.destinationPackageVersions
+        ? { destinationPackageVersions: [...input.destinationPackageVersions] }
+        : {}),
       ...(input.maintenanceWindows ? { maintenanceWindows: input.maintenanceWindows } : {}),
     };
     // The windows' cron expressions are checked now, not at the first CreateJob.

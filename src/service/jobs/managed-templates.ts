@@ -80,7 +80,11 @@ function handlerTemplate(
     description,
     environments: ["LINUX"],
     documentParameters: [...parameters, RUN_AS_USER, PATH_TO_HANDLER],
-    document: handlerDocument(name, handler, parameters.map((p) => p.key)),
+    document: handlerDocument(
+      name,
+      handler,
+      parameters.map((p) => p.key),
+    ),
   };
 }
 
@@ -94,16 +98,40 @@ const list = (key: string, what: string, example: string): DocumentParameter => 
 
 export const MANAGED_TEMPLATES: readonly ManagedTemplate[] = [
   handlerTemplate("Download-File", "A managed job template for downloading a file.", "download-file.sh", [
-    { key: "downloadUrl", description: "URL of the file to download.", regex: "(.*?)", example: "https://example.com/file", optional: false },
-    { key: "filePath", description: "Where on the device to put the file.", regex: "(.*?)", example: "/tmp/file", optional: false },
+    {
+      key: "downloadUrl",
+      description: "URL of the file to download.",
+      regex: "(.*?)",
+      example: "https://example.com/file",
+      optional: false,
+    },
+    {
+      key: "filePath",
+      description: "Where on the device to put the file.",
+      regex: "(.*?)",
+      example: "/tmp/file",
+      optional: false,
+    },
   ]),
-  handlerTemplate("Install-Application", "A managed job template for installing one or more applications.",
-    "install-packages.sh", [list("packages", "packages to install", "lftp dos2unix")]),
+  handlerTemplate(
+    "Install-Application",
+    "A managed job template for installing one or more applications.",
+    "install-packages.sh",
+    [list("packages", "packages to install", "lftp dos2unix")],
+  ),
   handlerTemplate("Reboot", "A managed job template for rebooting a device.", "reboot.sh", []),
-  handlerTemplate("Remove-Application", "A managed job template for uninstalling one or more applications.",
-    "remove-packages.sh", [list("packages", "packages to remove", "lftp dos2unix")]),
-  handlerTemplate("Restart-Application", "A managed job template for restarting one or more services.",
-    "restart-services.sh", [list("services", "services to restart", "ssh cron")]),
+  handlerTemplate(
+    "Remove-Application",
+    "A managed job template for uninstalling one or more applications.",
+    "remove-packages.sh",
+    [list("packages", "packages to remove", "lftp dos2unix")],
+  ),
+  handlerTemplate(
+    "Restart-Application",
+    "A managed job template for restarting one or more services.",
+    "restart-services.sh",
+    [list("services", "services to restart", "ssh cron")],
+  ),
   {
     templateName: "AWS-Run-Command",
     templateVersion: MANAGED_TEMPLATE_VERSION,
@@ -133,10 +161,15 @@ export const MANAGED_TEMPLATES: readonly ManagedTemplate[] = [
       ],
     }),
   },
-  handlerTemplate("Start-Application", "A managed job template for starting one or more services.",
-    "start-services.sh", [list("services", "services to start", "ssh cron")]),
-  handlerTemplate("Stop-Application", "A managed job template for stopping one or more services.",
-    "stop-services.sh", [list("services", "services to stop", "ssh cron")]),
+  handlerTemplate(
+    "Start-Application",
+    "A managed job template for starting one or more services.",
+    "start-services.sh",
+    [list("services", "services to start", "ssh cron")],
+  ),
+  handlerTemplate("Stop-Application", "A managed job template for stopping one or more services.", "stop-services.sh", [
+    list("services", "services to stop", "ssh cron"),
+  ]),
 ];
 
 /** Managed template ARNs carry no account: `arn:aws:iot:<region>::jobtemplate/<name>:<version>`. */
@@ -177,10 +210,7 @@ function matchesWhole(regex: string, value: string): boolean {
  * checked against its parameter's regex, required ones enforced, unknown keys refused, omitted
  * optional ones → "". Throws InvalidRequest naming the parameter and the reason.
  */
-export function applyDocumentParameters(
-  template: ManagedTemplate,
-  given: Readonly<Record<string, string>>,
-): string {
+export function applyDocumentParameters(template: ManagedTemplate, given: Readonly<Record<string, string>>): string {
   const known = new Map(template.documentParameters.map((p) => [p.key, p]));
   for (const key of Object.keys(given)) {
     if (!known.has(key)) {

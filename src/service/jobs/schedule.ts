@@ -62,7 +62,8 @@ const WEEKDAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 function field(text: string, what: string, min: number, max: number, names?: string[]): Set<number> | undefined {
   if (text === "*" || text === "?") return undefined;
-  if (/[LW#]/.test(text)) throw invalid(`${what} ${JSON.stringify(text)}: L, W and # are not supported by iot-jobs-local`);
+  if (/[LW#]/.test(text))
+    throw invalid(`${what} ${JSON.stringify(text)}: L, W and # are not supported by iot-jobs-local`);
   const value = (s: string) => {
     const named = names?.indexOf(s.toUpperCase()) ?? -1;
     const n = named >= 0 ? named + min : /^\d+$/.test(s) ? Number(s) : Number.NaN;
@@ -92,9 +93,11 @@ function field(text: string, what: string, min: number, max: number, names?: str
 /** A maintenance window's `cron(…)` expression; throws InvalidRequest naming what is wrong. */
 export function parseCron(expression: string): Cron {
   const m = /^cron\((.*)\)$/.exec(expression.trim());
-  const parts = m?.[1]!.trim().split(/\s+/);
+  const parts = m?.[1]?.trim().split(/\s+/);
   if (!parts || parts.length !== 6)
-    throw invalid(`maintenanceWindows startTime ${JSON.stringify(expression)} must be cron(min hour day month weekday year)`);
+    throw invalid(
+      `maintenanceWindows startTime ${JSON.stringify(expression)} must be cron(min hour day month weekday year)`,
+    );
   const what = "maintenanceWindows startTime";
   const cron: Cron = {
     minutes: field(parts[0]!, what, 0, 59) ?? range(0, 59),
@@ -104,7 +107,8 @@ export function parseCron(expression: string): Cron {
     weekdays: field(parts[4]!, what, 1, 7, WEEKDAYS),
     years: field(parts[5]!, what, 1970, 2199),
   };
-  if (cron.days && cron.weekdays) throw invalid(`${what} ${JSON.stringify(expression)}: give day-of-month or day-of-week, the other ?`);
+  if (cron.days && cron.weekdays)
+    throw invalid(`${what} ${JSON.stringify(expression)}: give day-of-month or day-of-week, the other ?`);
   return cron;
 }
 
@@ -142,7 +146,8 @@ export interface Schedule {
 }
 
 export function compileSchedule(config: SchedulingConfig, nowMs: number, checkLimits: boolean): Schedule {
-  const start = config.startTime === undefined ? nowMs : parseScheduleTime(config.startTime, "schedulingConfig.startTime");
+  const start =
+    config.startTime === undefined ? nowMs : parseScheduleTime(config.startTime, "schedulingConfig.startTime");
   const end = config.endTime === undefined ? undefined : parseScheduleTime(config.endTime, "schedulingConfig.endTime");
   if (checkLimits) {
     if (config.startTime !== undefined && start < nowMs + 30 * MINUTE)

@@ -16,7 +16,9 @@ export function jobTemplateRoutes(templates: JobTemplates): Operations {
     ListManagedJobTemplates: {
       honours: ["templateName", "maxResults", "nextToken"],
       handle: (input) => {
-        const list = MANAGED_TEMPLATES.filter((t) => input.templateName === undefined || t.templateName === input.templateName);
+        const list = MANAGED_TEMPLATES.filter(
+          (t) => input.templateName === undefined || t.templateName === input.templateName,
+        );
         const p = page(list, input.maxResults, input.nextToken, 50);
         return {
           managedJobTemplates: p.items.map((t) => ({
