@@ -158,6 +158,8 @@ export interface Execution {
   readonly sequence: number;
   /** 0 for the first execution of a job on a thing; n for its n-th retry (jobExecutionsRetryConfig). */
   readonly retryAttempt?: number;
+  /** A later execution of the same job on the same thing exists (a retry, a re-join): not the thing's latest. */
+  readonly superseded?: boolean;
 }
 
 export type PackageVersionStatus = "DRAFT" | "PUBLISHED" | "DEPRECATED";

@@ -67,9 +67,11 @@ describe("retries and abort", () => {
         },
       ],
     };
-    expect(abortReason(config, ["FAILED", "REJECTED"])).toBeUndefined();
-    expect(abortReason(config, ["FAILED", "SUCCEEDED", "SUCCEEDED"])).toBeUndefined(); // 33%
-    expect(abortReason(config, ["FAILED", "TIMED_OUT", "SUCCEEDED"])).toContain("2 of 3 executed things");
+    expect(abortReason(config, { FAILED: 1, REJECTED: 1 })).toBeUndefined();
+    expect(abortReason(config, { FAILED: 1, SUCCEEDED: 2 })).toBeUndefined(); // 33%
+    expect(abortReason(config, { FAILED: 1, TIMED_OUT: 1, SUCCEEDED: 1 })).toContain("2 of 3 executed things");
+    // CANCELED and REMOVED things never ran: not executed.
+    expect(abortReason(config, { FAILED: 1, SUCCEEDED: 1, CANCELED: 5 })).toBeUndefined();
   });
 });
 

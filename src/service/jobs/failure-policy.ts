@@ -34,21 +34,21 @@ export function shouldRetry(
   });
 }
 
-/** The abort reason when a criterion is met, given each executed thing's final status; undefined otherwise. */
-export function abortReason(
-  config: AbortConfig | undefined,
-  executed: readonly JobExecutionStatus[],
-): string | undefined {
+/** Executed things by their final status (SUCCEEDED, FAILED, REJECTED, TIMED_OUT). */
+export type ExecutedCounts = Readonly<Partial<Record<JobExecutionStatus, number>>>;
+
+/** The abort reason when a criterion is met, given how many executed things ended each way; undefined otherwise. */
+export function abortReason(config: AbortConfig | undefined, counts: ExecutedCounts): string | undefined {
   if (!config) return undefined;
+  const count = (s: JobExecutionStatus) => counts[s] ?? 0;
+  const executed = count("SUCCEEDED") + FAILURES.reduce((n, s) => n + count(s), 0);
   for (const c of config.criteriaList) {
-    if (executed.length < c.minNumberOfExecutedThings) continue;
-    const failed = executed.filter((s) =>
-      c.failureType === "ALL" ? FAILURES.includes(s) : s === c.failureType,
-    ).length;
-    const percentage = (failed * 100) / executed.length;
+    if (executed < c.minNumberOfExecutedThings) continue;
+    const failed = c.failureType === "ALL" ? FAILURES.reduce((n, s) => n + count(s), 0) : count(c.failureType);
+    const percentage = (failed * 100) / executed;
     if (failed > 0 && percentage >= c.thresholdPercentage) {
       const what = c.failureType === "ALL" ? "failed, were rejected or timed out" : `ended ${c.failureType}`;
-      return `Aborted: ${failed} of ${executed.length} executed things ${what} (${round(percentage)}% ≥ ${c.thresholdPercentage}%)`;
+      return `Aborted: ${failed} of ${executed} executed things ${what} (${round(percentage)}% ≥ ${c.thresholdPercentage}%)`;
     }
   }
   return undefined;

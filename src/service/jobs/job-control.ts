@@ -17,7 +17,7 @@ import {
   type RolloutConfig,
   type RolloutProgress,
 } from "../model.ts";
-import { abortReason, retryConfigProblem, shouldRetry } from "./failure-policy.ts";
+import { abortReason, type ExecutedCounts, retryConfigProblem, shouldRetry } from "./failure-policy.ts";
 import type { JobTemplates } from "./job-templates.ts";
 import { applyDocumentParameters, findManagedTemplate, parseManagedArn } from "./managed-templates.ts";
 import { minuteOver, ratePerMinute, releasable, startMinute } from "./rollout.ts";
@@ -421,9 +421,7 @@ export class JobControl {
   }
 
   private succeededThings(jobId: string): number {
-    let n = 0;
-    for (const e of this.engine.executionsOfJob(jobId)) if (e.status === "SUCCEEDED") n++;
-    return n;
+    return this.engine.latestCount(jobId, "SUCCEEDED");
   }
 
   // ---- retries and abort --------------------------------------------------------------------------
@@ -437,7 +435,7 @@ export class JobControl {
     if (!job || job.status !== "IN_PROGRESS") return;
     if (job.abortConfig && EXECUTED.includes(e.status)) {
       const retrying = shouldRetry(job.retryConfig, e.status, this.chain(e));
-      const reason = abortReason(job.abortConfig, this.executedStatuses(job.jobId, retrying ? e.thingName : undefined));
+      const reason = abortReason(job.abortConfig, this.executedCounts(job.jobId, retrying ? e : undefined));
       if (reason) {
         this.cancelJob(job.jobId, false, reason);
         return;
@@ -456,16 +454,15 @@ export class JobControl {
     return all.slice(start).map((x) => x.status);
   }
 
-  /** The final status of each thing whose latest execution is terminal (`retrying`: not final yet). */
-  private executedStatuses(jobId: string, retrying: string | undefined): Execution["status"][] {
-    const latest = new Map<string, Execution>();
-    for (const x of this.engine.executionsOfJob(jobId)) {
-      const known = latest.get(x.thingName);
-      if (!known || x.executionNumber > known.executionNumber) latest.set(x.thingName, x);
-    }
-    const out: Execution["status"][] = [];
-    for (const [thing, x] of latest) if (thing !== retrying && EXECUTED.includes(x.status)) out.push(x.status);
-    return out;
+  /**
+   * Executed things by final status, from the index of each thing's latest execution (cost
+   * independent of the fleet). `retrying`: an execution about to be retried is not final yet.
+   */
+  private executedCounts(jobId: string, retrying: Execution | undefined): ExecutedCounts {
+    const counts: Partial<Record<Execution["status"], number>> = {};
+    for (const s of EXECUTED) counts[s] = this.engine.latestCount(jobId, s);
+    if (retrying) counts[retrying.status] = (counts[retrying.status] ?? 1) - 1;
+    return counts;
   }
 
   /** The things a job reaches now: named things and current members of named groups. */

@@ -54,6 +54,8 @@ const BY_JOB = "execution.job";
 const BY_JOB_THING = "execution.job+thing";
 const PENDING_BY_THING = "execution.pending.thing";
 const PENDING_BY_JOB = "execution.pending.job";
+/** Each thing's latest execution of a job, by job and status: per-status counts of things. */
+const LATEST_BY_JOB_STATUS = "execution.latest.job+status";
 
 const keyOf = (e: Execution) => executionKey(e.jobId, e.thingName, e.executionNumber);
 const pendingOrder = (a: Execution, b: Execution) =>
@@ -74,6 +76,7 @@ export class JobsEngine {
     store.defineIndex("execution", BY_JOB_THING, (e) => [`${e.jobId}\u0000${e.thingName}`]);
     store.defineIndex("execution", PENDING_BY_THING, (e) => (isPending(e.status) ? [e.thingName] : []));
     store.defineIndex("execution", PENDING_BY_JOB, (e) => (isPending(e.status) ? [e.jobId] : []));
+    store.defineIndex("execution", LATEST_BY_JOB_STATUS, (e) => (e.superseded ? [] : [`${e.jobId}\u0000${e.status}`]));
   }
 
   /** Arms the timers of IN_PROGRESS executions (deadlines persist; a restart resumes them). */
@@ -98,6 +101,11 @@ export class JobsEngine {
 
   executionsOfJob(jobId: string): Execution[] {
     return this.store.records("execution", BY_JOB, jobId);
+  }
+
+  /** How many things' latest execution of a job has `status` (as staged); cost independent of the fleet. */
+  latestCount(jobId: string, status: JobExecutionStatus): number {
+    return this.store.sizeOf(LATEST_BY_JOB_STATUS, `${jobId}\u0000${status}`);
   }
 
   pendingCount(jobId: string): number {
@@ -171,6 +179,7 @@ export class JobsEngine {
     const previous = this.execution(job.jobId, thingName);
     if (previous && (isPending(previous.status) || job.targetSelection === "SNAPSHOT")) return undefined;
     return this.changeThing(thingName, () => {
+      if (previous) this.store.put("execution", keyOf(previous), { ...previous, superseded: true });
       const now = this.seconds();
       return this.save({
         jobId: job.jobId,
@@ -192,6 +201,7 @@ export class JobsEngine {
    * ended `previous`, so the thing's notifications cover both.
    */
   queueRetry(previous: Execution): Execution {
+    this.store.put("execution", keyOf(previous), { ...previous, superseded: true });
     const now = this.seconds();
     return this.save({
       jobId: previous.jobId,
