@@ -432,7 +432,7 @@ export class JobControl {
    */
   onFinished(e: Execution): void {
     const job = this.store.get("job", e.jobId);
-    if (!job || job.status !== "IN_PROGRESS") return;
+    if (job?.status !== "IN_PROGRESS") return;
     if (job.abortConfig && EXECUTED.includes(e.status)) {
       const retrying = shouldRetry(job.retryConfig, e.status, this.chain(e));
       const reason = abortReason(job.abortConfig, this.executedCounts(job.jobId, retrying ? e : undefined));
