@@ -92,6 +92,11 @@ describe("schedules", () => {
     expect(() => parseCron("cron(0 0 * * ?)")).toThrow("cron(min hour day month weekday year)");
     expect(() => parseCron("cron(0 0 1 * MON *)")).toThrow("day-of-month or day-of-week");
     expect(() => parseCron("cron(61 0 * * ? *)")).toThrow("61 is not in 0-59");
+    const never = {
+      startTime: "2026-01-01T01:00",
+      maintenanceWindows: [{ startTime: "cron(0 0 31 2 ? *)", durationInMinutes: 5 }],
+    };
+    expect(() => compileSchedule(never, at("2026-01-01T00:00"), true)).toThrow("never occurs");
   });
 
   test("phases: waiting before the start, open in a window, waiting between, ended at endTime", () => {

@@ -158,10 +158,12 @@ export function compileSchedule(config: SchedulingConfig, nowMs: number, checkLi
     if (end !== undefined && end > nowMs + 2 * 366 * DAY)
       throw invalid("schedulingConfig.endTime must be at most two years from now");
   }
-  const windows = (config.maintenanceWindows ?? []).map((w) => ({
-    cron: parseCron(w.startTime),
-    durationMs: w.durationInMinutes * MINUTE,
-  }));
+  const windows = (config.maintenanceWindows ?? []).map((w) => {
+    const cron = parseCron(w.startTime);
+    if (checkLimits && nextCronMatch(cron, start) === undefined)
+      throw invalid(`maintenanceWindows startTime ${JSON.stringify(w.startTime)} never occurs in the next two years`);
+    return { cron, durationMs: w.durationInMinutes * MINUTE };
+  });
   return { start, ...(end !== undefined ? { end } : {}), windows };
 }
 
