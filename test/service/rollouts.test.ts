@@ -76,6 +76,7 @@ async function connect(url: string, thing: string): Promise<Device> {
     "$aws/things/{thing}/jobs/notify-next",
     "$aws/things/{thing}/jobs/start-next/+",
     "$aws/things/{thing}/jobs/+/update/+",
+    "$aws/things/{thing}/jobs/+/get/+",
   ]);
   devices.push(d);
   return d;
@@ -602,6 +603,9 @@ describe("retries", () => {
     await d.request("jobs/start-next", {});
     const mid = await iot.send(new Iot.DescribeJobExecutionCommand({ jobId: "timeout", thingName: "to-1" }));
     expect(mid.execution!.approximateSecondsBeforeTimedOut).toBe(120);
+    // The device API shows it too (DescribeJobExecution over MQTT).
+    const described = await d.request("jobs/timeout/get", {});
+    expect(described.payload.execution.approximateSecondsBeforeTimedOut).toBe(120);
     clock.advance(2 * MINUTE);
     const list = await executions(iot, "timeout");
     expect(list.map((e) => [e.executionNumber, e.status, e.retryAttempt])).toEqual([
