@@ -742,6 +742,25 @@ describe("scheduling (ManualClock: 2026-01-01T00:00Z)", () => {
     expect(await executions(iot, "stop")).toEqual([]);
   });
 
+  test("a continuous job reaches things that joined its group while it was SCHEDULED", async () => {
+    const { iot, clock } = await setup(["cj-0", "cj-1"], { clock: new ManualClock(T0) });
+    await iot.send(new Iot.CreateThingGroupCommand({ thingGroupName: "cj" }));
+    await iot.send(new Iot.AddThingToThingGroupCommand({ thingGroupName: "cj", thingName: "cj-0" }));
+    await iot.send(
+      new Iot.CreateJobCommand({
+        jobId: "cj",
+        targets: [groupArn("cj")],
+        targetSelection: "CONTINUOUS",
+        document: doc,
+        schedulingConfig: { startTime: "2026-01-01T01:00" },
+      }),
+    );
+    await iot.send(new Iot.AddThingToThingGroupCommand({ thingGroupName: "cj", thingName: "cj-1" }));
+    expect(await executions(iot, "cj")).toEqual([]);
+    clock.advance(HOUR);
+    expect((await executions(iot, "cj")).map((e) => e.thing)).toEqual(["cj-0", "cj-1"]);
+  });
+
   test("refusals: a start less than 30 minutes ahead, an end too soon, an unsupported cron", async () => {
     const { iot } = await setup(["sr-0"], { clock: new ManualClock(T0) });
     const create = (schedulingConfig: Iot.SchedulingConfig) =>

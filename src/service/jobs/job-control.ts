@@ -363,7 +363,7 @@ export class JobControl {
       if (job.status !== "SCHEDULED") this.store.put("job", jobId, { ...job, status: "SCHEDULED", lastUpdatedAt: now });
     } else if (job.status === "SCHEDULED") {
       // Open (or nothing left to hold back): roll out; a new roll-out minute starts now.
-      const rollout = job.rollout && this.withRate(job, startMinute(job.rollout, nowMs, 0));
+      const rollout = job.rollout && this.withRate(job, startMinute(this.withJoiners(job, job.rollout), nowMs, 0));
       this.store.put("job", jobId, {
         ...job,
         status: "IN_PROGRESS",
@@ -399,6 +399,17 @@ export class JobControl {
         this.options.clock.setTimeout(() => this.scheduleTick(jobId), ROLLOUT_RETRY_MS),
       );
     }
+  }
+
+  /**
+   * A continuous job follows its groups while SCHEDULED too: things that joined meanwhile (the
+   * membership hook sees only IN_PROGRESS jobs) are held back with the others when it opens.
+   */
+  private withJoiners(job: Job, progress: RolloutProgress): RolloutProgress {
+    if (job.targetSelection !== "CONTINUOUS") return progress;
+    const held = new Set(progress.unreached);
+    const joiners = this.targetThings(job).filter((t) => !held.has(t) && !this.engine.execution(job.jobId, t));
+    return joiners.length ? { ...progress, unreached: [...progress.unreached, ...joiners] } : progress;
   }
 
   /**
