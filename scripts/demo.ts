@@ -8,6 +8,8 @@
  *      destinationPackageVersions) targeted at that group
  *   6. waits for SUCCEEDED and prints the job, the substituted document, each step's outcome and
  *      output tail, $package after, and the group after (the thing has left it).
+ *   7. an AWS managed template job (AWS-Download-File, as most fleets get their jobs) fetching the
+ *      same artifact into the work directory.
  * Exit 0 on success; non-zero with the reason otherwise. Everything goes through
  * @aws-sdk/client-iot and @aws-sdk/client-iot-data-plane, as it would against AWS.
  */
@@ -86,7 +88,24 @@ async function main(): Promise<void> {
   const deployed = (await iot.send(new Iot.GetJobDocumentCommand({ jobId: created.jobId! }))).document!;
   const shadow = JSON.parse(new TextDecoder().decode((await data.send(new GetThingShadowCommand({ thingName: thing, shadowName: "$package" }))).payload));
   const membersAfter = (await iot.send(new Iot.ListThingsInThingGroupCommand({ thingGroupName: "needs-demo-tool" }))).things ?? [];
+
+  step("Creating job fetch-demo-tool from the AWS managed template AWS-Download-File");
+  const fetched = join(work, "fetched-demo-tool.bin");
+  await iot.send(
+    new Iot.CreateJobCommand({
+      jobId: "fetch-demo-tool",
+      targets: [`arn:aws:iot:us-east-1:123456789012:thing/${thing}`],
+      jobTemplateArn: "arn:aws:iot:us-east-1::jobtemplate/AWS-Download-File:1.0",
+      documentParameters: { downloadUrl: `http://127.0.0.1:${downloads.port}/demo-tool/1.0.0.bin`, filePath: fetched },
+    }),
+  );
+  const managed = await waitForTerminal(iot, "fetch-demo-tool", thing);
+  const managedDoc = JSON.parse((await iot.send(new Iot.GetJobDocumentCommand({ jobId: "fetch-demo-tool" }))).document!);
+  console.log(`  delivered: ${JSON.stringify(managedDoc.steps[0].action)}`);
+  const fetchedSha = createHash("sha256").update(readFileSync(fetched)).digest("hex");
+  console.log(`  ${fetched}: sha256 ${fetchedSha === sha256 ? "matches" : "DOES NOT match"} the package version's`);
   downloads.stop(true);
+  if (managed.status !== "SUCCEEDED" || fetchedSha !== sha256) throw new Error(`the managed-template job ended ${managed.status}`);
 
   step("Job");
   console.log(`  ${job.jobId}: ${job.status}, targets ${job.targets?.join(", ")}`);

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import type { AgentConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { lookupUser } from "./user-lookup.ts";
@@ -17,6 +18,15 @@ export function executionOf(jobLog: Logger): ExecutionIdentity | undefined {
   const { jobId, executionNumber } = jobLog.bindings() as { jobId?: unknown; executionNumber?: unknown };
   if (typeof jobId !== "string") return undefined;
   return { jobId, executionNumber: typeof executionNumber === "number" ? executionNumber : undefined };
+}
+
+/**
+ * The directories the Device Client appends to PATH at start-up (its EnvUtils), in its order:
+ * `~/.aws-iot-device-client`, `~/.aws-iot-device-client/jobs`, the working directory, `jobs` in it.
+ */
+export function deviceClientPathAdditions(home: string | undefined, cwd: string): string[] {
+  const dirs = home ? [join(home, ".aws-iot-device-client"), join(home, ".aws-iot-device-client", "jobs")] : [];
+  return [...dirs, cwd, join(cwd, "jobs")];
 }
 
 /**
@@ -51,6 +61,7 @@ export function runContextFor(
     signing: config.jobs.signing,
     euid: process.geteuid?.() ?? 0,
     pathEnv,
+    deviceClientDirs: deviceClientPathAdditions(env.HOME, process.cwd()),
     lookupUser: (name, userSignal) => lookupUser(name, { pathEnv, signal: userSignal }),
     env,
     signal,

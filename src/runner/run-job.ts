@@ -21,6 +21,8 @@ export { MAX_DETAIL_CHARS };
 
 export interface RunContext extends RunAsContext {
   readonly handlerDirectory: string;
+  /** Searched for handlers without a path, after PATH, with the directory checks (handler-path.ts). */
+  readonly deviceClientDirs?: readonly string[];
   readonly env: Record<string, string | undefined>;
   readonly cwd?: string;
   readonly stepTimeoutSeconds: number;
@@ -113,7 +115,12 @@ async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: 
       if (!user.ok) return refused(user.reason);
     }
     if (ctx.signal?.aborted) return canceled();
-    const lookup = { handlerDirectory: ctx.handlerDirectory, euid: ctx.euid, pathEnv: ctx.pathEnv };
+    const lookup = {
+      handlerDirectory: ctx.handlerDirectory,
+      euid: ctx.euid,
+      pathEnv: ctx.pathEnv,
+      deviceClientDirs: ctx.deviceClientDirs,
+    };
     const handler = resolveHandler(action.handler, action.path, lookup);
     if (!handler.ok) return refused(handler.reason);
     const userArg = step.passUserArgument ? [step.runAsUser ?? ""] : [];

@@ -1,7 +1,8 @@
 /**
  * iot-jobs-local: the cloud half on one machine (docs/LOCAL-SERVICE.md).
  *   iot-jobs-local serve [--data-dir DIR] [--mqtt-port N] [--http-port N] [--host H]
- *                        [--broker mqtt://host:port] [--minute-ms N] [--log-level LEVEL]
+ *                        [--broker mqtt://host:port] [--minute-ms N] [--time-scale F]
+ *                        [--start-time ISO-DATE] [--log-level LEVEL]
  *                        [--http-host-name NAME]...
  * Once ready it prints one JSON line on stdout: {"mqtt":"mqtt://127.0.0.1:N","http":"http://127.0.0.1:M"}.
  * Logs go to stderr.
@@ -9,6 +10,7 @@
 import { parseArgs } from "node:util";
 import { createLogger } from "../log/logger.ts";
 import { revision, target, version } from "../version.ts";
+import { scaledClock } from "./scaled-clock.ts";
 import { startService } from "./service.ts";
 
 const USAGE = `Usage: iot-jobs-local serve [options]
@@ -21,7 +23,11 @@ const USAGE = `Usage: iot-jobs-local serve [options]
   --http-host-name NAME
                        a host name the HTTP API answers to besides IP addresses and localhost
                        (repeatable; other Host headers are refused against DNS rebinding)
-  --minute-ms N        length of a timeout minute in ms (default 60000; shorten it for tests)
+  --minute-ms N        length of a timeout and roll-out minute in ms (default 60000; shorten it for tests)
+  --time-scale F       run the service's clock F times faster than real time: timeouts, roll-out
+                       minutes, schedules and maintenance windows (e.g. 600: a minute lasts 100 ms)
+  --start-time DATE    the service's clock starts at DATE (ISO 8601, e.g. 2030-01-01T00:00Z)
+                       instead of now; for rehearsing schedules with throw-away data
   --log-level LEVEL    DEBUG, INFO, WARN or ERROR (default INFO)
 `;
 
@@ -39,6 +45,8 @@ export async function main(argv: string[]): Promise<number> {
         host: { type: "string" },
         broker: { type: "string" },
         "minute-ms": { type: "string" },
+        "time-scale": { type: "string" },
+        "start-time": { type: "string" },
         "http-host-name": { type: "string", multiple: true },
         "log-level": { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -85,6 +93,13 @@ export async function main(argv: string[]): Promise<number> {
     const minuteMs = values["minute-ms"] === undefined ? undefined : Number(values["minute-ms"]);
     if (minuteMs !== undefined && !(Number.isFinite(minuteMs) && minuteMs > 0))
       throw new Error("--minute-ms must be a positive number");
+    const scale = values["time-scale"] === undefined ? 1 : Number(values["time-scale"]);
+    if (!(Number.isFinite(scale) && scale > 0)) throw new Error("--time-scale must be a positive number");
+    const startText = values["start-time"] as string | undefined;
+    const startMs = startText === undefined ? undefined : Date.parse(startText);
+    if (startMs !== undefined && Number.isNaN(startMs))
+      throw new Error(`--start-time must be an ISO 8601 date, not ${JSON.stringify(startText)}`);
+    const clock = scale === 1 && startMs === undefined ? undefined : scaledClock({ scale, startMs });
     service = await startService({
       dataDir: values["data-dir"] as string | undefined,
       host: (values.host as string | undefined) ?? "127.0.0.1",
@@ -92,6 +107,7 @@ export async function main(argv: string[]): Promise<number> {
       httpPort: port("http-port", 8080),
       broker: values.broker as string | undefined,
       minuteMs,
+      clock,
       httpHostNames: values["http-host-name"] as string[] | undefined,
       log,
     });

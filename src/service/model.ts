@@ -4,6 +4,7 @@
  * Jobs API sends them.
  */
 import type { JobExecutionStatus } from "../protocol/statuses.ts";
+import type { SchedulingConfig } from "./jobs/schedule.ts";
 
 export interface Thing {
   readonly thingName: string;
@@ -40,7 +41,65 @@ export interface ThingGroup {
   readonly version: number;
 }
 
-export type JobStatus = "IN_PROGRESS" | "CANCELED" | "COMPLETED" | "DELETION_IN_PROGRESS";
+export type JobStatus = "IN_PROGRESS" | "CANCELED" | "COMPLETED" | "DELETION_IN_PROGRESS" | "SCHEDULED";
+
+/** jobExecutionsRolloutConfig, as CreateJob / UpdateJob take it (checked by the model). */
+export interface RolloutConfig {
+  readonly maximumPerMinute?: number;
+  readonly exponentialRate?: {
+    readonly baseRatePerMinute: number;
+    readonly incrementFactor: number;
+    readonly rateIncreaseCriteria: {
+      readonly numberOfNotifiedThings?: number;
+      readonly numberOfSucceededThings?: number;
+    };
+  };
+}
+
+export interface AbortConfig {
+  readonly criteriaList: readonly {
+    readonly failureType: "FAILED" | "REJECTED" | "TIMED_OUT" | "ALL";
+    readonly action: "CANCEL";
+    readonly thresholdPercentage: number;
+    readonly minNumberOfExecutedThings: number;
+  }[];
+}
+
+export interface RetryConfig {
+  readonly criteriaList: readonly {
+    readonly failureType: "FAILED" | "TIMED_OUT" | "ALL";
+    readonly numberOfRetries: number;
+  }[];
+}
+
+/** Where a job's roll-out stands: things not reached yet, and the current (shortened) minute. */
+export interface RolloutProgress {
+  /** Targeted things without an execution yet, in the order they will be reached. */
+  readonly unreached: readonly string[];
+  /** Epoch ms when the current roll-out minute began. */
+  readonly minuteStart: number;
+  /** Things reached in the current minute. */
+  readonly reachedThisMinute: number;
+  /** The rate of the current minute, fixed when it began (rollout.ts); Infinity is stored as absent. */
+  readonly minuteRate?: number;
+  /** Things reached so far (numberOfNotifiedThings of the rate-increase criteria). */
+  readonly notified: number;
+}
+
+/** A custom job template (CreateJobTemplate). */
+export interface JobTemplate {
+  readonly jobTemplateId: string;
+  readonly jobTemplateArn: string;
+  readonly description: string;
+  readonly document: string;
+  readonly createdAt: number;
+  readonly timeoutConfig?: { readonly inProgressTimeoutInMinutes?: number };
+  readonly jobExecutionsRolloutConfig?: RolloutConfig;
+  readonly abortConfig?: AbortConfig;
+  readonly jobExecutionsRetryConfig?: RetryConfig;
+  readonly destinationPackageVersions?: readonly string[];
+  readonly maintenanceWindows?: readonly { readonly startTime: string; readonly durationInMinutes: number }[];
+}
 
 export interface Job {
   readonly jobId: string;
@@ -66,6 +125,18 @@ export interface Job {
   readonly completedAt?: number;
   /** Order of creation, for FIFO among executions queued in the same second. */
   readonly sequence: number;
+  /** The template the job was made from (managed or custom). */
+  readonly jobTemplateArn?: string;
+  /** A managed template's parameters, as given. */
+  readonly documentParameters?: Readonly<Record<string, string>>;
+  readonly rolloutConfig?: RolloutConfig;
+  readonly abortConfig?: AbortConfig;
+  readonly retryConfig?: RetryConfig;
+  /** Set while a roll-out config or a schedule holds things back (rollout.ts). */
+  readonly rollout?: RolloutProgress;
+  readonly schedulingConfig?: SchedulingConfig;
+  /** The end of the schedule (endTime) was applied. */
+  readonly scheduleEnded?: boolean;
 }
 
 export interface Execution {
@@ -85,6 +156,10 @@ export interface Execution {
   readonly inProgressDeadline?: number;
   /** Queue order: the job's sequence. */
   readonly sequence: number;
+  /** 0 for the first execution of a job on a thing; n for its n-th retry (jobExecutionsRetryConfig). */
+  readonly retryAttempt?: number;
+  /** A later execution of the same job on the same thing exists (a retry, a re-join): not the thing's latest. */
+  readonly superseded?: boolean;
 }
 
 export type PackageVersionStatus = "DRAFT" | "PUBLISHED" | "DEPRECATED";

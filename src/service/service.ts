@@ -15,6 +15,7 @@ import { Router } from "./http/router.ts";
 import { JobsDeviceApi } from "./jobs/device-api.ts";
 import { JobControl } from "./jobs/job-control.ts";
 import { JobsEngine } from "./jobs/jobs-engine.ts";
+import { JobTemplates } from "./jobs/job-templates.ts";
 import { Fleet } from "./registry/fleet.ts";
 import { ThingTypes } from "./registry/thing-types.ts";
 import { handleShadowRequest } from "./shadows/shadow-topics.ts";
@@ -84,6 +85,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     clock,
     notify: (thing, push, payload) => publish(jobsPushTopic(thing, push), payload),
     onTimerError: (error) => log.warn({ err: error }, "A job execution timer could not be saved; retrying"),
+    onFinished: (execution) => jobs.onFinished(execution),
     onSucceeded: (execution, job) =>
       jobs.onSucceeded(execution, job, {
         reportPackages: (thingName, versions) => {
@@ -103,7 +105,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         },
       }),
   });
-  jobs = new JobControl(store, engine, fleet, catalog, now);
+  jobs = new JobControl(store, engine, fleet, catalog, now, {
+    clock,
+    minuteMs: options.minuteMs ?? 60_000,
+    onRolloutError: (error) => log.warn({ err: error }, "A roll-out step could not be saved; retrying"),
+  });
+  const jobTemplates = new JobTemplates(store, now);
+  jobs.useTemplates(jobTemplates);
   fleet.onMembershipChange((thing, joined, left) => jobs.onMembershipChange(thing, joined, left));
   fleet.onThingDeleted((thing) => jobs.onThingDeleted(thing));
 
@@ -155,6 +163,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       fleet,
       thingTypes: new ThingTypes(store, now),
       jobs,
+      jobTemplates,
       engine,
       catalog,
       shadows,
@@ -171,6 +180,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     fetch: (request) => router.handle(request),
   });
   engine.start();
+  jobs.start();
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
 
   return {
@@ -179,6 +189,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     store,
     async stop() {
       engine.stop();
+      jobs.stop();
       await server.stop(true);
       await transport?.close();
       store.close();

@@ -20,6 +20,7 @@ import { join } from "node:path";
 import type {
   Execution,
   Job,
+  JobTemplate,
   PackageConfiguration,
   PackageVersion,
   Shadow,
@@ -39,6 +40,7 @@ interface Kinds {
   version: PackageVersion;
   shadow: Shadow;
   setting: PackageConfiguration | { readonly value: number };
+  jobTemplate: JobTemplate;
 }
 export type Kind = keyof Kinds;
 export type RecordOf<K extends Kind> = Kinds[K];
@@ -81,6 +83,7 @@ export class Store {
     version: new Map(),
     shadow: new Map(),
     setting: new Map(),
+    jobTemplate: new Map(),
   };
   private readonly indexes = new Map<string, Index>();
   private readonly indexesOf = new Map<Kind, Index[]>();

@@ -14,6 +14,7 @@ be observable in a later read.
 Prints one line per finding and "N passed, M failed"; exits 1 on findings, 77 without botocore.
 """
 import argparse
+import datetime
 import json
 import os
 import sys
@@ -32,18 +33,18 @@ from model_check import Checker  # noqa: E402
 ACCOUNT = "arn:aws:iot:us-east-1:123456789012"
 # Valid values of the CreateJob/UpdateJob members this service refuses by name.
 UNSUPPORTED_JOB_MEMBERS = {
-    "jobExecutionsRolloutConfig": {"maximumPerMinute": 5},
-    "abortConfig": {"criteriaList": [{"failureType": "FAILED", "action": "CANCEL", "thresholdPercentage": 50,
-                                      "minNumberOfExecutedThings": 1}]},
-    "jobExecutionsRetryConfig": {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]},
-    "schedulingConfig": {"startTime": "2030-01-01T00:00"},
     "presignedUrlConfig": {"roleArn": f"{ACCOUNT}:role/abcdefghijklmnopqrst", "expiresInSec": 60},
     "namespaceId": "ns",
-    "jobTemplateArn": f"{ACCOUNT}:jobtemplate/t",
     "documentSource": "https://s3.amazonaws.com/bucket/doc.json",
-    "documentParameters": {"k": "v"},
     "tags": [{"Key": "k", "Value": "v"}],
 }
+ROLLOUT = {"maximumPerMinute": 5}
+EXPONENTIAL = {"exponentialRate": {"baseRatePerMinute": 2, "incrementFactor": 1.5,
+                                   "rateIncreaseCriteria": {"numberOfSucceededThings": 3}}}
+ABORT = {"criteriaList": [{"failureType": "FAILED", "action": "CANCEL", "thresholdPercentage": 50.0,
+                           "minNumberOfExecutedThings": 1}]}
+RETRY = {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]}
+MANAGED = "arn:aws:iot:us-east-1::jobtemplate/AWS-Run-Command:1.0"
 DOC = json.dumps({"version": "1.0", "steps": [{"action": {"name": "s", "type": "runCommand",
                                                           "input": {"command": "true"}}}]})
 
@@ -201,6 +202,21 @@ def scenario(h: Harness) -> dict:
 
     h.ok("iot", "CreateJob", jobId=job, targets=[f"{ACCOUNT}:thing/{thing}"], document=DOC, description="first",
          targetSelection="SNAPSHOT", timeoutConfig={"inProgressTimeoutInMinutes": 30})
+    h.ok("iot", "CreateJob", jobId="m-roll", targets=[f"{ACCOUNT}:thing/m-t2"], document=DOC,
+         jobExecutionsRolloutConfig=ROLLOUT, abortConfig=ABORT, jobExecutionsRetryConfig=RETRY)
+    start = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    end = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M")
+    scheduling = {"startTime": start, "endTime": end, "endBehavior": "CANCEL",
+                  "maintenanceWindows": [{"startTime": "cron(0 * * * ? *)", "durationInMinutes": 30}]}
+    h.ok("iot", "CreateJob", jobId="m-sched", targets=[f"{ACCOUNT}:thing/m-t2"], document=DOC,
+         schedulingConfig=scheduling)
+    sj = h.ok("iot", "DescribeJob", jobId="m-sched").get("job", {})
+    h.expect(sj.get("status") == "SCHEDULED" and sj.get("schedulingConfig") == scheduling
+             and len(sj.get("scheduledJobRollouts", [])) > 0, f"CreateJob schedulingConfig not honoured: {sj}")
+    h.ok("iot", "DeleteJob", jobId="m-sched", force=True)
+    dj = h.ok("iot", "DescribeJob", jobId="m-roll").get("job", {})
+    h.expect(dj.get("jobExecutionsRolloutConfig") == ROLLOUT and dj.get("abortConfig") == ABORT
+             and dj.get("jobExecutionsRetryConfig") == RETRY, f"CreateJob configs not honoured: {dj}")
     dj = h.ok("iot", "DescribeJob", jobId=job, beforeSubstitution=True).get("job", {})
     h.expect(dj.get("description") == "first" and dj.get("timeoutConfig", {}).get("inProgressTimeoutInMinutes") == 30,
              "CreateJob description/timeoutConfig not honoured")
@@ -382,10 +398,59 @@ def scenario(h: Harness) -> dict:
              f"UpdateJob not honoured: {dj.get('description')} {dj.get('timeoutConfig')}")
     h.error("iot", "UpdateJob", "InvalidRequestException", jobId=job,
             timeoutConfig={"inProgressTimeoutInMinutes": 10081})
-    for member in ["abortConfig", "jobExecutionsRolloutConfig", "jobExecutionsRetryConfig", "presignedUrlConfig",
-                   "namespaceId"]:
+    for member in ["presignedUrlConfig", "namespaceId"]:
         value = UNSUPPORTED_JOB_MEMBERS[member]
         h.refused_by_name("iot", "UpdateJob", member, value, jobId=job)
+    h.ok("iot", "UpdateJob", jobId="m-roll", jobExecutionsRolloutConfig=EXPONENTIAL, abortConfig=ABORT,
+         jobExecutionsRetryConfig=RETRY)
+    dj = h.ok("iot", "DescribeJob", jobId="m-roll").get("job", {})
+    h.expect(dj.get("jobExecutionsRolloutConfig") == EXPONENTIAL and dj.get("abortConfig") == ABORT
+             and dj.get("jobExecutionsRetryConfig") == RETRY, f"UpdateJob configs not honoured: {dj}")
+
+    # Job templates: AWS managed (read-only) and custom.
+    managed = h.paged("iot", "ListManagedJobTemplates", "managedJobTemplates")
+    h.expect(len(managed) == 8, f"ListManagedJobTemplates: {managed}")
+    one = h.ok("iot", "ListManagedJobTemplates", templateName="AWS-Reboot").get("managedJobTemplates", [])
+    h.expect([t["templateName"] for t in one] == ["AWS-Reboot"], f"ListManagedJobTemplates templateName: {one}")
+    mt = h.ok("iot", "DescribeManagedJobTemplate", templateName="AWS-Run-Command", templateVersion="1.0")
+    h.expect([p["key"] for p in mt.get("documentParameters", [])] == ["command", "runAsUser"],
+             f"DescribeManagedJobTemplate: {mt}")
+    h.error("iot", "DescribeManagedJobTemplate", "ResourceNotFoundException", templateName="AWS-None")
+    h.ok("iot", "CreateJob", jobId="m-managed", targets=[f"{ACCOUNT}:thing/{thing}"], jobTemplateArn=MANAGED,
+         documentParameters={"command": "echo,hi"})
+    got = json.loads(h.ok("iot", "GetJobDocument", jobId="m-managed").get("document", "{}"))
+    h.expect(got.get("steps", [{}])[0].get("action", {}).get("input") == {"command": "echo,hi"},
+             f"CreateJob documentParameters not honoured: {got}")
+    h.error("iot", "CreateJob", "InvalidRequestException", jobId="m-managed2", targets=[f"{ACCOUNT}:thing/{thing}"],
+            jobTemplateArn=MANAGED, documentParameters={})
+    windows = [{"startTime": "cron(0 0 * * ? *)", "durationInMinutes": 30}]
+    h.ok("iot", "CreateJobTemplate", jobTemplateId="m-tpl", description="tpl", document=DOC,
+         jobExecutionsRolloutConfig=ROLLOUT, abortConfig=ABORT, timeoutConfig={"inProgressTimeoutInMinutes": 5},
+         jobExecutionsRetryConfig=RETRY, destinationPackageVersions=[], maintenanceWindows=windows)
+    t = h.ok("iot", "DescribeJobTemplate", jobTemplateId="m-tpl")
+    h.expect(t.get("document") == DOC and t.get("jobExecutionsRolloutConfig") == ROLLOUT
+             and t.get("abortConfig") == ABORT and t.get("jobExecutionsRetryConfig") == RETRY
+             and t.get("timeoutConfig") == {"inProgressTimeoutInMinutes": 5}
+             and t.get("destinationPackageVersions") == [] and t.get("maintenanceWindows") == windows,
+             f"CreateJobTemplate not honoured: {t}")
+    h.ok("iot", "CreateJobTemplate", jobTemplateId="m-tpl2", description="copy", jobArn=f"{ACCOUNT}:job/m-roll")
+    t2 = h.ok("iot", "DescribeJobTemplate", jobTemplateId="m-tpl2")
+    h.expect(t2.get("abortConfig") == ABORT, f"CreateJobTemplate jobArn not honoured: {t2}")
+    h.error("iot", "CreateJobTemplate", "ConflictException", jobTemplateId="m-tpl", description="x", document=DOC)
+    for member, value in [("documentSource", "https://s3.amazonaws.com/b/d.json"),
+                          ("presignedUrlConfig", UNSUPPORTED_JOB_MEMBERS["presignedUrlConfig"]),
+                          ("tags", [{"Key": "k", "Value": "v"}])]:
+        h.refused_by_name("iot", "CreateJobTemplate", member, value, jobTemplateId="m-tpl3", description="x",
+                          document=DOC)
+    h.paged("iot", "ListJobTemplates", "jobTemplates")
+    h.ok("iot", "CreateJob", jobId="m-from-tpl", targets=[f"{ACCOUNT}:thing/{thing}"],
+         jobTemplateArn=t.get("jobTemplateArn", ""))
+    fj = h.ok("iot", "DescribeJob", jobId="m-from-tpl").get("job", {})
+    h.expect(fj.get("jobExecutionsRolloutConfig") == ROLLOUT
+             and fj.get("schedulingConfig", {}).get("maintenanceWindows") == windows,
+             f"CreateJob jobTemplateArn (custom) not honoured: {fj}")
+    h.ok("iot", "DeleteJobTemplate", jobTemplateId="m-tpl2")
+    h.error("iot", "DescribeJobTemplate", "ResourceNotFoundException", jobTemplateId="m-tpl2")
 
     h.ok("iot", "CreateThingType", thingTypeName="m-type", thingTypeProperties={"thingTypeDescription": "sensors",
                                                                                 "searchableAttributes": ["site"]})
@@ -449,6 +514,12 @@ def scenario(h: Harness) -> dict:
         ("iot", "AssociateTargetsWithJob"): {"jobId": "m-none", "targets": [f"{ACCOUNT}:thinggroup/{group}"]},
         ("iot", "UpdateJob"): {"jobId": job},
         ("iot", "GetJobDocument"): {"jobId": job},
+        ("iot", "ListManagedJobTemplates"): {},
+        ("iot", "DescribeManagedJobTemplate"): {"templateName": "AWS-Reboot"},
+        ("iot", "CreateJobTemplate"): {"jobTemplateId": "m-sweep", "description": "d", "document": DOC},
+        ("iot", "DescribeJobTemplate"): {"jobTemplateId": "m-tpl"},
+        ("iot", "ListJobTemplates"): {},
+        ("iot", "DeleteJobTemplate"): {"jobTemplateId": "m-none"},
         ("iot", "ListJobs"): {},
         ("iot", "CancelJob"): {"jobId": "m-none"},
         ("iot", "DeleteJob"): {"jobId": "m-none"},

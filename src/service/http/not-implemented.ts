@@ -12,7 +12,6 @@ export interface NotImplemented {
 const planned = (reason: string): NotImplemented => ({ status: "planned", reason });
 const refused = (reason: string): NotImplemented => ({ status: "refused", reason });
 
-const ROLLOUT = planned("job templates and roll-out controls come with the roll-out work");
 const THING_TYPES = planned("changing a thing type's MQTT 5 configuration (the local broker speaks MQTT 3.1.1)");
 const PRINCIPALS = refused("certificates and principals: the local broker identifies things by client id");
 const BILLING = refused("billing groups have no meaning locally");
@@ -23,17 +22,11 @@ export const NOT_IMPLEMENTED: Readonly<Record<string, NotImplemented>> = {
   "iot:AddThingToBillingGroup": BILLING,
   "iot:AssociateSbomWithPackageVersion": SBOM,
   "iot:AttachThingPrincipal": PRINCIPALS,
-  "iot:CreateJobTemplate": ROLLOUT,
   "iot:DeleteJobExecution": planned("deleting single executions"),
-  "iot:DeleteJobTemplate": ROLLOUT,
-  "iot:DescribeJobTemplate": ROLLOUT,
-  "iot:DescribeManagedJobTemplate": refused("AWS managed job templates are AWS's documents"),
   "iot:DescribeThingRegistrationTask": REGISTRATION,
   "iot:DetachThingPrincipal": PRINCIPALS,
   "iot:DisassociateSbomFromPackageVersion": SBOM,
   "iot:GetThingConnectivityData": planned("connectivity from the embedded broker"),
-  "iot:ListJobTemplates": ROLLOUT,
-  "iot:ListManagedJobTemplates": refused("AWS managed job templates are AWS's documents"),
   "iot:ListPrincipalThings": PRINCIPALS,
   "iot:ListPrincipalThingsV2": PRINCIPALS,
   "iot:ListThingPrincipals": PRINCIPALS,

@@ -2,6 +2,7 @@
 import type { PackageCatalog } from "../../catalog/packages.ts";
 import type { JobControl } from "../../jobs/job-control.ts";
 import type { JobsEngine } from "../../jobs/jobs-engine.ts";
+import type { JobTemplates } from "../../jobs/job-templates.ts";
 import type { Fleet } from "../../registry/fleet.ts";
 import type { ThingTypes } from "../../registry/thing-types.ts";
 import type { ShadowService } from "../../shadows/shadows.ts";
@@ -10,6 +11,7 @@ import type { Operations } from "../router.ts";
 import { groupRoutes } from "./groups.ts";
 import { jobsDataRoutes } from "./jobs-data.ts";
 import { jobRoutes } from "./jobs.ts";
+import { jobTemplateRoutes } from "./job-templates.ts";
 import { packageRoutes } from "./packages.ts";
 import { type PublishShadow, shadowRoutes } from "./shadows.ts";
 import { thingTypeRoutes } from "./thing-types.ts";
@@ -19,6 +21,7 @@ export interface HttpDeps {
   readonly fleet: Fleet;
   readonly thingTypes: ThingTypes;
   readonly jobs: JobControl;
+  readonly jobTemplates: JobTemplates;
   readonly engine: JobsEngine;
   readonly catalog: PackageCatalog;
   readonly shadows: ShadowService;
@@ -33,7 +36,8 @@ export function operations(d: HttpDeps): Record<ServiceName, Operations> {
       ...thingRoutes(d.fleet, d.thingTypes),
       ...thingTypeRoutes(d.thingTypes, d.fleet),
       ...groupRoutes(d.fleet, d.shadows),
-      ...jobRoutes(d.jobs, d.engine, d.fleet),
+      ...jobRoutes(d.jobs, d.engine, d.fleet, d.now),
+      ...jobTemplateRoutes(d.jobTemplates),
       ...packageRoutes(d.catalog, d.now),
     },
     "iot-data": shadowRoutes(d.shadows, d.fleet, d.publishShadow, d.now),
