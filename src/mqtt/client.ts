@@ -1,7 +1,7 @@
 /**
- * A small MQTT 3.1.1 client on Bun's native sockets (Bun.connect): TCP or TLS (client
- * certificate, CA, SNI, ALPN), QoS 0/1, persistent or clean sessions, keepalive, and reconnection
- * with a caller-chosen delay. Unacknowledged PUBLISH and SUBSCRIBE packets are kept and sent again
+ * A small MQTT 3.1.1 client on the platform's socket (src/platform: Bun.connect; node:net/tls in the
+ * Node build): TCP or TLS (client certificate, CA, SNI, ALPN), QoS 0/1, persistent or clean
+ * sessions, keepalive, and reconnection with a caller-chosen delay. Unacknowledged PUBLISH and SUBSCRIBE packets are kept and sent again
  * (PUBLISH with DUP) after a reconnect, so a publish or subscribe never fails — it waits.
  *
  * What a flapping link cannot make grow: the failure count (so the reconnect delay) is reset only
@@ -14,7 +14,8 @@
  * Why Bun.connect rather than node:net: node:net pulls in the Node stream machinery, +7.6 MB RSS
  * on an otherwise idle process (docs/BENCHMARKS.md).
  */
-import type { Socket } from "bun";
+import { platform } from "../platform/current.ts";
+import type { PlatformSocket } from "../platform/platform.ts";
 import { type Clock, systemClock, type TimerHandle } from "../util/clock.ts";
 import {
   CONNACK_REASONS,
@@ -88,7 +89,7 @@ const MAX_PACKET_ID = 0xffff;
 const encoder = new TextEncoder();
 
 export class MqttClient {
-  private socket: Socket<undefined> | undefined;
+  private socket: PlatformSocket | undefined;
   private reader: PacketReader;
   private outbox: Uint8Array[] = [];
   /** Sent (or to be sent) and not yet acknowledged, in order; resent after a reconnect. */
@@ -193,36 +194,32 @@ export class MqttClient {
       () => this.drop("connection timed out"),
       this.options.connectTimeoutMs ?? 30_000,
     );
-    Bun.connect({
-      hostname: host,
-      port,
-      tls: tls
-        ? {
-            cert: tls.cert,
-            key: tls.key,
-            ca: tls.ca,
-            serverName: tls.serverName,
-            rejectUnauthorized: true,
-            ...(tls.alpn ? { ALPNProtocols: alpnWireFormat(tls.alpn) } : {}),
-          }
-        : undefined,
-      socket: {
+    platform.connect(
+      {
+        hostname: host,
+        port,
+        tls: tls
+          ? {
+              cert: tls.cert,
+              key: tls.key,
+              ca: tls.ca,
+              serverName: tls.serverName,
+              ...(tls.alpn ? { ALPNProtocols: alpnWireFormat(tls.alpn) } : {}),
+            }
+          : undefined,
+      },
+      {
         open: (socket) => this.onOpen(socket),
         data: (socket, data) => void (socket === this.socket && this.onData(data)),
         drain: (socket) => void (socket === this.socket && this.flush()),
         close: (socket) => void (socket === this.socket && this.drop()),
-        end: (socket) => void (socket === this.socket && this.drop()),
-        error: (socket, error) => void (socket === this.socket && this.drop(error.message)),
-        connectError: (_socket, error) => this.drop(error.message),
-        handshake: (socket, success, verifyError) => {
-          if (!success || verifyError)
-            this.drop(`TLS handshake failed: ${verifyError?.message ?? "unknown reason"}`, socket);
-        },
+        error: (socket, message) => void (socket === this.socket && this.drop(message)),
+        connectError: (message) => this.drop(message),
       },
-    }).catch((error: Error) => this.drop(error.message));
+    );
   }
 
-  private onOpen(socket: Socket<undefined>): void {
+  private onOpen(socket: PlatformSocket): void {
     if (this.closed) {
       socket.end();
       return;
