@@ -27,8 +27,13 @@ export interface LoggerOptions {
 
 const LEVELS: Record<LogLevel, pino.Level> = { DEBUG: "debug", INFO: "info", WARN: "warn", ERROR: "error" };
 
-/** The file destinations of loggers made by createLogger, for reopening after a rotation. */
-const logFiles = new WeakMap<Logger, { reopen(): void }>();
+/**
+ * Where a logger made by createLogger keeps its file destination, for reopening after a rotation.
+ * A registered symbol rather than a module-level map: Bun 1.4.5's bundler emits this module's
+ * state twice in the Node build (createLogger and reopenLogFile then saw two different maps).
+ */
+const LOG_FILE = Symbol.for("iot-jobs-agent.log-file");
+type WithFile = { [LOG_FILE]?: { reopen(): void } };
 
 export function createLogger(options: LoggerOptions): Logger {
   let destination: pino.DestinationStream;
@@ -57,7 +62,7 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     destination,
   );
-  if (file) logFiles.set(logger, file);
+  if (file) (logger as WithFile)[LOG_FILE] = file;
   return logger;
 }
 
@@ -66,7 +71,7 @@ export function createLogger(options: LoggerOptions): Logger {
  * stream, which has nothing to reopen. Children of a logger share its file.
  */
 export function reopenLogFile(logger: Logger): boolean {
-  const file = logFiles.get(logger);
+  const file = (logger as WithFile)[LOG_FILE];
   if (!file) return false;
   file.reopen();
   return true;
