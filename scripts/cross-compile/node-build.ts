@@ -9,9 +9,20 @@ import { join } from "node:path";
 
 export const NODE_BUILD_NAME = "iot-jobs-agent-node.mjs";
 
+/** Resolves src/platform/current.ts's `./bun.ts` to `./node.ts` (and touches nothing else). */
+export function nodePlatformPlugin(root: string): Bun.BunPlugin {
+  const nodeAdapter = join(root, "src", "platform", "node.ts");
+  const current = join(root, "src", "platform", "current.ts");
+  return {
+    name: "platform-node",
+    setup(build) {
+      build.onResolve({ filter: /^\.\/bun\.ts$/ }, (args) => (args.importer === current ? { path: nodeAdapter } : undefined));
+    },
+  };
+}
+
 /** Builds `outfile`; `define` carries the version and revision as for the executables. */
 export async function buildNodeAgent(root: string, outfile: string, define: Record<string, string>): Promise<void> {
-  const nodeAdapter = join(root, "src", "platform", "node.ts");
   const result = await Bun.build({
     entrypoints: [join(root, "src", "main.ts")],
     target: "node",
@@ -19,16 +30,7 @@ export async function buildNodeAgent(root: string, outfile: string, define: Reco
     minify: true,
     sourcemap: "none",
     define,
-    plugins: [
-      {
-        name: "platform-node",
-        setup(build) {
-          build.onResolve({ filter: /^\.\/bun\.ts$/ }, (args) =>
-            args.importer.endsWith(join("src", "platform", "current.ts")) ? { path: nodeAdapter } : undefined,
-          );
-        },
-      },
-    ],
+    plugins: [nodePlatformPlugin(root)],
   });
   if (!result.success) {
     for (const log of result.logs) console.error(log);
