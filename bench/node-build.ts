@@ -28,16 +28,36 @@ const node = nodeBinary();
 if (!node) throw new Error("no node (set IOT_JOBS_TEST_NODE)");
 const bunExe = compiledAgent("linux-x64");
 const nodeMjs = nodeBuild();
-const agentArgs = (id: string) => ["--endpoint", broker.url, "--thing-name", id, "--jobs-handler-dir", handlers, "--state-dir", join(work, `state-${id}`), "--log-level", "ERROR"];
+const agentArgs = (id: string) => [
+  "--endpoint",
+  broker.url,
+  "--thing-name",
+  id,
+  "--jobs-handler-dir",
+  handlers,
+  "--state-dir",
+  join(work, `state-${id}`),
+  "--log-level",
+  "ERROR",
+];
 const bareNode = join(work, "bare-node.mjs");
-writeFileSync(bareNode, `import { connect } from "node:net"; const s = connect(${broker.port}, "127.0.0.1"); s.on("data", () => {}); setInterval(() => {}, 1e9);\n`);
+writeFileSync(
+  bareNode,
+  `import { connect } from "node:net"; const s = connect(${broker.port}, "127.0.0.1");\n` +
+    's.on("data", () => {}); setInterval(() => {}, 1e9);\n',
+);
 
 function rss(pid: number): number {
   const s = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+)/.exec(s)![1]) / 1024;
 }
 
-async function startup(argv: string[], id: string, timeoutMs: number, env?: Record<string, string | undefined>): Promise<{ ms: number; rss: number }> {
+async function startup(
+  argv: string[],
+  id: string,
+  timeoutMs: number,
+  env?: Record<string, string | undefined>,
+): Promise<{ ms: number; rss: number }> {
   arrivals.delete(id);
   const t0 = performance.now();
   const p = Bun.spawn(argv, { stdout: "ignore", stderr: "ignore", cwd: work, env });
@@ -65,10 +85,17 @@ async function idleOnly(argv: string[]): Promise<number> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const rows: { name: string; ms: number[]; rss: number[] }[] = [
   { name: "iot-jobs-agent-linux-x64 (Bun executable)", ms: [], rss: [] },
-  { name: `iot-jobs-agent-node.mjs (node ${Bun.spawnSync([node, "--version"]).stdout.toString().trim()})`, ms: [], rss: [] },
+  {
+    name: `iot-jobs-agent-node.mjs (node ${Bun.spawnSync([node, "--version"]).stdout.toString().trim()})`,
+    ms: [],
+    rss: [],
+  },
 ];
 for (let i = 0; i < runs; i++) {
-  for (const [k, argv] of [[0, [bunExe]], [1, [node, nodeMjs]]] as const) {
+  for (const [k, argv] of [
+    [0, [bunExe]],
+    [1, [node, nodeMjs]],
+  ] as const) {
     const r = await startup([...argv, ...agentArgs(`r${k}-${i}`)], `r${k}-${i}`, 10_000);
     rows[k]!.ms.push(r.ms);
     rows[k]!.rss.push(r.rss);
@@ -80,16 +107,26 @@ console.log("| build | file | start-up to subscribed | max | idle RSS |");
 console.log("|---|---:|---:|---:|---:|");
 console.log(`| floor: bare node holding a node:net socket | | | | ${bareRss.toFixed(1)} MB |`);
 const size = (f: string) => statSync(f).size;
-for (const [row, file] of [[rows[0]!, bunExe], [rows[1]!, nodeMjs]] as const) {
+for (const [row, file] of [
+  [rows[0]!, bunExe],
+  [rows[1]!, nodeMjs],
+] as const) {
   const s = size(file);
   const text = s > 1048576 ? `${(s / 1048576).toFixed(1)} MiB` : `${(s / 1024).toFixed(0)} KiB`;
-  console.log(`| ${row.name} | ${text} | **${median(row.ms).toFixed(1)} ms** | ${Math.max(...row.ms).toFixed(1)} ms | **${median(row.rss).toFixed(1)} MB** |`);
+  const [ms, max, rss] = [median(row.ms).toFixed(1), Math.max(...row.ms).toFixed(1), median(row.rss).toFixed(1)];
+  console.log(`| ${row.name} | ${text} | **${ms} ms** | ${max} ms | **${rss} MB** |`);
 }
 if (!armv7Missing()) {
   const { command, env } = armv7NodeCommand("cortex-a7");
   const arm: { ms: number; rss: number }[] = [];
-  for (let i = 0; i < 3; i++) arm.push(await startup([...command, nodeMjs, ...agentArgs(`arm-${i}`)], `arm-${i}`, 60_000, env));
-  console.log(`| same .mjs, armv7l node under qemu-arm-static, QEMU_CPU=cortex-a7 (reference only) | | ${median(arm.map((a) => a.ms)).toFixed(0)} ms | ${Math.max(...arm.map((a) => a.ms)).toFixed(0)} ms | (${median(arm.map((a) => a.rss)).toFixed(1)} MB, qemu included) |`);
+  for (let i = 0; i < 3; i++)
+    arm.push(await startup([...command, nodeMjs, ...agentArgs(`arm-${i}`)], `arm-${i}`, 60_000, env));
+  const ms = arm.map((a) => a.ms);
+  const rss = median(arm.map((a) => a.rss)).toFixed(1);
+  const name = "same .mjs, armv7l node under qemu-arm-static, QEMU_CPU=cortex-a7 (reference only)";
+  console.log(
+    `| ${name} | | ${median(ms).toFixed(0)} ms | ${Math.max(...ms).toFixed(0)} ms | (${rss} MB, qemu included) |`,
+  );
 }
 await peer.endAsync(true);
 await broker.stop();

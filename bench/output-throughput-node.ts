@@ -16,7 +16,13 @@ if (typeof Bun !== "undefined") {
   const root = join(import.meta.dir, "..");
   const { nodePlatformPlugin } = await import("../scripts/cross-compile/node-build.ts");
   const out = mkdtempSync(join(tmpdir(), "bench-node-"));
-  const built = await Bun.build({ entrypoints: [import.meta.path], target: "node", format: "esm", outdir: out, plugins: [nodePlatformPlugin(root)] });
+  const built = await Bun.build({
+    entrypoints: [import.meta.path],
+    target: "node",
+    format: "esm",
+    outdir: out,
+    plugins: [nodePlatformPlugin(root)],
+  });
   if (!built.success) throw new Error(built.logs.join("\n"));
   const node = process.env.IOT_JOBS_TEST_NODE ?? "node";
   const r = spawnSync(node, ["--expose-gc", built.outputs[0]!.path, ...process.argv.slice(2)], { stdio: "inherit" });
@@ -36,7 +42,10 @@ async function main(): Promise<void> {
 
   const baseline = async (): Promise<number> => {
     const fifo = `/tmp/iot-jobs-bench-${process.pid}.fifo`;
-    const script = `rm -f ${fifo}; mkfifo ${fifo}; cat ${fifo} > /dev/null & sh -c "${generator.replaceAll('"', '\\"')}" 2> ${fifo} | cat > /dev/null; wait; rm -f ${fifo}`;
+    const quoted = generator.replaceAll('"', '\\"');
+    const script =
+      `rm -f ${fifo}; mkfifo ${fifo}; cat ${fifo} > /dev/null & ` +
+      `sh -c "${quoted}" 2> ${fifo} | cat > /dev/null; wait; rm -f ${fifo}`;
     const t0 = performance.now();
     await new Promise((resolve) => spawn("bash", ["-c", script], { stdio: "ignore" }).once("exit", resolve));
     return performance.now() - t0;
@@ -44,7 +53,11 @@ async function main(): Promise<void> {
 
   const agent = async (): Promise<{ ms: number; growthKb: number }> => {
     const command = `sh,-c,${generator.replaceAll(",", "\\,")}`;
-    const parsed = parseJobDocument({ version: "1.0", includeStdOut: true, steps: [{ action: { name: "firehose", type: "runCommand", input: { command } } }] });
+    const parsed = parseJobDocument({
+      version: "1.0",
+      includeStdOut: true,
+      steps: [{ action: { name: "firehose", type: "runCommand", input: { command } } }],
+    });
     if (!parsed.ok) throw new Error("bad document");
     (globalThis as { gc?: () => void }).gc?.();
     const before = rssKb();
@@ -80,7 +93,8 @@ async function main(): Promise<void> {
     growth = Math.max(growth, r.growthKb);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  console.log(`output throughput on node ${process.version}: ${mib} MiB on stdout + ${mib} MiB on stderr, ${rounds} rounds, medians`);
+  const what = `${mib} MiB on stdout + ${mib} MiB on stderr, ${rounds} rounds, medians`;
+  console.log(`output throughput on node ${process.version}: ${what}`);
   console.log(`  baseline (pipes into cat > /dev/null): ${median(base).toFixed(0)} ms`);
   console.log(`  agent runner (ring-buffer tails):      ${median(ours).toFixed(0)} ms`);
   console.log(`  ratio: ${(median(ours) / median(base)).toFixed(3)} (goal ≤ 1.5)`);

@@ -16,7 +16,9 @@ export function nodePlatformPlugin(root: string): Bun.BunPlugin {
   return {
     name: "platform-node",
     setup(build) {
-      build.onResolve({ filter: /^\.\/bun\.ts$/ }, (args) => (args.importer === current ? { path: nodeAdapter } : undefined));
+      build.onResolve({ filter: /^\.\/bun\.ts$/ }, (args) =>
+        args.importer === current ? { path: nodeAdapter } : undefined,
+      );
     },
   };
 }
@@ -37,7 +39,8 @@ export async function buildNodeAgent(root: string, outfile: string, define: Reco
     throw new Error("the Node build failed");
   }
   const [output] = result.outputs;
-  if (!output || result.outputs.length !== 1) throw new Error(`the Node build wrote ${result.outputs.length} files, not 1`);
+  if (!output || result.outputs.length !== 1)
+    throw new Error(`the Node build wrote ${result.outputs.length} files, not 1`);
   let code = await output.text();
   code = code.replace(/^#!.*\n/, "");
   // Bun marks its output "// @bun"; the file is for Node, which must be the one to run it.

@@ -94,7 +94,10 @@ function spawnPiped(req: PipedSpawn): PipedChild {
   for (const p of pipes ?? []) closeFd(p.writeFd);
   const readers = pipes
     ? [readPipe(pipes[0].readFd, req.stdout), readPipe(pipes[1].readFd, req.stderr)]
-    : [pump(proc.stdout as ReadableStream<Uint8Array>, req.stdout), pump(proc.stderr as ReadableStream<Uint8Array>, req.stderr)];
+    : [
+        pump(proc.stdout as ReadableStream<Uint8Array>, req.stdout),
+        pump(proc.stderr as ReadableStream<Uint8Array>, req.stderr),
+      ];
   return {
     pid: proc.pid,
     started: Promise.resolve(),
@@ -136,5 +139,10 @@ function pump(stream: ReadableStream<Uint8Array>, tail: ByteSink): { done: Promi
       // The pipe broke: what was read is kept.
     }
   })();
-  return { done, detach: () => void (detached = true) };
+  return {
+    done,
+    detach: () => {
+      detached = true;
+    },
+  };
 }

@@ -44,7 +44,9 @@ export const platform: Platform = {
   tryLockExclusive,
   runAsArgv,
   runAsMain: (_args, stderr) => {
-    stderr(`iot-jobs-agent: ${RUN_AS_COMMAND} is not part of the Node build (it runs steps as other users with setpriv)`);
+    stderr(
+      `iot-jobs-agent: ${RUN_AS_COMMAND} is not part of the Node build (it runs steps as other users with setpriv)`,
+    );
     return 126;
   },
   selfExecutable,
@@ -194,7 +196,10 @@ function tryLockExclusive(fd: number): FlockResult {
   });
   if (result.error) {
     const code = (result.error as NodeJS.ErrnoException).code;
-    return { kind: "unavailable", reason: `flock(1) could not be run (${code ?? result.error.message}); install util-linux or BusyBox flock` };
+    return {
+      kind: "unavailable",
+      reason: `flock(1) could not be run (${code ?? result.error.message}); install util-linux or BusyBox flock`,
+    };
   }
   if (result.status === 0) return { kind: "locked" };
   const stderr = result.stderr.toString().trim();
@@ -208,10 +213,14 @@ function runAsArgv(who: Identity, argv: readonly string[], pathEnv: string): Run
   if (!setpriv)
     return {
       ok: false,
-      reason: "sudo is not installed and setpriv (util-linux) is not either: the Node build needs one to run as another user",
+      reason:
+        "sudo is not installed and setpriv (util-linux) is not either: the Node build needs one to run as another user",
     };
   const groups = who.groups.length > 0 ? ["--groups", who.groups.join(",")] : ["--clear-groups"];
-  return { ok: true, argv: [setpriv, "--reuid", String(who.uid), "--regid", String(who.gid), ...groups, "--", ...argv] };
+  return {
+    ok: true,
+    argv: [setpriv, "--reuid", String(who.uid), "--regid", String(who.gid), ...groups, "--", ...argv],
+  };
 }
 
 /** The bundle itself (it starts with #!/usr/bin/env node), for handlers that call the agent back. */

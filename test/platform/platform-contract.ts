@@ -55,7 +55,9 @@ async function run(p: Platform, argv: string[], env: Record<string, string> = { 
 }
 
 function listen(server: Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)));
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)),
+  );
 }
 
 type Outcome = { kind: "open"; echoed: string } | { kind: "connectError"; message: string };
@@ -112,7 +114,12 @@ export function platformContract(p: Platform, pki?: ContractPki): ContractCase[]
       name: "spawnPiped: env and cwd are the request's, stdin is empty",
       async run() {
         const dir = mkdtempSync(join(tmpdir(), "platform-cwd-"));
-        const r = await run(p, ["/bin/sh", "-c", 'echo "$FOO"; pwd; cat; echo "[$HOME]"'], { FOO: "bar", PATH: "/usr/bin:/bin" }, dir);
+        const r = await run(
+          p,
+          ["/bin/sh", "-c", 'echo "$FOO"; pwd; cat; echo "[$HOME]"'],
+          { FOO: "bar", PATH: "/usr/bin:/bin" },
+          dir,
+        );
         assert.equal(r.out.text(), `bar\n${dir}\n[]\n`);
       },
     },
@@ -121,7 +128,12 @@ export function platformContract(p: Platform, pki?: ContractPki): ContractCase[]
       async run() {
         let code: string | undefined;
         try {
-          const child = p.spawnPiped({ argv: ["/nonexistent/program"], env: {}, stdout: new Collect(), stderr: new Collect() });
+          const child = p.spawnPiped({
+            argv: ["/nonexistent/program"],
+            env: {},
+            stdout: new Collect(),
+            stderr: new Collect(),
+          });
           await child.started;
         } catch (error) {
           code = (error as NodeJS.ErrnoException).code;
@@ -197,7 +209,11 @@ export function platformContract(p: Platform, pki?: ContractPki): ContractCase[]
       name: "runAsArgv: as root, the plan runs the command with the user's uid, gid and every group",
       skip: isRoot ? undefined : "needs root",
       async run() {
-        const plan = p.runAsArgv({ uid: 65534, gid: 65534, groups: [65534, 20, 44] }, ["/bin/sh", "-c", "id -u; id -g; id -G"], "/usr/sbin:/usr/bin:/sbin:/bin");
+        const plan = p.runAsArgv(
+          { uid: 65534, gid: 65534, groups: [65534, 20, 44] },
+          ["/bin/sh", "-c", "id -u; id -g; id -G"],
+          "/usr/sbin:/usr/bin:/sbin:/bin",
+        );
         assert.ok(plan.ok, plan.ok ? "" : plan.reason);
         const r = await run(p, plan.argv, { PATH: "/usr/bin:/bin" });
         assert.equal(r.err.text(), "");

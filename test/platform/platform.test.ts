@@ -26,9 +26,18 @@ describe("platform contract: Node adapter, in Node", () => {
   beforeAll(async () => {
     if (!node) return;
     const dir = tempDir("platform-node-");
-    const built = await Bun.build({ entrypoints: [join(import.meta.dir, "node-runner.ts")], target: "node", format: "esm", outdir: dir });
+    const built = await Bun.build({
+      entrypoints: [join(import.meta.dir, "node-runner.ts")],
+      target: "node",
+      format: "esm",
+      outdir: dir,
+    });
     expect(built.success).toBe(true);
-    const r = spawnSync(node, [built.outputs[0]!.path], { env: { ...process.env, PLATFORM_PKI: JSON.stringify(pki) }, encoding: "utf8", timeout: 120_000 });
+    const r = spawnSync(node, [built.outputs[0]!.path], {
+      env: { ...process.env, PLATFORM_PKI: JSON.stringify(pki) },
+      encoding: "utf8",
+      timeout: 120_000,
+    });
     for (const line of r.stdout.split("\n").filter(Boolean)) {
       const x = JSON.parse(line) as { name: string; ok?: boolean; skip?: string; error?: string };
       results.set(x.name, x);
