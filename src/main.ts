@@ -16,6 +16,8 @@ import { versionLine } from "./version.ts";
 async function main(argv: readonly string[]): Promise<number> {
   const out = (line: string) => void process.stdout.write(`${line}\n`);
   const err = (line: string) => void process.stderr.write(`${line}\n`);
+  // The Node build on a Node it does not support: say so before anything can fail obscurely.
+  if (platform.runtimeProblem) return err(`iot-jobs-agent: FATAL: ${platform.runtimeProblem}`), 1;
   // A step as another user without sudo (the Bun build: drop-privileges.ts): replaces this process, or fails.
   if (argv[0] === RUN_AS_COMMAND) return platform.runAsMain(argv.slice(1), err);
   // Its own flags (--cert means the signer's certificate here); node:crypto is loaded only for it.

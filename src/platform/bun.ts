@@ -13,6 +13,7 @@ import type { ConnectOptions, PipedChild, PipedSpawn, Platform, PlatformSocket, 
 
 export const platform: Platform = {
   runtime: `bun ${Bun.version}`,
+  runtimeProblem: undefined, // the executable carries its own runtime
   connect,
   spawnPiped,
   tryLockExclusive,

@@ -37,8 +37,20 @@ import type {
 } from "./platform.ts";
 import { RUN_AS_COMMAND } from "./platform.ts";
 
+/** The oldest Node the build is tested on and packaged for (Depends: nodejs (>= 20)). */
+export const OLDEST_NODE_MAJOR = 20;
+
+/** Why `version` (process.version) is too old, or undefined. */
+export function nodeVersionProblem(version: string): string | undefined {
+  const major = Number(/^v?(\d+)\./.exec(version)?.[1]);
+  if (major >= OLDEST_NODE_MAJOR) return undefined;
+  const needed = `Node.js ${OLDEST_NODE_MAJOR} or later`;
+  return `Node.js ${version} is too old: this build needs ${needed} (docs/INSTALL.md, "32-bit ARM")`;
+}
+
 export const platform: Platform = {
   runtime: `node ${process.version}`,
+  runtimeProblem: nodeVersionProblem(process.version),
   connect,
   spawnPiped,
   tryLockExclusive,

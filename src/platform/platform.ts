@@ -13,6 +13,8 @@ import type { ByteSink } from "../runner/byte-sink.ts";
 export interface Platform {
   /** "bun 1.4.5", "node v20.19.2": for the version line. */
   readonly runtime: string;
+  /** Why this runtime cannot run the agent (a Node older than the build supports), or undefined. */
+  readonly runtimeProblem: string | undefined;
   /** Opens a TCP or TLS connection; every outcome arrives through `handlers`. */
   connect(options: ConnectOptions, handlers: SocketHandlers): void;
   /**

@@ -271,6 +271,7 @@ export function platformContract(p: Platform, pki?: ContractPki): ContractCase[]
       name: "runtime names the runtime and its version",
       async run() {
         assert.match(p.runtime, /^(bun \d+\.\d+\.\d+|node v\d+\.\d+\.\d+)/);
+        assert.equal(p.runtimeProblem, undefined);
       },
     },
   ];

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { platform as bunPlatform } from "../../src/platform/bun.ts";
+import { nodeVersionProblem } from "../../src/platform/node.ts";
 import { makeTestPki } from "../helpers/certs.ts";
 import { nodeBinary } from "../helpers/runtimes.ts";
 import { tempDir } from "../helpers/temp.ts";
@@ -18,6 +19,15 @@ describe("platform contract: Bun adapter", () => {
     if (c.skip) test.skip(`${c.name} (${c.skip})`, () => {});
     else test(c.name, () => c.run(), 30_000);
   }
+});
+
+test("the Node build refuses a Node older than 20 with a clear reason, and accepts 20 and later", () => {
+  expect(nodeVersionProblem("v18.19.0")).toBe(
+    'Node.js v18.19.0 is too old: this build needs Node.js 20 or later (docs/INSTALL.md, "32-bit ARM")',
+  );
+  expect(nodeVersionProblem("v20.0.0")).toBeUndefined();
+  expect(nodeVersionProblem("v22.12.1")).toBeUndefined();
+  expect(bunPlatform.runtimeProblem).toBeUndefined();
 });
 
 describe("platform contract: Node adapter, in Node", () => {
