@@ -11,6 +11,7 @@ import { runJob } from "../runner/run-job.ts";
 import { ExecutionRecord } from "../state/execution-record.ts";
 import { currentBootId, describeStep, killOrphanedStep } from "../state/orphan-steps.ts";
 import { acquireInstanceLock } from "../state/instance-lock.ts";
+import { platform } from "../platform/current.ts";
 
 /** Time from SIGTERM to exit, at most; a reboot handler's SIGTERM must not wait on us. */
 const SHUTDOWN_BUDGET_MS = 1500;
@@ -73,7 +74,7 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
     progressFile: progressFileIn(config.stateDir),
     // A job's buffers and parsed messages are garbage once it is over: collect them now, while the
     // device is idle, rather than let the heap grow to the collector's own threshold first.
-    afterJob: () => Bun.gc(true),
+    afterJob: () => platform.collectGarbage(),
     afterSuccess: inventory ? () => void inventory.report() : undefined,
     runJob: (document, signal, jobLog, hooks) =>
       runJob(document, {

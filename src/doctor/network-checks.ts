@@ -15,7 +15,7 @@ import type { ConnectionSettings } from "../config/connection-settings.ts";
 import { agentSubscriptions, jobsTopics, replyTopic } from "../protocol/topics.ts";
 import { describeProxy } from "../config/http-proxy-config.ts";
 import { alpnWireFormat, MqttClient } from "../mqtt/client.ts";
-import { openThroughProxy } from "../mqtt/http-proxy.ts";
+import { platform } from "../platform/current.ts";
 import { nodeDns } from "../util/lazy-node.ts";
 import { type CheckLine, fail, ok, skip } from "./report.ts";
 
@@ -55,17 +55,28 @@ async function dnsCheck(host: string): Promise<CheckLine> {
   }
 }
 
-async function tcpCheck(host: string, port: number): Promise<CheckLine> {
-  try {
-    const socket = await withTimeout(
-      Bun.connect({ hostname: host, port, socket: { data() {}, error() {} } }),
-      `no answer from ${host}:${port} within ${STAGE_TIMEOUT_MS / 1000} s`,
+function tcpCheck(host: string, port: number): Promise<CheckLine> {
+  return new Promise((resolve) => {
+    const done = (line: CheckLine) => {
+      clearTimeout(timer);
+      resolve(line);
+    };
+    const timer = setTimeout(
+      () => done(fail("tcp", `cannot connect to ${host}:${port}: no answer within ${STAGE_TIMEOUT_MS / 1000} s`, tcpHint(port))),
+      STAGE_TIMEOUT_MS,
     );
-    socket.end();
-    return ok("tcp", `${host}:${port} accepts connections`);
-  } catch (error) {
-    return fail("tcp", `cannot connect to ${host}:${port}: ${(error as Error).message}`, `check that the broker runs and that a firewall lets port ${port} out`);
-  }
+    platform.connect(
+      { hostname: host, port },
+      {
+        open: (socket) => (socket.end(), done(ok("tcp", `${host}:${port} accepts connections`))),
+        data() {},
+        drain() {},
+        close() {},
+        error() {},
+        connectError: (message) => done(fail("tcp", `cannot connect to ${host}:${port}: ${message}`, tcpHint(port))),
+      },
+    );
+  });
 }
 
 /** A CONNECT tunnel to the broker through the configured proxy (closed at once). */
@@ -77,18 +88,35 @@ function proxyCheck(settings: ConnectionSettings): Promise<CheckLine> {
       clearTimeout(timer);
       resolve(line);
     };
-    const timer = setTimeout(() => done(fail("http-proxy", `no tunnel through ${describeProxy(proxy)} within ${STAGE_TIMEOUT_MS / 1000} s`)), STAGE_TIMEOUT_MS);
-    void openThroughProxy(proxy, { host, port, tls: undefined }, {
-      open: (socket) => {
-        socket.end();
-        done(ok("http-proxy", `${describeProxy(proxy)} tunnels to ${host}:${port} (${proxy.source})`));
+    const timer = setTimeout(
+      () => done(fail("http-proxy", `no tunnel through ${describeProxy(proxy)} within ${STAGE_TIMEOUT_MS / 1000} s`)),
+      STAGE_TIMEOUT_MS,
+    );
+    platform.connect(
+      { hostname: host, port, proxy },
+      {
+        open: (socket) => {
+          socket.end();
+          done(ok("http-proxy", `${describeProxy(proxy)} tunnels to ${host}:${port} (${proxy.source})`));
+        },
+        data() {},
+        drain() {},
+        close() {},
+        error() {},
+        connectError: (message) =>
+          done(
+            fail(
+              "http-proxy",
+              message,
+              `check ${proxy.source}: host, port, credentials, and that the proxy allows CONNECT to port ${port}`,
+            ),
+          ),
       },
-      data() {},
-      connectError: (_socket, error) =>
-        done(fail("http-proxy", error.message, `check ${proxy.source}: host, port, credentials, and that the proxy allows CONNECT to port ${port}`)),
-    });
+    );
   });
 }
+
+const tcpHint = (port: number) => `check that the broker runs and that a firewall lets port ${port} out`;
 
 function tlsCheck(settings: ConnectionSettings): Promise<CheckLine> {
   const { host, port, alpn } = settings.endpoint;
@@ -98,33 +126,38 @@ function tlsCheck(settings: ConnectionSettings): Promise<CheckLine> {
       resolve(line);
     };
     const timer = setTimeout(() => done(fail("tls", `no TLS handshake with ${host}:${port} within ${STAGE_TIMEOUT_MS / 1000} s`)), STAGE_TIMEOUT_MS);
-    Bun.connect({
-      hostname: host,
-      port,
-      tls: {
-        cert: settings.cert ? readFileSync(settings.cert) : undefined,
-        key: settings.key ? readFileSync(settings.key) : undefined,
-        ca: settings.rootCa ? readFileSync(settings.rootCa) : undefined,
-        serverName: host,
-        rejectUnauthorized: true,
-        ...(alpn ? { ALPNProtocols: alpnWireFormat(alpn) } : {}),
+    const caHint = settings.rootCa
+      ? `check that ${settings.rootCa} is the CA of this endpoint (AmazonRootCA1.pem for AWS IoT)`
+      : "set root-ca to the broker's CA";
+    platform.connect(
+      {
+        hostname: host,
+        port,
+        tls: {
+          cert: settings.cert ? readFileSync(settings.cert) : undefined,
+          key: settings.key ? readFileSync(settings.key) : undefined,
+          ca: settings.rootCa ? readFileSync(settings.rootCa) : undefined,
+          serverName: host,
+          ...(alpn ? { ALPNProtocols: alpnWireFormat(alpn) } : {}),
+        },
       },
-      socket: {
-        data() {},
-        handshake(socket, success, verifyError) {
+      {
+        open: (socket) => {
           socket.end();
-          if (success && !verifyError) done(ok("tls", `handshake with ${host}:${port}${alpn ? ` (ALPN ${alpn})` : ""}, server certificate trusted`));
-          else
-            done(fail("tls", `TLS handshake with ${host}:${port} failed: ${verifyError?.message ?? "refused"}`, settings.rootCa ? `check that ${settings.rootCa} is the CA of this endpoint (AmazonRootCA1.pem for AWS IoT)` : "set root-ca to the broker's CA"));
+          done(ok("tls", `handshake with ${host}:${port}${alpn ? ` (ALPN ${alpn})` : ""}, server certificate trusted`));
         },
-        error(_socket, error) {
-          done(fail("tls", `TLS with ${host}:${port} failed: ${error.message}`));
-        },
-        close() {
-          done(fail("tls", `${host}:${port} closed the connection during the TLS handshake`, "the broker may have refused the client certificate: is it registered and ACTIVE?"));
-        },
+        data() {},
+        drain() {},
+        close() {},
+        error: (_socket, message) => done(fail("tls", `TLS with ${host}:${port} failed: ${message}`)),
+        connectError: (message) =>
+          done(
+            message.includes("closed before")
+              ? fail("tls", `${host}:${port} closed the connection during the TLS handshake`, "the broker may have refused the client certificate: is it registered and ACTIVE?")
+              : fail("tls", `TLS handshake with ${host}:${port} failed: ${message.replace(/^TLS handshake failed: /, "")}`, caHint),
+          ),
       },
-    }).catch((error: Error) => done(fail("tls", `TLS with ${host}:${port} failed: ${error.message}`)));
+    );
   });
 }
 

@@ -18,8 +18,8 @@
  */
 import { closeSync, mkdirSync, openSync, readlinkSync } from "node:fs";
 import { dirname } from "node:path";
-import type { FileSink } from "bun";
 import type { LogLevel } from "../config/schema.ts";
+import { platform } from "../platform/current.ts";
 import { REDACTED, redactSecrets } from "../util/redact.ts";
 
 export type LevelName = "fatal" | "error" | "warn" | "info" | "debug" | "trace";
@@ -62,8 +62,13 @@ interface Destination {
   reopen?(): void;
 }
 
-/** The file destinations of loggers made by createLogger, for reopening after a rotation. */
-const logFiles = new WeakMap<Logger, Destination>();
+/**
+ * Where a logger made by createLogger keeps its file destination, for reopening after a rotation.
+ * A registered symbol rather than a module-level map: Bun 1.4.5's bundler emits this module's
+ * state twice in the Node build (createLogger and reopenLogFile then saw two different maps).
+ */
+const LOG_FILE = Symbol.for("iot-jobs-agent.log-file");
+type WithFile = { [LOG_FILE]?: Destination };
 
 export function createLogger(options: LoggerOptions): Logger {
   let destination: Destination;
@@ -72,12 +77,12 @@ export function createLogger(options: LoggerOptions): Logger {
     destination = fileDestination(options.file);
   } else {
     const fd = options.fd ?? 1;
-    const sink = (fd === 1 ? Bun.stdout : Bun.stderr).writer();
+    const sink = platform.fdWriter(fd);
     const pretty = options.pretty ?? isTerminal(fd);
-    destination = { write: (line) => writeNow(sink, pretty ? prettyLine(line) : line) };
+    destination = { write: (line) => sink.write(pretty ? prettyLine(line) : line) };
   }
   const logger = new JsonLogger(VALUES[LEVELS[options.level]], LEVELS[options.level], destination, "", {});
-  if (destination.reopen) logFiles.set(logger, destination);
+  if (destination.reopen) (logger as unknown as WithFile)[LOG_FILE] = destination;
   return logger;
 }
 
@@ -86,7 +91,7 @@ export function createLogger(options: LoggerOptions): Logger {
  * stream, which has nothing to reopen. Children of a logger share its file.
  */
 export function reopenLogFile(logger: Logger): boolean {
-  const file = logFiles.get(logger);
+  const file = (logger as unknown as WithFile)[LOG_FILE];
   if (!file?.reopen) return false;
   file.reopen();
   return true;
@@ -194,26 +199,20 @@ function serializeError(value: unknown): unknown {
   return out;
 }
 
-function writeNow(sink: FileSink, text: string): void {
-  sink.write(text);
-  sink.flush();
-}
-
 /** Append mode and mode 600 for a new file; reopened by name after a rotation. */
 function fileDestination(path: string): Destination {
   let fd = openSync(path, "a", 0o600);
-  let sink = Bun.file(fd).writer();
+  let sink = platform.fdWriter(fd);
   return {
-    write: (line) => writeNow(sink, line),
+    write: (line) => sink.write(line),
     // The directory may have gone with the rotation (or a clean-up): make it again first. A failure
     // throws before the old descriptor is closed, so logging goes on into the old file.
     reopen: () => {
       mkdirSync(dirname(path), { recursive: true, mode: 0o745 });
       const next = openSync(path, "a", 0o600);
       const old = fd;
-      sink.flush();
       fd = next;
-      sink = Bun.file(next).writer();
+      sink = platform.fdWriter(next);
       closeSync(old);
     },
   };

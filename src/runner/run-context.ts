@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { AgentConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
+import { platform } from "../platform/current.ts";
 import { lookupUser } from "./user-lookup.ts";
 import type { RunContext } from "./run-job.ts";
 
@@ -53,7 +54,8 @@ export function runContextFor(
   delete env.IOT_JOBS_TRUSTED_CERTIFICATES;
   const anchors = config.jobs.signing.trustedCertificates;
   if (anchors) env.IOT_JOBS_TRUSTED_CERTIFICATES = anchors;
-  if (Bun.main.startsWith("/$bunfs/")) env.IOT_JOBS_AGENT = process.execPath;
+  const self = platform.selfExecutable();
+  if (self) env.IOT_JOBS_AGENT = self;
   const pathEnv = env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   return {
     handlerDirectory: config.jobs.handlerDirectory,

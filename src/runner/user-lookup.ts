@@ -10,6 +10,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { type Clock, systemClock } from "../util/clock.ts";
+import { platform } from "../platform/current.ts";
 import { searchPath } from "./handler-path.ts";
 
 export interface UserInfo {
@@ -114,13 +115,14 @@ export function parsePasswdLine(line: string): PasswdEntry | undefined {
 
 async function run(argv: string[], signal: AbortSignal): Promise<{ code: number; stdout: string }> {
   signal.throwIfAborted();
+  const chunks: Uint8Array[] = [];
+  const discard = { push: () => {}, end: () => {} };
   // Its own process group, so a timeout takes down whatever the tool started too.
-  const proc = Bun.spawn(argv, {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "ignore",
-    detached: true,
+  const proc = platform.spawnPiped({
+    argv,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C" },
+    stdout: { push: (chunk) => void chunks.push(chunk.slice()), end: () => {} },
+    stderr: discard,
   });
   let onAbort = () => {};
   const aborted = new Promise<never>((_, reject) => {
@@ -136,10 +138,11 @@ async function run(argv: string[], signal: AbortSignal): Promise<{ code: number;
   });
   aborted.catch(() => {});
   try {
-    const answer = Promise.all([new Response(proc.stdout).text(), proc.exited]).then(([stdout, code]) => ({
-      code,
-      stdout,
-    }));
+    const answer = (async () => {
+      await proc.started;
+      const [exit] = await Promise.all([proc.exited, proc.outputDone]);
+      return { code: exit.exitCode ?? -1, stdout: Buffer.concat(chunks).toString() };
+    })();
     return await Promise.race([answer, aborted]);
   } finally {
     signal.removeEventListener("abort", onAbort);

@@ -9,8 +9,9 @@ import { createServer } from "node:net";
 import { makeTestPki, type TestPki } from "../helpers/certs.ts";
 import { freePort, Mosquitto, mosquittoPath } from "../helpers/mosquitto.ts";
 import { iotClient, startLocalService } from "../helpers/local-service.ts";
+import { agentCommand } from "../helpers/runtimes.ts";
 import { Tinyproxy, tinyproxyPath } from "../helpers/tinyproxy.ts";
-import { REPO_ROOT, tempDir, writeHandler } from "../helpers/temp.ts";
+import { tempDir, writeHandler } from "../helpers/temp.ts";
 
 // `iot-jobs-agent doctor` as a process, against a real Mosquitto with mutual TLS (and a small Jobs
 // responder), and against iot-jobs-local: a good setup passes, each broken one names its fix.
@@ -19,7 +20,7 @@ const hasMosquitto = mosquittoPath() !== undefined;
 const isRoot = process.geteuid?.() === 0;
 
 async function doctor(args: string[]): Promise<{ code: number; out: string }> {
-  const proc = Bun.spawn([process.execPath, join(REPO_ROOT, "src/main.ts"), "doctor", ...args], {
+  const proc = Bun.spawn([...agentCommand(), "doctor", ...args], {
     stdout: "pipe",
     stderr: "pipe",
     env: { ...process.env, HOME: tempDir() },

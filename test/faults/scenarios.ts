@@ -11,6 +11,7 @@ import { existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunningService } from "../../src/service/service.ts";
 import { AgentProcess } from "../helpers/agent-process.ts";
+import { agentCommand, testRuntime } from "../helpers/runtimes.ts";
 import { compiledAgent, spawnService } from "../helpers/executables.ts";
 import { dataClient, iotClient, startLocalService, thingArn } from "../helpers/local-service.ts";
 import { Mosquitto } from "../helpers/mosquitto.ts";
@@ -79,8 +80,11 @@ async function newThing(env: Env): Promise<string> {
   return name;
 }
 
+/** The compiled executable, or the Node build with IOT_JOBS_TEST_RUNTIME=node (test/helpers/runtimes.ts). */
+const agentUnderTest = (): string[] => (testRuntime() === "node" ? agentCommand("node") : [compiledAgent("linux-x64")]);
+
 function startAgent(env: Env, thing: string, brokerUrl: string, stateDir = tempDir("fault-state-"), extra: { maxReruns?: number; updateRetrySeconds?: number } = {}): AgentProcess {
-  const a = AgentProcess.start({ brokerUrl, thingName: thing, handlerDirectory: env.handlers, stateDir, command: [compiledAgent("linux-x64")], updateRetrySeconds: extra.updateRetrySeconds ?? 0.5, maxReruns: extra.maxReruns });
+  const a = AgentProcess.start({ brokerUrl, thingName: thing, handlerDirectory: env.handlers, stateDir, command: agentUnderTest(), updateRetrySeconds: extra.updateRetrySeconds ?? 0.5, maxReruns: extra.maxReruns });
   env.agents.push(a);
   return a;
 }
