@@ -121,6 +121,48 @@ export interface Shadow {
   readonly timestamp: number;
 }
 
+export type CertificateStatus =
+  | "ACTIVE"
+  | "INACTIVE"
+  | "REVOKED"
+  | "PENDING_TRANSFER"
+  | "REGISTER_INACTIVE"
+  | "PENDING_ACTIVATION";
+
+/** An X.509 certificate known to the service (a device's identity, as on AWS IoT). */
+export interface Certificate {
+  /** SHA-256 of the DER, in hex (AWS's certificate id). */
+  readonly certificateId: string;
+  readonly certificatePem: string;
+  readonly status: CertificateStatus;
+  /** Issued by this data directory's CA, or registered without a CA. */
+  readonly certificateMode: "DEFAULT" | "SNI_ONLY";
+  readonly issuedByLocalCa: boolean;
+  readonly ownedBy: string;
+  readonly creationDate: number;
+  readonly lastModifiedDate: number;
+  readonly validity: { readonly notBefore: number; readonly notAfter: number };
+  /** Things attached to this principal (AttachThingPrincipal). */
+  readonly things: readonly string[];
+  /** IoT policies attached to this principal (AttachPolicy). */
+  readonly policies: readonly string[];
+}
+
+/** An AWS IoT policy document (JSON text as given) and its one version. */
+export interface IotPolicy {
+  readonly policyName: string;
+  readonly policyDocument: string;
+  readonly creationDate: number;
+  readonly lastModifiedDate: number;
+}
+
+/** The data directory's certificate authority (key kept in the store, as the data directory is 0700). */
+export interface LocalCa {
+  readonly certificatePem: string;
+  /** PKCS#8 PEM. Never logged, never answered over HTTP. */
+  readonly privateKeyPem: string;
+}
+
 export interface PackageConfiguration {
   readonly versionUpdateByJobsConfig: { readonly enabled: boolean; readonly roleArn?: string };
 }

@@ -6,7 +6,10 @@
 import type { Logger } from "../log/logger.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { attachToBroker } from "./broker/attached-broker.ts";
-import { startEmbeddedBroker } from "./broker/embedded-broker.ts";
+import { type EmbeddedTransport, startEmbeddedBroker } from "./broker/embedded-broker.ts";
+import { IotAuthorizer } from "./broker/iot-authorizer.ts";
+import { Identity } from "./identity/identity.ts";
+import { writeRootCa } from "./identity/root-ca-file.ts";
 import type { Transport } from "./broker/transport.ts";
 import { PackageCatalog } from "./catalog/packages.ts";
 import { type DataDirLock, lockDataDir } from "./data-dir-lock.ts";
@@ -38,11 +41,21 @@ export interface ServiceOptions {
   readonly log: Logger;
   /** Time and timers (default: the system clock; tests pass a ManualClock). */
   readonly clock?: Clock;
+  /** The embedded broker's MQTT-over-TLS port (mutual TLS, IoT policies); undefined: no TLS listener. */
+  readonly mqttsPort?: number;
+  /** false: no plain MQTT listener (default true). */
+  readonly plainMqtt?: boolean;
+  /** Apply IoT policies on the plain listener too (default: the open development mode). */
+  readonly policyOnPlain?: boolean;
 }
 
 export interface RunningService {
   readonly mqttUrl: string;
   readonly httpUrl: string;
+  /** `mqtts://host:port` of the mutual-TLS listener, when it runs. */
+  readonly mqttsUrl?: string;
+  /** The file holding the local CA's certificate (a device's `root-ca`), when the TLS listener runs. */
+  readonly rootCaPath?: string;
   readonly store: Store;
   stop(): Promise<void>;
 }
@@ -104,6 +117,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       }),
   });
   jobs = new JobControl(store, engine, fleet, catalog, now);
+  const identity = new Identity(store, fleet, now);
   fleet.onMembershipChange((thing, joined, left) => jobs.onMembershipChange(thing, joined, left));
   fleet.onThingDeleted((thing) => jobs.onThingDeleted(thing));
 
@@ -127,7 +141,18 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       for (const p of handleShadowRequest(shadows, topic, payload, now)) publish(p.topic, p.payload);
     }
   };
+  let rootCa: { path: string; remove(): void } | undefined;
+  let embedded: EmbeddedTransport | undefined;
   try {
+    const tls =
+      options.mqttsPort !== undefined && !options.broker
+        ? {
+            port: options.mqttsPort,
+            caPem: (await identity.ca()).certificatePem,
+            ...(await identity.serverCertificate([options.host])),
+          }
+        : undefined;
+    if (tls) rootCa = writeRootCa(options.dataDir, tls.caPem);
     transport = options.broker
       ? await attachToBroker(
           options.broker,
@@ -143,8 +168,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
           onRequest,
           isRegisteredThing: (id) => fleet.hasThing(id),
           logRefusal: (fields, message) => log.warn(fields, message),
+          logDenial: (fields, message) => log.warn(fields, message),
+          plain: options.plainMqtt,
+          tls,
+          authorizer: new IotAuthorizer(identity, fleet),
+          policyOnPlain: options.policyOnPlain,
         });
+    if (!options.broker) embedded = transport as EmbeddedTransport;
   } catch (error) {
+    rootCa?.remove();
     store.close();
     lock?.release();
     throw error;
@@ -162,6 +194,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         for (const m of messages) publish(shadowTopic(thing, shadowName, op, m.suffix as ShadowPush), m.payload);
       },
       now,
+      identity,
+      endpoints: (type) => endpointOf(type),
     }),
     { hostNames: options.httpHostNames },
   );
@@ -172,16 +206,31 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
   engine.start();
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  const hostPort = (url: string | undefined) => url?.replace(/^\w+:\/\//, "");
+  const endpointOf = (type: string): string | undefined =>
+    type === "iot:Data-ATS" || type === "iot:Data"
+      ? hostPort(embedded?.mqttsUrl ?? transport?.url)
+      : type === "iot:Jobs"
+        ? `${host}:${server.port}`
+        : undefined;
+  identity.onStatusChange((certificateId, status) => {
+    if (status === "ACTIVE") return;
+    const ended = embedded?.endSessionsOf(certificateId) ?? 0;
+    if (ended > 0) log.warn({ certificateId, status, sessions: ended }, `Certificate is now ${status}: its sessions end`);
+  });
 
   return {
     mqttUrl: transport.url,
     httpUrl: `http://${host}:${server.port}`,
+    ...(embedded?.mqttsUrl ? { mqttsUrl: embedded.mqttsUrl } : {}),
+    ...(rootCa ? { rootCaPath: rootCa.path } : {}),
     store,
     async stop() {
       engine.stop();
       await server.stop(true);
       await transport?.close();
       store.close();
+      rootCa?.remove();
       lock?.release();
     },
   };

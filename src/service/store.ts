@@ -18,7 +18,10 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type {
+  Certificate,
   Execution,
+  IotPolicy,
+  LocalCa,
   Job,
   PackageConfiguration,
   PackageVersion,
@@ -39,6 +42,9 @@ interface Kinds {
   version: PackageVersion;
   shadow: Shadow;
   setting: PackageConfiguration | { readonly value: number };
+  certificate: Certificate;
+  policy: IotPolicy;
+  localCa: LocalCa;
 }
 export type Kind = keyof Kinds;
 export type RecordOf<K extends Kind> = Kinds[K];
@@ -81,6 +87,9 @@ export class Store {
     version: new Map(),
     shadow: new Map(),
     setting: new Map(),
+    certificate: new Map(),
+    policy: new Map(),
+    localCa: new Map(),
   };
   private readonly indexes = new Map<string, Index>();
   private readonly indexesOf = new Map<Kind, Index[]>();

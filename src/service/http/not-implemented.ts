@@ -14,7 +14,7 @@ const refused = (reason: string): NotImplemented => ({ status: "refused", reason
 
 const ROLLOUT = planned("job templates and roll-out controls come with the roll-out work");
 const THING_TYPES = planned("changing a thing type's MQTT 5 configuration (the local broker speaks MQTT 3.1.1)");
-const PRINCIPALS = refused("certificates and principals: the local broker identifies things by client id");
+const PRINCIPALS = planned("the V2 listings (ListThingPrincipals and ListPrincipalThings are implemented)");
 const BILLING = refused("billing groups have no meaning locally");
 const REGISTRATION = refused("bulk registration tasks read from S3");
 const SBOM = refused("SBOMs are stored in S3");
@@ -22,21 +22,17 @@ const SBOM = refused("SBOMs are stored in S3");
 export const NOT_IMPLEMENTED: Readonly<Record<string, NotImplemented>> = {
   "iot:AddThingToBillingGroup": BILLING,
   "iot:AssociateSbomWithPackageVersion": SBOM,
-  "iot:AttachThingPrincipal": PRINCIPALS,
   "iot:CreateJobTemplate": ROLLOUT,
   "iot:DeleteJobExecution": planned("deleting single executions"),
   "iot:DeleteJobTemplate": ROLLOUT,
   "iot:DescribeJobTemplate": ROLLOUT,
   "iot:DescribeManagedJobTemplate": refused("AWS managed job templates are AWS's documents"),
   "iot:DescribeThingRegistrationTask": REGISTRATION,
-  "iot:DetachThingPrincipal": PRINCIPALS,
   "iot:DisassociateSbomFromPackageVersion": SBOM,
   "iot:GetThingConnectivityData": planned("connectivity from the embedded broker"),
   "iot:ListJobTemplates": ROLLOUT,
   "iot:ListManagedJobTemplates": refused("AWS managed job templates are AWS's documents"),
-  "iot:ListPrincipalThings": PRINCIPALS,
   "iot:ListPrincipalThingsV2": PRINCIPALS,
-  "iot:ListThingPrincipals": PRINCIPALS,
   "iot:ListThingPrincipalsV2": PRINCIPALS,
   "iot:ListThingRegistrationTaskReports": REGISTRATION,
   "iot:ListThingRegistrationTasks": REGISTRATION,

@@ -7,7 +7,9 @@ import type { ThingTypes } from "../../registry/thing-types.ts";
 import type { ShadowService } from "../../shadows/shadows.ts";
 import type { ServiceName } from "../api-model.ts";
 import type { Operations } from "../router.ts";
+import type { Identity } from "../../identity/identity.ts";
 import { groupRoutes } from "./groups.ts";
+import { type Endpoints, identityRoutes } from "./identity.ts";
 import { jobsDataRoutes } from "./jobs-data.ts";
 import { jobRoutes } from "./jobs.ts";
 import { packageRoutes } from "./packages.ts";
@@ -25,6 +27,10 @@ export interface HttpDeps {
   /** Publishes the MQTT side of an HTTP shadow change (accepted / delta / documents). */
   readonly publishShadow: PublishShadow;
   readonly now: () => number;
+  /** Certificates and IoT policies. */
+  readonly identity: Identity;
+  /** DescribeEndpoint's answers. */
+  readonly endpoints: Endpoints;
 }
 
 export function operations(d: HttpDeps): Record<ServiceName, Operations> {
@@ -35,6 +41,7 @@ export function operations(d: HttpDeps): Record<ServiceName, Operations> {
       ...groupRoutes(d.fleet, d.shadows),
       ...jobRoutes(d.jobs, d.engine, d.fleet),
       ...packageRoutes(d.catalog, d.now),
+      ...identityRoutes(d.identity, d.endpoints),
     },
     "iot-data": shadowRoutes(d.shadows, d.fleet, d.publishShadow, d.now),
     "iot-jobs-data": jobsDataRoutes(d.engine, d.fleet),
