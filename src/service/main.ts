@@ -18,7 +18,7 @@ const USAGE = `Usage: iot-jobs-local serve [options]
   --data-dir DIR       where the SQLite store lives (default: in memory, lost on exit)
   --mqtt-port N        embedded broker's plain MQTT port (default 1883; 0 picks a free port)
   --mqtts-port N       embedded broker's MQTT-over-TLS port: client certificates and IoT policies,
-                       as AWS IoT (default 8883; 0 picks a free port)
+                       as AWS IoT (default 8883, or a free port when --mqtt-port is 0)
   --listeners LIST     which embedded listeners run: mqtt, mqtts or mqtt,mqtts (default both)
   --plain-policy MODE  open: the plain listener trusts the client id (development mode, default);
                        enforce: the policies of the thing's ACTIVE certificates apply there too
@@ -110,7 +110,11 @@ export async function main(argv: string[]): Promise<number> {
       host: (values.host as string | undefined) ?? "127.0.0.1",
       mqttPort: port("mqtt-port", 1883),
       plainMqtt: listeners.has("mqtt"),
-      mqttsPort: listeners.has("mqtts") && values.broker === undefined ? port("mqtts-port", 8883) : undefined,
+      // A caller that asks for a free MQTT port (tests, scripts) gets a free TLS port too.
+      mqttsPort:
+        listeners.has("mqtts") && values.broker === undefined
+          ? port("mqtts-port", values["mqtt-port"] === "0" ? 0 : 8883)
+          : undefined,
       policyOnPlain: plainPolicy === "enforce",
       httpPort: port("http-port", 8080),
       broker: values.broker as string | undefined,
