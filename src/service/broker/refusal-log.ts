@@ -115,7 +115,7 @@ export class DenialLog {
   ) {}
 
   record(d: Denial): void {
-    const key = `${d.clientId}\u0000${d.action}\u0000${d.resource}`;
+    const key = `${d.clientId}\u0000${d.certificateId}\u0000${d.action}\u0000${d.resource}\u0000${d.reason}`;
     if (!this.window) {
       this.window = this.clock.setTimeout(() => this.rollOver(), this.intervalMs);
     }

@@ -239,10 +239,11 @@ function search(
         misses.push(`${where(p, i)}: its Condition does not hold`);
         return;
       }
+      const missed: string[] = [];
       for (const pattern of st.resources) {
         const sub = substitute(pattern, ctx);
         if ("unresolved" in sub) {
-          misses.push(`${where(p, i)}: ${pattern} — \${${sub.unresolved}} is unresolved${unresolvedWhy(sub.unresolved, ctx)}`);
+          missed.push(`${pattern} — \${${sub.unresolved}} is unresolved${unresolvedWhy(sub.unresolved, ctx)}`);
           continue;
         }
         if (matches(sub.tokens, resource)) {
@@ -250,15 +251,20 @@ function search(
           allow ??= `allowed by ${where(p, i)} (${pattern})`;
           return;
         }
-        if (st.effect === "Allow") misses.push(`${where(p, i)}: ${pattern}${hint(pattern, action)}`);
+        missed.push(`${shown(sub.tokens)}${hint(pattern, action)}`);
       }
+      if (st.effect === "Allow") misses.push(`${where(p, i)} allows only ${missed.join(", ")}`);
     });
   }
   if (allow) return { allowed: true, reason: allow };
   if (policies.length === 0) return { allowed: false, reason: "no policy is attached to the certificate" };
-  const tried = misses.length === 0 ? `no statement of ${policies.map((p) => p.name).join(", ")} is for ${action}` : `tried: ${misses.join("; ")}`;
-  return { allowed: false, reason: `no statement allows it (${tried})` };
+  const names = policies.map((p) => p.name).join(", ");
+  if (misses.length === 0) return { allowed: false, reason: `no statement of ${names} is for ${action}` };
+  return { allowed: false, reason: `no statement allows it: ${misses.join("; ")}` };
 }
+
+/** A resource pattern with its variables filled in, as the statement applies to this client. */
+const shown = (tokens: readonly Token[]) => tokens.map((t) => (typeof t === "string" ? t : t.literal)).join("");
 
 class DenyFound extends Error {}
 
