@@ -142,6 +142,8 @@ export interface Certificate {
   readonly creationDate: number;
   readonly lastModifiedDate: number;
   readonly validity: { readonly notBefore: number; readonly notAfter: number };
+  /** Order of creation (ListCertificates sorts by it). */
+  readonly sequence: number;
   /** Things attached to this principal (AttachThingPrincipal). */
   readonly things: readonly string[];
   /** IoT policies attached to this principal (AttachPolicy). */

@@ -216,7 +216,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   identity.onStatusChange((certificateId, status) => {
     if (status === "ACTIVE") return;
     const ended = embedded?.endSessionsOf(certificateId) ?? 0;
-    if (ended > 0) log.warn({ certificateId, status, sessions: ended }, `Certificate is now ${status}: its sessions end`);
+    if (ended > 0)
+      log.warn({ certificateId, status, sessions: ended }, `Certificate is now ${status}: its sessions end`);
   });
 
   return {

@@ -21,12 +21,22 @@ import { tempDir } from "./temp.ts";
 export function jobsMinimumPolicy(region: string, account: string): string {
   const arn = (rest: string) => `arn:aws:iot:${region}:${account}:${rest}`;
   const thing = "$aws/things/${iot:Connection.Thing.ThingName}/jobs";
-  const replies = ["start-next/accepted", "start-next/rejected", "*/update/accepted", "*/update/rejected", "notify-next"];
+  const replies = [
+    "start-next/accepted",
+    "start-next/rejected",
+    "*/update/accepted",
+    "*/update/rejected",
+    "notify-next",
+  ];
   return JSON.stringify({
     Version: "2012-10-17",
     Statement: [
       { Effect: "Allow", Action: "iot:Connect", Resource: arn("client/${iot:Connection.Thing.ThingName}") },
-      { Effect: "Allow", Action: "iot:Publish", Resource: [arn(`topic/${thing}/start-next`), arn(`topic/${thing}/*/update`)] },
+      {
+        Effect: "Allow",
+        Action: "iot:Publish",
+        Resource: [arn(`topic/${thing}/start-next`), arn(`topic/${thing}/*/update`)],
+      },
       { Effect: "Allow", Action: "iot:Subscribe", Resource: replies.map((r) => arn(`topicfilter/${thing}/${r}`)) },
       { Effect: "Allow", Action: "iot:Receive", Resource: replies.map((r) => arn(`topic/${thing}/${r}`)) },
     ],
@@ -42,7 +52,11 @@ export interface DeviceCredentials {
 }
 
 /** Writes a certificate and key as a device keeps them; `rootCa` is the service's CA file. */
-export function writeCredentials(certificatePem: string, privateKeyPem: string, rootCa: string): { cert: string; key: string } {
+export function writeCredentials(
+  certificatePem: string,
+  privateKeyPem: string,
+  rootCa: string,
+): { cert: string; key: string } {
   const dir = join(tempDir("device-creds-"), "certs");
   mkdirSync(dir, { mode: 0o700 });
   const cert = join(dir, "device.pem.crt");

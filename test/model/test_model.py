@@ -479,6 +479,108 @@ def scenario(h: Harness) -> dict:
     }
 
 
+POLICY_DOC = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "iot:Connect",
+     "Resource": f"{ACCOUNT}:client/${{iot:Connection.Thing.ThingName}}"}]})
+
+
+def identity_scenario(h: Harness) -> dict:
+    """Certificates, principals, policies and the endpoint. Returns their sweep bases."""
+    h.ok("iot", "CreateThing", thingName="m-id")
+    made = h.ok("iot", "CreateKeysAndCertificate", setAsActive=True)
+    cert_id, cert_arn = made.get("certificateId", ""), made.get("certificateArn", "")
+    h.expect("BEGIN" in made.get("keyPair", {}).get("PrivateKey", ""), "CreateKeysAndCertificate: no private key")
+    inactive = h.ok("iot", "CreateKeysAndCertificate", setAsActive=False).get("certificateId", "")
+    d = h.ok("iot", "DescribeCertificate", certificateId=cert_id).get("certificateDescription", {})
+    h.expect(d.get("status") == "ACTIVE", f"CreateKeysAndCertificate setAsActive not honoured: {d.get('status')}")
+    h.expect(h.ok("iot", "DescribeCertificate", certificateId=inactive)["certificateDescription"]["status"] == "INACTIVE",
+             "setAsActive=false not honoured")
+    # A CSR made by openssl, signed by the service's CA; an openssl self-signed certificate registered without a CA.
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=m-csr",
+                        "-keyout", f"{tmp}/k", "-out", f"{tmp}/csr"], check=True, capture_output=True)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=m-own", "-days", "1",
+                        "-keyout", f"{tmp}/k2", "-out", f"{tmp}/own"], check=True, capture_output=True)
+        csr, own = open(f"{tmp}/csr").read(), open(f"{tmp}/own").read()
+    from_csr = h.ok("iot", "CreateCertificateFromCsr", certificateSigningRequest=csr, setAsActive=True)
+    h.expect("BEGIN CERTIFICATE" in from_csr.get("certificatePem", ""), "CreateCertificateFromCsr: no certificate")
+    reg = h.ok("iot", "RegisterCertificateWithoutCA", certificatePem=own, status="ACTIVE")
+    h.error("iot", "RegisterCertificateWithoutCA", "ResourceAlreadyExistsException", certificatePem=own)
+    h.error("iot", "CreateCertificateFromCsr", "InvalidRequestException", certificateSigningRequest="not a csr")
+    listed = [c["certificateId"] for c in h.ok("iot", "ListCertificates", ascendingOrder=True).get("certificates", [])]
+    h.expect(listed[:2] == [cert_id, inactive], f"ListCertificates ascendingOrder: {listed}")
+    first = h.ok("iot", "ListCertificates", pageSize=1, ascendingOrder=True)
+    second = h.ok("iot", "ListCertificates", pageSize=1, marker=first.get("nextMarker", ""), ascendingOrder=True)
+    h.expect([c["certificateId"] for c in second.get("certificates", [])] == [inactive],
+             f"ListCertificates marker: {second.get('certificates')}")
+    h.ok("iot", "UpdateCertificate", certificateId=reg.get("certificateId", ""), newStatus="REVOKED")
+    h.error("iot", "UpdateCertificate", "CertificateStateException", certificateId=reg.get("certificateId", ""),
+            newStatus="ACTIVE")
+    # Principals.
+    h.ok("iot", "AttachThingPrincipal", thingName="m-id", principal=cert_arn)
+    h.expect(h.ok("iot", "ListThingPrincipals", thingName="m-id", maxResults=5).get("principals") == [cert_arn],
+             "ListThingPrincipals")
+    h.ok("iot", "ListThingPrincipals", thingName="m-id", nextToken="1")
+    h.expect(h.ok("iot", "ListPrincipalThings", principal=cert_arn, maxResults=5).get("things") == ["m-id"],
+             "ListPrincipalThings")
+    h.ok("iot", "ListPrincipalThings", principal=cert_arn, nextToken="1")
+    h.refused_by_name("iot", "AttachThingPrincipal", "thingPrincipalType", "EXCLUSIVE_THING", thingName="m-id",
+                      principal=cert_arn)
+    # Policies.
+    h.ok("iot", "CreatePolicy", policyName="m-pol", policyDocument=POLICY_DOC)
+    h.ok("iot", "CreatePolicy", policyName="m-pol2", policyDocument=POLICY_DOC)
+    h.error("iot", "CreatePolicy", "ResourceAlreadyExistsException", policyName="m-pol", policyDocument=POLICY_DOC)
+    h.error("iot", "CreatePolicy", "MalformedPolicyException", policyName="m-bad", policyDocument="{")
+    h.refused_by_name("iot", "CreatePolicy", "tags", [{"Key": "k", "Value": "v"}], policyName="m-tag",
+                      policyDocument=POLICY_DOC)
+    h.expect(h.ok("iot", "GetPolicy", policyName="m-pol").get("policyDocument") == POLICY_DOC, "GetPolicy document")
+    names = [p["policyName"] for p in h.ok("iot", "ListPolicies", ascendingOrder=False).get("policies", [])]
+    h.expect(names == ["m-pol2", "m-pol"], f"ListPolicies ascendingOrder=false: {names}")
+    page = h.ok("iot", "ListPolicies", pageSize=1)
+    h.ok("iot", "ListPolicies", pageSize=1, marker=page.get("nextMarker", ""))
+    h.ok("iot", "AttachPolicy", policyName="m-pol", target=cert_arn)
+    attached = h.ok("iot", "ListAttachedPolicies", target=cert_arn, recursive=False, pageSize=5)
+    h.expect([p["policyName"] for p in attached.get("policies", [])] == ["m-pol"], f"ListAttachedPolicies {attached}")
+    h.ok("iot", "ListAttachedPolicies", target=cert_arn, marker="1")
+    h.error("iot", "DeletePolicy", "DeleteConflictException", policyName="m-pol")
+    h.error("iot", "DeleteCertificate", "CertificateStateException", certificateId=cert_id)
+    h.ok("iot", "UpdateCertificate", certificateId=cert_id, newStatus="INACTIVE")
+    h.error("iot", "DeleteCertificate", "DeleteConflictException", certificateId=cert_id)
+    h.ok("iot", "DetachThingPrincipal", thingName="m-id", principal=cert_arn)
+    h.ok("iot", "DeleteCertificate", certificateId=cert_id, forceDelete=True)
+    h.ok("iot", "DetachPolicy", policyName="m-pol2", target=f"{ACCOUNT}:cert/{inactive}")
+    h.ok("iot", "DeletePolicy", policyName="m-pol")
+    h.error("iot", "GetPolicy", "ResourceNotFoundException", policyName="m-pol")
+    ep = h.ok("iot", "DescribeEndpoint", endpointType="iot:Data-ATS").get("endpointAddress", "")
+    h.expect(ep.startswith("127.0.0.1:"), f"DescribeEndpoint: {ep}")
+    h.error("iot", "DescribeEndpoint", "InvalidRequestException", endpointType="iot:CredentialProvider")
+    none = "0" * 64
+    none_arn = f"{ACCOUNT}:cert/{none}"
+    return {
+        ("iot", "CreateKeysAndCertificate"): {},
+        ("iot", "CreateCertificateFromCsr"): {"certificateSigningRequest": csr},
+        ("iot", "RegisterCertificateWithoutCA"): {"certificatePem": own},
+        ("iot", "DescribeCertificate"): {"certificateId": none},
+        ("iot", "ListCertificates"): {},
+        ("iot", "UpdateCertificate"): {"certificateId": none, "newStatus": "ACTIVE"},
+        ("iot", "DeleteCertificate"): {"certificateId": none},
+        ("iot", "AttachThingPrincipal"): {"thingName": "m-id", "principal": none_arn},
+        ("iot", "DetachThingPrincipal"): {"thingName": "m-id", "principal": none_arn},
+        ("iot", "ListThingPrincipals"): {"thingName": "m-id"},
+        ("iot", "ListPrincipalThings"): {"principal": none_arn},
+        ("iot", "DescribeEndpoint"): {},
+        ("iot", "CreatePolicy"): {"policyName": "m-sweep", "policyDocument": POLICY_DOC},
+        ("iot", "GetPolicy"): {"policyName": "m-none"},
+        ("iot", "DeletePolicy"): {"policyName": "m-none"},
+        ("iot", "ListPolicies"): {},
+        ("iot", "AttachPolicy"): {"policyName": "m-none", "target": none_arn},
+        ("iot", "DetachPolicy"): {"policyName": "m-none", "target": none_arn},
+        ("iot", "ListAttachedPolicies"): {"target": none_arn},
+    }
+
+
 def sweep(h: Harness, bases: dict) -> int:
     """Every input member of every operation: each model-violating value must be refused."""
     cases = 0
@@ -590,6 +692,7 @@ def main() -> int:
         return self_test(args.endpoint)
     h = Harness(args.endpoint)
     bases = scenario(h)
+    bases.update(identity_scenario(h))
     refusals(h)
     cases = sweep(h, bases)
     for op in filter(None, args.implemented.split(",")):

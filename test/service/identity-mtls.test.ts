@@ -31,12 +31,19 @@ import {
 import mqtt from "mqtt";
 import { AgentProcess } from "../helpers/agent-process.ts";
 import { compiledAgent } from "../helpers/executables.ts";
-import { type DeviceCredentials, jobsMinimumPolicy, newCertificate, provisionDevice, writeCredentials } from "../helpers/iot-identity.ts";
+import {
+  type DeviceCredentials,
+  jobsMinimumPolicy,
+  newCertificate,
+  provisionDevice,
+  writeCredentials,
+} from "../helpers/iot-identity.ts";
 import { iotClient, thingArn } from "../helpers/local-service.ts";
 import { projectHandlerDir, REPO_ROOT, tempDir } from "../helpers/temp.ts";
 
 const hasMosquitto = Bun.spawnSync(["sh", "-c", "command -v mosquitto_pub && command -v mosquitto_sub"]).exitCode === 0;
-if (!hasMosquitto) console.warn("identity-mtls: the mosquitto client tests are skipped (apt-get install mosquitto-clients)");
+if (!hasMosquitto)
+  console.warn("identity-mtls: the mosquitto client tests are skipped (apt-get install mosquitto-clients)");
 
 interface Service {
   http: string;
@@ -52,7 +59,18 @@ interface Service {
 async function startService(extra: string[] = []): Promise<Service> {
   const dataDir = tempDir("identity-data-");
   const proc = Bun.spawn(
-    [process.execPath, join(REPO_ROOT, "src/service/main.ts"), "serve", "--data-dir", dataDir, "--mqtt-port", "0", "--http-port", "0", ...extra],
+    [
+      process.execPath,
+      join(REPO_ROOT, "src/service/main.ts"),
+      "serve",
+      "--data-dir",
+      dataDir,
+      "--mqtt-port",
+      "0",
+      "--http-port",
+      "0",
+      ...extra,
+    ],
     { stdout: "pipe", stderr: "pipe" },
   );
   const log: string[] = [];
@@ -89,24 +107,54 @@ async function logLine(svc: Service, ...texts: string[]): Promise<string> {
 }
 
 const tlsArgs = (svc: Service, c: { cert: string; key: string }) => [
-  "-h", "127.0.0.1", "-p", String(svc.port), "--cafile", svc.rootCa, "--cert", c.cert, "--key", c.key,
+  "-h",
+  "127.0.0.1",
+  "-p",
+  String(svc.port),
+  "--cafile",
+  svc.rootCa,
+  "--cert",
+  c.cert,
+  "--key",
+  c.key,
 ];
 
 /** mosquitto_pub (QoS 1), its exit code and output. */
 async function mosquittoPub(svc: Service, c: { cert: string; key: string }, clientId: string, topic: string) {
-  const p = Bun.spawn(["mosquitto_pub", ...tlsArgs(svc, c), "-i", clientId, "-q", "1", "-t", topic, "-m", "{}"], { stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawn(["mosquitto_pub", ...tlsArgs(svc, c), "-i", clientId, "-q", "1", "-t", topic, "-m", "{}"], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const [code, out, err] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
   return { code, out: out + err };
 }
 
 /** mosquitto_sub -d for a moment: the SUBACK codes it printed, and whether the connection was refused. */
-async function mosquittoSub(svc: Service, c: { cert: string; key: string }, clientId: string, filters: string[], seconds = 2) {
+async function mosquittoSub(
+  svc: Service,
+  c: { cert: string; key: string },
+  clientId: string,
+  filters: string[],
+  seconds = 2,
+) {
   const p = Bun.spawn(
-    ["mosquitto_sub", ...tlsArgs(svc, c), "-i", clientId, "-d", "-W", String(seconds), ...filters.flatMap((f) => ["-t", f])],
+    [
+      "mosquitto_sub",
+      ...tlsArgs(svc, c),
+      "-i",
+      clientId,
+      "-d",
+      "-W",
+      String(seconds),
+      ...filters.flatMap((f) => ["-t", f]),
+    ],
     { stdout: "pipe", stderr: "pipe" },
   );
   const [, out, err] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
-  const granted = /Subscribed \(mid: \d+\): ([\d, ]+)/.exec(out)?.[1]?.split(",").map((s) => Number(s.trim()));
+  const granted = /Subscribed \(mid: \d+\): ([\d, ]+)/
+    .exec(out)?.[1]
+    ?.split(",")
+    .map((s) => Number(s.trim()));
   return { out: out + err, granted };
 }
 
@@ -159,27 +207,48 @@ describe("certificates, principals and the endpoint (control plane)", () => {
 
   test("attach, list both ways, and DeleteCertificate's preconditions (ACTIVE, things, policies)", async () => {
     const c = await provisionDevice(iot, svc.rootCa, "pc-1", "jobs-min");
-    expect((await iot.send(new ListThingPrincipalsCommand({ thingName: "pc-1" }))).principals).toEqual([c.certificateArn]);
+    expect((await iot.send(new ListThingPrincipalsCommand({ thingName: "pc-1" }))).principals).toEqual([
+      c.certificateArn,
+    ]);
     expect((await iot.send(new ListPrincipalThingsCommand({ principal: c.certificateArn }))).things).toEqual(["pc-1"]);
-    expect((await iot.send(new ListAttachedPoliciesCommand({ target: c.certificateArn }))).policies?.map((p) => p.policyName)).toEqual(["jobs-min"]);
+    expect(
+      (await iot.send(new ListAttachedPoliciesCommand({ target: c.certificateArn }))).policies?.map(
+        (p) => p.policyName,
+      ),
+    ).toEqual(["jobs-min"]);
     const d = await iot.send(new DescribeCertificateCommand({ certificateId: c.certificateId }));
     expect(d.certificateDescription?.status).toBe("ACTIVE");
-    expect(c.certificateId).toBe(new Bun.CryptoHasher("sha256").update(Buffer.from(d.certificateDescription!.certificatePem!.replace(/-----[^-]+-----|\s/g, ""), "base64")).digest("hex"));
+    expect(c.certificateId).toBe(
+      new Bun.CryptoHasher("sha256")
+        .update(Buffer.from(d.certificateDescription!.certificatePem!.replace(/-----[^-]+-----|\s/g, ""), "base64"))
+        .digest("hex"),
+    );
     const del = () => iot.send(new DeleteCertificateCommand({ certificateId: c.certificateId }));
     expect(del()).rejects.toMatchObject({ name: "CertificateStateException" });
     await iot.send(new UpdateCertificateCommand({ certificateId: c.certificateId, newStatus: "INACTIVE" }));
     expect(del()).rejects.toMatchObject({ name: "DeleteConflictException" });
     await iot.send(new DetachThingPrincipalCommand({ thingName: "pc-1", principal: c.certificateArn }));
     expect(del()).rejects.toMatchObject({ name: "DeleteConflictException" });
-    expect(iot.send(new DeletePolicyCommand({ policyName: "jobs-min" }))).rejects.toMatchObject({ name: "DeleteConflictException" });
+    expect(iot.send(new DeletePolicyCommand({ policyName: "jobs-min" }))).rejects.toMatchObject({
+      name: "DeleteConflictException",
+    });
     await iot.send(new DetachPolicyCommand({ policyName: "jobs-min", target: c.certificateArn }));
     await del();
-    expect(iot.send(new DescribeCertificateCommand({ certificateId: c.certificateId }))).rejects.toMatchObject({ name: "ResourceNotFoundException" });
-    expect(iot.send(new UpdateCertificateCommand({ certificateId: "0".repeat(64), newStatus: "ACTIVE" }))).rejects.toMatchObject({ name: "ResourceNotFoundException" });
+    expect(iot.send(new DescribeCertificateCommand({ certificateId: c.certificateId }))).rejects.toMatchObject({
+      name: "ResourceNotFoundException",
+    });
+    expect(
+      iot.send(new UpdateCertificateCommand({ certificateId: "0".repeat(64), newStatus: "ACTIVE" })),
+    ).rejects.toMatchObject({ name: "ResourceNotFoundException" });
   });
 
   test("CreatePolicy refuses a malformed document as MalformedPolicyException", async () => {
-    const r = iot.send(new CreatePolicyCommand({ policyName: "bad", policyDocument: '{"Statement":[{"Effect":"Perhaps","Action":"iot:*","Resource":"*"}]}' }));
+    const r = iot.send(
+      new CreatePolicyCommand({
+        policyName: "bad",
+        policyDocument: '{"Statement":[{"Effect":"Perhaps","Action":"iot:*","Resource":"*"}]}',
+      }),
+    );
     expect(r).rejects.toMatchObject({ name: "MalformedPolicyException" });
   });
 });
@@ -195,8 +264,14 @@ describe("the compiled agent, configured as in production, over mutual TLS", () 
       extraArgs: ["--cert", c.cert, "--key", c.key, "--root-ca", c.rootCa],
     });
     cleanups.push(() => agent.kill());
-    const doc = { version: "1.0", includeStdOut: true, steps: [{ action: { name: "greet", type: "runCommand", input: { command: "printf,over mutual TLS" } } }] };
-    await iot.send(new CreateJobCommand({ jobId: "mtls-1", targets: [thingArn("agent-1")], document: JSON.stringify(doc) }));
+    const doc = {
+      version: "1.0",
+      includeStdOut: true,
+      steps: [{ action: { name: "greet", type: "runCommand", input: { command: "printf,over mutual TLS" } } }],
+    };
+    await iot.send(
+      new CreateJobCommand({ jobId: "mtls-1", targets: [thingArn("agent-1")], document: JSON.stringify(doc) }),
+    );
     const e = await waitTerminal(iot, "mtls-1", "agent-1");
     expect(e.status).toBe("SUCCEEDED");
     expect(e.statusDetails?.detailsMap?.stdout).toBe("over mutual TLS");
@@ -221,10 +296,23 @@ describe("the compiled agent, configured as in production, over mutual TLS", () 
       extraArgs: ["--cert", c.cert, "--key", c.key, "--root-ca", c.rootCa],
     });
     cleanups.push(() => agent.kill());
-    const doc = { version: "1.0", steps: [{ action: { name: "slow", type: "runCommand", input: { command: "sleep,2" } } }] };
-    await iot.send(new CreateJobCommand({ jobId: "mtls-revoked", targets: [thingArn("agent-2")], document: JSON.stringify(doc), timeoutConfig: { inProgressTimeoutInMinutes: 1 } }));
+    const doc = {
+      version: "1.0",
+      steps: [{ action: { name: "slow", type: "runCommand", input: { command: "sleep,2" } } }],
+    };
+    await iot.send(
+      new CreateJobCommand({
+        jobId: "mtls-revoked",
+        targets: [thingArn("agent-2")],
+        document: JSON.stringify(doc),
+        timeoutConfig: { inProgressTimeoutInMinutes: 1 },
+      }),
+    );
     const until = Date.now() + 30_000;
-    while ((await iot.send(new DescribeJobExecutionCommand({ jobId: "mtls-revoked", thingName: "agent-2" }))).execution?.status !== "IN_PROGRESS") {
+    while (
+      (await iot.send(new DescribeJobExecutionCommand({ jobId: "mtls-revoked", thingName: "agent-2" }))).execution
+        ?.status !== "IN_PROGRESS"
+    ) {
       if (Date.now() > until) throw new Error("never IN_PROGRESS");
       await Bun.sleep(50);
     }
@@ -280,22 +368,52 @@ describe.skipIf(!hasMosquitto)("refusals seen by independent clients (mosquitto_
     const inactive = await newCertificate(iot, svc.rootCa, false);
     await iot.send(new AttachPolicyCommand({ policyName: "jobs-min", target: inactive.certificateArn }));
     await iot.send(new AttachThingPrincipalCommand({ thingName: "mq-2", principal: inactive.certificateArn }));
-    expect((await mosquittoPub(svc, inactive, "mq-2", "$aws/things/mq-2/jobs/start-next")).out).toContain("not authorised");
+    expect((await mosquittoPub(svc, inactive, "mq-2", "$aws/things/mq-2/jobs/start-next")).out).toContain(
+      "not authorised",
+    );
     await logLine(svc, inactive.certificateId, "is INACTIVE");
     await iot.send(new UpdateCertificateCommand({ certificateId: inactive.certificateId, newStatus: "ACTIVE" }));
     expect((await mosquittoPub(svc, inactive, "mq-2", "$aws/things/mq-2/jobs/start-next")).code).toBe(0);
     await iot.send(new UpdateCertificateCommand({ certificateId: inactive.certificateId, newStatus: "REVOKED" }));
-    expect((await mosquittoPub(svc, inactive, "mq-2", "$aws/things/mq-2/jobs/start-next")).out).toContain("not authorised");
-    expect(iot.send(new UpdateCertificateCommand({ certificateId: inactive.certificateId, newStatus: "ACTIVE" }))).rejects.toMatchObject({ name: "CertificateStateException" });
+    expect((await mosquittoPub(svc, inactive, "mq-2", "$aws/things/mq-2/jobs/start-next")).out).toContain(
+      "not authorised",
+    );
+    expect(
+      iot.send(new UpdateCertificateCommand({ certificateId: inactive.certificateId, newStatus: "ACTIVE" })),
+    ).rejects.toMatchObject({ name: "CertificateStateException" });
 
     // A self-signed certificate nobody registered: refused; registered without a CA: accepted.
     const dir = tempDir("self-signed-");
-    const made = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=own", "-days", "2", "-keyout", join(dir, "k.pem"), "-out", join(dir, "c.pem")], { stderr: "pipe" });
+    const made = Bun.spawnSync(
+      [
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=own",
+        "-days",
+        "2",
+        "-keyout",
+        join(dir, "k.pem"),
+        "-out",
+        join(dir, "c.pem"),
+      ],
+      { stderr: "pipe" },
+    );
     expect(made.exitCode).toBe(0);
-    const own = writeCredentials(readFileSync(join(dir, "c.pem"), "utf8"), readFileSync(join(dir, "k.pem"), "utf8"), svc.rootCa);
+    const own = writeCredentials(
+      readFileSync(join(dir, "c.pem"), "utf8"),
+      readFileSync(join(dir, "k.pem"), "utf8"),
+      svc.rootCa,
+    );
     expect((await mosquittoPub(svc, own, "mq-2", "$aws/things/mq-2/jobs/start-next")).out).toContain("not authorised");
     await logLine(svc, "is not registered");
-    const reg = await iot.send(new RegisterCertificateWithoutCACommand({ certificatePem: readFileSync(own.cert, "utf8"), status: "ACTIVE" }));
+    const reg = await iot.send(
+      new RegisterCertificateWithoutCACommand({ certificatePem: readFileSync(own.cert, "utf8"), status: "ACTIVE" }),
+    );
     await iot.send(new AttachPolicyCommand({ policyName: "jobs-min", target: reg.certificateArn! }));
     await iot.send(new AttachThingPrincipalCommand({ thingName: "mq-2", principal: reg.certificateArn! }));
     expect((await mosquittoPub(svc, own, "mq-2", "$aws/things/mq-2/jobs/start-next")).code).toBe(0);
@@ -312,7 +430,24 @@ describe.skipIf(!hasMosquitto)("refusals seen by independent clients (mosquitto_
   });
 
   test("without a client certificate the TLS connection is refused", async () => {
-    const p = Bun.spawn(["mosquitto_pub", "-h", "127.0.0.1", "-p", String(svc.port), "--cafile", svc.rootCa, "-i", "mq-1", "-t", "x", "-m", "{}"], { stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawn(
+      [
+        "mosquitto_pub",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        String(svc.port),
+        "--cafile",
+        svc.rootCa,
+        "-i",
+        "mq-1",
+        "-t",
+        "x",
+        "-m",
+        "{}",
+      ],
+      { stdout: "pipe", stderr: "pipe" },
+    );
     expect(await p.exited).not.toBe(0);
   });
 
@@ -320,7 +455,9 @@ describe.skipIf(!hasMosquitto)("refusals seen by independent clients (mosquitto_
     const typo = JSON.parse(POLICY);
     typo.Statement[0].Resource = "arn:aws:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}";
     const c = await provisionDevice(iot, svc.rootCa, "mq-typo", "jobs-typo", JSON.stringify(typo));
-    expect((await mosquittoPub(svc, c, "mq-typo", "$aws/things/mq-typo/jobs/start-next")).out).toContain("not authorised");
+    expect((await mosquittoPub(svc, c, "mq-typo", "$aws/things/mq-typo/jobs/start-next")).out).toContain(
+      "not authorised",
+    );
     const line = await logLine(svc, "Denied by policy: iot:Connect", "mq-typo");
     expect(line).toContain("policy jobs-typo statement 0");
     expect(line).toContain("lacks the iot service segment");

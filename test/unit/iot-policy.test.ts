@@ -11,21 +11,57 @@ const unattached: PolicyContext = { clientId: "pi-1" };
 const seed = [named("jobs-min", JSON.parse(jobsMinimumPolicy("us-east-1", "123456789012")))];
 
 describe("the minimum Jobs policy", () => {
-  const cases: [string, "iot:Connect" | "iot:Publish" | "iot:Subscribe" | "iot:Receive", string, PolicyContext, boolean][] = [
+  const cases: [
+    string,
+    "iot:Connect" | "iot:Publish" | "iot:Subscribe" | "iot:Receive",
+    string,
+    PolicyContext,
+    boolean,
+  ][] = [
     ["connect as the attached thing", "iot:Connect", `${A}:client/pi-1`, attached, true],
     ["connect when the client id is no attached thing", "iot:Connect", `${A}:client/pi-1`, unattached, false],
     ["connect as another client id", "iot:Connect", `${A}:client/pi-2`, attached, false],
     ["publish start-next", "iot:Publish", `${A}:topic/$aws/things/pi-1/jobs/start-next`, attached, true],
-    ["publish an update (jobId matched by *)", "iot:Publish", `${A}:topic/$aws/things/pi-1/jobs/job-7/update`, attached, true],
-    ["publish another thing's start-next", "iot:Publish", `${A}:topic/$aws/things/pi-2/jobs/start-next`, attached, false],
+    [
+      "publish an update (jobId matched by *)",
+      "iot:Publish",
+      `${A}:topic/$aws/things/pi-1/jobs/job-7/update`,
+      attached,
+      true,
+    ],
+    [
+      "publish another thing's start-next",
+      "iot:Publish",
+      `${A}:topic/$aws/things/pi-2/jobs/start-next`,
+      attached,
+      false,
+    ],
     ["publish a get the policy does not list", "iot:Publish", `${A}:topic/$aws/things/pi-1/jobs/get`, attached, false],
     ["publish a shadow update", "iot:Publish", `${A}:topic/$aws/things/pi-1/shadow/update`, attached, false],
-    ["subscribe +/update/accepted (the + is literal, matched by *)", "iot:Subscribe", `${A}:topicfilter/$aws/things/pi-1/jobs/+/update/accepted`, attached, true],
+    [
+      "subscribe +/update/accepted (the + is literal, matched by *)",
+      "iot:Subscribe",
+      `${A}:topicfilter/$aws/things/pi-1/jobs/+/update/accepted`,
+      attached,
+      true,
+    ],
     ["subscribe notify-next", "iot:Subscribe", `${A}:topicfilter/$aws/things/pi-1/jobs/notify-next`, attached, true],
-    ["subscribe notify (not listed)", "iot:Subscribe", `${A}:topicfilter/$aws/things/pi-1/jobs/notify`, attached, false],
+    [
+      "subscribe notify (not listed)",
+      "iot:Subscribe",
+      `${A}:topicfilter/$aws/things/pi-1/jobs/notify`,
+      attached,
+      false,
+    ],
     ["subscribe # on its own prefix", "iot:Subscribe", `${A}:topicfilter/$aws/things/pi-1/#`, attached, false],
     ["receive an update reply", "iot:Receive", `${A}:topic/$aws/things/pi-1/jobs/j1/update/accepted`, attached, true],
-    ["receive another thing's notify-next", "iot:Receive", `${A}:topic/$aws/things/pi-2/jobs/notify-next`, attached, false],
+    [
+      "receive another thing's notify-next",
+      "iot:Receive",
+      `${A}:topic/$aws/things/pi-2/jobs/notify-next`,
+      attached,
+      false,
+    ],
   ];
   for (const [name, action, resource, ctx, allowed] of cases) {
     test(`${allowed ? "allows" : "denies"}: ${name}`, () => {
@@ -35,10 +71,15 @@ describe("the minimum Jobs policy", () => {
 });
 
 describe("rules", () => {
-  const allowAll = named("all", { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "iot:*", Resource: "*" }] });
+  const allowAll = named("all", {
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Action: "iot:*", Resource: "*" }],
+  });
   const denyShadow = named("no-shadow", {
     Version: "2012-10-17",
-    Statement: [{ Sid: "NoShadow", Effect: "Deny", Action: ["iot:Publish"], Resource: `${A}:topic/$aws/things/*/shadow/*` }],
+    Statement: [
+      { Sid: "NoShadow", Effect: "Deny", Action: ["iot:Publish"], Resource: `${A}:topic/$aws/things/*/shadow/*` },
+    ],
   });
 
   test("an explicit Deny wins over any Allow, and names its statement", () => {
@@ -49,20 +90,26 @@ describe("rules", () => {
   });
 
   test("no policy, no Allow: denied, and the reason says so", () => {
-    expect(decide([], "iot:Connect", `${A}:client/x`, unattached).reason).toBe("no policy is attached to the certificate");
+    expect(decide([], "iot:Connect", `${A}:client/x`, unattached).reason).toBe(
+      "no policy is attached to the certificate",
+    );
     const d = decide([denyShadow], "iot:Connect", `${A}:client/x`, unattached);
     expect(d.reason).toBe("no statement of no-shadow is for iot:Connect");
   });
 
   test("? matches exactly one character; * any run including slashes", () => {
-    const p = named("q", { Statement: [{ Effect: "Allow", Action: "iot:Publish", Resource: [`${A}:topic/dev/??/x`, `${A}:topic/logs/*`] }] });
+    const p = named("q", {
+      Statement: [{ Effect: "Allow", Action: "iot:Publish", Resource: [`${A}:topic/dev/??/x`, `${A}:topic/logs/*`] }],
+    });
     expect(decide([p], "iot:Publish", `${A}:topic/dev/ab/x`, attached).allowed).toBe(true);
     expect(decide([p], "iot:Publish", `${A}:topic/dev/abc/x`, attached).allowed).toBe(false);
     expect(decide([p], "iot:Publish", `${A}:topic/logs/a/b/c`, attached).allowed).toBe(true);
   });
 
   test("MQTT wildcards in a resource are literal characters", () => {
-    const p = named("m", { Statement: [{ Effect: "Allow", Action: "iot:Subscribe", Resource: `${A}:topicfilter/t/+/x` }] });
+    const p = named("m", {
+      Statement: [{ Effect: "Allow", Action: "iot:Subscribe", Resource: `${A}:topicfilter/t/+/x` }],
+    });
     expect(decide([p], "iot:Subscribe", `${A}:topicfilter/t/+/x`, attached).allowed).toBe(true);
     expect(decide([p], "iot:Subscribe", `${A}:topicfilter/t/a/x`, attached).allowed).toBe(false);
   });
@@ -71,7 +118,11 @@ describe("rules", () => {
     const p = named("v", {
       Statement: [
         { Effect: "Allow", Action: "iot:Publish", Resource: `${A}:topic/c/\${iot:ClientId}` },
-        { Effect: "Allow", Action: "iot:Publish", Resource: `${A}:topic/site/\${iot:Connection.Thing.Attributes[site]}/*` },
+        {
+          Effect: "Allow",
+          Action: "iot:Publish",
+          Resource: `${A}:topic/site/\${iot:Connection.Thing.Attributes[site]}/*`,
+        },
         { Effect: "Allow", Action: "iot:Publish", Resource: `${A}:topic/type/\${iot:Connection.Thing.ThingTypeName}` },
       ],
     });
@@ -117,10 +168,18 @@ describe("rules", () => {
   test("malformed policies are MalformedPolicyException with the reason", () => {
     for (const [doc, text] of [
       ["{", "not valid JSON"],
-      [JSON.stringify({ Statement: [{ Effect: "Maybe", Action: "iot:*", Resource: "*" }] }), "Effect must be Allow or Deny"],
+      [
+        JSON.stringify({ Statement: [{ Effect: "Maybe", Action: "iot:*", Resource: "*" }] }),
+        "Effect must be Allow or Deny",
+      ],
       [JSON.stringify({ Statement: [{ Effect: "Allow", Action: [], Resource: "*" }] }), "Action must be"],
       [JSON.stringify({ Statement: [{ Effect: "Allow", Action: "iot:*", NotResource: "*" }] }), "NotResource"],
-      [JSON.stringify({ Statement: [{ Effect: "Allow", Action: "iot:*", Resource: "*", Condition: { IpAddress: {} } }] }), "IpAddress"],
+      [
+        JSON.stringify({
+          Statement: [{ Effect: "Allow", Action: "iot:*", Resource: "*", Condition: { IpAddress: {} } }],
+        }),
+        "IpAddress",
+      ],
     ] as const) {
       let error: unknown;
       try {

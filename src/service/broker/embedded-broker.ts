@@ -90,7 +90,13 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   const sessions = new WeakMap<Client, PolicySession>();
   const byCertificate = new Map<string, Set<Client>>();
   const denials = new DenialLog(clock, MQTT_LIMITS.refusalLogIntervalMs, options.logDenial ?? (() => {}));
-  const deny = (session: PolicySession | undefined, clientId: string, action: string, resource: string, reason: string) =>
+  const deny = (
+    session: PolicySession | undefined,
+    clientId: string,
+    action: string,
+    resource: string,
+    reason: string,
+  ) =>
     denials.record({
       clientId,
       ...(session?.certificateId ? { certificateId: session.certificateId } : {}),
@@ -122,8 +128,15 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
           : options.authorizer.connectByClientId(client.id);
       if (!decision.allowed) {
         const resource = decision.resource ?? "(before the policy: the certificate)";
-        deny(certificateId ? { clientId: client.id, certificateId, context: { clientId: client.id }, policies: () => [] } : undefined,
-          client.id, decision.action ?? "iot:Connect", resource, decision.reason);
+        deny(
+          certificateId
+            ? { clientId: client.id, certificateId, context: { clientId: client.id }, policies: () => [] }
+            : undefined,
+          client.id,
+          decision.action ?? "iot:Connect",
+          resource,
+          decision.reason,
+        );
         const error = Object.assign(new Error(`not authorized: ${decision.reason}`), { returnCode: 5 });
         return callback(error as Error & { returnCode: number }, false);
       }

@@ -41,7 +41,11 @@ export class IotAuthorizer {
     const t = this.fleet.thing(clientId);
     return {
       clientId,
-      thing: { thingName: t.thingName, attributes: t.attributes, ...(t.thingTypeName ? { thingTypeName: t.thingTypeName } : {}) },
+      thing: {
+        thingName: t.thingName,
+        attributes: t.attributes,
+        ...(t.thingTypeName ? { thingTypeName: t.thingTypeName } : {}),
+      },
     };
   }
 
@@ -49,9 +53,15 @@ export class IotAuthorizer {
   connectWithCertificate(certificateId: string, clientId: string): ConnectDecision {
     const cert = this.identity.findCertificate(certificateId);
     if (!cert)
-      return { allowed: false, reason: `certificate ${certificateId} is not registered (CreateKeysAndCertificate, RegisterCertificateWithoutCA)` };
+      return {
+        allowed: false,
+        reason: `certificate ${certificateId} is not registered (CreateKeysAndCertificate, RegisterCertificateWithoutCA)`,
+      };
     if (cert.status !== "ACTIVE")
-      return { allowed: false, reason: `certificate ${certificateId} is ${cert.status} (UpdateCertificate --new-status ACTIVE)` };
+      return {
+        allowed: false,
+        reason: `certificate ${certificateId} is ${cert.status} (UpdateCertificate --new-status ACTIVE)`,
+      };
     const session: PolicySession = {
       clientId,
       certificateId,
@@ -83,11 +93,17 @@ export class IotAuthorizer {
   private connectDecision(session: PolicySession): ConnectDecision {
     const resource = resourceOf("iot:Connect", session.clientId);
     const d = decide(session.policies(), "iot:Connect", resource, session.context);
-    return d.allowed ? { allowed: true, session } : { allowed: false, reason: d.reason, action: "iot:Connect", resource };
+    return d.allowed
+      ? { allowed: true, session }
+      : { allowed: false, reason: d.reason, action: "iot:Connect", resource };
   }
 
   /** Publish (topic), Subscribe (filter) or Receive (topic) for an accepted session. */
-  decide(session: PolicySession, action: Exclude<IotAction, "iot:Connect">, name: string): Decision & { resource: string } {
+  decide(
+    session: PolicySession,
+    action: Exclude<IotAction, "iot:Connect">,
+    name: string,
+  ): Decision & { resource: string } {
     const resource = resourceOf(action, name);
     return { ...decide(session.policies(), action, resource, session.context), resource };
   }

@@ -131,7 +131,10 @@ export class DenialLog {
       resource: cut(d.resource, 300),
       reason: cut(d.reason, 2000),
     };
-    this.sink(fields, `Denied by policy: ${d.action} ${fields.resource} for client ${fields.clientId}: ${fields.reason}`);
+    this.sink(
+      fields,
+      `Denied by policy: ${d.action} ${fields.resource} for client ${fields.clientId}: ${fields.reason}`,
+    );
   }
 
   close(): void {

@@ -23,7 +23,11 @@ const THINGS_INDEX = "certificate.things";
 /** A certificate id (64 hex) from an id or a certificate ARN, as the principal and target members carry them. */
 export function certificateIdFrom(principal: string): string {
   const m = /^arn:aws:iot:[^:]*:[^:]*:cert\/([0-9a-f]{64})$/.exec(principal) ?? /^([0-9a-f]{64})$/.exec(principal);
-  if (!m) throw new ServiceError("InvalidRequest", `${principal} is not a certificate ARN (only certificates are principals here)`);
+  if (!m)
+    throw new ServiceError(
+      "InvalidRequest",
+      `${principal} is not a certificate ARN (only certificates are principals here)`,
+    );
   return m[1]!;
 }
 
@@ -87,21 +91,26 @@ export class Identity {
     issuedByLocalCa: boolean,
   ): Certificate {
     const now = this.seconds();
-    const cert: Certificate = {
-      certificateId: issued.certificateId,
-      certificatePem: issued.certificatePem,
-      status,
-      certificateMode: issuedByLocalCa ? "DEFAULT" : "SNI_ONLY",
-      issuedByLocalCa,
-      ownedBy: ACCOUNT,
-      creationDate: now,
-      lastModifiedDate: now,
-      validity: { notBefore: Math.floor(issued.notBefore / 1000), notAfter: Math.floor(issued.notAfter / 1000) },
-      things: [],
-      policies: [],
-    };
-    this.store.put("certificate", cert.certificateId, cert);
-    return cert;
+    // The sequence and the record commit together.
+    return this.store.transaction(() => {
+      const sequence = this.store.next("certificateSequence");
+      const cert: Certificate = {
+        certificateId: issued.certificateId,
+        certificatePem: issued.certificatePem,
+        status,
+        certificateMode: issuedByLocalCa ? "DEFAULT" : "SNI_ONLY",
+        issuedByLocalCa,
+        ownedBy: ACCOUNT,
+        creationDate: now,
+        lastModifiedDate: now,
+        validity: { notBefore: Math.floor(issued.notBefore / 1000), notAfter: Math.floor(issued.notAfter / 1000) },
+        sequence,
+        things: [],
+        policies: [],
+      };
+      this.store.put("certificate", cert.certificateId, cert);
+      return cert;
+    });
   }
 
   certificate(id: string): Certificate {
@@ -116,7 +125,7 @@ export class Identity {
   }
 
   certificates(): Certificate[] {
-    return [...this.store.all("certificate")].sort((a, b) => a.creationDate - b.creationDate || a.certificateId.localeCompare(b.certificateId));
+    return [...this.store.all("certificate")].sort((a, b) => a.sequence - b.sequence);
   }
 
   updateStatus(id: string, status: CertificateStatus): void {
@@ -125,7 +134,10 @@ export class Identity {
     if (cert.status === "REVOKED" && status === "ACTIVE")
       throw new ServiceError("CertificateState", `Certificate ${id} is REVOKED and cannot be activated`);
     if (!["ACTIVE", "INACTIVE", "REVOKED"].includes(status))
-      throw new ServiceError("InvalidRequest", `newStatus ${status} is for certificate transfers, which are not implemented`);
+      throw new ServiceError(
+        "InvalidRequest",
+        `newStatus ${status} is for certificate transfers, which are not implemented`,
+      );
     this.store.put("certificate", id, { ...cert, status, lastModifiedDate: this.seconds() });
     this.store.afterCommit(() => {
       for (const listener of this.statusListeners) listener(id, status);
@@ -135,7 +147,10 @@ export class Identity {
   deleteCertificate(id: string, force: boolean): void {
     const cert = this.certificate(id);
     if (cert.status === "ACTIVE")
-      throw new ServiceError("CertificateState", `Certificate ${id} is ACTIVE: deactivate it (UpdateCertificate) first`);
+      throw new ServiceError(
+        "CertificateState",
+        `Certificate ${id} is ACTIVE: deactivate it (UpdateCertificate) first`,
+      );
     if (cert.things.length > 0)
       throw new ServiceError("DeleteConflict", `Certificate ${id} is attached to things: ${cert.things.join(", ")}`);
     if (cert.policies.length > 0 && !force)
@@ -162,7 +177,8 @@ export class Identity {
   }
 
   createPolicy(name: string, document: string): IotPolicy {
-    if (this.store.get("policy", name)) throw new ServiceError("ResourceAlreadyExists", `Policy ${name} already exists`);
+    if (this.store.get("policy", name))
+      throw new ServiceError("ResourceAlreadyExists", `Policy ${name} already exists`);
     parsePolicy(document);
     const now = this.seconds();
     const policy: IotPolicy = { policyName: name, policyDocument: document, creationDate: now, lastModifiedDate: now };
@@ -184,7 +200,10 @@ export class Identity {
     this.policy(name);
     const users = this.certificates().filter((c) => c.policies.includes(name));
     if (users.length > 0)
-      throw new ServiceError("DeleteConflict", `Policy ${name} is attached to ${users.length} certificate(s): detach it first`);
+      throw new ServiceError(
+        "DeleteConflict",
+        `Policy ${name} is attached to ${users.length} certificate(s): detach it first`,
+      );
     this.store.delete("policy", name);
   }
 

@@ -77,7 +77,11 @@ export function parsePolicy(text: string): ParsedPolicy {
   const { Version, Statement } = doc as Record<string, unknown>;
   if (Version !== undefined && Version !== "2012-10-17" && Version !== "2008-10-17")
     malformed(`Unsupported policy Version ${JSON.stringify(Version)}`);
-  const raw = Array.isArray(Statement) ? Statement : Statement === undefined ? malformed("Statement is missing") : [Statement];
+  const raw = Array.isArray(Statement)
+    ? Statement
+    : Statement === undefined
+      ? malformed("Statement is missing")
+      : [Statement];
   const statements = raw.map((s: unknown, i: number): Statement => {
     if (typeof s !== "object" || s === null) return malformed(`Statement ${i} must be an object`);
     const st = s as Record<string, unknown>;
@@ -188,7 +192,9 @@ function conditionHolds(c: Condition, ctx: PolicyContext): boolean {
   if (actual === undefined) return c.operator.includes("Not");
   const expected = c.values.map((v) => substitute(v, ctx));
   const equal = (e: (typeof expected)[number]) =>
-    "tokens" in e && e.tokens.every((t) => typeof t === "object") && e.tokens.map((t) => (t as { literal: string }).literal).join("") === actual;
+    "tokens" in e &&
+    e.tokens.every((t) => typeof t === "object") &&
+    e.tokens.map((t) => (t as { literal: string }).literal).join("") === actual;
   switch (c.operator) {
     case "StringEquals":
       return expected.some(equal);
@@ -224,12 +230,7 @@ function hint(pattern: string, action: IotAction): string {
 }
 
 /** Every statement in turn; an explicit Deny throws DenyFound, which ends the search at once. */
-function search(
-  policies: readonly NamedPolicy[],
-  action: IotAction,
-  resource: string,
-  ctx: PolicyContext,
-): Decision {
+function search(policies: readonly NamedPolicy[], action: IotAction, resource: string, ctx: PolicyContext): Decision {
   let allow: string | undefined;
   const misses: string[] = [];
   for (const p of policies) {

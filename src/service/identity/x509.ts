@@ -38,7 +38,11 @@ const pem = (label: string, der: ArrayBuffer | Uint8Array) => {
   return `-----BEGIN ${label}-----\n${b64.match(/.{1,64}/g)?.join("\n")}\n-----END ${label}-----\n`;
 };
 
-const serial = () => `01${createHash("sha256").update(crypto.getRandomValues(new Uint8Array(16))).digest("hex").slice(0, 30)}`;
+const serial = () =>
+  `01${createHash("sha256")
+    .update(crypto.getRandomValues(new Uint8Array(16)))
+    .digest("hex")
+    .slice(0, 30)}`;
 
 /** AWS's certificate id: the SHA-256 of the DER, in hex. */
 export const certificateIdOf = (cert: x509.X509Certificate) =>

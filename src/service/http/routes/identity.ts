@@ -3,7 +3,12 @@
  * over identity/identity.ts. Markers and next tokens are page indexes (shapes.ts `page`).
  */
 import { ServiceError } from "../../errors.ts";
-import { certificateArn, certificateIdFrom as certificateIdOf, type Identity, policyArn } from "../../identity/identity.ts";
+import {
+  certificateArn,
+  certificateIdFrom as certificateIdOf,
+  type Identity,
+  policyArn,
+} from "../../identity/identity.ts";
 import type { Certificate } from "../../model.ts";
 import type { Operations } from "../router.ts";
 import { page, withToken } from "../shapes.ts";
@@ -44,7 +49,10 @@ export function identityRoutes(identity: Identity, endpoints: Endpoints): Operat
     CreateCertificateFromCsr: {
       honours: ["certificateSigningRequest", "setAsActive"],
       handle: async (input) => {
-        const cert = await identity.createCertificateFromCsr(input.certificateSigningRequest, input.setAsActive === true);
+        const cert = await identity.createCertificateFromCsr(
+          input.certificateSigningRequest,
+          input.setAsActive === true,
+        );
         return {
           certificateArn: certificateArn(cert.certificateId),
           certificateId: cert.certificateId,
@@ -120,7 +128,10 @@ export function identityRoutes(identity: Identity, endpoints: Endpoints): Operat
         const type: string = input.endpointType ?? "iot:Data";
         const endpointAddress = endpoints(type);
         if (endpointAddress === undefined)
-          throw new ServiceError("InvalidRequest", `endpointType ${type} has no local endpoint (iot:Data-ATS, iot:Data, iot:Jobs)`);
+          throw new ServiceError(
+            "InvalidRequest",
+            `endpointType ${type} has no local endpoint (iot:Data-ATS, iot:Data, iot:Jobs)`,
+          );
         return { endpointAddress };
       },
     },
