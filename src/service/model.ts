@@ -165,6 +165,26 @@ export interface LocalCa {
   readonly privateKeyPem: string;
 }
 
+/** An S3 bucket of the artifact store (s3/objects.ts). */
+export interface S3Bucket {
+  readonly name: string;
+  readonly creationDate: number;
+}
+
+export interface S3Object {
+  readonly bucket: string;
+  readonly key: string;
+  readonly size: number;
+  /** MD5 hex (quoted in headers), or `<md5 of part md5s>-<parts>` for multipart objects. */
+  readonly etag: string;
+  readonly sha256: string;
+  readonly contentType: string;
+  /** Epoch ms. */
+  readonly lastModified: number;
+  /** File name under the objects directory. */
+  readonly file: string;
+}
+
 export interface PackageConfiguration {
   readonly versionUpdateByJobsConfig: { readonly enabled: boolean; readonly roleArn?: string };
 }

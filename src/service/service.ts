@@ -24,6 +24,13 @@ import { handleShadowRequest } from "./shadows/shadow-topics.ts";
 import { PACKAGE_SHADOW, ShadowService } from "./shadows/shadows.ts";
 import { repairAtStartup, repairsFound } from "./startup-check.ts";
 import { Store } from "./store.ts";
+import { ObjectStore } from "./s3/objects.ts";
+import type { SigningKey } from "./s3/presign.ts";
+import { isS3Request, S3Api } from "./s3/s3-api.ts";
+import { S3Error } from "./s3/objects.ts";
+import { s3ErrorResponse } from "./s3/s3-api.ts";
+import { checkHost, signingName } from "./http/request-guard.ts";
+import { randomBytes } from "node:crypto";
 import { apiOfTopic, jobsPushTopic, type ShadowPush, shadowTopic } from "../protocol/topics.ts";
 
 export interface ServiceOptions {
@@ -118,6 +125,16 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
   jobs = new JobControl(store, engine, fleet, catalog, now);
   const identity = new Identity(store, fleet, now);
+  const objects = new ObjectStore(store, options.dataDir, now);
+  const s3Key = (): SigningKey => {
+    let secret = store.get("secret", "s3-presign")?.value;
+    if (!secret) {
+      secret = randomBytes(30).toString("base64url");
+      store.put("secret", "s3-presign", { value: secret });
+    }
+    return { accessKeyId: "IOTJOBSLOCALPRESIGN", secret };
+  };
+  const s3 = new S3Api(objects, s3Key, clock);
   fleet.onMembershipChange((thing, joined, left) => jobs.onMembershipChange(thing, joined, left));
   fleet.onThingDeleted((thing) => jobs.onThingDeleted(thing));
 
@@ -202,7 +219,16 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const server = Bun.serve({
     hostname: options.host,
     port: options.httpPort,
-    fetch: (request) => router.handle(request),
+    fetch: (request) => {
+      const url = new URL(request.url);
+      if (!isS3Request(signingName(request.headers, url.searchParams))) return router.handle(request);
+      try {
+        checkHost(request.headers.get("host"), options.httpHostNames ?? []);
+      } catch (error) {
+        return s3ErrorResponse(new S3Error(400, "InvalidRequest", (error as Error).message), url.pathname);
+      }
+      return s3.handle(request);
+    },
   });
   engine.start();
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
@@ -231,6 +257,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       await server.stop(true);
       await transport?.close();
       store.close();
+      objects.close();
       rootCa?.remove();
       lock?.release();
     },

@@ -22,6 +22,8 @@ import type {
   Execution,
   IotPolicy,
   LocalCa,
+  S3Bucket,
+  S3Object,
   Job,
   PackageConfiguration,
   PackageVersion,
@@ -45,6 +47,10 @@ interface Kinds {
   certificate: Certificate;
   policy: IotPolicy;
   localCa: LocalCa;
+  s3bucket: S3Bucket;
+  s3object: S3Object;
+  /** Keys the service makes for itself (the S3 pre-signing secret); never logged or answered. */
+  secret: { readonly value: string };
 }
 export type Kind = keyof Kinds;
 export type RecordOf<K extends Kind> = Kinds[K];
@@ -90,6 +96,9 @@ export class Store {
     certificate: new Map(),
     policy: new Map(),
     localCa: new Map(),
+    s3bucket: new Map(),
+    s3object: new Map(),
+    secret: new Map(),
   };
   private readonly indexes = new Map<string, Index>();
   private readonly indexesOf = new Map<Kind, Index[]>();
