@@ -53,6 +53,8 @@ export interface Job {
   readonly documentBeforeSubstitution: string;
   readonly description?: string;
   readonly inProgressTimeoutInMinutes?: number;
+  /** Pre-signed S3 URLs in the document are made at each delivery, valid this long. */
+  readonly presignedUrlConfig?: { readonly roleArn?: string; readonly expiresInSec: number };
   /** With `$default` resolved, as DescribeJob shows them. */
   readonly destinationPackageVersions: readonly string[];
   /** As given to CreateJob (DescribeJob with beforeSubstitution). */

@@ -25,7 +25,8 @@ import { PACKAGE_SHADOW, ShadowService } from "./shadows/shadows.ts";
 import { repairAtStartup, repairsFound } from "./startup-check.ts";
 import { Store } from "./store.ts";
 import { ObjectStore } from "./s3/objects.ts";
-import type { SigningKey } from "./s3/presign.ts";
+import { presignGet, type SigningKey } from "./s3/presign.ts";
+import { renderPresigned } from "./s3/presigned-placeholders.ts";
 import { isS3Request, S3Api } from "./s3/s3-api.ts";
 import { S3Error } from "./s3/objects.ts";
 import { s3ErrorResponse } from "./s3/s3-api.ts";
@@ -135,6 +136,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     return { accessKeyId: "IOTJOBSLOCALPRESIGN", secret };
   };
   const s3 = new S3Api(objects, s3Key, clock);
+  let httpOrigin = "";
+  // Every delivery of a document with pre-signed URL placeholders gets fresh URLs (AWS does the same).
+  engine.setDocumentRenderer((job) =>
+    job.presignedUrlConfig && httpOrigin
+      ? renderPresigned(job.document, (l) =>
+          presignGet(s3Key(), httpOrigin, `/${l.bucket}/${l.key}`, clock.now(), job.presignedUrlConfig!.expiresInSec),
+        )
+      : job.document,
+  );
   fleet.onMembershipChange((thing, joined, left) => jobs.onMembershipChange(thing, joined, left));
   fleet.onThingDeleted((thing) => jobs.onThingDeleted(thing));
 
@@ -232,6 +242,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
   engine.start();
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  httpOrigin = `http://${host}:${server.port}`;
   const hostPort = (url: string | undefined) => url?.replace(/^\w+:\/\//, "");
   const endpointOf = (type: string): string | undefined =>
     type === "iot:Data-ATS" || type === "iot:Data"

@@ -34,10 +34,10 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): O
         "targetSelection",
         "timeoutConfig",
         "destinationPackageVersions",
+        "presignedUrlConfig",
       ],
       refuses: {
         documentSource: "job documents from S3 are not supported; give the document inline",
-        presignedUrlConfig: "pre-signed S3 URLs are not supported (there is no S3 here)",
         jobExecutionsRolloutConfig: ROLLOUT,
         abortConfig: ROLLOUT,
         jobExecutionsRetryConfig: ROLLOUT,
@@ -61,6 +61,7 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): O
           targetSelection: input.targetSelection,
           timeoutConfig: input.timeoutConfig,
           destinationPackageVersions: input.destinationPackageVersions,
+          presignedUrlConfig: input.presignedUrlConfig,
         });
         return { jobArn: job.jobArn, jobId: job.jobId, ...(job.description ? { description: job.description } : {}) };
       },
