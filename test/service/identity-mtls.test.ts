@@ -7,6 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { connect as netConnect } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
 import {
   AttachPolicyCommand,
@@ -189,7 +191,7 @@ beforeAll(async () => {
   svc = await startService();
   iot = iotClient(svc.http);
   await iot.send(new CreatePolicyCommand({ policyName: "jobs-min", policyDocument: POLICY }));
-});
+}, 30_000);
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
   svc.proc.kill("SIGTERM");
@@ -330,7 +332,7 @@ describe.skipIf(!hasMosquitto)("refusals seen by independent clients (mosquitto_
   beforeAll(async () => {
     dev = await provisionDevice(iot, svc.rootCa, "mq-1", "jobs-min");
     await iot.send(new CreateThingCommand({ thingName: "mq-2" }));
-  });
+  }, 30_000);
 
   test("own topics are allowed; a shadow topic and a subscription the policy does not list get SUBACK 0x80", async () => {
     const r = await mosquittoSub(svc, dev, "mq-1", [
@@ -494,6 +496,83 @@ describe("the plain listener", () => {
         (e: { packet?: { granted?: number[] } }) => e.packet?.granted,
       );
     expect(granted).toEqual([0, 128]);
+    await client.endAsync();
+  });
+});
+
+describe("faults", () => {
+  test("TLS handshake failures during a reconnect storm: garbage, no certificate, unknown certificates — a good device still gets in every time", async () => {
+    const good = await provisionDevice(iot, svc.rootCa, "storm-ok", "jobs-min");
+    const dir = tempDir("storm-");
+    const made = Bun.spawnSync(
+      [
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=storm",
+        "-days",
+        "1",
+        "-keyout",
+        join(dir, "k.pem"),
+        "-out",
+        join(dir, "c.pem"),
+      ],
+      { stderr: "pipe" },
+    );
+    expect(made.exitCode).toBe(0);
+    const stranger = { cert: readFileSync(join(dir, "c.pem")), key: readFileSync(join(dir, "k.pem")) };
+    const ca = readFileSync(svc.rootCa);
+    const attempt = (i: number) =>
+      new Promise<void>((resolve) => {
+        const done = () => resolve();
+        if (i % 3 === 0) {
+          const s = netConnect(svc.port, "127.0.0.1", () => s.write(crypto.getRandomValues(new Uint8Array(64))));
+          s.on("error", done).on("close", done);
+          setTimeout(() => s.destroy(), 2_000);
+        } else {
+          const s = tlsConnect(
+            { host: "127.0.0.1", port: svc.port, ca, servername: "localhost", ...(i % 3 === 1 ? stranger : {}) },
+            () =>
+              s.write(
+                Buffer.from([
+                  0x10, 0x10, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x04, 0x62, 0x61, 0x64,
+                  0x21,
+                ]),
+              ),
+          );
+          s.on("error", done).on("close", done);
+          setTimeout(() => s.destroy(), 2_000);
+        }
+      });
+    const storm = Promise.all(Array.from({ length: 300 }, (_, i) => attempt(i)));
+    // Meanwhile the good device reconnects again and again.
+    for (let round = 0; round < 10; round++) {
+      const client = await mqttsClient(svc, good, "storm-ok");
+      await client.endAsync();
+    }
+    await storm;
+    const client = await mqttsClient(svc, good, "storm-ok");
+    await client.endAsync();
+    const r = await fetch(`${svc.http}/things/storm-ok`);
+    expect(r.status).toBe(200);
+    await logLine(svc, "TLS handshake failed");
+  }, 60_000);
+
+  test("ALPN x-amzn-mqtt-ca is accepted", async () => {
+    const c = await provisionDevice(iot, svc.rootCa, "alpn-1", "jobs-min");
+    const client = await mqtt.connectAsync(svc.mqtts, {
+      clientId: "alpn-1",
+      ca: readFileSync(svc.rootCa),
+      cert: readFileSync(c.cert),
+      key: readFileSync(c.key),
+      ALPNProtocols: ["x-amzn-mqtt-ca"],
+      reconnectPeriod: 0,
+    });
+    expect((client.stream as unknown as { alpnProtocol?: string }).alpnProtocol).toBe("x-amzn-mqtt-ca");
     await client.endAsync();
   });
 });
