@@ -136,6 +136,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     return { accessKeyId: "IOTJOBSLOCALPRESIGN", secret };
   };
   const s3 = new S3Api(objects, s3Key, clock);
+  catalog.setArtifactStore((bucket, key) => {
+    try {
+      objects.object(bucket, key);
+      return true;
+    } catch {
+      return false;
+    }
+  });
   let httpOrigin = "";
   // Every delivery of a document with pre-signed URL placeholders gets fresh URLs (AWS does the same).
   engine.setDocumentRenderer((job) =>

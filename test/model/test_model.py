@@ -284,14 +284,23 @@ def scenario(h: Harness) -> dict:
     h.expect(h.ok("iot", "GetPackage", packageName="m-p").get("description") == "pkg",
              "CreatePackage description not honoured")
     h.paged("iot", "ListPackages", "packageSummaries")
-    artifact = {"s3Location": {"bucket": "b", "key": "k", "version": "1"}}
+    # A version's artifact must exist in the service's S3: uploaded first with botocore's s3 client.
+    s3 = botocore.session.get_session().create_client(
+        "s3", endpoint_url=h.clients["iot"].meta.endpoint_url, region_name="us-east-1",
+        aws_access_key_id="local", aws_secret_access_key="local", config=Config(s3={"addressing_style": "path"}))
+    s3.create_bucket(Bucket="m-bucket")
+    for key in ("k", "k2"):
+        s3.put_object(Bucket="m-bucket", Key=key, Body=b"artifact")
+    h.error("iot", "CreatePackageVersion", "ValidationException", packageName="m-p", versionName="m-missing",
+            artifact={"s3Location": {"bucket": "m-bucket", "key": "none", "version": "1"}})
+    artifact = {"s3Location": {"bucket": "m-bucket", "key": "k", "version": "1"}}
     h.ok("iot", "CreatePackageVersion", packageName="m-p", versionName="1.0", description="v", attributes={"k": "v"},
          recipe="r",
          tags={"t": "1"}, artifact=artifact, clientToken=token())
     h.ok("iot", "CreatePackageVersion", packageName="m-p", versionName="0.9")
     h.ok("iot", "UpdatePackageVersion", packageName="m-p", versionName="1.0", description="v1", attributes={"k": "w"},
          recipe="r2",
-         artifact={"s3Location": {"bucket": "b", "key": "k2", "version": "2"}}, clientToken=token())
+         artifact={"s3Location": {"bucket": "m-bucket", "key": "k2", "version": "2"}}, clientToken=token())
     h.ok("iot", "UpdatePackageVersion", packageName="m-p", versionName="1.0", action="PUBLISH")
     v = h.ok("iot", "GetPackageVersion", packageName="m-p", versionName="1.0")
     h.expect(v.get("status") == "PUBLISHED" and v.get("attributes") == {"k": "w"} and v.get("recipe") == "r2"
