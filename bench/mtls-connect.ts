@@ -29,14 +29,27 @@ function rssMb(pid: number): number {
 
 async function startService() {
   const proc = Bun.spawn(
-    [process.execPath, join(root, "src/service/main.ts"), "serve", "--mqtt-port", "0", "--http-port", "0", "--log-level", "ERROR"],
+    [
+      process.execPath,
+      join(root, "src/service/main.ts"),
+      "serve",
+      "--mqtt-port",
+      "0",
+      "--http-port",
+      "0",
+      "--log-level",
+      "ERROR",
+    ],
     { stdout: "pipe", stderr: "inherit" },
   );
   const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
   let text = "";
   while (!text.includes("\n")) text += new TextDecoder().decode((await reader.read()).value);
   reader.releaseLock();
-  return { ...(JSON.parse(text.split("\n")[0]!) as { mqtt: string; http: string; mqtts: string; rootCa: string }), proc };
+  return {
+    ...(JSON.parse(text.split("\n")[0]!) as { mqtt: string; http: string; mqtts: string; rootCa: string }),
+    proc,
+  };
 }
 
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -55,7 +68,11 @@ const policy = (() => {
     Version: "2012-10-17",
     Statement: [
       { Effect: "Allow", Action: "iot:Connect", Resource: `${arn}:client/\${iot:Connection.Thing.ThingName}` },
-      { Effect: "Allow", Action: "iot:Publish", Resource: [`${arn}:topic/${jobs}/start-next`, `${arn}:topic/${jobs}/*/update`] },
+      {
+        Effect: "Allow",
+        Action: "iot:Publish",
+        Resource: [`${arn}:topic/${jobs}/start-next`, `${arn}:topic/${jobs}/*/update`],
+      },
       { Effect: "Allow", Action: "iot:Subscribe", Resource: [`${arn}:topicfilter/${jobs}/notify-next`] },
       { Effect: "Allow", Action: "iot:Receive", Resource: [`${arn}:topic/${jobs}/notify-next`] },
     ],
@@ -64,7 +81,12 @@ const policy = (() => {
 
 async function run(tls: boolean) {
   const svc = await startService();
-  const iot = new IoTClient({ endpoint: svc.http, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "x" }, maxAttempts: 1 });
+  const iot = new IoTClient({
+    endpoint: svc.http,
+    region: "us-east-1",
+    credentials: { accessKeyId: "x", secretAccessKey: "x" },
+    maxAttempts: 1,
+  });
   const names = Array.from({ length: n }, (_, i) => `bench-${String(i).padStart(5, "0")}`);
   await pool(names, 64, async (thingName) => {
     const r = await fetch(`${svc.http}/things/${thingName}`, { method: "POST", body: "{}" });
@@ -132,7 +154,9 @@ async function run(tls: boolean) {
 }
 
 console.log(`connect + subscribe, ${n} things, 200 at a time, client and service on one 2-core machine`);
-console.log("| listener | all connected (wall) | per thing, median | p99 | service RSS before | connected | per connection |");
+console.log(
+  "| listener | all connected (wall) | per thing, median | p99 | service RSS before | connected | per connection |",
+);
 console.log("|---|---:|---:|---:|---:|---:|---:|");
 for (const tls of [false, true]) {
   const r = await run(tls);

@@ -51,12 +51,8 @@ export interface DeviceCredentials {
   readonly rootCa: string;
 }
 
-/** Writes a certificate and key as a device keeps them; `rootCa` is the service's CA file. */
-export function writeCredentials(
-  certificatePem: string,
-  privateKeyPem: string,
-  rootCa: string,
-): { cert: string; key: string } {
+/** Writes a certificate and key as a device keeps them (dir 700, key 600). */
+export function writeCredentials(certificatePem: string, privateKeyPem: string): { cert: string; key: string } {
   const dir = join(tempDir("device-creds-"), "certs");
   mkdirSync(dir, { mode: 0o700 });
   const cert = join(dir, "device.pem.crt");
@@ -70,7 +66,7 @@ export function writeCredentials(
 /** CreateKeysAndCertificate (ACTIVE unless told), written to files. */
 export async function newCertificate(iot: IoTClient, rootCa: string, setAsActive = true): Promise<DeviceCredentials> {
   const r = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive }));
-  const files = writeCredentials(r.certificatePem!, r.keyPair!.PrivateKey!, rootCa);
+  const files = writeCredentials(r.certificatePem!, r.keyPair!.PrivateKey!);
   return { certificateArn: r.certificateArn!, certificateId: r.certificateId!, ...files, rootCa };
 }
 

@@ -406,11 +406,7 @@ describe.skipIf(!hasMosquitto)("refusals seen by independent clients (mosquitto_
       { stderr: "pipe" },
     );
     expect(made.exitCode).toBe(0);
-    const own = writeCredentials(
-      readFileSync(join(dir, "c.pem"), "utf8"),
-      readFileSync(join(dir, "k.pem"), "utf8"),
-      svc.rootCa,
-    );
+    const own = writeCredentials(readFileSync(join(dir, "c.pem"), "utf8"), readFileSync(join(dir, "k.pem"), "utf8"));
     expect((await mosquittoPub(svc, own, "mq-2", "$aws/things/mq-2/jobs/start-next")).out).toContain("not authorised");
     await logLine(svc, "is not registered");
     const reg = await iot.send(

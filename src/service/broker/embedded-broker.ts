@@ -91,19 +91,12 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   const byCertificate = new Map<string, Set<Client>>();
   const denials = new DenialLog(clock, MQTT_LIMITS.refusalLogIntervalMs, options.logDenial ?? (() => {}));
   const deny = (
-    session: PolicySession | undefined,
     clientId: string,
+    certificateId: string | undefined,
     action: string,
     resource: string,
     reason: string,
-  ) =>
-    denials.record({
-      clientId,
-      ...(session?.certificateId ? { certificateId: session.certificateId } : {}),
-      action,
-      resource,
-      reason,
-    });
+  ) => denials.record({ clientId, ...(certificateId ? { certificateId } : {}), action, resource, reason });
 
   broker.preConnect = (client, packet, callback) => {
     const conn = connectionOf(client);
@@ -128,22 +121,14 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
           : options.authorizer.connectByClientId(client.id);
       if (!decision.allowed) {
         const resource = decision.resource ?? "(before the policy: the certificate)";
-        deny(
-          certificateId
-            ? { clientId: client.id, certificateId, context: { clientId: client.id }, policies: () => [] }
-            : undefined,
-          client.id,
-          decision.action ?? "iot:Connect",
-          resource,
-          decision.reason,
-        );
+        deny(client.id, certificateId, decision.action ?? "iot:Connect", resource, decision.reason);
         const error = Object.assign(new Error(`not authorized: ${decision.reason}`), { returnCode: 5 });
         return callback(error as Error & { returnCode: number }, false);
       }
       sessions.set(client, decision.session);
       if (certificateId !== undefined) {
-        let set = byCertificate.get(certificateId);
-        if (!set) byCertificate.set(certificateId, (set = new Set()));
+        const set = byCertificate.get(certificateId) ?? new Set<Client>();
+        byCertificate.set(certificateId, set);
         set.add(client);
         conn?.once("close", () => {
           set.delete(client);
@@ -167,7 +152,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     if (session && decision.allowed && options.authorizer) {
       const d = options.authorizer.decide(session, "iot:Publish", packet.topic);
       if (!d.allowed) {
-        deny(session, client.id, "iot:Publish", d.resource, d.reason);
+        deny(client.id, session.certificateId, "iot:Publish", d.resource, d.reason);
         // AWS IoT disconnects a client that publishes outside its policy.
         return callback(new Error(`client ${client.id} may not publish to ${packet.topic}`));
       }
@@ -214,7 +199,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     if (client && session && options.authorizer) {
       const d = options.authorizer.decide(session, "iot:Subscribe", subscription.topic);
       if (!d.allowed) {
-        deny(session, client.id, "iot:Subscribe", d.resource, d.reason);
+        deny(client.id, session.certificateId, "iot:Subscribe", d.resource, d.reason);
         return callback(null, null); // SUBACK 0x80
       }
     } else if (!client || !maySubscribe(client.id, subscription.topic)) {
@@ -234,7 +219,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     if (!session || !options.authorizer) return packet;
     const d = options.authorizer.decide(session, "iot:Receive", packet.topic);
     if (d.allowed) return packet;
-    deny(session, client.id, "iot:Receive", d.resource, d.reason);
+    deny(client.id, session.certificateId, "iot:Receive", d.resource, d.reason);
     return null; // not delivered, as AWS drops a message the policy does not let the client receive
   };
 

@@ -12,7 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Clock } from "../../util/clock.ts";
-import { ObjectStore, S3Error, type S3Object } from "./objects.ts";
+import { type ObjectStore, S3Error, type S3Object } from "./objects.ts";
 import { checkPresigned, type SigningKey } from "./presign.ts";
 
 /**
@@ -200,8 +200,10 @@ export class S3Api {
         this.objects.deleteBucket(bucket);
         return new Response(null, { status: 204 });
       case "GET": {
-        if (q.has("location"))
-          return (this.objects.bucket(bucket), xml(200, `<LocationConstraint ${NS}></LocationConstraint>`));
+        if (q.has("location")) {
+          this.objects.bucket(bucket);
+          return xml(200, `<LocationConstraint ${NS}></LocationConstraint>`);
+        }
         if (
           q.get("list-type") !== "2" &&
           [...q.keys()].some((k) => !["prefix", "delimiter", "max-keys", "encoding-type"].includes(k))
