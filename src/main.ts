@@ -27,8 +27,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const args = parsed.args;
-  if (args.switches.has("--help")) return (out(HELP), 0);
-  if (args.switches.has("--version")) return (out(versionLine()), 0);
+  if (args.switches.has("--help")) return out(HELP), 0;
+  if (args.switches.has("--version")) return out(versionLine()), 0;
   const exportTo = args.values["--export-default-settings"];
   if (exportTo !== undefined) {
     const file = expandPath(exportTo);

@@ -42,11 +42,7 @@ async function dnsCheck(host: string): Promise<CheckLine> {
     const found = await withTimeout(nodeDns().promises.lookup(host, { all: true }), "DNS lookup timed out");
     return ok("dns", `${host} → ${found.map((a) => a.address).join(", ")}`);
   } catch (error) {
-    return fail(
-      "dns",
-      `${host} does not resolve: ${(error as Error).message}`,
-      "check the endpoint's spelling (aws iot describe-endpoint --endpoint-type iot:Data-ATS) and /etc/resolv.conf",
-    );
+    return fail("dns", `${host} does not resolve: ${(error as Error).message}`, "check the endpoint's spelling (aws iot describe-endpoint --endpoint-type iot:Data-ATS) and /etc/resolv.conf");
   }
 }
 
@@ -59,11 +55,7 @@ async function tcpCheck(host: string, port: number): Promise<CheckLine> {
     socket.end();
     return ok("tcp", `${host}:${port} accepts connections`);
   } catch (error) {
-    return fail(
-      "tcp",
-      `cannot connect to ${host}:${port}: ${(error as Error).message}`,
-      `check that the broker runs and that a firewall lets port ${port} out`,
-    );
+    return fail("tcp", `cannot connect to ${host}:${port}: ${(error as Error).message}`, `check that the broker runs and that a firewall lets port ${port} out`);
   }
 }
 
@@ -74,10 +66,7 @@ function tlsCheck(settings: ConnectionSettings): Promise<CheckLine> {
       clearTimeout(timer);
       resolve(line);
     };
-    const timer = setTimeout(
-      () => done(fail("tls", `no TLS handshake with ${host}:${port} within ${STAGE_TIMEOUT_MS / 1000} s`)),
-      STAGE_TIMEOUT_MS,
-    );
+    const timer = setTimeout(() => done(fail("tls", `no TLS handshake with ${host}:${port} within ${STAGE_TIMEOUT_MS / 1000} s`)), STAGE_TIMEOUT_MS);
     Bun.connect({
       hostname: host,
       port,
@@ -93,32 +82,15 @@ function tlsCheck(settings: ConnectionSettings): Promise<CheckLine> {
         data() {},
         handshake(socket, success, verifyError) {
           socket.end();
-          if (success && !verifyError)
-            done(
-              ok("tls", `handshake with ${host}:${port}${alpn ? ` (ALPN ${alpn})` : ""}, server certificate trusted`),
-            );
+          if (success && !verifyError) done(ok("tls", `handshake with ${host}:${port}${alpn ? ` (ALPN ${alpn})` : ""}, server certificate trusted`));
           else
-            done(
-              fail(
-                "tls",
-                `TLS handshake with ${host}:${port} failed: ${verifyError?.message ?? "refused"}`,
-                settings.rootCa
-                  ? `check that ${settings.rootCa} is the CA of this endpoint (AmazonRootCA1.pem for AWS IoT)`
-                  : "set root-ca to the broker's CA",
-              ),
-            );
+            done(fail("tls", `TLS handshake with ${host}:${port} failed: ${verifyError?.message ?? "refused"}`, settings.rootCa ? `check that ${settings.rootCa} is the CA of this endpoint (AmazonRootCA1.pem for AWS IoT)` : "set root-ca to the broker's CA"));
         },
         error(_socket, error) {
           done(fail("tls", `TLS with ${host}:${port} failed: ${error.message}`));
         },
         close() {
-          done(
-            fail(
-              "tls",
-              `${host}:${port} closed the connection during the TLS handshake`,
-              "the broker may have refused the client certificate: is it registered and ACTIVE?",
-            ),
-          );
+          done(fail("tls", `${host}:${port} closed the connection during the TLS handshake`, "the broker may have refused the client certificate: is it registered and ACTIVE?"));
         },
       },
     }).catch((error: Error) => done(fail("tls", `TLS with ${host}:${port} failed: ${error.message}`)));
@@ -168,26 +140,14 @@ async function mqttChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
     lines.push(ok("mqtt-connect", `connected as client id ${thing}`));
   } catch (error) {
     client.close(false);
-    return [
-      fail(
-        "mqtt-connect",
-        `${(error as Error).message}`,
-        "the policy must allow iot:Connect on client/<thing name>, and the certificate must be ACTIVE and attached to the thing",
-      ),
-    ];
+    return [fail("mqtt-connect", `${(error as Error).message}`, "the policy must allow iot:Connect on client/<thing name>, and the certificate must be ACTIVE and attached to the thing")];
   }
   try {
     const topics = agentSubscriptions(thing);
     const granted = await withTimeout(client.subscribe(topics), "no SUBACK");
     const refusedTopics = topics.filter((_, i) => granted[i] === 0x80);
     if (refusedTopics.length) {
-      lines.push(
-        fail(
-          "subscriptions",
-          `refused: ${refusedTopics.join(", ")}`,
-          "the policy must allow iot:Subscribe on topicfilter/… and iot:Receive on topic/… for each of them",
-        ),
-      );
+      lines.push(fail("subscriptions", `refused: ${refusedTopics.join(", ")}`, "the policy must allow iot:Subscribe on topicfilter/… and iot:Receive on topic/… for each of them"));
       lines.push(skip("jobs-request", "needs the Jobs subscriptions"));
       return lines;
     }
@@ -197,26 +157,16 @@ async function mqttChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
     await withTimeout(client.subscribe([replyTopic(get, "accepted"), replyTopic(get, "rejected")]), "no SUBACK");
     const answer = new Promise<string>((resolve) => {
       replies.set(replyTopic(get, "accepted"), () => resolve("accepted"));
-      replies.set(replyTopic(get, "rejected"), (p) =>
-        resolve(`rejected: ${new TextDecoder().decode(p).slice(0, 200)}`),
-      );
+      replies.set(replyTopic(get, "rejected"), (p) => resolve(`rejected: ${new TextDecoder().decode(p).slice(0, 200)}`));
     });
     // A policy that does not allow the publish closes the connection: no PUBACK ever comes.
-    await withTimeout(
-      client.publish(get, JSON.stringify({ clientToken: "iot-jobs-doctor" })),
-      "GetPendingJobExecutions was not acknowledged (the connection was closed: does the policy allow it?)",
-    );
+    const unacknowledged = "GetPendingJobExecutions was not acknowledged (the connection was closed: does the policy allow it?)";
+    await withTimeout(client.publish(get, JSON.stringify({ clientToken: "iot-jobs-doctor" })), unacknowledged);
     const reply = await withTimeout(answer, "no reply to GetPendingJobExecutions");
     if (reply === "accepted") lines.push(ok("jobs-request", "GetPendingJobExecutions answered"));
     else lines.push(fail("jobs-request", `GetPendingJobExecutions ${reply}`));
   } catch (error) {
-    lines.push(
-      fail(
-        "jobs-request",
-        (error as Error).message,
-        "the policy must allow iot:Publish on topic/$aws/things/<thing>/jobs/* (is this broker an AWS IoT Jobs endpoint?)",
-      ),
-    );
+    lines.push(fail("jobs-request", (error as Error).message, "the policy must allow iot:Publish on topic/$aws/things/<thing>/jobs/* (is this broker an AWS IoT Jobs endpoint?)"));
   } finally {
     client.close(true);
   }

@@ -32,10 +32,7 @@ const command = v.pipe(
     (text) => splitCommand(text).every((t) => t === "") || splitCommand(text)[0] !== "",
     "the first word (the program) must not be empty",
   ),
-  v.check(
-    (text) => !hasWhitespace(splitCommand(text)[0] ?? ""),
-    "the first word must not contain whitespace; separate words with commas",
-  ),
+  v.check((text) => !hasWhitespace(splitCommand(text)[0] ?? ""), "the first word must not contain whitespace; separate words with commas"),
 );
 
 const actionCommon = {
@@ -112,10 +109,7 @@ export const newSchemaDocument = v.looseObject(
   {
     version: v.pipe(
       v.string(`expected the string "${SUPPORTED_VERSION}"`),
-      v.check(
-        (value) => value === SUPPORTED_VERSION,
-        (issue) => `unsupported version ${JSON.stringify(issue.input)}; this agent supports "${SUPPORTED_VERSION}"`,
-      ),
+      v.check((value) => value === SUPPORTED_VERSION, (issue) => `unsupported version ${JSON.stringify(issue.input)}; this agent supports "${SUPPORTED_VERSION}"`),
     ),
     includeStdOut: v.optional(booleanLike),
     conditions: v.optional(v.array(condition, "expected an array")),

@@ -39,30 +39,18 @@ export function createLogger(options: LoggerOptions): Logger {
   } else {
     const fd = options.fd ?? 1;
     const stream = fd === 1 ? process.stdout : process.stderr;
-    destination =
-      (options.pretty ?? stream.isTTY)
-        ? { write: (line: string) => void stream.write(prettyLine(line)) }
-        : pino.destination({ dest: fd, sync: true });
+    destination = (options.pretty ?? stream.isTTY) ? { write: (line: string) => void stream.write(prettyLine(line)) } : pino.destination({ dest: fd, sync: true });
   }
   const logger = pino(
     {
       level: LEVELS[options.level],
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: {
-        level: (label) => ({ level: label.toUpperCase() }),
-        log: (object) => redactDeep(object, 0) as Record<string, unknown>,
-      },
-      redact: {
-        paths: ["key", "privateKey", "token", "password", "*.key", "*.privateKey", "*.token", "*.password"],
-        censor: "[REDACTED]",
-      },
+      formatters: { level: (label) => ({ level: label.toUpperCase() }), log: (object) => redactDeep(object, 0) as Record<string, unknown> },
+      redact: { paths: ["key", "privateKey", "token", "password", "*.key", "*.privateKey", "*.token", "*.password"], censor: "[REDACTED]" },
       hooks: {
         logMethod(args, method) {
-          method.apply(
-            this,
-            args.map((a) => (typeof a === "string" ? redactSecrets(a) : a)) as Parameters<typeof method>,
-          );
+          method.apply(this, args.map((a) => (typeof a === "string" ? redactSecrets(a) : a)) as Parameters<typeof method>);
         },
       },
       serializers: { err: pino.stdSerializers.err },

@@ -93,10 +93,7 @@ export async function spawnStep(req: SpawnRequest): Promise<StepExit> {
 
   const readers = pipes
     ? [readPipe(pipes[0].readFd, req.stdout), readPipe(pipes[1].readFd, req.stderr)]
-    : [
-        pump(proc.stdout as ReadableStream<Uint8Array>, req.stdout),
-        pump(proc.stderr as ReadableStream<Uint8Array>, req.stderr),
-      ];
+    : [pump(proc.stdout as ReadableStream<Uint8Array>, req.stdout), pump(proc.stderr as ReadableStream<Uint8Array>, req.stderr)];
   const allRead = Promise.all(readers.map((r) => r.done));
 
   await proc.exited;
