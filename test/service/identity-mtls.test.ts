@@ -572,3 +572,32 @@ describe("faults", () => {
     await client.endAsync();
   });
 });
+
+describe.skipIf(!Bun.which("node"))("AWS's device SDK (aws-iot-device-sdk-v2, under Node) over mutual TLS", () => {
+  async function sdk(c: { cert: string; key: string }, clientId: string) {
+    const p = Bun.spawn(
+      [
+        Bun.which("node")!,
+        join(REPO_ROOT, "test/node/mtls-sdk-v2.mjs"),
+        "127.0.0.1",
+        String(svc.port),
+        clientId,
+        c.cert,
+        c.key,
+        svc.rootCa,
+      ],
+      { stdout: "pipe", stderr: "pipe", cwd: REPO_ROOT },
+    );
+    const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    const last = out.trim().split("\n").at(-1);
+    if (!last) throw new Error(`no result from the SDK script: ${err}`);
+    return JSON.parse(last);
+  }
+
+  test("with the minimum Jobs policy: connects, start-next answered, a shadow subscription refused; another client id refused", async () => {
+    const c = await provisionDevice(iot, svc.rootCa, "sdk-1", "jobs-min");
+    expect(await sdk(c, "sdk-1")).toEqual({ connected: true, granted: [1, 128], startNext: "accepted" });
+    const other = await sdk(c, "sdk-other");
+    expect(other.connected).toBe(false);
+  }, 60_000);
+});
