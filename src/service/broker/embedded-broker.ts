@@ -268,6 +268,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
         rejectUnauthorized: false,
         ALPNProtocols: ["x-amzn-mqtt-ca", "mqtt"],
         minVersion: "TLSv1.2",
+        // A handshake gets as long as a CONNECT would (admission.ts starts counting after it).
+        handshakeTimeout: MQTT_LIMITS.connectTimeoutMs,
       },
       (socket: TLSSocket) => {
         const fingerprint = socket.getPeerCertificate()?.fingerprint256;
