@@ -18,6 +18,7 @@ import {
   CreateThingCommand,
   DeleteCertificateCommand,
   DeletePolicyCommand,
+  DeleteThingCommand,
   DescribeCertificateCommand,
   DescribeEndpointCommand,
   DescribeJobExecutionCommand,
@@ -229,6 +230,8 @@ describe("certificates, principals and the endpoint (control plane)", () => {
     expect(del()).rejects.toMatchObject({ name: "CertificateStateException" });
     await iot.send(new UpdateCertificateCommand({ certificateId: c.certificateId, newStatus: "INACTIVE" }));
     expect(del()).rejects.toMatchObject({ name: "DeleteConflictException" });
+    const deleteThing = iot.send(new DeleteThingCommand({ thingName: "pc-1" }));
+    expect(deleteThing).rejects.toThrow("Cannot delete. Thing pc-1 is still attached to one or more principals");
     await iot.send(new DetachThingPrincipalCommand({ thingName: "pc-1", principal: c.certificateArn }));
     expect(del()).rejects.toMatchObject({ name: "DeleteConflictException" });
     expect(iot.send(new DeletePolicyCommand({ policyName: "jobs-min" }))).rejects.toMatchObject({

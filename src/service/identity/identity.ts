@@ -149,7 +149,7 @@ export class Identity {
     if (cert.status === "ACTIVE")
       throw new ServiceError(
         "CertificateState",
-        `Certificate ${id} is ACTIVE: deactivate it (UpdateCertificate) first`,
+        `Certificate must be deactivated (not ACTIVE) before deletion. Id: ${id}`,
       );
     if (cert.things.length > 0)
       throw new ServiceError("DeleteConflict", `Certificate ${id} is attached to things: ${cert.things.join(", ")}`);
@@ -202,7 +202,7 @@ export class Identity {
     if (users.length > 0)
       throw new ServiceError(
         "DeleteConflict",
-        `Policy ${name} is attached to ${users.length} certificate(s): detach it first`,
+        `The policy cannot be deleted as the policy is attached to one or more principals (name=${name})`,
       );
     this.store.delete("policy", name);
   }

@@ -36,7 +36,7 @@ export interface HttpDeps {
 export function operations(d: HttpDeps): Record<ServiceName, Operations> {
   return {
     iot: {
-      ...thingRoutes(d.fleet, d.thingTypes),
+      ...thingRoutes(d.fleet, d.thingTypes, d.identity),
       ...thingTypeRoutes(d.thingTypes, d.fleet),
       ...groupRoutes(d.fleet, d.shadows),
       ...jobRoutes(d.jobs, d.engine, d.fleet),
