@@ -13,6 +13,7 @@ import {
   CreatePackageCommand,
   CreatePackageVersionCommand,
   CreateThingCommand,
+  DescribeJobCommand,
   type IoTClient,
   UpdatePackageVersionCommand,
 } from "@aws-sdk/client-iot";
@@ -165,6 +166,8 @@ describe.skipIf(!hasCli)("pre-signed URLs in job documents", () => {
         presignedUrlConfig: { roleArn: "arn:aws:iam::123456789012:role/dl", expiresInSec: 60 },
       }),
     );
+    const described = (await iot.send(new DescribeJobCommand({ jobId: "dl-1" }))).job!;
+    expect(described.presignedUrlConfig).toEqual({ roleArn: "arn:aws:iam::123456789012:role/dl", expiresInSec: 60 });
     const first = await startNext();
     const url = first.url as string;
     expect(url).toStartWith(`${service.httpUrl}/artifacts/pkg/1.0/big.bin?X-Amz-Algorithm=AWS4-HMAC-SHA256`);
