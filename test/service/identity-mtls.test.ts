@@ -465,6 +465,40 @@ describe.skipIf(!hasMosquitto)("refusals seen by independent clients (mosquitto_
   });
 });
 
+describe("iot:Receive", () => {
+  test("a subscription the policy allows, without Receive on the topic: nothing is delivered, and the denial is logged", async () => {
+    const arn = "arn:aws:iot:us-east-1:123456789012";
+    const jobs = "$aws/things/${iot:Connection.Thing.ThingName}/jobs";
+    const policy = JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [
+        { Effect: "Allow", Action: "iot:Connect", Resource: `${arn}:client/\${iot:Connection.Thing.ThingName}` },
+        { Effect: "Allow", Action: "iot:Publish", Resource: `${arn}:topic/${jobs}/start-next` },
+        { Effect: "Allow", Action: "iot:Subscribe", Resource: [`${arn}:topicfilter/${jobs}/*`] },
+        { Effect: "Allow", Action: "iot:Receive", Resource: [`${arn}:topic/${jobs}/start-next/accepted`] },
+      ],
+    });
+    const c = await provisionDevice(iot, svc.rootCa, "rx-1", "rx-only-start-next", policy);
+    const client = await mqttsClient(svc, c, "rx-1");
+    const got: string[] = [];
+    client.on("message", (topic) => got.push(topic));
+    await client.subscribeAsync(["$aws/things/rx-1/jobs/notify-next", "$aws/things/rx-1/jobs/start-next/accepted"]);
+    const doc = { version: "1.0", steps: [{ action: { name: "s", type: "runCommand", input: { command: "true" } } }] };
+    await iot.send(
+      new CreateJobCommand({ jobId: "rx-job", targets: [thingArn("rx-1")], document: JSON.stringify(doc) }),
+    );
+    await logLine(svc, "iot:Receive", "topic/$aws/things/rx-1/jobs/notify-next");
+    await client.publishAsync("$aws/things/rx-1/jobs/start-next", "{}", { qos: 1 });
+    const until = Date.now() + 5_000;
+    while (!got.includes("$aws/things/rx-1/jobs/start-next/accepted")) {
+      if (Date.now() > until) throw new Error(`start-next/accepted never arrived: ${got}`);
+      await Bun.sleep(20);
+    }
+    expect(got).not.toContain("$aws/things/rx-1/jobs/notify-next");
+    await client.endAsync();
+  }, 30_000);
+});
+
 describe("the plain listener", () => {
   test("open development mode: a registered thing connects by client id alone", async () => {
     await iot.send(new CreateThingCommand({ thingName: "plain-1" }));
