@@ -60,7 +60,8 @@ interface Service {
 }
 
 async function startService(extra: string[] = []): Promise<Service> {
-  const dataDir = tempDir("identity-data-");
+  const given = extra.indexOf("--data-dir");
+  const dataDir = given >= 0 ? extra.splice(given, 2)[1]! : tempDir("identity-data-");
   const proc = Bun.spawn(
     [
       process.execPath,
@@ -463,6 +464,26 @@ describe.skipIf(!hasMosquitto)("refusals seen by independent clients (mosquitto_
     expect(line).toContain("policy jobs-typo statement 0");
     expect(line).toContain("lacks the iot service segment");
   });
+});
+
+describe("restart", () => {
+  test("the CA, certificates and policies survive a restart on the same data directory; the device reconnects", async () => {
+    const first = await startService();
+    const fiot = iotClient(first.http);
+    const c = await provisionDevice(fiot, first.rootCa, "rs-1", "rs-policy", POLICY);
+    const ca = readFileSync(first.rootCa, "utf8");
+    first.proc.kill("SIGTERM");
+    await first.proc.exited;
+    const again = await startService(["--data-dir", first.dataDir]);
+    cleanups.push(async () => {
+      again.proc.kill("SIGTERM");
+      await again.proc.exited;
+    });
+    expect(again.rootCa).toBe(first.rootCa);
+    expect(readFileSync(again.rootCa, "utf8")).toBe(ca);
+    const client = await mqttsClient(again, c, "rs-1");
+    await client.endAsync();
+  }, 60_000);
 });
 
 describe("iot:Receive", () => {
