@@ -28,7 +28,8 @@ export type ServiceErrorCode =
   | "CertificateState"
   | "CertificateValidation"
   | "DeleteConflict"
-  | "MalformedPolicy";
+  | "MalformedPolicy"
+  | "VersionsLimitExceeded";
 
 export class ServiceError extends Error {
   constructor(
@@ -67,6 +68,7 @@ const HTTP: Record<ServiceErrorCode, { status: number; type: string }> = {
   CertificateValidation: { status: 400, type: "CertificateValidationException" },
   DeleteConflict: { status: 409, type: "DeleteConflictException" },
   MalformedPolicy: { status: 400, type: "MalformedPolicyException" },
+  VersionsLimitExceeded: { status: 409, type: "VersionsLimitExceededException" },
 };
 
 export function httpError(error: ServiceError): { status: number; type: string; message: string } {

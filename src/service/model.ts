@@ -152,10 +152,15 @@ export interface Certificate {
   readonly policies: readonly string[];
 }
 
-/** An AWS IoT policy document (JSON text as given) and its one version. */
+/** An AWS IoT policy: its versions (at most 5, as AWS) and which one applies. */
 export interface IotPolicy {
   readonly policyName: string;
+  /** The default version's document (JSON text as given): the one evaluated. */
   readonly policyDocument: string;
+  readonly defaultVersionId: string;
+  readonly versions: readonly { readonly versionId: string; readonly document: string; readonly createDate: number }[];
+  /** The id the next CreatePolicyVersion gets (ids are never reused). */
+  readonly nextVersionId: number;
   readonly creationDate: number;
   readonly lastModifiedDate: number;
 }

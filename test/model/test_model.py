@@ -547,6 +547,23 @@ def identity_scenario(h: Harness) -> dict:
     h.refused_by_name("iot", "CreatePolicy", "tags", [{"Key": "k", "Value": "v"}], policyName="m-tag",
                       policyDocument=POLICY_DOC)
     h.expect(h.ok("iot", "GetPolicy", policyName="m-pol").get("policyDocument") == POLICY_DOC, "GetPolicy document")
+    # Policy versions: at most 5, the default cannot be deleted.
+    v2 = h.ok("iot", "CreatePolicyVersion", policyName="m-pol2", policyDocument=POLICY_DOC, setAsDefault=True)
+    h.expect(v2.get("policyVersionId") == "2" and v2.get("isDefaultVersion") is True, f"CreatePolicyVersion {v2}")
+    h.expect(h.ok("iot", "GetPolicyVersion", policyName="m-pol2", policyVersionId="1").get("isDefaultVersion") is False,
+             "GetPolicyVersion isDefaultVersion")
+    listed_versions = h.ok("iot", "ListPolicyVersions", policyName="m-pol2").get("policyVersions", [])
+    h.expect([v["versionId"] for v in listed_versions] == ["2", "1"], f"ListPolicyVersions {listed_versions}")
+    h.ok("iot", "SetDefaultPolicyVersion", policyName="m-pol2", policyVersionId="1")
+    h.error("iot", "DeletePolicyVersion", "DeleteConflictException", policyName="m-pol2", policyVersionId="1")
+    h.ok("iot", "DeletePolicyVersion", policyName="m-pol2", policyVersionId="2")
+    for _ in range(4):
+        h.ok("iot", "CreatePolicyVersion", policyName="m-pol", policyDocument=POLICY_DOC)
+    h.error("iot", "CreatePolicyVersion", "VersionsLimitExceededException", policyName="m-pol",
+            policyDocument=POLICY_DOC)
+    h.error("iot", "DeletePolicy", "DeleteConflictException", policyName="m-pol")
+    for version in ("2", "3", "4", "5"):
+        h.ok("iot", "DeletePolicyVersion", policyName="m-pol", policyVersionId=version)
     names = [p["policyName"] for p in h.ok("iot", "ListPolicies", ascendingOrder=False).get("policies", [])]
     h.expect(names == ["m-pol2", "m-pol"], f"ListPolicies ascendingOrder=false: {names}")
     page = h.ok("iot", "ListPolicies", pageSize=1)
@@ -595,6 +612,11 @@ def identity_scenario(h: Harness) -> dict:
         ("iot", "AttachPolicy"): {"policyName": "m-none", "target": none_arn},
         ("iot", "DetachPolicy"): {"policyName": "m-none", "target": none_arn},
         ("iot", "ListAttachedPolicies"): {"target": none_arn},
+        ("iot", "CreatePolicyVersion"): {"policyName": "m-none", "policyDocument": POLICY_DOC},
+        ("iot", "GetPolicyVersion"): {"policyName": "m-pol2", "policyVersionId": "1"},
+        ("iot", "ListPolicyVersions"): {"policyName": "m-pol2"},
+        ("iot", "SetDefaultPolicyVersion"): {"policyName": "m-none", "policyVersionId": "1"},
+        ("iot", "DeletePolicyVersion"): {"policyName": "m-none", "policyVersionId": "1"},
     }
 
 

@@ -15,6 +15,7 @@ import {
   AttachThingPrincipalCommand,
   CreateJobCommand,
   CreatePolicyCommand,
+  CreatePolicyVersionCommand,
   CreateThingCommand,
   DeleteCertificateCommand,
   DeletePolicyCommand,
@@ -29,6 +30,7 @@ import {
   ListPrincipalThingsCommand,
   ListThingPrincipalsCommand,
   RegisterCertificateWithoutCACommand,
+  SetDefaultPolicyVersionCommand,
   UpdateCertificateCommand,
 } from "@aws-sdk/client-iot";
 import mqtt from "mqtt";
@@ -464,6 +466,27 @@ describe.skipIf(!hasMosquitto)("refusals seen by independent clients (mosquitto_
     expect(line).toContain("policy jobs-typo statement 0");
     expect(line).toContain("lacks the iot service segment");
   });
+});
+
+describe("policy versions", () => {
+  test("SetDefaultPolicyVersion applies from the next request: a filter the new default leaves out is refused", async () => {
+    const c = await provisionDevice(iot, svc.rootCa, "pv-1", "pv-policy", POLICY);
+    const narrower = JSON.parse(POLICY);
+    narrower.Statement[2].Resource = narrower.Statement[2].Resource.filter((r: string) => !r.endsWith("notify-next"));
+    const v = await iot.send(
+      new CreatePolicyVersionCommand({ policyName: "pv-policy", policyDocument: JSON.stringify(narrower) }),
+    );
+    const client = await mqttsClient(svc, c, "pv-1");
+    const granted = async () =>
+      client.subscribeAsync("$aws/things/pv-1/jobs/notify-next").then(
+        (g) => g.map((x) => x.qos),
+        (e: { packet?: { granted?: number[] } }) => e.packet?.granted,
+      );
+    expect(await granted()).toEqual([0]);
+    await iot.send(new SetDefaultPolicyVersionCommand({ policyName: "pv-policy", policyVersionId: v.policyVersionId }));
+    expect(await granted()).toEqual([128]);
+    await client.endAsync();
+  }, 30_000);
 });
 
 describe("restart", () => {

@@ -19,7 +19,6 @@ const CA_REGISTRATION = planned(
   "registering your own CA (RegisterCertificateWithoutCA and the local CA cover devices)",
 );
 const TRANSFER = refused("certificate transfers between AWS accounts have no meaning locally");
-const POLICY_VERSIONS = planned("policy versions (each policy has its one version, 1)");
 const PROVIDERS = refused("certificate providers (Lambda-signed CSRs) need AWS Lambda");
 const LEGACY_POLICY = refused(
   "deprecated principal-policy calls: use AttachPolicy, DetachPolicy, ListAttachedPolicies",
@@ -43,11 +42,6 @@ export const NOT_IMPLEMENTED: Readonly<Record<string, NotImplemented>> = {
   "iot:DescribeCertificateProvider": PROVIDERS,
   "iot:ListCertificateProviders": PROVIDERS,
   "iot:UpdateCertificateProvider": PROVIDERS,
-  "iot:CreatePolicyVersion": POLICY_VERSIONS,
-  "iot:DeletePolicyVersion": POLICY_VERSIONS,
-  "iot:GetPolicyVersion": POLICY_VERSIONS,
-  "iot:ListPolicyVersions": POLICY_VERSIONS,
-  "iot:SetDefaultPolicyVersion": POLICY_VERSIONS,
   "iot:DeleteCACertificate": CA_REGISTRATION,
   "iot:DescribeCACertificate": CA_REGISTRATION,
   "iot:ListCACertificates": CA_REGISTRATION,

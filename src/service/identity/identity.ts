@@ -181,9 +181,62 @@ export class Identity {
       throw new ServiceError("ResourceAlreadyExists", `Policy ${name} already exists`);
     parsePolicy(document);
     const now = this.seconds();
-    const policy: IotPolicy = { policyName: name, policyDocument: document, creationDate: now, lastModifiedDate: now };
+    const policy: IotPolicy = {
+      policyName: name,
+      policyDocument: document,
+      defaultVersionId: "1",
+      versions: [{ versionId: "1", document, createDate: now }],
+      nextVersionId: 2,
+      creationDate: now,
+      lastModifiedDate: now,
+    };
     this.store.put("policy", name, policy);
     return policy;
+  }
+
+  /** AWS keeps at most 5 versions of a policy. */
+  createPolicyVersion(name: string, document: string, setAsDefault: boolean): IotPolicy["versions"][number] {
+    const p = this.policy(name);
+    parsePolicy(document);
+    if (p.versions.length >= 5)
+      throw new ServiceError(
+        "VersionsLimitExceeded",
+        `The policy ${name} already has the maximum number of versions (5); delete one first`,
+      );
+    const version = { versionId: String(p.nextVersionId), document, createDate: this.seconds() };
+    this.store.put("policy", name, {
+      ...p,
+      versions: [...p.versions, version],
+      nextVersionId: p.nextVersionId + 1,
+      lastModifiedDate: this.seconds(),
+      ...(setAsDefault ? { defaultVersionId: version.versionId, policyDocument: document } : {}),
+    });
+    return version;
+  }
+
+  policyVersion(name: string, versionId: string): IotPolicy["versions"][number] {
+    const v = this.policy(name).versions.find((x) => x.versionId === versionId);
+    if (!v) throw new ServiceError("ResourceNotFound", `Policy ${name} has no version ${versionId}`);
+    return v;
+  }
+
+  setDefaultPolicyVersion(name: string, versionId: string): void {
+    const v = this.policyVersion(name, versionId);
+    const p = this.policy(name);
+    this.store.put("policy", name, {
+      ...p,
+      defaultVersionId: versionId,
+      policyDocument: v.document,
+      lastModifiedDate: this.seconds(),
+    });
+  }
+
+  deletePolicyVersion(name: string, versionId: string): void {
+    this.policyVersion(name, versionId);
+    const p = this.policy(name);
+    if (p.defaultVersionId === versionId)
+      throw new ServiceError("DeleteConflict", "Cannot delete the default version of a policy");
+    this.store.put("policy", name, { ...p, versions: p.versions.filter((x) => x.versionId !== versionId) });
   }
 
   policy(name: string): IotPolicy {
@@ -197,7 +250,12 @@ export class Identity {
   }
 
   deletePolicy(name: string): void {
-    this.policy(name);
+    const policy = this.policy(name);
+    if (policy.versions.length > 1)
+      throw new ServiceError(
+        "DeleteConflict",
+        `The policy cannot be deleted as versions other than the default version exist (name=${name})`,
+      );
     const users = this.certificates().filter((c) => c.policies.includes(name));
     if (users.length > 0)
       throw new ServiceError(

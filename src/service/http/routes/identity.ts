@@ -144,9 +144,59 @@ export function identityRoutes(identity: Identity, endpoints: Endpoints): Operat
           policyName: p.policyName,
           policyArn: policyArn(p.policyName),
           policyDocument: p.policyDocument,
-          policyVersionId: "1",
+          policyVersionId: p.defaultVersionId,
         };
       },
+    },
+    CreatePolicyVersion: {
+      honours: ["policyName", "policyDocument", "setAsDefault"],
+      handle: (input) => {
+        const v = identity.createPolicyVersion(input.policyName, input.policyDocument, input.setAsDefault === true);
+        return {
+          policyArn: policyArn(input.policyName),
+          policyDocument: v.document,
+          policyVersionId: v.versionId,
+          isDefaultVersion: identity.policy(input.policyName).defaultVersionId === v.versionId,
+        };
+      },
+    },
+    GetPolicyVersion: {
+      honours: ["policyName", "policyVersionId"],
+      handle: (input) => {
+        const p = identity.policy(input.policyName);
+        const v = identity.policyVersion(input.policyName, input.policyVersionId);
+        return {
+          policyArn: policyArn(p.policyName),
+          policyName: p.policyName,
+          policyDocument: v.document,
+          policyVersionId: v.versionId,
+          isDefaultVersion: p.defaultVersionId === v.versionId,
+          creationDate: v.createDate,
+          lastModifiedDate: v.createDate,
+          generationId: `${p.policyName}-${v.versionId}`,
+        };
+      },
+    },
+    ListPolicyVersions: {
+      honours: ["policyName"],
+      handle: (input) => {
+        const p = identity.policy(input.policyName);
+        return {
+          policyVersions: [...p.versions].reverse().map((v) => ({
+            versionId: v.versionId,
+            isDefaultVersion: v.versionId === p.defaultVersionId,
+            createDate: v.createDate,
+          })),
+        };
+      },
+    },
+    SetDefaultPolicyVersion: {
+      honours: ["policyName", "policyVersionId"],
+      handle: (input) => void identity.setDefaultPolicyVersion(input.policyName, input.policyVersionId),
+    },
+    DeletePolicyVersion: {
+      honours: ["policyName", "policyVersionId"],
+      handle: (input) => void identity.deletePolicyVersion(input.policyName, input.policyVersionId),
     },
     GetPolicy: {
       honours: ["policyName"],
@@ -156,7 +206,7 @@ export function identityRoutes(identity: Identity, endpoints: Endpoints): Operat
           policyName: p.policyName,
           policyArn: policyArn(p.policyName),
           policyDocument: p.policyDocument,
-          defaultVersionId: "1",
+          defaultVersionId: p.defaultVersionId,
           creationDate: p.creationDate,
           lastModifiedDate: p.lastModifiedDate,
           generationId: String(p.lastModifiedDate),
