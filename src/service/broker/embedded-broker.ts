@@ -11,6 +11,11 @@
  * declare (admission.ts), subscriptions per connection, persistent-session queues
  * (bounded-persistence.ts), and retained messages (none on `$aws/…`). Refusals are logged as
  * one summary per interval (refusal-log.ts).
+ *
+ * Beside the plain listener (the open development mode: the client id is trusted), an
+ * MQTT-over-TLS listener demands what AWS IoT demands: a client certificate known to the service
+ * and ACTIVE, and the IoT policies attached to it on every Connect, Publish, Subscribe and Receive
+ * (iot-authorizer.ts); each denial is one log line naming the deciding statement (DenialLog).
  */
 import { Aedes, type Client } from "aedes";
 import { createServer, type Server, type Socket } from "node:net";
