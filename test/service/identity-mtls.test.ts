@@ -13,6 +13,7 @@ import { join } from "node:path";
 import {
   AttachPolicyCommand,
   AttachThingPrincipalCommand,
+  CreateCertificateFromCsrCommand,
   CreateJobCommand,
   CreatePolicyCommand,
   CreatePolicyVersionCommand,
@@ -422,6 +423,42 @@ describe.skipIf(!hasMosquitto)("refusals seen by independent clients (mosquitto_
     await iot.send(new AttachThingPrincipalCommand({ thingName: "mq-2", principal: reg.certificateArn! }));
     expect((await mosquittoPub(svc, own, "mq-2", "$aws/things/mq-2/jobs/start-next")).code).toBe(0);
   }, 60_000);
+
+  test("CreateCertificateFromCsr with an EC P-256 key made by openssl: the device connects with its own key", async () => {
+    const dir = tempDir("ec-csr-");
+    const made = Bun.spawnSync(
+      [
+        "openssl",
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        "/CN=ec-1",
+        "-keyout",
+        join(dir, "k.pem"),
+        "-out",
+        join(dir, "csr.pem"),
+      ],
+      { stderr: "pipe" },
+    );
+    expect(made.exitCode).toBe(0);
+    const r = await iot.send(
+      new CreateCertificateFromCsrCommand({
+        certificateSigningRequest: readFileSync(join(dir, "csr.pem"), "utf8"),
+        setAsActive: true,
+      }),
+    );
+    await iot.send(new CreateThingCommand({ thingName: "ec-1" }));
+    await iot.send(new AttachPolicyCommand({ policyName: "jobs-min", target: r.certificateArn! }));
+    await iot.send(new AttachThingPrincipalCommand({ thingName: "ec-1", principal: r.certificateArn! }));
+    const own = writeCredentials(r.certificatePem!, readFileSync(join(dir, "k.pem"), "utf8"));
+    const pub = await mosquittoPub(svc, own, "ec-1", "$aws/things/ec-1/jobs/start-next");
+    expect(pub).toEqual({ code: 0, out: "" });
+  });
 
   test("a revocation during a session ends that session", async () => {
     const c = await provisionDevice(iot, svc.rootCa, "mq-3", "jobs-min");
