@@ -6,6 +6,7 @@
  * agent started as in production (--endpoint --cert --key --root-ca).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
@@ -15,6 +16,7 @@ import {
   AttachThingPrincipalCommand,
   CreateCertificateFromCsrCommand,
   CreateJobCommand,
+  CreateKeysAndCertificateCommand,
   CreatePolicyCommand,
   CreatePolicyVersionCommand,
   CreateThingCommand,
@@ -44,7 +46,7 @@ import {
   provisionDevice,
   writeCredentials,
 } from "../helpers/iot-identity.ts";
-import { iotClient, thingArn } from "../helpers/local-service.ts";
+import { iotClient, startLocalService, thingArn } from "../helpers/local-service.ts";
 import { projectHandlerDir, REPO_ROOT, tempDir } from "../helpers/temp.ts";
 
 const hasMosquitto = Bun.spawnSync(["sh", "-c", "command -v mosquitto_pub && command -v mosquitto_sub"]).exitCode === 0;
@@ -249,6 +251,20 @@ describe("certificates, principals and the endpoint (control plane)", () => {
     expect(
       iot.send(new UpdateCertificateCommand({ certificateId: "0".repeat(64), newStatus: "ACTIVE" })),
     ).rejects.toMatchObject({ name: "ResourceNotFoundException" });
+  });
+
+  test("concurrent first CreateKeysAndCertificate calls share one CA: every certificate verifies against it", async () => {
+    const local = await startLocalService();
+    try {
+      const liot = iotClient(local.httpUrl);
+      const made = await Promise.all(
+        [1, 2, 3].map(() => liot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }))),
+      );
+      const ca = new X509Certificate(local.store.get("localCa", "ca")!.certificatePem);
+      for (const m of made) expect(new X509Certificate(m.certificatePem!).verify(ca.publicKey)).toBe(true);
+    } finally {
+      await local.stop();
+    }
   });
 
   test("CreatePolicy refuses a malformed document as MalformedPolicyException", async () => {

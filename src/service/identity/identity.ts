@@ -48,13 +48,22 @@ export class Identity {
     return Math.floor(this.now() / 1000);
   }
 
+  /** The CA being made (concurrent first calls share it, so no certificate is signed by a discarded CA). */
+  private making: Promise<LocalCa> | undefined;
+
   /** The data directory's CA, created on first use and kept in the store. */
   async ca(): Promise<LocalCa> {
     const existing = this.store.get("localCa", CA_KEY);
     if (existing) return existing;
-    const made = await createCa(this.now());
-    this.store.put("localCa", CA_KEY, made);
-    return made;
+    this.making ??= createCa(this.now()).then((made) => {
+      this.store.put("localCa", CA_KEY, made);
+      return made;
+    });
+    try {
+      return await this.making;
+    } finally {
+      this.making = undefined;
+    }
   }
 
   async serverCertificate(hosts: readonly string[]) {
