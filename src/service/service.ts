@@ -238,8 +238,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     hostname: options.host,
     port: options.httpPort,
     fetch: (request) => {
-      const url = new URL(request.url);
-      if (!isS3Request(signingName(request.headers, url.searchParams))) return router.handle(request);
+      // A request whose URL cannot be parsed (a malformed Host) is the router's to refuse.
+      const url = URL.parse(request.url);
+      if (!url || !isS3Request(signingName(request.headers, url.searchParams))) return router.handle(request);
       try {
         checkHost(request.headers.get("host"), options.httpHostNames ?? []);
       } catch (error) {
