@@ -55,7 +55,9 @@ export class IotAuthorizer {
     if (!cert)
       return {
         allowed: false,
-        reason: `certificate ${certificateId} is not registered (CreateKeysAndCertificate, RegisterCertificateWithoutCA)`,
+        reason:
+          `certificate ${certificateId} is not registered ` +
+          "(CreateKeysAndCertificate, RegisterCertificateWithoutCA)",
       };
     if (cert.status !== "ACTIVE")
       return {

@@ -220,7 +220,10 @@ const where = (p: NamedPolicy, i: number) => {
 function hint(pattern: string, action: IotAction): string {
   if (pattern === "*") return "";
   if (!pattern.startsWith("arn:aws:iot:") && /^arn:aws:[^:]*:\d*:/.test(pattern))
-    return " — not an iot ARN: it lacks the iot service segment (arn:aws:iot:<region>:<account>:…), so it matches nothing";
+    return (
+      " — not an iot ARN: it lacks the iot service segment (arn:aws:iot:<region>:<account>:…), " +
+      "so it matches nothing"
+    );
   const kind = action === "iot:Connect" ? "client/" : action === "iot:Subscribe" ? "topicfilter/" : "topic/";
   if (/^arn:aws:iot:[^:]*:[^:]*:/.test(pattern) && !/^arn:aws:iot:[^:]*:[^:]*:[*?]/.test(pattern)) {
     const type = pattern.replace(/^arn:aws:iot:[^:]*:[^:]*:/, "");

@@ -24,6 +24,10 @@ export const S3_MAX_BODY_BYTES = 100 * 1024 * 1024;
 const xmlEscape = (s: string) =>
   s.replace(/[<>&'"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;" })[c]!);
 const iso = (ms: number) => new Date(ms).toISOString();
+/** `<name>…</name>` around already-escaped content; `text` escapes a value first. */
+const el = (name: string, ...content: string[]) => `<${name}>${content.join("")}</${name}>`;
+const text = (name: string, value: string | number | boolean) => el(name, xmlEscape(String(value)));
+const etag = (value: string) => `<ETag>&quot;${value}&quot;</ETag>`;
 const xml = (status: number, body: string, headers: Record<string, string> = {}) =>
   new Response(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`, {
     status,
@@ -35,7 +39,13 @@ export function s3ErrorResponse(e: S3Error, resource: string, head = false): Res
   if (head) return new Response(null, { status: e.status, headers: { "x-amz-error-code": e.code } });
   return xml(
     e.status,
-    `<Error><Code>${e.code}</Code><Message>${xmlEscape(e.message)}</Message><Resource>${xmlEscape(resource)}</Resource><RequestId>${crypto.randomUUID()}</RequestId></Error>`,
+    el(
+      "Error",
+      text("Code", e.code),
+      text("Message", e.message),
+      text("Resource", resource),
+      text("RequestId", crypto.randomUUID()),
+    ),
   );
 }
 
@@ -92,7 +102,8 @@ async function readBody(request: Request): Promise<Uint8Array> {
     throw new S3Error(
       400,
       "EntityTooLarge",
-      `Your proposed upload exceeds the maximum allowed size here (${S3_MAX_BODY_BYTES} bytes per request; use multipart upload)`,
+      `Your proposed upload exceeds the maximum allowed size here (${S3_MAX_BODY_BYTES} bytes per request; ` +
+        "use multipart upload)",
     );
   const raw = new Uint8Array(await request.arrayBuffer());
   if (raw.length > S3_MAX_BODY_BYTES)
@@ -177,7 +188,8 @@ export class S3Api {
           .join("");
         return xml(
           200,
-          `<ListAllMyBucketsResult ${NS}><Owner><ID>local</ID></Owner><Buckets>${list}</Buckets></ListAllMyBucketsResult>`,
+          `<ListAllMyBucketsResult ${NS}>${el("Owner", text("ID", "local"))}${el("Buckets", list)}` +
+            "</ListAllMyBucketsResult>",
         );
       }
       if (key === "") return this.bucketOperation(method, decodeURIComponent(bucket), q);
@@ -246,15 +258,31 @@ export class S3Api {
       }
     }
     const items = contents
-      .map(
-        (o) =>
-          `<Contents><Key>${xmlEscape(o.key)}</Key><LastModified>${iso(o.lastModified)}</LastModified><ETag>&quot;${o.etag}&quot;</ETag><Size>${o.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`,
+      .map((o) =>
+        el(
+          "Contents",
+          text("Key", o.key),
+          text("LastModified", iso(o.lastModified)),
+          etag(o.etag),
+          text("Size", o.size),
+          text("StorageClass", "STANDARD"),
+        ),
       )
       .join("");
     const common = prefixes.map((p) => `<CommonPrefixes><Prefix>${xmlEscape(p)}</Prefix></CommonPrefixes>`).join("");
     return xml(
       200,
-      `<ListBucketResult ${NS}><Name>${xmlEscape(bucket)}</Name><Prefix>${xmlEscape(prefix)}</Prefix>${delimiter ? `<Delimiter>${xmlEscape(delimiter)}</Delimiter>` : ""}<MaxKeys>${max}</MaxKeys><KeyCount>${contents.length + prefixes.length}</KeyCount><IsTruncated>${truncated}</IsTruncated>${truncated ? `<NextContinuationToken>${xmlEscape(last)}</NextContinuationToken>` : ""}${items}${common}</ListBucketResult>`,
+      `<ListBucketResult ${NS}>${[
+        text("Name", bucket),
+        text("Prefix", prefix),
+        delimiter ? text("Delimiter", delimiter) : "",
+        text("MaxKeys", max),
+        text("KeyCount", contents.length + prefixes.length),
+        text("IsTruncated", truncated),
+        truncated ? text("NextContinuationToken", last) : "",
+        items,
+        common,
+      ].join("")}</ListBucketResult>`,
     );
   }
 
@@ -271,7 +299,8 @@ export class S3Api {
       const id = this.objects.createUpload(bucket, key);
       return xml(
         200,
-        `<InitiateMultipartUploadResult ${NS}><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`,
+        `<InitiateMultipartUploadResult ${NS}>${text("Bucket", bucket)}${text("Key", key)}${text("UploadId", id)}` +
+          "</InitiateMultipartUploadResult>",
       );
     }
     if (method === "PUT" && uploadId !== null) {
@@ -289,7 +318,8 @@ export class S3Api {
       const o = this.objects.completeUpload(uploadId, parts, contentType);
       return xml(
         200,
-        `<CompleteMultipartUploadResult ${NS}><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><ETag>&quot;${o.etag}&quot;</ETag></CompleteMultipartUploadResult>`,
+        `<CompleteMultipartUploadResult ${NS}>${text("Bucket", bucket)}${text("Key", key)}${etag(o.etag)}` +
+          "</CompleteMultipartUploadResult>",
       );
     }
     if (method === "DELETE" && uploadId !== null) {
