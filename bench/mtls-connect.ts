@@ -161,7 +161,14 @@ console.log("|---|---:|---:|---:|---:|---:|---:|");
 for (const tls of [false, true]) {
   const r = await run(tls);
   const per = ((r.after - r.before) * 1024) / n;
-  console.log(
-    `| ${tls ? "mutual TLS + policy" : "plain (open mode)"} | ${(r.wallMs / 1000).toFixed(1)} s | ${r.median.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.before.toFixed(0)} MB | ${r.after.toFixed(0)} MB | ${per.toFixed(1)} KB |`,
-  );
+  const cells = [
+    tls ? "mutual TLS + policy" : "plain (open mode)",
+    `${(r.wallMs / 1000).toFixed(1)} s`,
+    `${r.median.toFixed(1)} ms`,
+    `${r.p99.toFixed(1)} ms`,
+    `${r.before.toFixed(0)} MB`,
+    `${r.after.toFixed(0)} MB`,
+    `${per.toFixed(1)} KB`,
+  ];
+  console.log(`| ${cells.join(" | ")} |`);
 }
