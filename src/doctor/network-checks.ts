@@ -224,7 +224,9 @@ async function mqttChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
       replies.set(replyTopic(get, "accepted"), () => resolve("accepted"));
       replies.set(replyTopic(get, "rejected"), (p) => resolve(`rejected: ${new TextDecoder().decode(p).slice(0, 200)}`));
     });
-    await client.publish(get, JSON.stringify({ clientToken: "iot-jobs-doctor" }));
+    // A policy that does not allow the publish closes the connection: no PUBACK ever comes.
+    const unacknowledged = "GetPendingJobExecutions was not acknowledged (the connection was closed: does the policy allow it?)";
+    await withTimeout(client.publish(get, JSON.stringify({ clientToken: "iot-jobs-doctor" })), unacknowledged);
     const reply = await withTimeout(answer, "no reply to GetPendingJobExecutions");
     if (reply === "accepted") lines.push(ok("jobs-request", "GetPendingJobExecutions answered"));
     else lines.push(fail("jobs-request", `GetPendingJobExecutions ${reply}`));

@@ -3,8 +3,10 @@
  *   iot-jobs-local serve [--data-dir DIR] [--mqtt-port N] [--http-port N] [--host H]
  *                        [--broker mqtt://host:port] [--minute-ms N] [--time-scale F]
  *                        [--start-time ISO-DATE] [--log-level LEVEL]
- *                        [--http-host-name NAME]...
- * Once ready it prints one JSON line on stdout: {"mqtt":"mqtt://127.0.0.1:N","http":"http://127.0.0.1:M"}.
+ *                        [--http-host-name NAME]... [--mqtts-port N] [--listeners mqtt,mqtts]
+ *                        [--plain-policy open|enforce]
+ * Once ready it prints one JSON line on stdout:
+ *   {"mqtt":"mqtt://127.0.0.1:N","http":"http://127.0.0.1:M","mqtts":"mqtts://127.0.0.1:T","rootCa":"PATH"}
  * Logs go to stderr.
  */
 import { parseArgs } from "node:util";
@@ -16,7 +18,12 @@ import { startService } from "./service.ts";
 const USAGE = `Usage: iot-jobs-local serve [options]
 
   --data-dir DIR       where the SQLite store lives (default: in memory, lost on exit)
-  --mqtt-port N        embedded broker port (default 1883; 0 picks a free port)
+  --mqtt-port N        embedded broker's plain MQTT port (default 1883; 0 picks a free port)
+  --mqtts-port N       embedded broker's MQTT-over-TLS port: client certificates and IoT policies,
+                       as AWS IoT (default 8883, or a free port when --mqtt-port is 0)
+  --listeners LIST     which embedded listeners run: mqtt, mqtts or mqtt,mqtts (default both)
+  --plain-policy MODE  open: the plain listener trusts the client id (development mode, default);
+                       enforce: the policies of the thing's ACTIVE certificates apply there too
   --http-port N        control-plane HTTP port, plain HTTP (default 8080; 0 picks a free port)
   --host H             address to bind (default 127.0.0.1)
   --broker URL         attach to an existing broker (mqtt://host:port) instead of embedding one
@@ -41,6 +48,9 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         "data-dir": { type: "string" },
         "mqtt-port": { type: "string" },
+        "mqtts-port": { type: "string" },
+        listeners: { type: "string" },
+        "plain-policy": { type: "string" },
         "http-port": { type: "string" },
         host: { type: "string" },
         broker: { type: "string" },
@@ -82,6 +92,16 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`--log-level must be DEBUG, INFO, WARN or ERROR\n`);
     return 2;
   }
+  const listeners = new Set(String(values.listeners ?? "mqtt,mqtts").split(","));
+  if (listeners.size === 0 || [...listeners].some((l) => l !== "mqtt" && l !== "mqtts")) {
+    process.stderr.write(`--listeners must be mqtt, mqtts or mqtt,mqtts\n`);
+    return 2;
+  }
+  const plainPolicy = String(values["plain-policy"] ?? "open");
+  if (plainPolicy !== "open" && plainPolicy !== "enforce") {
+    process.stderr.write(`--plain-policy must be open or enforce\n`);
+    return 2;
+  }
   const log = createLogger({ level: level as "INFO", type: "stdout", fd: 2 });
   process.on("uncaughtException", (error) => log.error({ err: error }, "Unexpected error; the service keeps running"));
   process.on("unhandledRejection", (error) =>
@@ -104,6 +124,13 @@ export async function main(argv: string[]): Promise<number> {
       dataDir: values["data-dir"] as string | undefined,
       host: (values.host as string | undefined) ?? "127.0.0.1",
       mqttPort: port("mqtt-port", 1883),
+      plainMqtt: listeners.has("mqtt"),
+      // A caller that asks for a free MQTT port (tests, scripts) gets a free TLS port too.
+      mqttsPort:
+        listeners.has("mqtts") && values.broker === undefined
+          ? port("mqtts-port", values["mqtt-port"] === "0" ? 0 : 8883)
+          : undefined,
+      policyOnPlain: plainPolicy === "enforce",
       httpPort: port("http-port", 8080),
       broker: values.broker as string | undefined,
       minuteMs,
@@ -115,8 +142,13 @@ export async function main(argv: string[]): Promise<number> {
     log.fatal({ err: error }, `Cannot start: ${(error as Error).message}`);
     return 1;
   }
-  process.stdout.write(`${JSON.stringify({ mqtt: service.mqttUrl, http: service.httpUrl })}\n`);
-  log.info({ mqtt: service.mqttUrl, http: service.httpUrl, dataDir: values["data-dir"] ?? "(memory)" }, "Ready");
+  const ready = {
+    ...(service.mqttUrl ? { mqtt: service.mqttUrl } : {}),
+    http: service.httpUrl,
+    ...(service.mqttsUrl ? { mqtts: service.mqttsUrl, rootCa: service.rootCaPath } : {}),
+  };
+  process.stdout.write(`${JSON.stringify(ready)}\n`);
+  log.info({ ...ready, dataDir: values["data-dir"] ?? "(memory)" }, "Ready");
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);

@@ -112,6 +112,8 @@ export interface Job {
   readonly documentBeforeSubstitution: string;
   readonly description?: string;
   readonly inProgressTimeoutInMinutes?: number;
+  /** Pre-signed S3 URLs in the document are made at each delivery, valid this long. */
+  readonly presignedUrlConfig?: { readonly roleArn?: string; readonly expiresInSec: number };
   /** With `$default` resolved, as DescribeJob shows them. */
   readonly destinationPackageVersions: readonly string[];
   /** As given to CreateJob (DescribeJob with beforeSubstitution). */
@@ -194,6 +196,75 @@ export interface Shadow {
   readonly metadata: { readonly desired?: Record<string, unknown>; readonly reported?: Record<string, unknown> };
   readonly version: number;
   readonly timestamp: number;
+}
+
+export type CertificateStatus =
+  | "ACTIVE"
+  | "INACTIVE"
+  | "REVOKED"
+  | "PENDING_TRANSFER"
+  | "REGISTER_INACTIVE"
+  | "PENDING_ACTIVATION";
+
+/** An X.509 certificate known to the service (a device's identity, as on AWS IoT). */
+export interface Certificate {
+  /** SHA-256 of the DER, in hex (AWS's certificate id). */
+  readonly certificateId: string;
+  readonly certificatePem: string;
+  readonly status: CertificateStatus;
+  /** Issued by this data directory's CA, or registered without a CA. */
+  readonly certificateMode: "DEFAULT" | "SNI_ONLY";
+  readonly issuedByLocalCa: boolean;
+  readonly ownedBy: string;
+  readonly creationDate: number;
+  readonly lastModifiedDate: number;
+  readonly validity: { readonly notBefore: number; readonly notAfter: number };
+  /** Order of creation (ListCertificates sorts by it). */
+  readonly sequence: number;
+  /** Things attached to this principal (AttachThingPrincipal). */
+  readonly things: readonly string[];
+  /** IoT policies attached to this principal (AttachPolicy). */
+  readonly policies: readonly string[];
+}
+
+/** An AWS IoT policy: its versions (at most 5, as AWS) and which one applies. */
+export interface IotPolicy {
+  readonly policyName: string;
+  /** The default version's document (JSON text as given): the one evaluated. */
+  readonly policyDocument: string;
+  readonly defaultVersionId: string;
+  readonly versions: readonly { readonly versionId: string; readonly document: string; readonly createDate: number }[];
+  /** The id the next CreatePolicyVersion gets (ids are never reused). */
+  readonly nextVersionId: number;
+  readonly creationDate: number;
+  readonly lastModifiedDate: number;
+}
+
+/** The data directory's certificate authority (key kept in the store, as the data directory is 0700). */
+export interface LocalCa {
+  readonly certificatePem: string;
+  /** PKCS#8 PEM. Never logged, never answered over HTTP. */
+  readonly privateKeyPem: string;
+}
+
+/** An S3 bucket of the artifact store (s3/objects.ts). */
+export interface S3Bucket {
+  readonly name: string;
+  readonly creationDate: number;
+}
+
+export interface S3Object {
+  readonly bucket: string;
+  readonly key: string;
+  readonly size: number;
+  /** MD5 hex (quoted in headers), or `<md5 of part md5s>-<parts>` for multipart objects. */
+  readonly etag: string;
+  readonly sha256: string;
+  readonly contentType: string;
+  /** Epoch ms. */
+  readonly lastModified: number;
+  /** File name under the objects directory. */
+  readonly file: string;
 }
 
 export interface PackageConfiguration {

@@ -121,6 +121,7 @@ export function jobShape(job: Job, executions: readonly Execution[], beforeSubst
     ...(job.inProgressTimeoutInMinutes
       ? { timeoutConfig: { inProgressTimeoutInMinutes: job.inProgressTimeoutInMinutes } }
       : {}),
+    ...(job.presignedUrlConfig ? { presignedUrlConfig: job.presignedUrlConfig } : {}),
     ...(job.destinationPackageVersions.length
       ? {
           destinationPackageVersions: beforeSubstitution

@@ -5,6 +5,23 @@
  * packages. Each command validates first, then applies in one store transaction.
  */
 import { type CatalogLookup, substitute } from "../catalog/substitution.ts";
+import { badPresignedUrls, hasPresignedPlaceholder } from "../s3/presigned-placeholders.ts";
+
+/** `${aws:iot:s3-presigned-url…}` needs presignedUrlConfig, and each must name an S3 object. */
+function checkPresignedUrls(document: string, configured: boolean): void {
+  if (!hasPresignedPlaceholder(document)) return;
+  if (!configured)
+    throw new ServiceError(
+      "InvalidRequest",
+      "presignedUrlConfig is required to generate S3 presigned urls for the ${aws:iot:s3-presigned-url:…} placeholders in the job document",
+    );
+  const bad = badPresignedUrls(document);
+  if (bad.length > 0)
+    throw new ServiceError(
+      "InvalidRequest",
+      `Not an S3 object URL in a presigned-url placeholder: ${bad.slice(0, 3).join(", ")}`,
+    );
+}
 import type { PackageCatalog } from "../catalog/packages.ts";
 import { ServiceError } from "../errors.ts";
 import type { Clock, TimerHandle } from "../../util/clock.ts";
@@ -58,6 +75,7 @@ export interface CreateJobInput {
   readonly abortConfig?: AbortConfig;
   readonly jobExecutionsRetryConfig?: RetryConfig;
   readonly schedulingConfig?: SchedulingConfig;
+  readonly presignedUrlConfig?: { roleArn?: string; expiresInSec?: number };
 }
 
 export interface JobControlOptions {
@@ -168,7 +186,10 @@ export class JobControl {
       defaultVersion: (p) => this.store.get("package", p)?.defaultVersionName,
       packageExists: (p) => this.store.get("package", p) !== undefined,
     };
-    const substituted = substitute(input.document, input.destinationPackageVersions ?? [], lookup);
+    const substituted = substitute(input.document, input.destinationPackageVersions ?? [], lookup, {
+      presigned: input.presignedUrlConfig !== undefined,
+    });
+    checkPresignedUrls(substituted.document, input.presignedUrlConfig !== undefined);
     try {
       JSON.parse(substituted.document);
     } catch {
@@ -198,6 +219,14 @@ export class JobControl {
         ...(input.abortConfig ? { abortConfig: input.abortConfig } : {}),
         ...(input.jobExecutionsRetryConfig ? { retryConfig: input.jobExecutionsRetryConfig } : {}),
         ...(input.schedulingConfig ? { schedulingConfig: input.schedulingConfig } : {}),
+        ...(input.presignedUrlConfig
+          ? {
+              presignedUrlConfig: {
+                ...(input.presignedUrlConfig.roleArn ? { roleArn: input.presignedUrlConfig.roleArn } : {}),
+                expiresInSec: input.presignedUrlConfig.expiresInSec ?? 3600,
+              },
+            }
+          : {}),
       };
       const things = this.targetThings(job);
       if (schedule) {

@@ -504,14 +504,22 @@ export class JobsEngine {
     return out;
   }
 
+  /** What each delivery does to a document first (pre-signed URLs are made per delivery). */
+  private renderDocument: (job: Job) => string = (job) => job.document;
+
+  setDocumentRenderer(render: (job: Job) => string): void {
+    this.renderDocument = render;
+  }
+
   /** The job document as the device gets it over MQTT: a JSON object. */
   documentObject(jobId: string): unknown {
     const job = this.store.get("job", jobId);
     if (!job) return undefined;
+    const document = this.renderDocument(job);
     try {
-      return JSON.parse(job.document);
+      return JSON.parse(document);
     } catch {
-      return job.document;
+      return document;
     }
   }
 

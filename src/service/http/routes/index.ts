@@ -8,7 +8,9 @@ import type { ThingTypes } from "../../registry/thing-types.ts";
 import type { ShadowService } from "../../shadows/shadows.ts";
 import type { ServiceName } from "../api-model.ts";
 import type { Operations } from "../router.ts";
+import type { Identity } from "../../identity/identity.ts";
 import { groupRoutes } from "./groups.ts";
+import { type Endpoints, identityRoutes } from "./identity.ts";
 import { jobsDataRoutes } from "./jobs-data.ts";
 import { jobRoutes } from "./jobs.ts";
 import { jobTemplateRoutes } from "./job-templates.ts";
@@ -28,17 +30,22 @@ export interface HttpDeps {
   /** Publishes the MQTT side of an HTTP shadow change (accepted / delta / documents). */
   readonly publishShadow: PublishShadow;
   readonly now: () => number;
+  /** Certificates and IoT policies. */
+  readonly identity: Identity;
+  /** DescribeEndpoint's answers. */
+  readonly endpoints: Endpoints;
 }
 
 export function operations(d: HttpDeps): Record<ServiceName, Operations> {
   return {
     iot: {
-      ...thingRoutes(d.fleet, d.thingTypes),
+      ...thingRoutes(d.fleet, d.thingTypes, d.identity),
       ...thingTypeRoutes(d.thingTypes, d.fleet),
       ...groupRoutes(d.fleet, d.shadows),
       ...jobRoutes(d.jobs, d.engine, d.fleet, d.now),
       ...jobTemplateRoutes(d.jobTemplates),
       ...packageRoutes(d.catalog, d.now),
+      ...identityRoutes(d.identity, d.endpoints),
     },
     "iot-data": shadowRoutes(d.shadows, d.fleet, d.publishShadow, d.now),
     "iot-jobs-data": jobsDataRoutes(d.engine, d.fleet),

@@ -9,7 +9,7 @@ import type { JobTemplate } from "../../model.ts";
 import type { Operations } from "../router.ts";
 import { page, withToken } from "../shapes.ts";
 
-const PRESIGNED = "pre-signed S3 URLs are not supported (there is no S3 here)";
+const PRESIGNED = "presignedUrlConfig on job templates is not supported here; give it to CreateJob";
 
 export function jobTemplateRoutes(templates: JobTemplates): Operations {
   return {

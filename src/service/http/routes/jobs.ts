@@ -39,10 +39,10 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet, no
         "abortConfig",
         "jobExecutionsRetryConfig",
         "schedulingConfig",
+        "presignedUrlConfig",
       ],
       refuses: {
         documentSource: "job documents from S3 are not supported; give the document inline",
-        presignedUrlConfig: "pre-signed S3 URLs are not supported (there is no S3 here)",
         namespaceId: NAMESPACES,
         tags: "tags are not stored by iot-jobs-local (it has no tagging API)",
       },
@@ -66,6 +66,7 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet, no
           abortConfig: input.abortConfig,
           jobExecutionsRetryConfig: input.jobExecutionsRetryConfig,
           schedulingConfig: input.schedulingConfig,
+          presignedUrlConfig: input.presignedUrlConfig,
         });
         return { jobArn: job.jobArn, jobId: job.jobId, ...(job.description ? { description: job.description } : {}) };
       },
@@ -80,7 +81,7 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet, no
         "jobExecutionsRetryConfig",
       ],
       refuses: {
-        presignedUrlConfig: "pre-signed S3 URLs are not supported (there is no S3 here)",
+        presignedUrlConfig: "changing presignedUrlConfig after CreateJob is not supported here",
         namespaceId: NAMESPACES,
       },
       handle: (input) => {
