@@ -40,7 +40,7 @@ const shadows = new ShadowService(
 fleet = new Fleet(store, (t: string) => shadows.statesOf(t), clock.now);
 const catalog = new PackageCatalog(store, clock.now);
 const engine = new JobsEngine(store, { minuteMs: 60_000, clock, notify: () => {} });
-const jobs = new JobControl(store, engine, fleet, catalog, clock.now);
+const jobs = new JobControl(store, engine, fleet, catalog, clock.now, { clock, minuteMs: 60_000 });
 fleet.onMembershipChange((t: string, j: string[], l: string[]) => jobs.onMembershipChange(t, j, l));
 const api = new JobsDeviceApi(engine, clock);
 

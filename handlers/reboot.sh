@@ -4,7 +4,9 @@
 # next start. A lock file tells the two runs apart: it holds the time of the request, the boot id
 # it was made in, and the job execution it belongs to (IOT_JOBS_JOB_ID and
 # IOT_JOBS_EXECUTION_NUMBER, set by the agent). Another boot id means the reboot happened; a lock
-# of another execution is stale (that job was canceled while it waited) and is ignored.
+# of another execution is stale (that job was canceled while it waited) and is ignored, and so
+# is a lock that names no execution (left by version 0.1.0): it cannot prove that this job's
+# reboot happened, and one extra reboot at the upgrade beats a reboot job reported done without one.
 #
 # `reboot` may return before the system goes down (systemctl reboot queues a job and exits 0):
 # the handler then waits, up to IOT_JOBS_REBOOT_WAIT seconds (300), for the shutdown to stop it.
@@ -29,6 +31,8 @@ if [ -f "$lock" ]; then
   if [ -n "$requested_by" ] && [ "$requested_by" != "#" ] && [ "$execution" != "#" ] &&
     [ "$requested_by" != "$execution" ]; then
     echo "Ignoring the reboot lock of another job execution ($requested_by)" >&2
+  elif [ -z "$requested_by" ] && [ "$execution" != "#" ]; then
+    echo "Ignoring a reboot lock that names no job execution (left by an older version)" >&2
   elif [ -n "$requested_boot" ] && [ "$requested_boot" != unknown ] && [ "$boot_id" != unknown ]; then
     if [ "$requested_boot" != "$boot_id" ]; then
       echo "Rebooted (requested at $requested, booted at $boot_time)"

@@ -8,6 +8,12 @@ set -eu
 [ $# -ge "$(min_args 1)" ] || die "usage: restart-services.sh USER SERVICE..."
 user=""
 if [ "${IOT_JOBS_USER_ARG:-1}" = 1 ]; then user=${1:-}; [ $# -eq 0 ] || shift; fi
+# An AWS managed template (AWS-Install-Application, …) passes the whole list as ONE argument
+# ("lftp dos2unix"): split every argument on blanks, as the Device Client's handlers do, never globbing.
+set -f
+# shellcheck disable=SC2048,SC2086
+set -- $*
+[ $# -gt 0 ] || die "no service named"
 lock=${IOT_JOBS_RESTART_LOCK:-/var/tmp/iot-jobs-agent-restart.lock}
 
 for svc in "$@"; do

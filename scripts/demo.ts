@@ -1,20 +1,25 @@
 /**
- * npm run demo: the whole loop on this machine, no network beyond loopback.
- *   1. iot-jobs-local serve (embedded broker, free ports) and a loopback "download location"
- *   2. a thing and its agent (bun src/main.ts) with the project's handlers
- *   3. package demo-tool 1.0.0 with url + sha256 attributes, published; Jobs may write $package
+ * npm run demo: the whole loop on this machine, no network beyond loopback, configured as in production.
+ *   1. iot-jobs-local serve (embedded broker with its mutual-TLS listener, free ports)
+ *   2. a thing, CreateKeysAndCertificate, the Device Client's minimum Jobs policy, AttachPolicy,
+ *      AttachThingPrincipal; its agent (bun src/main.ts) with --endpoint host:port --cert --key
+ *      --root-ca over mutual TLS, and the project's handlers
+ *   3. the artifact uploaded with the S3 API (PutObject); package demo-tool 1.0.0 whose artifact is
+ *      that object and whose sha256 attribute is its digest, published; Jobs may write $package
  *   4. a dynamic group of the things that do not have demo-tool 1.0.0
- *   5. a job from examples/package-deploy.json (substitution parameters +
- *      destinationPackageVersions) targeted at that group
+ *   5. a job from examples/package-deploy.json (substitution parameters, a pre-signed URL for the
+ *      artifact made at delivery, destinationPackageVersions) targeted at that group
  *   6. waits for SUCCEEDED and prints the job, the substituted document, each step's outcome and
  *      output tail, $package after, and the group after (the thing has left it).
+ *   7. an AWS managed template job (AWS-Download-File, as most fleets get their jobs) fetching the
+ *      same artifact into the work directory.
  * Exit 0 on success; non-zero with the reason otherwise. Everything goes through
  * @aws-sdk/client-iot and @aws-sdk/client-iot-data-plane, as it would against AWS.
  */
 import * as Iot from "@aws-sdk/client-iot";
 import { GetThingShadowCommand, IoTDataPlaneClient } from "@aws-sdk/client-iot-data-plane";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -35,31 +40,49 @@ async function main(): Promise<void> {
 
   const artifact = `demo-tool 1.0.0\n${"binary ".repeat(512)}\n`;
   const sha256 = createHash("sha256").update(artifact).digest("hex");
-  const downloads = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(artifact) });
 
-  step("Starting iot-jobs-local (embedded broker, in-memory store)");
+  step("Starting iot-jobs-local (embedded broker, mutual TLS, in-memory store)");
   const service = Bun.spawn([process.execPath, join(root, "src/service/main.ts"), "serve", "--mqtt-port", "0", "--http-port", "0", "--log-level", "WARN"], { stdout: "pipe", stderr: "inherit" });
   children.push(service);
-  const { mqtt, http } = await firstJsonLine(service.stdout as ReadableStream<Uint8Array>);
-  console.log(`  mqtt ${mqtt}   http ${http}`);
+  const { mqtts, http, rootCa } = await firstJsonLine(service.stdout as ReadableStream<Uint8Array>);
+  console.log(`  mqtts ${mqtts}   http ${http}   root CA ${rootCa}`);
   const credentials = { accessKeyId: "local", secretAccessKey: "local" };
   const iot = new Iot.IoTClient({ endpoint: http, region: "us-east-1", credentials });
   const data = new IoTDataPlaneClient({ endpoint: http, region: "us-east-1", credentials });
 
   const thing = "demo-pi-1";
-  step(`Registering ${thing} and starting its agent`);
+  step(`Registering ${thing}: certificate, minimum Jobs policy, principal; starting its agent over mutual TLS`);
   await iot.send(new Iot.CreateThingCommand({ thingName: thing, attributePayload: { attributes: { site: "desk" } } }));
+  const cert = await iot.send(new Iot.CreateKeysAndCertificateCommand({ setAsActive: true }));
+  const certs = join(work, "certs");
+  mkdirSync(certs, { mode: 0o700 });
+  writeFileSync(join(certs, "device.pem.crt"), cert.certificatePem!, { mode: 0o644 });
+  writeFileSync(join(certs, "private.pem.key"), cert.keyPair!.PrivateKey!, { mode: 0o600 });
+  await iot.send(new Iot.CreatePolicyCommand({ policyName: "jobs-minimum", policyDocument: minimumJobsPolicy() }));
+  await iot.send(new Iot.AttachPolicyCommand({ policyName: "jobs-minimum", target: cert.certificateArn! }));
+  await iot.send(new Iot.AttachThingPrincipalCommand({ thingName: thing, principal: cert.certificateArn! }));
+  const endpoint = (await iot.send(new Iot.DescribeEndpointCommand({ endpointType: "iot:Data-ATS" }))).endpointAddress!;
+  console.log(`  certificate ${cert.certificateId!.slice(0, 12)}…  endpoint ${endpoint}`);
   const agent = Bun.spawn(
-    [process.execPath, join(root, "src/main.ts"), "--endpoint", mqtt, "--thing-name", thing, "--jobs-handler-dir", handlers, "--state-dir", join(work, "state"), "--log-level", "INFO"],
+    [process.execPath, join(root, "src/main.ts"), "--endpoint", endpoint, "--cert", join(certs, "device.pem.crt"), "--key", join(certs, "private.pem.key"), "--root-ca", rootCa, "--thing-name", thing, "--jobs-handler-dir", handlers, "--state-dir", join(work, "state"), "--log-level", "INFO"],
     { stdout: "pipe", stderr: "pipe", cwd: work },
   );
   children.push(agent);
   void collectLines(agent.stdout as ReadableStream<Uint8Array>, agentLog);
   void collectLines(agent.stderr as ReadableStream<Uint8Array>, agentLog);
 
-  step("Creating package demo-tool, version 1.0.0 (url + sha256 attributes), publishing it");
-  await iot.send(new Iot.CreatePackageCommand({ packageName: "demo-tool", description: "a demo artifact served on loopback" }));
-  await iot.send(new Iot.CreatePackageVersionCommand({ packageName: "demo-tool", versionName: "1.0.0", attributes: { url: `http://127.0.0.1:${downloads.port}/demo-tool/1.0.0.bin`, sha256 } }));
+  step("Uploading the artifact (S3 PutObject) and creating package demo-tool 1.0.0 (artifact + sha256), publishing it");
+  await s3(http, "PUT", "/demo-artifacts");
+  await s3(http, "PUT", "/demo-artifacts/demo-tool/1.0.0.bin", artifact);
+  await iot.send(new Iot.CreatePackageCommand({ packageName: "demo-tool", description: "a demo artifact in the local S3" }));
+  await iot.send(
+    new Iot.CreatePackageVersionCommand({
+      packageName: "demo-tool",
+      versionName: "1.0.0",
+      artifact: { s3Location: { bucket: "demo-artifacts", key: "demo-tool/1.0.0.bin", version: "1" } },
+      attributes: { sha256 },
+    }),
+  );
   await iot.send(new Iot.UpdatePackageVersionCommand({ packageName: "demo-tool", versionName: "1.0.0", action: "PUBLISH" }));
   await iot.send(new Iot.UpdatePackageConfigurationCommand({ versionUpdateByJobsConfig: { enabled: true, roleArn: "arn:aws:iam::123456789012:role/demo-jobs-package-shadow" } }));
 
@@ -76,6 +99,7 @@ async function main(): Promise<void> {
       targets: ["arn:aws:iot:us-east-1:123456789012:thinggroup/needs-demo-tool"],
       document,
       destinationPackageVersions: ["arn:aws:iot:us-east-1:123456789012:package/demo-tool/version/1.0.0"],
+      presignedUrlConfig: { roleArn: "arn:aws:iam::123456789012:role/demo-presign", expiresInSec: 300 },
       description: "Install demo-tool 1.0.0 where it is missing",
     }),
   );
@@ -86,12 +110,11 @@ async function main(): Promise<void> {
   const deployed = (await iot.send(new Iot.GetJobDocumentCommand({ jobId: created.jobId! }))).document!;
   const shadow = JSON.parse(new TextDecoder().decode((await data.send(new GetThingShadowCommand({ thingName: thing, shadowName: "$package" }))).payload));
   const membersAfter = (await iot.send(new Iot.ListThingsInThingGroupCommand({ thingGroupName: "needs-demo-tool" }))).things ?? [];
-  downloads.stop(true);
 
   step("Job");
   console.log(`  ${job.jobId}: ${job.status}, targets ${job.targets?.join(", ")}`);
   console.log(`  destinationPackageVersions: ${job.destinationPackageVersions?.join(", ")}`);
-  step("Document as the device received it (substituted)");
+  step("Document as stored (GetJobDocument: parameters substituted; each delivery gets a fresh pre-signed URL)");
   for (const s of JSON.parse(deployed).steps.concat([JSON.parse(deployed).finalStep])) console.log(`  ${s.action.name}: ${JSON.stringify(s.action.input)}`);
   step(`Steps on ${thing}`);
   for (const line of agentLog) {
@@ -114,11 +137,41 @@ async function main(): Promise<void> {
   if (shadow.state.reported?.["demo-tool"]?.version !== "1.0.0") throw new Error("$package does not list demo-tool 1.0.0");
 }
 
+/** The AWS IoT Device Client's documented minimum Jobs policy, placeholders filled in. */
+function minimumJobsPolicy(): string {
+  const arn = (rest: string) => `arn:aws:iot:us-east-1:123456789012:${rest}`;
+  const jobs = "$aws/things/${iot:Connection.Thing.ThingName}/jobs";
+  const replies = ["start-next/accepted", "start-next/rejected", "*/update/accepted", "*/update/rejected", "notify-next"];
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [
+      { Effect: "Allow", Action: "iot:Connect", Resource: arn("client/${iot:Connection.Thing.ThingName}") },
+      { Effect: "Allow", Action: "iot:Publish", Resource: [arn(`topic/${jobs}/start-next`), arn(`topic/${jobs}/*/update`)] },
+      { Effect: "Allow", Action: "iot:Subscribe", Resource: replies.map((r) => arn(`topicfilter/${jobs}/${r}`)) },
+      { Effect: "Allow", Action: "iot:Receive", Resource: replies.map((r) => arn(`topic/${jobs}/${r}`)) },
+    ],
+  });
+}
+
+/**
+ * One S3 request, path-style, addressed to the s3 API by its SigV4 credential scope (the local
+ * service checks no header signatures, only the pre-signed URLs it issues).
+ */
+async function s3(http: string, method: string, path: string, body?: string): Promise<void> {
+  const date = new Date().toISOString().slice(0, 10).replaceAll("-", "");
+  const r = await fetch(`${http}${path}`, {
+    method,
+    body,
+    headers: { authorization: `AWS4-HMAC-SHA256 Credential=local/${date}/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0` },
+  });
+  if (!r.ok) throw new Error(`S3 ${method} ${path}: ${r.status} ${await r.text()}`);
+}
+
 function step(title: string): void {
   console.log(`\n== ${title}`);
 }
 
-async function firstJsonLine(stream: ReadableStream<Uint8Array>): Promise<{ mqtt: string; http: string }> {
+async function firstJsonLine(stream: ReadableStream<Uint8Array>): Promise<{ mqtts: string; http: string; rootCa: string }> {
   const reader = stream.getReader();
   let text = "";
   const timer = setTimeout(() => void reader.cancel(), 20_000);

@@ -1,6 +1,7 @@
 /**
  * `npm run release`: everything an operator downloads instead of building, in dist/release/:
- * every agent executable, iot-jobs-local, the .debs, and SHA256SUMS (`sha256sum -c` format).
+ * every agent executable, the Node build (32-bit ARM), iot-jobs-local, the .debs, and SHA256SUMS
+ * (`sha256sum -c` format).
  * Each executable is built from the current commit (version and revision inside, checked here by
  * running it where this machine can: natively, or under qemu-user for arm64).
  *
@@ -10,6 +11,7 @@ import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { debFileName } from "./package/deb-names.ts";
+import { NODE_BUILD_NAME } from "./cross-compile/node-build.ts";
 import { TARGETS } from "./cross-compile/targets.ts";
 
 const root = join(import.meta.dir, "..");
@@ -35,8 +37,9 @@ if (!skipBuild) {
 
 const files = [
   ...TARGETS.map((t) => join(dist, `iot-jobs-agent-${t.suffix}`)),
+  join(dist, NODE_BUILD_NAME),
   join(dist, "iot-jobs-local-linux-x64"),
-  ...["amd64", "arm64"].map((arch) => join(dist, debFileName(pkg.version, arch))),
+  ...["amd64", "arm64", "armhf"].map((arch) => join(dist, debFileName(pkg.version, arch))),
 ];
 const missing = files.filter((f) => !existsSync(f));
 if (missing.length) throw new Error(`not built: ${missing.map((f) => basename(f)).join(", ")}`);
@@ -56,6 +59,15 @@ for (const target of TARGETS) {
   }
   console.log(`${basename(file)}: ${line}`);
 }
+
+// The Node build, with the node on PATH (any CPU runs the same bundle).
+const nodeBuild = join(dist, NODE_BUILD_NAME);
+const node = Bun.which("node");
+const nodeLine = node ? Bun.spawnSync([node, nodeBuild, "--version"], { stdout: "pipe" }).stdout.toString().trim() : "";
+if (!node) console.log(`(not run here, no node: ${NODE_BUILD_NAME})`);
+else if (!nodeLine.includes(pkg.version) || !nodeLine.includes(revision))
+  throw new Error(`${NODE_BUILD_NAME} says "${nodeLine}", not ${pkg.version} (${revision})`);
+else console.log(`${NODE_BUILD_NAME}: ${nodeLine}`);
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });

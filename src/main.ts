@@ -9,14 +9,17 @@ import { execCommand } from "./cli/exec-command.ts";
 import { runAgent } from "./cli/run-agent.ts";
 import { validateCommand } from "./cli/validate-command.ts";
 import { createLogger } from "./log/logger.ts";
-import { RUN_AS_COMMAND, runAsMain } from "./runner/drop-privileges.ts";
+import { platform } from "./platform/current.ts";
+import { RUN_AS_COMMAND } from "./platform/platform.ts";
 import { versionLine } from "./version.ts";
 
 async function main(argv: readonly string[]): Promise<number> {
   const out = (line: string) => void process.stdout.write(`${line}\n`);
   const err = (line: string) => void process.stderr.write(`${line}\n`);
-  // A step as another user without sudo (drop-privileges.ts): replaces this process, or fails.
-  if (argv[0] === RUN_AS_COMMAND) return runAsMain(argv.slice(1), err);
+  // The Node build on a Node it does not support: say so before anything can fail obscurely.
+  if (platform.runtimeProblem) return err(`iot-jobs-agent: FATAL: ${platform.runtimeProblem}`), 1;
+  // A step as another user without sudo (the Bun build: drop-privileges.ts): replaces this process, or fails.
+  if (argv[0] === RUN_AS_COMMAND) return platform.runAsMain(argv.slice(1), err);
   // Its own flags (--cert means the signer's certificate here); node:crypto is loaded only for it.
   if (argv[0] === "verify-signature") {
     return (await import("./cli/verify-signature-command.ts")).verifySignatureCommand(argv.slice(1), out, err);

@@ -21,8 +21,9 @@ from botocore.loaders import Loader
 
 SERVICES = ["iot", "iot-data", "iot-jobs-data"]
 # The iot operations in the table and in the validation module: jobs, things, groups, packages,
-# the fleet index. Everything in iot-data and iot-jobs-data is in scope.
-IOT_SCOPE = re.compile(r"Job|Thing|Package|Index|Search")
+# the fleet index, certificates, principals, policies and endpoints. Everything in iot-data and
+# iot-jobs-data is in scope.
+IOT_SCOPE = re.compile(r"Job|Thing|Package|Index|Search|Certificate|Principal|Polic|Endpoint")
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 OUT_REL = "src/service/http/api-model.generated.ts"
 OUT = os.path.join(ROOT, OUT_REL)

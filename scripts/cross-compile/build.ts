@@ -2,6 +2,7 @@
  * Compiles the executables (npm run build [-- OPTIONS] [SUFFIX...]):
  *   dist/iot-jobs-agent-<suffix> for every target (or the SUFFIXes given), and
  *   dist/iot-jobs-local-linux-x64 (the local Jobs service) when no SUFFIX is given,
+ *   dist/iot-jobs-agent-node.mjs (the Node.js build, for 32-bit ARM) when no SUFFIX or "node" is given,
  * each with a .sha256. Executables embed version, git revision and target, and never read a .env
  * or bunfig.toml from the directory they start in.
  *
@@ -17,6 +18,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { buildNodeAgent, NODE_BUILD_NAME } from "./node-build.ts";
 import { type BuildTarget, sizeProblem, TARGETS } from "./targets.ts";
 
 const root = join(import.meta.dir, "..", "..");
@@ -36,14 +38,16 @@ const take = (flag: string): string | undefined => {
 const executablePath = take("--compile-executable-path");
 const serviceOnly = args.includes("--service");
 const sizeCheck = !args.includes("--no-size-check");
-const wanted = args.filter((a) => !a.startsWith("--"));
-const targets = wanted.length ? TARGETS.filter((t) => wanted.includes(t.suffix)) : TARGETS;
-if (targets.length === 0) throw new Error(`no target named ${wanted.join(", ")}; known: ${TARGETS.map((t) => t.suffix).join(", ")}`);
+const wantedAll = args.filter((a) => !a.startsWith("--"));
+const nodeBuild = !serviceOnly && (wantedAll.length === 0 || wantedAll.includes("node"));
+const wanted = wantedAll.filter((a) => a !== "node");
+const targets = wanted.length ? TARGETS.filter((t) => wanted.includes(t.suffix)) : wantedAll.length ? [] : TARGETS;
+if (targets.length === 0 && !nodeBuild) throw new Error(`no target named ${wanted.join(", ")}; known: ${TARGETS.map((t) => t.suffix).join(", ")}`);
 if (executablePath && targets.length !== 1) throw new Error("--compile-executable-path is one target's runtime: name exactly one SUFFIX");
 
 const builds: { program: string; entry: string; target: BuildTarget }[] = [];
 if (!serviceOnly) for (const target of targets) builds.push({ program: "iot-jobs-agent", entry: "src/main.ts", target });
-if (serviceOnly || wanted.length === 0) {
+if (serviceOnly || wantedAll.length === 0) {
   for (const target of serviceOnly && wanted.length ? targets : TARGETS.filter((t) => t.suffix === "linux-x64")) builds.push({ program: "iot-jobs-local", entry: "src/service/main.ts", target });
 }
 
@@ -85,6 +89,14 @@ async function bareRuntimeBytes(target: BuildTarget): Promise<number> {
 
 mkdirSync(dist, { recursive: true });
 let failed = false;
+if (nodeBuild) {
+  const outfile = join(dist, NODE_BUILD_NAME);
+  await buildNodeAgent(root, outfile, { AGENT_VERSION: JSON.stringify(pkg.version), AGENT_REVISION: JSON.stringify(revision) });
+  const bytes = readFileSync(outfile);
+  const sha = createHash("sha256").update(bytes).digest("hex");
+  await Bun.write(`${outfile}.sha256`, `${sha}  ${NODE_BUILD_NAME}\n`);
+  console.log(`${outfile}  ${(bytes.length / 1024).toFixed(0)} KiB  sha256 ${sha}  (Node.js >= 20)`);
+}
 for (const { program, entry, target } of builds) {
   const outfile = join(dist, `${program}-${target.suffix}`);
   await compile(join(root, entry), target, outfile, {

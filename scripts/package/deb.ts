@@ -1,9 +1,10 @@
 /**
- * Debian packages of the agent (bun scripts/package/deb.ts [amd64|arm64]...): builds the
- * executable if needed, stages the file tree with its modes, and runs `dpkg-deb --build
+ * Debian packages of the agent (bun scripts/package/deb.ts [amd64|arm64|armhf]...): builds the
+ * executable (armhf: the Node build, dist/iot-jobs-agent-node.mjs) if needed, stages the file tree with its modes, and runs `dpkg-deb --build
  * --root-owner-group`. Writes dist/iot-jobs-agent_<version>_<arch>.deb.
  *
- *   /usr/bin/iot-jobs-agent                       the executable (never stripped)
+ *   /usr/bin/iot-jobs-agent                       the executable (never stripped); on armhf a link to
+ *   /usr/lib/iot-jobs-agent/iot-jobs-agent.mjs    the Node build, run by the distribution's nodejs (>= 20)
  *   /etc/iot-jobs-agent/iot-jobs-agent.conf       config template (0600, conffile)
  *   /etc/iot-jobs-agent/jobs/                     the shipped handlers (dir and files 0700, conffiles)
  *   /etc/logrotate.d/iot-jobs-agent               rotation of the SysV log file (reload → SIGHUP)
@@ -12,23 +13,42 @@
  *   /usr/share/doc/iot-jobs-agent/                INSTALL.md, copyright
  * The service runs as root, as the Device Client does: handlers install packages and reboot.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { NODE_BUILD_NAME } from "../cross-compile/node-build.ts";
 import { TARGETS } from "../cross-compile/targets.ts";
 import { debFileName } from "./deb-names.ts";
 
 const root = join(import.meta.dir, "..", "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string; license: string };
-const arches = process.argv.slice(2).length ? process.argv.slice(2) : ["amd64", "arm64"];
+const arches = process.argv.slice(2).length ? process.argv.slice(2) : ["amd64", "arm64", "armhf"];
+/** Bun has no 32-bit ARM build: armhf gets the Node build and depends on the distribution's Node. */
+const NODE_ARCHES = new Set(["armhf"]);
+/** The oldest Node the Node build runs on (Debian trixie and Raspberry Pi OS trixie carry 20.19). */
+const NODE_DEPENDS = "nodejs (>= 20)";
 
 for (const arch of arches) {
+  const onNode = NODE_ARCHES.has(arch);
   const target = TARGETS.find((t) => t.debianArch === arch && t.libc === "glibc");
-  if (!target) throw new Error(`no glibc target for Debian architecture ${arch}`);
-  const executable = join(root, "dist", `iot-jobs-agent-${target.suffix}`);
+  if (!target && !onNode) throw new Error(`no glibc target for Debian architecture ${arch}`);
+  const suffix = target ? target.suffix : "node";
+  const executable = join(root, "dist", target ? `iot-jobs-agent-${target.suffix}` : NODE_BUILD_NAME);
   if (!existsSync(executable)) {
-    const r = Bun.spawnSync([process.execPath, join(root, "scripts/cross-compile/build.ts"), target.suffix], { cwd: root, stdout: "inherit", stderr: "inherit" });
-    if (r.exitCode !== 0) throw new Error(`building ${target.suffix} failed`);
+    const r = Bun.spawnSync([process.execPath, join(root, "scripts/cross-compile/build.ts"), suffix], { cwd: root, stdout: "inherit", stderr: "inherit" });
+    if (r.exitCode !== 0) throw new Error(`building ${suffix} failed`);
   }
 
   const stage = join(tmpdir(), `iot-jobs-deb-${arch}-${process.pid}`);
@@ -45,7 +65,12 @@ for (const arch of arches) {
     chmodSync(join(stage, path), mode);
   };
 
-  put("usr/bin/iot-jobs-agent", 0o755, executable);
+  if (onNode) {
+    // Node tells ES modules by the .mjs of the real path: the link keeps `iot-jobs-agent` as the command.
+    put("usr/lib/iot-jobs-agent/iot-jobs-agent.mjs", 0o755, executable);
+    mkdirSync(join(stage, "usr/bin"), { recursive: true, mode: 0o755 });
+    symlinkSync("../lib/iot-jobs-agent/iot-jobs-agent.mjs", join(stage, "usr/bin/iot-jobs-agent"));
+  } else put("usr/bin/iot-jobs-agent", 0o755, executable);
   dir("etc/iot-jobs-agent", 0o700);
   put("etc/iot-jobs-agent/iot-jobs-agent.conf", 0o600, join(root, "packaging/config/iot-jobs-agent.conf"));
   dir("etc/iot-jobs-agent/jobs", 0o700);
@@ -57,7 +82,10 @@ for (const arch of arches) {
   put("usr/share/doc/iot-jobs-agent/SWITCHING.md", 0o644, join(root, "docs/SWITCHING.md"));
   put("etc/logrotate.d/iot-jobs-agent", 0o644, join(root, "packaging/logrotate/iot-jobs-agent"));
   put("usr/share/doc/iot-jobs-agent/INSTALL.md", 0o644, join(root, "docs/INSTALL.md"));
-  put("usr/share/doc/iot-jobs-agent/copyright", 0o644, undefined, `iot-jobs-agent\nLicense: ${pkg.license}\nThe executable embeds the Bun runtime (MIT; JavaScriptCore under LGPL-2.0-or-later and others).\n`);
+  const runtimeNote = onNode
+    ? "The program runs on the distribution's nodejs package; it bundles pino, valibot and TypeBox (MIT)."
+    : "The executable embeds the Bun runtime (MIT; JavaScriptCore under LGPL-2.0-or-later and others).";
+  put("usr/share/doc/iot-jobs-agent/copyright", 0o644, undefined, `iot-jobs-agent\nLicense: ${pkg.license}\n${runtimeNote}\n`);
 
   dir("DEBIAN", 0o755);
   const installedKb = Math.ceil(du(stage) / 1024);
@@ -71,13 +99,15 @@ for (const arch of arches) {
       `Architecture: ${arch}`,
       "Maintainer: iot-jobs-agent maintainers <iot-jobs-agent@invalid>",
       `Installed-Size: ${installedKb}`,
-      "Depends: libc6",
+      `Depends: ${onNode ? NODE_DEPENDS : "libc6"}`,
       "Recommends: sudo, curl | wget",
       "Section: admin",
       "Priority: optional",
       "Description: AWS IoT Jobs agent (drop-in for the AWS IoT Device Client's Jobs feature)",
       " Takes jobs through the AWS IoT Jobs MQTT API, runs their steps with the shipped or your",
-      " own handlers, and reports the result. One self-contained executable built with Bun.",
+      onNode
+        ? " own handlers, and reports the result. One bundled file run by the distribution's Node.js."
+        : " own handlers, and reports the result. One self-contained executable built with Bun.",
       "",
     ].join("\n"),
   );
@@ -92,7 +122,7 @@ for (const arch of arches) {
 }
 
 function du(path: string): number {
-  const st = statSync(path);
+  const st = lstatSync(path);
   if (!st.isDirectory()) return st.size;
   return readdirSync(path).reduce((n, f) => n + du(join(path, f)), 0);
 }

@@ -1,7 +1,9 @@
 import { connectionSettings } from "../config/connection-settings.ts";
+import { describeProxy } from "../config/http-proxy-config.ts";
 import type { AgentConfig } from "../config/schema.ts";
 import { JobsAgent } from "../jobs/agent.ts";
 import { PackageReporter } from "../jobs/package-reporter.ts";
+import { progressFileIn } from "../jobs/progress-file.ts";
 import { type Logger, reopenLogFile } from "../log/logger.ts";
 import { connect } from "../mqtt/connection.ts";
 import { executionOf, runContextFor } from "../runner/run-context.ts";
@@ -9,6 +11,7 @@ import { runJob } from "../runner/run-job.ts";
 import { ExecutionRecord } from "../state/execution-record.ts";
 import { currentBootId, describeStep, killOrphanedStep } from "../state/orphan-steps.ts";
 import { acquireInstanceLock } from "../state/instance-lock.ts";
+import { platform } from "../platform/current.ts";
 
 /** Time from SIGTERM to exit, at most; a reboot handler's SIGTERM must not wait on us. */
 const SHUTDOWN_BUDGET_MS = 1500;
@@ -34,7 +37,7 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
   }
   if (lock.degraded) log.warn({ reason: lock.degraded }, "State directory unusable: running jobs without the instance lock and without crash-loop detection");
 
-  log.info({ endpoint: `${settings.endpoint.protocol}://${settings.endpoint.host}:${settings.endpoint.port}`, thingName: settings.thingName, handlerDirectory: config.jobs.handlerDirectory }, "Starting");
+  log.info({ endpoint: `${settings.endpoint.protocol}://${settings.endpoint.host}:${settings.endpoint.port}`, thingName: settings.thingName, handlerDirectory: config.jobs.handlerDirectory, ...(settings.proxy ? { httpProxy: describeProxy(settings.proxy) } : {}) }, "Starting");
   const connection = connect(settings);
   const inventory = config.jobs.packageInventoryFile ? new PackageReporter(connection, settings.thingName, config.jobs.packageInventoryFile, log) : undefined;
   if (inventory) {
@@ -67,11 +70,17 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
     stepTimeoutSeconds: config.jobs.stepTimeoutSeconds,
     maxReruns: config.jobs.maxReruns,
     updateRetryMs: config.jobs.updateRetrySeconds * 1000,
+    progressIntervalMs: config.jobs.progressIntervalSeconds * 1000,
+    progressFile: progressFileIn(config.stateDir),
+    // A job's buffers and parsed messages are garbage once it is over: collect them now, while the
+    // device is idle, rather than let the heap grow to the collector's own threshold first.
+    afterJob: () => platform.collectGarbage(),
     afterSuccess: inventory ? () => void inventory.report() : undefined,
     runJob: (document, signal, jobLog, hooks) =>
       runJob(document, {
         ...runContextFor(config, jobLog, signal, executionOf(jobLog)),
         onStepStart: (_step, index) => hooks.onStepStart?.(index),
+        progressFile: hooks.progressFile,
         onSpawn: (pid) => {
           const step = describeStep(pid);
           const error = step ? record.recordStep(step) : undefined;
@@ -100,8 +109,13 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
  */
 function handleHarmlessSignals(log: Logger): void {
   process.on("SIGHUP", () => {
-    if (reopenLogFile(log)) log.info("Log file reopened (SIGHUP)");
-    else log.debug("SIGHUP: logging to stdout, nothing to reopen");
+    try {
+      if (reopenLogFile(log)) log.info("Log file reopened (SIGHUP)");
+      else log.debug("SIGHUP: logging to stdout, nothing to reopen");
+    } catch (error) {
+      // A signal must never stop the agent: keep writing where we were, and say why.
+      log.warn({ err: error }, "Cannot reopen the log file (SIGHUP); still writing to the previous one");
+    }
   });
   for (const signal of ["SIGUSR1", "SIGUSR2"] as const) {
     process.on(signal, () => log.debug({ signal }, "Signal ignored"));

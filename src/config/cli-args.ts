@@ -22,6 +22,7 @@ export const VALUE_FLAGS = {
   "--jobs-handler-dir": "jobs.handler-directory",
   "--state-dir": "state-dir",
   "--package-inventory-file": "jobs.package-inventory-file",
+  "--http-proxy-config": undefined,
   // Accepted for drop-in compatibility; the agent has no SDK log of its own.
   "--sdk-log-level": undefined,
   "--sdk-log-file": undefined,
@@ -129,10 +130,11 @@ Flags (as the AWS IoT Device Client's; command line over config file):
   --jobs-handler-dir DIR          handler directory (default ~/.aws-iot-device-client/jobs/)
   --state-dir DIR                 local state: running execution, lock (default ~/.aws-iot-device-client/state/)
   --package-inventory-file FILE   installed package versions (JSON) to report in the $package shadow
+  --http-proxy-config FILE        the Device Client's http-proxy.conf (default: beside the config file)
   --export-default-settings FILE  write the default configuration to FILE and exit
   --help, -h, --version
 
 The Device Client's other features' flags (tunneling, Device Defender, fleet provisioning, samples,
-config shadow, secure element, --http-proxy-config) are accepted; a feature they switch on is not
+config shadow, secure element) are accepted; a feature they switch on is not
 provided and gets one warning at start (a secure element without --key stops the agent).
 `;

@@ -6,6 +6,7 @@
  */
 import { statSync } from "node:fs";
 import { THING_NAME_PATTERN, THING_NAME_RULE } from "../protocol/ids.ts";
+import type { HttpProxy } from "./http-proxy-config.ts";
 import type { AgentConfig } from "./schema.ts";
 
 export interface Endpoint {
@@ -24,6 +25,8 @@ export interface ConnectionSettings {
   readonly cert: string | undefined;
   readonly key: string | undefined;
   readonly rootCa: string | undefined;
+  /** Tunnel MQTT through this HTTP proxy. */
+  readonly proxy?: HttpProxy;
 }
 
 export type SettingsResult = { ok: true; settings: ConnectionSettings } | { ok: false; message: string };
@@ -69,7 +72,14 @@ export function connectionSettings(config: AgentConfig, euid: number): SettingsR
   }
   return {
     ok: true,
-    settings: { endpoint, thingName: config.thingName, cert: config.cert, key: config.key, rootCa: config.rootCa },
+    settings: {
+      endpoint,
+      thingName: config.thingName,
+      cert: config.cert,
+      key: config.key,
+      rootCa: config.rootCa,
+      ...(config.httpProxy ? { proxy: config.httpProxy } : {}),
+    },
   };
 }
 

@@ -103,13 +103,6 @@ export const FOREIGN_FEATURES: readonly ForeignFeature[] = [
       ["--secure-element-token-label", true],
     ],
   },
-  {
-    name: "HTTP proxy",
-    instead: "a direct connection (proxy support is planned)",
-    enableFlag: "--http-proxy-config",
-    enabledByPresence: true,
-    flags: [],
-  },
 ];
 
 /** Every foreign flag with whether it takes a value (the command-line parser accepts them all). */

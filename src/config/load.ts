@@ -4,9 +4,10 @@
  * file and the fix; nothing here exits the process.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { homedir } from "node:os";
 import type { ParsedArgs } from "./cli-args.ts";
 import { checkForeignFeatures } from "./device-client-features.ts";
+import { loadHttpProxy, proxyFilePath } from "./http-proxy-config.ts";
+import { DEFAULT_PROGRESS_INTERVAL_SECONDS } from "../protocol/limits.ts";
 import { validateConfigFile, type AgentConfig, type ConfigFile, type LogLevel } from "./schema.ts";
 
 export const MAX_CONFIG_BYTES = 5000;
@@ -20,7 +21,8 @@ export type LoadResult = { ok: true; config: AgentConfig; warnings: string[] } |
 
 /** Expands `~` and `$VAR` / `${VAR}` as the Device Client's wordexp does for paths. */
 export function expandPath(path: string, env: Record<string, string | undefined> = process.env): string {
-  const home = env.HOME ?? homedir();
+  // node:os only when HOME is unset: a static import costs the idle agent ~0.5 MB (docs/BENCHMARKS.md).
+  const home = env.HOME ?? (require("node:os") as typeof import("node:os")).homedir();
   let out = path === "~" ? home : path.startsWith("~/") ? home + path.slice(1) : path;
   out = out.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_, a: string, b: string) => env[a ?? b] ?? "");
   return out;
@@ -82,6 +84,7 @@ export function loadConfig(args: ParsedArgs, env: Record<string, string | undefi
       stepTimeoutSeconds: file.jobs?.["step-timeout-seconds"] ?? DEFAULT_STEP_TIMEOUT_SECONDS,
       maxReruns: file.jobs?.["max-reruns"] ?? 3,
       updateRetrySeconds: file.jobs?.["update-retry-seconds"] ?? 10,
+      progressIntervalSeconds: file.jobs?.["progress-interval-seconds"] ?? DEFAULT_PROGRESS_INTERVAL_SECONDS,
       packageInventoryFile: pathOf(v["--package-inventory-file"] ?? file.jobs?.["package-inventory-file"]),
       signing: {
         trustedCertificates: pathOf(file.jobs?.signing?.["trusted-certificates"]),
@@ -94,6 +97,10 @@ export function loadConfig(args: ParsedArgs, env: Record<string, string | undefi
     const message = "jobs.signing.required is true but jobs.signing.trusted-certificates names no file or directory";
     return { ok: false, message: `${source ?? "config"}: ${message}` };
   }
+  const proxyFile = proxyFilePath(pathOf(v["--http-proxy-config"]), path);
+  const proxy = loadHttpProxy(proxyFile.path, proxyFile.given, process.geteuid?.() ?? 0);
+  if (!proxy.ok) return proxy;
+  if (proxy.proxy) Object.assign(config, { httpProxy: proxy.proxy });
   const foreign = checkForeignFeatures(args.foreign, file, config.key);
   if (!foreign.ok) return foreign;
   warnings.push(...foreign.warnings);

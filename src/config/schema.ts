@@ -3,6 +3,8 @@
  * [DC-CONFIG-keys]. Keys of other Device Client features (tunneling, device-defender, …) are
  * accepted and ignored, so an existing file works unchanged.
  */
+import { MIN_PROGRESS_INTERVAL_SECONDS } from "../protocol/limits.ts";
+import type { HttpProxy } from "./http-proxy-config.ts";
 import * as v from "valibot";
 
 const text = v.string("expected a string");
@@ -40,6 +42,12 @@ export const configFileSchema = v.looseObject(
           "step-timeout-seconds": v.optional(seconds),
           "max-reruns": v.optional(seconds),
           "update-retry-seconds": v.optional(v.pipe(v.number("expected a number"), v.minValue(0.01, "must be positive"))),
+          "progress-interval-seconds": v.optional(
+            v.pipe(
+              v.number("expected a number"),
+              v.minValue(MIN_PROGRESS_INTERVAL_SECONDS, `must be at least ${MIN_PROGRESS_INTERVAL_SECONDS} (the Jobs service throttles updates)`),
+            ),
+          ),
           "package-inventory-file": v.optional(text),
           signing: v.optional(
             v.looseObject(
@@ -86,11 +94,15 @@ export interface AgentConfig {
     readonly maxReruns: number;
     /** First wait for an update's reply; doubles up to 64× (the reference: 10 s to 640 s). */
     readonly updateRetrySeconds: number;
+    /** At most one progress update per this many seconds (documents with reportProgress). */
+    readonly progressIntervalSeconds: number;
     /** JSON file of installed package versions, reported to the `$package` shadow; undefined: off. */
     readonly packageInventoryFile: string | undefined;
     /** Code signing (src/signing): the device's trust anchors; required: artifacts must verify. */
     readonly signing: SigningConfig;
   };
+  /** MQTT through this HTTP proxy (http-proxy.conf); undefined: direct. */
+  readonly httpProxy?: HttpProxy;
   /** Where the config came from, for messages. */
   readonly source: string | undefined;
 }

@@ -2,7 +2,9 @@
  * `doctor`'s checks of the way to the broker, each stage on its own so the first broken one is
  * named: DNS, TCP, the TLS handshake (server chain, client certificate, ALPN on 443), the MQTT
  * CONNECT with the device's identity, each Jobs subscription the agent makes, and one harmless
- * request (GetPendingJobExecutions) answered by the service.
+ * request (GetPendingJobExecutions) answered by the service. Through an HTTP proxy (http-proxy.conf)
+ * the proxy resolves and reaches the broker: the stages are the proxy's TCP port, its answer to
+ * CONNECT (authentication, policy), then MQTT (TLS included) through the tunnel.
  *
  * The MQTT check connects as the thing (client id = thing name, persistent session, the same
  * subscriptions as the agent): a broker that enforces unique client ids disconnects a running
@@ -11,7 +13,9 @@
 import { readFileSync } from "node:fs";
 import type { ConnectionSettings } from "../config/connection-settings.ts";
 import { agentSubscriptions, jobsTopics, replyTopic } from "../protocol/topics.ts";
+import { describeProxy } from "../config/http-proxy-config.ts";
 import { alpnWireFormat, MqttClient } from "../mqtt/client.ts";
+import { platform } from "../platform/current.ts";
 import { nodeDns } from "../util/lazy-node.ts";
 import { type CheckLine, fail, ok, skip } from "./report.ts";
 
@@ -20,6 +24,11 @@ const STAGE_TIMEOUT_MS = 5000;
 export async function networkChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
   const { host, port, protocol } = settings.endpoint;
   const lines: CheckLine[] = [];
+  if (settings.proxy) {
+    const tunnel = await proxyCheck(settings);
+    if (tunnel.verdict === "fail") return [tunnel, skip("mqtt-connect", "needs the proxy's tunnel")];
+    return [tunnel, ...(await mqttChecks(settings))];
+  }
   const dns = await dnsCheck(host);
   lines.push(dns);
   if (dns.verdict === "fail") return [...lines, skip("tcp", "needs DNS"), skip("mqtt-connect", "needs DNS")];
@@ -46,18 +55,68 @@ async function dnsCheck(host: string): Promise<CheckLine> {
   }
 }
 
-async function tcpCheck(host: string, port: number): Promise<CheckLine> {
-  try {
-    const socket = await withTimeout(
-      Bun.connect({ hostname: host, port, socket: { data() {}, error() {} } }),
-      `no answer from ${host}:${port} within ${STAGE_TIMEOUT_MS / 1000} s`,
+function tcpCheck(host: string, port: number): Promise<CheckLine> {
+  return new Promise((resolve) => {
+    const done = (line: CheckLine) => {
+      clearTimeout(timer);
+      resolve(line);
+    };
+    const timer = setTimeout(
+      () => done(fail("tcp", `cannot connect to ${host}:${port}: no answer within ${STAGE_TIMEOUT_MS / 1000} s`, tcpHint(port))),
+      STAGE_TIMEOUT_MS,
     );
-    socket.end();
-    return ok("tcp", `${host}:${port} accepts connections`);
-  } catch (error) {
-    return fail("tcp", `cannot connect to ${host}:${port}: ${(error as Error).message}`, `check that the broker runs and that a firewall lets port ${port} out`);
-  }
+    platform.connect(
+      { hostname: host, port },
+      {
+        open: (socket) => (socket.end(), done(ok("tcp", `${host}:${port} accepts connections`))),
+        data() {},
+        drain() {},
+        close() {},
+        error() {},
+        connectError: (message) => done(fail("tcp", `cannot connect to ${host}:${port}: ${message}`, tcpHint(port))),
+      },
+    );
+  });
 }
+
+/** A CONNECT tunnel to the broker through the configured proxy (closed at once). */
+function proxyCheck(settings: ConnectionSettings): Promise<CheckLine> {
+  const proxy = settings.proxy!;
+  const { host, port } = settings.endpoint;
+  return new Promise((resolve) => {
+    const done = (line: CheckLine) => {
+      clearTimeout(timer);
+      resolve(line);
+    };
+    const timer = setTimeout(
+      () => done(fail("http-proxy", `no tunnel through ${describeProxy(proxy)} within ${STAGE_TIMEOUT_MS / 1000} s`)),
+      STAGE_TIMEOUT_MS,
+    );
+    platform.connect(
+      { hostname: host, port, proxy },
+      {
+        open: (socket) => {
+          socket.end();
+          done(ok("http-proxy", `${describeProxy(proxy)} tunnels to ${host}:${port} (${proxy.source})`));
+        },
+        data() {},
+        drain() {},
+        close() {},
+        error() {},
+        connectError: (message) =>
+          done(
+            fail(
+              "http-proxy",
+              message,
+              `check ${proxy.source}: host, port, credentials, and that the proxy allows CONNECT to port ${port}`,
+            ),
+          ),
+      },
+    );
+  });
+}
+
+const tcpHint = (port: number) => `check that the broker runs and that a firewall lets port ${port} out`;
 
 function tlsCheck(settings: ConnectionSettings): Promise<CheckLine> {
   const { host, port, alpn } = settings.endpoint;
@@ -67,33 +126,38 @@ function tlsCheck(settings: ConnectionSettings): Promise<CheckLine> {
       resolve(line);
     };
     const timer = setTimeout(() => done(fail("tls", `no TLS handshake with ${host}:${port} within ${STAGE_TIMEOUT_MS / 1000} s`)), STAGE_TIMEOUT_MS);
-    Bun.connect({
-      hostname: host,
-      port,
-      tls: {
-        cert: settings.cert ? readFileSync(settings.cert) : undefined,
-        key: settings.key ? readFileSync(settings.key) : undefined,
-        ca: settings.rootCa ? readFileSync(settings.rootCa) : undefined,
-        serverName: host,
-        rejectUnauthorized: true,
-        ...(alpn ? { ALPNProtocols: alpnWireFormat(alpn) } : {}),
+    const caHint = settings.rootCa
+      ? `check that ${settings.rootCa} is the CA of this endpoint (AmazonRootCA1.pem for AWS IoT)`
+      : "set root-ca to the broker's CA";
+    platform.connect(
+      {
+        hostname: host,
+        port,
+        tls: {
+          cert: settings.cert ? readFileSync(settings.cert) : undefined,
+          key: settings.key ? readFileSync(settings.key) : undefined,
+          ca: settings.rootCa ? readFileSync(settings.rootCa) : undefined,
+          serverName: host,
+          ...(alpn ? { ALPNProtocols: alpnWireFormat(alpn) } : {}),
+        },
       },
-      socket: {
-        data() {},
-        handshake(socket, success, verifyError) {
+      {
+        open: (socket) => {
           socket.end();
-          if (success && !verifyError) done(ok("tls", `handshake with ${host}:${port}${alpn ? ` (ALPN ${alpn})` : ""}, server certificate trusted`));
-          else
-            done(fail("tls", `TLS handshake with ${host}:${port} failed: ${verifyError?.message ?? "refused"}`, settings.rootCa ? `check that ${settings.rootCa} is the CA of this endpoint (AmazonRootCA1.pem for AWS IoT)` : "set root-ca to the broker's CA"));
+          done(ok("tls", `handshake with ${host}:${port}${alpn ? ` (ALPN ${alpn})` : ""}, server certificate trusted`));
         },
-        error(_socket, error) {
-          done(fail("tls", `TLS with ${host}:${port} failed: ${error.message}`));
-        },
-        close() {
-          done(fail("tls", `${host}:${port} closed the connection during the TLS handshake`, "the broker may have refused the client certificate: is it registered and ACTIVE?"));
-        },
+        data() {},
+        drain() {},
+        close() {},
+        error: (_socket, message) => done(fail("tls", `TLS with ${host}:${port} failed: ${message}`)),
+        connectError: (message) =>
+          done(
+            message.includes("closed before")
+              ? fail("tls", `${host}:${port} closed the connection during the TLS handshake`, "the broker may have refused the client certificate: is it registered and ACTIVE?")
+              : fail("tls", `TLS handshake with ${host}:${port} failed: ${message.replace(/^TLS handshake failed: /, "")}`, caHint),
+          ),
       },
-    }).catch((error: Error) => done(fail("tls", `TLS with ${host}:${port} failed: ${error.message}`)));
+    );
   });
 }
 
@@ -127,6 +191,7 @@ async function mqttChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
       keepaliveSeconds: 30,
       connectTimeoutMs: STAGE_TIMEOUT_MS,
       reconnectDelayMs: () => 3_600_000,
+      ...(settings.proxy ? { proxy: settings.proxy } : {}),
     },
     {
       connect: () => connected(),
@@ -159,7 +224,9 @@ async function mqttChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
       replies.set(replyTopic(get, "accepted"), () => resolve("accepted"));
       replies.set(replyTopic(get, "rejected"), (p) => resolve(`rejected: ${new TextDecoder().decode(p).slice(0, 200)}`));
     });
-    await client.publish(get, JSON.stringify({ clientToken: "iot-jobs-doctor" }));
+    // A policy that does not allow the publish closes the connection: no PUBACK ever comes.
+    const unacknowledged = "GetPendingJobExecutions was not acknowledged (the connection was closed: does the policy allow it?)";
+    await withTimeout(client.publish(get, JSON.stringify({ clientToken: "iot-jobs-doctor" })), unacknowledged);
     const reply = await withTimeout(answer, "no reply to GetPendingJobExecutions");
     if (reply === "accepted") lines.push(ok("jobs-request", "GetPendingJobExecutions answered"));
     else lines.push(fail("jobs-request", `GetPendingJobExecutions ${reply}`));

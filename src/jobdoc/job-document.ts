@@ -38,6 +38,8 @@ export interface CodeSign {
 export interface JobDocument {
   readonly schema: "1.0" | "old";
   readonly includeStdOut: boolean;
+  /** Progress updates while it runs (`step`, the handler's entries): src/jobs/progress.ts. Old schema: false. */
+  readonly reportProgress?: boolean;
   readonly steps: readonly Step[];
   readonly finalStep: Step | undefined;
   /** Parsed but not evaluated, as in the reference client. */

@@ -30,6 +30,7 @@ export function parseJobDocument(input: unknown): ParseResult {
       document: {
         schema: "1.0",
         includeStdOut: doc.includeStdOut ?? false,
+        reportProgress: doc.reportProgress ?? false,
         steps: doc.steps.map((s) => toStep(s.action)),
         finalStep: doc.finalStep ? toStep(doc.finalStep.action) : undefined,
         conditions: (doc.conditions ?? []).map((c) => ({ key: c.key, value: c.value, type: c.type ?? "stringEqual" })),

@@ -33,6 +33,8 @@ const command = v.pipe(
     "the first word (the program) must not be empty",
   ),
   v.check((text) => !hasWhitespace(splitCommand(text)[0] ?? ""), "the first word must not contain whitespace; separate words with commas"),
+  // No program or argument can hold a NUL byte (execve's strings end there).
+  v.check((text) => !text.includes("\u0000"), "must not contain a NUL character"),
 );
 
 const actionCommon = {
@@ -112,6 +114,7 @@ export const newSchemaDocument = v.looseObject(
       v.check((value) => value === SUPPORTED_VERSION, (issue) => `unsupported version ${JSON.stringify(issue.input)}; this agent supports "${SUPPORTED_VERSION}"`),
     ),
     includeStdOut: v.optional(booleanLike),
+    reportProgress: v.optional(booleanLike),
     conditions: v.optional(v.array(condition, "expected an array")),
     steps: v.pipe(v.array(step, "expected an array of steps"), v.minLength(1, "at least one step is required")),
     finalStep: v.optional(step),

@@ -16,24 +16,35 @@ import type { Connection } from "../mqtt/connection.ts";
 import type { JobOutcome } from "../runner/run-job.ts";
 import type { ExecutionRecord } from "../state/execution-record.ts";
 import { MAX_TIMEOUT_MINUTES } from "../protocol/limits.ts";
-import {
-  decodeMessage,
-  ExecutionResponse,
-  RejectedResponse,
-  UpdateAcceptedResponse,
-  type JobExecution,
-} from "../protocol/messages.ts";
+import type { JobExecution } from "../protocol/messages.ts";
+import { decodeResponse, isExecutionResponse, isRejectedResponse, isUpdateAcceptedResponse } from "../protocol/responses.ts";
 import { agentSubscriptions, agentTopics, parseJobsTopic } from "../protocol/topics.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { notificationKey, RecentExecution } from "./dedupe.ts";
 import { jobIdOfTruncatedExecution } from "./oversized-message.ts";
 import { type UpdateRequest, UpdatePublisher } from "./update-publisher.ts";
 import { rejectionReason } from "./rejection-reason.ts";
+import { stepLabel } from "./progress.ts";
+import { ProgressReporter } from "./progress-reporter.ts";
+
+/** The file a step's handler writes `key=value` progress lines to (src/jobs/progress.ts). */
+export interface ProgressFile {
+  readonly path: string;
+  /** Empties it (created mode 600) before a step. */
+  reset(): void;
+  /** Its entries now ({} when absent or unreadable). */
+  read(): Record<string, string>;
+  remove(): void;
+}
+
+const DEFAULT_PROGRESS_INTERVAL_MS = 30_000;
 
 /** Step events the runner reports to the agent. */
 export interface RunHooks {
   /** A step (0-based, finalStep included) is about to start. */
   readonly onStepStart?: (index: number) => void;
+  /** Documents with reportProgress: the file whose path steps get in $IOT_JOBS_PROGRESS_FILE. */
+  readonly progressFile?: string;
 }
 
 /** Runs a parsed document; aborting the signal cancels it (the outcome is then CANCELED). */
@@ -54,6 +65,12 @@ export interface AgentOptions {
   readonly stepTimeoutSeconds: number;
   readonly maxReruns: number;
   readonly updateRetryMs: number;
+  /** Documents with reportProgress: at most one progress update per this (default 30 s). */
+  readonly progressIntervalMs?: number;
+  /** The handler's progress file (documents with reportProgress); without it only `step` is reported. */
+  readonly progressFile?: ProgressFile;
+  /** Called when a job is over (reported or not): the agent returns what it used (a GC hint). */
+  readonly afterJob?: () => void;
   /** Called once a SUCCEEDED status was accepted (the package inventory is reported then). */
   readonly afterSuccess?: () => void;
   readonly clock?: Clock;
@@ -67,6 +84,8 @@ interface RunningJob {
   executing: boolean;
   /** The current step's IN_PROGRESS attempts; the next step's update supersedes them. */
   stepUpdate?: AbortController;
+  /** Documents with reportProgress: the rate-limited progress updates. */
+  progress?: ProgressReporter;
   readonly log: Logger;
 }
 
@@ -160,10 +179,10 @@ export class JobsAgent {
   }
 
   /** IN_PROGRESS at a step's start: restarts the service's step timer for this step. */
-  private stepStartRequest(): UpdateRequest {
+  private stepStartRequest(details: Record<string, string> = {}): UpdateRequest {
     const request: { status: "IN_PROGRESS"; statusDetails: Record<string, string>; stepTimeoutInMinutes?: number } = {
       status: "IN_PROGRESS",
-      statusDetails: {},
+      statusDetails: details,
     };
     if (this.options.stepTimeoutSeconds > 0) request.stepTimeoutInMinutes = this.serviceStepTimeoutMinutes();
     return request;
@@ -175,17 +194,17 @@ export class JobsAgent {
     const t = parsed.topic;
     const log = this.options.log;
     if (t.kind === "notify-next" || (t.kind === "start-next" && t.reply === "accepted")) {
-      const message = decodeMessage<ExecutionResponse>(ExecutionResponse, payload);
+      const message = decodeResponse(isExecutionResponse, payload);
       if (!message) return void log.warn({ topic }, "Ignoring a malformed message");
       this.onNextExecution(message.execution, t.kind === "notify-next");
     } else if (t.kind === "start-next" && t.reply === "rejected") {
-      const rejection = decodeMessage<RejectedResponse>(RejectedResponse, payload);
+      const rejection = decodeResponse(isRejectedResponse, payload);
       log.warn({ code: rejection?.code, message: rejection?.message }, "start-next was rejected");
     } else if (t.kind === "update" && t.reply === "accepted") {
-      const reply = decodeMessage<UpdateAcceptedResponse>(UpdateAcceptedResponse, payload);
+      const reply = decodeResponse(isUpdateAcceptedResponse, payload);
       if (reply) this.updates.deliver(reply.clientToken, { kind: "accepted" });
     } else if (t.kind === "update" && t.reply === "rejected") {
-      const rejection = decodeMessage<RejectedResponse>(RejectedResponse, payload);
+      const rejection = decodeResponse(isRejectedResponse, payload);
       if (rejection && !this.updates.deliver(rejection.clientToken, { kind: "rejected", rejection }))
         log.debug({ jobId: t.jobId, code: rejection.code }, "Rejection for an update no longer awaited");
     }
@@ -254,6 +273,7 @@ export class JobsAgent {
       this.idleWaiters = [];
       for (const w of waiters) w();
       if (!this.stopping) this.askForNext();
+      this.options.afterJob?.();
     }
   }
 
@@ -275,16 +295,33 @@ export class JobsAgent {
       return this.report(job, "REJECTED", { reason });
     }
 
+    const document = parsed.document;
+    const total = document.steps.length + (document.finalStep ? 1 : 0);
+    const label = (index: number) => stepLabel(index, total, (document.steps[index] ?? document.finalStep)!.name);
+    if (document.reportProgress) job.progress = this.progressReporter(job, label(0));
+
     // [AGENT-cancel] nothing runs before the service confirms the execution is still pending.
     if (!(await this.confirmStart(job))) return;
 
     job.executing = true;
-    log.info({ steps: parsed.document.steps.length }, "Running job");
-    const outcome = await this.options.runJob(parsed.document, job.abort.signal, log, {
-      onStepStart: (index) => {
-        if (index > 0) this.sendStepStart(job);
-      },
-    });
+    log.info({ steps: document.steps.length }, "Running job");
+    const progressFile = job.progress ? this.options.progressFile : undefined;
+    let outcome: JobOutcome;
+    try {
+      outcome = await this.options.runJob(document, job.abort.signal, log, {
+        onStepStart: (index) => {
+          if (progressFile) progressFile.reset();
+          if (index === 0) job.progress?.stepStarted(label(0), true);
+          else this.sendStepStart(job, label(index));
+        },
+        ...(progressFile ? { progressFile: progressFile.path } : {}),
+      });
+    } finally {
+      // The job's last IN_PROGRESS must not be retried past (or after) its terminal status.
+      job.stepUpdate?.abort();
+      job.progress?.stop();
+      progressFile?.remove();
+    }
     job.executing = false;
     if (outcome.status === "CANCELED") {
       log.info({ why: String(job.abort.signal.reason) }, "Job ended without a report");
@@ -297,7 +334,7 @@ export class JobsAgent {
 
   /** IN_PROGRESS for the first step, awaited: true when the execution may run. */
   private async confirmStart(job: RunningJob): Promise<boolean> {
-    const result = await this.updates.send(job.jobId, this.stepStartRequest(), {
+    const result = await this.updates.send(job.jobId, this.stepStartRequest(job.progress?.details()), {
       shouldStop: () => this.stopping,
       signal: job.abort.signal,
     });
@@ -319,14 +356,37 @@ export class JobsAgent {
     return false;
   }
 
-  /** IN_PROGRESS at a later step's start, in the background; a refusal cancels the job. */
-  private sendStepStart(job: RunningJob): void {
-    if (this.options.stepTimeoutSeconds <= 0) return; // no step timer to restart
+  /**
+   * IN_PROGRESS at a later step's start, in the background; a refusal cancels the job. Sent when
+   * there is a step timer to restart; otherwise a document with reportProgress names the new step
+   * at the progress reporter's next slot.
+   */
+  private sendStepStart(job: RunningJob, label: string): void {
+    const restartsTimer = this.options.stepTimeoutSeconds > 0;
+    job.progress?.stepStarted(label, restartsTimer);
+    if (restartsTimer) this.sendInProgress(job, this.stepStartRequest(job.progress?.details()));
+  }
+
+  /** A progress reporter for the job: its updates are IN_PROGRESS without a step timer change. */
+  private progressReporter(job: RunningJob, firstLabel: string): ProgressReporter {
+    const file = this.options.progressFile;
+    const reporter = new ProgressReporter({
+      clock: this.options.clock ?? systemClock,
+      intervalMs: this.options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
+      read: () => (file ? file.read() : {}),
+      send: (statusDetails) => this.sendInProgress(job, { status: "IN_PROGRESS", statusDetails }),
+      firstStep: firstLabel, // confirmStart sends it
+    });
+    return reporter;
+  }
+
+  /** One IN_PROGRESS in the background, superseding the job's previous one; a refusal cancels the job. */
+  private sendInProgress(job: RunningJob, request: UpdateRequest): void {
     job.stepUpdate?.abort();
     const controller = new AbortController();
     job.stepUpdate = controller;
     void this.updates
-      .send(job.jobId, this.stepStartRequest(), { shouldStop: () => this.stopping, signal: controller.signal })
+      .send(job.jobId, request, { shouldStop: () => this.stopping, signal: controller.signal })
       .then((result) => {
         if (result.kind === "rejected" && GONE_CODES.has(result.code) && job.executing) {
           job.log.warn({ code: result.code }, "The service refused IN_PROGRESS; canceling the job");

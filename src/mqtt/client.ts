@@ -1,7 +1,7 @@
 /**
- * A small MQTT 3.1.1 client on Bun's native sockets (Bun.connect): TCP or TLS (client
- * certificate, CA, SNI, ALPN), QoS 0/1, persistent or clean sessions, keepalive, and reconnection
- * with a caller-chosen delay. Unacknowledged PUBLISH and SUBSCRIBE packets are kept and sent again
+ * A small MQTT 3.1.1 client on the platform's socket (src/platform: Bun.connect; node:net/tls in the
+ * Node build): TCP or TLS (client certificate, CA, SNI, ALPN), QoS 0/1, persistent or clean
+ * sessions, keepalive, and reconnection with a caller-chosen delay. Unacknowledged PUBLISH and SUBSCRIBE packets are kept and sent again
  * (PUBLISH with DUP) after a reconnect, so a publish or subscribe never fails — it waits.
  *
  * What a flapping link cannot make grow: the failure count (so the reconnect delay) is reset only
@@ -14,7 +14,9 @@
  * Why Bun.connect rather than node:net: node:net pulls in the Node stream machinery, +7.6 MB RSS
  * on an otherwise idle process (docs/BENCHMARKS.md).
  */
-import type { Socket } from "bun";
+import type { HttpProxy } from "../config/http-proxy-config.ts";
+import { platform } from "../platform/current.ts";
+import type { PlatformSocket, SocketHandlers } from "../platform/platform.ts";
 import { type Clock, systemClock, type TimerHandle } from "../util/clock.ts";
 import {
   CONNACK_REASONS,
@@ -53,6 +55,8 @@ export interface MqttClientOptions {
   readonly stableAfterMs?: number;
   /** Unacknowledged packets kept at most (default 10,000, at most 65535; the agent uses 100). */
   readonly maxInFlight?: number;
+  /** Tunnel through this HTTP proxy (CONNECT); the connect timeout covers the tunnel too. */
+  readonly proxy?: HttpProxy;
   readonly clock?: Clock;
 }
 
@@ -88,7 +92,7 @@ const MAX_PACKET_ID = 0xffff;
 const encoder = new TextEncoder();
 
 export class MqttClient {
-  private socket: Socket<undefined> | undefined;
+  private socket: PlatformSocket | undefined;
   private reader: PacketReader;
   private outbox: Uint8Array[] = [];
   /** Sent (or to be sent) and not yet acknowledged, in order; resent after a reconnect. */
@@ -100,6 +104,9 @@ export class MqttClient {
   private awaitingPong = false;
   /** An attempt (connecting or connected) is under way; a drop ends it exactly once. */
   private attempting = false;
+  private attemptNumber = 0;
+  /** Closes the current attempt's proxy tunnel if it is not standing yet. */
+  private abandonAttempt: (() => void) | undefined;
   private timers: { reconnect?: TimerHandle; connect?: TimerHandle; keepalive?: TimerHandle; stable?: TimerHandle } =
     {};
   private readonly clock: Clock;
@@ -193,36 +200,31 @@ export class MqttClient {
       () => this.drop("connection timed out"),
       this.options.connectTimeoutMs ?? 30_000,
     );
-    Bun.connect({
-      hostname: host,
-      port,
-      tls: tls
-        ? {
-            cert: tls.cert,
-            key: tls.key,
-            ca: tls.ca,
-            serverName: tls.serverName,
-            rejectUnauthorized: true,
-            ...(tls.alpn ? { ALPNProtocols: alpnWireFormat(tls.alpn) } : {}),
-          }
-        : undefined,
-      socket: {
-        open: (socket) => this.onOpen(socket),
-        data: (socket, data) => void (socket === this.socket && this.onData(data)),
-        drain: (socket) => void (socket === this.socket && this.flush()),
-        close: (socket) => void (socket === this.socket && this.drop()),
-        end: (socket) => void (socket === this.socket && this.drop()),
-        error: (socket, error) => void (socket === this.socket && this.drop(error.message)),
-        connectError: (_socket, error) => this.drop(error.message),
-        handshake: (socket, success, verifyError) => {
-          if (!success || verifyError)
-            this.drop(`TLS handshake failed: ${verifyError?.message ?? "unknown reason"}`, socket);
-        },
-      },
-    }).catch((error: Error) => this.drop(error.message));
+    const attempt = ++this.attemptNumber;
+    const handlers: SocketHandlers = {
+      // A late answer to an attempt already given up (timed out) must not end or join the current one.
+      open: (socket) => (attempt === this.attemptNumber ? this.onOpen(socket) : socket.terminate()),
+      data: (socket, data) => void (socket === this.socket && this.onData(data)),
+      drain: (socket) => void (socket === this.socket && this.flush()),
+      close: (socket) => void (socket === this.socket && this.drop()),
+      error: (socket, message) => void (socket === this.socket && this.drop(message)),
+      connectError: (message) => void (attempt === this.attemptNumber && this.drop(message)),
+    };
+    const tlsOptions = tls
+      ? {
+          cert: tls.cert,
+          key: tls.key,
+          ca: tls.ca,
+          serverName: tls.serverName,
+          ...(tls.alpn ? { ALPNProtocols: alpnWireFormat(tls.alpn) } : {}),
+        }
+      : undefined;
+    // Through an HTTP proxy the platform hands the same handlers the tunnelled socket.
+    const pending = platform.connect({ hostname: host, port, tls: tlsOptions, proxy: this.options.proxy }, handlers);
+    this.abandonAttempt = () => pending.abandon();
   }
 
-  private onOpen(socket: Socket<undefined>): void {
+  private onOpen(socket: PlatformSocket): void {
     if (this.closed) {
       socket.end();
       return;
@@ -352,6 +354,8 @@ export class MqttClient {
   }
 
   private clearTimers(): void {
+    this.abandonAttempt?.();
+    this.abandonAttempt = undefined;
     this.timers.connect?.cancel();
     this.timers.keepalive?.cancel();
     this.timers.reconnect?.cancel();

@@ -82,6 +82,7 @@ export function connect(settings: ConnectionSettings, options: ConnectOptions = 
       stableAfterMs: options.stableAfterMs ?? 30_000,
       maxPacketBytes: options.maxPacketBytes ?? MAX_INCOMING_PACKET_BYTES,
       maxInFlight: MAX_IN_FLIGHT,
+      proxy: settings.proxy,
       clock: options.clock,
     },
     {

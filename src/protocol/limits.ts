@@ -27,3 +27,12 @@ export const MAX_SHADOW_CLIENT_TOKEN_BYTES = 64;
 
 /** Pending executions in a GetPendingJobExecutions reply and a notify message [DG-limits]. */
 export const MAX_PENDING_LIST = 10;
+
+/**
+ * Progress updates of a long job (IN_PROGRESS with `step` and the handler's entries): at most one
+ * per interval, and the interval never below this. AWS throttles UpdateJobExecution per account
+ * (RequestThrottled, retried with backoff); one update per second per device keeps a fleet's
+ * progress far below what a step-start update per step already costs.
+ */
+export const MIN_PROGRESS_INTERVAL_SECONDS = 1;
+export const DEFAULT_PROGRESS_INTERVAL_SECONDS = 30;

@@ -11,9 +11,10 @@
  */
 import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
 import { join } from "node:path";
+import { type Identity, RUN_AS_COMMAND } from "../platform/platform.ts";
 import { searchPath } from "./handler-path.ts";
 
-export const RUN_AS_COMMAND = "__run-as";
+export { RUN_AS_COMMAND };
 
 /** Exit status when the identity cannot be taken (nothing ran); 127 when the program cannot be started. */
 export const RUN_AS_FAILED = 126;
@@ -28,11 +29,7 @@ export function selfCommand(): string[] {
   return compiled ? [process.execPath] : [process.execPath, join(import.meta.dir, "..", "main.ts")];
 }
 
-export interface Identity {
-  readonly uid: number;
-  readonly gid: number;
-  readonly groups: readonly number[];
-}
+export type { Identity };
 
 /** The argv that runs `argv` as `who`. */
 export function runAsArgv(who: Identity, argv: readonly string[]): string[] {

@@ -5,7 +5,11 @@
  * handler directory holds that name) must have a plain file name, resolve inside the directory
  * (no symlink out), have a single link, be owned by the agent's user or root, and neither the
  * directory nor the file may grant any permission to group or others (700, or stricter).
- * Without a path and not in the handler directory, the name is looked up on PATH, as execvp does.
+ * Without a path and not in the handler directory, the name is looked up on PATH, as execvp does,
+ * then in the directories the Device Client appends to its PATH at start-up (`~/.aws-iot-device-client`,
+ * `~/.aws-iot-device-client/jobs`, the working directory and its `jobs`): that is how an AWS managed
+ * template's document (`"path": ""`) finds `download-file.sh`. A handler found there passes the same
+ * checks as one from the handler directory — those directories are not trusted just for being named.
  *
  * Check and exec use the same directory: once the path checks pass, the handler directory is
  * opened and the opened directory is checked again (same inode, owner, 700). Renaming a parent
@@ -40,6 +44,8 @@ export interface HandlerLookup {
   readonly handlerDirectory: string;
   readonly euid: number;
   readonly pathEnv: string;
+  /** The Device Client's PATH additions, searched after PATH with the directory checks (run-context.ts). */
+  readonly deviceClientDirs?: readonly string[];
 }
 
 export function resolveHandler(handler: string, path: string | undefined, lookup: HandlerLookup): ResolvedHandler {
@@ -49,7 +55,13 @@ export function resolveHandler(handler: string, path: string | undefined, lookup
     const inDirectory = join(lookup.handlerDirectory, handler);
     if (exists(inDirectory)) return checkedHandler(lookup.handlerDirectory, handler, lookup.euid);
     const onPath = searchPath(handler, lookup.pathEnv);
-    if (!onPath) return { ok: false, reason: `Handler ${JSON.stringify(handler)} not found in ${lookup.handlerDirectory} or on PATH` };
+    if (!onPath) {
+      for (const dir of lookup.deviceClientDirs ?? []) {
+        if (exists(join(dir, handler))) return checkedHandler(dir, handler, lookup.euid);
+      }
+      const also = lookup.deviceClientDirs?.length ? `, on PATH or in ${lookup.deviceClientDirs.join(", ")}` : " or on PATH";
+      return { ok: false, reason: `Handler ${JSON.stringify(handler)} not found in ${lookup.handlerDirectory}${also}` };
+    }
     return { ok: true, file: onPath, execPath: onPath, viaShell: needsShell(onPath), release: () => {} };
   }
   const directory = path === "default" ? lookup.handlerDirectory : path;

@@ -7,7 +7,7 @@
  * runAsUser is a user *name*: an all-digit value is refused, because sudo (and so the Device
  * Client) refuses it while a uid lookup would accept it — one document, two outcomes per image.
  */
-import { runAsArgv } from "./drop-privileges.ts";
+import { platform } from "../platform/current.ts";
 import { searchPath } from "./handler-path.ts";
 import { UserLookupError, type UserInfo } from "./user-lookup.ts";
 
@@ -62,11 +62,14 @@ export async function planExecution(
   if (user.uid === ctx.euid) return { ok: true, argv };
   const sudo = searchPath("sudo", ctx.pathEnv);
   if (sudo) return { ok: true, argv: [sudo, "-u", runAsUser, "-n", "--", ...argv] };
-  if (ctx.euid === 0)
+  if (ctx.euid === 0) {
+    const plan = platform.runAsArgv(user, argv, ctx.pathEnv);
+    if (!plan.ok) return { ok: false, reason: `Cannot run as ${runAsUser}: ${plan.reason}` };
     return {
       ok: true,
-      argv: runAsArgv(user, argv),
+      argv: plan.argv,
       env: { HOME: user.home, USER: user.name, LOGNAME: user.name, SHELL: user.shell },
     };
+  }
   return { ok: false, reason: `Cannot run as ${runAsUser}: sudo is not installed and the agent is not root` };
 }

@@ -1,5 +1,7 @@
+import { join } from "node:path";
 import type { AgentConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
+import { platform } from "../platform/current.ts";
 import { lookupUser } from "./user-lookup.ts";
 import type { RunContext } from "./run-job.ts";
 
@@ -20,6 +22,15 @@ export function executionOf(jobLog: Logger): ExecutionIdentity | undefined {
 }
 
 /**
+ * The directories the Device Client appends to PATH at start-up (its EnvUtils), in its order:
+ * `~/.aws-iot-device-client`, `~/.aws-iot-device-client/jobs`, the working directory, `jobs` in it.
+ */
+export function deviceClientPathAdditions(home: string | undefined, cwd: string): string[] {
+  const dirs = home ? [join(home, ".aws-iot-device-client"), join(home, ".aws-iot-device-client", "jobs")] : [];
+  return [...dirs, cwd, join(cwd, "jobs")];
+}
+
+/**
  * Wires the runner to this machine: real users, PATH, the configured handler directory. Steps get
  * the agent's own environment, plus IOT_JOBS_JOB_ID and IOT_JOBS_EXECUTION_NUMBER when the agent
  * runs a job (handlers tie their lock files to the execution: reboot.sh).
@@ -33,6 +44,7 @@ export function runContextFor(
   const env: Record<string, string | undefined> = { ...process.env };
   delete env.IOT_JOBS_JOB_ID;
   delete env.IOT_JOBS_EXECUTION_NUMBER;
+  delete env.IOT_JOBS_PROGRESS_FILE; // set per step, only for documents with reportProgress
   if (execution) {
     env.IOT_JOBS_JOB_ID = execution.jobId;
     if (execution.executionNumber !== undefined) env.IOT_JOBS_EXECUTION_NUMBER = String(execution.executionNumber);
@@ -42,7 +54,8 @@ export function runContextFor(
   delete env.IOT_JOBS_TRUSTED_CERTIFICATES;
   const anchors = config.jobs.signing.trustedCertificates;
   if (anchors) env.IOT_JOBS_TRUSTED_CERTIFICATES = anchors;
-  if (Bun.main.startsWith("/$bunfs/")) env.IOT_JOBS_AGENT = process.execPath;
+  const self = platform.selfExecutable();
+  if (self) env.IOT_JOBS_AGENT = self;
   const pathEnv = env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   return {
     handlerDirectory: config.jobs.handlerDirectory,
@@ -50,6 +63,7 @@ export function runContextFor(
     signing: config.jobs.signing,
     euid: process.geteuid?.() ?? 0,
     pathEnv,
+    deviceClientDirs: deviceClientPathAdditions(env.HOME, process.cwd()),
     lookupUser: (name, userSignal) => lookupUser(name, { pathEnv, signal: userSignal }),
     env,
     signal,

@@ -15,11 +15,14 @@ import { checkUser, planExecution, type RunAsContext } from "./run-as-user.ts";
 import { MAX_DETAIL_CHARS, REDACTION_CONTEXT_CHARS, reportableDetails } from "./sanitize.ts";
 import { spawnStep } from "./spawn-step.ts";
 import { exitReason, type StepExit } from "./step-exit.ts";
+import { PROGRESS_FILE_ENV } from "../jobs/progress.ts";
 
 export { MAX_DETAIL_CHARS };
 
 export interface RunContext extends RunAsContext {
   readonly handlerDirectory: string;
+  /** Searched for handlers without a path, after PATH, with the directory checks (handler-path.ts). */
+  readonly deviceClientDirs?: readonly string[];
   readonly env: Record<string, string | undefined>;
   readonly cwd?: string;
   readonly stepTimeoutSeconds: number;
@@ -30,6 +33,8 @@ export interface RunContext extends RunAsContext {
   readonly onStepStart?: (step: Step, index: number, isFinal: boolean) => void;
   readonly onStepEnd?: (step: Step, result: StepResult) => void;
   readonly onSpawn?: (pid: number) => void;
+  /** Documents with reportProgress: given to each step in $IOT_JOBS_PROGRESS_FILE (src/jobs/progress.ts). */
+  readonly progressFile?: string;
   /** Code signing: artifacts the job names are verified before its first step (src/signing). */
   readonly signing?: SigningConfig;
   /** Each line a step prints, for the agent's log (stdout only when it would be logged). */
@@ -110,7 +115,12 @@ async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: 
       if (!user.ok) return refused(user.reason);
     }
     if (ctx.signal?.aborted) return canceled();
-    const lookup = { handlerDirectory: ctx.handlerDirectory, euid: ctx.euid, pathEnv: ctx.pathEnv };
+    const lookup = {
+      handlerDirectory: ctx.handlerDirectory,
+      euid: ctx.euid,
+      pathEnv: ctx.pathEnv,
+      deviceClientDirs: ctx.deviceClientDirs,
+    };
     const handler = resolveHandler(action.handler, action.path, lookup);
     if (!handler.ok) return refused(handler.reason);
     const userArg = step.passUserArgument ? [step.runAsUser ?? ""] : [];
@@ -127,6 +137,7 @@ async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: 
     if (plan.env) env = { ...ctx.env, ...plan.env };
   }
 
+  if (ctx.progressFile) env = { ...env, [PROGRESS_FILE_ENV]: ctx.progressFile };
   // Count stderr lines for this step alone; the job-wide tail keeps the text; lines go to the log too.
   const logged = (sink: ByteSink, line: ((text: string) => void) | undefined) =>
     line ? new OutputLog(sink, { line, clock: ctx.clock }) : sink;

@@ -2,7 +2,8 @@
  * Runs one child process for a step: its own session and process group, stdout and stderr read
  * concurrently into constant-memory tails, an optional deadline, and cancellation that takes the
  * whole process group down (SIGTERM, then SIGKILL after a grace period).
- * The only Bun.spawn in the agent.
+ * The child itself comes from the platform (src/platform: Bun.spawn into libc pipes, or Node's
+ * child_process).
  *
  * Every wait goes through a `Clock` (systemClock by default): a step timeout of weeks must wait
  * weeks, not fire after 1 ms as the runtime's 32-bit `setTimeout` would. Steps start with umask
@@ -13,8 +14,8 @@
 import type { ByteSink } from "./byte-sink.ts";
 import type { StepExit } from "./step-exit.ts";
 import { type Clock, systemClock, type TimerHandle } from "../util/clock.ts";
-import { closeFd, openPipe, type OsPipe } from "./os-pipe.ts";
-import { readPipe } from "./pipe-reader.ts";
+import { platform } from "../platform/current.ts";
+import type { PipedChild } from "../platform/platform.ts";
 
 export interface SpawnRequest {
   readonly argv: readonly string[];
@@ -44,33 +45,27 @@ export const SHUTDOWN_GRACE_MS = 500;
 export const STEP_UMASK = 0o022;
 
 export async function spawnStep(req: SpawnRequest): Promise<StepExit> {
-  // Our own pipes when libc is reachable (reads into one reused buffer); Bun's streams otherwise.
-  const pipes = openPipes();
   const clock = req.clock ?? systemClock;
-  let proc: ReturnType<typeof Bun.spawn>;
-  // The child inherits the umask at spawn; Bun.spawn is synchronous, so nothing else of the agent
+  let proc: PipedChild;
+  const refused = (error: unknown): StepExit => {
+    const e = error as NodeJS.ErrnoException;
+    return { kind: "refused", reason: `Could not start ${JSON.stringify(req.argv[0])}: ${e.code ?? e.message}` };
+  };
+  // The child inherits the umask at spawn; the spawn is synchronous, so nothing else of the agent
   // creates a file while it is changed.
   const agentUmask = process.umask(STEP_UMASK);
   try {
-    proc = Bun.spawn([...req.argv], {
-      stdin: "ignore",
-      stdout: pipes ? pipes[0].writeFd : "pipe",
-      stderr: pipes ? pipes[1].writeFd : "pipe",
-      env: req.env,
-      cwd: req.cwd,
-      // Own session and process group: the whole tree can be signalled, and the agent's
-      // terminal signals (Ctrl-C) do not reach it directly.
-      detached: true,
-    });
+    proc = platform.spawnPiped({ argv: req.argv, env: req.env, cwd: req.cwd, stdout: req.stdout, stderr: req.stderr });
   } catch (error) {
-    for (const p of pipes ?? []) closeFd(p.readFd), closeFd(p.writeFd);
-    const e = error as NodeJS.ErrnoException;
-    return { kind: "refused", reason: `Could not start ${JSON.stringify(req.argv[0])}: ${e.code ?? e.message}` };
+    return refused(error);
   } finally {
     process.umask(agentUmask);
   }
-  // The child has its copies; ours must go, or the read ends never see end-of-stream.
-  for (const p of pipes ?? []) closeFd(p.writeFd);
+  try {
+    await proc.started;
+  } catch (error) {
+    return refused(error);
+  }
   req.onSpawn?.(proc.pid);
 
   let ending: "timed-out" | "canceled" | undefined;
@@ -91,12 +86,7 @@ export async function spawnStep(req: SpawnRequest): Promise<StepExit> {
   if (req.signal?.aborted) onAbort();
   req.signal?.addEventListener("abort", onAbort, { once: true });
 
-  const readers = pipes
-    ? [readPipe(pipes[0].readFd, req.stdout), readPipe(pipes[1].readFd, req.stderr)]
-    : [pump(proc.stdout as ReadableStream<Uint8Array>, req.stdout), pump(proc.stderr as ReadableStream<Uint8Array>, req.stderr)];
-  const allRead = Promise.all(readers.map((r) => r.done));
-
-  await proc.exited;
+  const exit = await proc.exited;
   deadline?.cancel();
   req.signal?.removeEventListener("abort", onAbort);
 
@@ -112,46 +102,16 @@ export async function spawnStep(req: SpawnRequest): Promise<StepExit> {
   const drainExpired = new Promise<false>((resolve) => {
     drainTimer = clock.setTimeout(() => resolve(false), req.drainMs ?? 1000);
   });
-  const drained = await Promise.race([allRead.then(() => true), drainExpired]);
+  const drained = await Promise.race([proc.outputDone.then(() => true), drainExpired]);
   drainTimer?.cancel();
-  if (!drained) for (const r of readers) r.detach();
+  if (!drained) proc.detachOutput();
   req.stdout.end();
   req.stderr.end();
 
   if (ending === "timed-out") return { kind: "timed-out", seconds: req.timeoutSeconds! };
   if (ending === "canceled") return { kind: "canceled" };
-  if (proc.signalCode) return { kind: "signaled", signal: String(proc.signalCode) };
-  return { kind: "exited", code: proc.exitCode ?? -1 };
-}
-
-function openPipes(): [OsPipe, OsPipe] | undefined {
-  const out = openPipe();
-  if (!out) return undefined;
-  const err = openPipe();
-  if (!err) {
-    closeFd(out.readFd);
-    closeFd(out.writeFd);
-    return undefined;
-  }
-  return [out, err];
-}
-
-/** Fallback reader over Bun's stream: one allocation per read. */
-function pump(stream: ReadableStream<Uint8Array>, tail: ByteSink): { done: Promise<void>; detach: () => void } {
-  const reader = stream.getReader();
-  let detached = false;
-  const done = (async () => {
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        if (!detached) tail.push(value);
-      }
-    } catch {
-      // The pipe broke: what was read is kept.
-    }
-  })();
-  return { done, detach: () => void (detached = true) };
+  if (exit.signalCode) return { kind: "signaled", signal: String(exit.signalCode) };
+  return { kind: "exited", code: exit.exitCode ?? -1 };
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

@@ -10,6 +10,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { type Clock, systemClock } from "../util/clock.ts";
+import { platform } from "../platform/current.ts";
 import { searchPath } from "./handler-path.ts";
 
 export interface UserInfo {
@@ -49,8 +50,14 @@ export async function lookupUser(name: string, options: LookupOptions): Promise<
     if (!entry) return undefined;
     const id = searchPath("id", options.pathEnv);
     const groupsOut = id ? await run([id, "-G", "--", name], deadline.signal) : undefined;
+    // Without `id` (a minimal image), the supplementary groups come from /etc/group itself, as the
+    // passwd entry comes from /etc/passwd without getent: never silently fewer groups.
     const groups =
-      groupsOut?.code === 0 ? groupsOut.stdout.trim().split(/\s+/).map(Number).filter(Number.isInteger) : [];
+      groupsOut?.code === 0
+        ? groupsOut.stdout.trim().split(/\s+/).map(Number).filter(Number.isInteger)
+        : id
+          ? []
+          : groupsFromFile(await readFile("/etc/group", { encoding: "utf8", signal: deadline.signal }), name);
     return { ...entry, groups: groups.includes(entry.gid) ? groups : [entry.gid, ...groups] };
   } catch (error) {
     if (deadline.signal.aborted) {
@@ -85,6 +92,17 @@ async function passwdEntry(name: string, pathEnv: string, signal: AbortSignal): 
   return entry?.name === name ? entry : undefined;
 }
 
+/** The gids of /etc/group lines (name:password:gid:member,member) that list `user` as a member. */
+export function groupsFromFile(text: string, user: string): number[] {
+  const gids: number[] = [];
+  for (const line of text.split("\n")) {
+    const f = line.split(":");
+    const gid = Number(f[2]);
+    if (f.length >= 4 && f[2] !== "" && Number.isInteger(gid) && f[3]!.split(",").includes(user)) gids.push(gid);
+  }
+  return gids;
+}
+
 /** name:password:uid:gid:gecos:home:shell */
 export function parsePasswdLine(line: string): PasswdEntry | undefined {
   const f = line.split(":");
@@ -97,13 +115,14 @@ export function parsePasswdLine(line: string): PasswdEntry | undefined {
 
 async function run(argv: string[], signal: AbortSignal): Promise<{ code: number; stdout: string }> {
   signal.throwIfAborted();
+  const chunks: Uint8Array[] = [];
+  const discard = { push: () => {}, end: () => {} };
   // Its own process group, so a timeout takes down whatever the tool started too.
-  const proc = Bun.spawn(argv, {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "ignore",
-    detached: true,
+  const proc = platform.spawnPiped({
+    argv,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C" },
+    stdout: { push: (chunk) => void chunks.push(chunk.slice()), end: () => {} },
+    stderr: discard,
   });
   let onAbort = () => {};
   const aborted = new Promise<never>((_, reject) => {
@@ -119,10 +138,11 @@ async function run(argv: string[], signal: AbortSignal): Promise<{ code: number;
   });
   aborted.catch(() => {});
   try {
-    const answer = Promise.all([new Response(proc.stdout).text(), proc.exited]).then(([stdout, code]) => ({
-      code,
-      stdout,
-    }));
+    const answer = (async () => {
+      await proc.started;
+      const [exit] = await Promise.all([proc.exited, proc.outputDone]);
+      return { code: exit.exitCode ?? -1, stdout: Buffer.concat(chunks).toString() };
+    })();
     return await Promise.race([answer, aborted]);
   } finally {
     signal.removeEventListener("abort", onAbort);

@@ -24,7 +24,12 @@ export type ServiceErrorCode =
   | "UnsupportedDocumentEncoding"
   | "MethodNotAllowed"
   | "NotImplemented"
-  | "InternalFailure";
+  | "InternalFailure"
+  | "CertificateState"
+  | "CertificateValidation"
+  | "DeleteConflict"
+  | "MalformedPolicy"
+  | "VersionsLimitExceeded";
 
 export class ServiceError extends Error {
   constructor(
@@ -59,6 +64,11 @@ const HTTP: Record<ServiceErrorCode, { status: number; type: string }> = {
   MethodNotAllowed: { status: 405, type: "MethodNotAllowedException" },
   NotImplemented: { status: 501, type: "NotImplementedException" },
   InternalFailure: { status: 500, type: "InternalFailureException" },
+  CertificateState: { status: 406, type: "CertificateStateException" },
+  CertificateValidation: { status: 400, type: "CertificateValidationException" },
+  DeleteConflict: { status: 409, type: "DeleteConflictException" },
+  MalformedPolicy: { status: 400, type: "MalformedPolicyException" },
+  VersionsLimitExceeded: { status: 409, type: "VersionsLimitExceededException" },
 };
 
 export function httpError(error: ServiceError): { status: number; type: string; message: string } {

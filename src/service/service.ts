@@ -6,7 +6,10 @@
 import type { Logger } from "../log/logger.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { attachToBroker } from "./broker/attached-broker.ts";
-import { startEmbeddedBroker } from "./broker/embedded-broker.ts";
+import { type EmbeddedTransport, startEmbeddedBroker } from "./broker/embedded-broker.ts";
+import { IotAuthorizer } from "./broker/iot-authorizer.ts";
+import { Identity } from "./identity/identity.ts";
+import { writeRootCa } from "./identity/root-ca-file.ts";
 import type { Transport } from "./broker/transport.ts";
 import { PackageCatalog } from "./catalog/packages.ts";
 import { consoleApi } from "./console/console-api.ts";
@@ -18,12 +21,21 @@ import { Router } from "./http/router.ts";
 import { JobsDeviceApi } from "./jobs/device-api.ts";
 import { JobControl } from "./jobs/job-control.ts";
 import { JobsEngine } from "./jobs/jobs-engine.ts";
+import { JobTemplates } from "./jobs/job-templates.ts";
 import { Fleet } from "./registry/fleet.ts";
 import { ThingTypes } from "./registry/thing-types.ts";
 import { handleShadowRequest } from "./shadows/shadow-topics.ts";
 import { PACKAGE_SHADOW, ShadowService } from "./shadows/shadows.ts";
 import { repairAtStartup, repairsFound } from "./startup-check.ts";
 import { Store } from "./store.ts";
+import { ObjectStore } from "./s3/objects.ts";
+import { presignGet, type SigningKey } from "./s3/presign.ts";
+import { renderPresigned } from "./s3/presigned-placeholders.ts";
+import { isS3Request, S3Api } from "./s3/s3-api.ts";
+import { S3Error } from "./s3/objects.ts";
+import { s3ErrorResponse } from "./s3/s3-api.ts";
+import { checkHost, signingName } from "./http/request-guard.ts";
+import { randomBytes } from "node:crypto";
 import { apiOfTopic, jobsPushTopic, type ShadowPush, shadowTopic } from "../protocol/topics.ts";
 
 export interface ServiceOptions {
@@ -41,11 +53,21 @@ export interface ServiceOptions {
   readonly log: Logger;
   /** Time and timers (default: the system clock; tests pass a ManualClock). */
   readonly clock?: Clock;
+  /** The embedded broker's MQTT-over-TLS port (mutual TLS, IoT policies); undefined: no TLS listener. */
+  readonly mqttsPort?: number;
+  /** false: no plain MQTT listener (default true). */
+  readonly plainMqtt?: boolean;
+  /** Apply IoT policies on the plain listener too (default: the open development mode). */
+  readonly policyOnPlain?: boolean;
 }
 
 export interface RunningService {
   readonly mqttUrl: string;
   readonly httpUrl: string;
+  /** `mqtts://host:port` of the mutual-TLS listener, when it runs. */
+  readonly mqttsUrl?: string;
+  /** The file holding the local CA's certificate (a device's `root-ca`), when the TLS listener runs. */
+  readonly rootCaPath?: string;
   readonly store: Store;
   stop(): Promise<void>;
 }
@@ -87,6 +109,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     clock,
     notify: (thing, push, payload) => publish(jobsPushTopic(thing, push), payload),
     onTimerError: (error) => log.warn({ err: error }, "A job execution timer could not be saved; retrying"),
+    onFinished: (execution) => jobs.onFinished(execution),
     onSucceeded: (execution, job) =>
       jobs.onSucceeded(execution, job, {
         reportPackages: (thingName, versions) => {
@@ -106,7 +129,41 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         },
       }),
   });
-  jobs = new JobControl(store, engine, fleet, catalog, now);
+  jobs = new JobControl(store, engine, fleet, catalog, now, {
+    clock,
+    minuteMs: options.minuteMs ?? 60_000,
+    onRolloutError: (error) => log.warn({ err: error }, "A roll-out step could not be saved; retrying"),
+  });
+  const jobTemplates = new JobTemplates(store, now);
+  jobs.useTemplates(jobTemplates);
+  const identity = new Identity(store, fleet, now);
+  const objects = new ObjectStore(store, options.dataDir, now);
+  const s3Key = (): SigningKey => {
+    let secret = store.get("secret", "s3-presign")?.value;
+    if (!secret) {
+      secret = randomBytes(30).toString("base64url");
+      store.put("secret", "s3-presign", { value: secret });
+    }
+    return { accessKeyId: "IOTJOBSLOCALPRESIGN", secret };
+  };
+  const s3 = new S3Api(objects, s3Key, clock);
+  catalog.setArtifactStore((bucket, key) => {
+    try {
+      objects.object(bucket, key);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  let httpOrigin = "";
+  // Every delivery of a document with pre-signed URL placeholders gets fresh URLs (AWS does the same).
+  engine.setDocumentRenderer((job) =>
+    job.presignedUrlConfig && httpOrigin
+      ? renderPresigned(job.document, (l) =>
+          presignGet(s3Key(), httpOrigin, `/${l.bucket}/${l.key}`, clock.now(), job.presignedUrlConfig!.expiresInSec),
+        )
+      : job.document,
+  );
   fleet.onMembershipChange((thing, joined, left) => jobs.onMembershipChange(thing, joined, left));
   fleet.onThingDeleted((thing) => jobs.onThingDeleted(thing));
 
@@ -130,7 +187,18 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       for (const p of handleShadowRequest(shadows, topic, payload, now)) publish(p.topic, p.payload);
     }
   };
+  let rootCa: { path: string; remove(): void } | undefined;
+  let embedded: EmbeddedTransport | undefined;
   try {
+    const tls =
+      options.mqttsPort !== undefined && !options.broker
+        ? {
+            port: options.mqttsPort,
+            caPem: (await identity.ca()).certificatePem,
+            ...(await identity.serverCertificate([options.host])),
+          }
+        : undefined;
+    if (tls) rootCa = writeRootCa(options.dataDir, tls.caPem);
     transport = options.broker
       ? await attachToBroker(
           options.broker,
@@ -146,8 +214,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
           onRequest,
           isRegisteredThing: (id) => fleet.hasThing(id),
           logRefusal: (fields, message) => log.warn(fields, message),
+          logDenial: (fields, message) => log.warn(fields, message),
+          plain: options.plainMqtt,
+          tls,
+          authorizer: new IotAuthorizer(identity, fleet),
+          policyOnPlain: options.policyOnPlain,
         });
+    if (!options.broker) embedded = transport as EmbeddedTransport;
   } catch (error) {
+    rootCa?.remove();
     store.close();
     lock?.release();
     throw error;
@@ -158,6 +233,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       fleet,
       thingTypes: new ThingTypes(store, now),
       jobs,
+      jobTemplates,
       engine,
       catalog,
       shadows,
@@ -165,6 +241,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         for (const m of messages) publish(shadowTopic(thing, shadowName, op, m.suffix as ShadowPush), m.payload);
       },
       now,
+      identity,
+      endpoints: (type) => endpointOf(type),
     }),
     { hostNames: options.httpHostNames },
   );
@@ -180,23 +258,53 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     hostname: options.host,
     port: options.httpPort,
     fetch: (request) => {
+      // A request whose URL cannot be parsed (a malformed Host) is the router's to refuse.
       const url = URL.parse(request.url);
-      return url && isConsolePath(url.pathname) ? consoleHttp.handle(request, url) : router.handle(request);
+      if (!url) return router.handle(request);
+      // S3 is told by its signature (a bucket may be called "console"); the console is unsigned.
+      if (!isS3Request(signingName(request.headers, url.searchParams)))
+        return isConsolePath(url.pathname) ? consoleHttp.handle(request, url) : router.handle(request);
+      try {
+        checkHost(request.headers.get("host"), options.httpHostNames ?? []);
+      } catch (error) {
+        return s3ErrorResponse(new S3Error(400, "InvalidRequest", (error as Error).message), url.pathname);
+      }
+      return s3.handle(request);
     },
   });
   engine.start();
+  jobs.start();
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  httpOrigin = `http://${host}:${server.port}`;
+  const hostPort = (url: string | undefined) => url?.replace(/^\w+:\/\//, "");
+  const endpointOf = (type: string): string | undefined =>
+    type === "iot:Data-ATS" || type === "iot:Data"
+      ? hostPort(embedded?.mqttsUrl ?? transport?.url)
+      : type === "iot:Jobs"
+        ? `${host}:${server.port}`
+        : undefined;
+  identity.onStatusChange((certificateId, status) => {
+    if (status === "ACTIVE") return;
+    const ended = embedded?.endSessionsOf(certificateId) ?? 0;
+    if (ended > 0)
+      log.warn({ certificateId, status, sessions: ended }, `Certificate is now ${status}: its sessions end`);
+  });
 
   return {
     mqttUrl: transport.url,
     httpUrl: `http://${host}:${server.port}`,
+    ...(embedded?.mqttsUrl ? { mqttsUrl: embedded.mqttsUrl } : {}),
+    ...(rootCa ? { rootCaPath: rootCa.path } : {}),
     store,
     async stop() {
       engine.stop();
+      jobs.stop();
       consoleEvents.stop();
       await server.stop(true);
       await transport?.close();
       store.close();
+      objects.close();
+      rootCa?.remove();
       lock?.release();
     },
   };

@@ -5,7 +5,8 @@
  *   - things listing a group that no longer exists lose that name (a torn DeleteThingGroup);
  *   - pending executions of things that no longer exist end REMOVED (DeleteThing before it did so);
  *   - SNAPSHOT jobs IN_PROGRESS with nothing pending are COMPLETED;
- *   - members of a group targeted by an IN_PROGRESS CONTINUOUS job without an execution get one.
+ *   - members of a group targeted by an IN_PROGRESS CONTINUOUS job without an execution get one
+ *     (except those its roll-out still holds back: they are reached at the roll-out's rate).
  */
 import { targetGroups } from "./jobs/job-control.ts";
 import type { JobsEngine } from "./jobs/jobs-engine.ts";
@@ -45,9 +46,11 @@ export function repairAtStartup(store: Store, fleet: Fleet, engine: JobsEngine):
         continue;
       }
       const things: string[] = [];
+      const held = new Set(job.rollout?.unreached ?? []);
       for (const group of targetGroups(job)) {
         if (!store.get("group", group)) continue;
         for (const thing of fleet.reach(group)) {
+          if (held.has(thing)) continue;
           if (engine.execution(job.jobId, thing) === undefined && engine.queue(job, thing)) things.push(thing);
         }
       }

@@ -18,8 +18,14 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type {
+  Certificate,
   Execution,
+  IotPolicy,
+  LocalCa,
+  S3Bucket,
+  S3Object,
   Job,
+  JobTemplate,
   PackageConfiguration,
   PackageVersion,
   Shadow,
@@ -39,6 +45,14 @@ interface Kinds {
   version: PackageVersion;
   shadow: Shadow;
   setting: PackageConfiguration | { readonly value: number };
+  jobTemplate: JobTemplate;
+  certificate: Certificate;
+  policy: IotPolicy;
+  localCa: LocalCa;
+  s3bucket: S3Bucket;
+  s3object: S3Object;
+  /** Keys the service makes for itself (the S3 pre-signing secret); never logged or answered. */
+  secret: { readonly value: string };
 }
 export type Kind = keyof Kinds;
 export type RecordOf<K extends Kind> = Kinds[K];
@@ -81,6 +95,13 @@ export class Store {
     version: new Map(),
     shadow: new Map(),
     setting: new Map(),
+    jobTemplate: new Map(),
+    certificate: new Map(),
+    policy: new Map(),
+    localCa: new Map(),
+    s3bucket: new Map(),
+    s3object: new Map(),
+    secret: new Map(),
   };
   private readonly indexes = new Map<string, Index>();
   private readonly indexesOf = new Map<Kind, Index[]>();

@@ -25,7 +25,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { tryLockExclusive } from "./flock.ts";
+import { platform } from "../platform/current.ts";
 
 /**
  * `degraded`: the directory cannot be written (read-only, full, not a directory) or cannot be
@@ -50,7 +50,7 @@ export function acquireInstanceLock(directory: string, thingName: string): LockR
     } catch (error) {
       return unlocked(`Cannot create lock file ${file}: ${(error as Error).message}`);
     }
-    const lock = tryLockExclusive(fd);
+    const lock = platform.tryLockExclusive(fd);
     if (lock.kind === "busy") {
       const holder = lockHolder(file);
       closeSync(fd);

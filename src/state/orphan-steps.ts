@@ -63,6 +63,11 @@ export function describeStep(pid: number, bootId = currentBootId()): RecordedSte
  */
 export function killOrphanedStep(step: RecordedStep, bootId = currentBootId()): number[] {
   if (step.bootId === undefined || bootId === undefined || step.bootId !== bootId) return [];
+  // The leader's pid alive as another process (another start time): Linux never hands out a pid
+  // still in use as a process group or session id, so nothing of the old step is left, and what
+  // now has that session id is someone else's (a new `setsid` of the same pid).
+  const leader = procStat(step.pid);
+  if (leader && leader.startTime !== step.startTime) return [];
   const members: number[] = [];
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry);

@@ -1,16 +1,18 @@
 /**
  * Removes secrets from text bound for logs or statusDetails: pre-signed URL signatures,
  * credentials and security tokens — in a plain query string, JSON-escaped (`\u0026`), HTML-escaped
- * (`&amp;`), URL-encoded inside another URL (`%26`, `%3F`, `%3D`), SigV4 `Authorization` headers
+ * (`&amp;`), URL-encoded inside another URL once or twice (`%26`, `%3F`, `%3D`, `%2526`), as quoted keys
+ * (`"X-Amz-Signature": "…"`), passwords in URLs (`https://user:pw@host`), SigV4 `Authorization` headers
  * (`Credential=`, `Signature=`) and `X-Amz-*` headers, AWS credential variables (env dumps,
  * credential files, `aws sts` JSON) — and PEM private keys and certificates, whole or just their end.
  * Every pattern is anchored on a name and consumes its value once, so the work stays linear.
  */
 
 /** What may precede a parameter name: start, a separator, or an escaped `&`/`?`. */
-const PARAM_START = String.raw`(?:(?<![^\s?&#,;:"'({\[<>/|])|(?<=\\u0026|%26|%3F))`;
+const PARAM_START = String.raw`(?:(?<![^\s?&#,;:"'({\[<>/|])|(?<=\\u0026|%26|%3F|%2526|%253F))`;
 const PARAM_NAMES =
-  "X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential|Signature|Credential|AWSAccessKeyId|sig|token|access_token" +
+  "X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential|X-Goog-Signature|X-Goog-Credential|Signature|Credential" +
+  "|AWSAccessKeyId|sig|token|access_token" +
   "|refresh_token|id_token|client_secret|password|passwd|api_key|apikey";
 /** A value ends at a separator, at an escaped `&` (`%26`, `\u0026`), or at a quote. */
 const VALUE = String.raw`(?:[^&\s"'#\\<>,;%]|%(?!26|3F)|\\/)*`;
@@ -22,6 +24,10 @@ const SECRET_HEADER =
 /** AWS credential variables and JSON fields: `AWS_SECRET_ACCESS_KEY=…`, `"SessionToken": "…"`. */
 const SECRET_ASSIGNMENT =
   /((?<![A-Za-z0-9_])(?:aws_secret_access_key|aws_session_token|aws_security_token|SecretAccessKey|SessionToken)["']?[ \t]*[=:][ \t]*["']?)[^\s"',;]+/gi;
+/** A parameter name as a quoted key (JSON, a Python dict): `"X-Amz-Signature": "value"`. */
+const SECRET_QUOTED_KEY = new RegExp(String.raw`(["'](?:${PARAM_NAMES})["'][ \t]*:[ \t]*["'])[^"'\n]*`, "gi");
+/** A password in a URL's user information: `https://user:PASSWORD@host`. */
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s\/:@]+:)[^\s\/@]+(?=@)/gi;
 const PEM_BLOCK = /-----BEGIN ([A-Z ]*(?:PRIVATE KEY|CERTIFICATE))-----[\s\S]*?(?:-----END \1-----|$)/g;
 const PEM_END = /-----END ([A-Z ]*(?:PRIVATE KEY|CERTIFICATE))-----/g;
 const BASE64_OR_NEWLINE = /[A-Za-z0-9+/=\r\n]/;
@@ -32,7 +38,9 @@ export function redactSecrets(text: string): string {
   const named = text
     .replace(SECRET_PARAM, `$1${REDACTED}`)
     .replace(SECRET_HEADER, `$1${REDACTED}`)
-    .replace(SECRET_ASSIGNMENT, `$1${REDACTED}`);
+    .replace(SECRET_ASSIGNMENT, `$1${REDACTED}`)
+    .replace(SECRET_QUOTED_KEY, `$1${REDACTED}`)
+    .replace(URL_PASSWORD, `$1${REDACTED}`);
   return redactPemTails(named.replace(PEM_BLOCK, `-----BEGIN $1-----${REDACTED}`));
 }
 

@@ -82,4 +82,4 @@ test("keys, certificates and pre-signed URL credentials reach neither logs nor s
   expect(details.slice(0, 2).join("\n")).toContain("-----BEGIN PRIVATE KEY-----[REDACTED]"); // cat-rsa: reason, stdout
   expect(details.join("\n")).toContain("-----BEGIN CERTIFICATE-----[REDACTED]");
   expect(details.join("\n")).toContain("X-Amz-Signature=[REDACTED]");
-});
+}, 60_000); // a 4,096-bit RSA key takes openssl seconds on a busy machine

@@ -9,7 +9,9 @@ import { createServer } from "node:net";
 import { makeTestPki, type TestPki } from "../helpers/certs.ts";
 import { freePort, Mosquitto, mosquittoPath } from "../helpers/mosquitto.ts";
 import { iotClient, startLocalService } from "../helpers/local-service.ts";
-import { REPO_ROOT, tempDir, writeHandler } from "../helpers/temp.ts";
+import { agentCommand } from "../helpers/runtimes.ts";
+import { Tinyproxy, tinyproxyPath } from "../helpers/tinyproxy.ts";
+import { tempDir, writeHandler } from "../helpers/temp.ts";
 
 // `iot-jobs-agent doctor` as a process, against a real Mosquitto with mutual TLS (and a small Jobs
 // responder), and against iot-jobs-local: a good setup passes, each broken one names its fix.
@@ -18,7 +20,7 @@ const hasMosquitto = mosquittoPath() !== undefined;
 const isRoot = process.geteuid?.() === 0;
 
 async function doctor(args: string[]): Promise<{ code: number; out: string }> {
-  const proc = Bun.spawn([process.execPath, join(REPO_ROOT, "src/main.ts"), "doctor", ...args], {
+  const proc = Bun.spawn([...agentCommand(), "doctor", ...args], {
     stdout: "pipe",
     stderr: "pipe",
     env: { ...process.env, HOME: tempDir() },
@@ -96,6 +98,32 @@ describe.skipIf(!hasMosquitto)("doctor against Mosquitto with mutual TLS", () =>
     for (const check of ["config", "clock", "certificate", "key-pair", "root-ca", "handler-dir", "handler", "state-dir", "dns", "tcp", "tls", "mqtt-connect", "subscriptions", "jobs-request"])
       expect(line(r.out, "ok", check)).toBeDefined();
     expect(r.code).toBe(0);
+  });
+
+  test.skipIf(!tinyproxyPath())("through an HTTP proxy (tinyproxy, Basic auth): http-proxy ok, MQTT over TLS through it; a wrong password fails the proxy check without showing it", async () => {
+    const password = "doctor-Pa55";
+    const proxy = await Tinyproxy.start({ basicAuth: { user: "pi", password } });
+    try {
+      const d = device(pki);
+      const conf = (pass: string) => {
+        const file = join(d.dir, `proxy-${pass.length}.conf`);
+        writeFileSync(file, JSON.stringify({ "http-proxy-enabled": true, "http-proxy-host": "localhost", "http-proxy-port": String(proxy.port), "http-proxy-auth-method": "UserNameAndPassword", "http-proxy-username": "pi", "http-proxy-password": pass }));
+        chmodSync(file, 0o600);
+        return file;
+      };
+      const good = await doctor(["--endpoint", endpoint, "--thing-name", "pi-1", ...d.flags, "--http-proxy-config", conf(password)]);
+      expect(good.out).not.toContain("FAIL");
+      for (const check of ["http-proxy", "mqtt-connect", "subscriptions", "jobs-request"]) expect(line(good.out, "ok", check)).toBeDefined();
+      expect(good.out).not.toContain(password);
+      expect(good.code).toBe(0);
+
+      const bad = await doctor(["--endpoint", endpoint, "--thing-name", "pi-1", ...d.flags, "--http-proxy-config", conf("wrong-Pa55!")]);
+      expect(line(bad.out, "FAIL", "http-proxy")).toContain("refused the credentials");
+      expect(bad.out).not.toContain("wrong-Pa55!");
+      expect(bad.code).not.toBe(0);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   test("the wrong private key: key-pair fails with the fix", async () => {

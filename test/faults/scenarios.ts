@@ -4,13 +4,14 @@
  * Run by scripts/faults.ts (npm run test:faults, full counts) and test/faults/faults.test.ts
  * (a short run in CI).
  */
-import { CancelJobExecutionCommand, CreateJobCommand, CreateThingCommand, CreatePackageCommand, CreatePackageVersionCommand, DescribeJobExecutionCommand, type IoTClient } from "@aws-sdk/client-iot";
+import { CancelJobExecutionCommand, CreateJobCommand, DescribeJobCommand, ListJobExecutionsForJobCommand, ListJobExecutionsForThingCommand, CreateThingCommand, CreatePackageCommand, CreatePackageVersionCommand, DescribeJobExecutionCommand, type IoTClient } from "@aws-sdk/client-iot";
 import { UpdateThingShadowCommand } from "@aws-sdk/client-iot-data-plane";
 import { Database } from "bun:sqlite";
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunningService } from "../../src/service/service.ts";
 import { AgentProcess } from "../helpers/agent-process.ts";
+import { agentCommand, testRuntime } from "../helpers/runtimes.ts";
 import { compiledAgent, spawnService } from "../helpers/executables.ts";
 import { dataClient, iotClient, startLocalService, thingArn } from "../helpers/local-service.ts";
 import { Mosquitto } from "../helpers/mosquitto.ts";
@@ -79,8 +80,11 @@ async function newThing(env: Env): Promise<string> {
   return name;
 }
 
+/** The compiled executable, or the Node build with IOT_JOBS_TEST_RUNTIME=node (test/helpers/runtimes.ts). */
+const agentUnderTest = (): string[] => (testRuntime() === "node" ? agentCommand("node") : [compiledAgent("linux-x64")]);
+
 function startAgent(env: Env, thing: string, brokerUrl: string, stateDir = tempDir("fault-state-"), extra: { maxReruns?: number; updateRetrySeconds?: number } = {}): AgentProcess {
-  const a = AgentProcess.start({ brokerUrl, thingName: thing, handlerDirectory: env.handlers, stateDir, command: [compiledAgent("linux-x64")], updateRetrySeconds: extra.updateRetrySeconds ?? 0.5, maxReruns: extra.maxReruns });
+  const a = AgentProcess.start({ brokerUrl, thingName: thing, handlerDirectory: env.handlers, stateDir, command: agentUnderTest(), updateRetrySeconds: extra.updateRetrySeconds ?? 0.5, maxReruns: extra.maxReruns });
   env.agents.push(a);
   return a;
 }
@@ -285,6 +289,140 @@ export const SCENARIOS: Scenario[] = [
         db.close();
         if (check.integrity_check !== "ok") throw new Error(`integrity_check: ${check.integrity_check}`);
         if (acked.length === 0) throw new Error("nothing was acknowledged before the kill (the trial proved nothing)");
+      } finally {
+        await svc.stop();
+      }
+    },
+  },
+  {
+    name: "local service SIGKILLed mid-rollout, restarted",
+    promise: "the roll-out continues at its rate after the restart (never more than k per minute); every thing reached exactly once",
+    async setUp() {
+      return { handlers: "", agents: [], async tearDown() {} };
+    },
+    async trial(_env, i) {
+      const dataDir = tempDir("fault-rollout-");
+      const minuteMs = 500;
+      const perMinute = 3;
+      const things = Array.from({ length: 12 }, (_, n) => `ro-${i}-${n}`);
+      const command = [process.execPath, join(REPO_ROOT, "src/service/main.ts")];
+      const args = ["--data-dir", dataDir, "--log-level", "ERROR", "--minute-ms", String(minuteMs)];
+      let svc = await spawnService(command, args);
+      try {
+        let iot = iotClient(svc.http);
+        for (const thingName of things) await iot.send(new CreateThingCommand({ thingName }));
+        const jobId = `rollout-${i}`;
+        await iot.send(
+          new CreateJobCommand({
+            jobId,
+            targets: things.map(thingArn),
+            document: "{}",
+            jobExecutionsRolloutConfig: { maximumPerMinute: perMinute },
+          }),
+        );
+        // Observations (time, executions so far); the kill lands at a random moment of the roll-out.
+        const seen: { at: number; count: number }[] = [];
+        const observe = async () => {
+          const list = await iot.send(new ListJobExecutionsForJobCommand({ jobId }));
+          seen.push({ at: performance.now(), count: list.executionSummaries?.length ?? 0 });
+          return list.executionSummaries ?? [];
+        };
+        const killAt = performance.now() + random(0, 3 * minuteMs);
+        while (performance.now() < killAt) {
+          await observe();
+          await Bun.sleep(15);
+        }
+        svc.proc.kill("SIGKILL");
+        await svc.proc.exited;
+        svc = await spawnService(command, args);
+        iot = iotClient(svc.http);
+        const until = performance.now() + 20 * minuteMs;
+        let list = await observe();
+        while (list.length < things.length) {
+          if (performance.now() > until) throw new Error(`only ${list.length} of ${things.length} reached after the restart`);
+          await Bun.sleep(15);
+          list = await observe();
+        }
+        await Bun.sleep(minuteMs);
+        list = await observe();
+        const reached = list.map((e) => e.thingArn!.split("/").pop()!).sort();
+        if (JSON.stringify(reached) !== JSON.stringify([...things].sort()))
+          throw new Error(`reached ${reached.length} executions for ${things.length} things: ${reached.join(" ")}`);
+        if (list.some((e) => e.jobExecutionSummary?.executionNumber !== 1)) throw new Error("a thing was reached twice");
+        // Within half a minute at most one minute boundary passes: never more than k new executions.
+        for (const a of seen) {
+          for (const b of seen) {
+            if (b.at > a.at && b.at - a.at < minuteMs / 2 && b.count - a.count > perMinute)
+              throw new Error(`${b.count - a.count} things reached within ${Math.round(b.at - a.at)} ms (rate ${perMinute}/min)`);
+          }
+        }
+      } finally {
+        await svc.stop();
+      }
+    },
+  },
+  {
+    name: "local service SIGKILLed mid-retry, restarted",
+    promise: "every failure is retried exactly up to the count: executions 1..n+1 per thing, none lost, none duplicated",
+    async setUp() {
+      return { handlers: "", agents: [], async tearDown() {} };
+    },
+    async trial(_env, i) {
+      const dataDir = tempDir("fault-retry-");
+      const retries = 2;
+      const things = Array.from({ length: 4 }, (_, n) => `rt-${i}-${n}`);
+      const command = [process.execPath, join(REPO_ROOT, "src/service/main.ts")];
+      const args = ["--data-dir", dataDir, "--log-level", "ERROR"];
+      let svc = await spawnService(command, args);
+      const jobId = `retry-${i}`;
+      // The device side over iot-jobs-data (HTTP): start the next execution, report it FAILED.
+      const device = async (thing: string): Promise<boolean> => {
+        const headers = {
+          "content-type": "application/json",
+          authorization: `AWS4-HMAC-SHA256 Credential=local/20261130/us-east-1/iot-jobs-data/aws4_request, SignedHeaders=host, Signature=00`,
+        };
+        const started = await fetch(`${svc.http}/things/${thing}/jobs/$next`, { method: "PUT", headers, body: "{}" });
+        const e = ((await started.json()) as { execution?: { jobId: string; executionNumber: number } }).execution;
+        if (!e) return false;
+        const body = JSON.stringify({ status: "FAILED", executionNumber: e.executionNumber });
+        await fetch(`${svc.http}/things/${thing}/jobs/${e.jobId}`, { method: "POST", headers, body });
+        return true;
+      };
+      try {
+        let iot = iotClient(svc.http);
+        for (const thingName of things) await iot.send(new CreateThingCommand({ thingName }));
+        await iot.send(
+          new CreateJobCommand({
+            jobId,
+            targets: things.map(thingArn),
+            document: "{}",
+            jobExecutionsRetryConfig: { criteriaList: [{ failureType: "FAILED", numberOfRetries: retries }] },
+          }),
+        );
+        let stop = false;
+        const load = (async () => {
+          while (!stop) {
+            for (const t of things) await device(t).catch(() => {});
+          }
+        })();
+        await Bun.sleep(random(5, 120));
+        svc.proc.kill("SIGKILL");
+        await svc.proc.exited;
+        stop = true;
+        await load;
+        svc = await spawnService(command, args);
+        iot = iotClient(svc.http);
+        for (let round = 0; round < 3 * (retries + 2); round++) for (const t of things) await device(t);
+        for (const t of things) {
+          const list = await iot.send(new ListJobExecutionsForThingCommand({ thingName: t, jobId }));
+          const got = (list.executionSummaries ?? [])
+            .map((e) => `${e.jobExecutionSummary!.executionNumber}:${e.jobExecutionSummary!.status}:${e.jobExecutionSummary!.retryAttempt}`)
+            .sort();
+          const want = Array.from({ length: retries + 1 }, (_, n) => `${n + 1}:FAILED:${n}`);
+          if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`${t}: ${got.join(" ")}, expected ${want.join(" ")}`);
+        }
+        const job = (await iot.send(new DescribeJobCommand({ jobId }))).job!;
+        if (job.status !== "COMPLETED") throw new Error(`job ${job.status} after every retry failed`);
       } finally {
         await svc.stop();
       }

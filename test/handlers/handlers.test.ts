@@ -90,6 +90,27 @@ describe("shipped handlers", () => {
       expect((await run("remove-packages.sh", ["hello"], { user: "root" })).status).toBe("SUCCEEDED");
       expect((await run("verify-packages-removed.sh", ["hello"])).status).toBe("SUCCEEDED");
     }, 180_000);
+    // AWS-Install-Application / AWS-Remove-Application hand the list over as ONE argument.
+    test("a package list in one argument (AWS managed templates) reaches the package manager as separate names, unglobbed", async () => {
+      const bin = tempDir("fake-apt-");
+      const calls = join(bin, "calls.log");
+      writeHandler(bin, "apt-get", `#!/bin/sh\nfor a in "$@"; do printf '[%s]' "$a" >> ${calls}; done; echo >> ${calls}\n`);
+      expect((await run("install-packages.sh", ["lftp  dos2unix\t*"], { path: bin })).status).toBe("SUCCEEDED");
+      expect((await run("remove-packages.sh", ["lftp dos2unix"], { path: bin })).status).toBe("SUCCEEDED");
+      expect(readFileSync(calls, "utf8")).toBe(
+        "[install][-y][-q][--][lftp][dos2unix][*]\n[remove][-y][-q][--purge][--][lftp][dos2unix]\n",
+      );
+      const blank = await run("install-packages.sh", ["  "], { path: bin });
+      expect(blank).toMatchObject({ status: "FAILED", statusDetails: { stderr: "no package named\n" } });
+      const verify = await run("verify-packages-installed.sh", ["bash coreutils"]);
+      expect(verify).toMatchObject({ status: "SUCCEEDED", statusDetails: { stdout: "bash is installed\ncoreutils is installed\n" } });
+    });
+    test.skipIf(!isRoot || !process.env.IOT_JOBS_TEST_APT)("AWS-Install-Application's one-argument list installs two real packages (hello, tree)", async () => {
+      expect((await run("install-packages.sh", ["hello tree"], { user: "root" })).status).toBe("SUCCEEDED");
+      expect((await run("verify-packages-installed.sh", ["hello", "tree"])).status).toBe("SUCCEEDED");
+      expect((await run("remove-packages.sh", ["hello tree"], { user: "root" })).status).toBe("SUCCEEDED");
+      expect((await run("verify-packages-removed.sh", ["hello tree"])).status).toBe("SUCCEEDED");
+    }, 300_000);
     test("installing a package that does not exist fails with the package manager's words", async () => {
       const out = await run("install-packages.sh", ["no-such-package-xyz"]);
       expect(out.status).toBe("FAILED");
@@ -106,6 +127,11 @@ describe("shipped handlers", () => {
         expect(readFileSync(calls, "utf8")).toBe(`systemctl ${action} -- nginx\nsystemctl ${action} -- cron\n`);
       });
     }
+    test("a service list in one argument (AWS-Start/Stop/Restart-Application) acts on each service", async () => {
+      const { bin, calls } = fakeSystemTools();
+      expect((await run("stop-services.sh", ["nginx cron"], { path: bin })).status).toBe("SUCCEEDED");
+      expect(readFileSync(calls, "utf8")).toBe("systemctl stop -- nginx\nsystemctl stop -- cron\n");
+    });
     test("restart-services.sh on the agent itself succeeds on the run after the restart", async () => {
       const { bin, calls } = fakeSystemTools();
       const lock = join(tempDir(), "restart.lock");
@@ -147,9 +173,16 @@ describe("shipped handlers", () => {
       // The re-run after a boot (another boot id): the device rebooted.
       writeFileSync(lock, `1700000000 00000000-0000-0000-0000-000000000000 job-1#1\n`);
       expect((await run("reboot.sh", [], { path: bin, env })).statusDetails.stdout).toStartWith("Rebooted");
-      // A lock in the old format (a time only): compared with the boot time.
+      // redteam 07: a lock in 0.1.0's format (a time only) names no execution: it proves nothing
+      // about this job, so the reboot is asked for again.
       writeFileSync(lock, "1\n");
-      expect((await run("reboot.sh", [], { path: bin, env })).statusDetails.stdout).toStartWith("Rebooted");
+      const old = await run("reboot.sh", [], { path: bin, env });
+      expect(old.statusDetails.stderr).toContain("names no job execution");
+      expect(readFileSync(calls, "utf8")).toBe("reboot \nreboot \n");
+      // Outside the agent (exec: no execution to compare), the time still decides.
+      writeFileSync(lock, "1\n");
+      const bare = await run("reboot.sh", [], { path: bin, env: { IOT_JOBS_REBOOT_LOCK: lock } });
+      expect(bare.statusDetails.stdout).toStartWith("Rebooted");
     });
 
     test("redteam 07: a reboot that returns without going down fails the step and leaves no lock for a later job", async () => {

@@ -4,7 +4,7 @@
  * Real child processes throughout; time-dependent logic runs on a ManualClock.
  */
 import { describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, readFileSync, renameSync, truncateSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, renameSync, rmSync, truncateSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { validateCommand } from "../../src/cli/validate-command.ts";
 import { connectionSettings } from "../../src/config/connection-settings.ts";
@@ -270,6 +270,21 @@ describe("redteam 05: orphan records carry the boot id", () => {
     }
   });
 
+  test("redteam 05: in the same boot, a pid reused by a new session (another start time) is never killed", async () => {
+    // The recorded step ended while the agent was down; its pid now leads an unrelated `setsid`
+    // session (same pid, same session id, later start time): nothing of the old step is left.
+    const session = await sessionWithWorkers();
+    try {
+      const now = describeStep(session.leader, "11111111-1111-1111-1111-111111111111")!;
+      const recorded = { ...now, startTime: now.startTime - 1 };
+      expect(killOrphanedStep(recorded, "11111111-1111-1111-1111-111111111111")).toEqual([]);
+      await Bun.sleep(100);
+      expect(session.members()).toHaveLength(3);
+    } finally {
+      session.kill();
+    }
+  });
+
   test("redteam 05: the execution record keeps the step's boot id across a restart; the real boot id is read", () => {
     const bootId = currentBootId();
     expect(bootId).toMatch(/^[0-9a-f-]{36}$/);
@@ -311,6 +326,29 @@ describe("redteam 14: log rotation and stray signals", () => {
       expect(await agent.kill("SIGTERM")).toBe(0);
     }
     expect(existsSync(join(stateDir, "agent.lock"))).toBe(false);
+  }, 30_000);
+});
+
+describe("redteam 14: a log file that cannot be reopened", () => {
+  test("redteam 14: SIGHUP after the log directory was removed recreates it; a reopen that fails never stops the agent", async () => {
+    const stateDir = tempDir();
+    const logDir = join(tempDir(), "logs");
+    const logFile = join(logDir, "agent.log");
+    const agent = AgentProcess.start({ brokerUrl: "mqtt://127.0.0.1:1", thingName: "pi-rot2", handlerDirectory: tempDir(), stateDir, extraArgs: ["--log-type", "file", "--log-file", logFile] });
+    try {
+      await waitUntil("the first log line", () => readOr(logFile).includes("Starting"));
+      rmSync(logDir, { recursive: true, force: true });
+      agent.proc.kill("SIGHUP");
+      await waitUntil("the recreated file", () => readOr(logFile).includes("Log file reopened"));
+      // Now a directory that cannot be made (its parent is a file): the old file goes on.
+      rmSync(logDir, { recursive: true, force: true });
+      writeFileSync(logDir, "a file where the directory was");
+      agent.proc.kill("SIGHUP");
+      await Bun.sleep(500);
+      expect(agent.proc.exitCode).toBeNull();
+    } finally {
+      expect(await agent.kill("SIGTERM")).toBe(0);
+    }
   }, 30_000);
 });
 

@@ -1,17 +1,22 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, tempDir } from "./temp.ts";
+import { agentCommand } from "./runtimes.ts";
+import { tempDir } from "./temp.ts";
 
 export interface AgentProcessOptions {
   readonly brokerUrl: string;
   readonly thingName: string;
   readonly handlerDirectory: string;
   readonly stateDir?: string;
-  /** The command that runs the agent (e.g. a compiled executable, or qemu and one); default: bun src/main.ts. */
+  /**
+   * The command that runs the agent (e.g. a compiled executable, or qemu and one); default: the
+   * runtime IOT_JOBS_TEST_RUNTIME names (test/helpers/runtimes.ts), bun src/main.ts unless set.
+   */
   readonly command?: readonly string[];
   readonly stepTimeoutSeconds?: number;
   readonly maxReruns?: number;
   readonly updateRetrySeconds?: number;
+  readonly progressIntervalSeconds?: number;
   readonly extraArgs?: readonly string[];
   /** The config's jobs.signing section (code signing), if any. */
   readonly signing?: Record<string, unknown>;
@@ -49,12 +54,13 @@ export class AgentProcess {
           "step-timeout-seconds": options.stepTimeoutSeconds ?? 60,
           "max-reruns": options.maxReruns ?? 3,
           "update-retry-seconds": options.updateRetrySeconds ?? 0.5,
+          ...(options.progressIntervalSeconds ? { "progress-interval-seconds": options.progressIntervalSeconds } : {}),
           ...(options.signing ? { signing: options.signing } : {}),
         },
       }),
       { mode: 0o600 },
     );
-    const command = options.command ?? [process.execPath, join(REPO_ROOT, "src/main.ts")];
+    const command = options.command ?? agentCommand();
     const proc = Bun.spawn([...command, "--config-file", configFile, ...(options.extraArgs ?? [])], { stdout: "pipe", stderr: "pipe", cwd: tempDir("agent-cwd-"), env: options.env ?? process.env });
     return new AgentProcess(proc, stateDir);
   }

@@ -25,7 +25,7 @@ export function compiledService(): string {
 }
 
 /** A running `iot-jobs-local serve` process and the addresses it printed. */
-export async function spawnService(command: string[], extraArgs: string[] = []): Promise<{ mqtt: string; http: string; proc: ReturnType<typeof Bun.spawn>; stop: () => Promise<void> }> {
+export async function spawnService(command: string[], extraArgs: string[] = []): Promise<{ mqtt: string; http: string; mqtts?: string; rootCa?: string; proc: ReturnType<typeof Bun.spawn>; stop: () => Promise<void> }> {
   const proc = Bun.spawn([...command, "serve", "--mqtt-port", "0", "--http-port", "0", ...extraArgs], { stdout: "pipe", stderr: "pipe" });
   const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
   let text = "";
@@ -37,10 +37,12 @@ export async function spawnService(command: string[], extraArgs: string[] = []):
     text += new TextDecoder().decode(value);
   }
   reader.releaseLock();
-  const { mqtt, http } = JSON.parse(text.split("\n")[0]!) as { mqtt: string; http: string };
+  const ready = JSON.parse(text.split("\n")[0]!) as { mqtt: string; http: string; mqtts?: string; rootCa?: string };
+  const { mqtt, http, mqtts, rootCa } = ready;
   return {
     mqtt,
     http,
+    ...(mqtts ? { mqtts, rootCa } : {}),
     proc,
     stop: async () => {
       proc.kill("SIGTERM");

@@ -46,6 +46,8 @@ export interface RecordedUpdate {
   request: Record<string, any>;
   reply: "accepted" | "rejected" | "dropped";
   code?: string;
+  /** When the peer received it (Date.now()). */
+  at: number;
 }
 
 interface Refusal {
@@ -281,7 +283,7 @@ export class JobsPeer {
     reply: RecordedUpdate["reply"],
     code?: string,
   ): void {
-    this.updates.push({ thing, jobId, request, reply, ...(code ? { code } : {}) });
+    this.updates.push({ thing, jobId, request, reply, at: Date.now(), ...(code ? { code } : {}) });
   }
 
   private handle(request: JobsRequest): Refusal | { fields: object } | "dropped" {

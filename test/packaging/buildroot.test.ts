@@ -4,9 +4,10 @@
  * commands into a sandbox TARGET_DIR for each architecture, libc and init system.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compiledAgent } from "../helpers/executables.ts";
+import { nodeBuild } from "../helpers/runtimes.ts";
 import { REPO_ROOT, tempDir } from "../helpers/temp.ts";
 
 const tree = join(REPO_ROOT, "buildroot");
@@ -15,7 +16,7 @@ if (!make) console.warn("SKIPPED (part): the Buildroot .mk test needs GNU make (
 const mode = (path: string) => (statSync(path).mode & 0o7777).toString(8);
 
 interface Case {
-  readonly arch: "aarch64" | "x86_64";
+  readonly arch: "aarch64" | "x86_64" | "arm";
   readonly musl: boolean;
   readonly init: "sysv" | "systemd";
 }
@@ -26,6 +27,7 @@ function runMk(c: Case, targetDir: string): { code: number; out: string } {
     `TARGET_DIR := ${targetDir}`,
     "INSTALL := install",
     `BR2_${c.arch} := y`,
+    ...(c.arch === "arm" ? ["BR2_PACKAGE_NODEJS := y"] : []),
     c.musl ? "BR2_TOOLCHAIN_USES_MUSL := y" : "BR2_TOOLCHAIN_USES_GLIBC := y",
     'BR2_STRIP_EXCLUDE_FILES := "libkeep.so"',
     "generic-package :=",
@@ -36,6 +38,7 @@ function runMk(c: Case, targetDir: string): { code: number; out: string } {
     `\t$(IOT_JOBS_AGENT_INSTALL_INIT_${c.init === "sysv" ? "SYSV" : "SYSTEMD"})`,
     "strip-exclusions:",
     "\t@echo $(call qstrip,$(BR2_STRIP_EXCLUDE_FILES))",
+    "\t@echo dependencies: $(IOT_JOBS_AGENT_DEPENDENCIES)",
     "",
   ];
   const makefile = join(tempDir("br-"), "Makefile");
@@ -83,6 +86,30 @@ describe("Buildroot BR2_EXTERNAL tree", () => {
       expect(existsSync(join(target, "usr/lib/systemd/system/iot-jobs-agent.service"))).toBe(c.init === "systemd");
       // The strip step's exclusion list keeps what the defconfig had and adds the agent.
       expect(r.out).toContain("libkeep.so iot-jobs-agent");
+      expect(r.out).toContain("dependencies:\n");
     }, 300_000);
   }
+
+  test.skipIf(!make)("install commands: 32-bit arm (BR2_arm) with nodejs: the Node build behind /usr/bin, depends on nodejs", () => {
+    const mjs = nodeBuild();
+    const target = tempDir("br-target-arm-");
+    const r = runMk({ arch: "arm", musl: false, init: "sysv" }, target);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain("iot-jobs-agent-node.mjs: OK");
+    expect(r.out).toContain("dependencies: nodejs\n");
+    expect(readFileSync(join(target, "usr/lib/iot-jobs-agent/iot-jobs-agent.mjs")).equals(readFileSync(mjs))).toBe(true);
+    expect(mode(join(target, "usr/lib/iot-jobs-agent/iot-jobs-agent.mjs"))).toBe("755");
+    expect(readlinkSync(join(target, "usr/bin/iot-jobs-agent"))).toBe("../lib/iot-jobs-agent/iot-jobs-agent.mjs");
+    expect(mode(join(target, "etc/iot-jobs-agent/jobs"))).toBe("700");
+    expect(existsSync(join(target, "etc/init.d/S95iot-jobs-agent"))).toBe(true);
+    // What the target's init script starts, as installed (the bundle is the same on every CPU).
+    const version = Bun.spawnSync([join(target, "usr/bin/iot-jobs-agent"), "--version"], { stdout: "pipe" });
+    expect(version.stdout.toString()).toMatch(/\(node v\d+/);
+  }, 300_000);
+
+  test("Config.in: 32-bit ARM only with nodejs, and says so when it is off", () => {
+    const config = readFileSync(join(tree, "package/iot-jobs-agent/Config.in"), "utf8");
+    expect(config).toContain("depends on BR2_aarch64 || BR2_x86_64 || (BR2_arm && BR2_PACKAGE_NODEJS)");
+    expect(config).toMatch(/comment "[^"]*32-bit ARM[^"]*nodejs[^"]*"\n\tdepends on BR2_arm && !BR2_PACKAGE_NODEJS/);
+  });
 });

@@ -31,6 +31,8 @@ describe("release artifacts", () => {
           "iot-jobs-local-linux-x64",
           `iot-jobs-agent_${pkg.version}_amd64.deb`,
           `iot-jobs-agent_${pkg.version}_arm64.deb`,
+          "iot-jobs-agent-node.mjs",
+          `iot-jobs-agent_${pkg.version}_armhf.deb`,
         ]),
       );
       const check = Bun.spawnSync(["sha256sum", "-c", "SHA256SUMS"], { cwd: dir, stdout: "pipe", stderr: "pipe" });

@@ -148,3 +148,50 @@ describe("handler directory and file checks [DC-JOBS-handler-dir]", () => {
     expect(await Bun.file(marker).exists()).toBe(false);
   });
 });
+
+describe("the Device Client's PATH additions for handlers without a path (AWS managed templates: \"path\": \"\")", () => {
+  test("~/.aws-iot-device-client/jobs, the working directory and its jobs are searched after PATH, in that order", async () => {
+    const { deviceClientPathAdditions } = await import("../../src/runner/run-context.ts");
+    expect(deviceClientPathAdditions("/home/u", "/srv")).toEqual([
+      "/home/u/.aws-iot-device-client",
+      "/home/u/.aws-iot-device-client/jobs",
+      "/srv",
+      "/srv/jobs",
+    ]);
+    const empty = tempDir();
+    const home = tempDir("dc-home-");
+    const jobs = join(home, ".aws-iot-device-client", "jobs");
+    mkdirSync(jobs, { recursive: true, mode: 0o700 });
+    chmodSync(join(home, ".aws-iot-device-client"), 0o700);
+    writeHandler(jobs, "dc-only.sh", "#!/bin/sh\necho found\n");
+    const dirs = deviceClientPathAdditions(home, tempDir());
+    const found = resolveHandler("dc-only.sh", undefined, { ...lookup(empty), deviceClientDirs: dirs });
+    expect(found).toMatchObject({ ok: true, file: join(jobs, "dc-only.sh") });
+    if (found.ok) found.release();
+    // Not there, not on PATH: the reason names every place searched.
+    const missing = resolveHandler("nowhere.sh", undefined, { ...lookup(empty), deviceClientDirs: dirs });
+    expect(missing).toMatchObject({ ok: false });
+    if (!missing.ok) expect(missing.reason).toContain(jobs);
+    // Our checks still apply there: a handler others may write is refused, not run.
+    chmodSync(jobs, 0o777);
+    const loose = resolveHandler("dc-only.sh", undefined, { ...lookup(empty), deviceClientDirs: dirs });
+    expect(loose.ok).toBe(false);
+  });
+
+  test("an empty path and an empty runAsUser (omitted managed-template parameters) run the handler as the agent's user", async () => {
+    const home = tempDir("dc-home-");
+    const jobs = join(home, ".aws-iot-device-client", "jobs");
+    mkdirSync(jobs, { recursive: true, mode: 0o700 });
+    chmodSync(join(home, ".aws-iot-device-client"), 0o700);
+    writeHandler(jobs, "whoami.sh", '#!/bin/sh\necho "user=[$1] $(id -un)"\n');
+    const doc = parsed({
+      version: "1.0",
+      includeStdOut: true,
+      steps: [{ action: { name: "w", type: "runHandler", input: { handler: "whoami.sh", args: [], path: "" }, runAsUser: "" } }],
+    });
+    const ctx = { ...testRunContext(tempDir()), deviceClientDirs: [join(home, ".aws-iot-device-client"), jobs] };
+    const out = await runJob(doc, ctx);
+    const me = Bun.spawnSync(["id", "-un"]).stdout.toString().trim();
+    expect(out).toMatchObject({ status: "SUCCEEDED", statusDetails: { stdout: `user=[] ${me}\n` } });
+  });
+});

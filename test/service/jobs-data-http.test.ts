@@ -96,9 +96,10 @@ describe("iot-jobs-data over HTTP", () => {
   });
 
   test("a request signed for an API this service does not serve is NotImplemented, naming it", async () => {
-    const r = await signed("s3", "GET", "/things/jd-1/jobs");
+    // (s3 is served: the artifact store.)
+    const r = await signed("dynamodb", "GET", "/things/jd-1/jobs");
     expect([r.status, r.type]).toEqual([501, "NotImplementedException"]);
-    expect(r.body.message).toContain("s3");
+    expect(r.body.message).toContain("dynamodb");
   });
 
   const hasCli = Bun.spawnSync(["aws", "--version"], { stdout: "pipe", stderr: "pipe" }).exitCode === 0;

@@ -48,7 +48,7 @@ describe("config file and precedence [DC-CONFIG-precedence]", () => {
   test("defaults when there is no file", () => {
     const r = loadConfig(args([]), { HOME: tempDir() });
     if (!r.ok) throw new Error(r.message);
-    expect(r.config.jobs).toEqual({ enabled: true, handlerDirectory: expect.stringMatching(/\.aws-iot-device-client\/jobs\/$/), stepTimeoutSeconds: 3600, maxReruns: 3, updateRetrySeconds: 10, packageInventoryFile: undefined, signing: { trustedCertificates: undefined, required: false } });
+    expect(r.config.jobs).toEqual({ enabled: true, handlerDirectory: expect.stringMatching(/\.aws-iot-device-client\/jobs\/$/), stepTimeoutSeconds: 3600, maxReruns: 3, updateRetrySeconds: 10, progressIntervalSeconds: 30, packageInventoryFile: undefined, signing: { trustedCertificates: undefined, required: false } });
     expect(r.config.logging.level).toBe("INFO");
   });
 
@@ -137,7 +137,7 @@ describe("connection settings [DC-CONFIG-required]", () => {
     thingName: "pi-1",
     stateDir: "/tmp/s",
     logging: { level: "INFO", type: "stdout", file: "/tmp/l" },
-    jobs: { enabled: true, handlerDirectory: "/h", stepTimeoutSeconds: 3600, maxReruns: 3, updateRetrySeconds: 10, packageInventoryFile: undefined, signing: { trustedCertificates: undefined, required: false } },
+    jobs: { enabled: true, handlerDirectory: "/h", stepTimeoutSeconds: 3600, maxReruns: 3, updateRetrySeconds: 10, progressIntervalSeconds: 30, packageInventoryFile: undefined, signing: { trustedCertificates: undefined, required: false } },
     source: undefined,
     ...over,
   });

@@ -77,14 +77,13 @@ describe("every Device Client flag", () => {
     const q = loadConfig(quiet.args, { HOME: tempDir() });
     expect(q.ok && q.warnings).toEqual([]);
 
-    const on = parseArgs(["--enable-tunneling", "true", "--enable-device-defender", "true", "--http-proxy-config", "/p.conf", "--key", "/k"]);
+    const on = parseArgs(["--enable-tunneling", "true", "--enable-device-defender", "true", "--key", "/k"]);
     if (!on.ok) throw new Error(on.message);
     const loaded = loadConfig(on.args, { HOME: tempDir() });
     if (!loaded.ok) throw new Error(loaded.message);
-    expect(loaded.warnings).toHaveLength(3);
+    expect(loaded.warnings).toHaveLength(2);
     expect(loaded.warnings[0]).toStartWith("Secure tunneling is not provided by iot-jobs-agent (enabled by --enable-tunneling true)");
     expect(loaded.warnings.join("\n")).toContain("Device Defender is not provided");
-    expect(loaded.warnings.join("\n")).toContain("HTTP proxy is not provided");
   });
 
   test("config file sections of other features: warned once each, a flag decides over the file", () => {

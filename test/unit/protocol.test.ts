@@ -38,7 +38,7 @@ describe("src/protocol is the one place for the wire contract", () => {
     for (const file of sources("src/protocol")) {
       const imports = [...readFileSync(join(root, file), "utf8").matchAll(/from "([^"]+)"/g)].map((m) => m[1]!);
       for (const spec of imports)
-        expect([file, spec]).toEqual([file, expect.stringMatching(/^(\.\/[a-z-]+\.ts|@sinclair\/typebox(\/\w+)?)$/)]);
+        expect([file, spec]).toEqual([file, expect.stringMatching(/^(\.\/[a-z.-]+\.ts|@sinclair\/typebox(\/\w+)?)$/)]);
     }
   });
 

@@ -15,15 +15,30 @@ IOT_JOBS_AGENT_ARCH = linux-arm64
 else ifeq ($(BR2_x86_64),y)
 IOT_JOBS_AGENT_ARCH = linux-x64
 endif
+ifeq ($(BR2_arm),y)
+# Bun has no 32-bit ARM build: the Node.js build (one bundled file), run by the target's nodejs.
+# Node tells an ES module by the .mjs of its real path, hence the file in /usr/lib and the link.
+IOT_JOBS_AGENT_BIN = iot-jobs-agent-node.mjs
+IOT_JOBS_AGENT_DEPENDENCIES = nodejs
+define IOT_JOBS_AGENT_INSTALL_PROGRAM
+	$(INSTALL) -D -m 0755 $(IOT_JOBS_AGENT_CHECKOUT)/dist/$(IOT_JOBS_AGENT_BIN) $(TARGET_DIR)/usr/lib/iot-jobs-agent/iot-jobs-agent.mjs
+	mkdir -p $(TARGET_DIR)/usr/bin
+	ln -sf ../lib/iot-jobs-agent/iot-jobs-agent.mjs $(TARGET_DIR)/usr/bin/iot-jobs-agent
+endef
+else
 ifeq ($(BR2_TOOLCHAIN_USES_MUSL),y)
 IOT_JOBS_AGENT_BIN = iot-jobs-agent-$(IOT_JOBS_AGENT_ARCH)-musl
 else
 IOT_JOBS_AGENT_BIN = iot-jobs-agent-$(IOT_JOBS_AGENT_ARCH)
 endif
+define IOT_JOBS_AGENT_INSTALL_PROGRAM
+	$(INSTALL) -D -m 0755 $(IOT_JOBS_AGENT_CHECKOUT)/dist/$(IOT_JOBS_AGENT_BIN) $(TARGET_DIR)/usr/bin/iot-jobs-agent
+endef
+endif
 
 define IOT_JOBS_AGENT_INSTALL_TARGET_CMDS
 	cd $(IOT_JOBS_AGENT_CHECKOUT)/dist && sha256sum -c $(IOT_JOBS_AGENT_BIN).sha256
-	$(INSTALL) -D -m 0755 $(IOT_JOBS_AGENT_CHECKOUT)/dist/$(IOT_JOBS_AGENT_BIN) $(TARGET_DIR)/usr/bin/iot-jobs-agent
+	$(IOT_JOBS_AGENT_INSTALL_PROGRAM)
 	$(INSTALL) -d -m 0700 $(TARGET_DIR)/etc/iot-jobs-agent $(TARGET_DIR)/etc/iot-jobs-agent/jobs $(TARGET_DIR)/var/lib/iot-jobs-agent
 	$(INSTALL) -m 0600 $(IOT_JOBS_AGENT_CHECKOUT)/packaging/config/iot-jobs-agent.conf $(TARGET_DIR)/etc/iot-jobs-agent/iot-jobs-agent.conf
 	$(INSTALL) -m 0700 $(IOT_JOBS_AGENT_CHECKOUT)/handlers/*.sh $(TARGET_DIR)/etc/iot-jobs-agent/jobs/

@@ -11,16 +11,23 @@
  * declare (admission.ts), subscriptions per connection, persistent-session queues
  * (bounded-persistence.ts), and retained messages (none on `$aws/…`). Refusals are logged as
  * one summary per interval (refusal-log.ts).
+ *
+ * Beside the plain listener (the open development mode: the client id is trusted), an
+ * MQTT-over-TLS listener demands what AWS IoT demands: a client certificate known to the service
+ * and ACTIVE, and the IoT policies attached to it on every Connect, Publish, Subscribe and Receive
+ * (iot-authorizer.ts); each denial is one log line naming the deciding statement (DenialLog).
  */
 import { Aedes, type Client } from "aedes";
 import { createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { type Clock, systemClock } from "../../util/clock.ts";
 import { MQTT_LIMITS } from "../limits.ts";
 import { Admission } from "./admission.ts";
 import { BoundedPersistence } from "./bounded-persistence.ts";
 import { GuardedConnection } from "./guarded-connection.ts";
-import { RefusalLog, type RefusalSink } from "./refusal-log.ts";
-import { decidePublish, maySubscribe } from "./thing-policy.ts";
+import { DenialLog, RefusalLog, type RefusalSink } from "./refusal-log.ts";
+import { decidePublish, maySubscribe, type PublishDecision } from "./thing-policy.ts";
+import type { IotAuthorizer, PolicySession } from "./iot-authorizer.ts";
 import type { RequestHandler, Transport } from "./transport.ts";
 
 export interface EmbeddedBrokerOptions {
@@ -35,6 +42,28 @@ export interface EmbeddedBrokerOptions {
   readonly logRefusal?: RefusalSink;
   /** Timers of the CONNECT deadline, the rate limit and the refusal summaries. */
   readonly clock?: Clock;
+  /** false: no plain listener (mutual TLS only). Default true. */
+  readonly plain?: boolean;
+  /** The MQTT-over-TLS listener: client certificates required, IoT policies applied. */
+  readonly tls?: {
+    readonly port: number;
+    readonly certificatePem: string;
+    readonly privateKeyPem: string;
+    readonly caPem: string;
+  };
+  /** Certificates and policies (needed by the TLS listener and by `policyOnPlain`). */
+  readonly authorizer?: IotAuthorizer;
+  /** Apply IoT policies on the plain listener too (the thing's ACTIVE certificates' policies). */
+  readonly policyOnPlain?: boolean;
+  /** Where policy denials are logged, one line each (at most once per client, action and resource per interval). */
+  readonly logDenial?: RefusalSink;
+}
+
+/** A transport with the TLS listener's address and a way to end a certificate's sessions. */
+export interface EmbeddedTransport extends Transport {
+  readonly mqttsUrl?: string;
+  /** Closes every session of a certificate that is no longer ACTIVE; returns how many. */
+  endSessionsOf(certificateId: string): number;
 }
 
 /** aedes' per-client subscription table (documented in its Client.md, missing from its types). */
@@ -44,7 +73,7 @@ const subscriptionsOf = (client: Client) =>
 const REPLY_BROKER_ID = "iot-jobs-local-direct-replies";
 let replyCounter = 0;
 
-export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<Transport> {
+export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedTransport> {
   const clock = options.clock ?? systemClock;
   const refusals = new RefusalLog(clock, MQTT_LIMITS.refusalLogIntervalMs, options.logRefusal ?? (() => {}));
   const persistence = new BoundedPersistence((clientId, topic) =>
@@ -60,6 +89,19 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     heartbeatInterval: 3_600_000,
   });
   const connectionOf = (client: Client | null) => client?.conn as unknown as GuardedConnection | undefined;
+  /** Connections that came in over TLS: the certificate id they presented. */
+  const certificateOf = new WeakMap<GuardedConnection, string>();
+  /** Accepted connections under IoT policies. */
+  const sessions = new WeakMap<Client, PolicySession>();
+  const byCertificate = new Map<string, Set<Client>>();
+  const denials = new DenialLog(clock, MQTT_LIMITS.refusalLogIntervalMs, options.logDenial ?? (() => {}));
+  const deny = (
+    clientId: string,
+    certificateId: string | undefined,
+    action: string,
+    resource: string,
+    reason: string,
+  ) => denials.record({ clientId, ...(certificateId ? { certificateId } : {}), action, resource, reason });
 
   broker.preConnect = (client, packet, callback) => {
     const conn = connectionOf(client);
@@ -75,6 +117,31 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   };
 
   broker.authenticate = (client, _username, _password, callback) => {
+    const conn = connectionOf(client);
+    const certificateId = conn ? certificateOf.get(conn) : undefined;
+    if (options.authorizer && (certificateId !== undefined || options.policyOnPlain)) {
+      const decision =
+        certificateId !== undefined
+          ? options.authorizer.connectWithCertificate(certificateId, client.id)
+          : options.authorizer.connectByClientId(client.id);
+      if (!decision.allowed) {
+        const resource = decision.resource ?? "(before the policy: the certificate)";
+        deny(client.id, certificateId, decision.action ?? "iot:Connect", resource, decision.reason);
+        const error = Object.assign(new Error(`not authorized: ${decision.reason}`), { returnCode: 5 });
+        return callback(error as Error & { returnCode: number }, false);
+      }
+      sessions.set(client, decision.session);
+      if (certificateId !== undefined) {
+        const set = byCertificate.get(certificateId) ?? new Set<Client>();
+        byCertificate.set(certificateId, set);
+        set.add(client);
+        conn?.once("close", () => {
+          set.delete(client);
+          if (set.size === 0 && byCertificate.get(certificateId) === set) byCertificate.delete(certificateId);
+        });
+      }
+      return callback(null, true);
+    }
     if (options.isRegisteredThing(client.id)) return callback(null, true);
     refusals.record({ kind: "unregistered client id", clientId: client.id, detail: "CreateThing first" });
     const error = Object.assign(new Error(`client id ${client.id} is not a registered thing`), { returnCode: 5 });
@@ -83,7 +150,18 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
 
   broker.authorizePublish = (client, packet, callback) => {
     if (!client) return callback(null); // the broker's own messages
-    const decision = decidePublish(client.id, packet.topic, packet.retain);
+    const session = sessions.get(client);
+    const decision = session
+      ? structuralPublish(packet.topic, packet.retain)
+      : decidePublish(client.id, packet.topic, packet.retain);
+    if (session && decision.allowed && options.authorizer) {
+      const d = options.authorizer.decide(session, "iot:Publish", packet.topic);
+      if (!d.allowed) {
+        deny(client.id, session.certificateId, "iot:Publish", d.resource, d.reason);
+        // AWS IoT disconnects a client that publishes outside its policy.
+        return callback(new Error(`client ${client.id} may not publish to ${packet.topic}`));
+      }
+    }
     if (!decision.allowed) {
       refusals.record({ kind: decision.kind, clientId: client.id, detail: decision.detail });
       // AWS IoT disconnects a client that publishes outside its policy.
@@ -122,7 +200,14 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   };
 
   broker.authorizeSubscribe = (client, subscription, callback) => {
-    if (!client || !maySubscribe(client.id, subscription.topic)) {
+    const session = client ? sessions.get(client) : undefined;
+    if (client && session && options.authorizer) {
+      const d = options.authorizer.decide(session, "iot:Subscribe", subscription.topic);
+      if (!d.allowed) {
+        deny(client.id, session.certificateId, "iot:Subscribe", d.resource, d.reason);
+        return callback(null, null); // SUBACK 0x80
+      }
+    } else if (!client || !maySubscribe(client.id, subscription.topic)) {
       refusals.record({ kind: "subscribe outside own topics", clientId: client?.id, detail: subscription.topic });
       return callback(null, null); // SUBACK 0x80
     }
@@ -134,32 +219,88 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     callback(null, subscription);
   };
 
+  broker.authorizeForward = (client, packet) => {
+    const session = sessions.get(client);
+    if (!session || !options.authorizer) return packet;
+    const d = options.authorizer.decide(session, "iot:Receive", packet.topic);
+    if (d.allowed) return packet;
+    deny(client.id, session.certificateId, "iot:Receive", d.resource, d.reason);
+    return null; // not delivered, as AWS drops a message the policy does not let the client receive
+  };
+
   const admission = new Admission<GuardedConnection>(clock);
   broker.on("client", (client) => {
     const conn = connectionOf(client);
     if (conn) admission.settle(conn);
   });
 
-  const accept = (socket: Socket) => {
+  const accept = (socket: Socket, certificateId?: string) => {
     const conn: GuardedConnection = new GuardedConnection(socket, clock, {
       refused: (kind, detail) => refusals.record({ kind, clientId: conn.clientId, detail }),
       admitConnect: (bytes) => admission.reserveConnect(conn, bytes),
     });
+    if (certificateId !== undefined) certificateOf.set(conn, certificateId);
     if (!admission.admit(conn)) return;
     conn.once("close", () => admission.settle(conn));
     broker.handle(conn as never);
   };
 
-  const server: Server = createServer(accept);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const port = (server.address() as { port: number }).port;
+  const listen = async (server: Server, port: number) => {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, options.host, () => resolve());
+    });
+    return (server.address() as { port: number }).port;
+  };
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  const servers: Server[] = [];
+  let url = "";
+  if (options.plain !== false) {
+    const server = createServer((socket) => accept(socket));
+    servers.push(server);
+    url = `mqtt://${host}:${await listen(server, options.port)}`;
+  }
+  let mqttsUrl: string | undefined;
+  if (options.tls) {
+    if (!options.authorizer) throw new Error("The TLS listener needs the certificates and policies (authorizer)");
+    const tlsServer = createTlsServer(
+      {
+        key: options.tls.privateKeyPem,
+        cert: options.tls.certificatePem,
+        ca: [options.tls.caPem],
+        // The certificate is checked by its id (issued here or registered without a CA), not by chain alone.
+        requestCert: true,
+        rejectUnauthorized: false,
+        ALPNProtocols: ["x-amzn-mqtt-ca", "mqtt"],
+        minVersion: "TLSv1.2",
+        // A handshake gets as long as a CONNECT would (admission.ts starts counting after it).
+        handshakeTimeout: MQTT_LIMITS.connectTimeoutMs,
+      },
+      (socket: TLSSocket) => {
+        const fingerprint = socket.getPeerCertificate()?.fingerprint256;
+        if (!fingerprint) {
+          refusals.record({ kind: "no client certificate", detail: socket.remoteAddress });
+          return socket.destroy();
+        }
+        accept(socket, fingerprint.replaceAll(":", "").toLowerCase());
+      },
+    );
+    tlsServer.on("tlsClientError", (error: Error) =>
+      refusals.record({ kind: "TLS handshake failed", detail: error.message }),
+    );
+    servers.push(tlsServer);
+    mqttsUrl = `mqtts://${host}:${await listen(tlsServer, options.tls.port)}`;
+  }
 
   return {
-    url: `mqtt://${host}:${port}`,
+    url,
+    ...(mqttsUrl ? { mqttsUrl } : {}),
+    endSessionsOf(certificateId) {
+      const clients = [...(byCertificate.get(certificateId) ?? [])];
+      for (const client of clients) client.close();
+      byCertificate.delete(certificateId);
+      return clients.length;
+    },
     publish(topic, payload) {
       broker.publish(
         { cmd: "publish", topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false },
@@ -172,8 +313,20 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     async close() {
       for (const conn of admission.connections()) admission.settle(conn), conn.destroy();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const server of servers) await new Promise<void>((resolve) => server.close(() => resolve()));
       refusals.close();
+      denials.close();
     },
   };
+}
+
+/**
+ * Under a policy, the rules no policy can lift: the service's replies and pushes are
+ * subscribe-only, and nothing is retained (AWS keeps no retained messages on reserved topics).
+ */
+function structuralPublish(topic: string, retain: boolean): PublishDecision {
+  const owner = /^\$aws\/things\/([^/]+)\//.exec(topic)?.[1];
+  if (owner !== undefined) return decidePublish(owner, topic, retain);
+  if (retain && !MQTT_LIMITS.retainAllowed) return { allowed: false, kind: "retained publish", detail: topic };
+  return { allowed: true, request: false };
 }

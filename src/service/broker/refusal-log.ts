@@ -22,7 +22,9 @@ export type RefusalKind =
   | "not reading (unsent output over the limit)"
   | "persistent session queue full"
   | "over the request rate (dropped)"
-  | "request failed";
+  | "request failed"
+  | "no client certificate"
+  | "TLS handshake failed";
 
 export interface Refusal {
   readonly kind: RefusalKind;
@@ -82,5 +84,78 @@ export class RefusalLog {
     this.counts = new Map();
     this.sink({ intervalSeconds: this.intervalMs / 1000, refusals }, "Refused by the broker (summary of the interval)");
     return true;
+  }
+}
+
+export interface Denial {
+  readonly clientId: string;
+  readonly certificateId?: string;
+  readonly action: string;
+  readonly resource: string;
+  /** The statement that decided, or why none allowed it (identity/policy.ts). */
+  readonly reason: string;
+}
+
+/**
+ * Policy denials, one line each: the answer to "why was my device refused?" (client, action,
+ * resource, deciding statement). A client repeating the same denied request is logged once per
+ * interval, and at most `maxLinesPerInterval` lines are written per interval; the rest are counted
+ * in one summary line.
+ */
+export class DenialLog {
+  private seen = new Set<string>();
+  private suppressed = 0;
+  private window: TimerHandle | undefined;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly intervalMs: number,
+    private readonly sink: RefusalSink,
+    private readonly maxLinesPerInterval = 100,
+  ) {}
+
+  record(d: Denial): void {
+    const key = `${d.clientId}\u0000${d.certificateId}\u0000${d.action}\u0000${d.resource}\u0000${d.reason}`;
+    if (!this.window) {
+      this.window = this.clock.setTimeout(() => this.rollOver(), this.intervalMs);
+    }
+    if (this.seen.has(key) || this.seen.size >= this.maxLinesPerInterval) {
+      this.suppressed++;
+      return;
+    }
+    this.seen.add(key);
+    const fields = {
+      clientId: cut(d.clientId, 128),
+      ...(d.certificateId ? { certificateId: d.certificateId } : {}),
+      action: d.action,
+      resource: cut(d.resource, 300),
+      reason: cut(d.reason, 2000),
+    };
+    this.sink(
+      fields,
+      `Denied by policy: ${d.action} ${fields.resource} for client ${fields.clientId}: ${fields.reason}`,
+    );
+  }
+
+  close(): void {
+    this.window?.cancel();
+    this.window = undefined;
+    this.flush();
+  }
+
+  private rollOver(): void {
+    this.window = undefined;
+    this.flush();
+  }
+
+  private flush(): void {
+    if (this.suppressed > 0) {
+      this.sink(
+        { intervalSeconds: this.intervalMs / 1000, repeated: this.suppressed },
+        "Denied by policy (repeats of the interval's denials, not logged one by one)",
+      );
+    }
+    this.suppressed = 0;
+    this.seen = new Set();
   }
 }

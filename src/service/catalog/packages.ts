@@ -93,6 +93,22 @@ export class PackageCatalog {
     this.store.delete("package", packageName);
   }
 
+  /** Whether the artifact store holds an object (set by the service: the S3 subset). */
+  private artifactExists: ((bucket: string, key: string) => boolean) | undefined;
+
+  setArtifactStore(exists: (bucket: string, key: string) => boolean): void {
+    this.artifactExists = exists;
+  }
+
+  /** A version's artifact must name an object that exists, so a typo fails here, not on every device. */
+  private checkArtifact(artifact: unknown): void {
+    if (artifact === undefined || !this.artifactExists) return;
+    const l = (artifact as { s3Location?: { bucket?: string; key?: string } }).s3Location;
+    if (!l?.bucket || !l.key) throw validation("artifact.s3Location needs a bucket and a key");
+    if (!this.artifactExists(l.bucket, l.key))
+      throw validation(`The artifact s3://${l.bucket}/${l.key} does not exist (upload it with the S3 API first)`);
+  }
+
   packages(): SoftwarePackage[] {
     return [...this.store.all("package")].sort((a, b) => a.packageName.localeCompare(b.packageName));
   }
@@ -115,6 +131,7 @@ export class PackageCatalog {
     checkAttributes(fields.attributes ?? {});
     if (fields.recipe !== undefined && fields.recipe.length > 3072)
       throw validation("recipe must be at most 3072 characters");
+    this.checkArtifact(fields.artifact);
     if (this.store.get("version", versionKey(packageName, versionName)))
       throw conflict(`Version ${versionName} of package ${packageName} already exists`);
     const now = this.seconds();
@@ -156,6 +173,7 @@ export class PackageCatalog {
     },
   ): void {
     const v = this.getVersion(packageName, versionName);
+    this.checkArtifact(update.artifact);
     if (update.attributes !== undefined || update.artifact !== undefined) {
       if (v.status !== "DRAFT")
         throw conflict(

@@ -9,6 +9,7 @@
  */
 import { ServiceError } from "../errors.ts";
 import type { PackageVersion } from "../model.ts";
+import { presignedPlaceholder } from "../s3/presigned-placeholders.ts";
 
 export interface CatalogLookup {
   version(packageName: string, versionName: string): PackageVersion | undefined;
@@ -83,7 +84,12 @@ export function parseDestinations(arns: readonly string[], lookup: CatalogLookup
   });
 }
 
-export function substitute(document: string, destinationArns: readonly string[], lookup: CatalogLookup): Substituted {
+export function substitute(
+  document: string,
+  destinationArns: readonly string[],
+  lookup: CatalogLookup,
+  options: { readonly presigned?: boolean } = {},
+): Substituted {
   const destinations = parseDestinations(destinationArns, lookup);
   const region = (a: string) => a.slice(0, a.indexOf(":package/"));
   const resolvedArns = destinationArns.map((a, i) => {
@@ -140,8 +146,14 @@ export function substitute(document: string, destinationArns: readonly string[],
     const version = lookup.version(p, versionName);
 
     if (what.startsWith("artifact-location")) {
-      if (!version?.artifact) throw invalid(MESSAGES.noArtifact(p, versionName));
-      throw invalid(MESSAGES.presignedRole(p, versionName));
+      const location = (version?.artifact as { s3Location?: { bucket?: string; key?: string } } | undefined)
+        ?.s3Location;
+      if (!location?.bucket || !location.key) throw invalid(MESSAGES.noArtifact(p, versionName));
+      if (!options.presigned) throw invalid(MESSAGES.presignedRole(p, versionName));
+      // Signed at each delivery (jobs-engine documentObject), as AWS does.
+      out += document.slice(at, start) + presignedPlaceholder({ bucket: location.bucket, key: location.key });
+      at = close + 1;
+      continue;
     }
     if (!version) {
       if (dest) throw invalid(`Package ${p} version ${versionName} does not exist`);

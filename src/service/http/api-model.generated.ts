@@ -9,7 +9,7 @@ export const API_MODEL: ApiModel = {
       name: "AcceptCertificateTransfer",
       method: "PATCH",
       uri: "/accept-certificate-transfer/{certificateId}",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "TransferAlreadyCompletedException",
@@ -19,6 +19,7 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "AcceptCertificateTransferRequest",
     },
     {
       service: "iot",
@@ -84,7 +85,7 @@ export const API_MODEL: ApiModel = {
       name: "AttachPolicy",
       method: "PUT",
       uri: "/target-policies/{policyName}",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "InvalidRequestException",
@@ -94,13 +95,14 @@ export const API_MODEL: ApiModel = {
         "InternalFailureException",
         "LimitExceededException",
       ],
+      input: "AttachPolicyRequest",
     },
     {
       service: "iot",
       name: "AttachPrincipalPolicy",
       method: "PUT",
       uri: "/principal-policies/{policyName}",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "InvalidRequestException",
@@ -110,6 +112,7 @@ export const API_MODEL: ApiModel = {
         "InternalFailureException",
         "LimitExceededException",
       ],
+      input: "AttachPrincipalPolicyRequest",
     },
     {
       service: "iot",
@@ -173,7 +176,7 @@ export const API_MODEL: ApiModel = {
       name: "CancelCertificateTransfer",
       method: "PATCH",
       uri: "/cancel-certificate-transfer/{certificateId}",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "TransferAlreadyCompletedException",
@@ -183,6 +186,7 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "CancelCertificateTransferRequest",
     },
     {
       service: "iot",
@@ -305,7 +309,7 @@ export const API_MODEL: ApiModel = {
       name: "CreateCertificateFromCsr",
       method: "POST",
       uri: "/certificates",
-      scoped: false,
+      scoped: true,
       errors: [
         "InvalidRequestException",
         "ThrottlingException",
@@ -313,13 +317,14 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "CreateCertificateFromCsrRequest",
     },
     {
       service: "iot",
       name: "CreateCertificateProvider",
       method: "POST",
       uri: "/certificate-providers/{certificateProviderName}",
-      scoped: false,
+      scoped: true,
       errors: [
         "LimitExceededException",
         "ResourceAlreadyExistsException",
@@ -329,6 +334,7 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "CreateCertificateProviderRequest",
     },
     {
       service: "iot",
@@ -463,7 +469,7 @@ export const API_MODEL: ApiModel = {
       name: "CreateKeysAndCertificate",
       method: "POST",
       uri: "/keys-and-certificate",
-      scoped: false,
+      scoped: true,
       errors: [
         "InvalidRequestException",
         "ThrottlingException",
@@ -471,6 +477,7 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "CreateKeysAndCertificateRequest",
     },
     {
       service: "iot",
@@ -538,7 +545,7 @@ export const API_MODEL: ApiModel = {
       name: "CreatePolicy",
       method: "POST",
       uri: "/policies/{policyName}",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceAlreadyExistsException",
         "MalformedPolicyException",
@@ -548,13 +555,14 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "CreatePolicyRequest",
     },
     {
       service: "iot",
       name: "CreatePolicyVersion",
       method: "POST",
       uri: "/policies/{policyName}/version",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "MalformedPolicyException",
@@ -565,6 +573,7 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "CreatePolicyVersionRequest",
     },
     {
       service: "iot",
@@ -805,7 +814,7 @@ export const API_MODEL: ApiModel = {
       name: "DeleteCACertificate",
       method: "DELETE",
       uri: "/cacertificate/{caCertificateId}",
-      scoped: false,
+      scoped: true,
       errors: [
         "InvalidRequestException",
         "CertificateStateException",
@@ -815,13 +824,14 @@ export const API_MODEL: ApiModel = {
         "InternalFailureException",
         "ResourceNotFoundException",
       ],
+      input: "DeleteCACertificateRequest",
     },
     {
       service: "iot",
       name: "DeleteCertificate",
       method: "DELETE",
       uri: "/certificates/{certificateId}",
-      scoped: false,
+      scoped: true,
       errors: [
         "CertificateStateException",
         "DeleteConflictException",
@@ -832,13 +842,14 @@ export const API_MODEL: ApiModel = {
         "InternalFailureException",
         "ResourceNotFoundException",
       ],
+      input: "DeleteCertificateRequest",
     },
     {
       service: "iot",
       name: "DeleteCertificateProvider",
       method: "DELETE",
       uri: "/certificate-providers/{certificateProviderName}",
-      scoped: false,
+      scoped: true,
       errors: [
         "DeleteConflictException",
         "ResourceNotFoundException",
@@ -848,6 +859,7 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "DeleteCertificateProviderRequest",
     },
     {
       service: "iot",
@@ -1017,7 +1029,7 @@ export const API_MODEL: ApiModel = {
       name: "DeletePolicy",
       method: "DELETE",
       uri: "/policies/{policyName}",
-      scoped: false,
+      scoped: true,
       errors: [
         "DeleteConflictException",
         "ResourceNotFoundException",
@@ -1027,13 +1039,14 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "DeletePolicyRequest",
     },
     {
       service: "iot",
       name: "DeletePolicyVersion",
       method: "DELETE",
       uri: "/policies/{policyName}/version/{policyVersionId}",
-      scoped: false,
+      scoped: true,
       errors: [
         "DeleteConflictException",
         "ResourceNotFoundException",
@@ -1043,6 +1056,7 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "DeletePolicyVersionRequest",
     },
     {
       service: "iot",
@@ -1340,7 +1354,7 @@ export const API_MODEL: ApiModel = {
       name: "DescribeCACertificate",
       method: "GET",
       uri: "/cacertificate/{caCertificateId}",
-      scoped: false,
+      scoped: true,
       errors: [
         "InvalidRequestException",
         "ThrottlingException",
@@ -1349,13 +1363,14 @@ export const API_MODEL: ApiModel = {
         "InternalFailureException",
         "ResourceNotFoundException",
       ],
+      input: "DescribeCACertificateRequest",
     },
     {
       service: "iot",
       name: "DescribeCertificate",
       method: "GET",
       uri: "/certificates/{certificateId}",
-      scoped: false,
+      scoped: true,
       errors: [
         "InvalidRequestException",
         "ThrottlingException",
@@ -1364,13 +1379,14 @@ export const API_MODEL: ApiModel = {
         "InternalFailureException",
         "ResourceNotFoundException",
       ],
+      input: "DescribeCertificateRequest",
     },
     {
       service: "iot",
       name: "DescribeCertificateProvider",
       method: "GET",
       uri: "/certificate-providers/{certificateProviderName}",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "InvalidRequestException",
@@ -1379,6 +1395,7 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "DescribeCertificateProviderRequest",
     },
     {
       service: "iot",
@@ -1468,8 +1485,9 @@ export const API_MODEL: ApiModel = {
       name: "DescribeEndpoint",
       method: "GET",
       uri: "/endpoint",
-      scoped: false,
+      scoped: true,
       errors: ["InternalFailureException", "InvalidRequestException", "UnauthorizedException", "ThrottlingException"],
+      input: "DescribeEndpointRequest",
     },
     {
       service: "iot",
@@ -1729,7 +1747,7 @@ export const API_MODEL: ApiModel = {
       name: "DetachPolicy",
       method: "POST",
       uri: "/target-policies/{policyName}",
-      scoped: false,
+      scoped: true,
       errors: [
         "InvalidRequestException",
         "ThrottlingException",
@@ -1738,13 +1756,14 @@ export const API_MODEL: ApiModel = {
         "InternalFailureException",
         "LimitExceededException",
       ],
+      input: "DetachPolicyRequest",
     },
     {
       service: "iot",
       name: "DetachPrincipalPolicy",
       method: "DELETE",
       uri: "/principal-policies/{policyName}",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "InvalidRequestException",
@@ -1753,6 +1772,7 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "DetachPrincipalPolicyRequest",
     },
     {
       service: "iot",
@@ -1896,7 +1916,7 @@ export const API_MODEL: ApiModel = {
       name: "GetEffectivePolicies",
       method: "POST",
       uri: "/effective-policies",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "InvalidRequestException",
@@ -1906,6 +1926,7 @@ export const API_MODEL: ApiModel = {
         "InternalFailureException",
         "LimitExceededException",
       ],
+      input: "GetEffectivePoliciesRequest",
     },
     {
       service: "iot",
@@ -2009,7 +2030,7 @@ export const API_MODEL: ApiModel = {
       name: "GetPolicy",
       method: "GET",
       uri: "/policies/{policyName}",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "InvalidRequestException",
@@ -2018,13 +2039,14 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "GetPolicyRequest",
     },
     {
       service: "iot",
       name: "GetPolicyVersion",
       method: "GET",
       uri: "/policies/{policyName}/version/{policyVersionId}",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "InvalidRequestException",
@@ -2033,6 +2055,7 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "GetPolicyVersionRequest",
     },
     {
       service: "iot",
@@ -2125,7 +2148,7 @@ export const API_MODEL: ApiModel = {
       name: "ListAttachedPolicies",
       method: "POST",
       uri: "/attached-policies/{target}",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "InvalidRequestException",
@@ -2135,6 +2158,7 @@ export const API_MODEL: ApiModel = {
         "InternalFailureException",
         "LimitExceededException",
       ],
+      input: "ListAttachedPoliciesRequest",
     },
     {
       service: "iot",
@@ -2208,7 +2232,7 @@ export const API_MODEL: ApiModel = {
       name: "ListCACertificates",
       method: "GET",
       uri: "/cacertificates",
-      scoped: false,
+      scoped: true,
       errors: [
         "InvalidRequestException",
         "ThrottlingException",
@@ -2216,13 +2240,14 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "ListCACertificatesRequest",
     },
     {
       service: "iot",
       name: "ListCertificateProviders",
       method: "GET",
       uri: "/certificate-providers/",
-      scoped: false,
+      scoped: true,
       errors: [
         "InvalidRequestException",
         "ThrottlingException",
@@ -2230,13 +2255,14 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "ListCertificateProvidersRequest",
     },
     {
       service: "iot",
       name: "ListCertificates",
       method: "GET",
       uri: "/certificates",
-      scoped: false,
+      scoped: true,
       errors: [
         "InvalidRequestException",
         "ThrottlingException",
@@ -2244,13 +2270,14 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "ListCertificatesRequest",
     },
     {
       service: "iot",
       name: "ListCertificatesByCA",
       method: "GET",
       uri: "/certificates-by-ca/{caCertificateId}",
-      scoped: false,
+      scoped: true,
       errors: [
         "InvalidRequestException",
         "ThrottlingException",
@@ -2258,6 +2285,7 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "ListCertificatesByCARequest",
     },
     {
       service: "iot",
@@ -2454,7 +2482,7 @@ export const API_MODEL: ApiModel = {
       name: "ListOutgoingCertificates",
       method: "GET",
       uri: "/certificates-out-going",
-      scoped: false,
+      scoped: true,
       errors: [
         "InvalidRequestException",
         "ThrottlingException",
@@ -2462,6 +2490,7 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "ListOutgoingCertificatesRequest",
     },
     {
       service: "iot",
@@ -2486,7 +2515,7 @@ export const API_MODEL: ApiModel = {
       name: "ListPolicies",
       method: "GET",
       uri: "/policies",
-      scoped: false,
+      scoped: true,
       errors: [
         "InvalidRequestException",
         "ThrottlingException",
@@ -2494,13 +2523,14 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "ListPoliciesRequest",
     },
     {
       service: "iot",
       name: "ListPolicyPrincipals",
       method: "GET",
       uri: "/policy-principals",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "InvalidRequestException",
@@ -2509,13 +2539,14 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "ListPolicyPrincipalsRequest",
     },
     {
       service: "iot",
       name: "ListPolicyVersions",
       method: "GET",
       uri: "/policies/{policyName}/version",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "InvalidRequestException",
@@ -2524,13 +2555,14 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "ListPolicyVersionsRequest",
     },
     {
       service: "iot",
       name: "ListPrincipalPolicies",
       method: "GET",
       uri: "/principal-policies",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "InvalidRequestException",
@@ -2539,6 +2571,7 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "ListPrincipalPoliciesRequest",
     },
     {
       service: "iot",
@@ -2695,7 +2728,7 @@ export const API_MODEL: ApiModel = {
       name: "ListTargetsForPolicy",
       method: "POST",
       uri: "/policy-targets/{policyName}",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "InvalidRequestException",
@@ -2705,6 +2738,7 @@ export const API_MODEL: ApiModel = {
         "InternalFailureException",
         "LimitExceededException",
       ],
+      input: "ListTargetsForPolicyRequest",
     },
     {
       service: "iot",
@@ -2900,7 +2934,7 @@ export const API_MODEL: ApiModel = {
       name: "RegisterCACertificate",
       method: "POST",
       uri: "/cacertificate",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "ResourceAlreadyExistsException",
@@ -2913,13 +2947,14 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "RegisterCACertificateRequest",
     },
     {
       service: "iot",
       name: "RegisterCertificate",
       method: "POST",
       uri: "/certificate/register",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceAlreadyExistsException",
         "InvalidRequestException",
@@ -2931,13 +2966,14 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "RegisterCertificateRequest",
     },
     {
       service: "iot",
       name: "RegisterCertificateWithoutCA",
       method: "POST",
       uri: "/certificate/register-no-ca",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceAlreadyExistsException",
         "InvalidRequestException",
@@ -2948,6 +2984,7 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "RegisterCertificateWithoutCARequest",
     },
     {
       service: "iot",
@@ -2971,7 +3008,7 @@ export const API_MODEL: ApiModel = {
       name: "RejectCertificateTransfer",
       method: "PATCH",
       uri: "/reject-certificate-transfer/{certificateId}",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "TransferAlreadyCompletedException",
@@ -2981,6 +3018,7 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "RejectCertificateTransferRequest",
     },
     {
       service: "iot",
@@ -3064,7 +3102,7 @@ export const API_MODEL: ApiModel = {
       name: "SetDefaultPolicyVersion",
       method: "PATCH",
       uri: "/policies/{policyName}/version/{policyVersionId}",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "InvalidRequestException",
@@ -3073,6 +3111,7 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "SetDefaultPolicyVersionRequest",
     },
     {
       service: "iot",
@@ -3215,7 +3254,7 @@ export const API_MODEL: ApiModel = {
       name: "TransferCertificate",
       method: "PATCH",
       uri: "/transfer-certificate/{certificateId}",
-      scoped: false,
+      scoped: true,
       errors: [
         "InvalidRequestException",
         "ResourceNotFoundException",
@@ -3226,6 +3265,7 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "TransferCertificateRequest",
     },
     {
       service: "iot",
@@ -3296,7 +3336,7 @@ export const API_MODEL: ApiModel = {
       name: "UpdateCACertificate",
       method: "PUT",
       uri: "/cacertificate/{caCertificateId}",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "InvalidRequestException",
@@ -3305,13 +3345,14 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "UpdateCACertificateRequest",
     },
     {
       service: "iot",
       name: "UpdateCertificate",
       method: "PUT",
       uri: "/certificates/{certificateId}",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "CertificateStateException",
@@ -3321,13 +3362,14 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "UpdateCertificateRequest",
     },
     {
       service: "iot",
       name: "UpdateCertificateProvider",
       method: "PUT",
       uri: "/certificate-providers/{certificateProviderName}",
-      scoped: false,
+      scoped: true,
       errors: [
         "ResourceNotFoundException",
         "InvalidRequestException",
@@ -3336,6 +3378,7 @@ export const API_MODEL: ApiModel = {
         "ServiceUnavailableException",
         "InternalFailureException",
       ],
+      input: "UpdateCertificateProviderRequest",
     },
     {
       service: "iot",
@@ -3981,6 +4024,22 @@ export const API_MODEL: ApiModel = {
           type: "double",
           max: 100,
         },
+        AcceptCertificateTransferRequest: {
+          type: "structure",
+          members: {
+            certificateId: {
+              shape: "CertificateId",
+              location: "uri",
+              name: "certificateId",
+            },
+            setAsActive: {
+              shape: "SetAsActive",
+              location: "querystring",
+              name: "setAsActive",
+            },
+          },
+          required: ["certificateId"],
+        },
         AddThingToBillingGroupRequest: {
           type: "structure",
           members: {
@@ -4017,6 +4076,12 @@ export const API_MODEL: ApiModel = {
               shape: "OverrideDynamicGroups",
             },
           },
+        },
+        AllowAutoRegistration: {
+          type: "boolean",
+        },
+        AscendingOrder: {
+          type: "boolean",
         },
         AssociateSbomWithPackageVersionRequest: {
           type: "structure",
@@ -4063,6 +4128,36 @@ export const API_MODEL: ApiModel = {
             },
           },
           required: ["targets", "jobId"],
+        },
+        AttachPolicyRequest: {
+          type: "structure",
+          members: {
+            policyName: {
+              shape: "PolicyName",
+              location: "uri",
+              name: "policyName",
+            },
+            target: {
+              shape: "PolicyTarget",
+            },
+          },
+          required: ["policyName", "target"],
+        },
+        AttachPrincipalPolicyRequest: {
+          type: "structure",
+          members: {
+            policyName: {
+              shape: "PolicyName",
+              location: "uri",
+              name: "policyName",
+            },
+            principal: {
+              shape: "Principal",
+              location: "header",
+              name: "x-amzn-iot-principal",
+            },
+          },
+          required: ["policyName", "principal"],
         },
         AttachThingPrincipalRequest: {
           type: "structure",
@@ -4111,6 +4206,16 @@ export const API_MODEL: ApiModel = {
           key: "AttributeName",
           value: "AttributeValue",
         },
+        AutoRegistrationStatus: {
+          type: "string",
+          enum: ["ENABLE", "DISABLE"],
+        },
+        AwsAccountId: {
+          type: "string",
+          min: 12,
+          max: 12,
+          pattern: "^(?:[0-9]+)$",
+        },
         BeforeSubstitutionFlag: {
           type: "boolean",
         },
@@ -4122,6 +4227,21 @@ export const API_MODEL: ApiModel = {
           min: 1,
           max: 128,
           pattern: "^(?:[a-zA-Z0-9:_-]+)$",
+        },
+        CACertificateStatus: {
+          type: "string",
+          enum: ["ACTIVE", "INACTIVE"],
+        },
+        CancelCertificateTransferRequest: {
+          type: "structure",
+          members: {
+            certificateId: {
+              shape: "CertificateId",
+              location: "uri",
+              name: "certificateId",
+            },
+          },
+          required: ["certificateId"],
         },
         CancelJobExecutionRequest: {
           type: "structure",
@@ -4172,11 +4292,61 @@ export const API_MODEL: ApiModel = {
           },
           required: ["jobId"],
         },
+        CertificateId: {
+          type: "string",
+          min: 64,
+          max: 64,
+          pattern: "^(?:(0x)?[a-fA-F0-9]+)$",
+        },
+        CertificateMode: {
+          type: "string",
+          enum: ["DEFAULT", "SNI_ONLY"],
+        },
+        CertificatePem: {
+          type: "string",
+          min: 1,
+          max: 65536,
+          pattern: "^(?:[\\s\\S]*)$",
+        },
+        CertificateProviderAccountDefaultForOperations: {
+          type: "list",
+          min: 1,
+          max: 1,
+          member: "CertificateProviderOperation",
+        },
+        CertificateProviderFunctionArn: {
+          type: "string",
+          max: 2048,
+          pattern: "^(?:[\\s\\S]*)$",
+        },
+        CertificateProviderName: {
+          type: "string",
+          min: 1,
+          max: 128,
+          pattern: "^(?:[\\w=,@-]+)$",
+        },
+        CertificateProviderOperation: {
+          type: "string",
+          enum: ["CreateCertificateFromCsr"],
+        },
+        CertificateSigningRequest: {
+          type: "string",
+          min: 1,
+          max: 4096,
+          pattern: "^(?:[\\s\\S]*)$",
+        },
+        CertificateStatus: {
+          type: "string",
+          enum: ["ACTIVE", "INACTIVE", "REVOKED", "PENDING_TRANSFER", "REGISTER_INACTIVE", "PENDING_ACTIVATION"],
+        },
         ClientToken: {
           type: "string",
           min: 36,
           max: 64,
           pattern: "^(?:\\S{36,64})$",
+        },
+        CognitoIdentityPoolId: {
+          type: "string",
         },
         Comment: {
           type: "string",
@@ -4193,6 +4363,43 @@ export const API_MODEL: ApiModel = {
           min: 1,
           max: 128,
           pattern: "^(?:[a-zA-Z0-9:_-]+)$",
+        },
+        CreateCertificateFromCsrRequest: {
+          type: "structure",
+          members: {
+            certificateSigningRequest: {
+              shape: "CertificateSigningRequest",
+            },
+            setAsActive: {
+              shape: "SetAsActive",
+              location: "querystring",
+              name: "setAsActive",
+            },
+          },
+          required: ["certificateSigningRequest"],
+        },
+        CreateCertificateProviderRequest: {
+          type: "structure",
+          members: {
+            certificateProviderName: {
+              shape: "CertificateProviderName",
+              location: "uri",
+              name: "certificateProviderName",
+            },
+            lambdaFunctionArn: {
+              shape: "CertificateProviderFunctionArn",
+            },
+            accountDefaultForOperations: {
+              shape: "CertificateProviderAccountDefaultForOperations",
+            },
+            clientToken: {
+              shape: "ClientToken",
+            },
+            tags: {
+              shape: "TagList",
+            },
+          },
+          required: ["certificateProviderName", "lambdaFunctionArn", "accountDefaultForOperations"],
         },
         CreateDynamicThingGroupRequest: {
           type: "structure",
@@ -4326,6 +4533,16 @@ export const API_MODEL: ApiModel = {
           },
           required: ["jobTemplateId", "description"],
         },
+        CreateKeysAndCertificateRequest: {
+          type: "structure",
+          members: {
+            setAsActive: {
+              shape: "SetAsActive",
+              location: "querystring",
+              name: "setAsActive",
+            },
+          },
+        },
         CreatePackageRequest: {
           type: "structure",
           members: {
@@ -4383,6 +4600,42 @@ export const API_MODEL: ApiModel = {
             },
           },
           required: ["packageName", "versionName"],
+        },
+        CreatePolicyRequest: {
+          type: "structure",
+          members: {
+            policyName: {
+              shape: "PolicyName",
+              location: "uri",
+              name: "policyName",
+            },
+            policyDocument: {
+              shape: "PolicyDocument",
+            },
+            tags: {
+              shape: "TagList",
+            },
+          },
+          required: ["policyName", "policyDocument"],
+        },
+        CreatePolicyVersionRequest: {
+          type: "structure",
+          members: {
+            policyName: {
+              shape: "PolicyName",
+              location: "uri",
+              name: "policyName",
+            },
+            policyDocument: {
+              shape: "PolicyDocument",
+            },
+            setAsDefault: {
+              shape: "SetAsDefault",
+              location: "querystring",
+              name: "setAsDefault",
+            },
+          },
+          required: ["policyName", "policyDocument"],
         },
         CreateThingGroupRequest: {
           type: "structure",
@@ -4445,6 +4698,44 @@ export const API_MODEL: ApiModel = {
           type: "string",
           min: 1,
           max: 256,
+        },
+        DeleteCACertificateRequest: {
+          type: "structure",
+          members: {
+            certificateId: {
+              shape: "CertificateId",
+              location: "uri",
+              name: "caCertificateId",
+            },
+          },
+          required: ["certificateId"],
+        },
+        DeleteCertificateProviderRequest: {
+          type: "structure",
+          members: {
+            certificateProviderName: {
+              shape: "CertificateProviderName",
+              location: "uri",
+              name: "certificateProviderName",
+            },
+          },
+          required: ["certificateProviderName"],
+        },
+        DeleteCertificateRequest: {
+          type: "structure",
+          members: {
+            certificateId: {
+              shape: "CertificateId",
+              location: "uri",
+              name: "certificateId",
+            },
+            forceDelete: {
+              shape: "ForceDelete",
+              location: "querystring",
+              name: "forceDelete",
+            },
+          },
+          required: ["certificateId"],
         },
         DeleteDynamicThingGroupRequest: {
           type: "structure",
@@ -4562,6 +4853,33 @@ export const API_MODEL: ApiModel = {
           },
           required: ["packageName", "versionName"],
         },
+        DeletePolicyRequest: {
+          type: "structure",
+          members: {
+            policyName: {
+              shape: "PolicyName",
+              location: "uri",
+              name: "policyName",
+            },
+          },
+          required: ["policyName"],
+        },
+        DeletePolicyVersionRequest: {
+          type: "structure",
+          members: {
+            policyName: {
+              shape: "PolicyName",
+              location: "uri",
+              name: "policyName",
+            },
+            policyVersionId: {
+              shape: "PolicyVersionId",
+              location: "uri",
+              name: "policyVersionId",
+            },
+          },
+          required: ["policyName", "policyVersionId"],
+        },
         DeleteThingGroupRequest: {
           type: "structure",
           members: {
@@ -4618,6 +4936,49 @@ export const API_MODEL: ApiModel = {
             },
           },
           required: ["thingTypeName"],
+        },
+        DescribeCACertificateRequest: {
+          type: "structure",
+          members: {
+            certificateId: {
+              shape: "CertificateId",
+              location: "uri",
+              name: "caCertificateId",
+            },
+          },
+          required: ["certificateId"],
+        },
+        DescribeCertificateProviderRequest: {
+          type: "structure",
+          members: {
+            certificateProviderName: {
+              shape: "CertificateProviderName",
+              location: "uri",
+              name: "certificateProviderName",
+            },
+          },
+          required: ["certificateProviderName"],
+        },
+        DescribeCertificateRequest: {
+          type: "structure",
+          members: {
+            certificateId: {
+              shape: "CertificateId",
+              location: "uri",
+              name: "certificateId",
+            },
+          },
+          required: ["certificateId"],
+        },
+        DescribeEndpointRequest: {
+          type: "structure",
+          members: {
+            endpointType: {
+              shape: "EndpointType",
+              location: "querystring",
+              name: "endpointType",
+            },
+          },
         },
         DescribeIndexRequest: {
           type: "structure",
@@ -4742,6 +5103,36 @@ export const API_MODEL: ApiModel = {
           type: "list",
           member: "PackageVersionArn",
         },
+        DetachPolicyRequest: {
+          type: "structure",
+          members: {
+            policyName: {
+              shape: "PolicyName",
+              location: "uri",
+              name: "policyName",
+            },
+            target: {
+              shape: "PolicyTarget",
+            },
+          },
+          required: ["policyName", "target"],
+        },
+        DetachPrincipalPolicyRequest: {
+          type: "structure",
+          members: {
+            policyName: {
+              shape: "PolicyName",
+              location: "uri",
+              name: "policyName",
+            },
+            principal: {
+              shape: "Principal",
+              location: "header",
+              name: "x-amzn-iot-principal",
+            },
+          },
+          required: ["policyName", "principal"],
+        },
         DetachThingPrincipalRequest: {
           type: "structure",
           members: {
@@ -4807,6 +5198,11 @@ export const API_MODEL: ApiModel = {
         EnabledBoolean: {
           type: "boolean",
         },
+        EndpointType: {
+          type: "string",
+          max: 128,
+          pattern: "^(?:[\\s\\S]*)$",
+        },
         ExecutionNumber: {
           type: "long",
         },
@@ -4858,6 +5254,9 @@ export const API_MODEL: ApiModel = {
         Flag: {
           type: "boolean",
         },
+        ForceDelete: {
+          type: "boolean",
+        },
         ForceFlag: {
           type: "boolean",
         },
@@ -4875,6 +5274,22 @@ export const API_MODEL: ApiModel = {
         GeoLocationsFilter: {
           type: "list",
           member: "GeoLocationTarget",
+        },
+        GetEffectivePoliciesRequest: {
+          type: "structure",
+          members: {
+            principal: {
+              shape: "Principal",
+            },
+            cognitoIdentityPoolId: {
+              shape: "CognitoIdentityPoolId",
+            },
+            thingName: {
+              shape: "ThingName",
+              location: "querystring",
+              name: "thingName",
+            },
+          },
         },
         GetIndexingConfigurationRequest: {
           type: "structure",
@@ -4926,6 +5341,33 @@ export const API_MODEL: ApiModel = {
             },
           },
           required: ["packageName", "versionName"],
+        },
+        GetPolicyRequest: {
+          type: "structure",
+          members: {
+            policyName: {
+              shape: "PolicyName",
+              location: "uri",
+              name: "policyName",
+            },
+          },
+          required: ["policyName"],
+        },
+        GetPolicyVersionRequest: {
+          type: "structure",
+          members: {
+            policyName: {
+              shape: "PolicyName",
+              location: "uri",
+              name: "policyName",
+            },
+            policyVersionId: {
+              shape: "PolicyVersionId",
+              location: "uri",
+              name: "policyVersionId",
+            },
+          },
+          required: ["policyName", "policyVersionId"],
         },
         GetThingConnectivityDataRequest: {
           type: "structure",
@@ -5043,6 +5485,118 @@ export const API_MODEL: ApiModel = {
           type: "integer",
           min: 1,
           max: 250,
+        },
+        ListAttachedPoliciesRequest: {
+          type: "structure",
+          members: {
+            target: {
+              shape: "PolicyTarget",
+              location: "uri",
+              name: "target",
+            },
+            recursive: {
+              shape: "Recursive",
+              location: "querystring",
+              name: "recursive",
+            },
+            marker: {
+              shape: "Marker",
+              location: "querystring",
+              name: "marker",
+            },
+            pageSize: {
+              shape: "PageSize",
+              location: "querystring",
+              name: "pageSize",
+            },
+          },
+          required: ["target"],
+        },
+        ListCACertificatesRequest: {
+          type: "structure",
+          members: {
+            pageSize: {
+              shape: "PageSize",
+              location: "querystring",
+              name: "pageSize",
+            },
+            marker: {
+              shape: "Marker",
+              location: "querystring",
+              name: "marker",
+            },
+            ascendingOrder: {
+              shape: "AscendingOrder",
+              location: "querystring",
+              name: "isAscendingOrder",
+            },
+            templateName: {
+              shape: "TemplateName",
+              location: "querystring",
+              name: "templateName",
+            },
+          },
+        },
+        ListCertificateProvidersRequest: {
+          type: "structure",
+          members: {
+            nextToken: {
+              shape: "Marker",
+              location: "querystring",
+              name: "nextToken",
+            },
+            ascendingOrder: {
+              shape: "AscendingOrder",
+              location: "querystring",
+              name: "isAscendingOrder",
+            },
+          },
+        },
+        ListCertificatesByCARequest: {
+          type: "structure",
+          members: {
+            caCertificateId: {
+              shape: "CertificateId",
+              location: "uri",
+              name: "caCertificateId",
+            },
+            pageSize: {
+              shape: "PageSize",
+              location: "querystring",
+              name: "pageSize",
+            },
+            marker: {
+              shape: "Marker",
+              location: "querystring",
+              name: "marker",
+            },
+            ascendingOrder: {
+              shape: "AscendingOrder",
+              location: "querystring",
+              name: "isAscendingOrder",
+            },
+          },
+          required: ["caCertificateId"],
+        },
+        ListCertificatesRequest: {
+          type: "structure",
+          members: {
+            pageSize: {
+              shape: "PageSize",
+              location: "querystring",
+              name: "pageSize",
+            },
+            marker: {
+              shape: "Marker",
+              location: "querystring",
+              name: "marker",
+            },
+            ascendingOrder: {
+              shape: "AscendingOrder",
+              location: "querystring",
+              name: "isAscendingOrder",
+            },
+          },
         },
         ListJobExecutionsForJobRequest: {
           type: "structure",
@@ -5181,6 +5735,26 @@ export const API_MODEL: ApiModel = {
             },
           },
         },
+        ListOutgoingCertificatesRequest: {
+          type: "structure",
+          members: {
+            pageSize: {
+              shape: "PageSize",
+              location: "querystring",
+              name: "pageSize",
+            },
+            marker: {
+              shape: "Marker",
+              location: "querystring",
+              name: "marker",
+            },
+            ascendingOrder: {
+              shape: "AscendingOrder",
+              location: "querystring",
+              name: "isAscendingOrder",
+            },
+          },
+        },
         ListPackageVersionsRequest: {
           type: "structure",
           members: {
@@ -5221,6 +5795,89 @@ export const API_MODEL: ApiModel = {
               name: "nextToken",
             },
           },
+        },
+        ListPoliciesRequest: {
+          type: "structure",
+          members: {
+            marker: {
+              shape: "Marker",
+              location: "querystring",
+              name: "marker",
+            },
+            pageSize: {
+              shape: "PageSize",
+              location: "querystring",
+              name: "pageSize",
+            },
+            ascendingOrder: {
+              shape: "AscendingOrder",
+              location: "querystring",
+              name: "isAscendingOrder",
+            },
+          },
+        },
+        ListPolicyPrincipalsRequest: {
+          type: "structure",
+          members: {
+            policyName: {
+              shape: "PolicyName",
+              location: "header",
+              name: "x-amzn-iot-policy",
+            },
+            marker: {
+              shape: "Marker",
+              location: "querystring",
+              name: "marker",
+            },
+            pageSize: {
+              shape: "PageSize",
+              location: "querystring",
+              name: "pageSize",
+            },
+            ascendingOrder: {
+              shape: "AscendingOrder",
+              location: "querystring",
+              name: "isAscendingOrder",
+            },
+          },
+          required: ["policyName"],
+        },
+        ListPolicyVersionsRequest: {
+          type: "structure",
+          members: {
+            policyName: {
+              shape: "PolicyName",
+              location: "uri",
+              name: "policyName",
+            },
+          },
+          required: ["policyName"],
+        },
+        ListPrincipalPoliciesRequest: {
+          type: "structure",
+          members: {
+            principal: {
+              shape: "Principal",
+              location: "header",
+              name: "x-amzn-iot-principal",
+            },
+            marker: {
+              shape: "Marker",
+              location: "querystring",
+              name: "marker",
+            },
+            pageSize: {
+              shape: "PageSize",
+              location: "querystring",
+              name: "pageSize",
+            },
+            ascendingOrder: {
+              shape: "AscendingOrder",
+              location: "querystring",
+              name: "isAscendingOrder",
+            },
+          },
+          required: ["principal"],
         },
         ListPrincipalThingsRequest: {
           type: "structure",
@@ -5268,6 +5925,27 @@ export const API_MODEL: ApiModel = {
             },
           },
           required: ["principal"],
+        },
+        ListTargetsForPolicyRequest: {
+          type: "structure",
+          members: {
+            policyName: {
+              shape: "PolicyName",
+              location: "uri",
+              name: "policyName",
+            },
+            marker: {
+              shape: "Marker",
+              location: "querystring",
+              name: "marker",
+            },
+            pageSize: {
+              shape: "PageSize",
+              location: "querystring",
+              name: "pageSize",
+            },
+          },
+          required: ["policyName"],
         },
         ListThingGroupsForThingRequest: {
           type: "structure",
@@ -5540,9 +6218,19 @@ export const API_MODEL: ApiModel = {
           type: "string",
           pattern: "^(?:^[1-9]+.[0-9]+)$",
         },
+        Marker: {
+          type: "string",
+          max: 1024,
+          pattern: "^(?:[A-Za-z0-9+/]+={0,2})$",
+        },
         MaxJobExecutionsPerMin: {
           type: "integer",
           min: 1,
+        },
+        Message: {
+          type: "string",
+          max: 128,
+          pattern: "^(?:[\\s\\S]*)$",
         },
         MinimumNumberOfExecutedThings: {
           type: "integer",
@@ -5623,6 +6311,11 @@ export const API_MODEL: ApiModel = {
           type: "string",
           enum: ["DRAFT", "PUBLISHED", "DEPRECATED"],
         },
+        PageSize: {
+          type: "integer",
+          min: 1,
+          max: 250,
+        },
         Parameter: {
           type: "string",
           min: 0,
@@ -5650,6 +6343,25 @@ export const API_MODEL: ApiModel = {
           type: "map",
           key: "Parameter",
           value: "Value",
+        },
+        PolicyDocument: {
+          type: "string",
+          min: 0,
+          max: 404600,
+          pattern: "^(?:[\\s\\S]*)$",
+        },
+        PolicyName: {
+          type: "string",
+          min: 1,
+          max: 128,
+          pattern: "^(?:[\\w+=,.@-]+)$",
+        },
+        PolicyTarget: {
+          type: "string",
+        },
+        PolicyVersionId: {
+          type: "string",
+          pattern: "^(?:[0-9]+)$",
         },
         PresignedUrlConfig: {
           type: "structure",
@@ -5712,6 +6424,69 @@ export const API_MODEL: ApiModel = {
         RecursiveWithoutDefault: {
           type: "boolean",
         },
+        RegisterCACertificateRequest: {
+          type: "structure",
+          members: {
+            caCertificate: {
+              shape: "CertificatePem",
+            },
+            verificationCertificate: {
+              shape: "CertificatePem",
+            },
+            setAsActive: {
+              shape: "SetAsActive",
+              location: "querystring",
+              name: "setAsActive",
+            },
+            allowAutoRegistration: {
+              shape: "AllowAutoRegistration",
+              location: "querystring",
+              name: "allowAutoRegistration",
+            },
+            registrationConfig: {
+              shape: "RegistrationConfig",
+            },
+            tags: {
+              shape: "TagList",
+            },
+            certificateMode: {
+              shape: "CertificateMode",
+            },
+          },
+          required: ["caCertificate"],
+        },
+        RegisterCertificateRequest: {
+          type: "structure",
+          members: {
+            certificatePem: {
+              shape: "CertificatePem",
+            },
+            caCertificatePem: {
+              shape: "CertificatePem",
+            },
+            setAsActive: {
+              shape: "SetAsActiveFlag",
+              location: "querystring",
+              name: "setAsActive",
+            },
+            status: {
+              shape: "CertificateStatus",
+            },
+          },
+          required: ["certificatePem"],
+        },
+        RegisterCertificateWithoutCARequest: {
+          type: "structure",
+          members: {
+            certificatePem: {
+              shape: "CertificatePem",
+            },
+            status: {
+              shape: "CertificateStatus",
+            },
+          },
+          required: ["certificatePem"],
+        },
         RegisterThingRequest: {
           type: "structure",
           members: {
@@ -5723,6 +6498,20 @@ export const API_MODEL: ApiModel = {
             },
           },
           required: ["templateBody"],
+        },
+        RegistrationConfig: {
+          type: "structure",
+          members: {
+            templateBody: {
+              shape: "TemplateBody",
+            },
+            roleArn: {
+              shape: "RoleArn",
+            },
+            templateName: {
+              shape: "TemplateName",
+            },
+          },
         },
         RegistryMaxResults: {
           type: "integer",
@@ -5740,6 +6529,23 @@ export const API_MODEL: ApiModel = {
           min: 1,
           max: 1024,
           pattern: "^(?:[a-zA-Z0-9!_.*'()-\\/]+)$",
+        },
+        RejectCertificateTransferRequest: {
+          type: "structure",
+          members: {
+            certificateId: {
+              shape: "CertificateId",
+              location: "uri",
+              name: "certificateId",
+            },
+            rejectReason: {
+              shape: "Message",
+            },
+          },
+          required: ["certificateId"],
+        },
+        RemoveAutoRegistration: {
+          type: "boolean",
         },
         RemoveThingFromBillingGroupRequest: {
           type: "structure",
@@ -5914,6 +6720,31 @@ export const API_MODEL: ApiModel = {
           type: "list",
           member: "AttributeName",
         },
+        SetAsActive: {
+          type: "boolean",
+        },
+        SetAsActiveFlag: {
+          type: "boolean",
+        },
+        SetAsDefault: {
+          type: "boolean",
+        },
+        SetDefaultPolicyVersionRequest: {
+          type: "structure",
+          members: {
+            policyName: {
+              shape: "PolicyName",
+              location: "uri",
+              name: "policyName",
+            },
+            policyVersionId: {
+              shape: "PolicyVersionId",
+              location: "uri",
+              name: "policyVersionId",
+            },
+          },
+          required: ["policyName", "policyVersionId"],
+        },
         ShadowName: {
           type: "string",
           min: 1,
@@ -6016,6 +6847,12 @@ export const API_MODEL: ApiModel = {
           min: 0,
           max: 10240,
           pattern: "^(?:[\\s\\S]*)$",
+        },
+        TemplateName: {
+          type: "string",
+          min: 1,
+          max: 36,
+          pattern: "^(?:^[0-9A-Za-z_-]+$)$",
         },
         ThingArn: {
           type: "string",
@@ -6152,11 +6989,90 @@ export const API_MODEL: ApiModel = {
             },
           },
         },
+        TransferCertificateRequest: {
+          type: "structure",
+          members: {
+            certificateId: {
+              shape: "CertificateId",
+              location: "uri",
+              name: "certificateId",
+            },
+            targetAwsAccount: {
+              shape: "AwsAccountId",
+              location: "querystring",
+              name: "targetAwsAccount",
+            },
+            transferMessage: {
+              shape: "Message",
+            },
+          },
+          required: ["certificateId", "targetAwsAccount"],
+        },
         UndoDeprecate: {
           type: "boolean",
         },
         UnsetDefaultVersion: {
           type: "boolean",
+        },
+        UpdateCACertificateRequest: {
+          type: "structure",
+          members: {
+            certificateId: {
+              shape: "CertificateId",
+              location: "uri",
+              name: "caCertificateId",
+            },
+            newStatus: {
+              shape: "CACertificateStatus",
+              location: "querystring",
+              name: "newStatus",
+            },
+            newAutoRegistrationStatus: {
+              shape: "AutoRegistrationStatus",
+              location: "querystring",
+              name: "newAutoRegistrationStatus",
+            },
+            registrationConfig: {
+              shape: "RegistrationConfig",
+            },
+            removeAutoRegistration: {
+              shape: "RemoveAutoRegistration",
+            },
+          },
+          required: ["certificateId"],
+        },
+        UpdateCertificateProviderRequest: {
+          type: "structure",
+          members: {
+            certificateProviderName: {
+              shape: "CertificateProviderName",
+              location: "uri",
+              name: "certificateProviderName",
+            },
+            lambdaFunctionArn: {
+              shape: "CertificateProviderFunctionArn",
+            },
+            accountDefaultForOperations: {
+              shape: "CertificateProviderAccountDefaultForOperations",
+            },
+          },
+          required: ["certificateProviderName"],
+        },
+        UpdateCertificateRequest: {
+          type: "structure",
+          members: {
+            certificateId: {
+              shape: "CertificateId",
+              location: "uri",
+              name: "certificateId",
+            },
+            newStatus: {
+              shape: "CertificateStatus",
+              location: "querystring",
+              name: "newStatus",
+            },
+          },
+          required: ["certificateId", "newStatus"],
         },
         UpdateDynamicThingGroupRequest: {
           type: "structure",

@@ -12,31 +12,51 @@ export interface NotImplemented {
 const planned = (reason: string): NotImplemented => ({ status: "planned", reason });
 const refused = (reason: string): NotImplemented => ({ status: "refused", reason });
 
-const ROLLOUT = planned("job templates and roll-out controls come with the roll-out work");
 const THING_TYPES = planned("changing a thing type's MQTT 5 configuration (the local broker speaks MQTT 3.1.1)");
-const PRINCIPALS = refused("certificates and principals: the local broker identifies things by client id");
+const PRINCIPALS = planned("the V2 listings (ListThingPrincipals and ListPrincipalThings are implemented)");
+const CA_REGISTRATION = planned(
+  "registering your own CA (RegisterCertificateWithoutCA and the local CA cover devices)",
+);
+const TRANSFER = refused("certificate transfers between AWS accounts have no meaning locally");
+const PROVIDERS = refused("certificate providers (Lambda-signed CSRs) need AWS Lambda");
+const LEGACY_POLICY = refused(
+  "deprecated principal-policy calls: use AttachPolicy, DetachPolicy, ListAttachedPolicies",
+);
 const BILLING = refused("billing groups have no meaning locally");
 const REGISTRATION = refused("bulk registration tasks read from S3");
 const SBOM = refused("SBOMs are stored in S3");
 
 export const NOT_IMPLEMENTED: Readonly<Record<string, NotImplemented>> = {
+  "iot:AcceptCertificateTransfer": TRANSFER,
+  "iot:CancelCertificateTransfer": TRANSFER,
+  "iot:RejectCertificateTransfer": TRANSFER,
+  "iot:TransferCertificate": TRANSFER,
+  "iot:ListOutgoingCertificates": TRANSFER,
+  "iot:AttachPrincipalPolicy": LEGACY_POLICY,
+  "iot:DetachPrincipalPolicy": LEGACY_POLICY,
+  "iot:ListPrincipalPolicies": LEGACY_POLICY,
+  "iot:ListPolicyPrincipals": LEGACY_POLICY,
+  "iot:CreateCertificateProvider": PROVIDERS,
+  "iot:DeleteCertificateProvider": PROVIDERS,
+  "iot:DescribeCertificateProvider": PROVIDERS,
+  "iot:ListCertificateProviders": PROVIDERS,
+  "iot:UpdateCertificateProvider": PROVIDERS,
+  "iot:DeleteCACertificate": CA_REGISTRATION,
+  "iot:DescribeCACertificate": CA_REGISTRATION,
+  "iot:ListCACertificates": CA_REGISTRATION,
+  "iot:ListCertificatesByCA": CA_REGISTRATION,
+  "iot:RegisterCACertificate": CA_REGISTRATION,
+  "iot:RegisterCertificate": CA_REGISTRATION,
+  "iot:UpdateCACertificate": CA_REGISTRATION,
+  "iot:GetEffectivePolicies": planned("the effective policies of a principal (the broker logs the deciding statement)"),
+  "iot:ListTargetsForPolicy": planned("the targets of a policy"),
   "iot:AddThingToBillingGroup": BILLING,
   "iot:AssociateSbomWithPackageVersion": SBOM,
-  "iot:AttachThingPrincipal": PRINCIPALS,
-  "iot:CreateJobTemplate": ROLLOUT,
   "iot:DeleteJobExecution": planned("deleting single executions"),
-  "iot:DeleteJobTemplate": ROLLOUT,
-  "iot:DescribeJobTemplate": ROLLOUT,
-  "iot:DescribeManagedJobTemplate": refused("AWS managed job templates are AWS's documents"),
   "iot:DescribeThingRegistrationTask": REGISTRATION,
-  "iot:DetachThingPrincipal": PRINCIPALS,
   "iot:DisassociateSbomFromPackageVersion": SBOM,
   "iot:GetThingConnectivityData": planned("connectivity from the embedded broker"),
-  "iot:ListJobTemplates": ROLLOUT,
-  "iot:ListManagedJobTemplates": refused("AWS managed job templates are AWS's documents"),
-  "iot:ListPrincipalThings": PRINCIPALS,
   "iot:ListPrincipalThingsV2": PRINCIPALS,
-  "iot:ListThingPrincipals": PRINCIPALS,
   "iot:ListThingPrincipalsV2": PRINCIPALS,
   "iot:ListThingRegistrationTaskReports": REGISTRATION,
   "iot:ListThingRegistrationTasks": REGISTRATION,

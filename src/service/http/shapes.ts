@@ -6,6 +6,7 @@
 import type { JobsEngine } from "../jobs/jobs-engine.ts";
 import { arn, type Execution, type Job, type Thing, type ThingGroup, type ThingType } from "../model.ts";
 import { invalidInput } from "./api-model.ts";
+import { compileSchedule, formatScheduleTime, nextWindowStarts } from "../jobs/schedule.ts";
 
 export const thingArn = (name: string) => arn(`thing/${name}`);
 export const groupArn = (name: string) => arn(`thinggroup/${name}`);
@@ -76,10 +77,18 @@ export function groupNameAndArn(g: ThingGroup) {
   return { groupName: g.thingGroupName, groupArn: groupArn(g.thingGroupName) };
 }
 
-/** DescribeJob's Job, with execution counts by status. */
-export function jobShape(job: Job, executions: readonly Execution[], beforeSubstitution: boolean) {
+/**
+ * DescribeJob's Job. jobProcessDetails counts *things* by the status of their latest execution, so
+ * a thing whose FAILED execution is being retried counts as QUEUED, not twice.
+ */
+export function jobShape(job: Job, executions: readonly Execution[], beforeSubstitution: boolean, nowMs: number) {
+  const latest = new Map<string, Execution>();
+  for (const e of executions) {
+    const known = latest.get(e.thingName);
+    if (!known || e.executionNumber > known.executionNumber) latest.set(e.thingName, e);
+  }
   const counts: Record<string, number> = {};
-  for (const e of executions) counts[e.status] = (counts[e.status] ?? 0) + 1;
+  for (const e of latest.values()) counts[e.status] = (counts[e.status] ?? 0) + 1;
   return {
     jobArn: job.jobArn,
     jobId: job.jobId,
@@ -93,6 +102,12 @@ export function jobShape(job: Job, executions: readonly Execution[], beforeSubst
     createdAt: job.createdAt,
     lastUpdatedAt: job.lastUpdatedAt,
     ...(job.completedAt ? { completedAt: job.completedAt } : {}),
+    ...(job.jobTemplateArn ? { jobTemplateArn: job.jobTemplateArn } : {}),
+    ...(job.documentParameters ? { documentParameters: job.documentParameters } : {}),
+    ...(job.rolloutConfig ? { jobExecutionsRolloutConfig: job.rolloutConfig } : {}),
+    ...(job.abortConfig ? { abortConfig: job.abortConfig } : {}),
+    ...(job.retryConfig ? { jobExecutionsRetryConfig: job.retryConfig } : {}),
+    ...(job.schedulingConfig ? scheduleShape(job, nowMs) : {}),
     jobProcessDetails: {
       numberOfCanceledThings: counts.CANCELED ?? 0,
       numberOfSucceededThings: counts.SUCCEEDED ?? 0,
@@ -106,6 +121,7 @@ export function jobShape(job: Job, executions: readonly Execution[], beforeSubst
     ...(job.inProgressTimeoutInMinutes
       ? { timeoutConfig: { inProgressTimeoutInMinutes: job.inProgressTimeoutInMinutes } }
       : {}),
+    ...(job.presignedUrlConfig ? { presignedUrlConfig: job.presignedUrlConfig } : {}),
     ...(job.destinationPackageVersions.length
       ? {
           destinationPackageVersions: beforeSubstitution
@@ -113,9 +129,29 @@ export function jobShape(job: Job, executions: readonly Execution[], beforeSubst
             : job.destinationPackageVersions,
         }
       : {}),
-    isConcurrent: false,
+    isConcurrent: isConcurrent(job),
   };
 }
+
+/** schedulingConfig as given, and the next maintenance window starts while things are held back. */
+function scheduleShape(job: Job, nowMs: number) {
+  const config = job.schedulingConfig!;
+  const windows = config.maintenanceWindows?.length ?? 0;
+  const upcoming =
+    windows && job.rollout && !job.scheduleEnded
+      ? nextWindowStarts(compileSchedule(config, nowMs, false), nowMs, SCHEDULED_ROLLOUTS_SHOWN)
+      : [];
+  return {
+    schedulingConfig: config,
+    ...(upcoming.length ? { scheduledJobRollouts: upcoming.map((t) => ({ startTime: formatScheduleTime(t) })) } : {}),
+  };
+}
+
+/** How many upcoming window starts DescribeJob lists in scheduledJobRollouts (AWS does not say). */
+const SCHEDULED_ROLLOUTS_SHOWN = 5;
+
+/** AWS: true while the job is still rolling out (things held back by its roll-out config). */
+const isConcurrent = (job: Job) => job.status === "IN_PROGRESS" && job.rollout !== undefined;
 
 export function jobSummary(j: Job) {
   return {
@@ -123,7 +159,7 @@ export function jobSummary(j: Job) {
     jobId: j.jobId,
     targetSelection: j.targetSelection,
     status: j.status,
-    isConcurrent: false,
+    isConcurrent: isConcurrent(j),
     createdAt: j.createdAt,
     lastUpdatedAt: j.lastUpdatedAt,
     ...(j.completedAt ? { completedAt: j.completedAt } : {}),
@@ -138,12 +174,12 @@ export function executionSummary(e: Execution) {
     ...(e.startedAt ? { startedAt: e.startedAt } : {}),
     lastUpdatedAt: e.lastUpdatedAt,
     executionNumber: e.executionNumber,
-    retryAttempt: 0,
+    retryAttempt: e.retryAttempt ?? 0,
   };
 }
 
 /** The control plane's JobExecution (iot DescribeJobExecution). */
-export function controlPlaneExecution(e: Execution) {
+export function controlPlaneExecution(e: Execution, approximateSecondsBeforeTimedOut?: number) {
   return {
     jobId: e.jobId,
     status: e.status,
@@ -155,6 +191,7 @@ export function controlPlaneExecution(e: Execution) {
     lastUpdatedAt: e.lastUpdatedAt,
     executionNumber: e.executionNumber,
     versionNumber: e.versionNumber,
+    ...(approximateSecondsBeforeTimedOut !== undefined ? { approximateSecondsBeforeTimedOut } : {}),
   };
 }
 

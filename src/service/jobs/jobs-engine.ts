@@ -13,7 +13,7 @@ import type { JobExecutionStatus } from "../../protocol/statuses.ts";
 import { MAX_PENDING_LIST as LIST_LIMIT } from "../../protocol/limits.ts";
 import type { Clock, TimerHandle } from "../../util/clock.ts";
 import { type DeviceErrorCode, ServiceError } from "../errors.ts";
-import { type Execution, isPending, type Job } from "../model.ts";
+import { type Execution, isPending, isTerminal, type Job } from "../model.ts";
 import { executionKey, type Store } from "../store.ts";
 import { type ExecutionEvent, jobStatusAfter, nextStatus, reportEvent } from "./execution-states.ts";
 
@@ -29,6 +29,11 @@ export interface EngineOptions {
   readonly onSucceeded?: (execution: Execution, job: Job) => void;
   /** A timer's change could not be saved (it is retried). */
   readonly onTimerError?: (error: unknown) => void;
+  /**
+   * An execution reached a terminal status (retries, abort, roll-out criteria decide what follows);
+   * runs inside the change's transaction, inside `changeThing` for its thing, before the job settles.
+   */
+  readonly onFinished?: (execution: Execution) => void;
 }
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: ServiceError; executionState?: ExecutionState };
@@ -49,6 +54,8 @@ const BY_JOB = "execution.job";
 const BY_JOB_THING = "execution.job+thing";
 const PENDING_BY_THING = "execution.pending.thing";
 const PENDING_BY_JOB = "execution.pending.job";
+/** Each thing's latest execution of a job, by job and status: per-status counts of things. */
+const LATEST_BY_JOB_STATUS = "execution.latest.job+status";
 
 const keyOf = (e: Execution) => executionKey(e.jobId, e.thingName, e.executionNumber);
 const pendingOrder = (a: Execution, b: Execution) =>
@@ -69,6 +76,7 @@ export class JobsEngine {
     store.defineIndex("execution", BY_JOB_THING, (e) => [`${e.jobId}\u0000${e.thingName}`]);
     store.defineIndex("execution", PENDING_BY_THING, (e) => (isPending(e.status) ? [e.thingName] : []));
     store.defineIndex("execution", PENDING_BY_JOB, (e) => (isPending(e.status) ? [e.jobId] : []));
+    store.defineIndex("execution", LATEST_BY_JOB_STATUS, (e) => (e.superseded ? [] : [`${e.jobId}\u0000${e.status}`]));
   }
 
   /** Arms the timers of IN_PROGRESS executions (deadlines persist; a restart resumes them). */
@@ -95,6 +103,11 @@ export class JobsEngine {
     return this.store.records("execution", BY_JOB, jobId);
   }
 
+  /** How many things' latest execution of a job has `status` (as staged); cost independent of the fleet. */
+  latestCount(jobId: string, status: JobExecutionStatus): number {
+    return this.store.sizeOf(LATEST_BY_JOB_STATUS, `${jobId}\u0000${status}`);
+  }
+
   pendingCount(jobId: string): number {
     return this.store.sizeOf(PENDING_BY_JOB, jobId);
   }
@@ -113,6 +126,13 @@ export class JobsEngine {
       if (!latest || e.executionNumber > latest.executionNumber) latest = e;
     }
     return latest;
+  }
+
+  /** Every execution of a job on one thing (retries included), in executionNumber order. */
+  executionsOfJobOnThing(jobId: string, thingName: string): Execution[] {
+    return this.store
+      .records("execution", BY_JOB_THING, `${jobId}\u0000${thingName}`)
+      .sort((a, b) => a.executionNumber - b.executionNumber);
   }
 
   /** QUEUED and IN_PROGRESS executions, IN_PROGRESS first, then in queue order. */
@@ -159,6 +179,7 @@ export class JobsEngine {
     const previous = this.execution(job.jobId, thingName);
     if (previous && (isPending(previous.status) || job.targetSelection === "SNAPSHOT")) return undefined;
     return this.changeThing(thingName, () => {
+      if (previous) this.store.put("execution", keyOf(previous), { ...previous, superseded: true });
       const now = this.seconds();
       return this.save({
         jobId: job.jobId,
@@ -171,6 +192,28 @@ export class JobsEngine {
         versionNumber: 1,
         sequence: job.sequence,
       });
+    });
+  }
+
+  /**
+   * A retry (jobExecutionsRetryConfig): the same job on the same thing, QUEUED again with the next
+   * executionNumber and `retryAttempt` + 1. Called from `onFinished`, i.e. inside the change that
+   * ended `previous`, so the thing's notifications cover both.
+   */
+  queueRetry(previous: Execution): Execution {
+    this.store.put("execution", keyOf(previous), { ...previous, superseded: true });
+    const now = this.seconds();
+    return this.save({
+      jobId: previous.jobId,
+      thingName: previous.thingName,
+      executionNumber: previous.executionNumber + 1,
+      status: "QUEUED",
+      statusDetails: {},
+      queuedAt: now,
+      lastUpdatedAt: now,
+      versionNumber: 1,
+      sequence: previous.sequence,
+      retryAttempt: (previous.retryAttempt ?? 0) + 1,
     });
   }
 
@@ -215,6 +258,7 @@ export class JobsEngine {
       delete next.inProgressDeadline;
     }
     this.save(next);
+    if (job && isPending(e.status) && isTerminal(status)) this.options.onFinished?.(next);
     if (job) this.settleJob(job.jobId);
     return next;
   }
@@ -223,7 +267,8 @@ export class JobsEngine {
   settleJob(jobId: string): void {
     const job = this.store.get("job", jobId);
     if (!job) return;
-    const status = jobStatusAfter(job, this.pendingCount(jobId));
+    // Things a roll-out has not reached yet count as pending: the job is not done before them.
+    const status = jobStatusAfter(job, this.pendingCount(jobId) + (job.rollout?.unreached.length ?? 0));
     if (status === job.status) return;
     const now = this.seconds();
     this.store.put("job", jobId, {
@@ -434,7 +479,20 @@ export class JobsEngine {
     out.lastUpdatedAt = e.lastUpdatedAt;
     out.versionNumber = e.versionNumber;
     out.executionNumber = e.executionNumber;
+    const left = this.secondsBeforeTimedOut(e);
+    if (left !== undefined) out.approximateSecondsBeforeTimedOut = left;
     return out;
+  }
+
+  /**
+   * approximateSecondsBeforeTimedOut of an IN_PROGRESS execution with a timer: the real seconds
+   * until the earlier of its step and in-progress deadlines (with a shortened minute, shortened).
+   */
+  secondsBeforeTimedOut(e: Execution): number | undefined {
+    if (e.status !== "IN_PROGRESS") return undefined;
+    const due = Math.min(e.stepDeadline ?? Infinity, e.inProgressDeadline ?? Infinity);
+    if (due === Infinity) return undefined;
+    return Math.max(0, Math.ceil((due - this.options.clock.now()) / 1000));
   }
 
   summaryJson(e: Execution): Record<string, unknown> {
@@ -446,14 +504,22 @@ export class JobsEngine {
     return out;
   }
 
+  /** What each delivery does to a document first (pre-signed URLs are made per delivery). */
+  private renderDocument: (job: Job) => string = (job) => job.document;
+
+  setDocumentRenderer(render: (job: Job) => string): void {
+    this.renderDocument = render;
+  }
+
   /** The job document as the device gets it over MQTT: a JSON object. */
   documentObject(jobId: string): unknown {
     const job = this.store.get("job", jobId);
     if (!job) return undefined;
+    const document = this.renderDocument(job);
     try {
-      return JSON.parse(job.document);
+      return JSON.parse(document);
     } catch {
-      return job.document;
+      return document;
     }
   }
 

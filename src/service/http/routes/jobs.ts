@@ -1,7 +1,7 @@
 /**
  * Jobs on the control plane (iot): CreateJob, DescribeJob, GetJobDocument, ListJobs, CancelJob,
- * DeleteJob and the execution operations. Roll-out configs are refused until the roll-out work
- * lands; namespaces and job templates likewise.
+ * DeleteJob and the execution operations; job templates (managed and custom), roll-out, abort and
+ * retry configs, scheduling. Namespaces are refused.
  */
 import { ServiceError } from "../../errors.ts";
 import type { JobControl } from "../../jobs/job-control.ts";
@@ -12,12 +12,11 @@ import type { Fleet } from "../../registry/fleet.ts";
 import type { Operations } from "../router.ts";
 import { controlPlaneExecution, executionSummary, jobShape, jobSummary, page, thingArn, withToken } from "../shapes.ts";
 
-const ROLLOUT = "roll-out controls are not implemented yet (planned with the roll-out work)";
 const NAMESPACES = "customer-managed job namespaces are not implemented";
 /** CancelJobExecution's statusDetails follow the device API's rules (at most 10 entries, …). */
 const CancelExecutionDetails = Type.Object({ statusDetails: Type.Optional(StatusDetailsRequest) });
 
-export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): Operations {
+export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet, now: () => number): Operations {
   const executionOf = (jobId: string, thingName: string, executionNumber?: number) => {
     const e = engine.execution(jobId, thingName, executionNumber);
     if (!e)
@@ -34,24 +33,24 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): O
         "targetSelection",
         "timeoutConfig",
         "destinationPackageVersions",
+        "jobTemplateArn",
+        "documentParameters",
+        "jobExecutionsRolloutConfig",
+        "abortConfig",
+        "jobExecutionsRetryConfig",
+        "schedulingConfig",
+        "presignedUrlConfig",
       ],
       refuses: {
         documentSource: "job documents from S3 are not supported; give the document inline",
-        presignedUrlConfig: "pre-signed S3 URLs are not supported (there is no S3 here)",
-        jobExecutionsRolloutConfig: ROLLOUT,
-        abortConfig: ROLLOUT,
-        jobExecutionsRetryConfig: ROLLOUT,
-        schedulingConfig: ROLLOUT,
-        jobTemplateArn: "job templates are not implemented yet (planned with the roll-out work)",
-        documentParameters: "managed job templates are not implemented",
         namespaceId: NAMESPACES,
         tags: "tags are not stored by iot-jobs-local (it has no tagging API)",
       },
       handle: (input) => {
-        if (input.document === undefined)
+        if (input.document === undefined && input.jobTemplateArn === undefined)
           throw new ServiceError(
             "InvalidRequest",
-            "document is required (documentSource is not supported by iot-jobs-local)",
+            "document or jobTemplateArn is required (documentSource is not supported by iot-jobs-local)",
           );
         const job = jobs.createJob({
           jobId: input.jobId,
@@ -61,22 +60,39 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): O
           targetSelection: input.targetSelection,
           timeoutConfig: input.timeoutConfig,
           destinationPackageVersions: input.destinationPackageVersions,
+          jobTemplateArn: input.jobTemplateArn,
+          documentParameters: input.documentParameters,
+          jobExecutionsRolloutConfig: input.jobExecutionsRolloutConfig,
+          abortConfig: input.abortConfig,
+          jobExecutionsRetryConfig: input.jobExecutionsRetryConfig,
+          schedulingConfig: input.schedulingConfig,
+          presignedUrlConfig: input.presignedUrlConfig,
         });
         return { jobArn: job.jobArn, jobId: job.jobId, ...(job.description ? { description: job.description } : {}) };
       },
     },
     UpdateJob: {
-      honours: ["jobId", "description", "timeoutConfig"],
+      honours: [
+        "jobId",
+        "description",
+        "timeoutConfig",
+        "jobExecutionsRolloutConfig",
+        "abortConfig",
+        "jobExecutionsRetryConfig",
+      ],
       refuses: {
-        presignedUrlConfig: "pre-signed S3 URLs are not supported (there is no S3 here)",
-        jobExecutionsRolloutConfig: ROLLOUT,
-        abortConfig: ROLLOUT,
-        jobExecutionsRetryConfig: ROLLOUT,
+        presignedUrlConfig: "changing presignedUrlConfig after CreateJob is not supported here",
         namespaceId: NAMESPACES,
       },
       handle: (input) => {
         const inProgressTimeoutInMinutes = input.timeoutConfig?.inProgressTimeoutInMinutes;
-        jobs.updateJob(input.jobId, { description: input.description, inProgressTimeoutInMinutes });
+        jobs.updateJob(input.jobId, {
+          description: input.description,
+          inProgressTimeoutInMinutes,
+          jobExecutionsRolloutConfig: input.jobExecutionsRolloutConfig,
+          abortConfig: input.abortConfig,
+          jobExecutionsRetryConfig: input.jobExecutionsRetryConfig,
+        });
       },
     },
     AssociateTargetsWithJob: {
@@ -91,7 +107,7 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): O
       honours: ["jobId", "beforeSubstitution"],
       handle: (input) => {
         const job = jobs.job(input.jobId);
-        return { job: jobShape(job, jobs.executionsOfJob(job.jobId), input.beforeSubstitution === true) };
+        return { job: jobShape(job, jobs.executionsOfJob(job.jobId), input.beforeSubstitution === true, now()) };
       },
     },
     GetJobDocument: {
@@ -150,7 +166,10 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet): O
     DescribeJobExecution: {
       honours: ["jobId", "thingName", "executionNumber"],
       handle: (input) => ({
-        execution: controlPlaneExecution(executionOf(input.jobId, input.thingName, input.executionNumber)),
+        execution: controlPlaneExecution(
+          executionOf(input.jobId, input.thingName, input.executionNumber),
+          engine.secondsBeforeTimedOut(executionOf(input.jobId, input.thingName, input.executionNumber)),
+        ),
       }),
     },
     ListJobExecutionsForJob: {

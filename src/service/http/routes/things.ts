@@ -2,12 +2,13 @@
 import { ServiceError } from "../../errors.ts";
 import type { Fleet } from "../../registry/fleet.ts";
 import type { ThingTypes } from "../../registry/thing-types.ts";
+import type { Identity } from "../../identity/identity.ts";
 import type { Input, Operations } from "../router.ts";
 import { page, thingArn, thingAttribute, thingDescription, withToken } from "../shapes.ts";
 
 const attributesOf = (input: Input): Record<string, string> => input.attributePayload?.attributes ?? {};
 
-export function thingRoutes(fleet: Fleet, types: ThingTypes): Operations {
+export function thingRoutes(fleet: Fleet, types: ThingTypes, identity?: Identity): Operations {
   return {
     CreateThing: {
       honours: ["thingName", "thingTypeName", "attributePayload"],
@@ -62,6 +63,12 @@ export function thingRoutes(fleet: Fleet, types: ThingTypes): Operations {
             `The version of thing ${t.thingName} is ${t.version}, not the expected ${input.expectedVersion}`,
           );
         }
+        // AWS's precondition and message: principals are detached first.
+        if ((identity?.principalsOf(input.thingName).length ?? 0) > 0)
+          throw new ServiceError(
+            "InvalidRequest",
+            `Cannot delete. Thing ${input.thingName} is still attached to one or more principals`,
+          );
         fleet.deleteThing(input.thingName);
       },
     },

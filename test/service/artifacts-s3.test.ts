@@ -1,0 +1,195 @@
+/**
+ * Artifacts as AWS serves them: the service's S3 subset driven by the AWS CLI (`aws s3 mb/cp/ls`,
+ * a file over the multipart threshold up and down, byte-identical), a package version whose
+ * artifact is there, and a job whose document gets a pre-signed URL at each delivery — fetched by
+ * curl before expiry, after it (the clock advanced), and altered (403 in S3's XML shape).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  CreateJobCommand,
+  CreatePackageCommand,
+  CreatePackageVersionCommand,
+  CreateThingCommand,
+  DescribeJobCommand,
+  type IoTClient,
+  UpdatePackageVersionCommand,
+} from "@aws-sdk/client-iot";
+import { createLogger } from "../../src/log/logger.ts";
+import { type RunningService, startService } from "../../src/service/service.ts";
+import { ManualClock } from "../../src/util/clock.ts";
+import { Device, iotClient, thingArn, versionArn } from "../helpers/local-service.ts";
+import { tempDir } from "../helpers/temp.ts";
+
+const hasCli = Bun.spawnSync(["sh", "-c", "command -v aws && command -v curl"]).exitCode === 0;
+if (!hasCli) console.warn("artifacts-s3: the AWS CLI or curl is missing; those tests are skipped");
+
+const clock = new ManualClock(Date.now());
+let service: RunningService;
+let iot: IoTClient;
+const dir = tempDir("s3-files-");
+const env = {
+  ...process.env,
+  AWS_ACCESS_KEY_ID: "local",
+  AWS_SECRET_ACCESS_KEY: "local",
+  AWS_DEFAULT_REGION: "us-east-1",
+  AWS_PAGER: "",
+};
+
+async function aws(...args: string[]): Promise<{ code: number; out: string }> {
+  const quiet = args[1] === "cp" || args[1] === "rm" ? ["--only-show-errors"] : [];
+  const p = Bun.spawn(["aws", ...args, "--endpoint-url", service.httpUrl, ...quiet], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env,
+  });
+  const [code, out, err] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  return { code, out: out + err };
+}
+
+async function curl(url: string): Promise<{ status: number; body: Buffer }> {
+  const out = join(dir, `curl-${randomBytes(4).toString("hex")}`);
+  const p = Bun.spawn(["curl", "-s", "-o", out, "-w", "%{http_code}", url], { stdout: "pipe" });
+  const status = Number(await new Response(p.stdout).text());
+  await p.exited;
+  return { status, body: readFileSync(out) };
+}
+
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+const big = randomBytes(20 * 1024 * 1024 + 123); // over the CLI's 8 MB multipart threshold
+
+beforeAll(async () => {
+  service = await startService({
+    dataDir: tempDir("s3-data-"),
+    host: "127.0.0.1",
+    mqttPort: 0,
+    httpPort: 0,
+    clock,
+    log: createLogger({ level: "ERROR", type: "stdout", fd: 2 }),
+  });
+  iot = iotClient(service.httpUrl);
+  writeFileSync(join(dir, "big.bin"), big);
+});
+afterAll(() => service.stop());
+
+describe.skipIf(!hasCli)("the S3 subset with the AWS CLI", () => {
+  test("mb, cp up (multipart) and down byte-identical, ls, rm", async () => {
+    expect(await aws("s3", "mb", "s3://artifacts")).toEqual({ code: 0, out: "make_bucket: artifacts\n" });
+    const up = await aws("s3", "cp", join(dir, "big.bin"), "s3://artifacts/pkg/1.0/big.bin");
+    expect(up).toEqual({ code: 0, out: "" });
+    const down = await aws("s3", "cp", "s3://artifacts/pkg/1.0/big.bin", join(dir, "down.bin"));
+    expect(down.code).toBe(0);
+    expect(sha256(readFileSync(join(dir, "down.bin")))).toBe(sha256(big));
+    const ls = await aws("s3", "ls", "s3://artifacts/", "--recursive");
+    expect(ls.out).toContain(`${big.length} pkg/1.0/big.bin`);
+    const top = await aws("s3", "ls", "s3://artifacts/");
+    expect(top.out).toContain("PRE pkg/");
+    expect((await aws("s3", "ls")).out).toContain("artifacts");
+    writeFileSync(join(dir, "tmp.txt"), "gone soon");
+    await aws("s3", "cp", join(dir, "tmp.txt"), "s3://artifacts/tmp.txt");
+    expect((await aws("s3", "rm", "s3://artifacts/tmp.txt")).code).toBe(0);
+    expect((await aws("s3", "ls", "s3://artifacts/tmp.txt")).code).not.toBe(0);
+    const missing = await aws("s3", "cp", "s3://artifacts/none", join(dir, "none"));
+    expect(missing.out).toContain("404");
+  }, 120_000);
+
+  test("GetObject with a Range answers 206 with the bytes asked for", async () => {
+    const r = await fetch(`${service.httpUrl}/artifacts/pkg/1.0/big.bin`, {
+      headers: {
+        range: "bytes=10-19",
+        authorization: "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/s3/aws4_request",
+      },
+    });
+    expect(r.status).toBe(206);
+    expect(r.headers.get("content-range")).toBe(`bytes 10-19/${big.length}`);
+    expect(Buffer.from(await r.arrayBuffer())).toEqual(big.subarray(10, 20));
+  });
+});
+
+describe.skipIf(!hasCli)("pre-signed URLs in job documents", () => {
+  let device: Device;
+  beforeAll(async () => {
+    await iot.send(new CreateThingCommand({ thingName: "dl-1" }));
+    await iot.send(new CreatePackageCommand({ packageName: "app" }));
+    await iot.send(
+      new CreatePackageVersionCommand({
+        packageName: "app",
+        versionName: "1.0",
+        artifact: { s3Location: { bucket: "artifacts", key: "pkg/1.0/big.bin", version: "1" } },
+        attributes: { sha256: sha256(big) },
+      }),
+    );
+    await iot.send(new UpdatePackageVersionCommand({ packageName: "app", versionName: "1.0", action: "PUBLISH" }));
+    device = await Device.connect(service.mqttUrl, "dl-1", ["$aws/things/{thing}/jobs/start-next/accepted"]);
+  });
+  afterAll(() => device.client.endAsync());
+
+  async function startNext(): Promise<Record<string, unknown>> {
+    const before = device.messages.length;
+    await device.publish("jobs/start-next", {});
+    const until = Date.now() + 5_000;
+    while (device.messages.length === before) {
+      if (Date.now() > until) throw new Error("no start-next reply");
+      await Bun.sleep(10);
+    }
+    return device.messages.at(-1)!.payload.execution.jobDocument;
+  }
+
+  test("without presignedUrlConfig the placeholder is refused at CreateJob", async () => {
+    const doc = { url: "${aws:iot:package:app:version:1.0:artifact-location:s3-presigned-url}" };
+    const r = iot.send(
+      new CreateJobCommand({
+        jobId: "dl-none",
+        targets: [thingArn("dl-1")],
+        document: JSON.stringify(doc),
+        destinationPackageVersions: [versionArn("app", "1.0")],
+      }),
+    );
+    expect(r).rejects.toThrow("presignedUrlConfig role ARN is required");
+  });
+
+  test("each delivery signs a fresh URL; curl gets the artifact before expiry, 403 after it and when altered", async () => {
+    const doc = {
+      version: "1.0",
+      url: "${aws:iot:package:app:version:1.0:artifact-location:s3-presigned-url}",
+      v2: "${aws:iot:s3-presigned-url-v2:https%3A%2F%2Fs3.us-east-1.amazonaws.com%2Fartifacts%2Fpkg%2F1.0%2Fbig.bin%3FversionId%3D1}",
+      sha256: "${aws:iot:package:app:version:1.0:attributes:sha256}",
+    };
+    await iot.send(
+      new CreateJobCommand({
+        jobId: "dl-1",
+        targets: [thingArn("dl-1")],
+        document: JSON.stringify(doc),
+        destinationPackageVersions: [versionArn("app", "1.0")],
+        presignedUrlConfig: { roleArn: "arn:aws:iam::123456789012:role/dl", expiresInSec: 60 },
+      }),
+    );
+    const described = (await iot.send(new DescribeJobCommand({ jobId: "dl-1" }))).job!;
+    expect(described.presignedUrlConfig).toEqual({ roleArn: "arn:aws:iam::123456789012:role/dl", expiresInSec: 60 });
+    const first = await startNext();
+    const url = first.url as string;
+    expect(url).toStartWith(`${service.httpUrl}/artifacts/pkg/1.0/big.bin?X-Amz-Algorithm=AWS4-HMAC-SHA256`);
+    expect(url).toContain("X-Amz-Expires=60");
+    expect((first.v2 as string).split("?")[0]).toBe(url.split("?")[0]);
+    const got = await curl(url);
+    expect(got.status).toBe(200);
+    expect(sha256(got.body)).toBe(first.sha256 as string);
+
+    const altered = await curl(url.replace("big.bin", "big.bin2"));
+    expect(altered.status).toBe(403);
+    expect(altered.body.toString()).toContain("<Code>SignatureDoesNotMatch</Code>");
+    const longer = await curl(url.replace("X-Amz-Expires=60", "X-Amz-Expires=600"));
+    expect(longer.status).toBe(403);
+
+    clock.advance(61_000);
+    const expired = await curl(url);
+    expect(expired.status).toBe(403);
+    expect(expired.body.toString()).toContain("<Code>AccessDenied</Code><Message>Request has expired</Message>");
+
+    const second = await startNext(); // the same execution again: a new delivery, a new URL
+    expect(second.url).not.toBe(url);
+    expect((await curl(second.url as string)).status).toBe(200);
+  }, 60_000);
+});

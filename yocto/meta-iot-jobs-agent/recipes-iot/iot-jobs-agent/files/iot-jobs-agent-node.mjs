@@ -1,0 +1,1 @@
+../../../../../dist/iot-jobs-agent-node.mjs
