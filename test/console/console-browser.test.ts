@@ -104,6 +104,26 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
     await page.getByLabel("Attributes (optional)").fill("channel=stable");
     await page.getByLabel("Artifact (optional)").fill("s3://lab-artifacts/agent-app/1.2.0.tar.gz");
     await page.getByRole("button", { name: "Create version" }).click();
+    // The artifact must be in the service's S3: the API's refusal shows as it is; uploaded, it passes.
+    await page.getByRole("alert").filter({ hasText: "does not exist" }).waitFor();
+    const s3 = (path: string, body?: string) =>
+      Bun.spawnSync([
+        "curl",
+        "-sf",
+        "-X",
+        "PUT",
+        "--aws-sigv4",
+        "aws:amz:us-east-1:s3",
+        "--user",
+        "local:local",
+        "-H",
+        "content-type: application/octet-stream",
+        ...(body ? ["--data-binary", body] : []),
+        `${svc.http}${path}`,
+      ]).exitCode;
+    expect(s3("/lab-artifacts")).toBe(0);
+    expect(s3("/lab-artifacts/agent-app/1.2.0.tar.gz", "not really a tarball")).toBe(0);
+    await page.getByRole("button", { name: "Create version" }).click();
     await page.getByText("s3://lab-artifacts/agent-app/1.2.0.tar.gz").waitFor();
     await page.getByRole("button", { name: "Publish 1.2.0" }).click();
     await page.getByRole("button", { name: "Deprecate 1.2.0" }).waitFor();

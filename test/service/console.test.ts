@@ -266,6 +266,25 @@ describe("/console over HTTP", () => {
     expect((await fetch(`${http}/console/api/jobs/missing`)).status).toBe(404);
   });
 
+  test("no secret: after CreateKeysAndCertificate no console view or event carries the private key", async () => {
+    const events = await fetch(`${http}/console/events`);
+    const reader = events.body!.getReader();
+    let text = "";
+    while (!text.includes("event: hello")) text += new TextDecoder().decode((await reader.read()).value);
+    const created = await fetch(`${http}/keys-and-certificate?setAsActive=true`, { method: "POST" });
+    expect(created.status).toBe(200);
+    const { keyPair } = (await created.json()) as { keyPair: { PrivateKey: string } };
+    expect(keyPair.PrivateKey).toContain("PRIVATE KEY");
+    while (!text.includes("event: change")) text += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    const body = keyPair.PrivateKey.split("\n")[1]!; // a line of the key's base64
+    for (const view of ["/jobs", "/things", "/groups", "/fleet-packages", "/packages"]) {
+      const out = await (await fetch(`${http}/console/api${view}`)).text();
+      expect([view, out.includes(body), out.includes("PRIVATE KEY")]).toEqual([view, false, false]);
+    }
+    expect([text.includes(body), text.includes("PRIVATE KEY")]).toEqual([false, false]);
+  });
+
   test("/console/events: a change made through the API arrives as one summary", async () => {
     const res = await fetch(`${http}/console/events`);
     expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
