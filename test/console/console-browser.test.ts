@@ -222,7 +222,6 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
     await page.getByRole("alert").filter({ hasText: "ResourceAlreadyExistsException" }).waitFor();
     await open("#/jobs");
     await page.getByRole("link", { name: "console-cancel" }).waitFor();
-    await shot("jobs");
   }, 30_000);
 
   test("cancel with force stops a running step on the compiled agent", async () => {
@@ -317,6 +316,9 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
   }, 45_000);
 
   test("accessibility basics: every control has a label; the form works from the keyboard", async () => {
+    await open("#/jobs"); // every job the tests above made
+    await page.getByRole("link", { name: "console-force" }).waitFor();
+    await shot("jobs");
     for (const view of ["#/create", "#/packages", "#/things", "#/jobs/console-doc"]) {
       await open(view);
       await page.waitForLoadState("networkidle");

@@ -191,7 +191,7 @@ function jobsPage() {
           h(
             "tr",
             {},
-            ["Job", "Status", "Progress", "Targets", "Created"].map((t) => h("th", { scope: "col" }, t)),
+            ["Job", "Status", "Progress", "Target selection", "Created"].map((t) => h("th", { scope: "col" }, t)),
           ),
         ),
         body,
