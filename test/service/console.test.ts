@@ -191,6 +191,12 @@ describe("/console over HTTP", () => {
     expect((await fetch(`${http}/console/nope.js`)).status).toBe(404);
   });
 
+  test("the page's script parses (checked here too, for machines without chromium)", async () => {
+    const js = await (await fetch(`${http}/console/app.js`)).text();
+    expect(() => new Bun.Transpiler({ loader: "js" }).transformSync(js)).not.toThrow();
+    expect(() => new Bun.Transpiler({ loader: "js" }).transformSync(`${js}\n}`)).toThrow(); // the check can fail
+  });
+
   test("a foreign Host (DNS rebinding) is refused, reads included; the console only reads", async () => {
     const rebound = await fetch(`${http}/console/api/things`, { headers: { host: "evil.example" } });
     expect(rebound.status).toBe(400);
