@@ -163,6 +163,7 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
     await page
       .getByLabel("Destination package versions")
       .fill("arn:aws:iot:us-east-1:123456789012:package/agent-app/version/$default");
+    await page.getByLabel(/^Roll-out rate/).fill("5");
     await shot("create-job");
     await page.getByRole("button", { name: "Create job" }).click();
     await page.waitForURL(/#\/jobs\/console-doc$/);
@@ -175,6 +176,7 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
     await expect(page.getByLabel("Job configuration").textContent()).resolves.toContain(
       "package/agent-app/version/1.2.0",
     );
+    await expect(page.getByLabel("Job configuration").textContent()).resolves.toContain('"maximumPerMinute": 5');
     await page.waitForTimeout(600); // the next coalesced event redraws the chart
     await shot("job");
     await open("#/things");

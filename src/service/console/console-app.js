@@ -510,6 +510,7 @@ async function createPage() {
     h("option", { value: "CONTINUOUS" }, "CONTINUOUS"),
   );
   const packageVersions = h("input", { placeholder: "arn:aws:iot:…:package/NAME/version/VERSION, …" });
+  const perMinute = h("input", { type: "number", min: 1, max: 1000, inputmode: "numeric" });
   const chosen = new Set();
   let managed; // the described managed template
 
@@ -591,6 +592,12 @@ async function createPage() {
     ),
     field("job-selection", "Target selection", selection),
     field("job-packages", "Destination package versions (optional, comma-separated ARNs)", packageVersions),
+    field(
+      "job-rate",
+      "Roll-out rate (optional, things per minute)",
+      perMinute,
+      "jobExecutionsRolloutConfig.maximumPerMinute, 1 to 1000",
+    ),
     h("div.actions", {}, h("button.primary", { type: "submit" }, "Create job")),
   );
   page("Create a job", message, h("section", {}, form));
@@ -649,6 +656,12 @@ async function createPage() {
       .map((s) => s.trim())
       .filter(Boolean);
     if (versions.length) body.destinationPackageVersions = versions;
+    if (perMinute.value) {
+      const rate = Number(perMinute.value);
+      const valid = Number.isInteger(rate) && rate >= 1 && rate <= 1000;
+      ok = setError(perMinute, valid ? undefined : "A whole number from 1 to 1000.") && ok;
+      body.jobExecutionsRolloutConfig = { maximumPerMinute: rate };
+    }
     if (source.value === "document") {
       try {
         JSON.parse(documentText.value);
