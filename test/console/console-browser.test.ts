@@ -164,7 +164,7 @@ describe.skipIf(!haveChromium)("console in chromium", () => {
       .getByLabel("Destination package versions")
       .fill("arn:aws:iot:us-east-1:123456789012:package/agent-app/version/$default");
     await page.getByLabel(/^Roll-out rate/).fill("5");
-    await shot("create-job", true);
+    await shot("create-job");
     await page.getByRole("button", { name: "Create job" }).click();
     await page.waitForURL(/#\/jobs\/console-doc$/);
     // No reload from here on: the page follows /console/events.
