@@ -139,6 +139,30 @@ describe("jobs", () => {
   });
 });
 
+describe("deleting a group is leaving it (found by the review of the issue 11 fixes)", () => {
+  test("a child group deleted under a CONTINUOUS job's parent: its things' QUEUED executions are REMOVED", async () => {
+    await iot.send(new Iot.CreateThingGroupCommand({ thingGroupName: "del-p" }));
+    await iot.send(new Iot.CreateThingGroupCommand({ thingGroupName: "del-c", parentGroupName: "del-p" }));
+    await iot.send(new Iot.CreateThingCommand({ thingName: "del-t1" }));
+    await iot.send(new Iot.AddThingToThingGroupCommand({ thingGroupName: "del-c", thingName: "del-t1" }));
+    await iot.send(new Iot.CreateJobCommand({ jobId: "del-cont", targets: [groupArn("del-p")], document: doc, targetSelection: "CONTINUOUS" }));
+    expect((await iot.send(new Iot.DescribeJobExecutionCommand({ jobId: "del-cont", thingName: "del-t1" }))).execution?.status).toBe("QUEUED");
+    await iot.send(new Iot.DeleteThingGroupCommand({ thingGroupName: "del-c" }));
+    expect((await iot.send(new Iot.DescribeJobExecutionCommand({ jobId: "del-cont", thingName: "del-t1" }))).execution?.status).toBe("REMOVED");
+    const d = await device("del-t1");
+    expect((await d.request("jobs/start-next", {})).payload.execution).toBeUndefined();
+  });
+
+  test("a dynamic group deleted under its CONTINUOUS job: its members' QUEUED executions are REMOVED", async () => {
+    await iot.send(new Iot.CreateDynamicThingGroupCommand({ thingGroupName: "del-dyn", queryString: "attributes.deldyn:1" }));
+    await iot.send(new Iot.CreateThingCommand({ thingName: "del-t2", attributePayload: { attributes: { deldyn: "1" } } }));
+    await iot.send(new Iot.CreateJobCommand({ jobId: "del-dyn-job", targets: [groupArn("del-dyn")], document: doc, targetSelection: "CONTINUOUS" }));
+    expect((await iot.send(new Iot.DescribeJobExecutionCommand({ jobId: "del-dyn-job", thingName: "del-t2" }))).execution?.status).toBe("QUEUED");
+    await iot.send(new Iot.DeleteDynamicThingGroupCommand({ thingGroupName: "del-dyn" }));
+    expect((await iot.send(new Iot.DescribeJobExecutionCommand({ jobId: "del-dyn-job", thingName: "del-t2" }))).execution?.status).toBe("REMOVED");
+  });
+});
+
 describe("dynamic groups follow shadows", () => {
   test("a shadow update moves a thing into and out of a group whose query reads the shadow", async () => {
     await iot.send(new Iot.CreateThingCommand({ thingName: "dg-1" }));
