@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../../src/protocol/json-depth.ts";
-import { type RunningService } from "../../src/service/service.ts";
+import type { RunningService } from "../../src/service/service.ts";
 import { Device, startLocalService } from "../helpers/local-service.ts";
 
 describe("JSON nesting bound (found by the review of the issue 11 fixes)", () => {

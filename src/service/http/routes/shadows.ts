@@ -44,7 +44,8 @@ export function shadowRoutes(
         } catch {
           throw new ServiceError("InvalidRequest", "Invalid JSON");
         }
-        if (body === undefined) throw new ServiceError("InvalidRequest", `The payload nests deeper than ${MAX_JSON_DEPTH} levels`);
+        if (body === undefined)
+          throw new ServiceError("InvalidRequest", `The payload nests deeper than ${MAX_JSON_DEPTH} levels`);
         const name: string = input.shadowName ?? "";
         const res = shadows.update(input.thingName, name, body, raw.length);
         if (!res.ok) throw res.error; // the shadow service fails with the service's ServiceError
