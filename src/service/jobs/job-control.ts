@@ -634,6 +634,7 @@ export class JobControl {
   }
 
   /** DeleteJob: without force only a job that is not IN_PROGRESS and has nothing IN_PROGRESS (AWS). */
+  /** [CP-DeleteJob] Without force only a COMPLETED or CANCELED job with nothing IN_PROGRESS goes. */
   deleteJob(jobId: string, force: boolean): void {
     const job = this.job(jobId);
     if (!force && job.status === "IN_PROGRESS") {
