@@ -7,7 +7,7 @@
  * load on the local service with a bystander's latency and the service's memory bounded.
  * `knownDefect` names the red-team defect that fails a scenario on main until its fix is merged.
  */
-import { CreateDynamicThingGroupCommand, CreateJobCommand, DeleteJobCommand, DescribeThingCommand } from "@aws-sdk/client-iot";
+import { CancelJobCommand, CreateDynamicThingGroupCommand, CreateJobCommand, DeleteJobCommand, DescribeThingCommand } from "@aws-sdk/client-iot";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -91,8 +91,8 @@ async function bystanderBound(latencyMs: number, rssMb: number, load: (svc: Awai
       await watcher;
     }
     peak = Math.max(peak, svc.rssMb());
-    if (worst > latencyMs) throw new Error(`a bystander's DescribeThing took ${worst.toFixed(0)} ms (bound ${latencyMs} ms)`);
-    if (peak - base > rssMb) throw new Error(`the service grew by ${(peak - base).toFixed(0)} MB (bound ${rssMb} MB)`);
+    const measured = `bystander's slowest DescribeThing ${worst.toFixed(0)} ms (bound ${latencyMs}), service RSS +${(peak - base).toFixed(0)} MB (bound ${rssMb})`;
+    if (worst > latencyMs || peak - base > rssMb) throw new Error(measured);
   } finally {
     svc.proc.kill("SIGKILL");
     await svc.proc.exited;
@@ -255,6 +255,29 @@ export const CLASS_SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: "identity reuse: a job deleted (force) while its step runs (half the trials force-canceled while disconnected first), created again with the same id",
+    promise: "the old run's terminal update does not land on the new execution: the new job's step runs",
+    knownDefect: "agent 15, and NEW-1 in the fuzz branch's report (the old run's SUCCEEDED lands on the re-created execution)",
+    setUp: () => serviceEnv({ withProxy: true }),
+    async trial(env, i) {
+      const thing = await newThing(env);
+      startAgent(env, thing, env.proxy!.url);
+      const jobId = `redo-${i}`;
+      const old = await runWork(env, thing, jobId, 1);
+      await untilTrue(() => starts(old.log) > 0, 5000);
+      await Bun.sleep(random(0, 500));
+      // Half the trials: a force-cancel while the connection is down first (as seeds of the fuzzer did).
+      if (i % 2 === 1) {
+        env.proxy!.cut();
+        await env.iot!.send(new CancelJobCommand({ jobId, force: true }));
+      }
+      await env.iot!.send(new DeleteJobCommand({ jobId, force: true }));
+      const fresh = await runWork(env, thing, jobId, 0);
+      const e = await terminal(env, jobId, thing, 20_000);
+      if (e.status !== "SUCCEEDED" || starts(fresh.log) !== 1) throw new Error(`the re-created job ended ${e.status} with its step started ${starts(fresh.log)} times`);
+    },
+  },
+  {
     name: "hostile strings in step names, arguments and output",
     promise: "the job ends FAILED (the step fails) with every statusDetails value free of control characters; every log line is one JSON object",
     knownDefect: "agent 06",
@@ -269,7 +292,15 @@ export const CLASS_SCENARIOS: Scenario[] = [
       const name = pick(HOSTILE).slice(0, 200);
       const text = pick(HOSTILE);
       const jobId = `hostile-${i}`;
-      const doc = { version: "1.0", includeStdOut: true, steps: [{ action: { name, type: "runHandler", input: { handler: "hostile.sh", args: [text], path: "default" } } }] };
+      // Two steps: failedStep (the failing step's name) is reported only when there is more than one.
+      const doc = {
+        version: "1.0",
+        includeStdOut: true,
+        steps: [
+          { action: { name: "first", type: "runCommand", input: { command: "true" } } },
+          { action: { name, type: "runHandler", input: { handler: "hostile.sh", args: [text], path: "default" } } },
+        ],
+      };
       await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: JSON.stringify(doc) }));
       const e = await terminal(env, jobId, thing, 20_000);
       const details = e.statusDetails?.detailsMap ?? {};
@@ -406,7 +437,7 @@ export const CLASS_SCENARIOS: Scenario[] = [
   },
   {
     name: "signals: SIGTERM in a random phase (starting, idle, step running, update in flight)",
-    promise: "the agent exits 0 within 5 s and releases its lock; restarted, it finishes the job SUCCEEDED",
+    promise: "the agent exits 0 within 5 s and releases its lock (143 before it set up its handler); restarted, it finishes the job SUCCEEDED",
     setUp: () => serviceEnv(),
     async trial(env, i) {
       const thing = await newThing(env);
@@ -424,8 +455,10 @@ export const CLASS_SCENARIOS: Scenario[] = [
       const t0 = Date.now();
       agent.proc.kill("SIGTERM");
       const code = await Promise.race([agent.proc.exited, Bun.sleep(5000).then(() => "timeout" as const)]);
-      if (code !== 0) throw new Error(`SIGTERM (${phase}): exit ${code} after ${Date.now() - t0} ms`);
-      if (existsSync(join(stateDir, "agent.lock"))) throw new Error(`SIGTERM (${phase}): the lock is left`);
+      // Before its handler is installed the runtime's default applies (143), which is fine: a lock
+      // left then names a dead pid, and is taken over.
+      if (code !== 0 && !(phase === "starting" && code === 143)) throw new Error(`SIGTERM (${phase}): exit ${code} after ${Date.now() - t0} ms`);
+      if (code === 0 && existsSync(join(stateDir, "agent.lock"))) throw new Error(`SIGTERM (${phase}): the lock is left`);
       startAgent(env, thing, env.service!.mqttUrl, stateDir);
       w ??= await runWork(env, thing, `term-${i}`, 0);
       const e = await w.done();
@@ -465,21 +498,21 @@ export const CLASS_SCENARIOS: Scenario[] = [
     },
   },
   {
-    name: "service load: a requester that never reads its socket (20,000 get requests for a 32 KB document)",
-    promise: "a bystander's DescribeThing within 1 s; the service grows by at most 300 MB",
+    name: "service load: a requester that never reads its socket (50,000 get requests for a 32 KB document)",
+    promise: "a bystander's DescribeThing within 1 s; the service grows by at most 200 MB",
     knownDefect: "service 02",
     maxTrials: 20,
     setUp: async () => ({ handlers: "", agents: [], async tearDown() {} }),
     async trial() {
-      await bystanderBound(1000, 300, async (svc) => {
+      await bystanderBound(1000, 200, async (svc) => {
         const { CreateThingCommand } = await import("@aws-sdk/client-iot");
         await svc.iot.send(new CreateThingCommand({ thingName: "hog" }));
         await svc.iot.send(new CreateJobCommand({ jobId: "big", targets: [thingArn("hog")], document: JSON.stringify({ pad: "x".repeat(32_000) }) }));
         const hog = await mqtt.connectAsync(svc.mqtt, { clientId: "hog", reconnectPeriod: 0 });
         await hog.subscribeAsync("$aws/things/hog/jobs/big/get/#", { qos: 0 });
         (hog as unknown as { stream: { pause(): void } }).stream.pause(); // never reads again
-        for (let n = 0; n < 20_000; n++) hog.publish("$aws/things/hog/jobs/big/get", "{}", { qos: 0 });
-        await Bun.sleep(3000);
+        for (let n = 0; n < 50_000; n++) hog.publish("$aws/things/hog/jobs/big/get", "{}", { qos: 0 });
+        await Bun.sleep(4000);
         hog.end(true);
       });
     },
@@ -501,7 +534,13 @@ export const CLASS_SCENARIOS: Scenario[] = [
             socket.on("error", () => {});
             // CONNECT with a remaining length of 250 MB, then 40 MB of it.
             socket.write(Buffer.from([0x10, 0xff, 0xff, 0xff, 0x77]));
-            for (let n = 0; n < 40 && !socket.destroyed; n++) if (!socket.write(chunk)) await new Promise((r) => socket.once("drain", r).once("close", r));
+            for (let n = 0; n < 40 && !socket.destroyed; n++) {
+              if (socket.write(chunk)) continue;
+              await new Promise<void>((resolve) => {
+                const done = () => (socket.off("drain", done), socket.off("close", done), resolve());
+                socket.on("drain", done).on("close", done);
+              });
+            }
             await Bun.sleep(500);
             socket.destroy();
           }),

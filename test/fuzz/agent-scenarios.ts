@@ -147,7 +147,11 @@ export async function runAgentScenario(env: AgentScenarioEnv, rng: SeededRandom)
     return JSON.stringify({
       version: "1.0",
       includeStdOut: stdout,
-      steps: [{ action: { name, type: "runHandler", input: { handler: "step.sh", args: [job.mark, logs, seconds.toFixed(2), job.mode, job.secret ?? name], path: "default" } } }],
+      steps: [
+        // A failing step's name is reported (failedStep) only when there is more than one step.
+        ...(job.mode === "hostile-name" ? [{ action: { name: "first", type: "runCommand", input: { command: "true" } } }] : []),
+        { action: { name, type: "runHandler", input: { handler: "step.sh", args: [job.mark, logs, seconds.toFixed(2), job.mode, job.secret ?? name], path: "default" } } },
+      ],
     });
   };
 
