@@ -7,13 +7,16 @@
  * load on the local service with a bystander's latency and the service's memory bounded.
  * `knownDefect` names the red-team defect that fails a scenario on main until its fix is merged.
  */
-import { CancelJobCommand, CreateDynamicThingGroupCommand, CreateJobCommand, DeleteJobCommand, DescribeThingCommand } from "@aws-sdk/client-iot";
+import { CancelJobCommand, CreateDynamicThingGroupCommand, CreateJobCommand, DeleteJobCommand, DescribeJobExecutionCommand, DescribeThingCommand } from "@aws-sdk/client-iot";
+import { createLogger } from "../../src/log/logger.ts";
+import { startService } from "../../src/service/service.ts";
+import { ManualClock } from "../../src/util/clock.ts";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { spawnService } from "../helpers/executables.ts";
-import { iotClient, thingArn } from "../helpers/local-service.ts";
+import { Device, iotClient, thingArn } from "../helpers/local-service.ts";
 import { Mosquitto } from "../helpers/mosquitto.ts";
 import { startTimeOf } from "../helpers/proc-scan.ts";
 import { REPO_ROOT, tempDir, writeHandler } from "../helpers/temp.ts";
@@ -186,6 +189,51 @@ export const CLASS_SCENARIOS: Scenario[] = [
       const updates = env.proxy!.fromClients.filter((m) => m.topic === `$aws/things/${thing}/jobs/${jobId}/update`).length;
       // Replies come within milliseconds here: a huge retry period must never fire; a tiny one may, a few times.
       if (huge ? updates > 2 : updates > 40) throw new Error(`${updates} update requests for one job (retry ${huge ? "3e7" : "0.01"} s)`);
+    },
+  },
+  {
+    name: "time: the service's injected clock jumps (back a year, forward short of the timeout, forward past it, forward 50 years)",
+    promise: "an IN_PROGRESS execution times out only once its deadline has passed on the clock, exactly once; timeouts of 0 or 2^53 minutes are refused (400) and create nothing",
+    async setUp() {
+      const clock = new ManualClock(Date.UTC(2026, 5, 1));
+      const service = await startService({ dataDir: undefined, host: "127.0.0.1", mqttPort: 0, httpPort: 0, minuteMs: 60_000, clock, log: createLogger({ level: "ERROR", type: "stdout", fd: 2 }) });
+      return { service, iot: iotClient(service.httpUrl), clock, handlers: "", agents: [], tearDown: () => service.stop() } as Env & { clock: ManualClock };
+    },
+    async trial(env, i) {
+      const clock = (env as Env & { clock: ManualClock }).clock;
+      const thing = await newThing(env);
+      const minutes = 1 + Math.floor(random(0, 10));
+      for (const bad of [0, 2 ** 53, -1, 10081]) {
+        const r = await env.iot!.send(new CreateJobCommand({ jobId: `badtimeout-${i}-${bad}`, targets: [thingArn(thing)], document: "{}", timeoutConfig: { inProgressTimeoutInMinutes: bad } })).catch((e) => e as { $metadata?: { httpStatusCode?: number } });
+        if ((r as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 400) throw new Error(`inProgressTimeoutInMinutes ${bad}: not refused with 400`);
+        const seen = await env.iot!.send(new DescribeJobExecutionCommand({ jobId: `badtimeout-${i}-${bad}`, thingName: thing })).then(() => true, () => false);
+        if (seen) throw new Error(`a refused job (timeout ${bad}) has an execution`);
+      }
+      const jobId = `clock-${i}`;
+      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: "{}", timeoutConfig: { inProgressTimeoutInMinutes: minutes } }));
+      const device = await Device.connect(env.service!.mqttUrl, thing, [`$aws/things/${thing}/jobs/#`]);
+      try {
+        const started = await device.request("jobs/start-next", {});
+        if (started.payload?.execution?.status !== "IN_PROGRESS") throw new Error(`start-next: ${JSON.stringify(started.payload)}`);
+        const status = async () => (await env.iot!.send(new DescribeJobExecutionCommand({ jobId, thingName: thing }))).execution!.status;
+        const sweep = () => Bun.sleep(1100); // the service sweeps deadlines every second (real time)
+        clock.set(clock.now() - 365 * 86_400_000);
+        await sweep();
+        if ((await status()) !== "IN_PROGRESS") throw new Error(`after a jump back a year: ${await status()}`);
+        clock.set(clock.now() + 365 * 86_400_000 + minutes * 60_000 - 1000);
+        await sweep();
+        if ((await status()) !== "IN_PROGRESS") throw new Error(`1 s before the deadline: ${await status()}`);
+        clock.advance(2000);
+        await sweep();
+        if ((await status()) !== "TIMED_OUT") throw new Error(`after the deadline: ${await status()}`);
+        const version = (await env.iot!.send(new DescribeJobExecutionCommand({ jobId, thingName: thing }))).execution!.versionNumber;
+        clock.advance(50 * 365 * 86_400_000);
+        await sweep();
+        const after = (await env.iot!.send(new DescribeJobExecutionCommand({ jobId, thingName: thing }))).execution!;
+        if (after.status !== "TIMED_OUT" || after.versionNumber !== version) throw new Error(`a second transition after 50 years: ${after.status} v${after.versionNumber}`);
+      } finally {
+        await device.close();
+      }
     },
   },
   {
