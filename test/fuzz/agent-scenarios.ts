@@ -40,6 +40,12 @@ import { tempDir, writeHandler } from "../helpers/temp.ts";
 import { TcpProxy } from "../faults/tcp-proxy.ts";
 
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED"]);
+/**
+ * Kinds of jobs and events left out of the mix (comma-separated, e.g. "hostile-name,reboot"): to
+ * look past a known defect that a kind triggers in most runs.
+ */
+const WITHOUT = new Set((process.env.IOT_JOBS_SCENARIO_WITHOUT ?? "").split(",").filter(Boolean));
+const without = <T>(items: readonly (readonly [number, T])[]) => items.map(([w, v]) => [WITHOUT.has(String(v)) ? 0 : w, v] as const);
 /** How long a scenario's agent may take to finish everything once the events stop. */
 const QUIET_DEADLINE_MS = Number(process.env.IOT_JOBS_SCENARIO_QUIET_MS ?? 60_000);
 
@@ -156,7 +162,7 @@ export async function runAgentScenario(env: AgentScenarioEnv, rng: SeededRandom)
   };
 
   const createJob = async (jobId: string) => {
-    const mode = rng.weighted<Mode>([[5, "ok"], [2, "fail"], [2, "child"], [1, "stubborn"], [2, "secret"], [1, "hostile-name"]]);
+    const mode = rng.weighted<Mode>(without([[5, "ok"], [2, "fail"], [2, "child"], [1, "stubborn"], [2, "secret"], [1, "hostile-name"]]));
     let secret: string | undefined;
     if (mode === "secret") {
       const s = plantedSecret(rng);
@@ -186,7 +192,7 @@ export async function runAgentScenario(env: AgentScenarioEnv, rng: SeededRandom)
   startAgent();
   const count = rng.int(3, 10);
   for (let n = 0; n < count; n++) {
-    const kind = rng.weighted<string>([
+    const kind = rng.weighted<string>(without([
       [6, "arrive"],
       [2, "cancel"],
       [1, "cancel-execution"],
@@ -195,7 +201,7 @@ export async function runAgentScenario(env: AgentScenarioEnv, rng: SeededRandom)
       [2, "restart"],
       [1, "reboot"],
       [2, "pause"],
-    ]);
+    ]));
     const target = live().length > 0 ? rng.pick(live()) : undefined;
     if (kind === "arrive" || (target === undefined && ["cancel", "cancel-execution", "delete-recreate"].includes(kind))) {
       await createJob(`${thing}-j${n}`);
