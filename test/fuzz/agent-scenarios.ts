@@ -44,10 +44,14 @@ const TERMINAL = new Set(["SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOV
  * Kinds of jobs and events left out of the mix (comma-separated, e.g. "hostile-name,reboot"): to
  * look past a known defect that a kind triggers in most runs.
  */
-const WITHOUT = new Set((process.env.IOT_JOBS_SCENARIO_WITHOUT ?? "").split(",").filter(Boolean));
-const without = <T>(items: readonly (readonly [number, T])[]) => items.map(([w, v]) => [WITHOUT.has(String(v)) ? 0 : w, v] as const);
-/** How long a scenario's agent may take to finish everything once the events stop. */
-const QUIET_DEADLINE_MS = Number(process.env.IOT_JOBS_SCENARIO_QUIET_MS ?? 60_000);
+export const withoutFromEnv = (): Set<string> => new Set((process.env.IOT_JOBS_SCENARIO_WITHOUT ?? "").split(",").filter(Boolean));
+
+export interface AgentScenarioOptions {
+  /** Kinds left out (default: IOT_JOBS_SCENARIO_WITHOUT). */
+  readonly without?: ReadonlySet<string>;
+  /** How long the agent may take to finish everything once the events stop (IOT_JOBS_SCENARIO_QUIET_MS, 60 s). */
+  readonly quietMs?: number;
+}
 
 type Mode = "ok" | "fail" | "child" | "stubborn" | "secret" | "hostile-name";
 
@@ -118,7 +122,10 @@ const HOSTILE_NAMES = ["esc\u001b[31mred", "nul\u0000byte", "bell\u0007tab\tcr\r
 let scenarioThings = 0;
 
 /** Runs one scenario; returns the broken invariants (empty: clean) and a replayable event log. */
-export async function runAgentScenario(env: AgentScenarioEnv, rng: SeededRandom): Promise<{ violations: string[]; events: string[] }> {
+export async function runAgentScenario(env: AgentScenarioEnv, rng: SeededRandom, options: AgentScenarioOptions = {}): Promise<{ violations: string[]; events: string[] }> {
+  const left = options.without ?? withoutFromEnv();
+  const quietMs = options.quietMs ?? Number(process.env.IOT_JOBS_SCENARIO_QUIET_MS ?? 60_000);
+  const without = <T>(items: readonly (readonly [number, T])[]) => items.map(([w, v]) => [left.has(String(v)) ? 0 : w, v] as const);
   const thing = `scn-${process.pid}-${++scenarioThings}`;
   await env.iot.send(new CreateThingCommand({ thingName: thing }));
   const logs = tempDir("scenario-logs-");
@@ -259,8 +266,8 @@ export async function runAgentScenario(env: AgentScenarioEnv, rng: SeededRandom)
   return { violations, events };
 
   async function checkInvariants(): Promise<void> {
-    // 1. Nothing stuck: the agent gets until QUIET_DEADLINE_MS to finish every execution.
-    const until = Date.now() + QUIET_DEADLINE_MS;
+    // 1. Nothing stuck: the agent gets until quietMs to finish every execution.
+    const until = Date.now() + quietMs;
     let executions: { jobId: string; status: string; details: Record<string, string>; executionNumber?: number }[] = [];
     for (;;) {
       const list = await env.iot.send(new ListJobExecutionsForThingCommand({ thingName: thing, maxResults: 100 }));
@@ -277,7 +284,7 @@ export async function runAgentScenario(env: AgentScenarioEnv, rng: SeededRandom)
       await Bun.sleep(100);
     }
     for (const e of executions) {
-      if (!TERMINAL.has(e.status)) violations.push(`stuck: ${e.jobId} is ${e.status} ${QUIET_DEADLINE_MS / 1000} s after the last event`);
+      if (!TERMINAL.has(e.status)) violations.push(`stuck: ${e.jobId} is ${e.status} ${quietMs / 1000} s after the last event`);
     }
     // 7. The agent is alive.
     if (agent!.proc.exitCode !== null) violations.push(`the agent exited (${agent!.proc.exitCode}): ${agent!.lines.slice(-5).join(" | ")}`);
