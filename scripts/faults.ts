@@ -1,5 +1,5 @@
 /**
- * npm run test:faults [-- --trials N] [--only TEXT] [--known]: every fault-injection scenario of
+ * npm run test:faults [-- --trials N] [--only TEXT]… [--known]: every fault-injection scenario of
  * test/faults/scenarios.ts and class-scenarios.ts, N trials each (default 100; a heavy load case may
  * cap it with maxTrials), against real processes and a real broker. Scenarios marked with a known
  * defect are skipped (and listed) unless --known. Prints `scenario | trials | passed` and the first
@@ -12,14 +12,14 @@ import { removeTempDirs } from "../test/helpers/temp.ts";
 const args = process.argv.slice(2);
 const at = args.indexOf("--trials");
 const trials = at === -1 ? 100 : Number(args[at + 1]);
-const onlyAt = args.indexOf("--only");
-const only = onlyAt === -1 ? undefined : args[onlyAt + 1];
+/** Every `--only TEXT` (it may repeat): scenarios whose name holds one of them. */
+const only = args.flatMap((a, i) => (a === "--only" && args[i + 1] !== undefined ? [args[i + 1]!] : []));
 const known = args.includes("--known");
 
 const rows: string[] = [];
 let failed = 0;
 const started = Date.now();
-for (const s of ALL_SCENARIOS.filter((x) => !only || x.name.includes(only))) {
+for (const s of ALL_SCENARIOS.filter((x) => only.length === 0 || only.some((o) => x.name.includes(o)))) {
   if (s.knownDefect && !known) {
     rows.push(`| ${s.name} | — | — | — | skipped: fails on main, known defect ${s.knownDefect} (--known runs it) |`);
     console.error(`${s.name}: skipped (known defect ${s.knownDefect})`);
