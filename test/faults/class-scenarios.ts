@@ -348,6 +348,41 @@ export const CLASS_SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: "identity reuse: clientTokens across agent restarts (SIGKILL and SIGTERM) and reconnects",
+    promise: "every request the agent sends carries a clientToken it never used before",
+    setUp: () => serviceEnv({ withProxy: true }),
+    async trial(env, i) {
+      const thing = await newThing(env);
+      const stateDir = tempDir("fault-state-");
+      let agent = startAgent(env, thing, env.proxy!.url, stateDir);
+      for (let n = 0; n < 3; n++) {
+        const w = await runWork(env, thing, `tokens-${i}-${n}`, 0.1);
+        await w.done();
+        if (n === 0) env.proxy!.cut();
+        if (n === 1) {
+          await agent.kill(pick(["SIGKILL", "SIGTERM"] as const));
+          agent = startAgent(env, thing, env.proxy!.url, stateDir);
+        }
+      }
+      const tokens = env.proxy!.fromClients
+        .filter((m) => m.topic.startsWith(`$aws/things/${thing}/`))
+        .flatMap((m) => {
+          try {
+            const token = (JSON.parse(m.payload) as { clientToken?: unknown }).clientToken;
+            return typeof token === "string" ? [token] : [];
+          } catch {
+            return [];
+          }
+        });
+      if (tokens.length < 6) throw new Error(`only ${tokens.length} requests carried a clientToken`);
+      const seen = new Set<string>();
+      for (const t of tokens) {
+        if (seen.has(t)) throw new Error(`clientToken ${t} used twice`);
+        seen.add(t);
+      }
+    },
+  },
+  {
     name: "hostile strings in step names, arguments and output",
     promise: "the job ends FAILED (the step fails) with every statusDetails value free of control characters; every log line is one JSON object",
     knownDefect: "agent 06",

@@ -134,6 +134,8 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
     const set = <K>(map: Map<K, Known>, key: K, r: Outcome, to: Known) => {
       if (r === "acked") map.set(key, to);
       else if (r === "unknown" && map.get(key) !== to) map.set(key, "unknown");
+      // A refused create of something never made: it must stay invisible.
+      else if (r === "refused" && to === "present" && !map.has(key)) map.set(key, "absent");
     };
     switch (kind) {
       case "create-thing": {
@@ -178,6 +180,7 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
         const r = await outcome(iot.send(new CreateJobCommand({ jobId, targets: [...new Set(targets)], document, targetSelection: snapshot ? "SNAPSHOT" : "CONTINUOUS" })));
         const before = model.jobs.get(jobId);
         if (r.outcome === "acked") model.jobs.set(jobId, { known: "present", document, snapshot });
+        else if (r.outcome === "refused" && before === undefined) model.jobs.set(jobId, { known: "absent", document: "", snapshot });
         else if (r.outcome === "unknown" && before?.known !== "present") model.jobs.set(jobId, { known: "unknown", document, snapshot });
         return `create-job ${jobId} ${targets.map((t) => t.split("/").pop()).join(",")} ${snapshot ? "SNAPSHOT" : "CONTINUOUS"}: ${r.outcome}${r.status ?? ""}`;
       }
