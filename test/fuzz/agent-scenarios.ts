@@ -53,7 +53,7 @@ export interface AgentScenarioOptions {
   readonly quietMs?: number;
 }
 
-type Mode = "ok" | "fail" | "child" | "stubborn" | "secret" | "hostile-name";
+type Mode = "ok" | "fail" | "child" | "stubborn" | "secret" | "secret-encoded" | "hostile-name";
 
 interface JobRecord {
   readonly jobId: string;
@@ -83,7 +83,7 @@ case "$5" in
   fail) sleep "$4"; echo "failing on purpose"; exit 3 ;;
   child) sleep "$4" & wait $! ;;
   stubborn) trap '' TERM; (trap '' TERM; sleep "$4"; :) & wait ;;
-  secret) printf '%s\\n' "$6"; sleep "$4" ;;
+  secret|secret-encoded) printf '%s\\n' "$6"; sleep "$4" ;;
   hostile-name) echo "$6"; exit 4 ;;
   *) sleep "$4" ;;
 esac
@@ -107,13 +107,27 @@ export async function startAgentScenarioEnv(): Promise<AgentScenarioEnv> {
   };
 }
 
-/** A planted secret: what must never show (the body), and how it is printed (the whole text). */
-function plantedSecret(rng: SeededRandom): { body: string; text: string } {
+/**
+ * A planted secret: what must never show (the body), and how it is printed (the whole text).
+ * `encoded`: the forms programs also print (JSON-escaped, HTML-escaped, URL-encoded, a SigV4
+ * header, an environment dump), which the redaction misses today (agent defect 11).
+ */
+function plantedSecret(rng: SeededRandom, encoded: boolean): { body: string; text: string } {
   const b64 = Array.from({ length: 48 }, () => rng.pick([..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"])).join("");
   const hex = Array.from({ length: 64 }, () => rng.pick([..."0123456789abcdef"])).join("");
+  const url = "https://bucket.s3.amazonaws.com/a.tgz?X-Amz-Algorithm=AWS4-HMAC-SHA256";
+  if (encoded) {
+    return rng.pick([
+      { body: hex, text: `{"url":"${url}\\u0026X-Amz-Signature=${hex}"}` },
+      { body: hex, text: `<a href="${url}&amp;X-Amz-Signature=${hex}">` },
+      { body: hex, text: `next=${encodeURIComponent(`${url}&X-Amz-Signature=${hex}`)}` },
+      { body: hex, text: `Authorization: AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20261130/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=${hex}` },
+      { body: b64, text: `AWS_SECRET_ACCESS_KEY=${b64}` },
+    ]);
+  }
   return rng.chance(0.5)
     ? { body: b64, text: `-----BEGIN PRIVATE KEY-----\n${b64}\n${b64.slice(0, 20)}==\n-----END PRIVATE KEY-----` }
-    : { body: hex, text: `https://bucket.s3.amazonaws.com/a.tgz?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=${hex}` };
+    : { body: hex, text: `${url}&X-Amz-Signature=${hex}` };
 }
 
 /** Step names with characters that reach failedStep and the logs. */
@@ -169,17 +183,17 @@ export async function runAgentScenario(env: AgentScenarioEnv, rng: SeededRandom,
   };
 
   const createJob = async (jobId: string) => {
-    const mode = rng.weighted<Mode>(without([[5, "ok"], [2, "fail"], [2, "child"], [1, "stubborn"], [2, "secret"], [1, "hostile-name"]]));
+    const mode = rng.weighted<Mode>(without([[5, "ok"], [2, "fail"], [2, "child"], [1, "stubborn"], [2, "secret"], [1, "secret-encoded"], [1, "hostile-name"]]));
     let secret: string | undefined;
-    if (mode === "secret") {
-      const s = plantedSecret(rng);
+    if (mode === "secret" || mode === "secret-encoded") {
+      const s = plantedSecret(rng, mode === "secret-encoded");
       secrets.push(s.body);
       secret = s.text;
     }
     const job: JobRecord = { jobId, mark: `${jobId}.g${++generation}`, mode, secret, canceled: false, deleted: false };
     // Children and stubborn steps run long enough to be canceled, killed or rebooted mid-way.
     const seconds = mode === "child" || mode === "stubborn" ? rng.int(200, 600) / 100 : rng.int(0, 120) / 100;
-    const doc = document(job, seconds, mode === "secret" || rng.chance(0.5));
+    const doc = document(job, seconds, mode.startsWith("secret") || rng.chance(0.5));
     for (let attempt = 0; ; attempt++) {
       try {
         await env.iot.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: doc }));
@@ -195,6 +209,8 @@ export async function runAgentScenario(env: AgentScenarioEnv, rng: SeededRandom,
   };
 
   const live = () => jobs.filter((j) => !j.deleted);
+  /** A control-plane refusal, noted under its event (e.g. a cancel of a job already finished). */
+  const noted = (error: unknown) => void events.push(`  → ${(error as Error).name}`);
 
   startAgent();
   const count = rng.int(3, 10);
@@ -215,19 +231,17 @@ export async function runAgentScenario(env: AgentScenarioEnv, rng: SeededRandom,
     } else if (kind === "cancel") {
       const force = rng.chance(0.5);
       target!.canceled = true;
-      await env.iot.send(new CancelJobCommand({ jobId: target!.jobId, force })).catch((e) => events.push(`  (${(e as Error).name})`));
       events.push(`cancel ${target!.jobId} force=${force}`);
+      await env.iot.send(new CancelJobCommand({ jobId: target!.jobId, force })).catch(noted);
     } else if (kind === "cancel-execution") {
       const force = rng.chance(0.7);
       target!.canceled = true;
-      await env.iot
-        .send(new CancelJobExecutionCommand({ jobId: target!.jobId, thingName: thing, force }))
-        .catch((e) => events.push(`  (${(e as Error).name})`));
       events.push(`cancel-execution ${target!.jobId} force=${force}`);
+      await env.iot.send(new CancelJobExecutionCommand({ jobId: target!.jobId, thingName: thing, force })).catch(noted);
     } else if (kind === "delete-recreate") {
       target!.deleted = true;
-      await env.iot.send(new DeleteJobCommand({ jobId: target!.jobId, force: true })).catch((e) => events.push(`  (${(e as Error).name})`));
       events.push(`delete ${target!.jobId} force=true`);
+      await env.iot.send(new DeleteJobCommand({ jobId: target!.jobId, force: true })).catch(noted);
       if (rng.chance(0.8)) {
         await Bun.sleep(rng.int(0, 300));
         await createJob(target!.jobId);
