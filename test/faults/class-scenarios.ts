@@ -383,8 +383,8 @@ export const CLASS_SCENARIOS: Scenario[] = [
     },
   },
   {
-    name: "hostile strings in step names, arguments and output",
-    promise: "the job ends FAILED (the step fails) with every statusDetails value free of control characters; every log line is one JSON object",
+    name: "hostile strings in a random field that reaches a log or statusDetails: step name, output, runAsUser, handler, command, path",
+    promise: "the job ends FAILED or REJECTED with every statusDetails value free of control characters; every log line is one JSON object",
     knownDefect: "agent 06",
     setUp: async () => {
       const env = await serviceEnv();
@@ -394,23 +394,23 @@ export const CLASS_SCENARIOS: Scenario[] = [
     async trial(env, i) {
       const thing = await newThing(env);
       const agent = startAgent(env, thing, env.service!.mqttUrl);
-      const name = pick(HOSTILE).slice(0, 200);
       const text = pick(HOSTILE);
+      const short = text.slice(0, 200);
+      const field = pick(["name", "output", "runAsUser", "handler", "command", "path"] as const);
       const jobId = `hostile-${i}`;
+      const input: Record<string, unknown> = { handler: field === "handler" ? short : "hostile.sh", args: [text], path: field === "path" ? short : "default" };
+      const action: Record<string, unknown> = { name: field === "name" ? short : "second", type: "runHandler", input };
+      if (field === "runAsUser") action.runAsUser = short;
+      if (field === "command") Object.assign(action, { type: "runCommand", input: { command: `/bin/false ${short}` } });
       // Two steps: failedStep (the failing step's name) is reported only when there is more than one.
-      const doc = {
-        version: "1.0",
-        includeStdOut: true,
-        steps: [
-          { action: { name: "first", type: "runCommand", input: { command: "true" } } },
-          { action: { name, type: "runHandler", input: { handler: "hostile.sh", args: [text], path: "default" } } },
-        ],
-      };
+      const doc = { version: "1.0", includeStdOut: true, steps: [{ action: { name: "first", type: "runCommand", input: { command: "true" } } }, { action }] };
       await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: JSON.stringify(doc) }));
-      const e = await terminal(env, jobId, thing, 20_000);
+      const e = await terminal(env, jobId, thing, 20_000).catch((error: Error) => {
+        throw new Error(`${field} ${JSON.stringify(short.slice(0, 40))}: ${error.message}`);
+      });
       const details = e.statusDetails?.detailsMap ?? {};
-      if (!["FAILED", "REJECTED"].includes(e.status!)) throw new Error(`ended ${e.status}: ${JSON.stringify(details)}`);
-      for (const [k, v] of Object.entries(details)) if (CONTROL.test(v)) throw new Error(`statusDetails.${k} holds a control character: ${JSON.stringify(v.slice(0, 100))}`);
+      if (!["FAILED", "REJECTED"].includes(e.status!)) throw new Error(`${field}: ended ${e.status}: ${JSON.stringify(details)}`);
+      for (const [k, v] of Object.entries(details)) if (CONTROL.test(v)) throw new Error(`${field}: statusDetails.${k} holds a control character: ${JSON.stringify(v.slice(0, 100))}`);
       await Bun.sleep(100);
       for (const line of agent.lines) {
         try {
