@@ -325,9 +325,9 @@ export const CLASS_SCENARIOS: Scenario[] = [
     },
   },
   {
-    name: "identity reuse: a job deleted (force) while its step runs (half the trials force-canceled while disconnected first), created again with the same id",
+    name: "identity reuse: the connection cut while a step runs, its job deleted (force; half the trials force-canceled first) and created again with the same id",
     promise: "the old run's terminal update does not land on the new execution: the new job's step runs",
-    knownDefect: "agent 15, and NEW-1 in the fuzz branch's report (the old run's SUCCEEDED lands on the re-created execution)",
+    knownDefect: "NEW-1 in the fuzz branch's report (the old run's SUCCEEDED lands on the re-created execution; agent 15 in the force-canceled half)",
     setUp: () => serviceEnv({ withProxy: true }),
     async trial(env, i) {
       const thing = await newThing(env);
@@ -336,11 +336,11 @@ export const CLASS_SCENARIOS: Scenario[] = [
       const old = await runWork(env, thing, jobId, 1);
       await untilTrue(() => starts(old.log) > 0, 5000);
       await Bun.sleep(random(0, 500));
-      // Half the trials: a force-cancel while the connection is down first (as seeds of the fuzzer did).
-      if (i % 2 === 1) {
-        env.proxy!.cut();
-        await env.iot!.send(new CancelJobCommand({ jobId, force: true }));
-      }
+      // The connection is cut while the step runs (as in the fuzzer's failing seeds): the old run's
+      // SUCCEEDED goes out after the reconnect, when the jobId already names the new execution.
+      // Half the trials force-cancel first, while disconnected.
+      env.proxy!.cut();
+      if (i % 2 === 1) await env.iot!.send(new CancelJobCommand({ jobId, force: true }));
       await env.iot!.send(new DeleteJobCommand({ jobId, force: true }));
       const fresh = await runWork(env, thing, jobId, 0);
       const e = await terminal(env, jobId, thing, 20_000);
