@@ -62,6 +62,12 @@ class Model {
 
 type Outcome = "acked" | "refused" | "unknown";
 
+/** `p`, or a rejection after `ms`. */
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}
+
 /** Acked (an answer), refused (an error answer, with its status), or unknown (no answer). */
 async function outcome(call: Promise<unknown>): Promise<{ outcome: Outcome; status?: number; value?: unknown }> {
   try {
@@ -98,6 +104,11 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
   mkdirSync(dataDir, { mode: 0o700 });
   const command = [process.execPath, join(REPO_ROOT, "src/service/main.ts")];
   const events: string[] = [];
+  // IOT_JOBS_SCENARIO_TRACE=1 prints each event as it happens (to see where a scenario hangs).
+  if (process.env.IOT_JOBS_SCENARIO_TRACE === "1") {
+    const push = events.push.bind(events);
+    events.push = (...items: string[]) => (items.forEach((e) => console.error(`[service scenario] ${e}`)), push(...items));
+  }
   const violations: string[] = [];
   const model = new Model();
   const devices: Device[] = [];
@@ -110,7 +121,7 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
   const jobPool = Array.from({ length: 6 }, (_, i) => `job${i}`);
 
   const restart = async (how: "SIGKILL" | "SIGTERM") => {
-    for (const d of devices.splice(0)) await d.close().catch(() => {});
+    for (const d of devices.splice(0)) await within(d.close(), 2000).catch(() => {});
     if (how === "SIGKILL") {
       svc.proc.kill("SIGKILL");
       await svc.proc.exited;
@@ -131,6 +142,7 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
       [4, "create-thing"], [1, "delete-thing"], [2, "create-group"], [1, "delete-group"], [3, "add-member"], [1, "remove-member"],
       [4, "create-job"], [1, "cancel-job"], [1, "delete-job"], [3, "device-update"], [2, "shadow"],
     ]);
+    if (process.env.IOT_JOBS_SCENARIO_TRACE === "1") console.error(`[operation] ${kind} ${thing} ${group} ${jobId}`);
     const set = <K>(map: Map<K, Known>, key: K, r: Outcome, to: Known) => {
       if (r === "acked") map.set(key, to);
       else if (r === "unknown" && map.get(key) !== to) map.set(key, "unknown");
@@ -200,7 +212,8 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
       case "device-update": {
         let device: Device;
         try {
-          device = await Device.connect(svc.mqtt, thing, [`$aws/things/${thing}/jobs/#`]);
+          // mqtt.js never settles a connect whose socket closes before CONNACK (a SIGKILLed service).
+          device = await within(Device.connect(svc.mqtt, thing, [`$aws/things/${thing}/jobs/#`]), 5000);
         } catch {
           return `device ${thing}: not connected`;
         }
@@ -216,7 +229,7 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
         } catch (error) {
           return `device ${thing}: ${(error as Error).message.slice(0, 80)}`;
         } finally {
-          await device.close().catch(() => {});
+          await within(device.close(), 2000).catch(() => {});
           devices.splice(devices.indexOf(device), 1);
         }
       }
@@ -289,7 +302,7 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
   } catch (error) {
     violations.push(`the scenario broke: ${(error as Error).stack?.slice(0, 400)}`);
   } finally {
-    for (const d of devices.splice(0)) await d.close().catch(() => {});
+    for (const d of devices.splice(0)) await within(d.close(), 2000).catch(() => {});
     svc.proc.kill("SIGKILL");
     await svc.proc.exited;
     if (mounted) Bun.spawnSync(["umount", "-l", root]);
@@ -298,6 +311,7 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
 
   async function checkAll(when: string): Promise<void> {
     const fail = (text: string) => violations.push(`${when}: ${text}`);
+    const trace = (what: string) => process.env.IOT_JOBS_SCENARIO_TRACE === "1" && console.error(`[check] ${what}`);
     const exists = async (call: Promise<unknown>): Promise<boolean | undefined> => {
       const r = await outcome(call);
       return r.outcome === "acked" ? true : r.status === 404 ? false : undefined;
@@ -313,6 +327,7 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
       const seen = await exists(iot.send(new DescribeThingGroupCommand({ thingGroupName: group })));
       if (seen !== undefined && seen !== (known === "present")) fail(`group ${group} should be ${known}, DescribeThingGroup says ${seen ? "present" : "absent"}`);
     }
+    trace("memberships");
     // 4. Memberships agree with the model and with the groups and things.
     for (const group of groupPool) {
       const r = await outcome(iot.send(new ListThingsInThingGroupCommand({ thingGroupName: group, maxResults: 250 })));
@@ -325,6 +340,7 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
         if (listed.has(thing) !== expected) fail(`group ${group} ${listed.has(thing) ? "lists" : "does not list"} ${thing} (model: membership ${known}, thing ${model.things.get(thing)}, group ${model.groups.get(group)})`);
       }
     }
+    trace("jobs");
     // 1, 3, 5. Jobs: present or absent as acknowledged; status agrees with executions; no duplicates.
     for (const [jobId, job] of model.jobs) {
       const r = await outcome(iot.send(new DescribeJobCommand({ jobId })));
@@ -348,6 +364,7 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
       if (described.targetSelection === "SNAPSHOT" && allTerminal && described.status === "IN_PROGRESS") fail(`snapshot job ${jobId} is IN_PROGRESS with every execution terminal (${summaries.length})`);
       if (!allTerminal && described.status === "COMPLETED") fail(`job ${jobId} COMPLETED with executions not terminal`);
     }
+    trace("terminal");
     // 1. Acknowledged terminal updates stay.
     for (const [key, status] of model.terminal) {
       const [jobId, thing] = key.split("/") as [string, string];
@@ -357,6 +374,7 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
       const seen = r.outcome === "acked" ? (r.value as { execution?: { status?: string } }).execution?.status : `(${r.outcome}${r.status ?? ""})`;
       if (r.outcome !== "unknown" && seen !== status) fail(`acknowledged ${status} of ${jobId} on ${thing} is now ${seen}`);
     }
+    trace("shadows");
     // 1, 2. Shadows: at least the acknowledged value, never one that was not sent.
     for (const [thing, entry] of model.shadows) {
       if (entry.acked === 0 || model.things.get(thing) === "unknown") continue;
