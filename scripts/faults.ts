@@ -36,7 +36,9 @@ for (const s of ALL_SCENARIOS.filter((x) => only.length === 0 || only.some((o) =
 console.log("| scenario | trials | passed | time | promise |");
 console.log("|---|---:|---:|---:|---|");
 for (const r of rows) console.log(r);
-console.log(`\n${failed === 0 ? "all passed" : `${failed} failed`} in ${((Date.now() - started) / 60000).toFixed(1)} min`);
+console.log(
+  `\n${failed === 0 ? "all passed" : `${failed} failed`} in ${((Date.now() - started) / 60000).toFixed(1)} min`,
+);
 removeTempDirs();
 process.exit(failed === 0 ? 0 : 1);
 export {};

@@ -15,8 +15,12 @@ const which = args.includes("--agent") ? ["agent"] : args.includes("--service") 
 const count = scenarioCount(1000);
 const seed = runSeed();
 const fullDisk = canMountTmpfs() && process.env.IOT_JOBS_SCENARIO_FULL_DISK !== "0";
-const without = process.env.IOT_JOBS_SCENARIO_WITHOUT ? ` IOT_JOBS_SCENARIO_WITHOUT=${process.env.IOT_JOBS_SCENARIO_WITHOUT}` : "";
-console.error(`IOT_JOBS_FUZZ_SEED=${seed} IOT_JOBS_SCENARIOS=${count}${without} (${which.join(" and ")}${which.includes("service") && !fullDisk ? "; no full disk" : ""})`);
+const without = process.env.IOT_JOBS_SCENARIO_WITHOUT
+  ? ` IOT_JOBS_SCENARIO_WITHOUT=${process.env.IOT_JOBS_SCENARIO_WITHOUT}`
+  : "";
+console.error(
+  `IOT_JOBS_FUZZ_SEED=${seed} IOT_JOBS_SCENARIOS=${count}${without} (${which.join(" and ")}${which.includes("service") && !fullDisk ? "; no full disk" : ""})`,
+);
 
 let failed = 0;
 const summary: string[] = [];
@@ -27,19 +31,26 @@ for (const kind of which) {
   try {
     for (let n = 0; n < count; n++) {
       const rng = new SeededRandom(seed + n);
-      const { violations, events } = agentEnv ? await runAgentScenario(agentEnv, rng) : await runServiceScenario(rng, { fullDisk });
+      const { violations, events } = agentEnv
+        ? await runAgentScenario(agentEnv, rng)
+        : await runServiceScenario(rng, { fullDisk });
       if (violations.length > 0) {
         bad++;
-        console.error(`\n${kind} scenario ${n} FAILED — replay: IOT_JOBS_FUZZ_SEED=${seed + n} IOT_JOBS_SCENARIOS=1${without} npm run test:scenarios -- --${kind}`);
+        console.error(
+          `\n${kind} scenario ${n} FAILED — replay: IOT_JOBS_FUZZ_SEED=${seed + n} IOT_JOBS_SCENARIOS=1${without} npm run test:scenarios -- --${kind}`,
+        );
         console.error(`  events:\n    ${events.join("\n    ")}\n  broken:\n    ${violations.join("\n    ")}`);
       }
-      if ((n + 1) % 25 === 0) console.error(`${kind}: ${n + 1}/${count}, ${bad} failed, ${((Date.now() - started) / 60000).toFixed(1)} min`);
+      if ((n + 1) % 25 === 0)
+        console.error(`${kind}: ${n + 1}/${count}, ${bad} failed, ${((Date.now() - started) / 60000).toFixed(1)} min`);
     }
   } finally {
     await agentEnv?.stop();
   }
   failed += bad;
-  summary.push(`${kind}: ${count - bad}/${count} scenarios clean in ${((Date.now() - started) / 60000).toFixed(1)} min (seed ${seed})`);
+  summary.push(
+    `${kind}: ${count - bad}/${count} scenarios clean in ${((Date.now() - started) / 60000).toFixed(1)} min (seed ${seed})`,
+  );
 }
 console.log(summary.join("\n"));
 removeTempDirs();

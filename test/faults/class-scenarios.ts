@@ -7,7 +7,14 @@
  * load on the local service with a bystander's latency and the service's memory bounded.
  * `knownDefect` names the red-team defect that fails a scenario on main until its fix is merged.
  */
-import { CancelJobCommand, CreateDynamicThingGroupCommand, CreateJobCommand, DeleteJobCommand, DescribeJobExecutionCommand, DescribeThingCommand } from "@aws-sdk/client-iot";
+import {
+  CancelJobCommand,
+  CreateDynamicThingGroupCommand,
+  CreateJobCommand,
+  DeleteJobCommand,
+  DescribeJobExecutionCommand,
+  DescribeThingCommand,
+} from "@aws-sdk/client-iot";
 import { createLogger } from "../../src/log/logger.ts";
 import { startService } from "../../src/service/service.ts";
 import { ManualClock } from "../../src/util/clock.ts";
@@ -39,7 +46,13 @@ const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * ite
 
 async function runWork(env: Env, thing: string, jobId: string, seconds = 0.2) {
   const dir = tempDir();
-  await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), seconds, join(dir, "log")) }));
+  await env.iot!.send(
+    new CreateJobCommand({
+      jobId,
+      targets: [thingArn(thing)],
+      document: workJob(join(dir, "lock"), seconds, join(dir, "log")),
+    }),
+  );
   return { log: join(dir, "log"), done: () => terminal(env, jobId, thing, 30_000) };
 }
 
@@ -59,7 +72,10 @@ async function untilTrue(check: () => boolean, ms: number): Promise<boolean> {
 
 /** A local service as its own process (so its memory is its own), with a data directory. */
 async function ownService() {
-  const svc = await spawnService([process.execPath, join(REPO_ROOT, "src/service/main.ts")], ["--data-dir", tempDir("load-data-"), "--log-level", "ERROR"]);
+  const svc = await spawnService(
+    [process.execPath, join(REPO_ROOT, "src/service/main.ts")],
+    ["--data-dir", tempDir("load-data-"), "--log-level", "ERROR"],
+  );
   const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${svc.proc.pid}/status`, "utf8"))![1]) / 1024;
   return { ...svc, rssMb, iot: iotClient(svc.http) };
 }
@@ -68,7 +84,11 @@ async function ownService() {
  * Runs `load` against a fresh service process while a bystander calls DescribeThing every 50 ms;
  * throws if a bystander call took longer than `latencyMs` or the service grew by more than `rssMb`.
  */
-async function bystanderBound(latencyMs: number, rssMb: number, load: (svc: Awaited<ReturnType<typeof ownService>>) => Promise<void>): Promise<void> {
+async function bystanderBound(
+  latencyMs: number,
+  rssMb: number,
+  load: (svc: Awaited<ReturnType<typeof ownService>>) => Promise<void>,
+): Promise<void> {
   const svc = await ownService();
   try {
     await svc.iot.send(new (await import("@aws-sdk/client-iot")).CreateThingCommand({ thingName: "bystander" }));
@@ -143,7 +163,7 @@ function flappingBroker(): { url: string; connections: () => number; subscribes:
           let length = 0;
           let i = at + 1;
           let shift = 0;
-          while (i < joined.length && joined[i]! & 0x80) length += (joined[i++]! & 0x7f) << shift, (shift += 7);
+          while (i < joined.length && joined[i]! & 0x80) (length += (joined[i++]! & 0x7f) << shift), (shift += 7);
           if (i >= joined.length) break;
           length += (joined[i++]! & 0x7f) << shift;
           if (i + length > joined.length) break;
@@ -160,7 +180,12 @@ function flappingBroker(): { url: string; connections: () => number; subscribes:
       },
     },
   });
-  return { url: `mqtt://127.0.0.1:${listener.port}`, connections: () => subscribes.length, subscribes, stop: () => listener.stop(true) };
+  return {
+    url: `mqtt://127.0.0.1:${listener.port}`,
+    connections: () => subscribes.length,
+    subscribes,
+    stop: () => listener.stop(true),
+  };
 }
 
 /** Hostile texts for names, output and arguments. */
@@ -170,7 +195,7 @@ const HOSTILE = [
   "nul\u0000inside",
   "bell\u0007bs\u0008del\u007f",
   "bidi \u202egnp.exe",
-  "{\"level\":60,\"msg\":\"forged log line\"}",
+  '{"level":60,"msg":"forged log line"}',
   "%s%n%x${PATH}$(id)`id`",
   "\ud800 lone surrogate",
   "x".repeat(5000),
@@ -184,14 +209,17 @@ export const CLASS_SCENARIOS: Scenario[] = [
     setUp: () => serviceEnv(),
     async trial(env, i) {
       const thing = await newThing(env);
-      startAgent(env, thing, env.service!.mqttUrl, undefined, { stepTimeoutSeconds: Math.floor(random(2_147_484, 1e9)) });
+      startAgent(env, thing, env.service!.mqttUrl, undefined, {
+        stepTimeoutSeconds: Math.floor(random(2_147_484, 1e9)),
+      });
       const w = await runWork(env, thing, `hugetimeout-${i}`, 0.3);
       expectSucceededOnce(await w.done(), w.log, false);
     },
   },
   {
     name: "time: update-retry-seconds huge (3e7) or tiny (0.01), step-timeout-seconds 0 (off)",
-    promise: "the step runs to its end; with replies 50 ms late, a 3e7 s retry period never fires (one request per status)",
+    promise:
+      "the step runs to its end; with replies 50 ms late, a 3e7 s retry period never fires (one request per status)",
     knownDefect: "agent 01",
     setUp: () => serviceEnv({ withProxy: true }),
     async trial(env, i) {
@@ -199,7 +227,10 @@ export const CLASS_SCENARIOS: Scenario[] = [
       const huge = i % 2 === 0;
       // Replies 50 ms late: a retry period that overflowed the runtime's timer (fires after 1 ms) shows.
       env.proxy!.delayFromServerMs = 50;
-      startAgent(env, thing, env.proxy!.url, undefined, { stepTimeoutSeconds: 0, updateRetrySeconds: huge ? 3e7 : 0.01 });
+      startAgent(env, thing, env.proxy!.url, undefined, {
+        stepTimeoutSeconds: 0,
+        updateRetrySeconds: huge ? 3e7 : 0.01,
+      });
       const jobId = `retry-${i}`;
       const w = await runWork(env, thing, jobId, 0.3);
       try {
@@ -208,36 +239,79 @@ export const CLASS_SCENARIOS: Scenario[] = [
       } finally {
         env.proxy!.delayFromServerMs = 0;
       }
-      const updates = env.proxy!.fromClients.filter((m) => m.topic === `$aws/things/${thing}/jobs/${jobId}/update`).length;
+      const updates = env.proxy!.fromClients.filter(
+        (m) => m.topic === `$aws/things/${thing}/jobs/${jobId}/update`,
+      ).length;
       // A huge retry period must never fire; a tiny one (10 ms against 50 ms replies) may, a few times.
-      if (huge ? updates > 2 : updates > 40) throw new Error(`${updates} update requests for one job (retry ${huge ? "3e7" : "0.01"} s)`);
+      if (huge ? updates > 2 : updates > 40)
+        throw new Error(`${updates} update requests for one job (retry ${huge ? "3e7" : "0.01"} s)`);
     },
   },
   {
     name: "time: the service's injected clock jumps (back a year, forward short of the timeout, forward past it, forward 50 years)",
-    promise: "an IN_PROGRESS execution times out only once its deadline has passed on the clock, exactly once; timeouts of 0 or 2^53 minutes are refused (400) and create nothing",
+    promise:
+      "an IN_PROGRESS execution times out only once its deadline has passed on the clock, exactly once; timeouts of 0 or 2^53 minutes are refused (400) and create nothing",
     async setUp() {
       const clock = new ManualClock(Date.UTC(2026, 5, 1));
-      const service = await startService({ dataDir: undefined, host: "127.0.0.1", mqttPort: 0, httpPort: 0, minuteMs: 60_000, clock, log: createLogger({ level: "ERROR", type: "stdout", fd: 2 }) });
-      return { service, iot: iotClient(service.httpUrl), clock, handlers: "", agents: [], tearDown: () => service.stop() } as Env & { clock: ManualClock };
+      const service = await startService({
+        dataDir: undefined,
+        host: "127.0.0.1",
+        mqttPort: 0,
+        httpPort: 0,
+        minuteMs: 60_000,
+        clock,
+        log: createLogger({ level: "ERROR", type: "stdout", fd: 2 }),
+      });
+      return {
+        service,
+        iot: iotClient(service.httpUrl),
+        clock,
+        handlers: "",
+        agents: [],
+        tearDown: () => service.stop(),
+      } as Env & { clock: ManualClock };
     },
     async trial(env, i) {
       const clock = (env as Env & { clock: ManualClock }).clock;
       const thing = await newThing(env);
       const minutes = 1 + Math.floor(random(0, 10));
       for (const bad of [0, 2 ** 53, -1, 10081]) {
-        const r = await env.iot!.send(new CreateJobCommand({ jobId: `badtimeout-${i}-${bad}`, targets: [thingArn(thing)], document: "{}", timeoutConfig: { inProgressTimeoutInMinutes: bad } })).catch((e) => e as { $metadata?: { httpStatusCode?: number } });
-        if ((r as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 400) throw new Error(`inProgressTimeoutInMinutes ${bad}: not refused with 400`);
-        const seen = await env.iot!.send(new DescribeJobExecutionCommand({ jobId: `badtimeout-${i}-${bad}`, thingName: thing })).then(() => true, () => false);
+        const r = await env
+          .iot!.send(
+            new CreateJobCommand({
+              jobId: `badtimeout-${i}-${bad}`,
+              targets: [thingArn(thing)],
+              document: "{}",
+              timeoutConfig: { inProgressTimeoutInMinutes: bad },
+            }),
+          )
+          .catch((e) => e as { $metadata?: { httpStatusCode?: number } });
+        if ((r as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 400)
+          throw new Error(`inProgressTimeoutInMinutes ${bad}: not refused with 400`);
+        const seen = await env
+          .iot!.send(new DescribeJobExecutionCommand({ jobId: `badtimeout-${i}-${bad}`, thingName: thing }))
+          .then(
+            () => true,
+            () => false,
+          );
         if (seen) throw new Error(`a refused job (timeout ${bad}) has an execution`);
       }
       const jobId = `clock-${i}`;
-      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: "{}", timeoutConfig: { inProgressTimeoutInMinutes: minutes } }));
+      await env.iot!.send(
+        new CreateJobCommand({
+          jobId,
+          targets: [thingArn(thing)],
+          document: "{}",
+          timeoutConfig: { inProgressTimeoutInMinutes: minutes },
+        }),
+      );
       const device = await Device.connect(env.service!.mqttUrl, thing, [`$aws/things/${thing}/jobs/#`]);
       try {
         const started = await device.request("jobs/start-next", {});
-        if (started.payload?.execution?.status !== "IN_PROGRESS") throw new Error(`start-next: ${JSON.stringify(started.payload)}`);
-        const status = async () => (await env.iot!.send(new DescribeJobExecutionCommand({ jobId, thingName: thing }))).execution!.status;
+        if (started.payload?.execution?.status !== "IN_PROGRESS")
+          throw new Error(`start-next: ${JSON.stringify(started.payload)}`);
+        const status = async () =>
+          (await env.iot!.send(new DescribeJobExecutionCommand({ jobId, thingName: thing }))).execution!.status;
         const sweep = () => Bun.sleep(1100); // the service sweeps deadlines every second (real time)
         clock.set(clock.now() - 365 * 86_400_000);
         await sweep();
@@ -248,11 +322,13 @@ export const CLASS_SCENARIOS: Scenario[] = [
         clock.advance(2000);
         await sweep();
         if ((await status()) !== "TIMED_OUT") throw new Error(`after the deadline: ${await status()}`);
-        const version = (await env.iot!.send(new DescribeJobExecutionCommand({ jobId, thingName: thing }))).execution!.versionNumber;
+        const version = (await env.iot!.send(new DescribeJobExecutionCommand({ jobId, thingName: thing }))).execution!
+          .versionNumber;
         clock.advance(50 * 365 * 86_400_000);
         await sweep();
         const after = (await env.iot!.send(new DescribeJobExecutionCommand({ jobId, thingName: thing }))).execution!;
-        if (after.status !== "TIMED_OUT" || after.versionNumber !== version) throw new Error(`a second transition after 50 years: ${after.status} v${after.versionNumber}`);
+        if (after.status !== "TIMED_OUT" || after.versionNumber !== version)
+          throw new Error(`a second transition after 50 years: ${after.status} v${after.versionNumber}`);
       } finally {
         await device.close();
       }
@@ -292,12 +368,21 @@ export const CLASS_SCENARIOS: Scenario[] = [
       try {
         await Bun.sleep(50);
         const startTime = startTimeOf(other.pid);
-        const record = { jobId: `before-reboot-${i}`, executionNumber: 1, starts: 1, bootId: crypto.randomUUID(), step: { pid: other.pid, startTime } };
+        const record = {
+          jobId: `before-reboot-${i}`,
+          executionNumber: 1,
+          starts: 1,
+          bootId: crypto.randomUUID(),
+          step: { pid: other.pid, startTime },
+        };
         writeFileSync(join(stateDir, "running-execution.json"), JSON.stringify(record), { mode: 0o600 });
-        startAgent(env, thing, env.service!.mqttUrl, stateDir, { env: { ...process.env, IOT_JOBS_BOOT_ID_FILE: bootId } });
+        startAgent(env, thing, env.service!.mqttUrl, stateDir, {
+          env: { ...process.env, IOT_JOBS_BOOT_ID_FILE: bootId },
+        });
         const w = await runWork(env, thing, `afterboot-${i}`);
         expectSucceededOnce(await w.done(), w.log, false);
-        if (other.exitCode !== null || other.signalCode) throw new Error(`an unrelated process reusing the old step's pid was killed (${other.signalCode})`);
+        if (other.exitCode !== null || other.signalCode)
+          throw new Error(`an unrelated process reusing the old step's pid was killed (${other.signalCode})`);
       } finally {
         other.kill("SIGKILL");
       }
@@ -321,13 +406,17 @@ export const CLASS_SCENARIOS: Scenario[] = [
       await Bun.sleep(random(0, 300));
       await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document }));
       const e = await terminal(env, jobId, thing, 15_000);
-      if (e.status !== "SUCCEEDED" || starts(join(dir, "log")) !== 2) throw new Error(`the re-created job ended ${e.status}; the step ran ${starts(join(dir, "log"))} times in all (2 expected)`);
+      if (e.status !== "SUCCEEDED" || starts(join(dir, "log")) !== 2)
+        throw new Error(
+          `the re-created job ended ${e.status}; the step ran ${starts(join(dir, "log"))} times in all (2 expected)`,
+        );
     },
   },
   {
     name: "identity reuse: the connection cut while a step runs, its job deleted (force; half the trials force-canceled first) and created again with the same id",
     promise: "the old run's terminal update does not land on the new execution: the new job's step runs",
-    knownDefect: "NEW-1 in the fuzz branch's report (the old run's SUCCEEDED lands on the re-created execution; agent 15 in the force-canceled half)",
+    knownDefect:
+      "NEW-1 in the fuzz branch's report (the old run's SUCCEEDED lands on the re-created execution; agent 15 in the force-canceled half)",
     setUp: () => serviceEnv({ withProxy: true }),
     async trial(env, i) {
       const thing = await newThing(env);
@@ -344,7 +433,8 @@ export const CLASS_SCENARIOS: Scenario[] = [
       await env.iot!.send(new DeleteJobCommand({ jobId, force: true }));
       const fresh = await runWork(env, thing, jobId, 0);
       const e = await terminal(env, jobId, thing, 20_000);
-      if (e.status !== "SUCCEEDED" || starts(fresh.log) !== 1) throw new Error(`the re-created job ended ${e.status} with its step started ${starts(fresh.log)} times`);
+      if (e.status !== "SUCCEEDED" || starts(fresh.log) !== 1)
+        throw new Error(`the re-created job ended ${e.status} with its step started ${starts(fresh.log)} times`);
     },
   },
   {
@@ -364,8 +454,8 @@ export const CLASS_SCENARIOS: Scenario[] = [
           agent = startAgent(env, thing, env.proxy!.url, stateDir);
         }
       }
-      const tokens = env.proxy!.fromClients
-        .filter((m) => m.topic.startsWith(`$aws/things/${thing}/`))
+      const tokens = env
+        .proxy!.fromClients.filter((m) => m.topic.startsWith(`$aws/things/${thing}/`))
         .flatMap((m) => {
           try {
             const token = (JSON.parse(m.payload) as { clientToken?: unknown }).clientToken;
@@ -384,7 +474,8 @@ export const CLASS_SCENARIOS: Scenario[] = [
   },
   {
     name: "hostile strings in a random field that reaches a log or statusDetails: step name, output, runAsUser, handler, command, path",
-    promise: "the job ends FAILED or REJECTED with every statusDetails value free of control characters; every log line is one JSON object",
+    promise:
+      "the job ends FAILED or REJECTED with every statusDetails value free of control characters; every log line is one JSON object",
     knownDefect: "agent 06",
     setUp: async () => {
       const env = await serviceEnv();
@@ -398,19 +489,30 @@ export const CLASS_SCENARIOS: Scenario[] = [
       const short = text.slice(0, 200);
       const field = pick(["name", "output", "runAsUser", "handler", "command", "path"] as const);
       const jobId = `hostile-${i}`;
-      const input: Record<string, unknown> = { handler: field === "handler" ? short : "hostile.sh", args: [text], path: field === "path" ? short : "default" };
+      const input: Record<string, unknown> = {
+        handler: field === "handler" ? short : "hostile.sh",
+        args: [text],
+        path: field === "path" ? short : "default",
+      };
       const action: Record<string, unknown> = { name: field === "name" ? short : "second", type: "runHandler", input };
       if (field === "runAsUser") action.runAsUser = short;
       if (field === "command") Object.assign(action, { type: "runCommand", input: { command: `/bin/false ${short}` } });
       // Two steps: failedStep (the failing step's name) is reported only when there is more than one.
-      const doc = { version: "1.0", includeStdOut: true, steps: [{ action: { name: "first", type: "runCommand", input: { command: "true" } } }, { action }] };
+      const doc = {
+        version: "1.0",
+        includeStdOut: true,
+        steps: [{ action: { name: "first", type: "runCommand", input: { command: "true" } } }, { action }],
+      };
       await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: JSON.stringify(doc) }));
       const e = await terminal(env, jobId, thing, 20_000).catch((error: Error) => {
         throw new Error(`${field} ${JSON.stringify(short.slice(0, 40))}: ${error.message}`);
       });
       const details = e.statusDetails?.detailsMap ?? {};
-      if (!["FAILED", "REJECTED"].includes(e.status!)) throw new Error(`${field}: ended ${e.status}: ${JSON.stringify(details)}`);
-      for (const [k, v] of Object.entries(details)) if (CONTROL.test(v)) throw new Error(`${field}: statusDetails.${k} holds a control character: ${JSON.stringify(v.slice(0, 100))}`);
+      if (!["FAILED", "REJECTED"].includes(e.status!))
+        throw new Error(`${field}: ended ${e.status}: ${JSON.stringify(details)}`);
+      for (const [k, v] of Object.entries(details))
+        if (CONTROL.test(v))
+          throw new Error(`${field}: statusDetails.${k} holds a control character: ${JSON.stringify(v.slice(0, 100))}`);
       await Bun.sleep(100);
       for (const line of agent.lines) {
         try {
@@ -423,7 +525,8 @@ export const CLASS_SCENARIOS: Scenario[] = [
   },
   {
     name: "broker misbehaviour: the broker drops every connection right after CONNACK",
-    promise: "the agent backs off (at most 6 connections in 8 s) and never re-sends more than 3 SUBSCRIBEs on one connection",
+    promise:
+      "the agent backs off (at most 6 connections in 8 s) and never re-sends more than 3 SUBSCRIBEs on one connection",
     knownDefect: "agent 10",
     maxTrials: 20,
     setUp: async () => ({ handlers: tempDir(), agents: [], async tearDown() {} }),
@@ -434,8 +537,14 @@ export const CLASS_SCENARIOS: Scenario[] = [
         await Bun.sleep(8000);
         if (agent.proc.exitCode !== null) throw new Error(`the agent exited (${agent.proc.exitCode})`);
         const most = Math.max(...broker.subscribes);
-        if (broker.connections() > 6) throw new Error(`${broker.connections()} connections in 8 s: no backoff (SUBSCRIBEs per connection: ${broker.subscribes.join(",")})`);
-        if (most > 3) throw new Error(`one connection carried ${most} SUBSCRIBEs: pending ones pile up (${broker.subscribes.join(",")})`);
+        if (broker.connections() > 6)
+          throw new Error(
+            `${broker.connections()} connections in 8 s: no backoff (SUBSCRIBEs per connection: ${broker.subscribes.join(",")})`,
+          );
+        if (most > 3)
+          throw new Error(
+            `one connection carried ${most} SUBSCRIBEs: pending ones pile up (${broker.subscribes.join(",")})`,
+          );
       } finally {
         broker.stop();
       }
@@ -450,7 +559,11 @@ export const CLASS_SCENARIOS: Scenario[] = [
       startAgent(env, thing, env.service!.mqttUrl);
       const w = await runWork(env, thing, `dupid-${i}`, 0.6);
       await Bun.sleep(random(0, 700));
-      const intruder = await mqtt.connectAsync(env.service!.mqttUrl, { clientId: thing, reconnectPeriod: 0, clean: true });
+      const intruder = await mqtt.connectAsync(env.service!.mqttUrl, {
+        clientId: thing,
+        reconnectPeriod: 0,
+        clean: true,
+      });
       await Bun.sleep(random(0, 300));
       await intruder.endAsync(true);
       expectSucceededOnce(await terminal(env, `dupid-${i}`, thing, 60_000), w.log, false);
@@ -483,8 +596,20 @@ export const CLASS_SCENARIOS: Scenario[] = [
       const thing = await newThing(env);
       const peer = await mqtt.connectAsync(env.broker!.url, { clientId: `retain-peer-${i}` });
       const topic = `$aws/things/${thing}/jobs/notify-next`;
-      const stale = { timestamp: 1, execution: { jobId: `never-${i}`, status: "QUEUED", versionNumber: 1, executionNumber: 1, jobDocument: { version: "1.0", steps: [] } } };
-      await peer.publishAsync(topic, Buffer.from(i % 2 === 0 ? "{not json" : JSON.stringify(stale)), { qos: 1, retain: true });
+      const stale = {
+        timestamp: 1,
+        execution: {
+          jobId: `never-${i}`,
+          status: "QUEUED",
+          versionNumber: 1,
+          executionNumber: 1,
+          jobDocument: { version: "1.0", steps: [] },
+        },
+      };
+      await peer.publishAsync(topic, Buffer.from(i % 2 === 0 ? "{not json" : JSON.stringify(stale)), {
+        qos: 1,
+        retain: true,
+      });
       const agent = startAgent(env, thing, env.broker!.url);
       await Bun.sleep(random(200, 600));
       await peer.publishAsync(topic, Buffer.alloc(0), { qos: 1, retain: true }); // clears the retained message
@@ -536,13 +661,15 @@ export const CLASS_SCENARIOS: Scenario[] = [
         agent.proc.kill(signal);
       }
       await Bun.sleep(200);
-      if (agent.proc.exitCode !== null || agent.proc.signalCode) throw new Error(`${signal} (${phase}) stopped the agent (${agent.proc.signalCode ?? agent.proc.exitCode})`);
+      if (agent.proc.exitCode !== null || agent.proc.signalCode)
+        throw new Error(`${signal} (${phase}) stopped the agent (${agent.proc.signalCode ?? agent.proc.exitCode})`);
       expectSucceededOnce(await w.done(), w.log, false);
     },
   },
   {
     name: "signals: SIGTERM in a random phase (starting, idle, step running, update in flight)",
-    promise: "the agent exits 0 within 5 s and releases its lock (143 before it set up its handler); restarted, it finishes the job SUCCEEDED",
+    promise:
+      "the agent exits 0 within 5 s and releases its lock (143 before it set up its handler); restarted, it finishes the job SUCCEEDED",
     setUp: () => serviceEnv(),
     async trial(env, i) {
       const thing = await newThing(env);
@@ -562,8 +689,10 @@ export const CLASS_SCENARIOS: Scenario[] = [
       const code = await Promise.race([agent.proc.exited, Bun.sleep(5000).then(() => "timeout" as const)]);
       // Before its handler is installed the runtime's default applies (143), which is fine: a lock
       // left then names a dead pid, and is taken over.
-      if (code !== 0 && !(phase === "starting" && code === 143)) throw new Error(`SIGTERM (${phase}): exit ${code} after ${Date.now() - t0} ms`);
-      if (code === 0 && existsSync(join(stateDir, "agent.lock"))) throw new Error(`SIGTERM (${phase}): the lock is left`);
+      if (code !== 0 && !(phase === "starting" && code === 143))
+        throw new Error(`SIGTERM (${phase}): exit ${code} after ${Date.now() - t0} ms`);
+      if (code === 0 && existsSync(join(stateDir, "agent.lock")))
+        throw new Error(`SIGTERM (${phase}): the lock is left`);
       startAgent(env, thing, env.service!.mqttUrl, stateDir);
       w ??= await runWork(env, thing, `term-${i}`, 0);
       const e = await w.done();
@@ -588,12 +717,16 @@ export const CLASS_SCENARIOS: Scenario[] = [
     async trial(env, i) {
       const thing = await newThing(env);
       const slowPath = (env as Env & { slowPath: string }).slowPath;
-      const agent = startAgent(env, thing, env.service!.mqttUrl, undefined, { env: { ...process.env, PATH: slowPath } });
+      const agent = startAgent(env, thing, env.service!.mqttUrl, undefined, {
+        env: { ...process.env, PATH: slowPath },
+      });
       await agent.waitForLog("ubscribed", 10_000).catch(() => Bun.sleep(500));
       const dir = tempDir();
       const doc = JSON.parse(workJob(join(dir, "lock"), 0, join(dir, "log")));
       doc.steps[0].action.runAsUser = "nobody";
-      await env.iot!.send(new CreateJobCommand({ jobId: `nss-${i}`, targets: [thingArn(thing)], document: JSON.stringify(doc) }));
+      await env.iot!.send(
+        new CreateJobCommand({ jobId: `nss-${i}`, targets: [thingArn(thing)], document: JSON.stringify(doc) }),
+      );
       await Bun.sleep(random(500, 1500));
       const t0 = Date.now();
       agent.proc.kill("SIGTERM");
@@ -612,12 +745,20 @@ export const CLASS_SCENARIOS: Scenario[] = [
       await bystanderBound(1000, 150, async (svc) => {
         const { CreateThingCommand } = await import("@aws-sdk/client-iot");
         await svc.iot.send(new CreateThingCommand({ thingName: "hog" }));
-        await svc.iot.send(new CreateJobCommand({ jobId: "big", targets: [thingArn("hog")], document: JSON.stringify({ pad: "x".repeat(32_000) }) }));
+        await svc.iot.send(
+          new CreateJobCommand({
+            jobId: "big",
+            targets: [thingArn("hog")],
+            document: JSON.stringify({ pad: "x".repeat(32_000) }),
+          }),
+        );
         // Raw MQTT: CONNECT as the thing, then QoS 0 get requests in batches, never reading a byte.
         const socket = connect(Number(svc.mqtt.split(":").pop()), "127.0.0.1");
         socket.on("error", () => {});
         await new Promise((resolve) => socket.once("connect", resolve));
-        socket.write(mqttPacket(0x10, Buffer.concat([mqttString("MQTT"), Buffer.from([4, 2, 0, 30]), mqttString("hog")])));
+        socket.write(
+          mqttPacket(0x10, Buffer.concat([mqttString("MQTT"), Buffer.from([4, 2, 0, 30]), mqttString("hog")])),
+        );
         await Bun.sleep(300);
         socket.pause();
         const get = mqttPacket(0x30, Buffer.concat([mqttString("$aws/things/hog/jobs/big/get"), Buffer.from("{}")]));
@@ -679,8 +820,13 @@ export const CLASS_SCENARIOS: Scenario[] = [
                 else controller.enqueue(chunk);
               },
             });
-            const res = await fetch(`${svc.http}/jobs/chunked-${i}-${k}`, { method: "PUT", body, headers: { "content-type": "application/json" } }).catch((e) => e as Error);
-            if (res instanceof Response && res.status !== 413) throw new Error(`a 60 MB chunked body answered ${res.status}`);
+            const res = await fetch(`${svc.http}/jobs/chunked-${i}-${k}`, {
+              method: "PUT",
+              body,
+              headers: { "content-type": "application/json" },
+            }).catch((e) => e as Error);
+            if (res instanceof Response && res.status !== 413)
+              throw new Error(`a 60 MB chunked body answered ${res.status}`);
           }),
         );
       });
@@ -695,10 +841,22 @@ export const CLASS_SCENARIOS: Scenario[] = [
     async trial() {
       await bystanderBound(1000, 200, async (svc) => {
         const { CreateThingCommand, SearchIndexCommand } = await import("@aws-sdk/client-iot");
-        await svc.iot.send(new CreateThingCommand({ thingName: "wild", attributePayload: { attributes: { tag: "a".repeat(99) + "b" } } }));
+        await svc.iot.send(
+          new CreateThingCommand({
+            thingName: "wild",
+            attributePayload: { attributes: { tag: "a".repeat(99) + "b" } },
+          }),
+        );
         const t0 = performance.now();
         await svc.iot.send(new SearchIndexCommand({ queryString: "attributes.tag:*a*a*a*a*a*ac" })).catch(() => {});
-        await svc.iot.send(new CreateDynamicThingGroupCommand({ thingGroupName: "wild-group", queryString: "attributes.tag:*a*a*a*a*a*ac" })).catch(() => {});
+        await svc.iot
+          .send(
+            new CreateDynamicThingGroupCommand({
+              thingGroupName: "wild-group",
+              queryString: "attributes.tag:*a*a*a*a*a*ac",
+            }),
+          )
+          .catch(() => {});
         if (performance.now() - t0 > 1000) throw new Error(`the query took ${(performance.now() - t0).toFixed(0)} ms`);
       });
     },

@@ -15,7 +15,8 @@ const SEED = runSeed();
  * "secret-encoded" jobs print secrets JSON-/HTML-/URL-encoded or as a SigV4 header, which reach
  * statusDetails — known defect agent 11. IOT_JOBS_SCENARIO_WITHOUT= (empty) runs the full mix.
  */
-const WITHOUT = process.env.IOT_JOBS_SCENARIO_WITHOUT !== undefined ? withoutFromEnv() : new Set(["hostile-name", "secret-encoded"]);
+const WITHOUT =
+  process.env.IOT_JOBS_SCENARIO_WITHOUT !== undefined ? withoutFromEnv() : new Set(["hostile-name", "secret-encoded"]);
 
 describe("agent: generated scenarios", () => {
   let env: AgentScenarioEnv;
@@ -24,13 +25,23 @@ describe("agent: generated scenarios", () => {
   });
   afterAll(() => env.stop());
 
-  test(`${COUNT} scenarios (seed ${SEED}): nothing stuck, never concurrent, no step left alive, no secret shown`, async () => {
-    console.error(`agent scenarios: IOT_JOBS_FUZZ_SEED=${SEED} IOT_JOBS_SCENARIOS=${COUNT} IOT_JOBS_SCENARIO_WITHOUT=${[...WITHOUT].join(",")}`);
-    const failures: string[] = [];
-    for (let n = 0; n < COUNT; n++) {
-      const { violations, events } = await runAgentScenario(env, new SeededRandom(SEED + n), { without: WITHOUT, quietMs: 20_000 });
-      if (violations.length > 0) failures.push(`scenario seed ${SEED + n}:\n  events: ${events.join("; ")}\n  ${violations.join("\n  ")}`);
-    }
-    expect(failures).toEqual([]);
-  }, 60_000 + COUNT * 50_000);
+  test(
+    `${COUNT} scenarios (seed ${SEED}): nothing stuck, never concurrent, no step left alive, no secret shown`,
+    async () => {
+      console.error(
+        `agent scenarios: IOT_JOBS_FUZZ_SEED=${SEED} IOT_JOBS_SCENARIOS=${COUNT} IOT_JOBS_SCENARIO_WITHOUT=${[...WITHOUT].join(",")}`,
+      );
+      const failures: string[] = [];
+      for (let n = 0; n < COUNT; n++) {
+        const { violations, events } = await runAgentScenario(env, new SeededRandom(SEED + n), {
+          without: WITHOUT,
+          quietMs: 20_000,
+        });
+        if (violations.length > 0)
+          failures.push(`scenario seed ${SEED + n}:\n  events: ${events.join("; ")}\n  ${violations.join("\n  ")}`);
+      }
+      expect(failures).toEqual([]);
+    },
+    60_000 + COUNT * 50_000,
+  );
 });

@@ -44,7 +44,8 @@ const TERMINAL = new Set(["SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOV
  * Kinds of jobs and events left out of the mix (comma-separated, e.g. "hostile-name,reboot"): to
  * look past a known defect that a kind triggers in most runs.
  */
-export const withoutFromEnv = (): Set<string> => new Set((process.env.IOT_JOBS_SCENARIO_WITHOUT ?? "").split(",").filter(Boolean));
+export const withoutFromEnv = (): Set<string> =>
+  new Set((process.env.IOT_JOBS_SCENARIO_WITHOUT ?? "").split(",").filter(Boolean));
 
 export interface AgentScenarioOptions {
   /** Kinds left out (default: IOT_JOBS_SCENARIO_WITHOUT). */
@@ -113,7 +114,9 @@ export async function startAgentScenarioEnv(): Promise<AgentScenarioEnv> {
  * header, an environment dump), which the redaction misses today (agent defect 11).
  */
 function plantedSecret(rng: SeededRandom, encoded: boolean): { body: string; text: string } {
-  const b64 = Array.from({ length: 48 }, () => rng.pick([..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"])).join("");
+  const b64 = Array.from({ length: 48 }, () =>
+    rng.pick([..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"]),
+  ).join("");
   const hex = Array.from({ length: 64 }, () => rng.pick([..."0123456789abcdef"])).join("");
   const url = "https://bucket.s3.amazonaws.com/a.tgz?X-Amz-Algorithm=AWS4-HMAC-SHA256";
   if (encoded) {
@@ -121,7 +124,10 @@ function plantedSecret(rng: SeededRandom, encoded: boolean): { body: string; tex
       { body: hex, text: `{"url":"${url}\\u0026X-Amz-Signature=${hex}"}` },
       { body: hex, text: `<a href="${url}&amp;X-Amz-Signature=${hex}">` },
       { body: hex, text: `next=${encodeURIComponent(`${url}&X-Amz-Signature=${hex}`)}` },
-      { body: hex, text: `Authorization: AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20261130/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=${hex}` },
+      {
+        body: hex,
+        text: `Authorization: AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20261130/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=${hex}`,
+      },
       { body: b64, text: `AWS_SECRET_ACCESS_KEY=${b64}` },
     ]);
   }
@@ -131,15 +137,28 @@ function plantedSecret(rng: SeededRandom, encoded: boolean): { body: string; tex
 }
 
 /** Step names with characters that reach failedStep and the logs. */
-const HOSTILE_NAMES = ["esc\u001b[31mred", "nul\u0000byte", "bell\u0007tab\tcr\r", "lf\nnew line", "bidi\u202eevil", "del\u007f", "quote\"back\\slash"];
+const HOSTILE_NAMES = [
+  "esc\u001b[31mred",
+  "nul\u0000byte",
+  "bell\u0007tab\tcr\r",
+  "lf\nnew line",
+  "bidi\u202eevil",
+  "del\u007f",
+  'quote"back\\slash',
+];
 
 let scenarioThings = 0;
 
 /** Runs one scenario; returns the broken invariants (empty: clean) and a replayable event log. */
-export async function runAgentScenario(env: AgentScenarioEnv, rng: SeededRandom, options: AgentScenarioOptions = {}): Promise<{ violations: string[]; events: string[] }> {
+export async function runAgentScenario(
+  env: AgentScenarioEnv,
+  rng: SeededRandom,
+  options: AgentScenarioOptions = {},
+): Promise<{ violations: string[]; events: string[] }> {
   const left = options.without ?? withoutFromEnv();
   const quietMs = options.quietMs ?? Number(process.env.IOT_JOBS_SCENARIO_QUIET_MS ?? 60_000);
-  const without = <T>(items: readonly (readonly [number, T])[]) => items.map(([w, v]) => [left.has(String(v)) ? 0 : w, v] as const);
+  const without = <T>(items: readonly (readonly [number, T])[]) =>
+    items.map(([w, v]) => [left.has(String(v)) ? 0 : w, v] as const);
   const thing = `scn-${process.pid}-${++scenarioThings}`;
   await env.iot.send(new CreateThingCommand({ thingName: thing }));
   const logs = tempDir("scenario-logs-");
@@ -176,14 +195,36 @@ export async function runAgentScenario(env: AgentScenarioEnv, rng: SeededRandom,
       includeStdOut: stdout,
       steps: [
         // A failing step's name is reported (failedStep) only when there is more than one step.
-        ...(job.mode === "hostile-name" ? [{ action: { name: "first", type: "runCommand", input: { command: "true" } } }] : []),
-        { action: { name, type: "runHandler", input: { handler: "step.sh", args: [job.mark, logs, seconds.toFixed(2), job.mode, job.secret ?? name], path: "default" } } },
+        ...(job.mode === "hostile-name"
+          ? [{ action: { name: "first", type: "runCommand", input: { command: "true" } } }]
+          : []),
+        {
+          action: {
+            name,
+            type: "runHandler",
+            input: {
+              handler: "step.sh",
+              args: [job.mark, logs, seconds.toFixed(2), job.mode, job.secret ?? name],
+              path: "default",
+            },
+          },
+        },
       ],
     });
   };
 
   const createJob = async (jobId: string) => {
-    const mode = rng.weighted<Mode>(without([[5, "ok"], [2, "fail"], [2, "child"], [1, "stubborn"], [2, "secret"], [1, "secret-encoded"], [1, "hostile-name"]]));
+    const mode = rng.weighted<Mode>(
+      without([
+        [5, "ok"],
+        [2, "fail"],
+        [2, "child"],
+        [1, "stubborn"],
+        [2, "secret"],
+        [1, "secret-encoded"],
+        [1, "hostile-name"],
+      ]),
+    );
     let secret: string | undefined;
     if (mode === "secret" || mode === "secret-encoded") {
       const s = plantedSecret(rng, mode === "secret-encoded");
@@ -215,18 +256,23 @@ export async function runAgentScenario(env: AgentScenarioEnv, rng: SeededRandom,
   startAgent();
   const count = rng.int(3, 10);
   for (let n = 0; n < count; n++) {
-    const kind = rng.weighted<string>(without([
-      [6, "arrive"],
-      [2, "cancel"],
-      [1, "cancel-execution"],
-      [2, "delete-recreate"],
-      [2, "disconnect"],
-      [2, "restart"],
-      [1, "reboot"],
-      [2, "pause"],
-    ]));
+    const kind = rng.weighted<string>(
+      without([
+        [6, "arrive"],
+        [2, "cancel"],
+        [1, "cancel-execution"],
+        [2, "delete-recreate"],
+        [2, "disconnect"],
+        [2, "restart"],
+        [1, "reboot"],
+        [2, "pause"],
+      ]),
+    );
     const target = live().length > 0 ? rng.pick(live()) : undefined;
-    if (kind === "arrive" || (target === undefined && ["cancel", "cancel-execution", "delete-recreate"].includes(kind))) {
+    if (
+      kind === "arrive" ||
+      (target === undefined && ["cancel", "cancel-execution", "delete-recreate"].includes(kind))
+    ) {
       await createJob(`${thing}-j${n}`);
     } else if (kind === "cancel") {
       const force = rng.chance(0.5);
@@ -289,8 +335,14 @@ export async function runAgentScenario(env: AgentScenarioEnv, rng: SeededRandom,
       if (summaries.every((s) => TERMINAL.has(s.jobExecutionSummary!.status!)) || Date.now() > until) {
         executions = [];
         for (const s of summaries) {
-          const e = (await env.iot.send(new DescribeJobExecutionCommand({ jobId: s.jobId!, thingName: thing }))).execution!;
-          executions.push({ jobId: s.jobId!, status: e.status!, details: e.statusDetails?.detailsMap ?? {}, executionNumber: e.executionNumber });
+          const e = (await env.iot.send(new DescribeJobExecutionCommand({ jobId: s.jobId!, thingName: thing })))
+            .execution!;
+          executions.push({
+            jobId: s.jobId!,
+            status: e.status!,
+            details: e.statusDetails?.detailsMap ?? {},
+            executionNumber: e.executionNumber,
+          });
         }
         break;
       }
@@ -298,14 +350,17 @@ export async function runAgentScenario(env: AgentScenarioEnv, rng: SeededRandom,
       await Bun.sleep(100);
     }
     for (const e of executions) {
-      if (!TERMINAL.has(e.status)) violations.push(`stuck: ${e.jobId} is ${e.status} ${quietMs / 1000} s after the last event`);
+      if (!TERMINAL.has(e.status))
+        violations.push(`stuck: ${e.jobId} is ${e.status} ${quietMs / 1000} s after the last event`);
     }
     // 7. The agent is alive.
-    if (agent!.proc.exitCode !== null) violations.push(`the agent exited (${agent!.proc.exitCode}): ${agent!.lines.slice(-5).join(" | ")}`);
+    if (agent!.proc.exitCode !== null)
+      violations.push(`the agent exited (${agent!.proc.exitCode}): ${agent!.lines.slice(-5).join(" | ")}`);
 
     const log = existsSync(join(logs, "events")) ? readFileSync(join(logs, "events"), "utf8") : "";
     // 2. Never concurrent.
-    for (const line of log.split("\n").filter((l) => l.startsWith("concurrent "))) violations.push(`ran concurrently with itself: ${line}`);
+    for (const line of log.split("\n").filter((l) => l.startsWith("concurrent ")))
+      violations.push(`ran concurrently with itself: ${line}`);
 
     const starts = (mark: string) => log.split("\n").filter((l) => l.startsWith(`start ${mark} `)).length;
     const ends = (mark: string) => log.split("\n").filter((l) => l.startsWith(`end ${mark} `)).length;
@@ -320,13 +375,16 @@ export async function runAgentScenario(env: AgentScenarioEnv, rng: SeededRandom,
       const n = starts(job.mark);
       // 3. Exactly once where nothing forced a re-run.
       if (!forcedReruns && n > 1) violations.push(`${job.mark} started ${n} times with no agent restart`);
-      if (e.status === "SUCCEEDED" && (n < 1 || ends(job.mark) < 1)) violations.push(`${job.mark} SUCCEEDED but its step started ${n} and finished ${ends(job.mark)} times`);
+      if (e.status === "SUCCEEDED" && (n < 1 || ends(job.mark) < 1))
+        violations.push(`${job.mark} SUCCEEDED but its step started ${n} and finished ${ends(job.mark)} times`);
       // 4. The end matches the document and the events.
       if (!job.canceled) {
         const gaveUp = e.status === "FAILED" && (e.details.reason ?? "").includes("stopped");
         const expected = job.mode === "fail" || job.mode === "hostile-name" ? "FAILED" : "SUCCEEDED";
         if (e.status !== expected && !(forcedReruns && gaveUp)) {
-          violations.push(`${job.mark} (${job.mode}) ended ${e.status}, expected ${expected}: ${JSON.stringify(e.details)}`);
+          violations.push(
+            `${job.mark} (${job.mode}) ended ${e.status}, expected ${expected}: ${JSON.stringify(e.details)}`,
+          );
         }
       }
     }

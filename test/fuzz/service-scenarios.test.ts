@@ -18,13 +18,20 @@ const SEED = runSeed();
 const FULL_DISK = canMountTmpfs() && process.env.IOT_JOBS_SCENARIO_FULL_DISK === "1";
 
 describe("service: generated scenarios", () => {
-  test(`${COUNT} scenarios (seed ${SEED}): acknowledged writes kept, refused ones invisible, jobs and groups consistent`, async () => {
-    console.error(`service scenarios: IOT_JOBS_FUZZ_SEED=${SEED} IOT_JOBS_SCENARIOS=${COUNT}${FULL_DISK ? " with a full disk" : " (no full disk: IOT_JOBS_SCENARIO_FULL_DISK=1, root)"}`);
-    const failures: string[] = [];
-    for (let n = 0; n < COUNT; n++) {
-      const { violations, events } = await runServiceScenario(new SeededRandom(SEED + n), { fullDisk: FULL_DISK });
-      if (violations.length > 0) failures.push(`scenario seed ${SEED + n}:\n  events: ${events.join("\n    ")}\n  ${violations.join("\n  ")}`);
-    }
-    expect(failures).toEqual([]);
-  }, 60_000 + COUNT * 60_000);
+  test(
+    `${COUNT} scenarios (seed ${SEED}): acknowledged writes kept, refused ones invisible, jobs and groups consistent`,
+    async () => {
+      console.error(
+        `service scenarios: IOT_JOBS_FUZZ_SEED=${SEED} IOT_JOBS_SCENARIOS=${COUNT}${FULL_DISK ? " with a full disk" : " (no full disk: IOT_JOBS_SCENARIO_FULL_DISK=1, root)"}`,
+      );
+      const failures: string[] = [];
+      for (let n = 0; n < COUNT; n++) {
+        const { violations, events } = await runServiceScenario(new SeededRandom(SEED + n), { fullDisk: FULL_DISK });
+        if (violations.length > 0)
+          failures.push(`scenario seed ${SEED + n}:\n  events: ${events.join("\n    ")}\n  ${violations.join("\n  ")}`);
+      }
+      expect(failures).toEqual([]);
+    },
+    60_000 + COUNT * 60_000,
+  );
 });

@@ -35,7 +35,11 @@ import {
   ListThingsInThingGroupCommand,
   RemoveThingFromThingGroupCommand,
 } from "@aws-sdk/client-iot";
-import { GetThingShadowCommand, type IoTDataPlaneClient, UpdateThingShadowCommand } from "@aws-sdk/client-iot-data-plane";
+import {
+  GetThingShadowCommand,
+  type IoTDataPlaneClient,
+  UpdateThingShadowCommand,
+} from "@aws-sdk/client-iot-data-plane";
 import { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -65,7 +69,10 @@ type Outcome = "acked" | "refused" | "unknown";
 /** `p`, or a rejection after `ms`. */
 function within<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** Acked (an answer), refused (an error answer, with its status), or unknown (no answer). */
@@ -93,7 +100,10 @@ export interface ServiceScenarioOptions {
 export const canMountTmpfs = (): boolean => process.getuid?.() === 0 && Bun.which("mount") !== null;
 
 /** Runs one scenario; returns the broken invariants and the event log. */
-export async function runServiceScenario(rng: SeededRandom, options: ServiceScenarioOptions): Promise<{ violations: string[]; events: string[] }> {
+export async function runServiceScenario(
+  rng: SeededRandom,
+  options: ServiceScenarioOptions,
+): Promise<{ violations: string[]; events: string[] }> {
   const root = tempDir("svc-scenario-");
   let mounted = false;
   if (options.fullDisk) {
@@ -107,7 +117,9 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
   // IOT_JOBS_SCENARIO_TRACE=1 prints each event as it happens (to see where a scenario hangs).
   if (process.env.IOT_JOBS_SCENARIO_TRACE === "1") {
     const push = events.push.bind(events);
-    events.push = (...items: string[]) => (items.forEach((e) => console.error(`[service scenario] ${e}`)), push(...items));
+    events.push = (...items: string[]) => (
+      items.forEach((e) => console.error(`[service scenario] ${e}`)), push(...items)
+    );
   }
   const violations: string[] = [];
   const model = new Model();
@@ -139,8 +151,17 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
     const group = rng.pick(groupPool);
     const jobId = rng.pick(jobPool);
     const kind = rng.weighted<string>([
-      [4, "create-thing"], [1, "delete-thing"], [2, "create-group"], [1, "delete-group"], [3, "add-member"], [1, "remove-member"],
-      [4, "create-job"], [1, "cancel-job"], [1, "delete-job"], [3, "device-update"], [2, "shadow"],
+      [4, "create-thing"],
+      [1, "delete-thing"],
+      [2, "create-group"],
+      [1, "delete-group"],
+      [3, "add-member"],
+      [1, "remove-member"],
+      [4, "create-job"],
+      [1, "cancel-job"],
+      [1, "delete-job"],
+      [3, "device-update"],
+      [2, "shadow"],
     ]);
     if (process.env.IOT_JOBS_SCENARIO_TRACE === "1") console.error(`[operation] ${kind} ${thing} ${group} ${jobId}`);
     const set = <K>(map: Map<K, Known>, key: K, r: Outcome, to: Known) => {
@@ -160,7 +181,8 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
         set(model.things, thing, r.outcome, "absent");
         if (r.outcome !== "refused") {
           for (const g of groupPool) set(model.members, `${g}/${thing}`, r.outcome, "absent");
-          for (const key of [...model.terminal.keys()].filter((k) => k.endsWith(`/${thing}`))) model.terminal.delete(key);
+          for (const key of [...model.terminal.keys()].filter((k) => k.endsWith(`/${thing}`)))
+            model.terminal.delete(key);
           const shadow = model.shadows.get(thing);
           if (shadow) shadow.acked = 0; // AWS leaves a deleted thing's shadow: no promise either way
         }
@@ -174,26 +196,42 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
       case "delete-group": {
         const r = await outcome(iot.send(new DeleteThingGroupCommand({ thingGroupName: group })));
         set(model.groups, group, r.outcome, "absent");
-        if (r.outcome !== "refused") for (const t of thingPool) set(model.members, `${group}/${t}`, r.outcome, "absent");
+        if (r.outcome !== "refused")
+          for (const t of thingPool) set(model.members, `${group}/${t}`, r.outcome, "absent");
         return `delete-group ${group}: ${r.outcome}${r.status ?? ""}`;
       }
       case "add-member":
       case "remove-member": {
         const add = kind === "add-member";
         const input = { thingGroupName: group, thingName: thing };
-        const r = await outcome(iot.send(add ? new AddThingToThingGroupCommand(input) : new RemoveThingFromThingGroupCommand(input)));
+        const r = await outcome(
+          iot.send(add ? new AddThingToThingGroupCommand(input) : new RemoveThingFromThingGroupCommand(input)),
+        );
         set(model.members, `${group}/${thing}`, r.outcome, add ? "present" : "absent");
         return `${kind} ${thing} ${group}: ${r.outcome}${r.status ?? ""}`;
       }
       case "create-job": {
-        const targets = rng.chance(0.3) ? [groupArn(group)] : [thingArn(thing), ...(rng.chance(0.5) ? [thingArn(rng.pick(thingPool))] : [])];
+        const targets = rng.chance(0.3)
+          ? [groupArn(group)]
+          : [thingArn(thing), ...(rng.chance(0.5) ? [thingArn(rng.pick(thingPool))] : [])];
         const snapshot = rng.chance(0.7);
         const document = JSON.stringify({ n: rng.int(0, 1e9) });
-        const r = await outcome(iot.send(new CreateJobCommand({ jobId, targets: [...new Set(targets)], document, targetSelection: snapshot ? "SNAPSHOT" : "CONTINUOUS" })));
+        const r = await outcome(
+          iot.send(
+            new CreateJobCommand({
+              jobId,
+              targets: [...new Set(targets)],
+              document,
+              targetSelection: snapshot ? "SNAPSHOT" : "CONTINUOUS",
+            }),
+          ),
+        );
         const before = model.jobs.get(jobId);
         if (r.outcome === "acked") model.jobs.set(jobId, { known: "present", document, snapshot });
-        else if (r.outcome === "refused" && before === undefined) model.jobs.set(jobId, { known: "absent", document: "", snapshot });
-        else if (r.outcome === "unknown" && before?.known !== "present") model.jobs.set(jobId, { known: "unknown", document, snapshot });
+        else if (r.outcome === "refused" && before === undefined)
+          model.jobs.set(jobId, { known: "absent", document: "", snapshot });
+        else if (r.outcome === "unknown" && before?.known !== "present")
+          model.jobs.set(jobId, { known: "unknown", document, snapshot });
         return `create-job ${jobId} ${targets.map((t) => t.split("/").pop()).join(",")} ${snapshot ? "SNAPSHOT" : "CONTINUOUS"}: ${r.outcome}${r.status ?? ""}`;
       }
       case "cancel-job": {
@@ -206,7 +244,9 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
         const before = model.jobs.get(jobId);
         if (r.outcome === "acked") model.jobs.set(jobId, { known: "absent", document: "", snapshot: false });
         else if (r.outcome === "unknown" && before) model.jobs.set(jobId, { ...before, known: "unknown" });
-        if (r.outcome !== "refused") for (const key of [...model.terminal.keys()].filter((k) => k.startsWith(`${jobId}/`))) model.terminal.delete(key);
+        if (r.outcome !== "refused")
+          for (const key of [...model.terminal.keys()].filter((k) => k.startsWith(`${jobId}/`)))
+            model.terminal.delete(key);
         return `delete-job ${jobId}: ${r.outcome}${r.status ?? ""}`;
       }
       case "device-update": {
@@ -223,8 +263,12 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
           const execution = next.payload?.execution as { jobId?: string } | undefined;
           if (!next.topic.endsWith("/accepted") || !execution?.jobId) return `device ${thing}: nothing next`;
           const status = rng.pick(["SUCCEEDED", "FAILED", "IN_PROGRESS"]);
-          const reply = await device.request(`jobs/${execution.jobId}/update`, { status, clientToken: `u${rng.int(0, 1e9)}` });
-          if (reply.topic.endsWith("/accepted") && TERMINAL.has(status)) model.terminal.set(`${execution.jobId}/${thing}`, status);
+          const reply = await device.request(`jobs/${execution.jobId}/update`, {
+            status,
+            clientToken: `u${rng.int(0, 1e9)}`,
+          });
+          if (reply.topic.endsWith("/accepted") && TERMINAL.has(status))
+            model.terminal.set(`${execution.jobId}/${thing}`, status);
           return `device ${thing}: ${execution.jobId} → ${status}: ${reply.topic.split("/").pop()}`;
         } catch (error) {
           return `device ${thing}: ${(error as Error).message.slice(0, 80)}`;
@@ -249,12 +293,26 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
   let filler: string | undefined;
   try {
     // A start that gives the random operations something to work on.
-    for (const t of thingPool.slice(0, 3)) model.things.set(t, (await outcome(iot.send(new CreateThingCommand({ thingName: t })))).outcome === "acked" ? "present" : "unknown");
-    model.groups.set("g0", (await outcome(iot.send(new CreateThingGroupCommand({ thingGroupName: "g0" })))).outcome === "acked" ? "present" : "unknown");
+    for (const t of thingPool.slice(0, 3))
+      model.things.set(
+        t,
+        (await outcome(iot.send(new CreateThingCommand({ thingName: t })))).outcome === "acked" ? "present" : "unknown",
+      );
+    model.groups.set(
+      "g0",
+      (await outcome(iot.send(new CreateThingGroupCommand({ thingGroupName: "g0" })))).outcome === "acked"
+        ? "present"
+        : "unknown",
+    );
     const batches = rng.int(4, 10);
     for (let b = 0; b < batches; b++) {
       const size = rng.int(2, 8);
-      const event = rng.weighted<string>([[5, "batch"], [3, "kill-in-batch"], [1, "restart"], ...(mounted ? ([[1, "fill-disk"]] as const) : [])]);
+      const event = rng.weighted<string>([
+        [5, "batch"],
+        [3, "kill-in-batch"],
+        [1, "restart"],
+        ...(mounted ? ([[1, "fill-disk"]] as const) : []),
+      ]);
       if (event === "fill-disk" && filler === undefined) {
         filler = join(root, "filler");
         Bun.spawnSync(["dd", "if=/dev/zero", `of=${filler}`, "bs=64k", "count=1000"], { stderr: "ignore" });
@@ -320,12 +378,14 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
     for (const [thing, known] of model.things) {
       if (known === "unknown") continue;
       const seen = await exists(iot.send(new DescribeThingCommand({ thingName: thing })));
-      if (seen !== undefined && seen !== (known === "present")) fail(`thing ${thing} should be ${known}, DescribeThing says ${seen ? "present" : "absent"}`);
+      if (seen !== undefined && seen !== (known === "present"))
+        fail(`thing ${thing} should be ${known}, DescribeThing says ${seen ? "present" : "absent"}`);
     }
     for (const [group, known] of model.groups) {
       if (known === "unknown") continue;
       const seen = await exists(iot.send(new DescribeThingGroupCommand({ thingGroupName: group })));
-      if (seen !== undefined && seen !== (known === "present")) fail(`group ${group} should be ${known}, DescribeThingGroup says ${seen ? "present" : "absent"}`);
+      if (seen !== undefined && seen !== (known === "present"))
+        fail(`group ${group} should be ${known}, DescribeThingGroup says ${seen ? "present" : "absent"}`);
     }
     trace("memberships");
     // 4. Memberships agree with the model and with the groups and things.
@@ -336,8 +396,12 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
       for (const thing of thingPool) {
         const known = model.members.get(`${group}/${thing}`) ?? "absent";
         if (known === "unknown" || model.things.get(thing) === "unknown") continue;
-        const expected = known === "present" && model.things.get(thing) === "present" && model.groups.get(group) === "present";
-        if (listed.has(thing) !== expected) fail(`group ${group} ${listed.has(thing) ? "lists" : "does not list"} ${thing} (model: membership ${known}, thing ${model.things.get(thing)}, group ${model.groups.get(group)})`);
+        const expected =
+          known === "present" && model.things.get(thing) === "present" && model.groups.get(group) === "present";
+        if (listed.has(thing) !== expected)
+          fail(
+            `group ${group} ${listed.has(thing) ? "lists" : "does not list"} ${thing} (model: membership ${known}, thing ${model.things.get(thing)}, group ${model.groups.get(group)})`,
+          );
       }
     }
     trace("jobs");
@@ -346,22 +410,41 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
       const r = await outcome(iot.send(new DescribeJobCommand({ jobId })));
       if (job.known !== "unknown") {
         const seen = r.outcome === "acked" ? true : r.status === 404 ? false : undefined;
-        if (seen !== undefined && seen !== (job.known === "present")) fail(`job ${jobId} should be ${job.known}, DescribeJob says ${seen ? "present" : "absent"}`);
+        if (seen !== undefined && seen !== (job.known === "present"))
+          fail(`job ${jobId} should be ${job.known}, DescribeJob says ${seen ? "present" : "absent"}`);
       }
       if (r.outcome !== "acked") continue;
-      const described = (r.value as { job?: { status?: string; targetSelection?: string; jobProcessDetails?: Record<string, number> } }).job!;
+      const described = (
+        r.value as { job?: { status?: string; targetSelection?: string; jobProcessDetails?: Record<string, number> } }
+      ).job!;
       const list = await outcome(iot.send(new ListJobExecutionsForJobCommand({ jobId, maxResults: 250 })));
       if (list.outcome !== "acked") continue;
-      const summaries = (list.value as { executionSummaries?: { thingArn?: string; jobExecutionSummary?: { status?: string; executionNumber?: number } }[] }).executionSummaries ?? [];
+      const summaries =
+        (
+          list.value as {
+            executionSummaries?: {
+              thingArn?: string;
+              jobExecutionSummary?: { status?: string; executionNumber?: number };
+            }[];
+          }
+        ).executionSummaries ?? [];
       const things = summaries.map((s) => s.thingArn!.split("/").pop()!);
       if (new Set(things).size !== things.length) fail(`job ${jobId} has duplicate executions: ${things.join(",")}`);
       const count = (status: string) => summaries.filter((s) => s.jobExecutionSummary?.status === status).length;
       const d = described.jobProcessDetails ?? {};
-      for (const [field, status] of [["numberOfQueuedThings", "QUEUED"], ["numberOfInProgressThings", "IN_PROGRESS"], ["numberOfSucceededThings", "SUCCEEDED"], ["numberOfFailedThings", "FAILED"], ["numberOfCanceledThings", "CANCELED"]] as const) {
-        if ((d[field] ?? 0) !== count(status)) fail(`job ${jobId}: ${field} ${d[field] ?? 0} but ${count(status)} executions are ${status}`);
+      for (const [field, status] of [
+        ["numberOfQueuedThings", "QUEUED"],
+        ["numberOfInProgressThings", "IN_PROGRESS"],
+        ["numberOfSucceededThings", "SUCCEEDED"],
+        ["numberOfFailedThings", "FAILED"],
+        ["numberOfCanceledThings", "CANCELED"],
+      ] as const) {
+        if ((d[field] ?? 0) !== count(status))
+          fail(`job ${jobId}: ${field} ${d[field] ?? 0} but ${count(status)} executions are ${status}`);
       }
       const allTerminal = summaries.every((s) => TERMINAL.has(s.jobExecutionSummary!.status!));
-      if (described.targetSelection === "SNAPSHOT" && allTerminal && described.status === "IN_PROGRESS") fail(`snapshot job ${jobId} is IN_PROGRESS with every execution terminal (${summaries.length})`);
+      if (described.targetSelection === "SNAPSHOT" && allTerminal && described.status === "IN_PROGRESS")
+        fail(`snapshot job ${jobId} is IN_PROGRESS with every execution terminal (${summaries.length})`);
       if (!allTerminal && described.status === "COMPLETED") fail(`job ${jobId} COMPLETED with executions not terminal`);
     }
     trace("terminal");
@@ -371,8 +454,12 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
       const job = model.jobs.get(jobId);
       if (job?.known !== "present" || model.things.get(thing) !== "present") continue;
       const r = await outcome(iot.send(new DescribeJobExecutionCommand({ jobId, thingName: thing })));
-      const seen = r.outcome === "acked" ? (r.value as { execution?: { status?: string } }).execution?.status : `(${r.outcome}${r.status ?? ""})`;
-      if (r.outcome !== "unknown" && seen !== status) fail(`acknowledged ${status} of ${jobId} on ${thing} is now ${seen}`);
+      const seen =
+        r.outcome === "acked"
+          ? (r.value as { execution?: { status?: string } }).execution?.status
+          : `(${r.outcome}${r.status ?? ""})`;
+      if (r.outcome !== "unknown" && seen !== status)
+        fail(`acknowledged ${status} of ${jobId} on ${thing} is now ${seen}`);
     }
     trace("shadows");
     // 1, 2. Shadows: at least the acknowledged value, never one that was not sent.
@@ -380,12 +467,16 @@ export async function runServiceScenario(rng: SeededRandom, options: ServiceScen
       if (entry.acked === 0 || model.things.get(thing) === "unknown") continue;
       const r = await outcome(data.send(new GetThingShadowCommand({ thingName: thing })));
       if (r.outcome !== "acked") {
-        if (r.outcome === "refused") fail(`the acknowledged shadow of ${thing} (n=${entry.acked}) is gone (${r.status})`);
+        if (r.outcome === "refused")
+          fail(`the acknowledged shadow of ${thing} (n=${entry.acked}) is gone (${r.status})`);
         continue;
       }
-      const doc = JSON.parse(new TextDecoder().decode((r.value as { payload: Uint8Array }).payload)) as { state?: { reported?: { n?: number } } };
+      const doc = JSON.parse(new TextDecoder().decode((r.value as { payload: Uint8Array }).payload)) as {
+        state?: { reported?: { n?: number } };
+      };
       const n = doc.state?.reported?.n ?? 0;
-      if (n < entry.acked || n > entry.sent) fail(`shadow ${thing}: n=${n}, acknowledged ${entry.acked}, highest sent ${entry.sent}`);
+      if (n < entry.acked || n > entry.sent)
+        fail(`shadow ${thing}: n=${n}, acknowledged ${entry.acked}, highest sent ${entry.sent}`);
     }
   }
 }

@@ -56,6 +56,7 @@ export function runSeed(): number {
 /** How many scenarios: IOT_JOBS_SCENARIOS, else `fallback`. */
 export function scenarioCount(fallback: number): number {
   const n = Number(process.env.IOT_JOBS_SCENARIOS ?? fallback);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`IOT_JOBS_SCENARIOS must be a whole number, got ${process.env.IOT_JOBS_SCENARIOS}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`IOT_JOBS_SCENARIOS must be a whole number, got ${process.env.IOT_JOBS_SCENARIOS}`);
   return n;
 }
