@@ -641,7 +641,7 @@ export const CLASS_SCENARIOS: Scenario[] = [
   {
     name: "signals: HUP, USR1, USR2 or PIPE in a random phase (idle, step running, update in flight)",
     promise: "the agent lives on; the job ends SUCCEEDED; its step ran once",
-    knownDefect: "agent 14",
+    knownDefect: "agent 14 (SIGHUP); SIGUSR1 and SIGUSR2 kill the agent too (NEW-2 in the fuzz branch's report)",
     setUp: () => serviceEnv(),
     async trial(env, i) {
       const thing = await newThing(env);
