@@ -34,7 +34,7 @@ import type { RunningService } from "../../src/service/service.ts";
 import { AgentProcess } from "../helpers/agent-process.ts";
 import { compiledAgent } from "../helpers/executables.ts";
 import { iotClient, startLocalService, thingArn } from "../helpers/local-service.ts";
-import { killSession, sessionMembers } from "../helpers/proc-scan.ts";
+import { killSession, sessionMembers, sessionsWithCommandLine } from "../helpers/proc-scan.ts";
 import type { SeededRandom } from "../helpers/seeded-random.ts";
 import { tempDir, writeHandler } from "../helpers/temp.ts";
 import { TcpProxy } from "../faults/tcp-proxy.ts";
@@ -304,7 +304,9 @@ export async function runAgentScenario(
       events.push(`restart ${signal}`);
     } else if (kind === "reboot") {
       await agent!.kill("SIGKILL");
+      // Every step of this scenario, also one that had not logged its start yet (its argv names `logs`).
       for (const { pid } of stepStarts(logs)) killSession(pid);
+      for (const sid of sessionsWithCommandLine(logs)) killSession(sid);
       writeFileSync(bootIdFile, `${crypto.randomUUID()}\n`);
       forcedReruns = true;
       await Bun.sleep(rng.int(0, 300));
@@ -322,6 +324,7 @@ export async function runAgentScenario(
   } finally {
     for (const a of agents) await a.kill("SIGKILL").catch(() => {});
     for (const { pid } of stepStarts(logs)) killSession(pid);
+    for (const sid of sessionsWithCommandLine(logs)) killSession(sid);
   }
   return { violations, events };
 

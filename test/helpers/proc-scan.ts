@@ -57,3 +57,17 @@ export function commandLine(pid: number): string | undefined {
     return undefined;
   }
 }
+
+/** Sessions of live processes whose command line contains `text` (e.g. a scenario's own directory). */
+export function sessionsWithCommandLine(text: string): number[] {
+  const sessions = new Set<number>();
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    if (commandLine(pid)?.includes(text)) {
+      const s = stat(pid);
+      if (s && s.state !== "Z") sessions.add(s.session);
+    }
+  }
+  return [...sessions];
+}
