@@ -494,8 +494,14 @@ export async function runServiceScenario(
             }[];
           }
         ).executionSummaries ?? [];
-      const things = summaries.map((s) => s.thingArn!.split("/").pop()!);
-      if (new Set(things).size !== things.length) fail(`job ${jobId} has duplicate executions: ${things.join(",")}`);
+      // A thing may have several executions of a job (a continuous job's thing removed from the group
+      // and added again: REMOVED, then a new one), but never two with one number, nor two active.
+      const keys = summaries.map((s) => `${s.thingArn!.split("/").pop()}#${s.jobExecutionSummary?.executionNumber}`);
+      if (new Set(keys).size !== keys.length) fail(`job ${jobId} has duplicate executions: ${keys.join(",")}`);
+      const active = summaries
+        .filter((s) => !TERMINAL.has(s.jobExecutionSummary!.status!))
+        .map((s) => s.thingArn!.split("/").pop()!);
+      if (new Set(active).size !== active.length) fail(`job ${jobId} has two active executions on one thing: ${active.join(",")}`);
       const count = (status: string) => summaries.filter((s) => s.jobExecutionSummary?.status === status).length;
       const d = described.jobProcessDetails ?? {};
       for (const [field, status] of [
