@@ -210,6 +210,11 @@ export async function runServiceScenario(
           iot.send(add ? new AddThingToThingGroupCommand(input) : new RemoveThingFromThingGroupCommand(input)),
         );
         set(model.members, `${group}/${thing}`, r.outcome, add ? "present" : "absent");
+        if (add && r.outcome === "acked") {
+          // Acknowledged: both exist (whatever a SIGKILL left the model unsure of).
+          model.groups.set(group, "present");
+          model.things.set(thing, "present");
+        }
         return `${kind} ${thing} ${group}: ${r.outcome}${r.status ?? ""}`;
       }
       case "create-job": {
@@ -461,7 +466,8 @@ export async function runServiceScenario(
       if (listed === undefined) continue;
       for (const thing of thingPool) {
         const known = model.members.get(`${group}/${thing}`) ?? "absent";
-        if (known === "unknown" || model.things.get(thing) === "unknown") continue;
+        if (known === "unknown" || model.things.get(thing) === "unknown" || model.groups.get(group) === "unknown")
+          continue;
         const expected =
           known === "present" && model.things.get(thing) === "present" && model.groups.get(group) === "present";
         if (listed.has(thing) !== expected)
@@ -501,7 +507,8 @@ export async function runServiceScenario(
       const active = summaries
         .filter((s) => !TERMINAL.has(s.jobExecutionSummary!.status!))
         .map((s) => s.thingArn!.split("/").pop()!);
-      if (new Set(active).size !== active.length) fail(`job ${jobId} has two active executions on one thing: ${active.join(",")}`);
+      if (new Set(active).size !== active.length)
+        fail(`job ${jobId} has two active executions on one thing: ${active.join(",")}`);
       const count = (status: string) => summaries.filter((s) => s.jobExecutionSummary?.status === status).length;
       const d = described.jobProcessDetails ?? {};
       for (const [field, status] of [
