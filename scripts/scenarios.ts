@@ -22,6 +22,7 @@ console.error(
   `IOT_JOBS_FUZZ_SEED=${seed} IOT_JOBS_SCENARIOS=${count}${without} (${which.join(" and ")}${which.includes("service") && !fullDisk ? "; no full disk" : ""})`,
 );
 
+const SCENARIO_LIMIT_MS = 5 * 60_000;
 let failed = 0;
 const summary: string[] = [];
 for (const kind of which) {
@@ -31,9 +32,13 @@ for (const kind of which) {
   try {
     for (let n = 0; n < count; n++) {
       const rng = new SeededRandom(seed + n);
-      const { violations, events } = agentEnv
-        ? await runAgentScenario(agentEnv, rng)
-        : await runServiceScenario(rng, { fullDisk });
+      // A scenario that never ends (a promise of the harness that never settles) is a failure with
+      // its seed, not the end of the run.
+      const hung = { violations: [`no result after ${SCENARIO_LIMIT_MS / 60000} min (hung)`], events: [] as string[] };
+      const { violations, events } = await Promise.race([
+        agentEnv ? runAgentScenario(agentEnv, rng) : runServiceScenario(rng, { fullDisk }),
+        Bun.sleep(SCENARIO_LIMIT_MS).then(() => hung),
+      ]);
       if (violations.length > 0) {
         bad++;
         console.error(

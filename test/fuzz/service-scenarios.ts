@@ -126,7 +126,14 @@ export async function runServiceScenario(
   const violations: string[] = [];
   const model = new Model();
   const devices: Device[] = [];
-  let svc: Svc = await spawnService(command, ["--data-dir", dataDir, "--log-level", "ERROR"]);
+  // Every service process this scenario starts, so none outlives it whatever path it took.
+  const started: Svc[] = [];
+  const serve = async () => {
+    const service = await spawnService(command, ["--data-dir", dataDir, "--log-level", "ERROR"]);
+    started.push(service);
+    return service;
+  };
+  let svc: Svc = await serve();
   let iot: IoTClient = iotClient(svc.http);
   let data: IoTDataPlaneClient = dataClient(svc.http);
   const thingPool = Array.from({ length: 5 }, (_, i) => `t${i}`);
@@ -142,7 +149,7 @@ export async function runServiceScenario(
     } else {
       await svc.stop();
     }
-    svc = await spawnService(command, ["--data-dir", dataDir, "--log-level", "ERROR"]);
+    svc = await serve();
     iot = iotClient(svc.http);
     data = dataClient(svc.http);
   };
@@ -378,8 +385,8 @@ export async function runServiceScenario(
     violations.push(`the scenario broke: ${(error as Error).stack?.slice(0, 400)}`);
   } finally {
     for (const d of devices.splice(0)) await within(d.close(), 2000).catch(() => {});
-    svc.proc.kill("SIGKILL");
-    await svc.proc.exited;
+    for (const s of started) s.proc.kill("SIGKILL");
+    await within(Promise.all(started.map((s) => s.proc.exited)), 5000).catch(() => {});
     if (mounted) Bun.spawnSync(["umount", "-l", root]);
   }
   return { violations, events };
