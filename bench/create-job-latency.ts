@@ -23,14 +23,29 @@ const things = Number(process.argv[3] ?? 200);
 const root = process.argv[4] ?? join(import.meta.dir, "..");
 const dataDir = mkdtempSync(join(tmpdir(), "bench-createjob-"));
 const service = Bun.spawn(
-  [process.execPath, join(root, "src/service/main.ts"), "serve", "--mqtt-port", "0", "--http-port", "0", "--data-dir", dataDir],
+  [
+    process.execPath,
+    join(root, "src/service/main.ts"),
+    "serve",
+    "--mqtt-port",
+    "0",
+    "--http-port",
+    "0",
+    "--data-dir",
+    dataDir,
+  ],
   { stdout: "pipe", stderr: "ignore" },
 );
 const reader = (service.stdout as ReadableStream<Uint8Array>).getReader();
 let text = "";
 while (!text.includes("\n")) text += new TextDecoder().decode((await reader.read()).value);
 const { http } = JSON.parse(text.split("\n")[0]!) as { http: string };
-const iot = new IoTClient({ endpoint: http, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "x" }, maxAttempts: 1 });
+const iot = new IoTClient({
+  endpoint: http,
+  region: "us-east-1",
+  credentials: { accessKeyId: "x", secretAccessKey: "x" },
+  maxAttempts: 1,
+});
 
 try {
   const group = await iot.send(new CreateThingGroupCommand({ thingGroupName: "bench" }));
@@ -53,17 +68,25 @@ try {
           new CreateJobCommand({
             jobId: `bench-${j}`,
             targets: [group.thingGroupArn!],
-            document: JSON.stringify({ version: "1.0", steps: [{ action: { name: "a", type: "runCommand", input: { command: "true" } } }] }),
+            document: JSON.stringify({
+              version: "1.0",
+              steps: [{ action: { name: "a", type: "runCommand", input: { command: "true" } } }],
+            }),
           }),
         ),
       ),
     );
   }
-  const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+  const pct = (xs: number[], p: number) =>
+    [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
   console.log(`CreateJob on a group of ${things} things, ${jobs} jobs (service from ${root})`);
   console.log(`| call | p50 | p99 |\n|---|---:|---:|`);
-  console.log(`| DescribeThing (baseline) | ${pct(describe, 0.5).toFixed(1)} ms | ${pct(describe, 0.99).toFixed(1)} ms |`);
-  console.log(`| CreateJob (${things} executions) | ${pct(create, 0.5).toFixed(1)} ms | ${pct(create, 0.99).toFixed(1)} ms |`);
+  console.log(
+    `| DescribeThing (baseline) | ${pct(describe, 0.5).toFixed(1)} ms | ${pct(describe, 0.99).toFixed(1)} ms |`,
+  );
+  console.log(
+    `| CreateJob (${things} executions) | ${pct(create, 0.5).toFixed(1)} ms | ${pct(create, 0.99).toFixed(1)} ms |`,
+  );
   console.log(`ratio of p50s: ${(pct(create, 0.5) / pct(describe, 0.5)).toFixed(1)}`);
 } finally {
   service.kill("SIGTERM");

@@ -13,7 +13,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { MqttClient } from "../src/mqtt/client.ts";
 
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const sizes = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const root = join(import.meta.dir, "..");
 
 function rssMb(pid: number): number {
@@ -25,7 +28,20 @@ function rssMb(pid: number): number {
 }
 
 async function startService(): Promise<{ mqtt: string; http: string; proc: ReturnType<typeof Bun.spawn> }> {
-  const proc = Bun.spawn([process.execPath, join(root, "src/service/main.ts"), "serve", "--mqtt-port", "0", "--http-port", "0", "--log-level", "ERROR"], { stdout: "pipe", stderr: "inherit" });
+  const proc = Bun.spawn(
+    [
+      process.execPath,
+      join(root, "src/service/main.ts"),
+      "serve",
+      "--mqtt-port",
+      "0",
+      "--http-port",
+      "0",
+      "--log-level",
+      "ERROR",
+    ],
+    { stdout: "pipe", stderr: "inherit" },
+  );
   const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
   let text = "";
   while (!text.includes("\n")) text += new TextDecoder().decode((await reader.read()).value);
@@ -35,9 +51,11 @@ async function startService(): Promise<{ mqtt: string; http: string; proc: Retur
 
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 /** The service's CPU time (user + system) so far, in seconds (/proc/PID/stat, 100 ticks a second). */
@@ -77,15 +95,25 @@ export async function run(
   const svc = await startService();
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, rssMb(svc.proc.pid))), 50);
-  const iot = new IoTClient({ endpoint: svc.http, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "x" }, maxAttempts: 1 });
+  const iot = new IoTClient({
+    endpoint: svc.http,
+    region: "us-east-1",
+    credentials: { accessKeyId: "x", secretAccessKey: "x" },
+    maxAttempts: 1,
+  });
   const port = Number(svc.mqtt.split(":").at(-1));
   const t0 = performance.now();
   const names = Array.from({ length: n }, (_, i) => `bench-${String(i).padStart(5, "0")}`);
   await pool(names, 64, async (thingName) => {
-    const r = await fetch(`${svc.http}/things/${thingName}`, { method: "POST", body: JSON.stringify({ attributePayload: { attributes: { fleet: "bench" } } }) });
+    const r = await fetch(`${svc.http}/things/${thingName}`, {
+      method: "POST",
+      body: JSON.stringify({ attributePayload: { attributes: { fleet: "bench" } } }),
+    });
     if (!r.ok) throw new Error(await r.text());
   });
-  await iot.send(new CreateDynamicThingGroupCommand({ thingGroupName: "bench", queryString: "attributes.fleet:bench" }));
+  await iot.send(
+    new CreateDynamicThingGroupCommand({ thingGroupName: "bench", queryString: "attributes.fleet:bench" }),
+  );
 
   let succeeded = 0;
   let shadowReplies = 0;
@@ -96,7 +124,15 @@ export async function run(
     let client!: MqttClient;
     const connected = new Promise<void>((resolve) => {
       client = new MqttClient(
-        { host: "127.0.0.1", port, clientId: thing, cleanSession: true, keepaliveSeconds: 600, connectTimeoutMs: 60_000, reconnectDelayMs: () => 500 },
+        {
+          host: "127.0.0.1",
+          port,
+          clientId: thing,
+          cleanSession: true,
+          keepaliveSeconds: 600,
+          connectTimeoutMs: 60_000,
+          reconnectDelayMs: () => 500,
+        },
         {
           connect: () => resolve(),
           message: (topic, payload) => {
@@ -105,8 +141,13 @@ export async function run(
               return;
             }
             const body = JSON.parse(new TextDecoder().decode(payload));
-            if (topic === `${prefix}/jobs/notify-next` && body.execution) void client.publish(`${prefix}/jobs/start-next`, "{}");
-            else if (topic === `${prefix}/jobs/start-next/accepted` && body.execution) void client.publish(`${prefix}/jobs/${body.execution.jobId}/update`, JSON.stringify({ status: "SUCCEEDED", statusDetails: { reason: "bench" } }));
+            if (topic === `${prefix}/jobs/notify-next` && body.execution)
+              void client.publish(`${prefix}/jobs/start-next`, "{}");
+            else if (topic === `${prefix}/jobs/start-next/accepted` && body.execution)
+              void client.publish(
+                `${prefix}/jobs/${body.execution.jobId}/update`,
+                JSON.stringify({ status: "SUCCEEDED", statusDetails: { reason: "bench" } }),
+              );
             else if (topic.endsWith("/update/accepted") && ++succeeded === n) onAllDone();
           },
         },
@@ -132,7 +173,16 @@ export async function run(
   peak = 0;
   const cpu0 = cpuSeconds(svc.proc.pid);
   t = performance.now();
-  await iot.send(new CreateJobCommand({ jobId: "rollout", targets: ["arn:aws:iot:us-east-1:123456789012:thinggroup/bench"], document: JSON.stringify({ version: "1.0", steps: [{ action: { name: "noop", type: "runCommand", input: { command: "true" } } }] }) }));
+  await iot.send(
+    new CreateJobCommand({
+      jobId: "rollout",
+      targets: ["arn:aws:iot:us-east-1:123456789012:thinggroup/bench"],
+      document: JSON.stringify({
+        version: "1.0",
+        steps: [{ action: { name: "noop", type: "runCommand", input: { command: "true" } } }],
+      }),
+    }),
+  );
   await done;
   const rolloutMs = performance.now() - t;
   if (settleMs) await Bun.sleep(settleMs);
@@ -141,7 +191,8 @@ export async function run(
   const rolloutPeakMb = peak;
   peak = Math.max(peak, setupPeak);
   const job = (await iot.send(new DescribeJobCommand({ jobId: "rollout" }))).job!;
-  if (job.status !== "COMPLETED" || job.jobProcessDetails?.numberOfSucceededThings !== n) throw new Error(`job ended ${job.status} with ${job.jobProcessDetails?.numberOfSucceededThings}/${n}`);
+  if (job.status !== "COMPLETED" || job.jobProcessDetails?.numberOfSucceededThings !== n)
+    throw new Error(`job ended ${job.status} with ${job.jobProcessDetails?.numberOfSucceededThings}/${n}`);
 
   clearInterval(sampler);
   for (const c of clients) c.close(false);
@@ -152,10 +203,14 @@ export async function run(
 
 if (import.meta.main) {
   console.log("fleet roll-out: one job, a dynamic group of N things, N simulated agents in one process");
-  console.log("| things | setup (things + connections) | baseline: N shadow round trips | roll-out to all terminal | ratio | service RSS connected | service peak RSS |");
+  console.log(
+    "| things | setup (things + connections) | baseline: N shadow round trips | roll-out to all terminal | ratio | service RSS connected | service peak RSS |",
+  );
   console.log("|---:|---:|---:|---:|---:|---:|---:|");
   for (const n of sizes.length ? sizes : [1000, 5000, 10000]) {
     const r = await run(n);
-    console.log(`| ${r.n} | ${(r.setupMs / 1000).toFixed(1)} s | ${(r.baselineMs / 1000).toFixed(2)} s | **${(r.rolloutMs / 1000).toFixed(2)} s** | ${(r.rolloutMs / r.baselineMs).toFixed(1)} | ${r.idleMb.toFixed(0)} MB | ${r.peakMb.toFixed(0)} MB |`);
+    console.log(
+      `| ${r.n} | ${(r.setupMs / 1000).toFixed(1)} s | ${(r.baselineMs / 1000).toFixed(2)} s | **${(r.rolloutMs / 1000).toFixed(2)} s** | ${(r.rolloutMs / r.baselineMs).toFixed(1)} | ${r.idleMb.toFixed(0)} MB | ${r.peakMb.toFixed(0)} MB |`,
+    );
   }
 }

@@ -57,14 +57,51 @@ Bun.spawnSync([process.execPath, join(root, "scripts/cross-compile/build.ts"), "
 const handlers = join(work, "handlers");
 mkdirSync(handlers, { mode: 0o700 });
 chmodSync(handlers, 0o700);
-const agentArgs = (bin: string, thing: string) => [bin, "--endpoint", `mqtt://127.0.0.1:${port}`, "--thing-name", thing, "--jobs-handler-dir", handlers, "--state-dir", join(work, `state-${thing}`), "--log-level", "ERROR"];
+const agentArgs = (bin: string, thing: string) => [
+  bin,
+  "--endpoint",
+  `mqtt://127.0.0.1:${port}`,
+  "--thing-name",
+  thing,
+  "--jobs-handler-dir",
+  handlers,
+  "--state-dir",
+  join(work, `state-${thing}`),
+  "--log-level",
+  "ERROR",
+];
 const before = process.argv.indexOf("--agent-before");
-if (before > 0) rows.push([`iot-jobs-agent before (${process.argv[before + 1]})`, await measure(agentArgs(process.argv[before + 1]!, "rss-before"), 3000)]);
-rows.push(["iot-jobs-agent (connected, subscribed, idle)", await measure([agentBin, "--endpoint", `mqtt://127.0.0.1:${port}`, "--thing-name", "rss-agent", "--jobs-handler-dir", handlers, "--state-dir", join(work, "state"), "--log-level", "ERROR"], 3000)]);
+if (before > 0)
+  rows.push([
+    `iot-jobs-agent before (${process.argv[before + 1]})`,
+    await measure(agentArgs(process.argv[before + 1]!, "rss-before"), 3000),
+  ]);
+rows.push([
+  "iot-jobs-agent (connected, subscribed, idle)",
+  await measure(
+    [
+      agentBin,
+      "--endpoint",
+      `mqtt://127.0.0.1:${port}`,
+      "--thing-name",
+      "rss-agent",
+      "--jobs-handler-dir",
+      handlers,
+      "--state-dir",
+      join(work, "state"),
+      "--log-level",
+      "ERROR",
+    ],
+    3000,
+  ),
+]);
 await broker.stop();
 
 const bare = rows[0]![1].rss;
 console.log("idle RSS, x64, MB (VmRSS = anonymous + file-backed pages of the executable)");
 console.log("| process | RSS | anon | file | × bare |");
 console.log("|---|---:|---:|---:|---:|");
-for (const [name, s] of rows) console.log(`| ${name} | ${s.rss.toFixed(1)} | ${s.anon.toFixed(1)} | ${s.file.toFixed(1)} | ${(s.rss / bare).toFixed(2)} |`);
+for (const [name, s] of rows)
+  console.log(
+    `| ${name} | ${s.rss.toFixed(1)} | ${s.anon.toFixed(1)} | ${s.file.toFixed(1)} | ${(s.rss / bare).toFixed(2)} |`,
+  );

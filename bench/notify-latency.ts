@@ -37,7 +37,9 @@ const floor: number[] = [];
   await new Promise<void>((r) => sender.once("connect", () => r()));
   for (let i = 0; i < n; i++) {
     writeFileSync(stamp, "0");
-    const done = new Promise<void>((resolve) => client.once("message", () => Bun.spawn([join(dir, "stamp.sh")]).exited.then(() => resolve())));
+    const done = new Promise<void>((resolve) =>
+      client.once("message", () => Bun.spawn([join(dir, "stamp.sh")]).exited.then(() => resolve())),
+    );
     const t0 = epochNs();
     sender.publish("bench/floor", "{}", { qos: 1 });
     await done;
@@ -49,14 +51,23 @@ const floor: number[] = [];
 
 // The agent.
 const thing = "latency-thing";
-const agent = AgentProcess.start({ brokerUrl: broker.url, thingName: thing, handlerDirectory: dir, command: [compiledAgent("linux-x64")], extraArgs: ["--log-level", "ERROR"] });
+const agent = AgentProcess.start({
+  brokerUrl: broker.url,
+  thingName: thing,
+  handlerDirectory: dir,
+  command: [compiledAgent("linux-x64")],
+  extraArgs: ["--log-level", "ERROR"],
+});
 await Bun.sleep(1500);
 const ours: number[] = [];
 for (let i = 0; i < n; i++) {
   writeFileSync(stamp, "0");
   const id = `lat-${i}`;
   const t0 = epochNs();
-  peer.queueJob(thing, id, { version: "1.0", steps: [{ action: { name: "s", type: "runHandler", input: { handler: "stamp.sh", path: "default" } } }] });
+  peer.queueJob(thing, id, {
+    version: "1.0",
+    steps: [{ action: { name: "s", type: "runHandler", input: { handler: "stamp.sh", path: "default" } } }],
+  });
   await peer.waitForStatus(thing, id, "SUCCEEDED");
   ours.push(Number(readStamp() - t0) / 1e6);
 }
@@ -64,7 +75,8 @@ await agent.kill("SIGTERM");
 await peer.stop();
 await broker.stop();
 
-const line = (name: string, xs: number[]) => console.log(`| ${name} | ${percentile(xs, 50).toFixed(2)} | ${percentile(xs, 99).toFixed(2)} |`);
+const line = (name: string, xs: number[]) =>
+  console.log(`| ${name} | ${percentile(xs, 50).toFixed(2)} | ${percentile(xs, 99).toFixed(2)} |`);
 console.log(`notify-next → handler running, ${n} jobs, ms`);
 console.log("| path | p50 | p99 |");
 console.log("|---|---:|---:|");

@@ -26,7 +26,19 @@ async function baseline(): Promise<number> {
 }
 
 async function agent(): Promise<{ ms: number; growthKb: number }> {
-  const parsed = parseJobDocument({ version: "1.0", includeStdOut: true, steps: [{ action: { name: "firehose", type: "runCommand", input: { command: `sh,-c,${generator.replaceAll(",", "\\,")}` } } }] });
+  const parsed = parseJobDocument({
+    version: "1.0",
+    includeStdOut: true,
+    steps: [
+      {
+        action: {
+          name: "firehose",
+          type: "runCommand",
+          input: { command: `sh,-c,${generator.replaceAll(",", "\\,")}` },
+        },
+      },
+    ],
+  });
   if (!parsed.ok) throw new Error("bad document");
   Bun.gc(true);
   const before = rssKb();
@@ -46,7 +58,12 @@ async function agent(): Promise<{ ms: number; growthKb: number }> {
   const ms = performance.now() - t0;
   clearInterval(sampler);
   peak = Math.max(peak, rssKb());
-  if (out.status !== "SUCCEEDED" || out.statusDetails.stdout !== "a".repeat(1024) || out.statusDetails.stderr !== "b".repeat(1024)) throw new Error(`wrong result: ${JSON.stringify(out.statusDetails).slice(0, 200)}`);
+  if (
+    out.status !== "SUCCEEDED" ||
+    out.statusDetails.stdout !== "a".repeat(1024) ||
+    out.statusDetails.stderr !== "b".repeat(1024)
+  )
+    throw new Error(`wrong result: ${JSON.stringify(out.statusDetails).slice(0, 200)}`);
   return { ms, growthKb: peak - before };
 }
 

@@ -54,7 +54,18 @@ async function once(argv: string[], id: string, timeoutMs: number): Promise<numb
   return arrivals.get(id)! - t0;
 }
 
-const agentArgs = (id: string) => ["--endpoint", broker.url, "--thing-name", id, "--jobs-handler-dir", handlers, "--state-dir", join(work, `state-${id}`), "--log-level", "ERROR"];
+const agentArgs = (id: string) => [
+  "--endpoint",
+  broker.url,
+  "--thing-name",
+  id,
+  "--jobs-handler-dir",
+  handlers,
+  "--state-dir",
+  join(work, `state-${id}`),
+  "--log-level",
+  "ERROR",
+];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const x64 = compiledAgent("linux-x64");
 const base: number[] = [];
@@ -66,19 +77,27 @@ for (let i = 0; i < runs; i++) {
 console.log(`start-up to subscribed (spawn → first start-next at a subscriber), ${runs} runs, medians`);
 console.log(`| executable | median | max |`);
 console.log(`|---|---:|---:|`);
-console.log(`| baseline: compiled bare Bun.connect + one publish | ${median(base).toFixed(1)} ms | ${Math.max(...base).toFixed(1)} ms |`);
+console.log(
+  `| baseline: compiled bare Bun.connect + one publish | ${median(base).toFixed(1)} ms | ${Math.max(...base).toFixed(1)} ms |`,
+);
 console.log(`| iot-jobs-agent linux-x64 | **${median(ours).toFixed(1)} ms** | ${Math.max(...ours).toFixed(1)} ms |`);
 const qemu = qemuArm64();
 if (qemu) {
   const arm: number[] = [];
-  for (let i = 0; i < 3; i++) arm.push(await once([...qemu, compiledAgent("linux-arm64"), ...agentArgs(`arm-${i}`)], `arm-${i}`, 30_000));
-  console.log(`| iot-jobs-agent linux-arm64 under qemu-user (reference only) | ${median(arm).toFixed(0)} ms | ${Math.max(...arm).toFixed(0)} ms |`);
+  for (let i = 0; i < 3; i++)
+    arm.push(await once([...qemu, compiledAgent("linux-arm64"), ...agentArgs(`arm-${i}`)], `arm-${i}`, 30_000));
+  console.log(
+    `| iot-jobs-agent linux-arm64 under qemu-user (reference only) | ${median(arm).toFixed(0)} ms | ${Math.max(...arm).toFixed(0)} ms |`,
+  );
 }
 await peer.endAsync(true);
 await broker.stop();
 
 console.log("\nexecutable sizes (the build's size check: our code ≤ 2 MiB over the bare runtime)");
-const build = Bun.spawnSync([process.execPath, join(root, "scripts/cross-compile/build.ts"), ...TARGETS.map((t) => t.suffix)], { cwd: root, stdout: "pipe", stderr: "pipe" });
+const build = Bun.spawnSync(
+  [process.execPath, join(root, "scripts/cross-compile/build.ts"), ...TARGETS.map((t) => t.suffix)],
+  { cwd: root, stdout: "pipe", stderr: "pipe" },
+);
 console.log("| target | executable | our code over the bare runtime |");
 console.log("|---|---:|---:|");
 for (const line of build.stdout.toString().split("\n")) {

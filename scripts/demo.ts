@@ -19,7 +19,16 @@
 import * as Iot from "@aws-sdk/client-iot";
 import { GetThingShadowCommand, IoTDataPlaneClient } from "@aws-sdk/client-iot-data-plane";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -42,7 +51,20 @@ async function main(): Promise<void> {
   const sha256 = createHash("sha256").update(artifact).digest("hex");
 
   step("Starting iot-jobs-local (embedded broker, mutual TLS, in-memory store)");
-  const service = Bun.spawn([process.execPath, join(root, "src/service/main.ts"), "serve", "--mqtt-port", "0", "--http-port", "0", "--log-level", "WARN"], { stdout: "pipe", stderr: "inherit" });
+  const service = Bun.spawn(
+    [
+      process.execPath,
+      join(root, "src/service/main.ts"),
+      "serve",
+      "--mqtt-port",
+      "0",
+      "--http-port",
+      "0",
+      "--log-level",
+      "WARN",
+    ],
+    { stdout: "pipe", stderr: "inherit" },
+  );
   children.push(service);
   const { mqtts, http, rootCa } = await firstJsonLine(service.stdout as ReadableStream<Uint8Array>);
   console.log(`  mqtts ${mqtts}   http ${http}   root CA ${rootCa}`);
@@ -64,7 +86,26 @@ async function main(): Promise<void> {
   const endpoint = (await iot.send(new Iot.DescribeEndpointCommand({ endpointType: "iot:Data-ATS" }))).endpointAddress!;
   console.log(`  certificate ${cert.certificateId!.slice(0, 12)}…  endpoint ${endpoint}`);
   const agent = Bun.spawn(
-    [process.execPath, join(root, "src/main.ts"), "--endpoint", endpoint, "--cert", join(certs, "device.pem.crt"), "--key", join(certs, "private.pem.key"), "--root-ca", rootCa, "--thing-name", thing, "--jobs-handler-dir", handlers, "--state-dir", join(work, "state"), "--log-level", "INFO"],
+    [
+      process.execPath,
+      join(root, "src/main.ts"),
+      "--endpoint",
+      endpoint,
+      "--cert",
+      join(certs, "device.pem.crt"),
+      "--key",
+      join(certs, "private.pem.key"),
+      "--root-ca",
+      rootCa,
+      "--thing-name",
+      thing,
+      "--jobs-handler-dir",
+      handlers,
+      "--state-dir",
+      join(work, "state"),
+      "--log-level",
+      "INFO",
+    ],
     { stdout: "pipe", stderr: "pipe", cwd: work },
   );
   children.push(agent);
@@ -74,7 +115,9 @@ async function main(): Promise<void> {
   step("Uploading the artifact (S3 PutObject) and creating package demo-tool 1.0.0 (artifact + sha256), publishing it");
   await s3(http, "PUT", "/demo-artifacts");
   await s3(http, "PUT", "/demo-artifacts/demo-tool/1.0.0.bin", artifact);
-  await iot.send(new Iot.CreatePackageCommand({ packageName: "demo-tool", description: "a demo artifact in the local S3" }));
+  await iot.send(
+    new Iot.CreatePackageCommand({ packageName: "demo-tool", description: "a demo artifact in the local S3" }),
+  );
   await iot.send(
     new Iot.CreatePackageVersionCommand({
       packageName: "demo-tool",
@@ -83,13 +126,21 @@ async function main(): Promise<void> {
       attributes: { sha256 },
     }),
   );
-  await iot.send(new Iot.UpdatePackageVersionCommand({ packageName: "demo-tool", versionName: "1.0.0", action: "PUBLISH" }));
-  await iot.send(new Iot.UpdatePackageConfigurationCommand({ versionUpdateByJobsConfig: { enabled: true, roleArn: "arn:aws:iam::123456789012:role/demo-jobs-package-shadow" } }));
+  await iot.send(
+    new Iot.UpdatePackageVersionCommand({ packageName: "demo-tool", versionName: "1.0.0", action: "PUBLISH" }),
+  );
+  await iot.send(
+    new Iot.UpdatePackageConfigurationCommand({
+      versionUpdateByJobsConfig: { enabled: true, roleArn: "arn:aws:iam::123456789012:role/demo-jobs-package-shadow" },
+    }),
+  );
 
   const query = "thingName:demo-* AND NOT shadow.name.$package.reported.demo\\-tool.version:1.0.0";
   step(`Creating dynamic group needs-demo-tool: ${query}`);
   await iot.send(new Iot.CreateDynamicThingGroupCommand({ thingGroupName: "needs-demo-tool", queryString: query }));
-  console.log(`  members: ${(await iot.send(new Iot.ListThingsInThingGroupCommand({ thingGroupName: "needs-demo-tool" }))).things?.join(", ") || "(none)"}`);
+  console.log(
+    `  members: ${(await iot.send(new Iot.ListThingsInThingGroupCommand({ thingGroupName: "needs-demo-tool" }))).things?.join(", ") || "(none)"}`,
+  );
 
   step("Creating job deploy-demo-tool-1_0_0 from examples/package-deploy.json");
   const document = readFileSync(join(root, "examples/package-deploy.json"), "utf8");
@@ -108,19 +159,26 @@ async function main(): Promise<void> {
   const execution = await waitForTerminal(iot, created.jobId!, thing);
   const job = (await iot.send(new Iot.DescribeJobCommand({ jobId: created.jobId! }))).job!;
   const deployed = (await iot.send(new Iot.GetJobDocumentCommand({ jobId: created.jobId! }))).document!;
-  const shadow = JSON.parse(new TextDecoder().decode((await data.send(new GetThingShadowCommand({ thingName: thing, shadowName: "$package" }))).payload));
-  const membersAfter = (await iot.send(new Iot.ListThingsInThingGroupCommand({ thingGroupName: "needs-demo-tool" }))).things ?? [];
+  const shadow = JSON.parse(
+    new TextDecoder().decode(
+      (await data.send(new GetThingShadowCommand({ thingName: thing, shadowName: "$package" }))).payload,
+    ),
+  );
+  const membersAfter =
+    (await iot.send(new Iot.ListThingsInThingGroupCommand({ thingGroupName: "needs-demo-tool" }))).things ?? [];
 
   step("Job");
   console.log(`  ${job.jobId}: ${job.status}, targets ${job.targets?.join(", ")}`);
   console.log(`  destinationPackageVersions: ${job.destinationPackageVersions?.join(", ")}`);
   step("Document as stored (GetJobDocument: parameters substituted; each delivery gets a fresh pre-signed URL)");
-  for (const s of JSON.parse(deployed).steps.concat([JSON.parse(deployed).finalStep])) console.log(`  ${s.action.name}: ${JSON.stringify(s.action.input)}`);
+  for (const s of JSON.parse(deployed).steps.concat([JSON.parse(deployed).finalStep]))
+    console.log(`  ${s.action.name}: ${JSON.stringify(s.action.input)}`);
   step(`Steps on ${thing}`);
   for (const line of agentLog) {
     try {
       const entry = JSON.parse(line) as { msg: string; step?: string; succeeded?: boolean; reason?: string };
-      if (entry.msg === "Step ended") console.log(`  ${entry.succeeded ? "ok  " : "FAIL"} ${entry.step}: ${entry.reason}`);
+      if (entry.msg === "Step ended")
+        console.log(`  ${entry.succeeded ? "ok  " : "FAIL"} ${entry.step}: ${entry.reason}`);
     } catch {
       // not a log record
     }
@@ -128,25 +186,44 @@ async function main(): Promise<void> {
   const details = execution.statusDetails?.detailsMap ?? {};
   console.log("  output tail (stdout):");
   for (const l of (details.stdout ?? "").trimEnd().split("\n").slice(-6)) console.log(`    | ${l}`);
-  if (details.stderr) console.log(`  stderr tail:\n${details.stderr.trimEnd().split("\n").slice(-6).map((l) => `    | ${l}`).join("\n")}`);
+  if (details.stderr)
+    console.log(
+      `  stderr tail:\n${details.stderr
+        .trimEnd()
+        .split("\n")
+        .slice(-6)
+        .map((l) => `    | ${l}`)
+        .join("\n")}`,
+    );
   step("$package shadow after");
   console.log(`  ${JSON.stringify(shadow.state.reported)} (version ${shadow.version})`);
   console.log(`  needs-demo-tool members after: ${membersAfter.join(", ") || "(none: the thing has the package now)"}`);
   console.log(`\nResult: ${execution.status}${details.reason ? ` (${details.reason})` : ""}`);
   if (execution.status !== "SUCCEEDED") throw new Error(`the job ended ${execution.status}`);
-  if (shadow.state.reported?.["demo-tool"]?.version !== "1.0.0") throw new Error("$package does not list demo-tool 1.0.0");
+  if (shadow.state.reported?.["demo-tool"]?.version !== "1.0.0")
+    throw new Error("$package does not list demo-tool 1.0.0");
 }
 
 /** The AWS IoT Device Client's documented minimum Jobs policy, placeholders filled in. */
 function minimumJobsPolicy(): string {
   const arn = (rest: string) => `arn:aws:iot:us-east-1:123456789012:${rest}`;
   const jobs = "$aws/things/${iot:Connection.Thing.ThingName}/jobs";
-  const replies = ["start-next/accepted", "start-next/rejected", "*/update/accepted", "*/update/rejected", "notify-next"];
+  const replies = [
+    "start-next/accepted",
+    "start-next/rejected",
+    "*/update/accepted",
+    "*/update/rejected",
+    "notify-next",
+  ];
   return JSON.stringify({
     Version: "2012-10-17",
     Statement: [
       { Effect: "Allow", Action: "iot:Connect", Resource: arn("client/${iot:Connection.Thing.ThingName}") },
-      { Effect: "Allow", Action: "iot:Publish", Resource: [arn(`topic/${jobs}/start-next`), arn(`topic/${jobs}/*/update`)] },
+      {
+        Effect: "Allow",
+        Action: "iot:Publish",
+        Resource: [arn(`topic/${jobs}/start-next`), arn(`topic/${jobs}/*/update`)],
+      },
       { Effect: "Allow", Action: "iot:Subscribe", Resource: replies.map((r) => arn(`topicfilter/${jobs}/${r}`)) },
       { Effect: "Allow", Action: "iot:Receive", Resource: replies.map((r) => arn(`topic/${jobs}/${r}`)) },
     ],
@@ -162,7 +239,9 @@ async function s3(http: string, method: string, path: string, body?: string): Pr
   const r = await fetch(`${http}${path}`, {
     method,
     body,
-    headers: { authorization: `AWS4-HMAC-SHA256 Credential=local/${date}/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0` },
+    headers: {
+      authorization: `AWS4-HMAC-SHA256 Credential=local/${date}/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0`,
+    },
   });
   if (!r.ok) throw new Error(`S3 ${method} ${path}: ${r.status} ${await r.text()}`);
 }
@@ -171,7 +250,9 @@ function step(title: string): void {
   console.log(`\n== ${title}`);
 }
 
-async function firstJsonLine(stream: ReadableStream<Uint8Array>): Promise<{ mqtts: string; http: string; rootCa: string }> {
+async function firstJsonLine(
+  stream: ReadableStream<Uint8Array>,
+): Promise<{ mqtts: string; http: string; rootCa: string }> {
   const reader = stream.getReader();
   let text = "";
   const timer = setTimeout(() => void reader.cancel(), 20_000);
@@ -199,9 +280,13 @@ async function waitForTerminal(iot: Iot.IoTClient, jobId: string, thingName: str
   let last = "";
   for (;;) {
     const e = (await iot.send(new Iot.DescribeJobExecutionCommand({ jobId, thingName }))).execution!;
-    if (e.status !== last) console.log(`  ${thingName}: ${(last = e.status!)}`);
+    if (e.status !== last) {
+      last = e.status!;
+      console.log(`  ${thingName}: ${last}`);
+    }
     if (!["QUEUED", "IN_PROGRESS"].includes(e.status!)) return e;
-    if (Date.now() > until) throw new Error(`the job is still ${e.status} after 60 s; agent log:\n${agentLog.slice(-20).join("\n")}`);
+    if (Date.now() > until)
+      throw new Error(`the job is still ${e.status} after 60 s; agent log:\n${agentLog.slice(-20).join("\n")}`);
     await Bun.sleep(100);
   }
 }

@@ -10,7 +10,11 @@ export const SCHEMA_FILE = "schemas/job-document.schema.json";
 export function jobDocumentJsonSchema(): Record<string, unknown> {
   // Checks (version value, command words) have no JSON Schema form; version's is restated as a const.
   const generated = toJsonSchema(newSchemaDocument, { errorMode: "ignore" }) as Record<string, any>;
-  generated.properties.version = { type: "string", const: SUPPORTED_VERSION, description: "Job document schema version; only \"1.0\" is processed." };
+  generated.properties.version = {
+    type: "string",
+    const: SUPPORTED_VERSION,
+    description: 'Job document schema version; only "1.0" is processed.',
+  };
   return {
     $schema: "http://json-schema.org/draft-07/schema#",
     title: "AWS IoT Device Client job document (schema version 1.0), as iot-jobs-agent accepts it",

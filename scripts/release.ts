@@ -22,7 +22,11 @@ const revision = git(["rev-parse", "--short=12", "HEAD"]);
 const skipBuild = process.argv.includes("--skip-build");
 
 function git(args: string[]): string {
-  return Bun.spawnSync(["git", ...args], { cwd: root }).stdout.toString().trim() || "unknown";
+  return (
+    Bun.spawnSync(["git", ...args], { cwd: root })
+      .stdout.toString()
+      .trim() || "unknown"
+  );
 }
 
 function run(argv: string[]): void {

@@ -17,7 +17,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const out = (line: string) => void process.stdout.write(`${line}\n`);
   const err = (line: string) => void process.stderr.write(`${line}\n`);
   // The Node build on a Node it does not support: say so before anything can fail obscurely.
-  if (platform.runtimeProblem) return err(`iot-jobs-agent: FATAL: ${platform.runtimeProblem}`), 1;
+  if (platform.runtimeProblem) return (err(`iot-jobs-agent: FATAL: ${platform.runtimeProblem}`), 1);
   // A step as another user without sudo (the Bun build: drop-privileges.ts): replaces this process, or fails.
   if (argv[0] === RUN_AS_COMMAND) return platform.runAsMain(argv.slice(1), err);
   // Its own flags (--cert means the signer's certificate here); node:crypto is loaded only for it.
@@ -30,8 +30,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const args = parsed.args;
-  if (args.switches.has("--help")) return out(HELP), 0;
-  if (args.switches.has("--version")) return out(versionLine()), 0;
+  if (args.switches.has("--help")) return (out(HELP), 0);
+  if (args.switches.has("--version")) return (out(versionLine()), 0);
   const exportTo = args.values["--export-default-settings"];
   if (exportTo !== undefined) {
     const file = expandPath(exportTo);

@@ -24,7 +24,8 @@ import { type BuildTarget, sizeProblem, TARGETS } from "./targets.ts";
 const root = join(import.meta.dir, "..", "..");
 const dist = join(root, "dist");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
-const revision = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: root }).stdout.toString().trim() || "unknown";
+const revision =
+  Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: root }).stdout.toString().trim() || "unknown";
 
 const args = process.argv.slice(2);
 const take = (flag: string): string | undefined => {
@@ -42,16 +43,25 @@ const wantedAll = args.filter((a) => !a.startsWith("--"));
 const nodeBuild = !serviceOnly && (wantedAll.length === 0 || wantedAll.includes("node"));
 const wanted = wantedAll.filter((a) => a !== "node");
 const targets = wanted.length ? TARGETS.filter((t) => wanted.includes(t.suffix)) : wantedAll.length ? [] : TARGETS;
-if (targets.length === 0 && !nodeBuild) throw new Error(`no target named ${wanted.join(", ")}; known: ${TARGETS.map((t) => t.suffix).join(", ")}`);
-if (executablePath && targets.length !== 1) throw new Error("--compile-executable-path is one target's runtime: name exactly one SUFFIX");
+if (targets.length === 0 && !nodeBuild)
+  throw new Error(`no target named ${wanted.join(", ")}; known: ${TARGETS.map((t) => t.suffix).join(", ")}`);
+if (executablePath && targets.length !== 1)
+  throw new Error("--compile-executable-path is one target's runtime: name exactly one SUFFIX");
 
 const builds: { program: string; entry: string; target: BuildTarget }[] = [];
-if (!serviceOnly) for (const target of targets) builds.push({ program: "iot-jobs-agent", entry: "src/main.ts", target });
+if (!serviceOnly)
+  for (const target of targets) builds.push({ program: "iot-jobs-agent", entry: "src/main.ts", target });
 if (serviceOnly || wantedAll.length === 0) {
-  for (const target of serviceOnly && wanted.length ? targets : TARGETS.filter((t) => t.suffix === "linux-x64")) builds.push({ program: "iot-jobs-local", entry: "src/service/main.ts", target });
+  for (const target of serviceOnly && wanted.length ? targets : TARGETS.filter((t) => t.suffix === "linux-x64"))
+    builds.push({ program: "iot-jobs-local", entry: "src/service/main.ts", target });
 }
 
-async function compile(entry: string, target: BuildTarget, outfile: string, define: Record<string, string>): Promise<void> {
+async function compile(
+  entry: string,
+  target: BuildTarget,
+  outfile: string,
+  define: Record<string, string>,
+): Promise<void> {
   const result = await Bun.build({
     entrypoints: [entry],
     minify: true,
@@ -91,7 +101,10 @@ mkdirSync(dist, { recursive: true });
 let failed = false;
 if (nodeBuild) {
   const outfile = join(dist, NODE_BUILD_NAME);
-  await buildNodeAgent(root, outfile, { AGENT_VERSION: JSON.stringify(pkg.version), AGENT_REVISION: JSON.stringify(revision) });
+  await buildNodeAgent(root, outfile, {
+    AGENT_VERSION: JSON.stringify(pkg.version),
+    AGENT_REVISION: JSON.stringify(revision),
+  });
   const bytes = readFileSync(outfile);
   const sha = createHash("sha256").update(bytes).digest("hex");
   await Bun.write(`${outfile}.sha256`, `${sha}  ${NODE_BUILD_NAME}\n`);

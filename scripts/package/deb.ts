@@ -47,7 +47,11 @@ for (const arch of arches) {
   const suffix = target ? target.suffix : "node";
   const executable = join(root, "dist", target ? `iot-jobs-agent-${target.suffix}` : NODE_BUILD_NAME);
   if (!existsSync(executable)) {
-    const r = Bun.spawnSync([process.execPath, join(root, "scripts/cross-compile/build.ts"), suffix], { cwd: root, stdout: "inherit", stderr: "inherit" });
+    const r = Bun.spawnSync([process.execPath, join(root, "scripts/cross-compile/build.ts"), suffix], {
+      cwd: root,
+      stdout: "inherit",
+      stderr: "inherit",
+    });
     if (r.exitCode !== 0) throw new Error(`building ${suffix} failed`);
   }
 
@@ -74,8 +78,11 @@ for (const arch of arches) {
   dir("etc/iot-jobs-agent", 0o700);
   put("etc/iot-jobs-agent/iot-jobs-agent.conf", 0o600, join(root, "packaging/config/iot-jobs-agent.conf"));
   dir("etc/iot-jobs-agent/jobs", 0o700);
-  const handlers = readdirSync(join(root, "handlers")).filter((f) => f.endsWith(".sh")).sort();
-  for (const h of handlers) put(`etc/iot-jobs-agent/jobs/${h}`, h.startsWith("_") ? 0o600 : 0o700, join(root, "handlers", h));
+  const handlers = readdirSync(join(root, "handlers"))
+    .filter((f) => f.endsWith(".sh"))
+    .sort();
+  for (const h of handlers)
+    put(`etc/iot-jobs-agent/jobs/${h}`, h.startsWith("_") ? 0o600 : 0o700, join(root, "handlers", h));
   put("lib/systemd/system/iot-jobs-agent.service", 0o644, join(root, "packaging/systemd/iot-jobs-agent.service"));
   put("etc/init.d/iot-jobs-agent", 0o755, join(root, "packaging/sysv/iot-jobs-agent"));
   put("usr/sbin/iot-jobs-agent-switch", 0o755, join(root, "packaging/switch/iot-jobs-agent-switch"));
@@ -85,7 +92,12 @@ for (const arch of arches) {
   const runtimeNote = onNode
     ? "The program runs on the distribution's nodejs package; it bundles pino, valibot and TypeBox (MIT)."
     : "The executable embeds the Bun runtime (MIT; JavaScriptCore under LGPL-2.0-or-later and others).";
-  put("usr/share/doc/iot-jobs-agent/copyright", 0o644, undefined, `iot-jobs-agent\nLicense: ${pkg.license}\n${runtimeNote}\n`);
+  put(
+    "usr/share/doc/iot-jobs-agent/copyright",
+    0o644,
+    undefined,
+    `iot-jobs-agent\nLicense: ${pkg.license}\n${runtimeNote}\n`,
+  );
 
   dir("DEBIAN", 0o755);
   const installedKb = Math.ceil(du(stage) / 1024);
@@ -111,11 +123,26 @@ for (const arch of arches) {
       "",
     ].join("\n"),
   );
-  put("DEBIAN/conffiles", 0o644, undefined, ["/etc/iot-jobs-agent/iot-jobs-agent.conf", ...handlers.map((h) => `/etc/iot-jobs-agent/jobs/${h}`), "/etc/init.d/iot-jobs-agent", "/etc/logrotate.d/iot-jobs-agent", ""].join("\n"));
-  for (const script of ["postinst", "prerm", "postrm"]) put(`DEBIAN/${script}`, 0o755, join(root, "packaging/debian", script));
+  put(
+    "DEBIAN/conffiles",
+    0o644,
+    undefined,
+    [
+      "/etc/iot-jobs-agent/iot-jobs-agent.conf",
+      ...handlers.map((h) => `/etc/iot-jobs-agent/jobs/${h}`),
+      "/etc/init.d/iot-jobs-agent",
+      "/etc/logrotate.d/iot-jobs-agent",
+      "",
+    ].join("\n"),
+  );
+  for (const script of ["postinst", "prerm", "postrm"])
+    put(`DEBIAN/${script}`, 0o755, join(root, "packaging/debian", script));
 
   const out = join(root, "dist", debFileName(pkg.version, arch));
-  const r = Bun.spawnSync(["dpkg-deb", "--root-owner-group", "-Zxz", "-z1", "--build", stage, out], { stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync(["dpkg-deb", "--root-owner-group", "-Zxz", "-z1", "--build", stage, out], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   rmSync(stage, { recursive: true, force: true });
   if (r.exitCode !== 0) throw new Error(`dpkg-deb failed: ${r.stderr.toString()}`);
   console.log(`${out}  ${(statSync(out).size / 1048576).toFixed(1)} MiB`);

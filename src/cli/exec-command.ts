@@ -24,7 +24,16 @@ export async function execCommand(
   try {
     text = fillPlaceholders(readFileSync(file, "utf8"), params);
   } catch (error) {
-    out(JSON.stringify({ status: "REJECTED", statusDetails: { reason: `Cannot read ${file}: ${(error as NodeJS.ErrnoException).code}` } }, null, 2));
+    out(
+      JSON.stringify(
+        {
+          status: "REJECTED",
+          statusDetails: { reason: `Cannot read ${file}: ${(error as NodeJS.ErrnoException).code}` },
+        },
+        null,
+        2,
+      ),
+    );
     return 2;
   }
   // A placeholder only the service fills in would reach a handler verbatim (a file named ${…}).
@@ -32,12 +41,35 @@ export async function execCommand(
   if (unresolved.length) {
     const keys = unresolved.map((p) => (p.startsWith("aws:iot:parameter:") ? p.slice("aws:iot:parameter:".length) : p));
     const reason = `Unresolved service placeholders: ${unresolved.map((p) => `\${${p}}`).join(", ")}; give --param ${keys.map((k) => `${k}=…`).join(" --param ")}`;
-    out(JSON.stringify({ status: "REJECTED", statusDetails: { reason: truncateHead(sanitizeText(reason), MAX_STATUS_DETAIL_VALUE_CHARS) } }, null, 2));
+    out(
+      JSON.stringify(
+        {
+          status: "REJECTED",
+          statusDetails: { reason: truncateHead(sanitizeText(reason), MAX_STATUS_DETAIL_VALUE_CHARS) },
+        },
+        null,
+        2,
+      ),
+    );
     return 2;
   }
   const parsed = parseJobDocument(text);
   if (!parsed.ok) {
-    out(JSON.stringify({ status: "REJECTED", statusDetails: { reason: truncateHead(sanitizeText(`Invalid job document: ${formatIssues(parsed.issues)}`), MAX_STATUS_DETAIL_VALUE_CHARS) } }, null, 2));
+    out(
+      JSON.stringify(
+        {
+          status: "REJECTED",
+          statusDetails: {
+            reason: truncateHead(
+              sanitizeText(`Invalid job document: ${formatIssues(parsed.issues)}`),
+              MAX_STATUS_DETAIL_VALUE_CHARS,
+            ),
+          },
+        },
+        null,
+        2,
+      ),
+    );
     return 2;
   }
   const abort = new AbortController();

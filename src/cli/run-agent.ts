@@ -35,11 +35,25 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
     log.fatal(lock.message);
     return 1;
   }
-  if (lock.degraded) log.warn({ reason: lock.degraded }, "State directory unusable: running jobs without the instance lock and without crash-loop detection");
+  if (lock.degraded)
+    log.warn(
+      { reason: lock.degraded },
+      "State directory unusable: running jobs without the instance lock and without crash-loop detection",
+    );
 
-  log.info({ endpoint: `${settings.endpoint.protocol}://${settings.endpoint.host}:${settings.endpoint.port}`, thingName: settings.thingName, handlerDirectory: config.jobs.handlerDirectory, ...(settings.proxy ? { httpProxy: describeProxy(settings.proxy) } : {}) }, "Starting");
+  log.info(
+    {
+      endpoint: `${settings.endpoint.protocol}://${settings.endpoint.host}:${settings.endpoint.port}`,
+      thingName: settings.thingName,
+      handlerDirectory: config.jobs.handlerDirectory,
+      ...(settings.proxy ? { httpProxy: describeProxy(settings.proxy) } : {}),
+    },
+    "Starting",
+  );
   const connection = connect(settings);
-  const inventory = config.jobs.packageInventoryFile ? new PackageReporter(connection, settings.thingName, config.jobs.packageInventoryFile, log) : undefined;
+  const inventory = config.jobs.packageInventoryFile
+    ? new PackageReporter(connection, settings.thingName, config.jobs.packageInventoryFile, log)
+    : undefined;
   if (inventory) {
     let first = true;
     connection.onConnect((sessionPresent) => {
@@ -84,7 +98,8 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
         onSpawn: (pid) => {
           const step = describeStep(pid);
           const error = step ? record.recordStep(step) : undefined;
-          if (error) jobLog.warn({ err: error }, "Cannot save local state; a step left by a crash would not be cleaned up");
+          if (error)
+            jobLog.warn({ err: error }, "Cannot save local state; a step left by a crash would not be cleaned up");
         },
       }),
   });

@@ -17,10 +17,14 @@ export function validateCommand(files: readonly string[], out: (line: string) =>
     }
     const result = parseJobDocument(text);
     if (result.ok) {
-      out(`${file}: OK (${result.document.schema === "old" ? "old schema" : `version ${result.document.schema}`}, ${result.document.steps.length + (result.document.finalStep ? 1 : 0)} step(s))`);
+      out(
+        `${file}: OK (${result.document.schema === "old" ? "old schema" : `version ${result.document.schema}`}, ${result.document.steps.length + (result.document.finalStep ? 1 : 0)} step(s))`,
+      );
       const unresolved = findPlaceholders(text);
       if (unresolved.length)
-        out(`${file}: note: the service fills in ${unresolved.map((p) => `\${${p}}`).join(", ")}; exec needs --param for each`);
+        out(
+          `${file}: note: the service fills in ${unresolved.map((p) => `\${${p}}`).join(", ")}; exec needs --param for each`,
+        );
     } else {
       out(`${file}: ${formatIssues(result.issues)}`);
       bad++;

@@ -99,7 +99,8 @@ export function parseArgs(argv: readonly string[]): ParseArgsResult {
       files.push(arg);
     }
   }
-  if ((command === "validate" || command === "exec") && files.length === 0 && !switches.has("--help")) return { ok: false, message: `${command} needs a job document file` };
+  if ((command === "validate" || command === "exec") && files.length === 0 && !switches.has("--help"))
+    return { ok: false, message: `${command} needs a job document file` };
   if (command === "exec" && files.length > 1) return { ok: false, message: "exec takes one job document file" };
   return { ok: true, args: { command, values, switches, params, foreign, files } };
 }

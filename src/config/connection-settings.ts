@@ -4,7 +4,7 @@
  * be "no more open than" the Device Client's modes: the key unreadable by group and others, the
  * certificate and CA not writable by them, all owned by the agent's user or root.
  */
-import { statSync } from "node:fs";
+import { type Stats, statSync } from "node:fs";
 import { THING_NAME_PATTERN, THING_NAME_RULE } from "../protocol/ids.ts";
 import type { HttpProxy } from "./http-proxy-config.ts";
 import type { AgentConfig } from "./schema.ts";
@@ -37,22 +37,37 @@ export function parseEndpoint(endpoint: string): Endpoint | undefined {
   if (url) {
     const protocol = url[1] as "mqtt" | "mqtts";
     const port = url[3] ? Number(url[3]) : protocol === "mqtt" ? 1883 : 8883;
-    return port > 0 && port < 65536 ? { protocol, host: url[2]!, port, alpn: undefined, mutualTlsRequired: false } : undefined;
+    return port > 0 && port < 65536
+      ? { protocol, host: url[2]!, port, alpn: undefined, mutualTlsRequired: false }
+      : undefined;
   }
   const bare = /^([A-Za-z0-9.-]+)(?::(\d+))?$/.exec(endpoint);
   if (!bare) return undefined;
   const port = bare[2] ? Number(bare[2]) : 8883;
   if (!(port > 0 && port < 65536)) return undefined;
-  return { protocol: "mqtts", host: bare[1]!, port, alpn: port === 443 ? "x-amzn-mqtt-ca" : undefined, mutualTlsRequired: true };
+  return {
+    protocol: "mqtts",
+    host: bare[1]!,
+    port,
+    alpn: port === 443 ? "x-amzn-mqtt-ca" : undefined,
+    mutualTlsRequired: true,
+  };
 }
 
 export function connectionSettings(config: AgentConfig, euid: number): SettingsResult {
-  const where = config.source ? ` (config file ${config.source}, or the flag)` : " (set it with the flag or in the config file)";
+  const where = config.source
+    ? ` (config file ${config.source}, or the flag)`
+    : " (set it with the flag or in the config file)";
   if (!config.endpoint) return { ok: false, message: `Endpoint is missing: give --endpoint${where}` };
   if (!config.thingName) return { ok: false, message: `Thing name is missing: give --thing-name${where}` };
-  if (!THING_NAME_PATTERN.test(config.thingName)) return { ok: false, message: `Thing name ${JSON.stringify(config.thingName)} is not valid: ${THING_NAME_RULE}` };
+  if (!THING_NAME_PATTERN.test(config.thingName))
+    return { ok: false, message: `Thing name ${JSON.stringify(config.thingName)} is not valid: ${THING_NAME_RULE}` };
   const endpoint = parseEndpoint(config.endpoint);
-  if (!endpoint) return { ok: false, message: `Endpoint ${JSON.stringify(config.endpoint)} is not a host name, host:port, mqtt://host:port or mqtts://host:port` };
+  if (!endpoint)
+    return {
+      ok: false,
+      message: `Endpoint ${JSON.stringify(config.endpoint)} is not a host name, host:port, mqtt://host:port or mqtts://host:port`,
+    };
   if (endpoint.mutualTlsRequired) {
     if (!config.cert) return { ok: false, message: `Certificate is missing: give --cert${where}` };
     if (!config.key) return { ok: false, message: `Private Key is missing: give --key${where}` };
@@ -86,7 +101,7 @@ export function connectionSettings(config: AgentConfig, euid: number): SettingsR
 type CredentialProblem = { kind: "missing" | "unreadable" | "not-a-file" | "owner" | "mode"; text: string };
 
 function credentialProblem(file: string, forbidden: number, euid: number): CredentialProblem | undefined {
-  let st;
+  let st: Stats;
   try {
     st = statSync(file);
   } catch (error) {

@@ -43,7 +43,8 @@ export const FOREIGN_FEATURES: readonly ForeignFeature[] = [
   },
   {
     name: "Fleet provisioning",
-    instead: "provision once with the AWS IoT Device Client (or AWS's fleet provisioning samples), then start this agent",
+    instead:
+      "provision once with the AWS IoT Device Client (or AWS's fleet provisioning samples), then start this agent",
     enableFlag: "--enable-fleet-provisioning",
     configPath: ["fleet-provisioning", "enabled"],
     flags: [
@@ -107,10 +108,7 @@ export const FOREIGN_FEATURES: readonly ForeignFeature[] = [
 
 /** Every foreign flag with whether it takes a value (the command-line parser accepts them all). */
 export const FOREIGN_FLAGS: ReadonlyMap<string, boolean> = new Map(
-  FOREIGN_FEATURES.flatMap((f) => [
-    ...(f.enableFlag ? [[f.enableFlag, true] as const] : []),
-    ...f.flags,
-  ]),
+  FOREIGN_FEATURES.flatMap((f) => [...(f.enableFlag ? [[f.enableFlag, true] as const] : []), ...f.flags]),
 );
 
 const enabledValue = (value: unknown) => value === true || value === "true";
@@ -142,14 +140,18 @@ export function checkForeignFeatures(
     const enabled =
       flagged !== undefined ? feature.enabledByPresence === true || enabledValue(flagged) : enabledValue(fromFile);
     const where =
-      flagged !== undefined ? `${feature.enableFlag} ${flagged}` : `${feature.configPath?.join(".")} in the config file`;
+      flagged !== undefined
+        ? `${feature.enableFlag} ${flagged}`
+        : `${feature.configPath?.join(".")} in the config file`;
     if (!enabled) continue;
     if (feature.enableFlag === "--enable-secure-element" && !keyFile)
       return {
         ok: false,
         message: `PKCS#11 keys are not supported (secure element enabled by ${where}); export the key to a PEM file and give --key, or keep the AWS IoT Device Client on this device`,
       };
-    warnings.push(`${feature.name} is not provided by iot-jobs-agent (enabled by ${where}); it stays off. Instead: ${feature.instead}`);
+    warnings.push(
+      `${feature.name} is not provided by iot-jobs-agent (enabled by ${where}); it stays off. Instead: ${feature.instead}`,
+    );
   }
   return { ok: true, warnings };
 }

@@ -24,7 +24,10 @@ export function expandPath(path: string, env: Record<string, string | undefined>
   // node:os only when HOME is unset: a static import costs the idle agent ~0.5 MB (docs/BENCHMARKS.md).
   const home = env.HOME ?? (require("node:os") as typeof import("node:os")).homedir();
   let out = path === "~" ? home : path.startsWith("~/") ? home + path.slice(1) : path;
-  out = out.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_, a: string, b: string) => env[a ?? b] ?? "");
+  out = out.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (_, a: string, b: string) => env[a ?? b] ?? "",
+  );
   return out;
 }
 
@@ -37,7 +40,12 @@ export function defaultSettings(): ConfigFile {
     "thing-name": "<replace-with-your-thing-name>",
     "state-dir": DEFAULT_STATE_DIR,
     logging: { level: "INFO", type: "stdout", file: DEFAULT_LOG_FILE },
-    jobs: { enabled: true, "handler-directory": DEFAULT_HANDLER_DIR, "step-timeout-seconds": DEFAULT_STEP_TIMEOUT_SECONDS, "max-reruns": 3 },
+    jobs: {
+      enabled: true,
+      "handler-directory": DEFAULT_HANDLER_DIR,
+      "step-timeout-seconds": DEFAULT_STEP_TIMEOUT_SECONDS,
+      "max-reruns": 3,
+    },
   };
 }
 
@@ -47,7 +55,8 @@ export function loadConfig(args: ParsedArgs, env: Record<string, string | undefi
   const path = expandPath(flagged ?? DEFAULT_CONFIG_FILE, env);
   let file: ConfigFile = {};
   let source: string | undefined;
-  if (flagged !== undefined && !existsSync(path)) return { ok: false, message: `Config file ${path} given with --config-file does not exist` };
+  if (flagged !== undefined && !existsSync(path))
+    return { ok: false, message: `Config file ${path} given with --config-file does not exist` };
   if (existsSync(path)) {
     const read = readConfigFile(path);
     if (!read.ok) return read;
@@ -62,9 +71,11 @@ export function loadConfig(args: ParsedArgs, env: Record<string, string | undefi
   if (levelFlag !== undefined && !["DEBUG", "INFO", "WARN", "ERROR"].includes(levelFlag))
     return { ok: false, message: `--log-level ${v["--log-level"]}: expected DEBUG, INFO, WARN or ERROR` };
   const typeFlag = v["--log-type"]?.toLowerCase();
-  if (typeFlag !== undefined && typeFlag !== "stdout" && typeFlag !== "file") return { ok: false, message: `--log-type ${v["--log-type"]}: expected stdout or file` };
+  if (typeFlag !== undefined && typeFlag !== "stdout" && typeFlag !== "file")
+    return { ok: false, message: `--log-type ${v["--log-type"]}: expected stdout or file` };
 
-  const pathOf = (value: string | undefined) => (value === undefined || value === "" ? undefined : expandPath(value, env));
+  const pathOf = (value: string | undefined) =>
+    value === undefined || value === "" ? undefined : expandPath(value, env);
   const config: AgentConfig = {
     endpoint: v["--endpoint"] ?? file.endpoint,
     cert: pathOf(v["--cert"] ?? file.cert),
@@ -80,7 +91,10 @@ export function loadConfig(args: ParsedArgs, env: Record<string, string | undefi
     jobs: {
       // [DC-CONFIG-enable-jobs] anything but "true" on the command line disables jobs.
       enabled: enableJobs !== undefined ? enableJobs === "true" : (file.jobs?.enabled ?? true),
-      handlerDirectory: expandPath(nonEmpty(v["--jobs-handler-dir"]) ?? nonEmpty(file.jobs?.["handler-directory"]) ?? DEFAULT_HANDLER_DIR, env),
+      handlerDirectory: expandPath(
+        nonEmpty(v["--jobs-handler-dir"]) ?? nonEmpty(file.jobs?.["handler-directory"]) ?? DEFAULT_HANDLER_DIR,
+        env,
+      ),
       stepTimeoutSeconds: file.jobs?.["step-timeout-seconds"] ?? DEFAULT_STEP_TIMEOUT_SECONDS,
       maxReruns: file.jobs?.["max-reruns"] ?? 3,
       updateRetrySeconds: file.jobs?.["update-retry-seconds"] ?? 10,
@@ -111,7 +125,9 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === "" ? undefined : value;
 }
 
-function readConfigFile(path: string): { ok: true; config: ConfigFile; warnings: string[] } | { ok: false; message: string } {
+function readConfigFile(
+  path: string,
+): { ok: true; config: ConfigFile; warnings: string[] } | { ok: false; message: string } {
   const warnings: string[] = [];
   let size: number;
   let mode: number;
@@ -122,8 +138,10 @@ function readConfigFile(path: string): { ok: true; config: ConfigFile; warnings:
   } catch (error) {
     return { ok: false, message: `Cannot read config file ${path}: ${(error as Error).message}` };
   }
-  if (size > MAX_CONFIG_BYTES) return { ok: false, message: `Config file ${path} is ${size} bytes; the limit is ${MAX_CONFIG_BYTES} bytes` };
-  if ((mode & 0o022) !== 0) warnings.push(`Config file ${path} is writable by group or others (${mode.toString(8)}); run: chmod 640 ${path}`);
+  if (size > MAX_CONFIG_BYTES)
+    return { ok: false, message: `Config file ${path} is ${size} bytes; the limit is ${MAX_CONFIG_BYTES} bytes` };
+  if ((mode & 0o022) !== 0)
+    warnings.push(`Config file ${path} is writable by group or others (${mode.toString(8)}); run: chmod 640 ${path}`);
   let value: unknown;
   try {
     value = JSON.parse(readFileSync(path, "utf8"));

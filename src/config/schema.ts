@@ -13,8 +13,16 @@ const level = v.pipe(
   v.transform((s) => s.toUpperCase()),
   v.picklist(["DEBUG", "INFO", "WARN", "ERROR"], 'expected "DEBUG", "INFO", "WARN" or "ERROR"'),
 );
-const logType = v.pipe(text, v.transform((s) => s.toLowerCase()), v.picklist(["stdout", "file"], 'expected "stdout" or "file"'));
-const seconds = v.pipe(v.number("expected a number"), v.integer("expected a whole number"), v.minValue(0, "must not be negative"));
+const logType = v.pipe(
+  text,
+  v.transform((s) => s.toLowerCase()),
+  v.picklist(["stdout", "file"], 'expected "stdout" or "file"'),
+);
+const seconds = v.pipe(
+  v.number("expected a number"),
+  v.integer("expected a whole number"),
+  v.minValue(0, "must not be negative"),
+);
 
 export const configFileSchema = v.looseObject(
   {
@@ -41,11 +49,16 @@ export const configFileSchema = v.looseObject(
           "handler-directory": v.optional(text),
           "step-timeout-seconds": v.optional(seconds),
           "max-reruns": v.optional(seconds),
-          "update-retry-seconds": v.optional(v.pipe(v.number("expected a number"), v.minValue(0.01, "must be positive"))),
+          "update-retry-seconds": v.optional(
+            v.pipe(v.number("expected a number"), v.minValue(0.01, "must be positive")),
+          ),
           "progress-interval-seconds": v.optional(
             v.pipe(
               v.number("expected a number"),
-              v.minValue(MIN_PROGRESS_INTERVAL_SECONDS, `must be at least ${MIN_PROGRESS_INTERVAL_SECONDS} (the Jobs service throttles updates)`),
+              v.minValue(
+                MIN_PROGRESS_INTERVAL_SECONDS,
+                `must be at least ${MIN_PROGRESS_INTERVAL_SECONDS} (the Jobs service throttles updates)`,
+              ),
             ),
           ),
           "package-inventory-file": v.optional(text),

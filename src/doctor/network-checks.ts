@@ -51,7 +51,11 @@ async function dnsCheck(host: string): Promise<CheckLine> {
     const found = await withTimeout(nodeDns().promises.lookup(host, { all: true }), "DNS lookup timed out");
     return ok("dns", `${host} → ${found.map((a) => a.address).join(", ")}`);
   } catch (error) {
-    return fail("dns", `${host} does not resolve: ${(error as Error).message}`, "check the endpoint's spelling (aws iot describe-endpoint --endpoint-type iot:Data-ATS) and /etc/resolv.conf");
+    return fail(
+      "dns",
+      `${host} does not resolve: ${(error as Error).message}`,
+      "check the endpoint's spelling (aws iot describe-endpoint --endpoint-type iot:Data-ATS) and /etc/resolv.conf",
+    );
   }
 }
 
@@ -62,7 +66,14 @@ function tcpCheck(host: string, port: number): Promise<CheckLine> {
       resolve(line);
     };
     const timer = setTimeout(
-      () => done(fail("tcp", `cannot connect to ${host}:${port}: no answer within ${STAGE_TIMEOUT_MS / 1000} s`, tcpHint(port))),
+      () =>
+        done(
+          fail(
+            "tcp",
+            `cannot connect to ${host}:${port}: no answer within ${STAGE_TIMEOUT_MS / 1000} s`,
+            tcpHint(port),
+          ),
+        ),
       STAGE_TIMEOUT_MS,
     );
     platform.connect(
@@ -125,7 +136,10 @@ function tlsCheck(settings: ConnectionSettings): Promise<CheckLine> {
       clearTimeout(timer);
       resolve(line);
     };
-    const timer = setTimeout(() => done(fail("tls", `no TLS handshake with ${host}:${port} within ${STAGE_TIMEOUT_MS / 1000} s`)), STAGE_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => done(fail("tls", `no TLS handshake with ${host}:${port} within ${STAGE_TIMEOUT_MS / 1000} s`)),
+      STAGE_TIMEOUT_MS,
+    );
     const caHint = settings.rootCa
       ? `check that ${settings.rootCa} is the CA of this endpoint (AmazonRootCA1.pem for AWS IoT)`
       : "set root-ca to the broker's CA";
@@ -153,8 +167,16 @@ function tlsCheck(settings: ConnectionSettings): Promise<CheckLine> {
         connectError: (message) =>
           done(
             message.includes("closed before")
-              ? fail("tls", `${host}:${port} closed the connection during the TLS handshake`, "the broker may have refused the client certificate: is it registered and ACTIVE?")
-              : fail("tls", `TLS handshake with ${host}:${port} failed: ${message.replace(/^TLS handshake failed: /, "")}`, caHint),
+              ? fail(
+                  "tls",
+                  `${host}:${port} closed the connection during the TLS handshake`,
+                  "the broker may have refused the client certificate: is it registered and ACTIVE?",
+                )
+              : fail(
+                  "tls",
+                  `TLS handshake with ${host}:${port} failed: ${message.replace(/^TLS handshake failed: /, "")}`,
+                  caHint,
+                ),
           ),
       },
     );
@@ -205,14 +227,26 @@ async function mqttChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
     lines.push(ok("mqtt-connect", `connected as client id ${thing}`));
   } catch (error) {
     client.close(false);
-    return [fail("mqtt-connect", `${(error as Error).message}`, "the policy must allow iot:Connect on client/<thing name>, and the certificate must be ACTIVE and attached to the thing")];
+    return [
+      fail(
+        "mqtt-connect",
+        `${(error as Error).message}`,
+        "the policy must allow iot:Connect on client/<thing name>, and the certificate must be ACTIVE and attached to the thing",
+      ),
+    ];
   }
   try {
     const topics = agentSubscriptions(thing);
     const granted = await withTimeout(client.subscribe(topics), "no SUBACK");
     const refusedTopics = topics.filter((_, i) => granted[i] === 0x80);
     if (refusedTopics.length) {
-      lines.push(fail("subscriptions", `refused: ${refusedTopics.join(", ")}`, "the policy must allow iot:Subscribe on topicfilter/… and iot:Receive on topic/… for each of them"));
+      lines.push(
+        fail(
+          "subscriptions",
+          `refused: ${refusedTopics.join(", ")}`,
+          "the policy must allow iot:Subscribe on topicfilter/… and iot:Receive on topic/… for each of them",
+        ),
+      );
       lines.push(skip("jobs-request", "needs the Jobs subscriptions"));
       return lines;
     }
@@ -222,16 +256,25 @@ async function mqttChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
     await withTimeout(client.subscribe([replyTopic(get, "accepted"), replyTopic(get, "rejected")]), "no SUBACK");
     const answer = new Promise<string>((resolve) => {
       replies.set(replyTopic(get, "accepted"), () => resolve("accepted"));
-      replies.set(replyTopic(get, "rejected"), (p) => resolve(`rejected: ${new TextDecoder().decode(p).slice(0, 200)}`));
+      replies.set(replyTopic(get, "rejected"), (p) =>
+        resolve(`rejected: ${new TextDecoder().decode(p).slice(0, 200)}`),
+      );
     });
     // A policy that does not allow the publish closes the connection: no PUBACK ever comes.
-    const unacknowledged = "GetPendingJobExecutions was not acknowledged (the connection was closed: does the policy allow it?)";
+    const unacknowledged =
+      "GetPendingJobExecutions was not acknowledged (the connection was closed: does the policy allow it?)";
     await withTimeout(client.publish(get, JSON.stringify({ clientToken: "iot-jobs-doctor" })), unacknowledged);
     const reply = await withTimeout(answer, "no reply to GetPendingJobExecutions");
     if (reply === "accepted") lines.push(ok("jobs-request", "GetPendingJobExecutions answered"));
     else lines.push(fail("jobs-request", `GetPendingJobExecutions ${reply}`));
   } catch (error) {
-    lines.push(fail("jobs-request", (error as Error).message, "the policy must allow iot:Publish on topic/$aws/things/<thing>/jobs/* (is this broker an AWS IoT Jobs endpoint?)"));
+    lines.push(
+      fail(
+        "jobs-request",
+        (error as Error).message,
+        "the policy must allow iot:Publish on topic/$aws/things/<thing>/jobs/* (is this broker an AWS IoT Jobs endpoint?)",
+      ),
+    );
   } finally {
     client.close(true);
   }

@@ -14,8 +14,18 @@ export interface CheckLine {
 }
 
 export const ok = (check: string, detail: string): CheckLine => ({ verdict: "ok", check, detail });
-export const warn = (check: string, detail: string, fix?: string): CheckLine => ({ verdict: "warn", check, detail, fix });
-export const fail = (check: string, detail: string, fix?: string): CheckLine => ({ verdict: "fail", check, detail, fix });
+export const warn = (check: string, detail: string, fix?: string): CheckLine => ({
+  verdict: "warn",
+  check,
+  detail,
+  fix,
+});
+export const fail = (check: string, detail: string, fix?: string): CheckLine => ({
+  verdict: "fail",
+  check,
+  detail,
+  fix,
+});
 export const skip = (check: string, detail: string): CheckLine => ({ verdict: "skip", check, detail });
 
 const LABEL: Record<Verdict, string> = { ok: "ok  ", warn: "WARN", fail: "FAIL", skip: "skip" };

@@ -19,7 +19,8 @@ export function parseJobDocument(input: unknown): ParseResult {
       return fail("", `document is not valid JSON: ${(error as Error).message}`);
     }
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return fail("", "document must be a JSON object");
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return fail("", "document must be a JSON object");
 
   if (Object.hasOwn(value, "version")) {
     const result = v.safeParse(newSchemaDocument, value);
@@ -51,7 +52,16 @@ export function parseJobDocument(input: unknown): ParseResult {
       allowStdErr: doc.allowStdErr ?? 0,
       passUserArgument: false,
     };
-    return { ok: true, document: { schema: "old", includeStdOut: doc.includeStdOut ?? false, steps: [step], finalStep: undefined, conditions: [] } };
+    return {
+      ok: true,
+      document: {
+        schema: "old",
+        includeStdOut: doc.includeStdOut ?? false,
+        steps: [step],
+        finalStep: undefined,
+        conditions: [],
+      },
+    };
   }
   return fail("version", 'required (or "operation" for the old schema)');
 }
@@ -88,7 +98,10 @@ function fail(path: string, message: string): ParseResult {
 function toIssues(issues: readonly v.BaseIssue<unknown>[]): [JobDocumentIssue, ...JobDocumentIssue[]] {
   const out = issues.map((issue) => ({
     path: formatPath(issue.path),
-    message: issue.kind === "schema" && issue.received === "undefined" && issue.expected?.startsWith('"') ? "required" : issue.message,
+    message:
+      issue.kind === "schema" && issue.received === "undefined" && issue.expected?.startsWith('"')
+        ? "required"
+        : issue.message,
   }));
   return out as [JobDocumentIssue, ...JobDocumentIssue[]];
 }

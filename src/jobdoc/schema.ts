@@ -32,7 +32,10 @@ const command = v.pipe(
     (text) => splitCommand(text).every((t) => t === "") || splitCommand(text)[0] !== "",
     "the first word (the program) must not be empty",
   ),
-  v.check((text) => !hasWhitespace(splitCommand(text)[0] ?? ""), "the first word must not contain whitespace; separate words with commas"),
+  v.check(
+    (text) => !hasWhitespace(splitCommand(text)[0] ?? ""),
+    "the first word must not contain whitespace; separate words with commas",
+  ),
   // No program or argument can hold a NUL byte (execve's strings end there).
   v.check((text) => !text.includes("\u0000"), "must not contain a NUL character"),
 );
@@ -111,7 +114,10 @@ export const newSchemaDocument = v.looseObject(
   {
     version: v.pipe(
       v.string(`expected the string "${SUPPORTED_VERSION}"`),
-      v.check((value) => value === SUPPORTED_VERSION, (issue) => `unsupported version ${JSON.stringify(issue.input)}; this agent supports "${SUPPORTED_VERSION}"`),
+      v.check(
+        (value) => value === SUPPORTED_VERSION,
+        (issue) => `unsupported version ${JSON.stringify(issue.input)}; this agent supports "${SUPPORTED_VERSION}"`,
+      ),
     ),
     includeStdOut: v.optional(booleanLike),
     reportProgress: v.optional(booleanLike),

@@ -17,7 +17,12 @@ import type { JobOutcome } from "../runner/run-job.ts";
 import type { ExecutionRecord } from "../state/execution-record.ts";
 import { MAX_TIMEOUT_MINUTES } from "../protocol/limits.ts";
 import type { JobExecution } from "../protocol/messages.ts";
-import { decodeResponse, isExecutionResponse, isRejectedResponse, isUpdateAcceptedResponse } from "../protocol/responses.ts";
+import {
+  decodeResponse,
+  isExecutionResponse,
+  isRejectedResponse,
+  isUpdateAcceptedResponse,
+} from "../protocol/responses.ts";
 import { agentSubscriptions, agentTopics, parseJobsTopic } from "../protocol/topics.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { notificationKey, RecentExecution } from "./dedupe.ts";

@@ -22,25 +22,47 @@ export function parseInventory(text: string): { ok: true; inventory: Inventory }
   } catch {
     return { ok: false, reason: "not valid JSON" };
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return { ok: false, reason: "expected a JSON object of package name → version" };
+  if (value === null || typeof value !== "object" || Array.isArray(value))
+    return { ok: false, reason: "expected a JSON object of package name → version" };
   const out = new Map<string, InstalledPackage>();
   for (const [name, entry] of Object.entries(value)) {
-    if (!PACKAGE_NAME_PATTERN.test(name)) return { ok: false, reason: `${JSON.stringify(name)}: package names are ${PACKAGE_NAME_RULE}` };
+    if (!PACKAGE_NAME_PATTERN.test(name))
+      return { ok: false, reason: `${JSON.stringify(name)}: package names are ${PACKAGE_NAME_RULE}` };
     const pkg = typeof entry === "string" ? { version: entry } : entry;
-    if (pkg === null || typeof pkg !== "object" || Array.isArray(pkg)) return { ok: false, reason: `${name}: expected a version string or {"version", "attributes"}` };
+    if (pkg === null || typeof pkg !== "object" || Array.isArray(pkg))
+      return { ok: false, reason: `${name}: expected a version string or {"version", "attributes"}` };
     const { version, attributes, ...rest } = pkg as { version?: unknown; attributes?: unknown };
-    if (Object.keys(rest).length > 0) return { ok: false, reason: `${name}: only "version" and "attributes" are allowed, not ${Object.keys(rest).map((k) => JSON.stringify(k)).join(", ")}` };
-    if (typeof version !== "string" || !VERSION_NAME_PATTERN.test(version)) return { ok: false, reason: `${name}.version: ${VERSION_NAME_RULE}` };
-    if (attributes !== undefined && (attributes === null || typeof attributes !== "object" || Array.isArray(attributes) || Object.values(attributes).some((a) => typeof a !== "string"))) {
+    if (Object.keys(rest).length > 0)
+      return {
+        ok: false,
+        reason: `${name}: only "version" and "attributes" are allowed, not ${Object.keys(rest)
+          .map((k) => JSON.stringify(k))
+          .join(", ")}`,
+      };
+    if (typeof version !== "string" || !VERSION_NAME_PATTERN.test(version))
+      return { ok: false, reason: `${name}.version: ${VERSION_NAME_RULE}` };
+    if (
+      attributes !== undefined &&
+      (attributes === null ||
+        typeof attributes !== "object" ||
+        Array.isArray(attributes) ||
+        Object.values(attributes).some((a) => typeof a !== "string"))
+    ) {
       return { ok: false, reason: `${name}.attributes: expected an object of strings` };
     }
-    out.set(name, attributes === undefined ? { version } : { version, attributes: attributes as Record<string, string> });
+    out.set(
+      name,
+      attributes === undefined ? { version } : { version, attributes: attributes as Record<string, string> },
+    );
   }
   return { ok: true, inventory: out };
 }
 
 /** The `reported` section for `$package`: the inventory, plus null for packages no longer there. */
-export function reportedState(inventory: Inventory, previouslyReported: Iterable<string>): Record<string, InstalledPackage | null> {
+export function reportedState(
+  inventory: Inventory,
+  previouslyReported: Iterable<string>,
+): Record<string, InstalledPackage | null> {
   const reported: Record<string, InstalledPackage | null> = {};
   for (const name of previouslyReported) if (!inventory.has(name)) reported[name] = null;
   for (const [name, pkg] of inventory) reported[name] = pkg;

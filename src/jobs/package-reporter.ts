@@ -53,7 +53,9 @@ export class PackageReporter {
 
   /** Queues a report (reports never overlap). */
   report(): Promise<void> {
-    this.chain = this.chain.then(() => this.reportNow()).catch((error) => this.log.warn({ err: error }, "Reporting the package inventory failed"));
+    this.chain = this.chain
+      .then(() => this.reportNow())
+      .catch((error) => this.log.warn({ err: error }, "Reporting the package inventory failed"));
     return this.chain;
   }
 
@@ -62,26 +64,42 @@ export class PackageReporter {
     try {
       text = readFileSync(this.file, "utf8");
     } catch (error) {
-      return void this.log.warn({ file: this.file, code: (error as NodeJS.ErrnoException).code }, "Cannot read the package inventory; $package not reported");
+      return void this.log.warn(
+        { file: this.file, code: (error as NodeJS.ErrnoException).code },
+        "Cannot read the package inventory; $package not reported",
+      );
     }
     const parsed = parseInventory(text);
-    if (!parsed.ok) return void this.log.warn({ file: this.file, reason: parsed.reason }, "The package inventory is invalid; $package not reported");
+    if (!parsed.ok)
+      return void this.log.warn(
+        { file: this.file, reason: parsed.reason },
+        "The package inventory is invalid; $package not reported",
+      );
     // What the shadow lists now, so packages no longer installed can be removed from it.
     const current = await this.request("get", {});
-    const reported = current?.accepted ? Object.keys(((current.body.state as { reported?: object } | undefined)?.reported ?? {}) as object) : [];
+    const reported = current?.accepted
+      ? Object.keys(((current.body.state as { reported?: object } | undefined)?.reported ?? {}) as object)
+      : [];
     const result = await this.request("update", { state: { reported: reportedState(parsed.inventory, reported) } });
     if (!result) this.log.warn("No answer from the shadow service to the $package update");
-    else if (!result.accepted) this.log.warn({ code: result.body.code, message: result.body.message }, "The $package update was rejected");
+    else if (!result.accepted)
+      this.log.warn({ code: result.body.code, message: result.body.message }, "The $package update was rejected");
     else this.log.info({ packages: [...parsed.inventory.keys()] }, "Reported installed packages to $package");
   }
 
-  private async request(op: "get" | "update", body: Record<string, unknown>): Promise<{ accepted: boolean; body: Record<string, unknown> } | undefined> {
+  private async request(
+    op: "get" | "update",
+    body: Record<string, unknown>,
+  ): Promise<{ accepted: boolean; body: Record<string, unknown> } | undefined> {
     const clientToken = newClientToken(16);
     const reply = new Promise<{ accepted: boolean; body: Record<string, unknown> } | undefined>((resolve) => {
       const timer = setTimeout(() => (this.waiters.delete(clientToken), resolve(undefined)), REPLY_TIMEOUT_MS);
       this.waiters.set(clientToken, (r) => (clearTimeout(timer), resolve(r)));
     });
-    await this.connection.publish(shadowTopic(this.thingName, PACKAGE_SHADOW_NAME, op), JSON.stringify({ ...body, clientToken }));
+    await this.connection.publish(
+      shadowTopic(this.thingName, PACKAGE_SHADOW_NAME, op),
+      JSON.stringify({ ...body, clientToken }),
+    );
     return reply;
   }
 }

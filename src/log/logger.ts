@@ -52,7 +52,15 @@ export interface LoggerOptions {
 }
 
 /** pino's numbers: a logger writes levels at or above its own. */
-const VALUES: Record<LevelName | "silent", number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+const VALUES: Record<LevelName | "silent", number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: Infinity,
+};
 const LEVELS: Record<LogLevel, LevelName> = { DEBUG: "debug", INFO: "info", WARN: "warn", ERROR: "error" };
 const SECRET_KEYS = new Set(["key", "privateKey", "token", "password"]);
 
@@ -183,14 +191,18 @@ function redactDeep(value: unknown, depth: number): unknown {
   if (value instanceof Error) return serializeError(value);
   if (Array.isArray(value)) return value.map((v) => redactDeep(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = depth === 1 && SECRET_KEYS.has(k) ? REDACTED : redactDeep(v, depth + 1);
+  for (const [k, v] of Object.entries(value))
+    out[k] = depth === 1 && SECRET_KEYS.has(k) ? REDACTED : redactDeep(v, depth + 1);
   return out;
 }
 
 /** pino's stdSerializers.err: type, message, stack and the error's own fields; redacted. */
 function serializeError(value: unknown): unknown {
   if (!(value instanceof Error)) return redactDeep(value, 1);
-  const out: Record<string, unknown> = { type: value.constructor?.name ?? "Error", message: redactSecrets(value.message) };
+  const out: Record<string, unknown> = {
+    type: value.constructor?.name ?? "Error",
+    message: redactSecrets(value.message),
+  };
   if (value.stack) out.stack = redactSecrets(value.stack);
   for (const [k, v] of Object.entries(value)) {
     if (k !== "message" && k !== "stack") out[k] = SECRET_KEYS.has(k) ? REDACTED : redactDeep(v, 2);
@@ -248,6 +260,7 @@ export function prettyLine(line: string): string {
  * one line); line and paragraph separators and bidirectional overrides, which reorder what the
  * operator reads, as `\uHHHH`.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point (terminal escapes)
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 export function escapeControls(text: string): string {

@@ -68,20 +68,21 @@ function connect(options: ConnectOptions, h: SocketHandlers): { abandon(): void 
       }
     : undefined;
   const handlers: SocketHandler<undefined> = {
-      // With TLS the socket opens before the handshake: the caller hears of it once it is verified.
-      open: (socket) => void (tls ? undefined : opened(socket)),
-      data: (socket, data) => h.data(socket, data),
-      drain: (socket) => h.drain(socket),
-      close: (socket) => closed(socket),
-      end: (socket) => closed(socket),
-      error: (socket, error) => (isOpen ? h.error(socket, error.message) : failed(socket, error.message)),
-      connectError: (_socket, error) => failed(undefined, error.message),
-      handshake: (socket, success, verifyError) => {
-        if (success && !verifyError) opened(socket);
-        else failed(socket, `TLS handshake failed: ${verifyError?.message ?? "unknown reason"}`);
-      },
+    // With TLS the socket opens before the handshake: the caller hears of it once it is verified.
+    open: (socket) => void (tls ? undefined : opened(socket)),
+    data: (socket, data) => h.data(socket, data),
+    drain: (socket) => h.drain(socket),
+    close: (socket) => closed(socket),
+    end: (socket) => closed(socket),
+    error: (socket, error) => (isOpen ? h.error(socket, error.message) : failed(socket, error.message)),
+    connectError: (_socket, error) => failed(undefined, error.message),
+    handshake: (socket, success, verifyError) => {
+      if (success && !verifyError) opened(socket);
+      else failed(socket, `TLS handshake failed: ${verifyError?.message ?? "unknown reason"}`);
+    },
   };
-  if (options.proxy) return openThroughProxy(options.proxy, { host: options.hostname, port: options.port, tls: bunTls }, handlers);
+  if (options.proxy)
+    return openThroughProxy(options.proxy, { host: options.hostname, port: options.port, tls: bunTls }, handlers);
   Bun.connect({ hostname: options.hostname, port: options.port, tls: bunTls, socket: handlers }).catch((error: Error) =>
     failed(undefined, error.message),
   );

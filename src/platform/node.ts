@@ -127,14 +127,14 @@ function openSocket(options: ConnectOptions, over?: Socket): Socket {
   const { tls } = options;
   if (!tls) return over ?? netConnect({ host: options.hostname, port: options.port });
   return tlsConnect({
-        ...(over ? { socket: over } : { host: options.hostname, port: options.port }),
-        cert: asBuffer(tls.cert),
-        key: asBuffer(tls.key),
-        ca: asBuffer(tls.ca),
-        servername: tls.serverName,
-        rejectUnauthorized: true,
-        ...(tls.ALPNProtocols ? { ALPNProtocols: Buffer.from(tls.ALPNProtocols) } : {}),
-      });
+    ...(over ? { socket: over } : { host: options.hostname, port: options.port }),
+    cert: asBuffer(tls.cert),
+    key: asBuffer(tls.key),
+    ca: asBuffer(tls.ca),
+    servername: tls.serverName,
+    rejectUnauthorized: true,
+    ...(tls.ALPNProtocols ? { ALPNProtocols: Buffer.from(tls.ALPNProtocols) } : {}),
+  });
 }
 
 /** Calls `h` for what happens on `socket` (a tunnel's plain socket is already connected). */

@@ -8,6 +8,7 @@ import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
 import { DETAILS_KEY_PATTERN, DETAILS_VALUE_PATTERN } from "./ids.ts";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json-depth.ts";
 import {
   CANCEL_STEP_TIMER,
   MAX_CLIENT_TOKEN_CHARS,
@@ -286,6 +287,9 @@ export function decodeJobsRequest(topic: string, payload: Uint8Array | string): 
   let body: unknown;
   try {
     const text = typeof payload === "string" ? payload : new TextDecoder("utf-8", { fatal: true }).decode(payload);
+    if (nestsDeeperThan(text)) {
+      return { ok: false, code: "InvalidRequest", message: `The payload nests deeper than ${MAX_JSON_DEPTH} levels` };
+    }
     body = text.trim() === "" ? {} : JSON.parse(text);
   } catch {
     return { ok: false, code: "InvalidJson", message: "The payload is not valid UTF-8 JSON" };

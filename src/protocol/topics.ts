@@ -50,7 +50,14 @@ export function isSubscribeOnlyTopic(topic: string): boolean {
   return isJobsOrShadow(parts) && SERVICE_OUTPUT.has(parts[parts.length - 1]!);
 }
 
-const SERVICE_OUTPUT: ReadonlySet<string> = new Set(["accepted", "rejected", "delta", "documents", "notify", "notify-next"]);
+const SERVICE_OUTPUT: ReadonlySet<string> = new Set([
+  "accepted",
+  "rejected",
+  "delta",
+  "documents",
+  "notify",
+  "notify-next",
+]);
 
 const isJobsOrShadow = (parts: readonly string[]) =>
   parts[0] === "$aws" && parts[1] === "things" && parts.length >= 4 && (parts[3] === "jobs" || parts[3] === "shadow");

@@ -136,6 +136,6 @@ function cString(text: string): Buffer {
 function cStringArray(items: readonly string[]): { array: BigUint64Array; keep: Buffer[] } {
   const keep = items.map(cString);
   const array = new BigUint64Array(items.length + 1);
-  keep.forEach((b, i) => (array[i] = BigInt(ptr(b))));
+  for (const [i, b] of keep.entries()) array[i] = BigInt(ptr(b));
   return { array, keep };
 }

@@ -21,7 +21,17 @@
  * is only valid during the step. Handlers always start as the agent's own user (runAsUser is
  * their $1), who may open that path. The descriptor is released when the step ends.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync, type Stats } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readSync,
+  realpathSync,
+  statSync,
+  type Stats,
+} from "node:fs";
 import { basename, delimiter, dirname, join, sep } from "node:path";
 
 export type ResolvedHandler =
@@ -49,7 +59,11 @@ export interface HandlerLookup {
 }
 
 export function resolveHandler(handler: string, path: string | undefined, lookup: HandlerLookup): ResolvedHandler {
-  if (!isPlainName(handler)) return { ok: false, reason: `Handler name ${JSON.stringify(handler)} must be a plain file name (no "/", not "." or "..")` };
+  if (!isPlainName(handler))
+    return {
+      ok: false,
+      reason: `Handler name ${JSON.stringify(handler)} must be a plain file name (no "/", not "." or "..")`,
+    };
 
   if (path === undefined) {
     const inDirectory = join(lookup.handlerDirectory, handler);
@@ -59,7 +73,9 @@ export function resolveHandler(handler: string, path: string | undefined, lookup
       for (const dir of lookup.deviceClientDirs ?? []) {
         if (exists(join(dir, handler))) return checkedHandler(dir, handler, lookup.euid);
       }
-      const also = lookup.deviceClientDirs?.length ? `, on PATH or in ${lookup.deviceClientDirs.join(", ")}` : " or on PATH";
+      const also = lookup.deviceClientDirs?.length
+        ? `, on PATH or in ${lookup.deviceClientDirs.join(", ")}`
+        : " or on PATH";
       return { ok: false, reason: `Handler ${JSON.stringify(handler)} not found in ${lookup.handlerDirectory}${also}` };
     }
     return { ok: true, file: onPath, execPath: onPath, viaShell: needsShell(onPath), release: () => {} };
@@ -79,7 +95,8 @@ function checkedHandler(directory: string, handler: string, euid: number): Resol
   }
   if (!dirStat.isDirectory()) return { ok: false, reason: `Handler directory ${directory} is not a directory` };
   const dirProblem = permissionProblem(dirStat, euid);
-  if (dirProblem) return { ok: false, reason: `Handler directory ${directory} ${dirProblem}; run: chmod 700 ${directory}` };
+  if (dirProblem)
+    return { ok: false, reason: `Handler directory ${directory} ${dirProblem}; run: chmod 700 ${directory}` };
 
   const candidate = join(realDir, handler);
   let realFile: string;
@@ -88,21 +105,30 @@ function checkedHandler(directory: string, handler: string, euid: number): Resol
   } catch {
     return { ok: false, reason: `Handler ${handler} not found in ${directory}` };
   }
-  if (!realFile.startsWith(realDir + sep)) return { ok: false, reason: `Handler ${handler} resolves outside ${directory}` };
+  if (!realFile.startsWith(realDir + sep))
+    return { ok: false, reason: `Handler ${handler} resolves outside ${directory}` };
 
   const fileStat = statSync(realFile);
   if (!fileStat.isFile()) return { ok: false, reason: `Handler ${handler} is not a regular file` };
-  if (fileStat.nlink > 1) return { ok: false, reason: `Handler ${handler} has ${fileStat.nlink} hard links; a handler must have exactly one` };
+  if (fileStat.nlink > 1)
+    return {
+      ok: false,
+      reason: `Handler ${handler} has ${fileStat.nlink} hard links; a handler must have exactly one`,
+    };
   const fileProblem = permissionProblem(fileStat, euid);
   if (fileProblem) return { ok: false, reason: `Handler ${handler} ${fileProblem}; run: chmod 700 ${candidate}` };
-  if ((fileStat.mode & 0o100) === 0) return { ok: false, reason: `Handler ${handler} is not executable by its owner; run: chmod 700 ${candidate}` };
+  if ((fileStat.mode & 0o100) === 0)
+    return { ok: false, reason: `Handler ${handler} is not executable by its owner; run: chmod 700 ${candidate}` };
 
   // Pin the directory that passed, and check what the pinned directory holds.
   let dirFd: number;
   try {
     dirFd = openSync(realDir, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (error) {
-    return { ok: false, reason: `Handler directory ${directory} changed while it was checked (${(error as NodeJS.ErrnoException).code ?? "open failed"}); not running ${handler}` };
+    return {
+      ok: false,
+      reason: `Handler directory ${directory} changed while it was checked (${(error as NodeJS.ErrnoException).code ?? "open failed"}); not running ${handler}`,
+    };
   }
   const pinnedDir = `/proc/${process.pid}/fd/${dirFd}`;
   const execPath = `${pinnedDir}/${basename(realFile)}`;
@@ -113,7 +139,10 @@ function checkedHandler(directory: string, handler: string, euid: number): Resol
     problem =
       openedDir.dev !== dirStat.dev || openedDir.ino !== dirStat.ino
         ? `directory ${directory} was replaced while it was checked`
-        : (permissionProblem(openedDir, euid) ?? (pinnedFile.dev !== fileStat.dev || pinnedFile.ino !== fileStat.ino ? "was replaced while it was checked" : undefined));
+        : (permissionProblem(openedDir, euid) ??
+          (pinnedFile.dev !== fileStat.dev || pinnedFile.ino !== fileStat.ino
+            ? "was replaced while it was checked"
+            : undefined));
   } catch {
     problem = "disappeared while it was checked";
   }
@@ -154,9 +183,11 @@ function ancestorsTrusted(dir: string, euid: number): boolean {
 }
 
 function permissionProblem(stat: Stats, euid: number): string | undefined {
-  if (stat.uid !== euid && stat.uid !== 0) return `is owned by uid ${stat.uid}, not by the agent's user (${euid}) or root`;
+  if (stat.uid !== euid && stat.uid !== 0)
+    return `is owned by uid ${stat.uid}, not by the agent's user (${euid}) or root`;
   const mode = stat.mode & 0o777;
-  if ((mode & 0o077) !== 0) return `has permissions ${mode.toString(8).padStart(3, "0")}, must be 700 (nothing for group or others)`;
+  if ((mode & 0o077) !== 0)
+    return `has permissions ${mode.toString(8).padStart(3, "0")}, must be 700 (nothing for group or others)`;
   return undefined;
 }
 

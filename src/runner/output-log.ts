@@ -119,7 +119,9 @@ export class OutputLog implements ByteSink {
 
   private flushSkipped(): void {
     if (this.skipped === 0) return;
-    this.options.line(`… ${this.skipped.toLocaleString("en")} more line(s) not logged (more than ${this.maxLines} in ${this.windowMs / 1000} s)`);
+    this.options.line(
+      `… ${this.skipped.toLocaleString("en")} more line(s) not logged (more than ${this.maxLines} in ${this.windowMs / 1000} s)`,
+    );
     this.skipped = 0;
   }
 }

@@ -13,7 +13,8 @@ export class RingBuffer {
   private size = 0;
 
   constructor(capacity: number) {
-    if (!Number.isInteger(capacity) || capacity <= 0) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity <= 0)
+      throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
     this.capacity = capacity;
     this.units = new Uint16Array(capacity);
   }

@@ -67,8 +67,10 @@ export function runContextFor(
     lookupUser: (name, userSignal) => lookupUser(name, { pathEnv, signal: userSignal }),
     env,
     signal,
-    onStepStart: (step, index, isFinal) => log.info({ step: step.name, index, final: isFinal || undefined }, "Step started"),
-    onStepEnd: (step, result) => log.info({ step: step.name, succeeded: result.succeeded, reason: result.reason }, "Step ended"),
+    onStepStart: (step, index, isFinal) =>
+      log.info({ step: step.name, index, final: isFinal || undefined }, "Step started"),
+    onStepEnd: (step, result) =>
+      log.info({ step: step.name, succeeded: result.succeeded, reason: result.reason }, "Step ended"),
     // As the Device Client: a step's stdout at DEBUG (decoded only when DEBUG is on), stderr at WARN.
     outputLines: {
       stdout: log.isLevelEnabled("debug") ? (line) => log.debug({ stream: "stdout", line }, "Step output") : undefined,

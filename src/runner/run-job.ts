@@ -98,7 +98,13 @@ export async function runJob(doc: JobDocument, ctx: RunContext): Promise<JobOutc
 }
 
 async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: OutputTail): Promise<StepResult> {
-  const refused = (reason: string): StepResult => ({ name: step.name, exit: { kind: "refused", reason }, succeeded: false, reason, stderrLines: 0 });
+  const refused = (reason: string): StepResult => ({
+    name: step.name,
+    exit: { kind: "refused", reason },
+    succeeded: false,
+    reason,
+    stderrLines: 0,
+  });
   // Canceled while the user was looked up: nothing started.
   const canceled = (): StepResult => {
     return { name: step.name, exit: { kind: "canceled" }, succeeded: false, reason: "Canceled", stderrLines: 0 };

@@ -43,7 +43,12 @@ export class ExecutionRecord {
         recorded && typeof recorded.pid === "number" && typeof recorded.startTime === "number"
           ? { pid: recorded.pid, startTime: recorded.startTime, ...bootId }
           : undefined;
-      return { jobId: value.jobId, executionNumber: typeof value.executionNumber === "number" ? value.executionNumber : undefined, starts: value.starts, ...(step ? { step } : {}) };
+      return {
+        jobId: value.jobId,
+        executionNumber: typeof value.executionNumber === "number" ? value.executionNumber : undefined,
+        starts: value.starts,
+        ...(step ? { step } : {}),
+      };
     } catch {
       return undefined;
     }
@@ -52,7 +57,8 @@ export class ExecutionRecord {
   /** Records one more start of this execution; returns the count, and an error if it could not be saved. */
   recordStart(jobId: string, executionNumber: number | undefined): { starts: number; error?: Error } {
     const previous = this.read();
-    const starts = previous && previous.jobId === jobId && previous.executionNumber === executionNumber ? previous.starts + 1 : 1;
+    const starts =
+      previous && previous.jobId === jobId && previous.executionNumber === executionNumber ? previous.starts + 1 : 1;
     const error = this.write({ jobId, executionNumber, starts });
     return error ? { starts, error } : { starts };
   }

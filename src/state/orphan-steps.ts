@@ -22,8 +22,11 @@ export interface RecordedStep {
 
 export const BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id";
 
-/** This boot's id, or undefined when the kernel does not say. `file` is a seam for tests. */
-export function currentBootId(file = BOOT_ID_FILE): string | undefined {
+/**
+ * This boot's id, or undefined when the kernel does not say. `file` is a seam for tests, and
+ * IOT_JOBS_BOOT_ID_FILE lets process-level tests (the scenario fuzzer's "reboots") stand in for it.
+ */
+export function currentBootId(file = process.env.IOT_JOBS_BOOT_ID_FILE || BOOT_ID_FILE): string | undefined {
   try {
     const id = readFileSync(file, "utf8").trim();
     return id === "" ? undefined : id;

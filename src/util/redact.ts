@@ -27,7 +27,7 @@ const SECRET_ASSIGNMENT =
 /** A parameter name as a quoted key (JSON, a Python dict): `"X-Amz-Signature": "value"`. */
 const SECRET_QUOTED_KEY = new RegExp(String.raw`(["'](?:${PARAM_NAMES})["'][ \t]*:[ \t]*["'])[^"'\n]*`, "gi");
 /** A password in a URL's user information: `https://user:PASSWORD@host`. */
-const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s\/:@]+:)[^\s\/@]+(?=@)/gi;
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]+:)[^\s/@]+(?=@)/gi;
 const PEM_BLOCK = /-----BEGIN ([A-Z ]*(?:PRIVATE KEY|CERTIFICATE))-----[\s\S]*?(?:-----END \1-----|$)/g;
 const PEM_END = /-----END ([A-Z ]*(?:PRIVATE KEY|CERTIFICATE))-----/g;
 const BASE64_OR_NEWLINE = /[A-Za-z0-9+/=\r\n]/;

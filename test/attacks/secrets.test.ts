@@ -32,7 +32,16 @@ test("keys, certificates and pre-signed URL credentials reach neither logs nor s
   const rsaKey = join(pki.dir, "rsa.key");
   execFileSync("openssl", ["genrsa", "-out", rsaKey, "4096"], { stdio: "pipe" });
   const tlsPort = await freePort();
-  const broker = await Mosquitto.start({ global: ["allow_anonymous true", `listener ${tlsPort} 127.0.0.1`, `cafile ${pki.caCert}`, `certfile ${pki.serverCert}`, `keyfile ${pki.serverKey}`, "require_certificate true"] });
+  const broker = await Mosquitto.start({
+    global: [
+      "allow_anonymous true",
+      `listener ${tlsPort} 127.0.0.1`,
+      `cafile ${pki.caCert}`,
+      `certfile ${pki.serverCert}`,
+      `keyfile ${pki.serverKey}`,
+      "require_certificate true",
+    ],
+  });
   cleanups.push(() => broker.stop());
   const service = await startLocalService({ broker: broker.url });
   cleanups.push(() => service.stop());
@@ -49,7 +58,8 @@ test("keys, certificates and pre-signed URL credentials reach neither logs nor s
   cleanups.push(() => agent.kill());
   await agent.waitForLog('"msg":"Connected"');
 
-  const url = "https://bucket.s3.amazonaws.com/fw.bin?X-Amz-Algorithm=AWS4&X-Amz-Credential=AKIAEXAMPLESECRET1&X-Amz-Security-Token=SESSIONTOKENSECRET2&X-Amz-Signature=deadbeefsecret3";
+  const url =
+    "https://bucket.s3.amazonaws.com/fw.bin?X-Amz-Algorithm=AWS4&X-Amz-Credential=AKIAEXAMPLESECRET1&X-Amz-Security-Token=SESSIONTOKENSECRET2&X-Amz-Signature=deadbeefsecret3";
   const jobs: [string, string][] = [
     ["cat-rsa", `cat,${rsaKey}`],
     ["cat-ec", `cat,${pki.clientKey}`],
@@ -58,7 +68,17 @@ test("keys, certificates and pre-signed URL credentials reach neither logs nor s
     ["stderr-key", `sh,-c,cat ${pki.clientKey} >&2; exit 1`],
   ];
   for (const [jobId, command] of jobs) {
-    await iot.send(new CreateJobCommand({ jobId, targets: [thingArn("secret-thing")], document: JSON.stringify({ version: "1.0", includeStdOut: true, steps: [{ action: { name: `run ${url}`, type: "runCommand", input: { command } } }] }) }));
+    await iot.send(
+      new CreateJobCommand({
+        jobId,
+        targets: [thingArn("secret-thing")],
+        document: JSON.stringify({
+          version: "1.0",
+          includeStdOut: true,
+          steps: [{ action: { name: `run ${url}`, type: "runCommand", input: { command } } }],
+        }),
+      }),
+    );
   }
   const details: string[] = [];
   for (const [jobId] of jobs) {
@@ -72,7 +92,14 @@ test("keys, certificates and pre-signed URL credentials reach neither logs nor s
       await Bun.sleep(25);
     }
   }
-  const secrets = [...bodyLines(rsaKey), ...bodyLines(pki.clientKey), ...bodyLines(pki.clientCert), "AKIAEXAMPLESECRET1", "SESSIONTOKENSECRET2", "deadbeefsecret3"];
+  const secrets = [
+    ...bodyLines(rsaKey),
+    ...bodyLines(pki.clientKey),
+    ...bodyLines(pki.clientCert),
+    "AKIAEXAMPLESECRET1",
+    "SESSIONTOKENSECRET2",
+    "deadbeefsecret3",
+  ];
   const everything = [...details, ...agent.lines].join("\n");
   for (const secret of secrets) expect(everything.includes(secret) ? secret : "absent").toBe("absent");
   // The outputs were there and were redacted, not empty.

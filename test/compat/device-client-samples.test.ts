@@ -13,9 +13,14 @@ import { projectHandlerDir, REPO_ROOT, tempDir, writeHandler } from "../helpers/
 
 const COMPAT = join(REPO_ROOT, "..", "shared", "compat", "device-client");
 const present = existsSync(COMPAT);
-if (!present) console.warn(`SKIPPED: the Device Client sample documents are not at ${COMPAT} (they come with the project's shared/ folder, not with a clone)`);
+if (!present)
+  console.warn(
+    `SKIPPED: the Device Client sample documents are not at ${COMPAT} (they come with the project's shared/ folder, not with a clone)`,
+  );
 
-const files = present ? ["job-docs", "old-schema-job-docs"].flatMap((d) => readdirSync(join(COMPAT, d)).map((f) => join(d, f))) : [];
+const files = present
+  ? ["job-docs", "old-schema-job-docs"].flatMap((d) => readdirSync(join(COMPAT, d)).map((f) => join(d, f)))
+  : [];
 const load = (file: string) => JSON.parse(readFileSync(join(COMPAT, file), "utf8"));
 
 describe.skipIf(!present)("Device Client sample job documents", () => {
@@ -33,7 +38,11 @@ describe.skipIf(!present)("Device Client sample job documents", () => {
   const calls = join(fakeBin, "calls.log");
   // A reboot that goes down: the shutdown's SIGTERM reaches the step's process group.
   writeHandler(fakeBin, "reboot", `#!/bin/sh\necho "reboot $*" >> ${calls}\nkill -TERM 0\n`);
-  const ctx = (cwd?: string) => testRunContext(handlers, { cwd, env: { ...process.env, PATH: `${fakeBin}:${process.env.PATH}`, IOT_JOBS_REBOOT_LOCK: join(tempDir(), "lock") } });
+  const ctx = (cwd?: string) =>
+    testRunContext(handlers, {
+      cwd,
+      env: { ...process.env, PATH: `${fakeBin}:${process.env.PATH}`, IOT_JOBS_REBOOT_LOCK: join(tempDir(), "lock") },
+    });
   const run = (doc: unknown, cwd?: string) => {
     const r = parseJobDocument(doc);
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
@@ -51,11 +60,14 @@ describe.skipIf(!present)("Device Client sample job documents", () => {
     expect(out).toMatchObject({ status: "SUCCEEDED", statusDetails: { stdout: '"Hello world!"\n' } });
   });
 
-  test.skipIf(process.geteuid!() !== 0)("job-docs/run-shellcommand.json creates newDir as root in the working directory", async () => {
-    const cwd = tempDir();
-    expect((await run(load("job-docs/run-shellcommand.json"), cwd)).status).toBe("SUCCEEDED");
-    expect(existsSync(join(cwd, "newDir"))).toBe(true);
-  });
+  test.skipIf(process.geteuid!() !== 0)(
+    "job-docs/run-shellcommand.json creates newDir as root in the working directory",
+    async () => {
+      const cwd = tempDir();
+      expect((await run(load("job-docs/run-shellcommand.json"), cwd)).status).toBe("SUCCEEDED");
+      expect(existsSync(join(cwd, "newDir"))).toBe(true);
+    },
+  );
 
   test("job-docs/reboot.json finds reboot.sh in the handler directory and asks for a reboot", async () => {
     // The step is ended by the shutdown; the agent reports nothing then, and the re-run after the
@@ -84,10 +96,21 @@ describe.skipIf(!present)("Device Client sample job documents", () => {
   });
 
   // Real apt-get installs of lftp and dos2unix: CI enables it after apt-get update.
-  test.skipIf(process.geteuid!() !== 0 || !process.env.IOT_JOBS_TEST_APT)("install-packages.json then remove-packages.json (both schemas)", async () => {
-    for (const file of ["job-docs/install-packages.json", "job-docs/remove-packages.json", "old-schema-job-docs/install-packages.json", "old-schema-job-docs/remove-packages.json"]) {
-      const out = await run(load(file));
-      expect(`${file}: ${out.status} ${out.statusDetails.reason}`).toBe(`${file}: SUCCEEDED ${out.statusDetails.reason}`);
-    }
-  }, 300_000);
+  test.skipIf(process.geteuid!() !== 0 || !process.env.IOT_JOBS_TEST_APT)(
+    "install-packages.json then remove-packages.json (both schemas)",
+    async () => {
+      for (const file of [
+        "job-docs/install-packages.json",
+        "job-docs/remove-packages.json",
+        "old-schema-job-docs/install-packages.json",
+        "old-schema-job-docs/remove-packages.json",
+      ]) {
+        const out = await run(load(file));
+        expect(`${file}: ${out.status} ${out.statusDetails.reason}`).toBe(
+          `${file}: SUCCEEDED ${out.statusDetails.reason}`,
+        );
+      }
+    },
+    300_000,
+  );
 });

@@ -24,14 +24,46 @@ afterAll(async () => {
 });
 
 const fixtures: [string, unknown, string, Record<string, string>][] = [
-  ["fixture-ok", { version: "1.0", includeStdOut: true, steps: [{ action: { name: "greet", type: "runCommand", input: { command: "printf,hello from a job" } } }] }, "SUCCEEDED", { stdout: "hello from a job" }],
-  ["fixture-fail", { version: "1.0", steps: [{ action: { name: "boom", type: "runCommand", input: { command: "sh,-c,echo broken >&2; exit 3" } } }] }, "FAILED", { reason: "Exited with status: 3", stderr: "broken\n" }],
-  ["fixture-rejected", { version: "1.0", steps: [{ action: { name: "x", type: "runHandler", input: {} } }] }, "REJECTED", {}],
+  [
+    "fixture-ok",
+    {
+      version: "1.0",
+      includeStdOut: true,
+      steps: [{ action: { name: "greet", type: "runCommand", input: { command: "printf,hello from a job" } } }],
+    },
+    "SUCCEEDED",
+    { stdout: "hello from a job" },
+  ],
+  [
+    "fixture-fail",
+    {
+      version: "1.0",
+      steps: [{ action: { name: "boom", type: "runCommand", input: { command: "sh,-c,echo broken >&2; exit 3" } } }],
+    },
+    "FAILED",
+    { reason: "Exited with status: 3", stderr: "broken\n" },
+  ],
+  [
+    "fixture-rejected",
+    { version: "1.0", steps: [{ action: { name: "x", type: "runHandler", input: {} } }] },
+    "REJECTED",
+    {},
+  ],
 ];
 if (compat) {
   const load = (f: string) => JSON.parse(readFileSync(join(COMPAT, f), "utf8"));
-  fixtures.push(["compat-echo", { ...load("job-docs/echo.json"), includeStdOut: true }, "SUCCEEDED", { stdout: " Hello IoT World!\n" }]);
-  fixtures.push(["compat-old-echo", { ...load("old-schema-job-docs/echo.json"), includeStdOut: true }, "SUCCEEDED", { stdout: '"Hello world!"\n' }]);
+  fixtures.push([
+    "compat-echo",
+    { ...load("job-docs/echo.json"), includeStdOut: true },
+    "SUCCEEDED",
+    { stdout: " Hello IoT World!\n" },
+  ]);
+  fixtures.push([
+    "compat-old-echo",
+    { ...load("old-schema-job-docs/echo.json"), includeStdOut: true },
+    "SUCCEEDED",
+    { stdout: '"Hello world!"\n' },
+  ]);
 }
 
 async function waitTerminal(iot: IoTClient, jobId: string, thingName: string) {
@@ -47,9 +79,15 @@ async function waitTerminal(iot: IoTClient, jobId: string, thingName: string) {
 async function runAll(mqtt: string, http: string, thing: string): Promise<void> {
   const iot = iotClient(http);
   await iot.send(new CreateThingCommand({ thingName: thing }));
-  const agent = AgentProcess.start({ brokerUrl: mqtt, thingName: thing, handlerDirectory: projectHandlerDir(), command: [compiledAgent("linux-x64")] });
+  const agent = AgentProcess.start({
+    brokerUrl: mqtt,
+    thingName: thing,
+    handlerDirectory: projectHandlerDir(),
+    command: [compiledAgent("linux-x64")],
+  });
   cleanups.push(() => agent.kill());
-  for (const [jobId, doc] of fixtures) await iot.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: JSON.stringify(doc) }));
+  for (const [jobId, doc] of fixtures)
+    await iot.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: JSON.stringify(doc) }));
   for (const [jobId, , status, details] of fixtures) {
     const e = await waitTerminal(iot, jobId, thing);
     expect([jobId, e.status]).toEqual([jobId, status]);
@@ -67,7 +105,10 @@ describe("compiled agent ⇄ local service", () => {
   test("over Mosquitto, the service attached with --broker", async () => {
     const broker = await Mosquitto.start();
     cleanups.push(() => broker.stop());
-    const svc = await spawnService([process.execPath, join(REPO_ROOT, "src/service/main.ts")], ["--broker", broker.url]);
+    const svc = await spawnService(
+      [process.execPath, join(REPO_ROOT, "src/service/main.ts")],
+      ["--broker", broker.url],
+    );
     cleanups.push(() => svc.stop());
     expect(svc.mqtt).toBe(broker.url);
     await runAll(broker.url, svc.http, "e2e-mosquitto");

@@ -27,7 +27,12 @@ afterAll(async () => {
 });
 
 async function runOneJob(command: string[], thing: string): Promise<void> {
-  const agent = AgentProcess.start({ brokerUrl: broker.url, thingName: thing, handlerDirectory: projectHandlerDir(), command });
+  const agent = AgentProcess.start({
+    brokerUrl: broker.url,
+    thingName: thing,
+    handlerDirectory: projectHandlerDir(),
+    command,
+  });
   agents.push(agent);
   peer.queueJob(thing, `e2e-${thing}`, {
     version: "1.0",
@@ -55,7 +60,16 @@ describe("compiled executables", () => {
     writeFileSync(join(cwd, "bunfig.toml"), 'preload = ["./evil.ts"]\n');
     writeFileSync(join(cwd, ".env"), "IOT_JOBS_FROM_DOTENV=loaded\n");
     const doc = join(cwd, "job.json");
-    writeFileSync(doc, JSON.stringify({ version: "1.0", includeStdOut: true, steps: [{ action: { name: "env", type: "runCommand", input: { command: "sh,-c,echo [$IOT_JOBS_FROM_DOTENV]" } } }] }));
+    writeFileSync(
+      doc,
+      JSON.stringify({
+        version: "1.0",
+        includeStdOut: true,
+        steps: [
+          { action: { name: "env", type: "runCommand", input: { command: "sh,-c,echo [$IOT_JOBS_FROM_DOTENV]" } } },
+        ],
+      }),
+    );
     const r = Bun.spawnSync([compiledAgent("linux-x64"), "exec", doc], { cwd });
     expect(JSON.parse(r.stdout.toString()).statusDetails.stdout).toBe("[]\n");
     expect(existsSync(marker)).toBe(false);
@@ -66,10 +80,17 @@ describe("compiled executables", () => {
   }, 120_000);
 
   const qemu = qemuArm64();
-  if (!qemu) console.warn("SKIPPED: arm64 end to end needs qemu-user-static and libc6-arm64-cross (apt-get install -y qemu-user-static libc6-arm64-cross)");
-  test.skipIf(!qemu)("arm64 (glibc) under qemu: one job end to end against Mosquitto", async () => {
-    await runOneJob([...qemu!, compiledAgent("linux-arm64")], "e2e-arm64");
-  }, 180_000);
+  if (!qemu)
+    console.warn(
+      "SKIPPED: arm64 end to end needs qemu-user-static and libc6-arm64-cross (apt-get install -y qemu-user-static libc6-arm64-cross)",
+    );
+  test.skipIf(!qemu)(
+    "arm64 (glibc) under qemu: one job end to end against Mosquitto",
+    async () => {
+      await runOneJob([...qemu!, compiledAgent("linux-arm64")], "e2e-arm64");
+    },
+    180_000,
+  );
 
   // Every target: the machine and the ELF interpreter the device image must provide. The musl
   // executables run end to end in musl.test.ts.
@@ -87,8 +108,21 @@ describe("compiled executables", () => {
     const dist = join(REPO_ROOT, "dist");
     const before = Bun.file(join(dist, "iot-jobs-agent-linux-x64")).lastModified;
     // A registry that does not answer: the build must not need it.
-    const env = { ...process.env, NPM_CONFIG_REGISTRY: "http://127.0.0.1:9", BUN_CONFIG_REGISTRY: "http://127.0.0.1:9" };
-    const r = Bun.spawnSync([process.execPath, join(REPO_ROOT, "scripts/cross-compile/build.ts"), "--compile-executable-path", runtime, "linux-x64"], { cwd: REPO_ROOT, env, stdout: "pipe", stderr: "pipe" });
+    const env = {
+      ...process.env,
+      NPM_CONFIG_REGISTRY: "http://127.0.0.1:9",
+      BUN_CONFIG_REGISTRY: "http://127.0.0.1:9",
+    };
+    const r = Bun.spawnSync(
+      [
+        process.execPath,
+        join(REPO_ROOT, "scripts/cross-compile/build.ts"),
+        "--compile-executable-path",
+        runtime,
+        "linux-x64",
+      ],
+      { cwd: REPO_ROOT, env, stdout: "pipe", stderr: "pipe" },
+    );
     expect(r.exitCode, r.stderr.toString()).toBe(0);
     expect(Bun.file(join(dist, "iot-jobs-agent-linux-x64")).lastModified).toBeGreaterThanOrEqual(before);
     const version = Bun.spawnSync([join(dist, "iot-jobs-agent-linux-x64"), "--version"]).stdout.toString();
@@ -99,11 +133,17 @@ describe("compiled executables", () => {
 describe("the build's size check", () => {
   test("our code may add at most 2 MiB over the bare runtime of the target", () => {
     expect(sizeProblem("iot-jobs-agent", "linux-arm64", 100_000_000 + 2 * 1048576, 100_000_000)).toBeUndefined();
-    expect(sizeProblem("iot-jobs-agent", "linux-arm64", 100_000_000 + 2 * 1048576 + 1, 100_000_000)).toContain("over the bare Bun runtime");
+    expect(sizeProblem("iot-jobs-agent", "linux-arm64", 100_000_000 + 2 * 1048576 + 1, 100_000_000)).toContain(
+      "over the bare Bun runtime",
+    );
   });
 
   test("the build prints each executable's share over its bare runtime", () => {
-    const r = Bun.spawnSync([process.execPath, join(REPO_ROOT, "scripts/cross-compile/build.ts"), "linux-x64"], { cwd: REPO_ROOT, stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync([process.execPath, join(REPO_ROOT, "scripts/cross-compile/build.ts"), "linux-x64"], {
+      cwd: REPO_ROOT,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     expect(r.exitCode, r.stderr.toString()).toBe(0);
     const share = /our code: \+([\d.]+) MiB over the bare runtime/.exec(r.stdout.toString());
     expect(share).not.toBeNull();

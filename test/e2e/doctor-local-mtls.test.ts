@@ -59,7 +59,18 @@ function flags(c: { cert: string; key: string; rootCa: string }) {
   writeHandler(handlers, "hello.sh", "#!/bin/sh\necho hello\n");
   const state = join(tempDir(), "state");
   mkdirSync(state, { mode: 0o700 });
-  return ["--cert", c.cert, "--key", c.key, "--root-ca", c.rootCa, "--jobs-handler-dir", handlers, "--state-dir", state];
+  return [
+    "--cert",
+    c.cert,
+    "--key",
+    c.key,
+    "--root-ca",
+    c.rootCa,
+    "--jobs-handler-dir",
+    handlers,
+    "--state-dir",
+    state,
+  ];
 }
 
 describe("doctor against iot-jobs-local over mutual TLS", () => {
@@ -78,15 +89,33 @@ describe("doctor against iot-jobs-local over mutual TLS", () => {
     const p = JSON.parse(withGet(jobsMinimumPolicy("us-east-1", "123456789012")));
     p.Statement[2].Resource = p.Statement[2].Resource.filter((r: string) => !r.endsWith("notify-next"));
     const c = await provisionDevice(iot, service.rootCaPath!, "doc-2", "doc-no-notify", JSON.stringify(p));
-    const r = await doctor(["--endpoint", service.mqttsUrl!.replace("mqtts://", ""), "--thing-name", "doc-2", ...flags(c)]);
+    const r = await doctor([
+      "--endpoint",
+      service.mqttsUrl!.replace("mqtts://", ""),
+      "--thing-name",
+      "doc-2",
+      ...flags(c),
+    ]);
     expect(line(r.out, "ok", "mqtt-connect")).toBeDefined();
     expect(line(r.out, "FAIL", "subscriptions")).toContain("refused: $aws/things/doc-2/jobs/notify-next");
     expect(r.code).toBe(1);
   }, 60_000);
 
   test("exactly the minimum Jobs policy: connect and subscriptions ok; jobs-request (GetPendingJobExecutions, not in it) fails in bounded time", async () => {
-    const c = await provisionDevice(iot, service.rootCaPath!, "doc-3", "doc-min", jobsMinimumPolicy("us-east-1", "123456789012"));
-    const r = await doctor(["--endpoint", service.mqttsUrl!.replace("mqtts://", ""), "--thing-name", "doc-3", ...flags(c)]);
+    const c = await provisionDevice(
+      iot,
+      service.rootCaPath!,
+      "doc-3",
+      "doc-min",
+      jobsMinimumPolicy("us-east-1", "123456789012"),
+    );
+    const r = await doctor([
+      "--endpoint",
+      service.mqttsUrl!.replace("mqtts://", ""),
+      "--thing-name",
+      "doc-3",
+      ...flags(c),
+    ]);
     expect(line(r.out, "ok", "subscriptions")).toBeDefined();
     expect(line(r.out, "FAIL", "jobs-request")).toContain("not acknowledged");
     expect(r.code).toBe(1);

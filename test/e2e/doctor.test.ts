@@ -51,11 +51,16 @@ function device(pki: TestPki, overrides: { cert?: string; key?: string; rootCa?:
     dir,
     handlers,
     flags: [
-      "--cert", put(overrides.cert ?? pki.clientCert, "device.pem.crt", 0o644),
-      "--key", put(overrides.key ?? pki.clientKey, "private.pem.key", 0o600),
-      "--root-ca", put(overrides.rootCa ?? pki.caCert, "root-ca.pem", 0o644),
-      "--jobs-handler-dir", handlers,
-      "--state-dir", state,
+      "--cert",
+      put(overrides.cert ?? pki.clientCert, "device.pem.crt", 0o644),
+      "--key",
+      put(overrides.key ?? pki.clientKey, "private.pem.key", 0o600),
+      "--root-ca",
+      put(overrides.rootCa ?? pki.caCert, "root-ca.pem", 0o644),
+      "--jobs-handler-dir",
+      handlers,
+      "--state-dir",
+      state,
     ],
   };
 }
@@ -72,7 +77,10 @@ describe.skipIf(!hasMosquitto)("doctor against Mosquitto with mutual TLS", () =>
     writeFileSync(join(pki.dir, "acl"), "topic readwrite #\ntopic readwrite $aws/#\n");
     broker = await Mosquitto.start({
       listener: [
-        `cafile ${pki.caCert}`, `certfile ${pki.serverCert}`, `keyfile ${pki.serverKey}`, "require_certificate true",
+        `cafile ${pki.caCert}`,
+        `certfile ${pki.serverCert}`,
+        `keyfile ${pki.serverKey}`,
+        "require_certificate true",
         `listener ${plainPort} 127.0.0.1`,
       ],
       global: ["allow_anonymous true", `acl_file ${join(pki.dir, "acl")}`],
@@ -95,36 +103,81 @@ describe.skipIf(!hasMosquitto)("doctor against Mosquitto with mutual TLS", () =>
     const d = device(pki);
     const r = await doctor(["--endpoint", endpoint, "--thing-name", "pi-1", ...d.flags]);
     expect(r.out).not.toContain("FAIL");
-    for (const check of ["config", "clock", "certificate", "key-pair", "root-ca", "handler-dir", "handler", "state-dir", "dns", "tcp", "tls", "mqtt-connect", "subscriptions", "jobs-request"])
+    for (const check of [
+      "config",
+      "clock",
+      "certificate",
+      "key-pair",
+      "root-ca",
+      "handler-dir",
+      "handler",
+      "state-dir",
+      "dns",
+      "tcp",
+      "tls",
+      "mqtt-connect",
+      "subscriptions",
+      "jobs-request",
+    ])
       expect(line(r.out, "ok", check)).toBeDefined();
     expect(r.code).toBe(0);
   });
 
-  test.skipIf(!tinyproxyPath())("through an HTTP proxy (tinyproxy, Basic auth): http-proxy ok, MQTT over TLS through it; a wrong password fails the proxy check without showing it", async () => {
-    const password = "doctor-Pa55";
-    const proxy = await Tinyproxy.start({ basicAuth: { user: "pi", password } });
-    try {
-      const d = device(pki);
-      const conf = (pass: string) => {
-        const file = join(d.dir, `proxy-${pass.length}.conf`);
-        writeFileSync(file, JSON.stringify({ "http-proxy-enabled": true, "http-proxy-host": "localhost", "http-proxy-port": String(proxy.port), "http-proxy-auth-method": "UserNameAndPassword", "http-proxy-username": "pi", "http-proxy-password": pass }));
-        chmodSync(file, 0o600);
-        return file;
-      };
-      const good = await doctor(["--endpoint", endpoint, "--thing-name", "pi-1", ...d.flags, "--http-proxy-config", conf(password)]);
-      expect(good.out).not.toContain("FAIL");
-      for (const check of ["http-proxy", "mqtt-connect", "subscriptions", "jobs-request"]) expect(line(good.out, "ok", check)).toBeDefined();
-      expect(good.out).not.toContain(password);
-      expect(good.code).toBe(0);
+  test.skipIf(!tinyproxyPath())(
+    "through an HTTP proxy (tinyproxy, Basic auth): http-proxy ok, MQTT over TLS through it; a wrong password fails the proxy check without showing it",
+    async () => {
+      const password = "doctor-Pa55";
+      const proxy = await Tinyproxy.start({ basicAuth: { user: "pi", password } });
+      try {
+        const d = device(pki);
+        const conf = (pass: string) => {
+          const file = join(d.dir, `proxy-${pass.length}.conf`);
+          writeFileSync(
+            file,
+            JSON.stringify({
+              "http-proxy-enabled": true,
+              "http-proxy-host": "localhost",
+              "http-proxy-port": String(proxy.port),
+              "http-proxy-auth-method": "UserNameAndPassword",
+              "http-proxy-username": "pi",
+              "http-proxy-password": pass,
+            }),
+          );
+          chmodSync(file, 0o600);
+          return file;
+        };
+        const good = await doctor([
+          "--endpoint",
+          endpoint,
+          "--thing-name",
+          "pi-1",
+          ...d.flags,
+          "--http-proxy-config",
+          conf(password),
+        ]);
+        expect(good.out).not.toContain("FAIL");
+        for (const check of ["http-proxy", "mqtt-connect", "subscriptions", "jobs-request"])
+          expect(line(good.out, "ok", check)).toBeDefined();
+        expect(good.out).not.toContain(password);
+        expect(good.code).toBe(0);
 
-      const bad = await doctor(["--endpoint", endpoint, "--thing-name", "pi-1", ...d.flags, "--http-proxy-config", conf("wrong-Pa55!")]);
-      expect(line(bad.out, "FAIL", "http-proxy")).toContain("refused the credentials");
-      expect(bad.out).not.toContain("wrong-Pa55!");
-      expect(bad.code).not.toBe(0);
-    } finally {
-      await proxy.stop();
-    }
-  });
+        const bad = await doctor([
+          "--endpoint",
+          endpoint,
+          "--thing-name",
+          "pi-1",
+          ...d.flags,
+          "--http-proxy-config",
+          conf("wrong-Pa55!"),
+        ]);
+        expect(line(bad.out, "FAIL", "http-proxy")).toContain("refused the credentials");
+        expect(bad.out).not.toContain("wrong-Pa55!");
+        expect(bad.code).not.toBe(0);
+      } finally {
+        await proxy.stop();
+      }
+    },
+  );
 
   test("the wrong private key: key-pair fails with the fix", async () => {
     const other = join(tempDir(), "other.key");
@@ -139,16 +192,69 @@ describe.skipIf(!hasMosquitto)("doctor against Mosquitto with mutual TLS", () =>
     const f = (n: string) => join(dir, n);
     writeFileSync(f("index.txt"), "");
     writeFileSync(f("serial"), "1000\n");
-    writeFileSync(f("ca.cnf"), `[ca]\ndefault_ca=d\n[d]\ndatabase=${f("index.txt")}\nnew_certs_dir=${dir}\nserial=${f("serial")}\npolicy=p\ndefault_md=sha256\n[p]\ncommonName=supplied\n`);
-    execFileSync("openssl", ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=old", "-keyout", f("old.key"), "-out", f("old.csr")], { stdio: "pipe" });
-    execFileSync("openssl", ["ca", "-batch", "-config", f("ca.cnf"), "-cert", pki.caCert, "-keyfile", join(pki.dir, "ca.key"), "-in", f("old.csr"), "-out", f("old.crt"), "-startdate", "20200101000000Z", "-enddate", "20200201000000Z"], { stdio: "pipe" });
-    const r = await doctor(["--endpoint", endpoint, "--thing-name", "pi-1", ...device(pki, { cert: f("old.crt"), key: f("old.key") }).flags]);
+    writeFileSync(
+      f("ca.cnf"),
+      `[ca]\ndefault_ca=d\n[d]\ndatabase=${f("index.txt")}\nnew_certs_dir=${dir}\nserial=${f("serial")}\npolicy=p\ndefault_md=sha256\n[p]\ncommonName=supplied\n`,
+    );
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-subj",
+        "/CN=old",
+        "-keyout",
+        f("old.key"),
+        "-out",
+        f("old.csr"),
+      ],
+      { stdio: "pipe" },
+    );
+    execFileSync(
+      "openssl",
+      [
+        "ca",
+        "-batch",
+        "-config",
+        f("ca.cnf"),
+        "-cert",
+        pki.caCert,
+        "-keyfile",
+        join(pki.dir, "ca.key"),
+        "-in",
+        f("old.csr"),
+        "-out",
+        f("old.crt"),
+        "-startdate",
+        "20200101000000Z",
+        "-enddate",
+        "20200201000000Z",
+      ],
+      { stdio: "pipe" },
+    );
+    const r = await doctor([
+      "--endpoint",
+      endpoint,
+      "--thing-name",
+      "pi-1",
+      ...device(pki, { cert: f("old.crt"), key: f("old.key") }).flags,
+    ]);
     expect(line(r.out, "FAIL", "certificate")).toContain("expired on Feb  1 00:00:00 2020 GMT");
     expect(r.code).toBe(1);
   });
 
   test("the wrong root CA: the TLS check fails and says which file to fix", async () => {
-    const r = await doctor(["--endpoint", endpoint, "--thing-name", "pi-1", ...device(pki, { rootCa: pki.otherCaCert }).flags]);
+    const r = await doctor([
+      "--endpoint",
+      endpoint,
+      "--thing-name",
+      "pi-1",
+      ...device(pki, { rootCa: pki.otherCaCert }).flags,
+    ]);
     const tls = line(r.out, "FAIL", "tls");
     expect(tls).toContain("TLS handshake");
     expect(r.out).toContain("is the CA of this endpoint");
@@ -187,7 +293,16 @@ test("doctor names a subscription the broker refuses (aedes with a policy)", asy
     const port = (server.address() as { port: number }).port;
     const handlers = join(tempDir(), "jobs");
     mkdirSync(handlers, { mode: 0o700 });
-    const r = await doctor(["--endpoint", `mqtt://127.0.0.1:${port}`, "--thing-name", "pi-2", "--jobs-handler-dir", handlers, "--state-dir", tempDir()]);
+    const r = await doctor([
+      "--endpoint",
+      `mqtt://127.0.0.1:${port}`,
+      "--thing-name",
+      "pi-2",
+      "--jobs-handler-dir",
+      handlers,
+      "--state-dir",
+      tempDir(),
+    ]);
     expect(line(r.out, "FAIL", "subscriptions")).toContain("refused: $aws/things/pi-2/jobs/notify-next");
     expect(line(r.out, "skip", "jobs-request")).toBeDefined();
     expect(r.code).toBe(1);
@@ -204,11 +319,29 @@ describe("doctor against iot-jobs-local", () => {
       await iotClient(service.httpUrl).send(new CreateThingCommand({ thingName: "pi-local" }));
       const handlers = join(tempDir(), "jobs");
       mkdirSync(handlers, { mode: 0o700 });
-      const good = await doctor(["--endpoint", service.mqttUrl, "--thing-name", "pi-local", "--jobs-handler-dir", handlers, "--state-dir", tempDir()]);
+      const good = await doctor([
+        "--endpoint",
+        service.mqttUrl,
+        "--thing-name",
+        "pi-local",
+        "--jobs-handler-dir",
+        handlers,
+        "--state-dir",
+        tempDir(),
+      ]);
       expect(line(good.out, "ok", "jobs-request")).toContain("GetPendingJobExecutions answered");
       expect(line(good.out, "skip", "tls")).toBeDefined();
       expect(good.code).toBe(0);
-      const bad = await doctor(["--endpoint", service.mqttUrl, "--thing-name", "not-registered", "--jobs-handler-dir", handlers, "--state-dir", tempDir()]);
+      const bad = await doctor([
+        "--endpoint",
+        service.mqttUrl,
+        "--thing-name",
+        "not-registered",
+        "--jobs-handler-dir",
+        handlers,
+        "--state-dir",
+        tempDir(),
+      ]);
       expect(line(bad.out, "FAIL", "mqtt-connect")).toContain("not authorized");
       expect(bad.code).toBe(1);
     } finally {

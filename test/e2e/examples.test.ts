@@ -9,7 +9,11 @@ import { projectHandlerDir, REPO_ROOT, tempDir } from "../helpers/temp.ts";
 // --param, against the shipped handlers and a loopback download server.
 
 async function cli(args: string[], cwd: string) {
-  const proc = Bun.spawn([process.execPath, join(REPO_ROOT, "src/main.ts"), ...args], { cwd, stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([process.execPath, join(REPO_ROOT, "src/main.ts"), ...args], {
+    cwd,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   return { code: await proc.exited, out, err };
 }
@@ -21,7 +25,9 @@ describe("examples/download-and-verify.json", () => {
     const r = await cli(["validate", example], tempDir());
     expect(r.code).toBe(0);
     expect(r.out).toContain(": OK (version 1.0, 3 step(s))");
-    expect(r.out).toContain("note: the service fills in ${aws:iot:parameter:url}, ${aws:iot:parameter:destination}, ${aws:iot:parameter:sha256}");
+    expect(r.out).toContain(
+      "note: the service fills in ${aws:iot:parameter:url}, ${aws:iot:parameter:destination}, ${aws:iot:parameter:sha256}",
+    );
   });
 
   test("exec without --param: REJECTED with the flags to give, and nothing runs", async () => {
@@ -42,7 +48,20 @@ describe("examples/download-and-verify.json", () => {
       const destination = join(cwd, "artifact.bin");
       const sha256 = createHash("sha256").update(body).digest("hex");
       const r = await cli(
-        ["exec", example, "--param", `url=http://127.0.0.1:${server.port}/a.bin`, "--param", `destination=${destination}`, "--param", `sha256=${sha256}`, "--jobs-handler-dir", projectHandlerDir(), "--state-dir", tempDir()],
+        [
+          "exec",
+          example,
+          "--param",
+          `url=http://127.0.0.1:${server.port}/a.bin`,
+          "--param",
+          `destination=${destination}`,
+          "--param",
+          `sha256=${sha256}`,
+          "--jobs-handler-dir",
+          projectHandlerDir(),
+          "--state-dir",
+          tempDir(),
+        ],
         cwd,
       );
       expect(r.err).not.toContain("FATAL");

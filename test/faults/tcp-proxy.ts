@@ -12,6 +12,8 @@ export class TcpProxy {
   private readonly pairs = new Set<Pair>();
   private dropRule: ((topic: string) => boolean) | undefined;
   dropped = 0;
+  /** Every packet from the broker waits this long (slow acknowledgements); order is kept. */
+  delayFromServerMs = 0;
   /** Every PUBLISH a client sends: topic and payload text. */
   readonly fromClients: { topic: string; payload: string }[] = [];
 
@@ -91,7 +93,8 @@ export class TcpProxy {
         this.dropped++;
         continue;
       }
-      pair.client.write(frame);
+      if (this.delayFromServerMs > 0) setTimeout(() => this.pairs.has(pair) && pair.client.write(frame), this.delayFromServerMs);
+      else pair.client.write(frame);
     }
   }
 

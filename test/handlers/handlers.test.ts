@@ -15,16 +15,30 @@ const isRoot = process.geteuid!() === 0;
 function fakeSystemTools(): { bin: string; calls: string } {
   const bin = tempDir("fake-bin-");
   const calls = join(bin, "calls.log");
-  for (const tool of ["systemctl", "service", "reboot", "shutdown"]) writeHandler(bin, tool, `#!/bin/sh\necho "${tool} $*" >> ${calls}\n`);
+  for (const tool of ["systemctl", "service", "reboot", "shutdown"])
+    writeHandler(bin, tool, `#!/bin/sh\necho "${tool} $*" >> ${calls}\n`);
   return { bin, calls };
 }
 
-async function run(handler: string, args: string[], opts: { user?: string; path?: string; env?: Record<string, string> } = {}): Promise<JobOutcome> {
+async function run(
+  handler: string,
+  args: string[],
+  opts: { user?: string; path?: string; env?: Record<string, string> } = {},
+): Promise<JobOutcome> {
   const env = { ...process.env, ...(opts.path ? { PATH: `${opts.path}:${process.env.PATH}` } : {}), ...opts.env };
   const doc = parsed({
     version: "1.0",
     includeStdOut: true,
-    steps: [{ action: { name: handler, type: "runHandler", input: { handler, args, path: "default" }, ...(opts.user ? { runAsUser: opts.user } : {}) } }],
+    steps: [
+      {
+        action: {
+          name: handler,
+          type: "runHandler",
+          input: { handler, args, path: "default" },
+          ...(opts.user ? { runAsUser: opts.user } : {}),
+        },
+      },
+    ],
   });
   return runJob(doc, testRunContext(handlerDir, { env }));
 }
@@ -33,21 +47,42 @@ describe("shipped handlers", () => {
   test("every handler is shellcheck-clean", () => {
     const shellcheck = Bun.which("shellcheck");
     if (!shellcheck) throw new Error("shellcheck is not installed (apt-get install -y shellcheck)");
-    const files = ["_common.sh", "download-file.sh", "install-packages.sh", "remove-packages.sh", "verify-packages-installed.sh", "verify-packages-removed.sh", "start-services.sh", "stop-services.sh", "restart-services.sh", "reboot.sh", "shutdown.sh", "health-check.sh"];
+    const files = [
+      "_common.sh",
+      "download-file.sh",
+      "install-packages.sh",
+      "remove-packages.sh",
+      "verify-packages-installed.sh",
+      "verify-packages-removed.sh",
+      "start-services.sh",
+      "stop-services.sh",
+      "restart-services.sh",
+      "reboot.sh",
+      "shutdown.sh",
+      "health-check.sh",
+    ];
     const r = Bun.spawnSync([shellcheck, "-x", ...files], { cwd: join(REPO_ROOT, "handlers") });
     expect(r.stdout.toString()).toBe("");
     expect(r.exitCode).toBe(0);
   });
 
   test("health-check.sh succeeds", async () => {
-    expect(await run("health-check.sh", [])).toMatchObject({ status: "SUCCEEDED", statusDetails: { stdout: "healthy\n" } });
+    expect(await run("health-check.sh", [])).toMatchObject({
+      status: "SUCCEEDED",
+      statusDetails: { stdout: "healthy\n" },
+    });
   });
 
   describe("download-file.sh", () => {
     let server: ReturnType<typeof Bun.serve>;
     const body = "firmware-bytes-".repeat(1000);
     beforeAll(() => {
-      server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => (new URL(req.url).pathname === "/fw.bin" ? new Response(body) : new Response("nope", { status: 404 })) });
+      server = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        fetch: (req) =>
+          new URL(req.url).pathname === "/fw.bin" ? new Response(body) : new Response("nope", { status: 404 }),
+      });
     });
     afterAll(() => server.stop(true));
 
@@ -63,7 +98,9 @@ describe("shipped handlers", () => {
       expect(readFileSync(join(dir, "fw.bin"), "utf8")).toBe(body);
     });
     test("a missing file fails the job", async () => {
-      expect((await run("download-file.sh", [`http://127.0.0.1:${server.port}/missing`, join(tempDir(), "x")])).status).toBe("FAILED");
+      expect(
+        (await run("download-file.sh", [`http://127.0.0.1:${server.port}/missing`, join(tempDir(), "x")])).status,
+      ).toBe("FAILED");
     });
     test("without arguments it says how to call it", async () => {
       const out = await run("download-file.sh", []);
@@ -75,26 +112,42 @@ describe("shipped handlers", () => {
   describe("package handlers", () => {
     test("verify-packages-installed.sh: installed packages pass, a missing one fails", async () => {
       const ok = await run("verify-packages-installed.sh", ["bash", "coreutils"]);
-      expect(ok).toMatchObject({ status: "SUCCEEDED", statusDetails: { stdout: "bash is installed\ncoreutils is installed\n" } });
+      expect(ok).toMatchObject({
+        status: "SUCCEEDED",
+        statusDetails: { stdout: "bash is installed\ncoreutils is installed\n" },
+      });
       const missing = await run("verify-packages-installed.sh", ["bash", "no-such-package-xyz"]);
-      expect(missing).toMatchObject({ status: "FAILED", statusDetails: { stderr: "no-such-package-xyz is not installed\n" } });
+      expect(missing).toMatchObject({
+        status: "FAILED",
+        statusDetails: { stderr: "no-such-package-xyz is not installed\n" },
+      });
     });
     test("verify-packages-removed.sh: fails while a package is installed", async () => {
       expect((await run("verify-packages-removed.sh", ["no-such-package-xyz"])).status).toBe("SUCCEEDED");
-      expect((await run("verify-packages-removed.sh", ["bash"])).statusDetails).toMatchObject({ stderr: "bash is still installed\n" });
+      expect((await run("verify-packages-removed.sh", ["bash"])).statusDetails).toMatchObject({
+        stderr: "bash is still installed\n",
+      });
     });
     // Installs and removes a real (tiny) Debian package; CI enables it after apt-get update.
-    test.skipIf(!isRoot || !process.env.IOT_JOBS_TEST_APT)("install, verify, remove, verify a real package (hello)", async () => {
-      expect((await run("install-packages.sh", ["hello"], { user: "root" })).status).toBe("SUCCEEDED");
-      expect((await run("verify-packages-installed.sh", ["hello"])).status).toBe("SUCCEEDED");
-      expect((await run("remove-packages.sh", ["hello"], { user: "root" })).status).toBe("SUCCEEDED");
-      expect((await run("verify-packages-removed.sh", ["hello"])).status).toBe("SUCCEEDED");
-    }, 180_000);
+    test.skipIf(!isRoot || !process.env.IOT_JOBS_TEST_APT)(
+      "install, verify, remove, verify a real package (hello)",
+      async () => {
+        expect((await run("install-packages.sh", ["hello"], { user: "root" })).status).toBe("SUCCEEDED");
+        expect((await run("verify-packages-installed.sh", ["hello"])).status).toBe("SUCCEEDED");
+        expect((await run("remove-packages.sh", ["hello"], { user: "root" })).status).toBe("SUCCEEDED");
+        expect((await run("verify-packages-removed.sh", ["hello"])).status).toBe("SUCCEEDED");
+      },
+      180_000,
+    );
     // AWS-Install-Application / AWS-Remove-Application hand the list over as ONE argument.
     test("a package list in one argument (AWS managed templates) reaches the package manager as separate names, unglobbed", async () => {
       const bin = tempDir("fake-apt-");
       const calls = join(bin, "calls.log");
-      writeHandler(bin, "apt-get", `#!/bin/sh\nfor a in "$@"; do printf '[%s]' "$a" >> ${calls}; done; echo >> ${calls}\n`);
+      writeHandler(
+        bin,
+        "apt-get",
+        `#!/bin/sh\nfor a in "$@"; do printf '[%s]' "$a" >> ${calls}; done; echo >> ${calls}\n`,
+      );
       expect((await run("install-packages.sh", ["lftp  dos2unix\t*"], { path: bin })).status).toBe("SUCCEEDED");
       expect((await run("remove-packages.sh", ["lftp dos2unix"], { path: bin })).status).toBe("SUCCEEDED");
       expect(readFileSync(calls, "utf8")).toBe(
@@ -103,14 +156,21 @@ describe("shipped handlers", () => {
       const blank = await run("install-packages.sh", ["  "], { path: bin });
       expect(blank).toMatchObject({ status: "FAILED", statusDetails: { stderr: "no package named\n" } });
       const verify = await run("verify-packages-installed.sh", ["bash coreutils"]);
-      expect(verify).toMatchObject({ status: "SUCCEEDED", statusDetails: { stdout: "bash is installed\ncoreutils is installed\n" } });
+      expect(verify).toMatchObject({
+        status: "SUCCEEDED",
+        statusDetails: { stdout: "bash is installed\ncoreutils is installed\n" },
+      });
     });
-    test.skipIf(!isRoot || !process.env.IOT_JOBS_TEST_APT)("AWS-Install-Application's one-argument list installs two real packages (hello, tree)", async () => {
-      expect((await run("install-packages.sh", ["hello tree"], { user: "root" })).status).toBe("SUCCEEDED");
-      expect((await run("verify-packages-installed.sh", ["hello", "tree"])).status).toBe("SUCCEEDED");
-      expect((await run("remove-packages.sh", ["hello tree"], { user: "root" })).status).toBe("SUCCEEDED");
-      expect((await run("verify-packages-removed.sh", ["hello tree"])).status).toBe("SUCCEEDED");
-    }, 300_000);
+    test.skipIf(!isRoot || !process.env.IOT_JOBS_TEST_APT)(
+      "AWS-Install-Application's one-argument list installs two real packages (hello, tree)",
+      async () => {
+        expect((await run("install-packages.sh", ["hello tree"], { user: "root" })).status).toBe("SUCCEEDED");
+        expect((await run("verify-packages-installed.sh", ["hello", "tree"])).status).toBe("SUCCEEDED");
+        expect((await run("remove-packages.sh", ["hello tree"], { user: "root" })).status).toBe("SUCCEEDED");
+        expect((await run("verify-packages-removed.sh", ["hello tree"])).status).toBe("SUCCEEDED");
+      },
+      300_000,
+    );
     test("installing a package that does not exist fails with the package manager's words", async () => {
       const out = await run("install-packages.sh", ["no-such-package-xyz"]);
       expect(out.status).toBe("FAILED");
@@ -135,15 +195,24 @@ describe("shipped handlers", () => {
     test("restart-services.sh on the agent itself succeeds on the run after the restart", async () => {
       const { bin, calls } = fakeSystemTools();
       const lock = join(tempDir(), "restart.lock");
-      const first = await run("restart-services.sh", ["iot-jobs-agent"], { path: bin, env: { IOT_JOBS_RESTART_LOCK: lock } });
+      const first = await run("restart-services.sh", ["iot-jobs-agent"], {
+        path: bin,
+        env: { IOT_JOBS_RESTART_LOCK: lock },
+      });
       expect(first.status).toBe("SUCCEEDED");
       expect(readFileSync(calls, "utf8")).toBe("systemctl restart -- iot-jobs-agent\n");
       expect(readFileSync(lock, "utf8").trim()).toBe(String(process.pid));
       // The same process running it again means no restart happened.
-      expect((await run("restart-services.sh", ["iot-jobs-agent"], { path: bin, env: { IOT_JOBS_RESTART_LOCK: lock } })).statusDetails.stderr).toContain("did not restart");
+      expect(
+        (await run("restart-services.sh", ["iot-jobs-agent"], { path: bin, env: { IOT_JOBS_RESTART_LOCK: lock } }))
+          .statusDetails.stderr,
+      ).toContain("did not restart");
       // A lock left by another agent process: the restart happened.
       writeFileSync(lock, "1\n");
-      expect((await run("restart-services.sh", ["iot-jobs-agent"], { path: bin, env: { IOT_JOBS_RESTART_LOCK: lock } })).status).toBe("SUCCEEDED");
+      expect(
+        (await run("restart-services.sh", ["iot-jobs-agent"], { path: bin, env: { IOT_JOBS_RESTART_LOCK: lock } }))
+          .status,
+      ).toBe("SUCCEEDED");
       expect(existsSync(lock)).toBe(false);
     });
   });
@@ -202,7 +271,10 @@ describe("shipped handlers", () => {
       const { bin, calls } = rebootThatGoesDown();
       const lock = join(tempDir(), "reboot.lock");
       writeFileSync(lock, "1700000000 00000000-0000-0000-0000-000000000000 job-old#3\n");
-      const out = await run("reboot.sh", [], { path: bin, env: { IOT_JOBS_REBOOT_LOCK: lock, IOT_JOBS_JOB_ID: "job-new", IOT_JOBS_EXECUTION_NUMBER: "1" } });
+      const out = await run("reboot.sh", [], {
+        path: bin,
+        env: { IOT_JOBS_REBOOT_LOCK: lock, IOT_JOBS_JOB_ID: "job-new", IOT_JOBS_EXECUTION_NUMBER: "1" },
+      });
       expect(out.statusDetails.stdout).toBe("Rebooting\n");
       expect(out.statusDetails.stderr).toBe("Ignoring the reboot lock of another job execution (job-old#3)\n");
       expect(readFileSync(calls, "utf8")).toBe("reboot \n");

@@ -4,7 +4,16 @@
  * Real child processes throughout; time-dependent logic runs on a ManualClock.
  */
 import { describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, readFileSync, renameSync, rmSync, truncateSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { validateCommand } from "../../src/cli/validate-command.ts";
 import { connectionSettings } from "../../src/config/connection-settings.ts";
@@ -57,7 +66,10 @@ describe("redteam 01: step timeouts beyond the runtime's 32-bit timer", () => {
   test("redteam 01: a step-timeout-seconds of 3,000,000 s does not time the step out after 1 ms", async () => {
     // 2,147,484 s is the first value whose milliseconds overflow setTimeout's signed 32 bits.
     for (const stepTimeoutSeconds of [2_147_484, 3_000_000]) {
-      const out = await runJob(parsed({ version: "1.0", steps: [commandStep("s", "sleep,0.3")] }), testRunContext(tempDir(), { stepTimeoutSeconds }));
+      const out = await runJob(
+        parsed({ version: "1.0", steps: [commandStep("s", "sleep,0.3")] }),
+        testRunContext(tempDir(), { stepTimeoutSeconds }),
+      );
       expect(out.statusDetails.reason).toBe("Exited with status: 0");
     }
   });
@@ -65,7 +77,15 @@ describe("redteam 01: step timeouts beyond the runtime's 32-bit timer", () => {
   test("redteam 01: a huge deadline fires when (and only when) the clock reaches it", async () => {
     const clock = new ManualClock();
     let pid = 0;
-    const running = spawnStep({ argv: ["sleep", "30"], env: process.env, stdout: discard, stderr: discard, timeoutSeconds: 3_000_000, clock, onSpawn: (p) => (pid = p) });
+    const running = spawnStep({
+      argv: ["sleep", "30"],
+      env: process.env,
+      stdout: discard,
+      stderr: discard,
+      timeoutSeconds: 3_000_000,
+      clock,
+      onSpawn: (p) => (pid = p),
+    });
     await waitUntil("the spawn", () => pid > 0);
     clock.advance(2_999_999_000);
     await Bun.sleep(50);
@@ -78,7 +98,15 @@ describe("redteam 01: step timeouts beyond the runtime's 32-bit timer", () => {
   test("redteam 01: a step-timeout-seconds of 0 means no deadline", async () => {
     const clock = new ManualClock();
     let pid = 0;
-    const running = spawnStep({ argv: ["sh", "-c", "sleep 0.3"], env: process.env, stdout: discard, stderr: discard, timeoutSeconds: 0, clock, onSpawn: (p) => (pid = p) });
+    const running = spawnStep({
+      argv: ["sh", "-c", "sleep 0.3"],
+      env: process.env,
+      stdout: discard,
+      stderr: discard,
+      timeoutSeconds: 0,
+      clock,
+      onSpawn: (p) => (pid = p),
+    });
     await waitUntil("the spawn", () => pid > 0);
     expect(clock.pending()).toBe(0);
     clock.advance(10 * 365 * 86_400_000);
@@ -94,7 +122,15 @@ describe("redteam 17g: one kill grace for the agent and exec", () => {
     let pid = 0;
     const ready = join(tempDir(), "ready");
     const script = `trap '' TERM; touch ${ready}; while :; do sleep 0.1; done`;
-    const running = spawnStep({ argv: ["sh", "-c", script], env: process.env, stdout: discard, stderr: discard, timeoutSeconds: 1, clock, onSpawn: (p) => (pid = p) });
+    const running = spawnStep({
+      argv: ["sh", "-c", script],
+      env: process.env,
+      stdout: discard,
+      stderr: discard,
+      timeoutSeconds: 1,
+      clock,
+      onSpawn: (p) => (pid = p),
+    });
     await waitUntil("the trap", () => existsSync(ready));
     clock.advance(1000); // deadline: SIGTERM, ignored
     clock.advance(STEP_KILL_GRACE_MS - 1);
@@ -111,9 +147,16 @@ describe("redteam 13: background processes of a step", () => {
     const dir = tempDir();
     const log = join(dir, "alive.log");
     // The careless way to start a daemon: it inherits the step's stdout and stderr.
-    writeHandler(dir, "daemon.sh", `#!/bin/sh\n( trap 'echo SIGPIPE >> ${log}' PIPE; i=0; while [ $i -lt 30 ]; do echo "tick $i" || echo "write failed" >> ${log}; echo "tick $i" >&2; echo "alive $i" >> ${log}; i=$((i+1)); sleep 0.1; done ) &\necho started\n`);
+    writeHandler(
+      dir,
+      "daemon.sh",
+      `#!/bin/sh\n( trap 'echo SIGPIPE >> ${log}' PIPE; i=0; while [ $i -lt 30 ]; do echo "tick $i" || echo "write failed" >> ${log}; echo "tick $i" >&2; echo "alive $i" >> ${log}; i=$((i+1)); sleep 0.1; done ) &\necho started\n`,
+    );
     const clock = new ManualClock();
-    const run = runJob(parsed({ version: "1.0", includeStdOut: true, steps: [handlerStep("s", "daemon.sh")] }), testRunContext(dir, { clock }));
+    const run = runJob(
+      parsed({ version: "1.0", includeStdOut: true, steps: [handlerStep("s", "daemon.sh")] }),
+      testRunContext(dir, { clock }),
+    );
     await waitUntil("the daemon's first tick", () => readOr(log).includes("alive 0"));
     await Bun.sleep(100);
     clock.advance(1000); // the drain time: the step ends while the daemon still writes
@@ -133,7 +176,11 @@ describe("redteam 18: the steps' umask", () => {
     const previous = process.umask(0o077);
     try {
       const out = await runJob(
-        parsed({ version: "1.0", includeStdOut: true, steps: [commandStep("deploy", `sh,-c,umask; mkdir ${dir}/app && echo x > ${dir}/app/app.conf`)] }),
+        parsed({
+          version: "1.0",
+          includeStdOut: true,
+          steps: [commandStep("deploy", `sh,-c,umask; mkdir ${dir}/app && echo x > ${dir}/app/app.conf`)],
+        }),
         testRunContext(dir),
       );
       expect(out.statusDetails.stdout).toBe("0022\n");
@@ -148,7 +195,10 @@ describe("redteam 18: the steps' umask", () => {
 });
 
 /** A process that takes the instance lock of `stateDir`, prints the outcome, and holds it a while. */
-function lockContender(stateDir: string, holdMs: number): { proc: ReturnType<typeof Bun.spawn>; outcome: Promise<string> } {
+function lockContender(
+  stateDir: string,
+  holdMs: number,
+): { proc: ReturnType<typeof Bun.spawn>; outcome: Promise<string> } {
   const script = `import { acquireInstanceLock } from ${JSON.stringify(join(REPO_ROOT, "src/state/instance-lock.ts"))};
 const r = acquireInstanceLock(process.env.STATE_DIR, "t");
 console.log(r.ok ? (r.degraded ? "degraded " + r.degraded : "locked") : "refused " + r.message);
@@ -165,7 +215,12 @@ describe("redteam 02 + 09: the instance lock identifies its holder (flock)", () 
     const unrelated = Bun.spawn(["sleep", "60"]);
     try {
       writeFileSync(join(stateDir, "agent.lock"), `pi-1\n${unrelated.pid}\n`, { mode: 0o600 });
-      const agent = AgentProcess.start({ brokerUrl: "mqtt://127.0.0.1:1", thingName: "pi-1", handlerDirectory: tempDir(), stateDir });
+      const agent = AgentProcess.start({
+        brokerUrl: "mqtt://127.0.0.1:1",
+        thingName: "pi-1",
+        handlerDirectory: tempDir(),
+        stateDir,
+      });
       try {
         await agent.waitForLog("Starting");
         expect(readFileSync(join(stateDir, "agent.lock"), "utf8")).toBe(`pi-1\n${agent.pid}\n`);
@@ -184,8 +239,15 @@ describe("redteam 02 + 09: the instance lock identifies its holder (flock)", () 
 
   test("redteam 02: the kernel frees the lock of a SIGKILLed holder, even when its step children live on", async () => {
     const stateDir = tempDir();
-    const holder = Bun.spawn([process.execPath, "-e", `import { acquireInstanceLock } from ${JSON.stringify(join(REPO_ROOT, "src/state/instance-lock.ts"))};
-acquireInstanceLock(process.env.STATE_DIR, "t"); const c = Bun.spawn(["sleep", "60"], { detached: true }); console.log(c.pid); await Bun.sleep(60000);`], { stdout: "pipe", env: { ...process.env, STATE_DIR: stateDir } });
+    const holder = Bun.spawn(
+      [
+        process.execPath,
+        "-e",
+        `import { acquireInstanceLock } from ${JSON.stringify(join(REPO_ROOT, "src/state/instance-lock.ts"))};
+acquireInstanceLock(process.env.STATE_DIR, "t"); const c = Bun.spawn(["sleep", "60"], { detached: true }); console.log(c.pid); await Bun.sleep(60000);`,
+      ],
+      { stdout: "pipe", env: { ...process.env, STATE_DIR: stateDir } },
+    );
     const reader = (holder.stdout as ReadableStream<Uint8Array>).getReader();
     const child = Number(new TextDecoder().decode((await reader.read()).value).trim());
     try {
@@ -225,7 +287,10 @@ acquireInstanceLock(process.env.STATE_DIR, "t"); const c = Bun.spawn(["sleep", "
     // Unwritable directory: the agent runs degraded, as before.
     const notADir = join(tempDir(), "file");
     writeFileSync(notADir, "");
-    expect(acquireInstanceLock(join(notADir, "state"), "t")).toMatchObject({ ok: true, degraded: expect.stringContaining("Cannot create state directory") });
+    expect(acquireInstanceLock(join(notADir, "state"), "t")).toMatchObject({
+      ok: true,
+      degraded: expect.stringContaining("Cannot create state directory"),
+    });
   });
 });
 
@@ -256,7 +321,9 @@ describe("redteam 05: orphan records carry the boot id", () => {
       expect(recorded.bootId).toBe("11111111-1111-1111-1111-111111111111");
       expect(killOrphanedStep(recorded, "22222222-2222-2222-2222-222222222222")).toEqual([]);
       // A record written before boot ids were recorded proves nothing either.
-      expect(killOrphanedStep({ pid: recorded.pid, startTime: recorded.startTime }, "11111111-1111-1111-1111-111111111111")).toEqual([]);
+      expect(
+        killOrphanedStep({ pid: recorded.pid, startTime: recorded.startTime }, "11111111-1111-1111-1111-111111111111"),
+      ).toEqual([]);
       // An unknown current boot: nothing is killed.
       expect(killOrphanedStep(recorded, undefined)).toEqual([]);
       await Bun.sleep(100);
@@ -296,7 +363,11 @@ describe("redteam 05: orphan records carry the boot id", () => {
     const record = new ExecutionRecord(dir);
     record.recordStart("job-1", 1);
     expect(record.recordStep(describeStep(process.pid)!)).toBeUndefined();
-    expect(new ExecutionRecord(dir).read()!.step).toEqual({ pid: process.pid, startTime: expect.any(Number), bootId: bootId! });
+    expect(new ExecutionRecord(dir).read()!.step).toEqual({
+      pid: process.pid,
+      startTime: expect.any(Number),
+      bootId: bootId!,
+    });
   });
 });
 
@@ -304,7 +375,13 @@ describe("redteam 14: log rotation and stray signals", () => {
   test("redteam 14: SIGHUP reopens the log file after rotation; SIGHUP, SIGUSR1, SIGUSR2 and SIGPIPE do not kill the agent", async () => {
     const stateDir = tempDir();
     const logFile = join(tempDir(), "agent.log");
-    const agent = AgentProcess.start({ brokerUrl: "mqtt://127.0.0.1:1", thingName: "pi-rot", handlerDirectory: tempDir(), stateDir, extraArgs: ["--log-type", "file", "--log-file", logFile] });
+    const agent = AgentProcess.start({
+      brokerUrl: "mqtt://127.0.0.1:1",
+      thingName: "pi-rot",
+      handlerDirectory: tempDir(),
+      stateDir,
+      extraArgs: ["--log-type", "file", "--log-file", logFile],
+    });
     try {
       await waitUntil("the first log line", () => readOr(logFile).includes("Starting"));
       // logrotate's default (create) mode: move the file away, create a new one, signal.
@@ -334,7 +411,13 @@ describe("redteam 14: a log file that cannot be reopened", () => {
     const stateDir = tempDir();
     const logDir = join(tempDir(), "logs");
     const logFile = join(logDir, "agent.log");
-    const agent = AgentProcess.start({ brokerUrl: "mqtt://127.0.0.1:1", thingName: "pi-rot2", handlerDirectory: tempDir(), stateDir, extraArgs: ["--log-type", "file", "--log-file", logFile] });
+    const agent = AgentProcess.start({
+      brokerUrl: "mqtt://127.0.0.1:1",
+      thingName: "pi-rot2",
+      handlerDirectory: tempDir(),
+      stateDir,
+      extraArgs: ["--log-type", "file", "--log-file", logFile],
+    });
     try {
       await waitUntil("the first log line", () => readOr(logFile).includes("Starting"));
       rmSync(logDir, { recursive: true, force: true });
@@ -355,7 +438,10 @@ describe("redteam 14: a log file that cannot be reopened", () => {
 describe("redteam 17e: the readable log format escapes control characters", () => {
   test("redteam 17e: a step name with terminal escapes is printed escaped on a TTY", () => {
     const name = "x\u001b]0;pwned\u0007\u001b[2J\u001b[31mRED\u009b2J\u202eevil";
-    const line = prettyLine(`${JSON.stringify({ time: "2026-01-01T00:00:00.000Z", level: "INFO", msg: `Step ${name}`, step: name, [`k\u001b`]: 1 })}\n`);
+    const line = prettyLine(
+      `${JSON.stringify({ time: "2026-01-01T00:00:00.000Z", level: "INFO", msg: `Step ${name}`, step: name, [`k\u001b`]: 1 })}\n`,
+    );
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: no control character may reach the terminal
     expect(line).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
     expect(line).toContain("Step x\\x1b]0;pwned\\x07\\x1b[2J\\x1b[31mRED\\x9b2J\\u202eevil");
     expect(line).toContain("step=x\\x1b]0;");
@@ -367,21 +453,46 @@ describe("redteam 17e: the readable log format escapes control characters", () =
 
 const logrotate = Bun.which("logrotate", { PATH: `${process.env.PATH}:/usr/sbin:/sbin` });
 const startStopDaemon = Bun.which("start-stop-daemon", { PATH: `${process.env.PATH}:/usr/sbin:/sbin` });
-if (!logrotate || !startStopDaemon) console.warn("SKIPPED: the logrotate test needs logrotate and start-stop-daemon (apt-get install -y logrotate)");
+if (!logrotate || !startStopDaemon)
+  console.warn("SKIPPED: the logrotate test needs logrotate and start-stop-daemon (apt-get install -y logrotate)");
 
 describe.skipIf(!logrotate || !startStopDaemon)("item 4: the shipped logrotate snippet", () => {
   test("redteam 14: logrotate with the shipped snippet rotates the SysV log; the agent writes on in the new file", async () => {
     const root = tempDir("logrotate-root-");
     const logFile = join(root, "iot-jobs-agent.log");
     const config = join(root, "agent.conf");
-    writeFileSync(config, JSON.stringify({ endpoint: "mqtt://127.0.0.1:1", "thing-name": "pi-rot", jobs: { "handler-directory": tempDir() } }), { mode: 0o600 });
+    writeFileSync(
+      config,
+      JSON.stringify({
+        endpoint: "mqtt://127.0.0.1:1",
+        "thing-name": "pi-rot",
+        jobs: { "handler-directory": tempDir() },
+      }),
+      { mode: 0o600 },
+    );
     // The agent from source; `exec` keeps the supervisor's child the agent itself.
-    const daemon = writeHandler(root, "agent", `#!/bin/sh\nexec ${process.execPath} ${join(REPO_ROOT, "src/main.ts")} "$@"\n`);
+    const daemon = writeHandler(
+      root,
+      "agent",
+      `#!/bin/sh\nexec ${process.execPath} ${join(REPO_ROOT, "src/main.ts")} "$@"\n`,
+    );
     const defaults = join(root, "defaults");
-    writeFileSync(defaults, [`DAEMON=${daemon}`, `CONFIG=${config}`, `STATE_DIR=${join(root, "state")}`, `LOG_FILE=${logFile}`, `PIDFILE=${join(root, "pid")}`, "RESPAWN_DELAY=1", "STOP_TIMEOUT=10"].join("\n") + "\n");
+    writeFileSync(
+      defaults,
+      [
+        `DAEMON=${daemon}`,
+        `CONFIG=${config}`,
+        `STATE_DIR=${join(root, "state")}`,
+        `LOG_FILE=${logFile}`,
+        `PIDFILE=${join(root, "pid")}`,
+        "RESPAWN_DELAY=1",
+        "STOP_TIMEOUT=10",
+      ].join("\n") + "\n",
+    );
     const initScript = join(REPO_ROOT, "packaging/sysv/iot-jobs-agent");
     const env = { ...process.env, IOT_JOBS_AGENT_DEFAULTS: defaults, PATH: `${process.env.PATH}:/usr/sbin:/sbin` };
-    const init = (action: string) => Bun.spawnSync(["/bin/sh", initScript, action], { env, stdout: "pipe", stderr: "pipe" });
+    const init = (action: string) =>
+      Bun.spawnSync(["/bin/sh", initScript, action], { env, stdout: "pipe", stderr: "pipe" });
     // The shipped snippet, pointed at this root's log and init script.
     const snippet = readFileSync(join(REPO_ROOT, "packaging/logrotate/iot-jobs-agent"), "utf8")
       .replace(/^\/var\/log\/iot-jobs-agent\.log \{$/m, `${logFile} {`)
@@ -392,7 +503,11 @@ describe.skipIf(!logrotate || !startStopDaemon)("item 4: the shipped logrotate s
     expect(init("start").exitCode).toBe(0);
     try {
       await waitUntil("the agent's first lines", () => readOr(logFile).includes("Starting"), 20_000);
-      const rotate = Bun.spawnSync([logrotate!, "-f", "-s", join(root, "logrotate.state"), rotateConf], { env, stdout: "pipe", stderr: "pipe" });
+      const rotate = Bun.spawnSync([logrotate!, "-f", "-s", join(root, "logrotate.state"), rotateConf], {
+        env,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
       expect(rotate.stderr.toString()).toBe("");
       expect(rotate.exitCode).toBe(0);
       expect(readOr(`${logFile}.1`)).toContain("Starting");
@@ -426,27 +541,45 @@ describe("redteam 16: runAsUser without sudo", () => {
     async () => {
       const name = `iotjt${process.pid % 100000}`;
       const home = join(tempDir(), "home");
-      const made = Bun.spawnSync([useradd!, "-M", "-d", home, "-s", "/bin/sh", "-G", "video,adm", name], { stderr: "pipe" });
+      const made = Bun.spawnSync([useradd!, "-M", "-d", home, "-s", "/bin/sh", "-G", "video,adm", name], {
+        stderr: "pipe",
+      });
       if (made.exitCode !== 0) throw new Error(`useradd: ${made.stderr.toString()}`);
       try {
         const noSudo = pathWithoutSudo();
-        const script = 'id -G; echo "HOME=$HOME USER=$USER LOGNAME=$LOGNAME SHELL=$SHELL"; grep -E "^Sig(Blk|Ign)" /proc/self/status; ls /proc/self/fd';
+        const script =
+          'id -G; echo "HOME=$HOME USER=$USER LOGNAME=$LOGNAME SHELL=$SHELL"; grep -E "^Sig(Blk|Ign)" /proc/self/status; ls /proc/self/fd';
         const out = await runJob(
-          parsed({ version: "1.0", includeStdOut: true, steps: [commandStep("as-user", `sh,-c,${script.replaceAll(",", "\\,")}`, { runAsUser: name })] }),
-          testRunContext(tempDir(), { pathEnv: noSudo, env: { ...process.env, PATH: noSudo, HOME: "/root", USER: "root", LOGNAME: "root" } }),
+          parsed({
+            version: "1.0",
+            includeStdOut: true,
+            steps: [commandStep("as-user", `sh,-c,${script.replaceAll(",", "\\,")}`, { runAsUser: name })],
+          }),
+          testRunContext(tempDir(), {
+            pathEnv: noSudo,
+            env: { ...process.env, PATH: noSudo, HOME: "/root", USER: "root", LOGNAME: "root" },
+          }),
         );
         expect(out.statusDetails).toMatchObject({ reason: "Exited with status: 0" });
         const [groups, envLine, sigBlk, sigIgn, ...fds] = out.statusDetails.stdout!.trim().split("\n");
         const uid = Number(Bun.spawnSync(["id", "-u", name]).stdout.toString());
         const gid = Number(Bun.spawnSync(["id", "-g", name]).stdout.toString());
-        expect(groups!.split(" ").map(Number).sort((a, b) => a - b)).toEqual([4, 44, gid].sort((a, b) => a - b));
+        expect(
+          groups!
+            .split(" ")
+            .map(Number)
+            .sort((a, b) => a - b),
+        ).toEqual([4, 44, gid].sort((a, b) => a - b));
         expect(envLine).toBe(`HOME=${home} USER=${name} LOGNAME=${name} SHELL=/bin/sh`);
         // Still a clean start: no blocked or ignored signals, only fds 0-2 (+ the one ls opens).
         expect(sigBlk).toBe("SigBlk:\t0000000000000000");
         expect(sigIgn).toBe("SigIgn:\t0000000000000000");
         expect(fds.map(Number).filter((fd) => fd > 3)).toEqual([]);
         // And really that uid.
-        const who = await runJob(parsed({ version: "1.0", includeStdOut: true, steps: [commandStep("who", "id,-u", { runAsUser: name })] }), testRunContext(tempDir(), { pathEnv: noSudo, env: { ...process.env, PATH: noSudo } }));
+        const who = await runJob(
+          parsed({ version: "1.0", includeStdOut: true, steps: [commandStep("who", "id,-u", { runAsUser: name })] }),
+          testRunContext(tempDir(), { pathEnv: noSudo, env: { ...process.env, PATH: noSudo } }),
+        );
         expect(who.statusDetails.stdout).toBe(`${uid}\n`);
       } finally {
         Bun.spawnSync([userdel!, name]);
@@ -456,14 +589,33 @@ describe("redteam 16: runAsUser without sudo", () => {
 });
 
 describe("redteam 16: the compiled executable", () => {
-  test.skipIf(!isRoot)("redteam 16: the compiled agent runs a runAsUser step without sudo through its own __run-as mode", async () => {
-    const agent = compiledAgent("linux-x64");
-    const noSudo = pathWithoutSudo();
-    const doc = join(tempDir(), "job.json");
-    writeFileSync(doc, JSON.stringify({ version: "1.0", includeStdOut: true, steps: [commandStep("s", "sh,-c,id -u; echo $HOME $USER", { runAsUser: "nobody" })] }));
-    const run = Bun.spawnSync([agent, "exec", doc], { env: { PATH: noSudo, HOME: "/root" }, cwd: tempDir(), stdout: "pipe", stderr: "pipe" });
-    expect(JSON.parse(run.stdout.toString())).toEqual({ status: "SUCCEEDED", statusDetails: { reason: "Exited with status: 0", stdout: "65534\n/nonexistent nobody\n" } });
-  }, 120_000);
+  test.skipIf(!isRoot)(
+    "redteam 16: the compiled agent runs a runAsUser step without sudo through its own __run-as mode",
+    async () => {
+      const agent = compiledAgent("linux-x64");
+      const noSudo = pathWithoutSudo();
+      const doc = join(tempDir(), "job.json");
+      writeFileSync(
+        doc,
+        JSON.stringify({
+          version: "1.0",
+          includeStdOut: true,
+          steps: [commandStep("s", "sh,-c,id -u; echo $HOME $USER", { runAsUser: "nobody" })],
+        }),
+      );
+      const run = Bun.spawnSync([agent, "exec", doc], {
+        env: { PATH: noSudo, HOME: "/root" },
+        cwd: tempDir(),
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      expect(JSON.parse(run.stdout.toString())).toEqual({
+        status: "SUCCEEDED",
+        statusDetails: { reason: "Exited with status: 0", stdout: "65534\n/nonexistent nobody\n" },
+      });
+    },
+    120_000,
+  );
 });
 
 describe("redteam 17d: numeric runAsUser", () => {
@@ -471,15 +623,23 @@ describe("redteam 17d: numeric runAsUser", () => {
     const withSudo = tempDir();
     writeHandler(withSudo, "sudo", "#!/bin/sh\nexit 0\n");
     for (const pathEnv of [withSudo, pathWithoutSudo()]) {
-      const out = await runJob(parsed({ version: "1.0", steps: [commandStep("s", "id", { runAsUser: "65534" })] }), testRunContext(tempDir(), { pathEnv }));
+      const out = await runJob(
+        parsed({ version: "1.0", steps: [commandStep("s", "id", { runAsUser: "65534" })] }),
+        testRunContext(tempDir(), { pathEnv }),
+      );
       expect(out.status).toBe("FAILED");
       expect(out.statusDetails.reason).toBe('runAsUser "65534" is a number; give the user\'s name (sudo takes names)');
     }
     // The same for a handler's runAsUser.
     const dir = tempDir();
     writeHandler(dir, "h.sh", "#!/bin/sh\necho ran\n");
-    const out = await runJob(parsed({ version: "1.0", includeStdOut: true, steps: [handlerStep("h", "h.sh", [], { runAsUser: "0" })] }), testRunContext(dir));
-    expect(out.statusDetails).toEqual({ reason: 'runAsUser "0" is a number; give the user\'s name (sudo takes names)' });
+    const out = await runJob(
+      parsed({ version: "1.0", includeStdOut: true, steps: [handlerStep("h", "h.sh", [], { runAsUser: "0" })] }),
+      testRunContext(dir),
+    );
+    expect(out.statusDetails).toEqual({
+      reason: 'runAsUser "0" is a number; give the user\'s name (sudo takes names)',
+    });
   });
 });
 
@@ -488,7 +648,8 @@ describe("redteam 19: the user lookup does not block the event loop", () => {
   function slowNss(seconds: number): { pathEnv: string; started: string } {
     const dir = tempDir();
     const started = join(dir, "started");
-    for (const tool of ["getent", "id"]) writeHandler(dir, tool, `#!/bin/sh\necho $$ >> ${started}\nsleep ${seconds}\nexec ${Bun.which(tool)} "$@"\n`);
+    for (const tool of ["getent", "id"])
+      writeHandler(dir, tool, `#!/bin/sh\necho $$ >> ${started}\nsleep ${seconds}\nexec ${Bun.which(tool)} "$@"\n`);
     return { pathEnv: `${dir}:${process.env.PATH}`, started };
   }
 
@@ -504,7 +665,9 @@ describe("redteam 19: the user lookup does not block the event loop", () => {
     clock.advance(USER_LOOKUP_TIMEOUT_MS);
     const error = await lookup.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UserLookupError);
-    expect((error as Error).message).toBe('Looking up user "nobody" took longer than 15 s (a slow user database: NSS, LDAP?)');
+    expect((error as Error).message).toBe(
+      'Looking up user "nobody" took longer than 15 s (a slow user database: NSS, LDAP?)',
+    );
     // The stand-in and its sleep are gone (its own process group was killed).
     const pid = Number(readOr(nss.started).trim());
     await waitUntil("the lookup's process group to die", () => groupMembers(pid).length === 0);
@@ -513,7 +676,10 @@ describe("redteam 19: the user lookup does not block the event loop", () => {
   test("redteam 19: a step waiting for a slow user lookup is canceled at once (SIGTERM is not held up)", async () => {
     const nss = slowNss(30);
     const abort = new AbortController();
-    const running = runJob(parsed({ version: "1.0", steps: [commandStep("s", "id", { runAsUser: "nobody" })] }), testRunContext(tempDir(), { pathEnv: nss.pathEnv, signal: abort.signal }));
+    const running = runJob(
+      parsed({ version: "1.0", steps: [commandStep("s", "id", { runAsUser: "nobody" })] }),
+      testRunContext(tempDir(), { pathEnv: nss.pathEnv, signal: abort.signal }),
+    );
     await waitUntil("the slow getent", () => readOr(nss.started) !== "");
     const t0 = Date.now();
     abort.abort("shutdown");
@@ -525,12 +691,23 @@ describe("redteam 19: the user lookup does not block the event loop", () => {
   });
 
   test("redteam 19: a real lookup answers uid, gid, groups, home and shell", async () => {
-    expect(await lookupUser("root", { pathEnv: process.env.PATH! })).toMatchObject({ name: "root", uid: 0, gid: 0, home: "/root", groups: expect.arrayContaining([0]) });
+    expect(await lookupUser("root", { pathEnv: process.env.PATH! })).toMatchObject({
+      name: "root",
+      uid: 0,
+      gid: 0,
+      home: "/root",
+      groups: expect.arrayContaining([0]),
+    });
     expect(await lookupUser("no-such-user-here", { pathEnv: process.env.PATH! })).toBeUndefined();
     // Without getent (musl images): /etc/passwd.
     const noGetent = tempDir();
     for (const tool of ["id"]) Bun.spawnSync(["ln", "-s", Bun.which(tool)!, join(noGetent, tool)]);
-    expect(await lookupUser("root", { pathEnv: noGetent })).toMatchObject({ name: "root", uid: 0, gid: 0, home: "/root" });
+    expect(await lookupUser("root", { pathEnv: noGetent })).toMatchObject({
+      name: "root",
+      uid: 0,
+      gid: 0,
+      home: "/root",
+    });
   });
 });
 
@@ -539,24 +716,35 @@ describe("redteam 17a-c, f: minor defects", () => {
     const doc = { version: "1.0", steps: [commandStep("s", " ,echo,hi")] };
     const parsedDoc = parseJobDocument(doc);
     expect(parsedDoc.ok).toBe(false);
-    if (!parsedDoc.ok) expect(parsedDoc.issues.map((i) => `${i.path}: ${i.message}`)).toEqual(["steps[0].action.input.command: the first word (the program) must not be empty"]);
+    if (!parsedDoc.ok)
+      expect(parsedDoc.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+        "steps[0].action.input.command: the first word (the program) must not be empty",
+      ]);
     const file = join(tempDir(), "empty-first-word.json");
     writeFileSync(file, JSON.stringify(doc));
     const lines: string[] = [];
     expect(validateCommand([file], (l) => lines.push(l))).toBe(1);
     expect(lines[0]).toContain("the first word (the program) must not be empty");
     // Still fine: an empty word later, escaped commas, leading blanks around the program.
-    for (const command of ["echo, ,hi", "echo,a\\,b", "  echo  ,hi"]) expect(parseJobDocument({ version: "1.0", steps: [commandStep("s", command)] }).ok).toBe(true);
+    for (const command of ["echo, ,hi", "echo,a\\,b", "  echo  ,hi"])
+      expect(parseJobDocument({ version: "1.0", steps: [commandStep("s", command)] }).ok).toBe(true);
   });
 
   test("redteam 17b: --export-default-settings into a missing directory: a clear error, no stack trace", () => {
     const target = join(tempDir(), "missing", "dir", "settings.json");
-    const run = Bun.spawnSync([process.execPath, join(REPO_ROOT, "src/main.ts"), "--export-default-settings", target], { stdout: "pipe", stderr: "pipe" });
+    const run = Bun.spawnSync([process.execPath, join(REPO_ROOT, "src/main.ts"), "--export-default-settings", target], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     expect(run.exitCode).toBe(1);
-    expect(run.stderr.toString()).toBe(`iot-jobs-agent: cannot write default settings to ${target}: its directory does not exist\n`);
+    expect(run.stderr.toString()).toBe(
+      `iot-jobs-agent: cannot write default settings to ${target}: its directory does not exist\n`,
+    );
     // And where it can write, it does.
     const ok = join(tempDir(), "settings.json");
-    expect(Bun.spawnSync([process.execPath, join(REPO_ROOT, "src/main.ts"), "--export-default-settings", ok]).exitCode).toBe(0);
+    expect(
+      Bun.spawnSync([process.execPath, join(REPO_ROOT, "src/main.ts"), "--export-default-settings", ok]).exitCode,
+    ).toBe(0);
     expect(JSON.parse(readFileSync(ok, "utf8"))).toEqual(defaultSettings());
   });
 
@@ -564,18 +752,33 @@ describe("redteam 17a-c, f: minor defects", () => {
     const dir = tempDir();
     const key = join(dir, "key.pem");
     writeFileSync(key, "k", { mode: 0o600 });
-    const config = { endpoint: "abc-ats.iot.eu-west-1.amazonaws.com", thingName: "t", cert: join(dir, "missing.pem"), key, rootCa: undefined } as Partial<AgentConfig> as AgentConfig;
+    const config = {
+      endpoint: "abc-ats.iot.eu-west-1.amazonaws.com",
+      thingName: "t",
+      cert: join(dir, "missing.pem"),
+      key,
+      rootCa: undefined,
+    } as Partial<AgentConfig> as AgentConfig;
     const result = connectionSettings(config, process.geteuid!());
-    expect(result).toEqual({ ok: false, message: `Certificate ${join(dir, "missing.pem")} does not exist; check the path (--cert, --key, --root-ca or the config file), or copy the file there` });
+    expect(result).toEqual({
+      ok: false,
+      message: `Certificate ${join(dir, "missing.pem")} does not exist; check the path (--cert, --key, --root-ca or the config file), or copy the file there`,
+    });
     // A directory in place of the file.
-    expect(connectionSettings({ ...config, cert: dir }, process.geteuid!())).toMatchObject({ ok: false, message: `Certificate ${dir} is not a file; give the path of the file itself` });
+    expect(connectionSettings({ ...config, cert: dir }, process.geteuid!())).toMatchObject({
+      ok: false,
+      message: `Certificate ${dir} is not a file; give the path of the file itself`,
+    });
   });
 
   test("redteam 17f: a handler's $0 is its real path when no one else can swap the directory (recordable after the step)", async () => {
     const dir = tempDir();
     const record = join(tempDir(), "recorded");
     writeHandler(dir, "reexec.sh", `#!/bin/sh\necho "$0"\necho "$0" > ${record}\n`);
-    const out = await runJob(parsed({ version: "1.0", includeStdOut: true, steps: [handlerStep("s", "reexec.sh")] }), testRunContext(dir));
+    const out = await runJob(
+      parsed({ version: "1.0", includeStdOut: true, steps: [handlerStep("s", "reexec.sh")] }),
+      testRunContext(dir),
+    );
     expect(out.statusDetails.stdout).toBe(`${join(dir, "reexec.sh")}\n`);
     // What the handler recorded still names it after the step (cron, a unit, a post-reboot resume).
     const recorded = readFileSync(record, "utf8").trim();
@@ -585,10 +788,20 @@ describe("redteam 17a-c, f: minor defects", () => {
 
 describe("redteam 07: steps know their job execution", () => {
   test("redteam 07: the agent gives steps IOT_JOBS_JOB_ID and IOT_JOBS_EXECUTION_NUMBER (reboot.sh ties its lock to them); exec does not", async () => {
-    const config = { jobs: { handlerDirectory: tempDir(), stepTimeoutSeconds: 0, signing: { trustedCertificates: undefined, required: false } } } as unknown as AgentConfig;
+    const config = {
+      jobs: {
+        handlerDirectory: tempDir(),
+        stepTimeoutSeconds: 0,
+        signing: { trustedCertificates: undefined, required: false },
+      },
+    } as unknown as AgentConfig;
     const jobLog = silentLogger().child({ jobId: "job-7", executionNumber: 3 });
     expect(executionOf(jobLog)).toEqual({ jobId: "job-7", executionNumber: 3 });
-    const doc = parsed({ version: "1.0", includeStdOut: true, steps: [commandStep("env", "sh,-c,echo ${IOT_JOBS_JOB_ID-unset} ${IOT_JOBS_EXECUTION_NUMBER-unset}")] });
+    const doc = parsed({
+      version: "1.0",
+      includeStdOut: true,
+      steps: [commandStep("env", "sh,-c,echo ${IOT_JOBS_JOB_ID-unset} ${IOT_JOBS_EXECUTION_NUMBER-unset}")],
+    });
     const agentRun = await runJob(doc, runContextFor(config, jobLog, undefined, executionOf(jobLog)));
     expect(agentRun.statusDetails.stdout).toBe("job-7 3\n");
     const execRun = await runJob(doc, runContextFor(config, silentLogger()));

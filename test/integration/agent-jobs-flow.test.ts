@@ -50,7 +50,10 @@ describe("agent ↔ Jobs service over a real Mosquitto [DC-JOBS-flow]", () => {
     const thing = newThing();
     const agent = startAgent(thing, handlers());
     await agent.waitForLog("No pending jobs");
-    harness.peer.queueJob(thing, "job-bad", { version: "1.0", steps: [{ action: { name: "x", type: "runHandler", input: {} } }] });
+    harness.peer.queueJob(thing, "job-bad", {
+      version: "1.0",
+      steps: [{ action: { name: "x", type: "runHandler", input: {} } }],
+    });
     const done = await harness.peer.waitForStatus(thing, "job-bad", "REJECTED");
     expect(done.statusDetails).toEqual({ reason: "Invalid job document: steps[0].action.input.handler: required" });
     expect(harness.peer.updatesFor("job-bad").map((u) => u.request.status)).toEqual(["REJECTED"]);
@@ -64,13 +67,25 @@ describe("agent ↔ Jobs service over a real Mosquitto [DC-JOBS-flow]", () => {
     const dir = handlers();
     const log = join(tempDir(), "runs");
     startAgent(thing, dir);
-    for (const id of ["seq-1", "seq-2", "seq-3"]) harness.peer.queueJob(thing, id, handlerDoc("count.sh", [log, "0.3"]));
+    for (const id of ["seq-1", "seq-2", "seq-3"])
+      harness.peer.queueJob(thing, id, handlerDoc("count.sh", [log, "0.3"]));
     await harness.peer.waitForStatus(thing, "seq-3", "SUCCEEDED");
-    expect(["seq-1", "seq-2", "seq-3"].map((id) => harness.peer.execution(thing, id)!.status)).toEqual(["SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);
+    expect(["seq-1", "seq-2", "seq-3"].map((id) => harness.peer.execution(thing, id)!.status)).toEqual([
+      "SUCCEEDED",
+      "SUCCEEDED",
+      "SUCCEEDED",
+    ]);
     expect(readFileSync(log, "utf8")).toBe("run\nrun\nrun\n");
     // Each job's IN_PROGRESS came after the previous job's terminal update.
     const order = harness.peer.updates.filter((u) => u.thing === thing).map((u) => `${u.jobId}:${u.request.status}`);
-    expect(order).toEqual(["seq-1:IN_PROGRESS", "seq-1:SUCCEEDED", "seq-2:IN_PROGRESS", "seq-2:SUCCEEDED", "seq-3:IN_PROGRESS", "seq-3:SUCCEEDED"]);
+    expect(order).toEqual([
+      "seq-1:IN_PROGRESS",
+      "seq-1:SUCCEEDED",
+      "seq-2:IN_PROGRESS",
+      "seq-2:SUCCEEDED",
+      "seq-3:IN_PROGRESS",
+      "seq-3:SUCCEEDED",
+    ]);
   });
 
   test("duplicate notifications run the job once", async () => {
@@ -96,7 +111,13 @@ describe("agent ↔ Jobs service over a real Mosquitto [DC-JOBS-flow]", () => {
     harness.peer.injectUpdateFault("SUCCEEDED", "RequestThrottled");
     harness.peer.injectUpdateFault("SUCCEEDED", "drop");
     harness.peer.queueJob(thing, "job-retry", handlerDoc("hello.sh", ["retry"]));
-    await harness.peer.waitFor(() => harness.peer.updatesFor("job-retry").some((u) => u.reply === "accepted" && u.request.status === "SUCCEEDED") || harness.peer.updatesFor("job-retry").length > 3, 20_000, "SUCCEEDED accepted");
+    await harness.peer.waitFor(
+      () =>
+        harness.peer.updatesFor("job-retry").some((u) => u.reply === "accepted" && u.request.status === "SUCCEEDED") ||
+        harness.peer.updatesFor("job-retry").length > 3,
+      20_000,
+      "SUCCEEDED accepted",
+    );
     const terminal = harness.peer.updatesFor("job-retry").slice(1);
     expect(terminal.map((u) => u.reply)).toEqual(["rejected", "dropped", "rejected"]);
     // The dropped attempt was applied; the third attempt finds the execution terminal: done, no more attempts.
@@ -122,7 +143,11 @@ describe("agent ↔ Jobs service over a real Mosquitto [DC-JOBS-flow]", () => {
     const thing = newThing();
     const dir = handlers();
     const pidFile = join(tempDir(), "pid");
-    writeHandler(dir, "forever.sh", `#!/bin/sh\ntrap '' TERM\necho $$ > ${pidFile}\n(trap '' TERM; sleep 300) &\nwhile :; do sleep 1; done\n`);
+    writeHandler(
+      dir,
+      "forever.sh",
+      `#!/bin/sh\ntrap '' TERM\necho $$ > ${pidFile}\n(trap '' TERM; sleep 300) &\nwhile :; do sleep 1; done\n`,
+    );
     const agent = startAgent(thing, dir);
     await agent.waitForLog("No pending jobs");
     harness.peer.queueJob(thing, "job-long", handlerDoc("forever.sh"));
@@ -132,7 +157,10 @@ describe("agent ↔ Jobs service over a real Mosquitto [DC-JOBS-flow]", () => {
     harness.peer.cancel(thing, "job-long");
     await harness.peer.waitForStatus(thing, "job-next", "SUCCEEDED");
     expect(harness.peer.updatesFor("job-long").map((u) => u.request.status)).toEqual(["IN_PROGRESS"]);
-    const alive = Bun.spawnSync(["ps", "-e", "-o", "pgid=,stat="]).stdout.toString().split("\n").filter((l) => l.trim().split(/\s+/)[0] === String(pid) && !l.includes("Z"));
+    const alive = Bun.spawnSync(["ps", "-e", "-o", "pgid=,stat="])
+      .stdout.toString()
+      .split("\n")
+      .filter((l) => l.trim().split(/\s+/)[0] === String(pid) && !l.includes("Z"));
     expect(alive).toEqual([]);
   });
 

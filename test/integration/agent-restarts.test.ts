@@ -19,7 +19,15 @@ function countingHandlers(): { dir: string; log: string } {
 const slowDoc = (seconds: number) => ({
   version: "1.0",
   includeStdOut: true,
-  steps: [{ action: { name: "slow", type: "runHandler", input: { handler: "slow.sh", args: [String(seconds)], path: "default" } } }],
+  steps: [
+    {
+      action: {
+        name: "slow",
+        type: "runHandler",
+        input: { handler: "slow.sh", args: [String(seconds)], path: "default" },
+      },
+    },
+  ],
 });
 
 const runs = (log: string) => (existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").length : 0);
@@ -44,15 +52,25 @@ describe("the agent survives restarts [AGENT-restart]", () => {
     const log = join(tempDir(), "runs");
     const lock = join(tempDir(), "lock");
     // Holds an exclusive lock for its whole run: a second copy running at the same time fails.
-    writeHandler(dir, "exclusive.sh", `#!/bin/sh
+    writeHandler(
+      dir,
+      "exclusive.sh",
+      `#!/bin/sh
 exec 9>${lock}
 flock -n 9 || { echo "ran concurrently" >&2; exit 42; }
 echo "start $$" >> ${log}
 sleep "$2"
 echo done
-`);
+`,
+    );
     const first = startAgent(thing, dir);
-    harness.peer.queueJob(thing, "job-orphan", { version: "1.0", includeStdOut: true, steps: [{ action: { name: "x", type: "runHandler", input: { handler: "exclusive.sh", args: ["2"], path: "default" } } }] });
+    harness.peer.queueJob(thing, "job-orphan", {
+      version: "1.0",
+      includeStdOut: true,
+      steps: [
+        { action: { name: "x", type: "runHandler", input: { handler: "exclusive.sh", args: ["2"], path: "default" } } },
+      ],
+    });
     await harness.peer.waitFor(() => runs(log) === 1, 10_000, "the first run");
     const orphan = Number(readFileSync(log, "utf8").split(" ")[1]);
     await first.kill("SIGKILL");
@@ -89,7 +107,10 @@ echo done
     const log = join(tempDir(), "runs");
     writeHandler(dir, "kill-agent.sh", `#!/bin/sh\necho run >> ${log}\nkill -9 $PPID\nsleep 5\n`);
     const stateDir = tempDir("state-");
-    harness.peer.queueJob(thing, "job-killer", { version: "1.0", steps: [{ action: { name: "k", type: "runHandler", input: { handler: "kill-agent.sh", path: "default" } } }] });
+    harness.peer.queueJob(thing, "job-killer", {
+      version: "1.0",
+      steps: [{ action: { name: "k", type: "runHandler", input: { handler: "kill-agent.sh", path: "default" } } }],
+    });
     // Restart the agent whenever it dies, as systemd would, until the job is terminal.
     for (let i = 0; i < 6 && harness.peer.execution(thing, "job-killer")!.status !== "FAILED"; i++) {
       const agent = startAgent(thing, dir, { stateDir, maxReruns: 2 });
@@ -97,7 +118,9 @@ echo done
     }
     const done = await harness.peer.waitForStatus(thing, "job-killer", "FAILED", 15_000);
     expect(runs(log)).toBe(3); // the first run and 2 re-runs
-    expect(done.statusDetails.reason).toBe("The agent stopped 3 times while running this execution; not running it again");
+    expect(done.statusDetails.reason).toBe(
+      "The agent stopped 3 times while running this execution; not running it again",
+    );
   });
 
   test("SIGTERM: exits within 2 s, ends the step, reports nothing, and the job stays IN_PROGRESS", async () => {
@@ -135,9 +158,15 @@ echo done
     // getent and id that hang, first on the agent's PATH: the lookup for runAsUser waits on them.
     const slow = tempDir("slow-nss-");
     const started = join(slow, "started");
-    for (const tool of ["getent", "id"]) writeHandler(slow, tool, `#!/bin/sh\necho $$ >> ${started}\nsleep 20\nexec ${Bun.which(tool)} "$@"\n`);
-    const agent = startAgent(thing, tempDir("handlers-"), { env: { ...process.env, PATH: `${slow}:${process.env.PATH}` } });
-    harness.peer.queueJob(thing, "job-slow-nss", { version: "1.0", steps: [{ action: { name: "as-nobody", type: "runCommand", input: { command: "true" }, runAsUser: "nobody" } }] });
+    for (const tool of ["getent", "id"])
+      writeHandler(slow, tool, `#!/bin/sh\necho $$ >> ${started}\nsleep 20\nexec ${Bun.which(tool)} "$@"\n`);
+    const agent = startAgent(thing, tempDir("handlers-"), {
+      env: { ...process.env, PATH: `${slow}:${process.env.PATH}` },
+    });
+    harness.peer.queueJob(thing, "job-slow-nss", {
+      version: "1.0",
+      steps: [{ action: { name: "as-nobody", type: "runCommand", input: { command: "true" }, runAsUser: "nobody" } }],
+    });
     await harness.peer.waitFor(() => existsSync(started), 10_000, "the user lookup");
     const t0 = performance.now();
     expect(await agent.kill("SIGTERM")).toBe(0);

@@ -146,7 +146,11 @@ describe("MqttClient on Mosquitto", () => {
   });
 
   test("garbage from the server drops the connection instead of crashing", async () => {
-    const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (s) => void s.write(new Uint8Array([0x20, 0xff, 0xff, 0xff, 0xff, 0x7f])), data() {} } });
+    const server = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: { open: (s) => void s.write(new Uint8Array([0x20, 0xff, 0xff, 0xff, 0xff, 0x7f])), data() {} },
+    });
     cleanups.push(() => server.stop(true));
     const { seen } = client(server.port);
     await until("a protocol error", () => seen.errors.some((e) => e.startsWith("protocol error")));
@@ -156,7 +160,14 @@ describe("MqttClient on Mosquitto", () => {
 describe("MqttClient over mutual TLS", () => {
   test("connects with a client certificate and the CA; fails with the wrong CA or no certificate", async () => {
     const pki = makeTestPki();
-    const b = await broker({ listener: [`cafile ${pki.caCert}`, `certfile ${pki.serverCert}`, `keyfile ${pki.serverKey}`, "require_certificate true"] });
+    const b = await broker({
+      listener: [
+        `cafile ${pki.caCert}`,
+        `certfile ${pki.serverCert}`,
+        `keyfile ${pki.serverKey}`,
+        "require_certificate true",
+      ],
+    });
     const tls = (ca: string, withCert = true) => ({
       serverName: "127.0.0.1",
       ca: readFileSync(ca),

@@ -22,7 +22,11 @@ const connection = new mqtt.MqttClient().new_connection({
   socket_options: new io.SocketOptions(io.SocketType.STREAM, io.SocketDomain.IPV4, 5000),
 });
 await connection.connect();
-const jobs = iotjobs.IotJobsClientv2.newFromMqtt311(connection, { maxRequestResponseSubscriptions: 4, maxStreamingSubscriptions: 2, operationTimeoutInSeconds: 10 });
+const jobs = iotjobs.IotJobsClientv2.newFromMqtt311(connection, {
+  maxRequestResponseSubscriptions: 4,
+  maxStreamingSubscriptions: 2,
+  operationTimeoutInSeconds: 10,
+});
 
 const nextEvents = [];
 const stream = jobs.createNextJobExecutionChangedStream({ thingName });
@@ -44,7 +48,12 @@ while (!nextEvents.some((m) => m.execution?.jobId === jobId)) {
 const pending = await jobs.getPendingJobExecutions({ thingName });
 const started = await jobs.startNextPendingJobExecution({ thingName, statusDetails: { phase: "sdk-v2" } });
 const described = await jobs.describeJobExecution({ thingName, jobId, includeJobDocument: true });
-const updated = await jobs.updateJobExecution({ thingName, jobId, status: iotjobs.model.JobStatus.SUCCEEDED, includeJobExecutionState: true });
+const updated = await jobs.updateJobExecution({
+  thingName,
+  jobId,
+  status: iotjobs.model.JobStatus.SUCCEEDED,
+  includeJobExecutionState: true,
+});
 let rejection;
 try {
   await jobs.updateJobExecution({ thingName, jobId, status: iotjobs.model.JobStatus.IN_PROGRESS });
@@ -55,7 +64,11 @@ console.log(
   JSON.stringify({
     next: nextEvents.find((m) => m.execution?.jobId === jobId).execution.status,
     queued: pending.queuedJobs?.map((j) => j.jobId),
-    started: { jobId: started.execution?.jobId, status: started.execution?.status, details: started.execution?.statusDetails },
+    started: {
+      jobId: started.execution?.jobId,
+      status: started.execution?.status,
+      details: started.execution?.statusDetails,
+    },
     document: described.execution?.jobDocument,
     updated: updated.executionState?.status,
     rejection: { code: rejection?.code, hasState: Boolean(rejection?.executionState) },

@@ -50,8 +50,12 @@ function runMk(c: Case, targetDir: string): { code: number; out: string } {
 describe("Buildroot BR2_EXTERNAL tree", () => {
   test("external.desc, Config.in and external.mk follow the BR2_EXTERNAL layout", () => {
     expect(readFileSync(join(tree, "external.desc"), "utf8")).toMatch(/^name: IOT_JOBS_AGENT$/m);
-    expect(readFileSync(join(tree, "Config.in"), "utf8")).toContain('source "$BR2_EXTERNAL_IOT_JOBS_AGENT_PATH/package/iot-jobs-agent/Config.in"');
-    expect(readFileSync(join(tree, "external.mk"), "utf8")).toContain("$(BR2_EXTERNAL_IOT_JOBS_AGENT_PATH)/package/*/*.mk");
+    expect(readFileSync(join(tree, "Config.in"), "utf8")).toContain(
+      'source "$BR2_EXTERNAL_IOT_JOBS_AGENT_PATH/package/iot-jobs-agent/Config.in"',
+    );
+    expect(readFileSync(join(tree, "external.mk"), "utf8")).toContain(
+      "$(BR2_EXTERNAL_IOT_JOBS_AGENT_PATH)/package/*/*.mk",
+    );
     const config = readFileSync(join(tree, "package/iot-jobs-agent/Config.in"), "utf8");
     expect(config).toContain("config BR2_PACKAGE_IOT_JOBS_AGENT");
     expect(config).toContain("depends on BR2_aarch64 || BR2_x86_64");
@@ -67,45 +71,57 @@ describe("Buildroot BR2_EXTERNAL tree", () => {
     { arch: "aarch64", musl: true, init: "sysv" },
     { arch: "x86_64", musl: false, init: "systemd" },
   ] as Case[]) {
-    test.skipIf(!make)(`install commands: ${c.arch} ${c.musl ? "musl" : "glibc"} ${c.init}`, () => {
-      const bin = `iot-jobs-agent-${c.arch === "aarch64" ? "linux-arm64" : "linux-x64"}${c.musl ? "-musl" : ""}`;
-      compiledAgent(bin.replace("iot-jobs-agent-", ""));
-      const target = tempDir("br-target-");
-      const r = runMk(c, target);
-      expect(r.code, r.out).toBe(0);
-      expect(r.out).toContain(`${bin}: OK`);
-      expect(readFileSync(join(target, "usr/bin/iot-jobs-agent")).equals(readFileSync(join(REPO_ROOT, "dist", bin)))).toBe(true);
-      expect(mode(join(target, "usr/bin/iot-jobs-agent"))).toBe("755");
-      expect(mode(join(target, "etc/iot-jobs-agent/jobs"))).toBe("700");
-      expect(mode(join(target, "etc/iot-jobs-agent/jobs/reboot.sh"))).toBe("700");
-      expect(mode(join(target, "etc/iot-jobs-agent/jobs/_common.sh"))).toBe("600");
-      expect(mode(join(target, "etc/iot-jobs-agent/iot-jobs-agent.conf"))).toBe("600");
-      expect(mode(join(target, "var/lib/iot-jobs-agent"))).toBe("700");
-      expect(mode(join(target, "etc/logrotate.d/iot-jobs-agent"))).toBe("644");
-      expect(existsSync(join(target, "etc/init.d/S95iot-jobs-agent"))).toBe(c.init === "sysv");
-      expect(existsSync(join(target, "usr/lib/systemd/system/iot-jobs-agent.service"))).toBe(c.init === "systemd");
-      // The strip step's exclusion list keeps what the defconfig had and adds the agent.
-      expect(r.out).toContain("libkeep.so iot-jobs-agent");
-      expect(r.out).toContain("dependencies:\n");
-    }, 300_000);
+    test.skipIf(!make)(
+      `install commands: ${c.arch} ${c.musl ? "musl" : "glibc"} ${c.init}`,
+      () => {
+        const bin = `iot-jobs-agent-${c.arch === "aarch64" ? "linux-arm64" : "linux-x64"}${c.musl ? "-musl" : ""}`;
+        compiledAgent(bin.replace("iot-jobs-agent-", ""));
+        const target = tempDir("br-target-");
+        const r = runMk(c, target);
+        expect(r.code, r.out).toBe(0);
+        expect(r.out).toContain(`${bin}: OK`);
+        expect(
+          readFileSync(join(target, "usr/bin/iot-jobs-agent")).equals(readFileSync(join(REPO_ROOT, "dist", bin))),
+        ).toBe(true);
+        expect(mode(join(target, "usr/bin/iot-jobs-agent"))).toBe("755");
+        expect(mode(join(target, "etc/iot-jobs-agent/jobs"))).toBe("700");
+        expect(mode(join(target, "etc/iot-jobs-agent/jobs/reboot.sh"))).toBe("700");
+        expect(mode(join(target, "etc/iot-jobs-agent/jobs/_common.sh"))).toBe("600");
+        expect(mode(join(target, "etc/iot-jobs-agent/iot-jobs-agent.conf"))).toBe("600");
+        expect(mode(join(target, "var/lib/iot-jobs-agent"))).toBe("700");
+        expect(mode(join(target, "etc/logrotate.d/iot-jobs-agent"))).toBe("644");
+        expect(existsSync(join(target, "etc/init.d/S95iot-jobs-agent"))).toBe(c.init === "sysv");
+        expect(existsSync(join(target, "usr/lib/systemd/system/iot-jobs-agent.service"))).toBe(c.init === "systemd");
+        // The strip step's exclusion list keeps what the defconfig had and adds the agent.
+        expect(r.out).toContain("libkeep.so iot-jobs-agent");
+        expect(r.out).toContain("dependencies:\n");
+      },
+      300_000,
+    );
   }
 
-  test.skipIf(!make)("install commands: 32-bit arm (BR2_arm) with nodejs: the Node build behind /usr/bin, depends on nodejs", () => {
-    const mjs = nodeBuild();
-    const target = tempDir("br-target-arm-");
-    const r = runMk({ arch: "arm", musl: false, init: "sysv" }, target);
-    expect(r.code, r.out).toBe(0);
-    expect(r.out).toContain("iot-jobs-agent-node.mjs: OK");
-    expect(r.out).toContain("dependencies: nodejs\n");
-    expect(readFileSync(join(target, "usr/lib/iot-jobs-agent/iot-jobs-agent.mjs")).equals(readFileSync(mjs))).toBe(true);
-    expect(mode(join(target, "usr/lib/iot-jobs-agent/iot-jobs-agent.mjs"))).toBe("755");
-    expect(readlinkSync(join(target, "usr/bin/iot-jobs-agent"))).toBe("../lib/iot-jobs-agent/iot-jobs-agent.mjs");
-    expect(mode(join(target, "etc/iot-jobs-agent/jobs"))).toBe("700");
-    expect(existsSync(join(target, "etc/init.d/S95iot-jobs-agent"))).toBe(true);
-    // What the target's init script starts, as installed (the bundle is the same on every CPU).
-    const version = Bun.spawnSync([join(target, "usr/bin/iot-jobs-agent"), "--version"], { stdout: "pipe" });
-    expect(version.stdout.toString()).toMatch(/\(node v\d+/);
-  }, 300_000);
+  test.skipIf(!make)(
+    "install commands: 32-bit arm (BR2_arm) with nodejs: the Node build behind /usr/bin, depends on nodejs",
+    () => {
+      const mjs = nodeBuild();
+      const target = tempDir("br-target-arm-");
+      const r = runMk({ arch: "arm", musl: false, init: "sysv" }, target);
+      expect(r.code, r.out).toBe(0);
+      expect(r.out).toContain("iot-jobs-agent-node.mjs: OK");
+      expect(r.out).toContain("dependencies: nodejs\n");
+      expect(readFileSync(join(target, "usr/lib/iot-jobs-agent/iot-jobs-agent.mjs")).equals(readFileSync(mjs))).toBe(
+        true,
+      );
+      expect(mode(join(target, "usr/lib/iot-jobs-agent/iot-jobs-agent.mjs"))).toBe("755");
+      expect(readlinkSync(join(target, "usr/bin/iot-jobs-agent"))).toBe("../lib/iot-jobs-agent/iot-jobs-agent.mjs");
+      expect(mode(join(target, "etc/iot-jobs-agent/jobs"))).toBe("700");
+      expect(existsSync(join(target, "etc/init.d/S95iot-jobs-agent"))).toBe(true);
+      // What the target's init script starts, as installed (the bundle is the same on every CPU).
+      const version = Bun.spawnSync([join(target, "usr/bin/iot-jobs-agent"), "--version"], { stdout: "pipe" });
+      expect(version.stdout.toString()).toMatch(/\(node v\d+/);
+    },
+    300_000,
+  );
 
   test("Config.in: 32-bit ARM only with nodejs, and says so when it is off", () => {
     const config = readFileSync(join(tree, "package/iot-jobs-agent/Config.in"), "utf8");

@@ -16,10 +16,15 @@ const armhfDeb = join(REPO_ROOT, "dist", `iot-jobs-agent_${version}_armhf.deb`);
 const hostNode = existsSync("/usr/bin/node");
 const mayInstall = process.geteuid?.() === 0 && process.env.IOT_JOBS_TEST_DPKG === "1";
 if (!dpkgDeb) console.warn("SKIPPED: the .deb tests need dpkg-deb");
-else if (!mayInstall) console.warn("SKIPPED (part): installing the .deb needs root and IOT_JOBS_TEST_DPKG=1 (CI sets it)");
+else if (!mayInstall)
+  console.warn("SKIPPED (part): installing the .deb needs root and IOT_JOBS_TEST_DPKG=1 (CI sets it)");
 
 const sh = (...argv: string[]) => {
-  const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe", env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
+  const r = Bun.spawnSync(argv, {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` },
+  });
   return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
 };
 
@@ -28,7 +33,11 @@ describe.skipIf(!dpkgDeb)("Debian package", () => {
     const built = sh(process.execPath, join(REPO_ROOT, "scripts/package/deb.ts"), "amd64");
     expect(built.code, built.err).toBe(0);
     const listing = sh("dpkg-deb", "-c", deb).out;
-    const mode = (path: string) => listing.split("\n").find((l) => l.endsWith(` ./${path}`) || l.endsWith(` ./${path}/`))?.split(/\s+/)[0];
+    const mode = (path: string) =>
+      listing
+        .split("\n")
+        .find((l) => l.endsWith(` ./${path}`) || l.endsWith(` ./${path}/`))
+        ?.split(/\s+/)[0];
     expect(mode("usr/bin/iot-jobs-agent")).toBe("-rwxr-xr-x");
     expect(mode("usr/sbin/iot-jobs-agent-switch")).toBe("-rwxr-xr-x");
     expect(mode("etc/iot-jobs-agent")).toBe("drwx------");
@@ -63,7 +72,9 @@ describe.skipIf(!dpkgDeb)("Debian package", () => {
   test("the armhf package: the Node build behind /usr/bin/iot-jobs-agent, Depends nodejs (>= 20), runs as extracted", () => {
     const built = sh(process.execPath, join(REPO_ROOT, "scripts/package/deb.ts"), "armhf");
     expect(built.code, built.err).toBe(0);
-    expect(sh("dpkg-deb", "-f", armhfDeb, "Architecture", "Depends").out).toBe("Architecture: armhf\nDepends: nodejs (>= 20)\n");
+    expect(sh("dpkg-deb", "-f", armhfDeb, "Architecture", "Depends").out).toBe(
+      "Architecture: armhf\nDepends: nodejs (>= 20)\n",
+    );
     const listing = sh("dpkg-deb", "-c", armhfDeb).out;
     expect(listing).toContain("./usr/bin/iot-jobs-agent -> ../lib/iot-jobs-agent/iot-jobs-agent.mjs");
     expect(listing).toMatch(/-rwxr-xr-x root\/root +\d+ \S+ \S+ \.\/usr\/lib\/iot-jobs-agent\/iot-jobs-agent\.mjs\n/);
@@ -77,7 +88,9 @@ describe.skipIf(!dpkgDeb)("Debian package", () => {
         .sort();
     if (existsSync(deb)) expect(paths(listing)).toEqual(paths(amd64));
     for (const script of ["postinst", "prerm", "postrm"])
-      expect(sh("dpkg-deb", "-I", armhfDeb, script).out).toBe(readFileSync(join(REPO_ROOT, "packaging/debian", script), "utf8"));
+      expect(sh("dpkg-deb", "-I", armhfDeb, script).out).toBe(
+        readFileSync(join(REPO_ROOT, "packaging/debian", script), "utf8"),
+      );
     // The bundle is the same JavaScript on every CPU: run it as unpacked, through the link, with this machine's node.
     const root = tempDir("deb-armhf-");
     expect(sh("dpkg-deb", "-x", armhfDeb, root).code).toBe(0);
@@ -85,57 +98,122 @@ describe.skipIf(!dpkgDeb)("Debian package", () => {
     expect(readFileSync(agent, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
     expect(sh(agent, "--version").out).toMatch(/^iot-jobs-agent \S+ \(\w+\) linux-\w+ \(node v\d+/);
     const doc = join(tempDir(), "job.json");
-    writeFileSync(doc, JSON.stringify({ version: "1.0", includeStdOut: true, steps: [{ action: { name: "health", type: "runHandler", input: { handler: "health-check.sh" } } }] }));
-    const run = sh(agent, "exec", doc, "--jobs-handler-dir", join(root, "etc/iot-jobs-agent/jobs"), "--state-dir", tempDir());
-    expect(JSON.parse(run.out)).toMatchObject({ status: "SUCCEEDED", statusDetails: { stdout: expect.stringContaining("healthy") } });
+    writeFileSync(
+      doc,
+      JSON.stringify({
+        version: "1.0",
+        includeStdOut: true,
+        steps: [{ action: { name: "health", type: "runHandler", input: { handler: "health-check.sh" } } }],
+      }),
+    );
+    const run = sh(
+      agent,
+      "exec",
+      doc,
+      "--jobs-handler-dir",
+      join(root, "etc/iot-jobs-agent/jobs"),
+      "--state-dir",
+      tempDir(),
+    );
+    expect(JSON.parse(run.out)).toMatchObject({
+      status: "SUCCEEDED",
+      statusDetails: { stdout: expect.stringContaining("healthy") },
+    });
   }, 180_000);
 
   // Forced: the architecture (the bundle is the same JavaScript on every CPU) and the dependency
   // (dpkg wants nodejs:armhf, and this machine's node is amd64): the maintainer scripts run for real.
-  test.skipIf(!mayInstall || !hostNode)("armhf: dpkg -i (architecture and nodejs:armhf forced), the installed agent runs a job on this machine's node, dpkg -P", () => {
-    const installed = sh("dpkg", "-i", "--force-architecture", "--force-depends", armhfDeb);
-    try {
-      expect(installed.code, installed.err).toBe(0);
-      expect(installed.out).toContain("SWITCHING.md"); // postinst ran
-      expect(sh("/usr/bin/iot-jobs-agent", "--version").out).toMatch(/\(node v\d+/);
-      const doc = join(tempDir(), "job.json");
-      writeFileSync(doc, JSON.stringify({ version: "1.0", includeStdOut: true, steps: [{ action: { name: "health", type: "runHandler", input: { handler: "health-check.sh" } } }] }));
-      const run = sh("/usr/bin/iot-jobs-agent", "exec", doc, "--jobs-handler-dir", "/etc/iot-jobs-agent/jobs", "--state-dir", tempDir());
-      expect(JSON.parse(run.out)).toMatchObject({ status: "SUCCEEDED" });
-      expect(sh("stat", "-c", "%a", "/var/lib/iot-jobs-agent").out.trim()).toBe("700");
-    } finally {
-      expect(sh("dpkg", "-P", "iot-jobs-agent").code).toBe(0);
-    }
-    expect(existsSync("/usr/lib/iot-jobs-agent")).toBe(false);
-    expect(existsSync("/etc/iot-jobs-agent")).toBe(false);
-  }, 120_000);
+  test.skipIf(!mayInstall || !hostNode)(
+    "armhf: dpkg -i (architecture and nodejs:armhf forced), the installed agent runs a job on this machine's node, dpkg -P",
+    () => {
+      const installed = sh("dpkg", "-i", "--force-architecture", "--force-depends", armhfDeb);
+      try {
+        expect(installed.code, installed.err).toBe(0);
+        expect(installed.out).toContain("SWITCHING.md"); // postinst ran
+        expect(sh("/usr/bin/iot-jobs-agent", "--version").out).toMatch(/\(node v\d+/);
+        const doc = join(tempDir(), "job.json");
+        writeFileSync(
+          doc,
+          JSON.stringify({
+            version: "1.0",
+            includeStdOut: true,
+            steps: [{ action: { name: "health", type: "runHandler", input: { handler: "health-check.sh" } } }],
+          }),
+        );
+        const run = sh(
+          "/usr/bin/iot-jobs-agent",
+          "exec",
+          doc,
+          "--jobs-handler-dir",
+          "/etc/iot-jobs-agent/jobs",
+          "--state-dir",
+          tempDir(),
+        );
+        expect(JSON.parse(run.out)).toMatchObject({ status: "SUCCEEDED" });
+        expect(sh("stat", "-c", "%a", "/var/lib/iot-jobs-agent").out.trim()).toBe("700");
+      } finally {
+        expect(sh("dpkg", "-P", "iot-jobs-agent").code).toBe(0);
+      }
+      expect(existsSync("/usr/lib/iot-jobs-agent")).toBe(false);
+      expect(existsSync("/etc/iot-jobs-agent")).toBe(false);
+    },
+    120_000,
+  );
 
-  test.skipIf(!mayInstall)("dpkg -i, --version, a job through exec with the installed handlers, dpkg -r, dpkg -P", () => {
-    expect(existsSync(deb)).toBe(true);
-    const installed = sh("dpkg", "-i", deb);
-    try {
-      expect(installed.code, installed.err).toBe(0);
-      // The hint fits the machine: systemctl only where systemd runs.
-      expect(installed.out).toContain(existsSync("/run/systemd/system") ? "systemctl enable --now iot-jobs-agent" : "update-rc.d iot-jobs-agent defaults");
-      expect(installed.out).toContain("SWITCHING.md");
-      expect(sh("/usr/bin/iot-jobs-agent", "--version").out).toMatch(/^iot-jobs-agent \S+ \(\w+\) linux-x64 \(glibc\)/);
-      const doc = join(tempDir(), "job.json");
-      writeFileSync(doc, JSON.stringify({ version: "1.0", includeStdOut: true, steps: [{ action: { name: "health", type: "runHandler", input: { handler: "health-check.sh" } } }] }));
-      const run = sh("/usr/bin/iot-jobs-agent", "exec", doc, "--jobs-handler-dir", "/etc/iot-jobs-agent/jobs", "--state-dir", tempDir());
-      expect(JSON.parse(run.out)).toMatchObject({ status: "SUCCEEDED", statusDetails: { stdout: expect.stringContaining("healthy") } });
-      expect(sh("stat", "-c", "%a", "/var/lib/iot-jobs-agent").out.trim()).toBe("700");
-    } finally {
-      const removed = sh("dpkg", "-r", "iot-jobs-agent");
-      expect(removed.code, removed.err).toBe(0);
-    }
-    expect(existsSync("/usr/bin/iot-jobs-agent")).toBe(false);
-    expect(existsSync("/etc/iot-jobs-agent/iot-jobs-agent.conf")).toBe(true); // conffiles stay until purge
-    writeFileSync("/var/log/iot-jobs-agent.log", "a log line\n"); // what the SysV script writes
-    writeFileSync("/var/log/iot-jobs-agent.log.1", "a rotated log line\n");
-    expect(sh("dpkg", "-P", "iot-jobs-agent").code).toBe(0);
-    expect(existsSync("/var/log/iot-jobs-agent.log") || existsSync("/var/log/iot-jobs-agent.log.1")).toBe(false);
-    expect(existsSync("/etc/iot-jobs-agent")).toBe(false);
-    expect(existsSync("/var/lib/iot-jobs-agent")).toBe(false);
-    expect(sh("dpkg", "-s", "iot-jobs-agent").code).not.toBe(0);
-  }, 120_000);
+  test.skipIf(!mayInstall)(
+    "dpkg -i, --version, a job through exec with the installed handlers, dpkg -r, dpkg -P",
+    () => {
+      expect(existsSync(deb)).toBe(true);
+      const installed = sh("dpkg", "-i", deb);
+      try {
+        expect(installed.code, installed.err).toBe(0);
+        // The hint fits the machine: systemctl only where systemd runs.
+        expect(installed.out).toContain(
+          existsSync("/run/systemd/system")
+            ? "systemctl enable --now iot-jobs-agent"
+            : "update-rc.d iot-jobs-agent defaults",
+        );
+        expect(installed.out).toContain("SWITCHING.md");
+        expect(sh("/usr/bin/iot-jobs-agent", "--version").out).toMatch(
+          /^iot-jobs-agent \S+ \(\w+\) linux-x64 \(glibc\)/,
+        );
+        const doc = join(tempDir(), "job.json");
+        writeFileSync(
+          doc,
+          JSON.stringify({
+            version: "1.0",
+            includeStdOut: true,
+            steps: [{ action: { name: "health", type: "runHandler", input: { handler: "health-check.sh" } } }],
+          }),
+        );
+        const run = sh(
+          "/usr/bin/iot-jobs-agent",
+          "exec",
+          doc,
+          "--jobs-handler-dir",
+          "/etc/iot-jobs-agent/jobs",
+          "--state-dir",
+          tempDir(),
+        );
+        expect(JSON.parse(run.out)).toMatchObject({
+          status: "SUCCEEDED",
+          statusDetails: { stdout: expect.stringContaining("healthy") },
+        });
+        expect(sh("stat", "-c", "%a", "/var/lib/iot-jobs-agent").out.trim()).toBe("700");
+      } finally {
+        const removed = sh("dpkg", "-r", "iot-jobs-agent");
+        expect(removed.code, removed.err).toBe(0);
+      }
+      expect(existsSync("/usr/bin/iot-jobs-agent")).toBe(false);
+      expect(existsSync("/etc/iot-jobs-agent/iot-jobs-agent.conf")).toBe(true); // conffiles stay until purge
+      writeFileSync("/var/log/iot-jobs-agent.log", "a log line\n"); // what the SysV script writes
+      writeFileSync("/var/log/iot-jobs-agent.log.1", "a rotated log line\n");
+      expect(sh("dpkg", "-P", "iot-jobs-agent").code).toBe(0);
+      expect(existsSync("/var/log/iot-jobs-agent.log") || existsSync("/var/log/iot-jobs-agent.log.1")).toBe(false);
+      expect(existsSync("/etc/iot-jobs-agent")).toBe(false);
+      expect(existsSync("/var/lib/iot-jobs-agent")).toBe(false);
+      expect(sh("dpkg", "-s", "iot-jobs-agent").code).not.toBe(0);
+    },
+    120_000,
+  );
 });

@@ -38,7 +38,9 @@ describe("release artifacts", () => {
       const check = Bun.spawnSync(["sha256sum", "-c", "SHA256SUMS"], { cwd: dir, stdout: "pipe", stderr: "pipe" });
       expect(check.stdout.toString()).not.toContain("FAILED");
       expect(check.exitCode).toBe(0);
-      const revision = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: REPO_ROOT }).stdout.toString().trim();
+      const revision = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: REPO_ROOT })
+        .stdout.toString()
+        .trim();
       expect(readFileSync(join(dir, "VERSION"), "utf8")).toBe(`${pkg.version} ${revision}\n`);
       const version = Bun.spawnSync([join(dir, "iot-jobs-agent-linux-x64"), "--version"]).stdout.toString();
       expect(version).toContain(revision);

@@ -61,8 +61,18 @@ describe("switching from the AWS IoT Device Client", () => {
       const bin = tempDir("dc-bin-");
       const calls = join(bin, "calls");
       writeHandler(bin, "systemctl", `#!/bin/sh\necho "systemctl $*" >> ${calls}\n`);
-      const agent = writeHandler(bin, "iot-jobs-agent", `#!/bin/sh\nexec ${process.execPath} ${join(REPO_ROOT, "src/main.ts")} "$@"\n`);
-      const env = { ...process.env, SYSTEMCTL: join(bin, "systemctl"), SYSTEMD_DIR: systemd, AGENT: agent, STATE_DIR: join(root, "var/lib/iot-jobs-agent") };
+      const agent = writeHandler(
+        bin,
+        "iot-jobs-agent",
+        `#!/bin/sh\nexec ${process.execPath} ${join(REPO_ROOT, "src/main.ts")} "$@"\n`,
+      );
+      const env = {
+        ...process.env,
+        SYSTEMCTL: join(bin, "systemctl"),
+        SYSTEMD_DIR: systemd,
+        AGENT: agent,
+        STATE_DIR: join(root, "var/lib/iot-jobs-agent"),
+      };
 
       // Asynchronous: the service answering doctor runs in this process.
       const switched = await run(["sh", SWITCH], env);
@@ -91,13 +101,23 @@ describe("switching from the AWS IoT Device Client", () => {
             targets: [thingArn("pi-swap")],
             document: JSON.stringify({
               version: "1.0",
-              steps: [{ action: { name: "Verify", type: "runHandler", input: { handler: "verify-packages-installed.sh", args: ["dpkg"], path: "default" } } }],
+              steps: [
+                {
+                  action: {
+                    name: "Verify",
+                    type: "runHandler",
+                    input: { handler: "verify-packages-installed.sh", args: ["dpkg"], path: "default" },
+                  },
+                },
+              ],
             }),
           }),
         );
         let status = "";
         for (const until = Date.now() + 20_000; Date.now() < until && status !== "SUCCEEDED"; await Bun.sleep(100)) {
-          status = (await iot.send(new DescribeJobExecutionCommand({ jobId: "after-swap", thingName: "pi-swap" }))).execution?.status ?? "";
+          status =
+            (await iot.send(new DescribeJobExecutionCommand({ jobId: "after-swap", thingName: "pi-swap" }))).execution
+              ?.status ?? "";
           if (status === "FAILED" || status === "REJECTED") break;
         }
         expect(status).toBe("SUCCEEDED");
@@ -125,14 +145,31 @@ describe("switching from the AWS IoT Device Client", () => {
   test("a config that doctor fails changes nothing", () => {
     const root = tempDir("dc-root-");
     const config = join(root, "aws-iot-device-client.conf");
-    writeFileSync(config, JSON.stringify({ endpoint: "mqtt://127.0.0.1:1", "thing-name": "pi-x", jobs: { "handler-directory": join(root, "missing") } }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        endpoint: "mqtt://127.0.0.1:1",
+        "thing-name": "pi-x",
+        jobs: { "handler-directory": join(root, "missing") },
+      }),
+    );
     chmodSync(config, 0o640);
     const bin = tempDir("dc-bin-");
     const calls = join(bin, "calls");
     writeHandler(bin, "systemctl", `#!/bin/sh\necho "systemctl $*" >> ${calls}\n`);
-    const agent = writeHandler(bin, "iot-jobs-agent", `#!/bin/sh\nexec ${process.execPath} ${join(REPO_ROOT, "src/main.ts")} "$@"\n`);
+    const agent = writeHandler(
+      bin,
+      "iot-jobs-agent",
+      `#!/bin/sh\nexec ${process.execPath} ${join(REPO_ROOT, "src/main.ts")} "$@"\n`,
+    );
     const r = Bun.spawnSync(["sh", SWITCH, "--config", config], {
-      env: { ...process.env, SYSTEMCTL: join(bin, "systemctl"), SYSTEMD_DIR: join(root, "systemd"), AGENT: agent, STATE_DIR: join(root, "state") },
+      env: {
+        ...process.env,
+        SYSTEMCTL: join(bin, "systemctl"),
+        SYSTEMD_DIR: join(root, "systemd"),
+        AGENT: agent,
+        STATE_DIR: join(root, "state"),
+      },
       stdout: "pipe",
       stderr: "pipe",
     });

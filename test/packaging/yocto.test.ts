@@ -41,7 +41,9 @@ function installScript(machine: Machine, D: string, UNPACKDIR: string): string {
   return body
     .replaceAll("${IOT_JOBS_AGENT_NODE}", machine.arch === "arm" ? "1" : "0")
     .replaceAll("${nonarch_libdir}", "/usr/lib")
-    .replace(/\$\{@bb\.utils\.contains\('DISTRO_FEATURES', '(\w+)', 'true', 'false', d\)\}/g, (_, f: string) => String(machine.features.includes(f)))
+    .replace(/\$\{@bb\.utils\.contains\('DISTRO_FEATURES', '(\w+)', 'true', 'false', d\)\}/g, (_, f: string) =>
+      String(machine.features.includes(f)),
+    )
     .replaceAll("${IOT_JOBS_AGENT_BIN}", bin)
     .replaceAll("${UNPACKDIR}", UNPACKDIR)
     .replaceAll("${D}", D)
@@ -62,7 +64,12 @@ const mode = (path: string) => (statSync(path).mode & 0o7777).toString(8);
 describe("meta-iot-jobs-agent", () => {
   test("layer.conf declares the collection, its pattern and compatible series", () => {
     const conf = readFileSync(join(layer, "conf/layer.conf"), "utf8");
-    for (const line of ['BBFILE_COLLECTIONS += "iot-jobs-agent"', 'BBFILE_PATTERN_iot-jobs-agent = "^${LAYERDIR}/"', "LAYERSERIES_COMPAT_iot-jobs-agent"]) expect(conf).toContain(line);
+    for (const line of [
+      'BBFILE_COLLECTIONS += "iot-jobs-agent"',
+      'BBFILE_PATTERN_iot-jobs-agent = "^${LAYERDIR}/"',
+      "LAYERSERIES_COMPAT_iot-jobs-agent",
+    ])
+      expect(conf).toContain(line);
   });
 
   test("the recipe is the package's version, never strips, skips the prebuilt-binary QA checks, 64-bit or 32-bit ARM", () => {
@@ -94,7 +101,11 @@ describe("meta-iot-jobs-agent", () => {
 
   test("LIC_FILES_CHKSUM matches the LICENSE the recipe ships", () => {
     const [, file, md5] = /file:\/\/\$\{UNPACKDIR\}\/(\S+);md5=([0-9a-f]{32})/.exec(vars.get("LIC_FILES_CHKSUM")!)!;
-    expect(createHash("md5").update(readFileSync(join(recipeDir, "files", file!))).digest("hex")).toBe(md5!);
+    expect(
+      createHash("md5")
+        .update(readFileSync(join(recipeDir, "files", file!)))
+        .digest("hex"),
+    ).toBe(md5!);
   });
 
   test("every SRC_URI file is in files/ (executables once built)", () => {
@@ -127,13 +138,19 @@ describe("meta-iot-jobs-agent", () => {
       else compiledAgent(bin.replace("iot-jobs-agent-", ""));
       const unpack = tempDir("yocto-unpack-");
       // What the file:// fetcher leaves in UNPACKDIR: the files themselves (symlinks followed).
-      for (const f of readdirSync(join(recipeDir, "files"))) cpSync(join(recipeDir, "files", f), join(unpack, f), { recursive: true, dereference: true });
+      for (const f of readdirSync(join(recipeDir, "files")))
+        cpSync(join(recipeDir, "files", f), join(unpack, f), { recursive: true, dereference: true });
       const D = tempDir("yocto-image-");
-      const r = Bun.spawnSync(["/bin/sh", "-e", "-c", installScript(machine, D, unpack)], { stdout: "pipe", stderr: "pipe" });
+      const r = Bun.spawnSync(["/bin/sh", "-e", "-c", installScript(machine, D, unpack)], {
+        stdout: "pipe",
+        stderr: "pipe",
+      });
       expect(r.exitCode, r.stderr.toString()).toBe(0);
       expect(r.stdout.toString()).toContain(`${bin}: OK`); // the sha256 check ran
       expect(mode(join(D, "usr/bin/iot-jobs-agent"))).toBe("755");
-      expect(readFileSync(join(D, "usr/bin/iot-jobs-agent")).equals(readFileSync(join(REPO_ROOT, "dist", bin)))).toBe(true);
+      expect(readFileSync(join(D, "usr/bin/iot-jobs-agent")).equals(readFileSync(join(REPO_ROOT, "dist", bin)))).toBe(
+        true,
+      );
       if (machine.arch === "arm") {
         expect(readlinkSync(join(D, "usr/bin/iot-jobs-agent"))).toBe("../lib/iot-jobs-agent/iot-jobs-agent.mjs");
         expect(mode(join(D, "usr/lib/iot-jobs-agent/iot-jobs-agent.mjs"))).toBe("755");
@@ -145,7 +162,9 @@ describe("meta-iot-jobs-agent", () => {
       expect(mode(join(D, "etc/iot-jobs-agent/iot-jobs-agent.conf"))).toBe("600");
       expect(mode(join(D, "var/lib/iot-jobs-agent"))).toBe("700");
       expect(mode(join(D, "etc/logrotate.d/iot-jobs-agent"))).toBe("644");
-      expect(existsSync(join(D, "lib/systemd/system/iot-jobs-agent.service"))).toBe(machine.features.includes("systemd"));
+      expect(existsSync(join(D, "lib/systemd/system/iot-jobs-agent.service"))).toBe(
+        machine.features.includes("systemd"),
+      );
       expect(existsSync(join(D, "etc/init.d/iot-jobs-agent"))).toBe(machine.features.includes("sysvinit"));
 
       if ((machine.arch === "x86-64" && machine.libc === "glibc") || machine.arch === "arm") {
@@ -154,7 +173,11 @@ describe("meta-iot-jobs-agent", () => {
         const ptest = Bun.spawnSync(["/bin/sh", join(unpack, "run-ptest")], {
           stdout: "pipe",
           stderr: "pipe",
-          env: { ...process.env, PATH: `${join(D, "usr/bin")}:${process.env.PATH}`, IOT_JOBS_PTEST_HANDLERS: join(D, "etc/iot-jobs-agent/jobs") },
+          env: {
+            ...process.env,
+            PATH: `${join(D, "usr/bin")}:${process.env.PATH}`,
+            IOT_JOBS_PTEST_HANDLERS: join(D, "etc/iot-jobs-agent/jobs"),
+          },
         });
         expect(ptest.stdout.toString()).toContain("PASS: exec health-check.sh");
         expect(ptest.exitCode).toBe(0);
@@ -164,9 +187,18 @@ describe("meta-iot-jobs-agent", () => {
 
   test("the check is real: a corrupted executable fails do_install's sha256 check", () => {
     const unpack = tempDir("yocto-unpack-");
-    for (const f of readdirSync(join(recipeDir, "files"))) cpSync(join(recipeDir, "files", f), join(unpack, f), { recursive: true, dereference: true });
+    for (const f of readdirSync(join(recipeDir, "files")))
+      cpSync(join(recipeDir, "files", f), join(unpack, f), { recursive: true, dereference: true });
     Bun.spawnSync(["/bin/sh", "-c", `printf x >> ${join(unpack, "iot-jobs-agent-linux-x64")}`]);
-    const r = Bun.spawnSync(["/bin/sh", "-e", "-c", installScript({ arch: "x86-64", libc: "glibc", features: ["systemd"] }, tempDir(), unpack)], { stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync(
+      [
+        "/bin/sh",
+        "-e",
+        "-c",
+        installScript({ arch: "x86-64", libc: "glibc", features: ["systemd"] }, tempDir(), unpack),
+      ],
+      { stdout: "pipe", stderr: "pipe" },
+    );
     expect(r.exitCode).not.toBe(0);
   }, 60_000); // copies ~400 MiB of executables: more than the default 5 s on a loaded machine
 });

@@ -1,5 +1,15 @@
 import { describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, linkSync, mkdirSync, readdirSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { resolveHandler } from "../../src/runner/handler-path.ts";
 import { runJob } from "../../src/runner/run-job.ts";
@@ -57,7 +67,6 @@ describe("handler directory and file checks [DC-JOBS-handler-dir]", () => {
     expect(pointingAtChecked()).toHaveLength(0);
   });
 
-
   test("a directory open to group or others is refused", () => {
     const dir = dirWithHandler();
     chmodSync(dir, 0o755);
@@ -70,33 +79,51 @@ describe("handler directory and file checks [DC-JOBS-handler-dir]", () => {
   test("a handler file open to group or others is refused", () => {
     const dir = dirWithHandler();
     chmodSync(join(dir, "ok.sh"), 0o750);
-    expect(resolveHandler("ok.sh", "default", lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("has permissions 750") });
+    expect(resolveHandler("ok.sh", "default", lookup(dir))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("has permissions 750"),
+    });
     chmodSync(join(dir, "ok.sh"), 0o702);
-    expect(resolveHandler("ok.sh", "default", lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("has permissions 702") });
+    expect(resolveHandler("ok.sh", "default", lookup(dir))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("has permissions 702"),
+    });
   });
 
   test("a handler that is not executable is refused", () => {
     const dir = dirWithHandler();
     chmodSync(join(dir, "ok.sh"), 0o600);
-    expect(resolveHandler("ok.sh", "default", lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("not executable") });
+    expect(resolveHandler("ok.sh", "default", lookup(dir))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("not executable"),
+    });
   });
 
   test.skipIf(!isRoot)("a handler owned by another user is refused", () => {
     const dir = dirWithHandler();
     chownSync(join(dir, "ok.sh"), 65534, 65534);
-    expect(resolveHandler("ok.sh", "default", lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("is owned by uid 65534") });
+    expect(resolveHandler("ok.sh", "default", lookup(dir))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("is owned by uid 65534"),
+    });
   });
 
   test.skipIf(!isRoot)("a directory owned by another user is refused", () => {
     const dir = dirWithHandler();
     chownSync(dir, 65534, 65534);
-    expect(resolveHandler("ok.sh", "default", lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("is owned by uid 65534") });
+    expect(resolveHandler("ok.sh", "default", lookup(dir))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("is owned by uid 65534"),
+    });
   });
 
   test("names cannot leave the directory", () => {
     const dir = dirWithHandler();
     for (const name of ["../ok.sh", "/bin/sh", "sub/ok.sh", "..", ".", ""]) {
-      expect(resolveHandler(name, "default", lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("must be a plain file name") });
+      expect(resolveHandler(name, "default", lookup(dir))).toMatchObject({
+        ok: false,
+        reason: expect.stringContaining("must be a plain file name"),
+      });
     }
   });
 
@@ -105,7 +132,10 @@ describe("handler directory and file checks [DC-JOBS-handler-dir]", () => {
     writeHandler(outside, "evil.sh", "#!/bin/sh\necho evil\n");
     const dir = dirWithHandler();
     symlinkSync(join(outside, "evil.sh"), join(dir, "link.sh"));
-    expect(resolveHandler("link.sh", "default", lookup(dir))).toEqual({ ok: false, reason: `Handler link.sh resolves outside ${dir}` });
+    expect(resolveHandler("link.sh", "default", lookup(dir))).toEqual({
+      ok: false,
+      reason: `Handler link.sh resolves outside ${dir}`,
+    });
   });
 
   test("a symlink to another handler inside the directory is allowed", () => {
@@ -121,21 +151,36 @@ describe("handler directory and file checks [DC-JOBS-handler-dir]", () => {
     const evil = writeHandler(outside, "evil.sh", "#!/bin/sh\necho evil\n");
     const dir = dirWithHandler();
     linkSync(evil, join(dir, "hard.sh"));
-    expect(resolveHandler("hard.sh", "default", lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("2 hard links") });
+    expect(resolveHandler("hard.sh", "default", lookup(dir))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("2 hard links"),
+    });
   });
 
   test("a missing directory, a file as directory, a directory as handler", () => {
     const dir = dirWithHandler();
     mkdirSync(join(dir, "sub"), { mode: 0o700 });
-    expect(resolveHandler("x", join(dir, "missing"), lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("does not exist") });
-    expect(resolveHandler("x", join(dir, "ok.sh"), lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("is not a directory") });
-    expect(resolveHandler("sub", "default", lookup(dir))).toMatchObject({ ok: false, reason: expect.stringContaining("is not a regular file") });
+    expect(resolveHandler("x", join(dir, "missing"), lookup(dir))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("does not exist"),
+    });
+    expect(resolveHandler("x", join(dir, "ok.sh"), lookup(dir))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("is not a directory"),
+    });
+    expect(resolveHandler("sub", "default", lookup(dir))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("is not a regular file"),
+    });
   });
 
   test("an explicit directory path is checked like the default one", () => {
     const dir = dirWithHandler();
     chmodSync(dir, 0o777);
-    expect(resolveHandler("ok.sh", dir, lookup(tempDir()))).toMatchObject({ ok: false, reason: expect.stringContaining("has permissions 777") });
+    expect(resolveHandler("ok.sh", dir, lookup(tempDir()))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("has permissions 777"),
+    });
   });
 
   test("a refusal fails the step with its reason and runs nothing", async () => {
@@ -149,7 +194,7 @@ describe("handler directory and file checks [DC-JOBS-handler-dir]", () => {
   });
 });
 
-describe("the Device Client's PATH additions for handlers without a path (AWS managed templates: \"path\": \"\")", () => {
+describe('the Device Client\'s PATH additions for handlers without a path (AWS managed templates: "path": "")', () => {
   test("~/.aws-iot-device-client/jobs, the working directory and its jobs are searched after PATH, in that order", async () => {
     const { deviceClientPathAdditions } = await import("../../src/runner/run-context.ts");
     expect(deviceClientPathAdditions("/home/u", "/srv")).toEqual([
@@ -187,7 +232,11 @@ describe("the Device Client's PATH additions for handlers without a path (AWS ma
     const doc = parsed({
       version: "1.0",
       includeStdOut: true,
-      steps: [{ action: { name: "w", type: "runHandler", input: { handler: "whoami.sh", args: [], path: "" }, runAsUser: "" } }],
+      steps: [
+        {
+          action: { name: "w", type: "runHandler", input: { handler: "whoami.sh", args: [], path: "" }, runAsUser: "" },
+        },
+      ],
     });
     const ctx = { ...testRunContext(tempDir()), deviceClientDirs: [join(home, ".aws-iot-device-client"), jobs] };
     const out = await runJob(doc, ctx);

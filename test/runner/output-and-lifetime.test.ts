@@ -18,7 +18,6 @@ function alive(pid: number): boolean {
   }
 }
 
-
 /** Group members once the kernel has delivered the kill (a SIGKILLed process dies asynchronously). */
 async function survivors(pgid: number): Promise<number[]> {
   for (let i = 0; i < 20 && groupMembers(pgid).length > 0; i++) await Bun.sleep(25);
@@ -34,7 +33,10 @@ describe("output capture", () => {
       "firehose.sh",
       `#!/bin/sh\n(yes 0123456789abcdef | head -c ${size}; printf 'END-OUT') &\n(yes fedcba | head -c ${size} >&2; printf 'END-ERR' >&2) &\nwait\n`,
     );
-    const out = await runJob(parsed({ version: "1.0", includeStdOut: true, steps: [handlerStep("f", "firehose.sh")] }), testRunContext(dir));
+    const out = await runJob(
+      parsed({ version: "1.0", includeStdOut: true, steps: [handlerStep("f", "firehose.sh")] }),
+      testRunContext(dir),
+    );
     const tailOf = (line: string, marker: string) => {
       const n = 1024 - marker.length;
       let s = "";
@@ -52,7 +54,14 @@ describe("output capture", () => {
     const bytes = new Uint8Array(3 * 1024 * 1024);
     for (let i = 0; i < bytes.length; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
     writeFileSync(data, bytes);
-    const out = await runJob(parsed({ version: "1.0", includeStdOut: true, steps: [commandStep("cat", `sh,-c,cat ${data}; cat ${data} >&2`)] }), testRunContext(dir));
+    const out = await runJob(
+      parsed({
+        version: "1.0",
+        includeStdOut: true,
+        steps: [commandStep("cat", `sh,-c,cat ${data}; cat ${data} >&2`)],
+      }),
+      testRunContext(dir),
+    );
     const expected = truncateTail(sanitizeText(new TextDecoder().decode(bytes)), 1024);
     expect(out.statusDetails.stdout).toBe(expected);
     expect(out.statusDetails.stderr).toBe(expected);
@@ -62,14 +71,20 @@ describe("output capture", () => {
 
   test("secrets printed by a handler are redacted in statusDetails", async () => {
     const url = "https://b.s3.amazonaws.com/f?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=deadbeefcafe";
-    const out = await runJob(parsed({ version: "1.0", includeStdOut: true, steps: [commandStep("leak", `echo,${url}`)] }), testRunContext(tempDir()));
+    const out = await runJob(
+      parsed({ version: "1.0", includeStdOut: true, steps: [commandStep("leak", `echo,${url}`)] }),
+      testRunContext(tempDir()),
+    );
     expect(out.statusDetails.stdout).not.toContain("deadbeefcafe");
     expect(out.statusDetails.stdout).not.toContain("AKIAEXAMPLE");
   });
 
   test("a grandchild holding the pipes open does not hold the step", async () => {
     const started = Date.now();
-    const out = await runJob(parsed({ version: "1.0", steps: [commandStep("bg", "sh,-c,sleep 30 & echo started")] }), testRunContext(tempDir()));
+    const out = await runJob(
+      parsed({ version: "1.0", steps: [commandStep("bg", "sh,-c,sleep 30 & echo started")] }),
+      testRunContext(tempDir()),
+    );
     expect(out.status).toBe("SUCCEEDED");
     expect(Date.now() - started).toBeLessThan(10_000);
   });
@@ -79,7 +94,10 @@ describe("output capture", () => {
     const fdsBefore = readdirSync("/proc/self/fd").length;
     const groups: number[] = [];
     const runs = Array.from({ length: 12 }, () =>
-      runJob(parsed({ version: "1.0", steps: [commandStep("bg", "sh,-c,sleep 30 & sleep 30 >&2 & echo started")] }), testRunContext(tempDir(), { onSpawn: (pid) => groups.push(pid) })),
+      runJob(
+        parsed({ version: "1.0", steps: [commandStep("bg", "sh,-c,sleep 30 & sleep 30 >&2 & echo started")] }),
+        testRunContext(tempDir(), { onSpawn: (pid) => groups.push(pid) }),
+      ),
     );
     try {
       for (const out of await Promise.all(runs)) expect(out.status).toBe("SUCCEEDED");
@@ -118,7 +136,10 @@ describe("timeouts and cancellation leave no process of the group alive", () => 
     const pidFile = join(dir, "pid");
     writeHandler(dir, "stubborn.sh", stubborn(pidFile));
     let pid = 0;
-    const out = await runJob(parsed({ version: "1.0", steps: [handlerStep("s", "stubborn.sh")] }), testRunContext(dir, { stepTimeoutSeconds: 1, graceMs: 300, onSpawn: (p) => (pid = p) }));
+    const out = await runJob(
+      parsed({ version: "1.0", steps: [handlerStep("s", "stubborn.sh")] }),
+      testRunContext(dir, { stepTimeoutSeconds: 1, graceMs: 300, onSpawn: (p) => (pid = p) }),
+    );
     expect(out.status).toBe("FAILED");
     expect(out.statusDetails.reason).toBe("Timed out after 1 s");
     expect(alive(pid)).toBe(false);
@@ -130,7 +151,10 @@ describe("timeouts and cancellation leave no process of the group alive", () => 
     writeHandler(dir, "stubborn.sh", stubborn(join(dir, "pid")));
     const abort = new AbortController();
     let pid = 0;
-    const running = runJob(parsed({ version: "1.0", steps: [handlerStep("s", "stubborn.sh")], finalStep: commandStep("never", "true") }), testRunContext(dir, { signal: abort.signal, graceMs: 300, onSpawn: (p) => (pid = p) }));
+    const running = runJob(
+      parsed({ version: "1.0", steps: [handlerStep("s", "stubborn.sh")], finalStep: commandStep("never", "true") }),
+      testRunContext(dir, { signal: abort.signal, graceMs: 300, onSpawn: (p) => (pid = p) }),
+    );
     while (!(await Bun.file(join(dir, "pid")).exists())) await Bun.sleep(20);
     await Bun.sleep(100);
     expect(groupMembers(pid).length).toBeGreaterThanOrEqual(3);
@@ -144,7 +168,10 @@ describe("timeouts and cancellation leave no process of the group alive", () => 
   });
 
   test("a step that ends in time is not affected by the timeout", async () => {
-    const out = await runJob(parsed({ version: "1.0", steps: [commandStep("quick", "sleep,0.2")] }), testRunContext(tempDir(), { stepTimeoutSeconds: 5 }));
+    const out = await runJob(
+      parsed({ version: "1.0", steps: [commandStep("quick", "sleep,0.2")] }),
+      testRunContext(tempDir(), { stepTimeoutSeconds: 5 }),
+    );
     expect(out.status).toBe("SUCCEEDED");
   });
 });

@@ -14,7 +14,10 @@ function referenceHandlers(): string {
 describe("runJob: the reference's TestJobEngine cases", () => {
   test("ExecuteStepsHappy: SUCCEEDED with stdout when includeStdOut", async () => {
     const dir = referenceHandlers();
-    const out = await runJob(parsed({ version: "1.0", includeStdOut: true, steps: [handlerStep("s", "successHandler")] }), testRunContext(dir));
+    const out = await runJob(
+      parsed({ version: "1.0", includeStdOut: true, steps: [handlerStep("s", "successHandler")] }),
+      testRunContext(dir),
+    );
     expect(out.status).toBe("SUCCEEDED");
     expect(out.statusDetails).toEqual({ reason: "Exited with status: 0", stdout: "This is test stdout\n" });
   });
@@ -22,16 +25,29 @@ describe("runJob: the reference's TestJobEngine cases", () => {
   test("ExecuteSucceedThenFail: the finalStep's failure fails the job, output of both kept", async () => {
     const dir = referenceHandlers();
     const out = await runJob(
-      parsed({ version: "1.0", includeStdOut: "true", steps: [handlerStep("s", "successHandler")], finalStep: handlerStep("f", "errorHandler") }),
+      parsed({
+        version: "1.0",
+        includeStdOut: "true",
+        steps: [handlerStep("s", "successHandler")],
+        finalStep: handlerStep("f", "errorHandler"),
+      }),
       testRunContext(dir),
     );
     expect(out.status).toBe("FAILED");
-    expect(out.statusDetails).toEqual({ reason: "Exited with status: 1", failedStep: "f", stdout: "This is test stdout\n", stderr: "This is test stderr\n" });
+    expect(out.statusDetails).toEqual({
+      reason: "Exited with status: 1",
+      failedStep: "f",
+      stdout: "This is test stdout\n",
+      stderr: "This is test stderr\n",
+    });
   });
 
   test("ExecuteStepsError: FAILED with stderr even without includeStdOut", async () => {
     const dir = referenceHandlers();
-    const out = await runJob(parsed({ version: "1.0", steps: [handlerStep("e", "errorHandler")] }), testRunContext(dir));
+    const out = await runJob(
+      parsed({ version: "1.0", steps: [handlerStep("e", "errorHandler")] }),
+      testRunContext(dir),
+    );
     expect(out.status).toBe("FAILED");
     expect(out.statusDetails).toEqual({ reason: "Exited with status: 1", stderr: "This is test stderr\n" });
   });
@@ -39,7 +55,10 @@ describe("runJob: the reference's TestJobEngine cases", () => {
   test("ExecuteRunCommandWithEmptyUser: runCommand as the agent's user", async () => {
     const dir = tempDir();
     const file = `${dir}/created`;
-    const out = await runJob(parsed({ version: "1.0", steps: [commandStep("touch", `touch,${file}`)] }), testRunContext(dir));
+    const out = await runJob(
+      parsed({ version: "1.0", steps: [commandStep("touch", `touch,${file}`)] }),
+      testRunContext(dir),
+    );
     expect(out.status).toBe("SUCCEEDED");
     expect(await Bun.file(file).exists()).toBe(true);
   });
@@ -47,7 +66,10 @@ describe("runJob: the reference's TestJobEngine cases", () => {
   test("ExecuteRunCommandWithInvalidUser: unlike the reference, an unknown user fails the step", async () => {
     const dir = tempDir();
     const file = `${dir}/created`;
-    const out = await runJob(parsed({ version: "1.0", steps: [commandStep("touch", `touch,${file}`, { runAsUser: "no-such-user-xyz" })] }), testRunContext(dir));
+    const out = await runJob(
+      parsed({ version: "1.0", steps: [commandStep("touch", `touch,${file}`, { runAsUser: "no-such-user-xyz" })] }),
+      testRunContext(dir),
+    );
     expect(out.status).toBe("FAILED");
     expect(out.statusDetails.reason).toBe('runAsUser "no-such-user-xyz": no such user');
     expect(await Bun.file(file).exists()).toBe(false);
@@ -58,8 +80,16 @@ describe("runJob: step semantics [DC-JOBS-steps]", () => {
   test("stops at the first failing step; finalStep is skipped", async () => {
     const dir = tempDir();
     const log = `${dir}/log`;
-    const step = (n: string, code: number, extra = {}) => commandStep(n, `sh,-c,echo ${n} >> ${log}; exit ${code}`, extra);
-    const out = await runJob(parsed({ version: "1.0", steps: [step("one", 0), step("two", 3), step("three", 0)], finalStep: step("final", 0) }), testRunContext(dir));
+    const step = (n: string, code: number, extra = {}) =>
+      commandStep(n, `sh,-c,echo ${n} >> ${log}; exit ${code}`, extra);
+    const out = await runJob(
+      parsed({
+        version: "1.0",
+        steps: [step("one", 0), step("two", 3), step("three", 0)],
+        finalStep: step("final", 0),
+      }),
+      testRunContext(dir),
+    );
     expect(out.status).toBe("FAILED");
     expect(out.statusDetails.reason).toBe("Exited with status: 3");
     expect(out.statusDetails.failedStep).toBe("two");
@@ -69,9 +99,14 @@ describe("runJob: step semantics [DC-JOBS-steps]", () => {
   test("ignoreStepFailure lets the job go on, and the final step runs", async () => {
     const dir = tempDir();
     const log = `${dir}/log`;
-    const step = (n: string, code: number, extra = {}) => commandStep(n, `sh,-c,echo ${n} >> ${log}; exit ${code}`, extra);
+    const step = (n: string, code: number, extra = {}) =>
+      commandStep(n, `sh,-c,echo ${n} >> ${log}; exit ${code}`, extra);
     const out = await runJob(
-      parsed({ version: "1.0", steps: [step("one", 4, { ignoreStepFailure: "true" }), step("two", 0)], finalStep: step("final", 0) }),
+      parsed({
+        version: "1.0",
+        steps: [step("one", 4, { ignoreStepFailure: "true" }), step("two", 0)],
+        finalStep: step("final", 0),
+      }),
       testRunContext(dir),
     );
     expect(out.status).toBe("SUCCEEDED");
@@ -80,19 +115,31 @@ describe("runJob: step semantics [DC-JOBS-steps]", () => {
 
   test("ignoreStepFailure also covers a refused handler", async () => {
     const dir = tempDir();
-    const out = await runJob(parsed({ version: "1.0", steps: [handlerStep("missing", "nope.sh", [], { ignoreStepFailure: true }), commandStep("ok", "true")] }), testRunContext(dir));
+    const out = await runJob(
+      parsed({
+        version: "1.0",
+        steps: [handlerStep("missing", "nope.sh", [], { ignoreStepFailure: true }), commandStep("ok", "true")],
+      }),
+      testRunContext(dir),
+    );
     expect(out.status).toBe("SUCCEEDED");
     expect(out.steps[0]!.reason).toBe(`Handler nope.sh not found in ${dir}`);
   });
 
   test("a child killed by a signal is a failure", async () => {
-    const out = await runJob(parsed({ version: "1.0", steps: [commandStep("die", "sh,-c,kill -9 $$")] }), testRunContext(tempDir()));
+    const out = await runJob(
+      parsed({ version: "1.0", steps: [commandStep("die", "sh,-c,kill -9 $$")] }),
+      testRunContext(tempDir()),
+    );
     expect(out.status).toBe("FAILED");
     expect(out.statusDetails.reason).toBe("Killed by signal: SIGKILL");
   });
 
   test("a command that does not exist fails with a reason", async () => {
-    const out = await runJob(parsed({ version: "1.0", steps: [commandStep("x", "no-such-command-xyz,arg")] }), testRunContext(tempDir()));
+    const out = await runJob(
+      parsed({ version: "1.0", steps: [commandStep("x", "no-such-command-xyz,arg")] }),
+      testRunContext(tempDir()),
+    );
     expect(out.status).toBe("FAILED");
     expect(out.statusDetails.reason).toBe('Could not start "no-such-command-xyz": ENOENT');
   });
@@ -101,7 +148,11 @@ describe("runJob: step semantics [DC-JOBS-steps]", () => {
     const dir = tempDir();
     writeHandler(dir, "show-args.sh", '#!/bin/sh\nfor a in "$@"; do printf "[%s]" "$a"; done\n');
     const out = await runJob(
-      parsed({ version: "1.0", includeStdOut: true, steps: [handlerStep("a", "show-args.sh", ["x y", "$(id)", ";rm -rf /"])] }),
+      parsed({
+        version: "1.0",
+        includeStdOut: true,
+        steps: [handlerStep("a", "show-args.sh", ["x y", "$(id)", ";rm -rf /"])],
+      }),
       testRunContext(dir),
     );
     expect(out.statusDetails.stdout).toBe("[][x y][$(id)][;rm -rf /]");
@@ -110,7 +161,10 @@ describe("runJob: step semantics [DC-JOBS-steps]", () => {
   test("old schema: args start at $1; stderr lines beyond allowStdErr fail the step", async () => {
     const dir = tempDir();
     writeHandler(dir, "warn.sh", '#!/bin/sh\nprintf "[%s]" "$@"\necho w1 >&2\necho w2 >&2\n');
-    const two = await runJob(parsed({ operation: "warn.sh", args: ["a"], path: "default", allowStdErr: 2, includeStdOut: true }), testRunContext(dir));
+    const two = await runJob(
+      parsed({ operation: "warn.sh", args: ["a"], path: "default", allowStdErr: 2, includeStdOut: true }),
+      testRunContext(dir),
+    );
     expect(two.status).toBe("SUCCEEDED");
     expect(two.statusDetails.stdout).toBe("[a]");
     const none = await runJob(parsed({ operation: "warn.sh", args: ["a"], path: "default" }), testRunContext(dir));
@@ -119,7 +173,10 @@ describe("runJob: step semantics [DC-JOBS-steps]", () => {
   });
 
   test("new schema: stderr alone does not fail a step", async () => {
-    const out = await runJob(parsed({ version: "1.0", steps: [commandStep("w", "sh,-c,echo warning >&2")] }), testRunContext(tempDir()));
+    const out = await runJob(
+      parsed({ version: "1.0", steps: [commandStep("w", "sh,-c,echo warning >&2")] }),
+      testRunContext(tempDir()),
+    );
     expect(out.status).toBe("SUCCEEDED");
     expect(out.statusDetails.stderr).toBe("warning\n");
   });
@@ -127,7 +184,12 @@ describe("runJob: step semantics [DC-JOBS-steps]", () => {
   test("a handler without path is taken from the handler directory, else from PATH", async () => {
     const dir = tempDir();
     writeHandler(dir, "mine.sh", "#!/bin/sh\necho mine\n");
-    const doc = (handler: string) => parsed({ version: "1.0", includeStdOut: true, steps: [{ action: { name: "a", type: "runHandler", input: { handler, args: ["hi"] } } }] });
+    const doc = (handler: string) =>
+      parsed({
+        version: "1.0",
+        includeStdOut: true,
+        steps: [{ action: { name: "a", type: "runHandler", input: { handler, args: ["hi"] } } }],
+      });
     expect((await runJob(doc("mine.sh"), testRunContext(dir))).statusDetails.stdout).toBe("mine\n");
     // The public echo.json: `echo "" "Hello IoT World!"`, a leading space as with the reference.
     expect((await runJob(doc("echo"), testRunContext(dir))).statusDetails.stdout).toBe(" hi\n");
@@ -135,10 +197,22 @@ describe("runJob: step semantics [DC-JOBS-steps]", () => {
 
   test("children start with a clean signal mask, only fds 0-2, their own process group", async () => {
     const out = await runJob(
-      parsed({ version: "1.0", includeStdOut: true, steps: [commandStep("probe", "sh,-c,grep SigBlk /proc/$$/status; ls /proc/$$/fd | tr '\\n' ' '; echo; ps -o pgid= -p $$; echo $$")] }),
+      parsed({
+        version: "1.0",
+        includeStdOut: true,
+        steps: [
+          commandStep(
+            "probe",
+            "sh,-c,grep SigBlk /proc/$$/status; ls /proc/$$/fd | tr '\\n' ' '; echo; ps -o pgid= -p $$; echo $$",
+          ),
+        ],
+      }),
       testRunContext(tempDir()),
     );
-    const [mask, fds, pgid, pid] = out.statusDetails.stdout!.trim().split("\n").map((s) => s.trim());
+    const [mask, fds, pgid, pid] = out.statusDetails
+      .stdout!.trim()
+      .split("\n")
+      .map((s) => s.trim());
     expect(mask).toBe("SigBlk:\t0000000000000000");
     expect(fds!.split(" ").sort()).toEqual(["0", "1", "2"]);
     expect(pgid).toBe(pid);

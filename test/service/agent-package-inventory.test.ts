@@ -15,9 +15,15 @@ import { projectHandlerDir, tempDir } from "../helpers/temp.ts";
 
 describe("inventory file (pure)", () => {
   test("both shapes; removed packages become null", () => {
-    const r = parseInventory(JSON.stringify({ tool: "2.1", agent: { version: "1.0.0", attributes: { channel: "beta" } } }));
+    const r = parseInventory(
+      JSON.stringify({ tool: "2.1", agent: { version: "1.0.0", attributes: { channel: "beta" } } }),
+    );
     if (!r.ok) throw new Error(r.reason);
-    expect(reportedState(r.inventory, ["old", "tool"])).toEqual({ old: null, tool: { version: "2.1" }, agent: { version: "1.0.0", attributes: { channel: "beta" } } });
+    expect(reportedState(r.inventory, ["old", "tool"])).toEqual({
+      old: null,
+      tool: { version: "2.1" },
+      agent: { version: "1.0.0", attributes: { channel: "beta" } },
+    });
   });
 
   test("clear reasons for bad files", () => {
@@ -47,7 +53,15 @@ describe("agent ⇄ local service", () => {
 
   const shadow = async (thing: string) => {
     try {
-      return JSON.parse(new TextDecoder().decode((await dataClient(service.httpUrl).send(new GetThingShadowCommand({ thingName: thing, shadowName: "$package" }))).payload)).state.reported;
+      return JSON.parse(
+        new TextDecoder().decode(
+          (
+            await dataClient(service.httpUrl).send(
+              new GetThingShadowCommand({ thingName: thing, shadowName: "$package" }),
+            )
+          ).payload,
+        ),
+      ).state.reported;
     } catch {
       return undefined;
     }
@@ -65,16 +79,42 @@ describe("agent ⇄ local service", () => {
     await iot.send(new CreateThingCommand({ thingName: "inv-1" }));
     const file = join(tempDir(), "inventory.json");
     writeFileSync(file, JSON.stringify({ tool: "2.1", old: "0.9" }));
-    const agent = AgentProcess.start({ brokerUrl: service.mqttUrl, thingName: "inv-1", handlerDirectory: projectHandlerDir(), extraArgs: ["--package-inventory-file", file] });
+    const agent = AgentProcess.start({
+      brokerUrl: service.mqttUrl,
+      thingName: "inv-1",
+      handlerDirectory: projectHandlerDir(),
+      extraArgs: ["--package-inventory-file", file],
+    });
     agents.push(agent);
-    await until("the first report", async () => JSON.stringify(await shadow("inv-1")) === JSON.stringify({ tool: { version: "2.1" }, old: { version: "0.9" } })).catch((e) => {
+    await until(
+      "the first report",
+      async () =>
+        JSON.stringify(await shadow("inv-1")) === JSON.stringify({ tool: { version: "2.1" }, old: { version: "0.9" } }),
+    ).catch((e) => {
       throw new Error(`${e.message}\n${agent.lines.join("\n")}`);
     });
 
     const step = `sh,-c,printf '{"tool":"3.0"}' > ${file}`;
-    await iot.send(new CreateJobCommand({ jobId: "inv-job", targets: [thingArn("inv-1")], document: JSON.stringify({ version: "1.0", steps: [{ action: { name: "upgrade", type: "runCommand", input: { command: step } } }] }) }));
-    await until("SUCCEEDED", async () => (await iot.send(new DescribeJobExecutionCommand({ jobId: "inv-job", thingName: "inv-1" }))).execution?.status === "SUCCEEDED");
-    await until("the second report", async () => JSON.stringify(await shadow("inv-1")) === JSON.stringify({ tool: { version: "3.0" } }));
+    await iot.send(
+      new CreateJobCommand({
+        jobId: "inv-job",
+        targets: [thingArn("inv-1")],
+        document: JSON.stringify({
+          version: "1.0",
+          steps: [{ action: { name: "upgrade", type: "runCommand", input: { command: step } } }],
+        }),
+      }),
+    );
+    await until(
+      "SUCCEEDED",
+      async () =>
+        (await iot.send(new DescribeJobExecutionCommand({ jobId: "inv-job", thingName: "inv-1" }))).execution
+          ?.status === "SUCCEEDED",
+    );
+    await until(
+      "the second report",
+      async () => JSON.stringify(await shadow("inv-1")) === JSON.stringify({ tool: { version: "3.0" } }),
+    );
   });
 
   test("a broken inventory file is logged and changes nothing; jobs still run", async () => {
@@ -82,11 +122,30 @@ describe("agent ⇄ local service", () => {
     await iot.send(new CreateThingCommand({ thingName: "inv-2" }));
     const file = join(tempDir(), "inventory.json");
     writeFileSync(file, "{broken");
-    const agent = AgentProcess.start({ brokerUrl: service.mqttUrl, thingName: "inv-2", handlerDirectory: projectHandlerDir(), extraArgs: ["--package-inventory-file", file] });
+    const agent = AgentProcess.start({
+      brokerUrl: service.mqttUrl,
+      thingName: "inv-2",
+      handlerDirectory: projectHandlerDir(),
+      extraArgs: ["--package-inventory-file", file],
+    });
     agents.push(agent);
     await agent.waitForLog("The package inventory is invalid");
-    await iot.send(new CreateJobCommand({ jobId: "inv-job-2", targets: [thingArn("inv-2")], document: JSON.stringify({ version: "1.0", steps: [{ action: { name: "ok", type: "runCommand", input: { command: "true" } } }] }) }));
-    await until("SUCCEEDED", async () => (await iot.send(new DescribeJobExecutionCommand({ jobId: "inv-job-2", thingName: "inv-2" }))).execution?.status === "SUCCEEDED");
+    await iot.send(
+      new CreateJobCommand({
+        jobId: "inv-job-2",
+        targets: [thingArn("inv-2")],
+        document: JSON.stringify({
+          version: "1.0",
+          steps: [{ action: { name: "ok", type: "runCommand", input: { command: "true" } } }],
+        }),
+      }),
+    );
+    await until(
+      "SUCCEEDED",
+      async () =>
+        (await iot.send(new DescribeJobExecutionCommand({ jobId: "inv-job-2", thingName: "inv-2" }))).execution
+          ?.status === "SUCCEEDED",
+    );
     expect(await shadow("inv-2")).toBeUndefined();
   });
 });

@@ -25,9 +25,12 @@ afterAll(async () => {
   await service.stop();
 });
 
-const doc = (name = "x") => JSON.stringify({ version: "1.0", steps: [{ action: { name, type: "runCommand", input: { command: "true" } } }] });
+const doc = (name = "x") =>
+  JSON.stringify({ version: "1.0", steps: [{ action: { name, type: "runCommand", input: { command: "true" } } }] });
 
-async function thingWithDevice(subscribe = ["{thing}/jobs/notify", "{thing}/jobs/notify-next"].map((s) => `$aws/things/${s}`)): Promise<Device> {
+async function thingWithDevice(
+  subscribe = ["{thing}/jobs/notify", "{thing}/jobs/notify-next"].map((s) => `$aws/things/${s}`),
+): Promise<Device> {
   const thing = `dev-${++n}`;
   await iot.send(new CreateThingCommand({ thingName: thing }));
   const d = await Device.connect(service.mqttUrl, thing, subscribe);
@@ -44,7 +47,9 @@ describe("control-plane cancels seen by the device", () => {
     const d = await thingWithDevice([]);
     await createJob("fc-1", [d.thing]);
     await d.request("jobs/start-next", {});
-    await expect(iot.send(new CancelJobExecutionCommand({ jobId: "fc-1", thingName: d.thing }))).rejects.toMatchObject({ name: "InvalidStateTransitionException" });
+    await expect(iot.send(new CancelJobExecutionCommand({ jobId: "fc-1", thingName: d.thing }))).rejects.toMatchObject({
+      name: "InvalidStateTransitionException",
+    });
     await iot.send(new CancelJobExecutionCommand({ jobId: "fc-1", thingName: d.thing, force: true }));
     const r = await d.request("jobs/fc-1/update", { status: "SUCCEEDED" });
     expect(r.payload).toMatchObject({ code: "InvalidStateTransition", executionState: { status: "CANCELED" } });
@@ -73,7 +78,14 @@ describe("timers (a ManualClock: time moves only when the test advances it; the 
 
   test("the job's in-progress timeout applies from IN_PROGRESS", async () => {
     const d = await timedDevice("tm-ip");
-    await timedIot.send(new CreateJobCommand({ jobId: "ip-1", targets: [thingArn(d.thing)], document: doc("ip-1"), timeoutConfig: { inProgressTimeoutInMinutes: 1 } }));
+    await timedIot.send(
+      new CreateJobCommand({
+        jobId: "ip-1",
+        targets: [thingArn(d.thing)],
+        document: doc("ip-1"),
+        timeoutConfig: { inProgressTimeoutInMinutes: 1 },
+      }),
+    );
     minutes(5);
     expect((await d.request("jobs/ip-1/get", {})).payload.execution.status).toBe("QUEUED");
     await d.request("jobs/start-next", {});
@@ -86,7 +98,9 @@ describe("timers (a ManualClock: time moves only when the test advances it; the 
 
   test("a step timeout of 10,080 minutes (the maximum) fires after exactly that long", async () => {
     const d = await timedDevice("tm-long");
-    await timedIot.send(new CreateJobCommand({ jobId: "long-1", targets: [thingArn(d.thing)], document: doc("long-1") }));
+    await timedIot.send(
+      new CreateJobCommand({ jobId: "long-1", targets: [thingArn(d.thing)], document: doc("long-1") }),
+    );
     await d.request("jobs/start-next", { stepTimeoutInMinutes: 10080 });
     minutes(10079);
     expect((await d.request("jobs/long-1/get", {})).payload.execution.status).toBe("IN_PROGRESS");
@@ -97,7 +111,9 @@ describe("timers (a ManualClock: time moves only when the test advances it; the 
 
 describe("the topic policy of the embedded broker", () => {
   test("a client id that is not a registered thing is refused at CONNECT (not authorized)", async () => {
-    await expect(mqtt.connectAsync(service.mqttUrl, { clientId: "nobody-registered-me", reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/i);
+    await expect(
+      mqtt.connectAsync(service.mqttUrl, { clientId: "nobody-registered-me", reconnectPeriod: 0 }),
+    ).rejects.toThrow(/Not authorized/i);
     const d = await thingWithDevice([]);
     expect(d.client.connected).toBe(true);
   });
@@ -124,7 +140,9 @@ describe("the topic policy of the embedded broker", () => {
     const a = await thingWithDevice([]);
     const b = await thingWithDevice([]);
     // mqtt.js turns a 0x80 grant into an error.
-    await expect(a.client.subscribeAsync(`$aws/things/${b.thing}/jobs/notify-next`, { qos: 1 })).rejects.toThrow(/Subscribe error/);
+    await expect(a.client.subscribeAsync(`$aws/things/${b.thing}/jobs/notify-next`, { qos: 1 })).rejects.toThrow(
+      /Subscribe error/,
+    );
     await expect(a.client.subscribeAsync("$aws/things/+/jobs/notify", { qos: 1 })).rejects.toThrow(/Subscribe error/);
     expect((await a.client.subscribeAsync(`$aws/things/${a.thing}/jobs/notify`, { qos: 1 }))[0]!.qos).toBe(1);
   });

@@ -344,6 +344,9 @@ describe("a full disk (issue 11)", () => {
         const dir = join(mnt, "data");
         let svc = await start(dir);
         await call(svc.http, "POST", "/things/dev-1", {});
+        await call(svc.http, "POST", "/things/dev-shadow", {});
+        const sd = await Device.connect(svc.mqtt, "dev-shadow", ["$aws/things/{thing}/shadow/update/+"]);
+        devices.push(sd);
         await call(svc.http, "PUT", "/jobs/job-pre", { targets: [`${ARN}:thing/dev-1`], document: "{}" });
         const d = await Device.connect(svc.mqtt, "dev-1", []);
         devices.push(d);
@@ -375,6 +378,11 @@ describe("a full disk (issue 11)", () => {
 
         const succeeded = await d.request("jobs/job-pre/update", { status: "SUCCEEDED" });
         expect(succeeded.payload.code).toBe("InternalError");
+        // A shadow update over MQTT that the store refuses is answered too (it used to get nothing).
+        const shadow = await sd.request("shadow/update", { state: { reported: { pad: "p".repeat(4000) } } });
+        expect(shadow.topic).toEndWith("/shadow/update/rejected");
+        expect(shadow.payload.code).toBe(500);
+        await sd.close();
         expect((await call(svc.http, "GET", "/things/dev-1/jobs/job-pre")).body.execution.status).toBe("IN_PROGRESS");
         expect((await call(svc.http, "GET", "/jobs/job-pre")).body.job.status).toBe("IN_PROGRESS");
 

@@ -24,14 +24,29 @@ const env = { HOME: "/home/pi" };
 
 describe("command line [DC-CONFIG-flags]", () => {
   test("the Device Client's flags, plus --state-dir", () => {
-    const a = args(["--endpoint", "x.iot.eu-west-1.amazonaws.com", "--thing-name", "pi", "--enable-jobs", "true", "--jobs-handler-dir", "/h", "--state-dir", "/s", "--enable-sdk-logging"]);
+    const a = args([
+      "--endpoint",
+      "x.iot.eu-west-1.amazonaws.com",
+      "--thing-name",
+      "pi",
+      "--enable-jobs",
+      "true",
+      "--jobs-handler-dir",
+      "/h",
+      "--state-dir",
+      "/s",
+      "--enable-sdk-logging",
+    ]);
     expect(a.command).toBe("run");
     expect(a.values["--endpoint"]).toBe("x.iot.eu-west-1.amazonaws.com");
     expect(a.switches.has("--enable-sdk-logging")).toBe(true);
   });
   test("an unknown flag, a repeated flag, a missing value are errors", () => {
     expect(parseArgs(["--bogus"])).toEqual({ ok: false, message: "unknown flag --bogus; see --help" });
-    expect(parseArgs(["--cert", "a", "--cert", "b"])).toEqual({ ok: false, message: "--cert was given more than once" });
+    expect(parseArgs(["--cert", "a", "--cert", "b"])).toEqual({
+      ok: false,
+      message: "--cert was given more than once",
+    });
     expect(parseArgs(["--cert"])).toEqual({ ok: false, message: "--cert needs a value" });
     expect(parseArgs(["--cert", "--key", "k"])).toEqual({ ok: false, message: "--cert needs a value" });
     expect(parseArgs(["stray"])).toEqual({ ok: false, message: 'unexpected argument "stray"; see --help' });
@@ -48,7 +63,16 @@ describe("config file and precedence [DC-CONFIG-precedence]", () => {
   test("defaults when there is no file", () => {
     const r = loadConfig(args([]), { HOME: tempDir() });
     if (!r.ok) throw new Error(r.message);
-    expect(r.config.jobs).toEqual({ enabled: true, handlerDirectory: expect.stringMatching(/\.aws-iot-device-client\/jobs\/$/), stepTimeoutSeconds: 3600, maxReruns: 3, updateRetrySeconds: 10, progressIntervalSeconds: 30, packageInventoryFile: undefined, signing: { trustedCertificates: undefined, required: false } });
+    expect(r.config.jobs).toEqual({
+      enabled: true,
+      handlerDirectory: expect.stringMatching(/\.aws-iot-device-client\/jobs\/$/),
+      stepTimeoutSeconds: 3600,
+      maxReruns: 3,
+      updateRetrySeconds: 10,
+      progressIntervalSeconds: 30,
+      packageInventoryFile: undefined,
+      signing: { trustedCertificates: undefined, required: false },
+    });
     expect(r.config.logging.level).toBe("INFO");
   });
 
@@ -58,7 +82,9 @@ describe("config file and precedence [DC-CONFIG-precedence]", () => {
     const fromFile = loadConfig(args(["--config-file", file]), { HOME: home });
     if (!fromFile.ok) throw new Error(fromFile.message);
     expect(fromFile.config.jobs.packageInventoryFile).toBe(`${home}/inventory.json`);
-    const fromFlag = loadConfig(args(["--config-file", file, "--package-inventory-file", "/etc/pkgs.json"]), { HOME: home });
+    const fromFlag = loadConfig(args(["--config-file", file, "--package-inventory-file", "/etc/pkgs.json"]), {
+      HOME: home,
+    });
     if (!fromFlag.ok) throw new Error(fromFlag.message);
     expect(fromFlag.config.jobs.packageInventoryFile).toBe("/etc/pkgs.json");
   });
@@ -90,8 +116,26 @@ describe("config file and precedence [DC-CONFIG-precedence]", () => {
   });
 
   test("the command line wins over the file", () => {
-    const file = configFile({ "thing-name": "from-file", jobs: { enabled: true, "handler-directory": "/from/file" }, logging: { level: "ERROR" } });
-    const r = loadConfig(args(["--config-file", file, "--thing-name", "from-cli", "--jobs-handler-dir", "/from/cli", "--enable-jobs", "false", "--log-level", "WARN"]), env);
+    const file = configFile({
+      "thing-name": "from-file",
+      jobs: { enabled: true, "handler-directory": "/from/file" },
+      logging: { level: "ERROR" },
+    });
+    const r = loadConfig(
+      args([
+        "--config-file",
+        file,
+        "--thing-name",
+        "from-cli",
+        "--jobs-handler-dir",
+        "/from/cli",
+        "--enable-jobs",
+        "false",
+        "--log-level",
+        "WARN",
+      ]),
+      env,
+    );
     if (!r.ok) throw new Error(r.message);
     expect(r.config.thingName).toBe("from-cli");
     expect(r.config.jobs.handlerDirectory).toBe("/from/cli");
@@ -105,11 +149,20 @@ describe("config file and precedence [DC-CONFIG-precedence]", () => {
   });
 
   test("fatal problems name the file and the fix", () => {
-    expect(loadConfig(args(["--config-file", "/nonexistent/x.conf"]), env)).toEqual({ ok: false, message: "Config file /nonexistent/x.conf given with --config-file does not exist" });
+    expect(loadConfig(args(["--config-file", "/nonexistent/x.conf"]), env)).toEqual({
+      ok: false,
+      message: "Config file /nonexistent/x.conf given with --config-file does not exist",
+    });
     const big = configFile({ pad: "x".repeat(5001) });
-    expect(loadConfig(args(["--config-file", big]), env)).toMatchObject({ ok: false, message: expect.stringMatching(/is 50\d\d bytes; the limit is 5000 bytes$/) });
+    expect(loadConfig(args(["--config-file", big]), env)).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/is 50\d\d bytes; the limit is 5000 bytes$/),
+    });
     const bad = configFile("{ not json");
-    expect(loadConfig(args(["--config-file", bad]), env)).toMatchObject({ ok: false, message: expect.stringContaining(`Config file ${bad} is not valid JSON`) });
+    expect(loadConfig(args(["--config-file", bad]), env)).toMatchObject({
+      ok: false,
+      message: expect.stringContaining(`Config file ${bad} is not valid JSON`),
+    });
     const wrong = configFile({ jobs: { enabled: "yes" }, logging: { level: "LOUD" } });
     expect(loadConfig(args(["--config-file", wrong]), env)).toEqual({
       ok: false,
@@ -120,7 +173,9 @@ describe("config file and precedence [DC-CONFIG-precedence]", () => {
   test("a config file writable by others is a warning, not fatal", () => {
     const file = configFile({ "thing-name": "t" }, 0o666);
     const r = loadConfig(args(["--config-file", file]), env);
-    expect(r.ok && r.warnings).toEqual([`Config file ${file} is writable by group or others (666); run: chmod 640 ${file}`]);
+    expect(r.ok && r.warnings).toEqual([
+      `Config file ${file} is writable by group or others (666); run: chmod 640 ${file}`,
+    ]);
   });
 
   test("paths expand ~ and $VARS", () => {
@@ -137,17 +192,47 @@ describe("connection settings [DC-CONFIG-required]", () => {
     thingName: "pi-1",
     stateDir: "/tmp/s",
     logging: { level: "INFO", type: "stdout", file: "/tmp/l" },
-    jobs: { enabled: true, handlerDirectory: "/h", stepTimeoutSeconds: 3600, maxReruns: 3, updateRetrySeconds: 10, progressIntervalSeconds: 30, packageInventoryFile: undefined, signing: { trustedCertificates: undefined, required: false } },
+    jobs: {
+      enabled: true,
+      handlerDirectory: "/h",
+      stepTimeoutSeconds: 3600,
+      maxReruns: 3,
+      updateRetrySeconds: 10,
+      progressIntervalSeconds: 30,
+      packageInventoryFile: undefined,
+      signing: { trustedCertificates: undefined, required: false },
+    },
     source: undefined,
     ...over,
   });
   const euid = process.geteuid!();
 
   test("endpoints: URL forms and a bare AWS host", () => {
-    expect(parseEndpoint("mqtt://localhost:1884")).toEqual({ protocol: "mqtt", host: "localhost", port: 1884, alpn: undefined, mutualTlsRequired: false });
-    expect(parseEndpoint("mqtts://broker.local")).toEqual({ protocol: "mqtts", host: "broker.local", port: 8883, alpn: undefined, mutualTlsRequired: false });
-    expect(parseEndpoint("abc-ats.iot.us-east-1.amazonaws.com")).toEqual({ protocol: "mqtts", host: "abc-ats.iot.us-east-1.amazonaws.com", port: 8883, alpn: undefined, mutualTlsRequired: true });
-    expect(parseEndpoint("abc-ats.iot.us-east-1.amazonaws.com:443")).toMatchObject({ port: 443, alpn: "x-amzn-mqtt-ca" });
+    expect(parseEndpoint("mqtt://localhost:1884")).toEqual({
+      protocol: "mqtt",
+      host: "localhost",
+      port: 1884,
+      alpn: undefined,
+      mutualTlsRequired: false,
+    });
+    expect(parseEndpoint("mqtts://broker.local")).toEqual({
+      protocol: "mqtts",
+      host: "broker.local",
+      port: 8883,
+      alpn: undefined,
+      mutualTlsRequired: false,
+    });
+    expect(parseEndpoint("abc-ats.iot.us-east-1.amazonaws.com")).toEqual({
+      protocol: "mqtts",
+      host: "abc-ats.iot.us-east-1.amazonaws.com",
+      port: 8883,
+      alpn: undefined,
+      mutualTlsRequired: true,
+    });
+    expect(parseEndpoint("abc-ats.iot.us-east-1.amazonaws.com:443")).toMatchObject({
+      port: 443,
+      alpn: "x-amzn-mqtt-ca",
+    });
     expect(parseEndpoint("http://x")).toBeUndefined();
     expect(parseEndpoint("mqtt://x:99999")).toBeUndefined();
   });
@@ -157,10 +242,22 @@ describe("connection settings [DC-CONFIG-required]", () => {
   });
 
   test("required fields, in the Device Client's words", () => {
-    expect(connectionSettings(base({ endpoint: undefined }), euid)).toMatchObject({ ok: false, message: expect.stringMatching(/^Endpoint is missing/) });
-    expect(connectionSettings(base({ thingName: undefined }), euid)).toMatchObject({ ok: false, message: expect.stringMatching(/^Thing name is missing/) });
-    expect(connectionSettings(base({ endpoint: "x.amazonaws.com" }), euid)).toMatchObject({ ok: false, message: expect.stringMatching(/^Certificate is missing/) });
-    expect(connectionSettings(base({ thingName: "bad name" }), euid)).toMatchObject({ ok: false, message: expect.stringContaining("is not valid") });
+    expect(connectionSettings(base({ endpoint: undefined }), euid)).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/^Endpoint is missing/),
+    });
+    expect(connectionSettings(base({ thingName: undefined }), euid)).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/^Thing name is missing/),
+    });
+    expect(connectionSettings(base({ endpoint: "x.amazonaws.com" }), euid)).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/^Certificate is missing/),
+    });
+    expect(connectionSettings(base({ thingName: "bad name" }), euid)).toMatchObject({
+      ok: false,
+      message: expect.stringContaining("is not valid"),
+    });
   });
 
   test("credential files must be no more open than the Device Client's modes (a 400 key is fine)", () => {
@@ -177,8 +274,16 @@ describe("connection settings [DC-CONFIG-required]", () => {
     };
     expect(tls(0o400, 0o644)).toMatchObject({ ok: true });
     expect(tls(0o600, 0o444)).toMatchObject({ ok: true });
-    expect(tls(0o640, 0o644)).toEqual({ ok: false, message: `Private key ${key} has permissions 640, which are too open; run: chmod 600 ${key}` });
-    expect(tls(0o600, 0o664)).toEqual({ ok: false, message: `Certificate ${cert} has permissions 664, which are too open; run: chmod 644 ${cert}` });
-    expect(connectionSettings(base({ endpoint: "x.amazonaws.com", key: join(dir, "missing"), cert }), euid)).toMatchObject({ ok: false, message: expect.stringContaining("does not exist") });
+    expect(tls(0o640, 0o644)).toEqual({
+      ok: false,
+      message: `Private key ${key} has permissions 640, which are too open; run: chmod 600 ${key}`,
+    });
+    expect(tls(0o600, 0o664)).toEqual({
+      ok: false,
+      message: `Certificate ${cert} has permissions 664, which are too open; run: chmod 644 ${cert}`,
+    });
+    expect(
+      connectionSettings(base({ endpoint: "x.amazonaws.com", key: join(dir, "missing"), cert }), euid),
+    ).toMatchObject({ ok: false, message: expect.stringContaining("does not exist") });
   });
 });

@@ -68,11 +68,18 @@ describe("every Device Client flag", () => {
     expect(parseArgs(["--tunneling-region"])).toEqual({ ok: false, message: "--tunneling-region needs a value" });
     expect(parseArgs(["--tunneling-region", "--thing-name", "x"])).toMatchObject({ ok: false });
     expect(parseArgs(["--enable-tunneling", "true", "--enable-tunneling", "true"])).toMatchObject({ ok: false });
-    expect(parseArgs(["--no-such-flag"])).toMatchObject({ ok: false, message: "unknown flag --no-such-flag; see --help" });
+    expect(parseArgs(["--no-such-flag"])).toMatchObject({
+      ok: false,
+      message: "unknown flag --no-such-flag; see --help",
+    });
   });
 
   test("features switched off produce no warning; each one switched on produces exactly one", () => {
-    const quiet = parseArgs([...argvOf(DEVICE_CLIENT_FLAGS.filter(([f]) => f !== "--config-file")), "--state-dir", "/s"]);
+    const quiet = parseArgs([
+      ...argvOf(DEVICE_CLIENT_FLAGS.filter(([f]) => f !== "--config-file")),
+      "--state-dir",
+      "/s",
+    ]);
     if (!quiet.ok) throw new Error(quiet.message);
     const q = loadConfig(quiet.args, { HOME: tempDir() });
     expect(q.ok && q.warnings).toEqual([]);
@@ -82,7 +89,9 @@ describe("every Device Client flag", () => {
     const loaded = loadConfig(on.args, { HOME: tempDir() });
     if (!loaded.ok) throw new Error(loaded.message);
     expect(loaded.warnings).toHaveLength(2);
-    expect(loaded.warnings[0]).toStartWith("Secure tunneling is not provided by iot-jobs-agent (enabled by --enable-tunneling true)");
+    expect(loaded.warnings[0]).toStartWith(
+      "Secure tunneling is not provided by iot-jobs-agent (enabled by --enable-tunneling true)",
+    );
     expect(loaded.warnings.join("\n")).toContain("Device Defender is not provided");
   });
 
@@ -126,9 +135,27 @@ describe("every Device Client flag", () => {
   test("the agent process: Device Client flags accepted, the warning logged once, the job still runs", () => {
     const dir = tempDir();
     const doc = join(dir, "job.json");
-    writeFileSync(doc, JSON.stringify({ version: "1.0", steps: [{ action: { name: "a", type: "runCommand", input: { command: "true" } } }] }));
+    writeFileSync(
+      doc,
+      JSON.stringify({
+        version: "1.0",
+        steps: [{ action: { name: "a", type: "runCommand", input: { command: "true" } } }],
+      }),
+    );
     const r = Bun.spawnSync(
-      [process.execPath, join(REPO_ROOT, "src/main.ts"), "exec", doc, "--enable-tunneling", "true", "--tunneling-region", "eu-west-1", "--enable-sdk-logging", "--state-dir", join(dir, "s")],
+      [
+        process.execPath,
+        join(REPO_ROOT, "src/main.ts"),
+        "exec",
+        doc,
+        "--enable-tunneling",
+        "true",
+        "--tunneling-region",
+        "eu-west-1",
+        "--enable-sdk-logging",
+        "--state-dir",
+        join(dir, "s"),
+      ],
       { cwd: dir, stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: dir } },
     );
     expect(r.exitCode).toBe(0);

@@ -46,7 +46,11 @@ describe("step output into the log", () => {
     const s = sink();
     const lines: string[] = [];
     const log = new OutputLog(s.inner, { line: (l) => lines.push(l) });
-    log.push(enc.encode("before\n-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----\nafter\n"));
+    log.push(
+      enc.encode(
+        "before\n-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----\nafter\n",
+      ),
+    );
     log.end();
     expect(lines).toEqual(["before", "-----BEGIN PRIVATE KEY----- [REDACTED: block not logged]", "after"]);
   });
@@ -69,14 +73,53 @@ describe("step output into the log", () => {
 test("the agent's log gets a failing step's stderr (WARN) and, at DEBUG, its stdout", () => {
   const dir = tempDir();
   const doc = join(dir, "job.json");
-  writeFileSync(doc, JSON.stringify({ version: "1.0", steps: [{ action: { name: "dl", type: "runCommand", input: { command: "sh,-c,echo fetching; echo 'curl: (6) Could not resolve host: example.invalid' >&2; exit 4" } } }] }));
+  writeFileSync(
+    doc,
+    JSON.stringify({
+      version: "1.0",
+      steps: [
+        {
+          action: {
+            name: "dl",
+            type: "runCommand",
+            input: {
+              command: "sh,-c,echo fetching; echo 'curl: (6) Could not resolve host: example.invalid' >&2; exit 4",
+            },
+          },
+        },
+      ],
+    }),
+  );
   const run = (level: string) =>
-    Bun.spawnSync([process.execPath, join(REPO_ROOT, "src/main.ts"), "exec", doc, "--log-level", level, "--state-dir", join(dir, "s")], { cwd: dir, stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: dir } });
+    Bun.spawnSync(
+      [
+        process.execPath,
+        join(REPO_ROOT, "src/main.ts"),
+        "exec",
+        doc,
+        "--log-level",
+        level,
+        "--state-dir",
+        join(dir, "s"),
+      ],
+      { cwd: dir, stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: dir } },
+    );
   const info = run("INFO");
-  const infoLog = info.stderr.toString().split("\n").filter(Boolean).map((l) => JSON.parse(l));
-  expect(infoLog.find((l) => l.stream === "stderr")).toMatchObject({ level: "WARN", line: "curl: (6) Could not resolve host: example.invalid" });
+  const infoLog = info.stderr
+    .toString()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+  expect(infoLog.find((l) => l.stream === "stderr")).toMatchObject({
+    level: "WARN",
+    line: "curl: (6) Could not resolve host: example.invalid",
+  });
   expect(infoLog.find((l) => l.stream === "stdout")).toBeUndefined();
   const debug = run("DEBUG");
-  const debugLog = debug.stderr.toString().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  const debugLog = debug.stderr
+    .toString()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   expect(debugLog.find((l) => l.stream === "stdout")).toMatchObject({ level: "DEBUG", line: "fetching" });
 });

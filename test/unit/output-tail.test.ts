@@ -53,13 +53,17 @@ describe("OutputTail", () => {
 
   test("random byte streams give exactly the tail of the sanitised stream", () => {
     let seed = 42;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
     for (let trial = 0; trial < 200; trial++) {
       const size = Math.floor(rnd() * 20000);
       const bytes = new Uint8Array(size);
       for (let i = 0; i < size; i++) {
         const r = rnd();
-        bytes[i] = r < 0.6 ? 0x20 + Math.floor(rnd() * 95) : r < 0.8 ? 0x80 + Math.floor(rnd() * 0x40) : Math.floor(rnd() * 256);
+        bytes[i] =
+          r < 0.6 ? 0x20 + Math.floor(rnd() * 95) : r < 0.8 ? 0x80 + Math.floor(rnd() * 0x40) : Math.floor(rnd() * 256);
       }
       const chunks: Uint8Array[] = [];
       for (let at = 0; at < size; ) {
@@ -74,7 +78,10 @@ describe("OutputTail", () => {
 
   test("a reader that reuses one buffer gets the same tail, also when runs of \\r follow long output", () => {
     let seed = 7;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
     const shared = new Uint8Array(16384);
     for (let trial = 0; trial < 100; trial++) {
       const parts: Uint8Array[] = [];
@@ -82,7 +89,13 @@ describe("OutputTail", () => {
         const n = Math.floor(rnd() * 12000);
         const kind = rnd();
         // long printable runs (deferred), runs of \r (must not hide the earlier tail), UTF-8
-        parts.push(kind < 0.4 ? enc.encode("x".repeat(n)) : kind < 0.7 ? new Uint8Array(n).fill(0x0d) : enc.encode("é€😀".repeat(Math.ceil(n / 9))));
+        parts.push(
+          kind < 0.4
+            ? enc.encode("x".repeat(n))
+            : kind < 0.7
+              ? new Uint8Array(n).fill(0x0d)
+              : enc.encode("é€😀".repeat(Math.ceil(n / 9))),
+        );
       }
       const bytes = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
       parts.reduce((at, p) => (bytes.set(p, at), at + p.length), 0);

@@ -111,8 +111,14 @@ describe("redaction gaps found by the review of the fixes", () => {
   const cases: [string, string][] = [
     ["a signature as a JSON key", `{"X-Amz-Signature": "abcdef0123456789"}`],
     ["a signature as a Python dict key", `{'X-Amz-Signature': 'abcdef0123456789'}`],
-    ["a signature URL-encoded twice", `https://p/?u=https%3A%2F%2Fb%3FX%253Dq%2526X-Amz-Signature%253Dabcdef0123456789%2526n%253D1`],
-    ["a Google Cloud Storage signature", `https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4&X-Goog-Signature=abcdef0123456789`],
+    [
+      "a signature URL-encoded twice",
+      `https://p/?u=https%3A%2F%2Fb%3FX%253Dq%2526X-Amz-Signature%253Dabcdef0123456789%2526n%253D1`,
+    ],
+    [
+      "a Google Cloud Storage signature",
+      `https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4&X-Goog-Signature=abcdef0123456789`,
+    ],
     ["a password in a URL", `fetching https://user:abcdef0123456789@host.example/path`],
   ];
   for (const [what, text] of cases) {
@@ -124,6 +130,7 @@ describe("redaction gaps found by the review of the fixes", () => {
   }
 
   test("what is not a secret stays", () => {
-    for (const text of ["plain https://host/path?a=1 and 10:20@x", `{"name": "value"}`, "user@host:22"]) expect(redactSecrets(text)).toBe(text);
+    for (const text of ["plain https://host/path?a=1 and 10:20@x", `{"name": "value"}`, "user@host:22"])
+      expect(redactSecrets(text)).toBe(text);
   });
 });

@@ -10,7 +10,12 @@ describe("found by the review of the issue 10 fixes", () => {
   });
 
   test("a NUL in a runCommand is refused by validation, not at every run", () => {
-    const r = parseJobDocument(JSON.stringify({ version: "1.0", steps: [{ action: { name: "a", type: "runCommand", input: { command: "\u0000,x" } } }] }));
+    const r = parseJobDocument(
+      JSON.stringify({
+        version: "1.0",
+        steps: [{ action: { name: "a", type: "runCommand", input: { command: "\u0000,x" } } }],
+      }),
+    );
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.issues.map((i) => i.message).join(" ")).toContain("must not contain a NUL character");
   });

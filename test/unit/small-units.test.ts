@@ -10,7 +10,9 @@ import { exitReason } from "../../src/runner/step-exit.ts";
 
 describe("backoff", () => {
   test("10 s doubling to a 640 s cap, as the reference retries updates", () => {
-    expect([0, 1, 2, 3, 6, 7, 20].map((n) => backoffDelay(n, 10_000, 640_000))).toEqual([10_000, 20_000, 40_000, 80_000, 640_000, 640_000, 640_000]);
+    expect([0, 1, 2, 3, 6, 7, 20].map((n) => backoffDelay(n, 10_000, 640_000))).toEqual([
+      10_000, 20_000, 40_000, 80_000, 640_000, 640_000, 640_000,
+    ]);
   });
   test("jitter stays between half and all of the delay", () => {
     expect(jitteredDelay(2, 1000, 60_000, () => 0)).toBe(2000);
@@ -24,13 +26,21 @@ describe("backoff", () => {
 });
 
 describe("dedupe [DC-JOBS-dedupe]", () => {
-  const url = (sig: string) => `https://bucket.s3.us-east-1.amazonaws.com/firmware.bin?X-Amz-Signature=${sig}&X-Amz-Expires=3600`;
-  const doc = (sig: string) => ({ version: "1.0", steps: [{ action: { name: "d", type: "runHandler", input: { handler: "download-file.sh", args: [url(sig), "/tmp/f"] } } }] });
+  const url = (sig: string) =>
+    `https://bucket.s3.us-east-1.amazonaws.com/firmware.bin?X-Amz-Signature=${sig}&X-Amz-Expires=3600`;
+  const doc = (sig: string) => ({
+    version: "1.0",
+    steps: [
+      { action: { name: "d", type: "runHandler", input: { handler: "download-file.sh", args: [url(sig), "/tmp/f"] } } },
+    ],
+  });
   test("the same execution with a regenerated pre-signed URL is a duplicate", () => {
     expect(sameNotification(notificationKey("j", 1, doc("aaa")), notificationKey("j", 1, doc("bbb")))).toBe(true);
   });
   test("a document given as a string or an object compares equal", () => {
-    expect(sameNotification(notificationKey("j", 1, JSON.stringify(doc("a"), null, 2)), notificationKey("j", 1, doc("b")))).toBe(true);
+    expect(
+      sameNotification(notificationKey("j", 1, JSON.stringify(doc("a"), null, 2)), notificationKey("j", 1, doc("b"))),
+    ).toBe(true);
   });
   test("another execution number, job id or document is not", () => {
     const a = notificationKey("j", 1, doc("a"));
@@ -51,7 +61,8 @@ describe("client tokens", () => {
 
 describe("redactSecrets", () => {
   test("pre-signed URL signatures, credentials and tokens", () => {
-    const url = "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4&X-Amz-Credential=AKIAXXX%2F2026&X-Amz-Security-Token=FwoGZX&X-Amz-Signature=abcdef0123";
+    const url =
+      "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4&X-Amz-Credential=AKIAXXX%2F2026&X-Amz-Security-Token=FwoGZX&X-Amz-Signature=abcdef0123";
     const out = redactSecrets(url);
     expect(out).not.toContain("abcdef0123");
     expect(out).not.toContain("AKIAXXX");

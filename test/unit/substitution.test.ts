@@ -3,7 +3,13 @@ import { ServiceError } from "../../src/service/errors.ts";
 import { type CatalogLookup, MESSAGES, substitute } from "../../src/service/catalog/substitution.ts";
 import type { PackageVersion, PackageVersionStatus } from "../../src/service/model.ts";
 
-const version = (packageName: string, versionName: string, status: PackageVersionStatus, attributes: Record<string, string>, artifact?: unknown): PackageVersion => ({
+const version = (
+  packageName: string,
+  versionName: string,
+  status: PackageVersionStatus,
+  attributes: Record<string, string>,
+  artifact?: unknown,
+): PackageVersion => ({
   packageName,
   versionName,
   status,
@@ -14,7 +20,7 @@ const version = (packageName: string, versionName: string, status: PackageVersio
   ...(artifact ? { artifact } : {}),
 });
 const versions = [
-  version("agent", "1.2.0", "PUBLISHED", { url: "https://example.test/a?x=1&y=\"q\"", sha256: "abc" }),
+  version("agent", "1.2.0", "PUBLISHED", { url: 'https://example.test/a?x=1&y="q"', sha256: "abc" }),
   version("agent", "1.1.0", "DEPRECATED", { url: "old" }),
   version("agent", "2.0.0", "DRAFT", { url: "draft" }),
   version("fw", "7", "PUBLISHED", { image: "fw.bin" }, { s3Location: { bucket: "b", key: "k" } }),
@@ -39,22 +45,38 @@ function error(fn: () => unknown): string {
 
 describe("substitution forms", () => {
   test("one attribute, JSON-escaped inside the string", () => {
-    const out = substitute('{"u":"${aws:iot:package:agent:version:1.2.0:attributes:url}","h":"sha=${aws:iot:package:agent:version:1.2.0:attributes:sha256}"}', [arn("agent", "1.2.0")], lookup);
+    const out = substitute(
+      '{"u":"${aws:iot:package:agent:version:1.2.0:attributes:url}","h":"sha=${aws:iot:package:agent:version:1.2.0:attributes:sha256}"}',
+      [arn("agent", "1.2.0")],
+      lookup,
+    );
     expect(JSON.parse(out.document)).toEqual({ u: 'https://example.test/a?x=1&y="q"', h: "sha=abc" });
   });
 
   test("all attributes become an object", () => {
-    const out = substitute('{"a":"${aws:iot:package:agent:version:1.2.0:attributes}"}', [arn("agent", "1.2.0")], lookup);
+    const out = substitute(
+      '{"a":"${aws:iot:package:agent:version:1.2.0:attributes}"}',
+      [arn("agent", "1.2.0")],
+      lookup,
+    );
     expect(JSON.parse(out.document)).toEqual({ a: { url: 'https://example.test/a?x=1&y="q"', sha256: "abc" } });
   });
 
   test("the empty pair takes the single destination", () => {
-    const out = substitute('{"u":"${aws:iot:package::version::attributes:url}","all":"${aws:iot:package::version::attributes}"}', [arn("agent", "1.1.0")], lookup);
+    const out = substitute(
+      '{"u":"${aws:iot:package::version::attributes:url}","all":"${aws:iot:package::version::attributes}"}',
+      [arn("agent", "1.1.0")],
+      lookup,
+    );
     expect(JSON.parse(out.document)).toEqual({ u: "old", all: { url: "old" } });
   });
 
   test("$default resolves to the package's default version, in the document and the ARNs", () => {
-    const out = substitute('{"u":"${aws:iot:package:agent:version:$default:attributes:sha256}"}', [arn("agent", "$default")], lookup);
+    const out = substitute(
+      '{"u":"${aws:iot:package:agent:version:$default:attributes:sha256}"}',
+      [arn("agent", "$default")],
+      lookup,
+    );
     expect(JSON.parse(out.document)).toEqual({ u: "abc" });
     expect(out.resolvedArns).toEqual([arn("agent", "1.2.0")]);
   });
@@ -65,26 +87,80 @@ describe("substitution forms", () => {
   });
 
   test("$null in destinations means uninstall and needs no version", () => {
-    expect(substitute("{}", [arn("agent", "$null")], lookup).destinations[0]).toEqual({ packageName: "agent", versionName: "$null", resolvedVersion: undefined });
+    expect(substitute("{}", [arn("agent", "$null")], lookup).destinations[0]).toEqual({
+      packageName: "agent",
+      versionName: "$null",
+      resolvedVersion: undefined,
+    });
   });
 });
 
 describe("the documented error messages", () => {
   test("each one", () => {
     const two = [arn("agent", "1.2.0"), arn("fw", "7")];
-    expect(error(() => substitute('{"u":"${aws:iot:package::version::attributes:url}"}', two, lookup))).toBe(MESSAGES.emptyPairAmbiguous);
-    expect(error(() => substitute('{"u":"${aws:iot:package:agent:version::attributes:url}"}', two, lookup))).toBe(MESSAGES.emptyPairMismatch);
-    expect(error(() => substitute('{"u":"${aws:iot:package:agent:version:$null:attributes:url}"}', [arn("agent", "$null")], lookup))).toBe(MESSAGES.nullReferenced);
-    expect(error(() => substitute('{"u":"x${aws:iot:package:agent:version:1.2.0:attributes}"}', [arn("agent", "1.2.0")], lookup))).toBe(MESSAGES.allAttributesAlone);
-    expect(error(() => substitute('{"u":"${aws:iot:package:agent:version:1.2.0:attributes:url"}', [arn("agent", "1.2.0")], lookup))).toBe(MESSAGES.notTerminated);
-    expect(error(() => substitute('{"u":"${aws:iot:package:agent:version:1.2.0:attributes:url', [arn("agent", "1.2.0")], lookup))).toBe(MESSAGES.notTerminated);
-    expect(error(() => substitute('{"u":"${aws:iot:package:agent:version:${aws:iot:package:fw:version:7:attributes:image}:attributes:url}"}', two, lookup))).toBe("${aws:iot:package[...]} should not be the second layer pattern.");
-    expect(error(() => substitute('{"u":"${aws:iot:package:agent:version:1.2.0:artifact-location:s3-presigned-url}"}', [arn("agent", "1.2.0")], lookup))).toBe(MESSAGES.noArtifact("agent", "1.2.0"));
-    expect(error(() => substitute('{"u":"${aws:iot:package:fw:version:7:artifact-location:s3-presigned-url}"}', [arn("fw", "7")], lookup))).toBe(MESSAGES.presignedRole("fw", "7"));
+    expect(error(() => substitute('{"u":"${aws:iot:package::version::attributes:url}"}', two, lookup))).toBe(
+      MESSAGES.emptyPairAmbiguous,
+    );
+    expect(error(() => substitute('{"u":"${aws:iot:package:agent:version::attributes:url}"}', two, lookup))).toBe(
+      MESSAGES.emptyPairMismatch,
+    );
+    expect(
+      error(() =>
+        substitute('{"u":"${aws:iot:package:agent:version:$null:attributes:url}"}', [arn("agent", "$null")], lookup),
+      ),
+    ).toBe(MESSAGES.nullReferenced);
+    expect(
+      error(() =>
+        substitute('{"u":"x${aws:iot:package:agent:version:1.2.0:attributes}"}', [arn("agent", "1.2.0")], lookup),
+      ),
+    ).toBe(MESSAGES.allAttributesAlone);
+    expect(
+      error(() =>
+        substitute('{"u":"${aws:iot:package:agent:version:1.2.0:attributes:url"}', [arn("agent", "1.2.0")], lookup),
+      ),
+    ).toBe(MESSAGES.notTerminated);
+    expect(
+      error(() =>
+        substitute('{"u":"${aws:iot:package:agent:version:1.2.0:attributes:url', [arn("agent", "1.2.0")], lookup),
+      ),
+    ).toBe(MESSAGES.notTerminated);
+    expect(
+      error(() =>
+        substitute(
+          '{"u":"${aws:iot:package:agent:version:${aws:iot:package:fw:version:7:attributes:image}:attributes:url}"}',
+          two,
+          lookup,
+        ),
+      ),
+    ).toBe("${aws:iot:package[...]} should not be the second layer pattern.");
+    expect(
+      error(() =>
+        substitute(
+          '{"u":"${aws:iot:package:agent:version:1.2.0:artifact-location:s3-presigned-url}"}',
+          [arn("agent", "1.2.0")],
+          lookup,
+        ),
+      ),
+    ).toBe(MESSAGES.noArtifact("agent", "1.2.0"));
+    expect(
+      error(() =>
+        substitute(
+          '{"u":"${aws:iot:package:fw:version:7:artifact-location:s3-presigned-url}"}',
+          [arn("fw", "7")],
+          lookup,
+        ),
+      ),
+    ).toBe(MESSAGES.presignedRole("fw", "7"));
   });
 
   test("references must match destinationPackageVersions, naming what is missing", () => {
-    const msg = error(() => substitute('{"u":"${aws:iot:package:agent:version:1.2.0:attributes:url}","f":"${aws:iot:package:fw:version:7:attributes:image}"}', [arn("agent", "1.2.0")], lookup));
+    const msg = error(() =>
+      substitute(
+        '{"u":"${aws:iot:package:agent:version:1.2.0:attributes:url}","f":"${aws:iot:package:fw:version:7:attributes:image}"}',
+        [arn("agent", "1.2.0")],
+        lookup,
+      ),
+    );
     expect(msg).toContain("fw:7");
     expect(msg).not.toContain("agent:1.2.0");
   });
@@ -94,10 +170,30 @@ describe("the documented error messages", () => {
     expect(error(() => substitute("{}", [arn("agent", "9.9")], lookup))).toContain("does not exist");
     expect(error(() => substitute("{}", [arn("nope", "1")], lookup))).toContain("does not exist");
     expect(error(() => substitute("{}", [arn("fw", "$default")], lookup))).toContain("no default version");
-    expect(error(() => substitute('{"u":"${aws:iot:package:agent:version:1.2.0:attributes:nope}"}', [arn("agent", "1.2.0")], lookup))).toContain("no attribute nope");
-    expect(error(() => substitute("{}", ["arn:aws:iot:us-east-1:123456789012:thing/x"], lookup))).toContain("not a package version ARN");
-    expect(error(() => substitute("{}", Array.from({ length: 26 }, () => arn("agent", "1.2.0")), lookup))).toContain("at most 25");
-    expect(error(() => substitute("{}", [arn("agent", "1.2.0"), arn("agent", "1.1.0")], lookup))).toContain("more than once");
-    expect(error(() => substitute('{"u":"${aws:iot:package:agent:version:$default:attributes:url}"}', [arn("agent", "1.2.0")], lookup))).toContain("$default");
+    expect(
+      error(() =>
+        substitute('{"u":"${aws:iot:package:agent:version:1.2.0:attributes:nope}"}', [arn("agent", "1.2.0")], lookup),
+      ),
+    ).toContain("no attribute nope");
+    expect(error(() => substitute("{}", ["arn:aws:iot:us-east-1:123456789012:thing/x"], lookup))).toContain(
+      "not a package version ARN",
+    );
+    expect(
+      error(() =>
+        substitute(
+          "{}",
+          Array.from({ length: 26 }, () => arn("agent", "1.2.0")),
+          lookup,
+        ),
+      ),
+    ).toContain("at most 25");
+    expect(error(() => substitute("{}", [arn("agent", "1.2.0"), arn("agent", "1.1.0")], lookup))).toContain(
+      "more than once",
+    );
+    expect(
+      error(() =>
+        substitute('{"u":"${aws:iot:package:agent:version:$default:attributes:url}"}', [arn("agent", "1.2.0")], lookup),
+      ),
+    ).toContain("$default");
   });
 });

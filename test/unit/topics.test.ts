@@ -16,10 +16,22 @@ describe("Jobs topics [JOBS-API-topics]", () => {
     expect(parseJobsTopic("$aws/things/t/jobs/notify")).toEqual({ thing: "t", topic: { kind: "notify" } });
     expect(parseJobsTopic("$aws/things/t/jobs/notify-next")).toEqual({ thing: "t", topic: { kind: "notify-next" } });
     expect(parseJobsTopic("$aws/things/t/jobs/get")).toEqual({ thing: "t", topic: { kind: "get" } });
-    expect(parseJobsTopic("$aws/things/t/jobs/start-next/accepted")).toEqual({ thing: "t", topic: { kind: "start-next", reply: "accepted" } });
-    expect(parseJobsTopic("$aws/things/t/jobs/$next/get")).toEqual({ thing: "t", topic: { kind: "describe", jobId: "$next" } });
-    expect(parseJobsTopic("$aws/things/t/jobs/j1/get/rejected")).toEqual({ thing: "t", topic: { kind: "describe", jobId: "j1", reply: "rejected" } });
-    expect(parseJobsTopic("$aws/things/t:1/jobs/j_1-2/update/accepted")).toEqual({ thing: "t:1", topic: { kind: "update", jobId: "j_1-2", reply: "accepted" } });
+    expect(parseJobsTopic("$aws/things/t/jobs/start-next/accepted")).toEqual({
+      thing: "t",
+      topic: { kind: "start-next", reply: "accepted" },
+    });
+    expect(parseJobsTopic("$aws/things/t/jobs/$next/get")).toEqual({
+      thing: "t",
+      topic: { kind: "describe", jobId: "$next" },
+    });
+    expect(parseJobsTopic("$aws/things/t/jobs/j1/get/rejected")).toEqual({
+      thing: "t",
+      topic: { kind: "describe", jobId: "j1", reply: "rejected" },
+    });
+    expect(parseJobsTopic("$aws/things/t:1/jobs/j_1-2/update/accepted")).toEqual({
+      thing: "t:1",
+      topic: { kind: "update", jobId: "j_1-2", reply: "accepted" },
+    });
   });
   test("refuses what is not the API", () => {
     for (const topic of [

@@ -7,6 +7,7 @@
  * model has, answer 501 NotImplementedException naming what was asked. Errors leave as
  * `ServiceError`s rendered by `httpError()` with the status the model declares.
  */
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../../protocol/json-depth.ts";
 import { httpError, ServiceError } from "../errors.ts";
 import { HTTP_LIMITS } from "../limits.ts";
 import {
@@ -217,6 +218,7 @@ function parseJson(bytes: Uint8Array): unknown {
   } catch {
     throw invalidInput("The request body is not valid UTF-8");
   }
+  if (nestsDeeperThan(text)) throw invalidInput(`The request body nests deeper than ${MAX_JSON_DEPTH} levels`);
   try {
     return JSON.parse(text);
   } catch {

@@ -29,7 +29,11 @@ interface Rejection {
 
 /** The engine's refusal → the device's rejection. */
 function engineRejection(failure: Extract<Outcome<unknown>, { ok: false }>): Rejection {
-  return { code: deviceErrorCode(failure.error), message: failure.error.message, executionState: failure.executionState };
+  return {
+    code: deviceErrorCode(failure.error),
+    message: failure.error.message,
+    executionState: failure.executionState,
+  };
 }
 
 export class JobsDeviceApi {

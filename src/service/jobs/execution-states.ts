@@ -1,6 +1,6 @@
 /**
- * The job execution state machine as data: `(status, event) → status | rejection`, and the one
- * rule for a job's own status. Pure. The engine asks `nextStatus` before every change, so a
+ * The job execution state machine as data [DG-life]: `(status, event) → status | rejection`, and
+ * the one rule for a job's own status [DG-job-status]. Pure. The engine asks `nextStatus` before every change, so a
  * transition that is not in `TABLE` cannot happen anywhere.
  *
  * Events: a device's UpdateJobExecution (`report-*`), StartNextPendingJobExecution (`start`), the

@@ -4,6 +4,7 @@
  * what happens when group membership changes, a thing is deleted, or an execution succeeds with
  * packages. Each command validates first, then applies in one store transaction.
  */
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../../protocol/json-depth.ts";
 import { type CatalogLookup, substitute } from "../catalog/substitution.ts";
 import { badPresignedUrls, hasPresignedPlaceholder } from "../s3/presigned-placeholders.ts";
 
@@ -166,6 +167,7 @@ export class JobControl {
     if (input.document.length > MAX_DOCUMENT_CHARS) {
       throw invalid(`document has ${input.document.length} characters; at most ${MAX_DOCUMENT_CHARS} are allowed`);
     }
+    if (nestsDeeperThan(input.document)) throw invalid(`document nests deeper than ${MAX_JSON_DEPTH} levels`);
     try {
       JSON.parse(input.document);
     } catch {
@@ -632,6 +634,7 @@ export class JobControl {
   }
 
   /** DeleteJob: without force only a job that is not IN_PROGRESS and has nothing IN_PROGRESS (AWS). */
+  /** [CP-DeleteJob] Without force only a COMPLETED or CANCELED job with nothing IN_PROGRESS goes. */
   deleteJob(jobId: string, force: boolean): void {
     const job = this.job(jobId);
     if (!force && job.status === "IN_PROGRESS") {

@@ -1,6 +1,6 @@
 /**
- * Job executions: per-thing queues, notify / notify-next, step and in-progress timers, and job
- * completion. Device requests and control-plane calls both end up here; which transitions exist
+ * Job executions [JOBS-API-notify] [DG-timeouts]: per-thing queues, notify / notify-next, step
+ * and in-progress timers, and job completion. Device requests and control-plane calls both end up here; which transitions exist
  * is decided by execution-states.ts. Notifications are derived, not scattered: every change to a
  * thing's executions goes through `changeThing`, which compares the pending list and its head
  * before and after (the reference's worked sequence: a new head → notify-next; a changed set →
@@ -264,6 +264,7 @@ export class JobsEngine {
   }
 
   /** Decides the job's status from its pending count (execution-states.ts); saves a change. */
+  /** [DG-job-status] A SNAPSHOT job completes when no execution of it is pending any more. */
   settleJob(jobId: string): void {
     const job = this.store.get("job", jobId);
     if (!job) return;
@@ -399,12 +400,14 @@ export class JobsEngine {
   }
 
   /** A thing left the group of a job: its QUEUED execution is REMOVED (others stay). */
+  /** [DG-continuous] A thing left the group of a continuous job: its QUEUED execution is REMOVED. */
   removeQueued(e: Execution): void {
     if (!nextStatus(e.status, "remove").ok) return;
     this.changeThing(e.thingName, () => this.transition(e, "remove", {}));
   }
 
   /** DeleteThing: the thing's pending executions end REMOVED, so their jobs can complete. */
+  /** [CP-DeleteThing] What is pending ends REMOVED, so the thing's jobs can complete. */
   thingDeleted(thingName: string): void {
     this.changeThing(thingName, () => {
       for (const e of this.pending(thingName)) this.transition(e, "thing-deleted", {});

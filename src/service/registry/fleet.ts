@@ -298,9 +298,21 @@ export class Fleet {
       );
     }
     this.store.transaction(() => {
+      // Its things leave it — and the ancestors they reached only through it — by the rule of
+      // RemoveThingFromThingGroup, so continuous jobs' QUEUED executions end REMOVED for them too.
+      const dynamic = Boolean(g.queryString);
+      const leavers = dynamic ? this.members(thingGroupName) : [...this.store.lookup(BY_GROUP, thingGroupName)];
+      const before = new Map(
+        leavers.map((n) => [n, dynamic ? new Set([thingGroupName]) : this.reachedGroups(this.store.get("thing", n)!)]),
+      );
       this.store.delete("group", thingGroupName);
       this.store.afterCommit(() => this.dynamic.delete(thingGroupName));
       this.dropGroupFromThings(thingGroupName);
+      for (const name of leavers) {
+        const after = dynamic ? new Set<string>() : this.reachedGroups(this.store.get("thing", name)!);
+        const left = [...before.get(name)!].filter((n) => !after.has(n));
+        if (left.length) this.listener(name, [], left);
+      }
     });
   }
 

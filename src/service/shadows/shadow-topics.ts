@@ -3,6 +3,7 @@
  * accepted / rejected / delta / documents out — published to subscribers, as AWS IoT does for
  * shadows (unlike the Jobs replies).
  */
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../../protocol/json-depth.ts";
 import { parseShadowTopic, replyTopic, shadowTopic } from "../../protocol/topics.ts";
 import { httpError, type ServiceError } from "../errors.ts";
 import type { ShadowService } from "./shadows.ts";
@@ -37,6 +38,7 @@ export function handleShadowRequest(
   } catch {
     return rejected(415, "Unsupported documented encoding; supported encoding is UTF-8");
   }
+  if (nestsDeeperThan(text)) return rejected(400, `The payload nests deeper than ${MAX_JSON_DEPTH} levels`);
   if (text.trim() !== "") {
     try {
       body = JSON.parse(text);
@@ -55,7 +57,13 @@ export function handleShadowRequest(
     const r = shadows.delete(parsed.thing, parsed.shadowName, clientToken);
     return r.ok ? [{ topic: replyTopic(topic, "accepted"), payload: r.value }] : refused(r.error);
   }
-  const r = shadows.update(parsed.thing, parsed.shadowName, body, payload.length);
+  let r: ReturnType<ShadowService["update"]>;
+  try {
+    r = shadows.update(parsed.thing, parsed.shadowName, body, payload.length);
+  } catch (error) {
+    // A store that refuses the write (a full disk): the device hears it, as on the Jobs topics.
+    return rejected(500, `The update could not be saved: ${(error as Error).message}`.slice(0, 300));
+  }
   if (!r.ok) return refused(r.error);
   const { thing, shadowName } = parsed;
   const out: Publish[] = [{ topic: replyTopic(topic, "accepted"), payload: r.value.accepted }];

@@ -2,6 +2,7 @@
  * Device shadows over HTTP (iot-data): Get/Update/DeleteThingShadow and ListNamedShadowsForThing.
  * The payload is a blob both ways; an HTTP change is also published on the MQTT shadow topics.
  */
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../../../protocol/json-depth.ts";
 import { ServiceError } from "../../errors.ts";
 import type { ShadowService } from "../../shadows/shadows.ts";
 import type { Fleet } from "../../registry/fleet.ts";
@@ -36,11 +37,15 @@ export function shadowRoutes(
       handle: (input) => {
         const raw = input.payload as Uint8Array;
         let body: unknown;
+        let text: string;
         try {
-          body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
+          text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
+          body = nestsDeeperThan(text) ? undefined : JSON.parse(text);
         } catch {
           throw new ServiceError("InvalidRequest", "Invalid JSON");
         }
+        if (body === undefined)
+          throw new ServiceError("InvalidRequest", `The payload nests deeper than ${MAX_JSON_DEPTH} levels`);
         const name: string = input.shadowName ?? "";
         const res = shadows.update(input.thingName, name, body, raw.length);
         if (!res.ok) throw res.error; // the shadow service fails with the service's ServiceError
