@@ -5,7 +5,7 @@
  * broker that drops right after CONNACK, a second client with the thing's id, oversized and
  * retained messages, slow acknowledgements), signals in every phase, slow user lookups (NSS), and
  * load on the local service with a bystander's latency and the service's memory bounded.
- * `knownDefect` names the red-team defect that fails a scenario on main until its fix is merged.
+ * `knownDefect` names an open defect that fails a scenario until it is fixed (a todo in `npm test`).
  */
 import {
   CancelJobCommand,
@@ -205,7 +205,6 @@ export const CLASS_SCENARIOS: Scenario[] = [
   {
     name: "time: step-timeout-seconds beyond the runtime's 32-bit timer (2147484 … 1e9)",
     promise: "a 0.3 s step ends SUCCEEDED, never timed out after 1 ms",
-    knownDefect: "agent 01",
     setUp: () => serviceEnv(),
     async trial(env, i) {
       const thing = await newThing(env);
@@ -220,7 +219,6 @@ export const CLASS_SCENARIOS: Scenario[] = [
     name: "time: update-retry-seconds huge (3e7) or tiny (0.01), step-timeout-seconds 0 (off)",
     promise:
       "the step runs to its end; with replies 50 ms late, a 3e7 s retry period never fires (one request per status)",
-    knownDefect: "agent 01",
     setUp: () => serviceEnv({ withProxy: true }),
     async trial(env, i) {
       const thing = await newThing(env);
@@ -337,7 +335,6 @@ export const CLASS_SCENARIOS: Scenario[] = [
   {
     name: "identity reuse: a stale agent.lock naming a live process that is no agent",
     promise: "the agent takes the lock over and runs the job",
-    knownDefect: "agent 02",
     setUp: () => serviceEnv(),
     async trial(env, i) {
       const thing = await newThing(env);
@@ -357,7 +354,6 @@ export const CLASS_SCENARIOS: Scenario[] = [
   {
     name: "identity reuse: after a reboot the recorded step's pid and start time belong to another process",
     promise: "that process lives (the record is from another boot, IOT_JOBS_BOOT_ID_FILE); the agent runs the next job",
-    knownDefect: "agent 05",
     setUp: () => serviceEnv(),
     async trial(env, i) {
       const thing = await newThing(env);
@@ -391,7 +387,6 @@ export const CLASS_SCENARIOS: Scenario[] = [
   {
     name: "identity reuse: a jobId deleted and created again",
     promise: "the new job runs (its step runs again) and ends SUCCEEDED",
-    knownDefect: "agent 08",
     setUp: () => serviceEnv(),
     async trial(env, i) {
       const thing = await newThing(env);
@@ -416,7 +411,7 @@ export const CLASS_SCENARIOS: Scenario[] = [
     name: "identity reuse: the connection cut while a step runs, its job deleted (force; half the trials force-canceled first) and created again with the same id",
     promise: "the old run's terminal update does not land on the new execution: the new job's step runs",
     knownDefect:
-      "NEW-1 in the fuzz branch's report (the old run's SUCCEEDED lands on the re-created execution; agent 15 in the force-canceled half)",
+      "NEW-1: after a cut, a job deleted and re-created with the same id takes the old run's terminal update (13 of 20 trials on 2026-11-30; the agent's updates carry no expectedVersion)",
     setUp: () => serviceEnv({ withProxy: true }),
     async trial(env, i) {
       const thing = await newThing(env);
@@ -476,7 +471,6 @@ export const CLASS_SCENARIOS: Scenario[] = [
     name: "hostile strings in a random field that reaches a log or statusDetails: step name, output, runAsUser, handler, command, path",
     promise:
       "the job ends FAILED or REJECTED with every statusDetails value free of control characters; every log line is one JSON object",
-    knownDefect: "agent 06",
     setUp: async () => {
       const env = await serviceEnv();
       writeHandler(env.handlers, "hostile.sh", `#!/bin/sh\nprintf '%s\\n' "$2"\nprintf '%s\\n' "$2" >&2\nexit 5\n`);
@@ -527,7 +521,6 @@ export const CLASS_SCENARIOS: Scenario[] = [
     name: "broker misbehaviour: the broker drops every connection right after CONNACK",
     promise:
       "the agent backs off (at most 6 connections in 8 s) and never re-sends more than 3 SUBSCRIBEs on one connection",
-    knownDefect: "agent 10",
     maxTrials: 20,
     setUp: async () => ({ handlers: tempDir(), agents: [], async tearDown() {} }),
     async trial(env) {
@@ -622,7 +615,6 @@ export const CLASS_SCENARIOS: Scenario[] = [
   {
     name: "broker misbehaviour (Mosquitto): an oversized (1.1 MiB) QoS 1 message on notify-next",
     promise: "the agent drops it, stays connected and runs the next real job",
-    knownDefect: "agent 12",
     async setUp() {
       return serviceEnv({ broker: await Mosquitto.start() });
     },
@@ -641,7 +633,6 @@ export const CLASS_SCENARIOS: Scenario[] = [
   {
     name: "signals: HUP, USR1, USR2 or PIPE in a random phase (idle, step running, update in flight)",
     promise: "the agent lives on; the job ends SUCCEEDED; its step ran once",
-    knownDefect: "agent 14 (SIGHUP); SIGUSR1 and SIGUSR2 kill the agent too (NEW-2 in the fuzz branch's report)",
     setUp: () => serviceEnv(),
     async trial(env, i) {
       const thing = await newThing(env);
@@ -702,7 +693,6 @@ export const CLASS_SCENARIOS: Scenario[] = [
   {
     name: "slow NSS: id and getent take 8 s (a PATH holding slow copies) for a runAsUser job; SIGTERM meanwhile",
     promise: "the agent handles SIGTERM within 5 s (the lookup does not block it)",
-    knownDefect: "agent 19",
     maxTrials: 30,
     setUp: async () => {
       const env = await serviceEnv();
@@ -738,7 +728,6 @@ export const CLASS_SCENARIOS: Scenario[] = [
   {
     name: "service load: a requester that never reads its socket (30,000 get requests for a 32 KB document)",
     promise: "a bystander's DescribeThing within 1 s; the service grows by at most 150 MB",
-    knownDefect: "service 02",
     maxTrials: 20,
     setUp: async () => ({ handlers: "", agents: [], async tearDown() {} }),
     async trial() {
@@ -774,7 +763,6 @@ export const CLASS_SCENARIOS: Scenario[] = [
   {
     name: "service load: unauthenticated connections sending an unfinished 40 MB CONNECT (5 at once)",
     promise: "a bystander's DescribeThing within 1 s; the service grows by at most 100 MB",
-    knownDefect: "service 03",
     maxTrials: 20,
     setUp: async () => ({ handlers: "", agents: [], async tearDown() {} }),
     async trial() {
@@ -805,7 +793,6 @@ export const CLASS_SCENARIOS: Scenario[] = [
   {
     name: "service load: chunked uploads of 60 MB (4 at once) to CreateJob",
     promise: "each refused (413) long before its end; a bystander within 1 s; the service grows by at most 100 MB",
-    knownDefect: "service 14",
     maxTrials: 20,
     setUp: async () => ({ handlers: "", agents: [], async tearDown() {} }),
     async trial(_env, i) {
@@ -835,7 +822,6 @@ export const CLASS_SCENARIOS: Scenario[] = [
   {
     name: "service load: a wildcard fleet query (*a*a*a*a*a*a) against a 100-character value",
     promise: "answered and a bystander's DescribeThing within 1 s",
-    knownDefect: "service 01",
     maxTrials: 20,
     setUp: async () => ({ handlers: "", agents: [], async tearDown() {} }),
     async trial() {

@@ -1,7 +1,7 @@
 /**
  * The fault-injection scenarios, a short run (3 trials each) inside `npm test`; the full counts
  * come from `npm run test:faults` (100 trials each) and are recorded in docs/RELIABILITY.md.
- * A scenario with a `knownDefect` fails on main until that defect's fix is merged: it is a todo
+ * A scenario with a `knownDefect` fails until that open defect is fixed: it is a todo
  * here (its reason names the defect); remove the field in class-scenarios.ts to turn it on.
  */
 import { describe, expect, test } from "bun:test";
