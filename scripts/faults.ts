@@ -41,4 +41,3 @@ console.log(
 );
 removeTempDirs();
 process.exit(failed === 0 ? 0 : 1);
-export {};

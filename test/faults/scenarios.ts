@@ -4,7 +4,18 @@
  * Run by scripts/faults.ts (npm run test:faults, full counts) and test/faults/faults.test.ts
  * (a short run in CI).
  */
-import { CancelJobExecutionCommand, CreateJobCommand, DescribeJobCommand, ListJobExecutionsForJobCommand, ListJobExecutionsForThingCommand, CreateThingCommand, CreatePackageCommand, CreatePackageVersionCommand, DescribeJobExecutionCommand, type IoTClient } from "@aws-sdk/client-iot";
+import {
+  CancelJobExecutionCommand,
+  CreateJobCommand,
+  DescribeJobCommand,
+  ListJobExecutionsForJobCommand,
+  ListJobExecutionsForThingCommand,
+  CreateThingCommand,
+  CreatePackageCommand,
+  CreatePackageVersionCommand,
+  DescribeJobExecutionCommand,
+  type IoTClient,
+} from "@aws-sdk/client-iot";
 import { UpdateThingShadowCommand } from "@aws-sdk/client-iot-data-plane";
 import { Database } from "bun:sqlite";
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
@@ -51,7 +62,11 @@ export const TERMINAL = ["SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVE
 /** Handlers the scenarios use. `work.sh LOCK SECONDS LOG`: exclusive (a concurrent copy exits 42). */
 export function faultHandlers(): string {
   const dir = tempDir("fault-handlers-");
-  writeHandler(dir, "work.sh", `#!/bin/sh\nexec 9>"$2"\nflock -n 9 || { echo "ran concurrently" >&2; exit 42; }\necho "start $$" >> "$4"\nsleep "$3"\necho done\n`);
+  writeHandler(
+    dir,
+    "work.sh",
+    `#!/bin/sh\nexec 9>"$2"\nflock -n 9 || { echo "ran concurrently" >&2; exit 42; }\necho "start $$" >> "$4"\nsleep "$3"\necho done\n`,
+  );
   writeHandler(dir, "kill-agent.sh", `#!/bin/sh\necho run >> "$2"\nkill -9 $PPID\nsleep 5\n`);
   writeHandler(
     dir,
@@ -96,7 +111,12 @@ export function startAgent(
   thing: string,
   brokerUrl: string,
   stateDir = tempDir("fault-state-"),
-  extra: { maxReruns?: number; updateRetrySeconds?: number; stepTimeoutSeconds?: number; env?: Record<string, string | undefined> } = {},
+  extra: {
+    maxReruns?: number;
+    updateRetrySeconds?: number;
+    stepTimeoutSeconds?: number;
+    env?: Record<string, string | undefined>;
+  } = {},
 ): AgentProcess {
   const a = AgentProcess.start({
     brokerUrl,
@@ -114,7 +134,19 @@ export function startAgent(
 }
 
 export const workJob = (lock: string, seconds: number, log: string) =>
-  JSON.stringify({ version: "1.0", includeStdOut: true, steps: [{ action: { name: "work", type: "runHandler", input: { handler: "work.sh", args: [lock, String(seconds), log], path: "default" } } }] });
+  JSON.stringify({
+    version: "1.0",
+    includeStdOut: true,
+    steps: [
+      {
+        action: {
+          name: "work",
+          type: "runHandler",
+          input: { handler: "work.sh", args: [lock, String(seconds), log], path: "default" },
+        },
+      },
+    ],
+  });
 
 export async function terminal(env: Env, jobId: string, thing: string, timeoutMs = 30_000) {
   const until = Date.now() + timeoutMs;
@@ -126,9 +158,14 @@ export async function terminal(env: Env, jobId: string, thing: string, timeoutMs
   }
 }
 
-export const starts = (log: string) => (existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").filter(Boolean).length : 0);
+export const starts = (log: string) =>
+  existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").filter(Boolean).length : 0;
 
-export function expectSucceededOnce(e: { status?: string; statusDetails?: { detailsMap?: Record<string, string> } }, log: string, allowReruns: boolean): void {
+export function expectSucceededOnce(
+  e: { status?: string; statusDetails?: { detailsMap?: Record<string, string> } },
+  log: string,
+  allowReruns: boolean,
+): void {
   if (e.status !== "SUCCEEDED") throw new Error(`ended ${e.status}: ${JSON.stringify(e.statusDetails?.detailsMap)}`);
   const n = starts(log);
   if (allowReruns ? n < 1 : n !== 1) throw new Error(`the step started ${n} times`);
@@ -137,7 +174,8 @@ export function expectSucceededOnce(e: { status?: string; statusDetails?: { deta
 export const SCENARIOS: Scenario[] = [
   {
     name: "agent SIGKILL at a random moment, restarted",
-    promise: "the job ends SUCCEEDED (re-run from step 1), never runs concurrently with itself, never stuck IN_PROGRESS",
+    promise:
+      "the job ends SUCCEEDED (re-run from step 1), never runs concurrently with itself, never stuck IN_PROGRESS",
     setUp: () => serviceEnv(),
     async trial(env, i) {
       const thing = await newThing(env);
@@ -145,7 +183,13 @@ export const SCENARIOS: Scenario[] = [
       const stateDir = tempDir("fault-state-");
       const first = startAgent(env, thing, env.service!.mqttUrl, stateDir);
       const jobId = `kill-${i}`;
-      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), 0.4, join(dir, "log")) }));
+      await env.iot!.send(
+        new CreateJobCommand({
+          jobId,
+          targets: [thingArn(thing)],
+          document: workJob(join(dir, "lock"), 0.4, join(dir, "log")),
+        }),
+      );
       await Bun.sleep(random(0, 700));
       await first.kill("SIGKILL");
       startAgent(env, thing, env.service!.mqttUrl, stateDir);
@@ -161,14 +205,32 @@ export const SCENARIOS: Scenario[] = [
       const log = join(tempDir(), "runs");
       const stateDir = tempDir("fault-state-");
       const jobId = `loop-${i}`;
-      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: JSON.stringify({ version: "1.0", steps: [{ action: { name: "k", type: "runHandler", input: { handler: "kill-agent.sh", args: [log], path: "default" } } }] }) }));
+      await env.iot!.send(
+        new CreateJobCommand({
+          jobId,
+          targets: [thingArn(thing)],
+          document: JSON.stringify({
+            version: "1.0",
+            steps: [
+              {
+                action: {
+                  name: "k",
+                  type: "runHandler",
+                  input: { handler: "kill-agent.sh", args: [log], path: "default" },
+                },
+              },
+            ],
+          }),
+        }),
+      );
       for (let n = 0; n < 6; n++) {
         const agent = startAgent(env, thing, env.service!.mqttUrl, stateDir, { maxReruns: 2 });
         const done = terminal(env, jobId, thing, 15_000).then(() => "done" as const);
         if ((await Promise.race([agent.proc.exited.then(() => "died" as const), done])) === "done") break;
       }
       const e = await terminal(env, jobId, thing);
-      if (e.status !== "FAILED" || !e.statusDetails?.detailsMap?.reason?.includes("stopped 3 times")) throw new Error(`ended ${e.status}: ${JSON.stringify(e.statusDetails?.detailsMap)}`);
+      if (e.status !== "FAILED" || !e.statusDetails?.detailsMap?.reason?.includes("stopped 3 times"))
+        throw new Error(`ended ${e.status}: ${JSON.stringify(e.statusDetails?.detailsMap)}`);
       if (starts(log) !== 3) throw new Error(`ran ${starts(log)} times, not 3`);
     },
   },
@@ -184,7 +246,13 @@ export const SCENARIOS: Scenario[] = [
       startAgent(env, thing, env.broker!.url);
       await Bun.sleep(300); // connected and subscribed
       const jobId = `broker-${i}`;
-      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), 0.8, join(dir, "log")) }));
+      await env.iot!.send(
+        new CreateJobCommand({
+          jobId,
+          targets: [thingArn(thing)],
+          document: workJob(join(dir, "lock"), 0.8, join(dir, "log")),
+        }),
+      );
       for (let n = 0; n < 100 && starts(join(dir, "log")) === 0; n++) await Bun.sleep(20);
       await Bun.sleep(random(0, 400));
       await env.broker!.restart(random(0, 300));
@@ -200,7 +268,13 @@ export const SCENARIOS: Scenario[] = [
       const dir = tempDir();
       startAgent(env, thing, env.proxy!.url);
       const jobId = `cut-${i}`;
-      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), 0.3, join(dir, "log")) }));
+      await env.iot!.send(
+        new CreateJobCommand({
+          jobId,
+          targets: [thingArn(thing)],
+          document: workJob(join(dir, "lock"), 0.3, join(dir, "log")),
+        }),
+      );
       // Anywhere from before start-next to after the step: the update and its reply included.
       await Bun.sleep(random(0, 800));
       env.proxy!.cut();
@@ -216,10 +290,18 @@ export const SCENARIOS: Scenario[] = [
       const dir = tempDir();
       env.proxy!.dropped = 0;
       let toDrop = 1 + Math.floor(random(0, 3));
-      env.proxy!.dropFromServer((topic) => topic.startsWith(`$aws/things/${thing}/`) && topic.endsWith("/update/accepted") && toDrop-- > 0);
+      env.proxy!.dropFromServer(
+        (topic) => topic.startsWith(`$aws/things/${thing}/`) && topic.endsWith("/update/accepted") && toDrop-- > 0,
+      );
       startAgent(env, thing, env.proxy!.url, undefined, { updateRetrySeconds: 0.2 });
       const jobId = `lost-${i}`;
-      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), 0.1, join(dir, "log")) }));
+      await env.iot!.send(
+        new CreateJobCommand({
+          jobId,
+          targets: [thingArn(thing)],
+          document: workJob(join(dir, "lock"), 0.1, join(dir, "log")),
+        }),
+      );
       const e = await terminal(env, jobId, thing, 60_000);
       expectSucceededOnce(e, join(dir, "log"), false);
       // QUEUED 1 → IN_PROGRESS (start-next, then the agent's IN_PROGRESS, retried while its reply is
@@ -247,15 +329,39 @@ export const SCENARIOS: Scenario[] = [
       const dir = tempDir();
       startAgent(env, thing, env.service!.mqttUrl);
       const stubborn = `stubborn-${i}`;
-      await env.iot!.send(new CreateJobCommand({ jobId: stubborn, targets: [thingArn(thing)], document: JSON.stringify({ version: "1.0", steps: [{ action: { name: "s", type: "runHandler", input: { handler: "stubborn.sh", args: [pidFile], path: "default" } } }] }) }));
-      await env.iot!.send(new CreateJobCommand({ jobId: `next-${i}`, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), 0, join(dir, "log")) }));
+      await env.iot!.send(
+        new CreateJobCommand({
+          jobId: stubborn,
+          targets: [thingArn(thing)],
+          document: JSON.stringify({
+            version: "1.0",
+            steps: [
+              {
+                action: {
+                  name: "s",
+                  type: "runHandler",
+                  input: { handler: "stubborn.sh", args: [pidFile], path: "default" },
+                },
+              },
+            ],
+          }),
+        }),
+      );
+      await env.iot!.send(
+        new CreateJobCommand({
+          jobId: `next-${i}`,
+          targets: [thingArn(thing)],
+          document: workJob(join(dir, "lock"), 0, join(dir, "log")),
+        }),
+      );
       for (let n = 0; n < 200 && !existsSync(pidFile); n++) await Bun.sleep(20);
       const pgid = Number(readFileSync(pidFile, "utf8"));
       await Bun.sleep(random(0, 800));
       const canceledAt = Date.now();
       await env.iot!.send(new CancelJobExecutionCommand({ jobId: stubborn, thingName: thing, force: true }));
       while (groupMembers(pgid).length > 0) {
-        if (Date.now() - canceledAt > 3000) throw new Error(`process group ${pgid} still alive 3 s after the cancel: ${groupMembers(pgid).join(" ")}`);
+        if (Date.now() - canceledAt > 3000)
+          throw new Error(`process group ${pgid} still alive 3 s after the cancel: ${groupMembers(pgid).join(" ")}`);
         await Bun.sleep(25);
       }
       expectSucceededOnce(await terminal(env, `next-${i}`, thing), join(dir, "log"), false);
@@ -263,7 +369,8 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: "local service SIGKILLed under load, restarted",
-    promise: "every acknowledged thing, shadow, package version and job is there after the restart; SQLite integrity_check ok",
+    promise:
+      "every acknowledged thing, shadow, package version and job is there after the restart; SQLite integrity_check ok",
     async setUp() {
       const dataDir = tempDir("fault-data-");
       return { handlers: "", agents: [], dataDir, async tearDown() {} } as Env & { dataDir: string };
@@ -283,7 +390,13 @@ export const SCENARIOS: Scenario[] = [
           try {
             await iot.send(new CreateThingCommand({ thingName: name }));
             acked.push({ kind: "thing", name });
-            await data.send(new UpdateThingShadowCommand({ thingName: name, shadowName: "s", payload: new TextEncoder().encode(JSON.stringify({ state: { reported: { n } } })) }));
+            await data.send(
+              new UpdateThingShadowCommand({
+                thingName: name,
+                shadowName: "s",
+                payload: new TextEncoder().encode(JSON.stringify({ state: { reported: { n } } })),
+              }),
+            );
             acked.push({ kind: "shadow", name });
             await iot.send(new CreatePackageVersionCommand({ packageName: `pkg-${i}`, versionName: `v${n}` }));
             acked.push({ kind: "version", name: `v${n}` });
@@ -305,8 +418,15 @@ export const SCENARIOS: Scenario[] = [
         const get = async (path: string) => (await fetch(`${base}${path}`)).status;
         for (const a of acked) {
           const path =
-            a.kind === "thing" ? `/things/${a.name}` : a.kind === "shadow" ? `/things/${a.name}/shadow?name=s` : a.kind === "version" ? `/packages/pkg-${i}/versions/${a.name}` : `/things/${a.name}/jobs/job-${a.name}`;
-          if ((await get(path)) !== 200) throw new Error(`acknowledged ${a.kind} ${a.name} lost after the restart (${acked.length} acknowledged)`);
+            a.kind === "thing"
+              ? `/things/${a.name}`
+              : a.kind === "shadow"
+                ? `/things/${a.name}/shadow?name=s`
+                : a.kind === "version"
+                  ? `/packages/pkg-${i}/versions/${a.name}`
+                  : `/things/${a.name}/jobs/job-${a.name}`;
+          if ((await get(path)) !== 200)
+            throw new Error(`acknowledged ${a.kind} ${a.name} lost after the restart (${acked.length} acknowledged)`);
         }
         const db = new Database(join(dataDir, "iot-jobs-local.sqlite"), { readonly: true });
         const check = db.query("PRAGMA integrity_check").get() as { integrity_check: string };
@@ -320,7 +440,8 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: "local service SIGKILLed mid-rollout, restarted",
-    promise: "the roll-out continues at its rate after the restart (never more than k per minute); every thing reached exactly once",
+    promise:
+      "the roll-out continues at its rate after the restart (never more than k per minute); every thing reached exactly once",
     async setUp() {
       return { handlers: "", agents: [], async tearDown() {} };
     },
@@ -363,7 +484,8 @@ export const SCENARIOS: Scenario[] = [
         const until = performance.now() + 20 * minuteMs;
         let list = await observe();
         while (list.length < things.length) {
-          if (performance.now() > until) throw new Error(`only ${list.length} of ${things.length} reached after the restart`);
+          if (performance.now() > until)
+            throw new Error(`only ${list.length} of ${things.length} reached after the restart`);
           await Bun.sleep(15);
           list = await observe();
         }
@@ -372,12 +494,15 @@ export const SCENARIOS: Scenario[] = [
         const reached = list.map((e) => e.thingArn!.split("/").pop()!).sort();
         if (JSON.stringify(reached) !== JSON.stringify([...things].sort()))
           throw new Error(`reached ${reached.length} executions for ${things.length} things: ${reached.join(" ")}`);
-        if (list.some((e) => e.jobExecutionSummary?.executionNumber !== 1)) throw new Error("a thing was reached twice");
+        if (list.some((e) => e.jobExecutionSummary?.executionNumber !== 1))
+          throw new Error("a thing was reached twice");
         // Within half a minute at most one minute boundary passes: never more than k new executions.
         for (const a of seen) {
           for (const b of seen) {
             if (b.at > a.at && b.at - a.at < minuteMs / 2 && b.count - a.count > perMinute)
-              throw new Error(`${b.count - a.count} things reached within ${Math.round(b.at - a.at)} ms (rate ${perMinute}/min)`);
+              throw new Error(
+                `${b.count - a.count} things reached within ${Math.round(b.at - a.at)} ms (rate ${perMinute}/min)`,
+              );
           }
         }
       } finally {
@@ -387,7 +512,8 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: "local service SIGKILLed mid-retry, restarted",
-    promise: "every failure is retried exactly up to the count: executions 1..n+1 per thing, none lost, none duplicated",
+    promise:
+      "every failure is retried exactly up to the count: executions 1..n+1 per thing, none lost, none duplicated",
     async setUp() {
       return { handlers: "", agents: [], async tearDown() {} };
     },
@@ -440,10 +566,14 @@ export const SCENARIOS: Scenario[] = [
         for (const t of things) {
           const list = await iot.send(new ListJobExecutionsForThingCommand({ thingName: t, jobId }));
           const got = (list.executionSummaries ?? [])
-            .map((e) => `${e.jobExecutionSummary!.executionNumber}:${e.jobExecutionSummary!.status}:${e.jobExecutionSummary!.retryAttempt}`)
+            .map(
+              (e) =>
+                `${e.jobExecutionSummary!.executionNumber}:${e.jobExecutionSummary!.status}:${e.jobExecutionSummary!.retryAttempt}`,
+            )
             .sort();
           const want = Array.from({ length: retries + 1 }, (_, n) => `${n + 1}:FAILED:${n}`);
-          if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`${t}: ${got.join(" ")}, expected ${want.join(" ")}`);
+          if (JSON.stringify(got) !== JSON.stringify(want))
+            throw new Error(`${t}: ${got.join(" ")}, expected ${want.join(" ")}`);
         }
         const job = (await iot.send(new DescribeJobCommand({ jobId }))).job!;
         if (job.status !== "COMPLETED") throw new Error(`job ${job.status} after every retry failed`);
@@ -463,9 +593,16 @@ export const SCENARIOS: Scenario[] = [
       const dir = tempDir();
       const agent = startAgent(env, thing, env.service!.mqttUrl, join(file, "state"));
       const jobId = `nostate-${i}`;
-      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), 0, join(dir, "log")) }));
+      await env.iot!.send(
+        new CreateJobCommand({
+          jobId,
+          targets: [thingArn(thing)],
+          document: workJob(join(dir, "lock"), 0, join(dir, "log")),
+        }),
+      );
       expectSucceededOnce(await terminal(env, jobId, thing), join(dir, "log"), false);
-      if (!agent.lines.some((l) => l.includes("State directory unusable"))) throw new Error("no log line says the state directory is unusable");
+      if (!agent.lines.some((l) => l.includes("State directory unusable")))
+        throw new Error("no log line says the state directory is unusable");
       await agent.kill();
     },
   },
@@ -481,9 +618,16 @@ export const SCENARIOS: Scenario[] = [
       const dir = tempDir();
       const agent = startAgent(env, thing, env.service!.mqttUrl, stateDir);
       const jobId = `full-${i}`;
-      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), 0, join(dir, "log")) }));
+      await env.iot!.send(
+        new CreateJobCommand({
+          jobId,
+          targets: [thingArn(thing)],
+          document: workJob(join(dir, "lock"), 0, join(dir, "log")),
+        }),
+      );
       expectSucceededOnce(await terminal(env, jobId, thing), join(dir, "log"), false);
-      if (!agent.lines.some((l) => l.includes("Cannot save local state") && l.includes("ENOSPC"))) throw new Error("no log line says the state could not be saved (ENOSPC)");
+      if (!agent.lines.some((l) => l.includes("Cannot save local state") && l.includes("ENOSPC")))
+        throw new Error("no log line says the state could not be saved (ENOSPC)");
       await agent.kill();
     },
   },

@@ -83,17 +83,19 @@ export class TcpProxy {
   private forward(socket: Socket<Conn>, data: Uint8Array): void {
     const { pair, side } = socket.data;
     if (side === "client") {
-      for (const frame of socket.data.frames!.push(data)) if (frame[0]! >> 4 === 3) this.fromClients.push(publishOf(frame));
+      for (const frame of socket.data.frames!.push(data))
+        if (frame[0]! >> 4 === 3) this.fromClients.push(publishOf(frame));
       if (pair.server) pair.server.write(data);
       else pair.pending.push(data.slice());
       return;
     }
     for (const frame of socket.data.frames!.push(data)) {
-      if (this.dropRule && (frame[0]! >> 4) === 3 && this.dropRule(publishTopic(frame))) {
+      if (this.dropRule && frame[0]! >> 4 === 3 && this.dropRule(publishTopic(frame))) {
         this.dropped++;
         continue;
       }
-      if (this.delayFromServerMs > 0) setTimeout(() => this.pairs.has(pair) && pair.client.write(frame), this.delayFromServerMs);
+      if (this.delayFromServerMs > 0)
+        setTimeout(() => this.pairs.has(pair) && pair.client.write(frame), this.delayFromServerMs);
       else pair.client.write(frame);
     }
   }

@@ -37,7 +37,12 @@ describe("job documents, generated", () => {
         }
         refused++;
         const reason = rejectionReason(r.issues);
-        return reason.length > 0 && reason.length <= 1024 && !CONTROL.test(reason) && reason.startsWith("Invalid job document: ");
+        return (
+          reason.length > 0 &&
+          reason.length <= 1024 &&
+          !CONTROL.test(reason) &&
+          reason.startsWith("Invalid job document: ")
+        );
       }),
       { numRuns: RUNS },
     );
@@ -68,7 +73,15 @@ describe("generated documents through the real agent", () => {
     // Generated documents really run: give the agent a PATH with nothing but harmless programs.
     const bin = tempDir("fuzz-bin-");
     for (const program of ["true", "false", "echo", "sh"]) symlinkSync(Bun.which(program)!, join(bin, program));
-    agent = AgentProcess.start({ brokerUrl: service.mqttUrl, thingName: "fuzz-thing", handlerDirectory: handlers, command: [compiledAgent("linux-x64")], stepTimeoutSeconds: 10, extraArgs: ["--log-level", "WARN"], env: { ...process.env, PATH: bin } });
+    agent = AgentProcess.start({
+      brokerUrl: service.mqttUrl,
+      thingName: "fuzz-thing",
+      handlerDirectory: handlers,
+      command: [compiledAgent("linux-x64")],
+      stepTimeoutSeconds: 10,
+      extraArgs: ["--log-level", "WARN"],
+      env: { ...process.env, PATH: bin },
+    });
   });
   afterAll(async () => {
     await agent.kill();
@@ -84,13 +97,20 @@ describe("generated documents through the real agent", () => {
     });
     const chosen = docs.slice(0, AGENT_SAMPLE);
     for (const [i, doc] of chosen.entries()) {
-      await iot.send(new CreateJobCommand({ jobId: `fuzz-${i}`, targets: [thingArn("fuzz-thing")], document: JSON.stringify(doc ?? null) }));
+      await iot.send(
+        new CreateJobCommand({
+          jobId: `fuzz-${i}`,
+          targets: [thingArn("fuzz-thing")],
+          document: JSON.stringify(doc ?? null),
+        }),
+      );
     }
     const outcomes: Record<string, number> = {};
     for (let i = 0; i < chosen.length; i++) {
       const until = Date.now() + 60_000;
       for (;;) {
-        const e = (await iot.send(new DescribeJobExecutionCommand({ jobId: `fuzz-${i}`, thingName: "fuzz-thing" }))).execution!;
+        const e = (await iot.send(new DescribeJobExecutionCommand({ jobId: `fuzz-${i}`, thingName: "fuzz-thing" })))
+          .execution!;
         if (["SUCCEEDED", "FAILED", "REJECTED"].includes(e.status!)) {
           outcomes[e.status!] = (outcomes[e.status!] ?? 0) + 1;
           const details = e.statusDetails?.detailsMap ?? {};
@@ -102,7 +122,8 @@ describe("generated documents through the real agent", () => {
           break;
         }
         if (e.status !== "QUEUED" && e.status !== "IN_PROGRESS") throw new Error(`fuzz-${i} ended ${e.status}`);
-        if (Date.now() > until) throw new Error(`fuzz-${i} still ${e.status}; document ${JSON.stringify(chosen[i]).slice(0, 300)}`);
+        if (Date.now() > until)
+          throw new Error(`fuzz-${i} still ${e.status}; document ${JSON.stringify(chosen[i]).slice(0, 300)}`);
         await Bun.sleep(20);
       }
     }

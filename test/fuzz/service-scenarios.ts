@@ -119,9 +119,10 @@ export async function runServiceScenario(
   // IOT_JOBS_SCENARIO_TRACE=1 prints each event as it happens (to see where a scenario hangs).
   if (process.env.IOT_JOBS_SCENARIO_TRACE === "1") {
     const push = events.push.bind(events);
-    events.push = (...items: string[]) => (
-      items.forEach((e) => console.error(`[service scenario] ${e}`)), push(...items)
-    );
+    events.push = (...items: string[]) => {
+      for (const e of items) console.error(`[service scenario] ${e}`);
+      return push(...items);
+    };
   }
   const violations: string[] = [];
   const model = new Model();

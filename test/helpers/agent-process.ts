@@ -61,7 +61,12 @@ export class AgentProcess {
       { mode: 0o600 },
     );
     const command = options.command ?? agentCommand();
-    const proc = Bun.spawn([...command, "--config-file", configFile, ...(options.extraArgs ?? [])], { stdout: "pipe", stderr: "pipe", cwd: tempDir("agent-cwd-"), env: options.env ?? process.env });
+    const proc = Bun.spawn([...command, "--config-file", configFile, ...(options.extraArgs ?? [])], {
+      stdout: "pipe",
+      stderr: "pipe",
+      cwd: tempDir("agent-cwd-"),
+      env: options.env ?? process.env,
+    });
     return new AgentProcess(proc, stateDir);
   }
 
@@ -74,7 +79,10 @@ export class AgentProcess {
     const seen = this.lines.find((l) => l.includes(text));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no log line with ${JSON.stringify(text)}; log:\n${this.lines.join("\n")}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no log line with ${JSON.stringify(text)}; log:\n${this.lines.join("\n")}`)),
+        timeoutMs,
+      );
       this.lineWaiters.push({ test: (l) => l.includes(text), resolve: (l) => (clearTimeout(timer), resolve(l)) });
     });
   }

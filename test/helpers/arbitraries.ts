@@ -5,7 +5,12 @@
 import fc from "fast-check";
 
 // Commands the agent may really run: harmless ones, and names that exist nowhere.
-const safeCommand = fc.oneof(fc.constant("true"), fc.constant("false"), fc.constant("echo,ok"), fc.string({ maxLength: 12 }).map((s) => `zz-no-such-${s.replace(/[^a-z]/g, "x")}`));
+const safeCommand = fc.oneof(
+  fc.constant("true"),
+  fc.constant("false"),
+  fc.constant("echo,ok"),
+  fc.string({ maxLength: 12 }).map((s) => `zz-no-such-${s.replace(/[^a-z]/g, "x")}`),
+);
 const MEGABYTE = "x".repeat(1 << 20);
 const anyString = fc.oneof(
   { arbitrary: fc.string(), weight: 4 },
@@ -15,7 +20,15 @@ const anyString = fc.oneof(
   { arbitrary: fc.constant(MEGABYTE), weight: 1 },
 );
 const hostileValue: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
-  value: fc.oneof({ depthSize: "small" }, fc.constant(null), fc.boolean(), fc.double(), anyString, fc.array(tie("value"), { maxLength: 5 }), fc.dictionary(fc.string(), tie("value"), { maxKeys: 5 })),
+  value: fc.oneof(
+    { depthSize: "small" },
+    fc.constant(null),
+    fc.boolean(),
+    fc.double(),
+    anyString,
+    fc.array(tie("value"), { maxLength: 5 }),
+    fc.dictionary(fc.string(), tie("value"), { maxKeys: 5 }),
+  ),
 })).value;
 const deepNesting = fc.integer({ min: 50, max: 5000 }).map((depth) => {
   let v: unknown = "bottom";
@@ -23,7 +36,10 @@ const deepNesting = fc.integer({ min: 50, max: 5000 }).map((depth) => {
   return v;
 });
 // (A real document is at most 32 KB — ~400 steps; larger ones test the parser, not the service.)
-const hugeArray = fc.integer({ min: 500, max: 5000 }).map((n) => ({ version: "1.0", steps: Array.from({ length: n }, () => ({ action: { name: "s", type: "runCommand", input: { command: "true" } } })) }));
+const hugeArray = fc.integer({ min: 500, max: 5000 }).map((n) => ({
+  version: "1.0",
+  steps: Array.from({ length: n }, () => ({ action: { name: "s", type: "runCommand", input: { command: "true" } } })),
+}));
 
 const step = fc.record(
   {
@@ -33,7 +49,18 @@ const step = fc.record(
         type: fc.oneof(fc.constant("runCommand"), fc.constant("runHandler"), anyString),
         input: fc.oneof(
           fc.record({ command: safeCommand }),
-          fc.record({ handler: fc.oneof(fc.constant("health-check.sh"), fc.constant("../../etc/passwd"), fc.constant("/bin/sh"), fc.string().map((s) => `zz-${s}`)), args: fc.array(anyString, { maxLength: 3 }) }, { requiredKeys: ["handler"] }),
+          fc.record(
+            {
+              handler: fc.oneof(
+                fc.constant("health-check.sh"),
+                fc.constant("../../etc/passwd"),
+                fc.constant("/bin/sh"),
+                fc.string().map((s) => `zz-${s}`),
+              ),
+              args: fc.array(anyString, { maxLength: 3 }),
+            },
+            { requiredKeys: ["handler"] },
+          ),
           hostileValue,
         ),
         runAsUser: fc.oneof(fc.constant("nobody-here-$(id)"), fc.constant(";rm -rf /"), fc.string({ maxLength: 10 })),
@@ -47,10 +74,26 @@ const step = fc.record(
 );
 
 const validish = fc.record(
-  { version: fc.oneof(fc.constant("1.0"), fc.constant("2.0"), fc.constant(1), anyString), includeStdOut: fc.oneof(fc.boolean(), hostileValue), steps: fc.array(step, { maxLength: 4 }), finalStep: step },
+  {
+    version: fc.oneof(fc.constant("1.0"), fc.constant("2.0"), fc.constant(1), anyString),
+    includeStdOut: fc.oneof(fc.boolean(), hostileValue),
+    steps: fc.array(step, { maxLength: 4 }),
+    finalStep: step,
+  },
   { requiredKeys: ["version", "steps"] },
 );
-const oldSchema = fc.record({ operation: fc.oneof(fc.constant("health-check.sh"), fc.string().map((s) => `zz-${s}`)), args: fc.array(anyString, { maxLength: 3 }), allowStdErr: fc.oneof(fc.integer(), hostileValue), path: fc.oneof(fc.constant("default"), fc.string()) }, { requiredKeys: ["operation"] });
+const oldSchema = fc.record(
+  {
+    operation: fc.oneof(
+      fc.constant("health-check.sh"),
+      fc.string().map((s) => `zz-${s}`),
+    ),
+    args: fc.array(anyString, { maxLength: 3 }),
+    allowStdErr: fc.oneof(fc.integer(), hostileValue),
+    path: fc.oneof(fc.constant("default"), fc.string()),
+  },
+  { requiredKeys: ["operation"] },
+);
 export const jobDocument: fc.Arbitrary<unknown> = fc.oneof(
   { arbitrary: validish, weight: 10 },
   { arbitrary: oldSchema, weight: 4 },
@@ -58,7 +101,6 @@ export const jobDocument: fc.Arbitrary<unknown> = fc.oneof(
   { arbitrary: deepNesting, weight: 1 },
   { arbitrary: hugeArray, weight: 1 },
 );
-
 
 /** Anything a peer might publish: bytes, text, JSON of any shape, and the 1 MB case. */
 export const anyPayload: fc.Arbitrary<Uint8Array> = fc.oneof(

@@ -19,15 +19,68 @@ export function makeTestPki(): TestPki {
   const f = (name: string) => join(dir, name);
   const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
   for (const ca of ["ca", "other-ca"]) {
-    ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", `/CN=test ${ca}`, "-keyout", f(`${ca}.key`), "-out", f(`${ca}.crt`));
+    ssl(
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      `/CN=test ${ca}`,
+      "-keyout",
+      f(`${ca}.key`),
+      "-out",
+      f(`${ca}.crt`),
+    );
   }
   for (const [name, ext] of [
     ["server", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
     ["client", "extendedKeyUsage=clientAuth"],
   ] as const) {
-    ssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", `/CN=${name}`, "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`));
+    ssl(
+      "req",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-subj",
+      `/CN=${name}`,
+      "-keyout",
+      f(`${name}.key`),
+      "-out",
+      f(`${name}.csr`),
+    );
     require("node:fs").writeFileSync(f(`${name}.ext`), ext + "\n");
-    ssl("x509", "-req", "-in", f(`${name}.csr`), "-CA", f("ca.crt"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "2", "-extfile", f(`${name}.ext`), "-out", f(`${name}.crt`));
+    ssl(
+      "x509",
+      "-req",
+      "-in",
+      f(`${name}.csr`),
+      "-CA",
+      f("ca.crt"),
+      "-CAkey",
+      f("ca.key"),
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      f(`${name}.ext`),
+      "-out",
+      f(`${name}.crt`),
+    );
   }
-  return { dir, caCert: f("ca.crt"), serverCert: f("server.crt"), serverKey: f("server.key"), clientCert: f("client.crt"), clientKey: f("client.key"), otherCaCert: f("other-ca.crt") };
+  return {
+    dir,
+    caCert: f("ca.crt"),
+    serverCert: f("server.crt"),
+    serverKey: f("server.key"),
+    clientCert: f("client.crt"),
+    clientKey: f("client.key"),
+    otherCaCert: f("other-ca.crt"),
+  };
 }

@@ -7,7 +7,11 @@ export function compiledAgent(suffix: string): string {
   const file = join(REPO_ROOT, "dist", `iot-jobs-agent-${suffix}`);
   const stale = !existsSync(file) || newestSourceMtime() > Bun.file(file).lastModified;
   if (stale) {
-    const r = Bun.spawnSync([process.execPath, join(REPO_ROOT, "scripts/cross-compile/build.ts"), suffix], { cwd: REPO_ROOT, stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync([process.execPath, join(REPO_ROOT, "scripts/cross-compile/build.ts"), suffix], {
+      cwd: REPO_ROOT,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     if (r.exitCode !== 0) throw new Error(`building ${suffix} failed:\n${r.stderr.toString()}`);
   }
   return file;
@@ -18,15 +22,31 @@ export function compiledService(): string {
   const file = join(REPO_ROOT, "dist", "iot-jobs-local-linux-x64");
   const stale = !existsSync(file) || newestSourceMtime() > Bun.file(file).lastModified;
   if (stale) {
-    const r = Bun.spawnSync([process.execPath, join(REPO_ROOT, "scripts/cross-compile/build.ts"), "--service", "linux-x64"], { cwd: REPO_ROOT, stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync(
+      [process.execPath, join(REPO_ROOT, "scripts/cross-compile/build.ts"), "--service", "linux-x64"],
+      { cwd: REPO_ROOT, stdout: "pipe", stderr: "pipe" },
+    );
     if (r.exitCode !== 0) throw new Error(`building iot-jobs-local failed:\n${r.stderr.toString()}`);
   }
   return file;
 }
 
 /** A running `iot-jobs-local serve` process and the addresses it printed. */
-export async function spawnService(command: string[], extraArgs: string[] = []): Promise<{ mqtt: string; http: string; mqtts?: string; rootCa?: string; proc: ReturnType<typeof Bun.spawn>; stop: () => Promise<void> }> {
-  const proc = Bun.spawn([...command, "serve", "--mqtt-port", "0", "--http-port", "0", ...extraArgs], { stdout: "pipe", stderr: "pipe" });
+export async function spawnService(
+  command: string[],
+  extraArgs: string[] = [],
+): Promise<{
+  mqtt: string;
+  http: string;
+  mqtts?: string;
+  rootCa?: string;
+  proc: ReturnType<typeof Bun.spawn>;
+  stop: () => Promise<void>;
+}> {
+  const proc = Bun.spawn([...command, "serve", "--mqtt-port", "0", "--http-port", "0", ...extraArgs], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
   let text = "";
   const deadline = Date.now() + 20_000;
@@ -53,7 +73,8 @@ export async function spawnService(command: string[], extraArgs: string[] = []):
 
 function newestSourceMtime(): number {
   let newest = 0;
-  for (const file of new Bun.Glob("src/**/*.{ts,js,css,html}").scanSync({ cwd: REPO_ROOT })) newest = Math.max(newest, Bun.file(join(REPO_ROOT, file)).lastModified);
+  for (const file of new Bun.Glob("src/**/*.{ts,js,css,html}").scanSync({ cwd: REPO_ROOT }))
+    newest = Math.max(newest, Bun.file(join(REPO_ROOT, file)).lastModified);
   return newest;
 }
 

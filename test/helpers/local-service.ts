@@ -6,7 +6,9 @@ import { type RunningService, startService } from "../../src/service/service.ts"
 import type { Clock } from "../../src/util/clock.ts";
 
 /** The local service in this process on free ports, with an in-memory store unless `dataDir`. */
-export async function startLocalService(options: { dataDir?: string; minuteMs?: number; broker?: string; clock?: Clock } = {}): Promise<RunningService> {
+export async function startLocalService(
+  options: { dataDir?: string; minuteMs?: number; broker?: string; clock?: Clock } = {},
+): Promise<RunningService> {
   return startService({
     dataDir: options.dataDir,
     host: "127.0.0.1",
@@ -20,8 +22,10 @@ export async function startLocalService(options: { dataDir?: string; minuteMs?: 
 }
 
 const credentials = { accessKeyId: "local", secretAccessKey: "local" };
-export const iotClient = (http: string) => new IoTClient({ endpoint: http, region: "us-east-1", credentials, maxAttempts: 1 });
-export const dataClient = (http: string) => new IoTDataPlaneClient({ endpoint: http, region: "us-east-1", credentials, maxAttempts: 1 });
+export const iotClient = (http: string) =>
+  new IoTClient({ endpoint: http, region: "us-east-1", credentials, maxAttempts: 1 });
+export const dataClient = (http: string) =>
+  new IoTDataPlaneClient({ endpoint: http, region: "us-east-1", credentials, maxAttempts: 1 });
 
 export const thingArn = (name: string) => `arn:aws:iot:us-east-1:123456789012:thing/${name}`;
 export const groupArn = (name: string) => `arn:aws:iot:us-east-1:123456789012:thinggroup/${name}`;
@@ -48,7 +52,11 @@ export class Device {
   static async connect(url: string, thing: string, subscribe: string[] = []): Promise<Device> {
     const client = await mqtt.connectAsync(url, { clientId: thing, reconnectPeriod: 0, clean: true });
     const d = new Device(thing, client);
-    if (subscribe.length) await client.subscribeAsync(subscribe.map((s) => s.replace("{thing}", thing)), { qos: 1 });
+    if (subscribe.length)
+      await client.subscribeAsync(
+        subscribe.map((s) => s.replace("{thing}", thing)),
+        { qos: 1 },
+      );
     return d;
   }
 
@@ -57,7 +65,8 @@ export class Device {
   }
 
   async publish(suffix: string, body: unknown): Promise<void> {
-    const payload = typeof body === "string" ? body : body instanceof Uint8Array ? Buffer.from(body) : JSON.stringify(body);
+    const payload =
+      typeof body === "string" ? body : body instanceof Uint8Array ? Buffer.from(body) : JSON.stringify(body);
     await this.client.publishAsync(`${this.prefix}/${suffix}`, payload, { qos: 1 });
   }
 
@@ -65,15 +74,25 @@ export class Device {
   async request(suffix: string, body: unknown = {}): Promise<{ topic: string; payload: any }> {
     const start = this.messages.length;
     await this.publish(suffix, body);
-    return this.waitFor((m) => m.topic === `${this.prefix}/${suffix}/accepted` || m.topic === `${this.prefix}/${suffix}/rejected`, start);
+    return this.waitFor(
+      (m) => m.topic === `${this.prefix}/${suffix}/accepted` || m.topic === `${this.prefix}/${suffix}/rejected`,
+      start,
+    );
   }
 
-  async waitFor(match: (m: { topic: string; payload: any }) => boolean, from = 0, timeoutMs = 5000): Promise<{ topic: string; payload: any }> {
+  async waitFor(
+    match: (m: { topic: string; payload: any }) => boolean,
+    from = 0,
+    timeoutMs = 5000,
+  ): Promise<{ topic: string; payload: any }> {
     const until = Date.now() + timeoutMs;
     for (;;) {
       const found = this.messages.slice(from).find(match);
       if (found) return found;
-      if (Date.now() > until) throw new Error(`${this.thing}: no matching message; got ${JSON.stringify(this.messages.slice(from).map((m) => m.topic))}`);
+      if (Date.now() > until)
+        throw new Error(
+          `${this.thing}: no matching message; got ${JSON.stringify(this.messages.slice(from).map((m) => m.topic))}`,
+        );
       await Bun.sleep(10);
     }
   }

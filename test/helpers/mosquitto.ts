@@ -52,10 +52,16 @@ export class Mosquitto {
     const dir = tempDir("mosquitto-");
     const port = await freePort();
     const configFile = join(dir, "mosquitto.conf");
-    const lines = [`listener ${port} 127.0.0.1`, ...(options.listener ?? []), ...(options.global ?? ["allow_anonymous true"]), // As root Mosquitto would switch to its own user, which cannot read our 0700 temp dirs.
+    const lines = [
+      `listener ${port} 127.0.0.1`,
+      ...(options.listener ?? []),
+      ...(options.global ?? ["allow_anonymous true"]), // As root Mosquitto would switch to its own user, which cannot read our 0700 temp dirs.
       ...(process.geteuid?.() === 0 ? ["user root"] : []),
       "persistence false",
-      "log_dest none", "max_inflight_messages 0", "set_tcp_nodelay true"];
+      "log_dest none",
+      "max_inflight_messages 0",
+      "set_tcp_nodelay true",
+    ];
     writeFileSync(configFile, lines.join("\n") + "\n");
     const broker = new Mosquitto(port, configFile);
     await broker.launch();

@@ -24,7 +24,12 @@ export function parsed(document: unknown): JobDocument {
   return r.document;
 }
 
-export const handlerStep = (name: string, handler: string, args: string[] = [], extra: Record<string, unknown> = {}) => ({
+export const handlerStep = (
+  name: string,
+  handler: string,
+  args: string[] = [],
+  extra: Record<string, unknown> = {},
+) => ({
   action: { name, type: "runHandler", input: { handler, args, path: "default" }, ...extra },
 });
 

@@ -37,7 +37,11 @@ export class SeededRandom {
   weighted<T>(items: readonly (readonly [number, T])[]): T {
     const total = items.reduce((s, [w]) => s + w, 0);
     let x = this.next() * total;
-    for (const [w, value] of items) if (w > 0 && (x -= w) < 0) return value;
+    for (const [w, value] of items) {
+      if (w <= 0) continue;
+      x -= w;
+      if (x < 0) return value;
+    }
     return items.filter(([w]) => w > 0).at(-1)![1];
   }
 }
