@@ -249,7 +249,11 @@ export class JobsAgent {
       return;
     }
     if (this.stopping) return;
-    if (!execution) return void this.options.log.info("No pending jobs; waiting for the next one");
+    // start-next's answer says it once; the notify-next (empty) that follows a finished job says the same.
+    if (!execution) {
+      if (fromNotify) return void this.options.log.debug("notify-next: no pending job");
+      return void this.options.log.info("No pending jobs; waiting for the next one");
+    }
     const key = notificationKey(execution.jobId, execution.executionNumber, execution.jobDocument, execution.queuedAt);
     if (this.recent.isRepeat(key)) {
       return void this.options.log.info({ jobId: execution.jobId }, "Duplicate notification dropped");

@@ -96,7 +96,10 @@ function checkedHandler(directory: string, handler: string, euid: number): Resol
   if (!dirStat.isDirectory()) return { ok: false, reason: `Handler directory ${directory} is not a directory` };
   const dirProblem = permissionProblem(dirStat, euid);
   if (dirProblem)
-    return { ok: false, reason: `Handler directory ${directory} ${dirProblem}; run: chmod 700 ${directory}` };
+    return {
+      ok: false,
+      reason: `Handler directory ${directory} ${dirProblem.problem}; run: ${dirProblem.fix} ${directory}`,
+    };
 
   const candidate = join(realDir, handler);
   let realFile: string;
@@ -116,7 +119,8 @@ function checkedHandler(directory: string, handler: string, euid: number): Resol
       reason: `Handler ${handler} has ${fileStat.nlink} hard links; a handler must have exactly one`,
     };
   const fileProblem = permissionProblem(fileStat, euid);
-  if (fileProblem) return { ok: false, reason: `Handler ${handler} ${fileProblem}; run: chmod 700 ${candidate}` };
+  if (fileProblem)
+    return { ok: false, reason: `Handler ${handler} ${fileProblem.problem}; run: ${fileProblem.fix} ${candidate}` };
   if ((fileStat.mode & 0o100) === 0)
     return { ok: false, reason: `Handler ${handler} is not executable by its owner; run: chmod 700 ${candidate}` };
 
@@ -139,7 +143,7 @@ function checkedHandler(directory: string, handler: string, euid: number): Resol
     problem =
       openedDir.dev !== dirStat.dev || openedDir.ino !== dirStat.ino
         ? `directory ${directory} was replaced while it was checked`
-        : (permissionProblem(openedDir, euid) ??
+        : (permissionProblem(openedDir, euid)?.problem ??
           (pinnedFile.dev !== fileStat.dev || pinnedFile.ino !== fileStat.ino
             ? "was replaced while it was checked"
             : undefined));
@@ -182,12 +186,19 @@ function ancestorsTrusted(dir: string, euid: number): boolean {
   }
 }
 
-function permissionProblem(stat: Stats, euid: number): string | undefined {
+/** What is wrong with an owner or mode, and the command that fixes it (chown for an owner, chmod for a mode). */
+function permissionProblem(stat: Stats, euid: number): { problem: string; fix: string } | undefined {
   if (stat.uid !== euid && stat.uid !== 0)
-    return `is owned by uid ${stat.uid}, not by the agent's user (${euid}) or root`;
+    return {
+      problem: `is owned by uid ${stat.uid}, not by the agent's user (${euid}) or root`,
+      fix: `chown ${euid === 0 ? "root" : euid}`,
+    };
   const mode = stat.mode & 0o777;
   if ((mode & 0o077) !== 0)
-    return `has permissions ${mode.toString(8).padStart(3, "0")}, must be 700 (nothing for group or others)`;
+    return {
+      problem: `has permissions ${mode.toString(8).padStart(3, "0")}, must be 700 (nothing for group or others)`,
+      fix: "chmod 700",
+    };
   return undefined;
 }
 

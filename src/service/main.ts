@@ -140,7 +140,13 @@ export async function main(argv: string[]): Promise<number> {
       log,
     });
   } catch (error) {
-    log.fatal({ err: error }, `Cannot start: ${(error as Error).message}`);
+    const e = error as NodeJS.ErrnoException;
+    // A port in use is the common case: say which, and how to choose another (no stack trace).
+    if (e.code === "EADDRINUSE")
+      log.fatal(
+        `Cannot start: a port is already in use (${e.message}); choose others with --mqtt-port, --mqtts-port and --http-port (0 picks a free one)`,
+      );
+    else log.fatal(`Cannot start: ${e.message}`);
     return 1;
   }
   const ready = {

@@ -6,6 +6,7 @@ import {
   mkdirSync,
   readdirSync,
   readlinkSync,
+  realpathSync,
   renameSync,
   symlinkSync,
   writeFileSync,
@@ -99,13 +100,13 @@ describe("handler directory and file checks [DC-JOBS-handler-dir]", () => {
     });
   });
 
-  test.skipIf(!isRoot)("a handler owned by another user is refused", () => {
+  test.skipIf(!isRoot)("a handler owned by another user is refused, and the fix named is chown (not chmod)", () => {
     const dir = dirWithHandler();
     chownSync(join(dir, "ok.sh"), 65534, 65534);
-    expect(resolveHandler("ok.sh", "default", lookup(dir))).toMatchObject({
-      ok: false,
-      reason: expect.stringContaining("is owned by uid 65534"),
-    });
+    const r = resolveHandler("ok.sh", "default", lookup(dir));
+    const reason = r.ok ? "" : r.reason;
+    expect(reason).toContain("is owned by uid 65534");
+    expect(reason).toEndWith(`; run: chown root ${join(realpathSync(dir), "ok.sh")}`);
   });
 
   test.skipIf(!isRoot)("a directory owned by another user is refused", () => {
