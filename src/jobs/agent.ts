@@ -27,7 +27,7 @@ import { agentSubscriptions, agentTopics, parseJobsTopic } from "../protocol/top
 import { type Clock, systemClock } from "../util/clock.ts";
 import { notificationKey, RecentExecution } from "./dedupe.ts";
 import { jobIdOfTruncatedExecution } from "./oversized-message.ts";
-import { type UpdateRequest, UpdatePublisher } from "./update-publisher.ts";
+import { type UpdateRequest, UpdatePublisher, type UpdateResult } from "./update-publisher.ts";
 import { rejectionReason } from "./rejection-reason.ts";
 import { stepLabel } from "./progress.ts";
 import { ProgressReporter } from "./progress-reporter.ts";
@@ -84,6 +84,12 @@ export interface AgentOptions {
 interface RunningJob {
   readonly jobId: string;
   readonly executionNumber: number | undefined;
+  /** When the service queued this execution: a job deleted and created again has the same id, not this. */
+  readonly queuedAt: number | undefined;
+  /** The execution's version as the service last reported it (the terminal report's expectedVersion). */
+  version?: number;
+  /** The service named another execution under this jobId (deleted and created again): never report on it. */
+  superseded?: boolean;
   readonly abort: AbortController;
   /** The step is running (false while the final status is being reported). */
   executing: boolean;
@@ -94,8 +100,25 @@ interface RunningJob {
   readonly log: Logger;
 }
 
+/** The execution a message names is the running one: same job, and (when known) same queue time and number. */
+function isSameExecution(job: RunningJob, execution: JobExecution | undefined): boolean {
+  if (!execution || execution.jobId !== job.jobId) return false;
+  if (job.queuedAt !== undefined && execution.queuedAt !== undefined && execution.queuedAt !== job.queuedAt)
+    return false;
+  return !(
+    job.executionNumber !== undefined &&
+    execution.executionNumber !== undefined &&
+    execution.executionNumber !== job.executionNumber
+  );
+}
+
 /** Rejections meaning the execution is no longer pending: canceled, removed, deleted or ended. */
-const GONE_CODES: ReadonlySet<string> = new Set(["TerminalStateReached", "InvalidStateTransition", "ResourceNotFound"]);
+const GONE_CODES: ReadonlySet<string> = new Set([
+  "TerminalStateReached",
+  "InvalidStateTransition",
+  "ResourceNotFound",
+  "VersionMismatch",
+]);
 
 /** Sent when the service refused a terminal update's details (InvalidRequest): plain, short, safe. */
 const FALLBACK_REASON = "The service refused this job's status details; the agent's log has them";
@@ -104,6 +127,7 @@ export class JobsAgent {
   private readonly topics;
   private readonly updates: UpdatePublisher;
   private running: RunningJob | undefined;
+
   private readonly recent = new RecentExecution();
   private stopping = false;
   private idleWaiters: (() => void)[] = [];
@@ -164,8 +188,8 @@ export class JobsAgent {
       log.error({ err: error }, "Subscribing to the Jobs topics failed; check the IoT policy");
       return;
     }
-    // While a job runs, start-next would move the next execution to IN_PROGRESS (and start its
-    // timers) before this one ends: confirm the running one instead; start-next follows its end.
+    // While a job runs, start-next would move the next execution to IN_PROGRESS before this one
+    // ends: confirm the running one instead (confirmRunning); start-next follows its end.
     if (this.running) this.confirmRunning();
     else this.askForNext();
   }
@@ -207,6 +231,8 @@ export class JobsAgent {
       log.warn({ code: rejection?.code, message: rejection?.message }, "start-next was rejected");
     } else if (t.kind === "update" && t.reply === "accepted") {
       const reply = decodeResponse(isUpdateAcceptedResponse, payload);
+      const version = (reply?.executionState as { versionNumber?: unknown } | undefined)?.versionNumber;
+      if (typeof version === "number" && this.running?.jobId === t.jobId) this.running.version = version;
       if (reply) this.updates.deliver(reply.clientToken, { kind: "accepted" });
     } else if (t.kind === "update" && t.reply === "rejected") {
       const rejection = decodeResponse(isRejectedResponse, payload);
@@ -229,7 +255,7 @@ export class JobsAgent {
     log.error({ topic, bytes, jobId }, "Dropped a message larger than the agent accepts");
     if (!jobId || this.running || this.stopping) return;
     const reason = `The job's message (${bytes} bytes) exceeds the agent's limit; AWS IoT allows at most 128 KB`;
-    void this.handle(jobId, undefined, async (job) => {
+    void this.handle(jobId, undefined, undefined, async (job) => {
       await this.report(job, "REJECTED", { reason });
     });
   }
@@ -237,8 +263,9 @@ export class JobsAgent {
   private onNextExecution(execution: JobExecution | undefined, fromNotify: boolean): void {
     const running = this.running;
     if (running) {
-      // [AGENT-cancel] the running execution is no longer next: it was canceled or removed.
-      if (fromNotify && running.executing && execution?.jobId !== running.jobId) {
+      // [AGENT-cancel] the running execution is no longer next: it was canceled or removed — or
+      // deleted and created again with the same jobId (another queuedAt): not ours to report on.
+      if (fromNotify && running.executing && !isSameExecution(running, execution)) {
         running.log.warn(
           { next: execution?.jobId ?? null },
           "The service no longer lists this job as next; canceling it",
@@ -258,17 +285,21 @@ export class JobsAgent {
     if (this.recent.isRepeat(key)) {
       return void this.options.log.info({ jobId: execution.jobId }, "Duplicate notification dropped");
     }
-    void this.handle(execution.jobId, execution.executionNumber, (job) => this.runExecution(job, execution));
+    void this.handle(execution.jobId, execution.executionNumber, execution.queuedAt, (job) => {
+      if (typeof execution.versionNumber === "number") job.version = execution.versionNumber;
+      return this.runExecution(job, execution);
+    });
   }
 
   /** One execution at a time: `work` runs as the running job; then the agent asks for the next. */
   private async handle(
     jobId: string,
     executionNumber: number | undefined,
+    queuedAt: number | undefined,
     work: (job: RunningJob) => Promise<void>,
   ): Promise<void> {
     const log = this.options.log.child({ jobId, executionNumber });
-    const job: RunningJob = { jobId, executionNumber, abort: new AbortController(), executing: false, log };
+    const job: RunningJob = { jobId, executionNumber, queuedAt, abort: new AbortController(), executing: false, log };
     this.running = job;
     try {
       await work(job);
@@ -404,19 +435,58 @@ export class JobsAgent {
       });
   }
 
-  /** After a reconnect: is the running job still pending on the service? (no timer is reset) */
+  /**
+   * A VersionMismatch on a report names what the execution is now. Our status already: an earlier
+   * attempt was applied and its reply lost (accepted). IN_PROGRESS at a later version: ours, with
+   * a reply lost on the way (once more at that version). Anything else — QUEUED above all — is not
+   * the execution this run started: a job deleted and created again under the same id (NEW-1).
+   */
+  private async afterVersionMismatch(
+    job: RunningJob,
+    status: string,
+    statusDetails: Record<string, string>,
+    result: UpdateResult,
+  ): Promise<UpdateResult> {
+    if (result.kind !== "rejected" || result.code !== "VersionMismatch") return result;
+    if (result.currentStatus === status) return { kind: "accepted" };
+    if (result.currentStatus !== "IN_PROGRESS" || result.currentVersion === undefined) {
+      job.superseded = true;
+      return result;
+    }
+    job.version = result.currentVersion;
+    const retry = { status: status as "SUCCEEDED", statusDetails, expectedVersion: result.currentVersion };
+    const again = await this.updates.send(job.jobId, retry, { shouldStop: () => this.stopping });
+    if (again.kind === "rejected" && again.code === "VersionMismatch" && again.currentStatus === status)
+      return { kind: "accepted" };
+    return again;
+  }
+
+  /**
+   * After a reconnect: is the running execution still ours? IN_PROGRESS with the version we last
+   * saw (no timer is reset). A job deleted and created again under the same id has a new QUEUED
+   * execution at version 1: VersionMismatch names it, and this run stops without reporting (NEW-1,
+   * found by fuzzing); a canceled or removed one refuses the transition.
+   */
   private confirmRunning(): void {
     const job = this.running;
     if (!job?.executing) return;
-    this.updates.fireAndForget(job.jobId, { status: "IN_PROGRESS" }, (rejection) => {
-      if (GONE_CODES.has(rejection.code) && job.executing) {
+    const expected = job.version !== undefined ? { expectedVersion: job.version } : {};
+    void this.updates
+      .send(job.jobId, { status: "IN_PROGRESS", ...expected }, { shouldStop: () => this.stopping })
+      .then((result) => {
+        if (result.kind !== "rejected" || !job.executing) return;
+        if (result.code === "VersionMismatch" && result.currentStatus === "IN_PROGRESS") {
+          if (result.currentVersion !== undefined) job.version = result.currentVersion; // a reply of ours was lost
+          return;
+        }
+        if (!GONE_CODES.has(result.code)) return;
+        if (result.code === "VersionMismatch") job.superseded = true;
         job.log.warn(
-          { code: rejection.code },
+          { code: result.code },
           "After reconnecting: the service no longer has this job pending; canceling it",
         );
         job.abort.abort("canceled");
-      }
-    });
+      });
   }
 
   private async report(
@@ -425,7 +495,15 @@ export class JobsAgent {
     statusDetails: Record<string, string>,
   ): Promise<void> {
     const shouldStop = () => this.stopping;
-    let result = await this.updates.send(job.jobId, { status, statusDetails }, { shouldStop });
+    if (job.superseded) {
+      job.log.warn({ status }, "This jobId now names another execution (deleted and created again); not reporting");
+      this.options.record.clear();
+      return;
+    }
+    // expectedVersion: a job deleted and created again under the same id while this one ran (a
+    // new execution, version 1) must not take this run's result (NEW-1, found by fuzzing).
+    const expected = job.version !== undefined ? { expectedVersion: job.version } : {};
+    let result = await this.updates.send(job.jobId, { status, statusDetails, ...expected }, { shouldStop });
     if (result.kind === "rejected" && result.code === "InvalidRequest") {
       // The details were refused; the status must still get through, or the thing's queue waits.
       job.log.warn(
@@ -434,10 +512,13 @@ export class JobsAgent {
       );
       result = await this.updates.send(
         job.jobId,
-        { status, statusDetails: { reason: FALLBACK_REASON } },
+        { status, statusDetails: { reason: FALLBACK_REASON }, ...expected },
         { shouldStop },
       );
     }
+    // A version mismatch with the execution already in our status: an earlier attempt of this very
+    // report was applied and its reply lost. Any other mismatch: the execution is not ours any more.
+    result = await this.afterVersionMismatch(job, status, statusDetails, result);
     if (result.kind === "accepted") {
       job.log.info({ status }, "Status reported");
       this.options.record.clear();

@@ -17,7 +17,14 @@ import type { RejectedResponse, UpdateJobExecutionRequest } from "../protocol/me
 
 export type UpdateResult =
   | { readonly kind: "accepted" }
-  | { readonly kind: "rejected"; readonly code: string; readonly message: string }
+  | {
+      readonly kind: "rejected";
+      readonly code: string;
+      readonly message: string;
+      /** The execution's status and version the service reported with the refusal (VersionMismatch, …). */
+      readonly currentStatus?: string;
+      readonly currentVersion?: number;
+    }
   | { readonly kind: "abandoned" };
 
 export type UpdateRequest = Omit<UpdateJobExecutionRequest, "clientToken">;
@@ -100,7 +107,16 @@ export class UpdatePublisher {
         if (reply?.kind === "accepted") return { kind: "accepted" };
         if (reply?.kind === "rejected") {
           const { code, message = "" } = reply.rejection;
-          if (!RETRYABLE.has(code)) return { kind: "rejected", code, message };
+          const currentStatus = reply.rejection.executionState?.status;
+          const currentVersion = reply.rejection.executionState?.versionNumber;
+          if (!RETRYABLE.has(code))
+            return {
+              kind: "rejected",
+              code,
+              message,
+              ...(currentStatus ? { currentStatus } : {}),
+              ...(typeof currentVersion === "number" ? { currentVersion } : {}),
+            };
           replied = new Promise((resolve) => (settle = resolve));
           if (signal?.aborted) return { kind: "abandoned" };
           if ((await this.raceTimer(replied, wait)) === "aborted") return { kind: "abandoned" };
@@ -129,6 +145,9 @@ export class UpdatePublisher {
       : request;
     // One unacknowledged update per job topic: a newer attempt replaces an older one in the window.
     const topic = this.updateTopic(jobId);
-    this.connection.publish(topic, JSON.stringify({ ...body, clientToken }), { replace: topic }).catch(() => {});
+    // Every reply carries the execution's version: the agent tracks it for its terminal report.
+    this.connection
+      .publish(topic, JSON.stringify({ ...body, includeJobExecutionState: true, clientToken }), { replace: topic })
+      .catch(() => {});
   }
 }

@@ -410,8 +410,6 @@ export const CLASS_SCENARIOS: Scenario[] = [
   {
     name: "identity reuse: the connection cut while a step runs, its job deleted (force; half the trials force-canceled first) and created again with the same id",
     promise: "the old run's terminal update does not land on the new execution: the new job's step runs",
-    knownDefect:
-      "NEW-1: after a cut, a job deleted and re-created with the same id takes the old run's terminal update (13 of 20 trials on 2026-11-30; the agent's updates carry no expectedVersion)",
     setUp: () => serviceEnv({ withProxy: true }),
     async trial(env, i) {
       const thing = await newThing(env);

@@ -120,11 +120,12 @@ describe("agent ↔ Jobs service over a real Mosquitto [DC-JOBS-flow]", () => {
     );
     const terminal = harness.peer.updatesFor("job-retry").slice(1);
     expect(terminal.map((u) => u.reply)).toEqual(["rejected", "dropped", "rejected"]);
-    // The dropped attempt was applied; the third attempt finds the execution terminal: done, no more attempts.
-    expect(terminal[2]!.code).toBe("InvalidStateTransition");
+    // The dropped attempt was applied; the third attempt finds it already SUCCEEDED: done, no more attempts.
+    // (expectedVersion is checked first: the mismatch names SUCCEEDED already, which the agent takes as its own.)
+    expect(terminal[2]!.code).toBe("VersionMismatch");
     const tokens = terminal.map((u) => u.request.clientToken);
     expect(new Set(tokens).size).toBe(3);
-    await agent.waitForLog("Status update rejected");
+    await agent.waitForLog("Status reported"); // the mismatch shows the lost attempt was applied
     expect(harness.peer.execution(thing, "job-retry")!.status).toBe("SUCCEEDED");
   });
 
