@@ -101,7 +101,7 @@ describe("doctor against iot-jobs-local over mutual TLS", () => {
     expect(r.code).toBe(1);
   }, 60_000);
 
-  test("exactly the minimum Jobs policy: connect and subscriptions ok; jobs-request (GetPendingJobExecutions, not in it) fails in bounded time", async () => {
+  test("exactly the minimum Jobs policy: connect and subscriptions ok; jobs-request (GetPendingJobExecutions, not in it) is a warning, in bounded time", async () => {
     const c = await provisionDevice(
       iot,
       service.rootCaPath!,
@@ -117,7 +117,8 @@ describe("doctor against iot-jobs-local over mutual TLS", () => {
       ...flags(c),
     ]);
     expect(line(r.out, "ok", "subscriptions")).toBeDefined();
-    expect(line(r.out, "FAIL", "jobs-request")).toContain("not acknowledged");
-    expect(r.code).toBe(1);
+    expect(line(r.out, "WARN", "jobs-request")).toContain("not acknowledged");
+    expect(r.out).not.toContain("FAIL");
+    expect(r.code).toBe(0); // the agent works with exactly this policy
   }, 60_000);
 });
