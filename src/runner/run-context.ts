@@ -69,6 +69,7 @@ export function runContextFor(
     signal,
     onStepStart: (step, index, isFinal) =>
       log.info({ step: step.name, index, final: isFinal || undefined }, "Step started"),
+    onWarning: (message) => log.warn(message),
     onStepEnd: (step, result) =>
       log.info({ step: step.name, succeeded: result.succeeded, reason: result.reason }, "Step ended"),
     // As the Device Client: a step's stdout at DEBUG (decoded only when DEBUG is on), stderr at WARN.

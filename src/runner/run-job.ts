@@ -3,11 +3,13 @@
  * has ignoreStepFailure, run finalStep only when every step succeeded, and build the
  * statusDetails the Jobs service gets (reason, stdout with includeStdOut, stderr when non-empty).
  */
+import { closeSync, openSync, readSync } from "node:fs";
 import type { SigningConfig } from "../config/schema.ts";
 import type { JobDocument, Step } from "../jobdoc/job-document.ts";
 import type { Clock } from "../util/clock.ts";
 import { resolveHandler } from "./handler-path.ts";
 import type { ByteSink } from "./byte-sink.ts";
+import { HANDLER_HEAD_BYTES, handlerSchemaMismatch } from "./handler-schema.ts";
 import { LineCounter } from "./line-counter.ts";
 import { OutputLog } from "./output-log.ts";
 import { OutputTail } from "./output-tail.ts";
@@ -33,6 +35,8 @@ export interface RunContext extends RunAsContext {
   readonly onStepStart?: (step: Step, index: number, isFinal: boolean) => void;
   readonly onStepEnd?: (step: Step, result: StepResult) => void;
   readonly onSpawn?: (pid: number) => void;
+  /** Something about a step the operator should know (a handler set that does not fit the schema). */
+  readonly onWarning?: (message: string) => void;
   /** Documents with reportProgress: given to each step in $IOT_JOBS_PROGRESS_FILE (src/jobs/progress.ts). */
   readonly progressFile?: string;
   /** Code signing: artifacts the job names are verified before its first step (src/signing). */
@@ -129,6 +133,10 @@ async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: 
     };
     const handler = resolveHandler(action.handler, action.path, lookup);
     if (!handler.ok) return refused(handler.reason);
+    const mismatch = ctx.onWarning
+      ? handlerSchemaMismatch(action.handler, readHead(handler.file), step.passUserArgument)
+      : undefined;
+    if (mismatch) ctx.onWarning?.(mismatch);
     const userArg = step.passUserArgument ? [step.runAsUser ?? ""] : [];
     // Tells our handlers whether $1 is the user (new schema) or the first arg (old schema).
     env = { ...ctx.env, IOT_JOBS_USER_ARG: step.passUserArgument ? "1" : "0" };
@@ -174,4 +182,19 @@ async function runStep(step: Step, ctx: RunContext, stdout: OutputTail, stderr: 
     reason = `Printed ${lines} line${lines === 1 ? "" : "s"} on stderr; allowStdErr is ${step.allowStdErr}`;
   }
   return { name: step.name, exit, succeeded, reason, stderrLines: lines };
+}
+
+/** The first bytes of a handler, as text (empty when it cannot be read). */
+function readHead(file: string): string {
+  try {
+    const fd = openSync(file, "r");
+    try {
+      const buffer = Buffer.alloc(HANDLER_HEAD_BYTES);
+      return buffer.subarray(0, readSync(fd, buffer, 0, HANDLER_HEAD_BYTES, 0)).toString("utf8");
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return "";
+  }
 }
