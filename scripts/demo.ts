@@ -16,6 +16,7 @@
  * Exit 0 on success; non-zero with the reason otherwise. Everything goes through
  * @aws-sdk/client-iot and @aws-sdk/client-iot-data-plane, as it would against AWS.
  */
+import { jobsMinimumPolicy } from "../src/service/identity/minimum-jobs-policy.ts";
 import * as Iot from "@aws-sdk/client-iot";
 import { GetThingShadowCommand, IoTDataPlaneClient } from "@aws-sdk/client-iot-data-plane";
 import { createHash } from "node:crypto";
@@ -80,7 +81,12 @@ async function main(): Promise<void> {
   mkdirSync(certs, { mode: 0o700 });
   writeFileSync(join(certs, "device.pem.crt"), cert.certificatePem!, { mode: 0o644 });
   writeFileSync(join(certs, "private.pem.key"), cert.keyPair!.PrivateKey!, { mode: 0o600 });
-  await iot.send(new Iot.CreatePolicyCommand({ policyName: "jobs-minimum", policyDocument: minimumJobsPolicy() }));
+  await iot.send(
+    new Iot.CreatePolicyCommand({
+      policyName: "jobs-minimum",
+      policyDocument: jobsMinimumPolicy("us-east-1", "123456789012"),
+    }),
+  );
   await iot.send(new Iot.AttachPolicyCommand({ policyName: "jobs-minimum", target: cert.certificateArn! }));
   await iot.send(new Iot.AttachThingPrincipalCommand({ thingName: thing, principal: cert.certificateArn! }));
   const endpoint = (await iot.send(new Iot.DescribeEndpointCommand({ endpointType: "iot:Data-ATS" }))).endpointAddress!;
@@ -202,32 +208,6 @@ async function main(): Promise<void> {
   if (execution.status !== "SUCCEEDED") throw new Error(`the job ended ${execution.status}`);
   if (shadow.state.reported?.["demo-tool"]?.version !== "1.0.0")
     throw new Error("$package does not list demo-tool 1.0.0");
-}
-
-/** The AWS IoT Device Client's documented minimum Jobs policy, placeholders filled in. */
-function minimumJobsPolicy(): string {
-  const arn = (rest: string) => `arn:aws:iot:us-east-1:123456789012:${rest}`;
-  const jobs = "$aws/things/${iot:Connection.Thing.ThingName}/jobs";
-  const replies = [
-    "start-next/accepted",
-    "start-next/rejected",
-    "*/update/accepted",
-    "*/update/rejected",
-    "notify-next",
-  ];
-  return JSON.stringify({
-    Version: "2012-10-17",
-    Statement: [
-      { Effect: "Allow", Action: "iot:Connect", Resource: arn("client/${iot:Connection.Thing.ThingName}") },
-      {
-        Effect: "Allow",
-        Action: "iot:Publish",
-        Resource: [arn(`topic/${jobs}/start-next`), arn(`topic/${jobs}/*/update`)],
-      },
-      { Effect: "Allow", Action: "iot:Subscribe", Resource: replies.map((r) => arn(`topicfilter/${jobs}/${r}`)) },
-      { Effect: "Allow", Action: "iot:Receive", Resource: replies.map((r) => arn(`topic/${jobs}/${r}`)) },
-    ],
-  });
 }
 
 /**
