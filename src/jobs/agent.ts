@@ -29,6 +29,7 @@ import { notificationKey, RecentExecution } from "./dedupe.ts";
 import { jobIdOfTruncatedExecution } from "./oversized-message.ts";
 import { type UpdateRequest, UpdatePublisher, type UpdateResult } from "./update-publisher.ts";
 import { rejectionReason } from "./rejection-reason.ts";
+import { sameDocument } from "./same-document.ts";
 import { stepLabel } from "./progress.ts";
 import { ProgressReporter } from "./progress-reporter.ts";
 
@@ -233,7 +234,7 @@ export class JobsAgent {
       const reply = decodeResponse(isUpdateAcceptedResponse, payload);
       const version = (reply?.executionState as { versionNumber?: unknown } | undefined)?.versionNumber;
       if (typeof version === "number" && this.running?.jobId === t.jobId) this.running.version = version;
-      if (reply) this.updates.deliver(reply.clientToken, { kind: "accepted" });
+      if (reply) this.updates.deliver(reply.clientToken, { kind: "accepted", jobDocument: reply.jobDocument });
     } else if (t.kind === "update" && t.reply === "rejected") {
       const rejection = decodeResponse(isRejectedResponse, payload);
       if (rejection && !this.updates.deliver(rejection.clientToken, { kind: "rejected", rejection }))
@@ -340,8 +341,9 @@ export class JobsAgent {
     const label = (index: number) => stepLabel(index, total, (document.steps[index] ?? document.finalStep)!.name);
     if (document.reportProgress) job.progress = this.progressReporter(job, label(0));
 
-    // [AGENT-cancel] nothing runs before the service confirms the execution is still pending.
-    if (!(await this.confirmStart(job))) return;
+    // [AGENT-cancel] nothing runs before the service confirms the execution is still pending —
+    // and is still the one this document came with.
+    if (!(await this.confirmStart(job, execution.jobDocument))) return;
 
     job.executing = true;
     log.info({ steps: document.steps.length }, "Running job");
@@ -372,13 +374,27 @@ export class JobsAgent {
     await this.report(job, outcome.status, outcome.statusDetails);
   }
 
-  /** IN_PROGRESS for the first step, awaited: true when the execution may run. */
-  private async confirmStart(job: RunningJob): Promise<boolean> {
-    const result = await this.updates.send(job.jobId, this.stepStartRequest(job.progress?.details()), {
+  /**
+   * IN_PROGRESS for the first step, awaited: true when the execution may run. It asks for the
+   * service's document back: a notification stored in the session before the job was deleted and
+   * created again under its id names an execution with the same numbers as the new one (and the
+   * version tells nothing either: our own start-next may have moved either), so only the document
+   * tells them apart (sameDocument). Then the new execution is IN_PROGRESS by this very update,
+   * as start-next would have made it: start-next, sent when this one ends, returns it with its
+   * own document.
+   */
+  private async confirmStart(job: RunningJob, document: unknown): Promise<boolean> {
+    const request: UpdateRequest = { ...this.stepStartRequest(job.progress?.details()), includeJobDocument: true };
+    const result = await this.updates.send(job.jobId, request, {
       shouldStop: () => this.stopping,
       signal: job.abort.signal,
     });
-    if (result.kind === "accepted") return true;
+    if (result.kind === "accepted") {
+      if (result.jobDocument === undefined || sameDocument(result.jobDocument, document)) return true;
+      job.log.warn("This jobId names another job now (deleted and created again); running that one instead");
+      this.options.record.clear();
+      return false;
+    }
     if (result.kind === "abandoned") {
       job.log.info("Stopped before the first step; nothing ran");
       return false;

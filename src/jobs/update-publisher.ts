@@ -16,7 +16,8 @@ import { newClientToken } from "./client-token.ts";
 import type { RejectedResponse, UpdateJobExecutionRequest } from "../protocol/messages.ts";
 
 export type UpdateResult =
-  | { readonly kind: "accepted" }
+  /** jobDocument: the service's copy, when the request asked for it (includeJobDocument). */
+  | { readonly kind: "accepted"; readonly jobDocument?: unknown }
   | {
       readonly kind: "rejected";
       readonly code: string;
@@ -29,7 +30,7 @@ export type UpdateResult =
 
 export type UpdateRequest = Omit<UpdateJobExecutionRequest, "clientToken">;
 
-type Reply = { kind: "accepted" } | { kind: "rejected"; rejection: RejectedResponse };
+type Reply = { kind: "accepted"; jobDocument?: unknown } | { kind: "rejected"; rejection: RejectedResponse };
 
 const RETRYABLE = new Set(["RequestThrottled", "InternalError"]);
 
@@ -104,7 +105,10 @@ export class UpdatePublisher {
         const wait = backoffDelay(attempt, this.retryMs, this.retryMs * 64);
         const reply = await this.raceTimer(replied, wait);
         if (reply === "aborted") return { kind: "abandoned" };
-        if (reply?.kind === "accepted") return { kind: "accepted" };
+        if (reply?.kind === "accepted")
+          return reply.jobDocument === undefined
+            ? { kind: "accepted" }
+            : { kind: "accepted", jobDocument: reply.jobDocument };
         if (reply?.kind === "rejected") {
           const { code, message = "" } = reply.rejection;
           const currentStatus = reply.rejection.executionState?.status;

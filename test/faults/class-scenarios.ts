@@ -431,6 +431,29 @@ export const CLASS_SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: "identity reuse: a job created, deleted and created again with the same id while the agent is down (its stored session holds the first one's notification)",
+    promise: "the first document never runs; the new job's runs once and ends SUCCEEDED",
+    setUp: () => serviceEnv(),
+    async trial(env, i) {
+      const thing = await newThing(env);
+      const stateDir = tempDir("fault-state-");
+      const first = startAgent(env, thing, env.service!.mqttUrl, stateDir);
+      await first.waitForLog("No pending jobs");
+      await first.kill(pick(["SIGKILL", "SIGTERM"] as const));
+      const jobId = `stale-${i}`;
+      const old = await runWork(env, thing, jobId, 0);
+      await env.iot!.send(new DeleteJobCommand({ jobId, force: true }));
+      await Bun.sleep(random(0, 300));
+      const fresh = await runWork(env, thing, jobId, 0);
+      startAgent(env, thing, env.service!.mqttUrl, stateDir);
+      const e = await terminal(env, jobId, thing, 20_000);
+      if (e.status !== "SUCCEEDED" || starts(fresh.log) !== 1 || starts(old.log) !== 0)
+        throw new Error(
+          `the re-created job ended ${e.status}; its step started ${starts(fresh.log)} times, the deleted one's ${starts(old.log)}`,
+        );
+    },
+  },
+  {
     name: "identity reuse: clientTokens across agent restarts (SIGKILL and SIGTERM) and reconnects",
     promise: "every request the agent sends carries a clientToken it never used before",
     setUp: () => serviceEnv({ withProxy: true }),
@@ -635,6 +658,9 @@ export const CLASS_SCENARIOS: Scenario[] = [
     async trial(env, i) {
       const thing = await newThing(env);
       const agent = startAgent(env, thing, env.service!.mqttUrl);
+      // The handlers are installed before the "Starting" line; a signal before the runtime has run
+      // the agent's first line takes its default action, as for any process (docs/RELIABILITY.md).
+      await agent.waitForLog("Starting");
       const signal = pick(["SIGHUP", "SIGUSR1", "SIGUSR2", "SIGPIPE"] as const);
       const phase = pick(["idle", "step", "update"] as const);
       if (phase === "idle") {

@@ -321,6 +321,13 @@ export async function runAgentScenario(
   const violations: string[] = [];
   try {
     await checkInvariants();
+    // IOT_JOBS_SCENARIO_DUMP=<dir>: a failing scenario's agent logs and step events, to read a replay.
+    const dump = process.env.IOT_JOBS_SCENARIO_DUMP;
+    if (dump && violations.length > 0) {
+      for (const [i, a] of agents.entries()) writeFileSync(join(dump, `${thing}-agent-${i}.log`), a.lines.join("\n"));
+      const stepEvents = join(logs, "events");
+      if (existsSync(stepEvents)) writeFileSync(join(dump, `${thing}-steps.log`), readFileSync(stepEvents));
+    }
   } finally {
     for (const a of agents) await a.kill("SIGKILL").catch(() => {});
     for (const { pid } of stepStarts(logs)) killSession(pid);

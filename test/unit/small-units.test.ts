@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { notificationKey, RecentExecution, sameNotification } from "../../src/jobs/dedupe.ts";
 import { jobIdOfTruncatedExecution } from "../../src/jobs/oversized-message.ts";
+import { sameDocument } from "../../src/jobs/same-document.ts";
 import { reportableDetails } from "../../src/runner/sanitize.ts";
 import { newClientToken } from "../../src/jobs/client-token.ts";
 import { backoffDelay, jitteredDelay } from "../../src/util/backoff.ts";
@@ -138,5 +139,29 @@ describe("redteam 12: the jobId of an oversized execution message", () => {
     expect(jobIdOfTruncatedExecution(bytes(documentFirst))).toBeUndefined();
     expect(jobIdOfTruncatedExecution(bytes('{"execution":{"jobId":"not/valid"}'))).toBeUndefined();
     expect(jobIdOfTruncatedExecution(bytes('{"execution":{"status":"QUEUED","jobDocument":"xxxx'))).toBeUndefined();
+  });
+});
+
+describe("sameDocument: the document the service returns tells a re-created job from the old one", () => {
+  const doc = { version: "1.0", steps: [{ action: { name: "a", type: "runHandler", input: { handler: "x.sh" } } }] };
+  test("equal whatever the key order, as an object or a JSON string", () => {
+    const reordered = {
+      steps: [{ action: { input: { handler: "x.sh" }, type: "runHandler", name: "a" } }],
+      version: "1.0",
+    };
+    expect(sameDocument(doc, reordered)).toBe(true);
+    expect(sameDocument(JSON.stringify(reordered), doc)).toBe(true);
+  });
+  test("different in any value, array order or extra key", () => {
+    expect(sameDocument(doc, { ...doc, version: "1.1" })).toBe(false);
+    expect(sameDocument({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
+    expect(sameDocument({ a: 1 }, { a: 1, b: null })).toBe(false);
+    expect(sameDocument({ a: "1" }, { a: 1 })).toBe(false);
+  });
+  test("a string that is not JSON is compared as itself; absent documents are equal only to each other", () => {
+    expect(sameDocument("{not json", "{not json")).toBe(true);
+    expect(sameDocument("{not json", doc)).toBe(false);
+    expect(sameDocument(undefined, undefined)).toBe(true);
+    expect(sameDocument(undefined, null)).toBe(false);
   });
 });

@@ -1,0 +1,33 @@
+/**
+ * Whether two job documents are the same document: equal JSON values, whatever the key order or
+ * encoding (an MQTT reply carries an object; the HTTPS API and some SDKs a JSON string).
+ *
+ * Why: a job deleted and created again under the same jobId gets a new execution with the same
+ * executionNumber (1) and versionNumber (1) as the old one, so an execution notified before the
+ * delete and confirmed after it is indistinguishable by number. The document the service returns
+ * with the confirmation is what tells them apart (src/jobs/agent.ts, confirmStart).
+ */
+export function sameDocument(a: unknown, b: unknown): boolean {
+  return canonical(asValue(a)) === canonical(asValue(b));
+}
+
+function asValue(document: unknown): unknown {
+  if (typeof document !== "string") return document;
+  try {
+    return JSON.parse(document);
+  } catch {
+    return document; // not JSON: compared as the string it is
+  }
+}
+
+/** JSON with object keys sorted at every level (documents are depth-bounded before they get here). */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "undefined";
+}
