@@ -61,7 +61,9 @@ export class ProgressReporter {
   private arm(earliest: number): void {
     this.timer?.cancel();
     const now = this.options.clock.now();
-    const due = Math.max(this.lastSentAt + this.options.intervalMs, earliest, now);
+    // min(…, now): a wall clock set back (NTP's first sync without an RTC) must not hold the next
+    // update until the clock reaches the old time again; at most one interval from now.
+    const due = Math.max(Math.min(this.lastSentAt, now) + this.options.intervalMs, earliest, now);
     this.timer = this.options.clock.setTimeout(() => this.tick(), due - now);
   }
 

@@ -104,7 +104,9 @@ export class OutputLog implements ByteSink {
 
   private admit(line: string): void {
     const now = this.clock.now();
-    if (now - this.windowStart >= this.windowMs) {
+    // A wall clock set back (NTP's first sync on a board without an RTC) starts a new window too,
+    // or the window would not end until the clock caught up again: no line logged for months.
+    if (now - this.windowStart >= this.windowMs || now < this.windowStart) {
       this.flushSkipped();
       this.windowStart = now;
       this.inWindow = 0;

@@ -29,7 +29,11 @@ export function normaliseDelay(delayMs: number): number {
   return delayMs;
 }
 
-/** The real clock: Date.now and chained runtime timers (never the 1 ms overflow). */
+/**
+ * The real clock: Date.now, and chained runtime timers (never the 1 ms overflow). Waits are
+ * measured on the monotonic clock: a wall clock set by NTP (a board without an RTC boots in 1970
+ * or at its last shutdown) neither shortens nor stretches a wait.
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, delayMs) {
@@ -37,12 +41,12 @@ export const systemClock: Clock = {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let cancelled = false;
     if (delay === Number.POSITIVE_INFINITY) return { cancel: () => {} };
-    const due = Date.now() + delay;
+    const due = performance.now() + delay;
     const arm = (remaining: number) => {
       timer = setTimeout(
         () => {
           if (cancelled) return;
-          const left = due - Date.now();
+          const left = due - performance.now();
           if (left > 0 && remaining > MAX_TIMER_MS) arm(left);
           else fn();
         },

@@ -68,6 +68,23 @@ describe("step output into the log", () => {
     log.end();
     expect(lines).toHaveLength(7);
   });
+
+  test("clock jumps: set back a year mid-flood, the next line starts a new window; forward 50 years, too", () => {
+    const clock = new ManualClock();
+    const s = sink();
+    const lines: string[] = [];
+    const log = new OutputLog(s.inner, { line: (l) => lines.push(l), maxLines: 5, windowMs: 1000, clock });
+    for (let i = 0; i < 8; i++) log.push(enc.encode(`line ${i}\n`));
+    expect(lines).toHaveLength(5);
+    clock.set(clock.now() - 365 * 86_400_000);
+    log.push(enc.encode("after the jump back\n"));
+    expect(lines.slice(5)).toEqual(["… 3 more line(s) not logged (more than 5 in 1 s)", "after the jump back"]);
+    for (let i = 0; i < 8; i++) log.push(enc.encode(`again ${i}\n`));
+    clock.set(clock.now() + 50 * 365 * 86_400_000);
+    log.push(enc.encode("after the jump forward\n"));
+    expect(lines.at(-1)).toBe("after the jump forward");
+    expect(lines.filter((l) => l.startsWith("again"))).toHaveLength(4);
+  });
 });
 
 test("the agent's log gets a failing step's stderr (WARN) and, at DEBUG, its stdout", () => {

@@ -77,6 +77,18 @@ describe("ProgressReporter", () => {
     expect(sent).toHaveLength(1);
   });
 
+  // (A jump forward is time passing for the runtime's monotonic timers: the interval bound holds.)
+  test("clock jumps: set back a year right after an update, the next goes out one interval later, not a year later", () => {
+    const { clock, reporter, sent, set } = setup(1000);
+    reporter.stepStarted("1/3 a", true);
+    clock.set(clock.now() - 365 * 86_400_000);
+    set({ percent: "50" });
+    reporter.stepStarted("2/3 b", false); // re-arms at the jumped-back time
+    clock.advance(1000);
+    expect(sent.map((x) => x.details)).toEqual([{ step: "2/3 b", percent: "50" }]);
+    reporter.stop();
+  });
+
   test("stop: no timer left, nothing sent afterwards", () => {
     const { clock, reporter, sent, set } = setup(1000);
     reporter.stepStarted("1/3 a", true);
