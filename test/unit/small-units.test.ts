@@ -158,6 +158,21 @@ describe("sameDocument: the document the service returns tells a re-created job 
     expect(sameDocument({ a: 1 }, { a: 1, b: null })).toBe(false);
     expect(sameDocument({ a: "1" }, { a: 1 })).toBe(false);
   });
+  test("pre-signed URLs signed at another moment are the same; another object, host or parameter is not", () => {
+    const url = (key: string, date: string, sig: string) =>
+      `https://bucket.s3.amazonaws.com/${key}?versionId=7&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20261130%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=${date}&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=${sig}`;
+    const doc = (u: string) => ({ version: "1.0", steps: [{ action: { input: { args: [u, "/tmp/x"] } } }] });
+    expect(
+      sameDocument(doc(url("a.tgz", "20261130T091500Z", "ab12")), doc(url("a.tgz", "20261130T091501Z", "cd34"))),
+    ).toBe(true);
+    expect(sameDocument(doc(url("a.tgz", "1", "ab")), doc(url("b.tgz", "1", "ab")))).toBe(false);
+    expect(
+      sameDocument(doc(url("a.tgz", "1", "ab")), doc(url("a.tgz", "1", "ab").replace("versionId=7", "versionId=8"))),
+    ).toBe(false);
+    // Without a signature nothing is stripped: X-Amz-* parameters of a plain URL are the document's own.
+    expect(sameDocument({ u: "https://h/p?X-Amz-Date=1" }, { u: "https://h/p?X-Amz-Date=2" })).toBe(false);
+  });
+
   test("a string that is not JSON is compared as itself; absent documents are equal only to each other", () => {
     expect(sameDocument("{not json", "{not json")).toBe(true);
     expect(sameDocument("{not json", doc)).toBe(false);
