@@ -1,0 +1,113 @@
+/**
+ * Adversarial review of the jobId-reuse fix (branch presign): a job deleted (force) and created
+ * again under its jobId has a new execution with executionNumber 1 and versionNumber 1 again; the
+ * agent must run the new job's document exactly once and never report an old run's (or an old
+ * notification's) result on it. Each test is one failure found, against the real compiled agent
+ * and the real local service (persistent sessions: clean session false, stored notifications are
+ * replayed after a restart).
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { CreateJobCommand, DeleteJobCommand, DescribeJobExecutionCommand } from "@aws-sdk/client-iot";
+import { thingArn } from "../helpers/local-service.ts";
+import { tempDir } from "../helpers/temp.ts";
+import { type Env, newThing, serviceEnv, startAgent, starts, terminal, workJob } from "../faults/scenarios.ts";
+
+let env: Env | undefined;
+afterEach(async () => {
+  await env?.tearDown();
+  env = undefined;
+});
+
+/** Waits until `check` holds (polling); false after `ms`. */
+async function eventually(check: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (check()) return true;
+    await Bun.sleep(25);
+  }
+  return check();
+}
+
+describe("review: a jobId deleted and created again", () => {
+  test(
+    "a stored notification of a deleted job whose document the agent rejects: REJECTED must not land on the new job",
+    async () => {
+      env = await serviceEnv();
+      const thing = await newThing(env);
+      const stateDir = tempDir("review-state-");
+      const first = startAgent(env, thing, env.service!.mqttUrl, stateDir);
+      await first.waitForLog("No pending jobs");
+      await first.kill("SIGKILL");
+      const jobId = "reject-then-reuse";
+      // The first document is one the agent refuses (unknown action type); the service takes it.
+      const bad = { version: "1.0", steps: [{ action: { name: "bad", type: "noSuchActionType", input: {} } }] };
+      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: JSON.stringify(bad) }));
+      await env.iot!.send(new DeleteJobCommand({ jobId, force: true }));
+      const dir = tempDir();
+      const log = join(dir, "log");
+      await env.iot!.send(
+        new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), 0, log) }),
+      );
+      const second = startAgent(env, thing, env.service!.mqttUrl, stateDir);
+      const e = await terminal(env, jobId, thing, 20_000);
+      const lines = (second as unknown as { lines: string[] }).lines;
+      // Expected: the new (valid) job runs once and ends SUCCEEDED.
+      expect({ status: e.status, reason: e.statusDetails?.detailsMap?.reason, starts: starts(log) }).toEqual({
+        status: "SUCCEEDED",
+        reason: undefined,
+        starts: 1,
+      });
+      void lines;
+    },
+    60_000,
+  );
+
+  test(
+    "crash-loop record: starts counted for a deleted job are not charged to the job created again under its id",
+    async () => {
+      env = await serviceEnv();
+      const thing = await newThing(env);
+      const stateDir = tempDir("review-state-");
+      const jobId = "crashloop-then-reuse";
+      const oldDir = tempDir();
+      // maxReruns 1: an execution interrupted by an agent stop runs once more, then FAILED.
+      let agent = startAgent(env, thing, env.service!.mqttUrl, stateDir, { maxReruns: 1 });
+      await agent.waitForLog("No pending jobs");
+      await env.iot!.send(
+        new CreateJobCommand({
+          jobId,
+          targets: [thingArn(thing)],
+          document: workJob(join(oldDir, "lock"), 30, join(oldDir, "log")),
+        }),
+      );
+      // The old job's step starts twice, the agent killed during it each time (e.g. a power cut).
+      for (let n = 1; n <= 2; n++) {
+        expect(await eventually(() => starts(join(oldDir, "log")) >= n, 15_000)).toBe(true);
+        await agent.kill("SIGKILL");
+        if (n < 2) agent = startAgent(env, thing, env.service!.mqttUrl, stateDir, { maxReruns: 1 });
+      }
+      // While the agent is down the operator deletes the job and creates a fixed one under its id.
+      await env.iot!.send(new DeleteJobCommand({ jobId, force: true }));
+      const dir = tempDir();
+      const log = join(dir, "log");
+      await env.iot!.send(
+        new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), 0, log) }),
+      );
+      startAgent(env, thing, env.service!.mqttUrl, stateDir, { maxReruns: 1 });
+      const e = await terminal(env, jobId, thing, 20_000);
+      // Expected: the new job is a first start (it never ran), so it runs and SUCCEEDS.
+      expect({ status: e.status, reason: e.statusDetails?.detailsMap?.reason, starts: starts(log) }).toEqual({
+        status: "SUCCEEDED",
+        reason: undefined,
+        starts: 1,
+      });
+    },
+    90_000,
+  );
+});
+
+void existsSync;
+void readFileSync;
+void DescribeJobExecutionCommand;
