@@ -106,6 +106,59 @@ describe("review: a jobId deleted and created again", () => {
     },
     90_000,
   );
+
+  test(
+    "dedupe: the new job's document differs from the deleted one's only in an S3 URL's query (versionId): it must still run",
+    async () => {
+      env = await serviceEnv();
+      const thing = await newThing(env);
+      const stateDir = tempDir("review-state-");
+      const first = startAgent(env, thing, env.service!.mqttUrl, stateDir);
+      await first.waitForLog("No pending jobs");
+      await first.kill("SIGKILL");
+      const dir = tempDir();
+      const log = join(dir, "log");
+      // Firmware by S3 object version: the operator re-creates the job for another version.
+      const doc = (versionId: string) =>
+        JSON.stringify({
+          version: "1.0",
+          steps: [
+            {
+              action: {
+                name: "work",
+                type: "runHandler",
+                input: {
+                  handler: "work.sh",
+                  args: [join(dir, "lock"), "0", log, `https://fw.s3.amazonaws.com/fw.bin?versionId=${versionId}`],
+                  path: "default",
+                },
+              },
+            },
+          ],
+        });
+      // Both executions are queued in the same second (queuedAt is in seconds), as a script does.
+      let jobId = "";
+      for (let attempt = 0; attempt < 5; attempt++) {
+        jobId = `s3version-${attempt}`;
+        const second = Math.floor(Date.now() / 1000);
+        await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: doc("AAA") }));
+        await env.iot!.send(new DeleteJobCommand({ jobId, force: true }));
+        await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: doc("BBB") }));
+        if (Math.floor(Date.now() / 1000) === second) break;
+        await env.iot!.send(new DeleteJobCommand({ jobId, force: true }));
+      }
+      const agent = startAgent(env, thing, env.service!.mqttUrl, stateDir);
+      let e;
+      try {
+        e = await terminal(env, jobId, thing, 15_000);
+      } catch (error) {
+        const dropped = await agent.waitForLog("Duplicate notification dropped", 1).catch(() => "");
+        throw new Error(`${(error as Error).message}; the agent logged: ${dropped}`);
+      }
+      expect({ status: e.status, starts: starts(log) }).toEqual({ status: "SUCCEEDED", starts: 1 });
+    },
+    60_000,
+  );
 });
 
 void existsSync;
