@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CreateJobCommand, DeleteJobCommand, DescribeJobExecutionCommand } from "@aws-sdk/client-iot";
 import { thingArn } from "../helpers/local-service.ts";
+import mqtt from "mqtt";
 import { tempDir } from "../helpers/temp.ts";
 import { type Env, newThing, serviceEnv, startAgent, starts, terminal, workJob } from "../faults/scenarios.ts";
 
@@ -200,6 +201,51 @@ describe("review: a jobId deleted and created again", () => {
       expect({ status: e.status, starts: starts(log) }).toEqual({ status: "SUCCEEDED", starts: 1 });
     },
     90_000,
+  );
+
+  test(
+    "session lost while a step runs, the job deleted and created again, the next step starts offline: the old run's result must not land on the new job",
+    async () => {
+      env = await serviceEnv({ withProxy: true });
+      const proxy = env.proxy!;
+      const thing = await newThing(env);
+      const agent = startAgent(env, thing, proxy.url);
+      const jobId = "session-lost-reuse";
+      const old = tempDir();
+      const step = (name: string, dir: string, seconds: number) => ({
+        action: {
+          name,
+          type: "runHandler",
+          input: { handler: "work.sh", args: [join(dir, `lock-${name}`), String(seconds), join(dir, name)], path: "default" },
+        },
+      });
+      // Two steps: the second starts while the agent is offline; its IN_PROGRESS waits for the link.
+      const oldDoc = { version: "1.0", steps: [step("one", old, 1.5), step("two", old, 1.5)] };
+      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: JSON.stringify(oldDoc) }));
+      expect(await eventually(() => starts(join(old, "one")) === 1, 10_000)).toBe(true);
+      // The broker becomes unreachable, and the agent's stored session is lost (as when a broker
+      // restarts without its sessions or expires them): a client with the thing's id and a clean session.
+      proxy.refusing = true;
+      proxy.cut();
+      const intruder = await mqtt.connectAsync(env.service!.mqttUrl, { clientId: thing, clean: true, reconnectPeriod: 0 });
+      await intruder.endAsync();
+      await env.iot!.send(new DeleteJobCommand({ jobId, force: true }));
+      const fresh = tempDir();
+      const freshLog = join(fresh, "log");
+      await env.iot!.send(
+        new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: workJob(join(fresh, "lock"), 0, freshLog) }),
+      );
+      expect(await eventually(() => starts(join(old, "two")) === 1, 10_000)).toBe(true);
+      proxy.refusing = false;
+      const e = await terminal(env, jobId, thing, 30_000);
+      if (process.env.REVIEW_DUMP) {
+        console.error((agent as unknown as { lines: string[] }).lines.join("\n"));
+        for (const m of proxy.fromClients) console.error(m.topic, m.payload);
+      }
+      // Expected: the new job's own step runs once and it ends SUCCEEDED.
+      expect({ status: e.status, newJobStepStarts: starts(freshLog) }).toEqual({ status: "SUCCEEDED", newJobStepStarts: 1 });
+    },
+    60_000,
   );
 });
 
