@@ -29,7 +29,7 @@ import { notificationKey, RecentExecution } from "./dedupe.ts";
 import { jobIdOfTruncatedExecution } from "./oversized-message.ts";
 import { type UpdateRequest, UpdatePublisher, type UpdateResult } from "./update-publisher.ts";
 import { rejectionReason } from "./rejection-reason.ts";
-import { sameDocument } from "./same-document.ts";
+import { documentFingerprint, sameDocument } from "./same-document.ts";
 import { stepLabel } from "./progress.ts";
 import { ProgressReporter } from "./progress-reporter.ts";
 
@@ -120,6 +120,16 @@ const GONE_CODES: ReadonlySet<string> = new Set([
   "ResourceNotFound",
   "VersionMismatch",
 ]);
+
+/** A VersionMismatch with the execution IN_PROGRESS at another version: our own updates raced. */
+function isOwnRace(result: UpdateResult): boolean {
+  return (
+    result.kind === "rejected" &&
+    result.code === "VersionMismatch" &&
+    result.currentStatus === "IN_PROGRESS" &&
+    result.currentVersion !== undefined
+  );
+}
 
 /** Sent when the service refused a terminal update's details (InvalidRequest): plain, short, safe. */
 const FALLBACK_REASON = "The service refused this job's status details; the agent's log has them";
@@ -320,37 +330,43 @@ export class JobsAgent {
 
   private async runExecution(job: RunningJob, execution: JobExecution): Promise<void> {
     const { log } = job;
-    const { starts, error } = this.options.record.recordStart(job.jobId, job.executionNumber);
+    // A job deleted and created again under this id has executionNumber 1 again: the old one's starts are not its own.
+    const identity = {
+      ...(job.queuedAt !== undefined ? { queuedAt: job.queuedAt } : {}),
+      document: documentFingerprint(execution.jobDocument ?? null),
+    };
+    const { starts, error } = this.options.record.recordStart(job.jobId, job.executionNumber, identity);
     if (error) log.warn({ err: error }, "Cannot save local state; crash-loop detection is off for this job");
+    const parsed = parseJobDocument(execution.jobDocument ?? null);
+    const document = parsed.ok ? parsed.document : undefined;
+    const total = document ? document.steps.length + (document.finalStep ? 1 : 0) : 0;
+    const label = (index: number) => stepLabel(index, total, (document!.steps[index] ?? document!.finalStep)!.name);
+    if (document?.reportProgress && starts <= this.options.maxReruns + 1)
+      job.progress = this.progressReporter(job, label(0));
+
+    // [AGENT-cancel] nothing runs, and nothing is reported, before the service confirms the
+    // execution is still pending — and is still the one this document came with: a notification
+    // stored before its job was deleted and created again must not reject or fail the new one.
+    if (!(await this.confirmStart(job, execution.jobDocument))) return;
+
     if (starts > this.options.maxReruns + 1) {
       const reason = `The agent stopped ${starts - 1} times while running this execution; not running it again`;
       log.error(reason);
       return this.report(job, "FAILED", { reason });
     }
     if (starts > 1) log.warn({ starts }, "Running an execution again after the agent stopped during it");
-
-    const parsed = parseJobDocument(execution.jobDocument ?? null);
     if (!parsed.ok) {
       const reason = rejectionReason(parsed.issues);
       log.error({ reason }, "Rejecting the job");
       return this.report(job, "REJECTED", { reason });
     }
 
-    const document = parsed.document;
-    const total = document.steps.length + (document.finalStep ? 1 : 0);
-    const label = (index: number) => stepLabel(index, total, (document.steps[index] ?? document.finalStep)!.name);
-    if (document.reportProgress) job.progress = this.progressReporter(job, label(0));
-
-    // [AGENT-cancel] nothing runs before the service confirms the execution is still pending —
-    // and is still the one this document came with.
-    if (!(await this.confirmStart(job, execution.jobDocument))) return;
-
     job.executing = true;
-    log.info({ steps: document.steps.length }, "Running job");
+    log.info({ steps: parsed.document.steps.length }, "Running job");
     const progressFile = job.progress ? this.options.progressFile : undefined;
     let outcome: JobOutcome;
     try {
-      outcome = await this.options.runJob(document, job.abort.signal, log, {
+      outcome = await this.options.runJob(parsed.document, job.abort.signal, log, {
         onStepStart: (index) => {
           if (progressFile) progressFile.reset();
           if (index === 0) job.progress?.stepStarted(label(0), true);
@@ -392,7 +408,7 @@ export class JobsAgent {
     if (result.kind === "accepted") {
       if (result.jobDocument === undefined || sameDocument(result.jobDocument, document)) return true;
       job.log.warn("This jobId names another job now (deleted and created again); running that one instead");
-      this.options.record.clear();
+      this.declined(job);
       return false;
     }
     if (result.kind === "abandoned") {
@@ -404,12 +420,22 @@ export class JobsAgent {
         { code: result.code, message: result.message },
         "The service no longer has this execution pending; not running it",
       );
-      this.options.record.clear();
+      this.declined(job);
       return false;
     }
     job.log.error({ code: result.code, message: result.message }, "The service refused IN_PROGRESS; failing the job");
     await this.report(job, "FAILED", { reason: `The service refused IN_PROGRESS: ${result.code} ${result.message}` });
     return false;
+  }
+
+  /**
+   * Nothing of this execution ran. Its notification is forgotten too: a job created again under
+   * the jobId in the same second (queuedAt is in seconds) with a document the dedupe key cannot
+   * tell apart must still be confirmed and run, not dropped as a duplicate (it would wait for ever).
+   */
+  private declined(job: RunningJob): void {
+    this.options.record.clear();
+    this.recent.forget(job.jobId);
   }
 
   /**
@@ -436,19 +462,33 @@ export class JobsAgent {
     return reporter;
   }
 
-  /** One IN_PROGRESS in the background, superseding the job's previous one; a refusal cancels the job. */
+  /**
+   * One IN_PROGRESS in the background, superseding the job's previous one; a refusal cancels the job.
+   * It carries the version last seen: without one it would move a job deleted and created again
+   * under this id (QUEUED, version 1) to IN_PROGRESS, and the old run could then report on it.
+   * A mismatch with the execution IN_PROGRESS is a race with our own update: once more at its version.
+   */
   private sendInProgress(job: RunningJob, request: UpdateRequest): void {
     job.stepUpdate?.abort();
     const controller = new AbortController();
     job.stepUpdate = controller;
-    void this.updates
-      .send(job.jobId, request, { shouldStop: () => this.stopping, signal: controller.signal })
-      .then((result) => {
-        if (result.kind === "rejected" && GONE_CODES.has(result.code) && job.executing) {
-          job.log.warn({ code: result.code }, "The service refused IN_PROGRESS; canceling the job");
-          job.abort.abort("canceled");
-        }
-      });
+    const options = { shouldStop: () => this.stopping, signal: controller.signal };
+    const send = () =>
+      this.updates.send(
+        job.jobId,
+        job.version === undefined ? request : { ...request, expectedVersion: job.version },
+        options,
+      );
+    void (async () => {
+      let result = await send();
+      for (let again = 0; again < 3 && isOwnRace(result); again++) {
+        if (result.kind === "rejected" && result.currentVersion !== undefined) job.version = result.currentVersion;
+        result = await send();
+      }
+      if (result.kind !== "rejected" || !GONE_CODES.has(result.code) || !job.executing || isOwnRace(result)) return;
+      job.log.warn({ code: result.code }, "The service refused IN_PROGRESS; canceling the job");
+      job.abort.abort("canceled");
+    })();
   }
 
   /**

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /**
  * Whether two job documents are the same document: equal JSON values, whatever the key order or
  * encoding (an MQTT reply carries an object; the HTTPS API and some SDKs a JSON string).
@@ -11,6 +13,11 @@ export function sameDocument(a: unknown, b: unknown): boolean {
   // Every delivery of a document with pre-signed URL placeholders carries freshly signed URLs
   // (AWS and iot-jobs-local alike): the signing parameters differ between two copies of one job.
   return canonical(asValue(a)) === canonical(asValue(b));
+}
+
+/** A short digest of the document that two signings of it share (the crash-loop record keeps it). */
+export function documentFingerprint(document: unknown): string {
+  return createHash("sha256").update(canonical(asValue(document))).digest("hex").slice(0, 32);
 }
 
 function asValue(document: unknown): unknown {

@@ -57,7 +57,7 @@ describe("review: a jobId deleted and created again", () => {
       // Expected: the new (valid) job runs once and ends SUCCEEDED.
       expect({ status: e.status, reason: e.statusDetails?.detailsMap?.reason, starts: starts(log) }).toEqual({
         status: "SUCCEEDED",
-        reason: undefined,
+        reason: "Exited with status: 0",
         starts: 1,
       });
       void lines;
@@ -101,7 +101,7 @@ describe("review: a jobId deleted and created again", () => {
       // Expected: the new job is a first start (it never ran), so it runs and SUCCEEDS.
       expect({ status: e.status, reason: e.statusDetails?.detailsMap?.reason, starts: starts(log) }).toEqual({
         status: "SUCCEEDED",
-        reason: undefined,
+        reason: "Exited with status: 0",
         starts: 1,
       });
     },
