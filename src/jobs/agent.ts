@@ -293,7 +293,7 @@ export class JobsAgent {
       return void this.options.log.info("No pending jobs; waiting for the next one");
     }
     const key = notificationKey(execution.jobId, execution.executionNumber, execution.jobDocument, execution.queuedAt);
-    if (this.recent.isRepeat(key)) {
+    if (this.recent.isRepeat(key, fromNotify)) {
       return void this.options.log.info({ jobId: execution.jobId }, "Duplicate notification dropped");
     }
     void this.handle(execution.jobId, execution.executionNumber, execution.queuedAt, (job) => {
@@ -408,7 +408,9 @@ export class JobsAgent {
     if (result.kind === "accepted") {
       if (result.jobDocument === undefined || sameDocument(result.jobDocument, document)) return true;
       job.log.warn("This jobId names another job now (deleted and created again); running that one instead");
-      this.declined(job);
+      // start-next's answer carries that job; its dedupe key may look like this one's (same second).
+      this.options.record.clear();
+      this.recent.forget(job.jobId);
       return false;
     }
     if (result.kind === "abandoned") {
@@ -420,22 +422,13 @@ export class JobsAgent {
         { code: result.code, message: result.message },
         "The service no longer has this execution pending; not running it",
       );
-      this.declined(job);
+      this.options.record.clear();
+      this.recent.refusedStart(job.jobId);
       return false;
     }
     job.log.error({ code: result.code, message: result.message }, "The service refused IN_PROGRESS; failing the job");
     await this.report(job, "FAILED", { reason: `The service refused IN_PROGRESS: ${result.code} ${result.message}` });
     return false;
-  }
-
-  /**
-   * Nothing of this execution ran. Its notification is forgotten too: a job created again under
-   * the jobId in the same second (queuedAt is in seconds) with a document the dedupe key cannot
-   * tell apart must still be confirmed and run, not dropped as a duplicate (it would wait for ever).
-   */
-  private declined(job: RunningJob): void {
-    this.options.record.clear();
-    this.recent.forget(job.jobId);
   }
 
   /**
