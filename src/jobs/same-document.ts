@@ -17,7 +17,10 @@ export function sameDocument(a: unknown, b: unknown): boolean {
 
 /** A short digest of the document that two signings of it share (the crash-loop record keeps it). */
 export function documentFingerprint(document: unknown): string {
-  return createHash("sha256").update(canonical(asValue(document))).digest("hex").slice(0, 32);
+  return createHash("sha256")
+    .update(canonical(asValue(document)))
+    .digest("hex")
+    .slice(0, 32);
 }
 
 function asValue(document: unknown): unknown {
