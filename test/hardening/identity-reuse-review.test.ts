@@ -235,4 +235,35 @@ describe("review: a jobId deleted and created again", () => {
       newJobStepStarts: 1,
     });
   }, 60_000);
+
+  test("a running job deleted and created again with the same document in the same second: the new job must run, not wait for ever", async () => {
+    env = await serviceEnv();
+    const thing = await newThing(env);
+    const agent = startAgent(env, thing, env.service!.mqttUrl);
+    await agent.waitForLog("No pending jobs");
+    const dir = tempDir();
+    const log = join(dir, "log");
+    const document = workJob(join(dir, "lock"), 1, log);
+    let jobId = "";
+    for (let attempt = 0; attempt < 5; attempt++) {
+      jobId = `running-reuse-${attempt}`;
+      await Bun.sleep(1000 - (Date.now() % 1000) + 5);
+      const second = Math.floor(Date.now() / 1000);
+      const before = starts(log);
+      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document }));
+      expect(await eventually(() => starts(log) > before, 5000)).toBe(true);
+      await env.iot!.send(new DeleteJobCommand({ jobId, force: true }));
+      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document }));
+      if (Math.floor(Date.now() / 1000) === second) break;
+      await terminal(env, jobId, thing, 15_000); // not in one second: proves nothing, try again
+    }
+    let e: Awaited<ReturnType<typeof terminal>>;
+    try {
+      e = await terminal(env, jobId, thing, 15_000);
+    } catch (error) {
+      const dropped = await agent.waitForLog("Duplicate notification dropped", 1).catch(() => "");
+      throw new Error(`${(error as Error).message}; the agent logged: ${dropped}`);
+    }
+    expect(e.status).toBe("SUCCEEDED");
+  }, 90_000);
 });
