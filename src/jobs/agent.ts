@@ -383,7 +383,12 @@ export class JobsAgent {
     job.executing = false;
     if (outcome.status === "CANCELED") {
       log.info({ why: String(job.abort.signal.reason) }, "Job ended without a report");
-      if (job.abort.signal.reason !== "shutdown") this.options.record.clear();
+      if (job.abort.signal.reason !== "shutdown") {
+        this.options.record.clear();
+        // The service said this execution is no longer next: a same-looking one it names now (the
+        // job deleted and created again in the same second with the same document) is another.
+        this.recent.forget(job.jobId);
+      }
       return;
     }
     log.info({ status: outcome.status, reason: outcome.statusDetails.reason }, "Job finished");
