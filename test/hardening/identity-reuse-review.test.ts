@@ -268,4 +268,45 @@ describe("review: a jobId deleted and created again", () => {
     // The deleted job's run (canceled) and the new job's, once.
     expect({ status: e.status, steps: starts(log) - before }).toEqual({ status: "SUCCEEDED", steps: 2 });
   }, 90_000);
+
+  test("a job that ends while the agent is cut off, deleted and created again with the same document in the same second: the new job must run", async () => {
+    env = await serviceEnv({ withProxy: true });
+    const proxy = env.proxy!;
+    const thing = await newThing(env);
+    const agent = startAgent(env, thing, proxy.url);
+    await agent.waitForLog("No pending jobs");
+    const dir = tempDir();
+    const log = join(dir, "log");
+    const document = workJob(join(dir, "lock"), 0.3, log);
+    let jobId = "";
+    let before = 0;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      jobId = `offline-end-reuse-${attempt}`;
+      await Bun.sleep(1000 - (Date.now() % 1000) + 5);
+      const second = Math.floor(Date.now() / 1000);
+      before = starts(log);
+      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document }));
+      expect(await eventually(() => starts(log) > before, 5000)).toBe(true);
+      // Cut off while the step runs; the step ends (its SUCCEEDED waits for the link) after the job
+      // was deleted and created again.
+      proxy.refusing = true;
+      proxy.cut();
+      await env.iot!.send(new DeleteJobCommand({ jobId, force: true }));
+      await env.iot!.send(new CreateJobCommand({ jobId, targets: [thingArn(thing)], document }));
+      const sameSecond = Math.floor(Date.now() / 1000) === second;
+      await agent.waitForLog(`"jobId":"${jobId}","executionNumber":1,"status":"SUCCEEDED","reason"`, 5000);
+      proxy.refusing = false;
+      if (sameSecond) break;
+      await terminal(env, jobId, thing, 15_000); // not in one second: proves nothing, try again
+    }
+    let e: Awaited<ReturnType<typeof terminal>>;
+    try {
+      e = await terminal(env, jobId, thing, 15_000);
+    } catch (error) {
+      const dropped = await agent.waitForLog("Duplicate notification dropped", 1).catch(() => "");
+      throw new Error(`${(error as Error).message}; the agent logged: ${dropped}`);
+    }
+    // The deleted job's run (its result not reported) and the new job's, once.
+    expect({ status: e.status, steps: starts(log) - before }).toEqual({ status: "SUCCEEDED", steps: 2 });
+  }, 90_000);
 });
