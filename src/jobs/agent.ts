@@ -552,6 +552,7 @@ export class JobsAgent {
     if (job.superseded) {
       job.log.warn({ status }, "This jobId now names another execution (deleted and created again); not reporting");
       this.options.record.clear();
+      this.recent.forget(job.jobId); // that execution may look like this one (same second, same document)
       return;
     }
     // expectedVersion: a job deleted and created again under the same id while this one ran (a
@@ -580,9 +581,15 @@ export class JobsAgent {
       if (status === "SUCCEEDED") this.options.afterSuccess?.();
     } else if (result.kind === "rejected") {
       // Not retryable: the execution is terminal or gone (or refuses even a plain reason).
-      const level = GONE_CODES.has(result.code) ? "warn" : "error";
-      job.log[level]({ status, code: result.code, message: result.message }, "Status update rejected");
+      const gone = GONE_CODES.has(result.code);
+      job.log[gone ? "warn" : "error"](
+        { status, code: result.code, message: result.message },
+        "Status update rejected",
+      );
       this.options.record.clear();
+      // Gone (or another execution now): a same-looking one start-next names is new. Not otherwise:
+      // an execution still IN_PROGRESS would come back from start-next and run again, for ever.
+      if (gone || job.superseded) this.recent.forget(job.jobId);
     } else {
       job.log.warn({ status }, "Status not reported before shutdown; the job stays IN_PROGRESS");
     }
