@@ -91,6 +91,8 @@ interface RunningJob {
   version?: number;
   /** The service named another execution under this jobId (deleted and created again): never report on it. */
   superseded?: boolean;
+  /** A notify-next named no execution or another one while this one ran: it is no longer pending. */
+  notNext?: boolean;
   readonly abort: AbortController;
   /** The step is running (false while the final status is being reported). */
   executing: boolean;
@@ -281,6 +283,7 @@ export class JobsAgent {
           { next: execution?.jobId ?? null },
           "The service no longer lists this job as next; canceling it",
         );
+        running.notNext = true;
         running.abort.abort("canceled");
       }
       // Any other execution is picked up by the start-next sent when this job ends.
@@ -385,9 +388,7 @@ export class JobsAgent {
       log.info({ why: String(job.abort.signal.reason) }, "Job ended without a report");
       if (job.abort.signal.reason !== "shutdown") {
         this.options.record.clear();
-        // The service said this execution is no longer next: a same-looking one it names now (the
-        // job deleted and created again in the same second with the same document) is another.
-        this.recent.forget(job.jobId);
+        this.afterGone(job);
       }
       return;
     }
@@ -543,6 +544,18 @@ export class JobsAgent {
       });
   }
 
+  /**
+   * This run's execution is gone without our report. The service naming another one as next (a
+   * notify-next, a VersionMismatch with it QUEUED) is a job deleted and created again: one that
+   * looks the same to the dedupe (same second, same document) is new, whoever names it. After a
+   * refusal only a notify-next is believed (see RecentExecution.isRepeat): a start-next answer
+   * naming what was just refused must not run it again.
+   */
+  private afterGone(job: RunningJob): void {
+    if (job.superseded || job.notNext) this.recent.forget(job.jobId);
+    else this.recent.refusedStart(job.jobId);
+  }
+
   private async report(
     job: RunningJob,
     status: "SUCCEEDED" | "FAILED" | "REJECTED",
@@ -552,7 +565,7 @@ export class JobsAgent {
     if (job.superseded) {
       job.log.warn({ status }, "This jobId now names another execution (deleted and created again); not reporting");
       this.options.record.clear();
-      this.recent.forget(job.jobId); // that execution may look like this one (same second, same document)
+      this.afterGone(job);
       return;
     }
     // expectedVersion: a job deleted and created again under the same id while this one ran (a
@@ -587,9 +600,8 @@ export class JobsAgent {
         "Status update rejected",
       );
       this.options.record.clear();
-      // Gone (or another execution now): a same-looking one start-next names is new. Not otherwise:
-      // an execution still IN_PROGRESS would come back from start-next and run again, for ever.
-      if (gone || job.superseded) this.recent.forget(job.jobId);
+      // Not for other refusals: the execution is still IN_PROGRESS and start-next names it again.
+      if (gone) this.afterGone(job);
     } else {
       job.log.warn({ status }, "Status not reported before shutdown; the job stays IN_PROGRESS");
     }
