@@ -9,9 +9,12 @@ import { connect } from "../mqtt/connection.ts";
 import { executionOf, runContextFor } from "../runner/run-context.ts";
 import { runJob } from "../runner/run-job.ts";
 import { ExecutionRecord } from "../state/execution-record.ts";
-import { currentBootId, describeStep, killOrphanedStep } from "../state/orphan-steps.ts";
+import { currentBootId, describeStep, killOrphanedStep, untilGone } from "../state/orphan-steps.ts";
 import { acquireInstanceLock } from "../state/instance-lock.ts";
 import { platform } from "../platform/current.ts";
+
+/** How long a restarted agent waits for its predecessor's killed step to be gone before running anything. */
+const ORPHAN_EXIT_WAIT_MS = 5000;
 
 /** Time from SIGTERM to exit, at most; a reboot handler's SIGTERM must not wait on us. */
 const SHUTDOWN_BUDGET_MS = 1500;
@@ -72,7 +75,11 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
   const orphan = record.read()?.step;
   if (orphan) {
     const killed = killOrphanedStep(orphan);
-    if (killed.length) log.warn({ pids: killed }, "Killed the step processes a previous agent left running");
+    if (killed.length) {
+      log.warn({ pids: killed }, "Killed the step processes a previous agent left running");
+      if (!(await untilGone(killed, ORPHAN_EXIT_WAIT_MS)))
+        log.error({ pids: killed }, "The previous agent's step processes are still alive after SIGKILL");
+    }
     else if (orphan.bootId !== currentBootId())
       log.info({ pid: orphan.pid }, "The previous agent's step ran in an earlier boot; nothing of it is left to stop");
   }

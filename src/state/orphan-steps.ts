@@ -89,3 +89,18 @@ export function killOrphanedStep(step: RecordedStep, bootId = currentBootId()): 
   }
   return members;
 }
+
+/**
+ * Resolves true once none of `pids` is alive (gone, or a zombie: its files, and so its locks, are
+ * closed), false after `timeoutMs`. SIGKILL is not instant: a killed process exits when it next
+ * runs, which on a loaded board can be after the agent's re-run has started — and that re-run would
+ * find the old step still holding what it holds (found by the scenario fuzzer: a re-run's lock).
+ */
+export async function untilGone(pids: readonly number[], timeoutMs: number): Promise<boolean> {
+  const until = performance.now() + timeoutMs;
+  for (;;) {
+    if (pids.every((pid) => procStat(pid) === undefined)) return true;
+    if (performance.now() >= until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -25,7 +25,7 @@ import { executionOf, runContextFor } from "../../src/runner/run-context.ts";
 import { runJob } from "../../src/runner/run-job.ts";
 import { ExecutionRecord } from "../../src/state/execution-record.ts";
 import { acquireInstanceLock } from "../../src/state/instance-lock.ts";
-import { currentBootId, describeStep, killOrphanedStep } from "../../src/state/orphan-steps.ts";
+import { currentBootId, describeStep, killOrphanedStep, untilGone } from "../../src/state/orphan-steps.ts";
 import { AgentProcess } from "../helpers/agent-process.ts";
 import { compiledAgent } from "../helpers/executables.ts";
 import { spawnStep, STEP_KILL_GRACE_MS } from "../../src/runner/spawn-step.ts";
@@ -334,6 +334,28 @@ describe("redteam 05: orphan records carry the boot id", () => {
       await waitUntil("the group to die", () => session.members().length === 0);
     } finally {
       session.kill();
+    }
+  });
+
+  test("a killed orphan is waited for: once untilGone says so, its lock is free for the re-run (fuzzer finding)", async () => {
+    const lock = join(tempDir(), "step.lock");
+    const proc = Bun.spawn(["sh", "-c", `exec 9>"${lock}"; flock 9; sleep 60 & sleep 60 & wait`], { detached: true });
+    try {
+      await waitUntil("the workers", () => groupMembers(proc.pid).length === 3);
+      const recorded = describeStep(proc.pid, "11111111-1111-1111-1111-111111111111")!;
+      // Not killed: still there when the wait ends.
+      expect(await untilGone([proc.pid], 50)).toBe(false);
+      const killed = killOrphanedStep(recorded, "11111111-1111-1111-1111-111111111111");
+      expect(killed).toHaveLength(3);
+      expect(await untilGone(killed, 5000)).toBe(true);
+      // No waiting here: the re-run's non-blocking lock succeeds at once.
+      expect(Bun.spawnSync(["flock", "-n", lock, "true"]).exitCode).toBe(0);
+    } finally {
+      try {
+        process.kill(-proc.pid, "SIGKILL");
+      } catch {
+        // gone
+      }
     }
   });
 
