@@ -53,6 +53,20 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
     },
     "Starting",
   );
+  const record = new ExecutionRecord(config.stateDir);
+  // A step the previous agent left running must not run alongside its own re-run. Before the
+  // connection exists: its first CONNACK (and the stored session's messages) must find the agent
+  // listening, not an await here (an agent that missed it never asked for a job).
+  const orphan = record.read()?.step;
+  if (orphan) {
+    const killed = killOrphanedStep(orphan);
+    if (killed.length) {
+      log.warn({ pids: killed }, "Killed the step processes a previous agent left running");
+      if (!(await untilGone(killed, ORPHAN_EXIT_WAIT_MS)))
+        log.error({ pids: killed }, "The previous agent's step processes are still alive after SIGKILL");
+    } else if (orphan.bootId !== currentBootId())
+      log.info({ pid: orphan.pid }, "The previous agent's step ran in an earlier boot; nothing of it is left to stop");
+  }
   const connection = connect(settings);
   const inventory = config.jobs.packageInventoryFile
     ? new PackageReporter(connection, settings.thingName, config.jobs.packageInventoryFile, log)
@@ -69,19 +83,6 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
           .catch((error) => log.warn({ err: error }, "Cannot subscribe to the $package shadow topics"));
       }
     });
-  }
-  const record = new ExecutionRecord(config.stateDir);
-  // A step the previous agent left running must not run alongside its own re-run.
-  const orphan = record.read()?.step;
-  if (orphan) {
-    const killed = killOrphanedStep(orphan);
-    if (killed.length) {
-      log.warn({ pids: killed }, "Killed the step processes a previous agent left running");
-      if (!(await untilGone(killed, ORPHAN_EXIT_WAIT_MS)))
-        log.error({ pids: killed }, "The previous agent's step processes are still alive after SIGKILL");
-    }
-    else if (orphan.bootId !== currentBootId())
-      log.info({ pid: orphan.pid }, "The previous agent's step ran in an earlier boot; nothing of it is left to stop");
   }
   const agent = new JobsAgent({
     thingName: settings.thingName,

@@ -76,7 +76,10 @@ describe("review: a jobId deleted and created again", () => {
     );
     // The old job's step starts twice, the agent killed during it each time (e.g. a power cut).
     for (let n = 1; n <= 2; n++) {
-      expect(await eventually(() => starts(join(oldDir, "log")) >= n, 15_000)).toBe(true);
+      const started = await eventually(() => starts(join(oldDir, "log")) >= n, 15_000);
+      if (!started && process.env.REVIEW_DUMP)
+        console.error((agent as unknown as { lines: string[] }).lines.join("\n"));
+      expect(started).toBe(true);
       await agent.kill("SIGKILL");
       if (n < 2) agent = startAgent(env, thing, env.service!.mqttUrl, stateDir, { maxReruns: 1 });
     }
@@ -87,8 +90,11 @@ describe("review: a jobId deleted and created again", () => {
     await env.iot!.send(
       new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), 0, log) }),
     );
-    startAgent(env, thing, env.service!.mqttUrl, stateDir, { maxReruns: 1 });
-    const e = await terminal(env, jobId, thing, 20_000);
+    const last = startAgent(env, thing, env.service!.mqttUrl, stateDir, { maxReruns: 1 });
+    const e = await terminal(env, jobId, thing, 20_000).catch((error) => {
+      if (process.env.REVIEW_DUMP) console.error((last as unknown as { lines: string[] }).lines.join("\n"));
+      throw error;
+    });
     // Expected: the new job is a first start (it never ran), so it runs and SUCCEEDS.
     expect({ status: e.status, reason: e.statusDetails?.detailsMap?.reason, starts: starts(log) }).toEqual({
       status: "SUCCEEDED",
@@ -309,4 +315,52 @@ describe("review: a jobId deleted and created again", () => {
     // The deleted job's run (its result not reported) and the new job's, once.
     expect({ status: e.status, steps: starts(log) - before }).toEqual({ status: "SUCCEEDED", steps: 2 });
   }, 90_000);
+
+  // OPEN (not fixed here): the oversized path REJECTs by jobId alone (no document to compare, no
+  // expectedVersion), so a stale oversized notification rejects the job created again under its id.
+  // test.failing: passes while the defect is there; remove `.failing` once it is fixed.
+  test.failing("a stored notification too large for the agent (pre-signed URLs rendered per delivery), its job deleted and created again small: the REJECTED must not land on the new job", async () => {
+    env = await serviceEnv();
+    const thing = await newThing(env);
+    const stateDir = tempDir("review-state-");
+    const first = startAgent(env, thing, env.service!.mqttUrl, stateDir);
+    await first.waitForLog("No pending jobs");
+    await first.kill("SIGKILL");
+    const jobId = "oversized-then-reuse";
+    // Under 32 KB as written; each placeholder becomes a ~230-character signed URL on delivery.
+    const placeholder = "${aws:iot:s3-presigned-url:https://s3.amazonaws.com/b/k}";
+    const many = placeholder.repeat(Math.floor(32_000 / placeholder.length));
+    const big = {
+      version: "1.0",
+      steps: [{ action: { name: "x", type: "runCommand", input: { command: `echo ${many}` } } }],
+    };
+    await env.iot!.send(
+      new CreateJobCommand({
+        jobId,
+        targets: [thingArn(thing)],
+        document: JSON.stringify(big),
+        presignedUrlConfig: { roleArn: "arn:aws:iam::123456789012:role/presign", expiresInSec: 3600 },
+      }),
+    );
+    await env.iot!.send(new DeleteJobCommand({ jobId, force: true }));
+    const dir = tempDir();
+    const log = join(dir, "log");
+    await env.iot!.send(
+      new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: workJob(join(dir, "lock"), 0, log) }),
+    );
+    const agent = startAgent(env, thing, env.service!.mqttUrl, stateDir);
+    const e = await terminal(env, jobId, thing, 20_000);
+    const dropped = await agent.waitForLog("Dropped a message larger", 1).catch(() => "(no oversized message)");
+    expect({
+      status: e.status,
+      reason: e.statusDetails?.detailsMap?.reason,
+      starts: starts(log),
+      dropped: !!dropped,
+    }).toEqual({
+      status: "SUCCEEDED",
+      reason: "Exited with status: 0",
+      starts: 1,
+      dropped: true,
+    });
+  }, 60_000);
 });
