@@ -54,8 +54,9 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<number
     "Starting",
   );
   const record = new ExecutionRecord(config.stateDir);
-  // A step the previous agent left running must not run alongside its own re-run. Handled before
-  // connecting: the agent's handlers must be in place when the connection comes up.
+  // A step the previous agent left running must not run alongside its own re-run. Before the
+  // connection exists: its first CONNACK (and the stored session's messages) must find the agent
+  // listening, not an await here (an agent that missed it never asked for a job).
   const orphan = record.read()?.step;
   if (orphan) {
     const killed = killOrphanedStep(orphan);

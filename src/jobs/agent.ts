@@ -29,7 +29,7 @@ import { notificationKey, RecentExecution } from "./dedupe.ts";
 import { jobIdOfTruncatedExecution } from "./oversized-message.ts";
 import { type UpdateRequest, UpdatePublisher, type UpdateResult } from "./update-publisher.ts";
 import { rejectionReason } from "./rejection-reason.ts";
-import { sameDocument } from "./same-document.ts";
+import { documentFingerprint, sameDocument } from "./same-document.ts";
 import { stepLabel } from "./progress.ts";
 import { ProgressReporter } from "./progress-reporter.ts";
 
@@ -91,6 +91,8 @@ interface RunningJob {
   version?: number;
   /** The service named another execution under this jobId (deleted and created again): never report on it. */
   superseded?: boolean;
+  /** A notify-next named no execution or another one while this one ran: it is no longer pending. */
+  notNext?: boolean;
   readonly abort: AbortController;
   /** The step is running (false while the final status is being reported). */
   executing: boolean;
@@ -120,6 +122,16 @@ const GONE_CODES: ReadonlySet<string> = new Set([
   "ResourceNotFound",
   "VersionMismatch",
 ]);
+
+/** A VersionMismatch with the execution IN_PROGRESS at another version: our own updates raced. */
+function isOwnRace(result: UpdateResult): boolean {
+  return (
+    result.kind === "rejected" &&
+    result.code === "VersionMismatch" &&
+    result.currentStatus === "IN_PROGRESS" &&
+    result.currentVersion !== undefined
+  );
+}
 
 /** Sent when the service refused a terminal update's details (InvalidRequest): plain, short, safe. */
 const FALLBACK_REASON = "The service refused this job's status details; the agent's log has them";
@@ -271,6 +283,7 @@ export class JobsAgent {
           { next: execution?.jobId ?? null },
           "The service no longer lists this job as next; canceling it",
         );
+        running.notNext = true;
         running.abort.abort("canceled");
       }
       // Any other execution is picked up by the start-next sent when this job ends.
@@ -283,7 +296,7 @@ export class JobsAgent {
       return void this.options.log.info("No pending jobs; waiting for the next one");
     }
     const key = notificationKey(execution.jobId, execution.executionNumber, execution.jobDocument, execution.queuedAt);
-    if (this.recent.isRepeat(key)) {
+    if (this.recent.isRepeat(key, fromNotify)) {
       return void this.options.log.info({ jobId: execution.jobId }, "Duplicate notification dropped");
     }
     void this.handle(execution.jobId, execution.executionNumber, execution.queuedAt, (job) => {
@@ -320,37 +333,43 @@ export class JobsAgent {
 
   private async runExecution(job: RunningJob, execution: JobExecution): Promise<void> {
     const { log } = job;
-    const { starts, error } = this.options.record.recordStart(job.jobId, job.executionNumber);
+    // A job deleted and created again under this id has executionNumber 1 again: the old one's starts are not its own.
+    const identity = {
+      ...(job.queuedAt !== undefined ? { queuedAt: job.queuedAt } : {}),
+      document: documentFingerprint(execution.jobDocument ?? null),
+    };
+    const { starts, error } = this.options.record.recordStart(job.jobId, job.executionNumber, identity);
     if (error) log.warn({ err: error }, "Cannot save local state; crash-loop detection is off for this job");
+    const parsed = parseJobDocument(execution.jobDocument ?? null);
+    const document = parsed.ok ? parsed.document : undefined;
+    const total = document ? document.steps.length + (document.finalStep ? 1 : 0) : 0;
+    const label = (index: number) => stepLabel(index, total, (document!.steps[index] ?? document!.finalStep)!.name);
+    if (document?.reportProgress && starts <= this.options.maxReruns + 1)
+      job.progress = this.progressReporter(job, label(0));
+
+    // [AGENT-cancel] nothing runs, and nothing is reported, before the service confirms the
+    // execution is still pending — and is still the one this document came with: a notification
+    // stored before its job was deleted and created again must not reject or fail the new one.
+    if (!(await this.confirmStart(job, execution.jobDocument))) return;
+
     if (starts > this.options.maxReruns + 1) {
       const reason = `The agent stopped ${starts - 1} times while running this execution; not running it again`;
       log.error(reason);
       return this.report(job, "FAILED", { reason });
     }
     if (starts > 1) log.warn({ starts }, "Running an execution again after the agent stopped during it");
-
-    const parsed = parseJobDocument(execution.jobDocument ?? null);
     if (!parsed.ok) {
       const reason = rejectionReason(parsed.issues);
       log.error({ reason }, "Rejecting the job");
       return this.report(job, "REJECTED", { reason });
     }
 
-    const document = parsed.document;
-    const total = document.steps.length + (document.finalStep ? 1 : 0);
-    const label = (index: number) => stepLabel(index, total, (document.steps[index] ?? document.finalStep)!.name);
-    if (document.reportProgress) job.progress = this.progressReporter(job, label(0));
-
-    // [AGENT-cancel] nothing runs before the service confirms the execution is still pending —
-    // and is still the one this document came with.
-    if (!(await this.confirmStart(job, execution.jobDocument))) return;
-
     job.executing = true;
-    log.info({ steps: document.steps.length }, "Running job");
+    log.info({ steps: parsed.document.steps.length }, "Running job");
     const progressFile = job.progress ? this.options.progressFile : undefined;
     let outcome: JobOutcome;
     try {
-      outcome = await this.options.runJob(document, job.abort.signal, log, {
+      outcome = await this.options.runJob(parsed.document, job.abort.signal, log, {
         onStepStart: (index) => {
           if (progressFile) progressFile.reset();
           if (index === 0) job.progress?.stepStarted(label(0), true);
@@ -367,7 +386,10 @@ export class JobsAgent {
     job.executing = false;
     if (outcome.status === "CANCELED") {
       log.info({ why: String(job.abort.signal.reason) }, "Job ended without a report");
-      if (job.abort.signal.reason !== "shutdown") this.options.record.clear();
+      if (job.abort.signal.reason !== "shutdown") {
+        this.options.record.clear();
+        this.afterGone(job);
+      }
       return;
     }
     log.info({ status: outcome.status, reason: outcome.statusDetails.reason }, "Job finished");
@@ -392,7 +414,9 @@ export class JobsAgent {
     if (result.kind === "accepted") {
       if (result.jobDocument === undefined || sameDocument(result.jobDocument, document)) return true;
       job.log.warn("This jobId names another job now (deleted and created again); running that one instead");
+      // start-next's answer carries that job; its dedupe key may look like this one's (same second).
       this.options.record.clear();
+      this.recent.forget(job.jobId);
       return false;
     }
     if (result.kind === "abandoned") {
@@ -405,6 +429,7 @@ export class JobsAgent {
         "The service no longer has this execution pending; not running it",
       );
       this.options.record.clear();
+      this.recent.refusedStart(job.jobId);
       return false;
     }
     job.log.error({ code: result.code, message: result.message }, "The service refused IN_PROGRESS; failing the job");
@@ -436,19 +461,33 @@ export class JobsAgent {
     return reporter;
   }
 
-  /** One IN_PROGRESS in the background, superseding the job's previous one; a refusal cancels the job. */
+  /**
+   * One IN_PROGRESS in the background, superseding the job's previous one; a refusal cancels the job.
+   * It carries the version last seen: without one it would move a job deleted and created again
+   * under this id (QUEUED, version 1) to IN_PROGRESS, and the old run could then report on it.
+   * A mismatch with the execution IN_PROGRESS is a race with our own update: once more at its version.
+   */
   private sendInProgress(job: RunningJob, request: UpdateRequest): void {
     job.stepUpdate?.abort();
     const controller = new AbortController();
     job.stepUpdate = controller;
-    void this.updates
-      .send(job.jobId, request, { shouldStop: () => this.stopping, signal: controller.signal })
-      .then((result) => {
-        if (result.kind === "rejected" && GONE_CODES.has(result.code) && job.executing) {
-          job.log.warn({ code: result.code }, "The service refused IN_PROGRESS; canceling the job");
-          job.abort.abort("canceled");
-        }
-      });
+    const options = { shouldStop: () => this.stopping, signal: controller.signal };
+    const send = () =>
+      this.updates.send(
+        job.jobId,
+        job.version === undefined ? request : { ...request, expectedVersion: job.version },
+        options,
+      );
+    void (async () => {
+      let result = await send();
+      for (let again = 0; again < 3 && isOwnRace(result); again++) {
+        if (result.kind === "rejected" && result.currentVersion !== undefined) job.version = result.currentVersion;
+        result = await send();
+      }
+      if (result.kind !== "rejected" || !GONE_CODES.has(result.code) || !job.executing || isOwnRace(result)) return;
+      job.log.warn({ code: result.code }, "The service refused IN_PROGRESS; canceling the job");
+      job.abort.abort("canceled");
+    })();
   }
 
   /**
@@ -505,6 +544,18 @@ export class JobsAgent {
       });
   }
 
+  /**
+   * This run's execution is gone without our report. The service naming another one as next (a
+   * notify-next, a VersionMismatch with it QUEUED) is a job deleted and created again: one that
+   * looks the same to the dedupe (same second, same document) is new, whoever names it. After a
+   * refusal only a notify-next is believed (see RecentExecution.isRepeat): a start-next answer
+   * naming what was just refused must not run it again.
+   */
+  private afterGone(job: RunningJob): void {
+    if (job.superseded || job.notNext) this.recent.forget(job.jobId);
+    else this.recent.refusedStart(job.jobId);
+  }
+
   private async report(
     job: RunningJob,
     status: "SUCCEEDED" | "FAILED" | "REJECTED",
@@ -514,6 +565,7 @@ export class JobsAgent {
     if (job.superseded) {
       job.log.warn({ status }, "This jobId now names another execution (deleted and created again); not reporting");
       this.options.record.clear();
+      this.afterGone(job);
       return;
     }
     // expectedVersion: a job deleted and created again under the same id while this one ran (a
@@ -542,9 +594,14 @@ export class JobsAgent {
       if (status === "SUCCEEDED") this.options.afterSuccess?.();
     } else if (result.kind === "rejected") {
       // Not retryable: the execution is terminal or gone (or refuses even a plain reason).
-      const level = GONE_CODES.has(result.code) ? "warn" : "error";
-      job.log[level]({ status, code: result.code, message: result.message }, "Status update rejected");
+      const gone = GONE_CODES.has(result.code);
+      job.log[gone ? "warn" : "error"](
+        { status, code: result.code, message: result.message },
+        "Status update rejected",
+      );
       this.options.record.clear();
+      // Not for other refusals: the execution is still IN_PROGRESS and start-next names it again.
+      if (gone) this.afterGone(job);
     } else {
       job.log.warn({ status }, "Status not reported before shutdown; the job stays IN_PROGRESS");
     }

@@ -53,12 +53,25 @@ export function sameNotification(a: NotificationKey | undefined, b: Notification
 /** The last execution handled, until the service has its terminal status. */
 export class RecentExecution {
   private key: NotificationKey | undefined;
+  /** The service refused to start the remembered execution (gone: canceled, deleted, ended). */
+  private refused = false;
 
-  /** True when `key` repeats the remembered execution; otherwise remembers `key`. */
-  isRepeat(key: NotificationKey): boolean {
-    if (sameNotification(this.key, key)) return true;
+  /**
+   * True when `key` repeats the remembered execution; otherwise remembers `key`. After a refusal,
+   * a notify-next (`announced`) that looks the same is not a repeat: the service announces a job
+   * created again under the id in the same second (queuedAt is in seconds) with the same document.
+   * A start-next reply that looks the same still is (an answer to our own request cannot loop).
+   */
+  isRepeat(key: NotificationKey, announced = false): boolean {
+    if (sameNotification(this.key, key) && !(announced && this.refused)) return true;
     this.key = key;
+    this.refused = false;
     return false;
+  }
+
+  /** The service refused to start this job's execution: see `isRepeat`. */
+  refusedStart(jobId: string): void {
+    if (this.key?.jobId === jobId) this.refused = true;
   }
 
   /** The execution reached a terminal state the service accepted: a same-looking one is new. */

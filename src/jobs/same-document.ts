@@ -13,6 +13,24 @@ export function sameDocument(a: unknown, b: unknown): boolean {
   return canonical(asValue(a)) === canonical(asValue(b));
 }
 
+/**
+ * A short digest of the document that two signings of it share (the crash-loop record keeps it, so
+ * never the document itself: it may hold secrets). It tells a job created again under its id from
+ * the deleted one, not an attacker's forgery, so FNV-1a (two 32-bit lanes) does: node:crypto would
+ * cost the agent ~7 MB of RSS from its first job on (src/util/lazy-node.ts).
+ */
+export function documentFingerprint(document: unknown): string {
+  const text = canonical(asValue(document));
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193) >>> 0;
+    b = Math.imul(b ^ c ^ (a >>> 7), 0x5bd1e995) >>> 0;
+  }
+  return `${a.toString(16).padStart(8, "0")}${b.toString(16).padStart(8, "0")}`;
+}
+
 function asValue(document: unknown): unknown {
   if (typeof document !== "string") return document;
   try {

@@ -11,6 +11,13 @@ import type { RecordedStep } from "./orphan-steps.ts";
 export interface RunningExecution {
   readonly jobId: string;
   readonly executionNumber: number | undefined;
+  /**
+   * When the service queued it: a job deleted and created again under its id has executionNumber 1
+   * again, so only this tells its execution from the deleted one's (whose starts are not its own).
+   */
+  readonly queuedAt?: number;
+  /** The document's fingerprint (src/jobs/same-document.ts): the same second can queue both. */
+  readonly document?: string;
   /** How many times the agent has started this execution. */
   readonly starts: number;
   /** The step process (group leader) running when this was written. */
@@ -46,6 +53,8 @@ export class ExecutionRecord {
       return {
         jobId: value.jobId,
         executionNumber: typeof value.executionNumber === "number" ? value.executionNumber : undefined,
+        ...(typeof value.queuedAt === "number" ? { queuedAt: value.queuedAt } : {}),
+        ...(typeof value.document === "string" ? { document: value.document } : {}),
         starts: value.starts,
         ...(step ? { step } : {}),
       };
@@ -55,11 +64,27 @@ export class ExecutionRecord {
   }
 
   /** Records one more start of this execution; returns the count, and an error if it could not be saved. */
-  recordStart(jobId: string, executionNumber: number | undefined): { starts: number; error?: Error } {
+  recordStart(
+    jobId: string,
+    executionNumber: number | undefined,
+    identity: { readonly queuedAt?: number; readonly document?: string } = {},
+  ): { starts: number; error?: Error } {
     const previous = this.read();
-    const starts =
-      previous && previous.jobId === jobId && previous.executionNumber === executionNumber ? previous.starts + 1 : 1;
-    const error = this.write({ jobId, executionNumber, starts });
+    const { queuedAt, document } = identity;
+    const same =
+      previous !== undefined &&
+      previous.jobId === jobId &&
+      previous.executionNumber === executionNumber &&
+      previous.queuedAt === queuedAt &&
+      previous.document === document;
+    const starts = same ? previous.starts + 1 : 1;
+    const error = this.write({
+      jobId,
+      executionNumber,
+      ...(queuedAt !== undefined ? { queuedAt } : {}),
+      ...(document !== undefined ? { document } : {}),
+      starts,
+    });
     return error ? { starts, error } : { starts };
   }
 

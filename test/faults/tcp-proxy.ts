@@ -14,6 +14,8 @@ export class TcpProxy {
   dropped = 0;
   /** Every packet from the broker waits this long (slow acknowledgements); order is kept. */
   delayFromServerMs = 0;
+  /** While true, every new client connection is closed at once (the broker is unreachable). */
+  refusing = false;
   /** Every PUBLISH a client sends: topic and payload text. */
   readonly fromClients: { topic: string; payload: string }[] = [];
 
@@ -31,8 +33,8 @@ export class TcpProxy {
       socket: {
         open: (client) => proxy.accept(client),
         data: (socket, data) => proxy.forward(socket, data),
-        close: (socket) => proxy.close(socket.data.pair),
-        error: (socket) => proxy.close(socket.data.pair),
+        close: (socket) => socket.data && proxy.close(socket.data.pair),
+        error: (socket) => socket.data && proxy.close(socket.data.pair),
       },
     });
     proxy = new TcpProxy(listener, { host: m[1]!, port: Number(m[2]) });
@@ -59,6 +61,7 @@ export class TcpProxy {
   }
 
   private accept(client: Socket<Conn>): void {
+    if (this.refusing) return void client.terminate();
     const pair: Pair = { client, pending: [] };
     client.data = { pair, side: "client", frames: new FrameSplitter() };
     this.pairs.add(pair);

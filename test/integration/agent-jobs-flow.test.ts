@@ -46,7 +46,9 @@ describe("agent ↔ Jobs service over a real Mosquitto [DC-JOBS-flow]", () => {
     expect(done.statusDetails).toEqual({ reason: "Exited with status: 7", stderr: "broken\n" });
   });
 
-  test("an invalid document is REJECTED with the precise reason, with no IN_PROGRESS first", async () => {
+  // IN_PROGRESS first: a notification stored before its job was deleted and created again under the
+  // id must not REJECT the new job (test/hardening/identity-reuse-review.test.ts).
+  test("an invalid document is REJECTED with the precise reason, after the IN_PROGRESS confirmation", async () => {
     const thing = newThing();
     const agent = startAgent(thing, handlers());
     await agent.waitForLog("No pending jobs");
@@ -56,7 +58,7 @@ describe("agent ↔ Jobs service over a real Mosquitto [DC-JOBS-flow]", () => {
     });
     const done = await harness.peer.waitForStatus(thing, "job-bad", "REJECTED");
     expect(done.statusDetails).toEqual({ reason: "Invalid job document: steps[0].action.input.handler: required" });
-    expect(harness.peer.updatesFor("job-bad").map((u) => u.request.status)).toEqual(["REJECTED"]);
+    expect(harness.peer.updatesFor("job-bad").map((u) => u.request.status)).toEqual(["IN_PROGRESS", "REJECTED"]);
     // The agent is still alive and takes the next job.
     harness.peer.queueJob(thing, "job-after-bad", handlerDoc("hello.sh", ["again"]));
     await harness.peer.waitForStatus(thing, "job-after-bad", "SUCCEEDED");
