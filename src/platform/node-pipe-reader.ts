@@ -3,19 +3,20 @@
  * adapter's pipe-reader.ts does with pipe2/read — but woken by libuv's readiness, not by polling.
  *
  * A child_process pipe stream allocates a fresh 64 KiB buffer for every read() and sends it through
- * the stream machinery: at 1 GiB that is ~16,000 buffers for the young generation, the RSS growth
- * docs/BENCHMARKS.md measured. Node has a reused-buffer read for sockets (net.Socket's `onread`
+ * the stream machinery: at 1 GiB that is 16,000 buffers or more for the young generation, the RSS
+ * growth docs/BENCHMARKS.md measured. Node has a reused-buffer read for sockets (net.Socket's `onread`
  * option), but child_process makes its pipe sockets itself and offers no way to pass it. So the
  * reader takes the pipe's handle over before the event loop has read anything from it: stops the
  * stream's reading and wraps the same handle in a new net.Socket with `onread`. The old stream is
  * destroyed without its handle, so child_process's own bookkeeping ('close') still happens.
  *
- * That takeover uses two Node internals (`_handle` and its `readStop`/`reading`, unchanged since
- * Node 10); where they are not there, the reader falls back to the stream's 'data' events — same
- * bytes, only slower. test/platform/platform-contract.ts checks that Node 20 takes the fast path.
+ * That takeover uses Node internals, not public API (a socket's `_handle`, the handle's
+ * `readStop`, `useUserBuffer` and `reading`); where they are not there, the reader falls back to the
+ * stream's 'data' events — same bytes, only slower. test/platform/node-only-cases.ts fails when a
+ * Node the tests run on no longer takes the fast path.
  *
- * What the sink gets either way: views of a reused buffer (ByteSink's rule: copy what you keep),
- * small reads gathered so the output tail decodes fewer, larger pieces (ChunkBatch).
+ * What the sink gets either way: ScannableBytes views of buffers that may be reused (ByteSink's
+ * rule: copy what you keep), small reads gathered so the output tail decodes fewer, larger pieces.
  */
 import { Socket, type SocketConstructorOpts } from "node:net";
 import type { Readable } from "node:stream";
@@ -60,7 +61,10 @@ export function readChildPipe(stream: Readable, target: ByteSink): ChildPipeRead
   const batch = new ChunkBatch((bytes) => sink.push(bytes));
   let settle!: () => void;
   const done = new Promise<void>((resolve) => (settle = resolve));
-  const finish = () => (batch.flush(), settle());
+  const finish = () => {
+    batch.flush();
+    settle();
+  };
 
   const handle = takeHandle(stream);
   let socket: Socket | undefined;
@@ -70,7 +74,13 @@ export function readChildPipe(stream: Readable, target: ByteSink): ChildPipeRead
       handle: handle as unknown as SocketConstructorOpts["handle"], // wrapped, not opened again
       readable: true,
       writable: false,
-      onread: { buffer, callback: (n: number) => (batch.push(buffer.subarray(0, n)), true) },
+      onread: {
+        buffer,
+        callback: (n: number) => {
+          batch.push(buffer.subarray(0, n));
+          return true; // keep reading (false would pause the socket)
+        },
+      },
     };
     socket = new Socket(options);
     // With `onread`, no 'data' events: end of stream is 'end', then 'close'.
@@ -137,7 +147,12 @@ class ChunkBatch {
   push(chunk: Uint8Array): void {
     if (chunk.length >= this.buffer.length) {
       this.flush();
-      this.deliver(chunk);
+      // A full read passes on as it is, as a view (a stream's Buffer, whose slice would not copy, too).
+      this.deliver(
+        chunk instanceof ScannableBytes
+          ? chunk
+          : new ScannableBytes(chunk.buffer as ArrayBuffer, chunk.byteOffset, chunk.length),
+      );
       return;
     }
     if (this.filled + chunk.length > this.buffer.length) this.flush();

@@ -27,7 +27,7 @@ export const NODE_ONLY_CASES: ContractCase[] = [
     },
   },
   {
-    name: "node: a stream without a pipe handle is read through its 'data' events, same bytes",
+    name: "node: a stream without a pipe handle is read through its 'data' events, same bytes, slice copies",
     async run() {
       const sink = collect();
       const reading = readChildPipe(
@@ -37,11 +37,21 @@ export const NODE_ONLY_CASES: ContractCase[] = [
       assert.equal(reading.mode, "stream");
       await reading.done;
       assert.equal(Buffer.concat(sink.chunks).toString(), `ab${"c".repeat(70_000)}d`);
+      assert.equal(sink.views, 0, "a chunk's slice() was a view (a Buffer passed on as it is)");
     },
   },
 ];
 
-function collect(): ByteSink & { chunks: Uint8Array[] } {
-  const chunks: Uint8Array[] = [];
-  return { chunks, push: (chunk) => void chunks.push(chunk.slice()), end: () => {} };
+function collect(): ByteSink & { chunks: Uint8Array[]; views: number } {
+  const sink = {
+    chunks: [] as Uint8Array[],
+    views: 0,
+    push: (chunk: Uint8Array) => {
+      const copy = chunk.slice();
+      if (copy.buffer === chunk.buffer) sink.views++;
+      sink.chunks.push(copy);
+    },
+    end: () => {},
+  };
+  return sink;
 }
