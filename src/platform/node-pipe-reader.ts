@@ -28,7 +28,8 @@ const BUFFER_BYTES = 64 * 1024;
  * The bytes the sinks get: a Uint8Array in every respect (slice copies, subarray is a view) whose
  * indexOf of a byte value is Node's memchr (Buffer's) instead of V8's element loop — 150 ms against
  * 6 ms per 512 MiB without a match here. The runner scans every chunk for newlines three times
- * (output log, line count, tail); on output without newlines that was most of its busy time.
+ * (output log, line count, tail); on output without newlines that was the largest part of its
+ * busy time (docs/BENCHMARKS.md, the Node build).
  */
 export class ScannableBytes extends Uint8Array {
   override indexOf(value: number, fromIndex?: number): number {
