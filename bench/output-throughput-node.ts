@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     return performance.now() - t0;
   };
 
-  const agent = async (): Promise<{ ms: number; growthKb: number }> => {
+  const agent = async (): Promise<{ ms: number; growthKb: number; cpuMs: number }> => {
     const command = `sh,-c,${generator.replaceAll(",", "\\,")}`;
     const parsed = parseJobDocument({
       version: "1.0",
@@ -64,6 +64,7 @@ async function main(): Promise<void> {
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, rssKb())), 20);
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const out = await runJob(parsed.document, {
       handlerDirectory: "/nonexistent",
       stepTimeoutSeconds: 0,
@@ -74,22 +75,25 @@ async function main(): Promise<void> {
       outputLines: { stderr: () => {} },
     });
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     clearInterval(sampler);
     peak = Math.max(peak, rssKb());
     const d = out.statusDetails;
     if (out.status !== "SUCCEEDED" || d.stdout !== "a".repeat(1024) || d.stderr !== "b".repeat(1024))
       throw new Error(`wrong result: ${JSON.stringify(d).slice(0, 200)}`);
-    return { ms, growthKb: peak - before };
+    return { ms, growthKb: peak - before, cpuMs: (cpu.user + cpu.system) / 1000 };
   };
 
   const base: number[] = [];
   const ours: number[] = [];
+  const cpus: number[] = [];
   let growth = 0;
   await agent(); // warm-up
   for (let i = 0; i < rounds; i++) {
     base.push(await baseline());
     const r = await agent();
     ours.push(r.ms);
+    cpus.push(r.cpuMs);
     growth = Math.max(growth, r.growthKb);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -97,6 +101,8 @@ async function main(): Promise<void> {
   console.log(`output throughput on node ${process.version}: ${what}`);
   console.log(`  baseline (pipes into cat > /dev/null): ${median(base).toFixed(0)} ms`);
   console.log(`  agent runner (ring-buffer tails):      ${median(ours).toFixed(0)} ms`);
+  // The agent's own CPU (its process only, not the step's): what a loaded machine's noise moves least.
+  console.log(`  agent process CPU (user + system):     ${median(cpus).toFixed(0)} ms`);
   console.log(`  ratio: ${(median(ours) / median(base)).toFixed(3)} (goal ≤ 1.5)`);
   console.log(`  RSS growth during the step (peak): ${(growth / 1024).toFixed(1)} MB (goal ≤ 16 MB)`);
 }

@@ -14,8 +14,8 @@
  *   user's groups, gid and uid and execs the step, as the Bun build's `__run-as` does through
  *   libc. Node cannot set supplementary groups in a child, and running without them would give
  *   the step less than the user has (gpio, dialout), so without setpriv the step is refused.
- * - Child output: Node's pipe streams allocate per read (~64 KiB chunks); measured in
- *   docs/BENCHMARKS.md.
+ * - Child output: Node's pipe streams allocate a buffer per read; node-pipe-reader.ts reads the
+ *   pipes into one reused buffer instead (measured in docs/BENCHMARKS.md).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { realpathSync, writeSync } from "node:fs";
@@ -23,7 +23,6 @@ import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { connectRequest, indexOfBlankLine, MAX_RESPONSE_HEAD_BYTES, tunnelVerdict } from "../mqtt/http-proxy.ts";
 import { searchPath } from "../runner/handler-path.ts";
-import type { ByteSink } from "../runner/byte-sink.ts";
 import type {
   ChildExit,
   ConnectOptions,
@@ -37,6 +36,7 @@ import type {
   SocketHandlers,
 } from "./platform.ts";
 import { RUN_AS_COMMAND } from "./platform.ts";
+import { readChildPipe } from "./node-pipe-reader.ts";
 
 /** The oldest Node the build is tested on and packaged for (Depends: nodejs (>= 20)). */
 export const OLDEST_NODE_MAJOR = 20;
@@ -180,8 +180,6 @@ function asBuffer(value: Uint8Array | string | undefined): Buffer | string | und
   return value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value;
 }
 
-const discard: ByteSink = { push: () => {}, end: () => {} };
-
 function spawnPiped(req: PipedSpawn): PipedChild {
   const [file, ...args] = req.argv;
   const child = spawn(file!, args, {
@@ -200,70 +198,17 @@ function spawnPiped(req: PipedSpawn): PipedChild {
     // Never started: no 'exit' follows.
     child.once("error", () => resolve({ exitCode: null, signalCode: null }));
   });
-  const sinks = { stdout: req.stdout, stderr: req.stderr };
-  const streams = [
-    { name: "stdout" as const, stream: child.stdout! },
-    { name: "stderr" as const, stream: child.stderr! },
-  ];
-  const done = streams.map(({ name, stream }) => {
-    const batch = new ChunkBatch((bytes) => sinks[name].push(bytes));
-    return new Promise<void>((resolve) => {
-      stream.on("data", (chunk: Buffer) => batch.push(chunk));
-      const finish = () => (batch.flush(), resolve());
-      stream.once("close", finish);
-      stream.once("error", finish);
-    });
-  });
+  // Taken over now, in the turn that spawned the child, before the event loop read anything.
+  const readers = [readChildPipe(child.stdout!, req.stdout), readChildPipe(child.stderr!, req.stderr)];
   return {
     pid: child.pid ?? -1,
     started,
     exited,
-    outputDone: Promise.all(done).then(() => {}),
+    outputDone: Promise.all(readers.map((r) => r.done)).then(() => {}),
     detachOutput: () => {
-      sinks.stdout = discard;
-      sinks.stderr = discard;
-      for (const { stream } of streams) (stream as unknown as { unref?: () => void }).unref?.();
+      for (const r of readers) r.detach();
     },
   };
-}
-
-/**
- * Node hands a pipe's output over in whatever pieces each read() returned — often the 4 KiB a
- * writer like `tr` writes at a time — and every piece costs the output tail a decode. Small pieces
- * are gathered into one reused 64 KiB buffer and passed on together, once per turn of the event
- * loop or when the buffer fills (measured in docs/BENCHMARKS.md: 2.1× → see there).
- */
-class ChunkBatch {
-  private readonly buffer = new Uint8Array(64 * 1024);
-  private filled = 0;
-  private scheduled = false;
-
-  constructor(private readonly deliver: (bytes: Uint8Array) => void) {}
-
-  push(chunk: Uint8Array): void {
-    if (chunk.length >= this.buffer.length) {
-      this.flush();
-      this.deliver(chunk);
-      return;
-    }
-    if (this.filled + chunk.length > this.buffer.length) this.flush();
-    this.buffer.set(chunk, this.filled);
-    this.filled += chunk.length;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => {
-        this.scheduled = false;
-        this.flush();
-      });
-    }
-  }
-
-  flush(): void {
-    if (this.filled === 0) return;
-    const bytes = this.buffer.subarray(0, this.filled);
-    this.filled = 0;
-    this.deliver(bytes); // a view of the reused buffer: sinks copy what they keep (ByteSink's rule)
-  }
 }
 
 function tryLockExclusive(fd: number): FlockResult {

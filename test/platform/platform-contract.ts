@@ -7,6 +7,7 @@ import { strict as assert } from "node:assert";
 import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
+import { getRandomValues } from "node:crypto";
 import { join } from "node:path";
 import { createServer as createTlsServer } from "node:tls";
 import type { ByteSink } from "../../src/runner/byte-sink.ts";
@@ -164,6 +165,78 @@ export function platformContract(p: Platform, pki?: ContractPki): ContractCase[]
         const r = await run(p, ["/bin/sh", "-c", "head -c 16777216 /dev/zero & head -c 16777216 /dev/zero >&2; wait"]);
         assert.equal(r.out.bytes, 16 * 1024 * 1024);
         assert.equal(r.err.bytes, 16 * 1024 * 1024);
+      },
+    },
+    {
+      name: "spawnPiped: every byte value, in order, on both streams (3 MiB of random bytes each)",
+      async run() {
+        const dir = mkdtempSync(join(tmpdir(), "platform-bytes-"));
+        const bytes = new Uint8Array(3 * 1024 * 1024);
+        for (let at = 0; at < bytes.length; at += 65536) getRandomValues(bytes.subarray(at, at + 65536));
+        for (let v = 0; v < 256; v++) bytes[v] = v; // every value for sure, NUL and 0xff included
+        writeFileSync(join(dir, "bytes"), bytes);
+        // Small writes (dd bs=1000) as well as large ones (cat): pieces gathered must keep their order.
+        const r = await run(
+          p,
+          ["/bin/sh", "-c", "cat bytes & dd if=bytes bs=1000 status=none >&2; wait"],
+          undefined,
+          dir,
+        );
+        assert.ok(Buffer.from(bytes).equals(Buffer.concat(r.out.chunks)), "stdout differs");
+        assert.ok(Buffer.from(bytes).equals(Buffer.concat(r.err.chunks)), "stderr differs");
+      },
+    },
+    {
+      name: "spawnPiped: chunks are Uint8Arrays whose slice copies and whose indexOf is Uint8Array's",
+      async run() {
+        const seen: string[] = [];
+        const wrong = new Set<string>(); // gathered, not thrown: a throw here would be the adapter's
+        const sink: ByteSink = {
+          push(chunk) {
+            if (!(chunk instanceof Uint8Array)) wrong.add("a chunk is not a Uint8Array");
+            if (chunk.slice().buffer === chunk.buffer) wrong.add("slice() made a view, not a copy (a Buffer's slice)");
+            for (const [value, from] of [[0x0a], [0x0a, 3], [0x0a, -5], [0x0d], [0x61, 1e9], [0x0a, Number.NaN]]) {
+              const want = Uint8Array.prototype.indexOf.call(chunk, value!, from);
+              if (chunk.indexOf(value!, from) !== want) wrong.add(`indexOf(${value}, ${from}) is not Uint8Array's`);
+            }
+            seen.push(Buffer.from(chunk).toString());
+          },
+          end() {},
+        };
+        const child = p.spawnPiped({
+          argv: ["/bin/sh", "-c", "printf 'ab\\ncd\\r\\n'; printf 'x\\ny'; head -c 200000 /dev/zero | tr '\\0' a"],
+          env: { PATH: "/usr/bin:/bin" },
+          stdout: sink,
+          stderr: sink,
+        });
+        await child.started;
+        await Promise.all([child.exited, child.outputDone]);
+        assert.deepEqual([...wrong], []);
+        assert.equal(seen.join(""), `ab\ncd\r\nx\ny${"a".repeat(200000)}`);
+      },
+    },
+    {
+      name: "spawnPiped: no output at all ends both streams with zero bytes",
+      async run() {
+        const r = await run(p, ["/bin/true"]);
+        assert.deepEqual(r.exit, { exitCode: 0, signalCode: null });
+        assert.equal(r.out.bytes + r.err.bytes, 0);
+      },
+    },
+    {
+      name: "spawnPiped: a child that closes stdout early still has its stderr read to the end",
+      async run() {
+        const r = await run(p, ["/bin/sh", "-c", "echo first; exec >&-; sleep 0.2; echo after-close >&2"]);
+        assert.equal(r.out.text(), "first\n");
+        assert.equal(r.err.text(), "after-close\n");
+      },
+    },
+    {
+      name: "spawnPiped: what a grandchild writes after the child exited arrives before outputDone",
+      async run() {
+        const r = await run(p, ["/bin/sh", "-c", "(sleep 0.3; echo late; echo late-err >&2) & echo early"]);
+        assert.equal(r.out.text(), "early\nlate\n");
+        assert.equal(r.err.text(), "late-err\n");
       },
     },
     {

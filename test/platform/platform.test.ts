@@ -10,6 +10,7 @@ import { nodeVersionProblem } from "../../src/platform/node.ts";
 import { makeTestPki } from "../helpers/certs.ts";
 import { nodeBinary } from "../helpers/runtimes.ts";
 import { tempDir } from "../helpers/temp.ts";
+import { NODE_ONLY_CASES } from "./node-only-cases.ts";
 import { type ContractPki, platformContract } from "./platform-contract.ts";
 
 const pki: ContractPki = makeTestPki();
@@ -56,7 +57,7 @@ describe("platform contract: Node adapter, in Node", () => {
   }, 150_000);
   afterAll(() => results.clear());
   // The case names, from the contract itself (the Node adapter object is not needed for names).
-  for (const c of platformContract(bunPlatform, pki)) {
+  for (const c of [...platformContract(bunPlatform, pki), ...NODE_ONLY_CASES]) {
     test(c.name, () => {
       if (!node) return console.warn("skipped: no node binary (set IOT_JOBS_TEST_NODE)");
       const r = results.get(c.name);
