@@ -21,7 +21,10 @@ import { projectHandlerDir, tempDir } from "../helpers/temp.ts";
 
 let offset = 0;
 const ticking: Clock = {
-  now: () => systemClock.now() + (offset += 1001),
+  now: () => {
+    offset += 1001;
+    return systemClock.now() + offset;
+  },
   setTimeout: (fn, ms) => systemClock.setTimeout(fn, ms),
 };
 
