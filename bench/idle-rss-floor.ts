@@ -1,0 +1,196 @@
+/**
+ * The floor of idle RSS on Bun (bun bench/idle-rss-floor.ts [--runs N] [--no-build] [--settle MS]):
+ * how close to bare Bun can a program that does what the idle agent does get, and what each runtime
+ * feature costs on top. Each variant is a small program compiled with `bun build --compile --minify`
+ * that holds a live `Bun.connect` socket to a listener in this process (the agent holds one to its
+ * broker), except the bare baseline. The variants run one at a time, N rounds alternating (so drift
+ * of the machine spreads over all of them), each read from /proc/PID/status after `settle` ms idle;
+ * the table gives the median and the RSS range, × bare is median over median of the same run.
+ *
+ * The last row is the compiled agent (dist/iot-jobs-agent-linux-x64, rebuilt unless --no-build),
+ * connected to Mosquitto and subscribed, for reference.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Mosquitto } from "../test/helpers/mosquitto.ts";
+
+const root = join(import.meta.dir, "..");
+const argv = process.argv.slice(2);
+const option = (flag: string, fallback: number) => {
+  const i = argv.indexOf(flag);
+  return i === -1 ? fallback : Number(argv[i + 1]);
+};
+const runs = option("--runs", 3);
+const settleMs = option("--settle", 3000);
+const work = mkdtempSync(join(tmpdir(), "idle-rss-floor-"));
+
+// Files the programs read, as the agent reads its config and credentials at start.
+const configFile = join(work, "config.json");
+const credentialFile = join(work, "device.key");
+writeFileSync(configFile, JSON.stringify({ endpoint: "127.0.0.1", port: 8883, thingName: "floor", logLevel: "INFO" }));
+writeFileSync(credentialFile, "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
+
+// The listener the programs connect to: it accepts and keeps every socket open, sending nothing.
+const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+const port = listener.port;
+
+const keep = `setInterval(() => {}, 1e9);`;
+const connect = `await Bun.connect({ hostname: "127.0.0.1", port: ${port}, socket: { data() {} } });`;
+const keepAlive = (...names: string[]) => `(globalThis as any).kept = [${names.join(", ")}];`;
+
+/** Each part of what the idle agent needs, written without node:* and without bun:ffi. */
+const parts = {
+  fileRead:
+    `const config = await Bun.file(${JSON.stringify(configFile)}).json();` +
+    `const key = await Bun.file(${JSON.stringify(credentialFile)}).text();`,
+  fileStat: `const info = await Bun.file(${JSON.stringify(credentialFile)}).stat();`,
+  fileWrite: `await Bun.write(${JSON.stringify(join(work, "state-"))} + process.pid, JSON.stringify({ step: null }));`,
+  writer: `const out = Bun.stdout.writer(); out.write('{"level":"info","msg":"Starting"}\\n'); out.flush();`,
+  valibot:
+    `import * as v from "valibot";` +
+    `const Config = v.object({ endpoint: v.string(), port: v.pipe(v.number(), v.integer()),` +
+    ` thingName: v.pipe(v.string(), v.minLength(1)), logLevel: v.picklist(["DEBUG", "INFO", "WARN", "ERROR"]) });` +
+    `const parsed = v.safeParse(Config, { endpoint: "h", port: 1, thingName: "t", logLevel: "INFO" });`,
+  signals:
+    `for (const s of ["SIGHUP", "SIGUSR1", "SIGUSR2", "SIGPIPE"] as const) process.on(s, () => {});` +
+    `process.once("SIGTERM", () => process.exit(0)); process.once("SIGINT", () => process.exit(0));`,
+  // An instance lock the kernel releases when the holder dies, with no libc call: a listening
+  // Unix socket in the abstract namespace (a leading NUL; no file, nothing left behind).
+  abstractLock:
+    `const lock = Bun.listen({ unix: "\\0iot-jobs-agent-floor-" + process.pid, socket: { data() {} } });`,
+  globals:
+    `const bytes = Buffer.from("x"); const te = new TextEncoder().encode("x"); const td = new TextDecoder();` +
+    `const ac = new AbortController(); const rnd = crypto.getRandomValues(new Uint8Array(8));`,
+};
+const allParts = Object.values(parts).join("\n");
+const allKept = keepAlive("config", "key", "info", "out", "parsed", "lock", "bytes", "te", "td", "ac", "rnd");
+
+// flock(2) on a file opened through libc, as src/state/flock.ts does after node:fs opened it.
+const ffiFlock =
+  `import { dlopen, FFIType } from "bun:ffi";` +
+  `const libc = dlopen("libc.so.6", { open: { args: [FFIType.cstring, FFIType.i32, FFIType.u32],` +
+  ` returns: FFIType.i32 }, flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } });` +
+  `const path = Buffer.from(${JSON.stringify(join(work, "lock-"))} + process.pid + "\\0");` +
+  `const fd = libc.symbols.open(path, 0o102, 0o600); const locked = libc.symbols.flock(fd, 6);`;
+const nodeFs =
+  `import { openSync, fstatSync, readFileSync } from "node:fs";` +
+  `const nfd = openSync(${JSON.stringify(credentialFile)}, "r"); const nst = fstatSync(nfd);` +
+  `const ntext = readFileSync(${JSON.stringify(configFile)}, "utf8");`;
+
+const variants: [string, string][] = [
+  ["bare bun (no socket)", keep],
+  ["Bun.connect", `${connect} ${keep}`],
+  ["Bun.connect + Bun.file().json()/.text() reads", `${parts.fileRead} ${keepAlive("config", "key")} ${connect} ${keep}`],
+  ["Bun.connect + Bun.file().stat()", `${parts.fileStat} ${keepAlive("info")} ${connect} ${keep}`],
+  ["Bun.connect + Bun.write", `${parts.fileWrite} ${connect} ${keep}`],
+  ["Bun.connect + Bun.stdout.writer()", `${parts.writer} ${keepAlive("out")} ${connect} ${keep}`],
+  ["Bun.connect + valibot parse", `${parts.valibot} ${keepAlive("parsed")} ${connect} ${keep}`],
+  ["Bun.connect + process.on signal handlers", `${parts.signals} ${connect} ${keep}`],
+  ["Bun.connect + abstract Unix socket lock (Bun.listen)", `${parts.abstractLock} ${keepAlive("lock")} ${connect} ${keep}`],
+  [
+    "Bun.connect + Buffer, TextEncoder/Decoder, AbortController, crypto.getRandomValues",
+    `${parts.globals} ${keepAlive("bytes", "te", "td", "ac", "rnd")} ${connect} ${keep}`,
+  ],
+  ["(b) all of the above: the idle agent's needs, no node:*, no bun:ffi", `${allParts}\n${allKept} ${connect} ${keep}`],
+  [
+    "(b) + import bun:ffi, no dlopen",
+    `import { FFIType } from "bun:ffi"; ${allParts}\n${allKept} ${keepAlive("FFIType")} ${connect} ${keep}`,
+  ],
+  ["(c) (b) + bun:ffi dlopen libc, open + flock", `${ffiFlock}\n${allParts}\n${allKept} ${keepAlive("locked")} ${connect} ${keep}`],
+  ["(d) (b) + node:fs (openSync, fstatSync, readFileSync)", `${nodeFs}\n${allParts}\n${allKept} ${keepAlive("nst", "ntext")} ${connect} ${keep}`],
+];
+
+type Status = { rss: number; anon: number; file: number };
+
+function status(pid: number): Status {
+  const s = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)![1]) / 1024;
+  return { rss: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile") };
+}
+
+async function measure(command: string[]): Promise<Status> {
+  const p = Bun.spawn(command, { stdout: "ignore", stderr: "pipe", cwd: work });
+  await Bun.sleep(settleMs);
+  if (p.exitCode !== null) throw new Error(`${command[0]} exited: ${await new Response(p.stderr).text()}`);
+  const s = status(p.pid);
+  p.kill("SIGKILL");
+  await p.exited;
+  return s;
+}
+
+// Compile every variant first (sequentially: the machine is shared), then measure.
+const binaries: string[] = [];
+for (const [i, [name, code]] of variants.entries()) {
+  const source = join(root, "bench", `.floor-${i}.ts`); // inside the repository, so "valibot" resolves
+  writeFileSync(source, code);
+  const out = join(work, `v${i}`);
+  const built = Bun.spawnSync([process.execPath, "build", "--compile", "--minify", source, "--outfile", out], {
+    cwd: root,
+  });
+  rmSync(source);
+  if (built.exitCode !== 0) throw new Error(`${name}: ${built.stderr.toString()}`);
+  binaries.push(out);
+}
+
+const agentBin = join(root, "dist", "iot-jobs-agent-linux-x64");
+if (!argv.includes("--no-build")) {
+  const built = Bun.spawnSync([process.execPath, join(root, "scripts/cross-compile/build.ts"), "linux-x64"], {
+    cwd: root,
+  });
+  if (built.exitCode !== 0) throw new Error(`agent build: ${built.stderr.toString()}`);
+}
+const broker = await Mosquitto.start();
+const handlers = join(work, "handlers");
+mkdirSync(handlers, { mode: 0o700 });
+chmodSync(handlers, 0o700);
+const agentCommand = (round: number) => [
+  agentBin,
+  "--endpoint",
+  `mqtt://127.0.0.1:${broker.port}`,
+  "--thing-name",
+  `rss-floor-${round}`,
+  "--jobs-handler-dir",
+  handlers,
+  "--state-dir",
+  join(work, `state-${round}`),
+  "--log-level",
+  "ERROR",
+];
+
+const names = [...variants.map(([name]) => name), "(e) iot-jobs-agent (Mosquitto, connected, subscribed, idle)"];
+const samples: Status[][] = names.map(() => []);
+try {
+  for (let round = 0; round < runs; round++) {
+    for (const [i, bin] of binaries.entries()) samples[i]!.push(await measure([bin]));
+    samples[binaries.length]!.push(await measure(agentCommand(round)));
+    process.stderr.write(`round ${round + 1}/${runs} done\n`);
+  }
+} finally {
+  await broker.stop();
+  listener.stop(true);
+  rmSync(work, { recursive: true, force: true });
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const summary = samples.map((xs) => ({
+  rss: median(xs.map((x) => x.rss)),
+  anon: median(xs.map((x) => x.anon)),
+  file: median(xs.map((x) => x.file)),
+  min: Math.min(...xs.map((x) => x.rss)),
+  max: Math.max(...xs.map((x) => x.rss)),
+}));
+const bare = summary[0]!.rss;
+console.log(`idle RSS, x64, Bun ${Bun.version}, MB, median of ${runs} alternating runs, read after ${settleMs} ms idle`);
+console.log("| program | RSS | RSS range | anon | file | over bare | × bare |");
+console.log("|---|---:|---:|---:|---:|---:|---:|");
+for (const [i, s] of summary.entries()) {
+  const f = (x: number) => x.toFixed(1);
+  console.log(
+    `| ${names[i]} | ${f(s.rss)} | ${f(s.min)}–${f(s.max)} | ${f(s.anon)} | ${f(s.file)} | ` +
+      `${i ? `+${f(s.rss - bare)}` : "–"} | ${(s.rss / bare).toFixed(2)} |`,
+  );
+}
