@@ -83,8 +83,7 @@ const parts = {
     `process.once("SIGTERM", () => process.exit(0)); process.once("SIGINT", () => process.exit(0));`,
   // An instance lock the kernel releases when the holder dies, with no libc call: a listening
   // Unix socket in the abstract namespace (a leading NUL; no file, nothing left behind).
-  abstractLock:
-    `const lock = Bun.listen({ unix: "\\0iot-jobs-agent-floor-" + process.pid, socket: { data() {} } });`,
+  abstractLock: `const lock = Bun.listen({ unix: "\\0iot-jobs-agent-floor-" + process.pid, socket: { data() {} } });`,
   globals:
     `const bytes = Buffer.from("x"); const te = new TextEncoder().encode("x"); const td = new TextDecoder();` +
     `const ac = new AbortController(); const rnd = crypto.getRandomValues(new Uint8Array(8));`,
@@ -107,13 +106,19 @@ const nodeFs =
 const variants: [string, string][] = [
   ["bare bun (no socket)", keep],
   ["Bun.connect", `${connect} ${keep}`],
-  ["Bun.connect + Bun.file().json()/.text() reads", `${parts.fileRead} ${keepAlive("config", "key")} ${connect} ${keep}`],
+  [
+    "Bun.connect + Bun.file().json()/.text() reads",
+    `${parts.fileRead} ${keepAlive("config", "key")} ${connect} ${keep}`,
+  ],
   ["Bun.connect + Bun.file().stat()", `${parts.fileStat} ${keepAlive("info")} ${connect} ${keep}`],
   ["Bun.connect + Bun.write", `${parts.fileWrite} ${connect} ${keep}`],
   ["Bun.connect + Bun.stdout.writer()", `${parts.writer} ${keepAlive("out")} ${connect} ${keep}`],
   ["Bun.connect + valibot parse", `${parts.valibot} ${keepAlive("parsed")} ${connect} ${keep}`],
   ["Bun.connect + process.on signal handlers", `${parts.signals} ${connect} ${keep}`],
-  ["Bun.connect + abstract Unix socket lock (Bun.listen)", `${parts.abstractLock} ${keepAlive("lock")} ${connect} ${keep}`],
+  [
+    "Bun.connect + abstract Unix socket lock (Bun.listen)",
+    `${parts.abstractLock} ${keepAlive("lock")} ${connect} ${keep}`,
+  ],
   [
     "Bun.connect + Buffer, TextEncoder/Decoder, AbortController, crypto.getRandomValues",
     `${parts.globals} ${keepAlive("bytes", "te", "td", "ac", "rnd")} ${connect} ${keep}`,
@@ -123,8 +128,14 @@ const variants: [string, string][] = [
     "(b) + import bun:ffi, no dlopen",
     `import { FFIType } from "bun:ffi"; ${allParts}\n${allKept} ${keepAlive("FFIType")} ${connect} ${keep}`,
   ],
-  ["(c) (b) + bun:ffi dlopen libc, open + flock", `${ffiFlock}\n${allParts}\n${allKept} ${keepAlive("locked")} ${connect} ${keep}`],
-  ["(d) (b) + node:fs (openSync, fstatSync, readFileSync)", `${nodeFs}\n${allParts}\n${allKept} ${keepAlive("nst", "ntext")} ${connect} ${keep}`],
+  [
+    "(c) (b) + bun:ffi dlopen libc, open + flock",
+    `${ffiFlock}\n${allParts}\n${allKept} ${keepAlive("locked")} ${connect} ${keep}`,
+  ],
+  [
+    "(d) (b) + node:fs (openSync, fstatSync, readFileSync)",
+    `${nodeFs}\n${allParts}\n${allKept} ${keepAlive("nst", "ntext")} ${connect} ${keep}`,
+  ],
 ];
 
 type Status = { rss: number; anon: number; file: number };
@@ -276,12 +287,16 @@ const summarize = (of: Sample[][]) =>
     };
   });
 const f = (x: number) => x.toFixed(1);
-console.log(`idle RSS, x64, Bun ${Bun.version}, MB, median of ${runs} alternating runs, read after ${settleMs} ms idle;`);
+console.log(
+  `idle RSS, x64, Bun ${Bun.version}, MB, median of ${runs} alternating runs, read after ${settleMs} ms idle;`,
+);
 console.log(`"after page-out": RSS ${afterPageoutMs} ms after the executable's pages were paged out`);
 for (const state of states) {
   const summary = summarize(samples[state]);
   const bare = summary[0]!;
-  console.log(`\n${state === "fresh" ? "fresh: a new copy of each executable" : "cold: executable not in the page cache"}`);
+  console.log(
+    `\n${state === "fresh" ? "fresh: a new copy of each executable" : "cold: executable not in the page cache"}`,
+  );
   console.log("| program | RSS | RSS range | anon | file | over bare | × bare | after page-out | × bare's |");
   console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const [i, s] of summary.entries()) {
