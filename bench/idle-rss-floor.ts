@@ -1,5 +1,6 @@
 /**
- * The floor of idle RSS on Bun (bun bench/idle-rss-floor.ts [--runs N] [--no-build] [--settle MS]):
+ * The floor of idle RSS on Bun (bun bench/idle-rss-floor.ts [--runs N] [--quick] [--no-build] [--settle MS]
+ * [--after-pageout MS]):
  * how close to bare Bun can a program that does what the idle agent does get, and what each runtime
  * feature costs on top. Each variant is a small program compiled with `bun build --compile --minify`
  * that holds a live `Bun.connect` socket to a listener in this process (the agent holds one to its
@@ -103,7 +104,7 @@ const nodeFs =
   `const nfd = openSync(${JSON.stringify(credentialFile)}, "r"); const nst = fstatSync(nfd);` +
   `const ntext = readFileSync(${JSON.stringify(configFile)}, "utf8");`;
 
-const variants: [string, string][] = [
+const allVariants: [string, string][] = [
   ["bare bun (no socket)", keep],
   ["Bun.connect", `${connect} ${keep}`],
   [
@@ -137,6 +138,10 @@ const variants: [string, string][] = [
     `${nodeFs}\n${allParts}\n${allKept} ${keepAlive("nst", "ntext")} ${connect} ${keep}`,
   ],
 ];
+// --quick: bare, (b) and the agent (e.g. with a long --after-pageout, to see what idle touches again).
+const variants = argv.includes("--quick")
+  ? allVariants.filter(([name]) => name.startsWith("bare") || name.startsWith("(b) all"))
+  : allVariants;
 
 type Status = { rss: number; anon: number; file: number };
 type Sample = { first: Status; afterPageout: Status | undefined };
