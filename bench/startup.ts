@@ -5,6 +5,7 @@
  * program that connects with Bun.connect and publishes one MQTT message the same way.
  * Also the arm64 executable under qemu-user, for reference only (emulation is slow).
  * And the size of each executable against the bare runtime of its target.
+ * `--agent-before BIN` also runs an earlier build, alternating with this one (a regression check).
  */
 import mqtt from "mqtt";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -15,6 +16,8 @@ import { compiledAgent, qemuArm64 } from "../test/helpers/executables.ts";
 import { Mosquitto } from "../test/helpers/mosquitto.ts";
 
 const runs = Number(process.argv[2] ?? 20);
+const beforeAt = process.argv.indexOf("--agent-before");
+const before = beforeAt === -1 ? undefined : process.argv[beforeAt + 1];
 const root = join(import.meta.dir, "..");
 const work = mkdtempSync(join(tmpdir(), "startup-"));
 const handlers = join(work, "handlers");
@@ -70,9 +73,20 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const x64 = compiledAgent("linux-x64");
 const base: number[] = [];
 const ours: number[] = [];
+const earlier: number[] = [];
 for (let i = 0; i < runs; i++) {
   base.push(await once([bare, `bare-${i}`], `bare-${i}`, 5000));
-  ours.push(await once([x64, ...agentArgs(`agent-${i}`)], `agent-${i}`, 5000));
+  // Alternating (which goes first alternates too), so load drifts land on both alike.
+  const runOurs = async () => ours.push(await once([x64, ...agentArgs(`agent-${i}`)], `agent-${i}`, 5000));
+  const runEarlier = async () =>
+    before && earlier.push(await once([before, ...agentArgs(`before-${i}`)], `before-${i}`, 5000));
+  if (i % 2 === 0) {
+    await runOurs();
+    await runEarlier();
+  } else {
+    await runEarlier();
+    await runOurs();
+  }
 }
 console.log(`start-up to subscribed (spawn → first start-next at a subscriber), ${runs} runs, medians`);
 console.log(`| executable | median | max |`);
@@ -81,6 +95,10 @@ console.log(
   `| baseline: compiled bare Bun.connect + one publish | ${median(base).toFixed(1)} ms | ${Math.max(...base).toFixed(1)} ms |`,
 );
 console.log(`| iot-jobs-agent linux-x64 | **${median(ours).toFixed(1)} ms** | ${Math.max(...ours).toFixed(1)} ms |`);
+if (before)
+  console.log(
+    `| the earlier build (${before}) | ${median(earlier).toFixed(1)} ms | ${Math.max(...earlier).toFixed(1)} ms |`,
+  );
 const qemu = qemuArm64();
 if (qemu) {
   const arm: number[] = [];
