@@ -5,7 +5,8 @@
  * program that connects with Bun.connect and publishes one MQTT message the same way.
  * Also the arm64 executable under qemu-user, for reference only (emulation is slow).
  * And the size of each executable against the bare runtime of its target.
- * `--agent-before BIN` also runs an earlier build, alternating with this one (a regression check).
+ * `--agent-before BIN` also runs an earlier build, alternating with this one (a regression check);
+ * `--no-sizes` skips the sizes (which rebuild every target).
  */
 import mqtt from "mqtt";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -111,6 +112,10 @@ if (qemu) {
 await peer.endAsync(true);
 await broker.stop();
 
+if (process.argv.includes("--no-sizes")) {
+  rmSync(work, { recursive: true, force: true });
+  process.exit(0);
+}
 console.log("\nexecutable sizes (the build's size check: our code ≤ 2 MiB over the bare runtime)");
 const build = Bun.spawnSync(
   [process.execPath, join(root, "scripts/cross-compile/build.ts"), ...TARGETS.map((t) => t.suffix)],
