@@ -203,7 +203,10 @@ describe("runJob: step semantics [DC-JOBS-steps]", () => {
         steps: [
           commandStep(
             "probe",
-            "sh,-c,grep SigBlk /proc/$$/status; ls /proc/$$/fd | tr '\\n' ' '; echo; ps -o pgid= -p $$; echo $$",
+            // The mask is read by the shell's own builtins before it forks anything: a shell waiting
+            // for a child (`grep … /proc/$$/status`) blocks every signal meanwhile (dash's waitproc),
+            // which made this test read the shell's wait, not the mask the agent gave it.
+            "sh,-c,while read -r l; do case $l in SigBlk*) echo $l;; esac; done < /proc/$$/status; ls /proc/$$/fd | tr '\\n' ' '; echo; ps -o pgid= -p $$; echo $$",
           ),
         ],
       }),
@@ -213,7 +216,7 @@ describe("runJob: step semantics [DC-JOBS-steps]", () => {
       .stdout!.trim()
       .split("\n")
       .map((s) => s.trim());
-    expect(mask).toBe("SigBlk:\t0000000000000000");
+    expect(mask).toBe("SigBlk: 0000000000000000");
     expect(fds!.split(" ").sort()).toEqual(["0", "1", "2"]);
     expect(pgid).toBe(pid);
   });
