@@ -1,28 +1,15 @@
 /**
  * Recognises a repeated notification of the same execution [DC-JOBS-dedupe]. An execution is
  * identified by jobId, executionNumber and queuedAt (a jobId reused after DeleteJob starts again
- * at executionNumber 1, but is queued anew), and its document, where S3 pre-signed URLs are
- * compared without their query string (a regenerated signature must not re-run a job).
+ * at executionNumber 1, but is queued anew), and its document as `sameDocument` compares documents
+ * (one rule: a regenerated pre-signed URL signature must not re-run a job; another object must).
  *
  * The key is only needed while an execution is being handled and until the service has its
  * terminal status: the agent forgets it then (`forget`), so a later execution that looks the same
  * — a jobId reused within the same second, with the same document — still runs. Stale replays of
  * a finished execution are stopped by the IN_PROGRESS confirmation before the first step instead.
  */
-const PRESIGNED_S3 = /(https:\/\/[^.\s"]+\.s3[.-](?:[^.\s"]+\.)?amazonaws\.com\/[^?\s"]+)(\?[^"\s]+)?/g;
-
-export function normaliseDocument(document: unknown): string {
-  const compact = typeof document === "string" ? safeCompact(document) : JSON.stringify(document ?? null);
-  return compact.replace(PRESIGNED_S3, "$1?aws:iot:s3-presigned-suffix:PLACEHOLDER");
-}
-
-function safeCompact(text: string): string {
-  try {
-    return JSON.stringify(JSON.parse(text));
-  } catch {
-    return text;
-  }
-}
+import { documentFingerprint } from "./same-document.ts";
 
 export interface NotificationKey {
   readonly jobId: string;
@@ -37,7 +24,7 @@ export function notificationKey(
   document: unknown,
   queuedAt?: number,
 ): NotificationKey {
-  return { jobId, executionNumber, queuedAt, document: normaliseDocument(document) };
+  return { jobId, executionNumber, queuedAt, document: documentFingerprint(document ?? null) };
 }
 
 export function sameNotification(a: NotificationKey | undefined, b: NotificationKey): boolean {
