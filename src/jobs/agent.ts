@@ -143,6 +143,8 @@ export class JobsAgent {
 
   private readonly recent = new RecentExecution();
   private stopping = false;
+  /** A start-next this process sent is unanswered (a stored answer from before a restart comes without one). */
+  private startNextAwaited = false;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly options: AgentOptions) {
@@ -212,6 +214,7 @@ export class JobsAgent {
     const request: Record<string, unknown> = {};
     if (this.options.stepTimeoutSeconds > 0) request.stepTimeoutInMinutes = this.serviceStepTimeoutMinutes();
     const topic = this.topics.startNext;
+    this.startNextAwaited = true;
     this.options.connection.publish(topic, JSON.stringify(request), { replace: topic }).catch(() => {});
   }
 
@@ -235,6 +238,7 @@ export class JobsAgent {
     if (!parsed || parsed.thing !== this.options.thingName) return;
     const t = parsed.topic;
     const log = this.options.log;
+    if (t.kind === "start-next" && t.reply) this.startNextReplied();
     if (t.kind === "notify-next" || (t.kind === "start-next" && t.reply === "accepted")) {
       const message = decodeResponse(isExecutionResponse, payload);
       if (!message) return void log.warn({ topic }, "Ignoring a malformed message");
@@ -257,7 +261,10 @@ export class JobsAgent {
   /**
    * A message over the connection's size limit was acknowledged and dropped (docs/COMPATIBILITY.md).
    * If it carried the next execution, that execution is REJECTED with the reason, so the queue
-   * moves on instead of the same message coming back for ever.
+   * moves on instead of the same message coming back for ever. Its jobId alone cannot tell a
+   * stored notification of a job since deleted and created again (small) under that id from the
+   * job the service holds now: only the answer to a start-next this process asked for is trusted;
+   * a notification, or a stored answer nobody here awaited, only asks start-next again.
    */
   private onOversized(topic: string, bytes: number, head: Uint8Array): void {
     const log = this.options.log;
@@ -266,11 +273,20 @@ export class JobsAgent {
     const carriesExecution = t?.kind === "notify-next" || (t?.kind === "start-next" && t.reply === "accepted");
     const jobId = carriesExecution ? jobIdOfTruncatedExecution(head) : undefined;
     log.error({ topic, bytes, jobId }, "Dropped a message larger than the agent accepts");
+    const answersOurRequest = t?.kind === "start-next" && t.reply !== undefined && this.startNextReplied();
     if (!jobId || this.running || this.stopping) return;
+    if (!answersOurRequest) return void this.askForNext();
     const reason = `The job's message (${bytes} bytes) exceeds the agent's limit; AWS IoT allows at most 128 KB`;
     void this.handle(jobId, undefined, undefined, async (job) => {
       await this.report(job, "REJECTED", { reason });
     });
+  }
+
+  /** Takes a start-next reply; true when this process was awaiting one. */
+  private startNextReplied(): boolean {
+    const awaited = this.startNextAwaited;
+    this.startNextAwaited = false;
+    return awaited;
   }
 
   private onNextExecution(execution: JobExecution | undefined, fromNotify: boolean): void {

@@ -316,10 +316,9 @@ describe("review: a jobId deleted and created again", () => {
     expect({ status: e.status, steps: starts(log) - before }).toEqual({ status: "SUCCEEDED", steps: 2 });
   }, 90_000);
 
-  // OPEN (not fixed here): the oversized path REJECTs by jobId alone (no document to compare, no
-  // expectedVersion), so a stale oversized notification rejects the job created again under its id.
-  // test.failing: passes while the defect is there; remove `.failing` once it is fixed.
-  test.failing("a stored notification too large for the agent (pre-signed URLs rendered per delivery), its job deleted and created again small: the REJECTED must not land on the new job", async () => {
+  // The oversized path has no document to compare and no version: only the answer to a start-next
+  // this agent asked for may REJECT; a stored notification only asks start-next again.
+  test("a stored notification too large for the agent (pre-signed URLs rendered per delivery), its job deleted and created again small: the REJECTED must not land on the new job", async () => {
     env = await serviceEnv();
     const thing = await newThing(env);
     const stateDir = tempDir("review-state-");
