@@ -71,6 +71,9 @@ const HTTP: Record<ServiceErrorCode, { status: number; type: string }> = {
   VersionsLimitExceeded: { status: 409, type: "VersionsLimitExceededException" },
 };
 
+/** Every code of the union (for tests that go over all of them). */
+export const SERVICE_ERROR_CODES = Object.keys(HTTP) as readonly ServiceErrorCode[];
+
 export function httpError(error: ServiceError): { status: number; type: string; message: string } {
   const mapped = HTTP[error.code];
   return { status: mapped.status, type: mapped.type, message: error.message };

@@ -126,7 +126,6 @@ export class Router {
       return result instanceof Response ? result : json(200, result ?? {});
     } catch (e) {
       if (e instanceof ServiceError) return errorResponse(httpError(e), spec);
-      if (isLegacyAwsError(e)) return errorResponse({ type: e.type, message: e.message, status: e.status }, spec);
       return errorResponse(
         httpError(new ServiceError("InternalFailure", `Internal failure: ${(e as Error).message}`)),
         spec,
@@ -288,14 +287,27 @@ const EQUIVALENT: Record<string, readonly string[]> = {
   ResourceAlreadyExistsException: ["ConflictException"],
   VersionConflictException: ["ConflictException", "InvalidStateTransitionException"],
   ConflictException: ["ResourceAlreadyExistsException", "InvalidStateTransitionException"],
+  InvalidStateTransitionException: ["ConflictException"],
   TerminalStateException: ["InvalidStateTransitionException"],
   InvalidQueryException: ["InvalidRequestException"],
 };
 
-/** Domain modules not yet moved to ServiceError throw the old AwsError (a `type` and a message). */
-function isLegacyAwsError(e: unknown): e is { type: string; message: string; status?: number } {
-  const type = (e as { type?: unknown } | null)?.type;
-  return e instanceof Error && typeof type === "string" && type.endsWith("Exception");
+/** The last resort by status class: a client's mistake, or ours. */
+const CLIENT_FALLBACK = ["InvalidRequestException", "ValidationException"] as const;
+const SERVER_FALLBACK = ["InternalFailureException", "InternalServerException", "ServiceUnavailableException"] as const;
+
+/**
+ * The code an operation answers with: the error's own when declared, else its closest declared
+ * equivalent, else the declared code of its status class — never a code the model does not list
+ * for the operation (the SDKs would surface it as an unknown error). NotImplementedException is
+ * the one exception, on purpose (docs/LOCAL-SERVICE.md).
+ */
+export function declaredErrorType(type: string, status: number, declared: readonly string[]): string {
+  if (declared.includes(type) || type === "NotImplementedException") return type;
+  const equivalent = EQUIVALENT[type]?.find((t) => declared.includes(t));
+  if (equivalent) return equivalent;
+  const fallback: readonly string[] = status >= 500 ? SERVER_FALLBACK : CLIENT_FALLBACK;
+  return fallback.find((t) => declared.includes(t)) ?? type;
 }
 
 /** An error in the AWS REST-JSON shape, with a code the operation declares and the model's status. */
@@ -303,8 +315,7 @@ export function errorResponse(
   error: { type: string; message: string; status?: number },
   spec: OperationSpec | undefined,
 ): Response {
-  let type = error.type;
-  if (spec && !spec.errors.includes(type)) type = EQUIVALENT[type]?.find((t) => spec.errors.includes(t)) ?? type;
+  const type = spec ? declaredErrorType(error.type, error.status ?? 400, spec.errors) : error.type;
   const status =
     (spec ? MODEL.models[spec.service].errors[type] : undefined) ??
     error.status ??
