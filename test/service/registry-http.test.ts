@@ -111,3 +111,44 @@ test("AssociateTargetsWithJob reaches only things the continuous job did not rea
     await svc.stop();
   }
 });
+
+test("creating a thing, a group or a dynamic group again: 200 when nothing differs, refused when anything does (never dropped)", async () => {
+  service ??= await startLocalService({});
+  const iot = iotClient(service.httpUrl);
+  const group = { thingGroupName: "again", thingGroupProperties: { thingGroupDescription: "first" } };
+  const first = await iot.send(new Iot.CreateThingGroupCommand(group));
+  expect((await iot.send(new Iot.CreateThingGroupCommand(group))).thingGroupId).toBe(first.thingGroupId);
+  for (const thingGroupProperties of [
+    { thingGroupDescription: "second" },
+    { thingGroupDescription: "first", attributePayload: { attributes: { floor: "2" } } },
+  ])
+    await expect(
+      iot.send(new Iot.CreateThingGroupCommand({ thingGroupName: "again", thingGroupProperties })),
+    ).rejects.toBeInstanceOf(Iot.ResourceAlreadyExistsException);
+  const dynamic = { thingGroupName: "again-dyn", queryString: "attributes.floor:2" };
+  await iot.send(new Iot.CreateDynamicThingGroupCommand(dynamic));
+  await iot.send(new Iot.CreateDynamicThingGroupCommand(dynamic));
+  await expect(
+    iot.send(
+      new Iot.CreateDynamicThingGroupCommand({ ...dynamic, thingGroupProperties: { thingGroupDescription: "new" } }),
+    ),
+  ).rejects.toBeInstanceOf(Iot.ResourceAlreadyExistsException);
+  await iot.send(new Iot.CreateThingTypeCommand({ thingTypeName: "again-type" }));
+  await iot.send(
+    new Iot.CreateThingCommand({ thingName: "again-thing", attributePayload: { attributes: { a: "1" } } }),
+  );
+  await iot.send(
+    new Iot.CreateThingCommand({ thingName: "again-thing", attributePayload: { attributes: { a: "1" } } }),
+  );
+  await expect(
+    iot.send(
+      new Iot.CreateThingCommand({
+        thingName: "again-thing",
+        attributePayload: { attributes: { a: "1" } },
+        thingTypeName: "again-type",
+      }),
+    ),
+  ).rejects.toBeInstanceOf(Iot.ResourceAlreadyExistsException);
+  const described = await iot.send(new Iot.DescribeThingGroupCommand({ thingGroupName: "again" }));
+  expect(described.thingGroupProperties?.thingGroupDescription).toBe("first");
+});

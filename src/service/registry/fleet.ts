@@ -94,8 +94,12 @@ export class Fleet {
     checkAttributes(attributes);
     const existing = this.store.get("thing", thingName);
     if (existing) {
-      if (JSON.stringify(existing.attributes) === JSON.stringify(attributes)) return existing;
-      throw new ServiceError("ResourceAlreadyExists", `Thing ${thingName} already exists with different attributes`);
+      // AWS answers 200 only when nothing differs; a different value is never dropped silently.
+      if (sameDict(existing.attributes, attributes) && existing.thingTypeName === thingTypeName) return existing;
+      throw new ServiceError(
+        "ResourceAlreadyExists",
+        `Thing ${thingName} already exists with different attributes or thing type`,
+      );
     }
     const thing: Thing = {
       thingName,
@@ -194,8 +198,16 @@ export class Fleet {
     }
     const existing = this.store.get("group", thingGroupName);
     if (existing) {
-      if (existing.queryString === queryString && existing.parentGroupName === options.parent) return existing;
-      throw new ServiceError("ResourceAlreadyExists", `Thing group ${thingGroupName} already exists`);
+      const same =
+        existing.queryString === queryString &&
+        existing.parentGroupName === options.parent &&
+        (existing.description ?? "") === (description ?? "") &&
+        sameDict(existing.attributes ?? {}, options.attributes ?? {});
+      if (same) return existing;
+      throw new ServiceError(
+        "ResourceAlreadyExists",
+        `Thing group ${thingGroupName} already exists with a different query, parent, description or attributes`,
+      );
     }
     const group: ThingGroup = {
       thingGroupName,
@@ -494,4 +506,10 @@ function checkAttributes(attributes: Readonly<Record<string, string>>): void {
     if (!ATTRIBUTE_KEY.test(k)) throw invalid(`Attribute name ${JSON.stringify(k)} is not valid`);
     if (typeof v !== "string" || !ATTRIBUTE_VALUE.test(v)) throw invalid(`Attribute ${k} has an invalid value`);
   }
+}
+
+/** Same keys with the same values, in any order. */
+function sameDict(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 }
