@@ -12,6 +12,9 @@ export const THING_NAME_RULE = "1-128 characters of [a-zA-Z0-9:_-]";
 export const JOB_ID_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
 export const JOB_ID_RULE = "1-64 characters of [a-zA-Z0-9_-]";
 
+/** JobTemplateId: `[a-zA-Z0-9_-]+`, 1–64 characters. */
+export const JOB_TEMPLATE_ID_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
+
 /** DescribeJobExecution also takes `$next`: the execution start-next would return. */
 export const NEXT_JOB_ID = "$next";
 
@@ -37,3 +40,16 @@ export const PACKAGE_NAME_RULE = "1-128 characters of [a-zA-Z0-9-_.]";
 /** Software Package Catalog VersionName: `[a-zA-Z0-9-_.]+`, 1–64 characters. */
 export const VERSION_NAME_PATTERN = /^[a-zA-Z0-9-_.]{1,64}$/;
 export const VERSION_NAME_RULE = "1-64 characters of [a-zA-Z0-9-_.]";
+
+/** A pattern's body without its anchors, to build the ARN patterns below from the id patterns. */
+const body = (pattern: RegExp): string => pattern.source.slice(1, -1);
+const ARN_PREFIX = String.raw`^arn:aws:iot:[a-z0-9-]+:\d{12}:`;
+
+/** `arn:aws:iot:<region>:<account>:job/<jobId>`; group 1 is the jobId. */
+export const JOB_ARN_PATTERN = new RegExp(`${ARN_PREFIX}job/(${body(JOB_ID_PATTERN)})$`);
+/** `…:jobtemplate/<jobTemplateId>`; group 1 is the id. */
+export const JOB_TEMPLATE_ARN_PATTERN = new RegExp(`${ARN_PREFIX}jobtemplate/(${body(JOB_TEMPLATE_ID_PATTERN)})$`);
+/** `…:package/<name>/version/<version>` ($default and $null too); groups 1 and 2. */
+export const PACKAGE_VERSION_ARN_PATTERN = new RegExp(
+  `${ARN_PREFIX}package/(${body(PACKAGE_NAME_PATTERN)})/version/(\\$default|\\$null|${body(VERSION_NAME_PATTERN)})$`,
+);

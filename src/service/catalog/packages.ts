@@ -13,7 +13,12 @@ import {
   type SoftwarePackage,
 } from "../model.ts";
 import { type Store, versionKey } from "../store.ts";
-import { PACKAGE_NAME_PATTERN as PACKAGE_NAME, VERSION_NAME_PATTERN as VERSION_NAME } from "../../protocol/ids.ts";
+import {
+  PACKAGE_NAME_PATTERN as PACKAGE_NAME,
+  PACKAGE_NAME_RULE,
+  VERSION_NAME_PATTERN as VERSION_NAME,
+  VERSION_NAME_RULE,
+} from "../../protocol/ids.ts";
 
 const ATTRIBUTE_KEY = /^[a-zA-Z0-9:_-]+$/;
 const NO_CONTROL = /^[^\p{C}]+$/u;
@@ -39,7 +44,7 @@ export class PackageCatalog {
 
   createPackage(packageName: string, description?: string, tags: Record<string, string> = {}): SoftwarePackage {
     if (!PACKAGE_NAME.test(packageName))
-      throw validation(`Package name ${JSON.stringify(packageName)} must be 1-128 characters of [a-zA-Z0-9-_.]`);
+      throw validation(`Package name ${JSON.stringify(packageName)} must be ${PACKAGE_NAME_RULE}`);
     checkDescription(description);
     if (this.store.get("package", packageName)) throw conflict(`Package ${packageName} already exists`);
     const now = this.seconds();
@@ -126,7 +131,7 @@ export class PackageCatalog {
   ): PackageVersion {
     this.getPackage(packageName);
     if (!VERSION_NAME.test(versionName))
-      throw validation(`Version name ${JSON.stringify(versionName)} must be 1-64 characters of [a-zA-Z0-9-_.]`);
+      throw validation(`Version name ${JSON.stringify(versionName)} must be ${VERSION_NAME_RULE}`);
     checkDescription(fields.description);
     checkAttributes(fields.attributes ?? {});
     if (fields.recipe !== undefined && fields.recipe.length > 3072)

@@ -7,6 +7,7 @@
  * with the error messages the Software Package Catalog documents, the document's references
  * checked against destinationPackageVersions, and DRAFT versions refused. Pure over a lookup.
  */
+import { PACKAGE_VERSION_ARN_PATTERN as ARN } from "../../protocol/ids.ts";
 import { ServiceError } from "../errors.ts";
 import type { PackageVersion } from "../model.ts";
 import { presignedPlaceholder } from "../s3/presigned-placeholders.ts";
@@ -33,8 +34,6 @@ export interface Substituted {
 }
 
 const invalid = (message: string) => new ServiceError("InvalidRequest", message);
-const ARN =
-  /^arn:aws:iot:[a-z0-9-]+:\d{12}:package\/([a-zA-Z0-9-_.]{1,128})\/version\/(\$default|\$null|[a-zA-Z0-9-_.]{1,64})$/;
 const MAX_DESTINATIONS = 25;
 const PREFIX = "${aws:";
 const PACKAGE_REF =

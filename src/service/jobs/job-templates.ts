@@ -3,6 +3,7 @@
  * configs), DescribeJobTemplate, ListJobTemplates, DeleteJobTemplate. A template is a saved
  * document plus the configs a CreateJob from it starts with (job-control.ts applies it).
  */
+import { JOB_ARN_PATTERN, JOB_TEMPLATE_ARN_PATTERN } from "../../protocol/ids.ts";
 import { JOB_ID_PATTERN } from "../../protocol/ids.ts";
 import { MAX_DOCUMENT_CHARS } from "../../protocol/limits.ts";
 import { ServiceError } from "../errors.ts";
@@ -11,7 +12,6 @@ import type { Store } from "../store.ts";
 import { retryConfigProblem } from "./failure-policy.ts";
 import { compileSchedule } from "./schedule.ts";
 
-const JOB_ARN = /^arn:aws:iot:[a-z0-9-]+:\d{12}:job\/([a-zA-Z0-9_-]+)$/;
 const invalid = (message: string) => new ServiceError("InvalidRequest", message);
 
 export interface CreateJobTemplateInput {
@@ -44,7 +44,7 @@ export class JobTemplates {
       throw invalid("Give either jobArn (copy a job) or document, not both and not neither");
     let fields: Omit<JobTemplate, "jobTemplateId" | "jobTemplateArn" | "description" | "createdAt">;
     if (input.jobArn !== undefined) {
-      const id = JOB_ARN.exec(input.jobArn)?.[1];
+      const id = JOB_ARN_PATTERN.exec(input.jobArn)?.[1];
       const job = id === undefined ? undefined : this.store.get("job", id);
       if (!job) throw new ServiceError("ResourceNotFound", `Job ${input.jobArn} does not exist`);
       // The job's document as it was given (before package substitution) and its configs.
@@ -108,7 +108,7 @@ export class JobTemplates {
   }
 
   byArn(templateArn: string): JobTemplate | undefined {
-    const m = /^arn:aws:iot:[a-z0-9-]+:\d{12}:jobtemplate\/([a-zA-Z0-9_-]+)$/.exec(templateArn);
+    const m = JOB_TEMPLATE_ARN_PATTERN.exec(templateArn);
     return m ? this.store.get("jobTemplate", m[1]!) : undefined;
   }
 

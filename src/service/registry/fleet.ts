@@ -12,7 +12,11 @@ import { ServiceError } from "../errors.ts";
 import { compileQuery, type IndexedThing, matches, parseQuery, type Query } from "../fleet/query.ts";
 import { arn, type Thing, type ThingGroup } from "../model.ts";
 import type { Store } from "../store.ts";
-import { THING_NAME_PATTERN as THING_NAME, THING_NAME_PATTERN as GROUP_NAME } from "../../protocol/ids.ts";
+import {
+  THING_NAME_PATTERN as GROUP_NAME,
+  THING_NAME_PATTERN as THING_NAME,
+  THING_NAME_RULE,
+} from "../../protocol/ids.ts";
 
 const ATTRIBUTE_KEY = /^[a-zA-Z0-9_.,@/:#=[\]-]{1,128}$/;
 const ATTRIBUTE_VALUE = /^[a-zA-Z0-9_.,@/:#=[\]-]{0,800}$/;
@@ -90,7 +94,7 @@ export class Fleet {
 
   createThing(thingName: string, attributes: Readonly<Record<string, string>> = {}, thingTypeName?: string): Thing {
     if (!THING_NAME.test(thingName))
-      throw invalid(`Thing name ${JSON.stringify(thingName)} must be 1-128 characters of [a-zA-Z0-9:_-]`);
+      throw invalid(`Thing name ${JSON.stringify(thingName)} must be ${THING_NAME_RULE}`);
     checkAttributes(attributes);
     const existing = this.store.get("thing", thingName);
     if (existing) {
@@ -184,7 +188,7 @@ export class Fleet {
     options: { parent?: string; attributes?: Readonly<Record<string, string>> } = {},
   ): ThingGroup {
     if (!GROUP_NAME.test(thingGroupName)) {
-      throw invalid(`Thing group name ${JSON.stringify(thingGroupName)} must be 1-128 characters of [a-zA-Z0-9:_-]`);
+      throw invalid(`Thing group name ${JSON.stringify(thingGroupName)} must be ${THING_NAME_RULE}`);
     }
     const query = queryString === undefined ? undefined : parseQuery(queryString);
     if (options.attributes) checkAttributes(options.attributes);
