@@ -172,7 +172,6 @@ export interface SoftwarePackage {
   readonly defaultVersionName?: string;
   readonly creationDate: number;
   readonly lastModifiedDate: number;
-  readonly tags: Readonly<Record<string, string>>;
 }
 
 export interface PackageVersion {
@@ -185,7 +184,6 @@ export interface PackageVersion {
   readonly artifact?: unknown;
   readonly creationDate: number;
   readonly lastModifiedDate: number;
-  readonly tags: Readonly<Record<string, string>>;
 }
 
 export interface Shadow {

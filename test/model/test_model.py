@@ -293,8 +293,8 @@ def scenario(h: Harness) -> dict:
     h.ok("iot", "DeleteJob", jobId="m-j2", force=True)
 
     first = token()
-    h.ok("iot", "CreatePackage", packageName="m-p", description="pkg", tags={"t": "1"}, clientToken=first)
-    h.ok("iot", "CreatePackage", packageName="m-p", description="pkg", tags={"t": "1"}, clientToken=first)  # a retry
+    h.ok("iot", "CreatePackage", packageName="m-p", description="pkg", clientToken=first)
+    h.ok("iot", "CreatePackage", packageName="m-p", description="pkg", clientToken=first)  # a retry
     h.error("iot", "CreatePackage", "ConflictException", packageName="m-p", description="other", clientToken=first)
     h.ok("iot", "CreatePackage", packageName="m-p0")
     h.expect(h.ok("iot", "GetPackage", packageName="m-p").get("description") == "pkg",
@@ -311,8 +311,7 @@ def scenario(h: Harness) -> dict:
             artifact={"s3Location": {"bucket": "m-bucket", "key": "none", "version": "1"}})
     artifact = {"s3Location": {"bucket": "m-bucket", "key": "k", "version": "1"}}
     h.ok("iot", "CreatePackageVersion", packageName="m-p", versionName="1.0", description="v", attributes={"k": "v"},
-         recipe="r",
-         tags={"t": "1"}, artifact=artifact, clientToken=token())
+         recipe="r", artifact=artifact, clientToken=token())
     h.ok("iot", "CreatePackageVersion", packageName="m-p", versionName="0.9")
     h.ok("iot", "UpdatePackageVersion", packageName="m-p", versionName="1.0", description="v1", attributes={"k": "w"},
          recipe="r2",
@@ -724,6 +723,8 @@ def refusals(h: Harness) -> None:
     h.refused_by_name("iot", "CreateDynamicThingGroup", "tags", tags, thingGroupName="m-refused",
                       queryString="thingName:x")
     h.refused_by_name("iot", "CreateThingType", "tags", tags, thingTypeName="m-refused")
+    h.refused_by_name("iot", "CreatePackage", "tags", {"t": "1"}, packageName="m-refused")
+    h.refused_by_name("iot", "CreatePackageVersion", "tags", {"t": "1"}, packageName="m-p", versionName="m-refused")
     r = h.call("iot", "CreateThingType", thingTypeName="m-refused",
                thingTypeProperties={"mqtt5Configuration": {
                    "propagatingAttributes": [{"connectionAttribute": "iot:ClientId"}]}})

@@ -16,7 +16,6 @@ const version = (
   attributes,
   creationDate: 0,
   lastModifiedDate: 0,
-  tags: {},
   ...(artifact ? { artifact } : {}),
 });
 const versions = [

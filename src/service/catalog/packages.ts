@@ -42,7 +42,7 @@ export class PackageCatalog {
     return Math.floor(this.now() / 1000);
   }
 
-  createPackage(packageName: string, description?: string, tags: Record<string, string> = {}): SoftwarePackage {
+  createPackage(packageName: string, description?: string): SoftwarePackage {
     if (!PACKAGE_NAME.test(packageName))
       throw validation(`Package name ${JSON.stringify(packageName)} must be ${PACKAGE_NAME_RULE}`);
     checkDescription(description);
@@ -52,7 +52,6 @@ export class PackageCatalog {
       packageName,
       creationDate: now,
       lastModifiedDate: now,
-      tags: dictOf(tags),
       ...(description !== undefined ? { description } : {}),
     };
     this.store.put("package", packageName, pkg);
@@ -126,7 +125,6 @@ export class PackageCatalog {
       attributes?: Record<string, string>;
       recipe?: string;
       artifact?: unknown;
-      tags?: Record<string, string>;
     },
   ): PackageVersion {
     this.getPackage(packageName);
@@ -147,7 +145,6 @@ export class PackageCatalog {
       status: "DRAFT",
       creationDate: now,
       lastModifiedDate: now,
-      tags: dictOf(fields.tags),
       ...(fields.description !== undefined ? { description: fields.description } : {}),
       ...(fields.recipe !== undefined ? { recipe: fields.recipe } : {}),
       ...(fields.artifact !== undefined ? { artifact: fields.artifact } : {}),

@@ -6,9 +6,8 @@ import { ServiceError } from "../../errors.ts";
 import type { Fleet } from "../../registry/fleet.ts";
 import type { ShadowService } from "../../shadows/shadows.ts";
 import type { Input, Operations } from "../router.ts";
-import { groupArn, groupNameAndArn, page, withToken } from "../shapes.ts";
+import { NO_TAGS, groupArn, groupNameAndArn, page, withToken } from "../shapes.ts";
 
-const NO_TAGS = "tags are not stored by iot-jobs-local (it has no tagging API)";
 const QUERY_VERSION = "2017-09-30";
 const INDEX = "AWS_Things";
 

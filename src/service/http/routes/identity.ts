@@ -11,7 +11,7 @@ import {
 } from "../../identity/identity.ts";
 import type { Certificate } from "../../model.ts";
 import type { Operations } from "../router.ts";
-import { page, withToken } from "../shapes.ts";
+import { NO_TAGS, page, withToken } from "../shapes.ts";
 
 /** Where devices and tools reach this service, by DescribeEndpoint's endpointType. */
 export type Endpoints = (endpointType: string) => string | undefined;
@@ -137,7 +137,7 @@ export function identityRoutes(identity: Identity, endpoints: Endpoints): Operat
     },
     CreatePolicy: {
       honours: ["policyName", "policyDocument"],
-      refuses: { tags: "tags are not stored by iot-jobs-local (it has no tagging API)" },
+      refuses: { tags: NO_TAGS },
       handle: (input) => {
         const p = identity.createPolicy(input.policyName, input.policyDocument);
         return {

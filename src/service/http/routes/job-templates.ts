@@ -7,7 +7,7 @@ import type { CreateJobTemplateInput, JobTemplates } from "../../jobs/job-templa
 import { findManagedTemplate, MANAGED_TEMPLATES, managedTemplateArn } from "../../jobs/managed-templates.ts";
 import type { JobTemplate } from "../../model.ts";
 import type { Operations } from "../router.ts";
-import { page, withToken } from "../shapes.ts";
+import { NO_TAGS, page, withToken } from "../shapes.ts";
 
 const PRESIGNED = "presignedUrlConfig on job templates is not supported here; give it to CreateJob";
 
@@ -63,7 +63,7 @@ export function jobTemplateRoutes(templates: JobTemplates): Operations {
       refuses: {
         documentSource: "job documents from S3 are not supported; give the document inline",
         presignedUrlConfig: PRESIGNED,
-        tags: "tags are not stored by iot-jobs-local (it has no tagging API)",
+        tags: NO_TAGS,
       },
       handle: (input) => {
         const t = templates.create(input as CreateJobTemplateInput);

@@ -10,7 +10,16 @@ import { Type } from "@sinclair/typebox";
 import { decode, StatusDetailsRequest } from "../../../protocol/messages.ts";
 import type { Fleet } from "../../registry/fleet.ts";
 import type { Operations } from "../router.ts";
-import { controlPlaneExecution, executionSummary, jobShape, jobSummary, page, thingArn, withToken } from "../shapes.ts";
+import {
+  NO_TAGS,
+  controlPlaneExecution,
+  executionSummary,
+  jobShape,
+  jobSummary,
+  page,
+  thingArn,
+  withToken,
+} from "../shapes.ts";
 
 const NAMESPACES = "customer-managed job namespaces are not implemented";
 /** CancelJobExecution's statusDetails follow the device API's rules (at most 10 entries, …). */
@@ -44,7 +53,7 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet, no
       refuses: {
         documentSource: "job documents from S3 are not supported; give the document inline",
         namespaceId: NAMESPACES,
-        tags: "tags are not stored by iot-jobs-local (it has no tagging API)",
+        tags: NO_TAGS,
       },
       handle: (input) => {
         if (input.document === undefined && input.jobTemplateArn === undefined)

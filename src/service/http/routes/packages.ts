@@ -3,7 +3,7 @@ import { type PackageCatalog, packageArn, versionArn } from "../../catalog/packa
 import { ServiceError } from "../../errors.ts";
 import type { PackageVersionStatus } from "../../model.ts";
 import type { Input, Operation, Operations } from "../router.ts";
-import { page, withToken } from "../shapes.ts";
+import { NO_TAGS, page, withToken } from "../shapes.ts";
 
 /**
  * `clientToken` (the SDKs fill it in) makes a retried write answer what the first one answered:
@@ -54,9 +54,10 @@ export function packageRoutes(catalog: PackageCatalog, now: () => number): Opera
   };
   const ops: Record<string, Operation> = {
     CreatePackage: {
-      honours: ["packageName", "description", "tags", "clientToken"],
+      honours: ["packageName", "description", "clientToken"],
+      refuses: { tags: NO_TAGS },
       handle: (input) => {
-        const p = catalog.createPackage(input.packageName, input.description, input.tags);
+        const p = catalog.createPackage(input.packageName, input.description);
         return {
           packageName: p.packageName,
           packageArn: packageArn(p.packageName),
@@ -111,14 +112,14 @@ export function packageRoutes(catalog: PackageCatalog, now: () => number): Opera
       },
     },
     CreatePackageVersion: {
-      honours: ["packageName", "versionName", "description", "attributes", "artifact", "recipe", "tags", "clientToken"],
+      honours: ["packageName", "versionName", "description", "attributes", "artifact", "recipe", "clientToken"],
+      refuses: { tags: NO_TAGS },
       handle: (input) => {
         catalog.createVersion(input.packageName, input.versionName, {
           description: input.description,
           attributes: input.attributes,
           recipe: input.recipe,
           artifact: input.artifact,
-          tags: input.tags,
         });
         return versionOut(input.packageName, input.versionName);
       },

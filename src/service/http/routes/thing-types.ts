@@ -2,7 +2,7 @@
 import type { Fleet } from "../../registry/fleet.ts";
 import type { ThingTypes } from "../../registry/thing-types.ts";
 import type { Operations } from "../router.ts";
-import { page, thingTypeArn, thingTypeShape, withToken } from "../shapes.ts";
+import { NO_TAGS, page, thingTypeArn, thingTypeShape, withToken } from "../shapes.ts";
 
 export function thingTypeRoutes(types: ThingTypes, fleet: Fleet): Operations {
   return {
@@ -10,7 +10,7 @@ export function thingTypeRoutes(types: ThingTypes, fleet: Fleet): Operations {
       honours: ["thingTypeName", "thingTypeProperties"],
       refuses: {
         "thingTypeProperties.mqtt5Configuration": "MQTT 5 is not spoken by the local broker",
-        tags: "tags are not stored by iot-jobs-local (it has no tagging API)",
+        tags: NO_TAGS,
       },
       handle: (input) => {
         const props = input.thingTypeProperties ?? {};
