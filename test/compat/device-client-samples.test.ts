@@ -1,7 +1,8 @@
 /**
  * The public sample job documents of the AWS IoT Device Client (../shared/compat, present in CI
- * and in the project's workspace, absent in a user's clone): every one is accepted, and those that
- * can run here run with the project's own handlers of the same names.
+ * and in the project's workspace; in a clone, scripts/get-device-client-samples.sh fetches them,
+ * IOT_JOBS_DC_SAMPLES names another place): every one is accepted, and those that can run here
+ * run with the project's own handlers of the same names.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -11,11 +12,11 @@ import { runJob } from "../../src/runner/run-job.ts";
 import { testRunContext } from "../helpers/run-context.ts";
 import { projectHandlerDir, REPO_ROOT, tempDir, writeHandler } from "../helpers/temp.ts";
 
-const COMPAT = join(REPO_ROOT, "..", "shared", "compat", "device-client");
+const COMPAT = process.env.IOT_JOBS_DC_SAMPLES || join(REPO_ROOT, "..", "shared", "compat", "device-client");
 const present = existsSync(COMPAT);
 if (!present)
   console.warn(
-    `SKIPPED: the Device Client sample documents are not at ${COMPAT} (they come with the project's shared/ folder, not with a clone)`,
+    `SKIPPED: the Device Client sample documents are not at ${COMPAT}: scripts/get-device-client-samples.sh fetches them`,
   );
 
 const files = present
