@@ -92,7 +92,9 @@ describe("switching from the AWS IoT Device Client", () => {
 
       // systemd starting the unit: the drop-in's command line, the Device Client's config.
       // systemd's own word splitting: double quotes keep a path with spaces one argument.
-      const argv = [...execStart[1]!.slice("ExecStart=".length).matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]);
+      const argv = [...execStart[1]!.slice("ExecStart=".length).matchAll(/"([^"]*)"|(\S+)/g)].map(
+        (m) => m[1] ?? m[2] ?? "",
+      );
       expect(argv).toEqual([agent, "--config-file", config, "--state-dir", env.STATE_DIR]);
       const proc = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
       try {

@@ -9,7 +9,6 @@ import {
   EXECUTION_EVENTS,
   EXECUTION_STATUSES,
   type ExecutionEvent,
-  jobStatusAfter,
   nextStatus,
   reportEvent,
 } from "../../src/service/jobs/execution-states.ts";
@@ -77,13 +76,5 @@ describe("execution state machine", () => {
       REMOVED: undefined,
       CANCELED: undefined,
     });
-  });
-
-  test("job status: a SNAPSHOT job completes when nothing is pending; nothing else changes", () => {
-    expect(jobStatusAfter({ status: "IN_PROGRESS", targetSelection: "SNAPSHOT" }, 0)).toBe("COMPLETED");
-    expect(jobStatusAfter({ status: "IN_PROGRESS", targetSelection: "SNAPSHOT" }, 1)).toBe("IN_PROGRESS");
-    expect(jobStatusAfter({ status: "IN_PROGRESS", targetSelection: "CONTINUOUS" }, 0)).toBe("IN_PROGRESS");
-    expect(jobStatusAfter({ status: "CANCELED", targetSelection: "SNAPSHOT" }, 0)).toBe("CANCELED");
-    expect(jobStatusAfter({ status: "COMPLETED", targetSelection: "SNAPSHOT" }, 3)).toBe("COMPLETED");
   });
 });

@@ -296,14 +296,21 @@ const EQUIVALENT: Record<string, readonly string[]> = {
 const CLIENT_FALLBACK = ["InvalidRequestException", "ValidationException"] as const;
 const SERVER_FALLBACK = ["InternalFailureException", "InternalServerException", "ServiceUnavailableException"] as const;
 
+/** Answers about the request itself, before any operation runs: kept as they are (docs/LOCAL-SERVICE.md). */
+const BEYOND_THE_MODELS = new Set([
+  "NotImplementedException",
+  "MethodNotAllowedException",
+  "RequestEntityTooLargeException",
+]);
+
 /**
  * The code an operation answers with: the error's own when declared, else its closest declared
  * equivalent, else the declared code of its status class — never a code the model does not list
- * for the operation (the SDKs would surface it as an unknown error). NotImplementedException is
- * the one exception, on purpose (docs/LOCAL-SERVICE.md).
+ * for the operation (the SDKs would surface it as an unknown error), except the answers about the
+ * request itself that the docs list beyond the models.
  */
 export function declaredErrorType(type: string, status: number, declared: readonly string[]): string {
-  if (declared.includes(type) || type === "NotImplementedException") return type;
+  if (declared.includes(type) || BEYOND_THE_MODELS.has(type)) return type;
   const equivalent = EQUIVALENT[type]?.find((t) => declared.includes(t));
   if (equivalent) return equivalent;
   const fallback: readonly string[] = status >= 500 ? SERVER_FALLBACK : CLIENT_FALLBACK;

@@ -1,7 +1,7 @@
 /**
- * The job execution state machine as data [DG-life]: `(status, event) → status | rejection`, and
- * the one rule for a job's own status [DG-job-status]. Pure. The engine asks `nextStatus` before every change, so a
- * transition that is not in `TABLE` cannot happen anywhere.
+ * The job execution state machine as data [DG-life]: `(status, event) → status | rejection`. Pure.
+ * The engine asks `nextStatus` before every change, so a transition that is not in `TABLE` cannot
+ * happen anywhere (a job's own status: job-states.ts).
  *
  * Events: a device's UpdateJobExecution (`report-*`), StartNextPendingJobExecution (`start`), the
  * control plane's cancels, the step / in-progress timers (`time-out`), a thing leaving the group
@@ -10,7 +10,6 @@
  */
 import { isTerminal, JOB_EXECUTION_STATUSES, type JobExecutionStatus } from "../../protocol/statuses.ts";
 import { ServiceError } from "../errors.ts";
-import type { Job, JobStatus } from "../model.ts";
 
 export const EXECUTION_EVENTS = [
   "start",
@@ -81,13 +80,4 @@ function refusal(status: JobExecutionStatus, event: ExecutionEvent): string {
       : `The job execution is already ${status}`;
   }
   return `The job execution is ${status}; ${event} does not apply`;
-}
-
-/**
- * A job's status after its executions changed: a SNAPSHOT job is COMPLETED once nothing is
- * pending; CONTINUOUS jobs, canceled and deleted jobs keep theirs.
- */
-export function jobStatusAfter(job: Pick<Job, "status" | "targetSelection">, pendingExecutions: number): JobStatus {
-  if (job.status === "IN_PROGRESS" && job.targetSelection === "SNAPSHOT" && pendingExecutions === 0) return "COMPLETED";
-  return job.status;
 }

@@ -36,6 +36,7 @@ import {
   type RolloutProgress,
 } from "../model.ts";
 import { abortReason, type ExecutedCounts, retryConfigProblem, shouldRetry } from "./failure-policy.ts";
+import { initialJobStatus, nextJobStatus } from "./job-states.ts";
 import type { JobTemplates } from "./job-templates.ts";
 import { applyDocumentParameters, findManagedTemplate, parseManagedArn } from "./managed-templates.ts";
 import { minuteOver, ratePerMinute, releasable, startMinute } from "./rollout.ts";
@@ -209,7 +210,7 @@ export class JobControl {
         documentBeforeSubstitution: input.document as string,
         destinationPackageVersions: substituted.resolvedArns,
         destinationPackageVersionsBeforeSubstitution: [...(input.destinationPackageVersions ?? [])],
-        status: "IN_PROGRESS",
+        status: initialJobStatus(false),
         createdAt: now,
         lastUpdatedAt: now,
         sequence: this.store.next("job-sequence"),
@@ -234,7 +235,11 @@ export class JobControl {
       if (schedule) {
         // Held back until the schedule opens (and then at the roll-out's rate, if any).
         const rollout = { unreached: things, minuteStart: this.options.clock.now(), reachedThisMinute: 0, notified: 0 };
-        this.store.put("job", job.jobId, { ...job, status: "SCHEDULED", rollout: this.withRate(job, rollout) });
+        this.store.put("job", job.jobId, {
+          ...job,
+          status: initialJobStatus(true),
+          rollout: this.withRate(job, rollout),
+        });
         this.applySchedule(job.jobId);
       } else if (job.rolloutConfig) {
         // Everything is held back; the roll-out reaches the first minute's things at once.
@@ -384,20 +389,21 @@ export class JobControl {
       const behavior = job.schedulingConfig!.endBehavior ?? "STOP_ROLLOUT";
       this.store.put("job", jobId, {
         ...withoutRollout(job),
-        status: job.status === "SCHEDULED" ? "IN_PROGRESS" : job.status,
+        status: jobStatus(job, "schedule-ended"),
         scheduleEnded: true,
         lastUpdatedAt: now,
       });
       if (behavior === "STOP_ROLLOUT") this.engine.settleJob(jobId);
       else this.cancelJob(jobId, behavior === "FORCE_CANCEL", `schedulingConfig.endTime reached (${behavior})`);
     } else if (phase.kind === "waiting" && job.rollout) {
-      if (job.status !== "SCHEDULED") this.store.put("job", jobId, { ...job, status: "SCHEDULED", lastUpdatedAt: now });
-    } else if (job.status === "SCHEDULED") {
+      const status = jobStatus(job, "window-closed");
+      if (status !== job.status) this.store.put("job", jobId, { ...job, status, lastUpdatedAt: now });
+    } else if (jobStatus(job, "window-opened") !== job.status) {
       // Open (or nothing left to hold back): roll out; a new roll-out minute starts now.
       const rollout = job.rollout && this.withRate(job, startMinute(this.withJoiners(job, job.rollout), nowMs, 0));
       this.store.put("job", jobId, {
         ...job,
-        status: "IN_PROGRESS",
+        status: jobStatus(job, "window-opened"),
         lastUpdatedAt: now,
         ...(rollout ? { rollout } : {}),
       });
@@ -611,13 +617,13 @@ export class JobControl {
   /** CancelJob: QUEUED executions are CANCELED; IN_PROGRESS ones only with force. */
   cancelJob(jobId: string, force: boolean, comment?: string, reasonCode?: string): Job {
     const job = this.job(jobId);
-    if (job.status === "COMPLETED")
-      throw new ServiceError("InvalidStateTransition", `Job ${jobId} is COMPLETED and cannot be canceled`);
+    const next = nextJobStatus(job, "cancel");
+    if (!next.ok) throw next.error;
     if (job.status === "CANCELED" && !force) return job;
     return this.store.transaction(() => {
       this.store.put("job", jobId, {
         ...withoutRollout(job),
-        status: "CANCELED",
+        status: next.status,
         lastUpdatedAt: this.seconds(),
         ...(force ? { forceCanceled: true } : {}),
         ...(comment !== undefined ? { comment } : {}),
@@ -738,4 +744,10 @@ function checkInProgressTimeout(minutes: number | undefined): void {
       `timeoutConfig.inProgressTimeoutInMinutes must be between ${MIN_TIMEOUT_MINUTES} and ${MAX_TIMEOUT_MINUTES}`,
     );
   }
+}
+
+/** A job's status after a schedule event (job-states.ts); those events are never refused. */
+function jobStatus(job: Job, event: "window-closed" | "window-opened" | "schedule-ended"): Job["status"] {
+  const next = nextJobStatus(job, event);
+  return next.ok ? next.status : job.status;
 }

@@ -15,7 +15,8 @@ import type { Clock, TimerHandle } from "../../util/clock.ts";
 import { type DeviceErrorCode, ServiceError } from "../errors.ts";
 import { type Execution, isPending, isTerminal, type Job } from "../model.ts";
 import { executionKey, type Store } from "../store.ts";
-import { type ExecutionEvent, jobStatusAfter, nextStatus, reportEvent } from "./execution-states.ts";
+import { type ExecutionEvent, nextStatus, reportEvent } from "./execution-states.ts";
+import { isAllDone, nextJobStatus } from "./job-states.ts";
 
 export type { Clock } from "../../util/clock.ts";
 
@@ -263,14 +264,15 @@ export class JobsEngine {
     return next;
   }
 
-  /** Decides the job's status from its pending count (execution-states.ts); saves a change. */
-  /** [DG-job-status] A SNAPSHOT job completes when no execution of it is pending any more. */
+  /** [DG-job-status] A SNAPSHOT job completes when no execution of it is pending any more (job-states.ts). */
   settleJob(jobId: string): void {
     const job = this.store.get("job", jobId);
     if (!job) return;
     // Things a roll-out has not reached yet count as pending: the job is not done before them.
-    const status = jobStatusAfter(job, this.pendingCount(jobId) + (job.rollout?.unreached.length ?? 0));
-    if (status === job.status) return;
+    if (!isAllDone(job, this.pendingCount(jobId) + (job.rollout?.unreached.length ?? 0))) return;
+    const next = nextJobStatus(job, "all-done");
+    if (!next.ok || next.status === job.status) return;
+    const status = next.status;
     const now = this.seconds();
     this.store.put("job", jobId, {
       ...job,
