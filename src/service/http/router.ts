@@ -300,7 +300,7 @@ function isLegacyAwsError(e: unknown): e is { type: string; message: string; sta
 
 /** An error in the AWS REST-JSON shape, with a code the operation declares and the model's status. */
 export function errorResponse(
-  error: { type: string; message: string; status?: number },
+  error: { type: string; message: string; status?: number; details?: Readonly<Record<string, unknown>> },
   spec: OperationSpec | undefined,
 ): Response {
   let type = error.type;
@@ -309,5 +309,5 @@ export function errorResponse(
     (spec ? MODEL.models[spec.service].errors[type] : undefined) ??
     error.status ??
     httpError(new ServiceError("InternalFailure", "")).status;
-  return json(status, { message: error.message }, { "x-amzn-ErrorType": type });
+  return json(status, { ...error.details, message: error.message }, { "x-amzn-ErrorType": type });
 }
