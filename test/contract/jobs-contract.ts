@@ -194,9 +194,10 @@ export function runJobsContract(options: JobsContractOptions): void {
     async function rejected(d: DeviceApi, suffix: string, body: unknown, code: RejectedErrorCode): Promise<any> {
       const r = await d.request(suffix, body);
       expect([suffix, r.outcome]).toEqual([suffix, "rejected"]);
-      if (overHttp)
-        expect([suffix, r.payload.code, r.payload.status]).toEqual([suffix, ...Object.values(httpRejection(code))]);
-      else {
+      if (overHttp) {
+        const error = httpRejection(code);
+        expect([suffix, r.payload.code, r.payload.status]).toEqual([suffix, error.code, error.status]);
+      } else {
         expect([suffix, r.payload.code]).toEqual([suffix, code]);
         expect(r.payload.timestamp).toBeLessThan(10_000_000_000); // epoch seconds
       }
