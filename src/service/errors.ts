@@ -35,6 +35,8 @@ export class ServiceError extends Error {
   constructor(
     readonly code: ServiceErrorCode,
     message: string,
+    /** Members of the error body besides `message` (iot-jobs-data's executionState on a refused update). */
+    readonly details?: Readonly<Record<string, unknown>>,
   ) {
     super(message);
   }
@@ -74,9 +76,14 @@ const HTTP: Record<ServiceErrorCode, { status: number; type: string }> = {
 /** Every code of the union (for tests that go over all of them). */
 export const SERVICE_ERROR_CODES = Object.keys(HTTP) as readonly ServiceErrorCode[];
 
-export function httpError(error: ServiceError): { status: number; type: string; message: string } {
+export function httpError(error: ServiceError): {
+  status: number;
+  type: string;
+  message: string;
+  details?: Readonly<Record<string, unknown>>;
+} {
   const mapped = HTTP[error.code];
-  return { status: mapped.status, type: mapped.type, message: error.message };
+  return { status: mapped.status, type: mapped.type, message: error.message, details: error.details };
 }
 
 /** The Jobs device API's rejected codes (MQTT and iot-jobs-data), from the AWS Jobs reference. */

@@ -1,6 +1,7 @@
 /**
  * The implementations the Jobs contract suite runs against: iot-jobs-local (jobs and things
- * created through @aws-sdk/client-iot, as a user would) and the agent tests' peer.
+ * created through @aws-sdk/client-iot, as a user would; its device API over MQTT and over HTTP)
+ * and the agent tests' peer (MQTT only).
  */
 import { CancelJobExecutionCommand, CreateJobCommand, CreateThingCommand } from "@aws-sdk/client-iot";
 import { JobsPeer } from "../helpers/jobs-peer.ts";
@@ -18,6 +19,7 @@ export async function localService(broker: "embedded" | "mosquitto"): Promise<Jo
   const iot = iotClient(service.httpUrl);
   return {
     mqttUrl: service.mqttUrl,
+    httpUrl: service.httpUrl,
     directReplies: !mosquitto,
     minuteMs: MINUTE_MS,
     createThing: async (thingName) => void (await iot.send(new CreateThingCommand({ thingName }))),

@@ -6,6 +6,7 @@
  * the member and the constraint, in the words AWS uses ("Value … at 'x' failed to satisfy
  * constraint: …").
  */
+import { DETAILS_VALUE_PATTERN } from "../../protocol/ids.ts";
 import { ServiceError } from "../errors.ts";
 import { API_MODEL } from "./api-model.generated.ts";
 
@@ -44,7 +45,20 @@ export interface ApiModel {
   >;
 }
 
-export const MODEL: ApiModel = API_MODEL;
+/**
+ * The one place the service's rule for an input is not the model's: iot-jobs-data's statusDetails
+ * values follow the Jobs device API's rule (src/protocol/ids.ts: \n and \t allowed), so an update
+ * is refused over HTTP exactly when it is over MQTT (the model's `[^\p{C}]+` would refuse both).
+ */
+function withServiceRules(model: ApiModel): ApiModel {
+  const jobsData = model.models["iot-jobs-data"];
+  const value = jobsData.shapes.DetailsValue;
+  if (value?.type !== "string") throw new Error("the iot-jobs-data model has no DetailsValue string shape");
+  const shapes = { ...jobsData.shapes, DetailsValue: { ...value, pattern: DETAILS_VALUE_PATTERN.source } };
+  return { ...model, models: { ...model.models, "iot-jobs-data": { ...jobsData, shapes } } };
+}
+
+export const MODEL: ApiModel = withServiceRules(API_MODEL);
 
 export const operationSpec = (service: ServiceName, name: string): OperationSpec | undefined =>
   MODEL.operations.find((o) => o.service === service && o.name === name);

@@ -319,7 +319,7 @@ export function declaredErrorType(type: string, status: number, declared: readon
 
 /** An error in the AWS REST-JSON shape, with a code the operation declares and the model's status. */
 export function errorResponse(
-  error: { type: string; message: string; status?: number },
+  error: { type: string; message: string; status?: number; details?: Readonly<Record<string, unknown>> },
   spec: OperationSpec | undefined,
 ): Response {
   const type = spec ? declaredErrorType(error.type, error.status ?? 400, spec.errors) : error.type;
@@ -327,5 +327,5 @@ export function errorResponse(
     (spec ? MODEL.models[spec.service].errors[type] : undefined) ??
     error.status ??
     httpError(new ServiceError("InternalFailure", "")).status;
-  return json(status, { message: error.message }, { "x-amzn-ErrorType": type });
+  return json(status, { ...error.details, message: error.message }, { "x-amzn-ErrorType": type });
 }

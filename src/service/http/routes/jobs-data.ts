@@ -67,7 +67,13 @@ export function jobsDataRoutes(engine: JobsEngine, fleet: Fleet): Operations {
         const members = ["status", "statusDetails", "expectedVersion", "executionNumber", "stepTimeoutInMinutes"];
         const body = checked(decode(UpdateJobExecutionRequest, bodyOf(input, members)));
         const result = engine.update(thing(input.thingName), input.jobId, body);
-        if (!result.ok) throw result.error; // the engine fails with the service's ServiceError
+        // The engine fails with the service's ServiceError; a refusal of the execution's state carries
+        // it, as the model says InvalidStateTransitionException's body does (so does VersionMismatch's).
+        if (!result.ok) {
+          const { code, message } = result.error;
+          if (!result.executionState) throw result.error;
+          throw new ServiceError(code, message, { executionState: result.executionState });
+        }
         return {
           ...(input.includeJobExecutionState === true ? { executionState: engine.state(result.value) } : {}),
           ...(input.includeJobDocument === true
