@@ -227,6 +227,12 @@ function jobsPage() {
   };
 }
 
+/** Chart x-axis tick spacings, in seconds (points are never closer than 1 s): 1 s … 30 days. */
+const TIME_INCRS = [
+  1, 5, 10, 15, 30, 60, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800, 1_209_600,
+  2_592_000,
+];
+
 function jobPage(jobId) {
   document.title = `${jobId} · iot-jobs-local`;
   const summary = h("div");
@@ -334,7 +340,8 @@ function jobPage(jobId) {
           paths: window.uPlot?.paths.stepped({ align: 1 }),
         })),
       ],
-      axes: [{}, { label: "executions" }],
+      // Whole seconds at the least: uPlot's default ticks for a seconds-long roll-out are ":53.050".
+      axes: [{ incrs: TIME_INCRS }, { label: "executions" }],
       legend: { show: true },
     };
     if (!window.uPlot || n === 0)
