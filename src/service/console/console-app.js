@@ -369,7 +369,8 @@ function jobPage(jobId) {
         summary.replaceChildren(h("p.alert", {}, e.message));
         return;
       }
-      const { job, counts, timeline } = detail;
+      // counts are things by their latest execution (as DescribeJob); attempts include retries.
+      const { job, counts, attempts, timeline } = detail;
       const total = Object.values(counts).reduce((a, b) => a + b, 0);
       summary.replaceChildren(
         h(
@@ -377,8 +378,13 @@ function jobPage(jobId) {
           {},
           h("span.muted", {}, "Status"),
           statusEl(job.status),
-          h("span.muted", {}, "Executions"),
-          String(total),
+          h("span.muted", {}, "Things"),
+          h(
+            "span",
+            {},
+            String(total),
+            attempts > total ? h("span.muted", {}, ` (${attempts} executions with retries)`) : "",
+          ),
         ),
         progressBar(counts),
         legend(counts),
