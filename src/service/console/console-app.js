@@ -59,7 +59,7 @@ function progressBar(counts) {
       .join(", ") || "no executions";
   return h(
     "div.bar",
-    { role: "img", "aria-label": `Executions: ${label}` },
+    { role: "img", "aria-label": `Things: ${label}` },
     STATUSES.filter((s) => counts[s]).map((s) =>
       h("span", { style: `width:${(100 * counts[s]) / total}%;background:var(--${s})`, title: `${s}: ${counts[s]}` }),
     ),
@@ -233,10 +233,13 @@ const TIME_INCRS = [
   2_592_000,
 ];
 
+/** Chart y-axis tick spacings: whole things. */
+const COUNT_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000];
+
 function jobPage(jobId) {
   document.title = `${jobId} · iot-jobs-local`;
   const summary = h("div");
-  const chartBox = h("div", { role: "img", "aria-label": "Executions by status over time" });
+  const chartBox = h("div", { role: "img", "aria-label": "Things by status over time" });
   const config = h("pre", { tabindex: 0, "aria-label": "Job configuration" });
   const before = h("pre", { tabindex: 0, "aria-label": "Document before substitution" });
   const after = h("pre", { tabindex: 0, "aria-label": "Document as delivered" });
@@ -325,7 +328,7 @@ function jobPage(jobId) {
     const xs = Array.from({ length: n }, (_, i) => t.start + i * t.stepSeconds);
     const data = [xs, ...present.map((s) => t.counts[s])];
     const label = t.stepSeconds >= 60 ? `${t.stepSeconds / 60} min` : `${t.stepSeconds} s`;
-    chartBox.setAttribute("aria-label", `Executions by status, one point per ${label}`);
+    chartBox.setAttribute("aria-label", `Things by the status of their latest execution, one point per ${label}`);
     const css = getComputedStyle(document.documentElement);
     const opts = {
       width: Math.max(320, chartBox.clientWidth || 800),
@@ -340,8 +343,9 @@ function jobPage(jobId) {
           paths: window.uPlot?.paths.stepped({ align: 1 }),
         })),
       ],
-      // Whole seconds at the least: uPlot's default ticks for a seconds-long roll-out are ":53.050".
-      axes: [{ incrs: TIME_INCRS }, { label: "executions" }],
+      // Whole seconds and whole things: uPlot's defaults tick a seconds-long roll-out at ":53.050"
+      // and one thing at 0.2.
+      axes: [{ incrs: TIME_INCRS }, { label: "things", incrs: COUNT_INCRS }],
       legend: { show: true },
     };
     if (!window.uPlot || n === 0)
