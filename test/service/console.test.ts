@@ -5,7 +5,7 @@
  * through the AWS operations like any caller's). The browser tests are test/console/.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { CreateJobCommand, CreateThingCommand } from "@aws-sdk/client-iot";
+import { CreateJobCommand, CreateThingCommand, DescribeJobCommand } from "@aws-sdk/client-iot";
 import { jobForView } from "../../src/service/console/console-api.ts";
 import { ConsoleEvents, MAX_STREAMS } from "../../src/service/console/events.ts";
 import { MAX_POINTS, timeline } from "../../src/service/console/timeline.ts";
@@ -15,14 +15,16 @@ import { ManualClock } from "../../src/util/clock.ts";
 import { Device, iotClient, startLocalService, thingArn } from "../helpers/local-service.ts";
 
 describe("timeline (executions by status per interval)", () => {
+  const first = (thingName: string) => ({ thingName, executionNumber: 1 });
+
   test("rebuilds each execution's path from its timestamps; one point before the job began", () => {
     const t0 = 1_800_000_000; // a multiple of 60
     const t = timeline(
       [
-        { status: "SUCCEEDED", queuedAt: t0, startedAt: t0 + 30, lastUpdatedAt: t0 + 90 },
-        { status: "FAILED", queuedAt: t0, lastUpdatedAt: t0 + 150 }, // never IN_PROGRESS
-        { status: "IN_PROGRESS", queuedAt: t0 + 60, startedAt: t0 + 200, lastUpdatedAt: t0 + 200 },
-        { status: "QUEUED", queuedAt: t0 + 100, lastUpdatedAt: t0 + 100 },
+        { ...first("a"), status: "SUCCEEDED", queuedAt: t0, startedAt: t0 + 30, lastUpdatedAt: t0 + 90 },
+        { ...first("b"), status: "FAILED", queuedAt: t0, lastUpdatedAt: t0 + 150 }, // never IN_PROGRESS
+        { ...first("c"), status: "IN_PROGRESS", queuedAt: t0 + 60, startedAt: t0 + 200, lastUpdatedAt: t0 + 200 },
+        { ...first("d"), status: "QUEUED", queuedAt: t0 + 100, lastUpdatedAt: t0 + 100 },
       ],
       t0,
       t0 + 299,
@@ -49,10 +51,38 @@ describe("timeline (executions by status per interval)", () => {
     expect(t.counts.CANCELED).toBeUndefined();
   });
 
+  test("a superseded attempt stops counting when its successor is queued: each thing counted once", () => {
+    const t0 = 1_800_000_000;
+    const t = timeline(
+      [
+        // A retry: FAILED at t0 + 20, the retry queued in the same second, SUCCEEDED at t0 + 40.
+        { ...first("a"), superseded: true, status: "FAILED", queuedAt: t0, startedAt: t0 + 5, lastUpdatedAt: t0 + 20 },
+        { thingName: "a", executionNumber: 2, status: "SUCCEEDED", queuedAt: t0 + 20, lastUpdatedAt: t0 + 40 },
+        // A re-join of a continuous job: REMOVED from t0 + 10 until queued again at t0 + 30.
+        { ...first("b"), superseded: true, status: "REMOVED", queuedAt: t0, lastUpdatedAt: t0 + 10 },
+        { thingName: "b", executionNumber: 2, status: "QUEUED", queuedAt: t0 + 30, lastUpdatedAt: t0 + 30 },
+      ],
+      t0,
+      t0 + 59,
+    );
+    expect(t.stepSeconds).toBe(1);
+    const at = (status: keyof typeof t.counts, seconds: number) => t.counts[status]?.[seconds + 1] ?? 0;
+    expect(t.counts.FAILED).toBeUndefined(); // replaced within the second it ended
+    expect([at("IN_PROGRESS", 19), at("QUEUED", 20), at("QUEUED", 39), at("SUCCEEDED", 40)]).toEqual([1, 1, 2, 1]);
+    // At t0 + 30 b's new execution joins a's retry in QUEUED.
+    const rejoin = [at("REMOVED", 9), at("REMOVED", 10), at("REMOVED", 29), at("REMOVED", 30), at("QUEUED", 30)];
+    expect(rejoin).toEqual([0, 1, 1, 0, 2]);
+    for (let i = 0; i < t.counts.QUEUED!.length; i++) {
+      const total = Object.values(t.counts).reduce((n, series) => n + series[i]!, 0);
+      expect(total).toBeLessThanOrEqual(2);
+    }
+    expect([at("QUEUED", 59), at("SUCCEEDED", 59)]).toEqual([1, 1]);
+  });
+
   test("minutes for long roll-outs, and the point count stays bounded", () => {
     const t0 = 1_800_000_000;
     const t = timeline(
-      [{ status: "SUCCEEDED", queuedAt: t0, startedAt: t0, lastUpdatedAt: t0 + 7000 }],
+      [{ ...first("a"), status: "SUCCEEDED", queuedAt: t0, startedAt: t0, lastUpdatedAt: t0 + 7000 }],
       t0,
       t0 + 2.5 * 3600,
     );
@@ -65,6 +95,7 @@ describe("timeline (executions by status per interval)", () => {
   test("10,000 executions take under 50 ms (it runs on every refresh of a job page)", () => {
     const t0 = 1_800_000_000;
     const executions = Array.from({ length: 10_000 }, (_, i) => ({
+      ...first(`t-${i}`),
       status: "SUCCEEDED" as const,
       queuedAt: t0,
       startedAt: t0 + (i % 170),
@@ -301,5 +332,100 @@ describe("/console over HTTP", () => {
     while (!text.includes("event: change")) text += new TextDecoder().decode((await reader.read()).value);
     expect(text).toContain(`"kinds":["thing"]`);
     await reader.cancel();
+  });
+});
+
+describe("a retried job in the console (jobExecutionsRetryConfig)", () => {
+  // One thing FAILED, then SUCCEEDED on its retry; a second thing FAILED twice (out of retries).
+  // DescribeJob counts things by their latest execution; the console's counts, bar and chart must too,
+  // while its executions table still lists every attempt.
+  let svc: RunningService;
+  let http: string;
+  const clock = new ManualClock(Date.UTC(2026, 0, 1, 12, 0, 0));
+  beforeAll(async () => {
+    svc = await startLocalService({ clock });
+    http = svc.httpUrl;
+  });
+  afterAll(() => svc.stop());
+
+  const run = async (device: Device, status: string) => {
+    const started = await device.request("jobs/start-next", {});
+    const { jobId, executionNumber } = started.payload.execution;
+    clock.advance(20_000);
+    await device.request(`jobs/${jobId}/update`, { status, executionNumber });
+    clock.advance(20_000);
+    return executionNumber as number;
+  };
+
+  test("counts, the job list and the chart's last point equal DescribeJob's; the table shows each attempt", async () => {
+    const iot = iotClient(http);
+    for (const t of ["r-1", "r-2"]) await iot.send(new CreateThingCommand({ thingName: t }));
+    await iot.send(
+      new CreateJobCommand({
+        jobId: "retried",
+        targets: [thingArn("r-1"), thingArn("r-2")],
+        document: JSON.stringify({ version: "1.0", steps: [] }),
+        jobExecutionsRetryConfig: { criteriaList: [{ failureType: "FAILED", numberOfRetries: 1 }] },
+      }),
+    );
+    const r1 = await Device.connect(svc.mqttUrl, "r-1");
+    const r2 = await Device.connect(svc.mqttUrl, "r-2");
+    expect(await run(r1, "FAILED")).toBe(1);
+    expect(await run(r1, "SUCCEEDED")).toBe(2);
+    expect(await run(r2, "FAILED")).toBe(1);
+    expect(await run(r2, "FAILED")).toBe(2);
+    await r1.close();
+    await r2.close();
+
+    const { job } = await iot.send(new DescribeJobCommand({ jobId: "retried" }));
+    expect(job!.status).toBe("COMPLETED");
+    const p = job!.jobProcessDetails!;
+    const described = Object.fromEntries(
+      Object.entries({
+        CANCELED: p.numberOfCanceledThings ?? 0,
+        SUCCEEDED: p.numberOfSucceededThings ?? 0,
+        FAILED: p.numberOfFailedThings ?? 0,
+        REJECTED: p.numberOfRejectedThings ?? 0,
+        QUEUED: p.numberOfQueuedThings ?? 0,
+        IN_PROGRESS: p.numberOfInProgressThings ?? 0,
+        REMOVED: p.numberOfRemovedThings ?? 0,
+        TIMED_OUT: p.numberOfTimedOutThings ?? 0,
+      }).filter(([, n]) => n),
+    );
+    expect(described).toEqual({ SUCCEEDED: 1, FAILED: 1 });
+
+    const page = (await (await fetch(`${http}/console/api/jobs/retried`)).json()) as {
+      counts: Record<string, number>;
+      timeline: { counts: Record<string, number[]> };
+    };
+    expect(page.counts).toEqual(described);
+    const chartEnd = Object.fromEntries(
+      Object.entries(page.timeline.counts)
+        .map(([s, series]) => [s, series.at(-1)!] as const)
+        .filter(([, n]) => n),
+    );
+    expect(chartEnd).toEqual(described);
+    // Every point of the chart counts each thing once at most: never 3 of 2 things.
+    const points = Object.values(page.timeline.counts)[0]!.length;
+    for (let i = 0; i < points; i++) {
+      const total = Object.values(page.timeline.counts).reduce((n, series) => n + series[i]!, 0);
+      expect(total).toBeLessThanOrEqual(2);
+    }
+
+    const list = (await (await fetch(`${http}/console/api/jobs`)).json()) as {
+      jobs: { jobId: string; counts: Record<string, number> }[];
+    };
+    expect(list.jobs.find((j) => j.jobId === "retried")!.counts).toEqual(described);
+
+    const rows = (await (await fetch(`${http}/console/api/jobs/retried/executions`)).json()) as {
+      total: number;
+      executions: { thingName: string; executionNumber: number; retryAttempt: number; status: string }[];
+    };
+    expect(rows.executions.map((e) => [e.thingName, e.executionNumber, e.retryAttempt, e.status])).toEqual([
+      ["r-1", 1, 0, "FAILED"],
+      ["r-1", 2, 1, "SUCCEEDED"],
+      ["r-2", 1, 0, "FAILED"],
+      ["r-2", 2, 1, "FAILED"],
+    ]);
   });
 });

@@ -36,16 +36,15 @@ const NO_VERSION = "(none)";
 type Query = URLSearchParams;
 
 export function consoleApi(d: ConsoleDeps): (path: string, query: Query) => unknown {
-  // A job that is no longer IN_PROGRESS and has nothing pending has only terminal executions, and
-  // terminal statuses are final: its counts are kept, so the jobs list costs the running jobs only.
-  const settledCounts = new Map<string, { readonly job: Job; readonly counts: Record<string, number> }>();
-  const countsOf = (job: Job) => {
-    const kept = settledCounts.get(job.jobId);
-    if (kept?.job === job) return kept.counts;
+  // Things by the status of their latest execution, as DescribeJob counts them: an attempt a retry
+  // superseded is not counted again (the executions view still lists every attempt). From the
+  // engine's index, so the jobs list costs statuses × jobs, not executions.
+  const countsOf = (jobId: string) => {
     const counts: Record<string, number> = {};
-    for (const e of d.engine.executionsOfJob(job.jobId)) counts[e.status] = (counts[e.status] ?? 0) + 1;
-    if (job.status !== "IN_PROGRESS" && d.engine.pendingCount(job.jobId) === 0)
-      settledCounts.set(job.jobId, { job, counts });
+    for (const status of JOB_EXECUTION_STATUSES) {
+      const n = d.engine.latestCount(jobId, status);
+      if (n) counts[status] = n;
+    }
     return counts;
   };
   const packagesOf = (thingName: string): Record<string, string> => {
@@ -75,9 +74,7 @@ export function consoleApi(d: ConsoleDeps): (path: string, query: Query) => unkn
       /^\/jobs$/,
       () => {
         const jobs = d.jobs.jobs();
-        const listed = new Set(jobs.map((j) => j.jobId));
-        for (const id of settledCounts.keys()) if (!listed.has(id)) settledCounts.delete(id);
-        return { jobs: jobs.reverse().map((j) => ({ ...jobSummary(j), counts: countsOf(j) })) };
+        return { jobs: jobs.reverse().map((j) => ({ ...jobSummary(j), counts: countsOf(j.jobId) })) };
       },
     ],
     [
@@ -85,11 +82,9 @@ export function consoleApi(d: ConsoleDeps): (path: string, query: Query) => unkn
       ([id]) => {
         const job = d.jobs.job(id!);
         const executions = d.engine.executionsOfJob(job.jobId);
-        const counts: Record<string, number> = {};
-        for (const e of executions) counts[e.status] = (counts[e.status] ?? 0) + 1;
         const end = job.completedAt ?? Math.floor(d.now() / 1000);
         const points = timeline(executions, job.createdAt, Math.max(end, job.createdAt));
-        return { job: jobForView(job), counts, timeline: points };
+        return { job: jobForView(job), counts: countsOf(job.jobId), attempts: executions.length, timeline: points };
       },
     ],
     [

@@ -59,7 +59,7 @@ function progressBar(counts) {
       .join(", ") || "no executions";
   return h(
     "div.bar",
-    { role: "img", "aria-label": `Executions: ${label}` },
+    { role: "img", "aria-label": `Things: ${label}` },
     STATUSES.filter((s) => counts[s]).map((s) =>
       h("span", { style: `width:${(100 * counts[s]) / total}%;background:var(--${s})`, title: `${s}: ${counts[s]}` }),
     ),
@@ -227,10 +227,19 @@ function jobsPage() {
   };
 }
 
+/** Chart x-axis tick spacings, in seconds (points are never closer than 1 s): 1 s … 30 days. */
+const TIME_INCRS = [
+  1, 5, 10, 15, 30, 60, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800, 1_209_600,
+  2_592_000,
+];
+
+/** Chart y-axis tick spacings: whole things. */
+const COUNT_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000];
+
 function jobPage(jobId) {
   document.title = `${jobId} · iot-jobs-local`;
   const summary = h("div");
-  const chartBox = h("div", { role: "img", "aria-label": "Executions by status over time" });
+  const chartBox = h("div", { role: "img", "aria-label": "Things by status over time" });
   const config = h("pre", { tabindex: 0, "aria-label": "Job configuration" });
   const before = h("pre", { tabindex: 0, "aria-label": "Document before substitution" });
   const after = h("pre", { tabindex: 0, "aria-label": "Document as delivered" });
@@ -319,7 +328,7 @@ function jobPage(jobId) {
     const xs = Array.from({ length: n }, (_, i) => t.start + i * t.stepSeconds);
     const data = [xs, ...present.map((s) => t.counts[s])];
     const label = t.stepSeconds >= 60 ? `${t.stepSeconds / 60} min` : `${t.stepSeconds} s`;
-    chartBox.setAttribute("aria-label", `Executions by status, one point per ${label}`);
+    chartBox.setAttribute("aria-label", `Things by the status of their latest execution, one point per ${label}`);
     const css = getComputedStyle(document.documentElement);
     const opts = {
       width: Math.max(320, chartBox.clientWidth || 800),
@@ -334,7 +343,9 @@ function jobPage(jobId) {
           paths: window.uPlot?.paths.stepped({ align: 1 }),
         })),
       ],
-      axes: [{}, { label: "executions" }],
+      // Whole seconds and whole things: uPlot's defaults tick a seconds-long roll-out at ":53.050"
+      // and one thing at 0.2.
+      axes: [{ incrs: TIME_INCRS }, { label: "things", incrs: COUNT_INCRS }],
       legend: { show: true },
     };
     if (!window.uPlot || n === 0)
@@ -362,7 +373,8 @@ function jobPage(jobId) {
         summary.replaceChildren(h("p.alert", {}, e.message));
         return;
       }
-      const { job, counts, timeline } = detail;
+      // counts are things by their latest execution (as DescribeJob); attempts include retries.
+      const { job, counts, attempts, timeline } = detail;
       const total = Object.values(counts).reduce((a, b) => a + b, 0);
       summary.replaceChildren(
         h(
@@ -370,8 +382,13 @@ function jobPage(jobId) {
           {},
           h("span.muted", {}, "Status"),
           statusEl(job.status),
-          h("span.muted", {}, "Executions"),
-          String(total),
+          h("span.muted", {}, "Things"),
+          h(
+            "span",
+            {},
+            String(total),
+            attempts > total ? h("span.muted", {}, ` (${attempts} executions with retries)`) : "",
+          ),
         ),
         progressBar(counts),
         legend(counts),

@@ -4,7 +4,9 @@
  * lastUpdatedAt), so nothing more is stored and a restart loses no history. Pure.
  *
  * An execution counts as QUEUED from queuedAt, IN_PROGRESS from startedAt, and in its terminal
- * status from lastUpdatedAt. Each one adds +1/-1 to a difference array, so the cost is
+ * status from lastUpdatedAt. An attempt a retry (or a re-join) superseded stops counting when its
+ * successor was queued: like DescribeJob, every point counts each thing once, by its latest
+ * execution then. Each one adds +1/-1 to a difference array, so the cost is
  * executions + intervals, never their product (10,000 executions cost about a millisecond).
  * The interval is a minute for roll-outs that last hours; a shorter one keeps a seconds-long
  * roll-out (tests, `--minute-ms`) readable: the first of STEPS that gives at most MAX_POINTS points.
@@ -25,9 +27,14 @@ export interface Timeline {
   readonly counts: Partial<Record<JobExecutionStatus, number[]>>;
 }
 
-export type TimedExecution = Pick<Execution, "status" | "queuedAt" | "startedAt" | "lastUpdatedAt">;
+export type TimedExecution = Pick<
+  Execution,
+  "thingName" | "executionNumber" | "superseded" | "status" | "queuedAt" | "startedAt" | "lastUpdatedAt"
+>;
 
-export function timeline(executions: Iterable<TimedExecution>, from: number, now: number): Timeline {
+const attemptKey = (thingName: string, executionNumber: number) => `${thingName}\u0000${executionNumber}`;
+
+export function timeline(executions: readonly TimedExecution[], from: number, now: number): Timeline {
   const span = Math.max(1, now - from + 1);
   const stepSeconds = STEPS_SECONDS.find((s) => Math.ceil(span / s) <= MAX_POINTS) ?? STEPS_SECONDS.at(-1)!;
   // Points are interval ends; the first is the end of the interval before the job began (all
@@ -49,13 +56,22 @@ export function timeline(executions: Iterable<TimedExecution>, from: number, now
     d[a]! += 1;
     d[b]! -= 1;
   };
+  // When each superseded attempt was replaced: its successor's queuedAt (executionNumbers are consecutive).
+  const replacedAt = new Map<string, number>();
+  for (const e of executions)
+    if (e.executionNumber > 1) replacedAt.set(attemptKey(e.thingName, e.executionNumber - 1), e.queuedAt);
+  const earliest = (a: number | undefined, b: number | undefined) =>
+    a === undefined ? b : b === undefined ? a : Math.min(a, b);
   for (const e of executions) {
     const ended = isTerminal(e.status) ? e.lastUpdatedAt : undefined;
     const started =
       e.startedAt !== undefined && (ended === undefined || e.startedAt <= ended) ? e.startedAt : undefined;
-    add("QUEUED", e.queuedAt, started ?? ended);
-    if (started !== undefined) add("IN_PROGRESS", started, ended);
-    if (ended !== undefined) add(e.status, ended, undefined);
+    const replaced = e.superseded
+      ? (replacedAt.get(attemptKey(e.thingName, e.executionNumber)) ?? e.lastUpdatedAt)
+      : undefined;
+    add("QUEUED", e.queuedAt, earliest(started ?? ended, replaced));
+    if (started !== undefined) add("IN_PROGRESS", started, earliest(ended, replaced));
+    if (ended !== undefined) add(e.status, ended, replaced);
   }
   const counts: Partial<Record<JobExecutionStatus, number[]>> = {};
   for (const status of JOB_EXECUTION_STATUSES) {
