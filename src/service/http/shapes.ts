@@ -84,14 +84,13 @@ export function groupNameAndArn(g: ThingGroup) {
  * DescribeJob's Job. jobProcessDetails counts *things* by the status of their latest execution, so
  * a thing whose FAILED execution is being retried counts as QUEUED, not twice.
  */
-export function jobShape(job: Job, executions: readonly Execution[], beforeSubstitution: boolean, nowMs: number) {
-  const latest = new Map<string, Execution>();
-  for (const e of executions) {
-    const known = latest.get(e.thingName);
-    if (!known || e.executionNumber > known.executionNumber) latest.set(e.thingName, e);
-  }
-  const counts: Record<string, number> = {};
-  for (const e of latest.values()) counts[e.status] = (counts[e.status] ?? 0) + 1;
+/** `counts`: things by their latest execution's status (JobControl.thingsByStatus). */
+export function jobShape(
+  job: Job,
+  counts: Readonly<Record<Execution["status"], number>>,
+  beforeSubstitution: boolean,
+  nowMs: number,
+) {
   return {
     jobArn: job.jobArn,
     jobId: job.jobId,
@@ -112,14 +111,14 @@ export function jobShape(job: Job, executions: readonly Execution[], beforeSubst
     ...(job.retryConfig ? { jobExecutionsRetryConfig: job.retryConfig } : {}),
     ...(job.schedulingConfig ? scheduleShape(job, nowMs) : {}),
     jobProcessDetails: {
-      numberOfCanceledThings: counts.CANCELED ?? 0,
-      numberOfSucceededThings: counts.SUCCEEDED ?? 0,
-      numberOfFailedThings: counts.FAILED ?? 0,
-      numberOfRejectedThings: counts.REJECTED ?? 0,
-      numberOfQueuedThings: counts.QUEUED ?? 0,
-      numberOfInProgressThings: counts.IN_PROGRESS ?? 0,
-      numberOfRemovedThings: counts.REMOVED ?? 0,
-      numberOfTimedOutThings: counts.TIMED_OUT ?? 0,
+      numberOfCanceledThings: counts.CANCELED,
+      numberOfSucceededThings: counts.SUCCEEDED,
+      numberOfFailedThings: counts.FAILED,
+      numberOfRejectedThings: counts.REJECTED,
+      numberOfQueuedThings: counts.QUEUED,
+      numberOfInProgressThings: counts.IN_PROGRESS,
+      numberOfRemovedThings: counts.REMOVED,
+      numberOfTimedOutThings: counts.TIMED_OUT,
     },
     ...(job.inProgressTimeoutInMinutes
       ? { timeoutConfig: { inProgressTimeoutInMinutes: job.inProgressTimeoutInMinutes } }
