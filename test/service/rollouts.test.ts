@@ -434,6 +434,33 @@ describe("roll-out rates", () => {
     expect(all.map((e) => e.thing).sort()).toEqual(things);
     expect(all.every((e) => e.executionNumber === 1)).toBe(true);
   });
+
+  test("a restart after minutes down does not catch up: one minute's things at start, then the rate", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rollout-down-"));
+    dirs.push(dir);
+    const things = Array.from({ length: 12 }, (_, i) => `rd-${String(i).padStart(2, "0")}`);
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    let { iot, service: s } = await setup(things, { dataDir: dir, clock });
+    await iot.send(
+      new Iot.CreateJobCommand({
+        jobId: "down",
+        targets: things.map(thingArn),
+        document: doc,
+        jobExecutionsRolloutConfig: { maximumPerMinute: 2 },
+      }),
+    );
+    expect((await executions(iot, "down")).length).toBe(2);
+    await s.stop();
+    service = undefined;
+    clock.advance(5 * MINUTE); // five minutes missed while the service was down
+    ({ iot, service: s } = await setup([], { dataDir: dir, clock }));
+    clock.advance(0); // the overdue minute timer fires at once
+    expect((await executions(iot, "down")).length).toBe(4); // a new minute: 2 more, not the 10 missed
+    clock.advance(MINUTE - 1);
+    expect((await executions(iot, "down")).length).toBe(4);
+    clock.advance(1);
+    expect((await executions(iot, "down")).length).toBe(6);
+  });
 });
 
 test("a restart keeps a continuous job's held-back group members held back (start-up checks respect the roll-out)", async () => {
@@ -671,6 +698,8 @@ describe("scheduling (ManualClock: 2026-01-01T00:00Z)", () => {
       "2026-01-01T06:00",
       "2026-01-01T08:00",
       "2026-01-01T10:00",
+      "2026-01-01T12:00",
+      "2026-01-01T14:00",
     ]);
     clock.advance(HOUR); // 01:00: started, but no window is open
     expect((await describe_(iot, "windows")).status).toBe("SCHEDULED");

@@ -149,8 +149,8 @@ function scheduleShape(job: Job, nowMs: number) {
   };
 }
 
-/** How many upcoming window starts DescribeJob lists in scheduledJobRollouts (AWS does not say). */
-const SCHEDULED_ROLLOUTS_SHOWN = 5;
+/** How many upcoming window starts DescribeJob lists in scheduledJobRollouts: "the next seven" (the model). */
+const SCHEDULED_ROLLOUTS_SHOWN = 7;
 
 /** AWS: true while the job is still rolling out (things held back by its roll-out config). */
 const isConcurrent = (job: Job) => job.status === "IN_PROGRESS" && job.rollout !== undefined;
