@@ -262,7 +262,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       const url = URL.parse(request.url);
       if (!url) return router.handle(request);
       // S3 is told by its signature (a bucket may be called "console"); the console is unsigned.
-      if (!isS3Request(signingName(request.headers, url.searchParams)))
+      if (!isS3Request(signingName(request.headers, url.searchParams), url.searchParams))
         return isConsolePath(url.pathname) ? consoleHttp.handle(request, url) : router.handle(request);
       try {
         checkHost(request.headers.get("host"), options.httpHostNames ?? []);

@@ -150,6 +150,29 @@ describe.skipIf(!hasCli)("pre-signed URLs in job documents", () => {
     expect(r).rejects.toThrow("presignedUrlConfig role ARN is required");
   });
 
+  test("a placeholder whose URL names no S3 object is refused at CreateJob, alone or among good ones", async () => {
+    for (const [jobId, doc] of [
+      ["dl-bad-1", { u: "${aws:iot:s3-presigned-url:https://example.com/x}" }],
+      [
+        "dl-bad-2",
+        {
+          a: "${aws:iot:s3-presigned-url:https://s3.amazonaws.com/b/k}",
+          u: "${aws:iot:s3-presigned-url:https://example.com/x}",
+        },
+      ],
+    ] as const) {
+      const r = iot.send(
+        new CreateJobCommand({
+          jobId,
+          targets: [thingArn("dl-1")],
+          document: JSON.stringify(doc),
+          presignedUrlConfig: { roleArn: "arn:aws:iam::123456789012:role/dl", expiresInSec: 60 },
+        }),
+      );
+      expect(r).rejects.toThrow("Not an S3 object URL in a presigned-url placeholder: https://example.com/x");
+    }
+  });
+
   test("each delivery signs a fresh URL; curl gets the artifact before expiry, 403 after it and when altered", async () => {
     const doc = {
       version: "1.0",
@@ -182,6 +205,18 @@ describe.skipIf(!hasCli)("pre-signed URLs in job documents", () => {
     expect(altered.body.toString()).toContain("<Code>SignatureDoesNotMatch</Code>");
     const longer = await curl(url.replace("X-Amz-Expires=60", "X-Amz-Expires=600"));
     expect(longer.status).toBe(403);
+    // Another access key id (with another path and expiry): still the service's URL, altered.
+    const otherKey = await curl(
+      url
+        .replace(/X-Amz-Credential=[^%&]+/, "X-Amz-Credential=AKIAOTHERKEY")
+        .replace("X-Amz-Expires=60", "X-Amz-Expires=604800"),
+    );
+    expect(otherKey.status).toBe(403);
+    expect(otherKey.body.toString()).toContain("<Code>InvalidAccessKeyId</Code>");
+    // The SigV2 query form botocore's presigner writes for custom endpoints: refused, saying why.
+    const v2 = await curl(`${url.split("?")[0]}?AWSAccessKeyId=AKIAX&Signature=abc&Expires=9999999999`);
+    expect(v2.status).toBe(400);
+    expect(v2.body.toString()).toContain("AWS4-HMAC-SHA256");
 
     clock.advance(61_000);
     const expired = await curl(url);

@@ -65,8 +65,9 @@ export type PresignCheck =
   | { readonly ok: false; readonly code: string; readonly message: string };
 
 /**
- * Checks a request carrying X-Amz-Signature. URLs signed with another access key id are judged
- * on their expiry only (the service checks no other signatures; it knows no other secret).
+ * Checks a request carrying X-Amz-Signature. Pre-signed URLs here are the service's own: one that
+ * names another access key id is refused (the service knows no other secret, so it could not tell
+ * a user's URL from one of its own altered).
  */
 export function checkPresigned(key: SigningKey, method: string, url: URL, host: string, nowMs: number): PresignCheck {
   const q = url.searchParams;
@@ -81,7 +82,13 @@ export function checkPresigned(key: SigningKey, method: string, url: URL, host: 
     };
   const signedAt = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
   if (nowMs > signedAt + expires * 1000) return { ok: false, code: "AccessDenied", message: "Request has expired" };
-  if (!(q.get("X-Amz-Credential") ?? "").startsWith(`${key.accessKeyId}/`)) return { ok: true };
+  if (!(q.get("X-Amz-Credential") ?? "").startsWith(`${key.accessKeyId}/`))
+    return {
+      ok: false,
+      code: "InvalidAccessKeyId",
+      message:
+        "The AWS access key Id you provided does not exist in our records (pre-signed URLs here are the service's own)",
+    };
   const query = [...q.entries()] as [string, string][];
   const expected = Buffer.from(
     signature(key, method === "HEAD" ? "HEAD" : method, host, decodeURIComponent(url.pathname), query),

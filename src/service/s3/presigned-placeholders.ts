@@ -29,9 +29,12 @@ export function s3LocationOf(url: string): S3Location | undefined {
   return { bucket: path.slice(0, slash), key: path.slice(slash + 1) };
 }
 
+/** A non-global copy for yes/no: `test` on the global PLACEHOLDER would move its lastIndex, and a
+ * later `matchAll` (which starts from a global regex's lastIndex) would skip the first placeholder. */
+const ANY_PLACEHOLDER = new RegExp(PLACEHOLDER.source);
+
 export function hasPresignedPlaceholder(document: string): boolean {
-  PLACEHOLDER.lastIndex = 0;
-  return PLACEHOLDER.test(document);
+  return ANY_PLACEHOLDER.test(document);
 }
 
 /** Every placeholder's URL must name an S3 object (checked at CreateJob); the bad ones, else []. */

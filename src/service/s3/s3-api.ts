@@ -146,10 +146,17 @@ function range(header: string | null, size: number): [number, number] | undefine
   return [start, end];
 }
 
-/** Whether a request is for S3: signed for `s3` (header or query) — the API's signing name. */
-export function isS3Request(credentialService: string | undefined): boolean {
-  return credentialService === "s3";
+/**
+ * Whether a request is for S3: signed for `s3` (header or query) — the API's signing name — or a
+ * SigV2 pre-signed URL (`AWSAccessKeyId` + `Signature`, what botocore's presigner writes for a
+ * custom endpoint), which only S3 has, so that it gets S3's answer rather than the control plane's.
+ */
+export function isS3Request(credentialService: string | undefined, query?: URLSearchParams): boolean {
+  return credentialService === "s3" || isSigV2Query(query);
 }
+
+const isSigV2Query = (query: URLSearchParams | undefined) =>
+  query !== undefined && query.has("AWSAccessKeyId") && query.has("Signature");
 
 export class S3Api {
   constructor(
@@ -163,6 +170,13 @@ export class S3Api {
     const method = request.method;
     const head = method === "HEAD";
     try {
+      if (isSigV2Query(url.searchParams))
+        throw new S3Error(
+          400,
+          "InvalidRequest",
+          "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256 " +
+            "(signature version 4: e.g. botocore's Config(signature_version='s3v4'))",
+        );
       if (url.searchParams.has("X-Amz-Signature")) {
         const check = checkPresigned(
           this.key(),
