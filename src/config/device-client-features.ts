@@ -44,7 +44,8 @@ export const FOREIGN_FEATURES: readonly ForeignFeature[] = [
   {
     name: "Fleet provisioning",
     instead:
-      "provision once with the AWS IoT Device Client (or AWS's fleet provisioning samples), then start this agent",
+      "provision once with the AWS IoT Device Client, then start this agent: it connects with the identity " +
+      "the Device Client saved in ~/.aws-iot-device-client/aws-iot-device-client-runtime.conf",
     enableFlag: "--enable-fleet-provisioning",
     configPath: ["fleet-provisioning", "enabled"],
     flags: [
