@@ -107,7 +107,12 @@ describe("every Device Client flag", () => {
         samples: { "pub-sub": { enabled: true } },
         "config-shadow": { enabled: true },
         // The Device Client's shape: a list of sensors, each enabled unless it says "enabled": false.
-        "sensor-publish": { sensors: [{ name: "off", enabled: false }, { name: "my-sensor", addr: "/run/s.sock" }] },
+        "sensor-publish": {
+          sensors: [
+            { name: "off", enabled: false },
+            { name: "my-sensor", addr: "/run/s.sock" },
+          ],
+        },
       }),
     );
     chmodSync(file, 0o640);
@@ -123,7 +128,12 @@ describe("every Device Client flag", () => {
 
   test("sensor publish: no warning when every sensor says enabled: false, or the list is empty or absent", () => {
     for (const section of [
-      { sensors: [{ name: "a", enabled: false }, { name: "b", enabled: "false" }] },
+      {
+        sensors: [
+          { name: "a", enabled: false },
+          { name: "b", enabled: "false" },
+        ],
+      },
       { sensors: [] },
       {},
       { enabled: true },
