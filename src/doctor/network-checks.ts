@@ -129,7 +129,7 @@ function proxyCheck(settings: ConnectionSettings): Promise<CheckLine> {
 
 const tcpHint = (port: number) => `check that the broker runs and that a firewall lets port ${port} out`;
 
-function tlsCheck(settings: ConnectionSettings): Promise<CheckLine> {
+export function tlsCheck(settings: ConnectionSettings): Promise<CheckLine> {
   const { host, port, alpn } = settings.endpoint;
   return new Promise((resolve) => {
     const done = (line: CheckLine) => {
