@@ -1,7 +1,7 @@
 /**
  * `doctor`'s checks of the way to the broker, each stage on its own so the first broken one is
- * named: DNS, TCP, the TLS handshake (server chain, client certificate, ALPN on 443), the MQTT
- * CONNECT with the device's identity, each Jobs subscription the agent makes, and one harmless
+ * named: DNS, TCP, the TLS handshake (server chain, client certificate, the ALPN protocol the server
+ * selected on 443), the MQTT CONNECT with the device's identity, each Jobs subscription the agent makes, and one harmless
  * request (GetPendingJobExecutions) answered by the service. Through an HTTP proxy (http-proxy.conf)
  * the proxy resolves and reaches the broker: the stages are the proxy's TCP port, its answer to
  * CONNECT (authentication, policy), then MQTT (TLS included) through the tunnel.
@@ -157,8 +157,9 @@ export function tlsCheck(settings: ConnectionSettings): Promise<CheckLine> {
       },
       {
         open: (socket) => {
+          const selected = socket.alpnProtocol;
           socket.end();
-          done(ok("tls", `handshake with ${host}:${port}${alpn ? ` (ALPN ${alpn})` : ""}, server certificate trusted`));
+          done(alpnVerdict(`${host}:${port}`, alpn, selected || undefined));
         },
         data() {},
         drain() {},
@@ -181,6 +182,26 @@ export function tlsCheck(settings: ConnectionSettings): Promise<CheckLine> {
       },
     );
   });
+}
+
+/**
+ * AWS IoT on 443 serves MQTT only to a client that negotiates ALPN x-amzn-mqtt-ca; a handshake that
+ * completes without it reached something else (a TLS-intercepting proxy or firewall, an HTTPS
+ * endpoint). Without an offer (8883, mqtts://) there is nothing to check.
+ */
+export function alpnVerdict(where: string, offered: string | undefined, selected: string | undefined): CheckLine {
+  if (offered === undefined) return ok("tls", `handshake with ${where}, server certificate trusted`);
+  if (selected === offered)
+    return ok("tls", `handshake with ${where} (ALPN ${offered} negotiated), server certificate trusted`);
+  return fail(
+    "tls",
+    `handshake with ${where} completed, but the server selected ${
+      selected === undefined ? "no ALPN protocol" : `ALPN ${selected}`
+    } (offered ${offered})`,
+    `AWS IoT on port 443 needs ALPN ${offered}: check that the endpoint is this account's data endpoint ` +
+      "(aws iot describe-endpoint --endpoint-type iot:Data-ATS); otherwise a TLS-intercepting proxy or firewall " +
+      "answers in its place: have it pass the endpoint through untouched, or use port 8883",
+  );
 }
 
 async function mqttChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
