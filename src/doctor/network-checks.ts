@@ -239,7 +239,7 @@ async function mqttChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
     {
       connect: () => connected(),
       error: (reason) => refused(reason),
-      offline: () => refused("the broker closed the connection"),
+      offline: (reason) => refused(reason ?? "the broker closed the connection"),
       message: (topic, payload) => replies.get(topic)?.(payload),
     },
   );
