@@ -33,7 +33,8 @@ fetch() {
   _messages=$(run_as "$user" "$@" 2>&1) || _status=$?
   [ "$_status" = 0 ] && return 0
   [ -z "$_messages" ] || printf '%s\n' "$_messages" >&2
-  die "Could not download $_url ($1 exited with status $_status)"
+  echo "Could not download $_url ($1 exited with status $_status)" >&2
+  exit "$_status" # the tool's own status, as the Device Client's handler reports it
 }
 
 if [ -n "$signature" ] && [ -z "${IOT_JOBS_TRUSTED_CERTIFICATES:-}" ]; then

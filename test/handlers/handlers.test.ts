@@ -104,6 +104,8 @@ describe("shipped handlers", () => {
       // wget's or curl's own words (a 404), then ours naming the URL.
       expect(out.statusDetails.stderr).toMatch(/404/);
       expect(out.statusDetails.stderr).toContain(`Could not download http://127.0.0.1:${server.port}/missing`);
+      // The tool's own exit status (wget: 8, a server error; curl: 22), as the Device Client's handler reports.
+      expect(out.statusDetails.reason).toMatch(/^Exited with status: (8|22)$/);
       expect(readdirSync(dir)).toEqual([]);
     });
     test("a refused connection says so, into a directory too, and leaves nothing behind", async () => {
