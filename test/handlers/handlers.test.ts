@@ -129,6 +129,30 @@ describe("shipped handlers", () => {
       expect(out.statusDetails.stderr).toMatch(/curl: \(22\).*404/);
       expect(readdirSync(dir)).toEqual([]);
     });
+    // Yocto and Buildroot images often have only BusyBox's wget: no --no-verbose, errors shown even with -q.
+    test.skipIf(!Bun.which("busybox"))(
+      "with BusyBox wget (apt-get install busybox, else skipped) a failure says why too",
+      async () => {
+        const bin = tempDir("busybox-wget-");
+        symlinkSync(Bun.which("busybox")!, join(bin, "wget"));
+        for (const tool of ["sh", "id", "dirname", "rm", "mv", "grep"]) {
+          const path = Bun.which(tool);
+          if (path) symlinkSync(path, join(bin, tool));
+        }
+        const dir = tempDir();
+        const out = await run("download-file.sh", [`http://127.0.0.1:${server.port}/missing`, join(dir, "x")], {
+          env: { PATH: bin },
+        });
+        expect(out.status).toBe("FAILED");
+        expect(out.statusDetails.stderr).toMatch(/wget: server returned error: .*404/);
+        expect(readdirSync(dir)).toEqual([]);
+        const ok = await run("download-file.sh", [`http://127.0.0.1:${server.port}/fw.bin`, dir], {
+          env: { PATH: bin },
+        });
+        expect(ok.status).toBe("SUCCEEDED");
+        expect(readFileSync(join(dir, "fw.bin"), "utf8")).toBe(body);
+      },
+    );
     test("without arguments it says how to call it", async () => {
       const out = await run("download-file.sh", []);
       expect(out.status).toBe("FAILED");
