@@ -245,7 +245,13 @@ async function mqttChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
   );
   try {
     await withTimeout(connectedOnce, `no CONNACK within ${STAGE_TIMEOUT_MS / 1000} s`);
-    lines.push(ok("mqtt-connect", `connected as client id ${thing}`));
+    lines.push(
+      ok(
+        "mqtt-connect",
+        `connected as client id ${thing} (a client already connected with this id, such as the running agent ` +
+          "or Device Client, is disconnected once and reconnects)",
+      ),
+    );
   } catch (error) {
     client.close(false);
     return [

@@ -5,10 +5,19 @@
  * happens; a refused TCP connection gives one "Connection error" line naming host:port and the errno.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import mqtt from "mqtt";
 import { AgentProcess } from "../helpers/agent-process.ts";
 import { freePort, Mosquitto, mosquittoPath } from "../helpers/mosquitto.ts";
-import { tempDir } from "../helpers/temp.ts";
+import { REPO_ROOT, tempDir } from "../helpers/temp.ts";
+
+async function until(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await Bun.sleep(50);
+  }
+}
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterAll(async () => {
@@ -38,6 +47,36 @@ describe.skipIf(!mosquittoPath())("the agent's connection log", () => {
     expect(line.connectedSeconds).toBeGreaterThanOrEqual(0);
     // One line for the drop: no "Connection error" beside it.
     expect(agent.lines.filter((l) => l.includes('"msg":"Connection error"'))).toEqual([]);
+  }, 30_000);
+
+  test("doctor run beside the agent says it disconnects it once; the agent's line names the likely cause", async () => {
+    const broker = await Mosquitto.start();
+    cleanups.push(() => broker.stop());
+    const agent = AgentProcess.start({ brokerUrl: broker.url, thingName: "pi-doctor", handlerDirectory: tempDir() });
+    cleanups.push(() => agent.kill());
+    await agent.waitForLog('"msg":"Connected"');
+    const doctor = Bun.spawn(
+      [
+        process.execPath,
+        join(REPO_ROOT, "src/main.ts"),
+        "doctor",
+        "--endpoint",
+        broker.url,
+        "--thing-name",
+        "pi-doctor",
+      ],
+      { stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: tempDir() } },
+    );
+    const out = await new Response(doctor.stdout).text();
+    await doctor.exited;
+    expect(out).toContain(
+      "connected as client id pi-doctor (a client already connected with this id, such as the running agent or " +
+        "Device Client, is disconnected once and reconnects)",
+    );
+    const line = JSON.parse(await agent.waitForLog('"msg":"Disconnected; reconnecting"'));
+    expect(line.hint).toContain("`iot-jobs-agent doctor`");
+    // And it comes back on its own.
+    await until(() => agent.lines.filter((l) => l.includes('"msg":"Connected"')).length === 2);
   }, 30_000);
 
   test("nothing listens on the broker's port: the error names host:port and ECONNREFUSED", async () => {
