@@ -63,6 +63,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const config = loaded.config;
   // exec prints its result on stdout, so its log goes to stderr.
   const log = createLogger({ ...config.logging, fd: args.command === "exec" ? 2 : 1 });
+  for (const n of loaded.notices) log.info(n);
   for (const w of loaded.warnings) log.warn(w);
   if (args.command === "exec") return execCommand(args.files[0]!, config, log, out, args.params);
   return runAgent(config, log);

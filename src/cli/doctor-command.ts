@@ -23,6 +23,7 @@ export async function doctorCommand(args: ParsedArgs, out: (line: string) => voi
   }
   const config = loaded.config;
   emit(ok("config", config.source ? `${config.source}` : "no config file; flags and defaults only"));
+  for (const n of loaded.notices) emit(ok("config", n));
   for (const w of loaded.warnings) emit(warn("config", w));
   const now = Date.now();
   emit(clockCheck(now));

@@ -14,8 +14,12 @@ export interface ForeignFeature {
   readonly instead: string;
   /** The flag that switches it on (`true` enables, as in the Device Client). */
   readonly enableFlag?: string;
-  /** The config file path of its `enabled` key. */
+  /** The config file path of its `enabled` key (or of what `enabledInFile` reads). */
   readonly configPath?: readonly string[];
+  /** Whether the value at configPath switches it on, when that is not a plain `enabled` key. */
+  readonly enabledInFile?: (value: unknown) => boolean;
+  /** How the warning names the config file's switch, when not `configPath` itself. */
+  readonly configLabel?: string;
   /** The enable flag switches the feature on by being given at all (a file path), not by `true`. */
   readonly enabledByPresence?: boolean;
   /** Its other flags: [flag, takes a value]. */
@@ -44,7 +48,8 @@ export const FOREIGN_FEATURES: readonly ForeignFeature[] = [
   {
     name: "Fleet provisioning",
     instead:
-      "provision once with the AWS IoT Device Client (or AWS's fleet provisioning samples), then start this agent",
+      "provision once with the AWS IoT Device Client, then start this agent: it connects with the identity " +
+      "the Device Client saved in ~/.aws-iot-device-client/aws-iot-device-client-runtime.conf",
     enableFlag: "--enable-fleet-provisioning",
     configPath: ["fleet-provisioning", "enabled"],
     flags: [
@@ -88,7 +93,13 @@ export const FOREIGN_FEATURES: readonly ForeignFeature[] = [
   {
     name: "Sensor publish",
     instead: "the AWS IoT Device Client with only sensor publish enabled",
-    configPath: ["sensor-publish", "enabled"],
+    // The Device Client's section has no `enabled` of its own: the feature runs when any entry of
+    // `sensors` is enabled, and an entry is unless it says `"enabled": false`.
+    configPath: ["sensor-publish", "sensors"],
+    enabledInFile: (sensors) =>
+      Array.isArray(sensors) &&
+      sensors.some((s) => typeof s === "object" && s !== null && !isFalse((s as Record<string, unknown>).enabled)),
+    configLabel: "an enabled entry of sensor-publish.sensors",
     flags: [],
   },
   {
@@ -112,6 +123,7 @@ export const FOREIGN_FLAGS: ReadonlyMap<string, boolean> = new Map(
 );
 
 const enabledValue = (value: unknown) => value === true || value === "true";
+const isFalse = (value: unknown) => value === false || value === "false";
 
 function at(config: unknown, path: readonly string[]): unknown {
   let node = config;
@@ -137,12 +149,13 @@ export function checkForeignFeatures(
   for (const feature of FOREIGN_FEATURES) {
     const flagged = feature.enableFlag ? flags[feature.enableFlag] : undefined;
     const fromFile = feature.configPath ? at(configFile, feature.configPath) : undefined;
+    const enabledInFile = feature.enabledInFile ?? enabledValue;
     const enabled =
-      flagged !== undefined ? feature.enabledByPresence === true || enabledValue(flagged) : enabledValue(fromFile);
+      flagged !== undefined ? feature.enabledByPresence === true || enabledValue(flagged) : enabledInFile(fromFile);
     const where =
       flagged !== undefined
         ? `${feature.enableFlag} ${flagged}`
-        : `${feature.configPath?.join(".")} in the config file`;
+        : `${feature.configLabel ?? feature.configPath?.join(".")} in the config file`;
     if (!enabled) continue;
     if (feature.enableFlag === "--enable-secure-element" && !keyFile)
       return {

@@ -1,11 +1,13 @@
 /**
  * Builds the agent's settings: config file (≤ 5000 bytes, JSON), then command-line flags over it,
- * then defaults [DC-CONFIG-precedence]. Fatal problems come back as one message that names the
- * file and the fix; nothing here exits the process.
+ * then defaults [DC-CONFIG-precedence]; the fleet-provisioning runtime config, when provisioning
+ * completed, over both for cert, key and thing name [DC-CONFIG-runtime]. Fatal problems come back as
+ * one message that names the file and the fix; nothing here exits the process.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import type { ParsedArgs } from "./cli-args.ts";
 import { checkForeignFeatures } from "./device-client-features.ts";
+import { FP_RUNTIME_CONFIG_FILE, loadFleetProvisioningRuntime } from "./fleet-provisioning-runtime.ts";
 import { loadHttpProxy, proxyFilePath } from "./http-proxy-config.ts";
 import { DEFAULT_PROGRESS_INTERVAL_SECONDS } from "../protocol/limits.ts";
 import { validateConfigFile, type AgentConfig, type ConfigFile, type LogLevel } from "./schema.ts";
@@ -17,7 +19,10 @@ export const DEFAULT_STATE_DIR = "~/.aws-iot-device-client/state/";
 export const DEFAULT_LOG_FILE = "/var/log/aws-iot-device-client/aws-iot-device-client.log";
 export const DEFAULT_STEP_TIMEOUT_SECONDS = 3600;
 
-export type LoadResult = { ok: true; config: AgentConfig; warnings: string[] } | { ok: false; message: string };
+/** notices: worth one INFO line at start (where the identity came from). */
+export type LoadResult =
+  | { ok: true; config: AgentConfig; warnings: string[]; notices: string[] }
+  | { ok: false; message: string };
 
 /** Expands `~` and `$VAR` / `${VAR}` as the Device Client's wordexp does for paths. */
 export function expandPath(path: string, env: Record<string, string | undefined> = process.env): string {
@@ -74,14 +79,25 @@ export function loadConfig(args: ParsedArgs, env: Record<string, string | undefi
   if (typeFlag !== undefined && typeFlag !== "stdout" && typeFlag !== "file")
     return { ok: false, message: `--log-type ${v["--log-type"]}: expected stdout or file` };
 
+  const runtime = loadFleetProvisioningRuntime(expandPath(FP_RUNTIME_CONFIG_FILE, env));
+  if (!runtime.ok) return runtime;
+  warnings.push(...runtime.warnings);
+  const provisioned = runtime.identity;
+  const notices = provisioned
+    ? [
+        `Using the thing name, certificate and key of fleet provisioning (${provisioned.source}), ` +
+          "over the config file's and the flags', as the Device Client does",
+      ]
+    : [];
+
   const pathOf = (value: string | undefined) =>
     value === undefined || value === "" ? undefined : expandPath(value, env);
   const config: AgentConfig = {
     endpoint: v["--endpoint"] ?? file.endpoint,
-    cert: pathOf(v["--cert"] ?? file.cert),
-    key: pathOf(v["--key"] ?? file.key),
+    cert: pathOf(provisioned?.cert ?? v["--cert"] ?? file.cert),
+    key: pathOf(provisioned?.key ?? v["--key"] ?? file.key),
     rootCa: pathOf(v["--root-ca"] ?? file["root-ca"]),
-    thingName: v["--thing-name"] ?? file["thing-name"],
+    thingName: provisioned?.thingName ?? v["--thing-name"] ?? file["thing-name"],
     stateDir: expandPath(v["--state-dir"] ?? file["state-dir"] ?? DEFAULT_STATE_DIR, env),
     logging: {
       level: (levelFlag ?? file.logging?.level ?? "INFO") as LogLevel,
@@ -118,7 +134,7 @@ export function loadConfig(args: ParsedArgs, env: Record<string, string | undefi
   const foreign = checkForeignFeatures(args.foreign, file, config.key);
   if (!foreign.ok) return foreign;
   warnings.push(...foreign.warnings);
-  return { ok: true, config, warnings };
+  return { ok: true, config, warnings, notices };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

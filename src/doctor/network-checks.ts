@@ -1,7 +1,7 @@
 /**
  * `doctor`'s checks of the way to the broker, each stage on its own so the first broken one is
- * named: DNS, TCP, the TLS handshake (server chain, client certificate, ALPN on 443), the MQTT
- * CONNECT with the device's identity, each Jobs subscription the agent makes, and one harmless
+ * named: DNS, TCP, the TLS handshake (server chain, client certificate, the ALPN protocol the server
+ * selected on 443), the MQTT CONNECT with the device's identity, each Jobs subscription the agent makes, and one harmless
  * request (GetPendingJobExecutions) answered by the service. Through an HTTP proxy (http-proxy.conf)
  * the proxy resolves and reaches the broker: the stages are the proxy's TCP port, its answer to
  * CONNECT (authentication, policy), then MQTT (TLS included) through the tunnel.
@@ -129,7 +129,7 @@ function proxyCheck(settings: ConnectionSettings): Promise<CheckLine> {
 
 const tcpHint = (port: number) => `check that the broker runs and that a firewall lets port ${port} out`;
 
-function tlsCheck(settings: ConnectionSettings): Promise<CheckLine> {
+export function tlsCheck(settings: ConnectionSettings): Promise<CheckLine> {
   const { host, port, alpn } = settings.endpoint;
   return new Promise((resolve) => {
     const done = (line: CheckLine) => {
@@ -157,8 +157,9 @@ function tlsCheck(settings: ConnectionSettings): Promise<CheckLine> {
       },
       {
         open: (socket) => {
+          const selected = socket.alpnProtocol;
           socket.end();
-          done(ok("tls", `handshake with ${host}:${port}${alpn ? ` (ALPN ${alpn})` : ""}, server certificate trusted`));
+          done(alpnVerdict(`${host}:${port}`, alpn, selected || undefined));
         },
         data() {},
         drain() {},
@@ -181,6 +182,26 @@ function tlsCheck(settings: ConnectionSettings): Promise<CheckLine> {
       },
     );
   });
+}
+
+/**
+ * AWS IoT on 443 serves MQTT only to a client that negotiates ALPN x-amzn-mqtt-ca; a handshake that
+ * completes without it reached something else (a TLS-intercepting proxy or firewall, an HTTPS
+ * endpoint). Without an offer (8883, mqtts://) there is nothing to check.
+ */
+export function alpnVerdict(where: string, offered: string | undefined, selected: string | undefined): CheckLine {
+  if (offered === undefined) return ok("tls", `handshake with ${where}, server certificate trusted`);
+  if (selected === offered)
+    return ok("tls", `handshake with ${where} (ALPN ${offered} negotiated), server certificate trusted`);
+  return fail(
+    "tls",
+    `handshake with ${where} completed, but the server selected ${
+      selected === undefined ? "no ALPN protocol" : `ALPN ${selected}`
+    } (offered ${offered})`,
+    `AWS IoT on port 443 needs ALPN ${offered}: check that the endpoint is this account's data endpoint ` +
+      "(aws iot describe-endpoint --endpoint-type iot:Data-ATS); otherwise a TLS-intercepting proxy or firewall " +
+      "answers in its place: have it pass the endpoint through untouched, or use port 8883",
+  );
 }
 
 async function mqttChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
@@ -218,13 +239,19 @@ async function mqttChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
     {
       connect: () => connected(),
       error: (reason) => refused(reason),
-      offline: () => refused("the broker closed the connection"),
+      offline: (reason) => refused(reason ?? "the broker closed the connection"),
       message: (topic, payload) => replies.get(topic)?.(payload),
     },
   );
   try {
     await withTimeout(connectedOnce, `no CONNACK within ${STAGE_TIMEOUT_MS / 1000} s`);
-    lines.push(ok("mqtt-connect", `connected as client id ${thing}`));
+    lines.push(
+      ok(
+        "mqtt-connect",
+        `connected as client id ${thing} (a client already connected with this id, such as the running agent ` +
+          "or Device Client, is disconnected once and reconnects)",
+      ),
+    );
   } catch (error) {
     client.close(false);
     return [

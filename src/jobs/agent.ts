@@ -26,6 +26,7 @@ import {
 import { agentSubscriptions, agentTopics, parseJobsTopic } from "../protocol/topics.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { notificationKey, RecentExecution } from "./dedupe.ts";
+import { connectionStatusLog } from "./connection-log.ts";
 import { jobIdOfTruncatedExecution } from "./oversized-message.ts";
 import { type UpdateRequest, UpdatePublisher, type UpdateResult } from "./update-publisher.ts";
 import { rejectionReason } from "./rejection-reason.ts";
@@ -177,9 +178,10 @@ export class JobsAgent {
       else this.confirmRunning();
       firstConnect = false;
     });
-    connection.onStatus((event, detail) =>
-      event === "offline" ? log.warn("Disconnected; reconnecting") : log.warn({ detail }, "Connection error"),
-    );
+    connection.onStatus((status) => {
+      const line = connectionStatusLog(status, this.options.thingName);
+      log.warn(line.fields, line.msg);
+    });
   }
 
   /** Stops taking jobs; a running job is ended without a report, so it stays IN_PROGRESS. */

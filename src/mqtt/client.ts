@@ -68,7 +68,9 @@ export interface PublishOptions {
 export interface MqttClientEvents {
   connect?(sessionPresent: boolean): void;
   message?(topic: string, payload: Uint8Array): void;
-  offline?(): void;
+  /** A working connection (after CONNACK) ended: why (undefined: the broker closed it), after how long. */
+  offline?(reason: string | undefined, connectedMs: number): void;
+  /** No working connection came of an attempt (refused, TLS, CONNACK refusal, timeout): why. */
   error?(message: string): void;
   /** An incoming PUBLISH over maxPacketBytes, already acknowledged: its size and first bytes. */
   oversized?(topic: string, bytes: number, head: Uint8Array): void;
@@ -101,6 +103,8 @@ export class MqttClient {
   private ready = false;
   private closed = false;
   private failures = 0;
+  /** clock.now() at the current connection's CONNACK. */
+  private connectedAt = 0;
   private awaitingPong = false;
   /** An attempt (connecting or connected) is under way; a drop ends it exactly once. */
   private attempting = false;
@@ -256,6 +260,7 @@ export class MqttClient {
           return;
         }
         this.ready = true;
+        this.connectedAt = this.clock.now();
         // A broker that accepts and drops at once must not reset the backoff: only a link that lasts.
         this.timers.stable = this.clock.setTimeout(() => {
           this.failures = 0;
@@ -344,8 +349,9 @@ export class MqttClient {
     this.socket = undefined;
     this.ready = false;
     if (this.closed) return;
-    if (reason) this.events.error?.(reason);
-    if (wasUp) this.events.offline?.();
+    // One event per drop: a working connection went offline (with its reason), or an attempt failed.
+    if (wasUp) this.events.offline?.(reason, this.clock.now() - this.connectedAt);
+    else if (reason) this.events.error?.(reason);
     this.failures++;
     this.timers.reconnect = this.clock.setTimeout(() => {
       this.timers.reconnect = undefined;

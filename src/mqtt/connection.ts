@@ -33,11 +33,22 @@ export interface Connection {
   /** `sessionPresent` false means subscriptions (and queued notifications) were lost. */
   onConnect(listener: (sessionPresent: boolean) => void): void;
   onMessage(listener: (topic: string, payload: Uint8Array) => void): void;
-  onStatus(listener: (event: "offline" | "error", detail?: string) => void): void;
+  onStatus(listener: (status: ConnectionStatus) => void): void;
   /** A message over MAX_INCOMING_PACKET_BYTES was acknowledged and dropped: topic, size, first bytes. */
   onOversized(listener: (topic: string, bytes: number, head: Uint8Array) => void): void;
   close(force?: boolean): Promise<void>;
 }
+
+/** A working connection ended, or an attempt failed; `broker` is host:port (the tunnel's far end via a proxy). */
+export type ConnectionStatus =
+  | {
+      readonly event: "offline";
+      /** undefined: the broker closed the connection (no error on our side). */
+      readonly reason: string | undefined;
+      readonly connectedMs: number;
+      readonly broker: string;
+    }
+  | { readonly event: "error"; readonly detail: string; readonly broker: string };
 
 export interface ConnectOptions {
   readonly keepaliveSeconds?: number;
@@ -54,7 +65,8 @@ export function connect(settings: ConnectionSettings, options: ConnectOptions = 
   const minMs = options.reconnectMinMs ?? 1000;
   const maxMs = options.reconnectMaxMs ?? 120_000;
   const connectListeners: ((sessionPresent: boolean) => void)[] = [];
-  const statusListeners: ((event: "offline" | "error", detail?: string) => void)[] = [];
+  const statusListeners: ((status: ConnectionStatus) => void)[] = [];
+  const broker = `${endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
   const messageListeners: ((topic: string, payload: Uint8Array) => void)[] = [];
   const oversizedListeners: ((topic: string, bytes: number, head: Uint8Array) => void)[] = [];
   let waiters: (() => void)[] = [];
@@ -95,11 +107,11 @@ export function connect(settings: ConnectionSettings, options: ConnectOptions = 
       message: (topic, payload) => {
         for (const l of messageListeners) l(topic, payload);
       },
-      offline: () => {
-        for (const l of statusListeners) l("offline");
+      offline: (reason, connectedMs) => {
+        for (const l of statusListeners) l({ event: "offline", reason, connectedMs, broker });
       },
-      error: (message) => {
-        for (const l of statusListeners) l("error", message);
+      error: (detail) => {
+        for (const l of statusListeners) l({ event: "error", detail, broker });
       },
       oversized: (topic, bytes, head) => {
         for (const l of oversizedListeners) l(topic, bytes, head);

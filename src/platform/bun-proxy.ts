@@ -7,6 +7,7 @@
 import type { Socket, SocketHandler, TLSOptions } from "bun";
 import type { HttpProxy } from "../config/http-proxy-config.ts";
 import { connectRequest, indexOfBlankLine, MAX_RESPONSE_HEAD_BYTES, tunnelVerdict } from "../mqtt/http-proxy.ts";
+import { socketErrorText } from "./socket-error.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -76,10 +77,10 @@ export function openThroughProxy(
       },
       close: (socket) => fail(socket, `the ${where} closed the connection before the tunnel stood`),
       end: (socket) => fail(socket, `the ${where} closed the connection before the tunnel stood`),
-      error: (socket, error) => fail(socket, `${where}: ${error.message}`),
-      connectError: (_socket, error) => fail(undefined, `cannot connect to the ${where}: ${error.message}`),
+      error: (socket, error) => fail(socket, `${where}: ${socketErrorText(error)}`),
+      connectError: (_socket, error) => fail(undefined, `cannot connect to the ${where}: ${socketErrorText(error)}`),
     },
-  }).catch((error: Error) => fail(undefined, `cannot connect to the ${where}: ${error.message}`));
+  }).catch((error: Error) => fail(undefined, `cannot connect to the ${where}: ${socketErrorText(error)}`));
   return {
     abandon: () => {
       abandoned = true;

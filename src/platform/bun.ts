@@ -11,6 +11,7 @@ import { closeFd, type OsPipe, openPipe } from "../runner/os-pipe.ts";
 import { readPipe } from "../runner/pipe-reader.ts";
 import { tryLockExclusive } from "../state/flock.ts";
 import { openThroughProxy } from "./bun-proxy.ts";
+import { socketErrorText } from "./socket-error.ts";
 import type { ConnectOptions, PipedChild, PipedSpawn, Platform, PlatformSocket, SocketHandlers } from "./platform.ts";
 
 export const platform: Platform = {
@@ -74,8 +75,9 @@ function connect(options: ConnectOptions, h: SocketHandlers): { abandon(): void 
     drain: (socket) => h.drain(socket),
     close: (socket) => closed(socket),
     end: (socket) => closed(socket),
-    error: (socket, error) => (isOpen ? h.error(socket, error.message) : failed(socket, error.message)),
-    connectError: (_socket, error) => failed(undefined, error.message),
+    error: (socket, error) =>
+      isOpen ? h.error(socket, socketErrorText(error)) : failed(socket, socketErrorText(error)),
+    connectError: (_socket, error) => failed(undefined, socketErrorText(error)),
     handshake: (socket, success, verifyError) => {
       if (success && !verifyError) opened(socket);
       else failed(socket, `TLS handshake failed: ${verifyError?.message ?? "unknown reason"}`);
@@ -84,7 +86,7 @@ function connect(options: ConnectOptions, h: SocketHandlers): { abandon(): void 
   if (options.proxy)
     return openThroughProxy(options.proxy, { host: options.hostname, port: options.port, tls: bunTls }, handlers);
   Bun.connect({ hostname: options.hostname, port: options.port, tls: bunTls, socket: handlers }).catch((error: Error) =>
-    failed(undefined, error.message),
+    failed(undefined, socketErrorText(error)),
   );
   return { abandon: () => {} };
 }

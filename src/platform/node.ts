@@ -148,6 +148,9 @@ function wire(socket: Socket, options: ConnectOptions, h: SocketHandlers): void 
     end: () => void socket.end(),
     terminate: () => void socket.destroy(),
     setNoDelay: (on) => void socket.setNoDelay(on),
+    get alpnProtocol() {
+      return (socket as Socket & { alpnProtocol?: string | false | null }).alpnProtocol;
+    },
   };
   const close = () => {
     if (closed) return;

@@ -74,6 +74,8 @@ export interface PlatformSocket {
   /** Close now, discarding what is unsent. */
   terminate(): void;
   setNoDelay?(on: boolean): void;
+  /** TLS: the ALPN protocol the server selected; false or null when none (doctor checks it on 443). */
+  readonly alpnProtocol?: string | false | null;
 }
 
 export interface SocketHandlers {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runJob, type JobOutcome } from "../../src/runner/run-job.ts";
 import { parsed, testRunContext } from "../helpers/run-context.ts";
@@ -97,11 +97,62 @@ describe("shipped handlers", () => {
       expect((await run("download-file.sh", [`http://127.0.0.1:${server.port}/fw.bin`, dir])).status).toBe("SUCCEEDED");
       expect(readFileSync(join(dir, "fw.bin"), "utf8")).toBe(body);
     });
-    test("a missing file fails the job", async () => {
-      expect(
-        (await run("download-file.sh", [`http://127.0.0.1:${server.port}/missing`, join(tempDir(), "x")])).status,
-      ).toBe("FAILED");
+    test("a missing file fails the job, says why on stderr and leaves no file behind", async () => {
+      const dir = tempDir();
+      const out = await run("download-file.sh", [`http://127.0.0.1:${server.port}/missing`, join(dir, "x")]);
+      expect(out.status).toBe("FAILED");
+      // wget's or curl's own words (a 404), then ours naming the URL.
+      expect(out.statusDetails.stderr).toMatch(/404/);
+      expect(out.statusDetails.stderr).toContain(`Could not download http://127.0.0.1:${server.port}/missing`);
+      // The tool's own exit status (wget: 8, a server error; curl: 22), as the Device Client's handler reports.
+      expect(out.statusDetails.reason).toMatch(/^Exited with status: (8|22)$/);
+      expect(readdirSync(dir)).toEqual([]);
     });
+    test("a refused connection says so, into a directory too, and leaves nothing behind", async () => {
+      const dir = tempDir();
+      const out = await run("download-file.sh", ["http://127.0.0.1:1/fw.bin", dir]);
+      expect(out.status).toBe("FAILED");
+      expect(out.statusDetails.stderr).toMatch(/refused/i);
+      expect(readdirSync(dir)).toEqual([]);
+    });
+    test("with curl only (no wget on PATH) a failure says why too", async () => {
+      const bin = tempDir("curl-only-");
+      for (const tool of ["curl", "sh", "id", "dirname", "rm", "mv", "printf"]) {
+        const path = Bun.which(tool);
+        if (path) symlinkSync(path, join(bin, tool));
+      }
+      const dir = tempDir();
+      const out = await run("download-file.sh", [`http://127.0.0.1:${server.port}/missing`, join(dir, "x")], {
+        env: { PATH: bin },
+      });
+      expect(out.status).toBe("FAILED");
+      expect(out.statusDetails.stderr).toMatch(/curl: \(22\).*404/);
+      expect(readdirSync(dir)).toEqual([]);
+    });
+    // Yocto and Buildroot images often have only BusyBox's wget: no --no-verbose, errors shown even with -q.
+    test.skipIf(!Bun.which("busybox"))(
+      "with BusyBox wget (apt-get install busybox, else skipped) a failure says why too",
+      async () => {
+        const bin = tempDir("busybox-wget-");
+        symlinkSync(Bun.which("busybox")!, join(bin, "wget"));
+        for (const tool of ["sh", "id", "dirname", "rm", "mv", "grep"]) {
+          const path = Bun.which(tool);
+          if (path) symlinkSync(path, join(bin, tool));
+        }
+        const dir = tempDir();
+        const out = await run("download-file.sh", [`http://127.0.0.1:${server.port}/missing`, join(dir, "x")], {
+          env: { PATH: bin },
+        });
+        expect(out.status).toBe("FAILED");
+        expect(out.statusDetails.stderr).toMatch(/wget: server returned error: .*404/);
+        expect(readdirSync(dir)).toEqual([]);
+        const ok = await run("download-file.sh", [`http://127.0.0.1:${server.port}/fw.bin`, dir], {
+          env: { PATH: bin },
+        });
+        expect(ok.status).toBe("SUCCEEDED");
+        expect(readFileSync(join(dir, "fw.bin"), "utf8")).toBe(body);
+      },
+    );
     test("without arguments it says how to call it", async () => {
       const out = await run("download-file.sh", []);
       expect(out.status).toBe("FAILED");

@@ -25,11 +25,13 @@ interface Seen {
   messages: { topic: string; payload: string }[];
   errors: string[];
   offline: number;
+  /** Why each working connection ended (undefined: the broker closed it). */
+  offlineReasons: (string | undefined)[];
   delays: number[];
 }
 
 function client(port: number, overrides: Partial<MqttClientOptions> = {}): { c: MqttClient; seen: Seen } {
-  const seen: Seen = { connects: [], messages: [], errors: [], offline: 0, delays: [] };
+  const seen: Seen = { connects: [], messages: [], errors: [], offline: 0, offlineReasons: [], delays: [] };
   const c = new MqttClient(
     {
       host: "127.0.0.1",
@@ -44,7 +46,7 @@ function client(port: number, overrides: Partial<MqttClientOptions> = {}): { c: 
       connect: (sp) => seen.connects.push(sp),
       message: (topic, payload) => seen.messages.push({ topic, payload: new TextDecoder().decode(payload) }),
       error: (m) => seen.errors.push(m),
-      offline: () => seen.offline++,
+      offline: (reason) => (seen.offline++, seen.offlineReasons.push(reason)),
     },
   );
   cleanups.push(() => c.close());
@@ -140,7 +142,7 @@ describe("MqttClient on Mosquitto", () => {
     await c.subscribe(["a"]);
     b.pause();
     await until("the keepalive to notice", () => seen.offline === 1, 5000);
-    expect(seen.errors).toContain("no answer to PINGREQ within the keepalive period");
+    expect(seen.offlineReasons).toEqual(["no answer to PINGREQ within the keepalive period"]);
     b.resume();
     await until("reconnection", () => seen.connects.length === 2, 5000);
   });

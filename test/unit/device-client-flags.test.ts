@@ -106,7 +106,13 @@ describe("every Device Client flag", () => {
         "fleet-provisioning": { enabled: false },
         samples: { "pub-sub": { enabled: true } },
         "config-shadow": { enabled: true },
-        "sensor-publish": { enabled: true },
+        // The Device Client's shape: a list of sensors, each enabled unless it says "enabled": false.
+        "sensor-publish": {
+          sensors: [
+            { name: "off", enabled: false },
+            { name: "my-sensor", addr: "/run/s.sock" },
+          ],
+        },
       }),
     );
     chmodSync(file, 0o640);
@@ -117,6 +123,30 @@ describe("every Device Client flag", () => {
     const names = loaded.warnings.map((w) => w.split(" is not provided")[0]);
     expect(names).toEqual(["Secure tunneling", "The pub-sub sample", "Config shadow", "Sensor publish"]);
     expect(loaded.warnings[0]).toContain("tunneling.enabled in the config file");
+    expect(loaded.warnings[3]).toContain("an enabled entry of sensor-publish.sensors in the config file");
+  });
+
+  test("sensor publish: no warning when every sensor says enabled: false, or the list is empty or absent", () => {
+    for (const section of [
+      {
+        sensors: [
+          { name: "a", enabled: false },
+          { name: "b", enabled: "false" },
+        ],
+      },
+      { sensors: [] },
+      {},
+      { enabled: true },
+    ]) {
+      const file = join(tempDir(), "aws-iot-device-client.conf");
+      writeFileSync(file, JSON.stringify({ "thing-name": "pi", "sensor-publish": section }));
+      chmodSync(file, 0o640);
+      const r = parseArgs(["--config-file", file]);
+      if (!r.ok) throw new Error(r.message);
+      const loaded = loadConfig(r.args, { HOME: tempDir() });
+      if (!loaded.ok) throw new Error(loaded.message);
+      expect(loaded.warnings).toEqual([]);
+    }
   });
 
   test("a secure element (PKCS#11) without a key file stops with the fix; with a key file it warns", () => {
