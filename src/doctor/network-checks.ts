@@ -6,9 +6,12 @@
  * the proxy resolves and reaches the broker: the stages are the proxy's TCP port, its answer to
  * CONNECT (authentication, policy), then MQTT (TLS included) through the tunnel.
  *
- * The MQTT check connects as the thing (client id = thing name, persistent session, the same
- * subscriptions as the agent): a broker that enforces unique client ids disconnects a running
- * agent once, and the agent reconnects on its own.
+ * The MQTT check connects as the thing (client id = thing name, the same subscriptions as the
+ * agent): a broker that enforces unique client ids disconnects a running agent once, and the agent
+ * reconnects on its own. With a clean session: a persistent one would take the agent's session —
+ * a queued notify-next would be delivered to doctor and acknowledged, and the agent, finding its
+ * session present, would not ask for the job again. A clean session ends the stored one instead,
+ * so the agent reconnects without a session and subscribes and asks start-next, as after any loss.
  */
 import { readFileSync } from "node:fs";
 import type { ConnectionSettings } from "../config/connection-settings.ts";
@@ -230,7 +233,7 @@ async function mqttChecks(settings: ConnectionSettings): Promise<CheckLine[]> {
             }
           : undefined,
       clientId: thing,
-      cleanSession: false,
+      cleanSession: true,
       keepaliveSeconds: 30,
       connectTimeoutMs: STAGE_TIMEOUT_MS,
       reconnectDelayMs: () => 3_600_000,
