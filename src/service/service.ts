@@ -53,6 +53,12 @@ export interface ServiceOptions {
   readonly log: Logger;
   /** Time and timers (default: the system clock; tests pass a ManualClock). */
   readonly clock?: Clock;
+  /**
+   * The brokers' connection timers (CONNECT and TLS handshake deadlines, request rates): real time
+   * by default even when `clock` runs faster (--time-scale must not cut devices off in a tenth of
+   * a second); tests pass their ManualClock.
+   */
+  readonly connectionClock?: Clock;
   /** The embedded broker's MQTT-over-TLS port (mutual TLS, IoT policies); undefined: no TLS listener. */
   readonly mqttsPort?: number;
   /** false: no plain MQTT listener (default true). */
@@ -206,6 +212,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
           (message) => log.warn({ message }, "Broker connection problem"),
           {
             logRefusal: (fields, message) => log.warn(fields, message),
+            clock: options.connectionClock ?? systemClock,
           },
         )
       : await startEmbeddedBroker({
@@ -219,6 +226,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
           tls,
           authorizer: new IotAuthorizer(identity, fleet),
           policyOnPlain: options.policyOnPlain,
+          clock: options.connectionClock ?? systemClock,
         });
     if (!options.broker) embedded = transport as EmbeddedTransport;
   } catch (error) {

@@ -23,6 +23,7 @@ import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { type Clock, systemClock } from "../../util/clock.ts";
 import { MQTT_LIMITS } from "../limits.ts";
 import { Admission } from "./admission.ts";
+import { HandshakeDeadlines } from "./tls-handshakes.ts";
 import { BoundedPersistence } from "./bounded-persistence.ts";
 import { GuardedConnection } from "./guarded-connection.ts";
 import { DenialLog, RefusalLog, type RefusalSink } from "./refusal-log.ts";
@@ -229,6 +230,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   };
 
   const admission = new Admission<GuardedConnection>(clock);
+  const handshakes = new HandshakeDeadlines(clock, (kind, detail) => refusals.record({ kind, detail }));
   broker.on("client", (client) => {
     const conn = connectionOf(client);
     if (conn) admission.settle(conn);
@@ -273,10 +275,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
         rejectUnauthorized: false,
         ALPNProtocols: ["x-amzn-mqtt-ca", "mqtt"],
         minVersion: "TLSv1.2",
-        // A handshake gets as long as a CONNECT would (admission.ts starts counting after it).
-        handshakeTimeout: MQTT_LIMITS.connectTimeoutMs,
       },
       (socket: TLSSocket) => {
+        handshakes.done(socket);
         const fingerprint = socket.getPeerCertificate()?.fingerprint256;
         if (!fingerprint) {
           refusals.record({ kind: "no client certificate", detail: socket.remoteAddress });
@@ -285,6 +286,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
         accept(socket, fingerprint.replaceAll(":", "").toLowerCase());
       },
     );
+    // The handshake's own deadline (tls-handshakes.ts): the runtime ignores handshakeTimeout.
+    tlsServer.on("connection", (raw: Socket) => handshakes.begin(raw));
     tlsServer.on("tlsClientError", (error: Error) =>
       refusals.record({ kind: "TLS handshake failed", detail: error.message }),
     );

@@ -24,7 +24,9 @@ export type RefusalKind =
   | "over the request rate (dropped)"
   | "request failed"
   | "no client certificate"
-  | "TLS handshake failed";
+  | "TLS handshake failed"
+  | "TLS handshake timeout"
+  | "too many TLS handshakes";
 
 export interface Refusal {
   readonly kind: RefusalKind;
