@@ -47,6 +47,14 @@ RETRY = {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]}
 MANAGED = "arn:aws:iot:us-east-1::jobtemplate/AWS-Run-Command:1.0"
 # Members of UNSUPPORTED_JOB_MEMBERS that CreateJob honours (UpdateJob still refuses them).
 CREATE_JOB_HONOURS = {"presignedUrlConfig"}
+# The only input members whose effect no API read can show, each with the reason. Every other input member of an
+# implemented operation must be observed (a later read shows its effect) or refused by name.
+UNOBSERVABLE = {
+    ("iot", "AddThingToThingGroup", "overrideDynamicGroups"):
+        "acts only when a thing is at the 10-group membership limit, which this service does not have",
+    ("iot", "ListAttachedPolicies", "recursive"):
+        "walks thing group hierarchies; policies attach only to certificates here, so there is nothing to walk",
+}
 DOC = json.dumps({"version": "1.0", "steps": [{"action": {"name": "s", "type": "runCommand",
                                                           "input": {"command": "true"}}}]})
 
@@ -124,19 +132,20 @@ class Harness:
         elif self.last_status >= 500:
             self.findings.append(f"{service} {op}: {what} answered HTTP {self.last_status}")
 
-    def paged(self, service, op, key, size="maxResults", **params) -> list:
-        """Lists one item per page through nextToken; the pages together must equal the one-call list."""
+    def paged(self, service, op, key, size="maxResults", cursor=("nextToken", "nextToken"), **params) -> list:
+        """Lists one item per page, following the cursor (input member, output member); the pages together
+        must equal the one-call list (which shows the page size and the cursor honoured)."""
         whole = self.ok(service, op, **params).get(key, [])
         pages, token = [], None
         for _ in range(len(whole) + 1):
-            r = self.ok(service, op, **params, **{size: 1}, **({"nextToken": token} if token else {}))
+            r = self.ok(service, op, **params, **{size: 1}, **({cursor[0]: token} if token else {}))
             pages += r.get(key, [])
-            token = r.get("nextToken")
+            token = r.get(cursor[1])
             if not token:
                 break
         self.expect(len(whole) >= 2, f"{service} {op}: the paging check needs at least 2 items, got {whole}")
         self.expect(pages == whole and len(whole) >= 2, f"{service} {op}: paging by 1 gave {pages}, one call gave {whole}",
-                    {f"{service}:{op}": f"{size} nextToken"})
+                    {f"{service}:{op}": f"{size} {cursor[0]}"})
         return whole
 
     def expect(self, condition: bool, message: str, observes: dict | None = None) -> None:
@@ -759,6 +768,8 @@ def scenario(h: Harness) -> dict:
 POLICY_DOC = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "iot:Connect",
      "Resource": f"{ACCOUNT}:client/${{iot:Connection.Thing.ThingName}}"}]})
+POLICY_DOC_2 = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "iot:Publish", "Resource": f"{ACCOUNT}:topic/m/*"}]})
 
 
 def identity_scenario(h: Harness) -> dict:
@@ -769,40 +780,61 @@ def identity_scenario(h: Harness) -> dict:
     h.expect("BEGIN" in made.get("keyPair", {}).get("PrivateKey", ""), "CreateKeysAndCertificate: no private key")
     inactive = h.ok("iot", "CreateKeysAndCertificate", setAsActive=False).get("certificateId", "")
     d = h.ok("iot", "DescribeCertificate", certificateId=cert_id).get("certificateDescription", {})
-    h.expect(d.get("status") == "ACTIVE", f"CreateKeysAndCertificate setAsActive not honoured: {d.get('status')}")
-    h.expect(h.ok("iot", "DescribeCertificate", certificateId=inactive)["certificateDescription"]["status"] == "INACTIVE",
-             "setAsActive=false not honoured")
+    h.expect(d.get("certificateId") == cert_id and d.get("certificatePem") == made.get("certificatePem"),
+             f"DescribeCertificate: {d}", {"DescribeCertificate": "certificateId"})
+    h.expect(d.get("status") == "ACTIVE"
+             and h.ok("iot", "DescribeCertificate", certificateId=inactive)["certificateDescription"]["status"]
+             == "INACTIVE", f"CreateKeysAndCertificate setAsActive not honoured: {d.get('status')}",
+             {"CreateKeysAndCertificate": "setAsActive"})
     # A CSR made by openssl, signed by the service's CA; an openssl self-signed certificate registered without a CA.
     import subprocess
     import tempfile
+
+    def openssl(*args: str, stdin: str = "") -> str:
+        return subprocess.run(["openssl", *args], input=stdin, check=True, capture_output=True, text=True).stdout
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=m-csr",
-                        "-keyout", f"{tmp}/k", "-out", f"{tmp}/csr"], check=True, capture_output=True)
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=m-own", "-days", "1",
-                        "-keyout", f"{tmp}/k2", "-out", f"{tmp}/own"], check=True, capture_output=True)
+        openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=m-csr", "-keyout", f"{tmp}/k",
+                "-out", f"{tmp}/csr")
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=m-own", "-days", "1",
+                "-keyout", f"{tmp}/k2", "-out", f"{tmp}/own")
         csr, own = open(f"{tmp}/csr").read(), open(f"{tmp}/own").read()
     from_csr = h.ok("iot", "CreateCertificateFromCsr", certificateSigningRequest=csr, setAsActive=True)
-    h.expect("BEGIN CERTIFICATE" in from_csr.get("certificatePem", ""), "CreateCertificateFromCsr: no certificate")
+    pem = from_csr.get("certificatePem", "")
+    signed_key = openssl("x509", "-pubkey", "-noout", stdin=pem) if "BEGIN CERTIFICATE" in pem else "none"
+    csr_status = h.ok("iot", "DescribeCertificate", certificateId=from_csr.get("certificateId", ""))
+    h.expect(signed_key == openssl("req", "-pubkey", "-noout", stdin=csr)
+             and csr_status["certificateDescription"]["status"] == "ACTIVE",
+             "CreateCertificateFromCsr: the certificate is not for the CSR's key, or not active",
+             {"CreateCertificateFromCsr": "certificateSigningRequest setAsActive"})
     reg = h.ok("iot", "RegisterCertificateWithoutCA", certificatePem=own, status="ACTIVE")
+    rd = h.ok("iot", "DescribeCertificate", certificateId=reg.get("certificateId", "")).get("certificateDescription", {})
+    h.expect(rd.get("certificatePem", "").strip() == own.strip() and rd.get("status") == "ACTIVE",
+             f"RegisterCertificateWithoutCA not honoured: {rd.get('status')}",
+             {"RegisterCertificateWithoutCA": "certificatePem status"})
     h.error("iot", "RegisterCertificateWithoutCA", "ResourceAlreadyExistsException", certificatePem=own)
     h.error("iot", "CreateCertificateFromCsr", "InvalidRequestException", certificateSigningRequest="not a csr")
     listed = [c["certificateId"] for c in h.ok("iot", "ListCertificates", ascendingOrder=True).get("certificates", [])]
-    h.expect(listed[:2] == [cert_id, inactive], f"ListCertificates ascendingOrder: {listed}")
-    first = h.ok("iot", "ListCertificates", pageSize=1, ascendingOrder=True)
-    second = h.ok("iot", "ListCertificates", pageSize=1, marker=first.get("nextMarker", ""), ascendingOrder=True)
-    h.expect([c["certificateId"] for c in second.get("certificates", [])] == [inactive],
-             f"ListCertificates marker: {second.get('certificates')}")
+    default = [c["certificateId"] for c in h.ok("iot", "ListCertificates").get("certificates", [])]
+    h.expect(listed[:2] == [cert_id, inactive] and default == listed[::-1],
+             f"ListCertificates ascendingOrder: {listed} {default}", {"ListCertificates": "ascendingOrder"})
+    h.paged("iot", "ListCertificates", "certificates", size="pageSize", cursor=("marker", "nextMarker"))
     h.ok("iot", "UpdateCertificate", certificateId=reg.get("certificateId", ""), newStatus="REVOKED")
+    revoked = h.ok("iot", "DescribeCertificate", certificateId=reg.get("certificateId", ""))
+    h.expect(revoked.get("certificateDescription", {}).get("status") == "REVOKED", "UpdateCertificate newStatus",
+             {"UpdateCertificate": "certificateId newStatus"})
     h.error("iot", "UpdateCertificate", "CertificateStateException", certificateId=reg.get("certificateId", ""),
             newStatus="ACTIVE")
-    # Principals.
+    # Principals: two certificates on m-id, and a certificate on two things, to page through.
+    h.ok("iot", "CreateThing", thingName="m-id2")
+    inactive_arn = f"{ACCOUNT}:cert/{inactive}"
     h.ok("iot", "AttachThingPrincipal", thingName="m-id", principal=cert_arn)
-    h.expect(h.ok("iot", "ListThingPrincipals", thingName="m-id", maxResults=5).get("principals") == [cert_arn],
-             "ListThingPrincipals")
-    h.ok("iot", "ListThingPrincipals", thingName="m-id", nextToken="1")
-    h.expect(h.ok("iot", "ListPrincipalThings", principal=cert_arn, maxResults=5).get("things") == ["m-id"],
-             "ListPrincipalThings")
-    h.ok("iot", "ListPrincipalThings", principal=cert_arn, nextToken="1")
+    h.expect(h.ok("iot", "ListThingPrincipals", thingName="m-id").get("principals") == [cert_arn],
+             "ListThingPrincipals", {"AttachThingPrincipal": "thingName principal", "ListThingPrincipals": "thingName"})
+    h.ok("iot", "AttachThingPrincipal", thingName="m-id", principal=inactive_arn)
+    h.ok("iot", "AttachThingPrincipal", thingName="m-id2", principal=cert_arn)
+    h.paged("iot", "ListThingPrincipals", "principals", thingName="m-id")
+    things = h.paged("iot", "ListPrincipalThings", "things", principal=cert_arn)
+    h.expect(things == ["m-id", "m-id2"], f"ListPrincipalThings {things}", {"ListPrincipalThings": "principal"})
     h.refused_by_name("iot", "AttachThingPrincipal", "thingPrincipalType", "EXCLUSIVE_THING", thingName="m-id",
                       principal=cert_arn)
     # Policies.
@@ -812,17 +844,32 @@ def identity_scenario(h: Harness) -> dict:
     h.error("iot", "CreatePolicy", "MalformedPolicyException", policyName="m-bad", policyDocument="{")
     h.refused_by_name("iot", "CreatePolicy", "tags", [{"Key": "k", "Value": "v"}], policyName="m-tag",
                       policyDocument=POLICY_DOC)
-    h.expect(h.ok("iot", "GetPolicy", policyName="m-pol").get("policyDocument") == POLICY_DOC, "GetPolicy document")
+    got = h.ok("iot", "GetPolicy", policyName="m-pol")
+    h.expect((got.get("policyName"), got.get("policyDocument")) == ("m-pol", POLICY_DOC), "GetPolicy document",
+             {"CreatePolicy": "policyName policyDocument", "GetPolicy": "policyName"})
     # Policy versions: at most 5, the default cannot be deleted.
-    v2 = h.ok("iot", "CreatePolicyVersion", policyName="m-pol2", policyDocument=POLICY_DOC, setAsDefault=True)
+    v2 = h.ok("iot", "CreatePolicyVersion", policyName="m-pol2", policyDocument=POLICY_DOC_2, setAsDefault=True)
     h.expect(v2.get("policyVersionId") == "2" and v2.get("isDefaultVersion") is True, f"CreatePolicyVersion {v2}")
-    h.expect(h.ok("iot", "GetPolicyVersion", policyName="m-pol2", policyVersionId="1").get("isDefaultVersion") is False,
-             "GetPolicyVersion isDefaultVersion")
+    one = h.ok("iot", "GetPolicyVersion", policyName="m-pol2", policyVersionId="1")
+    two = h.ok("iot", "GetPolicyVersion", policyName="m-pol2", policyVersionId="2")
+    h.expect((one.get("policyDocument"), one.get("isDefaultVersion")) == (POLICY_DOC, False)
+             and (two.get("policyName"), two.get("policyVersionId"), two.get("policyDocument"))
+             == ("m-pol2", "2", POLICY_DOC_2)
+             and h.ok("iot", "GetPolicy", policyName="m-pol2").get("defaultVersionId") == "2",
+             f"CreatePolicyVersion / GetPolicyVersion: {one} {two}",
+             {"CreatePolicyVersion": "policyName policyDocument setAsDefault",
+              "GetPolicyVersion": "policyName policyVersionId"})
     listed_versions = h.ok("iot", "ListPolicyVersions", policyName="m-pol2").get("policyVersions", [])
-    h.expect([v["versionId"] for v in listed_versions] == ["2", "1"], f"ListPolicyVersions {listed_versions}")
+    h.expect([v["versionId"] for v in listed_versions] == ["2", "1"], f"ListPolicyVersions {listed_versions}",
+             {"ListPolicyVersions": "policyName"})
     h.ok("iot", "SetDefaultPolicyVersion", policyName="m-pol2", policyVersionId="1")
+    h.expect(h.ok("iot", "GetPolicy", policyName="m-pol2").get("defaultVersionId") == "1",
+             "SetDefaultPolicyVersion not honoured", {"SetDefaultPolicyVersion": "policyName policyVersionId"})
     h.error("iot", "DeletePolicyVersion", "DeleteConflictException", policyName="m-pol2", policyVersionId="1")
     h.ok("iot", "DeletePolicyVersion", policyName="m-pol2", policyVersionId="2")
+    left = [v["versionId"] for v in h.ok("iot", "ListPolicyVersions", policyName="m-pol2").get("policyVersions", [])]
+    h.expect(left == ["1"], f"DeletePolicyVersion not honoured: {left}",
+             {"DeletePolicyVersion": "policyName policyVersionId"})
     for _ in range(4):
         h.ok("iot", "CreatePolicyVersion", policyName="m-pol", policyDocument=POLICY_DOC)
     h.error("iot", "CreatePolicyVersion", "VersionsLimitExceededException", policyName="m-pol",
@@ -831,31 +878,49 @@ def identity_scenario(h: Harness) -> dict:
     for version in ("2", "3", "4", "5"):
         h.ok("iot", "DeletePolicyVersion", policyName="m-pol", policyVersionId=version)
     names = [p["policyName"] for p in h.ok("iot", "ListPolicies", ascendingOrder=False).get("policies", [])]
-    h.expect(names == ["m-pol2", "m-pol"], f"ListPolicies ascendingOrder=false: {names}")
-    page = h.ok("iot", "ListPolicies", pageSize=1)
-    h.ok("iot", "ListPolicies", pageSize=1, marker=page.get("nextMarker", ""))
+    ascending = [p["policyName"] for p in h.ok("iot", "ListPolicies", ascendingOrder=True).get("policies", [])]
+    h.expect(names == ["m-pol2", "m-pol"] and ascending == ["m-pol", "m-pol2"],
+             f"ListPolicies ascendingOrder: {names} {ascending}", {"ListPolicies": "ascendingOrder"})
+    h.paged("iot", "ListPolicies", "policies", size="pageSize", cursor=("marker", "nextMarker"))
     h.ok("iot", "AttachPolicy", policyName="m-pol", target=cert_arn)
-    attached = h.ok("iot", "ListAttachedPolicies", target=cert_arn, recursive=False, pageSize=5)
-    h.expect([p["policyName"] for p in attached.get("policies", [])] == ["m-pol"], f"ListAttachedPolicies {attached}")
-    h.ok("iot", "ListAttachedPolicies", target=cert_arn, marker="1")
+    attached = h.ok("iot", "ListAttachedPolicies", target=cert_arn)
+    h.expect([p["policyName"] for p in attached.get("policies", [])] == ["m-pol"], f"ListAttachedPolicies {attached}",
+             {"AttachPolicy": "policyName target", "ListAttachedPolicies": "target"})
+    h.ok("iot", "AttachPolicy", policyName="m-pol2", target=cert_arn)
+    h.paged("iot", "ListAttachedPolicies", "policies", size="pageSize", cursor=("marker", "nextMarker"),
+            target=cert_arn)
+    h.ok("iot", "DetachPolicy", policyName="m-pol2", target=cert_arn)
+    attached = [p["policyName"] for p in h.ok("iot", "ListAttachedPolicies", target=cert_arn).get("policies", [])]
+    h.expect(attached == ["m-pol"], f"DetachPolicy not honoured: {attached}", {"DetachPolicy": "policyName target"})
     h.error("iot", "DeletePolicy", "DeleteConflictException", policyName="m-pol")
     h.error("iot", "DeleteCertificate", "CertificateStateException", certificateId=cert_id)
     h.ok("iot", "UpdateCertificate", certificateId=cert_id, newStatus="INACTIVE")
     h.error("iot", "DeleteCertificate", "DeleteConflictException", certificateId=cert_id)
-    h.ok("iot", "DetachThingPrincipal", thingName="m-id", principal=cert_arn)
+    for thing_name in ("m-id", "m-id2"):
+        h.ok("iot", "DetachThingPrincipal", thingName=thing_name, principal=cert_arn)
+    h.expect(h.ok("iot", "ListThingPrincipals", thingName="m-id").get("principals") == [inactive_arn],
+             "DetachThingPrincipal not honoured", {"DetachThingPrincipal": "thingName principal"})
+    # A certificate with a policy attached goes only with forceDelete.
+    h.error("iot", "DeleteCertificate", "DeleteConflictException", certificateId=cert_id)
     h.ok("iot", "DeleteCertificate", certificateId=cert_id, forceDelete=True)
-    h.ok("iot", "DetachPolicy", policyName="m-pol2", target=f"{ACCOUNT}:cert/{inactive}")
+    h.error("iot", "DescribeCertificate", "ResourceNotFoundException", {"DeleteCertificate": "certificateId forceDelete"},
+            certificateId=cert_id)
     h.ok("iot", "DeletePolicy", policyName="m-pol")
-    h.error("iot", "GetPolicy", "ResourceNotFoundException", policyName="m-pol")
+    h.error("iot", "GetPolicy", "ResourceNotFoundException", {"DeletePolicy": "policyName"}, policyName="m-pol")
     # A pre-signed URL placeholder needs presignedUrlConfig (the URLs are made at each delivery).
     presigned_doc = json.dumps({"url": "${aws:iot:s3-presigned-url:https://s3.us-east-1.amazonaws.com/b/k}"})
     h.error("iot", "CreateJob", "InvalidRequestException", jobId="m-presigned", targets=[f"{ACCOUNT}:thing/m-id"],
             document=presigned_doc)
     h.ok("iot", "CreateJob", jobId="m-presigned", targets=[f"{ACCOUNT}:thing/m-id"], document=presigned_doc,
          presignedUrlConfig=UNSUPPORTED_JOB_MEMBERS["presignedUrlConfig"])
+    shown = h.ok("iot", "DescribeJob", jobId="m-presigned").get("job", {}).get("presignedUrlConfig")
+    h.expect(shown == UNSUPPORTED_JOB_MEMBERS["presignedUrlConfig"], f"CreateJob presignedUrlConfig: {shown}",
+             {"CreateJob": "presignedUrlConfig"})
     ep = h.ok("iot", "DescribeEndpoint", endpointType="iot:Data-ATS").get("endpointAddress", "")
     h.expect(ep.startswith("127.0.0.1:"), f"DescribeEndpoint: {ep}")
-    h.error("iot", "DescribeEndpoint", "InvalidRequestException", endpointType="iot:CredentialProvider")
+    # Only the endpoints this service has are answered: endpointType is read.
+    h.error("iot", "DescribeEndpoint", "InvalidRequestException", {"DescribeEndpoint": "endpointType"},
+            endpointType="iot:CredentialProvider")
     none = "0" * 64
     none_arn = f"{ACCOUNT}:cert/{none}"
     return {
@@ -1004,17 +1069,29 @@ def main() -> int:
     bases.update(identity_scenario(h))
     refusals(h)
     cases = sweep(h, bases)
+    tally: dict = {"observed": set(), "refused by name": set(), "listed unobservable": set()}
     for op in filter(None, args.implemented.split(",")):
         service, name = op.split(":")
         h.expect(op in h.called, f"{op} is implemented but the scenario never called it")
         h.expect((service, name) in bases, f"{op} is implemented but has no invalid-input sweep")
         shape = h.clients[service].meta.service_model.operation_model(name).input_shape
         for member in (shape.members if shape else {}):
-            shown = h.observed.get((service, name), set()) | h.refused_names.get((service, name), set())
-            h.expect(member in shown, f"{op}: input member {member} is never observed in a later read or refused by name")
+            if member in h.observed.get((service, name), set()):
+                tally["observed"].add((service, name, member))
+            if member in h.refused_names.get((service, name), set()):
+                tally["refused by name"].add((service, name, member))
+            if (service, name, member) in UNOBSERVABLE:
+                tally["listed unobservable"].add((service, name, member))
+            kinds = [kind for kind, members in tally.items() if (service, name, member) in members]
+            h.expect(len(kinds) > 0, f"{op}: input member {member} is never observed in a later read, refused by name "
+                                     "or listed in UNOBSERVABLE")
+            h.expect(len(kinds) < 2, f"{op}: input member {member} is {' and '.join(kinds)}")
+    for key in UNOBSERVABLE:
+        h.expect(key in tally["listed unobservable"], f"UNOBSERVABLE lists {key}, which is not an implemented input")
     for f in h.findings:
         print(f"FINDING {f}")
-    print(f"model test: {h.checks} responses and checks, {cases} invalid inputs, {len(h.called)} operations")
+    print(f"model test: {h.checks} responses and checks, {cases} invalid inputs, {len(h.called)} operations; "
+          f"input members: " + ", ".join(f"{len(members)} {kind}" for kind, members in tally.items()))
     print(f"{h.checks - len(h.findings)} passed, {len(h.findings)} failed")
     return 1 if h.findings else 0
 
