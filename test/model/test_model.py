@@ -5,8 +5,11 @@ through botocore with only an endpoint override, and judges each raw response (c
 `before-parse` hook, before botocore's lenient parser) by botocore's own models: output shapes,
 the declared HTTP status, declared error codes with their status. Every input member of every
 implemented operation gets model-violating values (too long, outside the pattern, enum or range),
-each of which must be refused; the members the issue found dropped get a valid value that must
-be observable in a later read.
+each of which must be refused; and a valid value of it must be honoured: observed (a later read
+shows its effect: a Describe/Get/List, a filter's effect on the listed items, a stale version or
+a reused clientToken refused, ...), or refused by name where the service does not support it. Being
+accepted is not enough. The few members no read can show are listed, each with its reason, in
+UNOBSERVABLE.
 
   python3 test/model/test_model.py --endpoint http://127.0.0.1:PORT --implemented iot:CreateThing,...
   python3 test/model/test_model.py --endpoint ... --self-test   # a deliberately broken case must be caught
@@ -103,6 +106,7 @@ class Harness:
                     "status": e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)}
 
     def ok(self, service, op, **params) -> dict:
+        """A call that must succeed. It shows no member honoured by itself: a later read does (expect)."""
         r = self.call(service, op, **params)
         if not r["ok"]:
             self.findings.append(f"{service} {op}: failed with {r['code']}: {r['message']}")
@@ -144,7 +148,8 @@ class Harness:
             if not token:
                 break
         self.expect(len(whole) >= 2, f"{service} {op}: the paging check needs at least 2 items, got {whole}")
-        self.expect(pages == whole and len(whole) >= 2, f"{service} {op}: paging by 1 gave {pages}, one call gave {whole}",
+        self.expect(pages == whole and len(whole) >= 2,
+                    f"{service} {op}: paging by 1 gave {pages}, one call gave {whole}",
                     {f"{service}:{op}": f"{size} {cursor[0]}"})
         return whole
 
@@ -320,7 +325,8 @@ def scenario(h: Harness) -> dict:
     h.error("iot", "DescribeThing", "ResourceNotFoundException", {"DeleteThing": "thingName"}, thingName="m-t3")
     pending = h.ok("iot-jobs-data", "GetPendingJobExecutions", thingName=thing)
     h.expect([j["jobId"] for j in pending.get("queuedJobs", [])] == [job, "m-j2"],
-             f"GetPendingJobExecutions: {pending.get('queuedJobs')}", {"iot-jobs-data:GetPendingJobExecutions": "thingName"})
+             f"GetPendingJobExecutions: {pending.get('queuedJobs')}",
+             {"iot-jobs-data:GetPendingJobExecutions": "thingName"})
     jx = h.ok("iot-jobs-data", "DescribeJobExecution", thingName=thing, jobId=job, includeJobDocument=True,
               executionNumber=1).get("execution", {})
     bare = h.ok("iot-jobs-data", "DescribeJobExecution", thingName=thing, jobId=job, includeJobDocument=False)
@@ -465,7 +471,8 @@ def scenario(h: Harness) -> dict:
     after = h.ok("iot", "GetJobDocument", jobId="m-j4").get("document", "{}")
     before = h.ok("iot", "GetJobDocument", jobId="m-j4", beforeSubstitution=True).get("document", "{}")
     h.expect(json.loads(after) == {"k": "w"} and before == placeholder,
-             f"GetJobDocument beforeSubstitution not honoured: {after} {before}", {"GetJobDocument": "beforeSubstitution"})
+             f"GetJobDocument beforeSubstitution not honoured: {after} {before}",
+             {"GetJobDocument": "beforeSubstitution"})
     dj = h.ok("iot", "DescribeJob", jobId="m-j4").get("job", {})
     h.expect(dj.get("destinationPackageVersions") == [f"{ACCOUNT}:package/m-p/version/1.0"],
              f"CreateJob destinationPackageVersions: {dj.get('destinationPackageVersions')}",
@@ -490,8 +497,8 @@ def scenario(h: Harness) -> dict:
              "UpdatePackage unsetDefaultVersion not honoured", {"UpdatePackage": "unsetDefaultVersion"})
     t = token()
     h.ok("iot", "DeletePackageVersion", packageName="m-p", versionName="1.0", clientToken=t)
-    h.error("iot", "GetPackageVersion", "ResourceNotFoundException", {"DeletePackageVersion": "packageName versionName"},
-            packageName="m-p", versionName="1.0")
+    h.error("iot", "GetPackageVersion", "ResourceNotFoundException",
+            {"DeletePackageVersion": "packageName versionName"}, packageName="m-p", versionName="1.0")
     h.error("iot", "DeletePackageVersion", "ValidationException", {"DeletePackageVersion": "clientToken"},
             packageName="m-p", versionName="0.9", clientToken=t)
     h.ok("iot", "DeletePackageVersion", packageName="m-p", versionName="0.9")
@@ -638,7 +645,8 @@ def scenario(h: Harness) -> dict:
              and (t.get("jobTemplateId"), t.get("description")) == ("m-tpl", "tpl"),
              f"CreateJobTemplate not honoured: {t}",
              {"CreateJobTemplate": "jobTemplateId description document jobExecutionsRolloutConfig abortConfig "
-                                   "timeoutConfig jobExecutionsRetryConfig destinationPackageVersions maintenanceWindows",
+                                   "timeoutConfig jobExecutionsRetryConfig destinationPackageVersions "
+                                   "maintenanceWindows",
               "DescribeJobTemplate": "jobTemplateId"})
     h.ok("iot", "CreateJobTemplate", jobTemplateId="m-tpl2", description="copy", jobArn=f"{ACCOUNT}:job/m-roll")
     t2 = h.ok("iot", "DescribeJobTemplate", jobTemplateId="m-tpl2")
@@ -807,7 +815,8 @@ def identity_scenario(h: Harness) -> dict:
              "CreateCertificateFromCsr: the certificate is not for the CSR's key, or not active",
              {"CreateCertificateFromCsr": "certificateSigningRequest setAsActive"})
     reg = h.ok("iot", "RegisterCertificateWithoutCA", certificatePem=own, status="ACTIVE")
-    rd = h.ok("iot", "DescribeCertificate", certificateId=reg.get("certificateId", "")).get("certificateDescription", {})
+    reg_id = reg.get("certificateId", "")
+    rd = h.ok("iot", "DescribeCertificate", certificateId=reg_id).get("certificateDescription", {})
     h.expect(rd.get("certificatePem", "").strip() == own.strip() and rd.get("status") == "ACTIVE",
              f"RegisterCertificateWithoutCA not honoured: {rd.get('status')}",
              {"RegisterCertificateWithoutCA": "certificatePem status"})
@@ -818,11 +827,11 @@ def identity_scenario(h: Harness) -> dict:
     h.expect(listed[:2] == [cert_id, inactive] and default == listed[::-1],
              f"ListCertificates ascendingOrder: {listed} {default}", {"ListCertificates": "ascendingOrder"})
     h.paged("iot", "ListCertificates", "certificates", size="pageSize", cursor=("marker", "nextMarker"))
-    h.ok("iot", "UpdateCertificate", certificateId=reg.get("certificateId", ""), newStatus="REVOKED")
-    revoked = h.ok("iot", "DescribeCertificate", certificateId=reg.get("certificateId", ""))
+    h.ok("iot", "UpdateCertificate", certificateId=reg_id, newStatus="REVOKED")
+    revoked = h.ok("iot", "DescribeCertificate", certificateId=reg_id)
     h.expect(revoked.get("certificateDescription", {}).get("status") == "REVOKED", "UpdateCertificate newStatus",
              {"UpdateCertificate": "certificateId newStatus"})
-    h.error("iot", "UpdateCertificate", "CertificateStateException", certificateId=reg.get("certificateId", ""),
+    h.error("iot", "UpdateCertificate", "CertificateStateException", certificateId=reg_id,
             newStatus="ACTIVE")
     # Principals: two certificates on m-id, and a certificate on two things, to page through.
     h.ok("iot", "CreateThing", thingName="m-id2")
@@ -903,8 +912,8 @@ def identity_scenario(h: Harness) -> dict:
     # A certificate with a policy attached goes only with forceDelete.
     h.error("iot", "DeleteCertificate", "DeleteConflictException", certificateId=cert_id)
     h.ok("iot", "DeleteCertificate", certificateId=cert_id, forceDelete=True)
-    h.error("iot", "DescribeCertificate", "ResourceNotFoundException", {"DeleteCertificate": "certificateId forceDelete"},
-            certificateId=cert_id)
+    h.error("iot", "DescribeCertificate", "ResourceNotFoundException",
+            {"DeleteCertificate": "certificateId forceDelete"}, certificateId=cert_id)
     h.ok("iot", "DeletePolicy", policyName="m-pol")
     h.error("iot", "GetPolicy", "ResourceNotFoundException", {"DeletePolicy": "policyName"}, policyName="m-pol")
     # A pre-signed URL placeholder needs presignedUrlConfig (the URLs are made at each delivery).
@@ -1009,8 +1018,28 @@ def refusals(h: Harness) -> None:
               statusDetails={f"k{i}": "v" for i in range(100)})
 
 
+def judge_member(h: Harness, tally: dict, service: str, op: str, member: str) -> None:
+    """An input member must be exactly one of: observed, refused by name, listed in UNOBSERVABLE."""
+    key = (service, op, member)
+    if member in h.observed.get((service, op), set()):
+        tally["observed"].add(key)
+    if member in h.refused_names.get((service, op), set()):
+        tally["refused by name"].add(key)
+    if key in UNOBSERVABLE:
+        tally["listed unobservable"].add(key)
+    kinds = [kind for kind, members in tally.items() if key in members]
+    h.expect(len(kinds) > 0, f"{service}:{op}: input member {member} is never observed in a later read, refused by "
+                             "name or listed in UNOBSERVABLE")
+    h.expect(len(kinds) < 2, f"{service}:{op}: input member {member} is {' and '.join(kinds)}")
+
+
+def new_tally() -> dict:
+    return {"observed": set(), "refused by name": set(), "listed unobservable": set()}
+
+
 def self_test(endpoint: str) -> int:
-    """One deliberately broken case per kind of check: each must produce a finding."""
+    """One deliberately broken case per kind of check. Each case runs twice: as is, where it must give no finding
+    of its kind, and with one response mutated, where it must give a finding of its kind (not just any finding)."""
     def undeclared_member(service, op, r):
         if op == "DescribeThing" and r["status_code"] == 200:
             r["body"] = json.dumps({**json.loads(r["body"]), "surprise": 1}).encode()
@@ -1034,23 +1063,44 @@ def self_test(endpoint: str) -> int:
         if op == "DescribeThing" and r["status_code"] == 404:
             r["status_code"] = 400
 
+    def dropped_member(service, op, r):
+        """The service as if it accepted CreateThing's attributePayload and dropped it."""
+        if op == "DescribeThing" and r["status_code"] == 200:
+            r["body"] = json.dumps({**json.loads(r["body"]), "attributes": {}}).encode()
+
+    def read_back(h):
+        h.ok("iot", "UpdateThing", thingName="m-st", attributePayload={"attributes": {"a": "1"}})
+        d = h.ok("iot", "DescribeThing", thingName="m-st")
+        h.expect(d.get("attributes") == {"a": "1"}, "UpdateThing attributePayload not honoured",
+                 {"UpdateThing": "attributePayload"})
+        judge_member(h, new_tally(), "iot", "UpdateThing", "attributePayload")
+
     describe_thing = lambda h: h.ok("iot", "DescribeThing", thingName="m-st")  # noqa: E731
     describe_missing = lambda h: h.call("iot", "DescribeThing", thingName="m-none")  # noqa: E731
     list_zero = lambda h: h.refused("iot", "ListThings", "maxResults=0", maxResults=0)  # noqa: E731
-    cases = [
-        ("a member of the wrong type", wrong_type, describe_thing),
-        ("a declared error with the wrong HTTP status", wrong_status, describe_missing),
-        ("an undeclared output member", undeclared_member, describe_thing),
-        ("an error code the operation does not declare", undeclared_error, describe_missing),
-        ("an input check that lets maxResults=0 through", accepted_invalid, list_zero),
+    cases = [  # (name, mutation, run, what the finding must say)
+        ("a member of the wrong type", wrong_type, describe_thing, "DescribeThing.version: expected an integer"),
+        ("a declared error with the wrong HTTP status", wrong_status, describe_missing,
+         "ResourceNotFoundException came with HTTP 400"),
+        ("an undeclared output member", undeclared_member, describe_thing, "DescribeThing.surprise: undeclared member"),
+        ("an error code the operation does not declare", undeclared_error, describe_missing,
+         "error ConflictException is not declared"),
+        ("an input check that lets maxResults=0 through", accepted_invalid, list_zero, "maxResults=0 was accepted"),
+        ("a member accepted and dropped", dropped_member, read_back,
+         "input member attributePayload is never observed"),
     ]
     failures = 0
-    for name, mutate, run in cases:
-        h = Harness(endpoint, mutate)
-        h.call("iot", "CreateThing", thingName="m-st")
-        run(h)
-        caught = bool(h.findings)
-        print(f"self-test: {name}: {'caught' if caught else 'NOT CAUGHT'} {h.findings[:1]}")
+    for name, mutate, run, kind in cases:
+        found = {}
+        for label, mutation in (("as is", None), ("broken", mutate)):
+            h = Harness(endpoint, mutation)
+            h.call("iot", "CreateThing", thingName="m-st")
+            run(h)
+            found[label] = [f for f in h.findings if kind in f]
+            h.call("iot", "DeleteThing", thingName="m-st")
+        caught = bool(found["broken"]) and not found["as is"]
+        verdict = "caught" if caught else f"NOT CAUGHT (as is: {found['as is'][:1]})"
+        print(f"self-test: {name}: {verdict} {found['broken'][:1]}")
         failures += 0 if caught else 1
     print(f"{len(cases) - failures} passed, {failures} failed")
     return 1 if failures else 0
@@ -1069,23 +1119,14 @@ def main() -> int:
     bases.update(identity_scenario(h))
     refusals(h)
     cases = sweep(h, bases)
-    tally: dict = {"observed": set(), "refused by name": set(), "listed unobservable": set()}
+    tally = new_tally()
     for op in filter(None, args.implemented.split(",")):
         service, name = op.split(":")
         h.expect(op in h.called, f"{op} is implemented but the scenario never called it")
         h.expect((service, name) in bases, f"{op} is implemented but has no invalid-input sweep")
         shape = h.clients[service].meta.service_model.operation_model(name).input_shape
         for member in (shape.members if shape else {}):
-            if member in h.observed.get((service, name), set()):
-                tally["observed"].add((service, name, member))
-            if member in h.refused_names.get((service, name), set()):
-                tally["refused by name"].add((service, name, member))
-            if (service, name, member) in UNOBSERVABLE:
-                tally["listed unobservable"].add((service, name, member))
-            kinds = [kind for kind, members in tally.items() if (service, name, member) in members]
-            h.expect(len(kinds) > 0, f"{op}: input member {member} is never observed in a later read, refused by name "
-                                     "or listed in UNOBSERVABLE")
-            h.expect(len(kinds) < 2, f"{op}: input member {member} is {' and '.join(kinds)}")
+            judge_member(h, tally, service, name, member)
     for key in UNOBSERVABLE:
         h.expect(key in tally["listed unobservable"], f"UNOBSERVABLE lists {key}, which is not an implemented input")
     for f in h.findings:
