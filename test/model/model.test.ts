@@ -46,10 +46,10 @@ describe.skipIf(!hasBotocore)("the AWS models (botocore)", () => {
     expect(code).toBe(0);
   }, 120_000);
 
-  test("self-test: a broken output member, member type, error code, error status and input check are each caught", async () => {
+  test("self-test: each of six deliberately broken cases is caught by a finding of its kind", async () => {
     const { code, out } = await run(["--self-test"]);
     if (code !== 0) console.error(out);
-    expect(out.match(/: caught /g)?.length).toBe(5);
+    expect(out.match(/: caught /g)?.length).toBe(6);
     expect(code).toBe(0);
   }, 60_000);
 });
