@@ -403,6 +403,8 @@ describe.skipIf(!hasMosquitto)("refusals seen by independent clients (mosquitto_
     expect((await mosquittoPub(svc, inactive, "mq-2", "$aws/things/mq-2/jobs/start-next")).out).toContain(
       "not authorised",
     );
+    // The refusal line's fix must be one that works: a revoked certificate cannot be activated.
+    await logLine(svc, inactive.certificateId, "is REVOKED, for good", "CreateKeysAndCertificate");
     expect(
       iot.send(new UpdateCertificateCommand({ certificateId: inactive.certificateId, newStatus: "ACTIVE" })),
     ).rejects.toMatchObject({ name: "CertificateStateException" });
@@ -616,7 +618,7 @@ describe("the plain listener", () => {
     await oiot.send(new CreateThingCommand({ thingName: "p-1" }));
     const refused = mqtt.connectAsync(other.mqtt, { clientId: "p-1", reconnectPeriod: 0 });
     expect(refused).rejects.toThrow(/Not authorized/i);
-    await provisionDevice(oiot, other.rootCa ?? svc.rootCa, "p-2", "jobs-min", POLICY);
+    const creds = await provisionDevice(oiot, other.rootCa ?? svc.rootCa, "p-2", "jobs-min", POLICY);
     const client = await mqtt.connectAsync(other.mqtt, { clientId: "p-2", reconnectPeriod: 0 });
     // mqtt.js rejects a SUBACK with a refused filter; the packet carries every code.
     const granted = await client
@@ -626,6 +628,11 @@ describe("the plain listener", () => {
         (e: { packet?: { granted?: number[] } }) => e.packet?.granted,
       );
     expect(granted).toEqual([0, 128]);
+    // Its only certificate revoked: the plain session ends too (it could no longer connect).
+    const closed = new Promise<void>((resolve) => client.once("close", () => resolve()));
+    await oiot.send(new UpdateCertificateCommand({ certificateId: creds.certificateId, newStatus: "REVOKED" }));
+    await closed;
+    await logLine(other, "Certificate is now REVOKED: its sessions end", creds.certificateId);
     await client.endAsync();
   });
 });

@@ -95,6 +95,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   /** Accepted connections under IoT policies. */
   const sessions = new WeakMap<Client, PolicySession>();
   const byCertificate = new Map<string, Set<Client>>();
+  /** Plain-listener sessions under the policies of their thing's certificates (policyOnPlain). */
+  const plainUnderPolicy = new Set<Client>();
   const denials = new DenialLog(clock, MQTT_LIMITS.refusalLogIntervalMs, options.logDenial ?? (() => {}));
   const deny = (
     clientId: string,
@@ -132,7 +134,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
         return callback(error as Error & { returnCode: number }, false);
       }
       sessions.set(client, decision.session);
-      if (certificateId !== undefined) {
+      if (certificateId === undefined) {
+        plainUnderPolicy.add(client);
+        conn?.once("close", () => plainUnderPolicy.delete(client));
+      } else {
         const set = byCertificate.get(certificateId) ?? new Set<Client>();
         byCertificate.set(certificateId, set);
         set.add(client);
@@ -300,8 +305,12 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     ...(mqttsUrl ? { mqttsUrl } : {}),
     endSessionsOf(certificateId) {
       const clients = [...(byCertificate.get(certificateId) ?? [])];
-      for (const client of clients) client.close();
       byCertificate.delete(certificateId);
+      // A plain session stands for its thing's ACTIVE certificates: it ends once it could no
+      // longer connect (its last ACTIVE certificate went INACTIVE or REVOKED).
+      for (const client of plainUnderPolicy)
+        if (!options.authorizer?.connectByClientId(client.id).allowed) clients.push(client);
+      for (const client of clients) client.close();
       return clients.length;
     },
     publish(topic, payload) {

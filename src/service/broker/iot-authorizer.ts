@@ -62,7 +62,11 @@ export class IotAuthorizer {
     if (cert.status !== "ACTIVE")
       return {
         allowed: false,
-        reason: `certificate ${certificateId} is ${cert.status} (UpdateCertificate --new-status ACTIVE)`,
+        reason:
+          cert.status === "REVOKED"
+            ? `certificate ${certificateId} is REVOKED, for good (a revoked certificate cannot be activated: ` +
+              "create a new one, CreateKeysAndCertificate, and attach it)"
+            : `certificate ${certificateId} is ${cert.status} (UpdateCertificate --new-status ACTIVE)`,
       };
     const session: PolicySession = {
       clientId,
