@@ -35,6 +35,7 @@ import { isS3Request, S3Api } from "./s3/s3-api.ts";
 import { S3Error } from "./s3/objects.ts";
 import { s3ErrorResponse } from "./s3/s3-api.ts";
 import { checkHost, signingName } from "./http/request-guard.ts";
+import { advertisedHost, certificateNames, machineFacts } from "./advertised-host.ts";
 import { randomBytes } from "node:crypto";
 import { apiOfTopic, jobsPushTopic, type ShadowPush, shadowTopic } from "../protocol/topics.ts";
 
@@ -195,13 +196,17 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   };
   let rootCa: { path: string; remove(): void } | undefined;
   let embedded: EmbeddedTransport | undefined;
+  const facts = machineFacts();
+  // What URLs and DescribeEndpoint name: not 0.0.0.0 when bound to every address (advertised-host.ts).
+  const host = advertisedHost(options.host, options.httpHostNames ?? [], facts);
+  const advertise = (url: string | undefined) => url?.replace(/^(\w+:\/\/)[^/]*:(\d+)$/, `$1${host}:$2`);
   try {
     const tls =
       options.mqttsPort !== undefined && !options.broker
         ? {
             port: options.mqttsPort,
             caPem: (await identity.ca()).certificatePem,
-            ...(await identity.serverCertificate([options.host])),
+            ...(await identity.serverCertificate(certificateNames(options.host, options.httpHostNames ?? [], facts))),
           }
         : undefined;
     if (tls) rootCa = writeRootCa(options.dataDir, tls.caPem);
@@ -282,12 +287,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
   engine.start();
   jobs.start();
-  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
   httpOrigin = `http://${host}:${server.port}`;
   const hostPort = (url: string | undefined) => url?.replace(/^\w+:\/\//, "");
   const endpointOf = (type: string): string | undefined =>
     type === "iot:Data-ATS" || type === "iot:Data"
-      ? hostPort(embedded?.mqttsUrl ?? transport?.url)
+      ? hostPort(embedded ? advertise(embedded.mqttsUrl ?? embedded.url) : transport?.url)
       : type === "iot:Jobs"
         ? `${host}:${server.port}`
         : undefined;
@@ -299,9 +303,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
 
   return {
-    mqttUrl: transport.url,
+    mqttUrl: embedded ? advertise(transport.url)! : transport.url,
     httpUrl: `http://${host}:${server.port}`,
-    ...(embedded?.mqttsUrl ? { mqttsUrl: embedded.mqttsUrl } : {}),
+    ...(embedded?.mqttsUrl ? { mqttsUrl: advertise(embedded.mqttsUrl)! } : {}),
     ...(rootCa ? { rootCaPath: rootCa.path } : {}),
     store,
     async stop() {
