@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
+import { Readable } from "node:stream";
 import { join } from "node:path";
 import * as S3 from "@aws-sdk/client-s3";
 import { spawnService } from "../helpers/executables.ts";
@@ -158,4 +159,120 @@ describe("a large multipart object", () => {
     expect(latencies.length).toBeGreaterThan(0);
     expect(Math.max(...latencies)).toBeLessThan(SLOWEST_REQUEST_MS);
   }, 120_000);
+});
+
+describe("request bodies as they stream", () => {
+  const url = (key: string) => `${service.http}/large/${key}`;
+  const b64 = (algorithm: string, data: Uint8Array) => createHash(algorithm).update(data).digest("base64");
+  const crc32 = (data: Uint8Array) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(Bun.hash.crc32(data) >>> 0);
+    return b.toString("base64");
+  };
+  /** An aws-chunked body of `data` in chunks of `size`, with `trailer` lines after the last one. */
+  const awsChunked = (data: Uint8Array, size: number, trailer: string) => {
+    const pieces: Uint8Array[] = [];
+    for (let at = 0; at < data.length; at += size) {
+      const chunk = data.subarray(at, at + size);
+      pieces.push(Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n"));
+    }
+    pieces.push(Buffer.from(`0\r\n${trailer}\r\n\r\n`));
+    return Buffer.concat(pieces);
+  };
+  const chunkedHeaders = (data: Uint8Array) => ({
+    ...SIGNED,
+    "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+    "content-encoding": "aws-chunked",
+    "x-amz-decoded-content-length": String(data.length),
+    "x-amz-trailer": "x-amz-checksum-crc32",
+  });
+  const put = (key: string, body: Uint8Array, headers: Record<string, string> = {}) =>
+    fetch(url(key), { method: "PUT", body, headers: { ...SIGNED, ...headers } });
+  const get = async (key: string) => Buffer.from(await (await fetch(url(key), { headers: SIGNED })).arrayBuffer());
+  const errorCode = async (r: Response) => /<Code>([^<]*)<\/Code>/.exec(await r.text())?.[1];
+
+  test("the SDK's stream body (aws-chunked, CRC32 trailer) is stored as sent", async () => {
+    const pieces = Array.from({ length: 40 }, (_, i) => part(i + 1, 64 * 1024 + i));
+    const whole = Buffer.concat(pieces);
+    await s3.send(
+      new S3.PutObjectCommand({
+        Bucket: "large",
+        Key: "streamed.bin",
+        Body: Readable.from(pieces),
+        ContentLength: whole.length,
+      }),
+    );
+    const head = await s3.send(new S3.HeadObjectCommand({ Bucket: "large", Key: "streamed.bin" }));
+    expect(head.ETag).toBe(`"${createHash("md5").update(whole).digest("hex")}"`);
+    expect(head.Metadata?.sha256).toBe(createHash("sha256").update(whole).digest("hex"));
+    expect((await get("streamed.bin")).equals(whole)).toBe(true);
+  });
+
+  test("a checksum that does not match is BadDigest and the previous object stays; matching ones pass", async () => {
+    const before = part(7, 100_000);
+    const other = part(8, 100_000);
+    expect((await put("checked.bin", before, { "content-md5": b64("md5", before) })).status).toBe(200);
+    const wrong: [string, Response][] = [
+      ["content-md5", await put("checked.bin", other, { "content-md5": b64("md5", before) })],
+      ["sha256", await put("checked.bin", other, { "x-amz-checksum-sha256": b64("sha256", before) })],
+      ["crc32", await put("checked.bin", other, { "x-amz-checksum-crc32": crc32(before) })],
+      [
+        "crc32 trailer",
+        await fetch(url("checked.bin"), {
+          method: "PUT",
+          body: awsChunked(other, 3000, `x-amz-checksum-crc32:${crc32(before)}`),
+          headers: chunkedHeaders(other),
+        }),
+      ],
+    ];
+    for (const [name, r] of wrong) {
+      expect([name, r.status, await errorCode(r)]).toEqual([name, 400, "BadDigest"]);
+    }
+    expect((await get("checked.bin")).equals(before)).toBe(true);
+    const right = await fetch(url("checked.bin"), {
+      method: "PUT",
+      body: awsChunked(other, 3000, `x-amz-checksum-crc32:${crc32(other)}`),
+      headers: { ...chunkedHeaders(other), "x-amz-checksum-sha256": b64("sha256", other) },
+    });
+    expect(right.status).toBe(200);
+    expect((await get("checked.bin")).equals(other)).toBe(true);
+  });
+
+  test("an aws-chunked body cut short is IncompleteBody and keeps nothing", async () => {
+    const data = part(9, 50_000);
+    const cut = awsChunked(data, 20_000, "").subarray(0, 30_000);
+    const r = await fetch(url("cut.bin"), { method: "PUT", body: cut, headers: chunkedHeaders(data) });
+    expect([r.status, await errorCode(r)]).toEqual([400, "IncompleteBody"]);
+    expect((await fetch(url("cut.bin"), { method: "HEAD", headers: SIGNED })).status).toBe(404);
+  });
+
+  test("a body over 100 MB is EntityTooLarge, declared or streamed without a length", async () => {
+    const declared = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(service.http).port), "127.0.0.1");
+      let reply = "";
+      socket.on("data", (d) => {
+        reply += d.toString();
+        if (reply.includes("</Error>")) socket.destroy();
+      });
+      socket.on("close", () => resolve(reply));
+      socket.on("error", reject);
+      socket.write(
+        "PUT /large/huge.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+          `Authorization: ${SIGNED.authorization}\r\nContent-Length: ${100 * 1024 * 1024 + 1}\r\n\r\n`,
+      );
+    });
+    expect(declared).toStartWith("HTTP/1.1 400");
+    expect(declared).toContain("<Code>EntityTooLarge</Code>");
+    const mib = new Uint8Array(1024 * 1024);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 101) controller.enqueue(mib);
+        else controller.close();
+      },
+    });
+    const streamed = await fetch(url("huge.bin"), { method: "PUT", body, headers: SIGNED });
+    expect([streamed.status, await errorCode(streamed)]).toEqual([400, "EntityTooLarge"]);
+    expect((await fetch(url("huge.bin"), { method: "HEAD", headers: SIGNED })).status).toBe(404);
+  });
 });
