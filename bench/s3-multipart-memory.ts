@@ -11,12 +11,12 @@ import { createHash } from "node:crypto";
 import { createReadStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({ options: { mb: { type: "string" }, "service-root": { type: "string" } } });
 const mb = Number(values.mb ?? 600);
-const root = values["service-root"] ?? join(import.meta.dir, "..");
+const root = resolve(values["service-root"] ?? join(import.meta.dir, ".."));
 const work = mkdtempSync(join(tmpdir(), "s3-bench-"));
 const env = {
   ...process.env,
@@ -88,7 +88,11 @@ const proc = Bun.spawn(
 );
 const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
 let line = "";
-while (!line.includes("\n")) line += new TextDecoder().decode((await reader.read()).value);
+while (!line.includes("\n")) {
+  const { done, value } = await reader.read();
+  if (done) throw new Error(`${root}/src/service/main.ts exited before printing its addresses`);
+  line += new TextDecoder().decode(value);
+}
 reader.releaseLock();
 const http = (JSON.parse(line.split("\n")[0]!) as { http: string }).http;
 try {

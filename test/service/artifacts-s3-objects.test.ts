@@ -63,6 +63,7 @@ describe("streamed writes meet changes made while they run", () => {
     objects.deleteBucket("bkt"); // empty: allowed, as in S3
     held.finish();
     expect(await codeOf(put)).toBe("NoSuchBucket");
+    await objects.removals();
     expect(readdirSync(join(dir, "objects"))).toEqual([]);
   });
 
@@ -87,6 +88,7 @@ describe("streamed writes meet changes made while they run", () => {
     expect(o.etag).toBe(md5(bytes("new bytes")));
     expect(o.sha256).toBe(createHash("sha256").update("new bytes").digest("hex"));
     expect(readFileSync(objects.path(objects.object("bkt", "k"))).toString()).toBe("new bytes");
+    await objects.removals();
     expect(readdirSync(join(dir, "objects"))).toEqual([o.file]); // the old file is gone, no temp left
   });
 
@@ -114,6 +116,7 @@ describe("streamed writes meet changes made while they run", () => {
     );
     expect(await codeOf(bad)).toBe("BadDigest");
     expect(objects.object("bkt", "k")).toEqual(old);
+    await objects.removals();
     expect(readdirSync(join(dir, "objects"))).toEqual([old.file]);
   });
 
@@ -126,6 +129,7 @@ describe("streamed writes meet changes made while they run", () => {
     objects.abortUpload(id);
     held.finish();
     expect(await codeOf(part)).toBe("NoSuchUpload");
+    await objects.removals();
     expect(existsSync(join(dir, "uploads", id))).toBe(false);
   });
 
@@ -167,6 +171,7 @@ describe("streamed writes meet changes made while they run", () => {
     const etags = createHash("md5").update(Buffer.from(one, "hex")).update(Buffer.from(two, "hex"));
     expect(o.etag).toBe(`${etags.digest("hex")}-2`);
     expect(codeOfSync(() => objects.abortUpload(id))).toBe("NoSuchUpload");
+    await objects.removals();
     expect(existsSync(join(dir, "uploads", id))).toBe(false);
     expect(readdirSync(join(dir, "objects"))).toEqual([o.file]);
   });
@@ -185,8 +190,10 @@ describe("streamed writes meet changes made while they run", () => {
     const complete = objects.completeUpload(id, [{ part: 1, etag }], "x");
     objects.deleteBucket("bkt");
     expect(await codeOf(complete)).toBe("NoSuchBucket");
+    await objects.removals();
     expect(readdirSync(join(dir, "objects"))).toEqual([]);
     objects.abortUpload(id);
+    await objects.removals();
     expect(existsSync(join(dir, "uploads", id))).toBe(false);
   });
 });

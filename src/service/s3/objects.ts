@@ -15,6 +15,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { S3Bucket, S3Object } from "../model.ts";
@@ -41,6 +42,7 @@ export class ObjectStore {
   private readonly dir: string;
   private readonly temporary: boolean;
   private readonly uploads = new Map<string, Upload>();
+  private readonly removing = new Set<Promise<void>>();
 
   constructor(
     private readonly store: Store,
@@ -64,6 +66,23 @@ export class ObjectStore {
 
   close(): void {
     if (this.temporary) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Resolves once the files removed so far are gone (removal runs beside the requests). */
+  async removals(): Promise<void> {
+    while (this.removing.size > 0) await Promise.all(this.removing);
+  }
+
+  /**
+   * Removes a file or directory without holding the event loop (unlinking a GB of parts takes
+   * hundreds of ms). Nothing names it any more when this is called; one that stays (an I/O
+   * error) is an upload's, removed at the next start, or an unnamed object file.
+   */
+  private remove(path: string): void {
+    const done = rm(path, { recursive: true, force: true })
+      .catch(() => {})
+      .finally(() => this.removing.delete(done));
+    this.removing.add(done);
   }
 
   buckets(): S3Bucket[] {
@@ -132,7 +151,7 @@ export class ObjectStore {
     try {
       check(digests);
     } catch (error) {
-      rmSync(target.temp, { force: true });
+      this.remove(target.temp);
       throw error;
     }
     return this.commit(bucket, key, contentType, digests.md5!.toString("hex"), digests, target);
@@ -143,7 +162,7 @@ export class ObjectStore {
     const o = this.store.get("s3object", objectKey(bucket, key));
     if (!o) return; // S3: deleting a missing key succeeds
     this.store.delete("s3object", objectKey(bucket, key));
-    rmSync(this.path(o), { force: true });
+    this.remove(this.path(o));
   }
 
   createUpload(bucket: string, key: string): string {
@@ -172,7 +191,7 @@ export class ObjectStore {
       digests = await writeHashed(temp, body, { md5: true, crc32: true });
       check(digests);
     } catch (error) {
-      rmSync(temp, { force: true });
+      this.remove(temp);
       this.upload(id); // aborted meanwhile (its directory gone): say so rather than ENOENT
       throw error;
     }
@@ -180,7 +199,7 @@ export class ObjectStore {
     try {
       upload = this.idle(this.upload(id)); // aborted, or being completed, while the part was written
     } catch (error) {
-      rmSync(temp, { force: true });
+      this.remove(temp);
       throw error;
     }
     renameSync(temp, file);
@@ -232,7 +251,7 @@ export class ObjectStore {
 
   private discard(id: string): void {
     this.uploads.delete(id);
-    rmSync(join(this.dir, "uploads", id), { recursive: true, force: true });
+    this.remove(join(this.dir, "uploads", id));
   }
 
   private upload(id: string) {
@@ -275,7 +294,7 @@ export class ObjectStore {
     try {
       this.bucket(bucket);
     } catch (error) {
-      rmSync(target.temp, { force: true });
+      this.remove(target.temp);
       throw error;
     }
     renameSync(target.temp, target.path);
@@ -293,10 +312,10 @@ export class ObjectStore {
     try {
       this.store.put("s3object", objectKey(bucket, key), o);
     } catch (error) {
-      rmSync(target.path, { force: true });
+      this.remove(target.path);
       throw error;
     }
-    if (previous) rmSync(this.path(previous), { force: true });
+    if (previous) this.remove(this.path(previous));
     return o;
   }
 }
