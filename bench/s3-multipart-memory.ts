@@ -55,7 +55,9 @@ async function aws(...args: string[]): Promise<void> {
 }
 
 /** Samples RSS and ListBuckets latency until `done` settles. */
-async function watch<T>(pid: number, done: Promise<T>): Promise<{ peak: number; slowest: number }> {
+async function watch<T>(pid: number, done: Promise<T>): Promise<{ peak: number; slowest: number; at: number }> {
+  const start = performance.now();
+  let at = 0;
   let finished = false;
   done.finally(() => (finished = true)).catch(() => {});
   let peak = 0;
@@ -73,13 +75,16 @@ async function watch<T>(pid: number, done: Promise<T>): Promise<{ peak: number; 
         headers: { authorization: "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/s3/aws4_request" },
       });
       await r.text();
-      slowest = Math.max(slowest, performance.now() - t);
+      if (performance.now() - t > slowest) [slowest, at] = [performance.now() - t, (t - start) / 1000];
       await Bun.sleep(100);
     }
   })();
   await done;
   await Promise.all([sampler, prober]);
-  return { peak, slowest };
+  console.error(
+    `(took ${((performance.now() - start) / 1000).toFixed(1)} s; slowest request sent at ${at.toFixed(1)} s)`,
+  );
+  return { peak, slowest, at };
 }
 
 const proc = Bun.spawn(

@@ -133,6 +133,22 @@ describe("streamed writes meet changes made while they run", () => {
     expect(existsSync(join(dir, "uploads", id))).toBe(false);
   });
 
+  test("a part sent again replaces the earlier one (its file removed); only the new ETag completes", async () => {
+    const { objects, dir } = newStore();
+    const id = objects.createUpload("bkt", "k");
+    const body = (text: string) =>
+      (async function* () {
+        yield bytes(text);
+      })();
+    const first = await objects.uploadPart(id, 1, body("x"), noCheck);
+    const second = await objects.uploadPart(id, 1, body("yy"), noCheck);
+    await objects.removals();
+    expect(readdirSync(join(dir, "uploads", id))).toHaveLength(1);
+    expect(await codeOf(objects.completeUpload(id, [{ part: 1, etag: first }], "x"))).toBe("InvalidPart");
+    const o = await objects.completeUpload(id, [{ part: 1, etag: second }], "x");
+    expect(readFileSync(objects.path(o)).toString()).toBe("yy");
+  });
+
   test("an upload being completed refuses an abort, another completion and a part that ends meanwhile", async () => {
     const { objects, dir } = newStore();
     const id = objects.createUpload("bkt", "k");
