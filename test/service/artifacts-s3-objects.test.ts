@@ -214,7 +214,7 @@ describe("streamed writes meet changes made while they run", () => {
   });
 });
 
-test("files a stopped run left (temporary objects, uploads in progress) are removed at start; objects stay", async () => {
+test("files a stopped run left (temporary objects, uploads) are removed at start; objects stay", async () => {
   const dataDir = tempDir("s3-leftovers-");
   const store = new Store(dataDir);
   const first = new ObjectStore(store, dataDir, () => 1);
