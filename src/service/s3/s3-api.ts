@@ -10,14 +10,16 @@
  * are separate servers in other runtimes or unmaintained Node packages with their own storage;
  * this subset is small, keeps objects with the rest of the data directory, and shares its clock.
  */
-import { createHash } from "node:crypto";
 import type { Clock } from "../../util/clock.ts";
+import { AwsChunkedDecoder } from "./aws-chunked.ts";
+import type { Digests } from "./hashed-write.ts";
 import { type ObjectStore, S3Error, type S3Object } from "./objects.ts";
 import { checkPresigned, type SigningKey } from "./presign.ts";
 
 /**
- * The largest body read into memory: a single PutObject or one part (the CLI's parts are 8 MB and
- * it switches to multipart at 8 MB). Below Bun.serve's own 128 MB request limit.
+ * The largest request body: a single PutObject or one part (the CLI's parts are 8 MB and it
+ * switches to multipart at 8 MB). Below Bun.serve's own 128 MB request limit. Bodies are
+ * streamed to files, never held whole (hashed-write.ts).
  */
 export const S3_MAX_BODY_BYTES = 100 * 1024 * 1024;
 
@@ -49,73 +51,53 @@ export function s3ErrorResponse(e: S3Error, resource: string, head = false): Res
   );
 }
 
-/** aws-chunked bodies (`x-amz-content-sha256: STREAMING-…`): the chunks' data, trailers dropped. */
-export function decodeAwsChunked(body: Uint8Array): { data: Uint8Array; trailers: Record<string, string> } {
-  const parts: Uint8Array[] = [];
-  const trailers: Record<string, string> = {};
-  let i = 0;
-  const line = () => {
-    const end = body.indexOf(0x0a, i);
-    if (end < 0) throw new S3Error(400, "IncompleteBody", "The aws-chunked body ends inside a chunk header");
-    const text = new TextDecoder().decode(body.subarray(i, end)).replace(/\r$/, "");
-    i = end + 1;
-    return text;
-  };
-  for (;;) {
-    const size = Number.parseInt(line().split(";")[0]!, 16);
-    if (!Number.isInteger(size) || size < 0) throw new S3Error(400, "InvalidArgument", "Malformed aws-chunked body");
-    if (size === 0) break;
-    if (i + size > body.length)
-      throw new S3Error(400, "IncompleteBody", "The aws-chunked body is shorter than its chunks");
-    parts.push(body.subarray(i, i + size));
-    i += size;
-    line();
-  }
-  while (i < body.length) {
-    const t = line();
-    const colon = t.indexOf(":");
-    if (colon > 0) trailers[t.slice(0, colon).trim().toLowerCase()] = t.slice(colon + 1).trim();
-  }
-  return { data: Buffer.concat(parts), trailers };
-}
-
 /** Checksums a client sent (headers or trailers) must match the bytes. */
-function verifyChecksums(data: Uint8Array, fields: Record<string, string | null | undefined>): void {
+function verifyChecksums(digests: Digests, fields: Record<string, string | null | undefined>): void {
   const md5 = fields["content-md5"];
-  if (md5 && createHash("md5").update(data).digest("base64") !== md5)
+  if (md5 && digests.md5?.toString("base64") !== md5)
     throw new S3Error(400, "BadDigest", "The Content-MD5 you specified did not match what we received.");
   const sha = fields["x-amz-checksum-sha256"];
-  if (sha && createHash("sha256").update(data).digest("base64") !== sha)
+  if (sha && digests.sha256.toString("base64") !== sha)
     throw new S3Error(400, "BadDigest", "The SHA256 you specified did not match the calculated checksum.");
   const crc = fields["x-amz-checksum-crc32"];
   if (crc) {
     const b = Buffer.alloc(4);
-    b.writeUInt32BE(Bun.hash.crc32(data) >>> 0);
-    if (b.toString("base64") !== crc)
+    b.writeUInt32BE(digests.crc32 ?? 0);
+    if (digests.crc32 === undefined || b.toString("base64") !== crc)
       throw new S3Error(400, "BadDigest", "The CRC32 you specified did not match the calculated checksum.");
   }
 }
 
-async function readBody(request: Request): Promise<Uint8Array> {
-  const declared = Number(request.headers.get("content-length") ?? 0);
-  if (declared > S3_MAX_BODY_BYTES)
-    throw new S3Error(
-      400,
-      "EntityTooLarge",
-      `Your proposed upload exceeds the maximum allowed size here (${S3_MAX_BODY_BYTES} bytes per request; ` +
-        "use multipart upload)",
-    );
-  const raw = new Uint8Array(await request.arrayBuffer());
-  if (raw.length > S3_MAX_BODY_BYTES)
-    throw new S3Error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size");
+const tooLarge = () =>
+  new S3Error(
+    400,
+    "EntityTooLarge",
+    `Your proposed upload exceeds the maximum allowed size here (${S3_MAX_BODY_BYTES} bytes per request; ` +
+      "use multipart upload)",
+  );
+
+/**
+ * The body of a PutObject or UploadPart as it arrives (aws-chunked decoded; more than
+ * S3_MAX_BODY_BYTES is refused, declared or not), and the check of the checksums the client sent
+ * in headers or trailers, to run on its digests once it is all written.
+ */
+function requestBody(request: Request): { chunks: AsyncIterable<Uint8Array>; check: (d: Digests) => void } {
+  if (Number(request.headers.get("content-length") ?? 0) > S3_MAX_BODY_BYTES) throw tooLarge();
   const headers = Object.fromEntries(request.headers.entries());
-  if ((headers["x-amz-content-sha256"] ?? "").startsWith("STREAMING-")) {
-    const { data, trailers } = decodeAwsChunked(raw);
-    verifyChecksums(data, { ...headers, ...trailers });
-    return data;
+  const decoder = (headers["x-amz-content-sha256"] ?? "").startsWith("STREAMING-") ? new AwsChunkedDecoder() : null;
+  const stream = request.body;
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    let received = 0;
+    if (stream)
+      for await (const chunk of stream) {
+        received += chunk.length;
+        if (received > S3_MAX_BODY_BYTES) throw tooLarge();
+        if (decoder) yield* decoder.push(chunk);
+        else yield chunk;
+      }
+    decoder?.end();
   }
-  verifyChecksums(raw, headers);
-  return raw;
+  return { chunks: chunks(), check: (d) => verifyChecksums(d, { ...headers, ...decoder?.trailers }) };
 }
 
 function objectHeaders(o: S3Object): Record<string, string> {
@@ -320,7 +302,8 @@ export class S3Api {
     if (method === "PUT" && uploadId !== null) {
       if (request.headers.has("x-amz-copy-source"))
         throw new S3Error(501, "NotImplemented", "UploadPartCopy is not implemented");
-      const etag = this.objects.uploadPart(uploadId, Number(q.get("partNumber")), await readBody(request));
+      const body = requestBody(request);
+      const etag = await this.objects.uploadPart(uploadId, Number(q.get("partNumber")), body.chunks, body.check);
       return new Response(null, { status: 200, headers: { etag: `"${etag}"` } });
     }
     if (method === "POST" && uploadId !== null) {
@@ -329,7 +312,7 @@ export class S3Api {
         part: Number(/<PartNumber>(\d+)<\/PartNumber>/.exec(m[1]!)?.[1]),
         etag: (/<ETag>([^<]*)<\/ETag>/.exec(m[1]!)?.[1] ?? "").replaceAll("&quot;", '"'),
       }));
-      const o = this.objects.completeUpload(uploadId, parts, contentType);
+      const o = await this.objects.completeUpload(uploadId, parts, contentType);
       return xml(
         200,
         `<CompleteMultipartUploadResult ${NS}>${text("Bucket", bucket)}${text("Key", key)}${etag(o.etag)}` +
@@ -344,7 +327,8 @@ export class S3Api {
       case "PUT": {
         if (request.headers.has("x-amz-copy-source"))
           throw new S3Error(501, "NotImplemented", "CopyObject is not implemented");
-        const o = this.objects.put(bucket, key, await readBody(request), contentType);
+        const body = requestBody(request);
+        const o = await this.objects.put(bucket, key, body.chunks, contentType, body.check);
         return new Response(null, { status: 200, headers: { etag: `"${o.etag}"` } });
       }
       case "GET":
