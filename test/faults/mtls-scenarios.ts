@@ -175,12 +175,20 @@ const revokedMidJob: Scenario = {
       await Bun.sleep(20);
     }
     await Bun.sleep(random(0, (STEP_SECONDS - 0.5) * 1000));
+    const revokedAt = Date.now();
     await env.iot.send(new UpdateCertificateCommand({ certificateId: c.certificateId, newStatus: "REVOKED" }));
+    const revokedBy = Date.now();
     const ended = await serviceLine(env.mtls, ["Certificate is now REVOKED", c.certificateId]);
     if (!ended.includes('"sessions":1')) throw new Error(`the revocation ended no session: ${ended}`);
     const execution = await job.done(5 * MINUTE_MS);
-    if (execution.status !== "TIMED_OUT")
-      throw new Error(`ended ${execution.status}, not TIMED_OUT: ${JSON.stringify(execution.statusDetails)}`);
+    if (execution.status !== "TIMED_OUT") {
+      const finished = agent.lines.find((l) => l.includes("Job finished"));
+      const at = finished ? Date.parse(JSON.parse(finished).time) : Number.NaN;
+      throw new Error(
+        `ended ${execution.status}, not TIMED_OUT (the step ended ${at - revokedAt} ms after the revocation ` +
+          `was asked, which took ${revokedBy - revokedAt} ms): ${JSON.stringify(execution.statusDetails)}`,
+      );
+    }
     const parent = await env.iot.send(new DescribeJobCommand({ jobId }));
     if (parent.job?.status !== "COMPLETED") throw new Error(`job ${parent.job?.status}, not COMPLETED`);
     // The step ran to its end; the agent tried to report it and was refused its reconnects.
