@@ -736,6 +736,8 @@ describe("the plain listener", () => {
   });
 });
 
+// One run each here; test/faults/mtls-scenarios.ts repeats the revocation and the storm (with the compiled
+// agent cut off by a proxy) at random moments, 3 trials in `npm test` and 100 in `npm run test:faults`.
 describe("faults", () => {
   test("TLS handshake failures during a reconnect storm: garbage, no certificate, unknown certificates — a good device still gets in every time", async () => {
     const good = await provisionDevice(iot, svc.rootCa, "storm-ok", "jobs-min");
