@@ -223,8 +223,7 @@ const STORM_KINDS: StormKind[] = [
 function stranger(): { cert: Buffer; key: Buffer } {
   const dir = tempDir("storm-stranger-");
   const made = Bun.spawnSync(
-    ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"].concat([
-      "-subj",
+    ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj"].concat([
       "/CN=localhost",
       "-days",
       "2",
@@ -259,7 +258,7 @@ function badConnection(kind: StormKind, port: number, rootCa: Buffer, other: { c
     else
       socket = netConnect(port, "127.0.0.1", () =>
         // A TLS record header announcing a 512-byte ClientHello, and only its first bytes.
-        socket.write(Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03])])),
+        socket.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03])),
       );
     const timer = setTimeout(() => socket.destroy(), random(100, 1000));
     const done = () => (clearTimeout(timer), resolve());

@@ -396,7 +396,7 @@ describe("the compiled agent refused over mutual TLS, then the cause fixed", () 
     expect(e.execution?.status).toBe("QUEUED");
   }
 
-  test("an INACTIVE certificate: refused and backing off; UpdateCertificate ACTIVE and the same agent runs the job", async () => {
+  test("INACTIVE certificate: refused, backs off; UpdateCertificate ACTIVE, the same agent runs the job", async () => {
     await iot.send(new CreateThingCommand({ thingName: "ag-inactive" }));
     const c = await newCertificate(iot, svc.rootCa, false);
     await iot.send(new AttachPolicyCommand({ policyName: "jobs-min", target: c.certificateArn }));
@@ -414,7 +414,7 @@ describe("the compiled agent refused over mutual TLS, then the cause fixed", () 
     expect(agent.proc.exitCode).toBeNull(); // no restart: its own retry got in
   }, 120_000);
 
-  test("a certificate attached to another thing: refused and backing off; AttachThingPrincipal and the same agent runs the job", async () => {
+  test("certificate of another thing: refused, backs off; AttachThingPrincipal, the same agent runs it", async () => {
     const c = await provisionDevice(iot, svc.rootCa, "ag-owner", "jobs-min");
     await iot.send(new CreateThingCommand({ thingName: "ag-borrower" }));
     const agent = mtlsAgent("ag-borrower", c);
@@ -430,7 +430,7 @@ describe("the compiled agent refused over mutual TLS, then the cause fixed", () 
     expect(agent.proc.exitCode).toBeNull();
   }, 120_000);
 
-  test("a client id (thing-name) that is not the certificate's thing: refused and backing off; restarted with the right thing-name, it runs the job", async () => {
+  test("thing-name (client id) not the certificate's thing: refused, backs off; restarted right, it runs", async () => {
     const c = await provisionDevice(iot, svc.rootCa, "ag-right", "jobs-min");
     // The agent's client id is its thing-name: a typo is a client id no thing of this certificate has.
     const wrong = mtlsAgent("ag-rihgt", c);
