@@ -40,6 +40,7 @@ import {
   terminal,
   workJob,
 } from "./scenarios.ts";
+import { MTLS_SCENARIOS } from "./mtls-scenarios.ts";
 
 const CONTROL = /[^\P{C}\n\t]/u;
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
@@ -873,5 +874,5 @@ export const CLASS_SCENARIOS: Scenario[] = [
   },
 ];
 
-/** Every scenario: the first set (scenarios.ts) and these. */
-export const ALL_SCENARIOS: Scenario[] = [...SCENARIOS, ...CLASS_SCENARIOS];
+/** Every scenario: the first set (scenarios.ts), these, and those over mutual TLS (mtls-scenarios.ts). */
+export const ALL_SCENARIOS: Scenario[] = [...SCENARIOS, ...CLASS_SCENARIOS, ...MTLS_SCENARIOS];

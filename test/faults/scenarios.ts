@@ -116,6 +116,8 @@ export function startAgent(
     updateRetrySeconds?: number;
     stepTimeoutSeconds?: number;
     env?: Record<string, string | undefined>;
+    /** More command-line arguments (e.g. --cert --key --root-ca for mutual TLS). */
+    extraArgs?: readonly string[];
   } = {},
 ): AgentProcess {
   const a = AgentProcess.start({
@@ -128,6 +130,7 @@ export function startAgent(
     maxReruns: extra.maxReruns,
     stepTimeoutSeconds: extra.stepTimeoutSeconds,
     env: extra.env,
+    extraArgs: extra.extraArgs,
   });
   env.agents.push(a);
   return a;

@@ -1,7 +1,8 @@
 /**
  * A TCP proxy in front of a broker, for fault injection: `cut()` drops every connection at once
  * (both sides see a reset), and `dropFromServer(match)` removes whole MQTT PUBLISH packets the
- * broker sends to clients (frames are split on MQTT's remaining-length header).
+ * broker sends to clients (frames are split on MQTT's remaining-length header). A `raw` proxy
+ * (for TLS, whose bytes are no MQTT frames) forwards bytes as they come: cut() and refusing only.
  */
 import type { Socket, TCPSocketListener } from "bun";
 
@@ -18,14 +19,17 @@ export class TcpProxy {
   refusing = false;
   /** Every PUBLISH a client sends: topic and payload text. */
   readonly fromClients: { topic: string; payload: string }[] = [];
+  /** Client connections accepted so far (refused ones not counted). */
+  accepted = 0;
 
   private constructor(
     private readonly listener: TCPSocketListener<Conn>,
     private readonly target: { host: string; port: number },
+    private readonly raw: boolean,
   ) {}
 
-  static async start(targetUrl: string): Promise<TcpProxy> {
-    const m = /^mqtt:\/\/([^:]+):(\d+)$/.exec(targetUrl)!;
+  static async start(targetUrl: string, options: { raw?: boolean } = {}): Promise<TcpProxy> {
+    const m = /^mqtts?:\/\/([^:]+):(\d+)$/.exec(targetUrl)!;
     let proxy!: TcpProxy;
     const listener = Bun.listen<Conn>({
       hostname: "127.0.0.1",
@@ -37,7 +41,7 @@ export class TcpProxy {
         error: (socket) => socket.data && proxy.close(socket.data.pair),
       },
     });
-    proxy = new TcpProxy(listener, { host: m[1]!, port: Number(m[2]) });
+    proxy = new TcpProxy(listener, { host: m[1]!, port: Number(m[2]) }, options.raw ?? false);
     return proxy;
   }
 
@@ -48,6 +52,11 @@ export class TcpProxy {
   /** Drop PUBLISH packets from the broker whose topic matches (undefined: drop nothing). */
   dropFromServer(match: ((topic: string) => boolean) | undefined): void {
     this.dropRule = match;
+  }
+
+  /** Connections open now. */
+  get open(): number {
+    return this.pairs.size;
   }
 
   /** Every connection dies now. */
@@ -62,6 +71,7 @@ export class TcpProxy {
 
   private accept(client: Socket<Conn>): void {
     if (this.refusing) return void client.terminate();
+    this.accepted++;
     const pair: Pair = { client, pending: [] };
     client.data = { pair, side: "client", frames: new FrameSplitter() };
     this.pairs.add(pair);
@@ -85,6 +95,12 @@ export class TcpProxy {
 
   private forward(socket: Socket<Conn>, data: Uint8Array): void {
     const { pair, side } = socket.data;
+    if (this.raw) {
+      if (side === "server") pair.client.write(data);
+      else if (pair.server) pair.server.write(data);
+      else pair.pending.push(data.slice());
+      return;
+    }
     if (side === "client") {
       for (const frame of socket.data.frames!.push(data))
         if (frame[0]! >> 4 === 3) this.fromClients.push(publishOf(frame));
