@@ -4,7 +4,8 @@
  * lasted. A broker that simply closes a working connection (MQTT 3.1.1 servers send no DISCONNECT)
  * most often does so because another client connected with the same client id — the thing name: a
  * second agent, the Device Client left running, or `doctor`, which connects as the thing. Two of
- * them knock each other off in a loop, so that hint is in the line.
+ * them knock each other off in a loop, so that hint is in the line. A CONNECT refused as not
+ * authorized names what AWS IoT checks, in the order people get it wrong.
  */
 import type { ConnectionStatus } from "../mqtt/connection.ts";
 
@@ -14,8 +15,14 @@ export interface StatusLine {
 }
 
 export function connectionStatusLog(status: ConnectionStatus, clientId: string): StatusLine {
-  if (status.event === "error")
-    return { msg: "Connection error", fields: { broker: status.broker, detail: status.detail } };
+  if (status.event === "error") {
+    const fields: Record<string, string | number> = { broker: status.broker, detail: status.detail };
+    if (status.detail.includes("not authorized"))
+      fields.hint =
+        `the certificate must be ACTIVE and attached to thing ${clientId}, and a policy attached to it must allow ` +
+        `iot:Connect for client id ${clientId} (the thing name); \`iot-jobs-agent doctor\` checks each`;
+    return { msg: "Connection error", fields };
+  }
   const fields: Record<string, string | number> = {
     broker: status.broker,
     reason: status.reason ?? "the broker closed the connection",

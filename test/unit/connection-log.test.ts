@@ -55,3 +55,18 @@ describe("connection status log lines", () => {
     });
   });
 });
+
+test("a CONNECT refused as not authorized: what to check, naming the thing", () => {
+  const line = connectionStatusLog(
+    {
+      event: "error",
+      detail: "connection refused: not authorized",
+      broker: "abc-ats.iot.eu-west-1.amazonaws.com:8883",
+    },
+    "pi-7",
+  );
+  expect(line.msg).toBe("Connection error");
+  expect(line.fields.detail).toBe("connection refused: not authorized");
+  expect(String(line.fields.hint)).toContain("ACTIVE and attached to thing pi-7");
+  expect(String(line.fields.hint)).toContain("iot:Connect for client id pi-7");
+});

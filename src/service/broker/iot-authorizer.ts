@@ -114,12 +114,6 @@ export class IotAuthorizer {
     return { ...decide(session.policies(), action, resource, session.context), resource };
   }
 
-  /** A session ends when its certificate stops being ACTIVE (or is deleted). */
-  stillActive(session: PolicySession): boolean {
-    if (session.certificateId === undefined) return true;
-    return this.identity.findCertificate(session.certificateId)?.status === "ACTIVE";
-  }
-
   private policiesOfCertificate(certificateId: string): NamedPolicy[] {
     const cert = this.identity.findCertificate(certificateId);
     return cert ? this.identity.policiesOf(cert) : [];
