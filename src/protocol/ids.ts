@@ -37,6 +37,10 @@ export const PACKAGE_SHADOW_NAME = "$package";
 export const PACKAGE_NAME_PATTERN = /^[a-zA-Z0-9-_.]{1,128}$/;
 export const PACKAGE_NAME_RULE = "1-128 characters of [a-zA-Z0-9-_.]";
 
+/** A package version's attribute key (ResourceAttributeKey): `[a-zA-Z0-9:_-]+`. */
+export const ATTRIBUTE_KEY_PATTERN = /^[a-zA-Z0-9:_-]+$/;
+export const ATTRIBUTE_KEY_RULE = "[a-zA-Z0-9:_-]+";
+
 /** Software Package Catalog VersionName: `[a-zA-Z0-9-_.]+`, 1–64 characters. */
 export const VERSION_NAME_PATTERN = /^[a-zA-Z0-9-_.]{1,64}$/;
 export const VERSION_NAME_RULE = "1-64 characters of [a-zA-Z0-9-_.]";

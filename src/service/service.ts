@@ -35,7 +35,7 @@ import { isS3Request, S3Api } from "./s3/s3-api.ts";
 import { S3Error } from "./s3/objects.ts";
 import { s3ErrorResponse } from "./s3/s3-api.ts";
 import { checkHost, signingName } from "./http/request-guard.ts";
-import { advertisedHost, certificateNames, machineFacts } from "./advertised-host.ts";
+import { advertisedHost, certificateNames, isWildcard, machineFacts } from "./advertised-host.ts";
 import { randomBytes } from "node:crypto";
 import { apiOfTopic, jobsPushTopic, type ShadowPush, shadowTopic } from "../protocol/topics.ts";
 
@@ -199,6 +199,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const facts = machineFacts();
   // What URLs and DescribeEndpoint name: not 0.0.0.0 when bound to every address (advertised-host.ts).
   const host = advertisedHost(options.host, options.httpHostNames ?? [], facts);
+  // The Host names HTTP answers to besides IPs and localhost: --http-host-name, and when bound to
+  // every address the machine's own name (its TLS certificate names it too).
+  const hostNames = [...(options.httpHostNames ?? []), ...(isWildcard(options.host) ? [facts.hostname] : [])];
   const advertise = (url: string | undefined) => url?.replace(/^(\w+:\/\/)[^/]*:(\d+)$/, `$1${host}:$2`);
   try {
     const tls =
@@ -257,7 +260,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       identity,
       endpoints: (type) => endpointOf(type),
     }),
-    { hostNames: options.httpHostNames },
+    { hostNames },
   );
   // The console (/console): its page, read-only views and live events; writes go through `router`.
   const consoleEvents = new ConsoleEvents({ clock, connectedCount: transport.connectedCount?.bind(transport) });
@@ -265,7 +268,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const consoleHttp = new ConsoleHttp(
     consoleApi({ fleet, jobs, engine, catalog, shadows, isConnected: transport.isConnected?.bind(transport), now }),
     consoleEvents,
-    options.httpHostNames ?? [],
+    hostNames,
   );
   const server = Bun.serve({
     hostname: options.host,
@@ -278,7 +281,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       if (!isS3Request(signingName(request.headers, url.searchParams), url.searchParams))
         return isConsolePath(url.pathname) ? consoleHttp.handle(request, url) : router.handle(request);
       try {
-        checkHost(request.headers.get("host"), options.httpHostNames ?? []);
+        checkHost(request.headers.get("host"), hostNames);
       } catch (error) {
         return s3ErrorResponse(new S3Error(400, "InvalidRequest", (error as Error).message), url.pathname);
       }

@@ -452,7 +452,9 @@ export const SCENARIOS: Scenario[] = [
       const dataDir = tempDir("fault-rollout-");
       const minuteMs = 500;
       const perMinute = 3;
-      const things = Array.from({ length: 12 }, (_, n) => `ro-${i}-${n}`);
+      // Enough things that a kill in the first three minutes leaves more than two minutes' worth
+      // unreached: a restart that caught up on the missed minutes then always shows.
+      const things = Array.from({ length: 24 }, (_, n) => `ro-${i}-${n}`);
       const command = [process.execPath, join(REPO_ROOT, "src/service/main.ts")];
       const args = ["--data-dir", dataDir, "--log-level", "ERROR", "--minute-ms", String(minuteMs)];
       let svc = await spawnService(command, args);

@@ -181,4 +181,32 @@ describe("switching from the AWS IoT Device Client", () => {
     expect(existsSync(calls)).toBe(false);
     expect(existsSync(join(root, "systemd"))).toBe(false);
   });
+
+  test("a unit without CONF_PATH: the config from its ExecStart, its other flags carried over", () => {
+    const root = tempDir("dc-root-");
+    const config = join(root, "dc conf", "aws-iot-device-client.conf");
+    mkdirSync(join(config, ".."), { recursive: true });
+    writeFileSync(config, "{}");
+    const systemd = join(root, "systemd");
+    mkdirSync(systemd, { recursive: true });
+    writeFileSync(
+      join(systemd, "aws-iot-device-client.service"),
+      `[Service]\nExecStart=/sbin/aws-iot-device-client --config-file "${config}" --log-level DEBUG $DC_OPTS\n`,
+    );
+    const bin = tempDir("dc-bin-");
+    writeHandler(bin, "systemctl", "#!/bin/sh\nexit 0\n");
+    // doctor's verdict is not what this test is about: the stand-in passes it.
+    const agent = writeHandler(bin, "iot-jobs-agent", "#!/bin/sh\nexit 0\n");
+    const r = Bun.spawnSync(["sh", SWITCH], {
+      env: { ...process.env, SYSTEMCTL: join(bin, "systemctl"), SYSTEMD_DIR: systemd, AGENT: agent, STATE_DIR: root },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr.toString()).toContain("not carried over from aws-iot-device-client.service's ExecStart: $DC_OPTS");
+    const dropIn = readFileSync(join(systemd, "iot-jobs-agent.service.d/device-client-layout.conf"), "utf8");
+    const line = dropIn.split("\n").filter((l) => l.startsWith("ExecStart="))[1]!;
+    const argv = [...line.slice("ExecStart=".length).matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? "");
+    expect(argv).toEqual([agent, "--config-file", config, "--state-dir", root, "--log-level", "DEBUG"]);
+  });
 });

@@ -6,6 +6,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { DescribeEndpointCommand } from "@aws-sdk/client-iot";
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { connect as tlsConnect } from "node:tls";
 import { advertisedHost, certificateNames, machineFacts } from "../../src/service/advertised-host.ts";
 import { createLogger } from "../../src/log/logger.ts";
@@ -72,5 +73,8 @@ test.skipIf(!lanAddress)(
       socket.once("error", (e) => resolve(String(e)));
     });
     expect(verified).toBe("authorized");
+    // HTTP answers to the machine's name too (the certificate names it), without --http-host-name.
+    const byName = await fetch(`${service.httpUrl}/console`, { headers: { host: `${hostname()}:1` } });
+    expect(byName.status).toBe(200);
   },
 );

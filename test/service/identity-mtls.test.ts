@@ -733,6 +733,9 @@ describe("the plain listener", () => {
     await closed;
     await logLine(other, "Certificate is now REVOKED: its sessions end", creds.certificateId);
     await client.endAsync();
+    // Connecting again: refused, and the line says which certificate is in which state.
+    expect(mqtt.connectAsync(other.mqtt, { clientId: "p-2", reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/i);
+    await logLine(other, "thing p-2 has no ACTIVE certificate", `${creds.certificateId} is REVOKED`);
   });
 });
 

@@ -91,6 +91,10 @@ describe("schedules", () => {
     expect(() => parseCron("cron(0 0 L * ? *)")).toThrow("not supported");
     expect(() => parseCron("cron(0 0 * * ?)")).toThrow("cron(min hour day month weekday year)");
     expect(() => parseCron("cron(0 0 1 * MON *)")).toThrow("day-of-month or day-of-week");
+    // EventBridge's rule: exactly one day field is `?` (`*` in both, or `?` in both, is refused).
+    expect(() => parseCron("cron(0 0 * * * *)")).toThrow("day-of-month or day-of-week");
+    expect(() => parseCron("cron(0 0 ? * ? *)")).toThrow("day-of-month or day-of-week");
+    expect(() => parseCron("cron(0 0 * * ? *)")).not.toThrow();
     expect(() => parseCron("cron(61 0 * * ? *)")).toThrow("61 is not in 0-59");
     const never = {
       startTime: "2026-01-01T01:00",

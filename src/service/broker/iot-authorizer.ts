@@ -82,8 +82,17 @@ export class IotAuthorizer {
     if (!this.fleet.hasThing(clientId))
       return { allowed: false, reason: `client id ${clientId} is not a registered thing (CreateThing first)` };
     const active = (): Certificate[] => this.identity.principalsOf(clientId).filter((c) => c.status === "ACTIVE");
-    if (active().length === 0)
-      return { allowed: false, reason: `thing ${clientId} has no ACTIVE certificate attached (AttachThingPrincipal)` };
+    if (active().length === 0) {
+      const attached = this.identity.principalsOf(clientId);
+      return {
+        allowed: false,
+        reason:
+          attached.length === 0
+            ? `thing ${clientId} has no certificate attached (AttachThingPrincipal)`
+            : `thing ${clientId} has no ACTIVE certificate: ${attached.map((c) => `${c.certificateId} is ${c.status}`).join(", ")} ` +
+              "(UpdateCertificate --new-status ACTIVE for an INACTIVE one; a REVOKED one stays revoked: attach a new one)",
+      };
+    }
     const session: PolicySession = {
       clientId,
       context: this.contextFor(clientId, [clientId]),

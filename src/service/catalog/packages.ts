@@ -14,13 +14,14 @@ import {
 } from "../model.ts";
 import { type Store, versionKey } from "../store.ts";
 import {
+  ATTRIBUTE_KEY_PATTERN as ATTRIBUTE_KEY,
+  ATTRIBUTE_KEY_RULE,
   PACKAGE_NAME_PATTERN as PACKAGE_NAME,
   PACKAGE_NAME_RULE,
   VERSION_NAME_PATTERN as VERSION_NAME,
   VERSION_NAME_RULE,
 } from "../../protocol/ids.ts";
 
-const ATTRIBUTE_KEY = /^[a-zA-Z0-9:_-]+$/;
 const NO_CONTROL = /^[^\p{C}]+$/u;
 export const MAX_ATTRIBUTES_BYTES = 3072;
 const CONFIG_KEY = "package-configuration";
@@ -264,7 +265,7 @@ function checkDescription(description: string | undefined): void {
 
 function checkAttributes(attributes: Readonly<Record<string, string>>): void {
   for (const [k, v] of Object.entries(attributes)) {
-    if (!ATTRIBUTE_KEY.test(k)) throw validation(`Attribute key ${JSON.stringify(k)} must match [a-zA-Z0-9:_-]+`);
+    if (!ATTRIBUTE_KEY.test(k)) throw validation(`Attribute key ${JSON.stringify(k)} must match ${ATTRIBUTE_KEY_RULE}`);
     if (typeof v !== "string" || !NO_CONTROL.test(v))
       throw validation(`Attribute ${k} must be a non-empty string without control characters`);
   }

@@ -7,7 +7,7 @@
  * with the error messages the Software Package Catalog documents, the document's references
  * checked against destinationPackageVersions, and DRAFT versions refused. Pure over a lookup.
  */
-import { PACKAGE_VERSION_ARN_PATTERN as ARN } from "../../protocol/ids.ts";
+import { ATTRIBUTE_KEY_PATTERN, PACKAGE_VERSION_ARN_PATTERN as ARN } from "../../protocol/ids.ts";
 import { ServiceError } from "../errors.ts";
 import type { PackageVersion } from "../model.ts";
 import { presignedPlaceholder } from "../s3/presigned-placeholders.ts";
@@ -36,8 +36,10 @@ export interface Substituted {
 const invalid = (message: string) => new ServiceError("InvalidRequest", message);
 const MAX_DESTINATIONS = 25;
 const PREFIX = "${aws:";
-const PACKAGE_REF =
-  /^aws:iot:package:([^:]*):version:([^:]*):(attributes(?::([a-zA-Z0-9:_-]+))?|artifact-location:s3-presigned-url)$/;
+const PACKAGE_REF = new RegExp(
+  `^aws:iot:package:([^:]*):version:([^:]*):(attributes(?::(${ATTRIBUTE_KEY_PATTERN.source.slice(1, -1)}))?` +
+    "|artifact-location:s3-presigned-url)$",
+);
 
 export const MESSAGES = {
   emptyPairAmbiguous:

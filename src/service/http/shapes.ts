@@ -9,7 +9,7 @@ import { invalidInput } from "./api-model.ts";
 import { compileSchedule, formatScheduleTime, nextWindowStarts } from "../jobs/schedule.ts";
 
 /** Why every `tags` input is refused: nothing here stores or lists tags (no tagging API). */
-export const NO_TAGS = "tags are not stored by iot-jobs-local (it has no tagging API)";
+export const NO_TAGS = "nothing is tagged here (no tagging API)";
 
 export const thingArn = (name: string) => arn(`thing/${name}`);
 export const groupArn = (name: string) => arn(`thinggroup/${name}`);

@@ -107,7 +107,11 @@ export function parseCron(expression: string): Cron {
     weekdays: field(parts[4]!, what, 1, 7, WEEKDAYS),
     years: field(parts[5]!, what, 1970, 2199),
   };
-  if (cron.days && cron.weekdays)
+  // EventBridge's rule (AWS's cron syntax): exactly one of the two day fields is `?`. `*` in both,
+  // or `?` in both, is refused there, so it is refused here (AWS IoT's own pages do not say).
+  const dayPart = parts[2]!;
+  const weekdayPart = parts[4]!;
+  if ((dayPart === "?") === (weekdayPart === "?") || (cron.days && cron.weekdays))
     throw invalid(`${what} ${JSON.stringify(expression)}: give day-of-month or day-of-week, the other ?`);
   return cron;
 }

@@ -156,8 +156,8 @@ export class S3Api {
         throw new S3Error(
           400,
           "InvalidRequest",
-          "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256 " +
-            "(signature version 4: e.g. botocore's Config(signature_version='s3v4'))",
+          "The authorization mechanism you have provided is not supported (SigV2). Pre-signed URLs here are " +
+            "the service's own (in job documents); fetch with a signed request instead (aws s3 cp, an SDK)",
         );
       if (url.searchParams.has("X-Amz-Signature")) {
         const check = checkPresigned(
