@@ -17,6 +17,11 @@ import { tempDir } from "../helpers/temp.ts";
 const noCheck = (_: Digests) => {};
 const md5 = (b: Uint8Array) => createHash("md5").update(b).digest("hex");
 const bytes = (text: string) => new TextEncoder().encode(text);
+/** A body of one chunk. */
+const once = (text: string) =>
+  (async function* () {
+    yield bytes(text);
+  })();
 
 /** A body that yields `first`, then waits until `finish()` before yielding `rest` and ending. */
 function heldBody(first: Uint8Array, rest: Uint8Array) {
@@ -69,15 +74,7 @@ describe("streamed writes meet changes made while they run", () => {
 
   test("a PutObject replaces the previous object only once its body is whole and checked", async () => {
     const { objects, dir } = newStore();
-    const old = await objects.put(
-      "bkt",
-      "k",
-      (async function* () {
-        yield bytes("old");
-      })(),
-      "text/plain",
-      noCheck,
-    );
+    const old = await objects.put("bkt", "k", once("old"), "text/plain", noCheck);
     const held = heldBody(bytes("new "), bytes("bytes"));
     const put = objects.put("bkt", "k", held.body, "text/plain", noCheck);
     await held.running;
@@ -94,26 +91,10 @@ describe("streamed writes meet changes made while they run", () => {
 
   test("a failed checksum keeps the previous object and leaves no file", async () => {
     const { objects, dir } = newStore();
-    const old = await objects.put(
-      "bkt",
-      "k",
-      (async function* () {
-        yield bytes("old");
-      })(),
-      "text/plain",
-      noCheck,
-    );
-    const bad = objects.put(
-      "bkt",
-      "k",
-      (async function* () {
-        yield bytes("other");
-      })(),
-      "text/plain",
-      () => {
-        throw new S3Error(400, "BadDigest", "no");
-      },
-    );
+    const old = await objects.put("bkt", "k", once("old"), "text/plain", noCheck);
+    const bad = objects.put("bkt", "k", once("other"), "text/plain", () => {
+      throw new S3Error(400, "BadDigest", "no");
+    });
     expect(await codeOf(bad)).toBe("BadDigest");
     expect(objects.object("bkt", "k")).toEqual(old);
     await objects.removals();
@@ -152,22 +133,8 @@ describe("streamed writes meet changes made while they run", () => {
   test("an upload being completed refuses an abort, another completion and a part that ends meanwhile", async () => {
     const { objects, dir } = newStore();
     const id = objects.createUpload("bkt", "k");
-    const one = await objects.uploadPart(
-      id,
-      1,
-      (async function* () {
-        yield bytes("AAAA");
-      })(),
-      noCheck,
-    );
-    const two = await objects.uploadPart(
-      id,
-      2,
-      (async function* () {
-        yield bytes("BB");
-      })(),
-      noCheck,
-    );
+    const one = await objects.uploadPart(id, 1, once("AAAA"), noCheck);
+    const two = await objects.uploadPart(id, 2, once("BB"), noCheck);
     const late = heldBody(bytes("CC"), bytes("CC"));
     const replacing = objects.uploadPart(id, 2, late.body, noCheck);
     await late.running;
@@ -195,14 +162,7 @@ describe("streamed writes meet changes made while they run", () => {
   test("a completion whose bucket is deleted meanwhile keeps nothing; the upload stays for an abort", async () => {
     const { objects, dir } = newStore();
     const id = objects.createUpload("bkt", "k");
-    const etag = await objects.uploadPart(
-      id,
-      1,
-      (async function* () {
-        yield bytes("data");
-      })(),
-      noCheck,
-    );
+    const etag = await objects.uploadPart(id, 1, once("data"), noCheck);
     const complete = objects.completeUpload(id, [{ part: 1, etag }], "x");
     objects.deleteBucket("bkt");
     expect(await codeOf(complete)).toBe("NoSuchBucket");
@@ -219,15 +179,7 @@ test("files a stopped run left (temporary objects, uploads) are removed at start
   const store = new Store(dataDir);
   const first = new ObjectStore(store, dataDir, () => 1);
   first.createBucket("bkt");
-  const kept = await first.put(
-    "bkt",
-    "k",
-    (async function* () {
-      yield bytes("kept");
-    })(),
-    "x",
-    noCheck,
-  );
+  const kept = await first.put("bkt", "k", once("kept"), "x", noCheck);
   const dir = join(dataDir, "s3");
   writeFileSync(join(dir, "objects", "0f0f.part"), "half an object");
   mkdirSync(join(dir, "uploads", "abc"));

@@ -5,13 +5,13 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import mqtt from "mqtt";
-import { connect, type Socket } from "node:net";
 import { attachToBroker } from "../../src/service/broker/attached-broker.ts";
 import { startEmbeddedBroker } from "../../src/service/broker/embedded-broker.ts";
 import type { Transport } from "../../src/service/broker/transport.ts";
 import { MQTT_LIMITS } from "../../src/service/limits.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { Mosquitto } from "../helpers/mosquitto.ts";
+import { openRawSocket } from "../helpers/raw-socket.ts";
 
 let broker: Transport | undefined;
 afterEach(async () => {
@@ -32,13 +32,7 @@ async function start(clock: ManualClock): Promise<number> {
   return Number(new URL(broker.url).port);
 }
 
-const open = (port: number) =>
-  new Promise<{ socket: Socket; closed: () => boolean }>((resolve) => {
-    let closed = false;
-    const socket = connect(port, "127.0.0.1", () => resolve({ socket, closed: () => closed }));
-    socket.on("close", () => (closed = true));
-    socket.on("error", () => {});
-  });
+const open = openRawSocket;
 
 test("redteam-service 17: a connection without CONNECT is closed at the deadline (injected clock), a connected one is not", async () => {
   const clock = new ManualClock();

@@ -5,26 +5,20 @@
  * as the plain listener closes a silent connection; one that completes it is not touched by it.
  */
 import { afterAll, expect, test } from "bun:test";
-import { connect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type { RunningService } from "../../src/service/service.ts";
 import { MQTT_LIMITS } from "../../src/service/limits.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { startService } from "../../src/service/service.ts";
+import { openRawSocket } from "../helpers/raw-socket.ts";
 
 let service: RunningService | undefined;
 afterAll(async () => {
   await service?.stop();
 });
 
-const open = (port: number) =>
-  new Promise<{ socket: Socket; closed: () => boolean }>((resolve) => {
-    let closed = false;
-    const socket = connect(port, "127.0.0.1", () => resolve({ socket, closed: () => closed }));
-    socket.on("close", () => (closed = true));
-    socket.on("error", () => {});
-  });
+const open = openRawSocket;
 
 const settle = () => Bun.sleep(50); // let the event loop deliver the close
 
