@@ -16,20 +16,25 @@ const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
  * An incomplete sequence at the end of a chunk is carried into the next one.
  *
  * Decoding is deferred while output streams: every byte but `\r` (the one character the
- * sanitiser drops) yields at least a quarter of a UTF-16 unit, so a chunk whose last `window`
- * bytes hold at least 4×`capacity` other bytes is certain to yield `capacity` characters, and
- * everything before it is irrelevant. Such a window is only copied aside and decoded when it is
- * still the last one — at `text()`, `end()`, or before a chunk that does not qualify.
+ * sanitiser drops) yields at least a quarter of a UTF-16 unit, so when the stream's last `window`
+ * bytes hold at least 4×`capacity` other bytes they are certain to yield `capacity` characters,
+ * and everything before them is irrelevant. Those bytes are kept (copied into one of two buffers
+ * allocated once, across chunks of any size: pipes deliver chunks smaller than the window) and
+ * only decoded when they are still the last ones — at `text()`, `end()`, or before a chunk after
+ * which they do not qualify.
  */
 export class OutputTail implements ByteSink {
   private readonly ring: RingBuffer;
   private carry: Uint8Array = NOTHING;
   private total = 0;
-  /** Raw bytes (starting on a character boundary) whose text has not reached the ring yet. */
-  private deferred: Uint8Array | undefined;
-  /** Storage for `deferred`, allocated once: no garbage per chunk while output streams. */
-  private deferredStore: Uint8Array | undefined;
-  /** Bytes looked at per chunk: room for 4×`capacity` non-`\r` bytes and a few `\r`s. */
+  /** The stream's last complete bytes (≤ `window`, starting on a character boundary). */
+  private recent: Uint8Array = NOTHING;
+  /** Whether `recent`'s text has yet to reach the ring (decoding deferred). */
+  private pending = false;
+  /** Two buffers of `window` bytes, allocated on first use: `recent` lives in one, the next in the other. */
+  private stores: [Uint8Array, Uint8Array] | undefined;
+  private flip = 0;
+  /** Bytes looked at: room for 4×`capacity` non-`\r` bytes and a few `\r`s. */
   private readonly window: number;
   private readonly needed: number;
 
@@ -47,20 +52,17 @@ export class OutputTail implements ByteSink {
     this.total += chunk.length;
 
     let bytes = chunk;
-    let head = ""; // text of the carried sequence completed by this chunk, when decoded apart
+    let head: Uint8Array = NOTHING; // the carried sequence, finished (or proven invalid) by this chunk
     if (this.carry.length > 0) {
       if (chunk.length > 3) {
         // Join only the continuation bytes that can finish the carried sequence (UTF-8
-        // resynchronises after them), not the whole chunk: copying every chunk that follows a
-        // split character made garbage of the whole stream (found by the benchmarks: RSS growth
-        // tripled once the tails widened for redaction context). A chunk of 3 bytes or fewer may
-        // still leave the sequence open: joined whole.
+        // resynchronises after them), not the whole chunk. A chunk of 3 bytes or fewer may still
+        // leave the sequence open: joined whole.
         let j = 0;
-        while (j < 3 && j < chunk.length && (chunk[j]! & 0xc0) === 0x80) j++;
-        const joined = new Uint8Array(this.carry.length + j);
-        joined.set(this.carry);
-        joined.set(chunk.subarray(0, j), this.carry.length);
-        head = sanitizeText(decoder.decode(joined));
+        while (j < 3 && (chunk[j]! & 0xc0) === 0x80) j++;
+        head = new Uint8Array(this.carry.length + j);
+        head.set(this.carry);
+        head.set(chunk.subarray(0, j), this.carry.length);
         bytes = chunk.subarray(j);
       } else {
         bytes = new Uint8Array(this.carry.length + chunk.length);
@@ -71,21 +73,41 @@ export class OutputTail implements ByteSink {
     const completeEnd = endOfCompleteSequences(bytes);
     this.carry = completeEnd === bytes.length ? NOTHING : bytes.slice(completeEnd);
     const complete = bytes.subarray(0, completeEnd);
-    if (complete.length >= this.window + 3) {
-      let start = complete.length - this.window;
-      while ((complete[start]! & 0xc0) === 0x80) start++;
-      const tail = complete.subarray(start);
-      if (tail.length - countByte(tail, CR) >= this.needed) {
-        // Everything before (the head included) is irrelevant. Copied: the caller may reuse its buffer.
-        this.deferredStore ??= new Uint8Array(this.window);
-        this.deferredStore.set(tail);
-        this.deferred = this.deferredStore.subarray(0, tail.length);
-        return;
-      }
+    if (head.length === 0 && complete.length === 0) return;
+
+    const last = this.lastBytes(head, complete);
+    if (last.length - countByte(last, CR) >= this.needed) {
+      // Everything before `last` is irrelevant: decode it later, if it is still the end then.
+      this.recent = last;
+      this.pending = true;
+      return;
     }
     this.flushDeferred();
-    if (head) this.ring.write(head);
+    if (head.length > 0) this.ring.write(sanitizeText(decoder.decode(head)));
     this.decodeTail(complete);
+    this.recent = last;
+  }
+
+  /**
+   * The stream's last ≤ `window` complete bytes after this chunk — the kept ones, then `head`,
+   * then `complete` — copied into the store `recent` is not in, starting on a character boundary.
+   */
+  private lastBytes(head: Uint8Array, complete: Uint8Array): Uint8Array {
+    this.stores ??= [new Uint8Array(this.window), new Uint8Array(this.window)];
+    this.flip ^= 1;
+    const out = this.stores[this.flip]!;
+    let room = this.window;
+    let at = this.window;
+    // Filled from the end: the newest bytes first, as many of each part as still fit.
+    for (const part of [complete, head, this.recent]) {
+      if (room === 0) break;
+      const n = Math.min(room, part.length);
+      at -= n;
+      out.set(part.subarray(part.length - n), at);
+      room -= n;
+    }
+    while (at < this.window && (out[at]! & 0xc0) === 0x80) at++;
+    return out.subarray(at);
   }
 
   /** Marks the end of the stream: a dangling incomplete sequence becomes U+FFFD. */
@@ -109,9 +131,9 @@ export class OutputTail implements ByteSink {
   }
 
   private flushDeferred(): void {
-    if (!this.deferred) return;
-    this.ring.write(sanitizeText(decoder.decode(this.deferred)));
-    this.deferred = undefined;
+    if (!this.pending) return;
+    this.ring.write(sanitizeText(decoder.decode(this.recent)));
+    this.pending = false;
   }
 
   private decodeTail(bytes: Uint8Array): void {

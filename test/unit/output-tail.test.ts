@@ -76,6 +76,40 @@ describe("OutputTail", () => {
     }
   });
 
+  test("chunks smaller than the window (as pipes deliver them), with runs of \\r: the tail is exact", () => {
+    let seed = 1234;
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    for (let trial = 0; trial < 200; trial++) {
+      const size = Math.floor(rnd() * 30000);
+      const bytes = new Uint8Array(size);
+      for (let i = 0; i < size; i++) {
+        const r = rnd();
+        // Runs of \r now and then, to make windows stop qualifying mid-stream.
+        bytes[i] =
+          r < 0.05
+            ? 0x0d
+            : r < 0.6
+              ? 0x20 + Math.floor(rnd() * 95)
+              : r < 0.8
+                ? 0x80 + Math.floor(rnd() * 0x40)
+                : Math.floor(rnd() * 256);
+      }
+      if (size > 100 && rnd() < 0.5)
+        bytes.fill(0x0d, Math.floor(size / 2), Math.floor(size / 2) + Math.floor(rnd() * 5000));
+      const chunks: Uint8Array[] = [];
+      for (let at = 0; at < size; ) {
+        const n = 1 + Math.floor(rnd() * 400);
+        chunks.push(bytes.subarray(at, at + n));
+        at += n;
+      }
+      const capacity = 1 + Math.floor(rnd() * 300);
+      expect(feed(chunks, capacity)).toBe(expected(bytes, capacity));
+    }
+  });
+
   test("a reader that reuses one buffer gets the same tail, also when runs of \\r follow long output", () => {
     let seed = 7;
     const rnd = () => {
