@@ -13,10 +13,9 @@
  * then connects with the claim certificate, whose policy allows provisioning only — a device that
  * looks connected and never gets a job.
  */
-import { readFileSync, statSync } from "node:fs";
+import { readSmallJsonFile } from "./small-json-file.ts";
 
 export const FP_RUNTIME_CONFIG_FILE = "~/.aws-iot-device-client/aws-iot-device-client-runtime.conf";
-const MAX_RUNTIME_CONFIG_BYTES = 5000;
 
 /** The provisioned identity; cert and key as written (the caller expands `~`). */
 export interface ProvisionedIdentity {
@@ -32,38 +31,21 @@ export type RuntimeConfigResult =
 
 /** Reads the runtime config at `path` (already expanded); absent → no identity, no warning. */
 export function loadFleetProvisioningRuntime(path: string): RuntimeConfigResult {
-  let size: number;
-  let mode: number;
-  try {
-    const st = statSync(path);
-    if (!st.isFile()) return { ok: false, message: `Fleet provisioning runtime config ${path} is not a file` };
-    size = st.size;
-    mode = st.mode & 0o777;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return { ok: true, identity: undefined, warnings: [] };
-    return { ok: false, message: `Cannot read fleet provisioning runtime config ${path}: ${code ?? "error"}` };
-  }
-  const fix = `fix it, or remove it to use the config file's cert, key and thing-name`;
-  if (size > MAX_RUNTIME_CONFIG_BYTES)
-    return {
-      ok: false,
-      message: `Fleet provisioning runtime config ${path} is ${size} bytes; the limit is ${MAX_RUNTIME_CONFIG_BYTES}`,
-    };
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, "utf8"));
-  } catch (error) {
-    const why = (error as Error).message;
-    return { ok: false, message: `Fleet provisioning runtime config ${path} is not valid JSON (${why}); ${fix}` };
+  const fix = "fix it, or remove it to use the config file's cert, key and thing-name";
+  const file = readSmallJsonFile(path, "Fleet provisioning runtime config");
+  if (!file.ok) {
+    // No file: fleet provisioning never ran here.
+    if (file.code === "ENOENT" || file.code === "ENOTDIR") return { ok: true, identity: undefined, warnings: [] };
+    return { ok: false, message: `${file.message}; ${fix}` };
   }
   const warnings: string[] = [];
+  const mode = file.stats.mode & 0o777;
   if ((mode & 0o022) !== 0)
     warnings.push(
       `Fleet provisioning runtime config ${path} is writable by group or others (${mode.toString(8)}); ` +
         `it picks the device's identity: run: chmod 640 ${path}`,
     );
-  const parsed = parseRuntimeConfig(value, path);
+  const parsed = parseRuntimeConfig(file.value, path);
   if (!parsed.ok) return { ok: false, message: `Fleet provisioning runtime config ${path}: ${parsed.message}; ${fix}` };
   if (!parsed.identity)
     warnings.push(

@@ -11,11 +11,11 @@
  * usually named (`proxy.corp.example`), and DNS is already trusted for the broker's own name.
  * A given file that is missing is an error; a missing default file means no proxy.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { readSmallJsonFile } from "./small-json-file.ts";
 
 export const HTTP_PROXY_FILE_NAME = "http-proxy.conf";
-const MAX_PROXY_FILE_BYTES = 5000;
 
 export interface HttpProxy {
   readonly host: string;
@@ -44,35 +44,16 @@ export function loadHttpProxy(path: string, given: boolean, euid: number): Proxy
       ? { ok: false, message: `HTTP proxy config ${path} given with --http-proxy-config does not exist` }
       : { ok: true, proxy: undefined };
   }
-  let st: ReturnType<typeof statSync>;
-  try {
-    st = statSync(path);
-  } catch (error) {
-    return { ok: false, message: `Cannot read HTTP proxy config ${path}: ${(error as Error).message}` };
-  }
-  if (!st.isFile()) return { ok: false, message: `HTTP proxy config ${path} is not a file` };
-  if (st.uid !== euid && st.uid !== 0 && euid !== 0)
-    return {
-      ok: false,
-      message: `HTTP proxy config ${path} is owned by uid ${st.uid}, not by the agent's user or root; run: chown root ${path}`,
-    };
-  const mode = st.mode & 0o777;
-  if ((mode & 0o077) !== 0)
-    return {
-      ok: false,
-      message: `HTTP proxy config ${path} has permissions ${mode.toString(8).padStart(3, "0")}; it may hold a password: run: chmod 600 ${path}`,
-    };
-  if (st.size > MAX_PROXY_FILE_BYTES)
-    return {
-      ok: false,
-      message: `HTTP proxy config ${path} is ${st.size} bytes; the limit is ${MAX_PROXY_FILE_BYTES}`,
-    };
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, "utf8"));
-  } catch (error) {
-    return { ok: false, message: `HTTP proxy config ${path} is not valid JSON: ${(error as Error).message}` };
-  }
+  const file = readSmallJsonFile(path, "HTTP proxy config", (st) => {
+    if (st.uid !== euid && st.uid !== 0 && euid !== 0)
+      return `HTTP proxy config ${path} is owned by uid ${st.uid}, not by the agent's user or root; run: chown root ${path}`;
+    const mode = st.mode & 0o777;
+    if ((mode & 0o077) !== 0)
+      return `HTTP proxy config ${path} has permissions ${mode.toString(8).padStart(3, "0")}; it may hold a password: run: chmod 600 ${path}`;
+    return undefined;
+  });
+  if (!file.ok) return file;
+  const value = file.value;
   const parsed = parseHttpProxy(value, path);
   return parsed.ok
     ? { ok: true, proxy: parsed.proxy }

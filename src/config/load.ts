@@ -4,15 +4,15 @@
  * completed, over both for cert, key and thing name [DC-CONFIG-runtime]. Fatal problems come back as
  * one message that names the file and the fix; nothing here exits the process.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import type { ParsedArgs } from "./cli-args.ts";
 import { checkForeignFeatures } from "./device-client-features.ts";
 import { FP_RUNTIME_CONFIG_FILE, loadFleetProvisioningRuntime } from "./fleet-provisioning-runtime.ts";
 import { loadHttpProxy, proxyFilePath } from "./http-proxy-config.ts";
+import { readSmallJsonFile } from "./small-json-file.ts";
 import { DEFAULT_PROGRESS_INTERVAL_SECONDS } from "../protocol/limits.ts";
 import { validateConfigFile, type AgentConfig, type ConfigFile, type LogLevel } from "./schema.ts";
 
-export const MAX_CONFIG_BYTES = 5000;
 export const DEFAULT_CONFIG_FILE = "~/.aws-iot-device-client/aws-iot-device-client.conf";
 export const DEFAULT_HANDLER_DIR = "~/.aws-iot-device-client/jobs/";
 export const DEFAULT_STATE_DIR = "~/.aws-iot-device-client/state/";
@@ -144,27 +144,13 @@ function nonEmpty(value: string | undefined): string | undefined {
 function readConfigFile(
   path: string,
 ): { ok: true; config: ConfigFile; warnings: string[] } | { ok: false; message: string } {
+  const file = readSmallJsonFile(path, "Config file");
+  if (!file.ok) return file;
   const warnings: string[] = [];
-  let size: number;
-  let mode: number;
-  try {
-    const st = statSync(path);
-    size = st.size;
-    mode = st.mode & 0o777;
-  } catch (error) {
-    return { ok: false, message: `Cannot read config file ${path}: ${(error as Error).message}` };
-  }
-  if (size > MAX_CONFIG_BYTES)
-    return { ok: false, message: `Config file ${path} is ${size} bytes; the limit is ${MAX_CONFIG_BYTES} bytes` };
+  const mode = file.stats.mode & 0o777;
   if ((mode & 0o022) !== 0)
     warnings.push(`Config file ${path} is writable by group or others (${mode.toString(8)}); run: chmod 640 ${path}`);
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, "utf8"));
-  } catch (error) {
-    return { ok: false, message: `Config file ${path} is not valid JSON: ${(error as Error).message}` };
-  }
-  const checked = validateConfigFile(value);
+  const checked = validateConfigFile(file.value);
   if (!checked.ok) return { ok: false, message: `Config file ${path}: ${checked.message}` };
   return { ok: true, config: checked.config, warnings };
 }
