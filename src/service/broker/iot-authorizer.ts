@@ -62,11 +62,7 @@ export class IotAuthorizer {
     if (cert.status !== "ACTIVE")
       return {
         allowed: false,
-        reason:
-          cert.status === "REVOKED"
-            ? `certificate ${certificateId} is REVOKED, for good (a revoked certificate cannot be activated: ` +
-              "create a new one, CreateKeysAndCertificate, and attach it)"
-            : `certificate ${certificateId} is ${cert.status} (UpdateCertificate --new-status ACTIVE)`,
+        reason: `certificate ${certificateId} ${statusAndFix(cert.status)}`,
       };
     const session: PolicySession = {
       clientId,
@@ -82,17 +78,16 @@ export class IotAuthorizer {
     if (!this.fleet.hasThing(clientId))
       return { allowed: false, reason: `client id ${clientId} is not a registered thing (CreateThing first)` };
     const active = (): Certificate[] => this.identity.principalsOf(clientId).filter((c) => c.status === "ACTIVE");
-    if (active().length === 0) {
-      const attached = this.identity.principalsOf(clientId);
+    const attached = this.identity.principalsOf(clientId);
+    if (attached.length === 0)
+      return { allowed: false, reason: `thing ${clientId} has no certificate attached (AttachThingPrincipal)` };
+    if (!attached.some((c) => c.status === "ACTIVE"))
       return {
         allowed: false,
-        reason:
-          attached.length === 0
-            ? `thing ${clientId} has no certificate attached (AttachThingPrincipal)`
-            : `thing ${clientId} has no ACTIVE certificate: ${attached.map((c) => `${c.certificateId} is ${c.status}`).join(", ")} ` +
-              "(UpdateCertificate --new-status ACTIVE for an INACTIVE one; a REVOKED one stays revoked: attach a new one)",
+        reason: `thing ${clientId} has no ACTIVE certificate: ${attached
+          .map((c) => `${c.certificateId} ${statusAndFix(c.status)}`)
+          .join(", ")}`,
       };
-    }
     const session: PolicySession = {
       clientId,
       context: this.contextFor(clientId, [clientId]),
@@ -127,4 +122,12 @@ export class IotAuthorizer {
     const cert = this.identity.findCertificate(certificateId);
     return cert ? this.identity.policiesOf(cert) : [];
   }
+}
+
+/** "is <status>" and what makes the certificate usable again: an INACTIVE one is activated; a REVOKED one never is. */
+function statusAndFix(status: Certificate["status"]): string {
+  return status === "REVOKED"
+    ? "is REVOKED, for good (a revoked certificate cannot be activated: create a new one, CreateKeysAndCertificate, " +
+        "and attach it)"
+    : `is ${status} (UpdateCertificate --new-status ACTIVE)`;
 }
