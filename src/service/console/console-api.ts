@@ -36,17 +36,11 @@ const NO_VERSION = "(none)";
 type Query = URLSearchParams;
 
 export function consoleApi(d: ConsoleDeps): (path: string, query: Query) => unknown {
-  // Things by the status of their latest execution, as DescribeJob counts them: an attempt a retry
-  // superseded is not counted again (the executions view still lists every attempt). From the
-  // engine's index, so the jobs list costs statuses × jobs, not executions.
-  const countsOf = (jobId: string) => {
-    const counts: Record<string, number> = {};
-    for (const status of JOB_EXECUTION_STATUSES) {
-      const n = d.engine.latestCount(jobId, status);
-      if (n) counts[status] = n;
-    }
-    return counts;
-  };
+  // Things by the status of their latest execution, as DescribeJob counts them (the engine's one
+  // rule, from its index: the jobs list costs statuses × jobs, not executions); the statuses no
+  // thing has are left out of the view. The executions view still lists every attempt.
+  const countsOf = (jobId: string) =>
+    Object.fromEntries(Object.entries(d.engine.thingsByStatus(jobId)).filter(([, n]) => n > 0));
   const packagesOf = (thingName: string): Record<string, string> => {
     const reported = d.shadows.statesOf(thingName).get(PACKAGE_SHADOW)?.reported ?? {};
     const out: Record<string, string> = {};

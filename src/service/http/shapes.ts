@@ -84,7 +84,7 @@ export function groupNameAndArn(g: ThingGroup) {
  * DescribeJob's Job. jobProcessDetails counts *things* by the status of their latest execution, so
  * a thing whose FAILED execution is being retried counts as QUEUED, not twice.
  */
-/** `counts`: things by their latest execution's status (JobControl.thingsByStatus). */
+/** `counts`: things by their latest execution's status (JobsEngine.thingsByStatus). */
 export function jobShape(
   job: Job,
   counts: Readonly<Record<Execution["status"], number>>,

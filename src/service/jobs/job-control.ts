@@ -4,7 +4,6 @@
  * what happens when group membership changes, a thing is deleted, or an execution succeeds with
  * packages. Each command validates first, then applies in one store transaction.
  */
-import { JOB_EXECUTION_STATUSES } from "../../protocol/statuses.ts";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../../protocol/json-depth.ts";
 import { type CatalogLookup, substitute } from "../catalog/substitution.ts";
 import { badPresignedUrls, hasPresignedPlaceholder } from "../s3/presigned-placeholders.ts";
@@ -660,14 +659,6 @@ export class JobControl {
       this.engine.deleteExecutions(job.jobId);
       this.store.delete("job", jobId);
     });
-  }
-
-  /** Things by the status of their latest execution (a retried attempt no longer counts): the one rule
-   * DescribeJob's jobProcessDetails and the console both show. */
-  thingsByStatus(jobId: string): Record<Execution["status"], number> {
-    const counts = {} as Record<Execution["status"], number>;
-    for (const s of JOB_EXECUTION_STATUSES) counts[s] = this.engine.latestCount(jobId, s);
-    return counts;
   }
 
   executionsOfJob(jobId: string, status?: string): Execution[] {

@@ -9,7 +9,7 @@
  * Cost: the store indexes executions by thing, by job, and the pending ones by thing and by job,
  * so a device's request costs the same on its first job and on its ten-thousandth.
  */
-import type { JobExecutionStatus } from "../../protocol/statuses.ts";
+import { JOB_EXECUTION_STATUSES, type JobExecutionStatus } from "../../protocol/statuses.ts";
 import { MAX_PENDING_LIST as LIST_LIMIT } from "../../protocol/limits.ts";
 import type { Clock, TimerHandle } from "../../util/clock.ts";
 import { type DeviceErrorCode, ServiceError } from "../errors.ts";
@@ -107,6 +107,16 @@ export class JobsEngine {
   /** How many things' latest execution of a job has `status` (as staged); cost independent of the fleet. */
   latestCount(jobId: string, status: JobExecutionStatus): number {
     return this.store.sizeOf(LATEST_BY_JOB_STATUS, `${jobId}\u0000${status}`);
+  }
+
+  /**
+   * Things by the status of their latest execution (an attempt a retry superseded no longer
+   * counts): the one rule DescribeJob's jobProcessDetails and the console both show.
+   */
+  thingsByStatus(jobId: string): Record<JobExecutionStatus, number> {
+    const counts = {} as Record<JobExecutionStatus, number>;
+    for (const s of JOB_EXECUTION_STATUSES) counts[s] = this.latestCount(jobId, s);
+    return counts;
   }
 
   pendingCount(jobId: string): number {

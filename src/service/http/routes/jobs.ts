@@ -116,7 +116,7 @@ export function jobRoutes(jobs: JobControl, engine: JobsEngine, fleet: Fleet, no
       honours: ["jobId", "beforeSubstitution"],
       handle: (input) => {
         const job = jobs.job(input.jobId);
-        return { job: jobShape(job, jobs.thingsByStatus(job.jobId), input.beforeSubstitution === true, now()) };
+        return { job: jobShape(job, engine.thingsByStatus(job.jobId), input.beforeSubstitution === true, now()) };
       },
     },
     GetJobDocument: {
