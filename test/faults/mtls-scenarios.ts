@@ -17,6 +17,7 @@ import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
 import { AgentProcess } from "../helpers/agent-process.ts";
+import { selfSignedCertificate } from "../helpers/certs.ts";
 import { compiledAgent, spawnService } from "../helpers/executables.ts";
 import { type DeviceCredentials, jobsMinimumPolicy, provisionDevice } from "../helpers/iot-identity.ts";
 import { iotClient, thingArn } from "../helpers/local-service.ts";
@@ -221,21 +222,8 @@ const STORM_KINDS: StormKind[] = [
 
 /** A self-signed certificate and key nobody registered (also used as the wrong CA). */
 function stranger(): { cert: Buffer; key: Buffer } {
-  const dir = tempDir("storm-stranger-");
-  const made = Bun.spawnSync(
-    ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj"].concat([
-      "/CN=localhost",
-      "-days",
-      "2",
-      "-keyout",
-      join(dir, "k.pem"),
-      "-out",
-      join(dir, "c.pem"),
-    ]),
-    { stderr: "pipe" },
-  );
-  if (made.exitCode !== 0) throw new Error(`openssl: ${made.stderr.toString()}`);
-  return { cert: readFileSync(join(dir, "c.pem")), key: readFileSync(join(dir, "k.pem")) };
+  const { certPem, keyPem } = selfSignedCertificate("localhost", "ec");
+  return { cert: Buffer.from(certPem), key: Buffer.from(keyPem) };
 }
 
 /** MQTT 3.1.1 CONNECT for client id "storm!" (sent once a handshake lets it through). */

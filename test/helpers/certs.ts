@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "./temp.ts";
 
@@ -83,4 +84,32 @@ export function makeTestPki(): TestPki {
     clientKey: f("client.key"),
     otherCaCert: f("other-ca.crt"),
   };
+}
+
+/** A self-signed certificate and its key nobody registered (openssl; RSA 2048 or EC P-256), as PEM text. */
+export function selfSignedCertificate(
+  commonName: string,
+  key: "rsa" | "ec" = "rsa",
+): { readonly certPem: string; readonly keyPem: string } {
+  const dir = tempDir("self-signed-");
+  const keyArgs = key === "rsa" ? ["-newkey", "rsa:2048"] : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      ...keyArgs,
+      "-nodes",
+      "-subj",
+      `/CN=${commonName}`,
+      "-days",
+      "2",
+      "-keyout",
+      "k.pem",
+      "-out",
+      "c.pem",
+    ],
+    { cwd: dir, stdio: "pipe" },
+  );
+  return { certPem: readFileSync(join(dir, "c.pem"), "utf8"), keyPem: readFileSync(join(dir, "k.pem"), "utf8") };
 }

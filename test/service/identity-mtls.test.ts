@@ -46,6 +46,7 @@ import {
   provisionDevice,
   writeCredentials,
 } from "../helpers/iot-identity.ts";
+import { selfSignedCertificate } from "../helpers/certs.ts";
 import { iotClient, startLocalService, thingArn } from "../helpers/local-service.ts";
 import { projectHandlerDir, REPO_ROOT, tempDir } from "../helpers/temp.ts";
 
@@ -509,28 +510,8 @@ describe.skipIf(!hasMosquitto)("refusals seen by independent clients (mosquitto_
     ).rejects.toMatchObject({ name: "CertificateStateException" });
 
     // A self-signed certificate nobody registered: refused; registered without a CA: accepted.
-    const dir = tempDir("self-signed-");
-    const made = Bun.spawnSync(
-      [
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=own",
-        "-days",
-        "2",
-        "-keyout",
-        join(dir, "k.pem"),
-        "-out",
-        join(dir, "c.pem"),
-      ],
-      { stderr: "pipe" },
-    );
-    expect(made.exitCode).toBe(0);
-    const own = writeCredentials(readFileSync(join(dir, "c.pem"), "utf8"), readFileSync(join(dir, "k.pem"), "utf8"));
+    const self = selfSignedCertificate("own");
+    const own = writeCredentials(self.certPem, self.keyPem);
     expect((await mosquittoPub(svc, own, "mq-2", "$aws/things/mq-2/jobs/start-next")).out).toContain("not authorised");
     await logLine(svc, "is not registered");
     const reg = await iot.send(
@@ -744,28 +725,8 @@ describe("the plain listener", () => {
 describe("faults", () => {
   test("TLS handshake failures during a reconnect storm: garbage, no certificate, unknown certificates — a good device still gets in every time", async () => {
     const good = await provisionDevice(iot, svc.rootCa, "storm-ok", "jobs-min");
-    const dir = tempDir("storm-");
-    const made = Bun.spawnSync(
-      [
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=storm",
-        "-days",
-        "1",
-        "-keyout",
-        join(dir, "k.pem"),
-        "-out",
-        join(dir, "c.pem"),
-      ],
-      { stderr: "pipe" },
-    );
-    expect(made.exitCode).toBe(0);
-    const stranger = { cert: readFileSync(join(dir, "c.pem")), key: readFileSync(join(dir, "k.pem")) };
+    const self = selfSignedCertificate("storm");
+    const stranger = { cert: Buffer.from(self.certPem), key: Buffer.from(self.keyPem) };
     const ca = readFileSync(svc.rootCa);
     const attempt = (i: number) =>
       new Promise<void>((resolve) => {
