@@ -115,12 +115,18 @@ describe("shipped handlers", () => {
       expect(out.statusDetails.stderr).toMatch(/refused/i);
       expect(readdirSync(dir)).toEqual([]);
     });
-    test("with curl only (no wget on PATH) a failure says why too", async () => {
-      const bin = tempDir("curl-only-");
-      for (const tool of ["curl", "sh", "id", "dirname", "rm", "mv", "printf"]) {
+    /** A PATH directory holding only these tools (links to this machine's), and `extra` links by name. */
+    const pathOf = (tools: readonly string[], extra: Record<string, string> = {}) => {
+      const bin = tempDir("tools-");
+      for (const [name, target] of Object.entries(extra)) symlinkSync(target, join(bin, name));
+      for (const tool of tools) {
         const path = Bun.which(tool);
         if (path) symlinkSync(path, join(bin, tool));
       }
+      return bin;
+    };
+    test("with curl only (no wget on PATH) a failure says why too", async () => {
+      const bin = pathOf(["curl", "sh", "id", "dirname", "rm", "mv", "printf"]);
       const dir = tempDir();
       const out = await run("download-file.sh", [`http://127.0.0.1:${server.port}/missing`, join(dir, "x")], {
         env: { PATH: bin },
@@ -133,12 +139,7 @@ describe("shipped handlers", () => {
     test.skipIf(!Bun.which("busybox"))(
       "with BusyBox wget (apt-get install busybox, else skipped) a failure says why too",
       async () => {
-        const bin = tempDir("busybox-wget-");
-        symlinkSync(Bun.which("busybox")!, join(bin, "wget"));
-        for (const tool of ["sh", "id", "dirname", "rm", "mv", "grep"]) {
-          const path = Bun.which(tool);
-          if (path) symlinkSync(path, join(bin, tool));
-        }
+        const bin = pathOf(["sh", "id", "dirname", "rm", "mv", "grep"], { wget: Bun.which("busybox")! });
         const dir = tempDir();
         const out = await run("download-file.sh", [`http://127.0.0.1:${server.port}/missing`, join(dir, "x")], {
           env: { PATH: bin },
