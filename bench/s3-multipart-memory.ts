@@ -13,18 +13,13 @@ import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { awsCliEnv } from "../test/helpers/local-service.ts";
 
 const { values } = parseArgs({ options: { mb: { type: "string" }, "service-root": { type: "string" } } });
 const mb = Number(values.mb ?? 600);
 const root = resolve(values["service-root"] ?? join(import.meta.dir, ".."));
 const work = mkdtempSync(join(tmpdir(), "s3-bench-"));
-const env = {
-  ...process.env,
-  AWS_ACCESS_KEY_ID: "local",
-  AWS_SECRET_ACCESS_KEY: "local",
-  AWS_DEFAULT_REGION: "us-east-1",
-  AWS_PAGER: "",
-};
+const env = awsCliEnv();
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
 

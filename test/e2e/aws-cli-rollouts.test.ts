@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { AgentProcess } from "../helpers/agent-process.ts";
 import { spawnService } from "../helpers/executables.ts";
 import { projectHandlerDir, REPO_ROOT, tempDir } from "../helpers/temp.ts";
+import { awsCliEnv } from "../helpers/local-service.ts";
 
 const hasCli = Bun.spawnSync(["aws", "--version"], { stdout: "pipe", stderr: "pipe" }).exitCode === 0;
 if (!hasCli) console.warn("test/e2e/aws-cli-rollouts: skipped — the AWS CLI (aws) is not installed");
@@ -18,14 +19,7 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-const env = {
-  ...process.env,
-  AWS_ACCESS_KEY_ID: "local",
-  AWS_SECRET_ACCESS_KEY: "local",
-  AWS_DEFAULT_REGION: "us-east-1",
-  AWS_CONFIG_FILE: "/dev/null",
-  AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
-};
+const env = awsCliEnv();
 
 describe.skipIf(!hasCli)("AWS CLI: a managed-template job end to end, a scheduled one on a sped-up clock", () => {
   test("list/describe managed templates, create-job from AWS-Run-Command, the agent runs it; a schedule opens", async () => {

@@ -22,6 +22,18 @@ export async function startLocalService(
 }
 
 const credentials = { accessKeyId: "local", secretAccessKey: "local" };
+
+/** The environment the AWS CLI runs in against the local service: its credentials and region, no
+ * user config or pager (what a user's ~/.aws holds must not change a test). */
+export const awsCliEnv = (): Record<string, string | undefined> => ({
+  ...process.env,
+  AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+  AWS_DEFAULT_REGION: "us-east-1",
+  AWS_CONFIG_FILE: "/dev/null",
+  AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+  AWS_PAGER: "",
+});
 export const iotClient = (http: string) =>
   new IoTClient({ endpoint: http, region: "us-east-1", credentials, maxAttempts: 1 });
 export const dataClient = (http: string) =>

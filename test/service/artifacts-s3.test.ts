@@ -20,7 +20,7 @@ import {
 import { createLogger } from "../../src/log/logger.ts";
 import { type RunningService, startService } from "../../src/service/service.ts";
 import { ManualClock } from "../../src/util/clock.ts";
-import { Device, iotClient, thingArn, versionArn } from "../helpers/local-service.ts";
+import { awsCliEnv, Device, iotClient, thingArn, versionArn } from "../helpers/local-service.ts";
 import { tempDir } from "../helpers/temp.ts";
 
 const hasCli = Bun.spawnSync(["sh", "-c", "command -v aws && command -v curl"]).exitCode === 0;
@@ -30,13 +30,7 @@ const clock = new ManualClock(Date.now());
 let service: RunningService;
 let iot: IoTClient;
 const dir = tempDir("s3-files-");
-const env = {
-  ...process.env,
-  AWS_ACCESS_KEY_ID: "local",
-  AWS_SECRET_ACCESS_KEY: "local",
-  AWS_DEFAULT_REGION: "us-east-1",
-  AWS_PAGER: "",
-};
+const env = awsCliEnv();
 
 async function aws(...args: string[]): Promise<{ code: number; out: string }> {
   const quiet = args[1] === "cp" || args[1] === "rm" ? ["--only-show-errors"] : [];

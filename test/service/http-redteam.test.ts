@@ -8,6 +8,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { spawnService } from "../helpers/executables.ts";
 import { tempDir } from "../helpers/temp.ts";
+import { awsCliEnv } from "../helpers/local-service.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const A = "arn:aws:iot:us-east-1:123456789012";
@@ -168,14 +169,7 @@ describe("redteam-service 12: browser CSRF and DNS rebinding", () => {
     "redteam-service 12: the AWS CLI keeps working (iot JSON and the iot-data blob payload)",
     () => {
       const dir = tempDir("cli");
-      const env = {
-        ...process.env,
-        AWS_ACCESS_KEY_ID: "local",
-        AWS_SECRET_ACCESS_KEY: "local",
-        AWS_DEFAULT_REGION: "us-east-1",
-        AWS_CONFIG_FILE: "/dev/null",
-        AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
-      };
+      const env = awsCliEnv();
       const aws = (...args: string[]) =>
         Bun.spawnSync(["aws", "--endpoint-url", svc.http, "--output", "json", ...args], {
           env,

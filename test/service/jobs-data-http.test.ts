@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as Iot from "@aws-sdk/client-iot";
 import type { RunningService } from "../../src/service/service.ts";
-import { Device, iotClient, startLocalService, thingArn } from "../helpers/local-service.ts";
+import { awsCliEnv, Device, iotClient, startLocalService, thingArn } from "../helpers/local-service.ts";
 
 let service: RunningService;
 let iot: Iot.IoTClient;
@@ -106,14 +106,7 @@ describe("iot-jobs-data over HTTP", () => {
   test.skipIf(!hasCli)(
     "the AWS CLI's iot-jobs-data commands reach the device API",
     async () => {
-      const env = {
-        ...process.env,
-        AWS_ACCESS_KEY_ID: "local",
-        AWS_SECRET_ACCESS_KEY: "local",
-        AWS_DEFAULT_REGION: "us-east-1",
-        AWS_CONFIG_FILE: "/dev/null",
-        AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
-      };
+      const env = awsCliEnv();
       // Spawned asynchronously: the service runs in this process and must keep answering.
       const r = Bun.spawn(
         [
