@@ -97,11 +97,17 @@ interface RunningJob {
   readonly abort: AbortController;
   /** The step is running (false while the final status is being reported). */
   executing: boolean;
-  /** The current step's IN_PROGRESS attempts; the next step's update supersedes them. */
-  stepUpdate?: AbortController;
+  /** The latest IN_PROGRESS update (a step's start, progress); the next one waits for it (settle). */
+  stepUpdate?: InProgressUpdate;
   /** Documents with reportProgress: the rate-limited progress updates. */
   progress?: ProgressReporter;
   readonly log: Logger;
+}
+
+/** An IN_PROGRESS update in the background: `settled` when it has its answer or gave up. */
+interface InProgressUpdate {
+  readonly controller: AbortController;
+  readonly settled: Promise<void>;
 }
 
 /** The execution a message names is the running one: same job, and (when known) same queue time and number. */
@@ -339,7 +345,7 @@ export class JobsAgent {
       log.error({ err: error }, "Job failed unexpectedly");
       await this.report(job, "FAILED", { reason: `Agent error: ${(error as Error).message}` }).catch(() => {});
     } finally {
-      job.stepUpdate?.abort();
+      job.stepUpdate?.controller.abort();
       this.running = undefined;
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
@@ -396,13 +402,12 @@ export class JobsAgent {
         ...(progressFile ? { progressFile: progressFile.path } : {}),
       });
     } finally {
-      // The job's last IN_PROGRESS must not be retried past (or after) its terminal status.
-      job.stepUpdate?.abort();
       job.progress?.stop();
       progressFile?.remove();
     }
     job.executing = false;
     if (outcome.status === "CANCELED") {
+      job.stepUpdate?.controller.abort();
       log.info({ why: String(job.abort.signal.reason) }, "Job ended without a report");
       if (job.abort.signal.reason !== "shutdown") {
         this.options.record.clear();
@@ -411,7 +416,26 @@ export class JobsAgent {
       return;
     }
     log.info({ status: outcome.status, reason: outcome.statusDetails.reason }, "Job finished");
+    if (job.stepUpdate) await this.settle(job.stepUpdate);
     await this.report(job, outcome.status, outcome.statusDetails);
+  }
+
+  /**
+   * Waits for an IN_PROGRESS update's reply, one reply window at most (none when stopping), then
+   * ends its attempts. Its reply carries the version the next update of the job must expect: one
+   * sent before it (a short step ends before the reply comes) is refused as a VersionMismatch with
+   * our own update. So the terminal report and each later IN_PROGRESS wait here first.
+   */
+  private async settle(update: InProgressUpdate): Promise<void> {
+    if (!this.stopping) {
+      let timer: { cancel(): void } | undefined;
+      const window = new Promise<void>((resolve) => {
+        timer = (this.options.clock ?? systemClock).setTimeout(resolve, this.options.updateRetryMs);
+      });
+      await Promise.race([update.settled, window]);
+      timer?.cancel();
+    }
+    update.controller.abort();
   }
 
   /**
@@ -480,15 +504,14 @@ export class JobsAgent {
   }
 
   /**
-   * One IN_PROGRESS in the background, superseding the job's previous one; a refusal cancels the job.
+   * One IN_PROGRESS in the background, after the job's previous one; a refusal cancels the job.
    * It carries the version last seen: without one it would move a job deleted and created again
    * under this id (QUEUED, version 1) to IN_PROGRESS, and the old run could then report on it.
    * A mismatch with the execution IN_PROGRESS is a race with our own update: once more at its version.
    */
   private sendInProgress(job: RunningJob, request: UpdateRequest): void {
-    job.stepUpdate?.abort();
+    const previous = job.stepUpdate;
     const controller = new AbortController();
-    job.stepUpdate = controller;
     const options = { shouldStop: () => this.stopping, signal: controller.signal };
     const send = () =>
       this.updates.send(
@@ -496,7 +519,13 @@ export class JobsAgent {
         job.version === undefined ? request : { ...request, expectedVersion: job.version },
         options,
       );
-    void (async () => {
+    const settled = (async () => {
+      // One at a time: the previous update's reply first (its version). An update that a newer one
+      // followed while it waited is not sent: the newer one says more.
+      if (previous) {
+        await this.settle(previous);
+        if (controller.signal.aborted || job.stepUpdate?.controller !== controller) return;
+      }
       let result = await send();
       for (let again = 0; again < 3 && isOwnRace(result); again++) {
         if (result.kind === "rejected" && result.currentVersion !== undefined) job.version = result.currentVersion;
@@ -506,6 +535,7 @@ export class JobsAgent {
       job.log.warn({ code: result.code }, "The service refused IN_PROGRESS; canceling the job");
       job.abort.abort("canceled");
     })();
+    job.stepUpdate = { controller, settled };
   }
 
   /**

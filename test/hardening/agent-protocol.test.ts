@@ -204,6 +204,36 @@ describe("redteam 03: step timer per step", () => {
       ["SUCCEEDED", undefined],
     ]);
   }, 60_000);
+
+  test("redteam 03: IN_PROGRESS replies that come after the step ended: each later update waits for the one before (no VersionMismatch with our own update)", async () => {
+    const broker = await Mosquitto.start();
+    cleanups.push(() => broker.stop());
+    const peer = await JobsPeer.start(broker.url);
+    cleanups.push(() => peer.stop());
+    const agent = startAgent({
+      brokerUrl: broker.url,
+      thingName: "st-3",
+      handlerDirectory: tempDir(),
+      stepTimeoutSeconds: 60,
+      updateRetrySeconds: 3,
+    });
+    await agent.waitForLog("No pending jobs");
+    // The first IN_PROGRESS is awaited before step 1. Steps 2's and 3's are answered 300 ms late,
+    // long after `true` ended: each reply carries the version the next update must expect. The
+    // reply window (3 s) covers both: no update gives up waiting.
+    peer.injectUpdateFault("IN_PROGRESS", "delay:0");
+    peer.injectUpdateFault("IN_PROGRESS", "delay:300");
+    peer.injectUpdateFault("IN_PROGRESS", "delay:300");
+    peer.queueJob("st-3", "late-reply", runCommandDoc("true", "true", "true"));
+    await peer.waitForStatus("st-3", "late-reply", "SUCCEEDED");
+    const updates = peer.updatesFor("late-reply").map((u) => [u.request.status, u.reply, u.request.expectedVersion]);
+    expect(updates).toEqual([
+      ["IN_PROGRESS", "accepted", undefined],
+      ["IN_PROGRESS", "accepted", 2],
+      ["IN_PROGRESS", "accepted", 3],
+      ["SUCCEEDED", "accepted", 4],
+    ]);
+  }, 60_000);
 });
 
 // ---- 04, 08, 15 on the local service -------------------------------------------------------------

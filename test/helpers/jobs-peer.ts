@@ -50,6 +50,9 @@ export interface RecordedUpdate {
   at: number;
 }
 
+/** An accepted request's reply fields; `delayMs`: the reply goes out that much later; "dropped": never. */
+type Applied = { fields: object; delayMs?: number } | "dropped";
+
 interface Refusal {
   code: RejectedErrorCode;
   message: string;
@@ -60,7 +63,10 @@ export class JobsPeer {
   readonly executions: PeerExecution[] = [];
   readonly updates: RecordedUpdate[] = [];
   readonly startNexts: { thing: string; request: Record<string, unknown> }[] = [];
-  /** Faults for coming updates of a status, in order: a rejection code, or "drop" (applied, reply lost). */
+  /**
+   * Faults for coming updates of a status, in order: a rejection code, "drop" (applied, reply
+   * lost) or "delay:<ms>" (applied, reply sent that much later).
+   */
   private readonly faults: { status: string; fault: string }[] = [];
   private changeListeners: (() => void)[] = [];
 
@@ -117,7 +123,7 @@ export class JobsPeer {
     this.changed();
   }
 
-  /** The next update with this status gets `fault`: a rejection code, or "drop" (applied, reply lost). */
+  /** The next update with this status gets `fault`: a rejection code, "drop" or "delay:<ms>". */
   injectUpdateFault(status: string, fault: string): void {
     this.faults.push({ status, fault });
   }
@@ -269,6 +275,9 @@ export class JobsPeer {
       const clientToken = decoded.request.body.clientToken;
       if (result === "dropped") {
         // applied, reply lost
+      } else if ("delayMs" in result) {
+        const { delayMs, fields } = result;
+        setTimeout(() => reply("accepted", acceptedPayload(fields, now(), clientToken)), delayMs);
       } else if ("code" in result) {
         reply("rejected", rejectedPayload(result.code, result.message, now(), clientToken, result.executionState));
       } else reply("accepted", acceptedPayload(result.fields, now(), clientToken));
@@ -286,7 +295,7 @@ export class JobsPeer {
     this.updates.push({ thing, jobId, request, reply, at: Date.now(), ...(code ? { code } : {}) });
   }
 
-  private handle(request: JobsRequest): Refusal | { fields: object } | "dropped" {
+  private handle(request: JobsRequest): Refusal | Applied {
     const thing = request.thing;
     switch (request.kind) {
       case "get": {
@@ -325,11 +334,12 @@ export class JobsPeer {
     }
   }
 
-  private update(request: Extract<JobsRequest, { kind: "update" }>): Refusal | { fields: object } | "dropped" {
+  private update(request: Extract<JobsRequest, { kind: "update" }>): Refusal | Applied {
     const { thing, jobId, body } = request;
     const at = this.faults.findIndex((f) => f.status === body.status);
     const fault = at === -1 ? undefined : this.faults.splice(at, 1)[0]!.fault;
-    if (fault && fault !== "drop") {
+    const delayMs = fault?.startsWith("delay:") ? Number(fault.slice("delay:".length)) : undefined;
+    if (fault && fault !== "drop" && delayMs === undefined) {
       this.record(thing, jobId, body, "rejected", fault);
       return { code: fault as RejectedErrorCode, message: "injected by the test" };
     }
@@ -363,7 +373,7 @@ export class JobsPeer {
     const fields: Record<string, unknown> = {};
     if (body.includeJobExecutionState === true) fields.executionState = this.state(e);
     if (body.includeJobDocument === true) fields.jobDocument = e.document;
-    return { fields };
+    return delayMs === undefined ? { fields } : { fields, delayMs };
   }
 
   private publish(topic: string, body: unknown): void {
