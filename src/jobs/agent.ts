@@ -416,24 +416,29 @@ export class JobsAgent {
       return;
     }
     log.info({ status: outcome.status, reason: outcome.statusDetails.reason }, "Job finished");
-    if (job.stepUpdate) await this.settle(job.stepUpdate);
+    if (job.stepUpdate) await this.settle(job.stepUpdate, job.abort.signal);
     await this.report(job, outcome.status, outcome.statusDetails);
   }
 
   /**
-   * Waits for an IN_PROGRESS update's reply, one reply window at most (none when stopping), then
-   * ends its attempts. Its reply carries the version the next update of the job must expect: one
-   * sent before it (a short step ends before the reply comes) is refused as a VersionMismatch with
-   * our own update. So the terminal report and each later IN_PROGRESS wait here first.
+   * Waits for an IN_PROGRESS update's reply, one reply window at most, then ends its attempts.
+   * Its reply carries the version the next update of the job must expect: one sent before it (a
+   * short step ends before the reply comes) is refused as a VersionMismatch with our own update.
+   * So the terminal report and each later IN_PROGRESS wait here first. The job's abort (a cancel,
+   * the agent stopping) ends the wait at once: stopping must not take a reply window longer.
    */
-  private async settle(update: InProgressUpdate): Promise<void> {
-    if (!this.stopping) {
+  private async settle(update: InProgressUpdate, jobAborted: AbortSignal): Promise<void> {
+    if (!this.stopping && !jobAborted.aborted) {
       let timer: { cancel(): void } | undefined;
+      let onAbort: (() => void) | undefined;
       const window = new Promise<void>((resolve) => {
         timer = (this.options.clock ?? systemClock).setTimeout(resolve, this.options.updateRetryMs);
+        onAbort = resolve;
+        jobAborted.addEventListener("abort", onAbort, { once: true });
       });
       await Promise.race([update.settled, window]);
       timer?.cancel();
+      if (onAbort) jobAborted.removeEventListener("abort", onAbort);
     }
     update.controller.abort();
   }
@@ -523,7 +528,7 @@ export class JobsAgent {
       // One at a time: the previous update's reply first (its version). An update that a newer one
       // followed while it waited is not sent: the newer one says more.
       if (previous) {
-        await this.settle(previous);
+        await this.settle(previous, job.abort.signal);
         if (controller.signal.aborted || job.stepUpdate?.controller !== controller) return;
       }
       let result = await send();
