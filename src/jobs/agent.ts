@@ -107,7 +107,11 @@ interface RunningJob {
 /** An IN_PROGRESS update in the background: `settled` when it has its answer or gave up. */
 interface InProgressUpdate {
   readonly controller: AbortController;
-  readonly settled: Promise<void>;
+  settled: Promise<void>;
+  /** The service's step timer restart it asks for (a step's start), if any. */
+  readonly stepTimeoutInMinutes: number | undefined;
+  /** The service accepted it. */
+  accepted: boolean;
 }
 
 /** The execution a message names is the running one: same job, and (when known) same queue time and number. */
@@ -516,31 +520,48 @@ export class JobsAgent {
    */
   private sendInProgress(job: RunningJob, request: UpdateRequest): void {
     const previous = job.stepUpdate;
+    // A step's start that is not accepted yet may never be sent now (see below): the update that
+    // follows it carries its step timer restart, or the service would time the step out on the
+    // previous step's timer. Sent twice, the timer just restarts twice.
+    const carried = previous && !previous.accepted ? previous.stepTimeoutInMinutes : undefined;
+    const body =
+      carried !== undefined && request.stepTimeoutInMinutes === undefined
+        ? { ...request, stepTimeoutInMinutes: carried }
+        : request;
     const controller = new AbortController();
     const options = { shouldStop: () => this.stopping, signal: controller.signal };
     const send = () =>
       this.updates.send(
         job.jobId,
-        job.version === undefined ? request : { ...request, expectedVersion: job.version },
+        job.version === undefined ? body : { ...body, expectedVersion: job.version },
         options,
       );
-    const settled = (async () => {
-      // One at a time: the previous update's reply first (its version). An update that a newer one
-      // followed while it waited is not sent: the newer one says more.
+    const update: InProgressUpdate = {
+      controller,
+      settled: Promise.resolve(),
+      stepTimeoutInMinutes: body.stepTimeoutInMinutes,
+      accepted: false,
+    };
+    job.stepUpdate = update;
+    update.settled = (async () => {
+      // One at a time: the previous update's reply first (its version). An update that a newer
+      // one followed while it waited is not sent (the newer one says more), nor one for a job
+      // canceled or an agent stopping meanwhile.
       if (previous) {
         await this.settle(previous, job.abort.signal);
-        if (controller.signal.aborted || job.stepUpdate?.controller !== controller) return;
+        if (controller.signal.aborted || job.stepUpdate !== update) return;
+        if (job.abort.signal.aborted || this.stopping) return;
       }
       let result = await send();
       for (let again = 0; again < 3 && isOwnRace(result); again++) {
         if (result.kind === "rejected" && result.currentVersion !== undefined) job.version = result.currentVersion;
         result = await send();
       }
+      if (result.kind === "accepted") update.accepted = true;
       if (result.kind !== "rejected" || !GONE_CODES.has(result.code) || !job.executing || isOwnRace(result)) return;
       job.log.warn({ code: result.code }, "The service refused IN_PROGRESS; canceling the job");
       job.abort.abort("canceled");
     })();
-    job.stepUpdate = { controller, settled };
   }
 
   /**

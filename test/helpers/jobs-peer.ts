@@ -128,6 +128,11 @@ export class JobsPeer {
     this.faults.push({ status, fault });
   }
 
+  /** Forgets the faults no update has taken yet. */
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   /** Publishes notify-next for the current next execution (also used to send duplicates). */
   notifyNext(thing: string): void {
     const next = this.pending(thing)[0];

@@ -1,13 +1,18 @@
 /**
  * The agent's IN_PROGRESS updates go one at a time, and the terminal report after the last of
  * them: each carries the version the previous reply named. A reply that never comes holds the next
- * update one reply window (update-retry-seconds), no longer: the job's report is not stuck behind
- * it, and stopping the agent ends the wait at once. The agent runs in-process on a ManualClock
- * (its update waits), against Mosquitto and the Jobs peer; the steps are real processes.
+ * update one reply window (update-retry-seconds), no longer; a step's start that is superseded
+ * while it waits hands its step timer restart on; a cancel or a stop ends the wait, and nothing
+ * more is sent. The agent runs in-process on a ManualClock (its update waits and progress ticks),
+ * against Mosquitto and the Jobs peer; the steps are real processes, some gated by marker files so
+ * that the test decides when each step ends.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { AgentConfig } from "../../src/config/schema.ts";
 import { JobsAgent } from "../../src/jobs/agent.ts";
+import { progressFileIn } from "../../src/jobs/progress-file.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { connect } from "../../src/mqtt/connection.ts";
 import { runContextFor } from "../../src/runner/run-context.ts";
@@ -16,9 +21,10 @@ import { ExecutionRecord } from "../../src/state/execution-record.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { JobsPeer } from "../helpers/jobs-peer.ts";
 import { Mosquitto } from "../helpers/mosquitto.ts";
-import { tempDir } from "../helpers/temp.ts";
+import { tempDir, writeHandler } from "../helpers/temp.ts";
 
 const REPLY_WINDOW_MS = 10_000;
+const PROGRESS_INTERVAL_MS = 1_000;
 
 let broker: Mosquitto;
 let peer: JobsPeer;
@@ -31,8 +37,15 @@ afterAll(async () => {
   await broker.stop();
 });
 
-/** The agent in-process on `clock`; its connection keeps real time (keepalive). */
-function startAgent(thing: string, clock: ManualClock) {
+/** Writes `phase=<name>` to its progress file, touches <dir>/<name>.started, waits for <dir>/<name>.go. */
+const GATED_HANDLER = `#!/bin/sh
+[ "$IOT_JOBS_USER_ARG" = 1 ] && shift
+[ -n "$IOT_JOBS_PROGRESS_FILE" ] && echo "phase=$2" >> "$IOT_JOBS_PROGRESS_FILE"
+touch "$1/$2.started"
+while [ ! -e "$1/$2.go" ]; do sleep 0.05; done
+`;
+
+function startAgent(thing: string, clock: ManualClock, stepTimeoutSeconds = 60) {
   const connection = connect(
     {
       endpoint: { protocol: "mqtt", host: "127.0.0.1", port: broker.port, alpn: undefined, mutualTlsRequired: false },
@@ -43,24 +56,272 @@ function startAgent(thing: string, clock: ManualClock) {
     },
     {},
   );
+  const handlers = tempDir();
+  writeHandler(handlers, "gated.sh", GATED_HANDLER);
   const config = {
-    jobs: { handlerDirectory: tempDir(), stepTimeoutSeconds: 60, signing: { required: false } },
+    jobs: { handlerDirectory: handlers, stepTimeoutSeconds, signing: { required: false } },
   } as unknown as AgentConfig;
   const agent = new JobsAgent({
     thingName: thing,
     connection,
     log: silentLogger(),
     record: new ExecutionRecord(tempDir()),
-    stepTimeoutSeconds: 60,
+    stepTimeoutSeconds,
     maxReruns: 3,
     updateRetryMs: REPLY_WINDOW_MS,
+    progressIntervalMs: PROGRESS_INTERVAL_MS,
+    progressFile: progressFileIn(tempDir()),
     clock,
     runJob: (document, signal, jobLog, hooks) =>
-      runJob(document, { ...runContextFor(config, jobLog, signal), onStepStart: (_s, i) => hooks.onStepStart?.(i) }),
+      runJob(document, {
+        ...runContextFor(config, jobLog, signal),
+        onStepStart: (_s, i) => hooks.onStepStart?.(i),
+        ...(hooks.progressFile ? { progressFile: hooks.progressFile } : {}),
+      }),
   });
   agent.start();
   return { agent, connection };
 }
+
+function gatedJob(markers: string, names: string[], reportProgress = true) {
+  return {
+    version: "1.0",
+    reportProgress,
+    steps: names.map((n) => ({
+      action: { name: n, type: "runHandler", input: { handler: "gated.sh", args: [markers, n] } },
+    })),
+  };
+}
+
+async function waitForFile(path: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${path}`);
+    await Bun.sleep(20);
+  }
+}
+
+/** Lets the agent's promise continuations and the broker round trips run (the clock stands still). */
+const settleIo = () => Bun.sleep(300);
+
+/**
+ * A progress update (P1) is applied and its reply lost; step two starts, and its step-start update
+ * (S2, which restarts the service's step timer) waits for P1's reply. Before the wait ends the
+ * progress reporter sends P2 (the handler of step two wrote an entry), so S2 is not sent: P2 must
+ * carry S2's stepTimeoutInMinutes, or the service's step timer runs on from step one's start and
+ * times the job out while step two runs (found by review).
+ */
+test("a step-start update superseded by a progress update while it waits: the step timer restart still reaches the service", async () => {
+  const thing = "superseded-start";
+  const jobId = "timer-lost";
+  const clock = new ManualClock();
+  const { agent, connection } = startAgent(thing, clock);
+  const markers = tempDir();
+  try {
+    peer.injectUpdateFault("IN_PROGRESS", "delay:0"); // S1 (confirmStart)
+    peer.injectUpdateFault("IN_PROGRESS", "drop"); // P1: applied, reply lost
+    peer.queueJob(thing, jobId, gatedJob(markers, ["one", "two"]));
+    await waitForFile(join(markers, "one.started"));
+    await settleIo();
+    clock.advance(PROGRESS_INTERVAL_MS); // P1: {step: 1/2 one, phase: one}
+    await peer.waitFor(() => peer.updatesFor(jobId).some((u) => u.reply === "dropped"), 10_000, "P1");
+    writeFileSync(join(markers, "one.go"), "");
+    await waitForFile(join(markers, "two.started")); // S2 now waits for P1's reply
+    await settleIo();
+    clock.advance(PROGRESS_INTERVAL_MS); // P2: {step: 2/2 two, phase: two}, after S2
+    await settleIo();
+    clock.advance(REPLY_WINDOW_MS); // P1's wait ends
+    await peer.waitFor(
+      () => peer.updatesFor(jobId).some((u) => (u.request.statusDetails as { phase?: string })?.phase === "two"),
+      10_000,
+      "step two's progress update",
+    );
+    const inProgress = peer.updatesFor(jobId).filter((u) => u.request.status === "IN_PROGRESS");
+    const summary = inProgress.map((u) => ({
+      step: (u.request.statusDetails as { step?: string })?.step,
+      timer: u.request.stepTimeoutInMinutes,
+      reply: u.reply,
+    }));
+    // Step two's start must restart the service's step timer (an update naming step two with
+    // stepTimeoutInMinutes), whatever else the progress reporter sent meanwhile.
+    expect(summary.filter((s) => s.step === "2/2 two" && s.timer !== undefined)).not.toEqual([]);
+    writeFileSync(join(markers, "two.go"), "");
+    clock.advance(REPLY_WINDOW_MS);
+    await peer.waitForStatus(thing, jobId, "SUCCEEDED", 10_000);
+  } finally {
+    writeFileSync(join(markers, "one.go"), "");
+    writeFileSync(join(markers, "two.go"), "");
+    await agent.stop();
+    await connection.close(true);
+  }
+}, 40_000);
+
+/** Steps one and two; P1 (step one's progress) applied and its reply lost; S2 waits for it. */
+async function stepTwoWaiting(thing: string, jobId: string, clock: ManualClock, markers: string): Promise<void> {
+  peer.injectUpdateFault("IN_PROGRESS", "delay:0"); // S1 (confirmStart)
+  peer.injectUpdateFault("IN_PROGRESS", "drop"); // P1
+  peer.queueJob(thing, jobId, gatedJob(markers, ["one", "two"]));
+  await waitForFile(join(markers, "one.started"));
+  await settleIo();
+  clock.advance(PROGRESS_INTERVAL_MS);
+  await peer.waitFor(() => peer.updatesFor(jobId).some((u) => u.reply === "dropped"), 10_000, "P1");
+  writeFileSync(join(markers, "one.go"), "");
+  await waitForFile(join(markers, "two.started"));
+  await settleIo();
+}
+
+/**
+ * The job is force-canceled (CancelJobExecution with force) while step two's start update waits
+ * for P1's reply. The cancel ends the wait, and the waiting update is not sent: the execution is
+ * CANCELED (found by review: it went out, and was refused).
+ */
+test("force-cancel while a step-start update waits: nothing more is sent for the canceled execution", async () => {
+  const thing = "cancel-waiting";
+  const jobId = "canceled-while-waiting";
+  const clock = new ManualClock();
+  const { agent, connection } = startAgent(thing, clock);
+  const markers = tempDir();
+  try {
+    await stepTwoWaiting(thing, jobId, clock, markers);
+    const before = peer.updatesFor(jobId).length;
+    peer.cancel(thing, jobId); // notify-next without it: the agent cancels the job
+    await peer.waitFor(() => !agent.busy, 10_000, "the job to end");
+    await settleIo();
+    const after = peer.updatesFor(jobId).slice(before);
+    expect(clock.pending()).toBe(0); // no agent timer outlives the job
+    expect(after.map((u) => `${u.request.status}:${u.reply}:${u.code}`)).toEqual([]);
+  } finally {
+    writeFileSync(join(markers, "one.go"), "");
+    writeFileSync(join(markers, "two.go"), "");
+    await agent.stop();
+    await connection.close(true);
+  }
+}, 40_000);
+
+/**
+ * The agent stops (SIGTERM) while step two's start update waits for P1's reply. stop() ends the
+ * wait at once, and the waiting update is not sent: it would restart the service's step timer and
+ * move the execution's version for a job the agent leaves without a report (found by review).
+ */
+test("stop while a step-start update waits: stop returns promptly and no IN_PROGRESS is published after it began", async () => {
+  const thing = "stop-waiting";
+  const jobId = "stopped-while-waiting";
+  const clock = new ManualClock();
+  const { agent, connection } = startAgent(thing, clock);
+  const markers = tempDir();
+  try {
+    await stepTwoWaiting(thing, jobId, clock, markers);
+    const before = peer.updatesFor(jobId).length;
+    const began = Date.now();
+    const stopped = agent.stop().then(() => "stopped");
+    expect(await Promise.race([stopped, Bun.sleep(5_000).then(() => "still waiting")])).toBe("stopped");
+    expect(Date.now() - began).toBeLessThan(3_000);
+    await settleIo();
+    const after = peer.updatesFor(jobId).slice(before);
+    expect(clock.pending()).toBe(0); // no agent timer outlives the stop
+    expect(after.map((u) => `${u.request.status}:${u.reply}`)).toEqual([]);
+  } finally {
+    writeFileSync(join(markers, "one.go"), "");
+    writeFileSync(join(markers, "two.go"), "");
+    await agent.stop();
+    await connection.close(true);
+  }
+}, 40_000);
+
+/**
+ * Twenty steps of `true` with reportProgress and a step timeout, every IN_PROGRESS reply 100 ms
+ * late (real time) and the agent's clock standing still: each update waits only for replies, so
+ * the job ends SUCCEEDED with no refused update, the last step's start is on the wire before the
+ * report, and no agent timer is left behind.
+ */
+test("20 short steps, replies 100 ms late, clock still: SUCCEEDED, no VersionMismatch, no timer left", async () => {
+  const thing = "twenty";
+  const jobId = "twenty";
+  const clock = new ManualClock();
+  const { agent, connection } = startAgent(thing, clock);
+  try {
+    for (let i = 0; i < 40; i++) peer.injectUpdateFault("IN_PROGRESS", "delay:100");
+    peer.queueJob(thing, jobId, {
+      version: "1.0",
+      reportProgress: true,
+      steps: Array.from({ length: 20 }, (_, i) => ({
+        action: { name: `s${i + 1}`, type: "runCommand", input: { command: "true" } },
+      })),
+    });
+    await peer.waitForStatus(thing, jobId, "SUCCEEDED", 20_000);
+    await peer.waitFor(() => !agent.busy, 5_000, "the agent to be idle");
+    await settleIo();
+    const updates = peer.updatesFor(jobId).map((u) => ({
+      status: u.request.status,
+      step: (u.request.statusDetails as { step?: string })?.step,
+      reply: u.reply,
+      code: u.code,
+    }));
+    expect(updates.filter((u) => u.reply === "rejected")).toEqual([]);
+    const inProgress = updates.filter((u) => u.status === "IN_PROGRESS");
+    expect(inProgress.at(-1)!.step).toBe("20/20 s20");
+    expect(clock.pending()).toBe(0);
+  } finally {
+    peer.clearFaults(); // the unused delay faults must not reach a later test
+    await agent.stop();
+    await connection.close(true);
+  }
+}, 40_000);
+
+/**
+ * RequestThrottled on step two's start update (S2), and again on its retry; step three starts half
+ * a window later (gated steps, so the clock times differ), its start update (S3) waits for S2 and,
+ * after S2's window, goes. S3 (with the step timer) is accepted while step three runs, the job ends
+ * SUCCEEDED, no agent timer is left.
+ */
+test("RequestThrottled twice on a step-start update: the next step's start still goes after one window, SUCCEEDED", async () => {
+  const thing = "throttled";
+  const jobId = "throttled";
+  const clock = new ManualClock();
+  const { agent, connection } = startAgent(thing, clock);
+  const markers = tempDir();
+  try {
+    peer.injectUpdateFault("IN_PROGRESS", "delay:0"); // S1
+    peer.injectUpdateFault("IN_PROGRESS", "RequestThrottled"); // S2
+    peer.injectUpdateFault("IN_PROGRESS", "RequestThrottled"); // S2's retry
+    peer.queueJob(thing, jobId, gatedJob(markers, ["one", "two", "three"], false));
+    await waitForFile(join(markers, "one.started"));
+    writeFileSync(join(markers, "one.go"), "");
+    await waitForFile(join(markers, "two.started"));
+    await peer.waitFor(() => peer.updatesFor(jobId).some((u) => u.code === "RequestThrottled"), 10_000, "S2");
+    await settleIo();
+    clock.advance(REPLY_WINDOW_MS / 2);
+    writeFileSync(join(markers, "two.go"), "");
+    await waitForFile(join(markers, "three.started")); // S3 waits for S2
+    await settleIo();
+    clock.advance(REPLY_WINDOW_MS / 2); // S2's retry: throttled again (next retry in two windows)
+    await settleIo();
+    clock.advance(REPLY_WINDOW_MS / 2); // S3's wait ends: S3 goes
+    await settleIo();
+    const steps = () =>
+      peer
+        .updatesFor(jobId)
+        .map((u) => [
+          u.request.status,
+          (u.request.statusDetails as { step?: string } | undefined)?.step,
+          u.request.stepTimeoutInMinutes,
+          u.request.expectedVersion,
+          u.reply,
+          u.code,
+        ]);
+    const accepted = steps().filter((u) => u[0] === "IN_PROGRESS" && u[4] === "accepted");
+    expect(accepted.length).toBe(2); // S1, S3
+    expect(accepted.at(-1)![2]).toBe(2);
+    writeFileSync(join(markers, "three.go"), "");
+    await peer.waitForStatus(thing, jobId, "SUCCEEDED", 10_000);
+    await peer.waitFor(() => !agent.busy, 5_000, "idle");
+    expect(clock.pending()).toBe(0);
+  } finally {
+    for (const n of ["one", "two", "three"]) writeFileSync(join(markers, `${n}.go`), "");
+    await agent.stop();
+    await connection.close(true);
+  }
+}, 60_000);
 
 /** Two steps of `true`; step two's IN_PROGRESS is applied and its reply lost. */
 async function jobWithLostReply(thing: string, jobId: string): Promise<() => string[]> {
@@ -111,3 +372,58 @@ test("stopping the agent while the report waits for that reply ends the wait at 
     await connection.close(true);
   }
 }, 30_000);
+
+/**
+ * The broker restarts (the session is lost) while step three's start update (S3) waits for step
+ * two's (S2: applied, reply lost): after reconnecting the agent confirms the running execution
+ * (IN_PROGRESS at the version it knows, stale) outside the chain. S3 must still reach the service,
+ * and the job end SUCCEEDED with no agent timer left. No reportProgress (no progress ticks).
+ * Last in this file: it restarts the shared broker.
+ */
+test("reconnect while a step-start update waits: confirmRunning and the chain both settle, the step's start goes, SUCCEEDED", async () => {
+  const thing = "reconnect-waiting";
+  const jobId = "reconnect-while-waiting";
+  const clock = new ManualClock();
+  const { agent, connection } = startAgent(thing, clock);
+  const markers = tempDir();
+  const dump = () =>
+    JSON.stringify(
+      peer
+        .updatesFor(jobId)
+        .map((u) => [u.request.status, u.request.stepTimeoutInMinutes, u.request.expectedVersion, u.reply, u.code]),
+    );
+  try {
+    peer.injectUpdateFault("IN_PROGRESS", "delay:0"); // S1 (confirmStart)
+    peer.injectUpdateFault("IN_PROGRESS", "drop"); // S2
+    peer.queueJob(thing, jobId, gatedJob(markers, ["one", "two", "three"], false));
+    await waitForFile(join(markers, "one.started"));
+    writeFileSync(join(markers, "one.go"), "");
+    await waitForFile(join(markers, "two.started"));
+    await peer.waitFor(() => peer.updatesFor(jobId).some((u) => u.reply === "dropped"), 10_000, "S2");
+    writeFileSync(join(markers, "two.go"), "");
+    await waitForFile(join(markers, "three.started")); // S3 waits for S2's reply
+    await settleIo();
+    const before = peer.updatesFor(jobId).length;
+    await broker.restart(200);
+    await peer.waitFor(() => peer.updatesFor(jobId).length > before, 20_000, "confirmRunning after the reconnect");
+    await settleIo();
+    clock.advance(REPLY_WINDOW_MS); // S2's wait ends: S3 goes
+    await settleIo();
+    await settleIo();
+    const accepted = peer.updatesFor(jobId).filter((u) => u.request.status === "IN_PROGRESS" && u.reply === "accepted");
+    // S1, (maybe S2's resend), S3: the last accepted IN_PROGRESS carries the step timer
+    expect(accepted.at(-1)!.request.stepTimeoutInMinutes).toBe(2);
+    expect(accepted.length).toBeGreaterThanOrEqual(2);
+    writeFileSync(join(markers, "three.go"), "");
+    await peer
+      .waitFor(() => peer.updatesFor(jobId).some((u) => u.request.status === "SUCCEEDED"), 10_000, "report")
+      .catch(() => clock.advance(REPLY_WINDOW_MS));
+    await peer.waitForStatus(thing, jobId, "SUCCEEDED", 10_000);
+    await peer.waitFor(() => !agent.busy, 5_000, "idle");
+    expect(clock.pending()).toBe(0);
+  } finally {
+    for (const n of ["one", "two", "three"]) writeFileSync(join(markers, `${n}.go`), "");
+    await agent.stop();
+    await connection.close(true);
+  }
+}, 60_000);
