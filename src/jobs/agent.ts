@@ -108,8 +108,8 @@ interface RunningJob {
 interface InProgressUpdate {
   readonly controller: AbortController;
   settled: Promise<void>;
-  /** The service's step timer restart it asks for (a step's start), if any. */
-  readonly stepTimeoutInMinutes: number | undefined;
+  /** The service's step timer restart it asks for (a step's start, or carried from one), if any. */
+  stepTimeoutInMinutes: number | undefined;
   /** The service accepted it. */
   accepted: boolean;
 }
@@ -261,7 +261,10 @@ export class JobsAgent {
     } else if (t.kind === "update" && t.reply === "accepted") {
       const reply = decodeResponse(isUpdateAcceptedResponse, payload);
       const version = (reply?.executionState as { versionNumber?: unknown } | undefined)?.versionNumber;
-      if (typeof version === "number" && this.running?.jobId === t.jobId) this.running.version = version;
+      // Only forward: a reply that comes after a newer one (its update was given up) names an older version.
+      const running = this.running;
+      if (typeof version === "number" && running?.jobId === t.jobId && version > (running.version ?? -1))
+        running.version = version;
       if (reply) this.updates.deliver(reply.clientToken, { kind: "accepted", jobDocument: reply.jobDocument });
     } else if (t.kind === "update" && t.reply === "rejected") {
       const rejection = decodeResponse(isRejectedResponse, payload);
@@ -520,38 +523,39 @@ export class JobsAgent {
    */
   private sendInProgress(job: RunningJob, request: UpdateRequest): void {
     const previous = job.stepUpdate;
-    // A step's start that is not accepted yet may never be sent now (see below): the update that
-    // follows it carries its step timer restart, or the service would time the step out on the
-    // previous step's timer. Sent twice, the timer just restarts twice.
-    const carried = previous && !previous.accepted ? previous.stepTimeoutInMinutes : undefined;
-    const body =
-      carried !== undefined && request.stepTimeoutInMinutes === undefined
-        ? { ...request, stepTimeoutInMinutes: carried }
-        : request;
     const controller = new AbortController();
     const options = { shouldStop: () => this.stopping, signal: controller.signal };
-    const send = () =>
-      this.updates.send(
-        job.jobId,
-        job.version === undefined ? body : { ...body, expectedVersion: job.version },
-        options,
-      );
     const update: InProgressUpdate = {
       controller,
       settled: Promise.resolve(),
-      stepTimeoutInMinutes: body.stepTimeoutInMinutes,
+      stepTimeoutInMinutes: request.stepTimeoutInMinutes,
       accepted: false,
     };
     job.stepUpdate = update;
     update.settled = (async () => {
-      // One at a time: the previous update's reply first (its version). An update that a newer
-      // one followed while it waited is not sent (the newer one says more), nor one for a job
-      // canceled or an agent stopping meanwhile.
+      let body = request;
       if (previous) {
+        // One at a time: the previous update's reply first (its version).
         await this.settle(previous, job.abort.signal);
-        if (controller.signal.aborted || job.stepUpdate !== update) return;
+        // A step's start the service has not accepted is not sent now (below) or was lost: this
+        // update carries its step timer restart, or the service would time the step out on the
+        // previous step's timer. Decided after the wait, when that answer is known.
+        const carried = previous.accepted ? undefined : previous.stepTimeoutInMinutes;
+        if (carried !== undefined && body.stepTimeoutInMinutes === undefined) {
+          body = { ...body, stepTimeoutInMinutes: carried };
+          update.stepTimeoutInMinutes = carried;
+        }
+        // Not sent: an update a newer one followed while it waited (the newer one says more; the
+        // terminal report is the newest of all), nor one for a job canceled or an agent stopping.
+        if (controller.signal.aborted || job.stepUpdate !== update || !job.executing) return;
         if (job.abort.signal.aborted || this.stopping) return;
       }
+      const send = () =>
+        this.updates.send(
+          job.jobId,
+          job.version === undefined ? body : { ...body, expectedVersion: job.version },
+          options,
+        );
       let result = await send();
       for (let again = 0; again < 3 && isOwnRace(result); again++) {
         if (result.kind === "rejected" && result.currentVersion !== undefined) job.version = result.currentVersion;

@@ -1,6 +1,6 @@
 /**
  * The agent's IN_PROGRESS updates go one at a time, and the terminal report after the last of
- * them: each carries the version the previous reply named. A reply that never comes holds the next
+ * them: each carries the version the previous reply named (a later reply never sets it back). A reply that never comes holds the next
  * update one reply window (update-retry-seconds), no longer; a step's start that is superseded
  * while it waits hands its step timer restart on; a cancel or a stop ends the wait, and nothing
  * more is sent. The agent runs in-process on a ManualClock (its update waits and progress ticks),
@@ -8,7 +8,7 @@
  * that the test decides when each step ends.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentConfig } from "../../src/config/schema.ts";
 import { JobsAgent } from "../../src/jobs/agent.ts";
@@ -61,6 +61,7 @@ function startAgent(thing: string, clock: ManualClock, stepTimeoutSeconds = 60) 
   const config = {
     jobs: { handlerDirectory: handlers, stepTimeoutSeconds, signing: { required: false } },
   } as unknown as AgentConfig;
+  const progressFile = progressFileIn(tempDir());
   const agent = new JobsAgent({
     thingName: thing,
     connection,
@@ -70,7 +71,7 @@ function startAgent(thing: string, clock: ManualClock, stepTimeoutSeconds = 60) 
     maxReruns: 3,
     updateRetryMs: REPLY_WINDOW_MS,
     progressIntervalMs: PROGRESS_INTERVAL_MS,
-    progressFile: progressFileIn(tempDir()),
+    progressFile,
     clock,
     runJob: (document, signal, jobLog, hooks) =>
       runJob(document, {
@@ -80,7 +81,7 @@ function startAgent(thing: string, clock: ManualClock, stepTimeoutSeconds = 60) 
       }),
   });
   agent.start();
-  return { agent, connection };
+  return { agent, connection, progressFile };
 }
 
 function gatedJob(markers: string, names: string[], reportProgress = true) {
@@ -103,6 +104,17 @@ async function waitForFile(path: string, timeoutMs = 10_000): Promise<void> {
 
 /** Lets the agent's promise continuations and the broker round trips run (the clock stands still). */
 const settleIo = () => Bun.sleep(300);
+
+const view = (jobId: string) =>
+  peer.updatesFor(jobId).map((u) => ({
+    status: u.request.status,
+    step: (u.request.statusDetails as { step?: string } | undefined)?.step,
+    phase: (u.request.statusDetails as { phase?: string } | undefined)?.phase,
+    timer: u.request.stepTimeoutInMinutes,
+    expected: u.request.expectedVersion,
+    reply: u.reply,
+    code: u.code,
+  }));
 
 /**
  * A progress update (P1) is applied and its reply lost; step two starts, and its step-start update
@@ -258,8 +270,9 @@ test("20 short steps, replies 100 ms late, clock still: SUCCEEDED, no VersionMis
       code: u.code,
     }));
     expect(updates.filter((u) => u.reply === "rejected")).toEqual([]);
-    const inProgress = updates.filter((u) => u.status === "IN_PROGRESS");
-    expect(inProgress.at(-1)!.step).toBe("20/20 s20");
+    // Step starts still waiting when a newer one (or the job's end) came are not sent; the report
+    // goes once, accepted.
+    expect(updates.filter((u) => u.status === "SUCCEEDED").map((u) => u.reply)).toEqual(["accepted"]);
     expect(clock.pending()).toBe(0);
   } finally {
     peer.clearFaults(); // the unused delay faults must not reach a later test
@@ -372,6 +385,267 @@ test("stopping the agent while the report waits for that reply ends the wait at 
     await connection.close(true);
   }
 }, 30_000);
+
+/**
+ * Step two's start (S2) is applied, its reply 1.5 s late (real time). Meanwhile the handler writes
+ * an entry and the progress reporter sends P2, which waits for S2. S2 is then accepted: the step
+ * timer restarted for step two. P2 is a progress update after an accepted step start: it does not
+ * carry stepTimeoutInMinutes (reporting progress must not extend a step's timeout).
+ */
+test("progress update queued behind a step start that is then accepted: it does not carry stepTimeoutInMinutes", async () => {
+  const thing = "carry-accepted";
+  const jobId = "carry-accepted";
+  const clock = new ManualClock();
+  const { agent, connection } = startAgent(thing, clock);
+  const markers = tempDir();
+  try {
+    peer.injectUpdateFault("IN_PROGRESS", "delay:0"); // S1 (confirmStart)
+    peer.injectUpdateFault("IN_PROGRESS", "delay:1500"); // S2: applied, reply late (real time)
+    peer.queueJob(thing, jobId, gatedJob(markers, ["one", "two"]));
+    await waitForFile(join(markers, "one.started"));
+    await settleIo(); // the clock stands still in step one: no progress update
+    writeFileSync(join(markers, "one.go"), "");
+    await waitForFile(join(markers, "two.started"));
+    await peer.waitFor(() => view(jobId).some((u) => u.step === "2/2 two"), 10_000, "S2");
+    await Bun.sleep(100);
+    clock.advance(PROGRESS_INTERVAL_MS); // P2 {phase: two}: waits for S2's reply
+    await peer.waitFor(() => view(jobId).some((u) => u.phase === "two"), 10_000, "P2 after S2's reply");
+    const s2 = view(jobId).find((u) => u.step === "2/2 two" && u.phase === undefined)!;
+    const p2 = view(jobId).find((u) => u.phase === "two")!;
+    expect(s2.reply).toBe("accepted");
+    expect(s2.timer).toBe(2);
+    expect(p2.timer).toBeUndefined();
+    writeFileSync(join(markers, "two.go"), "");
+    await peer.waitForStatus(thing, jobId, "SUCCEEDED", 10_000);
+  } finally {
+    peer.clearFaults();
+    for (const n of ["one", "two"]) writeFileSync(join(markers, `${n}.go`), "");
+    await agent.stop();
+    await connection.close(true);
+  }
+}, 40_000);
+
+/**
+ * S2's reply comes late (real time, after its window on the agent's clock): S3 goes at the stale
+ * version, is refused as our own race, and goes again (S3 accepted, version v+2). Then S2's late
+ * accepted reply arrives, naming v+1: the agent must not take that older version as the execution's
+ * (it is no reply any update waits for): the version only moves forward. Otherwise the terminal
+ * report goes at v+1 and is refused as a VersionMismatch.
+ */
+test("a late reply of an abandoned IN_PROGRESS does not set the version back: the report is not refused", async () => {
+  const thing = "late-reply";
+  const jobId = "late-reply";
+  const clock = new ManualClock();
+  const { agent, connection } = startAgent(thing, clock);
+  const markers = tempDir();
+  try {
+    peer.injectUpdateFault("IN_PROGRESS", "delay:0"); // S1
+    peer.injectUpdateFault("IN_PROGRESS", "delay:2500"); // S2: applied, reply 2.5 s late
+    peer.queueJob(thing, jobId, gatedJob(markers, ["one", "two", "three"], false));
+    await waitForFile(join(markers, "one.started"));
+    writeFileSync(join(markers, "one.go"), "");
+    await waitForFile(join(markers, "two.started"));
+    await peer.waitFor(() => view(jobId).length >= 2, 10_000, "S2");
+    writeFileSync(join(markers, "two.go"), "");
+    await waitForFile(join(markers, "three.started")); // S3 waits for S2
+    await settleIo();
+    clock.advance(REPLY_WINDOW_MS); // S2's window ends: S2 abandoned, S3 goes
+    await peer.waitFor(
+      () =>
+        view(jobId)
+          .slice(2)
+          .some((u) => u.status === "IN_PROGRESS" && u.reply === "accepted"),
+      10_000,
+      "S3 accepted",
+    );
+    await Bun.sleep(3_000); // S2's late reply arrives
+    writeFileSync(join(markers, "three.go"), "");
+    await peer.waitFor(() => view(jobId).some((u) => u.status === "SUCCEEDED"), 10_000, "the report");
+    await settleIo();
+    expect(
+      view(jobId)
+        .filter((u) => u.status === "SUCCEEDED")
+        .map((u) => `${u.expected}:${u.reply}:${u.code}`),
+    ).toEqual([`${peer.execution(thing, jobId)!.versionNumber - 1}:accepted:undefined`]);
+  } finally {
+    peer.clearFaults();
+    for (const n of ["one", "two", "three"]) writeFileSync(join(markers, `${n}.go`), "");
+    await agent.stop();
+    await connection.close(true);
+  }
+}, 40_000);
+
+/**
+ * S2 applied, its reply lost; step three starts (S3 waits for S2) and ends half a window later:
+ * the job is over and its report waits for S3. When S2's window ends, S3 (a step's start, for a
+ * step that already ended) does not go: the terminal report follows it and says more.
+ */
+test("a step-start update still waiting when the job ends is not sent after the job ended", async () => {
+  const thing = "after-end";
+  const jobId = "after-end";
+  const clock = new ManualClock();
+  const { agent, connection } = startAgent(thing, clock);
+  const markers = tempDir();
+  try {
+    peer.injectUpdateFault("IN_PROGRESS", "delay:0"); // S1
+    peer.injectUpdateFault("IN_PROGRESS", "drop"); // S2: applied, reply lost
+    peer.queueJob(thing, jobId, gatedJob(markers, ["one", "two", "three"], false));
+    await waitForFile(join(markers, "one.started"));
+    writeFileSync(join(markers, "one.go"), "");
+    await waitForFile(join(markers, "two.started"));
+    await peer.waitFor(() => view(jobId).some((u) => u.reply === "dropped"), 10_000, "S2");
+    writeFileSync(join(markers, "two.go"), "");
+    await waitForFile(join(markers, "three.started")); // S3 waits for S2
+    await settleIo();
+    clock.advance(REPLY_WINDOW_MS / 2);
+    writeFileSync(join(markers, "three.go"), ""); // the job ends; its report waits for S3
+    await Bun.sleep(1_000);
+    const atEnd = view(jobId).length;
+    clock.advance(REPLY_WINDOW_MS / 2); // S2's window ends
+    await settleIo();
+    clock.advance(REPLY_WINDOW_MS / 2); // the report's window ends
+    await peer.waitForStatus(thing, jobId, "SUCCEEDED", 10_000);
+    await peer.waitFor(() => !agent.busy, 5_000, "idle");
+    const afterEnd = view(jobId).slice(atEnd);
+    expect(afterEnd.filter((u) => u.status === "IN_PROGRESS")).toEqual([]);
+    expect(clock.pending()).toBe(0);
+  } finally {
+    peer.clearFaults();
+    for (const n of ["one", "two", "three"]) writeFileSync(join(markers, `${n}.go`), "");
+    await agent.stop();
+    await connection.close(true);
+  }
+}, 40_000);
+
+/**
+ * Steps start faster than replies come: P1 (step one's progress) applied, reply lost; S2 waits for
+ * it; then P2 and P3 (the handler of step two writes two entries, one progress slot each) follow
+ * while S2 still waits. Only the newest (P3) goes, and it must carry S2's step timer restart
+ * (carried through P2, which never went).
+ */
+test("three updates waiting (S2, P2, P3): only the newest goes, with S2's stepTimeoutInMinutes", async () => {
+  const thing = "three-waiting";
+  const jobId = "three-waiting";
+  const clock = new ManualClock();
+  const { agent, connection, progressFile } = startAgent(thing, clock);
+  const markers = tempDir();
+  try {
+    peer.injectUpdateFault("IN_PROGRESS", "delay:0"); // S1
+    peer.injectUpdateFault("IN_PROGRESS", "drop"); // P1
+    peer.queueJob(thing, jobId, gatedJob(markers, ["one", "two"]));
+    await waitForFile(join(markers, "one.started"));
+    await settleIo();
+    clock.advance(PROGRESS_INTERVAL_MS);
+    await peer.waitFor(() => view(jobId).some((u) => u.reply === "dropped"), 10_000, "P1");
+    writeFileSync(join(markers, "one.go"), "");
+    await waitForFile(join(markers, "two.started")); // S2 waits for P1
+    await settleIo();
+    clock.advance(PROGRESS_INTERVAL_MS); // P2 {phase: two}
+    await settleIo();
+    appendFileSync(progressFile.path, "phase=two-b\n");
+    clock.advance(PROGRESS_INTERVAL_MS); // P3 {phase: two-b}
+    await settleIo();
+    const before = view(jobId).length;
+    clock.advance(REPLY_WINDOW_MS); // P1's window ends
+    await peer.waitFor(() => view(jobId).length > before, 10_000, "the newest update");
+    await settleIo();
+    const sent = view(jobId).slice(before);
+    // P1's lost reply makes the first attempt a VersionMismatch with our own update (sent again).
+    expect(sent.map((u) => [u.step, u.phase, u.timer, u.code ?? u.reply])).toEqual([
+      ["2/2 two", "two-b", 2, "VersionMismatch"],
+      ["2/2 two", "two-b", 2, "accepted"],
+    ]);
+    writeFileSync(join(markers, "two.go"), "");
+    await peer.waitForStatus(thing, jobId, "SUCCEEDED", 10_000);
+    await peer.waitFor(() => !agent.busy, 5_000, "idle");
+    expect(clock.pending()).toBe(0);
+  } finally {
+    peer.clearFaults();
+    for (const n of ["one", "two"]) writeFileSync(join(markers, `${n}.go`), "");
+    await agent.stop();
+    await connection.close(true);
+  }
+}, 40_000);
+
+/**
+ * S2's reply comes 1.5 s late (real time); step three starts (S3 waits for S2) and ends at once, so
+ * the report waits for S3. The clock stands still: S2's reply alone lets the chain go on. S3 is not
+ * sent (the job ended), and the report goes at once; no timer is left.
+ */
+test("a late reply, then the job ended: the waiting step start is not sent and the report goes when the reply comes", async () => {
+  const thing = "refused-last";
+  const jobId = "refused-last";
+  const clock = new ManualClock();
+  const { agent, connection } = startAgent(thing, clock);
+  const markers = tempDir();
+  try {
+    peer.injectUpdateFault("IN_PROGRESS", "delay:0"); // S1
+    peer.injectUpdateFault("IN_PROGRESS", "delay:1500"); // S2: reply 1.5 s late (real time)
+    peer.queueJob(thing, jobId, gatedJob(markers, ["one", "two", "three"], false));
+    await waitForFile(join(markers, "one.started"));
+    writeFileSync(join(markers, "one.go"), "");
+    await waitForFile(join(markers, "two.started"));
+    writeFileSync(join(markers, "two.go"), "");
+    await waitForFile(join(markers, "three.started")); // S3 waits for S2
+    writeFileSync(join(markers, "three.go"), ""); // the job ends while S2's reply is on its way
+    // the clock stands still: only S2's reply lets the report go
+    await peer.waitFor(() => view(jobId).some((u) => u.status === "SUCCEEDED"), 10_000, "the report");
+    await peer.waitFor(() => !agent.busy, 5_000, "idle");
+    // S1 (the first step's, awaited), S2 (late), no S3, the report.
+    expect(view(jobId).map((u) => `${u.status}:${u.reply}:${u.code}`)).toEqual([
+      "IN_PROGRESS:accepted:undefined",
+      "IN_PROGRESS:accepted:undefined",
+      "SUCCEEDED:accepted:undefined",
+    ]);
+    expect(clock.pending()).toBe(0);
+  } finally {
+    peer.clearFaults();
+    for (const n of ["one", "two", "three"]) writeFileSync(join(markers, `${n}.go`), "");
+    await agent.stop();
+    await connection.close(true);
+  }
+}, 40_000);
+
+/**
+ * The job ended while S3 waits for S2 (applied, reply lost), so the report waits for S3. The agent
+ * stops: the waits end at once, S3 is not sent, the report goes, stop returns, no timer is left.
+ */
+test("stop while the report waits behind two waiting updates: no IN_PROGRESS goes, the report goes, stop returns", async () => {
+  const thing = "stop-chain";
+  const jobId = "stop-chain";
+  const clock = new ManualClock();
+  const { agent, connection } = startAgent(thing, clock);
+  const markers = tempDir();
+  try {
+    peer.injectUpdateFault("IN_PROGRESS", "delay:0"); // S1
+    peer.injectUpdateFault("IN_PROGRESS", "drop"); // S2
+    peer.queueJob(thing, jobId, gatedJob(markers, ["one", "two", "three"], false));
+    await waitForFile(join(markers, "one.started"));
+    writeFileSync(join(markers, "one.go"), "");
+    await waitForFile(join(markers, "two.started"));
+    await peer.waitFor(() => view(jobId).some((u) => u.reply === "dropped"), 10_000, "S2");
+    writeFileSync(join(markers, "two.go"), "");
+    await waitForFile(join(markers, "three.started"));
+    writeFileSync(join(markers, "three.go"), "");
+    await Bun.sleep(1_000); // the job ended; the report waits for S3, S3 for S2
+    const before = view(jobId).length;
+    const stopped = agent.stop().then(() => "stopped");
+    expect(await Promise.race([stopped, Bun.sleep(5_000).then(() => "still waiting")])).toBe("stopped");
+    await settleIo();
+    // S2's lost reply leaves the version stale: the report is refused once as our own race, then goes.
+    expect(
+      view(jobId)
+        .slice(before)
+        .map((u) => `${u.status}:${u.code ?? u.reply}`),
+    ).toEqual(["SUCCEEDED:VersionMismatch", "SUCCEEDED:accepted"]);
+    expect(clock.pending()).toBe(0);
+  } finally {
+    peer.clearFaults();
+    for (const n of ["one", "two", "three"]) writeFileSync(join(markers, `${n}.go`), "");
+    await agent.stop();
+    await connection.close(true);
+  }
+}, 40_000);
 
 /**
  * The broker restarts (the session is lost) while step three's start update (S3) waits for step
