@@ -545,9 +545,10 @@ export class JobsAgent {
           body = { ...body, stepTimeoutInMinutes: carried };
           update.stepTimeoutInMinutes = carried;
         }
-        // Not sent: an update a newer one followed while it waited (the newer one says more; the
-        // terminal report is the newest of all), nor one for a job canceled or an agent stopping.
-        if (controller.signal.aborted || job.stepUpdate !== update || !job.executing) return;
+        // Not sent: an update a newer one followed while it waited (the newer one says more), nor
+        // one for a job canceled or an agent stopping. One still waiting when the job's steps
+        // ended is sent: every step's start reaches the service, then the report.
+        if (controller.signal.aborted || job.stepUpdate !== update) return;
         if (job.abort.signal.aborted || this.stopping) return;
       }
       const send = () =>

@@ -270,8 +270,10 @@ test("20 short steps, replies 100 ms late, clock still: SUCCEEDED, no VersionMis
       code: u.code,
     }));
     expect(updates.filter((u) => u.reply === "rejected")).toEqual([]);
-    // Step starts still waiting when a newer one (or the job's end) came are not sent; the report
-    // goes once, accepted.
+    // Step starts a newer one followed while they waited are not sent; the last step's start is,
+    // then the report, once, accepted.
+    const inProgress = updates.filter((u) => u.status === "IN_PROGRESS");
+    expect(inProgress.at(-1)!.step).toBe("20/20 s20");
     expect(updates.filter((u) => u.status === "SUCCEEDED").map((u) => u.reply)).toEqual(["accepted"]);
     expect(clock.pending()).toBe(0);
   } finally {
@@ -476,48 +478,6 @@ test("a late reply of an abandoned IN_PROGRESS does not set the version back: th
 }, 40_000);
 
 /**
- * S2 applied, its reply lost; step three starts (S3 waits for S2) and ends half a window later:
- * the job is over and its report waits for S3. When S2's window ends, S3 (a step's start, for a
- * step that already ended) does not go: the terminal report follows it and says more.
- */
-test("a step-start update still waiting when the job ends is not sent after the job ended", async () => {
-  const thing = "after-end";
-  const jobId = "after-end";
-  const clock = new ManualClock();
-  const { agent, connection } = startAgent(thing, clock);
-  const markers = tempDir();
-  try {
-    peer.injectUpdateFault("IN_PROGRESS", "delay:0"); // S1
-    peer.injectUpdateFault("IN_PROGRESS", "drop"); // S2: applied, reply lost
-    peer.queueJob(thing, jobId, gatedJob(markers, ["one", "two", "three"], false));
-    await waitForFile(join(markers, "one.started"));
-    writeFileSync(join(markers, "one.go"), "");
-    await waitForFile(join(markers, "two.started"));
-    await peer.waitFor(() => view(jobId).some((u) => u.reply === "dropped"), 10_000, "S2");
-    writeFileSync(join(markers, "two.go"), "");
-    await waitForFile(join(markers, "three.started")); // S3 waits for S2
-    await settleIo();
-    clock.advance(REPLY_WINDOW_MS / 2);
-    writeFileSync(join(markers, "three.go"), ""); // the job ends; its report waits for S3
-    await Bun.sleep(1_000);
-    const atEnd = view(jobId).length;
-    clock.advance(REPLY_WINDOW_MS / 2); // S2's window ends
-    await settleIo();
-    clock.advance(REPLY_WINDOW_MS / 2); // the report's window ends
-    await peer.waitForStatus(thing, jobId, "SUCCEEDED", 10_000);
-    await peer.waitFor(() => !agent.busy, 5_000, "idle");
-    const afterEnd = view(jobId).slice(atEnd);
-    expect(afterEnd.filter((u) => u.status === "IN_PROGRESS")).toEqual([]);
-    expect(clock.pending()).toBe(0);
-  } finally {
-    peer.clearFaults();
-    for (const n of ["one", "two", "three"]) writeFileSync(join(markers, `${n}.go`), "");
-    await agent.stop();
-    await connection.close(true);
-  }
-}, 40_000);
-
-/**
  * Steps start faster than replies come: P1 (step one's progress) applied, reply lost; S2 waits for
  * it; then P2 and P3 (the handler of step two writes two entries, one progress slot each) follow
  * while S2 still waits. Only the newest (P3) goes, and it must carry S2's step timer restart
@@ -568,11 +528,11 @@ test("three updates waiting (S2, P2, P3): only the newest goes, with S2's stepTi
 }, 40_000);
 
 /**
- * S2's reply comes 1.5 s late (real time); step three starts (S3 waits for S2) and ends at once, so
- * the report waits for S3. The clock stands still: S2's reply alone lets the chain go on. S3 is not
- * sent (the job ended), and the report goes at once; no timer is left.
+ * The job's last step-start update (S3, the report waits for it) is refused TerminalStateReached
+ * after the job ended: the agent does not cancel a finished job; the report still goes at once
+ * (the refusal is the reply it waited for), within the window, and no timer is left.
  */
-test("a late reply, then the job ended: the waiting step start is not sent and the report goes when the reply comes", async () => {
+test("the last step start, sent after the job ended and refused (TerminalStateReached): the report goes at once", async () => {
   const thing = "refused-last";
   const jobId = "refused-last";
   const clock = new ManualClock();
@@ -581,6 +541,7 @@ test("a late reply, then the job ended: the waiting step start is not sent and t
   try {
     peer.injectUpdateFault("IN_PROGRESS", "delay:0"); // S1
     peer.injectUpdateFault("IN_PROGRESS", "delay:1500"); // S2: reply 1.5 s late (real time)
+    peer.injectUpdateFault("IN_PROGRESS", "TerminalStateReached"); // S3
     peer.queueJob(thing, jobId, gatedJob(markers, ["one", "two", "three"], false));
     await waitForFile(join(markers, "one.started"));
     writeFileSync(join(markers, "one.go"), "");
@@ -588,13 +549,13 @@ test("a late reply, then the job ended: the waiting step start is not sent and t
     writeFileSync(join(markers, "two.go"), "");
     await waitForFile(join(markers, "three.started")); // S3 waits for S2
     writeFileSync(join(markers, "three.go"), ""); // the job ends while S2's reply is on its way
-    // the clock stands still: only S2's reply lets the report go
+    // the clock stands still: only S2's reply, then S3's refusal, let the report go
     await peer.waitFor(() => view(jobId).some((u) => u.status === "SUCCEEDED"), 10_000, "the report");
     await peer.waitFor(() => !agent.busy, 5_000, "idle");
-    // S1 (the first step's, awaited), S2 (late), no S3, the report.
     expect(view(jobId).map((u) => `${u.status}:${u.reply}:${u.code}`)).toEqual([
       "IN_PROGRESS:accepted:undefined",
       "IN_PROGRESS:accepted:undefined",
+      "IN_PROGRESS:rejected:TerminalStateReached",
       "SUCCEEDED:accepted:undefined",
     ]);
     expect(clock.pending()).toBe(0);
