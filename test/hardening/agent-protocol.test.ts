@@ -73,6 +73,17 @@ function startAgent(options: Parameters<typeof AgentProcess.start>[0]): AgentPro
   return agent;
 }
 
+/** Mosquitto, the Jobs peer on it and the agent (as `options` say), waiting for work; all cleaned up after the test. */
+async function idleAgentOnPeer(options: Omit<Parameters<typeof AgentProcess.start>[0], "brokerUrl">) {
+  const broker = await Mosquitto.start();
+  cleanups.push(() => broker.stop());
+  const peer = await JobsPeer.start(broker.url);
+  cleanups.push(() => peer.stop());
+  const agent = startAgent({ brokerUrl: broker.url, ...options });
+  await agent.waitForLog("No pending jobs");
+  return { peer, agent };
+}
+
 const runCommandDoc = (...commands: string[]) => ({
   version: "1.0",
   includeStdOut: true,
@@ -183,17 +194,7 @@ describe("redteam 03: step timer per step", () => {
   }, 60_000);
 
   test("redteam 03: each step start sends IN_PROGRESS with stepTimeoutInMinutes (test peer)", async () => {
-    const broker = await Mosquitto.start();
-    cleanups.push(() => broker.stop());
-    const peer = await JobsPeer.start(broker.url);
-    cleanups.push(() => peer.stop());
-    const agent = startAgent({
-      brokerUrl: broker.url,
-      thingName: "st-2",
-      handlerDirectory: tempDir(),
-      stepTimeoutSeconds: 150,
-    });
-    await agent.waitForLog("No pending jobs");
+    const { peer } = await idleAgentOnPeer({ thingName: "st-2", handlerDirectory: tempDir(), stepTimeoutSeconds: 150 });
     peer.queueJob("st-2", "steps3", runCommandDoc("true", "true", "true"));
     await peer.waitForStatus("st-2", "steps3", "SUCCEEDED");
     const requests = peer.updatesFor("steps3").map((u) => [u.request.status, u.request.stepTimeoutInMinutes]);
@@ -206,18 +207,12 @@ describe("redteam 03: step timer per step", () => {
   }, 60_000);
 
   test("redteam 03: IN_PROGRESS replies that come after the step ended: each later update waits for the one before (no VersionMismatch with our own update)", async () => {
-    const broker = await Mosquitto.start();
-    cleanups.push(() => broker.stop());
-    const peer = await JobsPeer.start(broker.url);
-    cleanups.push(() => peer.stop());
-    const agent = startAgent({
-      brokerUrl: broker.url,
+    const { peer } = await idleAgentOnPeer({
       thingName: "st-3",
       handlerDirectory: tempDir(),
       stepTimeoutSeconds: 60,
       updateRetrySeconds: 3,
     });
-    await agent.waitForLog("No pending jobs");
     // The first IN_PROGRESS is awaited before step 1. Steps 2's and 3's are answered 300 ms late,
     // long after `true` ended: each reply carries the version the next update must expect. The
     // reply window (3 s) covers both: no update gives up waiting.
@@ -379,12 +374,7 @@ describe("redteam 06: statusDetails the service refuses", () => {
   }, 60_000);
 
   test("redteam 06: a terminal update refused as InvalidRequest is sent again with a plain reason; the job still ends", async () => {
-    const broker = await Mosquitto.start();
-    cleanups.push(() => broker.stop());
-    const peer = await JobsPeer.start(broker.url);
-    cleanups.push(() => peer.stop());
-    const agent = startAgent({ brokerUrl: broker.url, thingName: "pi-inv", handlerDirectory: tempDir() });
-    await agent.waitForLog("No pending jobs");
+    const { peer } = await idleAgentOnPeer({ thingName: "pi-inv", handlerDirectory: tempDir() });
     peer.injectUpdateFault("FAILED", "InvalidRequest");
     peer.queueJob("pi-inv", "refused-details", runCommandDoc("sh,-c,exit 3"));
     peer.queueJob("pi-inv", "next-one", runCommandDoc("true"));
@@ -661,12 +651,7 @@ describe("redteam 11: redaction gaps", () => {
 
 describe("redteam 12: a message over the size limit", () => {
   test("redteam 12: a 2 MiB job message on Mosquitto is acknowledged and dropped once per topic; its job is REJECTED and the queue moves on", async () => {
-    const broker = await Mosquitto.start();
-    cleanups.push(() => broker.stop());
-    const peer = await JobsPeer.start(broker.url);
-    cleanups.push(() => peer.stop());
-    const agent = startAgent({ brokerUrl: broker.url, thingName: "pi-huge", handlerDirectory: tempDir() });
-    await agent.waitForLog("No pending jobs");
+    const { peer, agent } = await idleAgentOnPeer({ thingName: "pi-huge", handlerDirectory: tempDir() });
     peer.queueJob("pi-huge", "huge-doc", runCommandDoc(`echo,${"x".repeat(2 * 1024 * 1024)}`));
     peer.queueJob("pi-huge", "small-after", runCommandDoc("echo,hi"));
     const rejected = await peer.waitForStatus("pi-huge", "huge-doc", "REJECTED");

@@ -357,36 +357,32 @@ async function jobWithLostReply(thing: string, jobId: string): Promise<() => str
   return statuses;
 }
 
-test("a step's IN_PROGRESS whose reply is lost holds the terminal report one reply window, then it goes (SUCCEEDED)", async () => {
-  const clock = new ManualClock();
-  const { agent, connection } = startAgent("lost-reply", clock);
-  try {
-    await jobWithLostReply("lost-reply", "held");
-    // One reply window later it goes: its version is stale (the lost reply's), and the service's
-    // VersionMismatch names our own IN_PROGRESS, so it goes once more at that version.
-    clock.advance(REPLY_WINDOW_MS);
-    await peer.waitForStatus("lost-reply", "held", "SUCCEEDED", 10_000);
-    expect(peer.execution("lost-reply", "held")!.statusDetails).toEqual({ reason: "Exited with status: 0" });
-  } finally {
-    await agent.stop();
-    await connection.close(true);
-  }
-}, 30_000);
+test(
+  "a step's IN_PROGRESS whose reply is lost holds the terminal report one reply window, then it goes (SUCCEEDED)",
+  () =>
+    withAgent("lost-reply", async ({ thing, clock }) => {
+      await jobWithLostReply(thing, "held");
+      // One reply window later it goes: its version is stale (the lost reply's), and the service's
+      // VersionMismatch names our own IN_PROGRESS, so it goes once more at that version.
+      clock.advance(REPLY_WINDOW_MS);
+      await peer.waitForStatus(thing, "held", "SUCCEEDED", 10_000);
+      expect(peer.execution(thing, "held")!.statusDetails).toEqual({ reason: "Exited with status: 0" });
+    }),
+  30_000,
+);
 
-test("stopping the agent while the report waits for that reply ends the wait at once: the report goes, stop returns", async () => {
-  const clock = new ManualClock();
-  const { agent, connection } = startAgent("lost-reply-stop", clock);
-  try {
-    await jobWithLostReply("lost-reply-stop", "held-stop");
-    const stopped = agent.stop().then(() => "stopped");
-    const late = Bun.sleep(5_000).then(() => "still waiting"); // the clock never moves: only the abort ends it
-    expect(await Promise.race([stopped, late])).toBe("stopped");
-    expect(peer.execution("lost-reply-stop", "held-stop")!.status).toBe("SUCCEEDED");
-  } finally {
-    await agent.stop();
-    await connection.close(true);
-  }
-}, 30_000);
+test(
+  "stopping the agent while the report waits for that reply ends the wait at once: the report goes, stop returns",
+  () =>
+    withAgent("lost-reply-stop", async ({ thing, agent }) => {
+      await jobWithLostReply(thing, "held-stop");
+      const stopped = agent.stop().then(() => "stopped");
+      const late = Bun.sleep(5_000).then(() => "still waiting"); // the clock never moves: only the abort ends it
+      expect(await Promise.race([stopped, late])).toBe("stopped");
+      expect(peer.execution(thing, "held-stop")!.status).toBe("SUCCEEDED");
+    }),
+  30_000,
+);
 
 /**
  * Step two's start (S2) is applied, its reply 1.5 s late (real time). Meanwhile the handler writes
